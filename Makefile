@@ -1,0 +1,48 @@
+# Kyso Gateway — two commands on a fresh Debian/Ubuntu machine with Python 3.11+:
+#   make run    install what is missing, initialise the development environment, start the gateway
+#   make test   install what is missing, run the whole test suite
+# As root it installs Debian packages directly; otherwise through sudo, saying what it installs.
+
+PYTHON      ?= python3
+VENV        ?= .venv
+VPY         := $(VENV)/bin/python
+GATEWAY     := $(VENV)/bin/gateway
+# Debian packages the gateway needs to run (SoftHSM is the embedded HSM; poppler/NSS for pdfsig checks).
+APT_RUN     := softhsm2 poppler-utils libnss3-tools fonts-liberation openssl sqlite3 python3-venv
+# ... and what the tests add: a real Postfix, swaks.
+APT_TEST    := postfix swaks
+PYTEST_ARGS ?=
+
+.PHONY: run test deps deps-test venv dev-init clean help
+.DEFAULT_GOAL := help
+
+help:
+	@echo "make run   — cài đặt, khởi tạo môi trường phát triển, chạy cổng ký số / install, dev-init, run the gateway"
+	@echo "make test  — cài đặt và chạy toàn bộ kiểm thử / install and run the whole test suite"
+
+run: deps venv dev-init
+	$(GATEWAY) run
+
+test: deps deps-test venv
+	$(VPY) -m pytest $(PYTEST_ARGS)
+
+deps:
+	@sh scripts/apt-install.sh $(APT_RUN)
+
+deps-test:
+	@sh scripts/apt-install.sh $(APT_TEST)
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml requirements.lock
+	@test -x $(VPY) || $(PYTHON) -m venv $(VENV)
+	$(VPY) -m pip install --quiet --upgrade pip
+	$(VPY) -m pip install --quiet -r requirements.lock
+	$(VPY) -m pip install --quiet --no-deps -e .
+	@touch $@
+
+dev-init: venv
+	$(GATEWAY) dev-init
+
+clean:
+	rm -rf var $(VENV)

@@ -1,0 +1,81 @@
+"""`gateway` command line: wiring and commands only. Each subcommand lives in its own module here.
+
+Exit codes (documented in README): 0 success, 2 usage, 3 refused / invalid, 4 temporary (try again).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import sys
+
+from gateway import __version__
+from gateway.cli.common import EXIT_TEMPORARY, EXIT_USAGE, die_with
+
+# Each module defines register(subparsers); order is the order shown in --help.
+COMMAND_MODULES = (
+    "gateway.cli.devinit",  # dev-init
+    "gateway.cli.sign",  # sign, check
+    "gateway.cli.verify",  # verify
+    "gateway.cli.log",  # log verify|show
+    "gateway.cli.certs",  # certs ...
+    "gateway.cli.report",  # report
+    "gateway.cli.run",  # run
+)
+
+DESCRIPTION = (
+    "Cổng ký số Kyso: ký số văn bản gửi đi bằng khóa của cơ quan trong HSM (Quy chế, Điều 4).\n"
+    "Kyso Gateway: signs an agency's outgoing documents with its HSM-held key."
+)
+
+EPILOG = (
+    "Mã thoát / exit codes: 0 thành công / success; 2 sai cú pháp / usage; "
+    "3 bị từ chối, không hợp lệ / refused, invalid; 4 lỗi tạm thời, thử lại / temporary, try again."
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # usage errors exit 2 with both languages
+        self.print_usage(sys.stderr)
+        print(f"lỗi cú pháp / usage error: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="gateway",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"Kyso Gateway {__version__}")
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="tệp cấu hình TOML / TOML config file (default: $KYSO_CONFIG, else the development default)",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in COMMAND_MODULES:
+        if importlib.util.find_spec(name) is None:
+            continue  # a command whose module is not installed in this build
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        return EXIT_TEMPORARY
+    except Exception as exc:  # the one place errors become exit codes
+        return die_with(exc)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

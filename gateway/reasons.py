@@ -1,0 +1,297 @@
+"""Reason codes and the text people read: Vietnamese first, English beside it, the legal basis.
+
+Codes are stable (reports, decision log, HTTP problem types, SMTP replies all carry them). Messages are
+templates rendered late with the reason's parameters. Add a code here before you use it; a test checks
+that every code raised anywhere has an entry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gateway.model import Reason
+
+# Legal bases, quoted in messages (see shared/design/LEGAL.md).
+QC_D4 = "Quy chế chữ ký số chuyên dùng của tỉnh, Điều 4"
+QC_D7 = "Quy chế chữ ký số chuyên dùng của tỉnh, Điều 7.2"
+ND30_D32 = "Nghị định 30/2020/NĐ-CP, Điều 32.2.d"
+ND30_PL1 = "Nghị định 30/2020/NĐ-CP, Phụ lục I"
+ND68_D29 = "Nghị định 68/2024/NĐ-CP, Điều 29, 31"
+LUAT_GDDT = "Luật Giao dịch điện tử 2023, Điều 23"
+LUAT_BMNN = "Luật Bảo vệ bí mật nhà nước, Điều 5"
+TT15 = "Thông tư 15/2025/TT-BKHCN"
+
+
+@dataclass(frozen=True)
+class ReasonText:
+    vi: str
+    en: str
+    basis: str = ""
+
+
+@dataclass(frozen=True)
+class Rendered:
+    code: str
+    vi: str
+    en: str
+    basis: str
+
+    def line(self) -> str:
+        """One line: 'vi / en [CODE; basis]' — for SMTP replies, CLI output, file notes."""
+        tail = f"{self.code}; {self.basis}" if self.basis else self.code
+        return f"{self.vi} / {self.en} [{tail}]"
+
+    def as_dict(self) -> dict[str, str]:
+        return {"code": self.code, "vi": self.vi, "en": self.en, "basis": self.basis}
+
+
+CATALOG: dict[str, ReasonText] = {
+    # --- decisions: sign / pass -------------------------------------------------------------------
+    "SIGN_ORGANISATION": ReasonText(
+        "Ký số bằng chứng thư số của cơ quan, tổ chức",
+        "Signed with the organisation's certificate",
+        QC_D4,
+    ),
+    "SIGN_AFTER_COMPETENT_PERSON": ReasonText(
+        "Văn bản đã có chữ ký số hợp lệ của người có thẩm quyền ({signer}); ký số của cơ quan, tổ chức",
+        "Document carries a valid signature of the competent person ({signer}); organisation signs",
+        ND30_D32,
+    ),
+    "ALREADY_SIGNED_BY_ORGANISATION": ReasonText(
+        "Văn bản đã có chữ ký số hợp lệ của cơ quan, tổ chức; chuyển tiếp không thay đổi",
+        "Document already carries a valid organisation signature; passed unchanged",
+        QC_D4,
+    ),
+    "EXEMPT_BY_POLICY": ReasonText(
+        "Không phải ký số theo chính sách {policy}",
+        "Exempt from signing by policy {policy}",
+        QC_D4,
+    ),
+    "SIGN_DETACHED_CADES": ReasonText(
+        "Tài liệu không phải PDF: ký số tách rời (CAdES, tệp .p7s)",
+        "Not a PDF: signed with a detached CAdES signature (.p7s file)",
+        TT15,
+    ),
+    # --- block: state secrets ---------------------------------------------------------------------
+    "SECRET_MARKED": ReasonText(
+        "Tài liệu mang dấu chỉ độ mật «{level}» ({where}): không được ký số, không được gửi qua mạng",
+        "Document carries the state-secret mark '{level}' ({where}): never signed, never sent over the network",
+        LUAT_BMNN + "; " + QC_D4,
+    ),
+    # --- reject: the document itself --------------------------------------------------------------
+    "UNSUPPORTED_TYPE": ReasonText(
+        "Chỉ chấp nhận tệp PDF (tệp này là {media_type})",
+        "Only PDF files are accepted (this file is {media_type})",
+        QC_D4,
+    ),
+    "EMPTY_DOCUMENT": ReasonText("Tệp rỗng", "The file is empty", ""),
+    "PDF_BROKEN": ReasonText(
+        "Tệp PDF bị hỏng, không đọc được: {detail}",
+        "The PDF is broken and cannot be read: {detail}",
+        "",
+    ),
+    "PDF_ENCRYPTED": ReasonText(
+        "Tệp PDF được mã hóa: không thể ký số; hãy gửi bản không mã hóa",
+        "The PDF is encrypted and cannot be signed; send it unencrypted",
+        "",
+    ),
+    "PDF_CERTIFIED_NO_CHANGES": ReasonText(
+        "Tệp PDF đã được chứng thực không cho phép thay đổi (DocMDP P=1): không thể ký thêm",
+        "The PDF is certified with no changes allowed (DocMDP P=1): no further signature possible",
+        "",
+    ),
+    "PDF_TOO_COMPLEX": ReasonText(
+        "Tệp PDF vượt giới hạn xử lý ({limit})",
+        "The PDF exceeds a processing limit ({limit})",
+        "",
+    ),
+    "PDF_JAVASCRIPT": ReasonText(
+        "Tệp PDF chứa mã JavaScript", "The PDF contains JavaScript", ""
+    ),
+    "SIGNATURE_BROKEN": ReasonText(
+        "Chữ ký số «{field}» không còn toàn vẹn: văn bản đã bị sửa sau khi ký",
+        "Signature '{field}' is broken: the document was changed after signing",
+        LUAT_GDDT,
+    ),
+    "SIGNATURE_UNTRUSTED": ReasonText(
+        "Chữ ký số «{field}» của {signer} không chuỗi về tổ chức cung cấp dịch vụ chứng thực tin cậy",
+        "Signature '{field}' by {signer} does not chain to a trusted certification authority",
+        ND68_D29,
+    ),
+    "SIGNATURE_REVOKED": ReasonText(
+        "Chứng thư số của chữ ký «{field}» ({signer}) đã bị thu hồi",
+        "The certificate behind signature '{field}' ({signer}) is revoked",
+        ND68_D29,
+    ),
+    "SIGNATURE_CERT_EXPIRED": ReasonText(
+        "Chứng thư số của chữ ký «{field}» ({signer}) không còn hiệu lực tại thời điểm ký",
+        "The certificate behind signature '{field}' ({signer}) was not valid at signing time",
+        ND68_D29,
+    ),
+    "SIGNATURE_MODIFIED_AFTER": ReasonText(
+        "Văn bản có thay đổi không được phép sau chữ ký «{field}»",
+        "The document has disallowed changes after signature '{field}'",
+        LUAT_GDDT,
+    ),
+    "ISSUED_NEEDS_PERSONAL_SIGNATURE": ReasonText(
+        "Văn bản phát hành chưa có chữ ký số hợp lệ của người có thẩm quyền: cơ quan chỉ ký số sau người có thẩm quyền",
+        "Issued document has no valid signature of the competent person: the organisation signs only after them",
+        ND30_D32,
+    ),
+    "REVOCATION_UNCHECKED": ReasonText(
+        "Cảnh báo: không kiểm tra được tình trạng thu hồi chứng thư số ({subject})",
+        "Warning: the revocation status of the certificate could not be checked ({subject})",
+        TT15,
+    ),
+    "RECALL_MARK": ReasonText(
+        "Văn bản mang dấu «TÀI LIỆU THU HỒI»", "Document carries the mark 'TÀI LIỆU THU HỒI' (recall)", ND30_PL1
+    ),
+    "INTERNAL_CIRCULATION": ReasonText(
+        "Văn bản mang dấu «LƯU HÀNH NỘI BỘ»: không được phát hành ra ngoài",
+        "Document is marked 'LƯU HÀNH NỘI BỘ' (internal circulation only): not released outside",
+        ND30_PL1,
+    ),
+    "LIMIT_EXCEEDED": ReasonText(
+        "Vượt giới hạn cho phép: {limit}", "A configured limit was exceeded: {limit}", ""
+    ),
+    "TOO_LARGE": ReasonText(
+        "Tài liệu quá lớn ({size} byte, tối đa {max} byte)",
+        "Document too large ({size} bytes, at most {max})",
+        "",
+    ),
+    "TIME_LIMIT": ReasonText(
+        "Xử lý tài liệu quá thời gian cho phép ({seconds} giây)",
+        "Processing took longer than allowed ({seconds} s)",
+        "",
+    ),
+    "MIME_MALFORMED": ReasonText(
+        "Thư có cấu trúc MIME không hợp lệ: {detail}",
+        "The message has a malformed MIME structure: {detail}",
+        "",
+    ),
+    "BAD_FILENAME": ReasonText(
+        "Tên tệp không hợp lệ: {name}", "Invalid file name: {name}", ""
+    ),
+    "BAD_METADATA": ReasonText(
+        "Thông tin kèm theo không hợp lệ: {detail}", "Invalid metadata: {detail}", ""
+    ),
+    # --- signer / key -----------------------------------------------------------------------------
+    "TOKEN_UNAVAILABLE": ReasonText(
+        "Thiết bị ký số (HSM/token) tạm thời không sẵn sàng; hãy thử lại sau",
+        "The signing device (HSM/token) is temporarily unavailable; try again later",
+        "",
+    ),
+    "PIN_INCORRECT": ReasonText(
+        "Mã PIN của thiết bị ký số bị từ chối; đã dừng ký số, không thử lại (tránh khóa thiết bị). Báo ngay quản trị",
+        "The signing device rejected the PIN; signing stopped and will not retry (to avoid locking the device). Tell the administrator",
+        QC_D7,
+    ),
+    "PIN_LOCKED": ReasonText(
+        "Thiết bị ký số đã bị khóa PIN: phải làm thủ tục khôi phục",
+        "The signing device's PIN is locked: the formal recovery procedure is required",
+        QC_D7,
+    ),
+    "ORG_CERT_INVALID": ReasonText(
+        "Chứng thư số của cơ quan không được phép sử dụng: {detail}",
+        "The organisation certificate may not be used: {detail}",
+        ND68_D29,
+    ),
+    "ORG_CERT_EXPIRED": ReasonText(
+        "Chứng thư số của cơ quan đã hết hạn ({not_after}): không ký số",
+        "The organisation certificate expired ({not_after}): not signing",
+        ND68_D29,
+    ),
+    "ORG_CERT_NOT_YET_VALID": ReasonText(
+        "Chứng thư số của cơ quan chưa có hiệu lực ({not_before}): không ký số",
+        "The organisation certificate is not valid yet ({not_before}): not signing",
+        ND68_D29,
+    ),
+    "ORG_CERT_REVOKED": ReasonText(
+        "Chứng thư số của cơ quan đã bị thu hồi: không ký số",
+        "The organisation certificate is revoked: not signing",
+        ND68_D29,
+    ),
+    "ORG_CERT_UNTRUSTED": ReasonText(
+        "Chứng thư số của cơ quan không chuỗi về gốc tin cậy: không ký số",
+        "The organisation certificate does not chain to a trusted root: not signing",
+        ND68_D29,
+    ),
+    "ORG_CERT_KEY_USAGE": ReasonText(
+        "Chứng thư số của cơ quan không có mục đích sử dụng ký số: không ký số",
+        "The organisation certificate lacks the digital-signature key usage: not signing",
+        ND68_D29,
+    ),
+    "ORG_CERT_EXPIRING": ReasonText(
+        "Chứng thư số sắp hết hạn ({not_after}, còn {days} ngày): cần gia hạn",
+        "Certificate expires soon ({not_after}, {days} days left): renew it",
+        "Quy chế chữ ký số chuyên dùng của tỉnh, Điều 6",
+    ),
+    # --- temporary ---------------------------------------------------------------------------------
+    "TEMPORARY_FAILURE": ReasonText(
+        "Lỗi tạm thời; hãy thử lại sau", "Temporary failure; try again later", ""
+    ),
+    "AUDIT_UNAVAILABLE": ReasonText(
+        "Không ghi được nhật ký quyết định; tài liệu chưa được gửi, hãy thử lại sau",
+        "The decision log cannot be written; the document was not released, try again later",
+        "",
+    ),
+    "UPSTREAM_UNAVAILABLE": ReasonText(
+        "Máy chủ thư tiếp theo chưa nhận thư; hãy thử lại sau",
+        "The next mail server did not accept the message; try again later",
+        "",
+    ),
+    "UPSTREAM_REFUSED": ReasonText(
+        "Máy chủ thư tiếp theo từ chối: {reply}",
+        "The next mail server refused: {reply}",
+        "",
+    ),
+    "STORAGE_UNAVAILABLE": ReasonText(
+        "Không ghi được tệp (đĩa đầy hoặc chỉ đọc); hãy thử lại sau",
+        "Cannot write output (disk full or read-only); try again later",
+        "",
+    ),
+    "BUSY": ReasonText("Hệ thống đang bận; hãy thử lại sau ít phút", "Busy; try again shortly", ""),
+    "INTERNAL_ERROR": ReasonText(
+        "Lỗi nội bộ của cổng ký số; tài liệu chưa được gửi, hãy thử lại sau",
+        "Internal gateway error; the document was not released, try again later",
+        "",
+    ),
+    # --- doors -------------------------------------------------------------------------------------
+    "RELAY_DENIED": ReasonText(
+        "Máy khách không được phép gửi thư qua cổng ký số",
+        "This client may not relay mail through the signing gateway",
+        "",
+    ),
+    "AUTH_REQUIRED": ReasonText("Cần xác thực", "Authentication required", ""),
+    "AUTH_FAILED": ReasonText("Xác thực thất bại", "Authentication failed", ""),
+    "NOT_FOUND": ReasonText("Không tìm thấy", "Not found", ""),
+    "BAD_REQUEST": ReasonText("Yêu cầu không hợp lệ: {detail}", "Bad request: {detail}", ""),
+    "CONFIG_INVALID": ReasonText(
+        "Cấu hình không hợp lệ: {detail}", "Invalid configuration: {detail}", ""
+    ),
+    "POLICY_REFUSED": ReasonText(
+        "Tài liệu bị từ chối theo chính sách", "The document was refused by policy", ""
+    ),
+    "REFUSED": ReasonText("Tài liệu bị từ chối", "The document was refused", ""),
+    "INPUT_REJECTED": ReasonText(
+        "Dữ liệu đầu vào không hợp lệ: {detail}", "Invalid input: {detail}", ""
+    ),
+}
+
+
+class _Missing(dict):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def render(reason: Reason) -> Rendered:
+    """The reason as people read it. Unknown codes still render (as the code) rather than fail."""
+    text = CATALOG.get(reason.code)
+    if text is None:
+        return Rendered(reason.code, reason.code, reason.code, "")
+    args = _Missing(reason.args)
+    return Rendered(reason.code, text.vi.format_map(args), text.en.format_map(args), text.basis)
+
+
+def render_all(reasons) -> list[Rendered]:
+    return [render(r) for r in reasons]
