@@ -243,6 +243,7 @@ class Decision:
     sign_format: SignFormat | None = None
     appearance: Appearance | None = None
     warnings: tuple[Reason, ...] = ()
+    anchor_field: str | None = None  # SEAL: the competent person's signature field the seal overlaps
 
 
 @dataclass(frozen=True)

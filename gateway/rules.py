@@ -1,0 +1,279 @@
+"""Small rule objects: a name, a description, one `check(doc, facts, ctx)`.
+
+A rule looks at the facts about one document and either stays silent (None) or answers with a
+`RuleResult`: the outcome it asks for (BLOCK, REJECT, PASS, SIGN, or None for a warning that does not
+decide) and the reasons why. Rules never do I/O and never decide alone: gateway.policy walks the chain
+declared in policies/*.toml, keeps every hit, and derives the outcome.
+
+Pure module: no third-party import (asserted by tests/test_architecture.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Mapping
+
+from gateway.model import (
+    Appearance,
+    DocKind,
+    Document,
+    Facts,
+    Outcome,
+    Reason,
+    Revocation,
+    SignatureFacts,
+    SignerType,
+    SignFormat,
+)
+
+# pyHanko's ModificationLevel names that mean "changes the signer did not allow".
+DISALLOWED_MODIFICATIONS = frozenset({"OTHER"})
+
+
+@dataclass(frozen=True)
+class RuleContext:
+    """What a rule may know beyond the document: the policy's options for this channel."""
+
+    policy_id: str
+    options: Mapping[str, str] = field(default_factory=dict)
+    max_document_bytes: int | None = None
+
+    def option(self, name: str) -> str:
+        return self.options[name]
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    """A rule fired: the outcome it asks for (None = warning only) and why."""
+
+    outcome: Outcome | None
+    reasons: tuple[Reason, ...]
+    appearance: Appearance | None = None
+    sign_format: SignFormat | None = None
+    anchor_field: str | None = None  # the person's signature field the seal overlaps
+
+
+Check = Callable[[Document, Facts, RuleContext], "RuleResult | None"]
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    description: str
+    check: Check
+
+
+RULES: dict[str, Rule] = {}
+
+
+def rule(name: str, description: str):
+    """Register a check function under a stable name (the name policy files use)."""
+
+    def deco(fn: Check) -> Check:
+        if name in RULES:
+            raise ValueError(f"rule {name!r} registered twice")
+        RULES[name] = Rule(name, description, fn)
+        return fn
+
+    return deco
+
+
+def _hit(outcome: Outcome | None, *reasons: Reason, **kw) -> RuleResult:
+    return RuleResult(outcome, tuple(reasons), **kw)
+
+
+def _by_option(ctx: RuleContext, option: str, reason: Reason) -> RuleResult | None:
+    """Rules whose effect is a per-channel choice: "reject", "warn" or "ignore"."""
+    action = ctx.option(option)
+    if action == "reject":
+        return _hit(Outcome.REJECT, reason)
+    if action == "warn":
+        return _hit(None, reason)
+    return None
+
+
+def _who(sig: SignatureFacts) -> str:
+    return sig.signer_common_name or sig.signer_subject or sig.field_name
+
+
+def _sig_reasons(facts: Facts, bad: Callable[[SignatureFacts], bool], code: str) -> RuleResult | None:
+    reasons = tuple(Reason.of(code, field=s.field_name, signer=_who(s)) for s in facts.signatures if bad(s))
+    return _hit(Outcome.REJECT, *reasons) if reasons else None
+
+
+# --- block ------------------------------------------------------------------------------------------
+
+
+@rule("secret_marked", "State-secret mark (MẬT / TỐI MẬT / TUYỆT MẬT) anywhere: never signed, never sent")
+def _secret(doc: Document, facts: Facts, ctx: RuleContext) -> RuleResult | None:
+    reasons = tuple(Reason.of("SECRET_MARKED", level=f.level.value, where=f.where) for f in facts.secrecy)
+    return _hit(Outcome.BLOCK, *reasons) if reasons else None
+
+
+# --- reject: the document itself --------------------------------------------------------------------
+
+
+@rule("empty_document", "A file with no bytes")
+def _empty(doc: Document, facts: Facts, ctx: RuleContext) -> RuleResult | None:
+    return _hit(Outcome.REJECT, Reason.of("EMPTY_DOCUMENT")) if facts.size == 0 else None
+
+
+@rule("too_large", "Larger than limits.max_document_bytes")
+def _too_large(doc: Document, facts: Facts, ctx: RuleContext) -> RuleResult | None:
+    limit = ctx.max_document_bytes
+    if limit is not None and facts.size > limit:
+        return _hit(Outcome.REJECT, Reason.of("TOO_LARGE", size=facts.size, max=limit))
+    return None
+
+
+@rule("non_pdf", "Not a PDF: per channel, a detached CAdES .p7s (non_pdf = \"cades\") or a refusal")
+def _non_pdf(doc: Document, facts: Facts, ctx: RuleContext) -> RuleResult | None:
+    if facts.is_pdf or facts.size == 0:
+        return None
+    if ctx.option("non_pdf") == "cades":
+        return _hit(Outcome.SIGN, Reason.of("SIGN_DETACHED_CADES"), sign_format=SignFormat.CADES)
+    return _hit(Outcome.REJECT, Reason.of("UNSUPPORTED_TYPE", media_type=facts.media_type))
+
+
+@rule("pdf_broken", "A PDF that cannot be read")
+def _broken(doc: Document, facts: Facts, ctx: RuleContext) -> RuleResult | None:
+    if facts.is_pdf and facts.broken:
+        detail = next((r.args.get("detail", "") for r in facts.warnings if r.code == "PDF_BROKEN"), "")
+        return _hit(Outcome.REJECT, Reason.of("PDF_BROKEN", detail=detail or "unreadable"))
+    return None
+
+
+@rule("pdf_encrypted", "An encrypted PDF (any handler): cannot be signed as sent")
+def _encrypted(doc: Document, facts: Facts, ctx: RuleContext) -> RuleResult | None:
+    return _hit(Outcome.REJECT, Reason.of("PDF_ENCRYPTED")) if facts.is_pdf and facts.encrypted else None
+
+
+@rule("pdf_certified_no_changes", "Certified with DocMDP P=1: no further signature allowed")
+def _docmdp1(doc: Document, facts: Facts, ctx: RuleContext) -> RuleResult | None:
+    return _hit(Outcome.REJECT, Reason.of("PDF_CERTIFIED_NO_CHANGES")) if facts.docmdp_level == 1 else None
+
+
+@rule("pdf_javascript", "JavaScript in the PDF: option javascript = reject | warn | ignore")
+def _javascript(doc: Document, facts: Facts, ctx: RuleContext) -> RuleResult | None:
+    return _by_option(ctx, "javascript", Reason.of("PDF_JAVASCRIPT")) if facts.javascript else None
+
+
+# --- reject: signatures already present (Luật GDĐT 2023 Điều 23; NĐ 68 Điều 29) ------------------------
+
+
+@rule("signature_broken", "An existing signature whose signed bytes changed")
+def _sig_broken(doc: Document, facts: Facts, ctx: RuleContext) -> RuleResult | None:
+    return _sig_reasons(facts, lambda s: not s.intact, "SIGNATURE_BROKEN")
+
+
+@rule("signature_untrusted", "An existing signature that does not chain to a configured trust root")
+def _sig_untrusted(doc: Document, facts: Facts, ctx: RuleContext) -> RuleResult | None:
+    return _sig_reasons(facts, lambda s: s.intact and not s.trusted, "SIGNATURE_UNTRUSTED")
+
+
+@rule("signature_revoked", "An existing signature whose certificate is revoked")
+def _sig_revoked(doc: Document, facts: Facts, ctx: RuleContext) -> RuleResult | None:
+    return _sig_reasons(facts, lambda s: s.revocation is Revocation.REVOKED, "SIGNATURE_REVOKED")
+
+
+@rule("signature_cert_invalid", "An existing signature made outside its certificate's validity")
+def _sig_cert(doc: Document, facts: Facts, ctx: RuleContext) -> RuleResult | None:
+    return _sig_reasons(facts, lambda s: not s.cert_valid_at_signing, "SIGNATURE_CERT_EXPIRED")
+
+
+@rule("signature_modified_after", "Disallowed changes after an existing signature")
+def _sig_modified(doc: Document, facts: Facts, ctx: RuleContext) -> RuleResult | None:
+    return _sig_reasons(
+        facts, lambda s: s.intact and s.modification_level in DISALLOWED_MODIFICATIONS, "SIGNATURE_MODIFIED_AFTER"
+    )
+
+
+@rule("revocation_unchecked", "Revocation of an existing signature could not be checked: option revocation_unchecked")
+def _revocation_unchecked(doc: Document, facts: Facts, ctx: RuleContext) -> RuleResult | None:
+    unchecked = [s for s in facts.signatures if s.revocation in (Revocation.UNKNOWN, Revocation.NOT_CHECKED)]
+    if not unchecked:
+        return None
+    reasons = tuple(Reason.of("REVOCATION_UNCHECKED", subject=_who(s)) for s in unchecked)
+    action = ctx.option("revocation_unchecked")
+    if action == "reject":
+        return _hit(Outcome.REJECT, *reasons)
+    return _hit(None, *reasons) if action == "warn" else None
+
+
+# --- marks in box 11 (Nghị định 30, Phụ lục I, III.2) --------------------------------------------------
+
+
+@rule("internal_circulation", "Marked LƯU HÀNH NỘI BỘ: option internal_circulation = reject | warn | ignore")
+def _internal(doc: Document, facts: Facts, ctx: RuleContext) -> RuleResult | None:
+    return _by_option(ctx, "internal_circulation", Reason.of("INTERNAL_CIRCULATION")) if facts.internal_circulation else None
+
+
+@rule("recall_mark", "Marked TÀI LIỆU THU HỒI: option recall_mark = reject | warn | ignore")
+def _recall(doc: Document, facts: Facts, ctx: RuleContext) -> RuleResult | None:
+    return _by_option(ctx, "recall_mark", Reason.of("RECALL_MARK")) if facts.recall_mark else None
+
+
+# --- the competent person first (Nghị định 30, Điều 32.2.d) --------------------------------------------
+
+
+def _valid_person(facts: Facts) -> SignatureFacts | None:
+    """The latest valid signature of a competent person, if any."""
+    people = [s for s in facts.signatures if s.signer_type is SignerType.PERSON and s.valid]
+    return people[-1] if people else None
+
+
+@rule("issued_needs_person", "An issued document needs a valid signature of the competent person first")
+def _issued_needs_person(doc: Document, facts: Facts, ctx: RuleContext) -> RuleResult | None:
+    if doc.kind is DocKind.ISSUED and _valid_person(facts) is None:
+        return _hit(Outcome.REJECT, Reason.of("ISSUED_NEEDS_PERSONAL_SIGNATURE"))
+    return None
+
+
+# --- pass / sign (positive: the first one that fires decides among them) ------------------------------
+
+
+@rule("already_org_signed", "A valid organisation signature already covers the whole document: pass unchanged")
+def _already(doc: Document, facts: Facts, ctx: RuleContext) -> RuleResult | None:
+    if not facts.is_pdf:
+        return None
+    if any(s.signer_type is SignerType.ORGANISATION and s.valid and s.covers_whole_document for s in facts.signatures):
+        return _hit(Outcome.PASS, Reason.of("ALREADY_SIGNED_BY_ORGANISATION"))
+    return None
+
+
+@rule("sign_after_person", "Issued and signed by the competent person: organisation seal over their signature")
+def _after_person(doc: Document, facts: Facts, ctx: RuleContext) -> RuleResult | None:
+    person = _valid_person(facts) if doc.kind is DocKind.ISSUED and facts.is_pdf else None
+    if person is None:
+        return None
+    return _hit(
+        Outcome.SIGN,
+        Reason.of("SIGN_AFTER_COMPETENT_PERSON", signer=_who(person)),
+        appearance=Appearance.SEAL,
+        sign_format=SignFormat.PADES,
+        anchor_field=person.field_name,
+    )
+
+
+@rule("sign_organisation", "Attachments, copies, correspondence, reports: organisation signature, text block")
+def _sign_org(doc: Document, facts: Facts, ctx: RuleContext) -> RuleResult | None:
+    if not facts.is_pdf or doc.kind is DocKind.ISSUED:
+        return None
+    return _hit(
+        Outcome.SIGN, Reason.of("SIGN_ORGANISATION"), appearance=Appearance.TEXT, sign_format=SignFormat.PADES
+    )
+
+
+@rule("exempt", "Pass unchanged without signing (for channels a policy exempts)")
+def _exempt(doc: Document, facts: Facts, ctx: RuleContext) -> RuleResult | None:
+    return _hit(Outcome.PASS, Reason.of("EXEMPT_BY_POLICY", policy=ctx.policy_id))
+
+
+# Options every rule above may read, with the values allowed and the default.
+OPTIONS: dict[str, tuple[tuple[str, ...], str]] = {
+    "non_pdf": (("reject", "cades"), "reject"),
+    "internal_circulation": (("reject", "warn", "ignore"), "warn"),
+    "recall_mark": (("reject", "warn", "ignore"), "warn"),
+    "revocation_unchecked": (("reject", "warn", "ignore"), "warn"),
+    "javascript": (("reject", "warn", "ignore"), "warn"),
+}
