@@ -1,0 +1,1 @@
+"""Benchmarks for Kyso Gateway: each script compares the gateway against a baseline in the same run."""
