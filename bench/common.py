@@ -542,13 +542,16 @@ def fmt(v: Any, digits: int = 2) -> str:
 
 def print_table(title: str, headers: Sequence[str], rows: Iterable[Sequence[Any]], file=None) -> None:
     file = file or sys.stdout
+    rows = [list(r) for r in rows]
     cells = [[fmt(c) for c in r] for r in rows]
+    numeric = [all(isinstance(r[i], (int, float)) for r in rows) if rows else False for i in range(len(headers))]
     widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
     print(f"\n{title}", file=file)
     print("  ".join(h.ljust(w) for h, w in zip(headers, widths)), file=file)
     print("  ".join("-" * w for w in widths), file=file)
     for r in cells:
-        print("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))), file=file)
+        print("  ".join(c.rjust(w) if numeric[i] else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))),
+              file=file)
     file.flush()
 
 
