@@ -1,0 +1,101 @@
+"""The portal door: an HTTP hook a web portal or document-management system calls before publishing.
+
+`build(settings, engine)` -> PortalDoor (None when settings.http.enabled is false). The door runs uvicorn
+inside the caller's asyncio loop (no signal handling of its own: gateway.runtime owns SIGTERM/SIGINT).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import ssl
+
+import uvicorn
+
+from gateway.errors import ConfigError
+
+log = logging.getLogger("gateway.publish")
+
+
+def server_config(settings, app) -> uvicorn.Config:
+    """uvicorn settings from settings.http: TLS when configured, client certificates required with client_ca."""
+    http = settings.http
+    tls: dict = {}
+    if http.tls_cert or http.tls_key or http.client_ca:
+        if not (http.tls_cert and http.tls_key):
+            raise ConfigError("http.tls_cert and http.tls_key are both needed for TLS / mTLS", detail="http.tls")
+        tls = {"ssl_certfile": str(http.tls_cert), "ssl_keyfile": str(http.tls_key)}
+        if http.client_ca:
+            tls.update(ssl_ca_certs=str(http.client_ca), ssl_cert_reqs=ssl.CERT_REQUIRED)
+    return uvicorn.Config(
+        app,
+        host=http.host,
+        port=http.port,
+        lifespan="off",
+        log_config=None,  # gateway.runtime configures logging
+        access_log=False,
+        server_header=False,
+        proxy_headers=False,
+        timeout_graceful_shutdown=None,  # PortalDoor.stop bounds it
+        **tls,
+    )
+
+
+class PortalDoor:
+    def __init__(self, settings, engine) -> None:
+        from gateway.publish.app import create_app
+
+        self.settings = settings
+        self.app = create_app(settings, engine)
+        self.config = server_config(settings, self.app)
+        self.server = uvicorn.Server(self.config)
+        self._loop_task: asyncio.Task | None = None
+
+    @property
+    def port(self) -> int:
+        return self.server.servers[0].sockets[0].getsockname()[1]
+
+    @property
+    def url(self) -> str:
+        scheme = "https" if self.config.is_ssl else "http"
+        host = self.settings.http.host
+        host = f"[{host}]" if ":" in host else host
+        return f"{scheme}://{host}:{self.port}"
+
+    async def start(self) -> list[str]:
+        config = self.config
+        if not config.loaded:
+            config.load()
+        self.server.lifespan = config.lifespan_class(config)
+        try:
+            sock = socket.create_server((config.host, config.port), family=_family(config.host), backlog=config.backlog)
+        except OSError as exc:
+            raise ConfigError(
+                f"HTTP: cannot listen on {config.host}:{config.port}: {exc.strerror}", detail=f"http {config.host}:{config.port}"
+            ) from None
+        sock.set_inheritable(False)
+        await self.server.startup(sockets=[sock])
+        self._loop_task = asyncio.create_task(self.server.main_loop(), name="kyso-http")
+        mtls = " + mTLS" if self.settings.http.client_ca else ""
+        return [f"HTTP (cổng thông tin / portal hook{mtls}): {self.url}/v1/documents:sign"]
+
+    async def stop(self, grace: float = 30.0) -> None:
+        """Stop accepting, let requests in flight (and their documents) finish within `grace`, then return."""
+        if self._loop_task is None:
+            return
+        self.server.should_exit = True
+        await self._loop_task
+        self._loop_task = None
+        self.server.config.timeout_graceful_shutdown = max(1, int(grace))
+        await self.server.shutdown()
+
+
+def _family(host: str) -> int:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def build(settings, engine) -> PortalDoor | None:
+    if not settings.http.enabled:
+        return None
+    return PortalDoor(settings, engine)

@@ -1,0 +1,262 @@
+"""The portal hook as an ASGI app (Starlette): routes, authentication, the one catch-all.
+
+Handlers stay thin: spool the upload, hand a Document to the shared Engine, turn the Result into an answer
+through gateway.publish.problems. Nothing here signs, decides or records by itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from dataclasses import asdict, is_dataclass
+from enum import Enum
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from gateway.errors import TemporaryError
+from gateway.model import Channel, Document, Origin, Outcome, Reason, Result
+from gateway.publish import openapi, problems
+from gateway.publish.auth import Authenticator
+from gateway.publish.metrics import Metered, Metrics
+from gateway.publish.uploads import Spool, Upload, remove
+
+log = logging.getLogger("gateway.publish")
+
+PUBLIC_PATHS = frozenset({"/healthz"})
+CLIENT_KEY = "kyso.client"  # where the authenticated client's name travels in the ASGI scope
+
+
+class CatchAll:
+    """Outermost: any exception becomes its problem+json answer (unexpected ones a 503, never a 500)."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = False
+
+        async def tracking_send(message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if started:  # too late to change the answer; the client sees a cut connection
+                log.error("error after the response started", exc_info=exc)
+                return
+            await problems.for_exception(exc)(scope, receive, send)
+
+
+class Authenticate:
+    """Bearer token on everything but /healthz, before any body is read."""
+
+    def __init__(self, app, authenticator: Authenticator) -> None:
+        self.app = app
+        self.auth = authenticator
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http" and scope["path"] not in PUBLIC_PATHS:
+            header = None
+            for key, value in scope["headers"]:
+                if key == b"authorization":
+                    header = value.decode("latin-1")
+                    break
+            scope[CLIENT_KEY] = self.auth.authenticate(header)  # raises -> 401 via CatchAll
+        await self.app(scope, receive, send)
+
+
+class SpooledFileResponse(FileResponse):
+    """A file answer that deletes the spooled upload and the output once sent (or once the client left)."""
+
+    def __init__(self, path: Path, *, cleanup: tuple[Path, ...], **kwargs) -> None:
+        super().__init__(path, **kwargs)
+        self.cleanup = cleanup
+
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await asyncio.to_thread(_remove_all, self.cleanup)
+
+
+def _remove_all(paths) -> None:
+    for p in paths:
+        if p is not None:
+            remove(p)
+
+
+def _jsonable(value):
+    if is_dataclass(value) and not isinstance(value, type):
+        value = asdict(value)
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+class PortalHook:
+    def __init__(self, settings, engine, metrics: Metrics, authenticator: Authenticator) -> None:
+        self.settings = settings
+        self.engine = engine if isinstance(engine, Metered) else Metered(engine, metrics)
+        self.metrics = metrics
+        self.auth = authenticator
+        self.spool = Spool.from_settings(settings)
+        self._audit = None
+
+    # --- documents --------------------------------------------------------------------------------
+
+    async def _decide(self, request: Request, *, dry_run: bool) -> tuple[Upload, Result, Path | None]:
+        upload = await self.spool.receive(request)
+        out_dir = None
+        try:
+            out_dir = None if dry_run else await asyncio.to_thread(self.spool.out_dir)
+            extra = {"kind": upload.declared.kind} if upload.declared.kind else {}
+            doc = Document(
+                channel=Channel.PORTAL,
+                name=upload.name,
+                path=upload.path,
+                media_type=upload.media_type,
+                origin=Origin(client=request.scope.get(CLIENT_KEY)),
+                declared=upload.declared,
+                **extra,
+            )
+            result = await self.engine.submit(doc, dry_run=dry_run, out_dir=out_dir)
+        except BaseException:
+            await asyncio.to_thread(_remove_all, (upload.path, out_dir))
+            raise
+        return upload, result, out_dir
+
+    async def sign(self, request: Request) -> Response:
+        upload, result, out_dir = await self._decide(request, dry_run=False)
+        cleanup = (upload.path, out_dir)
+        headers = problems.result_headers(result)
+        if result.outcome is Outcome.SIGN and result.output is not None:
+            out = result.output
+            name = upload.name + ".p7s" if out.detached else upload.name
+            headers["X-Kyso-Sha256"] = out.sha256
+            return SpooledFileResponse(
+                out.path, cleanup=cleanup, media_type=out.media_type, filename=name, headers=headers
+            )
+        if result.outcome is Outcome.PASS:
+            return SpooledFileResponse(
+                upload.path,
+                cleanup=cleanup,
+                media_type=upload.media_type or "application/octet-stream",
+                filename=upload.name,
+                headers=headers,
+            )
+        await asyncio.to_thread(_remove_all, cleanup)  # BLOCK: the content is not kept
+        if result.outcome in (Outcome.REJECT, Outcome.BLOCK):
+            return problems.refusal(result)
+        # SIGN without output: never release unsigned what should be signed.
+        raise TemporaryError("SIGN result without signed output", code="INTERNAL_ERROR")
+
+    async def check(self, request: Request) -> Response:
+        upload, result, _ = await self._decide(request, dry_run=True)
+        await asyncio.to_thread(remove, upload.path)
+        return JSONResponse(problems.decision_json(result), headers=problems.result_headers(result))
+
+    # --- records, health, metrics -----------------------------------------------------------------
+
+    def _audit_log(self):
+        if self._audit is None:
+            from gateway.audit import AuditLog  # the door reads records; the pipeline writes them
+
+            self._audit = AuditLog.open(self.settings)
+        return self._audit
+
+    async def decision(self, request: Request) -> Response:
+        ident = request.path_params["id"]
+        record = None
+        if ident.isdigit() and len(ident) < 19:
+            record = await asyncio.to_thread(self._audit_log().get, int(ident))
+        if record is None:
+            raise problems.NotFound("no such decision record", id=ident[:64])
+        return JSONResponse(record.as_dict())
+
+    async def healthz(self, request: Request) -> Response:
+        try:
+            health = self.engine.health()
+            if inspect.isawaitable(health):
+                health = await health
+        except Exception as exc:
+            log.warning("health check failed: %s", type(exc).__name__)
+            return problems.for_exception(exc if isinstance(exc, TemporaryError) else TemporaryError(str(exc)))
+        ok, body = _health_verdict(health)
+        if ok:
+            return JSONResponse({"status": "ok", **body})
+        reasons = [Reason.of(code) for code in body.get("codes", [])] or [Reason.of("TOKEN_UNAVAILABLE")]
+        return problems.problem(
+            503, reasons, headers={"Retry-After": str(problems.RETRY_AFTER_DEFAULT)}, checks=body.get("checks")
+        )
+
+    async def metrics_endpoint(self, request: Request) -> Response:
+        data, ctype = self.metrics.render()
+        return Response(data, media_type=ctype)
+
+    async def openapi_endpoint(self, request: Request) -> Response:
+        return JSONResponse(openapi.document())
+
+
+def _health_verdict(health) -> tuple[bool, dict]:
+    """engine.health() may be a bool, a mapping or an object with `.ok`; normalise it."""
+    if isinstance(health, bool):
+        return health, {}
+    data = _jsonable(health)
+    if isinstance(data, dict):
+        ok = bool(data.get("ok", data.get("healthy", False)))
+        return ok, {"checks": data}
+    return bool(getattr(health, "ok", False)), {}
+
+
+async def _http_exception(request: Request, exc: HTTPException) -> Response:
+    """Router answers (404 no route, 405 wrong method) as problem+json too."""
+    if exc.status_code == 404:
+        return problems.for_exception(problems.NotFound("no such endpoint", id=request.url.path[:64]))
+    return problems.problem(
+        exc.status_code,
+        [Reason.of("BAD_REQUEST", detail=str(exc.detail))],
+        headers=dict(exc.headers or {}),
+    )
+
+
+def create_app(settings, engine, *, metrics: Metrics | None = None, authenticator: Authenticator | None = None):
+    """The ASGI app for the portal hook. `engine` is the shared Engine (or already Metered)."""
+    metrics = metrics or getattr(engine, "metrics", None) or Metrics()
+    authenticator = authenticator or Authenticator.from_settings(settings)
+    hook = PortalHook(settings, engine, metrics, authenticator)
+    hook.spool.prepare()
+    routes = [
+        Route("/v1/documents:sign", hook.sign, methods=["POST"]),
+        Route("/v1/documents:check", hook.check, methods=["POST"]),
+        Route("/v1/decisions/{id}", hook.decision, methods=["GET"]),
+        Route("/healthz", hook.healthz, methods=["GET"]),
+        Route("/metrics", hook.metrics_endpoint, methods=["GET"]),
+        Route("/openapi.json", hook.openapi_endpoint, methods=["GET"]),
+    ]
+    # User middleware sits inside Starlette's ServerErrorMiddleware (which would answer 500): CatchAll maps
+    # every exception before it gets there.
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(CatchAll), Middleware(Authenticate, authenticator=authenticator)],
+        exception_handlers={HTTPException: _http_exception},
+    )
+    app.state.hook = hook
+    return app
