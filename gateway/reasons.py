@@ -143,6 +143,31 @@ CATALOG: dict[str, ReasonText] = {
         "Warning: the revocation status of the certificate could not be checked ({subject})",
         TT15,
     ),
+    "REVOCATION_SOURCE_UNAVAILABLE": ReasonText(
+        "Không tải được danh sách thu hồi chứng thư số ({source}); hãy thử lại sau",
+        "The certificate revocation source cannot be reached ({source}); try again later",
+        ND68_D29,
+    ),
+    "CRL_UNUSABLE": ReasonText(
+        "Cảnh báo: danh sách thu hồi {source} không dùng được ({detail})",
+        "Warning: the revocation list {source} is unusable ({detail})",
+        TT15,
+    ),
+    "SIGNATURE_UNREADABLE": ReasonText(
+        "Không kiểm tra được chữ ký số «{field}»: {detail}",
+        "Signature '{field}' cannot be checked: {detail}",
+        LUAT_GDDT,
+    ),
+    "PDF_RECOVERED": ReasonText(
+        "Cảnh báo: tệp PDF có lỗi cấu trúc, chỉ đọc được ở chế độ khoan dung ({detail})",
+        "Warning: the PDF has structural errors and was read only leniently ({detail})",
+        "",
+    ),
+    "SECRECY_SCAN_INCOMPLETE": ReasonText(
+        "Cảnh báo: chưa quét hết dấu chỉ độ mật ({detail})",
+        "Warning: the secrecy-mark scan is incomplete ({detail})",
+        LUAT_BMNN,
+    ),
     "RECALL_MARK": ReasonText(
         "Văn bản mang dấu «TÀI LIỆU THU HỒI»", "Document carries the mark 'TÀI LIỆU THU HỒI' (recall)", ND30_PL1
     ),

@@ -65,6 +65,7 @@ class TrustSettings(Section):
     revocation: Literal["offline", "soft-fail", "hard-fail"] = "soft-fail"
     sign_without_revocation: bool = True  # sign with a warning when revocation cannot be checked
     fetch_timeout_seconds: float = Field(default=5.0, gt=0)
+    organisation_certs: list[Path] = []  # our own certificates (fingerprint match); default: <var>/pki/org.pem
 
 
 class SigningSettings(Section):
