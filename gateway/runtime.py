@@ -1,0 +1,198 @@
+"""`gateway run`: every enabled door in one process, one asyncio loop, ONE shared Engine.
+
+Start: logging (human or JSON per settings.log_format), the Engine (signing workers, one HSM session each),
+then each door (SMTP, folders, HTTP); a banner for people says what listens where. Stop (SIGTERM / SIGINT):
+doors stop accepting and finish the documents in flight (within a grace period), the Engine closes, exit 0.
+A second signal shortens the grace to one second. Never logged: PINs, tokens, document content.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+import logging
+import signal
+import sys
+import time
+from typing import Callable, Iterable
+
+from gateway import __version__
+from gateway.errors import ConfigError
+
+log = logging.getLogger("gateway.runtime")
+
+# name -> module with build(settings, engine); the order doors start (and stop in reverse).
+DOORS = {"smtp": "gateway.smtp", "folder": "gateway.folderwatch", "http": "gateway.publish"}
+GRACE_SECONDS = 30.0
+
+
+# --- logging ----------------------------------------------------------------------------------------
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message (+ exception type, never locals)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        out = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info and record.exc_info[0] is not None:
+            out["exception"] = record.exc_info[0].__name__
+            out["traceback"] = self.formatException(record.exc_info)
+        for key in ("banner", "door"):
+            if hasattr(record, key):
+                out[key] = getattr(record, key)
+        return json.dumps(out, ensure_ascii=False)
+
+
+def setup_logging(settings, stream=None) -> None:
+    handler = logging.StreamHandler(stream or sys.stderr)
+    if settings.log_format == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(settings.log_level)
+    for noisy in ("uvicorn.access", "watchdog", "asyncio", "pyhanko", "urllib3", "httpx"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+
+
+# --- banner -----------------------------------------------------------------------------------------
+
+
+def banner(settings, door_lines: Iterable[str]) -> list[str]:
+    """What people see at start, Vietnamese first. Names where the dev HTTP token is, never the token."""
+    lines = [
+        f"Cổng ký số Kyso {__version__} đang chạy / Kyso Gateway {__version__} running",
+        f"  Cơ quan / organisation: {settings.organisation}",
+        f"  Thiết bị ký số / signing token: {settings.token.token_label} "
+        f"(khóa / key {settings.token.key_label}; PKCS#11 {settings.token.module})",
+        f"  Chính sách / policies: {_policies(settings)}",
+        f"  Nhật ký quyết định / decision log: {settings.audit.path if settings.audit.backend == 'sqlite' else 'postgresql'}",
+    ]
+    lines += [f"  {line}" for line in door_lines]
+    token_file = settings.paths.http_dev_token
+    if settings.http.enabled and token_file.exists():
+        lines.append(f"  Mã truy cập HTTP (dev) trong tệp / dev HTTP bearer token in file: {token_file}")
+    lines.append("  Dừng: Ctrl+C hoặc SIGTERM / stop: Ctrl+C or SIGTERM")
+    return lines
+
+
+def _policies(settings) -> str:
+    try:
+        from gateway.policy import load_policies
+
+        return ", ".join(f"{p.id} {p.version}" for p in load_policies(settings.policy.dir).policies)
+    except Exception as exc:  # the banner must not hide a start; the Engine reports real policy errors
+        return f"? ({type(exc).__name__})"
+
+
+def say_banner(settings, lines: list[str]) -> None:
+    if settings.log_format == "json":
+        for line in lines:
+            log.info(line.strip(), extra={"banner": True})
+    else:
+        print("\n".join(lines), flush=True)
+
+
+# --- running ----------------------------------------------------------------------------------------
+
+
+def build_doors(settings, engine, only: set[str] | None) -> list[tuple[str, object]]:
+    doors = []
+    for name, module_name in DOORS.items():
+        if only is not None and name not in only:
+            continue
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            if only is not None:
+                raise ConfigError(f"door {name!r} is not part of this build", detail=f"door {name}") from None
+            log.warning("door %s is not part of this build; skipped", name)
+            continue
+        door = module.build(settings, engine)
+        if door is not None:
+            doors.append((name, door))
+        elif only is not None:
+            log.warning("door %s is disabled in the configuration", name)
+    return doors
+
+
+def _open_engine(settings):
+    from gateway.engine import Engine
+
+    engine = Engine(settings)
+    engine.__enter__()
+    return engine
+
+
+def _close_engine(engine) -> None:
+    engine.__exit__(None, None, None)
+
+
+async def serve(
+    settings,
+    only: set[str] | None = None,
+    *,
+    grace: float = GRACE_SECONDS,
+    on_ready: Callable[[list[str]], None] | None = None,
+) -> int:
+    """Run until SIGTERM/SIGINT; returns the exit code (0 after a clean stop)."""
+    from gateway.publish.metrics import Metered, Metrics
+
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    signals_seen: list[int] = []
+
+    def on_signal(sig: int) -> None:
+        signals_seen.append(sig)
+        log.info("tín hiệu %s: đang dừng / signal %s: stopping", signal.Signals(sig).name, signal.Signals(sig).name)
+        stop.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_signal, sig)
+
+    engine = await asyncio.to_thread(_open_engine, settings)
+    started: list[tuple[str, object]] = []
+    try:
+        metered = Metered(engine, Metrics())  # one set of figures for every door
+        doors = build_doors(settings, metered, only)
+        if not doors:
+            raise ConfigError("no door is enabled (smtp, folder, http)", detail="doors")
+        lines: list[str] = []
+        for name, door in doors:
+            lines += await door.start()
+            started.append((name, door))
+        text = banner(settings, lines)
+        say_banner(settings, text)
+        if on_ready is not None:
+            on_ready(text)
+        await stop.wait()
+    finally:
+        # Stop accepting everywhere at once; each door finishes its in-flight documents within the grace.
+        effective = 1.0 if len(signals_seen) > 1 else grace
+        results = await asyncio.gather(
+            *(door.stop(effective) for _, door in reversed(started)), return_exceptions=True
+        )
+        for (name, _), res in zip(reversed(started), results):
+            if isinstance(res, BaseException):
+                log.error("door %s did not stop cleanly: %s", name, type(res).__name__)
+        await asyncio.to_thread(_close_engine, engine)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+    log.info("đã dừng / stopped")
+    return 0
+
+
+def run(settings, only: set[str] | None = None) -> int:
+    setup_logging(settings)
+    return asyncio.run(serve(settings, only))
