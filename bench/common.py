@@ -451,7 +451,7 @@ class PyHankoBaseline:
         from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
         from pyhanko.sign import signers
 
-        with open(src, "rb") as inf, open(dst, "wb") as outf:
+        with open(src, "rb") as inf, open(dst, "w+b") as outf:  # readable: pyHanko hashes it in place
             w = IncrementalPdfFileWriter(inf)
             signers.PdfSigner(self._meta, self.signer).sign_pdf(w, output=outf)
 
