@@ -1,0 +1,202 @@
+"""The engine the doors share: a pool of signing worker processes, each with its own Pipeline.
+
+Why processes: python-pkcs11 initialises the PKCS#11 module without locking, so two threads signing at
+once crash SoftHSM; one process signs one document at a time. N = settings.signing.workers processes are
+started with the *spawn* context (never fork after the module is loaded); each builds one Pipeline at
+start and opens its own HSM session once (on first use if the token is not reachable at start).
+
+`workers=0` or `1` runs the pipeline in this process on one thread (no process start-up cost; for the CLI
+and small installations). The event loop is never blocked: `submit()` and `sign_smime()` go through
+`loop.run_in_executor`.
+
+A worker that dies (segfault in the module, OOM kill) breaks the pool: the pool is replaced and every
+call that was in flight answers TemporaryError (the door keeps the document and retries).
+GatewayError subclasses cross the process boundary intact (errors.py: __reduce__).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+import threading
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+from typing import Any, Callable
+
+from gateway.audit import AuditLog
+from gateway.errors import GatewayError, TemporaryError
+from gateway.model import Document, Result
+from gateway.pipeline import Pipeline
+from gateway.policy import load_policies
+
+log = logging.getLogger("gateway.engine")
+
+# --- inside a worker process -----------------------------------------------------------------------
+
+_PIPELINE: Pipeline | None = None
+
+
+def _init_worker(settings) -> None:
+    global _PIPELINE
+    _PIPELINE = Pipeline(settings)
+    try:
+        _PIPELINE.signer  # open the HSM session once, now, rather than on the first document
+    except GatewayError as exc:
+        log.warning("worker %d: signer not ready at start (%s); will retry on first use", os.getpid(), exc.code)
+        _PIPELINE._signer = None
+
+
+# Each takes the pipeline explicitly when run in-process (workers=0/1), else the worker's own.
+
+
+def _process(doc: Document, dry_run: bool, out_dir: Path | None, pipeline: Pipeline | None = None) -> Result:
+    return (pipeline or _PIPELINE).process(doc, dry_run=dry_run, out_dir=out_dir)  # type: ignore[union-attr]
+
+
+def _sign_smime(data: bytes, pipeline: Pipeline | None = None) -> bytes:
+    return (pipeline or _PIPELINE).signer.sign_smime(data)  # type: ignore[union-attr]
+
+
+def _signer_health(pipeline: Pipeline | None = None) -> dict:
+    signer = (pipeline or _PIPELINE).signer  # type: ignore[union-attr]
+    h = signer.health() if hasattr(signer, "health") else {"ok": True}
+    return h if isinstance(h, dict) else {"ok": bool(h)}
+
+
+def _pid(pipeline: Pipeline | None = None) -> int:
+    return os.getpid()
+
+
+# --- the engine --------------------------------------------------------------------------------------
+
+
+class Engine:
+    def __init__(self, settings, workers: int | None = None) -> None:
+        self.settings = settings
+        self.workers = settings.signing.workers if workers is None else int(workers)
+        load_policies(Path(settings.policy.dir))  # a bad policy stops the start here, not in a worker
+        self.audit = AuditLog.open(settings)  # this process's own connection, for door-level events
+        self._lock = threading.Lock()
+        self._pipeline: Pipeline | None = None
+        self._executor: Executor = self._new_executor()
+        self._closed = False
+
+    @property
+    def in_process(self) -> bool:
+        return self.workers <= 1
+
+    def _new_executor(self) -> Executor:
+        if self.in_process:
+            self._pipeline = Pipeline(self.settings, audit=self.audit)
+            return ThreadPoolExecutor(max_workers=1, thread_name_prefix="kyso-sign")
+        return ProcessPoolExecutor(
+            max_workers=self.workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_worker,
+            initargs=(self.settings,),
+        )
+
+    def _call(self, fn: Callable, *args: Any) -> Future:
+        with self._lock:
+            if self._closed:
+                raise TemporaryError("engine is shut down", code="BUSY")
+            executor = self._executor
+        kw = {"pipeline": self._pipeline} if self.in_process else {}
+        try:
+            return executor.submit(fn, *args, **kw)
+        except BrokenProcessPool:
+            self._replace(executor)
+            raise TemporaryError("signing worker died; pool replaced", code="TEMPORARY_FAILURE") from None
+        except RuntimeError as exc:  # submitted while shutting down
+            raise TemporaryError(f"engine unavailable: {exc}", code="BUSY") from None
+
+    def _replace(self, broken: Executor) -> None:
+        with self._lock:
+            if self._executor is not broken or self._closed:
+                return  # another caller already replaced it
+            log.error("a signing worker died; starting a new pool")
+            broken.shutdown(wait=False, cancel_futures=True)
+            self._executor = self._new_executor()
+
+    def _unwrap(self, executor: Executor, exc: BaseException) -> BaseException:
+        if isinstance(exc, BrokenProcessPool):
+            self._replace(executor)
+            return TemporaryError("signing worker died; pool replaced", code="TEMPORARY_FAILURE")
+        return exc
+
+    def _run(self, fn: Callable, *args: Any, timeout: float | None = None):
+        executor = self._executor
+        fut = self._call(fn, *args)
+        try:
+            return fut.result(timeout)
+        except BrokenProcessPool as exc:
+            raise self._unwrap(executor, exc) from None
+
+    async def _arun(self, fn: Callable, *args: Any):
+        executor = self._executor
+        fut = self._call(fn, *args)
+        try:
+            return await asyncio.wrap_future(fut)
+        except BrokenProcessPool as exc:
+            raise self._unwrap(executor, exc) from None
+
+    # --- public API -----------------------------------------------------------------------------------
+
+    def process(self, doc: Document, *, dry_run: bool = False, out_dir: Path | None = None) -> Result:
+        """Blocking: the Result, or TemporaryError (retry later)."""
+        return self._run(_process, doc, dry_run, out_dir)
+
+    async def submit(self, doc: Document, dry_run: bool = False, out_dir: Path | None = None) -> Result:
+        """For the doors' event loops: never blocks the loop."""
+        return await self._arun(_process, doc, dry_run, out_dir)
+
+    async def sign_smime(self, mime_bytes: bytes) -> bytes:
+        return await self._arun(_sign_smime, mime_bytes)
+
+    def record_event(self, channel: str, event: str, **fields: Any) -> int:
+        """A door-level record ("smtp.relayed", "smtp.refused", "folder.moved", ...); its id."""
+        return self.audit.record_event(str(channel), event, **fields).id
+
+    def health(self, timeout: float = 10.0) -> dict:
+        """HSM reachable (asked inside a worker) and decision log writable."""
+        out: dict[str, Any] = {"workers": max(self.workers, 1), "in_process": self.in_process}
+        try:
+            out["hsm"] = self._run(_signer_health, timeout=timeout)
+            out["hsm_ok"] = bool(out["hsm"].get("ok", True))
+        except Exception as exc:  # health answers, never raises
+            out["hsm"] = {"ok": False, "error": getattr(exc, "code", type(exc).__name__)}
+            out["hsm_ok"] = False
+        try:
+            self.audit.query(limit=1)
+            path = self.audit.path
+            out["log_ok"] = path is None or os.access(path, os.W_OK)
+        except Exception:
+            out["log_ok"] = False
+        out["ok"] = out["hsm_ok"] and out["log_ok"]
+        return out
+
+    def worker_pids(self) -> set[int]:
+        """The worker processes' ids (tests and health pages)."""
+        if self.in_process:
+            return {os.getpid()}
+        return {self._run(_pid) for _ in range(self.workers * 4)}
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            executor = self._executor
+        executor.shutdown(wait=True)
+        if self._pipeline is not None:
+            self._pipeline.close()
+        self.audit.close()
+
+    def __enter__(self) -> "Engine":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

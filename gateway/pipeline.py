@@ -1,0 +1,264 @@
+"""The one path every document takes: inspect -> decide -> sign (when told to) -> verify -> record.
+
+`Pipeline(settings).process(doc)` returns a `Result` for SIGN / PASS / REJECT / BLOCK and raises a
+`TemporaryError` when it cannot decide or act now. Fail closed:
+- an unexpected exception anywhere becomes a TemporaryError (the caller keeps the document, retries);
+- a PermanentError from the input (InputRejected: broken, hostile, over a limit) becomes a REJECT Result;
+- a record is written for every outcome, failures included; if the record cannot be written the signed
+  output is deleted and AuditUnavailable is raised: nothing is released without a record;
+- BLOCK (state secret): nothing of the content is kept, a WARNING is logged and the record is flagged alert.
+
+Signed output goes to `out_dir` (or a fresh directory under <var>/work) as `<doc id>-<name>`; the
+caller owns that file. The HSM session (OrgSigner) and the validator are opened on first use, once per
+Pipeline: a check or dry run never touches the token.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from gateway.audit import OUTCOME_TEMPORARY, AuditLog
+from gateway.errors import (
+    AuditUnavailable,
+    GatewayError,
+    PermanentError,
+    StorageUnavailable,
+    TemporaryError,
+)
+from gateway.model import (
+    Channel,
+    Decision,
+    Document,
+    Facts,
+    Outcome,
+    Reason,
+    Result,
+    RuleHit,
+    SignedOutput,
+    SignFormat,
+)
+from gateway.policy import PolicySet, load_policies
+
+log = logging.getLogger("gateway.pipeline")
+
+_SAFE = re.compile(r"[^\w.\- ]+", re.UNICODE)
+
+
+def safe_name(name: str, default: str = "document") -> str:
+    """A file name from what the sender called it: base name only, no separators or control chars."""
+    base = _SAFE.sub("_", Path(name.replace("\\", "/")).name).strip(" .")
+    return base[:150] or default
+
+
+class Pipeline:
+    """One per process (each signing worker owns one, with its own HSM session)."""
+
+    def __init__(self, settings, *, signer=None, validator=None, audit: AuditLog | None = None,
+                 policies: PolicySet | None = None) -> None:
+        self.settings = settings
+        self.policies = policies or load_policies(Path(settings.policy.dir))  # ConfigError at start
+        self._signer = signer
+        self._validator = validator
+        self._own_audit = audit is None
+        self.audit = audit or AuditLog.open(settings)
+
+    # --- lazily opened components --------------------------------------------------------------------
+
+    @property
+    def signer(self):
+        if self._signer is None:
+            from gateway.signing import OrgSigner
+
+            self._signer = OrgSigner(self.settings)
+        return self._signer
+
+    @property
+    def validator(self):
+        if self._validator is None:
+            from gateway.validation import Validator
+
+            self._validator = Validator(self.settings)
+        return self._validator
+
+    def close(self) -> None:
+        if self._signer is not None and hasattr(self._signer, "close"):
+            self._signer.close()
+        if self._own_audit:
+            self.audit.close()
+
+    def __enter__(self) -> "Pipeline":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # --- the path --------------------------------------------------------------------------------------
+
+    def process(self, doc: Document, *, dry_run: bool = False, out_dir: Path | None = None) -> Result:
+        started = time.monotonic()
+        facts: Facts | None = None
+        decision: Decision | None = None
+        output: SignedOutput | None = None
+        try:
+            facts, decision = self._decide(doc, started)
+            if decision.outcome is Outcome.SIGN and not dry_run:
+                output, decision = self._sign(doc, facts, decision, out_dir)
+        except PermanentError as exc:  # the input itself is refused (inspection or the signer said so)
+            decision = self._refusal(exc.reason, "input")
+        except Exception as exc:
+            err = exc if isinstance(exc, TemporaryError) else TemporaryError(
+                f"unexpected {type(exc).__name__} while processing", code="INTERNAL_ERROR"
+            )
+            if err is not exc:
+                log.exception("unexpected error processing document %s (%s)", doc.id, safe_name(doc.name))
+            self._record_failure(doc, facts, decision, err, started, dry_run)
+            raise err from (None if err is exc else exc)
+        return self._finish(doc, facts, decision, output, started, dry_run)
+
+    def check(self, doc: Document) -> Result:
+        """Decide without signing (gateway check): a dry run, logged as one."""
+        return self.process(doc, dry_run=True)
+
+    # --- steps -----------------------------------------------------------------------------------------
+
+    def _decide(self, doc: Document, started: float) -> tuple[Facts | None, Decision]:
+        limits = self.settings.limits
+        size = doc.size
+        if size > limits.max_document_bytes:
+            # Not even read: no hashing of an oversize upload.
+            return None, self._refusal(Reason.of("TOO_LARGE", size=size, max=limits.max_document_bytes), "too_large")
+        from gateway.inspect import inspect
+
+        facts = inspect(doc, self.settings, self.validator)
+        if time.monotonic() - started > limits.document_seconds:
+            # Inspection is where hostile input costs time (huge object graphs, text extraction).
+            return facts, self._refusal(Reason.of("TIME_LIMIT", seconds=limits.document_seconds), "time_limit")
+        decision = self.policies.decide(doc, facts, max_document_bytes=limits.max_document_bytes)
+        return facts, decision
+
+    def _refusal(self, reason: Reason, rule: str) -> Decision:
+        policy = self.policies.default
+        return Decision(
+            Outcome.REJECT, (reason,), (RuleHit(rule, Outcome.REJECT, reason),), policy.id, policy.version
+        )
+
+    def _sign(self, doc: Document, facts: Facts, decision: Decision, out_dir: Path | None):
+        work = self._work_dir(out_dir)
+        name = safe_name(doc.name)
+        src, temp_src = self._source(doc, work)
+        try:
+            if decision.sign_format is SignFormat.CADES:
+                dst = work / f"{doc.id}-{name}.p7s"
+                output = self.signer.sign_detached(src, dst)
+            else:
+                dst = work / f"{doc.id}-{name}"
+                output = self.signer.sign_pdf(src, dst, self._request(doc, facts, decision))
+            try:
+                self._check_output(output)
+            except BaseException:
+                output.path.unlink(missing_ok=True)
+                raise
+        except BaseException:
+            for p in work.glob(f"{doc.id}-*"):
+                p.unlink(missing_ok=True)
+            if out_dir is None:
+                shutil.rmtree(work, ignore_errors=True)
+            raise
+        finally:
+            if temp_src is not None:
+                temp_src.unlink(missing_ok=True)
+        return output, decision
+
+    def _work_dir(self, out_dir: Path | None) -> Path:
+        try:
+            if out_dir is not None:
+                Path(out_dir).mkdir(parents=True, exist_ok=True)
+                return Path(out_dir)
+            base = Path(self.settings.var_dir) / "work"
+            base.mkdir(parents=True, exist_ok=True, mode=0o700)
+            return Path(tempfile.mkdtemp(prefix="out-", dir=base))
+        except OSError as exc:
+            raise StorageUnavailable(f"cannot create output directory: {exc.strerror}") from None
+
+    def _source(self, doc: Document, work: Path) -> tuple[Path, Path | None]:
+        """A path to sign from: the document's own, or its bytes written to a private temp file."""
+        if doc.path is not None:
+            return Path(doc.path), None
+        try:
+            fd, name = tempfile.mkstemp(prefix=f".{doc.id}-src-", dir=work)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(doc.content or b"")
+            return Path(name), Path(name)
+        except OSError as exc:
+            raise StorageUnavailable(f"cannot write work file: {exc.strerror}") from None
+
+    def _request(self, doc: Document, facts: Facts, decision: Decision):
+        from gateway.signing import PdfSignRequest
+
+        d = doc.declared
+        return PdfSignRequest(
+            kind=doc.kind,
+            appearance=decision.appearance,
+            anchor=next((s for s in facts.signatures if s.field_name == decision.anchor_field), None),
+            number=d.number or facts.number,
+            copy_form=d.copy_form,
+            copying_agency=d.copying_agency,
+        )
+
+    def _check_output(self, output: SignedOutput) -> None:
+        """Cheap check of what the signer wrote: it parses and the new signature is intact."""
+        from gateway.signing import check_output
+
+        check_output(output)
+
+    # --- recording -------------------------------------------------------------------------------------
+
+    def _finish(self, doc, facts, decision: Decision, output, started, dry_run) -> Result:
+        warnings = decision.warnings
+        blocked = decision.outcome is Outcome.BLOCK
+        if blocked:
+            # Alert: operators watch WARNING lines; never the content, only who and where.
+            log.warning(
+                "BLOCKED state-secret document %s (%s) on %s from %s: %s",
+                doc.id, safe_name(doc.name), doc.channel, doc.origin.sender or doc.origin.path or doc.origin.client,
+                ", ".join(r.args.get("level", "") + "@" + r.args.get("where", "") for r in decision.reasons),
+            )
+        duration_ms = (time.monotonic() - started) * 1000
+        try:
+            rec = self.audit.record_decision(
+                doc, outcome=str(decision.outcome), decision=decision, facts=facts, output=output,
+                warnings=warnings, duration_ms=duration_ms, dry_run=dry_run, alert=blocked,
+            )
+        except Exception as exc:
+            if output is not None:
+                _remove_output(output)
+            if isinstance(exc, AuditUnavailable):
+                raise
+            raise AuditUnavailable(f"decision log: {type(exc).__name__}") from exc
+        return Result(
+            document_id=doc.id, decision=decision, output=output, record_id=rec.id, warnings=warnings,
+            duration_ms=duration_ms, dry_run=dry_run,
+        )
+
+    def _record_failure(self, doc, facts, decision, err: GatewayError, started, dry_run) -> None:
+        try:
+            self.audit.record_decision(
+                doc, outcome=OUTCOME_TEMPORARY, decision=decision, facts=facts, error=err.reason,
+                duration_ms=(time.monotonic() - started) * 1000, dry_run=dry_run,
+            )
+        except Exception:
+            log.error("decision log unavailable while recording a failure for %s", doc.id)
+
+
+def _remove_output(output: SignedOutput) -> None:
+    output.path.unlink(missing_ok=True)
+    parent = output.path.parent
+    if parent.name.startswith("out-"):
+        shutil.rmtree(parent, ignore_errors=True)
