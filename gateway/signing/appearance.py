@@ -1,0 +1,171 @@
+"""Where and how the organisation signature shows (Decree 30/2020, Phụ lục I and Phần II).
+
+- SEAL (issued document, Phụ lục I II.8.a): the seal image, red, real size (appearance.seal_width_mm), on the
+  page of the competent person's signature, overlapping about the LEFT THIRD of that signature's widget.
+- TEXT (attachment sent as its own file, II.8.b; copies, Phần II; correspondence): no image; a text block at
+  the top right of page 1: number and symbol (or copy form and copying agency) and the signing time in
+  ISO 8601 with +07:00; a Times-compatible serif with Vietnamese letters, 10 pt, black.
+- INVISIBLE: no widget on any page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from functools import lru_cache
+from pathlib import Path
+
+from gateway.model import Appearance, DocKind
+
+VN_TZ = timezone(timedelta(hours=7), "+07:00")
+PT_PER_MM = 72 / 25.4
+
+# Serif fonts with full Vietnamese coverage, best first (Liberation 1.x lacks the precomposed letters).
+FONT_CANDIDATES = (
+    Path("/usr/share/fonts/truetype/liberation2/LiberationSerif-Regular.ttf"),
+    Path("/usr/share/texmf/fonts/opentype/public/tex-gyre/texgyretermes-regular.otf"),
+    Path("/usr/share/fonts/opentype/tex-gyre/texgyretermes-regular.otf"),
+    Path("/usr/share/fonts/truetype/liberation/LiberationSerif-Regular.ttf"),
+    Path("/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf"),
+)
+VIETNAMESE_PROBE = "ẮẰẲẴẶấầẩẫậếềểễệốồổỗộứừửữựỳỷỹỵđĐơư"
+
+# Text block size and margins (points): 10 pt lines, top-right of page 1.
+TEXT_BOX_WIDTH = 215
+TEXT_MARGIN_RIGHT = 28
+TEXT_MARGIN_TOP = 20
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where the widget goes: None page/box means an invisible signature."""
+
+    page: int | None
+    box: tuple[float, float, float, float] | None
+    text: str | None = None  # text for TEXT appearance
+    image: Path | None = None  # seal image for SEAL appearance
+
+
+def vn_time(t: datetime) -> str:
+    """ISO 8601 with the Vietnam offset, seconds precision: 2025-03-01T09:30:00+07:00."""
+    if t.tzinfo is None:
+        raise ValueError("signing_time must be timezone-aware")
+    return t.astimezone(VN_TZ).replace(microsecond=0).isoformat()
+
+
+@lru_cache(maxsize=8)
+def _covers_vietnamese(path: str) -> bool:
+    from fontTools.ttLib import TTFont
+
+    try:
+        with TTFont(path, lazy=True) as f:
+            cmap = f.getBestCmap() or {}
+    except Exception:  # noqa: BLE001 - unreadable font file: not usable
+        return False
+    return all(ord(c) in cmap for c in VIETNAMESE_PROBE)
+
+
+def vietnamese_font(preferred: Path | None) -> Path:
+    """The configured font if it has every Vietnamese letter, else the first candidate that has."""
+    for cand in ((preferred,) if preferred else ()) + FONT_CANDIDATES:
+        if cand and Path(cand).is_file() and _covers_vietnamese(str(cand)):
+            return Path(cand)
+    raise FileNotFoundError("no serif font with Vietnamese letters found (install fonts-liberation2)")
+
+
+def text_lines(request, organisation: str) -> list[str]:
+    """The lines of the TEXT block (Phụ lục I II.8.b; Phần II for copies)."""
+    when = vn_time(request.signing_time)
+    if request.kind is DocKind.COPY:
+        lines = [request.copy_form or "SAO Y", request.copying_agency or organisation]
+    else:
+        lines = [organisation]
+        if request.number:
+            lines.append(f"Số: {request.number}")
+    lines.append(f"Thời gian ký: {when}")
+    return lines
+
+
+def seal_box(
+    anchor: tuple[float, float, float, float], page_box: tuple[float, float, float, float], width_mm: float
+) -> tuple[float, float, float, float]:
+    """Seal rectangle of real size whose right part covers the left third of the anchor widget."""
+    ax1, ay1, ax2, ay2 = _norm(anchor)
+    px1, py1, px2, py2 = _norm(page_box)
+    side = width_mm * PT_PER_MM
+    right = ax1 + (ax2 - ax1) / 3  # seal reaches to one third into the signature
+    cy = (ay1 + ay2) / 2
+    x1, y1 = right - side, cy - side / 2
+    # keep it on the page (a signature near the edge pushes the seal inwards)
+    x1 = min(max(x1, px1), px2 - side)
+    y1 = min(max(y1, py1), py2 - side)
+    return (x1, y1, x1 + side, y1 + side)
+
+
+def text_box(page_box: tuple[float, float, float, float], n_lines: int, font_size: float) -> tuple[float, ...]:
+    px1, py1, px2, py2 = _norm(page_box)
+    height = n_lines * font_size * 1.25 + 6
+    x2 = px2 - TEXT_MARGIN_RIGHT
+    y2 = py2 - TEXT_MARGIN_TOP
+    return (x2 - TEXT_BOX_WIDTH, y2 - height, x2, y2)
+
+
+def _norm(r) -> tuple[float, float, float, float]:
+    x1, y1, x2, y2 = (float(v) for v in r)
+    return (min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2))
+
+
+def stamp_style(placement: Placement, settings):
+    """pyHanko stamp style for a placement."""
+    from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
+    from pyhanko.pdf_utils.images import PdfImage
+    from pyhanko.pdf_utils.layout import AxisAlignment, Margins, SimpleBoxLayoutRule
+    from pyhanko.pdf_utils.text import TextBoxStyle
+    from pyhanko.stamp import StaticStampStyle, TextStampStyle
+
+    if placement.image is not None:
+        from PIL import Image
+
+        img = Image.open(placement.image)
+        img.load()
+        return StaticStampStyle(background=PdfImage(img), background_opacity=1.0, border_width=0)
+    font = vietnamese_font(settings.appearance.font)
+    size = settings.appearance.font_size
+    return TextStampStyle(
+        stamp_text="%(kyso_text)s",
+        text_box_style=TextBoxStyle(
+            font=GlyphAccumulatorFactory(str(font), font_size=int(round(size))),
+            font_size=int(round(size)),
+            leading=int(round(size * 1.2)),
+            text_color=(0, 0, 0),
+        ),
+        inner_content_layout=SimpleBoxLayoutRule(
+            x_align=AxisAlignment.ALIGN_MIN, y_align=AxisAlignment.ALIGN_MAX, margins=Margins(2, 2, 2, 2)
+        ),
+        border_width=0,
+        background=None,
+    )
+
+
+def placement_for(request, settings, page_boxes: list[tuple[float, ...]], anchor) -> Placement:
+    """Decide the widget's page and rectangle.
+
+    `anchor` is (page, rect) of the competent person's signature widget (from the request, else the last
+    visible signature in the file), or None.
+    """
+    appearance = request.appearance
+    if settings.appearance.invisible or appearance is Appearance.INVISIBLE:
+        return Placement(None, None)
+    if appearance is Appearance.SEAL:
+        if anchor is not None:
+            page, rect = anchor
+        else:
+            # No visible competent-person widget: bottom right of the last page, where signature blocks sit.
+            page = len(page_boxes) - 1
+            px1, py1, px2, py2 = _norm(page_boxes[page])
+            rect = (px2 - 230, py1 + 90, px2 - 60, py1 + 170)
+        box = seal_box(rect, page_boxes[page], settings.appearance.seal_width_mm)
+        return Placement(page, box, image=Path(settings.appearance.seal_image))
+    lines = text_lines(request, settings.organisation)
+    box = text_box(page_boxes[0], len(lines), settings.appearance.font_size)
+    return Placement(0, box, text="\n".join(lines))

@@ -1,0 +1,257 @@
+"""PAdES signing with pyHanko: always an incremental update, path to path, streamed.
+
+B-B by default, B-T when a timestamp server is configured, B-LT (revocation info embedded) when asked;
+SHA-256; RSA PKCS#1 v1.5 by default, RSASSA-PSS selectable. The output is opened `w+b` so pyHanko streams it
+(a 200 MB file stays ~70 MB RSS) and is read back with a 1 MiB chunk (settings.signing.chunk_size).
+Encrypted, broken and certified-no-changes (DocMDP P=1) files are refused before anything is written; on any
+failure the output is removed: a document is never left half-signed.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from gateway.errors import GatewayError, InputRejected, SignerUnavailable
+from gateway.model import Appearance, DocKind
+from gateway.signing import appearance as app
+from gateway.signing.certcheck import run_sync
+
+log = logging.getLogger("gateway.signing.pades")
+
+
+def _now_vn() -> datetime:
+    return datetime.now(app.VN_TZ)
+
+
+@dataclass(frozen=True)
+class PdfSignRequest:
+    """What to sign how. `anchor_*` name the competent person's widget (for the seal), when known."""
+
+    appearance: Appearance = Appearance.TEXT
+    kind: DocKind = DocKind.CORRESPONDENCE
+    number: str | None = None  # số và ký hiệu
+    copy_form: str | None = None  # SAO Y / SAO LỤC / TRÍCH SAO
+    copying_agency: str | None = None
+    signing_time: datetime = field(default_factory=_now_vn)  # aware; shown in +07:00
+    anchor_field: str | None = None
+    anchor_page: int | None = None  # 0-based
+    anchor_rect: tuple[float, float, float, float] | None = None
+    level: str | None = None  # overrides settings.signing.level ("B-B", "B-T", "B-LT")
+    field_name: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.signing_time.tzinfo is None:
+            raise ValueError("signing_time must be timezone-aware")
+
+
+class TokenPdfSigner:
+    """A pyHanko `Signer` whose raw signature comes from the token (one key-access path: TokenKey.sign)."""
+
+    def __new__(cls, token_key, cert, chain, *, pss: bool):
+        from pyhanko.sign.signers.pdf_cms import Signer
+        from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+        class _TokenSigner(Signer):
+            async def async_sign_raw(self, data: bytes, digest_algorithm: str, dry_run: bool = False) -> bytes:
+                if dry_run:
+                    return bytes(self.signing_cert.public_key.bit_size // 8)
+                return token_key.sign(data, pss=self.prefer_pss, digest=digest_algorithm)
+
+        return _TokenSigner(
+            signing_cert=cert,
+            cert_registry=SimpleCertificateStore.from_certs(list(chain)),
+            prefer_pss=pss,
+            embed_roots=True,
+        )
+
+
+def _page_refs(reader) -> list:
+    """Page dictionaries in order (walks /Kids; only used to place a seal)."""
+    out: list = []
+
+    def walk(node, depth: int) -> None:
+        if depth > 64:
+            raise InputRejected("page tree too deep", code="PDF_BROKEN", detail="page tree")
+        node = node.get_object()
+        if node.get("/Type") == "/Pages" or "/Kids" in node:
+            for kid in node["/Kids"]:
+                walk(kid, depth + 1)
+        else:
+            out.append(node)
+
+    walk(reader.root["/Pages"], 0)
+    return out
+
+
+def _page_box(page) -> tuple[float, float, float, float]:
+    node = page
+    for _ in range(64):
+        for key in ("/CropBox", "/MediaBox"):
+            if key in node:
+                return tuple(float(v) for v in node[key])  # type: ignore[return-value]
+        if "/Parent" not in node:
+            break
+        node = node["/Parent"].get_object()
+    return (0.0, 0.0, 595.0, 842.0)
+
+
+def _find_anchor(reader, pages: list, request: PdfSignRequest):
+    """(page index, rect) of the competent person's widget: the request's, the named field's, or the last
+    signed visible signature field's."""
+    if request.anchor_rect is not None and request.anchor_page is not None:
+        return request.anchor_page, request.anchor_rect
+    from pyhanko.sign.fields import enumerate_sig_fields
+
+    found = None
+    for name, value, ref in enumerate_sig_fields(reader, filled_status=True):
+        if request.anchor_field and name != request.anchor_field:
+            continue
+        widget = ref.get_object()
+        kids = widget.get("/Kids")
+        if kids:
+            widget = kids[0].get_object()
+        rect = widget.get("/Rect")
+        if rect is None:
+            continue
+        r = tuple(float(v) for v in rect)
+        if abs(r[2] - r[0]) < 1 or abs(r[3] - r[1]) < 1:
+            continue  # invisible
+        page_ix = len(pages) - 1
+        p = widget.get("/P")
+        if p is not None:
+            target = p.get_object()
+            for i, pg in enumerate(pages):
+                if pg is target or pg == target:
+                    page_ix = i
+                    break
+        found = (page_ix, r)
+    return found
+
+
+def _check_input(w) -> None:
+    from pyhanko.sign.fields import MDPPerm
+    from pyhanko.sign.validation import read_certification_data
+
+    reader = w.prev
+    if reader.encrypted or "/Encrypt" in reader.trailer:
+        raise InputRejected("encrypted PDF", code="PDF_ENCRYPTED")
+    try:
+        cd = read_certification_data(reader)
+    except Exception as exc:  # noqa: BLE001 - malformed /Perms
+        raise InputRejected(f"bad certification data: {type(exc).__name__}", code="PDF_BROKEN", detail="DocMDP") from None
+    if cd is not None and cd.permission == MDPPerm.NO_CHANGES:
+        raise InputRejected("certified, no changes allowed", code="PDF_CERTIFIED_NO_CHANGES")
+
+
+def _unique_field_name(reader, wanted: str | None) -> str:
+    from pyhanko.sign.fields import enumerate_sig_fields
+
+    existing = {name for name, _v, _r in enumerate_sig_fields(reader)}
+    if wanted and wanted not in existing:
+        return wanted
+    while True:
+        name = f"CoQuan-{uuid.uuid4().hex[:8]}"
+        if name not in existing:
+            return name
+
+
+def sign_pdf(src: Path, dst: Path, request: PdfSignRequest, *, pdf_signer, settings, validation_context=None) -> None:
+    """Sign src into dst (incremental). Raises InputRejected / GatewayError; dst never left half-written."""
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.pdf_utils.misc import PdfError
+    from pyhanko.sign import fields, signers, timestamps
+    from pyhanko.sign.general import SigningError
+
+    level = request.level or settings.signing.level
+    src, dst = Path(src), Path(dst)
+    timestamper = None
+    if level in ("B-T", "B-LT"):
+        if not settings.signing.tsa_url:
+            if level == "B-T":
+                raise SignerUnavailable("B-T needs signing.tsa_url", detail="signing.tsa_url")
+        else:
+            timestamper = timestamps.HTTPTimeStamper(settings.signing.tsa_url, timeout=settings.trust.fetch_timeout_seconds)
+    created = False
+    try:
+        with open(src, "rb") as inf:
+            try:
+                w = IncrementalPdfFileWriter(inf, strict=False)
+                _check_input(w)
+                pages = _page_refs(w.prev)
+            except GatewayError:
+                raise
+            except (PdfError, Exception) as exc:  # noqa: BLE001 - anything the reader chokes on is "broken"
+                raise InputRejected(f"unreadable PDF: {type(exc).__name__}", code="PDF_BROKEN", detail=_short(exc)) from None
+            if not pages:
+                raise InputRejected("PDF without pages", code="PDF_BROKEN", detail="no pages")
+            anchor = None
+            if request.appearance is Appearance.SEAL:
+                anchor = _find_anchor(w.prev, pages, request)
+            boxes = {0: _page_box(pages[0]), len(pages) - 1: _page_box(pages[-1])}
+            if anchor is not None:
+                boxes[anchor[0]] = _page_box(pages[anchor[0]])
+            placement = app.placement_for(request, settings, _BoxList(boxes, len(pages)), anchor)
+            name = _unique_field_name(w.prev, request.field_name)
+            if placement.page is None:
+                spec = fields.SigFieldSpec(name)
+                style = None
+            else:
+                spec = fields.SigFieldSpec(
+                    name, on_page=placement.page, box=tuple(int(round(v)) for v in placement.box)  # type: ignore[arg-type]
+                )
+                style = app.stamp_style(placement, settings)
+            meta = signers.PdfSignatureMetadata(
+                field_name=name,
+                md_algorithm=settings.signing.digest,
+                subfilter=fields.SigSeedSubFilter.PADES,
+                embed_validation_info=(level == "B-LT"),
+                validation_context=validation_context if level == "B-LT" else None,
+                name=settings.organisation,
+                reason="Ký số của cơ quan, tổ chức / organisation signature",
+            )
+            signer = signers.PdfSigner(
+                meta, pdf_signer, timestamper=timestamper, stamp_style=style, new_field_spec=spec
+            )
+            params = {"kyso_text": placement.text or ""}
+            with open(dst, "w+b") as out:
+                created = True
+                try:
+                    run_sync(
+                        signer.async_sign_pdf(
+                            w, output=out, chunk_size=settings.signing.chunk_size, appearance_text_params=params
+                        )
+                    )
+                except SigningError as exc:
+                    if "forbids all changes" in str(exc):
+                        raise InputRejected("certified, no changes", code="PDF_CERTIFIED_NO_CHANGES") from None
+                    raise SignerUnavailable(f"signing failed: {_short(exc)}", detail="pyhanko") from None
+                except PdfError as exc:
+                    raise InputRejected(f"PDF error: {_short(exc)}", code="PDF_BROKEN", detail=_short(exc)) from None
+    except BaseException:
+        if created:
+            dst.unlink(missing_ok=True)
+        raise
+
+
+class _BoxList:
+    """Page boxes for the pages we need, without reading every page of a long document."""
+
+    def __init__(self, boxes: dict, n: int) -> None:
+        self._boxes, self._n = boxes, n
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, i: int):
+        if i < 0:
+            i += self._n
+        return self._boxes.get(i, self._boxes[0])
+
+
+def _short(exc: BaseException) -> str:
+    return (str(exc) or type(exc).__name__).splitlines()[0][:160]
+

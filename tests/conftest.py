@@ -1,0 +1,41 @@
+"""Shared fixtures: a real development environment (SoftHSM token, dev PKI) in a temporary var dir.
+
+`dev_settings` (session scope) is shared by every test that only signs/verifies. Tests that break or change
+the token (wrong PIN, new certificate, moved token dir) must use `make_dev_settings(tmp_path)` / the
+`private_dev_settings` fixture: a private token and PKI of their own.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # so tests can `from util import ...`
+
+
+def make_dev_settings(tmp_path: Path, **overrides):
+    """Settings on a fresh var dir under tmp_path, with dev-init run on it (private token and PKI)."""
+    from gateway.devinit import dev_init
+    from gateway.settings import load_settings
+
+    var_dir = Path(tmp_path) / "var"
+    settings = load_settings(var_dir=var_dir, **overrides)
+    dev_init(settings)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def dev_settings(tmp_path_factory):
+    return make_dev_settings(tmp_path_factory.mktemp("kyso-dev"))
+
+
+@pytest.fixture()
+def private_dev_settings(tmp_path):
+    return make_dev_settings(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def dev_nssdb(dev_settings) -> Path:
+    return dev_settings.paths.nssdb
