@@ -1,0 +1,60 @@
+"""`gateway report --period 2026-H1|2026-H2|2026 --format docx|pdf|csv|json -o FILE`: the regulation's report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gateway.cli.common import EXIT_OK, say, settings_from
+
+
+def register(subparsers) -> None:
+    from gateway.reports import FORMATS
+
+    p = subparsers.add_parser(
+        "report",
+        help="báo cáo 6 tháng / năm về chứng thư số, chữ ký số / the 6-monthly or yearly report",
+        description="Báo cáo tình hình quản lý, sử dụng chứng thư số, chữ ký số (Quy chế Điều 10.5); PDF được "
+        "ký số bằng khóa của cơ quan / the regulation's report; the PDF is signed with the organisation key.",
+    )
+    p.add_argument("--period", required=True, help="2026-H1 | 2026-H2 | 2026 (giờ Việt Nam / Vietnam time)")
+    p.add_argument("--unit", help="tên đơn vị / unit name (default: report.unit)")
+    p.add_argument("--parent", help="cơ quan chủ quản / governing body (default: report.parent)")
+    p.add_argument("--number", help="số, ký hiệu / number and symbol, e.g. 12/BC-VP")
+    p.add_argument("--place", help="địa danh / place (default: report.place)")
+    p.add_argument("--date", help="ngày báo cáo / report date YYYY-MM-DD (default: today)")
+    p.add_argument("--signer-name", default="", help="họ tên thủ trưởng / name of the head of the unit")
+    p.add_argument("--recipient", action="append", default=None,
+                   help="nơi nhận (lặp lại được) / recipient (repeatable; default: Sở Thông tin và Truyền thông)")
+    p.add_argument("--format", required=True, choices=FORMATS)
+    p.add_argument("-o", "--output", required=True, type=Path, metavar="FILE")
+    p.add_argument("--unsigned", action="store_true",
+                   help="PDF: bản nháp không ký số, không dùng để gửi / draft PDF without signature, not for sending")
+    p.set_defaults(func=_report)
+
+
+def _report(args) -> int:
+    from dataclasses import replace
+
+    from gateway.certs import parse_when
+    from gateway.reports import build_report, parse_period, write_report
+
+    settings = settings_from(args)
+    period = parse_period(args.period)
+    data = build_report(
+        settings, period, unit=args.unit, parent=args.parent, number=args.number, place=args.place,
+        issued_on=parse_when(args.date) if args.date else None, signer_name=args.signer_name,
+    )
+    if args.recipient:
+        data = replace(data, recipients=tuple(args.recipient))
+    out = write_report(settings, data, args.format, args.output, sign=not args.unsigned)
+    t = data.total
+    g = data.gateway
+    say(
+        f"đã lập báo cáo {period.key} / report written: {out}",
+        f"  chứng thư số / certificates: cấp {t.issued}, đang dùng {t.in_use}, thu hồi {t.revoked}",
+        f"  văn bản / documents: {g.total} (ký {g.by_outcome['sign']}, chuyển tiếp {g.by_outcome['pass']}, "
+        f"từ chối {g.by_outcome['reject']}, chặn {g.by_outcome['block']})",
+    )
+    if args.format == "pdf" and args.unsigned:
+        say("  cảnh báo / warning: PDF chưa ký số, chỉ là bản nháp / unsigned draft PDF")
+    return EXIT_OK

@@ -1,0 +1,46 @@
+"""The regulation's 6-monthly and yearly report (Quy chế, Điều 10.5 and its appendix template).
+
+`build_report(settings, period, ...)` gathers the numbers (inventory + decision log); `write_report(...)`
+renders one format: docx, pdf (signed with the organisation key through the pipeline), csv, json.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from gateway.reports.figures import ReportData, build_report
+from gateway.reports.period import Period, parse_period
+
+FORMATS = ("docx", "pdf", "csv", "json")
+
+__all__ = ["FORMATS", "Period", "ReportData", "build_report", "parse_period", "write_report"]
+
+
+def write_report(settings, data: ReportData, fmt: str, dst: Path, *, sign: bool = True) -> Path:
+    """Render `data` as `fmt` at `dst`. PDF is signed unless sign=False (then it is a draft, not to be sent)."""
+    from gateway.reports.fonts import serif_family
+
+    dst = Path(dst)
+    if fmt == "json":
+        from gateway.reports.csvjson import write_json
+
+        return write_json(data, dst)
+    if fmt == "csv":
+        from gateway.reports.csvjson import write_csv
+
+        return write_csv(data, dst)
+    family = serif_family(settings.appearance.font)
+    if fmt == "docx":
+        from gateway.reports.docx import render_docx
+
+        return render_docx(data, dst, chart_font=family.regular)
+    if fmt == "pdf":
+        from gateway.reports.pdf import render_pdf, sign_report
+
+        if not sign:
+            return render_pdf(data, dst, family)
+        with tempfile.TemporaryDirectory(prefix="report-", dir=dst.parent) as tmp:
+            unsigned = render_pdf(data, Path(tmp) / dst.name, family)
+            return sign_report(settings, unsigned, dst, number=data.number)
+    raise ValueError(f"unknown format {fmt}")
