@@ -251,6 +251,38 @@ CATALOG: dict[str, ReasonText] = {
         "Certificate expires soon ({not_after}, {days} days left): renew it",
         "Quy chế chữ ký số chuyên dùng của tỉnh, Điều 6",
     ),
+    # --- certificate inventory and reports (gateway.certs, gateway.reports) ------------------------
+    "CERT_NOT_FOUND": ReasonText(
+        "Không có chứng thư số số hiệu {serial} trong sổ", "No certificate with serial {serial} in the inventory", ""
+    ),
+    "CERT_AMBIGUOUS": ReasonText(
+        "Số hiệu {serial} trùng ở nhiều tổ chức cấp ({issuers}): chỉ rõ --issuer",
+        "Serial {serial} exists under several issuers ({issuers}): give --issuer",
+        "",
+    ),
+    "CERT_FILE_INVALID": ReasonText(
+        "Không đọc được chứng thư số trong tệp {name} (PEM, DER, PKCS#7)",
+        "No certificate could be read from {name} (PEM, DER, PKCS#7)",
+        "",
+    ),
+    "CERT_SERIAL_INVALID": ReasonText(
+        "Số hiệu chứng thư số không hợp lệ: {serial}", "Invalid certificate serial number: {serial}", ""
+    ),
+    "CERT_REASON_UNKNOWN": ReasonText(
+        "Lý do thu hồi không thuộc Điều 17: {reason} (các mã: {known})",
+        "Revocation reason not among Điều 17's grounds: {reason} (codes: {known})",
+        "Nghị định 68/2024/NĐ-CP, Điều 17",
+    ),
+    "REPORT_PERIOD_INVALID": ReasonText(
+        "Kỳ báo cáo không hợp lệ: {period} (dạng 2026-H1, 2026-H2 hoặc 2026)",
+        "Invalid report period: {period} (use 2026-H1, 2026-H2 or 2026)",
+        "Quy chế chữ ký số chuyên dùng của tỉnh, Điều 10.5",
+    ),
+    "REPORT_NOT_SIGNED": ReasonText(
+        "Báo cáo PDF chưa được ký số (kết quả: {outcome}); không ghi tệp",
+        "The PDF report was not signed (outcome: {outcome}); nothing written",
+        QC_D4,
+    ),
     # --- temporary ---------------------------------------------------------------------------------
     "TEMPORARY_FAILURE": ReasonText(
         "Lỗi tạm thời; hãy thử lại sau", "Temporary failure; try again later", ""
