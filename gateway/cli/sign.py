@@ -1,0 +1,265 @@
+"""`gateway sign` and `gateway check`: documents from the command line through the one pipeline (channel cli).
+
+sign:  IN -o OUT                 one file to one file
+       IN... -o DIR / FOLDER -o DIR   many files (or a folder's files) into DIR, with progress and a summary
+       Signed -> the signed file; passed (already signed) -> an unchanged copy; refused/blocked -> nothing.
+check: FILE... [--channel] [--kind] [--json]   the decision without signing (dry run, logged as a check).
+
+Exit codes: 0 everything signed / passed (would be); 3 something refused or blocked; 4 something hit a
+temporary failure (try again) — 4 wins over 3, since a retry is needed either way.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import shutil
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+
+from gateway.cli.common import EXIT_OK, EXIT_REFUSED, EXIT_TEMPORARY, EXIT_USAGE, say, settings_from
+from gateway.errors import GatewayError, PermanentError
+from gateway.model import Channel, Declared, DocKind, Document, Origin, Outcome, Reason, Result
+from gateway.reasons import render
+
+KINDS = ("issued", "attachment", "copy", "correspondence", "report")
+LABELS = {
+    Outcome.SIGN: "ĐÃ KÝ SỐ / SIGNED",
+    Outcome.PASS: "CHUYỂN TIẾP, KHÔNG ĐỔI / PASSED UNCHANGED",
+    Outcome.REJECT: "TỪ CHỐI / REJECTED",
+    Outcome.BLOCK: "CHẶN: TÀI LIỆU MẬT / BLOCKED: STATE SECRET",
+}
+CHECK_LABELS = {
+    Outcome.SIGN: "SẼ KÝ SỐ / WOULD SIGN",
+    Outcome.PASS: "SẼ CHUYỂN TIẾP / WOULD PASS",
+    Outcome.REJECT: "TỪ CHỐI / REJECT",
+    Outcome.BLOCK: "CHẶN: TÀI LIỆU MẬT / BLOCK: STATE SECRET",
+}
+TEMPORARY = "temporary"
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "sign",
+        help="ký số tệp PDF / sign PDF files (qua quy trình chính sách / through the policy pipeline)",
+        description="Ký số tài liệu bằng khóa của cơ quan, theo chính sách / sign documents with the organisation key, by policy.",
+    )
+    p.add_argument("inputs", nargs="+", metavar="IN", help="tệp hoặc thư mục / file(s) or a folder")
+    p.add_argument("-o", "--output", required=True, metavar="OUT",
+                   help="tệp ra (một tệp) hoặc thư mục / output file (one input) or directory")
+    _doc_args(p)
+    p.add_argument("--workers", type=int, default=None,
+                   help="số tiến trình ký / signing worker processes (default: settings.signing.workers)")
+    p.add_argument("--json", action="store_true", help="kết quả dạng JSON / JSON result on stdout")
+    p.set_defaults(func=cmd_sign)
+
+    c = sub.add_parser(
+        "check",
+        help="xem quyết định, không ký / show the decision without signing (dry run)",
+        description="Kiểm tra tài liệu theo chính sách, không ký số (ghi nhật ký là kiểm tra) / "
+        "check documents against the policy without signing (logged as a check).",
+    )
+    c.add_argument("inputs", nargs="+", metavar="FILE")
+    c.add_argument("--channel", choices=[ch.value for ch in Channel], default="cli",
+                   help="kênh giả định / the channel to decide for (policy differs per channel)")
+    _doc_args(c)
+    c.add_argument("--json", action="store_true", help="kết quả dạng JSON / JSON output")
+    c.set_defaults(func=cmd_check)
+
+
+def _doc_args(p) -> None:
+    p.add_argument("--kind", choices=KINDS, default="correspondence",
+                   help="loại văn bản / document kind (issued = văn bản phát hành: cần chữ ký người có thẩm quyền)")
+    p.add_argument("--number", help='số và ký hiệu văn bản / document number, e.g. "123/UBND-VP"')
+
+
+def _files(inputs: list[str]) -> list[Path]:
+    out: list[Path] = []
+    for raw in inputs:
+        p = Path(raw)
+        if p.is_dir():
+            out.extend(sorted(f for f in p.iterdir() if f.is_file() and not f.name.startswith(".")))
+        elif p.is_file():
+            out.append(p)
+        else:
+            raise FileNotFoundError(raw)
+    return out
+
+
+def _document(path: Path, args, channel: Channel = Channel.CLI) -> Document:
+    kind = DocKind(args.kind)
+    return Document(
+        channel=channel,
+        name=path.name,
+        path=path.resolve(),
+        kind=kind,
+        origin=Origin(path=str(path.resolve()), client=f"cli:{_user()}"),
+        declared=Declared(number=args.number, kind=kind),
+    )
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:
+        return "unknown"
+
+
+def _reason_lines(reasons) -> list[str]:
+    return ["    - " + render(r).line() for r in reasons]
+
+
+class _Progress:
+    """A plain-text progress bar on stderr (one line per document, so logs stay readable)."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.done, self._lock = total, 0, threading.Lock()
+
+    def step(self, name: str, label: str) -> None:
+        with self._lock:
+            self.done += 1
+            width = 20
+            filled = width * self.done // max(self.total, 1)
+            bar = "#" * filled + "." * (width - filled)
+            print(f"[{bar}] {self.done}/{self.total} {name}: {label}", file=sys.stderr, flush=True)
+
+
+def _place(result: Result, src: Path, dst: Path) -> Path | None:
+    """Put what the pipeline produced where the user asked; nothing for refusals."""
+    if result.outcome is Outcome.SIGN and result.output is not None:
+        out = result.output
+        if out.detached:  # CAdES: the unchanged original travels with its .p7s
+            target = dst.with_name(dst.name + ".p7s")
+            shutil.copyfile(src, dst)
+            shutil.move(str(out.path), target)
+        else:
+            target = dst
+            shutil.move(str(out.path), target)
+        _remove_empty(out.path.parent)
+        return target
+    if result.outcome is Outcome.PASS:
+        shutil.copyfile(src, dst)
+        return dst
+    return None
+
+
+def _remove_empty(d: Path) -> None:
+    try:
+        if d.name.startswith("out-"):
+            d.rmdir()
+    except OSError:
+        pass
+
+
+def cmd_sign(args) -> int:
+    from gateway.engine import Engine
+
+    settings = settings_from(args)
+    files = _files(args.inputs)
+    out = Path(args.output)
+    many = len(files) > 1 or any(Path(i).is_dir() for i in args.inputs) or out.is_dir() or args.output.endswith("/")
+    if many:
+        out.mkdir(parents=True, exist_ok=True)
+    elif not files:
+        say("lỗi / error: không có tệp nào / no input file", file=sys.stderr)
+        return EXIT_USAGE
+    workers = args.workers if args.workers is not None else (1 if len(files) == 1 else settings.signing.workers)
+    workers = min(workers, max(len(files), 1))
+    rows: list[dict] = []
+    progress = _Progress(len(files))
+    with Engine(settings, workers=workers) as engine:
+
+        def one(path: Path) -> dict:
+            dst = out / path.name if many else out
+            try:
+                result = engine.process(_document(path, args))
+                placed = _place(result, path, dst)
+                row = _row(path, result, CHECK=False)
+                row["output"] = str(placed) if placed else None
+            except GatewayError as exc:
+                row = _error_row(path, exc)
+            progress.step(path.name, row["label"])
+            return row
+
+        with ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:
+            futures = [pool.submit(one, f) for f in files]
+            rows = [f.result() for f in as_completed(futures)]
+    rows.sort(key=lambda r: files.index(Path(r["file"])))
+    _report(rows, args.json, summary=True)
+    return _exit(rows)
+
+
+def cmd_check(args) -> int:
+    from gateway.pipeline import Pipeline
+
+    settings = settings_from(args)
+    files = _files(args.inputs)
+    channel = Channel(args.channel)
+    rows = []
+    with Pipeline(settings) as pipeline:
+        for path in files:
+            try:
+                rows.append(_row(path, pipeline.check(_document(path, args, channel)), CHECK=True))
+            except GatewayError as exc:
+                rows.append(_error_row(path, exc))
+    _report(rows, args.json, summary=len(rows) > 1)
+    return _exit(rows)
+
+
+def _row(path: Path, result: Result, *, CHECK: bool) -> dict:
+    d = result.decision
+    return {
+        "file": str(path),
+        "outcome": str(d.outcome),
+        "label": (CHECK_LABELS if CHECK else LABELS)[d.outcome],
+        "reasons": [render(r).as_dict() for r in d.reasons],
+        "warnings": [render(r).as_dict() for r in result.warnings],
+        "policy": {"id": d.policy_id, "version": d.policy_version},
+        "record_id": result.record_id,
+        "dry_run": result.dry_run,
+        "_reasons": d.reasons,
+        "_warnings": result.warnings,
+    }
+
+
+def _error_row(path: Path, exc: GatewayError) -> dict:
+    permanent = isinstance(exc, PermanentError)
+    return {
+        "file": str(path),
+        "outcome": "reject" if permanent else TEMPORARY,
+        "label": "TỪ CHỐI / REJECTED" if permanent else "LỖI TẠM THỜI, THỬ LẠI / TEMPORARY FAILURE, TRY AGAIN",
+        "reasons": [render(exc.reason).as_dict()],
+        "warnings": [],
+        "_reasons": (exc.reason,),
+        "_warnings": (),
+    }
+
+
+def _report(rows: list[dict], as_json: bool, *, summary: bool) -> None:
+    if as_json:
+        print(json.dumps([{k: v for k, v in r.items() if not k.startswith("_")} for r in rows],
+                         ensure_ascii=False, indent=2))
+        return
+    for r in rows:
+        say(f"{r['file']}: {r['label']}" + (f" -> {r['output']}" if r.get("output") else ""))
+        say(*_reason_lines(r["_reasons"]))
+        if r["_warnings"]:
+            say("    cảnh báo / warnings:", *_reason_lines(r["_warnings"]))
+    if summary:
+        counts = {k: sum(1 for r in rows if r["outcome"] == k) for k in ("sign", "pass", "reject", "block", TEMPORARY)}
+        say(
+            f"Tổng cộng / total {len(rows)}: ký số / signed {counts['sign']}, "
+            f"chuyển tiếp / passed {counts['pass']}, từ chối / rejected {counts['reject']}, "
+            f"chặn / blocked {counts['block']}, lỗi tạm thời / temporary {counts[TEMPORARY]}"
+        )
+
+
+def _exit(rows: list[dict]) -> int:
+    outcomes = {r["outcome"] for r in rows}
+    if TEMPORARY in outcomes:
+        return EXIT_TEMPORARY
+    if outcomes & {"reject", "block"}:
+        return EXIT_REFUSED
+    return EXIT_OK
