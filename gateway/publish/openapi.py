@@ -10,8 +10,9 @@ import json
 
 from gateway import __version__
 from gateway.model import DocKind, Outcome
+from gateway.publish.uploads import MAX_FIELD_CHARS
 
-_TEXT = {"type": "string", "maxLength": 500}
+_TEXT = {"type": "string", "maxLength": MAX_FIELD_CHARS, "pattern": "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f]*$"}
 _PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
 
 

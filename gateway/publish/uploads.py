@@ -3,7 +3,7 @@
 Two shapes of `POST /v1/documents:sign|check`:
 - raw body (application/pdf or any non-multipart type) with optional metadata headers X-Kyso-Kind,
   X-Kyso-Number, X-Kyso-Classification, X-Kyso-Title, X-Kyso-Client-Reference, X-Kyso-Filename
-  (UTF-8; percent-encode non-ASCII values);
+  (UTF-8, best percent-encoded when not ASCII);
 - multipart/form-data with fields kind, number, classification, title, client_reference and one file part
   `file` (python-multipart's streaming parser; fields override headers).
 Limits: settings.http.max_upload_bytes (checked against Content-Length before reading, and while reading
@@ -30,7 +30,9 @@ from gateway.publish.problems import BadMetadata, BadRequest, UploadTooLarge, Up
 
 FIELDS = ("kind", "number", "classification", "title", "client_reference")
 HEADER_PREFIX = "x-kyso-"
-MAX_FIELD_BYTES = 4096
+MAX_FIELD_CHARS = 500  # per metadata value (the OpenAPI document says the same)
+MAX_FIELD_BYTES = 4 * MAX_FIELD_CHARS  # UTF-8 upper bound while streaming
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 MULTIPART_SLACK = 64 * 1024  # part headers and metadata fields on top of the document itself
 SPOOL_PREFIX = "up-"
 DEFAULT_NAME = "document.pdf"
@@ -237,9 +239,14 @@ def _header_fields(request: Request) -> dict[str, str]:
             continue
         try:
             value = raw.encode("latin-1").decode("utf-8")
-            fields[key] = (unquote(value, errors="strict") if "%" in value else value).strip()
         except UnicodeError:
-            raise BadMetadata("header not UTF-8", detail=f"X-Kyso-{key}: not UTF-8") from None
+            value = raw  # not UTF-8: take the octets as ISO-8859-1, as HTTP historically did
+        if "%" in value:
+            try:
+                value = unquote(value, errors="strict")
+            except UnicodeError:
+                pass  # a literal '%', not percent-encoding
+        fields[key] = value.strip()
     return fields
 
 
@@ -252,8 +259,10 @@ def declared_from(fields: dict[str, str]) -> Declared:
             allowed = ", ".join(k.value for k in DocKind)
             raise BadMetadata("bad kind", detail=f"kind must be one of: {allowed}") from None
     for key, value in fields.items():
-        if any(ord(c) < 32 and c not in "\t" for c in value):
+        if _CONTROL.search(value):
             raise BadMetadata("control characters", detail=f"{key}: control characters")
+        if len(value) > MAX_FIELD_CHARS:
+            raise BadMetadata("field too long", detail=f"{key}: more than {MAX_FIELD_CHARS} characters")
     return Declared(
         number=fields.get("number") or None,
         kind=kind,
