@@ -561,13 +561,14 @@ def make_seal_png(path: Path, px: int = 600) -> None:
     d.ellipse((m, m, px - m, px - m), outline=red, width=px // 30)
     inner = px // 8
     d.ellipse((inner, inner, px - inner, px - inner), outline=red, width=px // 80)
-    font_dir = Path("/usr/share/fonts/truetype/liberation")
-
     def font(size: int):
-        try:
-            return ImageFont.truetype(str(font_dir / "LiberationSans-Bold.ttf"), size)
-        except OSError:
-            return ImageFont.load_default()
+        for d in ("liberation2", "liberation", "dejavu"):  # liberation2 has the Vietnamese letters
+            for name in ("LiberationSans-Bold.ttf", "DejaVuSans-Bold.ttf"):
+                try:
+                    return ImageFont.truetype(f"/usr/share/fonts/truetype/{d}/{name}", size)
+                except OSError:
+                    continue
+        return ImageFont.load_default()
 
     d.text((px / 2, px / 2), "DEV", fill=red, font=font(px // 4), anchor="mm")
     d.text((px / 2, px * 0.30), "KYSO", fill=red, font=font(px // 12), anchor="mm")

@@ -179,6 +179,7 @@ def sign_as_person(
     from pyhanko.stamp import TextStampStyle
 
     from gateway.devinit import PERSONS
+    from gateway.signing.appearance import font_1000upem
 
     name, title = PERSONS[person - 1]
     field_name = field_name or f"NguoiKy{person}"
@@ -194,7 +195,9 @@ def sign_as_person(
         style = TextStampStyle(
             stamp_text=f"{title.upper()}\n\n%(signer)s\n%(ts)s",
             text_box_style=TextBoxStyle(
-                font=GlyphAccumulatorFactory(str(SERIF)), font_size=10, text_color=(0.05, 0.15, 0.65)
+                font=GlyphAccumulatorFactory(str(font_1000upem(SERIF, settings.var_dir / "fonts"))),
+                font_size=10,
+                text_color=(0.05, 0.15, 0.65),
             ),
             border_width=1,
             border_color=(0.05, 0.15, 0.65),

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
@@ -31,7 +32,6 @@ FONT_CANDIDATES = (
 VIETNAMESE_PROBE = "ẮẰẲẴẶấầẩẫậếềểễệốồổỗộứừửữựỳỷỹỵđĐơư"
 
 # Text block size and margins (points): 10 pt lines, top-right of page 1.
-TEXT_BOX_WIDTH = 215
 TEXT_MARGIN_RIGHT = 28
 TEXT_MARGIN_TOP = 20
 
@@ -73,6 +73,34 @@ def vietnamese_font(preferred: Path | None) -> Path:
     raise FileNotFoundError("no serif font with Vietnamese letters found (install fonts-liberation2)")
 
 
+def pdf_font(settings) -> Path:
+    """The Vietnamese font rescaled to 1000 units per em, cached under var/fonts.
+
+    pyHanko 0.38 writes glyph widths (/W) and metrics in the font's own units, which PDF reads as 1/1000 em:
+    a 2048-unit font (Liberation, DejaVu) comes out letter-spaced. Rescaling the font makes them agree.
+    """
+    return font_1000upem(vietnamese_font(settings.appearance.font), Path(settings.var_dir) / "fonts")
+
+
+def font_1000upem(src: Path, out_dir: Path) -> Path:
+    """A copy of font `src` scaled to 1000 units per em (see pdf_font), cached in out_dir."""
+    st = src.stat()
+    out = out_dir / f"{src.stem}-{int(st.st_mtime)}-{st.st_size}-1000upem.ttf"
+    if out.exists():
+        return out
+    from fontTools.ttLib import TTFont
+    from fontTools.ttLib.scaleUpem import scale_upem
+
+    with TTFont(str(src)) as f:
+        if f["head"].unitsPerEm != 1000:
+            scale_upem(f, 1000)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_suffix(f".{os.getpid()}.tmp")
+        f.save(str(tmp))
+    os.replace(tmp, out)  # atomic: worker processes may race here
+    return out
+
+
 def text_lines(request, organisation: str) -> list[str]:
     """The lines of the TEXT block (Phụ lục I II.8.b; Phần II for copies)."""
     when = vn_time(request.signing_time)
@@ -102,12 +130,35 @@ def seal_box(
     return (x1, y1, x1 + side, y1 + side)
 
 
-def text_box(page_box: tuple[float, float, float, float], n_lines: int, font_size: float) -> tuple[float, ...]:
+# pyHanko's text box keeps 10 pt padding inside the widget; our layout rule adds 2 pt.
+TEXT_PADDING = 12
+
+
+def text_width(text: str, font: Path, size: float) -> float:
+    """Advance width of one line in points (cmap + hmtx; close enough to the shaped width for layout)."""
+    widths = _advances(str(font))
+    upem, cmap, hmtx = widths
+    return sum(hmtx.get(cmap.get(ord(ch), ".notdef"), (upem // 2, 0))[0] for ch in text) * size / upem
+
+
+@lru_cache(maxsize=4)
+def _advances(path: str):
+    from fontTools.ttLib import TTFont
+
+    with TTFont(path) as f:
+        return f["head"].unitsPerEm, dict(f.getBestCmap()), dict(f["hmtx"].metrics)
+
+
+def text_box(
+    page_box: tuple[float, float, float, float], lines: list[str], font: Path, font_size: float
+) -> tuple[float, float, float, float]:
+    """Top-right block sized to its text at full size (no shrinking: 10 pt stays 10 pt)."""
     px1, py1, px2, py2 = _norm(page_box)
-    height = n_lines * font_size * 1.25 + 6
+    width = max(text_width(line, font, font_size) for line in lines) + 2 * TEXT_PADDING + 4
+    height = len(lines) * round(font_size * 1.2) + 2 * TEXT_PADDING
     x2 = px2 - TEXT_MARGIN_RIGHT
     y2 = py2 - TEXT_MARGIN_TOP
-    return (x2 - TEXT_BOX_WIDTH, y2 - height, x2, y2)
+    return (max(px1, x2 - width), y2 - height, x2, y2)
 
 
 def _norm(r) -> tuple[float, float, float, float]:
@@ -119,7 +170,7 @@ def stamp_style(placement: Placement, settings):
     """pyHanko stamp style for a placement."""
     from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
     from pyhanko.pdf_utils.images import PdfImage
-    from pyhanko.pdf_utils.layout import AxisAlignment, Margins, SimpleBoxLayoutRule
+    from pyhanko.pdf_utils.layout import AxisAlignment, InnerScaling, Margins, SimpleBoxLayoutRule
     from pyhanko.pdf_utils.text import TextBoxStyle
     from pyhanko.stamp import StaticStampStyle, TextStampStyle
 
@@ -129,7 +180,7 @@ def stamp_style(placement: Placement, settings):
         img = Image.open(placement.image)
         img.load()
         return StaticStampStyle(background=PdfImage(img), background_opacity=1.0, border_width=0)
-    font = vietnamese_font(settings.appearance.font)
+    font = pdf_font(settings)
     size = settings.appearance.font_size
     return TextStampStyle(
         stamp_text="%(kyso_text)s",
@@ -140,7 +191,10 @@ def stamp_style(placement: Placement, settings):
             text_color=(0, 0, 0),
         ),
         inner_content_layout=SimpleBoxLayoutRule(
-            x_align=AxisAlignment.ALIGN_MIN, y_align=AxisAlignment.ALIGN_MAX, margins=Margins(2, 2, 2, 2)
+            x_align=AxisAlignment.ALIGN_MIN,
+            y_align=AxisAlignment.ALIGN_MAX,
+            margins=Margins(2, 2, 2, 2),
+            inner_content_scaling=InnerScaling.NO_SCALING,
         ),
         border_width=0,
         background=None,
@@ -167,5 +221,5 @@ def placement_for(request, settings, page_boxes: list[tuple[float, ...]], anchor
         box = seal_box(rect, page_boxes[page], settings.appearance.seal_width_mm)
         return Placement(page, box, image=Path(settings.appearance.seal_image))
     lines = text_lines(request, settings.organisation)
-    box = text_box(page_boxes[0], len(lines), settings.appearance.font_size)
+    box = text_box(page_boxes[0], lines, pdf_font(settings), settings.appearance.font_size)
     return Placement(0, box, text="\n".join(lines))
