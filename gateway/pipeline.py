@@ -33,7 +33,7 @@ from gateway.errors import (
     TemporaryError,
 )
 from gateway.model import (
-    Channel,
+    Appearance,
     Decision,
     Document,
     Facts,
@@ -65,6 +65,7 @@ class Pipeline:
         self.settings = settings
         self.policies = policies or load_policies(Path(settings.policy.dir))  # ConfigError at start
         self._signer = signer
+        self._own_signer = signer is None  # close only what we opened
         self._validator = validator
         self._own_audit = audit is None
         self.audit = audit or AuditLog.open(settings)
@@ -88,8 +89,9 @@ class Pipeline:
         return self._validator
 
     def close(self) -> None:
-        if self._signer is not None and hasattr(self._signer, "close"):
+        if self._own_signer and self._signer is not None:
             self._signer.close()
+            self._signer = None
         if self._own_audit:
             self.audit.close()
 
@@ -161,7 +163,7 @@ class Pipeline:
                 dst = work / f"{doc.id}-{name}"
                 output = self.signer.sign_pdf(src, dst, self._request(doc, facts, decision))
             try:
-                self._check_output(output)
+                self._check_output(output, src)
             except BaseException:
                 output.path.unlink(missing_ok=True)
                 raise
@@ -174,6 +176,11 @@ class Pipeline:
         finally:
             if temp_src is not None:
                 temp_src.unlink(missing_ok=True)
+        # The signer's own pre-sign check (Decree 68 Điều 29, 31) may warn: revocation unchecked, expiring.
+        status = getattr(self._signer, "last_status", None)
+        extra = tuple(getattr(status, "warnings", ()) or ())
+        if extra:
+            decision = replace(decision, warnings=tuple(dict.fromkeys(decision.warnings + extra)))
         return output, decision
 
     def _work_dir(self, out_dir: Path | None) -> Path:
@@ -203,20 +210,29 @@ class Pipeline:
         from gateway.signing import PdfSignRequest
 
         d = doc.declared
+        anchor = next((s for s in facts.signatures if s.field_name == decision.anchor_field), None)
         return PdfSignRequest(
+            appearance=decision.appearance or Appearance.TEXT,
             kind=doc.kind,
-            appearance=decision.appearance,
-            anchor=next((s for s in facts.signatures if s.field_name == decision.anchor_field), None),
             number=d.number or facts.number,
             copy_form=d.copy_form,
             copying_agency=d.copying_agency,
+            anchor_field=decision.anchor_field,
+            anchor_page=anchor.page if anchor else None,
+            anchor_rect=anchor.rect if anchor else None,
         )
 
-    def _check_output(self, output: SignedOutput) -> None:
-        """Cheap check of what the signer wrote: it parses and the new signature is intact."""
-        from gateway.signing import check_output
-
-        check_output(output)
+    def _check_output(self, output: SignedOutput, src: Path) -> None:
+        """Cheap check of what the signer wrote: the new signature parses, covers the file, and is intact."""
+        try:
+            if output.detached:
+                check_detached(output.path, src, self.settings.signing.chunk_size)
+            else:
+                check_last_pdf_signature(output.path, self.settings.signing.chunk_size)
+        except OutputCheckFailed:
+            raise
+        except Exception as exc:
+            raise OutputCheckFailed(f"signed output unreadable: {type(exc).__name__}: {exc}") from None
 
     # --- recording -------------------------------------------------------------------------------------
 
@@ -262,3 +278,104 @@ def _remove_output(output: SignedOutput) -> None:
     parent = output.path.parent
     if parent.name.startswith("out-"):
         shutil.rmtree(parent, ignore_errors=True)
+
+
+# --- the output check (cheap: one hash pass + one public-key verification) -----------------------------
+
+
+class OutputCheckFailed(TemporaryError):
+    """What the signer wrote does not verify; never released (it is a fault here, not in the document)."""
+
+    code = "INTERNAL_ERROR"
+
+
+_BYTERANGE = re.compile(rb"/ByteRange\s*\[\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*\]")
+
+
+def _digest_ranges(path: Path, ranges: list[tuple[int, int]], algo: str, chunk: int) -> bytes:
+    import hashlib
+
+    h = hashlib.new(algo)
+    with open(path, "rb") as fh:
+        for start, length in ranges:
+            fh.seek(start)
+            left = length
+            while left > 0:
+                block = fh.read(min(chunk, left))
+                if not block:
+                    raise OutputCheckFailed("signed output shorter than its /ByteRange")
+                h.update(block)
+                left -= len(block)
+    return h.digest()
+
+
+def check_last_pdf_signature(path: Path, chunk: int = 1 << 20) -> None:
+    """The last signature of a just-signed PDF: its /ByteRange covers the whole file but /Contents, and the
+    CMS inside verifies over those bytes. (The full validation with trust is gateway.validation's job.)"""
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        # pyHanko writes the signature dictionary into the appended section: search the tail, then widen.
+        tail_len = min(size, 1 << 16)
+        while True:
+            fh.seek(size - tail_len)
+            tail = fh.read(tail_len)
+            found = list(_BYTERANGE.finditer(tail))
+            if found or tail_len == size:
+                break
+            tail_len = min(size, tail_len * 8)
+        if not found:
+            raise OutputCheckFailed("no /ByteRange in the signed output")
+        a, b, c, d = (int(x) for x in found[-1].groups())
+        if a != 0 or c + d != size or c <= b:
+            raise OutputCheckFailed("the new signature does not cover the whole file")
+        fh.seek(b)
+        contents = fh.read(c - b).strip()
+    if not (contents.startswith(b"<") and contents.endswith(b">")):
+        raise OutputCheckFailed("/Contents is not a hex string")
+    der = bytes.fromhex(contents[1:-1].decode("ascii"))
+    _verify_cms(der, lambda algo: _digest_ranges(path, [(a, b), (c, d)], algo, chunk))
+
+
+def check_detached(p7s: Path, src: Path, chunk: int = 1 << 20) -> None:
+    """A detached CAdES signature verifies over the original file's bytes."""
+    _verify_cms(p7s.read_bytes(), lambda algo: _digest_ranges(src, [(0, src.stat().st_size)], algo, chunk))
+
+
+def _verify_cms(der: bytes, digest_of) -> None:
+    from asn1crypto import cms
+    from cryptography import x509
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+
+    # A PDF /Contents is zero-padded after the DER.
+    info = cms.ContentInfo.load(der, strict=False)
+    sd = info["content"]
+    si = sd["signer_infos"][0]
+    algo = si["digest_algorithm"]["algorithm"].native
+    attrs = si["signed_attrs"]
+    md = next(a["values"][0].native for a in attrs if a["type"].native == "message_digest")
+    if md != digest_of(algo):
+        raise OutputCheckFailed("the new signature's message digest does not match the signed bytes")
+    sid = si["sid"]
+    certs = [c.chosen for c in sd["certificates"] if c.name == "certificate"]
+    if sid.name == "issuer_and_serial_number":
+        want = sid.chosen
+        cert = next(c for c in certs if c.serial_number == want["serial_number"].native and c.issuer == want["issuer"])
+    else:
+        cert = next(c for c in certs if c.key_identifier == sid.chosen.native)
+    key = x509.load_der_x509_certificate(cert.dump()).public_key()
+    signed = attrs.untag().dump()
+    sig = si["signature"].native
+    h = {"sha256": hashes.SHA256(), "sha384": hashes.SHA384(), "sha512": hashes.SHA512()}[algo]
+    sig_algo = si["signature_algorithm"]["algorithm"].native
+    try:
+        if isinstance(key, rsa.RSAPublicKey):
+            pad = padding.PSS(padding.MGF1(h), padding.PSS.AUTO) if sig_algo == "rsassa_pss" else padding.PKCS1v15()
+            key.verify(sig, signed, pad, h)
+        elif isinstance(key, ec.EllipticCurvePublicKey):
+            key.verify(sig, signed, ec.ECDSA(h))
+        else:
+            raise OutputCheckFailed(f"unexpected key type {type(key).__name__}")
+    except InvalidSignature:
+        raise OutputCheckFailed("the new signature does not verify") from None
