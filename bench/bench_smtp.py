@@ -1,0 +1,379 @@
+"""SMTP: messages carrying one 1 MB PDF, through the gateway's SMTP door to a sink vs a plain relay.
+
+Same run, same sink, same messages, loopback:
+  sink           a minimal fast SMTP receiver that accepts and counts (its own thread and event loop)
+  clients        a minimal raw SMTP client (pre-encoded, dot-stuffed messages): cheap load generation
+  plain relay    aiosmtpd handler relaying each message asynchronously with aiosmtplib, answering 250 only
+                 after the sink accepted (what the gateway does, minus the gateway)
+  gateway        gateway.smtp door + gateway.engine.Engine (2 workers by default), upstream = the sink
+Two phases per side: latency (1 client, sequential) and throughput (C concurrent clients).
+Added latency = gateway p50 - relay p50 - signing p50 (the same PDF through Engine.submit alone).
+Goals (issue 8): added p50 <= 15 ms, >= 30 messages/s sustained, 0 errors.
+
+    .venv/bin/python -m bench.bench_smtp [--smoke] [--n N] [--clients C] [--workers W]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.policy
+import re
+import sys
+import threading
+import time
+from email.message import EmailMessage
+from pathlib import Path
+
+from bench.common import (
+    MB,
+    arg_parser,
+    bench_env,
+    pdf_corpus,
+    print_table,
+    summarize,
+    write_json,
+)
+
+NAME = "smtp"
+SENDER = "van.thu@kyso.example"
+RCPT = "doi.tac@partner.example"
+
+
+# --- a server in its own thread and loop ----------------------------------------------------------
+
+
+class LoopThread:
+    """An asyncio loop in a daemon thread, so servers do not share the clients' loop."""
+
+    def __init__(self, name: str) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._t = threading.Thread(target=self.loop.run_forever, name=name, daemon=True)
+        self._t.start()
+
+    def run(self, coro, timeout: float = 120.0):
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._t.join(10)
+
+
+async def _serve(handler, **smtp_kwargs) -> tuple[asyncio.base_events.Server, int]:
+    from aiosmtpd.smtp import SMTP
+
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(
+        lambda: SMTP(handler, data_size_limit=64 * MB, **smtp_kwargs), "127.0.0.1", 0
+    )
+    return server, server.sockets[0].getsockname()[1]
+
+
+class FastSink(asyncio.Protocol):
+    """The next hop: a minimal SMTP receiver that finds the end of DATA with one bytes.find per chunk.
+
+    A real next hop (Postfix) is C; aiosmtpd as the sink would spend more CPU per message than the relay
+    being measured, on the same 2 cores. Counts messages; accepts everything.
+    """
+
+    stats = {"count": 0, "bytes": 0}
+
+    def connection_made(self, transport) -> None:
+        self.t = transport
+        self.buf = bytearray()
+        self.in_data = False
+        self.t.write(b"220 sink ESMTP\r\n")
+
+    def data_received(self, data: bytes) -> None:
+        self.buf += data
+        while True:
+            if self.in_data:
+                end = self.buf.find(b"\r\n.\r\n", max(0, self._scan - 4))
+                if end < 0:
+                    self._scan = len(self.buf)
+                    return
+                FastSink.stats["count"] += 1
+                FastSink.stats["bytes"] += end + 2
+                del self.buf[: end + 5]
+                self.in_data = False
+                self.t.write(b"250 2.0.0 OK queued\r\n")
+                continue
+            nl = self.buf.find(b"\r\n")
+            if nl < 0:
+                return
+            line = bytes(self.buf[:nl]).upper()
+            del self.buf[: nl + 2]
+            verb = line[:4]
+            if verb == b"EHLO":
+                self.t.write(b"250-sink\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250-PIPELINING\r\n250 SIZE 209715200\r\n")
+            elif verb == b"DATA":
+                self.in_data, self._scan = True, 0
+                self.t.write(b"354 go ahead\r\n")
+            elif verb == b"QUIT":
+                self.t.write(b"221 bye\r\n")
+                self.t.close()
+                return
+            elif verb in (b"HELO", b"MAIL", b"RCPT", b"RSET", b"NOOP"):
+                self.t.write(b"250 2.0.0 OK\r\n")
+            else:
+                self.t.write(b"502 5.5.2 not implemented\r\n")
+
+
+async def _serve_sink() -> tuple[asyncio.base_events.Server, int]:
+    server = await asyncio.get_running_loop().create_server(FastSink, "127.0.0.1", 0)
+    return server, server.sockets[0].getsockname()[1]
+
+
+class RelayHandler:
+    """The plain relay: async, one aiosmtplib transaction per message, 250 only after the sink's 250."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+
+    async def handle_DATA(self, server, session, envelope):
+        import aiosmtplib
+
+        try:
+            await aiosmtplib.send(
+                envelope.original_content or envelope.content, sender=envelope.mail_from,
+                recipients=envelope.rcpt_tos, hostname="127.0.0.1", port=self.port, timeout=60,
+            )
+        except aiosmtplib.SMTPException as exc:
+            return f"451 4.4.1 upstream: {exc}"
+        return "250 2.0.0 relayed"
+
+
+# --- messages and clients -------------------------------------------------------------------------
+
+
+def build_messages(pdfs: list[Path]) -> list[bytes]:
+    """Messages with CRLF line endings, dot-stuffed and ending in CRLF: ready for DATA as they are."""
+    out = []
+    for i, p in enumerate(pdfs):
+        m = EmailMessage()
+        m["From"] = SENDER
+        m["To"] = RCPT
+        m["Subject"] = f"Cong van so {100 + i}/UBND-VP"
+        m["Message-ID"] = f"<bench-{i}@kyso.example>"
+        m.set_content("Kính gửi quý cơ quan, xin gửi kèm công văn.\n")
+        m.add_attachment(p.read_bytes(), maintype="application", subtype="pdf", filename=f"cong-van-{i}.pdf")
+        raw = m.as_bytes(policy=email.policy.SMTP)
+        raw = (b"." + raw if raw.startswith(b".") else raw).replace(b"\r\n.", b"\r\n..")
+        out.append(raw if raw.endswith(b"\r\n") else raw + b"\r\n")
+    return out
+
+
+class RawClient:
+    """A minimal SMTP client: the load generator must cost little CPU (aiosmtplib re-normalises line
+    endings of every message with a regex: a quarter of a core at these sizes)."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+
+    async def connect(self) -> None:
+        self.r, self.w = await asyncio.open_connection("127.0.0.1", self.port, limit=1 << 20)
+        await self.reply()
+        await self.cmd(b"EHLO bench.kyso.example")
+
+    async def reply(self) -> tuple[int, bytes]:
+        lines = []
+        while True:
+            line = await self.r.readline()
+            if not line:
+                raise ConnectionError("server closed the connection")
+            lines.append(line)
+            if line[3:4] != b"-":
+                return int(line[:3]), b"".join(lines)
+
+    async def cmd(self, line: bytes, expect: int = 250) -> None:
+        self.w.write(line + b"\r\n")
+        code, text = await self.reply()
+        if code != expect:
+            raise SmtpRefused(code, text)
+
+    async def send(self, sender: str, rcpt: str, raw: bytes) -> None:
+        await self.cmd(f"MAIL FROM:<{sender}> SIZE={len(raw)}".encode())
+        await self.cmd(f"RCPT TO:<{rcpt}>".encode())
+        await self.cmd(b"DATA", 354)
+        self.w.write(raw)
+        await self.cmd(b".")
+
+    async def close(self) -> None:
+        try:
+            await self.cmd(b"QUIT", 221)
+        except (ConnectionError, SmtpRefused):
+            pass
+        self.w.close()
+
+
+class SmtpRefused(Exception):
+    def __init__(self, code: int, text: bytes) -> None:
+        super().__init__(f"{code} {text[:300].decode('utf-8', 'replace').strip()}")
+        self.code = code
+
+
+async def send_all(port: int, messages: list[bytes], n: int, clients: int) -> dict:
+    """`n` messages over `clients` connections (each reuses its connection); latency per message."""
+    latencies: list[float] = []
+    errors: list[str] = []
+    counter = iter(range(n))
+
+    async def client() -> None:
+        c = RawClient(port)
+        await c.connect()
+        try:
+            for i in counter:
+                t0 = time.perf_counter()
+                try:
+                    await c.send(SENDER, RCPT, messages[i % len(messages)])
+                    latencies.append(time.perf_counter() - t0)
+                except SmtpRefused as exc:
+                    errors.append(str(exc))
+                    await c.cmd(b"RSET")
+                except (ConnectionError, asyncio.IncompleteReadError) as exc:
+                    errors.append(f"{type(exc).__name__}: {exc}")
+                    c = RawClient(port)
+                    await c.connect()
+        finally:
+            await c.close()
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(clients)))
+    wall = time.perf_counter() - t0
+    return {"n": n, "clients": clients, "wall_s": wall, "msgs_per_s": len(latencies) / wall,
+            "latency_ms": summarize(latencies, 1000.0), "errors": len(errors), "error_samples": errors[:5]}
+
+
+async def measure(port: int, messages: list[bytes], n_lat: int, n_tput: int, clients: int) -> dict:
+    await send_all(port, messages, min(2, n_lat), 1)  # warm-up: connections, worker sessions
+    return {"latency": await send_all(port, messages, n_lat, 1),
+            "throughput": await send_all(port, messages, n_tput, clients)}
+
+
+# --- gateway side ---------------------------------------------------------------------------------
+
+
+def _door_port(door, banner: list[str]) -> int:
+    for attr in ("port", "bound_port"):
+        v = getattr(door, attr, None)
+        if isinstance(v, int) and v:
+            return v
+    for line in banner:  # "SMTP: 127.0.0.1:10025 -> 127.0.0.1:10026"
+        m = re.search(r"127\.0\.0\.1:(\d+)\s*->", line)
+        if m:
+            return int(m.group(1))
+    raise RuntimeError(f"cannot find the SMTP door's port in {banner!r}")
+
+
+async def signing_alone(engine, pdfs: list[Path], n: int, work: Path) -> dict:
+    """The signing itself: the same PDFs through Engine.submit, sequentially (latency reference)."""
+    from bench.bench_signing import _drop_output, pdf_document
+
+    times = []
+    for i in range(n):
+        t0 = time.perf_counter()
+        r = await engine.submit(pdf_document(pdfs[i % len(pdfs)]), out_dir=work)
+        times.append(time.perf_counter() - t0)
+        _drop_output(r)
+    return {"latency_ms": summarize(times, 1000.0)}
+
+
+def gateway_side(env, sink_port: int, messages, pdfs, n_lat, n_tput, clients, workers, work: Path) -> dict:
+    from gateway import smtp as smtp_door
+    from gateway.engine import Engine
+    from gateway.settings import load_settings
+
+    settings = load_settings(
+        None, var_dir=env.settings.var_dir,
+        smtp={"port": 0, "upstream_host": "127.0.0.1", "upstream_port": sink_port, "sink_enabled": False,
+              "max_message_bytes": 64 * MB},
+    )
+    server = LoopThread("gateway-smtp")
+    try:
+        with Engine(settings, workers=workers) as engine:
+            door = smtp_door.build(settings, engine)
+            banner = server.run(door.start())
+            port = _door_port(door, banner)
+            res = asyncio.run(measure(port, messages, n_lat, n_tput, clients))
+            # the signing reference runs on the engine's own loop, where the door runs
+            res["signing_alone"] = server.run(signing_alone(engine, pdfs, n_lat, work), timeout=600)
+            server.run(door.stop(10.0))
+    finally:
+        server.stop()
+    return res
+
+
+# --- main -----------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = arg_parser(__doc__.splitlines()[0], default_n=200)
+    p.add_argument("--clients", type=int, default=None, help="concurrent clients (default 8)")
+    p.add_argument("--workers", type=int, default=2, help="engine workers (default 2)")
+    a = p.parse_args(argv)
+    n_tput = a.n or (3 if a.smoke else 200)
+    n_lat = 2 if a.smoke else max(10, n_tput // 5)
+    clients = a.clients or (2 if a.smoke else 8)
+    env = bench_env(a.out)
+    pdfs = pdf_corpus(a.out / "pdfs", "1m", MB, 2 if a.smoke else 20)
+    messages = build_messages(pdfs)
+    work = a.out / "work" / NAME
+    work.mkdir(parents=True, exist_ok=True)
+
+    servers = LoopThread("sink+relay")
+    sink, sink_port = servers.run(_serve_sink())
+    sink_h = FastSink.stats
+    relay, relay_port = servers.run(_serve(RelayHandler(sink_port)))
+    res: dict = {"message_bytes": len(messages[0]), "clients": clients}
+    try:
+        before = sink_h["count"]
+        res["relay"] = asyncio.run(measure(relay_port, messages, n_lat, n_tput, clients))
+        res["relay"]["sink_received"] = sink_h["count"] - before
+        have_gateway = env.has_gateway
+        try:
+            import gateway.engine  # noqa: F401
+            from gateway.smtp import build  # noqa: F401
+        except ImportError:
+            have_gateway = False
+            print("bench_smtp: gateway SMTP door / engine not available yet; gateway rows skipped", file=sys.stderr)
+        if have_gateway:
+            before = sink_h["count"]
+            res["gateway"] = gateway_side(env, sink_port, messages, pdfs, n_lat, n_tput, clients, a.workers, work)
+            res["gateway"]["sink_received"] = sink_h["count"] - before
+    finally:
+        servers.run(_close(sink, relay))
+        servers.stop()
+
+    rows = []
+    for side in ("relay", "gateway"):
+        if side not in res:
+            continue
+        for phase in ("latency", "throughput"):
+            r = res[side][phase]
+            lat = r["latency_ms"]
+            rows.append((side, phase, r["n"], r["clients"], r["msgs_per_s"], lat["p50"], lat["p95"], lat["p99"],
+                         r["errors"]))
+    if "gateway" in res:
+        sign_p50 = res["gateway"]["signing_alone"]["latency_ms"]["p50"]
+        added = res["gateway"]["latency"]["latency_ms"]["p50"] - res["relay"]["latency"]["latency_ms"]["p50"] - sign_p50
+        res["added_latency_p50_ms"] = added
+        res["signing_alone_p50_ms"] = sign_p50
+    print_table(
+        f"SMTP relay of messages with one 1 MB PDF ({len(messages[0]) / MB:.2f} MB on the wire), loopback",
+        ["side", "phase", "n", "clients", "msgs/s", "p50 ms", "p95 ms", "p99 ms", "errors"],
+        rows,
+    )
+    if "added_latency_p50_ms" in res:
+        print(f"signing alone p50 {res['signing_alone_p50_ms']:.1f} ms; "
+              f"added latency beyond signing and relaying p50 {res['added_latency_p50_ms']:.1f} ms")
+    write_json(a.out, NAME, {"smoke": a.smoke, "results": res})
+    return 0
+
+
+async def _close(*servers) -> None:
+    for s in servers:
+        s.close()
+        await s.wait_closed()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
