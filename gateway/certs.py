@@ -26,6 +26,7 @@ import logging
 import os
 import re
 import sqlite3
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta, timezone
@@ -271,7 +272,9 @@ def load_certificates(data: bytes, name: str = "") -> list:
     else:
         for loader in (x509.load_der_x509_certificate, pkcs7.load_der_pkcs7_certificates):
             try:
-                got = loader(data)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # BER bundles (unsorted SET OF) are common; accepted
+                    got = loader(data)
             except Exception:  # not this encoding; try the next
                 continue
             return list(got) if isinstance(got, list) else [got]
