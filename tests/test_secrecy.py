@@ -1,0 +1,190 @@
+"""Secrecy marks: the rule on strings (table-driven) and on generated Vietnamese sample PDFs through inspect()."""
+
+from __future__ import annotations
+
+import unicodedata
+
+import pytest
+
+from gateway import secrecy
+from gateway.model import Channel, Declared, Document, SecrecyLevel
+
+from secrecy_samples import NEGATIVE, POSITIVE, generate, image_only_stamp
+
+MAT, TOI, TUYET = SecrecyLevel.MAT, SecrecyLevel.TOI_MAT, SecrecyLevel.TUYET_MAT
+
+TEXT_CASES = [
+    ("MẬT", MAT),
+    ("TỐI MẬT", TOI),
+    ("TUYỆT MẬT", TUYET),
+    (unicodedata.normalize("NFD", "TUYỆT MẬT"), TUYET),
+    ("MA\u0323 \u0302T", MAT),  # an extractor split combining marks off with blanks
+    ("M Ậ T", MAT),
+    ("T Ố I   M Ậ T", TOI),
+    ("T U Y Ệ T M Ậ T", TUYET),
+    ("ＭẬＴ", MAT),  # full-width letters (NFKC)
+    ("Số: 123/UBND-VP\nMẬT\nV/v báo cáo", MAT),
+    ("ĐỘ MẬT: TỐI MẬT", TOI),
+    ("TỐI\nMẬT", TOI),  # a narrow box, two lines
+    ("MẬT\nKHẨN", MAT),
+    ("HỎA TỐC TỐI MẬT", TOI),
+    ("[MẬT]", MAT),
+    ("tài liệu MẬT này", MAT),
+    ("MẬT\nTÀI LIỆU THU HỒI", MAT),
+    # negatives
+    ("bí mật nhà nước", None),
+    ("BÍ MẬT NHÀ NƯỚC", None),
+    ("bảo mật", None),
+    ("BẢO MẬT", None),
+    ("GIẢI MẬT", None),
+    ("G I Ả I   M Ậ T", None),
+    ("mật khẩu", None),
+    ("MẬT KHẨU", None),
+    ("mật độ", None),
+    ("MẬT ĐỘ DÂN SỐ", None),
+    ("mật thiết", None),
+    ("Mật ong", None),
+    ("mật", None),  # lower case alone on a line: a wrapped sentence, not a stamp
+    ("Mật", None),
+    ("giữ bí\nmật", None),
+    ("CÔNG TÁC BẢO\nMẬT", None),
+    ("TÀI LIỆU MẬT", None),
+    ("KHÔNG MẬT", None),
+    ("MẬT\nĐỘ DÂN SỐ", None),
+    ("", None),
+]
+
+
+@pytest.mark.parametrize("text,level", TEXT_CASES)
+def test_text_rule(text, level):
+    assert secrecy.scan_text(text, "t").level is level
+
+
+DECLARED_CASES = [
+    ("mat", MAT),
+    ("MẬT", MAT),
+    ("Mật", MAT),
+    ("toi-mat", TOI),
+    ("toi mat", TOI),
+    ("Tối mật", TOI),
+    ("TUYET_MAT", TUYET),
+    ("tuyet mat", TUYET),
+    ("Tuyệt mật", TUYET),
+    ("confidential", MAT),
+    ("secret", TOI),
+    ("Top Secret", TUYET),
+    ("Độ mật: Mật", MAT),
+    ("MẬT - HỎA TỐC", MAT),
+    ("mat, toi mat", TOI),
+    ("giải mật", None),
+    ("giai-mat", None),
+    ("không mật", None),
+    ("bảo mật", None),
+    ("bí mật", None),
+    ("mật khẩu", None),
+    ("thường", None),
+    ("public", None),
+    ("", None),
+    (None, None),
+]
+
+
+@pytest.mark.parametrize("value,level", DECLARED_CASES)
+def test_declared_values(value, level):
+    assert secrecy.parse_level(value) is level
+    assert secrecy.scan_declared(value).level is level
+
+
+@pytest.mark.parametrize(
+    "subject,level",
+    [
+        ("[MẬT] Báo cáo quý I", MAT),
+        ("Re: (toi mat) Kế hoạch", TOI),
+        ("TUYỆT MẬT: Kế hoạch", TUYET),
+        ("Fwd: [mat] x", MAT),
+        ("Tăng cường bảo mật thông tin", None),
+        ("[GIẢI MẬT] Báo cáo", None),
+        ("Đổi mật khẩu hộp thư", None),
+    ],
+)
+def test_subject_tags(subject, level):
+    assert secrecy.scan_subject(subject).level is level
+
+
+def test_recall_and_internal_facts():
+    m = secrecy.scan_text("TÀI LIỆU\nTHU HỒI\nL Ư U  H À N H  N Ộ I  B Ộ", "t")
+    assert m.recall and m.internal and m.level is None
+    assert not secrecy.scan_text("các tài liệu thu hồi; lưu hành nội bộ", "t").recall
+    assert secrecy.scan_declared("luu hanh noi bo").internal
+
+
+def test_metadata_rule():
+    assert secrecy.scan_metadata({"/Subject": "MẬT"}, "info").secrecy[0].where == "info:Subject"
+    assert secrecy.scan_metadata({"/Keywords": "báo cáo, toi mat"}, "info").level is TOI
+    assert secrecy.scan_metadata({"/Keywords": "bảo mật, mật khẩu, giải mật"}, "info").level is None
+    assert secrecy.scan_metadata({"/Title": "Mật ong rừng"}, "info").level is None  # titles: text rule, not keywords
+    assert secrecy.scan_metadata({"vn:classification": ["tuyet-mat"]}, "xmp").level is TUYET
+
+
+def test_highest_wins():
+    m = secrecy.scan_text("MẬT", "a") | secrecy.scan_declared("tuyet mat", "b")
+    assert m.level is TUYET and len(m.secrecy) == 2
+
+
+# --- generated PDFs through inspect ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def samples(tmp_path_factory):
+    return generate(tmp_path_factory.mktemp("secrecy"))
+
+
+@pytest.fixture(scope="module")
+def plain_settings(tmp_path_factory):
+    from gateway.settings import load_settings
+
+    return load_settings(var_dir=tmp_path_factory.mktemp("var"))
+
+
+def _inspect(path, settings, **declared):
+    from gateway.inspect import inspect
+    from gateway.validation import Validator
+
+    doc = Document(Channel.CLI, path.name, path=path, declared=Declared(**declared))
+    return inspect(doc, settings, Validator(settings))
+
+
+@pytest.mark.parametrize("sample", POSITIVE + NEGATIVE, ids=lambda s: s.name)
+def test_sample_pdf(sample, samples, plain_settings):
+    facts = _inspect(samples[sample.name], plain_settings)
+    assert facts.is_pdf and not facts.broken
+    levels = secrecy.highest(f.level for f in facts.secrecy)
+    assert levels is sample.level, facts.secrecy
+    assert facts.recall_mark is sample.recall
+    assert facts.internal_circulation is sample.internal
+    if sample.where:
+        assert any(f.where.startswith(sample.where) for f in facts.secrecy), facts.secrecy
+
+
+def test_declared_classification_reaches_facts(samples, plain_settings):
+    clean = samples["ordinary-words"]
+    facts = _inspect(clean, plain_settings, classification="Tối mật")
+    assert [(f.level, f.where) for f in facts.secrecy] == [(TOI, "declared:classification")]
+    facts = _inspect(clean, plain_settings, title="[MẬT] Báo cáo")
+    assert facts.secrecy[0].where == "declared:title"
+    assert _inspect(clean, plain_settings, classification="giải mật").secrecy == ()
+
+
+def test_text_file_is_scanned(tmp_path, plain_settings):
+    p = tmp_path / "note.txt"
+    p.write_text("UBND TỈNH\nTUYỆT MẬT\nNội dung", encoding="utf-8")
+    facts = _inspect(p, plain_settings)
+    assert facts.media_type == "text/plain" and facts.secrecy[0].level is TUYET
+
+
+def test_mark_without_text_is_out_of_reach(tmp_path, plain_settings):
+    """Documented limit: a stamp drawn as graphics (or an image) has no text; only a declaration catches it."""
+    p = tmp_path / "drawn.pdf"
+    image_only_stamp(p)
+    assert _inspect(p, plain_settings).secrecy == ()
+    assert _inspect(p, plain_settings, classification="MẬT").secrecy[0].level is MAT
