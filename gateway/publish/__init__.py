@@ -69,12 +69,11 @@ class PortalDoor:
             config.load()
         self.server.lifespan = config.lifespan_class(config)
         try:
-            sock = socket.create_server((config.host, config.port), family=_family(config.host), backlog=config.backlog)
+            sock = _listen(config.host, config.port, config.backlog)
         except OSError as exc:
             raise ConfigError(
                 f"HTTP: cannot listen on {config.host}:{config.port}: {exc.strerror}", detail=f"http {config.host}:{config.port}"
             ) from None
-        sock.set_inheritable(False)
         await self.server.startup(sockets=[sock])
         self._loop_task = asyncio.create_task(self.server.main_loop(), name="kyso-http")
         mtls = " + mTLS" if self.settings.http.client_ca else ""
@@ -91,8 +90,23 @@ class PortalDoor:
         await self.server.shutdown()
 
 
-def _family(host: str) -> int:
-    return socket.AF_INET6 if ":" in host else socket.AF_INET
+def _listen(host: str, port: int, backlog: int) -> socket.socket:
+    """Our own listening socket, so a busy port is a clear error rather than uvicorn's sys.exit.
+
+    proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY only on sockets that say so, and without it every
+    keep-alive response waits ~40 ms for a delayed ACK (Nagle).
+    """
+    family, kind, proto, _, addr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(addr)
+        sock.listen(backlog)
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(False)
+    return sock
 
 
 def build(settings, engine) -> PortalDoor | None:

@@ -7,7 +7,6 @@ through gateway.publish.problems. Nothing here signs, decides or records by itse
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 from dataclasses import asdict, is_dataclass
 from enum import Enum
@@ -176,8 +175,11 @@ class PortalHook:
     # --- records, health, metrics -----------------------------------------------------------------
 
     def _audit_log(self):
+        """The Engine's decision log connection (shared, thread-safe), else one of our own for reading."""
         if self._audit is None:
-            from gateway.audit import AuditLog  # the door reads records; the pipeline writes them
+            self._audit = getattr(self.engine, "audit", None)
+        if self._audit is None:
+            from gateway.audit import AuditLog
 
             self._audit = AuditLog.open(self.settings)
         return self._audit
@@ -192,19 +194,25 @@ class PortalHook:
         return JSONResponse(record.as_dict())
 
     async def healthz(self, request: Request) -> Response:
+        """HSM reachable and decision log writable (Engine.health asks a worker; it blocks, so a thread)."""
         try:
-            health = self.engine.health()
-            if inspect.isawaitable(health):
-                health = await health
+            health = await asyncio.to_thread(self.engine.health)
         except Exception as exc:
             log.warning("health check failed: %s", type(exc).__name__)
-            return problems.for_exception(exc if isinstance(exc, TemporaryError) else TemporaryError(str(exc)))
-        ok, body = _health_verdict(health)
-        if ok:
-            return JSONResponse({"status": "ok", **body})
-        reasons = [Reason.of(code) for code in body.get("codes", [])] or [Reason.of("TOKEN_UNAVAILABLE")]
+            health = {"ok": False, "error": getattr(exc, "code", type(exc).__name__)}
+        health = _jsonable(health)
+        if health.get("ok"):
+            return JSONResponse({"status": "ok", "checks": health})
+        reasons = []
+        if not health.get("hsm_ok", True) or "error" in health:
+            reasons.append(Reason.of("TOKEN_UNAVAILABLE"))
+        if not health.get("log_ok", True):
+            reasons.append(Reason.of("AUDIT_UNAVAILABLE"))
         return problems.problem(
-            503, reasons, headers={"Retry-After": str(problems.RETRY_AFTER_DEFAULT)}, checks=body.get("checks")
+            503,
+            reasons or [Reason.of("TEMPORARY_FAILURE")],
+            headers={"Retry-After": str(problems.RETRY_AFTER_DEFAULT)},
+            checks=health,
         )
 
     async def metrics_endpoint(self, request: Request) -> Response:
@@ -213,17 +221,6 @@ class PortalHook:
 
     async def openapi_endpoint(self, request: Request) -> Response:
         return JSONResponse(openapi.document())
-
-
-def _health_verdict(health) -> tuple[bool, dict]:
-    """engine.health() may be a bool, a mapping or an object with `.ok`; normalise it."""
-    if isinstance(health, bool):
-        return health, {}
-    data = _jsonable(health)
-    if isinstance(data, dict):
-        ok = bool(data.get("ok", data.get("healthy", False)))
-        return ok, {"checks": data}
-    return bool(getattr(health, "ok", False)), {}
 
 
 async def _http_exception(request: Request, exc: HTTPException) -> Response:

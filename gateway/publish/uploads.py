@@ -104,6 +104,8 @@ class Spool:
                         size = await self._raw(request, out, allowed)
                         name = fields.pop("filename", None)
                         mtype = ctype.decode("latin-1") or None
+            fields.pop("filename", None)
+            return Upload(path, size, safe_name(name), mtype, declared_from(fields))
         except TimeoutError:
             remove(path)
             raise UploadTooSlow(seconds=self.seconds) from None
@@ -113,8 +115,6 @@ class Spool:
         except BaseException:
             remove(path)
             raise
-        fields.pop("filename", None)
-        return Upload(path, size, safe_name(name), mtype, declared_from(fields))
 
     async def _raw(self, request: Request, out, allowed: int) -> int:
         size = 0
