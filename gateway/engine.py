@@ -21,6 +21,7 @@ import logging
 import multiprocessing
 import os
 import threading
+import time
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -66,7 +67,9 @@ def _signer_health(pipeline: Pipeline | None = None) -> dict:
     return h if isinstance(h, dict) else {"ok": bool(h)}
 
 
-def _pid(pipeline: Pipeline | None = None) -> int:
+def _pid(linger: float = 0.0, pipeline: Pipeline | None = None) -> int:
+    if linger:
+        time.sleep(linger)  # keeps this worker busy so sibling tasks land on the others
     return os.getpid()
 
 
@@ -92,12 +95,18 @@ class Engine:
         if self.in_process:
             self._pipeline = Pipeline(self.settings, audit=self.audit)
             return ThreadPoolExecutor(max_workers=1, thread_name_prefix="kyso-sign")
-        return ProcessPoolExecutor(
+        pool = ProcessPoolExecutor(
             max_workers=self.workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_init_worker,
             initargs=(self.settings,),
         )
+        # Spawn children are started on demand; start them all now (each opens its HSM session once),
+        # so the first documents do not pay for it and a broken start shows here.
+        warm = [pool.submit(_pid, 0.2) for _ in range(self.workers)]
+        for f in warm:
+            f.result()
+        return pool
 
     def _call(self, fn: Callable, *args: Any) -> Future:
         with self._lock:
@@ -182,7 +191,8 @@ class Engine:
         """The worker processes' ids (tests and health pages)."""
         if self.in_process:
             return {os.getpid()}
-        return {self._run(_pid) for _ in range(self.workers * 4)}
+        futures = [self._call(_pid, 0.1) for _ in range(self.workers * 2)]
+        return {f.result() for f in futures}
 
     def close(self) -> None:
         with self._lock:
