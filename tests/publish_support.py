@@ -73,7 +73,7 @@ def raw_request(port: int, head: str, chunks=(), *, timeout: float = 10.0) -> tu
                 break
         s.settimeout(timeout)
         try:
-            while b"\r\n\r\n" not in data:
+            while True:  # the door closes the connection after refusing a body it did not read
                 more = s.recv(65536)
                 if not more:
                     break
