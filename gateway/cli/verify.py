@@ -1,0 +1,171 @@
+"""`gateway verify FILE [--json]`: every signature in a PDF, with the fields Thông tư 15/2025/TT-BKHCN (Điều 6)
+asks a verifier to show: signer, issuer, managing unit, signing time / timestamp, integrity, validity at signing
+time, certificate validity period — plus trust and revocation status, and a warning when revocation could not
+be checked.
+
+Exit codes: 0 every signature valid (and at least one); 3 a signature invalid, or none, or not a PDF;
+4 temporary (a hard-fail revocation source is down: try again); 2 usage (file missing).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from gateway.cli.common import EXIT_OK, EXIT_REFUSED, EXIT_TEMPORARY, EXIT_USAGE, say, settings_from
+from gateway.errors import TemporaryError
+from gateway.model import Revocation, SignatureFacts, SignerType
+from gateway.reasons import render
+
+VN = timezone(timedelta(hours=7))
+_UNIT = re.compile(r"(Organizational Unit|Organization): (.*?)(?=, [A-Z][A-Za-z/ ]*: |$)")
+
+REVOCATION_TEXT = {
+    Revocation.GOOD: "chưa bị thu hồi / not revoked",
+    Revocation.REVOKED: "ĐÃ BỊ THU HỒI / REVOKED",
+    Revocation.UNKNOWN: "không xác định được / unknown",
+    Revocation.NOT_CHECKED: "chưa kiểm tra / not checked",
+}
+SIGNER_TYPE_TEXT = {
+    SignerType.ORGANISATION: "cơ quan, tổ chức / organisation",
+    SignerType.PERSON: "cá nhân / person",
+    SignerType.UNKNOWN: "không rõ / unknown",
+}
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "verify",
+        help="kiểm tra chữ ký số trong tệp PDF / verify the signatures in a PDF",
+        description=__doc__,
+    )
+    p.add_argument("file", metavar="FILE", help="tệp PDF / PDF file")
+    p.add_argument("--json", action="store_true", help="kết quả dạng JSON / machine-readable output")
+    p.set_defaults(func=run)
+
+
+def managing_unit(subject: str) -> str:
+    """O and OU of a subject as pyHanko prints it ('Common Name: X, Organization: Y, ...')."""
+    return ", ".join(v for _, v in _UNIT.findall(subject))
+
+
+def _time(t: datetime | None) -> str:
+    return t.astimezone(VN).isoformat() if t else "—"
+
+
+def _yes(ok: bool, yes: str, no: str) -> str:
+    return yes if ok else no
+
+
+def signature_ok(sig: SignatureFacts) -> bool:
+    return sig.valid and sig.covers_whole_document
+
+
+def as_dict(sig: SignatureFacts) -> dict:
+    return {
+        "field": sig.field_name,
+        "signer": sig.signer_common_name,
+        "signer_subject": sig.signer_subject,
+        "managing_unit": managing_unit(sig.signer_subject),
+        "signer_type": sig.signer_type.value,
+        "issuer": sig.issuer_subject,
+        "serial": sig.signer_serial,
+        "certificate_sha256": sig.signer_sha256,
+        "signing_time": _time(sig.signing_time) if sig.signing_time else None,
+        "timestamp": _time(sig.timestamp_time) if sig.timestamp_time else None,
+        "not_valid_before": _time(sig.not_valid_before) if sig.not_valid_before else None,
+        "not_valid_after": _time(sig.not_valid_after) if sig.not_valid_after else None,
+        "intact": sig.intact,
+        "covers_whole_document": sig.covers_whole_document,
+        "modification_level": sig.modification_level,
+        "trusted": sig.trusted,
+        "revocation": sig.revocation.value,
+        "valid_at_signing_time": sig.cert_valid_at_signing,
+        "valid": signature_ok(sig),
+        "page": sig.page,
+        "rect": list(sig.rect) if sig.rect else None,
+        "warnings": [render(w).as_dict() for w in sig.warnings],
+    }
+
+
+def _lines(i: int, sig: SignatureFacts) -> list[str]:
+    ok = signature_ok(sig)
+    period = f"{_time(sig.not_valid_before)} → {_time(sig.not_valid_after)}"
+    out = [
+        f"Chữ ký số #{i} / Signature #{i} ({sig.field_name or '?'}): "
+        + _yes(ok, "HỢP LỆ / VALID", "KHÔNG HỢP LỆ / INVALID"),
+        f"  Người ký / Signer: {sig.signer_common_name or '—'} ({SIGNER_TYPE_TEXT[sig.signer_type]})",
+        f"  Đơn vị quản lý / Managing unit: {managing_unit(sig.signer_subject) or '—'}",
+        f"  Tổ chức cấp chứng thư số / Issuer: {sig.issuer_subject or '—'}",
+        f"  Số hiệu chứng thư số / Certificate serial: {sig.signer_serial or '—'}",
+        f"  Thời điểm ký / Signing time: {_time(sig.signing_time)}",
+        f"  Dấu thời gian / Timestamp: {_time(sig.timestamp_time) if sig.timestamp_time else 'không có / none'}",
+        "  Tính toàn vẹn / Integrity: "
+        + _yes(sig.intact, "toàn vẹn / intact", "ĐÃ BỊ THAY ĐỔI HOẶC HỎNG / ALTERED OR BROKEN")
+        + (
+            ""
+            if sig.covers_whole_document or not sig.intact
+            else "; có thay đổi sau khi ký / changed after signing"
+        ),
+        f"  Thời hạn chứng thư số / Certificate validity: {period}",
+        "  Hiệu lực tại thời điểm ký / Valid at signing time: "
+        + _yes(sig.cert_valid_at_signing, "có / yes", "KHÔNG / NO"),
+        "  Chuỗi tin cậy / Trust: "
+        + _yes(sig.trusted, "tin cậy / trusted", "KHÔNG TIN CẬY / NOT TRUSTED"),
+        f"  Tình trạng thu hồi / Revocation: {REVOCATION_TEXT[sig.revocation]}",
+    ]
+    for w in sig.warnings:
+        out.append("  ! " + render(w).line())
+    return out
+
+
+def run(args) -> int:
+    from gateway.inspect import PDF, sniff
+    from gateway.validation import Validator
+
+    path = Path(args.file)
+    if not path.is_file():
+        say(f"lỗi / error: không tìm thấy tệp / file not found: {path}", file=sys.stderr)
+        return EXIT_USAGE
+    with open(path, "rb") as fh:
+        media = sniff(fh.read(8192))
+    if media != PDF:
+        return _finish(args, path, [], f"không phải tệp PDF ({media}) / not a PDF ({media})")
+    settings = settings_from(args)
+    try:
+        sigs = list(Validator(settings).validate_pdf(path))
+    except TemporaryError as exc:
+        line = render(exc.reason).line()
+        if args.json:
+            print(json.dumps({"file": str(path), "temporary": True, "error": render(exc.reason).as_dict()}, ensure_ascii=False))
+        else:
+            say("lỗi tạm thời / temporary error: " + line, file=sys.stderr)
+        return EXIT_TEMPORARY
+    return _finish(args, path, sigs, None if sigs else "không có chữ ký số / no signature")
+
+
+def _finish(args, path: Path, sigs: list[SignatureFacts], problem: str | None) -> int:
+    valid = bool(sigs) and all(signature_ok(s) for s in sigs) and problem is None
+    if args.json:
+        print(
+            json.dumps(
+                {"file": str(path), "valid": valid, "problem": problem, "signatures": [as_dict(s) for s in sigs]},
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+    else:
+        say(f"Tệp / File: {path}")
+        for i, sig in enumerate(sigs, 1):
+            say(*_lines(i, sig))
+        if problem:
+            say(f"KHÔNG HỢP LỆ / INVALID: {problem}")
+        else:
+            say(
+                "Kết luận / Result: "
+                + _yes(valid, "tất cả chữ ký số hợp lệ / all signatures valid", "CÓ CHỮ KÝ SỐ KHÔNG HỢP LỆ / INVALID SIGNATURE(S)")
+            )
+    return EXIT_OK if valid else EXIT_REFUSED
