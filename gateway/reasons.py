@@ -319,6 +319,11 @@ CATALOG: dict[str, ReasonText] = {
         "This client may not relay mail through the signing gateway",
         "",
     ),
+    "SMTP_SENDER_SIGNED": ReasonText(
+        "Thư đã được người gửi ký S/MIME: ký số tài liệu «{name}» sẽ làm hỏng chữ ký thư; hãy gửi thư không ký S/MIME",
+        "The message is S/MIME-signed by its sender: signing document '{name}' would break that signature; send it unsigned",
+        QC_D4,
+    ),
     "AUTH_REQUIRED": ReasonText("Cần xác thực", "Authentication required", ""),
     "AUTH_FAILED": ReasonText("Xác thực thất bại", "Authentication failed", ""),
     "NOT_FOUND": ReasonText("Không tìm thấy", "Not found", ""),

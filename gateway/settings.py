@@ -108,6 +108,13 @@ class LimitSettings(Section):
     max_header_bytes: int = Field(default=256 * 1024, ge=1024)
 
 
+class SmtpUser(Section):
+    """One SMTP AUTH login; password_hash from gateway.smtp.server.hash_password ('scrypt$salt$hash')."""
+
+    name: str
+    password_hash: str
+
+
 class SmtpSettings(Section):
     enabled: bool = True
     host: str = "127.0.0.1"
@@ -126,6 +133,7 @@ class SmtpSettings(Section):
     spool_dir: Path | None = None  # default: <var>/spool
     sink_enabled: bool = True  # dev: a local sink on upstream_host:upstream_port
     sink_dir: Path | None = None  # default: <var>/mail-sink
+    auth_users: list[SmtpUser] = []  # SMTP AUTH (PLAIN/LOGIN after STARTTLS) credentials, hashed
 
 
 class FolderWatch(Section):
@@ -148,6 +156,9 @@ class FolderSettings(Section):
     rescan_seconds: float = Field(default=30.0, gt=0)
     archive_retention_days: int = Field(default=90, ge=0)
     work_dir: Path | None = None  # default: <var>/folders/.work
+    retry_initial_seconds: float = Field(default=2.0, gt=0)  # temporary failures: backoff doubles from here
+    retry_max_seconds: float = Field(default=300.0, gt=0)
+    poll_seconds: float = Field(default=1.0, gt=0)  # PollingObserver interval
 
 
 class HttpClient(Section):

@@ -1,0 +1,124 @@
+"""The next hop: one upstream SMTP transaction per client transaction, driven step by step (aiosmtplib).
+
+Design (why not "collect, then relay at end of DATA"): the gateway must never say 250 to a recipient the
+next hop refused. An SMTP proxy can only mirror per-recipient answers at RCPT time, so the upstream session is
+opened at MAIL, every RCPT is forwarded and its reply mirrored to the client, and at end of DATA the
+(signed) message is sent upstream and the upstream's final reply is what the client gets. If the message is
+refused locally, the upstream transaction is reset and nothing was sent. This is what Postfix expects from a
+before-queue `smtpd_proxy_filter`, and works unchanged as an after-queue content filter.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from dataclasses import dataclass
+
+import aiosmtplib
+
+from gateway.errors import UpstreamUnavailable
+
+log = logging.getLogger("gateway.smtp.relay")
+
+
+@dataclass(frozen=True)
+class UpstreamReply:
+    code: int
+    text: str
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.code < 400
+
+    @property
+    def temporary(self) -> bool:
+        return 400 <= self.code < 500
+
+
+_NETWORK_ERRORS = (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPConnectError, aiosmtplib.SMTPTimeoutError, OSError)
+
+
+class Upstream:
+    """One connection to the next hop. Commands return the upstream reply; a lost connection raises
+    UpstreamUnavailable (temporary)."""
+
+    def __init__(self, host: str, port: int, *, starttls: bool, timeout: float, local_hostname: str,
+                 tls_context: ssl.SSLContext | None = None) -> None:
+        self._smtp = aiosmtplib.SMTP(
+            hostname=host,
+            port=port,
+            timeout=timeout,
+            start_tls=starttls,
+            local_hostname=local_hostname,
+            tls_context=tls_context,
+        )
+        self.where = f"{host}:{port}"
+        self.in_transaction = False
+
+    async def connect(self) -> None:
+        try:
+            await self._smtp.connect()
+            if not self._smtp.last_ehlo_response:
+                await self._smtp.ehlo()
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            self._smtp.close()
+            raise UpstreamUnavailable(f"cannot connect to {self.where}: {type(exc).__name__}") from None
+
+    def supports(self, extension: str) -> bool:
+        return self._smtp.supports_extension(extension)
+
+    @property
+    def connected(self) -> bool:
+        return self._smtp.is_connected
+
+    async def _command(self, *args: bytes) -> UpstreamReply:
+        try:
+            resp = await self._smtp.execute_command(*args)
+        except _NETWORK_ERRORS as exc:
+            self._smtp.close()
+            raise UpstreamUnavailable(f"{self.where}: {type(exc).__name__}") from None
+        return UpstreamReply(resp.code, resp.message)
+
+    async def mail(self, sender: str, params: list[str]) -> UpstreamReply:
+        reply = await self._command(b"MAIL", b"FROM:<" + sender.encode("utf-8") + b">", *_ascii(params))
+        self.in_transaction = reply.ok
+        return reply
+
+    async def rcpt(self, recipient: str, params: list[str]) -> UpstreamReply:
+        return await self._command(b"RCPT", b"TO:<" + recipient.encode("utf-8") + b">", *_ascii(params))
+
+    async def data(self, message: bytes) -> UpstreamReply:
+        """Send the message; `message` must already use CRLF line ends (dot-stuffing happens here)."""
+        try:
+            resp = await self._smtp.data(message)
+            reply = UpstreamReply(resp.code, resp.message)
+        except aiosmtplib.SMTPDataError as exc:
+            reply = UpstreamReply(exc.code, exc.message)
+        except _NETWORK_ERRORS as exc:
+            self._smtp.close()
+            raise UpstreamUnavailable(f"{self.where}: {type(exc).__name__} during DATA") from None
+        self.in_transaction = False
+        return reply
+
+    async def rset(self) -> None:
+        """Abandon the upstream transaction (nothing was sent). A broken connection is simply closed."""
+        if not self.in_transaction or not self.connected:
+            self.in_transaction = False
+            return
+        try:
+            await self._command(b"RSET")
+        except UpstreamUnavailable:
+            pass
+        self.in_transaction = False
+
+    async def close(self) -> None:
+        if not self.connected:
+            return
+        try:
+            await self._smtp.quit()
+        except (aiosmtplib.SMTPException, OSError):
+            self._smtp.close()
+
+
+def _ascii(params: list[str]) -> list[bytes]:
+    return [p.encode("utf-8") for p in params]

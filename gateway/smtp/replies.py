@@ -1,0 +1,133 @@
+"""Every SMTP reply the gateway itself composes, in one place: Result / error -> code, enhanced status, text.
+
+Text: Vietnamese first, English second, with the stable reason code. SMTP reply text must be 7-bit unless the
+client used SMTPUTF8 (RFC 6531), so Vietnamese is sent without diacritics ("Tai lieu ... / Document ...") to
+ordinary clients, and in full UTF-8 only when the transaction was opened with MAIL FROM ... SMTPUTF8. RFC 2047
+is not allowed in reply text, so it is not used. Each reply line stays under 512 octets (RFC 5321 4.5.3.1.5).
+Internals (exception types, paths, hostnames) never appear: only rendered reason codes.
+"""
+
+from __future__ import annotations
+
+import textwrap
+import unicodedata
+from dataclasses import dataclass
+
+from gateway.errors import GatewayError, LimitExceeded, PermanentError, UpstreamUnavailable
+from gateway.model import Outcome, Reason, Result
+from gateway.reasons import render
+
+MAX_TEXT = 400  # leaves room for "550-5.7.1 " and UTF-8 growth under the 512-octet line limit
+
+
+@dataclass(frozen=True)
+class Reply:
+    code: int
+    status: str  # enhanced status code, e.g. "5.7.1"
+    lines: tuple[str, ...]
+    reasons: tuple[Reason, ...] = ()
+
+    @property
+    def permanent(self) -> bool:
+        return self.code >= 500
+
+    @property
+    def temporary(self) -> bool:
+        return 400 <= self.code < 500
+
+    def render(self, utf8: bool = False) -> str:
+        """The reply as sent: multi-line with '-' continuations, CRLF between lines (aiosmtpd adds the last)."""
+        texts: list[str] = []
+        for line in self.lines:
+            line = line if utf8 else ascii_text(line)
+            texts.extend(textwrap.wrap(line, MAX_TEXT, break_long_words=True) or [""])
+        out = []
+        for i, text in enumerate(texts):
+            sep = " " if i == len(texts) - 1 else "-"
+            out.append(f"{self.code}{sep}{self.status} {text}".rstrip())
+        return "\r\n".join(out)
+
+
+def ascii_text(text: str) -> str:
+    """Vietnamese without diacritics, other non-ASCII replaced: safe in a 7-bit reply line."""
+    text = text.replace("đ", "d").replace("Đ", "D").replace("«", '"').replace("»", '"')
+    text = unicodedata.normalize("NFD", text)
+    text = "".join(c for c in text if not unicodedata.combining(c))
+    return text.encode("ascii", "replace").decode("ascii")
+
+
+def _reason_lines(reasons: tuple[Reason, ...]) -> tuple[str, ...]:
+    return tuple(render(r).line() for r in reasons)
+
+
+# --- local answers ---------------------------------------------------------------------------------------
+
+
+def relay_denied() -> Reply:
+    return Reply(550, "5.7.1", _reason_lines((Reason.of("RELAY_DENIED"),)), (Reason.of("RELAY_DENIED"),))
+
+
+def auth_required() -> Reply:
+    return Reply(530, "5.7.0", _reason_lines((Reason.of("AUTH_REQUIRED"),)), (Reason.of("AUTH_REQUIRED"),))
+
+
+def accepted_locally() -> Reply:
+    return Reply(250, "2.1.0", ("OK",))
+
+
+def smtputf8_unsupported_upstream() -> Reply:
+    reason = Reason.of("UPSTREAM_REFUSED", reply="SMTPUTF8")
+    return Reply(553, "5.6.7", _reason_lines((reason,)), (reason,))
+
+
+def refused(results: list[Result]) -> Reply:
+    """REJECT / BLOCK of one or more documents: 550 5.7.1 with every reason, blocks first."""
+    blocking = [r for r in results if r.outcome is Outcome.BLOCK]
+    chosen = blocking or [r for r in results if r.outcome is Outcome.REJECT]
+    reasons: list[Reason] = []
+    for r in chosen:
+        for reason in r.decision.reasons:
+            if reason not in reasons:
+                reasons.append(reason)
+    head = (
+        "Thu bi chan: tai lieu mang dau chi do mat / Message blocked: a document carries a state-secret mark"
+        if blocking
+        else "Thư bị từ chối / Message refused"
+    )
+    return Reply(550, "5.7.1", (head,) + _reason_lines(tuple(reasons)), tuple(reasons))
+
+
+def blocked(reasons: tuple[Reason, ...]) -> Reply:
+    """A message refused at the door before any document (e.g. declared secret in the subject)."""
+    return Reply(550, "5.7.1", ("Thư bị chặn / Message blocked",) + _reason_lines(reasons), reasons)
+
+
+def for_error(exc: BaseException) -> Reply:
+    """An error while handling a message. Permanent errors we raised on purpose -> 5xx with their reason;
+    everything else (temporary, or a bug of ours) -> 451 4.x.x: the sender's queue keeps the message."""
+    if isinstance(exc, GatewayError):
+        reason = exc.reason
+        if isinstance(exc, LimitExceeded):
+            return Reply(552, "5.3.4", _reason_lines((reason,)), (reason,))
+        if isinstance(exc, PermanentError):
+            return Reply(550, "5.6.0", _reason_lines((reason,)), (reason,))
+        if isinstance(exc, UpstreamUnavailable):
+            return Reply(451, "4.4.1", _reason_lines((Reason.of(exc.code),)), (Reason.of(exc.code),))
+        return Reply(451, "4.3.0", _reason_lines((Reason.of(exc.code),)), (Reason.of(exc.code),))
+    internal = Reason.of("INTERNAL_ERROR")
+    return Reply(451, "4.3.0", _reason_lines((internal,)), (internal,))
+
+
+def upstream(reply) -> Reply:
+    """Mirror the next hop's answer (its code and text; an enhanced code is kept if it sent one)."""
+    text = " ".join(reply.text.split()) or "-"
+    status, _, rest = text.partition(" ")
+    if _is_enhanced(status) and status[0] == str(reply.code)[0]:
+        return Reply(reply.code, status, (rest or "-",))
+    default = {2: "2.0.0", 4: "4.0.0", 5: "5.0.0"}.get(reply.code // 100, "5.0.0")
+    return Reply(reply.code, default, (text,))
+
+
+def _is_enhanced(token: str) -> bool:
+    bits = token.split(".")
+    return len(bits) == 3 and all(b.isdigit() for b in bits)

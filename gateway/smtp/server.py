@@ -1,0 +1,309 @@
+"""The SMTP listener: aiosmtpd's protocol, extended for what real mail needs, and the relay handler.
+
+Extensions over stock aiosmtpd (which answers 555 to DSN parameters and 500 to lines over 1000 octets):
+- DSN (RFC 3461): advertised; RET/ENVID on MAIL and NOTIFY/ORCPT on RCPT are taken out of the command
+  before aiosmtpd sees it (keeping their original case, since ENVID and ORCPT are case-sensitive xtext),
+  validated, and forwarded to the next hop when it supports DSN.
+- Lines longer than 1000 octets in DATA are accepted (up to the message size limit).
+- SIZE is the configured max_message_bytes, advertised in EHLO and enforced for both MAIL SIZE= and DATA.
+- 8BITMIME and SMTPUTF8 are advertised and forwarded.
+
+The handler keeps one upstream transaction per client transaction (see relay.py for why).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import hashlib
+import hmac
+import ipaddress
+import logging
+import re
+import secrets
+import ssl
+from dataclasses import dataclass, field
+
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+from gateway.smtp import replies
+from gateway.smtp.relay import Upstream
+
+log = logging.getLogger("gateway.smtp.server")
+
+_XTEXT = re.compile(r"^(?:[!-*,-<>-~]|\+[0-9A-F]{2})+$")  # RFC 3461 xtext
+_NOTIFY = {"NEVER", "SUCCESS", "FAILURE", "DELAY"}
+MAIL_DSN = ("RET", "ENVID")
+RCPT_DSN = ("NOTIFY", "ORCPT")
+
+
+@dataclass
+class Transaction:
+    """What the handler keeps about one client transaction beside aiosmtpd's Envelope."""
+
+    upstream: Upstream | None = None
+    mail_dsn: dict[str, str] = field(default_factory=dict)
+    rcpt_dsn: list[dict[str, str]] = field(default_factory=list)  # aligned with envelope.rcpt_tos
+    refused_rcpts: int = 0
+
+
+class GatewaySMTP(SMTP):
+    """aiosmtpd.smtp.SMTP with DSN parameters, long lines and a consistent SIZE."""
+
+    def __init__(self, handler, *, max_message_bytes: int, **kwargs) -> None:
+        # SMTP.__init__ sizes its StreamReader from line_length_limit: set it first. A line may be as long
+        # as the whole message; the DATA size limit still applies.
+        self.line_length_limit = max_message_bytes + 3
+        super().__init__(handler, data_size_limit=max_message_bytes, enable_SMTPUTF8=True, **kwargs)
+        # aiosmtpd keeps these limits in a class-level dict it mutates per EHLO; give each connection its own,
+        # wide enough for ORCPT/ENVID parameters (RFC 3461 4.1 allows long xtext values).
+        self.command_size_limits = collections.defaultdict(lambda: 512, {"MAIL": 2048, "RCPT": 2048})
+        self.pending_dsn: dict[str, str] = {}
+        self.transaction = Transaction()
+
+    async def smtp_EHLO(self, hostname: str):
+        await self._reset_transaction()
+        await super().smtp_EHLO(hostname)
+
+    async def smtp_HELO(self, hostname: str):
+        await self._reset_transaction()
+        await super().smtp_HELO(hostname)
+
+    async def smtp_RSET(self, arg: str):
+        await self._reset_transaction()
+        await super().smtp_RSET(arg)
+
+    async def smtp_MAIL(self, arg: str | None) -> None:
+        arg, dsn, error = self._take_params(arg, "FROM:", MAIL_DSN)
+        if error:
+            await self.push(error)
+            return
+        self.pending_dsn = dsn
+        await super().smtp_MAIL(arg)
+
+    async def smtp_RCPT(self, arg: str | None) -> None:
+        arg, dsn, error = self._take_params(arg, "TO:", RCPT_DSN)
+        if error:
+            await self.push(error)
+            return
+        self.pending_dsn = dsn
+        await super().smtp_RCPT(arg)
+
+    def _take_params(self, arg: str | None, keyword: str, names: tuple[str, ...]) -> tuple[str | None, dict, str]:
+        """Remove DSN parameters from a MAIL/RCPT argument; return (rest, {NAME: value}, error reply)."""
+        if not arg or not self.session or not self.session.extended_smtp:
+            return arg, {}, ""
+        body = self._strip_command_keyword(keyword, arg)
+        if body is None:
+            return arg, {}, ""
+        address, params = self._getaddr(body)
+        if address is None or not params or not body.endswith(params):
+            return arg, {}, ""
+        keep, dsn = [], {}
+        for token in params.split():
+            name, eq, value = token.partition("=")
+            if name.upper() in names and eq:
+                if name.upper() in dsn:
+                    return arg, {}, "501 5.5.4 Duplicate DSN parameter"
+                dsn[name.upper()] = value
+            else:
+                keep.append(token)
+        problem = _check_dsn(dsn)
+        if problem:
+            return arg, {}, f"501 5.5.4 Invalid {problem} parameter"
+        prefix = arg[: len(arg) - len(params)]
+        return (prefix.rstrip() + (" " + " ".join(keep) if keep else "")), dsn, ""
+
+    async def _reset_transaction(self) -> None:
+        up = self.transaction.upstream
+        self.transaction = Transaction(upstream=up)
+        if up is not None:
+            await up.rset()
+
+    def connection_lost(self, error: Exception | None) -> None:
+        super().connection_lost(error)
+        up, self.transaction.upstream = self.transaction.upstream, None
+        if up is not None:
+            # Closing talks to the network; never inside this callback's frame.
+            asyncio.ensure_future(up.close(), loop=self.loop)
+
+
+def _check_dsn(dsn: dict[str, str]) -> str:
+    if "RET" in dsn and dsn["RET"].upper() not in ("FULL", "HDRS"):
+        return "RET"
+    if "NOTIFY" in dsn:
+        items = {x.upper() for x in dsn["NOTIFY"].split(",")}
+        if not items <= _NOTIFY or ("NEVER" in items and len(items) > 1):
+            return "NOTIFY"
+    if "ENVID" in dsn and (len(dsn["ENVID"]) > 100 or not _XTEXT.match(dsn["ENVID"])):
+        return "ENVID"
+    if "ORCPT" in dsn:
+        kind, semi, value = dsn["ORCPT"].partition(";")
+        if not semi or not kind or not value or len(value) > 500:
+            return "ORCPT"
+    return ""
+
+
+# --- access control -------------------------------------------------------------------------------------------
+
+
+def peer_allowed(peer, networks: list[ipaddress._BaseNetwork]) -> bool:
+    try:
+        host = peer[0] if isinstance(peer, tuple) else str(peer)
+        addr = ipaddress.ip_address(host.split("%", 1)[0])
+    except (ValueError, TypeError, IndexError):
+        return False
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped:
+        addr = addr.ipv4_mapped
+    return any(addr in net for net in networks if net.version == addr.version)
+
+
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
+
+
+def hash_password(password: str) -> str:
+    """The form stored in settings.smtp.auth_users: 'scrypt$<salt hex>$<hash hex>'."""
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode("utf-8"), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=32)
+    return f"scrypt${salt.hex()}${digest.hex()}"
+
+
+def verify_password(password: bytes, stored: str) -> bool:
+    try:
+        scheme, salt_hex, digest_hex = stored.split("$")
+        salt, want = bytes.fromhex(salt_hex), bytes.fromhex(digest_hex)
+    except ValueError:
+        return False
+    if scheme != "scrypt":
+        return False
+    got = hashlib.scrypt(password, salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=len(want))
+    return hmac.compare_digest(got, want)
+
+
+class Authenticator:
+    """aiosmtpd authenticator over hashed credentials (PLAIN/LOGIN, only after STARTTLS).
+
+    aiosmtpd calls authenticators synchronously; one scrypt check (~30 ms) per AUTH command is the only
+    CPU work this door does on the loop, bounded by aiosmtpd's per-connection command limits."""
+
+    def __init__(self, users: dict[str, str]) -> None:
+        self._users = users
+
+    def __call__(self, server, session, envelope, mechanism, auth_data) -> AuthResult:
+        if not isinstance(auth_data, LoginPassword):
+            return AuthResult(success=False, handled=False)
+        login = auth_data.login.decode("utf-8", "replace")
+        stored = self._users.get(login)
+        ok = stored is not None and verify_password(auth_data.password, stored)
+        if not ok:
+            log.warning("smtp auth failed for a login from %s", session.peer)
+            return AuthResult(success=False, handled=False)
+        return AuthResult(success=True, auth_data=login)
+
+
+def tls_context(cert, key) -> ssl.SSLContext | None:
+    if not cert or not key:
+        return None
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(str(cert), str(key))
+    return ctx
+
+
+# --- the relay handler ------------------------------------------------------------------------------------------
+
+
+def reply_text(reply: replies.Reply, envelope: Envelope | None) -> str:
+    return reply.render(utf8=bool(envelope is not None and envelope.smtp_utf8))
+
+
+class RelayHandler:
+    """Per-command hooks: open the upstream at MAIL, mirror each RCPT, process and relay at end of DATA.
+
+    `process(server, session, envelope) -> str` is the message step (gateway.smtp.door) and returns the reply
+    to send at end of DATA; the handler only does the SMTP plumbing."""
+
+    def __init__(self, *, networks, upstream_factory, process, require_auth: bool) -> None:
+        self._networks = networks
+        self._upstream_factory = upstream_factory
+        self._process = process
+        self._require_auth = require_auth
+
+    async def handle_EHLO(self, server: GatewaySMTP, session: Session, envelope: Envelope, hostname, responses):
+        session.host_name = hostname
+        responses.insert(-1, "250-DSN")
+        return responses
+
+    async def handle_MAIL(self, server: GatewaySMTP, session: Session, envelope: Envelope, address, options):
+        if not peer_allowed(session.peer, self._networks):
+            log.warning("smtp relay denied for %s", session.peer)
+            return reply_text(replies.relay_denied(), None)
+        if self._require_auth and not session.authenticated:
+            return reply_text(replies.auth_required(), None)
+        txn = server.transaction
+        txn.mail_dsn = dict(server.pending_dsn)
+        up = txn.upstream
+        try:
+            if up is None or not up.connected:
+                up = txn.upstream = self._upstream_factory()
+                await up.connect()
+            if envelope.smtp_utf8 and not up.supports("smtputf8"):
+                return reply_text(replies.smtputf8_unsupported_upstream(), envelope)
+            reply = await up.mail(address, _mail_params(options, txn.mail_dsn, envelope, up))
+        except Exception as exc:  # noqa: BLE001 - every failure to reach the next hop is "try again"
+            txn.upstream = None
+            return reply_text(replies.for_error(exc), envelope)
+        if reply.ok:
+            envelope.mail_from = address
+            envelope.mail_options.extend(options)
+        return reply_text(replies.upstream(reply), envelope)
+
+    async def handle_RCPT(self, server: GatewaySMTP, session: Session, envelope: Envelope, address, options):
+        txn = server.transaction
+        dsn = dict(server.pending_dsn)
+        if txn.upstream is None:
+            return reply_text(replies.for_error(RuntimeError("no upstream")), envelope)
+        try:
+            reply = await txn.upstream.rcpt(address, _rcpt_params(dsn, txn.upstream))
+        except Exception as exc:  # noqa: BLE001
+            return reply_text(replies.for_error(exc), envelope)
+        if reply.ok:
+            envelope.rcpt_tos.append(address)
+            envelope.rcpt_options.extend(options)
+            txn.rcpt_dsn.append(dsn)
+        else:
+            txn.refused_rcpts += 1
+        return reply_text(replies.upstream(reply), envelope)
+
+    async def handle_DATA(self, server: GatewaySMTP, session: Session, envelope: Envelope):
+        txn = server.transaction
+        try:
+            return await self._process(server, session, envelope)
+        except Exception as exc:  # noqa: BLE001 - never a 5xx for our own bug
+            log.exception("smtp: message handling failed")
+            if txn.upstream is not None:
+                await txn.upstream.rset()
+            return reply_text(replies.for_error(exc), envelope)
+        finally:
+            if txn.upstream is not None:
+                await txn.upstream.rset()  # a no-op unless the message was refused before upstream DATA
+            server.transaction = Transaction(upstream=txn.upstream)
+
+    async def handle_exception(self, error: Exception) -> str:
+        log.error("smtp: unexpected error in the protocol: %s", type(error).__name__)
+        return replies.for_error(error).render()
+
+
+def _mail_params(options: list[str], dsn: dict[str, str], envelope: Envelope, up: Upstream) -> list[str]:
+    params = []
+    for opt in options:
+        if opt.startswith("BODY=") and up.supports("8bitmime"):
+            params.append(opt)
+    if envelope.smtp_utf8:
+        params.append("SMTPUTF8")
+    if up.supports("dsn"):
+        params.extend(f"{k}={v}" for k, v in dsn.items())
+    return params
+
+
+def _rcpt_params(dsn: dict[str, str], up: Upstream) -> list[str]:
+    return [f"{k}={v}" for k, v in dsn.items()] if up.supports("dsn") else []
