@@ -361,7 +361,9 @@ def _verify_cms(der: bytes, digest_of) -> None:
     certs = [c.chosen for c in sd["certificates"] if c.name == "certificate"]
     if sid.name == "issuer_and_serial_number":
         want = sid.chosen
-        cert = next(c for c in certs if c.serial_number == want["serial_number"].native and c.issuer == want["issuer"])
+        serial, issuer = want["serial_number"].native, want["issuer"].dump()
+        # Compare the issuer's DER, not asn1crypto's Name equality (LDAP string prep: ~5 ms).
+        cert = next(c for c in certs if c.serial_number == serial and c["tbs_certificate"]["issuer"].dump() == issuer)
     else:
         cert = next(c for c in certs if c.key_identifier == sid.chosen.native)
     key = x509.load_der_x509_certificate(cert.dump()).public_key()
