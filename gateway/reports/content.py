@@ -49,6 +49,7 @@ class Table:
     rows: tuple[tuple[str, ...], ...]
     widths: tuple[float, ...]  # relative
     total_row: bool = False  # the last row is a total (bold)
+    code_col: int | None = None  # a column of reason codes: smaller type so a code never breaks
 
 
 def vn_date_line(place: str, d) -> str:
@@ -104,11 +105,10 @@ def recipients(data: ReportData) -> list[str]:
 
 
 def reason_text(code: str) -> str:
-    r = render(Reason.of(code))
-    # Parameters are not kept per reason in the counts; drop unfilled placeholders for readability.
+    """The Vietnamese text of a reason code; the counts keep no parameters, so placeholders show as '…'."""
     import re
 
-    return re.sub(r"\s*[\(«]?\{[a-z_]+\}[\)»]?", "", r.vi).strip()
+    return re.sub(r"\{[a-z_]+\}", "…", render(Reason.of(code)).vi)
 
 
 def annex_tables(data: ReportData) -> list[Table]:
@@ -136,13 +136,15 @@ def annex_tables(data: ReportData) -> list[Table]:
         "4. Các lý do từ chối nhiều nhất",
         ("STT", "Mã lý do", "Lý do", "Số văn bản"),
         tuple((str(i), c, reason_text(c), str(n)) for i, (c, n) in enumerate(g.top_rejections, 1)),
-        (0.6, 2.6, 5, 1.2),
+        (25, 185, 213, 45),  # points: the longest code at 9 pt is about 172 pt wide
+        code_col=1,
     )
     t5 = Table(
         "5. Theo lý do (mọi kết quả)",
         ("Mã lý do", "Lý do", "Số văn bản"),
         tuple((c, reason_text(c), str(n)) for c, n in g.by_reason),
-        (2.6, 5.6, 1.2),
+        (185, 238, 45),
+        code_col=0,
     )
     return [t1, t2, t3, t4, t5]
 

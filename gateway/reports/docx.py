@@ -182,7 +182,8 @@ def render_docx(data: ReportData, dst: Path, *, chart_font: Path | None = None) 
             bold = tb.total_row and ri == len(tb.rows)
             for ci, text in enumerate(row):
                 numeric = text.isdigit() and ci > 0
-                cell_text(at.cell(ri, ci), text, bold=bold, size=12, align=CENTER if numeric else LEFT)
+                cell_text(at.cell(ri, ci), text, bold=bold, size=9 if ci == tb.code_col else 12,
+                          align=CENTER if numeric else LEFT)
     with tempfile.TemporaryDirectory() as tmp:
         png = render_chart(data.gateway, Path(tmp) / "chart.png", font=chart_font)
         para(doc, "", before=10)

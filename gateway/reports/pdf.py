@@ -17,6 +17,8 @@ from gateway.reports.figures import ReportData
 from gateway.reports.fonts import Family
 
 FAMILY = "KysoSerif"
+# Tables default to Helvetica (a font reference that is not embedded) even when every cell is a Paragraph.
+_BASE = [("FONTNAME", (0, 0), (-1, -1), FAMILY)]
 
 
 def _register(fam: Family) -> None:
@@ -69,7 +71,7 @@ def render_pdf(data: ReportData, dst: Path, fonts: Family) -> Path:
         P(C.vn_date_line(data.place, data.issued_on), size=14, italic=True, before=12),
     ]
     hdr = Table([[left, right]], colWidths=[62 * mm, 103 * mm])
-    hdr.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0),
+    hdr.setStyle(TableStyle(_BASE + [("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0),
                              ("RIGHTPADDING", (0, 0), (-1, -1), 0)]))
     story += [hdr, Spacer(1, 14),
               P(C.DOC_TYPE, bold=True), P(C.title_line(data), bold=True, after=10),
@@ -81,8 +83,10 @@ def render_pdf(data: ReportData, dst: Path, fonts: Family) -> Path:
     cellst_b = style(size=12, bold=True)
     cellst_bl = style(size=12, bold=True, align=TA_LEFT)
 
-    def cell(text, *, bold=False, left=False):
-        st = (cellst_bl if left else cellst_b) if bold else (cellst_l if left else cellst)
+    code_st = style(size=9, align=TA_LEFT)
+
+    def cell(text, *, bold=False, left=False, code=False):
+        st = code_st if code else (cellst_bl if left else cellst_b) if bold else (cellst_l if left else cellst)
         return Paragraph(escape(text), st)
 
     rows = C.main_rows(data)
@@ -92,7 +96,7 @@ def render_pdf(data: ReportData, dst: Path, fonts: Family) -> Path:
         grid.append([cell(t, bold=total, left=(i in (1, 5, 6) and not (total and i == 1))) for i, t in enumerate(r)])
     tbl = Table(grid, colWidths=[w * mm for w in C.MAIN_WIDTHS_MM], repeatRows=2)
     spans = [("SPAN", (i, 0), (i, 1)) for i in (0, 1, 2, 3, 6)] + [("SPAN", (4, 0), (5, 0))]
-    tbl.setStyle(TableStyle(spans + [
+    tbl.setStyle(TableStyle(_BASE + spans + [
         ("GRID", (0, 0), (-1, -1), 0.5, colors.black),
         ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
     ]))
@@ -108,7 +112,7 @@ def render_pdf(data: ReportData, dst: Path, fonts: Family) -> Path:
     if data.signer_name:
         fr.append(P(data.signer_name, bold=True))
     foot = Table([[fl, fr]], colWidths=[80 * mm, 85 * mm])
-    foot.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0)]))
+    foot.setStyle(TableStyle(_BASE + [("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0)]))
     story += [Spacer(1, 12), foot]
 
     # Annex.
@@ -122,10 +126,11 @@ def render_pdf(data: ReportData, dst: Path, fonts: Family) -> Path:
         g = [[cell(h, bold=True) for h in tb.header]]
         for ri, row in enumerate(tb.rows, 1):
             bold = tb.total_row and ri == len(tb.rows)
-            g.append([cell(t, bold=bold, left=not (t.isdigit() and ci > 0)) for ci, t in enumerate(row)])
+            g.append([cell(t, bold=bold, left=not (t.isdigit() and ci > 0), code=ci == tb.code_col)
+                      for ci, t in enumerate(row)])
         total_w = sum(tb.widths)
         at = Table(g, colWidths=[width * w / total_w for w in tb.widths], repeatRows=1)
-        at.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.5, colors.black), ("VALIGN", (0, 0), (-1, -1), "MIDDLE")]))
+        at.setStyle(TableStyle(_BASE + [("GRID", (0, 0), (-1, -1), 0.5, colors.black), ("VALIGN", (0, 0), (-1, -1), "MIDDLE")]))
         story.append(at)
 
     with tempfile.TemporaryDirectory() as tmp:
