@@ -391,16 +391,9 @@ def _ensure_token(settings, conf: Path, log: _Log) -> None:
 
 def _open_rw(settings):
     """A read-write logged-in session on the dev token (caller holds TOKEN_LOCK)."""
-    import pkcs11.exceptions as e
-
     from gateway.signing import keys
 
-    ts = settings.token
-    token = keys.find_token(ts.module, ts.softhsm2_conf, ts.token_label, ts.discovery_attempts)
-    try:
-        return token.open(rw=True, user_pin=ts.read_pin())
-    except e.UserAlreadyLoggedIn:
-        return token.open(rw=True)
+    return keys.open_user_session(settings.token, rw=True)
 
 
 def _ensure_org_key(settings, log: _Log):

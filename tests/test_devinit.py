@@ -61,8 +61,7 @@ def test_key_generated_in_token_not_extractable(dev_settings):
 
     ts = dev_settings.token
     with keys.TOKEN_LOCK:
-        tok = keys.find_token(ts.module, ts.softhsm2_conf, ts.token_label)
-        s = tok.open(user_pin=ts.read_pin())
+        s = keys.open_user_session(ts)
         try:
             priv = s.get_key(object_class=ObjectClass.PRIVATE_KEY, label=ts.key_label)
             assert priv[Attribute.SENSITIVE] and not priv[Attribute.EXTRACTABLE]

@@ -113,6 +113,17 @@ def find_token(path: Path | str, conf: Path | str | None, label: str, attempts: 
     raise SignerUnavailable(f"token {label!r} not present ({last})", detail="token absent")
 
 
+def open_user_session(ts, *, rw: bool = False):
+    """A logged-in session on the configured token, for tools and dev-init (caller holds TOKEN_LOCK)."""
+    import pkcs11.exceptions as e
+
+    token = find_token(ts.module, ts.softhsm2_conf, ts.token_label, ts.discovery_attempts)
+    try:
+        return token.open(rw=rw, user_pin=ts.read_pin())
+    except e.UserAlreadyLoggedIn:
+        return token.open(rw=rw)  # this process is logged in already; the session shares that
+
+
 def _session_lost_errors():
     import pkcs11.exceptions as e
 
