@@ -118,23 +118,24 @@ def _row(t: CertType | None, recs: Sequence[CertRecord], period: Period, at: dat
         if st is not CertStatus.REVOKED and period.start <= r.not_after < period.end:
             expired_in += 1
         issued_in += r.not_before >= period.start
+    return InventoryRow(t, len(recs), in_use, revoked, _in_ground_order(reasons), issued_in, revoked_in, expired_in)
+
+
+def _in_ground_order(reasons: Counter[str]) -> tuple[tuple[str, int], ...]:
     order = list(GROUNDS)
-    ordered = tuple(sorted(reasons.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order)))
-    return InventoryRow(t, len(recs), in_use, revoked, ordered, issued_in, revoked_in, expired_in)
+    return tuple(sorted(reasons.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order)))
 
 
 def _sum(rows: Sequence[InventoryRow]) -> InventoryRow:
     reasons: Counter[str] = Counter()
     for r in rows:
         reasons.update(dict(r.reasons))
-    order = list(GROUNDS)
-    ordered = tuple(sorted(reasons.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order)))
     return InventoryRow(
         None,
         sum(r.issued for r in rows),
         sum(r.in_use for r in rows),
         sum(r.revoked for r in rows),
-        ordered,
+        _in_ground_order(reasons),
         sum(r.issued_in_period for r in rows),
         sum(r.revoked_in_period for r in rows),
         sum(r.expired_in_period for r in rows),
