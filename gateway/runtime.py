@@ -130,13 +130,11 @@ def build_doors(settings, engine, only: set[str] | None) -> list[tuple[str, obje
 def _open_engine(settings):
     from gateway.engine import Engine
 
-    engine = Engine(settings)
-    engine.__enter__()
-    return engine
+    return Engine(settings)
 
 
 def _close_engine(engine) -> None:
-    engine.__exit__(None, None, None)
+    engine.close()  # waits for the workers to finish what they hold
 
 
 async def serve(
