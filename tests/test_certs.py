@@ -102,8 +102,6 @@ def test_not_a_certificate(settings, tmp_path, capsys):
 
 def test_status_boundaries():
     c = make_cert("A", nb=at(2026, 1, 1), na=at(2026, 12, 31, 23, 59, 59))
-    with Inventory(Path("/nonexistent")) as _:
-        pass
     from gateway.certs import parse_certificate, CertRecord
 
     p = parse_certificate(c)
