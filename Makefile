@@ -8,7 +8,7 @@ VENV        ?= .venv
 VPY         := $(VENV)/bin/python
 GATEWAY     := $(VENV)/bin/gateway
 # Debian packages the gateway needs to run (SoftHSM is the embedded HSM; poppler/NSS for pdfsig checks).
-APT_RUN     := softhsm2 poppler-utils libnss3-tools fonts-liberation fonts-liberation2 openssl sqlite3 python3-venv
+APT_RUN     := softhsm2 poppler-utils libnss3-tools fonts-liberation2 openssl sqlite3 python3-venv
 # ... and what the tests add: a real Postfix, swaks.
 APT_TEST    := postfix swaks
 PYTEST_ARGS ?=

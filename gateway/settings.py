@@ -254,7 +254,7 @@ class Settings(BaseSettings):
         if self.appearance.seal_image is None:
             self.appearance.seal_image = v / "seal.png"
         if self.appearance.font is None:
-            self.appearance.font = Path("/usr/share/fonts/truetype/liberation/LiberationSerif-Regular.ttf")
+            self.appearance.font = Path("/usr/share/fonts/truetype/liberation2/LiberationSerif-Regular.ttf")
         if self.audit.path is None:
             self.audit.path = v / "audit.sqlite3"
         if self.policy.dir is None:
