@@ -1,0 +1,158 @@
+"""Taking a file out of the inbox: one atomic rename into a claim directory in the work area.
+
+A claim directory `<work>/<claim id>/` holds `claim.json` (written before anything moves), `meta/` (the
+sidecar, moved first), `doc/<name>` (the document), later `result.json` (the decision, once known) and
+`steps/` (one marker per delivery step). A restart finds every claim still there and finishes it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from gateway.folderwatch import fsops
+from gateway.folderwatch.layout import Watch
+from gateway.folderwatch.stability import SIDECAR
+
+log = logging.getLogger("gateway.folderwatch")
+
+DONE_SUFFIX = ".done"
+
+
+def new_claim_id() -> str:
+    # Sortable by time, unique without coordination.
+    return time.strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(6)
+
+
+@dataclass(frozen=True)
+class Claim:
+    watch: str
+    id: str
+    dir: Path
+    rel: str  # path relative to the inbox, '/'-separated
+    sidecar: str | None  # sidecar name as found in the inbox, if any
+
+    @property
+    def name(self) -> str:
+        return PurePosixPath(self.rel).name
+
+    @property
+    def rel_dir(self) -> str:
+        parent = str(PurePosixPath(self.rel).parent)
+        return "" if parent == "." else parent
+
+    @property
+    def doc(self) -> Path:
+        return self.dir / "doc" / self.name
+
+    @property
+    def meta(self) -> Path | None:
+        return self.dir / "meta" / self.sidecar if self.sidecar else None
+
+    @property
+    def result_file(self) -> Path:
+        return self.dir / "result.json"
+
+    def step(self, name: str) -> Path:
+        return self.dir / "steps" / f"{name}.json"
+
+    def sidecar_name_for(self, final_name: str) -> str:
+        """The sidecar's name beside the document once placed (always the full-name style)."""
+        return final_name + SIDECAR
+
+
+def find_sidecar(doc: Path) -> Path | None:
+    """`a.pdf.meta.json`, else `a.meta.json`, beside the document."""
+    for cand in (doc.with_name(doc.name + SIDECAR), doc.with_name(doc.stem + SIDECAR)):
+        if cand.is_file():
+            return cand
+    return None
+
+
+def take(watch: Watch, rel: str) -> Claim | None:
+    """Claim inbox/rel (and its sidecar). None when the file is gone (someone else took it)."""
+    src = watch.inbox / rel
+    sidecar = find_sidecar(src)
+    cid = new_claim_id()
+    cdir = watch.work / cid
+    (cdir / "doc").mkdir(parents=True, mode=0o700)
+    claim = Claim(watch.name, cid, cdir, rel, sidecar.name if sidecar else None)
+    fsops.write_json(cdir / "claim.json", {"watch": watch.name, "id": cid, "rel": rel, "sidecar": claim.sidecar,
+                                           "claimed_at": time.time()})
+    if sidecar is not None:
+        # The sidecar first: a crash between the two renames leaves a claim with no document, undone below.
+        (cdir / "meta").mkdir(mode=0o700)
+        try:
+            os.rename(sidecar, claim.meta)
+        except FileNotFoundError:
+            claim = Claim(watch.name, cid, cdir, rel, None)
+    try:
+        os.rename(src, claim.doc)
+    except FileNotFoundError:
+        undo(watch, claim)
+        return None
+    fsops.fsync_dir(claim.doc.parent)
+    fsops.fsync_dir(src.parent)
+    return claim
+
+
+def undo(watch: Watch, claim: Claim) -> None:
+    """Give an untouched claim back: document and sidecar back to the inbox, claim directory removed."""
+    dest = watch.inbox / claim.rel_dir
+    for path, name in ((claim.doc, claim.name), (claim.meta, claim.sidecar)):
+        if path is not None and path.exists():
+            dest.mkdir(parents=True, exist_ok=True)
+            fsops.place(claim.dir / f"undo-{path.parent.name}.json", path, dest, name)
+    finish(claim)
+
+
+def finish(claim: Claim) -> None:
+    """Forget a claim: rename its directory aside first, so a crash mid-removal is not mistaken for work."""
+    gone = claim.dir.with_name(claim.dir.name + DONE_SUFFIX)
+    try:
+        os.rename(claim.dir, gone)
+    except FileNotFoundError:
+        return
+    fsops.remove_tree(gone)
+
+
+def load(watch: Watch, cdir: Path) -> Claim | None:
+    """A claim found in the work area after a restart; None (and cleaned up) when nothing was taken."""
+    info = None
+    try:
+        info = fsops.read_json(cdir / "claim.json")
+    except ValueError:
+        pass
+    if not info:
+        # Crashed while writing claim.json: nothing had moved yet.
+        if any(any((cdir / sub).iterdir()) for sub in ("doc", "meta") if (cdir / sub).is_dir()):
+            log.error("folder claim %s has files but no claim.json; left for an operator", cdir)
+            return None
+        fsops.remove_tree(cdir)
+        return None
+    claim = Claim(watch.name, info["id"], cdir, info["rel"], info.get("sidecar"))
+    if claim.meta is not None and not claim.meta.exists():
+        claim = Claim(watch.name, claim.id, cdir, claim.rel, None)
+    if not claim.result_file.exists() and not claim.doc.exists():
+        undo(watch, claim)  # the document never left the inbox
+        return None
+    return claim
+
+
+def pending_claims(watch: Watch) -> list[Claim]:
+    """Every claim left in the work area (after a crash), oldest first; leftovers of finished ones removed."""
+    found: list[Claim] = []
+    for entry in sorted(watch.work.iterdir()):
+        if not entry.is_dir() or entry.name.startswith("."):
+            continue
+        if entry.name.endswith(DONE_SUFFIX):
+            fsops.remove_tree(entry)
+            continue
+        claim = load(watch, entry)
+        if claim is not None:
+            found.append(claim)
+    return found

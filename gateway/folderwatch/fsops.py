@@ -1,0 +1,182 @@
+"""Crash-safe file moves for the folder door: fsync, atomic writes, no-overwrite placing, streamed copies.
+
+Every step that puts a file where people look is journalled by a small marker in the claim directory,
+so that a restart after a crash finishes the step instead of doing it twice: a marker names the temporary
+file and the final name; the step is done once the temporary file is gone (or is a hard link of the final).
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Iterable, Iterator
+
+CHUNK = 1024 * 1024
+# Errors meaning "this filesystem has no hard links here": fall back to rename after an existence check.
+_NO_LINK = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV, errno.EMLINK, errno.ENOSYS}
+
+
+def fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # some filesystems refuse fsync on directories; the rename is still atomic
+        pass
+    finally:
+        os.close(fd)
+
+
+def same_fs(a: Path, b: Path) -> bool:
+    return _existing(a).stat().st_dev == _existing(b).stat().st_dev
+
+
+def _existing(p: Path) -> Path:
+    while not p.exists() and p.parent != p:
+        p = p.parent
+    return p
+
+
+def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
+    """Write our own small file (notes, journal) under a temp name, fsync, rename over it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
+
+
+def write_json(path: Path, value: object, mode: int = 0o644) -> None:
+    write_atomic(path, json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True).encode("utf-8"), mode)
+
+
+def read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+
+
+def suffixed(name: str, n: int) -> str:
+    """'a.pdf' -> 'a (n).pdf'; n == 0 gives the name itself."""
+    if n == 0:
+        return name
+    p = Path(name)
+    stem, ext = (p.stem, p.suffix) if p.stem else (name, "")
+    return f"{stem} ({n}){ext}"
+
+
+def candidates(name: str) -> Iterator[str]:
+    n = 0
+    while True:
+        yield suffixed(name, n)
+        n += 1
+
+
+def companion(name: str, tail: str) -> str:
+    return name + tail
+
+
+def free_name(dest_dir: Path, name: str, companions: Iterable[str] = ()) -> str:
+    """The first of name, 'name (1)', ... free in dest_dir together with its companions (name + tail)."""
+    tails = tuple(companions)
+    for cand in candidates(name):
+        if not any(os.path.lexists(dest_dir / (cand + t)) for t in ("",) + tails):
+            return cand
+    raise AssertionError("unreachable")
+
+
+def place(marker: Path, tmp: Path, dest_dir: Path, name: str, companions: Iterable[str] = ()) -> Path:
+    """Move `tmp` to dest_dir under `name` (suffixed if taken), never overwriting; idempotent via `marker`.
+
+    tmp and dest_dir must be on the same filesystem. Returns the final path.
+    """
+    tails = tuple(companions)
+    done = read_json(marker)
+    if done is not None:
+        final = Path(done["final"])
+        if not os.path.lexists(tmp):
+            return final  # the step finished before a crash
+        if os.path.lexists(final) and os.path.samefile(tmp, final):
+            tmp.unlink()
+            fsync_dir(tmp.parent)
+            return final
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    while True:
+        final = dest_dir / free_name(dest_dir, name, tails)
+        write_json(marker, {"tmp": str(tmp), "final": str(final)})
+        try:
+            os.link(tmp, final)
+        except FileExistsError:
+            continue  # someone took the name in between: choose the next one
+        except OSError as exc:
+            if exc.errno not in _NO_LINK:
+                raise
+            if os.path.lexists(final):
+                continue
+            os.rename(tmp, final)
+        else:
+            os.unlink(tmp)
+        fsync_dir(dest_dir)
+        fsync_dir(tmp.parent)
+        return final
+
+
+def copy_place(marker: Path, src: Path, dest_dir: Path, name: str, tag: str, companions: Iterable[str] = ()) -> Path:
+    """Copy src (streamed) to a temp name in dest_dir, fsync, then place it; idempotent via `marker`."""
+    tmp = dest_dir / f".kyso-{tag}.part"
+    if read_json(marker) is None:
+        dest_dir.mkdir(parents=True, exist_ok=True)
+        tmp.unlink(missing_ok=True)  # a partial copy from before a crash
+        copy_streamed(src, tmp)
+    return place(marker, tmp, dest_dir, name, companions)
+
+
+def move(marker: Path, src: Path, dest_dir: Path, name: str, tag: str, companions: Iterable[str] = ()) -> Path:
+    """Move src into dest_dir (rename when on one filesystem, else copy + fsync + remove)."""
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    if os.path.lexists(src) and not same_fs(src.parent, dest_dir):
+        final = copy_place(marker, src, dest_dir, name, tag, companions)
+        src.unlink(missing_ok=True)
+        return final
+    return place(marker, src, dest_dir, name, companions)
+
+
+def copy_streamed(src: Path, dst: Path) -> None:
+    """Copy without reading the file into memory (sendfile where available), then fsync."""
+    shutil.copyfile(src, dst)
+    fsync_file(dst)
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def remove_tree(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)

@@ -1,0 +1,222 @@
+"""One claimed file, start to finish: decide once (persisted), deliver step by step, record, forget.
+
+Every step can be repeated after a crash without producing anything twice: the verdict is stored in the
+claim before anything is delivered, and each delivery step is journalled (gateway.folderwatch.fsops).
+The original leaves the work area only after the output is safely in place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import os
+from pathlib import Path
+
+from gateway.errors import PermanentError
+from gateway.folderwatch import claim as claims
+from gateway.folderwatch import fsops, mapping, notes
+from gateway.folderwatch.claim import Claim
+from gateway.folderwatch.layout import Watch
+from gateway.folderwatch.mapping import Verdict
+from gateway.folderwatch.sidecar import BadSidecar, document_kind, read_sidecar
+from gateway.folderwatch.state import BlockedFiles
+from gateway.model import Channel, Declared, Document, Origin, Outcome
+from gateway.reasons import render
+
+log = logging.getLogger("gateway.folderwatch")
+
+P7S = ".p7s"
+META = ".meta.json"
+
+
+async def record(engine, event: str, *, alert: bool = False, **fields) -> int | None:
+    """A door-level record in the decision log (engine.record_event may be sync or async)."""
+    rec = engine.record_event(Channel.FOLDER.value, event, alert=alert, **fields)
+    if inspect.isawaitable(rec):
+        rec = await rec
+    return rec if isinstance(rec, int) or rec is None else getattr(rec, "id", None)
+
+
+class ClaimWorker:
+    def __init__(self, engine, watch: Watch, blocked: BlockedFiles) -> None:
+        self.engine = engine
+        self.watch = watch
+        self.blocked = blocked
+
+    async def run(self, claim: Claim) -> Verdict:
+        """Decide (unless already decided), deliver, record, forget. Raises when the file must wait."""
+        try:
+            verdict = await asyncio.to_thread(_load_verdict, claim)
+        except ValueError:
+            verdict = None  # a torn result.json cannot exist (atomic write); be safe and decide again
+        if verdict is None:
+            verdict = await self.decide(claim)
+            await asyncio.to_thread(fsops.write_json, claim.result_file, verdict.to_json())
+        placed = await asyncio.to_thread(self.deliver, claim, verdict)
+        if not claim.step("recorded").exists():
+            await self._record_delivery(claim, verdict, placed)
+            await asyncio.to_thread(fsops.write_json, claim.step("recorded"), {"done": True})
+        await asyncio.to_thread(claims.finish, claim)
+        return verdict
+
+    # --- deciding --------------------------------------------------------------------------------
+
+    async def decide(self, claim: Claim) -> Verdict:
+        declared = Declared()
+        if claim.meta is not None:
+            try:
+                declared = await asyncio.to_thread(read_sidecar, claim.meta)
+            except BadSidecar as exc:
+                rid = await record(self.engine, "folder.bad-metadata", watch=self.watch.name, path=claim.rel,
+                                   claim=claim.id, reason="BAD_METADATA", detail=str(exc))
+                return mapping.bad_metadata(str(exc), rid)
+        out_dir = self.watch.out_dir(claim.id)
+        await asyncio.to_thread(_fresh_dir, out_dir)
+        doc = Document(
+            channel=Channel.FOLDER,
+            name=claim.name,
+            path=claim.doc,
+            kind=document_kind(self.watch.kind, declared),
+            origin=Origin(path=claim.rel),
+            declared=declared,
+        )
+        try:
+            result = await self.engine.submit(doc, out_dir=out_dir)
+        except PermanentError as exc:
+            rid = await record(self.engine, "folder.refused", watch=self.watch.name, path=claim.rel, claim=claim.id,
+                               reason=exc.code)
+            return mapping.refused(exc, rid)
+        verdict = mapping.from_result(result)
+        if verdict.output is not None:
+            await asyncio.to_thread(fsops.fsync_file, Path(verdict.output))
+        return verdict
+
+    # --- delivering (blocking; runs in a thread) ----------------------------------------------------
+
+    def deliver(self, claim: Claim, v: Verdict) -> dict[str, str]:
+        w = self.watch
+        sub = claim.rel_dir
+        meta_tail = (META,) if claim.meta is not None else ()
+        placed: dict[str, str] = {}
+        if v.outcome is Outcome.SIGN:
+            dest = w.signed / sub
+            out = Path(v.output or "")
+            if v.detached:
+                final = fsops.copy_place(claim.step("out"), claim.doc, dest, claim.name, f"{claim.id}-out",
+                                         (P7S,) + meta_tail)
+                placed["signature"] = str(self._put(claim, "sig", out, dest, final.name + P7S))
+            else:
+                final = self._put(claim, "out", out, dest, claim.name, meta_tail)
+            placed["output"] = str(final)
+            self._move_meta(claim, final)
+            self._dispose_original(claim, placed)
+        elif v.outcome is Outcome.PASS:
+            dest = w.signed / sub
+            if w.archive is not None:
+                final = fsops.copy_place(claim.step("out"), claim.doc, dest, claim.name, f"{claim.id}-out", meta_tail)
+            else:
+                final = fsops.move(claim.step("out"), claim.doc, dest, claim.name, f"{claim.id}-out", meta_tail)
+            placed["output"] = str(final)
+            self._move_meta(claim, final)
+            self._dispose_original(claim, placed)
+        elif v.outcome is Outcome.REJECT:
+            final = fsops.move(claim.step("out"), claim.doc, w.rejected / sub, claim.name, f"{claim.id}-out",
+                               notes.TAILS + meta_tail)
+            notes.write_notes(final.parent, final.name, v, original=claim.rel, watch=w.name, claim_id=claim.id)
+            placed["rejected"] = str(final)
+            self._move_meta(claim, final)
+        else:
+            placed.update(self._block(claim, v))
+        fsops.remove_tree(w.out_dir(claim.id))
+        return placed
+
+    def _put(self, claim: Claim, step: str, src: Path, dest: Path, name: str, tails=()) -> Path:
+        """Place an engine output (ours to move) into dest, copying when it is on another filesystem."""
+        marker = claim.step(step)
+        if os.path.lexists(src) and not fsops.same_fs(src.parent, dest):
+            return fsops.move(marker, src, dest, name, f"{claim.id}-{step}", tails)
+        return fsops.place(marker, src, dest, name, tails)
+
+    def _move_meta(self, claim: Claim, final: Path) -> None:
+        if claim.meta is not None and (claim.meta.exists() or claim.step("meta").exists()):
+            fsops.move(claim.step("meta"), claim.meta, final.parent, claim.sidecar_name_for(final.name),
+                       f"{claim.id}-meta")
+
+    def _dispose_original(self, claim: Claim, placed: dict[str, str]) -> None:
+        """The original goes to the archive (dated by its claim) or away — only after the output is safe."""
+        w = self.watch
+        if w.archive is not None and (claim.doc.exists() or claim.step("orig").exists()):
+            day = f"{claim.id[0:4]}-{claim.id[4:6]}-{claim.id[6:8]}"
+            final = fsops.move(claim.step("orig"), claim.doc, w.archive / day / claim.rel_dir, claim.name,
+                               f"{claim.id}-orig")
+            placed["archived"] = str(final)
+        elif claim.doc.exists():
+            claim.doc.unlink()
+
+    def _block(self, claim: Claim, v: Verdict) -> dict[str, str]:
+        """Secret-marked: content kept in no gateway folder. Quarantine (0700/0600), or back where it was."""
+        w = self.watch
+        meta_tail = (META,) if claim.meta is not None else ()
+        if w.quarantine is not None:
+            dest = w.quarantine / claim.rel_dir
+            _private_dirs(w.quarantine, dest)
+            final = fsops.move(claim.step("out"), claim.doc, dest, claim.name, f"{claim.id}-out",
+                               notes.TAILS + meta_tail)
+            os.chmod(final, 0o600)
+            notes.write_notes(dest, final.name, v, original=claim.rel, watch=w.name, claim_id=claim.id, mode=0o600)
+            self._move_meta(claim, final)
+            return {"quarantined": str(final)}
+        dest = w.inbox / claim.rel_dir
+        if claim.doc.exists():
+            # Remember it before it reappears, so the watcher does not take it again.
+            st = claim.doc.stat()
+            digest = fsops.sha256_file(claim.doc)
+            name = fsops.free_name(dest, claim.name)
+            self.blocked.remember(_rel(claim.rel_dir, name), st.st_size, st.st_mtime_ns, digest)
+        final = fsops.place(claim.step("out"), claim.doc, dest, claim.name)
+        st = final.stat()
+        self.blocked.remember(_rel(claim.rel_dir, final.name), st.st_size, st.st_mtime_ns,
+                              fsops.sha256_file(final))
+        if claim.meta is not None and (claim.meta.exists() or claim.step("meta").exists()):
+            fsops.place(claim.step("meta"), claim.meta, dest, claim.sidecar)
+        return {"left_in_place": str(final)}
+
+    async def _record_delivery(self, claim: Claim, v: Verdict, placed: dict[str, str]) -> None:
+        w = self.watch
+        reasons = [r.code for r in v.reasons]
+        if v.outcome is Outcome.BLOCK:
+            where = placed.get("quarantined") or placed.get("left_in_place")
+            log.warning(
+                "CẢNH BÁO: tài liệu mang dấu mật bị chặn / ALERT: secret-marked document blocked: watch=%s file=%s "
+                "-> %s (%s) record=%s", w.name, claim.rel, where, ", ".join(reasons), v.record_id)
+            await record(self.engine, "folder.blocked", alert=True, watch=w.name, path=claim.rel, claim=claim.id,
+                         document_id=v.document_id, decision_record=v.record_id, reasons=reasons, **placed)
+            return
+        await record(self.engine, "folder.delivered", watch=w.name, path=claim.rel, claim=claim.id,
+                     outcome=v.outcome.value, document_id=v.document_id, decision_record=v.record_id,
+                     reasons=reasons, **placed)
+        log.info("folder %s: %s -> %s (%s)", w.name, claim.rel, v.outcome.value,
+                 "; ".join(render(r).code for r in v.reasons))
+
+
+def _load_verdict(claim: Claim) -> Verdict | None:
+    data = fsops.read_json(claim.result_file)
+    return Verdict.from_json(data) if data else None
+
+
+def _fresh_dir(path: Path) -> None:
+    fsops.remove_tree(path)  # a half-written output from before a crash
+    path.mkdir(parents=True, mode=0o700)
+
+
+def _private_dirs(root: Path, dest: Path) -> None:
+    dest.mkdir(parents=True, exist_ok=True, mode=0o700)
+    p = dest
+    while p != root and root in p.parents:
+        os.chmod(p, 0o700)
+        p = p.parent
+
+
+def _rel(rel_dir: str, name: str) -> str:
+    return f"{rel_dir}/{name}" if rel_dir else name
