@@ -257,3 +257,18 @@ def test_metrics_and_openapi(portal, client):
 
     on_disk = json.loads((Path(__file__).resolve().parent.parent / "docs" / "openapi.json").read_text(encoding="utf-8"))
     assert served.json() == on_disk
+
+
+def test_example_client_publishes_and_reports_refusals(portal, plain_pdf, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parent.parent / "examples" / "portal_publish.py"
+    token_file = portal.settings.paths.http_dev_token
+    common = [sys.executable, str(example), "--url", portal.url, "--token-file", str(token_file)]
+    ok = subprocess.run([*common, str(plain_pdf), "--out", str(tmp_path / "o.pdf")], capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert (tmp_path / "o.pdf").read_bytes().startswith(b"%PDF")
+    refused = subprocess.run([*common, str(plain_pdf), "--kind", "issued"], capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 3 and "ISSUED_NEEDS_PERSONAL_SIGNATURE" in refused.stdout
