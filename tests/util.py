@@ -103,9 +103,8 @@ def make_big_pdf(path: Path, size_bytes: int) -> Path:
 
     path = Path(path)
     chunk = 8 * 1024 * 1024
-    n_images = max(1, size_bytes // chunk)
-    side_bytes = chunk  # one image = 1 x (chunk/3) RGB pixels, stored raw
-    width = side_bytes // 3
+    n_images = max(1, round(size_bytes / chunk))
+    width = max(1, (size_bytes - 2000) // n_images // 3)  # one image = 1 x width RGB pixels, stored raw
     offsets: list[int] = []
     with open(path, "wb") as fh:
 

@@ -252,11 +252,13 @@ class TokenKey:
 
     # -- operations -------------------------------------------------------------------------------
 
-    def sign(self, data: bytes, *, pss: bool = False, digest: str = "sha256") -> bytes:
-        """RSA signature over `data` (the token hashes): PKCS#1 v1.5 or PSS (salt = digest length)."""
+    def sign(self, data: bytes, *, pss: bool = False, digest: str = "sha256", salt_len: int | None = None) -> bytes:
+        """RSA signature over `data` (the token hashes): PKCS#1 v1.5 or PSS (salt: given, else digest length)."""
         from pkcs11 import MGF, Mechanism
 
         mech, param = _mechanism(digest, pss, Mechanism, MGF)
+        if pss and salt_len is not None:
+            param = (param[0], param[1], salt_len)
         return self._call(lambda s, k: k.sign(data, mechanism=mech, mechanism_param=param))
 
     def certificate_der(self) -> bytes | None:

@@ -59,7 +59,11 @@ class TokenPdfSigner:
             async def async_sign_raw(self, data: bytes, digest_algorithm: str, dry_run: bool = False) -> bytes:
                 if dry_run:
                     return bytes(self.signing_cert.public_key.bit_size // 8)
-                return token_key.sign(data, pss=self.prefer_pss, digest=digest_algorithm)
+                salt = None
+                if self.prefer_pss:  # use exactly the PSS parameters pyHanko declares in the CMS
+                    params = self.get_signature_mechanism_for_digest(digest_algorithm)["parameters"]
+                    salt = int(params["salt_length"].native)
+                return token_key.sign(data, pss=self.prefer_pss, digest=digest_algorithm, salt_len=salt)
 
         return _TokenSigner(
             signing_cert=cert,
@@ -185,6 +189,8 @@ def sign_pdf(src: Path, dst: Path, request: PdfSignRequest, *, pdf_signer, setti
             except GatewayError:
                 raise
             except (PdfError, Exception) as exc:  # noqa: BLE001 - anything the reader chokes on is "broken"
+                if _mentions_encrypt(inf):
+                    raise InputRejected("encrypted PDF", code="PDF_ENCRYPTED") from None
                 raise InputRejected(f"unreadable PDF: {type(exc).__name__}", code="PDF_BROKEN", detail=_short(exc)) from None
             if not pages:
                 raise InputRejected("PDF without pages", code="PDF_BROKEN", detail="no pages")
@@ -235,6 +241,16 @@ def sign_pdf(src: Path, dst: Path, request: PdfSignRequest, *, pdf_signer, setti
         if created:
             dst.unlink(missing_ok=True)
         raise
+
+
+def _mentions_encrypt(fh, window: int = 256 * 1024) -> bool:
+    """An /Encrypt entry in the file's head or tail (trailers live there) when the reader gave up."""
+    fh.seek(0, 2)
+    size = fh.tell()
+    fh.seek(0)
+    head = fh.read(min(size, window))
+    fh.seek(max(0, size - window))
+    return b"/Encrypt" in head or b"/Encrypt" in fh.read()
 
 
 class _BoxList:
