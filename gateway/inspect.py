@@ -35,15 +35,16 @@ TEXT_PAGES = 3  # secrecy marks stand on the first page (box 10a); a little marg
 TEXT_SECONDS = 10.0
 MAX_TEXT_CHARS = 200_000
 XMP_MAX_BYTES = 1024 * 1024
+TEXT_PYPDF_MAX_BYTES = 32 * 1024 * 1024  # above: pdftotext in a child process (pypdf loads page images whole)
 
-_JS_RAW = re.compile(rb"/S\s*/JavaScript|/JS\s*[(<\[]")
+_JS_RAW = re.compile(rb"/S\s*/JavaScript\b")  # long enough not to match random image bytes
 _NUMBER = re.compile(r"\bSố\s*[:：]\s*([0-9][0-9A-Za-zĐđ./\-–]*?/[0-9A-Za-zĐđ./\-–]*[0-9A-Za-zĐđ])", re.UNICODE)
 
 PDF = "application/pdf"
 
 
-class _Timeout(Exception):
-    pass
+class _Timeout(BaseException):
+    """BaseException on purpose: libraries' `except Exception` must not swallow the deadline."""
 
 
 # --- type by content ----------------------------------------------------------------------------------
@@ -260,7 +261,11 @@ def _analyse_pdf(fh: BinaryIO, settings, doc: Document, deadline: float) -> _Pdf
                 raise
             except Exception as exc:  # noqa: BLE001 - one odd structure does not hide the others
                 log.info("inspect: %s failed: %s", step.__name__, exc)
-        _text_marks(reader, out, min(deadline, time.monotonic() + TEXT_SECONDS))
+        text_deadline = min(deadline, time.monotonic() + TEXT_SECONDS)
+        path = getattr(fh, "name", None)
+        big = isinstance(path, str) and doc.size > TEXT_PYPDF_MAX_BYTES and not out.encrypted
+        if not (big and _pdftotext_marks(path, out, text_deadline)):
+            _text_marks(reader, out, text_deadline)
     return out
 
 
@@ -404,6 +409,33 @@ def _xmp_fields(data: bytes) -> dict[str, list[str]]:
 
     walk(root, None)
     return fields
+
+
+def _pdftotext_marks(path, out: _Pdf, deadline: float) -> bool:
+    """Text of the first pages by poppler's pdftotext in a child process (large files: pypdf would load every
+    image XObject of the page into memory). Killed at the deadline. False when pdftotext is not available."""
+    import shutil
+    import subprocess
+
+    exe = shutil.which("pdftotext")
+    if exe is None:
+        return False
+    try:
+        proc = subprocess.run(
+            [exe, "-q", "-f", "1", "-l", str(TEXT_PAGES), "-enc", "UTF-8", str(path), "-"],
+            capture_output=True,
+            timeout=max(0.5, deadline - time.monotonic()),
+        )
+    except subprocess.TimeoutExpired:
+        out.warnings.append(Reason.of("SECRECY_SCAN_INCOMPLETE", detail="time budget (pdftotext)"))
+        return True
+    for i, text in enumerate(proc.stdout.decode("utf-8", "replace")[:MAX_TEXT_CHARS].split("\f")[:TEXT_PAGES]):
+        out.marks = out.marks | secrecy.scan_text(text, f"text:page{i + 1}")
+        if out.number is None:
+            m = _NUMBER.search(secrecy.normalise(text))
+            if m:
+                out.number = m.group(1)
+    return True
 
 
 def _text_marks(reader, out: _Pdf, deadline: float) -> None:

@@ -1,0 +1,235 @@
+"""inspect(): type by content, PDF structure facts, hostile input, every corpus PDF, a 200 MB file."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from gateway.inspect import inspect, sniff
+from gateway.model import Channel, Document, SecrecyLevel
+from gateway.settings import load_settings
+from gateway.validation import Validator
+
+from util import make_big_pdf, make_pdf, sign_as_person
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory):
+    return load_settings(var_dir=tmp_path_factory.mktemp("var"))
+
+
+def _facts(path, settings, validator=None):
+    return inspect(Document(Channel.CLI, Path(path).name, path=Path(path)), settings, validator or Validator(settings))
+
+
+@pytest.mark.parametrize(
+    "head,media",
+    [
+        (b"%PDF-1.7\n", "application/pdf"),
+        (b"\x00" * 1000 + b"%PDF-1.4\n", "application/pdf"),  # junk before the header, as readers accept
+        (b"x" * 2000 + b"%PDF-1.4\n", "text/plain"),  # too far: not a PDF
+        (b"PK\x03\x04....[Content_Types].xml....word/document.xml", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+        (b"PK\x03\x04 anything", "application/zip"),
+        (b"\x89PNG\r\n\x1a\n....", "image/png"),
+        (b"\xff\xd8\xff\xe0....", "image/jpeg"),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "application/x-ole-storage"),
+        ("Kính gửi: Sở Tư pháp\n".encode(), "text/plain"),
+        (b"<?xml version='1.0'?><a/>", "application/xml"),
+        (b"", "application/x-empty"),
+        (bytes(range(256)), "application/octet-stream"),
+    ],
+)
+def test_type_by_content(head, media):
+    assert sniff(head) == media
+
+
+def test_plain_pdf_facts(tmp_path, settings):
+    p = make_pdf(tmp_path / "a.pdf", pages=3)
+    f = _facts(p, settings)
+    assert f.media_type == "application/pdf" and f.page_count == 3
+    assert f.size == p.stat().st_size and f.sha256 == hashlib.sha256(p.read_bytes()).hexdigest()
+    assert not (f.encrypted or f.broken or f.recovered or f.javascript)
+    assert f.number == "123/UBND-VP"
+    assert f.pdf_version and f.signatures == () and f.secrecy == () and f.warnings == ()
+
+
+def test_bytes_document_and_name_ignored(tmp_path, settings):
+    p = make_pdf(tmp_path / "a.pdf")
+    doc = Document(Channel.SMTP, "looks-like.docx", content=p.read_bytes(), media_type="application/msword")
+    assert inspect(doc, settings, Validator(settings)).media_type == "application/pdf"
+
+
+def test_javascript_embedded_files_and_encryption(tmp_path, settings):
+    from pypdf import PdfReader, PdfWriter
+
+    src = make_pdf(tmp_path / "a.pdf", lines=["UBND TỈNH", "TỐI MẬT", "Số: 7/QĐ-UBND"])
+    w = PdfWriter(clone_from=PdfReader(src))
+    from pypdf.generic import DictionaryObject, NameObject, TextStringObject
+
+    action = DictionaryObject({NameObject("/S"): NameObject("/JavaScript"), NameObject("/JS"): TextStringObject("app.alert(1)")})
+    w._root_object[NameObject("/OpenAction")] = w._add_object(action)
+    w.add_attachment("phu-luc.txt", b"data")
+    js = tmp_path / "js.pdf"
+    with open(js, "wb") as fh:
+        w.write(fh)
+    f = _facts(js, settings)
+    assert f.javascript and f.embedded_files == 1 and f.number == "7/QĐ-UBND"
+
+    w = PdfWriter(clone_from=PdfReader(src))
+    w.encrypt(user_password="", owner_password="chủ", algorithm="AES-128")
+    enc = tmp_path / "enc.pdf"
+    with open(enc, "wb") as fh:
+        w.write(fh)
+    f = _facts(enc, settings)
+    assert f.encrypted and not f.broken and f.page_count == 1
+    assert f.secrecy[0].level is SecrecyLevel.TOI_MAT  # an open-password file is still read for marks
+
+    w = PdfWriter(clone_from=PdfReader(src))
+    w.encrypt(user_password="bí mật", algorithm="AES-256")
+    locked = tmp_path / "locked.pdf"
+    with open(locked, "wb") as fh:
+        w.write(fh)
+    f = _facts(locked, settings)
+    assert f.encrypted and f.page_count is None and f.secrecy == ()
+
+
+def test_limits(tmp_path, settings):
+    p = make_pdf(tmp_path / "a.pdf", pages=5)
+    few_pages = load_settings(var_dir=settings.var_dir, limits={"max_pages": 2})
+    f = _facts(p, few_pages)
+    assert f.broken and f.warnings[0].code == "PDF_TOO_COMPLEX"
+    few_objects = load_settings(var_dir=settings.var_dir, limits={"max_pdf_objects": 3})
+    assert _facts(p, few_objects).warnings[0].code == "PDF_TOO_COMPLEX"
+
+
+def test_time_limit_interrupts(tmp_path, settings):
+    p = make_pdf(tmp_path / "a.pdf", pages=200)
+    tiny = load_settings(var_dir=settings.var_dir, limits={"document_seconds": 0.002})
+    f = _facts(p, tiny)
+    assert f.broken and f.warnings[0].code == "TIME_LIMIT"
+    assert not _facts(p, settings).broken  # the same file with the normal budget
+
+
+def test_garbage_and_truncated(tmp_path, settings):
+    junk = tmp_path / "junk.pdf"
+    junk.write_bytes(b"%PDF-1.7\n" + bytes(range(256)) * 40)
+    f = _facts(junk, settings)
+    assert f.is_pdf and f.broken and f.warnings[0].code == "PDF_BROKEN"
+    whole = make_pdf(tmp_path / "w.pdf").read_bytes()
+    cut = tmp_path / "cut.pdf"
+    cut.write_bytes(whole[: len(whole) // 2])
+    f = _facts(cut, settings)
+    assert f.broken or f.recovered
+    empty = tmp_path / "empty.pdf"
+    empty.write_bytes(b"")
+    assert _facts(empty, settings).media_type == "application/x-empty"
+
+
+def test_signed_document(dev_settings, tmp_path):
+    p = sign_as_person(make_pdf(tmp_path / "a.pdf"), tmp_path / "s.pdf", dev_settings)
+    f = _facts(p, dev_settings, Validator(dev_settings))
+    (sig,) = f.signatures
+    assert sig.valid and sig.covers_whole_document and f.empty_signature_fields == () and f.warnings == ()
+
+
+# --- the real-world corpus ---------------------------------------------------------------------------------
+
+
+def _manifest() -> dict[str, set[str]]:
+    with open(CORPUS / "pdf-manifest.tsv", encoding="utf-8") as fh:
+        return {Path(r["file"]).name: set(r["classes"].split(",")) for r in csv.DictReader(fh, delimiter="\t")}
+
+
+def test_every_corpus_pdf(dev_settings, capsys):
+    """No crash on any file; each gets facts consistent with its classes. Prints classes -> facts."""
+    manifest = _manifest()
+    files = sorted((CORPUS / "pdf").iterdir())
+    assert len(files) >= 80
+    validator = Validator(dev_settings)
+    rows = []
+    for p in files:
+        classes = manifest.get(p.name, set())
+        f = _facts(p, dev_settings, validator)
+        assert f.is_pdf and f.size == p.stat().st_size, p.name
+        readable = not f.broken and not (f.encrypted and f.page_count is None)
+        if "signed" in classes and readable:
+            assert f.signatures, p.name
+            for s in f.signatures:
+                assert not s.trusted  # none of them chains to our roots
+        if "encrypted-password" in classes or "encrypted-pubkey" in classes:
+            assert f.encrypted or f.broken, p.name
+        if "encrypted-open" in classes:
+            assert f.encrypted, p.name
+        if "empty-sig-field" in classes and readable:
+            assert f.empty_signature_fields, p.name
+        for level in ("P1", "P2", "P3"):
+            if f"certified-{level}" in classes and readable:
+                assert f.docmdp_level == int(level[1]), p.name
+        if classes <= {"plain", "text-vietnamese", "text-arabic", "text-cjk", "text-hebrew", "text-thai"}:
+            assert not f.broken, p.name
+        assert f.secrecy == (), p.name  # none of these public files carries a Vietnamese secrecy stamp
+        sigs = "".join(
+            ("V" if s.valid else "I" if not s.intact else "U") + ("c" if s.covers_whole_document else "-")
+            for s in f.signatures
+        )
+        rows.append(
+            f"{','.join(sorted(classes))[:58]:58} enc={int(f.encrypted)} brk={int(f.broken)} rec={int(f.recovered)} "
+            f"pages={f.page_count} mdp={f.docmdp_level} js={int(f.javascript)} empty={len(f.empty_signature_fields)} "
+            f"sigs={sigs or '-'} warn={','.join(sorted({w.code for w in f.warnings})) or '-'}"
+        )
+    with capsys.disabled():
+        print("\n[corpus] classes -> facts (sigs: V valid / U untrusted / I not intact; c covers whole document)")
+        print("\n".join(sorted(rows)))
+
+
+# --- large files --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_200_mb_without_reading_it_whole(tmp_path, capsys):
+    """Hash streamed, pypdf on the file object: peak RSS of a fresh process stays far below the file size."""
+    big = make_big_pdf(tmp_path / "big.pdf", 200 * 1024 * 1024)
+    script = textwrap.dedent(
+        f"""
+        import resource, time, json
+        from pathlib import Path
+        from gateway.inspect import inspect
+        from gateway.model import Channel, Document
+        from gateway.settings import load_settings
+        from gateway.validation import Validator
+        s = load_settings(var_dir=Path({str(tmp_path / 'var')!r}))
+        t = time.perf_counter()
+        f = inspect(Document(Channel.CLI, "big.pdf", path=Path({str(big)!r})), s, Validator(s))
+        print(json.dumps({{"ms": (time.perf_counter() - t) * 1000, "rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                          "pages": f.page_count, "broken": f.broken, "size": f.size, "recovered": f.recovered,
+                          "warnings": [w.code for w in f.warnings]}}))
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    import json
+
+    r = json.loads(proc.stdout.strip().splitlines()[-1])
+    with capsys.disabled():
+        print(f"\n[inspect 200 MB] {r['ms']:.0f} ms, peak RSS {r['rss_kib'] / 1024:.0f} MiB, {r['warnings']}")
+    assert r["pages"] == 1 and not r["broken"] and r["size"] == big.stat().st_size
+    assert r["rss_kib"] < 180 * 1024  # reading it whole would be > 250 MiB (file + interpreter + libraries)
+
+
+def test_large_file_text_path_finds_marks(tmp_path, settings, monkeypatch):
+    """Above the size threshold the text comes from pdftotext in a child process: same rule, same findings."""
+    import gateway.inspect as gi
+
+    p = make_pdf(tmp_path / "a.pdf", lines=["UBND TỈNH", "Số: 9/UBND-VP", "TUYỆT MẬT", "LƯU HÀNH NỘI BỘ"])
+    monkeypatch.setattr(gi, "TEXT_PYPDF_MAX_BYTES", 1)
+    f = _facts(p, settings)
+    assert [(x.level, x.where) for x in f.secrecy] == [(SecrecyLevel.TUYET_MAT, "text:page1")]
+    assert f.internal_circulation and f.number == "9/UBND-VP"
