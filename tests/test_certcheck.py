@@ -1,0 +1,90 @@
+"""Pre-sign certificate check (Decree 68 Điều 29, 31) with real certificates on a private token."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from cryptography import x509
+from util import make_pdf
+
+from gateway.devinit import issue_org_certificate, signing_usage
+from gateway.errors import SigningCertificateInvalid
+from gateway.settings import load_settings
+from gateway.signing import OrgSigner
+from gateway.signing.certcheck import CertChecker
+
+
+def _now():
+    return dt.datetime.now(dt.timezone.utc)
+
+
+@pytest.mark.parametrize(
+    "kwargs,code",
+    [
+        ({"not_before": _now() - dt.timedelta(days=400), "not_after": _now() - dt.timedelta(days=1)}, "ORG_CERT_EXPIRED"),
+        ({"not_before": _now() + dt.timedelta(days=2), "not_after": _now() + dt.timedelta(days=400)}, "ORG_CERT_NOT_YET_VALID"),
+        ({"revoked": True}, "ORG_CERT_REVOKED"),
+        ({"key_usage": signing_usage(digital_signature=False, non_repudiation=False, key_encipherment=True)}, "ORG_CERT_KEY_USAGE"),
+    ],
+)
+def test_bad_org_certificate_refused(private_dev_settings, tmp_path, kwargs, code):
+    s = private_dev_settings
+    issue_org_certificate(s, **kwargs)
+    signer = OrgSigner(s)
+    with pytest.raises(SigningCertificateInvalid) as ei:
+        signer.sign_pdf(make_pdf(tmp_path / "in.pdf"), tmp_path / "out.pdf")
+    assert ei.value.code == code
+    assert not (tmp_path / "out.pdf").exists()
+    assert signer.health()["code"] == code
+
+
+def test_untrusted_root(dev_settings, tmp_path):
+    """The organisation certificate checked against some other root is untrusted."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Other root (TEST)")])
+    other = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(1).not_valid_before(_now() - dt.timedelta(days=1)).not_valid_after(_now() + dt.timedelta(days=9))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    (tmp_path / "other.pem").write_bytes(other.public_bytes(Encoding.PEM))
+    s = load_settings(var_dir=dev_settings.var_dir, trust={"roots": [str(tmp_path / "other.pem")]})
+    der = (dev_settings.paths.pki / "org.pem").read_bytes()
+    with pytest.raises(SigningCertificateInvalid) as ei:
+        CertChecker(s).check(x509.load_pem_x509_certificate(der).public_bytes(_DER))
+    assert ei.value.code == "ORG_CERT_UNTRUSTED"
+
+
+def test_revocation_unchecked_warns_or_refuses(dev_settings):
+    der = x509.load_pem_x509_certificate((dev_settings.paths.pki / "org.pem").read_bytes()).public_bytes(_DER)
+    missing = str(dev_settings.paths.pki / "missing.crl")
+    soft = load_settings(var_dir=dev_settings.var_dir, trust={"crls": [missing]})
+    status = CertChecker(soft).check(der)
+    assert [w.code for w in status.warnings] == ["REVOCATION_UNCHECKED"]
+    hard = load_settings(var_dir=dev_settings.var_dir, trust={"crls": [missing], "sign_without_revocation": False})
+    with pytest.raises(SigningCertificateInvalid) as ei:
+        CertChecker(hard).check(der)
+    assert ei.value.code == "REVOCATION_UNCHECKED"
+    good = CertChecker(dev_settings).check(der)
+    assert good.warnings == () and good.revocation.value == "good"
+
+
+def test_expiry_while_running_stops_signing(dev_settings):
+    """The check is evaluated at a given moment: the same certificate one day after not_after fails."""
+    cert = x509.load_pem_x509_certificate((dev_settings.paths.pki / "org.pem").read_bytes())
+    checker = CertChecker(dev_settings)
+    checker.check(cert.public_bytes(_DER))
+    with pytest.raises(SigningCertificateInvalid) as ei:
+        checker.check(cert.public_bytes(_DER), now=cert.not_valid_after_utc + dt.timedelta(days=1))
+    assert ei.value.code == "ORG_CERT_EXPIRED"
+
+
+from cryptography.hazmat.primitives.serialization import Encoding  # noqa: E402
+
+_DER = Encoding.DER
