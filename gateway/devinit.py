@@ -673,7 +673,7 @@ def dev_init(settings) -> DevMaterial:
     nssdb = _ensure_nssdb(settings, pki, log)
     token_file, clients = _ensure_http_secrets(settings, log)
     for d in (paths.var / "work",):
-        d.mkdir(parents=True, exist_ok=True)
+        _private_dir(d)  # temporary signed outputs and document copies live under it
     return DevMaterial(
         var_dir=paths.var,
         softhsm_conf=conf,
