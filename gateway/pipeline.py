@@ -42,6 +42,7 @@ from gateway.model import (
     Result,
     RuleHit,
     SignedOutput,
+    SignerType,
     SignFormat,
 )
 from gateway.policy import PolicySet, load_policies
@@ -258,10 +259,24 @@ class Pipeline:
             if isinstance(exc, AuditUnavailable):
                 raise
             raise AuditUnavailable(f"decision log: {type(exc).__name__}") from exc
+        if not dry_run and facts is not None:
+            self._learn_certificates(facts)
         return Result(
             document_id=doc.id, decision=decision, output=output, record_id=rec.id, warnings=warnings,
             duration_ms=duration_ms, dry_run=dry_run,
         )
+
+    def _learn_certificates(self, facts: Facts) -> None:
+        """Valid personal signatures passing through feed the certificate inventory (issue: report)."""
+        if not any(s.signer_type is SignerType.PERSON and s.valid for s in facts.signatures):
+            return
+        from gateway.certs import Inventory
+
+        try:  # a by-product: the document's fate never depends on it
+            with Inventory(self.audit.path) as inv:
+                inv.learn_from_signatures(facts.signatures)
+        except Exception as exc:
+            log.warning("certificate inventory not updated: %s", type(exc).__name__)
 
     def _record_failure(self, doc, facts, decision, err: GatewayError, started, dry_run) -> None:
         try:

@@ -192,3 +192,14 @@ def test_log_failure_deletes_output_and_raises(pipeline, dev_settings, tmp_path)
         with pytest.raises(AuditUnavailable):
             p.process(doc_for(make_pdf(tmp_path / "a.pdf")), out_dir=tmp_path / "out")
     assert not any((tmp_path / "out").iterdir())
+
+
+def test_valid_person_signature_is_learned_into_the_inventory(pipeline, dev_settings, tmp_path):
+    from gateway.certs import Inventory
+
+    src = sign_as_person(make_pdf(tmp_path / "qd.pdf"), tmp_path / "qd-p2.pdf", dev_settings, person=2)
+    res = pipeline.process(doc_for(src, DocKind.ISSUED), out_dir=tmp_path / "out")
+    assert res.outcome is Outcome.SIGN
+    with Inventory(pipeline.audit.path) as inv:
+        learned = [c for c in inv.all() if "Trần Thị Bình" in c.common_name]
+    assert len(learned) == 1 and learned[0].source == "learned"
