@@ -26,6 +26,7 @@ def portal(dev_settings, tmp_path_factory):
     with Engine(settings) as engine:
         door = RunningDoor(settings, engine)
         door.settings = settings
+        door.engine = engine
         try:
             yield door
         finally:
@@ -272,3 +273,21 @@ def test_example_client_publishes_and_reports_refusals(portal, plain_pdf, tmp_pa
     assert (tmp_path / "o.pdf").read_bytes().startswith(b"%PDF")
     refused = subprocess.run([*common, str(plain_pdf), "--kind", "issued"], capture_output=True, text=True, timeout=120)
     assert refused.returncode == 3 and "ISSUED_NEEDS_PERSONAL_SIGNATURE" in refused.stdout
+
+
+def test_slow_upload_is_408(portal, dev_settings, tmp_path):
+    """A body that trickles in slower than http.request_seconds is cut off (second door, same Engine)."""
+    settings = http_settings(dev_settings, tmp_path, request_seconds=0.5)
+    slow = RunningDoor(settings, portal.engine)
+    try:
+        head = (
+            "POST /v1/documents:sign HTTP/1.1\r\nHost: x\r\n"
+            f"Authorization: {slow.headers['Authorization']}\r\nContent-Length: 1000\r\n\r\n%PDF-1.4\n"
+        )
+        t0 = time.monotonic()
+        status, data, _ = raw_request(slow.port, head)
+        assert status == 408 and b"TIME_LIMIT" in data
+        assert time.monotonic() - t0 < 5
+        assert not list(settings.http.spool_dir.glob(SPOOL_PREFIX + "*"))
+    finally:
+        slow.stop()
