@@ -157,44 +157,16 @@ class Pki:
         if all(p.exists() for p in (self.root_pem, self.root_key, self.ca_pem, self.ca_key)):
             log.kept("PKI: RootCA + CA (DEV)")
             return False
-        now = _now()
         root_key = rsa.generate_private_key(public_exponent=65537, key_size=3072)
+        ca_key = rsa.generate_private_key(public_exponent=65537, key_size=3072)
         root_name = _name(
             (NameOID.COUNTRY_NAME, "VN"), (NameOID.ORGANIZATION_NAME, ROOT_ORG), (NameOID.COMMON_NAME, ROOT_NAME)
         )
-        root = (
-            x509.CertificateBuilder()
-            .subject_name(root_name)
-            .issuer_name(root_name)
-            .public_key(root_key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(days=1))
-            .not_valid_after(now + dt.timedelta(days=3650))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=1), critical=True)
-            .add_extension(_ca_usage(), critical=True)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(root_key.public_key()), critical=False)
-            .sign(root_key, hashes.SHA256())
-        )
-        ca_key = rsa.generate_private_key(public_exponent=65537, key_size=3072)
         ca_name = _name(
             (NameOID.COUNTRY_NAME, "VN"), (NameOID.ORGANIZATION_NAME, ROOT_ORG), (NameOID.COMMON_NAME, CA_NAME)
         )
-        ca = (
-            x509.CertificateBuilder()
-            .subject_name(ca_name)
-            .issuer_name(root_name)
-            .public_key(ca_key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(days=1))
-            .not_valid_after(now + dt.timedelta(days=3650))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(_ca_usage(), critical=True)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-            .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key()), critical=False
-            )
-            .sign(root_key, hashes.SHA256())
-        )
+        root = _ca_certificate(root_name, root_key.public_key(), root_name, root_key, path_length=1)
+        ca = _ca_certificate(ca_name, ca_key.public_key(), root_name, root_key, path_length=0)
         _write_secret(self.root_key, _key_pem(root_key))
         _write_secret(self.ca_key, _key_pem(ca_key))
         self.root_pem.write_bytes(_pem(root))
@@ -275,6 +247,24 @@ class Pki:
         if not self.revoked_file.exists():
             return set()
         return {int(x, 16) for x in self.revoked_file.read_text().split()}
+
+
+def _ca_certificate(subject, public_key, issuer_name, issuer_key, *, path_length: int) -> x509.Certificate:
+    now = _now()
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer_name)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=3650))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
+        .add_extension(_ca_usage(), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), critical=False)
+        .sign(issuer_key, hashes.SHA256())
+    )
 
 
 def _ca_usage() -> x509.KeyUsage:

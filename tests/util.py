@@ -216,6 +216,16 @@ def sign_as_person(
 
 
 _SIG_RE = re.compile(r"^Signature #(\d+):")
+_PDFSIG_FIELDS = {
+    "signer certificate common name": "signer",
+    "signer full distinguished name": "signer_dn",
+    "signing time": "time",
+    "signing hash algorithm": "hash",
+    "signature type": "type",
+    "signature field name": "field",
+    "signature validation": "validation",
+    "certificate validation": "cert_validation",
+}
 
 
 def pdfsig(path: Path, nssdb: Path, *extra: str) -> list[dict]:
@@ -245,29 +255,16 @@ def pdfsig(path: Path, nssdb: Path, *extra: str) -> list[dict]:
         key, _, val = line.strip().lstrip("-").strip().partition(":")
         val = val.strip()
         k = key.strip().lower()
-        if k == "signer certificate common name":
-            cur["signer"] = val
-        elif k == "signer full distinguished name":
-            cur["signer_dn"] = val
-        elif k == "signing time":
-            cur["time"] = val
-        elif k == "signing hash algorithm":
-            cur["hash"] = val
-        elif k == "signature type":
-            cur["type"] = val
-        elif k == "signature field name":
-            cur["field"] = val
-        elif k == "signature validation":
-            cur["validation"] = val
+        if k in _PDFSIG_FIELDS:
+            cur[_PDFSIG_FIELDS[k]] = val
+        if k == "signature validation":
             cur["valid"] = val == "Signature is Valid."
         elif k == "certificate validation":
-            cur["cert_validation"] = val
             cur["trusted"] = val == "Certificate is Trusted."
         elif k.startswith("total document signed"):
             cur["total_document"] = True
-        elif k.startswith("signed ranges") or "not total document signed" in line.lower():
-            if "not total document signed" in line.lower():
-                cur["total_document"] = False
+        elif "not total document signed" in line.lower():
+            cur["total_document"] = False
     for sig in out:
         sig.setdefault("valid", False)
         sig.setdefault("trusted", False)
