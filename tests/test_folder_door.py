@@ -310,23 +310,16 @@ def test_hsm_down_then_back(tmp_path, template):
 
             async def scenario(door):
                 shutil.copy(template, d.inbox / "hsm.pdf")
-                await wait_until(lambda: door._attempts, 60, "a failed attempt")
+                await wait_until(lambda: len(door._attempts) > 0, 60, "a failed attempt")
                 assert files(d.signed) == [] and files(d.inbox) == []
                 assert [p for p in files(d.work) if p.endswith("/doc/hsm.pdf")]
-                return True
-
-            run_door(s, eng, scenario)
-        tokens.rmdir()
-        os.rename(hidden, tokens)
-        hidden = None
-        with Engine(s) as eng:
-
-            async def after(door):
+                tokens.rmdir()
+                os.rename(hidden, tokens)
                 await wait_until(lambda: files(d.signed) == ["hsm.pdf"], 60, "signed after the token is back")
 
-            run_door(s, eng, after)
+            run_door(s, eng, scenario)
     finally:
-        if hidden is not None and hidden.exists():
+        if hidden.exists():
             shutil.rmtree(tokens, ignore_errors=True)
             os.rename(hidden, tokens)
     assert_org_signed(d.signed / "hsm.pdf", base.paths.nssdb)
