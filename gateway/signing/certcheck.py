@@ -62,6 +62,11 @@ def _load_certs(paths) -> list[x509.Certificate]:
     return out
 
 
+def _within_validity(der: bytes) -> bool:
+    cert = x509.load_der_x509_certificate(der)
+    return cert.not_valid_before_utc <= _now() <= cert.not_valid_after_utc
+
+
 def subject_text(cert: x509.Certificate) -> str:
     return cert.subject.rfc4514_string()
 
@@ -77,7 +82,8 @@ class CertChecker:
         with self._lock:
             if use_cache and now is None and self._cache is not None:
                 der, at, res = self._cache
-                if der == cert_der and time.monotonic() - at < CACHE_SECONDS:
+                # Never past the validity period: an expiry is known in advance, not discovered late.
+                if der == cert_der and time.monotonic() - at < CACHE_SECONDS and _within_validity(der):
                     if isinstance(res, SigningCertificateInvalid):
                         raise res
                     return res
