@@ -29,6 +29,8 @@ from gateway.errors import (
     AuditUnavailable,
     GatewayError,
     PermanentError,
+    PinRejected,
+    SigningCertificateInvalid,
     StorageUnavailable,
     TemporaryError,
 )
@@ -279,10 +281,14 @@ class Pipeline:
             log.warning("certificate inventory not updated: %s", type(exc).__name__)
 
     def _record_failure(self, doc, facts, decision, err: GatewayError, started, dry_run) -> None:
+        # Retrying does not cure these (certificate expired/revoked, PIN refused): an operator must act.
+        alert = isinstance(err, (SigningCertificateInvalid, PinRejected))
+        if alert:
+            log.error("ALERT signing stopped: %s: %s (document %s kept by the caller)", err.code, err.message, doc.id)
         try:
             self.audit.record_decision(
                 doc, outcome=OUTCOME_TEMPORARY, decision=decision, facts=facts, error=err.reason,
-                duration_ms=(time.monotonic() - started) * 1000, dry_run=dry_run,
+                duration_ms=(time.monotonic() - started) * 1000, dry_run=dry_run, alert=alert,
             )
         except Exception:
             log.error("decision log unavailable while recording a failure for %s", doc.id)
