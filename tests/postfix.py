@@ -1,6 +1,6 @@
 """A private Postfix instance for tests: own config dir, queue, log and loopback ports; no systemd, no syslog.
 
-    pf = Postfix(tmp_path / "postfix", sink_port=..., gateway_port=...)
+    pf = Postfix(sink_port=..., gateway_port=...)
     pf.start()            # `postfix -c <dir> start` (as root: alternate config dirs need no registration)
     pf.before_queue_port  # smtpd with smtpd_proxy_filter = gateway   (client waits for our answer)
     pf.after_queue_port   # smtpd with content_filter = gateway       (queued, then delivered to us)
@@ -16,6 +16,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -76,8 +77,11 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 
 
 class Postfix:
-    def __init__(self, base: Path, *, sink_port: int, gateway_port: int) -> None:
-        self.base = Path(base)
+    def __init__(self, *, sink_port: int, gateway_port: int) -> None:
+        # Postfix daemons run as the postfix user: pytest's tmp dirs (0700 root) are not reachable for them,
+        # so the instance lives in its own world-traversable temporary directory (removed by stop()).
+        self.base = Path(tempfile.mkdtemp(prefix="kyso-postfix-"))
+        self.base.chmod(0o755)
         self.conf = self.base / "etc"
         self.queue = self.base / "queue"
         self.log = self.base / "maillog"
@@ -172,7 +176,7 @@ default_destination_rate_delay = 0
         return [json.loads(line)["queue_id"] for line in res.stdout.splitlines() if line.strip()]
 
     def maillog(self) -> str:
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
+        return self.log.read_text(errors="replace") if self.log.exists() else getattr(self, "saved_log", "")
 
     def stop(self) -> None:
         self.postfix("stop", check=False)
@@ -186,3 +190,5 @@ default_destination_rate_delay = 0
             except (ValueError, ProcessLookupError, IndexError):
                 break
             time.sleep(0.1)
+        self.saved_log = self.maillog()
+        shutil.rmtree(self.base, ignore_errors=True)
