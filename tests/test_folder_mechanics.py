@@ -1,0 +1,229 @@
+"""Folder-door mechanics without the token: names, crash points of each journalled step, claims, stability,
+sidecars, archive pruning. Each crash point is reproduced by doing the first half of a step by hand."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from folder_support import Dirs, files, folder_settings
+from util import make_pdf
+
+from gateway.folderwatch import claim as claims
+from gateway.folderwatch import fsops
+from gateway.folderwatch.layout import resolve_watches
+from gateway.folderwatch.mapping import Verdict, bad_metadata
+from gateway.folderwatch.scanner import candidate, prune_archive, scan
+from gateway.folderwatch.sidecar import BadSidecar, read_sidecar
+from gateway.folderwatch.stability import Stability, wanted
+from gateway.model import DocKind, Outcome, Reason
+
+
+def test_suffixed_names():
+    assert fsops.suffixed("a.pdf", 0) == "a.pdf"
+    assert fsops.suffixed("a.pdf", 2) == "a (2).pdf"
+    assert fsops.suffixed("no-ext", 1) == "no-ext (1)"
+    assert fsops.suffixed("công văn.PDF", 1) == "công văn (1).PDF"
+
+
+def test_place_suffixes_and_respects_companions(tmp_path):
+    dest = tmp_path / "out"
+    dest.mkdir()
+    (dest / "a.pdf").write_text("old")
+    (dest / "a (1).pdf.ly-do.txt").write_text("someone's note")
+    src = tmp_path / "src.pdf"
+    src.write_text("new")
+    final = fsops.place(tmp_path / "m.json", src, dest, "a.pdf", (".ly-do.txt",))
+    assert final.name == "a (2).pdf" and final.read_text() == "new" and not src.exists()
+    assert (dest / "a.pdf").read_text() == "old"
+
+
+def test_place_crash_after_link_before_unlink(tmp_path):
+    dest = tmp_path / "out"
+    dest.mkdir()
+    src = tmp_path / "src.pdf"
+    src.write_text("x")
+    marker = tmp_path / "m.json"
+    fsops.write_json(marker, {"tmp": str(src), "final": str(dest / "a.pdf")})
+    os.link(src, dest / "a.pdf")  # crash here: both names exist
+    final = fsops.place(marker, src, dest, "a.pdf")
+    assert final == dest / "a.pdf" and not src.exists() and files(dest) == ["a.pdf"]
+
+
+def test_place_crash_after_marker_before_link(tmp_path):
+    dest = tmp_path / "out"
+    dest.mkdir()
+    src = tmp_path / "src.pdf"
+    src.write_text("x")
+    marker = tmp_path / "m.json"
+    fsops.write_json(marker, {"tmp": str(src), "final": str(dest / "a.pdf")})
+    (dest / "a.pdf").write_text("someone else's, arrived meanwhile")
+    final = fsops.place(marker, src, dest, "a.pdf")
+    assert final.name == "a (1).pdf" and (dest / "a.pdf").read_text().startswith("someone")
+
+
+def test_place_done_is_not_repeated(tmp_path):
+    dest = tmp_path / "out"
+    src = tmp_path / "src.pdf"
+    src.write_text("x")
+    marker = tmp_path / "m.json"
+    first = fsops.place(marker, src, dest, "a.pdf")
+    src.write_text("a new file by the same name in the work area must not be placed again")
+    os.unlink(src)
+    assert fsops.place(marker, src, dest, "a.pdf") == first and files(dest) == ["a.pdf"]
+
+
+def test_copy_place_redoes_a_partial_copy(tmp_path):
+    dest = tmp_path / "out"
+    dest.mkdir()
+    src = tmp_path / "src.bin"
+    src.write_bytes(os.urandom(300_000))
+    (dest / ".kyso-c1-out.part").write_bytes(b"partial")  # crash mid-copy, no marker yet
+    final = fsops.copy_place(tmp_path / "m.json", src, dest, "a.bin", "c1-out")
+    assert final.read_bytes() == src.read_bytes() and src.exists()
+    assert [p.name for p in dest.iterdir()] == ["a.bin"]
+
+
+# --- claims --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture()
+def watch(tmp_path):
+    from gateway.settings import load_settings
+
+    s = load_settings(var_dir=tmp_path / "var")
+    s = folder_settings(s, tmp_path)
+    return resolve_watches(s)[0]
+
+
+def test_take_moves_document_and_sidecar(watch):
+    (watch.inbox / "a.pdf").write_bytes(b"%PDF-1.7 x")
+    (watch.inbox / "a.pdf.meta.json").write_text("{}")
+    c = claims.take(watch, "a.pdf")
+    assert c is not None and c.doc.read_bytes() == b"%PDF-1.7 x" and c.meta.exists()
+    assert files(watch.inbox) == []
+    assert claims.take(watch, "a.pdf") is None  # gone: nothing claimed, nothing left behind
+    assert [p.name for p in watch.work.iterdir() if not p.name.startswith(".")] == [c.dir.name]
+
+
+def test_recovery_gives_back_a_half_claim(watch):
+    """Crash after the sidecar moved, before the document did: both end up in the inbox again."""
+    (watch.inbox / "b.pdf").write_bytes(b"%PDF-1.7 b")
+    (watch.inbox / "b.meta.json").write_text("{}")
+    c = claims.take(watch, "b.pdf")
+    os.rename(c.doc, watch.inbox / "b.pdf")  # as if the document's rename never happened
+    assert claims.pending_claims(watch) == []
+    assert files(watch.inbox) == ["b.meta.json", "b.pdf"]
+    assert [p for p in watch.work.iterdir() if not p.name.startswith(".") and p.name != "blocked.json"] == []
+
+
+def test_recovery_finds_claims_and_cleans_leftovers(watch):
+    (watch.inbox / "c.pdf").write_bytes(b"%PDF-1.7 c")
+    c = claims.take(watch, "c.pdf")
+    (watch.work / "20250101T000000-aaaaaaaaaaaa").mkdir()  # crashed before claim.json: nothing moved
+    (watch.work / "20250101T000000-bbbbbbbbbbbb.done").mkdir()  # crashed while removing a finished claim
+    found = claims.pending_claims(watch)
+    assert [x.id for x in found] == [c.id] and found[0].rel == "c.pdf"
+    assert sorted(p.name for p in watch.work.iterdir() if not p.name.startswith(".")) == [c.dir.name]
+
+
+def test_recovered_claim_is_delivered_once(dev_settings, tmp_path):
+    """Crash after the output was placed and the original archived: the restart finishes without a copy."""
+    from gateway.engine import Engine
+    from gateway.folderwatch.state import BlockedFiles
+    from gateway.folderwatch.worker import ClaimWorker
+
+    s = folder_settings(dev_settings, tmp_path)
+    w = resolve_watches(s)[0]
+    make_pdf(w.inbox / "d.pdf")
+    c = claims.take(w, "d.pdf")
+    with Engine(s, workers=1) as eng:
+        worker = ClaimWorker(eng, w, BlockedFiles(w.blocked_state))
+
+        async def go():
+            v = await worker.decide(c)
+            fsops.write_json(c.result_file, v.to_json())
+            await asyncio.to_thread(worker.deliver, c, v)  # ...and the process dies here
+            return await worker.run(claims.pending_claims(w)[0])  # restart
+
+        v = asyncio.run(go())
+    d = Dirs(s)
+    assert v.outcome is Outcome.SIGN
+    assert files(d.signed) == ["d.pdf"] and len(files(d.archive)) == 1 and files(d.work) == []
+
+
+# --- stability, names, sidecars, archive -----------------------------------------------------------------
+
+
+def test_stability(tmp_path):
+    now = [100.0]
+    st = Stability(1.0, clock=lambda: now[0])
+    growing, closed, empty = tmp_path / "g.pdf", tmp_path / "c.pdf", tmp_path / "e.pdf"
+    growing.write_bytes(b"1")
+    closed.write_bytes(b"1")
+    empty.write_bytes(b"")
+    st.seen(growing)
+    st.seen(closed, closed=True)
+    st.seen(empty, closed=True)
+    assert st.due() == [closed]  # closed after writing: at once
+    now[0] += 0.6
+    with open(growing, "ab") as fh:
+        fh.write(b"more")
+    os.utime(growing, ns=(time.time_ns(), time.time_ns() + 10_000_000))
+    assert st.due() == []
+    now[0] += 0.9
+    assert st.due() == [empty]  # an empty file waits the quiet period even when closed
+    now[0] += 0.2
+    assert st.due() == [growing]
+    assert len(st) == 0
+
+
+def test_names_taken_and_ignored():
+    pats = ["*.pdf", "*.DOCX"]
+    assert wanted("A.PDF", pats) and wanted("b.docx", pats)
+    for name in ("a.pdf.part", "a.tmp", "~$a.pdf", ".a.pdf", "a.pdf.meta.json", "a.txt"):
+        assert not wanted(name, pats), name
+
+
+def test_scan_skips_dot_dirs_and_respects_recursion(watch, tmp_path):
+    (watch.inbox / "sub").mkdir()
+    (watch.inbox / ".hidden").mkdir()
+    for p in ("a.pdf", "sub/b.pdf", ".hidden/c.pdf"):
+        (watch.inbox / p).write_bytes(b"x")
+    assert [p.name for p in scan(watch)] == ["a.pdf"]  # not recursive
+    assert candidate(watch, watch.inbox / "sub" / "b.pdf") is None
+
+
+def test_sidecar_strict(tmp_path):
+    p = tmp_path / "a.meta.json"
+    p.write_bytes("\ufeff".encode() + json.dumps({"kind": "Copy", "copy_form": "SAO Y", "number": "5/SY"}).encode())
+    d = read_sidecar(p)
+    assert d.kind is DocKind.COPY and d.copy_form == "SAO Y" and d.number == "5/SY"
+    for bad in ({"kind": "report"}, {"kind": "memo"}, {"number": 5}, {"clasification": "MẬT"}, []):
+        p.write_text(json.dumps(bad))
+        with pytest.raises(BadSidecar):
+            read_sidecar(p)
+    p.write_text("{not json")
+    with pytest.raises(BadSidecar):
+        read_sidecar(p)
+
+
+def test_prune_archive(watch):
+    old, new = watch.archive / "2000-01-01", watch.archive / time.strftime("%Y-%m-%d")
+    for d in (old, new):
+        d.mkdir(parents=True)
+        (d / "x.pdf").write_bytes(b"x")
+    assert prune_archive(watch, 90) == 1
+    assert not old.exists() and new.exists()
+    assert prune_archive(watch, 0) == 0  # 0 keeps everything
+
+
+def test_verdict_round_trip():
+    v = Verdict(Outcome.REJECT, (Reason.of("PDF_BROKEN", detail="xref"),), record_id=7, decided_at="t")
+    assert Verdict.from_json(json.loads(json.dumps(v.to_json()))) == v
+    assert bad_metadata("x").reasons[0].code == "BAD_METADATA"
