@@ -74,20 +74,19 @@ class GatewaySMTP(SMTP):
         await super().smtp_RSET(arg)
 
     async def smtp_MAIL(self, arg: str | None) -> None:
-        arg, dsn, error = self._take_params(arg, "FROM:", MAIL_DSN)
-        if error:
-            await self.push(error)
-            return
-        self.pending_dsn = dsn
-        await super().smtp_MAIL(arg)
+        await self._with_dsn(arg, "FROM:", MAIL_DSN, super().smtp_MAIL)
 
     async def smtp_RCPT(self, arg: str | None) -> None:
-        arg, dsn, error = self._take_params(arg, "TO:", RCPT_DSN)
+        await self._with_dsn(arg, "TO:", RCPT_DSN, super().smtp_RCPT)
+
+    async def _with_dsn(self, arg, keyword: str, names: tuple[str, ...], command) -> None:
+        """Take the DSN parameters out (kept in `pending_dsn` for the handler), then run aiosmtpd's command."""
+        arg, dsn, error = self._take_params(arg, keyword, names)
         if error:
             await self.push(error)
             return
         self.pending_dsn = dsn
-        await super().smtp_RCPT(arg)
+        await command(arg)
 
     def _take_params(self, arg: str | None, keyword: str, names: tuple[str, ...]) -> tuple[str | None, dict, str]:
         """Remove DSN parameters from a MAIL/RCPT argument; return (rest, {NAME: value}, error reply)."""
