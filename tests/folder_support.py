@@ -10,7 +10,7 @@ from typing import Callable
 from gateway.settings import load_settings
 
 
-def folder_settings(base_settings, tmp_path: Path, *, watch: dict | None = None, **folders):
+def folder_settings(base_settings, tmp_path: Path, *, watch: dict | None = None, top: dict | None = None, **folders):
     """The dev environment's settings with one watch of its own under tmp_path (fast timings for tests)."""
     root = Path(tmp_path) / "folders"
     w = {
@@ -25,7 +25,7 @@ def folder_settings(base_settings, tmp_path: Path, *, watch: dict | None = None,
     f = {"watches": [w], "work_dir": root / ".work", "quiet_seconds": 0.5, "rescan_seconds": 2.0,
          "retry_initial_seconds": 0.3, "retry_max_seconds": 2.0}
     f.update(folders)
-    return load_settings(var_dir=base_settings.var_dir, folders=f)
+    return load_settings(var_dir=base_settings.var_dir, folders=f, **(top or {}))
 
 
 class Dirs:

@@ -324,3 +324,61 @@ def test_hsm_down_then_back(tmp_path, template):
             os.rename(hidden, tokens)
     assert_org_signed(d.signed / "hsm.pdf", base.paths.nssdb)
     assert files(d.work) == []
+
+
+def test_non_pdf_gets_detached_p7s_beside_a_copy(dev_settings, tmp_path):
+    """A policy signing non-PDF files for folders: the original (unchanged) and NAME.p7s land in signed/."""
+    pol = tmp_path / "policies"
+    pol.mkdir()
+    text = (Path(dev_settings.policy.dir) / "default.toml").read_text(encoding="utf-8")
+    (pol / "default.toml").write_text(text + '\n[channels.folder]\nnon_pdf = "cades"\n', encoding="utf-8")
+    s = folder_settings(dev_settings, tmp_path, top={"policy": {"dir": pol}})
+    d = Dirs(s)
+    content = "Biên bản họp (bản Word giả lập)\n".encode() * 100
+    with Engine(s, workers=1) as eng:
+
+        async def scenario(door):
+            (d.inbox / "bien-ban.docx").write_bytes(content)
+            await wait_until(lambda: files(d.signed) == ["bien-ban.docx", "bien-ban.docx.p7s"], 60, "copy + .p7s")
+
+        run_door(s, eng, scenario)
+    assert (d.signed / "bien-ban.docx").read_bytes() == content
+    pki = dev_settings.paths.pki
+    res = subprocess.run(
+        ["openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", str(d.signed / "bien-ban.docx.p7s"),
+         "-content", str(d.signed / "bien-ban.docx"), "-CAfile", str(pki / "root.pem"),
+         "-certfile", str(pki / "ca.pem"), "-purpose", "any", "-out", os.devnull],
+        capture_output=True, text=True,
+    )
+    assert res.returncode == 0, res.stderr
+    assert len(files(d.archive)) == 1 and files(d.work) == []
+
+
+@pytest.mark.slow
+def test_large_file_by_path(dev_settings, engine, tmp_path):
+    """≥ 200 MB: claimed by rename, signed by path; the door's memory does not grow with the file."""
+    import resource
+
+    from util import make_big_pdf
+
+    def rss_self_kib() -> int:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+    s = folder_settings(dev_settings, tmp_path, watch={"archive": None})
+    d = Dirs(s)
+    d.inbox.parent.mkdir(parents=True, exist_ok=True)
+    big = make_big_pdf(d.inbox.parent / "big.pdf.part", 210 * 1024 * 1024)
+    size = big.stat().st_size
+    rss_before = rss_self_kib()
+
+    async def scenario(door):
+        d.inbox.mkdir(parents=True, exist_ok=True)
+        os.rename(big, d.inbox / "big.pdf")
+        await wait_until(lambda: files(d.signed) == ["big.pdf"], 180, "the big file signed")
+
+    run_door(s, engine, scenario)
+    # The peak of this process (the door's side) must not have grown by anything like the file's size.
+    assert rss_self_kib() - rss_before < 64 * 1024
+    out = d.signed / "big.pdf"
+    assert out.stat().st_size > size
+    assert_org_signed(out, dev_settings.paths.nssdb)

@@ -25,8 +25,9 @@ def b64(data: bytes) -> bytes:
 def docx() -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr("[Content_Types].xml", "<Types/>")
-        zf.writestr("word/document.xml", "<w:document/>")
+        # fixed timestamps: the bytes must be the same on every call
+        zf.writestr(zipfile.ZipInfo("[Content_Types].xml", (2025, 1, 1, 0, 0, 0)), "<Types/>")
+        zf.writestr(zipfile.ZipInfo("word/document.xml", (2025, 1, 1, 0, 0, 0)), "<w:document/>")
     return buf.getvalue()
 
 
