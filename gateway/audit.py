@@ -280,7 +280,9 @@ def decision_data(doc, decision, facts, output, warnings, error, duration_ms, dr
             "sender": o.sender, "recipients": list(o.recipients), "path": o.path, "client": o.client,
             "message_id": o.message_id,
         },
-        "declared": {"number": doc.declared.number, "classification": doc.declared.classification},
+        # The client's own reference lets a portal find its decision; the title stays out (it is content).
+        "declared": {"number": doc.declared.number, "classification": doc.declared.classification,
+                     "client_reference": doc.declared.client_reference},
         "dry_run": bool(dry_run),
         "duration_ms": round(float(duration_ms), 3),
         "warnings": _reasons(warnings),

@@ -42,6 +42,9 @@ _PIPELINE: Pipeline | None = None
 
 def _init_worker(settings) -> None:
     global _PIPELINE
+    from gateway.logs import setup_logging
+
+    setup_logging(settings)  # spawn children start with bare logging: same format as the parent
     _PIPELINE = Pipeline(settings)
     try:
         _PIPELINE.signer  # open the HSM session once, now, rather than on the first document

@@ -208,3 +208,16 @@ def test_unopenable_log_raises_audit_unavailable(tmp_path):
     (tmp_path / "f").write_text("not a dir")
     with pytest.raises(AuditUnavailable):
         AuditLog.at(tmp_path / "f" / "log.sqlite3")
+
+
+def test_decision_data_keeps_client_reference_but_never_the_title():
+    import json as _json
+
+    from gateway.audit import decision_data
+    from gateway.model import Channel, Declared, Document, Origin
+
+    doc = Document(Channel.PORTAL, "a.pdf", content=b"%PDF-1.7", origin=Origin(client="portal"),
+                   declared=Declared(title="Tiêu đề bí ẩn XYZ", client_reference="CMS-42"))
+    data = decision_data(doc, None, None, None, (), None, 1.0, False)
+    assert data["declared"]["client_reference"] == "CMS-42"
+    assert "Tiêu đề bí ẩn XYZ" not in _json.dumps(data, ensure_ascii=False)
