@@ -43,25 +43,26 @@ def test_place_suffixes_and_respects_companions(tmp_path):
     assert (dest / "a.pdf").read_text() == "old"
 
 
-def test_place_crash_after_link_before_unlink(tmp_path):
+def _half_placed(tmp_path):
+    """A step journalled (marker written) for src -> out/a.pdf, as a crash leaves it."""
     dest = tmp_path / "out"
     dest.mkdir()
     src = tmp_path / "src.pdf"
     src.write_text("x")
     marker = tmp_path / "m.json"
     fsops.write_json(marker, {"tmp": str(src), "final": str(dest / "a.pdf")})
+    return dest, src, marker
+
+
+def test_place_crash_after_link_before_unlink(tmp_path):
+    dest, src, marker = _half_placed(tmp_path)
     os.link(src, dest / "a.pdf")  # crash here: both names exist
     final = fsops.place(marker, src, dest, "a.pdf")
     assert final == dest / "a.pdf" and not src.exists() and files(dest) == ["a.pdf"]
 
 
 def test_place_crash_after_marker_before_link(tmp_path):
-    dest = tmp_path / "out"
-    dest.mkdir()
-    src = tmp_path / "src.pdf"
-    src.write_text("x")
-    marker = tmp_path / "m.json"
-    fsops.write_json(marker, {"tmp": str(src), "final": str(dest / "a.pdf")})
+    dest, src, marker = _half_placed(tmp_path)
     (dest / "a.pdf").write_text("someone else's, arrived meanwhile")
     final = fsops.place(marker, src, dest, "a.pdf")
     assert final.name == "a (1).pdf" and (dest / "a.pdf").read_text().startswith("someone")
