@@ -1,0 +1,87 @@
+"""Every benchmark runs in --smoke mode (seconds) and writes its JSON with the expected keys.
+
+Nothing here is about speed: the figures are ratios for bench/README.md, not test assertions. Each bench runs
+as the documented command (`python -m bench.X --smoke`) in a subprocess, all sharing one output directory
+(one dev environment) for the session.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+pytestmark = pytest.mark.hsm
+
+
+@pytest.fixture(scope="session")
+def bench_out(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("bench-out")
+
+
+def run_bench(name: str, out: Path, *extra: str, timeout: float = 120) -> dict:
+    proc = subprocess.run(
+        [sys.executable, "-m", f"bench.{name}", "--smoke", "--out", str(out), *extra],
+        cwd=REPO, capture_output=True, text=True, timeout=timeout,
+    )
+    assert proc.returncode == 0, f"{name} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
+    short = name.removeprefix("bench_")
+    data = json.loads((out / f"{short}.json").read_text(encoding="utf-8"))
+    assert data["bench"] == short and data["smoke"] is True
+    assert {"date", "cpus", "versions"} <= set(data["machine"])
+    assert "->" in proc.stdout and "---" in proc.stdout  # printed its table and where the JSON went
+    return data
+
+
+def test_bench_hsm(bench_out):
+    data = run_bench("bench_hsm", bench_out)
+    cases = {r["case"] for r in data["rows"]}
+    assert {"openssl speed rsa3072", "python-pkcs11 loop (SoftHSM)", "gateway TokenKey pool",
+            "engine.sign_smime (CMS)"} <= cases
+    assert all(r["ops_per_s"] > 0 for r in data["rows"])
+    assert all(r.get("errors", 0) == 0 for r in data["rows"])
+
+
+def test_bench_signing(bench_out):
+    res = run_bench("bench_signing", bench_out)["results"]["50k"]
+    assert {"pyhanko_1p", "pipeline", "engine_1w"} <= set(res)
+    assert res["pipeline"]["outcomes"] == {"sign": res["n"]}
+    assert res["engine_1w"]["outcomes"] == {"sign": res["n"]} and res["engine_1w"]["errors"] == 0
+    assert {"p50", "p95", "p99"} <= set(res["engine_1w"]["latency_ms"])
+
+
+def test_bench_validation(bench_out):
+    res = run_bench("bench_validation", bench_out)["results"]["50k"]
+    assert res["pyhanko"]["valid"] == res["pyhanko"]["ms"]["n"]
+    assert res["gateway"]["valid"] == res["gateway"]["ms"]["n"]
+
+
+def test_bench_large(bench_out):
+    res = run_bench("bench_large", bench_out)["results"]
+    assert res["sha256sum_cp_s"] > 0
+    for side in ("pyhanko", "pipeline"):
+        assert res[side]["sign_s"] > 0 and res[side]["peak_rss_mb"] > 0
+    assert res["pipeline"]["outcome"] == "sign"
+    assert res["engine_1w"]["outcome"] == "sign"
+
+
+def test_bench_smtp(bench_out):
+    res = run_bench("bench_smtp", bench_out)["results"]
+    for side in ("relay", "gateway"):
+        for phase in ("latency", "throughput"):
+            r = res[side][phase]
+            assert r["errors"] == 0, r["error_samples"]
+            assert {"p50", "p95", "p99"} <= set(r["latency_ms"])
+        assert res[side]["sink_received"] >= res[side]["throughput"]["n"]
+    assert "added_latency_p50_ms" in res
+
+
+def test_bench_folder(bench_out):
+    res = run_bench("bench_folder", bench_out)["results"]
+    g = res["gateway"]
+    assert not g["timed_out"] and g["signed"] == res["n"] and g["left_in_inbox"] == 0
