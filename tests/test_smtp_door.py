@@ -83,7 +83,7 @@ def only_message(gw) -> Path:
     return msgs[0]
 
 
-def test_pdf_is_signed_in_place_and_everything_else_kept(gw, plain_pdf, dev_nssdb, tmp_path):
+def test_pdf_is_signed_in_place_and_everything_else_kept(gw, engine, plain_pdf, dev_nssdb, tmp_path):
     raw = mail_with(plain_pdf)
     assert send(gw.port, raw) == {}
     out = only_message(gw).read_bytes()
@@ -107,9 +107,15 @@ def test_pdf_is_signed_in_place_and_everything_else_kept(gw, plain_pdf, dev_nssd
             assert b1 == b2
     # top-level headers unchanged
     assert out[: before.root.body_start] == raw[: before.root.body_start]
+    # one decision for the document, one event for the message (counts, never content)
+    msg_id = before.header("Message-ID")
+    events = [r for r in engine.audit.query(channel="smtp", kind="event") if r.data.get("message_id") == msg_id]
+    assert [e.event for e in events] == ["smtp.relayed"]
+    assert events[0].data["documents"] == 1 and events[0].data["signed"] == 1 and events[0].data["upstream"] == 250
+    assert "content" not in events[0].data
 
 
-def test_secret_marked_pdf_is_blocked_and_nothing_relayed(gw, secret_pdf):
+def test_secret_marked_pdf_is_blocked_and_nothing_relayed(gw, engine, secret_pdf):
     with pytest.raises(smtplib.SMTPDataError) as ei:
         send(gw.port, mail_with(secret_pdf))
     assert ei.value.smtp_code == 550
@@ -117,6 +123,8 @@ def test_secret_marked_pdf_is_blocked_and_nothing_relayed(gw, secret_pdf):
     assert "5.7.1" in text and "SECRET_MARKED" in text and "Tai lieu mang dau chi do mat" in text
     assert text.isascii()
     assert gw.sink.messages() == []
+    blocked = [r for r in engine.audit.query(channel="smtp", kind="event") if r.event == "smtp.blocked"]
+    assert blocked and blocked[-1].alert
 
 
 def test_declared_secret_subject_without_document_is_blocked(gw):
