@@ -158,12 +158,17 @@ def test_outsider_and_unauthenticated_clients_relay_nothing(loop, dev_settings, 
     try:
         answers = {}
         for name, g in (("outsider", outsider), ("no-auth", auth)):
-            with smtplib.SMTP("127.0.0.1", g.port, timeout=30) as c:
+            c = smtplib.SMTP("127.0.0.1", g.port, timeout=30)
+            try:
                 c.ehlo("x")
                 answers[name] = [c.mail("vanthu@dev.test"), c.rcpt("nhan@so-b.gov.vn"), c.docmd("DATA")]
-                # A client that ignores the refusals and pushes a message anyway.
+                # A client that ignores the refusals and pushes a message anyway: read as bogus commands.
                 c.send(mail_with_pdf(pdf).replace(b"\n", b"\r\n") + b"\r\n.\r\n")
                 answers[name].append(c.getreply())
+            except smtplib.SMTPServerDisconnected:
+                answers[name].append((421, b"disconnected"))
+            finally:
+                c.close()
     finally:
         outsider.close()
         auth.close()
@@ -307,6 +312,20 @@ def test_fuzz_mime_indexer_decides_or_refuses_cleanly(dev_settings, raw):
         assert exc.code in ("LIMIT_EXCEEDED", "MIME_MALFORMED", "INPUT_REJECTED")
         return
     for d in docs:
-        assert "/" not in d.name and "\x00" not in d.name or True  # names are only labels (checked below)
-        assert d.content[:1024].find(b"%PDF-") >= 0 or d.media_type
+        assert "/" not in d.name  # a sender's name is reduced to a base name before anyone uses it
+        assert mime.document_type(d.content) is not None
     assert len(parsed.parts) <= lim.max_mime_parts
+
+
+@pytest.mark.xfail(strict=True, reason="settings.limits.max_header_bytes is not enforced by the SMTP door yet "
+                   "(fix: in gateway/smtp/message._Indexer.entity, raise LimitExceeded when body_start - start "
+                   "exceeds it; pass the limit from SmtpDoor._message like max_mime_parts)")
+def test_header_block_over_the_limit_is_refused(loop, dev_settings, engine, tmp_path):
+    up = Upstream("ok")
+    g = Gateway(loop, dev_settings, engine, tmp_path / "sink", upstream_port=up.port)
+    try:
+        code, text, _ = _send(g.port, _huge_header(dev_settings.limits.max_header_bytes + 1024))
+    finally:
+        g.close()
+        up.close()
+    assert code and 500 <= code < 600 and b"LIMIT_EXCEEDED" in text and not up.accepted
