@@ -73,6 +73,23 @@ class TokenPdfSigner:
         )
 
 
+def reserve_bytes(pdf_signer, level: str) -> int | None:
+    """Room for the CMS container in /Contents, computed instead of estimated.
+
+    pyHanko estimates by building a whole dummy CMS first — a second pure-Python ASN.1 encoding per
+    document. For B-B and B-T the size is known: the certificates, the signed attributes, one signature,
+    and (B-T) a timestamp token with the TSA's own chain. B-LT embeds revocation data of unknown size, so
+    pyHanko estimates that one.
+    """
+    if level == "B-LT":
+        return None
+    certs = [pdf_signer.signing_cert, *pdf_signer.cert_registry]
+    size = sum(len(c.dump()) for c in certs) + 8192
+    if level == "B-T":
+        size += 16384
+    return (size + 1023) // 1024 * 1024  # pyHanko wants an even count; whole KiB keeps it simple
+
+
 def _page_refs(reader) -> list:
     """Page dictionaries in order (walks /Kids; only used to place a seal)."""
     out: list = []
@@ -228,7 +245,8 @@ def sign_pdf(src: Path, dst: Path, request: PdfSignRequest, *, pdf_signer, setti
                 try:
                     run_sync(
                         signer.async_sign_pdf(
-                            w, output=out, chunk_size=settings.signing.chunk_size, appearance_text_params=params
+                            w, output=out, chunk_size=settings.signing.chunk_size, appearance_text_params=params,
+                            bytes_reserved=reserve_bytes(pdf_signer, level),
                         )
                     )
                 except SigningError as exc:
