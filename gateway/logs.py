@@ -42,5 +42,11 @@ def setup_logging(settings, stream=None) -> None:
     root.setLevel(settings.log_level)
     for noisy in ("uvicorn.access", "watchdog", "asyncio", "pyhanko", "urllib3", "httpx"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    quiet_libraries()
+
+
+def quiet_libraries() -> None:
+    """fontTools reports every table it drops while pyHanko subsets the text-block font: not news."""
+    logging.getLogger("fontTools").setLevel(logging.ERROR)
 
 
