@@ -1,11 +1,12 @@
 """Large files: one 200 MB PDF signed by the gateway vs `sha256sum` + `cp` of the same file; peak RSS.
 
-Each signer runs in its own child process, so its peak RSS (os.wait4) is its own and includes the
-interpreter and imports, as in production:
+Each signer runs in its own child process, so its peak RSS (its own VmHWM) includes the interpreter and
+imports, as in production:
   sha256sum+cp   the floor: read the file once to hash, once to copy (page cache warm for everyone)
   pyhanko        plain pyHanko in a child process (invisible field, same token key)
   pipeline       gateway Pipeline.process in a child process (inspection + policy + log + sign)
-  engine         gateway Engine with 1 worker: wall time per document, worker's peak RSS (/proc VmHWM)
+  engine         gateway Engine (pool of 2 spawned workers, one document at a time): time per document,
+                 the busiest worker's peak RSS (/proc VmHWM)
 Goals (issue 8): gateway <= 1.5x sha256sum+cp, peak RSS <= 80 MB.
 
     .venv/bin/python -m bench.bench_large [--smoke] [--mb 200] [--repeat 2]
@@ -89,7 +90,10 @@ def child_sign(kind: str, src: Path, work: Path, out: Path) -> dict:
         raise RuntimeError(f"{kind} child failed (rc {run.rc}):\n{run.stderr[-3000:]}")
     rec = run.json()
     rec["wall_s"] = run.wall_s
-    rec["peak_rss_mb"] = run.maxrss_mb
+    # The child's own VmHWM: wait4's ru_maxrss also counts the parent's RSS at fork time (Linux keeps the
+    # high-water mark across exec), which made a 180 MB bench parent look like a 180 MB signer.
+    rec["peak_rss_mb"] = rec["peak_self_mb"]
+    rec["wait4_maxrss_mb"] = run.maxrss_mb
     return rec
 
 
@@ -100,7 +104,9 @@ async def _engine_once(settings, src: Path, work: Path, repeat: int) -> dict:
     times: list[float] = []
     outcome = None
     with PeakSampler(interval=0.02) as sampler:
-        with Engine(settings, workers=1) as engine:
+        # 2 workers: a pool of spawned processes (workers=1 runs in this process), so the worker's own
+        # peak RSS can be read; one document at a time keeps one worker busy.
+        with Engine(settings, workers=2) as engine:
             _drop_output(await engine.submit(pdf_document(src), out_dir=work))  # warm-up: worker start, login
             for _ in range(repeat):
                 t0 = time.perf_counter()
@@ -164,8 +170,8 @@ def main(argv: list[str] | None = None) -> int:
             pass
         else:
             r = asyncio.run(_engine_once(env.settings, src, work, repeat))
-            res["engine_1w"] = r
-            rows.append(("gateway engine (1 worker)", r["sign_s"], r["worker_peak_rss_mb"],
+            res["engine"] = r
+            rows.append(("gateway engine (worker process)", r["sign_s"], r["worker_peak_rss_mb"],
                          ratio(r["sign_s"], res["sha256sum_cp_s"]), f"{r['outcome']}; worker RSS"))
     else:
         print("bench_large: gateway pipeline not available yet; gateway rows skipped", file=sys.stderr)

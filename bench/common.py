@@ -170,7 +170,7 @@ class PeakSampler:
 class ChildRun:
     rc: int
     wall_s: float
-    maxrss_mb: float  # peak RSS of that one child, from wait4()
+    maxrss_mb: float  # wait4() ru_maxrss: at least the parent's RSS at fork (kept across exec); prefer VmHWM
     stdout: str
     stderr: str
 
@@ -181,8 +181,9 @@ class ChildRun:
 
 
 def run_child(argv: Sequence[str], *, env: dict[str, str] | None = None, timeout: float = 900.0) -> ChildRun:
-    """Run one process and report its wall time and its own peak RSS (os.wait4 rusage, not the sum of
-    every child we ever had, which is what RUSAGE_CHILDREN gives)."""
+    """Run one process and report its wall time and its wait4() ru_maxrss (per child, unlike
+    RUSAGE_CHILDREN). Linux keeps the high-water mark across fork+exec, so ru_maxrss is never below the
+    parent's RSS at fork: a child that needs its true peak reports its own /proc/self VmHWM."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
         proc = subprocess.Popen(list(argv), stdout=out, stderr=err, env=env)
