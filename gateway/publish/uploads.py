@@ -25,6 +25,7 @@ from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect, Request
 
+from gateway.errors import StorageUnavailable
 from gateway.model import Declared, DocKind
 from gateway.publish.problems import BadMetadata, BadRequest, UploadTooLarge, UploadTooSlow
 
@@ -112,6 +113,9 @@ class Spool:
         except ClientDisconnect:
             remove(path)
             raise BadRequest("client went away", detail="client disconnected") from None
+        except OSError as exc:  # spool full or read-only: the client keeps the document and retries
+            remove(path)
+            raise StorageUnavailable(f"cannot spool the upload: {exc.strerror}") from None
         except BaseException:
             remove(path)
             raise
