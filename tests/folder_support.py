@@ -49,13 +49,15 @@ def files(d: Path | None) -> list[str]:
     return sorted(out)
 
 
-async def wait_until(cond: Callable[[], bool], timeout: float, what: str = "condition", step: float = 0.05):
+async def wait_until(cond: Callable[[], bool], timeout: float, what: str = "condition", step: float = 0.05,
+                     explain: Callable[[], str] | None = None):
     deadline = time.monotonic() + timeout
     while True:
         if cond():
             return
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+            more = f"\n{explain()}" if explain else ""
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}{more}")
         await asyncio.sleep(step)
 
 

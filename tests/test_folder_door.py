@@ -294,7 +294,7 @@ def test_unwritable_signed_folder_keeps_file_queued(dev_settings, engine, templa
     assert "STORAGE_UNAVAILABLE" in msg and "Không ghi được" in msg
 
 
-def test_hsm_down_then_back(tmp_path, template):
+def test_hsm_down_then_back(tmp_path, template, caplog):
     """The token's directory disappears (HSM down): the file waits in the work area; back: it is signed."""
     from conftest import make_dev_settings
 
@@ -305,17 +305,23 @@ def test_hsm_down_then_back(tmp_path, template):
     hidden = base.paths.softhsm / "tokens-away"
     os.rename(tokens, hidden)
     tokens.mkdir()
+    caplog.set_level(logging.INFO)
+
+    def explain() -> str:
+        return "\n".join(f"{r.levelname} {r.name}: {r.getMessage()}" for r in caplog.records[-30:])
+
     try:
         with Engine(s) as eng:
 
             async def scenario(door):
                 shutil.copy(template, d.inbox / "hsm.pdf")
-                await wait_until(lambda: len(door._attempts) > 0, 60, "a failed attempt")
+                await wait_until(lambda: len(door._attempts) > 0, 60, "a failed attempt", explain=explain)
                 assert files(d.signed) == [] and files(d.inbox) == []
                 assert [p for p in files(d.work) if p.endswith("/doc/hsm.pdf")]
                 tokens.rmdir()
                 os.rename(hidden, tokens)
-                await wait_until(lambda: files(d.signed) == ["hsm.pdf"], 60, "signed after the token is back")
+                await wait_until(lambda: files(d.signed) == ["hsm.pdf"], 60, "signed after the token is back",
+                                 explain=explain)
 
             run_door(s, eng, scenario)
     finally:

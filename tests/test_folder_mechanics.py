@@ -228,3 +228,13 @@ def test_verdict_round_trip():
     v = Verdict(Outcome.REJECT, (Reason.of("PDF_BROKEN", detail="xref"),), record_id=7, decided_at="t")
     assert Verdict.from_json(json.loads(json.dumps(v.to_json()))) == v
     assert bad_metadata("x").reasons[0].code == "BAD_METADATA"
+
+
+def test_non_utf8_file_name_survives_the_journal(watch):
+    name = os.fsdecode(b"v\xe0n-b\xe1n.pdf")  # Latin-1 bytes from an old exporter: not UTF-8
+    (watch.inbox / name).write_bytes(b"%PDF-1.7 x")
+    c = claims.take(watch, name)
+    found = claims.pending_claims(watch)
+    assert [x.rel for x in found] == [name] and found[0].doc.exists()
+    claims.undo(watch, c)
+    assert (watch.inbox / name).exists()

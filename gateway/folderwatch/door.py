@@ -13,7 +13,7 @@ import os
 import random
 from pathlib import Path
 
-from gateway.errors import ConfigError
+from gateway.errors import ConfigError, PinRejected, SigningCertificateInvalid
 from gateway.folderwatch import claim as claims
 from gateway.folderwatch import mapping
 from gateway.folderwatch.claim import Claim
@@ -167,6 +167,8 @@ class FolderDoor:
                 else:
                     c = item
                 await self._run(w, c)
+            except Exception:  # a worker task must not die; the file stays in the inbox or its claim
+                log.exception("folder %s: unexpected error handling %s", name, getattr(item, "rel", item))
             finally:
                 self._busy -= 1
                 if self._busy == 0:
@@ -177,9 +179,9 @@ class FolderDoor:
             if self.blocked[w.name].is_known(rel, w.inbox):
                 return None
             return await asyncio.to_thread(claims.take, w, rel)
-        except OSError as exc:
+        except (OSError, ValueError) as exc:
             # The file is still in the inbox; the rescan offers it again.
-            log.error("folder %s: cannot claim %s: %s", w.name, rel, exc.strerror or exc)
+            log.error("folder %s: cannot claim %s: %s", w.name, rel, getattr(exc, "strerror", None) or exc)
             return None
         finally:
             self._inflight.discard((w.name, rel))
@@ -194,7 +196,9 @@ class FolderDoor:
             self.processed += 1
         except Exception as exc:
             n = self._attempts[c.id] = self._attempts.get(c.id, 0) + 1
-            delay = self._backoff(n)
+            # A refused PIN or an unusable certificate waits for an operator: no point in asking often.
+            operator = isinstance(exc, (PinRejected, SigningCertificateInvalid))
+            delay = self.settings.folders.retry_max_seconds if operator else self._backoff(n)
             reason = mapping.retry_reason(exc)
             log.error("folder %s: %s stays queued (%s: %s); retry %d in %.1f s — %s", w.name, c.rel,
                       type(exc).__name__, _safe(exc), n, delay, render(reason).line())

@@ -68,8 +68,11 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
     fsync_dir(path.parent)
 
 
-def write_json(path: Path, value: object, mode: int = 0o644) -> None:
-    write_atomic(path, json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True).encode("utf-8"), mode)
+def write_json(path: Path, value: object, mode: int = 0o644, *, readable: bool = False) -> None:
+    """Journal files are ASCII JSON (file names that are not UTF-8 survive the round trip as escapes);
+    `readable` notes keep Vietnamese letters as they are."""
+    text = json.dumps(value, ensure_ascii=not readable, indent=2, sort_keys=True)
+    write_atomic(path, text.encode("utf-8", "surrogateescape"), mode)
 
 
 def read_json(path: Path) -> dict | None:

@@ -72,6 +72,7 @@ def write_notes(dest_dir: Path, final_name: str, v: Verdict, *, original: str, w
     """Write both notes for the file now named final_name (our own names: rewriting them is idempotent)."""
     dj = dest_dir / (final_name + DECISION)
     tx = dest_dir / (final_name + LY_DO)
-    fsops.write_json(dj, decision_json(v, file=final_name, original=original, watch=watch, claim_id=claim_id), mode)
-    fsops.write_atomic(tx, ly_do_text(v, file=final_name, original=original).encode("utf-8"), mode)
+    fsops.write_json(dj, decision_json(v, file=final_name, original=original, watch=watch, claim_id=claim_id), mode,
+                     readable=True)
+    fsops.write_atomic(tx, ly_do_text(v, file=final_name, original=original).encode("utf-8", "surrogateescape"), mode)
     return dj, tx
