@@ -6,6 +6,7 @@ Same run, same sink, same messages, loopback:
   plain relay    aiosmtpd handler relaying each message asynchronously with aiosmtplib, answering 250 only
                  after the sink accepted (what the gateway does, minus the gateway)
   gateway        gateway.smtp door + gateway.engine.Engine (2 workers by default), upstream = the sink
+  direct         the clients straight to the sink: the ceiling of the load generator itself
 Two phases per side: latency (1 client, sequential) and throughput (C concurrent clients).
 Added latency = gateway p50 - relay p50 - signing p50 (the same PDF through Engine.submit alone).
 Goals (issue 8): added p50 <= 15 ms, >= 30 messages/s sustained, 0 errors.
@@ -309,6 +310,8 @@ def main(argv: list[str] | None = None) -> int:
     p = arg_parser(__doc__.splitlines()[0], default_n=200)
     p.add_argument("--clients", type=int, default=None, help="concurrent clients (default 8)")
     p.add_argument("--workers", type=int, default=2, help="engine workers (default 2)")
+    p.add_argument("--side", choices=("both", "relay", "gateway"), default="both",
+                   help="measure only one side (e.g. to profile the gateway with py-spy)")
     a = p.parse_args(argv)
     n_tput = a.n or (3 if a.smoke else 200)
     n_lat = 2 if a.smoke else max(10, n_tput // 5)
@@ -325,10 +328,14 @@ def main(argv: list[str] | None = None) -> int:
     relay, relay_port = servers.run(_serve(RelayHandler(sink_port)))
     res: dict = {"message_bytes": len(messages[0]), "clients": clients}
     try:
-        before = sink_h["count"]
-        res["relay"] = asyncio.run(measure(relay_port, messages, n_lat, n_tput, clients))
-        res["relay"]["sink_received"] = sink_h["count"] - before
-        have_gateway = env.has_gateway
+        if a.side == "both":
+            # the load generator and sink alone: proves neither is the limit of what follows
+            res["direct"] = {"throughput": asyncio.run(send_all(sink_port, messages, n_tput, clients))}
+        if a.side != "gateway":
+            before = sink_h["count"]
+            res["relay"] = asyncio.run(measure(relay_port, messages, n_lat, n_tput, clients))
+            res["relay"]["sink_received"] = sink_h["count"] - before
+        have_gateway = env.has_gateway and a.side != "relay"
         try:
             import gateway.engine  # noqa: F401
             from gateway.smtp import build  # noqa: F401
@@ -344,15 +351,17 @@ def main(argv: list[str] | None = None) -> int:
         servers.stop()
 
     rows = []
-    for side in ("relay", "gateway"):
+    for side in ("direct", "relay", "gateway"):
         if side not in res:
             continue
         for phase in ("latency", "throughput"):
+            if phase not in res[side]:
+                continue
             r = res[side][phase]
             lat = r["latency_ms"]
             rows.append((side, phase, r["n"], r["clients"], r["msgs_per_s"], lat["p50"], lat["p95"], lat["p99"],
                          r["errors"]))
-    if "gateway" in res:
+    if "gateway" in res and "relay" in res:
         sign_p50 = res["gateway"]["signing_alone"]["latency_ms"]["p50"]
         added = res["gateway"]["latency"]["latency_ms"]["p50"] - res["relay"]["latency"]["latency_ms"]["p50"] - sign_p50
         res["added_latency_p50_ms"] = added
