@@ -112,7 +112,9 @@ def test_sigkill_at_random_points_loses_and_duplicates_nothing(tmp_path):
     inbox, signed, rejected, work = (root / "folders" / n for n in ("inbox", "signed", "rejected", ".work"))
     inbox.mkdir(parents=True)
     log = root / "door.log"
-    rng = random.Random(int(os.environ.get("KYSO_CRASH_SEED", time.time())))
+    seed = int(os.environ.get("KYSO_CRASH_SEED", time.time()))
+    print(f"crash test seed: KYSO_CRASH_SEED={seed}")  # shown by pytest when the test fails
+    rng = random.Random(seed)
     tpl = make_pdf(tmp_path / "tpl.pdf")
     pdfs, texts = [f"doc-{i:03d}.pdf" for i in range(100)], [f"note-{i:03d}.txt" for i in range(160)]
     names = pdfs + texts

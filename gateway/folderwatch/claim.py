@@ -155,4 +155,9 @@ def pending_claims(watch: Watch) -> list[Claim]:
         claim = load(watch, entry)
         if claim is not None:
             found.append(claim)
+    live = {c.id for c in found}
+    if watch.out_tmp.is_dir():
+        for out in watch.out_tmp.iterdir():
+            if out.name not in live:  # an output whose claim is gone (finished or given back)
+                fsops.remove_tree(out)
     return found

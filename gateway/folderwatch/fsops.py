@@ -54,7 +54,9 @@ def _existing(p: Path) -> Path:
 def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
     """Write our own small file (notes, journal) under a temp name, fsync, rename over it."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    # A fixed temp name: a write cut short by a crash is overwritten when the step is redone, not left behind.
+    # (One writer per path: one door process per work area, one claim per output name.)
+    tmp = path.with_name(f".{path.name}.kyso-tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     try:
         with os.fdopen(fd, "wb") as fh:
