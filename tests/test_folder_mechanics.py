@@ -142,7 +142,8 @@ def test_recovered_claim_is_delivered_once(dev_settings, tmp_path):
     s = folder_settings(dev_settings, tmp_path)
     w = resolve_watches(s)[0]
     make_pdf(w.inbox / "d.pdf")
-    c = claims.take(w, "d.pdf")
+    make_pdf(w.inbox / "e.pdf")
+    c, e = claims.take(w, "d.pdf"), claims.take(w, "e.pdf")
     with Engine(s, workers=1) as eng:
         worker = ClaimWorker(eng, w, BlockedFiles(w.blocked_state))
 
@@ -150,12 +151,15 @@ def test_recovered_claim_is_delivered_once(dev_settings, tmp_path):
             v = await worker.decide(c)
             fsops.write_json(c.result_file, v.to_json())
             await asyncio.to_thread(worker.deliver, c, v)  # ...and the process dies here
-            return await worker.run(claims.pending_claims(w)[0])  # restart
+            ve = await worker.decide(e)
+            fsops.write_json(e.result_file, ve.to_json())
+            os.unlink(ve.output)  # decided, then the unplaced output vanished: signed again, not lost
+            return [await worker.run(x) for x in claims.pending_claims(w)]  # restart
 
-        v = asyncio.run(go())
+        verdicts = asyncio.run(go())
     d = Dirs(s)
-    assert v.outcome is Outcome.SIGN
-    assert files(d.signed) == ["d.pdf"] and len(files(d.archive)) == 1 and files(d.work) == []
+    assert [v.outcome for v in verdicts] == [Outcome.SIGN, Outcome.SIGN]
+    assert files(d.signed) == ["d.pdf", "e.pdf"] and len(files(d.archive)) == 2 and files(d.work) == []
 
 
 # --- stability, names, sidecars, archive -----------------------------------------------------------------

@@ -50,6 +50,9 @@ class ClaimWorker:
             verdict = await asyncio.to_thread(_load_verdict, claim)
         except ValueError:
             verdict = None  # a torn result.json cannot exist (atomic write); be safe and decide again
+        if verdict is not None and verdict.output and not claim.step("out").exists() \
+                and not claim.step("sig").exists() and not os.path.exists(verdict.output):
+            verdict = None  # the signed output vanished before it was placed (someone cleaned up): sign again
         if verdict is None:
             verdict = await self.decide(claim)
             await asyncio.to_thread(fsops.write_json, claim.result_file, verdict.to_json())
@@ -175,9 +178,10 @@ class ClaimWorker:
             name = fsops.free_name(dest, claim.name)
             self.blocked.remember(_rel(claim.rel_dir, name), st.st_size, st.st_mtime_ns, digest)
         final = fsops.place(claim.step("out"), claim.doc, dest, claim.name)
-        st = final.stat()
-        self.blocked.remember(_rel(claim.rel_dir, final.name), st.st_size, st.st_mtime_ns,
-                              fsops.sha256_file(final))
+        if final.exists():  # (after a restart, someone may have taken it away meanwhile)
+            st = final.stat()
+            self.blocked.remember(_rel(claim.rel_dir, final.name), st.st_size, st.st_mtime_ns,
+                                  fsops.sha256_file(final))
         if claim.meta is not None and (claim.meta.exists() or claim.step("meta").exists()):
             fsops.place(claim.step("meta"), claim.meta, dest, claim.sidecar)
         return {"left_in_place": str(final)}
