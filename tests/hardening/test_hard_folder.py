@@ -1,0 +1,72 @@
+"""The folder door and hostile names: everything it writes stays inside its folders, whatever the file is
+called (overlong, newline, leading dash, dot-dot prefixes, NFD Vietnamese), and a symlink dropped into the
+inbox never makes it read (and sign, and publish into signed/) a file from elsewhere."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from conftest import wait_until
+from util import make_pdf
+
+pytestmark = [pytest.mark.slow, pytest.mark.hsm]
+
+# Dot names ("..x.pdf") are temp names by design (write ".x.part", then rename) and are left alone.
+NAMES = ["a" * 240 + ".pdf", "dong\nmoi.pdf", "-rf.pdf", "a..b.pdf", "x\\..\\win.pdf",
+         "Công văn số 1.pdf".encode("utf-8").decode("utf-8"), "Cong\u0302 va\u0306n.pdf", " khoang-trang .pdf"]
+
+
+def _everything(root: Path) -> set[Path]:
+    return {p for p in root.rglob("*")}
+
+
+def test_odd_names_stay_inside_and_symlinks_are_not_followed(private_dev_settings, gateway_process, tmp_path):
+    s = private_dev_settings
+    g = gateway_process(s)
+    pdf = make_pdf(tmp_path / "a.pdf").read_bytes()
+    outside = tmp_path / "elsewhere"
+    outside.mkdir(mode=0o700)
+    private = make_pdf(outside / "private.pdf", lines=["Tài liệu nằm ngoài thư mục"])
+    before_outside = _everything(tmp_path.parent)
+    for i, name in enumerate(NAMES):
+        g.drop_file(name, pdf)
+    os.symlink("/etc", g.folders / "inbox" / "etc-link")  # a directory link: not walked into
+    wait_until(lambda: not [p for p in (g.folders / "inbox").iterdir() if p.name in NAMES], timeout=60,
+               what="odd names taken")
+    wait_until(lambda: len([p for p in (g.folders / "signed").iterdir() if p.suffix == ".pdf"]) >= len(NAMES),
+               timeout=60, what="odd names delivered")
+    import time
+
+    time.sleep(2)  # the link's turn, if it were to be taken
+    signed = {p.name for p in (g.folders / "signed").iterdir()}
+    assert g.stop() == 0
+    # Every output is a direct child of signed/ and every odd name arrived (maybe made safe, never elsewhere).
+    escaped = [p for p in _everything(tmp_path.parent) - before_outside
+               if not str(p).startswith(str(s.var_dir)) and not str(p).startswith(str(tmp_path / "gw-logs"))]
+    print(f"\nodd names: {len(NAMES)} dropped, {len(signed)} in signed/; written outside var: {escaped or 'nothing'}; "
+          f"outside file untouched: {private.exists()}")
+    assert not escaped
+    assert private.exists() and private.read_bytes().startswith(b"%PDF")
+    assert len([n for n in signed if n.endswith(".pdf")]) == len(NAMES) and not any("etc" in n for n in signed)
+
+
+@pytest.mark.xfail(strict=True, reason="the folder door follows symlinks: gateway/folderwatch/stability._stat uses "
+                   "Path.stat() (follows links), so a link in the inbox to a readable PDF elsewhere is claimed, "
+                   "signed and published into signed/. Fix: lstat() there and in scanner.candidate, skip (or reject "
+                   "with BAD_FILENAME) anything not S_ISREG, open the claimed file with O_NOFOLLOW")
+def test_symlink_in_inbox_is_not_published(private_dev_settings, gateway_process, tmp_path):
+    s = private_dev_settings
+    g = gateway_process(s)
+    private = make_pdf(tmp_path / "quarantined.pdf", lines=["Bản trong khu cách ly"])
+    os.symlink(private, g.folders / "inbox" / "link.pdf")
+    import time
+
+    deadline = time.monotonic() + 6
+    while time.monotonic() < deadline and not list((g.folders / "signed").glob("link*")):
+        time.sleep(0.2)
+    published = list((g.folders / "signed").glob("link*"))
+    g.stop()
+    assert not published
