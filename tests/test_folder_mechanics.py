@@ -7,7 +7,6 @@ import asyncio
 import json
 import os
 import time
-from pathlib import Path
 
 import pytest
 

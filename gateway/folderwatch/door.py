@@ -86,6 +86,7 @@ class FolderDoor:
         self._stopping = True
         if self._observer is not None:
             obs, self._observer = self._observer, None
+            obs.unschedule_all()  # first, so no emitter is asked to queue events while it stops
             obs.stop()
             await asyncio.to_thread(obs.join, 5.0)
         for t in self._timers:
