@@ -51,10 +51,12 @@ def assert_org_signed(path: Path, nssdb: Path, n: int = 1) -> None:
 
 @pytest.mark.parametrize("polling", [False, True], ids=["inotify", "polling"])
 def test_sign_reject_and_archive(dev_settings, engine, template, tmp_path, polling):
-    s = folder_settings(dev_settings, tmp_path, polling=polling, poll_seconds=0.3)
+    # No periodic rescan during the test: only the observer can find the files.
+    s = folder_settings(dev_settings, tmp_path, polling=polling, poll_seconds=0.3, rescan_seconds=3600)
     d = Dirs(s)
 
     async def scenario(door):
+        await wait_until(lambda: door.scans >= 1, 10, "the initial scan")
         shutil.copy(template, d.inbox / "công văn 1.pdf")
         (d.inbox / "ghi chu.txt").write_text("không phải PDF", encoding="utf-8")
         await wait_until(lambda: files(d.signed) == ["công văn 1.pdf"] and "ghi chu.txt" in files(d.rejected),
@@ -75,6 +77,20 @@ def test_sign_reject_and_archive(dev_settings, engine, template, tmp_path, polli
     assert note.index("Chỉ chấp nhận tệp PDF") < note.index("Only PDF files are accepted")
     assert files(d.work) == []  # nothing left behind but the lock and state
     assert records(engine, "folder.delivered", "công văn 1.pdf")
+
+
+def test_rescan_finds_what_events_missed(dev_settings, engine, template, tmp_path):
+    """inotify overflows drop events silently: the periodic rescan still finds the file."""
+    s = folder_settings(dev_settings, tmp_path, rescan_seconds=0.5)
+    d = Dirs(s)
+
+    async def scenario(door):
+        await wait_until(lambda: door.scans >= 1, 10, "the initial scan")
+        door._observer.unschedule_all()  # from now on no event arrives
+        shutil.copy(template, d.inbox / "missed.pdf")
+        await wait_until(lambda: files(d.signed) == ["missed.pdf"], 60, "the rescan to find it")
+
+    run_door(s, engine, scenario)
 
 
 def test_pass_keeps_bytes_and_names_never_overwrite(dev_settings, engine, template, tmp_path):

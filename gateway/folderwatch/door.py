@@ -49,7 +49,8 @@ class FolderDoor:
         self._tasks: list[asyncio.Task] = []
         self._locks: list = []
         self._observer = None
-        self.processed = 0  # claims finished since start (for tests and the banner of a future status page)
+        self.processed = 0  # claims finished since start (for tests and a future status page)
+        self.scans = 0  # full passes over the inboxes since start
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -149,6 +150,7 @@ class FolderDoor:
                     continue
                 for path in found:
                     self._events.put_nowait((w.name, path, False))
+            self.scans += 1
             await asyncio.sleep(fs.rescan_seconds)
 
     # --- working ---------------------------------------------------------------------------------
