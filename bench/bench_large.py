@@ -29,6 +29,7 @@ from bench.common import (
     arg_parser,
     bench_env,
     make_pdf,
+    pdf_corpus,
     print_table,
     proc_status_kb,
     ratio,
@@ -107,7 +108,10 @@ async def _engine_once(settings, src: Path, work: Path, repeat: int) -> dict:
         # 2 workers: a pool of spawned processes (workers=1 runs in this process), so the worker's own
         # peak RSS can be read; one document at a time keeps one worker busy.
         with Engine(settings, workers=2) as engine:
-            _drop_output(await engine.submit(pdf_document(src), out_dir=work))  # warm-up: worker start, login
+            # warm-up: one small document per worker at once (imports, login), then the big one on its own
+            small = pdf_corpus(work.parent.parent / "pdfs", "1m", MB, 2)
+            for r in await asyncio.gather(*(engine.submit(pdf_document(p), out_dir=work) for p in small)):
+                _drop_output(r)
             for _ in range(repeat):
                 t0 = time.perf_counter()
                 r = await engine.submit(pdf_document(src), out_dir=work)
