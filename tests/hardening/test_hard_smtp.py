@@ -300,7 +300,7 @@ def messages(draw) -> bytes:
     return bytes(data)
 
 
-@hsettings(max_examples=800, deadline=3000, database=None,
+@hsettings(max_examples=600, deadline=3000, database=None,
            suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(raw=st.one_of(messages(), st.binary(max_size=2000)))
 def test_fuzz_mime_indexer_decides_or_refuses_cleanly(dev_settings, raw):
