@@ -31,10 +31,12 @@ META = ".meta.json"
 
 
 async def record(engine, event: str, *, alert: bool = False, **fields) -> int | None:
-    """A door-level record in the decision log (engine.record_event may be sync or async)."""
-    rec = engine.record_event(Channel.FOLDER.value, event, alert=alert, **fields)
-    if inspect.isawaitable(rec):
-        rec = await rec
+    """A door-level record in the decision log; a blocking record_event runs off the event loop."""
+    fn = engine.record_event
+    if inspect.iscoroutinefunction(fn):
+        rec = await fn(Channel.FOLDER.value, event, alert=alert, **fields)
+    else:
+        rec = await asyncio.to_thread(fn, Channel.FOLDER.value, event, alert=alert, **fields)
     return rec if isinstance(rec, int) or rec is None else getattr(rec, "id", None)
 
 
@@ -171,8 +173,10 @@ class ClaimWorker:
             self._move_meta(claim, final)
             return {"quarantined": str(final)}
         dest = w.inbox / claim.rel_dir
+        digest = None
         if claim.doc.exists():
-            # Remember it before it reappears, so the watcher does not take it again.
+            # Remember it before it reappears, so the watcher does not take it again (a rename keeps
+            # size and mtime; the name is confirmed below if a newcomer took it meanwhile).
             st = claim.doc.stat()
             digest = fsops.sha256_file(claim.doc)
             name = fsops.free_name(dest, claim.name)
@@ -181,7 +185,7 @@ class ClaimWorker:
         if final.exists():  # (after a restart, someone may have taken it away meanwhile)
             st = final.stat()
             self.blocked.remember(_rel(claim.rel_dir, final.name), st.st_size, st.st_mtime_ns,
-                                  fsops.sha256_file(final))
+                                  digest or fsops.sha256_file(final))
         if claim.meta is not None and (claim.meta.exists() or claim.step("meta").exists()):
             fsops.place(claim.step("meta"), claim.meta, dest, claim.sidecar)
         return {"left_in_place": str(final)}
