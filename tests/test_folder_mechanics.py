@@ -241,3 +241,25 @@ def test_non_utf8_file_name_survives_the_journal(watch):
     assert [x.rel for x in found] == [name] and found[0].doc.exists()
     claims.undo(watch, c)
     assert (watch.inbox / name).exists()
+
+
+def test_disabled_and_one_door_per_work_area(tmp_path):
+    from gateway.errors import ConfigError
+    from gateway.folderwatch import build
+    from gateway.settings import load_settings
+
+    base = load_settings(var_dir=tmp_path / "var")
+    assert build(folder_settings(base, tmp_path, enabled=False), None) is None
+    s = folder_settings(base, tmp_path)
+
+    async def go():
+        first, second = build(s, None), build(s, None)
+        lines = await first.start()
+        try:
+            assert "«t»" in lines[0] and "inotify" in lines[0]
+            with pytest.raises(ConfigError):
+                await second.start()
+        finally:
+            await first.stop(1)
+
+    asyncio.run(go())
