@@ -52,6 +52,11 @@ def _page_objects(content: bytes = b"BT /F1 12 Tf 72 720 Td (Hello) Tj ET") -> d
     }
 
 
+def _variant(path: Path, changes: dict[int, bytes]) -> Path:
+    """The one-page PDF with some objects replaced or added."""
+    return write_pdf(path, {**_page_objects(), **changes})
+
+
 def deflate_zeros(total: int, chunk: int = 1 << 24) -> bytes:
     """zlib data that inflates to `total` zero bytes (about 1/1000 of it on the wire), built in milliseconds:
     one raw-deflated chunk ended by a full flush (so every repeat is byte-identical), repeated, then the
@@ -67,28 +72,23 @@ def deflate_zeros(total: int, chunk: int = 1 << 24) -> bytes:
 def flate_bomb(path: Path, inflated: int = 2 << 30) -> Path:
     """The page content stream and the XMP metadata both inflate to `inflated` bytes (default 2 GiB)."""
     bomb = deflate_zeros(inflated)
-    objs = _page_objects()
-    objs[4] = stream(bomb, b"/Filter /FlateDecode ")
-    objs[1] = b"<< /Type /Catalog /Pages 2 0 R /Metadata 6 0 R >>"
-    objs[6] = stream(bomb, b"/Type /Metadata /Subtype /XML /Filter /FlateDecode ")
-    return write_pdf(path, objs)
+    return _variant(path, {4: stream(bomb, b"/Filter /FlateDecode "),
+                           1: b"<< /Type /Catalog /Pages 2 0 R /Metadata 6 0 R >>",
+                           6: stream(bomb, b"/Type /Metadata /Subtype /XML /Filter /FlateDecode ")})
 
 
 def kids_cycle(path: Path) -> Path:
     """The page tree's /Kids point back at the root: a loop."""
-    objs = _page_objects()
-    objs[2] = b"<< /Type /Pages /Kids [3 0 R 2 0 R] /Count 2 >>"
-    return write_pdf(path, objs)
+    return _variant(path, {2: b"<< /Type /Pages /Kids [3 0 R 2 0 R] /Count 2 >>"})
 
 
 def parent_cycle(path: Path) -> Path:
     """Two /Pages nodes each other's /Parent and /Kids, and a page whose /Parent is itself."""
-    objs = _page_objects()
-    objs[2] = b"<< /Type /Pages /Kids [6 0 R] /Count 1 /Parent 6 0 R >>"
-    objs[6] = b"<< /Type /Pages /Kids [2 0 R 3 0 R] /Count 1 /Parent 2 0 R >>"
-    objs[3] = (b"<< /Type /Page /Parent 3 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
-               b"/Resources << /Font << /F1 5 0 R >> >> >>")
-    return write_pdf(path, objs)
+    return _variant(path, {
+        2: b"<< /Type /Pages /Kids [6 0 R] /Count 1 /Parent 6 0 R >>",
+        6: b"<< /Type /Pages /Kids [2 0 R 3 0 R] /Count 1 /Parent 2 0 R >>",
+        3: b"<< /Type /Page /Parent 3 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
+    })
 
 
 def huge_page_tree(path: Path, pages: int) -> Path:
@@ -106,9 +106,7 @@ def huge_page_tree(path: Path, pages: int) -> Path:
 
 def count_lie(path: Path) -> Path:
     """/Count says a billion pages; the tree holds one."""
-    objs = _page_objects()
-    objs[2] = b"<< /Type /Pages /Kids [3 0 R] /Count 1000000000 >>"
-    return write_pdf(path, objs)
+    return _variant(path, {2: b"<< /Type /Pages /Kids [3 0 R] /Count 1000000000 >>"})
 
 
 def object_count_lie(path: Path) -> Path:
@@ -118,25 +116,20 @@ def object_count_lie(path: Path) -> Path:
 
 def deep_arrays(path: Path, depth: int = 100_000) -> Path:
     """An array nested `depth` levels deep (recursive-descent parsers overflow)."""
-    objs = _page_objects()
-    objs[6] = b"[" * depth + b"]" * depth
-    objs[1] = b"<< /Type /Catalog /Pages 2 0 R /Deep 6 0 R >>"
-    return write_pdf(path, objs)
+    return _variant(path, {6: b"[" * depth + b"]" * depth, 1: b"<< /Type /Catalog /Pages 2 0 R /Deep 6 0 R >>"})
 
 
 def javascript(path: Path) -> Path:
-    objs = _page_objects()
-    objs[1] = b"<< /Type /Catalog /Pages 2 0 R /OpenAction 6 0 R >>"
-    objs[6] = b"<< /S /JavaScript /JS (app.alert\\('hi'\\);) >>"
-    return write_pdf(path, objs)
+    return _variant(path, {1: b"<< /Type /Catalog /Pages 2 0 R /OpenAction 6 0 R >>",
+                           6: b"<< /S /JavaScript /JS (app.alert\\('hi'\\);) >>"})
 
 
 def embedded_file(path: Path) -> Path:
-    objs = _page_objects()
-    objs[1] = b"<< /Type /Catalog /Pages 2 0 R /Names << /EmbeddedFiles << /Names [(a.exe) 6 0 R] >> >> >>"
-    objs[6] = b"<< /Type /Filespec /F (a.exe) /EF << /F 7 0 R >> >>"
-    objs[7] = stream(b"MZ\x90\x00not really", b"/Type /EmbeddedFile ")
-    return write_pdf(path, objs)
+    return _variant(path, {
+        1: b"<< /Type /Catalog /Pages 2 0 R /Names << /EmbeddedFiles << /Names [(a.exe) 6 0 R] >> >> >>",
+        6: b"<< /Type /Filespec /F (a.exe) /EF << /F 7 0 R >> >>",
+        7: stream(b"MZ\x90\x00not really", b"/Type /EmbeddedFile "),
+    })
 
 
 def xref_loop(path: Path) -> Path:
