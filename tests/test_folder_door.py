@@ -240,8 +240,12 @@ def test_secret_marked_goes_to_quarantine_only(dev_settings, engine, template, t
         await wait_until(lambda: door.processed >= 2, 60, "two blocked documents")
 
     run_door(s, engine, scenario)
-    assert files(d.signed) == [] and files(d.rejected) == [] and files(d.inbox) == []
+    assert files(d.signed) == [] and files(d.inbox) == []
     assert files(d.archive) == [] and files(d.work) == []
+    # the clerk finds the reason in rejected/, never the content
+    assert sorted(files(d.rejected)) == sorted(
+        f"{n}{tail}" for n in ("bao-cao.pdf", "ke-hoach.pdf") for tail in (".decision.json", ".ly-do.txt"))
+    assert "SECRET_MARKED" in (d.rejected / "bao-cao.pdf.ly-do.txt").read_text(encoding="utf-8")
     q = files(d.quarantine)
     assert {"bao-cao.pdf", "bao-cao.pdf.decision.json", "ke-hoach.pdf", "ke-hoach.pdf.meta.json"} <= set(q)
     assert stat.S_IMODE(d.quarantine.stat().st_mode) == 0o700
@@ -268,7 +272,7 @@ def test_secret_left_in_place_is_not_taken_again(dev_settings, engine, tmp_path)
     processed = run_door(s, engine, scenario)
     assert processed == 1
     assert files(d.inbox) == ["mat.pdf"] and (d.inbox / "mat.pdf").read_bytes() == secret.read_bytes()
-    assert files(d.signed) == [] and files(d.rejected) == []
+    assert files(d.signed) == [] and files(d.rejected) == ["mat.pdf.decision.json", "mat.pdf.ly-do.txt"]
     state = json.loads((d.work / "blocked.json").read_text())
     assert state["mat.pdf"]["size"] == secret.stat().st_size and len(state["mat.pdf"]["sha256"]) == 64
 

@@ -8,7 +8,8 @@ Per watch (settings.folders.watches): files dropped into `inbox/` (written in pl
 up as: SIGN -> `signed/NAME` (PDF) or `signed/NAME` + `signed/NAME.p7s` (detached CAdES), original to
 `archive/YYYY-MM-DD/` (or removed); PASS -> the original into `signed/` unchanged; REJECT ->
 `rejected/NAME` + `NAME.decision.json` + `NAME.ly-do.txt`; BLOCK (state secret) -> `quarantine/` (0700)
-with the notes, or left untouched in the inbox and remembered. Names already taken get " (1)", " (2)"...
+with the notes, or left untouched in the inbox and remembered; either way the two notes (the reason, never
+the content) also go to `rejected/`, where the clerk looks. Names already taken get " (1)", " (2)"...
 An optional sidecar `NAME.meta.json` (or `STEM.meta.json`) may carry: kind (issued, attachment, copy,
 correspondence), number, classification, title, copy_form, copying_agency; it travels with the document.
 """

@@ -163,6 +163,7 @@ class ClaimWorker:
         """Secret-marked: content kept in no gateway folder. Quarantine (0700/0600), or back where it was."""
         w = self.watch
         meta_tail = (META,) if claim.meta is not None else ()
+        self._clerk_notes(claim, v)
         if w.quarantine is not None:
             dest = w.quarantine / claim.rel_dir
             _private_dirs(w.quarantine, dest)
@@ -189,6 +190,21 @@ class ClaimWorker:
         if claim.meta is not None and (claim.meta.exists() or claim.step("meta").exists()):
             fsops.place(claim.step("meta"), claim.meta, dest, claim.sidecar)
         return {"left_in_place": str(final)}
+
+    def _clerk_notes(self, claim: Claim, v: Verdict) -> None:
+        """The clerk looks in rejected/: the reason goes there, the content never does (it is secret)."""
+        dest = self.watch.rejected / claim.rel_dir
+        dest.mkdir(parents=True, exist_ok=True)
+        stem, ext = os.path.splitext(claim.name)
+        name, n = claim.name, 0
+        while True:  # our own note from before a restart is rewritten; anybody else's name is kept
+            note = dest / (name + notes.DECISION)
+            mine = note.exists() and (fsops.read_json(note) or {}).get("claim") == claim.id
+            if mine or not (note.exists() or (dest / name).exists()):
+                break
+            n += 1
+            name = f"{stem} ({n}){ext}"
+        notes.write_notes(dest, name, v, original=claim.rel, watch=self.watch.name, claim_id=claim.id)
 
     async def _record_delivery(self, claim: Claim, v: Verdict, placed: dict[str, str]) -> None:
         w = self.watch

@@ -47,7 +47,7 @@ def _smtp(g, raw: bytes) -> str:
 
 def _folder(g, name: str) -> str:
     f = g.folders
-    for where, label in (("signed", "signed"), ("rejected", "reject"), ("quarantine", "block")):
+    for where, label in (("signed", "signed"), ("quarantine", "block"), ("rejected", "reject")):
         if any(p.name.startswith(name) for p in (f / where).iterdir()):
             return label
     return "queued"
