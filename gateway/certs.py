@@ -623,16 +623,23 @@ def learn_from_signatures(settings, signature_facts: Iterable) -> int:
 
 
 def token_certificates(settings) -> list:
-    """DER certificates stored as public objects on the organisation's token (no login, no PIN)."""
-    if settings.token.softhsm2_conf is not None:
-        os.environ["SOFTHSM2_CONF"] = str(settings.token.softhsm2_conf)
+    """DER certificates stored as public objects on the organisation's token (no login, no PIN).
+
+    Through gateway.signing.keys, the one loader of the PKCS#11 module: it holds the process-wide token
+    lock and re-initialises the module when the configuration changed (SoftHSM reads it once per load).
+    """
+    from gateway.signing import keys
+
+    t = settings.token
     try:
-        import pkcs11
         from pkcs11 import Attribute, ObjectClass
 
-        lib = pkcs11.lib(str(settings.token.module))
-        token = lib.get_token(token_label=settings.token.token_label)
-        with token.open() as session:
-            return [bytes(o[Attribute.VALUE]) for o in session.get_objects({Attribute.CLASS: ObjectClass.CERTIFICATE})]
+        with keys.TOKEN_LOCK:
+            token = keys.find_token(t.module, t.softhsm2_conf, t.token_label, t.discovery_attempts)
+            with token.open() as session:
+                return [bytes(o[Attribute.VALUE])
+                        for o in session.get_objects({Attribute.CLASS: ObjectClass.CERTIFICATE})]
+    except SignerUnavailable:
+        raise
     except Exception as exc:  # any PKCS#11 failure: the token is not usable now
         raise SignerUnavailable(f"token certificates: {type(exc).__name__}: {exc}") from None

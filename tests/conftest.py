@@ -15,30 +15,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # so tests can `from util import ...`
 
 
-_TEMPLATE: list[Path] = []  # a finished var dir whose CA, persons and NSS db private var dirs may copy
-
-
-def make_dev_settings(tmp_path: Path, *, fresh_pki: bool = False, **overrides):
-    """Settings on a fresh var dir under tmp_path, with dev-init run on it: a private token and org key.
-
-    The dev CA, person certificates, seal and NSS db are copied from an earlier dev var dir of this session
-    (only to save key generation time) unless fresh_pki; the token, its key and certificate are always new.
-    """
-    import shutil
-
-    from gateway.devinit import dev_init
-    from gateway.settings import load_settings
-
-    var_dir = Path(tmp_path) / "var"
-    if _TEMPLATE and not fresh_pki and not var_dir.exists():
-        src = _TEMPLATE[0]
-        shutil.copytree(src / "pki", var_dir / "pki", ignore=shutil.ignore_patterns("org.pem"))
-        shutil.copy2(src / "seal.png", var_dir / "seal.png")
-    settings = load_settings(var_dir=var_dir, **overrides)
-    dev_init(settings)
-    if not _TEMPLATE:
-        _TEMPLATE.append(var_dir)
-    return settings
+# Defined in util.py: with two conftest.py files (tests/, tests/hardening/) `from conftest import` is
+# ambiguous — both are imported as the module "conftest".
+from util import make_dev_settings  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -119,7 +119,7 @@ def test_idempotent_and_cli(tmp_path):
 
 def test_nssdb_rebuilt_when_ca_changes(tmp_path):
     """A new CA (root files removed) is picked up: certificates reissued, NSS db rebuilt."""
-    from conftest import make_dev_settings
+    from util import make_dev_settings
 
     from gateway.devinit import dev_init
 

@@ -316,7 +316,7 @@ def test_unwritable_signed_folder_keeps_file_queued(dev_settings, engine, templa
 
 def test_hsm_down_then_back(tmp_path, template, caplog):
     """The token's directory disappears (HSM down): the file waits in the work area; back: it is signed."""
-    from conftest import make_dev_settings
+    from util import make_dev_settings
 
     base = make_dev_settings(tmp_path / "env")
     s = folder_settings(base, tmp_path)

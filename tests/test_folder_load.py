@@ -104,7 +104,7 @@ def _kill(proc: subprocess.Popen) -> None:
 
 
 def test_sigkill_at_random_points_loses_and_duplicates_nothing(tmp_path):
-    from conftest import make_dev_settings
+    from util import make_dev_settings
 
     env = make_dev_settings(tmp_path / "env")  # a private token: nothing shared with other tests
     root = tmp_path / "run"

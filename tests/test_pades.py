@@ -192,18 +192,20 @@ def test_latency_small_medium(signer, dev_settings, tmp_path):
 
 
 BIG_SCRIPT = r"""
-import resource, sys, time
+import sys, time
 from pathlib import Path
 from gateway.settings import load_settings
 from gateway.signing import OrgSigner
+def vmhwm():  # own peak RSS, KiB (ru_maxrss would carry pytest's size across exec)
+    return int(next(l for l in open("/proc/self/status") if l.startswith("VmHWM:")).split()[1])
 s = load_settings(var_dir=sys.argv[1])
 signer = OrgSigner(s)
 signer.check_certificate()
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+base = vmhwm()
 t = time.perf_counter()
 signer.sign_pdf(Path(sys.argv[2]), Path(sys.argv[3]))
 dt = time.perf_counter() - t
-print(f"{dt:.3f} {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss} {base}")
+print(f"{dt:.3f} {vmhwm()} {base}")
 """
 
 
@@ -218,7 +220,7 @@ def test_200mb_streamed(dev_settings, tmp_path):
     assert res.returncode == 0, res.stderr[-2000:]
     secs, peak_kib, base_kib = res.stdout.split()[-3:]
     print(f"200 MB: {float(secs):.2f} s, peak RSS {int(peak_kib) // 1024} MiB (before signing {int(base_kib) // 1024} MiB)")
-    assert int(peak_kib) < 200 * 1024  # streamed: far below the file size
+    assert int(peak_kib) < 150 * 1024  # streamed: far below the 200 MiB file (measured ~97 MiB)
     assert dst.stat().st_size > src.stat().st_size
     sigs = pdfsig(dst, dev_settings.paths.nssdb)
     assert sigs[0]["valid"] and sigs[0]["trusted"] and sigs[0]["total_document"]

@@ -35,7 +35,7 @@ pytestmark = [
 
 class Rig:
     def __init__(self, base: Path) -> None:
-        from conftest import make_dev_settings
+        from util import make_dev_settings
 
         self.settings = make_dev_settings(base / "dev")
         self.loop = LoopThread()

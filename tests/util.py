@@ -275,9 +275,39 @@ def pdfsig(path: Path, nssdb: Path, *extra: str) -> list[dict]:
 
 
 def rss_peak_kib() -> int:
-    """Peak RSS of this process and its waited-for children, KiB."""
-    import resource
+    """Peak RSS of this process, KiB: VmHWM of its own memory map.
 
-    return max(
-        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    )
+    Not getrusage: Linux carries ru_maxrss across exec, so a child forked from a big pytest process would
+    report the parent's size at fork time.
+    """
+    with open("/proc/self/status", encoding="ascii") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
+_TEMPLATE: list[Path] = []  # a finished var dir whose CA, persons and NSS db private var dirs may copy
+
+
+def make_dev_settings(tmp_path: Path, *, fresh_pki: bool = False, **overrides):
+    """Settings on a fresh var dir under tmp_path, with dev-init run on it: a private token and org key.
+
+    The dev CA, person certificates, seal and NSS db are copied from an earlier dev var dir of this session
+    (only to save key generation time) unless fresh_pki; the token, its key and certificate are always new.
+    """
+    import shutil
+
+    from gateway.devinit import dev_init
+    from gateway.settings import load_settings
+
+    var_dir = Path(tmp_path) / "var"
+    if _TEMPLATE and not fresh_pki and not var_dir.exists():
+        src = _TEMPLATE[0]
+        shutil.copytree(src / "pki", var_dir / "pki", ignore=shutil.ignore_patterns("org.pem"))
+        shutil.copy2(src / "seal.png", var_dir / "seal.png")
+    settings = load_settings(var_dir=var_dir, **overrides)
+    dev_init(settings)
+    if not _TEMPLATE:
+        _TEMPLATE.append(var_dir)
+    return settings
