@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import enum
 import logging
-import os
 import re
 import sqlite3
 import warnings

@@ -150,8 +150,12 @@ def _time_limit(seconds: float):
     old_deadline = start + old_delay if old_delay > 0 else None
 
     def handler(signum, frame):
-        if old_deadline is not None and time.monotonic() >= old_deadline - 0.001 and callable(old_handler):
+        now = time.monotonic()
+        if old_deadline is not None and now >= old_deadline - 0.001 and callable(old_handler):
             old_handler(signum, frame)
+        if now < deadline - 0.001:  # it was their alarm, not ours: wait for ours
+            signal.setitimer(signal.ITIMER_REAL, deadline - now)
+            return
         raise _Timeout()
 
     signal.signal(signal.SIGALRM, handler)

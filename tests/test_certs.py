@@ -8,7 +8,6 @@ import os
 import stat
 import subprocess
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 from cryptography import x509

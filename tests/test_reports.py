@@ -279,7 +279,6 @@ def _expected_annex(key):
 @pytest.mark.parametrize("key", ["2026-H1", "2026", "2020"])
 def test_docx_template_and_every_number(world, tmp_path, key):
     from docx import Document
-    from docx.shared import Mm
 
     dst = write_report(world, report(world, key, signer_name="Nguyễn Văn Thủ"), "docx", tmp_path / "r.docx")
     doc = Document(str(dst))

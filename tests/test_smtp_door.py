@@ -12,7 +12,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from smtp_support import Gateway, LoopThread, parse_eml, smtp_settings
+from smtp_support import Gateway, LoopThread, parse_eml
 from util import make_pdf, pdfsig
 
 from gateway.engine import Engine

@@ -6,7 +6,7 @@ import logging
 import sys
 from typing import Iterable
 
-from gateway.errors import ConfigError, GatewayError, PermanentError, TemporaryError
+from gateway.errors import ConfigError, GatewayError, PermanentError
 from gateway.model import Reason
 from gateway.reasons import render
 

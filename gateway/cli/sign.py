@@ -21,7 +21,7 @@ from pathlib import Path
 
 from gateway.cli.common import EXIT_OK, EXIT_REFUSED, EXIT_TEMPORARY, EXIT_USAGE, say, settings_from
 from gateway.errors import GatewayError, PermanentError
-from gateway.model import Channel, Declared, DocKind, Document, Origin, Outcome, Reason, Result
+from gateway.model import Channel, Declared, DocKind, Document, Origin, Outcome, Result
 from gateway.reasons import render
 
 KINDS = ("issued", "attachment", "copy", "correspondence", "report")
