@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import mail_with_pdf, wait_until
+from gw_harness import mail_with_pdf, wait_until
 from gateway.model import Channel, Document
 from gateway.pipeline import Pipeline
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import mail_with_pdf, wait_until
+from gw_harness import mail_with_pdf, wait_until
 from smtp_support import LoopThread
 from util import make_pdf, pdfsig
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import wait_until
+from gw_harness import wait_until
 from util import make_pdf
 
 pytestmark = [pytest.mark.slow, pytest.mark.hsm]

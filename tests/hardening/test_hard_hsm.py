@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import mail_with_pdf, wait_until
+from gw_harness import mail_with_pdf, wait_until
 from util import make_pdf, pdfsig
 
 pytestmark = [pytest.mark.slow, pytest.mark.hsm]

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import GATEWAY, ROOT, mail_with_pdf, wait_until
+from gw_harness import GATEWAY, ROOT, mail_with_pdf, wait_until
 from util import make_pdf
 
 pytestmark = [pytest.mark.slow, pytest.mark.hsm]

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import GATEWAY, ROOT
+from gw_harness import GATEWAY, ROOT
 from gateway.audit import AuditLog
 from gateway.engine import Engine
 from publish_support import RunningDoor, http_settings

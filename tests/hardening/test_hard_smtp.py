@@ -20,7 +20,7 @@ from email.message import EmailMessage
 import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
-from conftest import mail_with_pdf
+from gw_harness import mail_with_pdf
 from gateway.engine import Engine
 from gateway.errors import InputRejected, LimitExceeded
 from gateway.smtp import message as mime

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import mail_with_pdf, wait_until
+from gw_harness import mail_with_pdf, wait_until
 from util import make_pdf
 
 pytestmark = [pytest.mark.slow, pytest.mark.hsm]
