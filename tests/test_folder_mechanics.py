@@ -263,3 +263,21 @@ def test_disabled_and_one_door_per_work_area(tmp_path):
             await first.stop(1)
 
     asyncio.run(go())
+
+
+def test_symlinks_are_never_taken(watch, tmp_path):
+    """A link in the inbox could point at any readable file on the machine: never claimed or signed."""
+    outside = tmp_path / "outside.pdf"
+    outside.write_bytes(b"%PDF-1.7 private")
+    os.symlink(outside, watch.inbox / "link.pdf")
+    os.symlink(outside, watch.inbox / "real.pdf.meta.json")  # nor read as somebody's sidecar
+    (watch.inbox / "real.pdf").write_bytes(b"%PDF-1.7 x")
+    assert [p.name for p in scan(watch)] == ["real.pdf"]
+    assert candidate(watch, watch.inbox / "link.pdf") is None
+    st = Stability(0.0)
+    st.seen(watch.inbox / "link.pdf", closed=True)
+    assert st.due() == []
+    assert claims.take(watch, "link.pdf") is None
+    c = claims.take(watch, "real.pdf")
+    assert c is not None and c.meta is None
+    assert outside.read_bytes() == b"%PDF-1.7 private" and (watch.inbox / "link.pdf").is_symlink()

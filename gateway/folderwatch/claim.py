@@ -68,7 +68,7 @@ class Claim:
 def find_sidecar(doc: Path) -> Path | None:
     """`a.pdf.meta.json`, else `a.meta.json`, beside the document."""
     for cand in (doc.with_name(doc.name + SIDECAR), doc.with_name(doc.stem + SIDECAR)):
-        if cand.is_file():
+        if cand.is_file() and not cand.is_symlink():
             return cand
     return None
 
@@ -76,6 +76,8 @@ def find_sidecar(doc: Path) -> Path | None:
 def take(watch: Watch, rel: str) -> Claim | None:
     """Claim inbox/rel (and its sidecar). None when the file is gone (someone else took it)."""
     src = watch.inbox / rel
+    if src.is_symlink():  # replaced by a link since it was found: not ours to take
+        return None
     sidecar = find_sidecar(src)
     cid = new_claim_id()
     cdir = watch.work / cid

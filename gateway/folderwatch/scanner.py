@@ -32,6 +32,8 @@ def candidate(watch: Watch, path: Path) -> str | None:
         return None
     if not wanted(parts[-1], watch.patterns):
         return None
+    if path.is_symlink():  # never follow a link out of the inbox (see stability._stat)
+        return None
     return "/".join(parts)
 
 

@@ -90,8 +90,10 @@ class Stability:
 
 
 def _stat(path: Path) -> os.stat_result | None:
+    """A regular file's status; None for anything else. lstat: a symlink in the inbox could point at any
+    readable file on the machine and get it signed and published, so links are never taken."""
     try:
-        st = path.stat()
+        st = path.lstat()
     except OSError:
         return None
     return st if stat.S_ISREG(st.st_mode) else None
