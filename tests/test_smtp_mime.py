@@ -88,6 +88,10 @@ def test_limits_raise_permanent_errors():
     with pytest.raises(LimitExceeded):
         mime.parse(deep, max_depth=10)
     assert replies.for_error(LimitExceeded("x", limit="MIME depth 10")).code == 552
+    huge = b"Subject: x\r\n" + b"X-Pad: " + b"a" * 5000 + b"\r\n\r\nbody\r\n"
+    assert mime.parse(huge, max_header_bytes=8192).root.body_start > 5000
+    with pytest.raises(LimitExceeded, match="header"):
+        mime.parse(huge, max_header_bytes=4096)
 
 
 def test_seven_bit_encodes_8bit_and_long_lines_only():

@@ -124,7 +124,8 @@ class SmtpDoor:
                  "refused_recipients": txn.refused_rcpts, "size": len(raw), "client": peer}
 
         try:
-            parsed, docs = await asyncio.to_thread(_index, raw, limits.max_mime_parts, limits.max_mime_depth)
+            parsed, docs = await asyncio.to_thread(
+                _index, raw, limits.max_mime_parts, limits.max_mime_depth, limits.max_header_bytes)
         except PermanentError as exc:
             reply = replies.for_error(exc)
             await self._record("smtp.refused", reply, facts)
@@ -216,8 +217,8 @@ class SmtpDoor:
             log.error("smtp: decision log unavailable for event %s", event)
 
 
-def _index(raw: bytes, max_parts: int, max_depth: int):
-    parsed = mime.parse(raw, max_parts=max_parts, max_depth=max_depth)
+def _index(raw: bytes, max_parts: int, max_depth: int, max_header_bytes: int):
+    parsed = mime.parse(raw, max_parts=max_parts, max_depth=max_depth, max_header_bytes=max_header_bytes)
     return parsed, mime.find_documents(parsed)
 
 

@@ -103,18 +103,21 @@ def _boundary_regex(boundary: bytes) -> re.Pattern[bytes]:
     return re.compile(rb"(?m)^--" + re.escape(boundary) + rb"(--)?[ \t]*(?=\r?\n|\Z)")
 
 
-def parse(raw: bytes, *, max_parts: int = 500, max_depth: int = 10) -> ParsedMessage:
-    """Index every MIME entity of `raw`. Raises LimitExceeded when the tree is too large or too deep."""
-    indexer = _Indexer(raw, max_parts, max_depth)
+def parse(raw: bytes, *, max_parts: int = 500, max_depth: int = 10,
+          max_header_bytes: int = 256 * 1024) -> ParsedMessage:
+    """Index every MIME entity of `raw`. Raises LimitExceeded when the tree is too large or too deep, or a
+    header block is larger than max_header_bytes (the stdlib header parser is slow on huge blocks)."""
+    indexer = _Indexer(raw, max_parts, max_depth, max_header_bytes)
     root = indexer.entity(0, len(raw), (), 0)
     return ParsedMessage(raw, root, indexer.parts)
 
 
 class _Indexer:
-    def __init__(self, raw: bytes, max_parts: int, max_depth: int) -> None:
+    def __init__(self, raw: bytes, max_parts: int, max_depth: int, max_header_bytes: int) -> None:
         self.raw = raw
         self.max_parts = max_parts
         self.max_depth = max_depth
+        self.max_header_bytes = max_header_bytes
         self.parts: list[Part] = []
 
     def entity(self, start: int, end: int, path: tuple[int, ...], depth: int) -> Part:
@@ -124,6 +127,8 @@ class _Indexer:
             raise LimitExceeded("too many MIME parts", limit=f"{self.max_parts} MIME parts")
         raw = self.raw
         body_start = _header_block_end(raw, start, end)
+        if body_start - start > self.max_header_bytes:
+            raise LimitExceeded("header block too large", limit=f"{self.max_header_bytes} header bytes")
         headers = _HEADER_PARSER.parsebytes(raw[start:body_start])
         part = Part(start, body_start, end, headers, path, depth)
         self.parts.append(part)
@@ -142,7 +147,8 @@ class _Indexer:
             decoded = decode_body(raw[body_start:end], part.cte)
             left = self.max_parts - len(self.parts)
             if decoded and left > 0:
-                part.inner = parse(decoded, max_parts=left, max_depth=self.max_depth - depth - 1)
+                part.inner = parse(decoded, max_parts=left, max_depth=self.max_depth - depth - 1,
+                                   max_header_bytes=self.max_header_bytes)
         return part
 
     def split(self, part: Part, boundary: bytes) -> None:
