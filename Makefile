@@ -39,6 +39,7 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	$(VPY) -m pip install --quiet --upgrade pip
 	$(VPY) -m pip install --quiet -r requirements.lock
 	$(VPY) -m pip install --quiet --no-deps -e .
+	$(VPY) -m pip check   # the lock must hold everything pyproject.toml asks for
 	@touch $@
 
 dev-init: venv
