@@ -3,6 +3,7 @@
 Per size (50 KB, 1 MB, 20 MB; N distinct PDFs each):
   pyhanko 1p     plain pyHanko loop in this process (one session, invisible field): the baseline
   pyhanko 2p     the same loop in 2 spawned processes, documents split: what the machine allows
+  OrgSigner      gateway.signing.OrgSigner.sign_pdf alone (the visible Decree 30 signature, no pipeline)
   pipeline       gateway.pipeline.Pipeline.process in this process, sequentially (inspection + policy +
                  log + sign): its time minus pyHanko's is the pipeline overhead per document
   engine 1w/2w   gateway.engine.Engine with 1 and 2 workers, all documents submitted at once
@@ -97,6 +98,27 @@ def pyhanko_procs(token, paths: list[Path], work: Path, procs: int = 2) -> float
 
 
 # --- gateway --------------------------------------------------------------------------------------
+
+
+def signer_loop(settings, paths: list[Path], work: Path) -> list[float]:
+    """Seconds per document through the gateway's signing layer alone (OrgSigner.sign_pdf: visible
+    Decree 30 text block, token key), no inspection, policy or log: splits the pipeline's extra time
+    into "the signature the gateway makes" and "the pipeline around it"."""
+    from gateway.signing import OrgSigner, PdfSignRequest
+
+    signer = OrgSigner(settings)
+    try:
+        signer.sign_pdf(paths[0], work / "warm-signer.pdf", PdfSignRequest())
+        times = []
+        for i, p in enumerate(paths):
+            dst = work / f"signer-{i}.pdf"
+            t0 = time.perf_counter()
+            signer.sign_pdf(p, dst, PdfSignRequest())
+            times.append(time.perf_counter() - t0)
+            dst.unlink()
+    finally:
+        signer.close()
+    return times
 
 
 def pipeline_loop(settings, paths: list[Path], work: Path) -> tuple[list[float], dict[str, int]]:
@@ -222,13 +244,23 @@ def main(argv: list[str] | None = None) -> int:
             res["pyhanko_2p"] = {"docs_per_s": dps}
             rows.append((label, "pyhanko 2 processes", count, dps, 1000 / dps, ratio(dps, base_dps), ""))
         if gw_pipe:
+            t = signer_loop(env.settings, paths, work)
+            signer_ms = summarize(t, 1000.0)["mean"]
+            res["org_signer"] = {"ms": summarize(t, 1000.0), "docs_per_s": len(t) / sum(t)}
+            rows.append((label, "gateway OrgSigner.sign_pdf alone", count, res["org_signer"]["docs_per_s"], signer_ms,
+                         ratio(res["org_signer"]["docs_per_s"], base_dps),
+                         f"seal + signing layer {signer_ms - base_ms:+.1f} ms"))
             t, outcomes = pipeline_loop(env.settings, paths, work)
             mean_ms = summarize(t, 1000.0)["mean"]
             res["pipeline"] = {"ms": summarize(t, 1000.0), "docs_per_s": len(t) / sum(t), "outcomes": outcomes,
-                               "overhead_ms": mean_ms - base_ms, "overhead_share": (mean_ms - base_ms) / base_ms}
+                               "overhead_ms": mean_ms - base_ms, "overhead_share": (mean_ms - base_ms) / base_ms,
+                               "beyond_signer_ms": mean_ms - signer_ms,
+                               "beyond_signer_share": (mean_ms - signer_ms) / signer_ms}
             rows.append((label, "gateway pipeline (in-process)", count, res["pipeline"]["docs_per_s"], mean_ms,
                          ratio(res["pipeline"]["docs_per_s"], base_dps),
-                         f"overhead {mean_ms - base_ms:+.1f} ms ({100 * (mean_ms - base_ms) / base_ms:+.0f}%)"))
+                         f"overhead {mean_ms - base_ms:+.1f} ms ({100 * (mean_ms - base_ms) / base_ms:+.0f}%); "
+                         f"beyond OrgSigner {mean_ms - signer_ms:+.1f} ms "
+                         f"({100 * (mean_ms - signer_ms) / signer_ms:+.0f}%)"))
             if a.profile:
                 res["profile"] = profile_pipeline(env.settings, paths[: min(count, 20)], work, a.out, label)
         if gw_engine:

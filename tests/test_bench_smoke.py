@@ -49,7 +49,7 @@ def test_bench_hsm(bench_out):
 
 def test_bench_signing(bench_out):
     res = run_bench("bench_signing", bench_out)["results"]["50k"]
-    assert {"pyhanko_1p", "pipeline", "engine_1w"} <= set(res)
+    assert {"pyhanko_1p", "org_signer", "pipeline", "engine_1w"} <= set(res)
     assert res["pipeline"]["outcomes"] == {"sign": res["n"]}
     assert res["engine_1w"]["outcomes"] == {"sign": res["n"]} and res["engine_1w"]["errors"] == 0
     assert {"p50", "p95", "p99"} <= set(res["engine_1w"]["latency_ms"])
