@@ -53,12 +53,9 @@ def test_odd_names_stay_inside_and_symlinks_are_not_followed(private_dev_setting
     assert len([n for n in signed if n.endswith(".pdf")]) == len(NAMES) and not any("etc" in n for n in signed)
 
 
-@pytest.mark.xfail(strict=True, reason="the folder door follows symlinks: gateway/folderwatch/stability._stat uses "
-                   "Path.stat() (follows links) and scanner.scan lists links, so a link in the inbox to a readable "
-                   "PDF elsewhere is claimed, signed and published into signed/ (seen through gateway run). Fix: "
-                   "lstat() there and in scanner.candidate, skip (or reject with BAD_FILENAME) anything not "
-                   "S_ISREG, open the claimed file with O_NOFOLLOW")
 def test_symlink_in_inbox_is_not_taken(dev_settings, tmp_path):
+    """A link to a readable PDF elsewhere (say another watch's quarantine) must never be claimed, signed and
+    published into signed/ (it was, through gateway run, until d70923c)."""
     from gateway.folderwatch.layout import resolve_watches
     from gateway.folderwatch.scanner import scan
     from gateway.settings import FolderWatch
