@@ -182,16 +182,32 @@ _B64_JUNK = re.compile(rb"[^A-Za-z0-9+/]")
 def decode_body(body: bytes, cte: str) -> bytes:
     """Decode a part body as a lenient MUA would (bad padding and stray characters are tolerated)."""
     if cte == "base64":
-        data = _B64_JUNK.sub(b"", body.split(b"=", 1)[0])
-        data = data[: len(data) - len(data) % 4] if len(data) % 4 == 1 else data
-        data += b"=" * (-len(data) % 4)
-        try:
-            return base64.b64decode(data)
-        except binascii.Error:
-            return b""
+        return _decode_base64(body)
     if cte == "quoted-printable":
         return binascii.a2b_qp(body)
     return body
+
+
+def _decode_base64(body: bytes) -> bytes:
+    # Everything up to the first "=" counts (a misplaced "=" ends the data, as before). binascii skips line
+    # breaks and other non-alphabet bytes at C speed and "==" completes any short final group; the one case
+    # it refuses (a lone final character) goes the slow way, which drops that character.
+    eq = body.find(b"=")
+    head = body if eq < 0 else body[:eq]
+    try:
+        return binascii.a2b_base64(head + b"==")
+    except binascii.Error:
+        return _decode_base64_lenient(head)
+
+
+def _decode_base64_lenient(head: bytes) -> bytes:
+    data = _B64_JUNK.sub(b"", head)
+    data = data[: len(data) - len(data) % 4] if len(data) % 4 == 1 else data
+    data += b"=" * (-len(data) % 4)
+    try:
+        return base64.b64decode(data)
+    except binascii.Error:
+        return b""
 
 
 def looks_like_pdf(content: bytes) -> bool:

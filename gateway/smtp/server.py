@@ -5,6 +5,10 @@ Extensions over stock aiosmtpd (which answers 555 to DSN parameters and 500 to l
   before aiosmtpd sees it (keeping their original case, since ENVID and ORCPT are case-sensitive xtext),
   validated, and forwarded to the next hop when it supports DSN.
 - Lines longer than 1000 octets in DATA are accepted (up to the message size limit).
+- DATA is read in large blocks (`read_data`), not line by line: aiosmtpd's per-line loop cost a third of the
+  door's CPU on 1 MB messages. Same semantics: dot-unstuffing after CRLF only (a bare LF is data), the size
+  limit enforced while reading (552 after the terminator, nothing kept), `original_content` = `content` =
+  the unstuffed bytes.
 - SIZE is the configured max_message_bytes, advertised in EHLO and enforced for both MAIL SIZE= and DATA.
 - 8BITMIME and SMTPUTF8 are advertised and forwarded.
 
@@ -24,7 +28,7 @@ import secrets
 import ssl
 from dataclasses import dataclass, field
 
-from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, LoginPassword, Session, syntax
 
 from gateway.smtp import replies
 from gateway.smtp.relay import Upstream
@@ -113,6 +117,44 @@ class GatewaySMTP(SMTP):
         prefix = arg[: len(arg) - len(params)]
         return (prefix.rstrip() + (" " + " ".join(keep) if keep else "")), dsn, ""
 
+    @syntax("DATA")
+    async def smtp_DATA(self, arg: str) -> None:
+        """aiosmtpd's smtp_DATA (same checks, replies and envelope), with the body read by `read_data`."""
+        if self._decode_data:  # never set by the gateway; keep aiosmtpd's str-decoding path as it is
+            await super().smtp_DATA(arg)
+            return
+        if await self.check_helo_needed():
+            return
+        if await self.check_auth_needed("DATA"):
+            return
+        assert self.envelope is not None
+        if not self.envelope.rcpt_tos:
+            await self.push("503 Error: need RCPT command")
+            return
+        if arg:
+            await self.push("501 Syntax: DATA")
+            return
+        await self.push("354 End data with <CR><LF>.<CR><LF>")
+        try:
+            content = await read_data(self._reader, self.data_size_limit)
+        except asyncio.CancelledError:
+            log.info("connection lost during DATA")
+            self._writer.close()
+            raise
+        except asyncio.IncompleteReadError:
+            log.info("connection closed during DATA")
+            self._writer.close()
+            return
+        if content is None:
+            await self.push("552 Error: Too much mail data")
+            self._set_post_data_state()
+            return
+        self.envelope.content = content
+        self.envelope.original_content = content
+        status = await self._call_handler_hook("DATA") if "DATA" in self._handle_hooks else MISSING
+        self._set_post_data_state()
+        await self.push("250 OK" if status is MISSING else status)
+
     async def _reset_transaction(self) -> None:
         up = self.transaction.upstream
         self.transaction = Transaction(upstream=up)
@@ -125,6 +167,48 @@ class GatewaySMTP(SMTP):
         if up is not None:
             # Closing talks to the network; never inside this callback's frame.
             asyncio.ensure_future(up.close(), loop=self.loop)
+
+
+_DOT_CRLF = b".\r\n"
+_END_OF_DATA = b"\r\n.\r\n"
+
+
+async def read_data(reader: asyncio.StreamReader, limit: int | None) -> bytes | None:
+    """The message after DATA, up to the line ".": dot-unstuffed bytes, or None when it exceeded `limit`.
+
+    Reads up to each ".\r\n" (never found inside base64, so a 1 MB attachment is one or two reads); the end
+    is a ".\r\n" that follows a CRLF (or starts the data). Bytes after the end stay in the reader
+    (pipelining). `limit` counts the dot-stuffed bytes before the final ".\r\n", as aiosmtpd does; past it
+    the rest is read and dropped, so the client gets its 552 after sending everything (RFC 5321 4.2.5).
+    """
+    chunks: list[bytes] = []
+    size = 0
+    tail = b"\r\n"  # DATA starts at the beginning of a line
+    over = False
+    while True:
+        try:
+            chunk = await reader.readuntil(_DOT_CRLF)
+        except asyncio.LimitOverrunError as exc:
+            # No ".\r\n" within the reader's limit (a message far over the size limit): drop what was
+            # scanned; the separator, if it straddles, is never in the consumed part.
+            chunk = await reader.read(exc.consumed)
+        size += len(chunk)
+        if (tail + chunk[-5:])[-5:] == _END_OF_DATA:
+            break
+        tail = (tail + chunk[-4:])[-4:]
+        if not over and limit and size - 3 > limit:
+            over = True
+            chunks.clear()
+        if not over:
+            chunks.append(chunk)
+    size -= 3
+    if over or (limit and size > limit):
+        return None
+    chunks.append(chunk[:-3])
+    data = b"".join(chunks)
+    if data[:1] == b".":
+        data = data[1:]
+    return data.replace(b"\r\n.", b"\r\n")  # the same object when nothing was stuffed
 
 
 def _check_dsn(dsn: dict[str, str]) -> str:
