@@ -51,6 +51,58 @@ def _init_worker(settings) -> None:
     except GatewayError as exc:
         log.warning("worker %d: signer not ready at start (%s); will retry on first use", os.getpid(), exc.code)
         _PIPELINE._signer = None
+    else:
+        warm_up(_PIPELINE)
+
+
+def _tiny_pdf() -> bytes:
+    """A one-page PDF with a line of text, built by hand (offsets computed)."""
+    content = b"BT /F1 12 Tf 72 760 Td (Kyso warm-up) Tj ET"
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R"
+        b" /Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n%s\nendstream" % (len(content), content),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = bytearray(b"%PDF-1.7\n")
+    offsets = []
+    for i, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (i, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % off for off in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
+def warm_up(pipeline: Pipeline) -> None:
+    """Exercise inspection, the visible signature and the output check once on a throw-away PDF, so a
+    fresh worker's first real document does not pay for imports, font parsing and pyHanko's first use
+    (~2 s). Nothing is recorded; the files are deleted. A failure here only costs the first document time."""
+    import tempfile
+
+    from gateway.inspect import inspect
+    from gateway.model import Channel
+    from gateway.pipeline import check_last_pdf_signature
+    from gateway.signing import PdfSignRequest
+
+    t0 = time.monotonic()
+    try:
+        base = Path(pipeline.settings.var_dir) / "work"
+        base.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with tempfile.TemporaryDirectory(prefix="warm-", dir=base) as d:
+            src, dst = Path(d) / "warm.pdf", Path(d) / "warm-signed.pdf"
+            src.write_bytes(_tiny_pdf())
+            inspect(Document(channel=Channel.CLI, name=src.name, path=src), pipeline.settings, None)
+            pipeline.signer.sign_pdf(src, dst, PdfSignRequest())
+            check_last_pdf_signature(dst, pipeline.settings.signing.chunk_size)
+    except Exception as exc:  # noqa: BLE001 - warming is an optimisation, never a reason not to start
+        log.warning("worker %d: warm-up failed (%s); first document will be slower", os.getpid(), type(exc).__name__)
+    else:
+        log.debug("worker %d warm in %.2f s", os.getpid(), time.monotonic() - t0)
 
 
 # Each takes the pipeline explicitly when run in-process (workers=0/1), else the worker's own.

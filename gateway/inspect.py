@@ -122,9 +122,11 @@ def _stream_scan(fh: BinaryIO) -> _Scan:
         h.update(chunk)
         if len(scan.head) < HEAD:
             scan.head += chunk[: HEAD - len(scan.head)]
-        if not scan.js_hint and _JS_RAW.search(tail + chunk):
+        # The chunk alone, and only its first bytes joined to the previous tail for a match across the
+        # boundary: no copy of the whole chunk (a 200 MB file was 0.1 s of memcpy here).
+        if not scan.js_hint and (_JS_RAW.search(chunk) or (tail and _JS_RAW.search(tail + chunk[:64]))):
             scan.js_hint = True
-        tail = chunk[-32:]
+        tail = chunk[-64:]
         scan.size += len(chunk)
     scan.sha256 = h.hexdigest()
     return scan

@@ -81,6 +81,7 @@ class Pipeline:
             from gateway.signing import OrgSigner
 
             self._signer = OrgSigner(self.settings)
+            self._signer.hash_output = False  # _check_output hashes the output in its one read
         return self._signer
 
     @property
@@ -166,7 +167,7 @@ class Pipeline:
                 dst = work / f"{doc.id}-{name}"
                 output = self.signer.sign_pdf(src, dst, self._request(doc, facts, decision))
             try:
-                self._check_output(output, src)
+                output = self._check_output(output, src)
             except BaseException:
                 output.path.unlink(missing_ok=True)
                 raise
@@ -225,17 +226,25 @@ class Pipeline:
             anchor_rect=anchor.rect if anchor else None,
         )
 
-    def _check_output(self, output: SignedOutput, src: Path) -> None:
-        """Cheap check of what the signer wrote: the new signature parses, covers the file, and is intact."""
+    def _check_output(self, output: SignedOutput, src: Path) -> SignedOutput:
+        """Cheap check of what the signer wrote: the new signature parses, covers the file, and is intact.
+
+        For a PDF the same read yields the output's SHA-256: filled in when the signer left it empty, compared
+        when it did not."""
         try:
             if output.detached:
                 check_detached(output.path, src, self.settings.signing.chunk_size)
-            else:
-                check_last_pdf_signature(output.path, self.settings.signing.chunk_size)
+                return output
+            sha = check_last_pdf_signature(output.path, self.settings.signing.chunk_size)
         except OutputCheckFailed:
             raise
         except Exception as exc:
             raise OutputCheckFailed(f"signed output unreadable: {type(exc).__name__}: {exc}") from None
+        if not output.sha256:
+            return replace(output, sha256=sha)
+        if output.sha256 != sha:
+            raise OutputCheckFailed("signed output changed after signing (SHA-256 differs)")
+        return output
 
     # --- recording -------------------------------------------------------------------------------------
 
@@ -330,9 +339,10 @@ def _digest_ranges(path: Path, ranges: list[tuple[int, int]], algo: str, chunk: 
     return h.digest()
 
 
-def check_last_pdf_signature(path: Path, chunk: int = 1 << 20) -> None:
+def check_last_pdf_signature(path: Path, chunk: int = 1 << 20) -> str:
     """The last signature of a just-signed PDF: its /ByteRange covers the whole file but /Contents, and the
-    CMS inside verifies over those bytes. (The full validation with trust is gateway.validation's job.)"""
+    CMS inside verifies over those bytes. Returns the whole file's SHA-256 (hex), from the same read.
+    (The full validation with trust is gateway.validation's job.)"""
     size = path.stat().st_size
     with open(path, "rb") as fh:
         # pyHanko writes the signature dictionary into the appended section: search the tail, then widen.
@@ -351,10 +361,50 @@ def check_last_pdf_signature(path: Path, chunk: int = 1 << 20) -> None:
             raise OutputCheckFailed("the new signature does not cover the whole file")
         fh.seek(b)
         contents = fh.read(c - b).strip()
-    if not (contents.startswith(b"<") and contents.endswith(b">")):
-        raise OutputCheckFailed("/Contents is not a hex string")
-    der = bytes.fromhex(contents[1:-1].decode("ascii"))
-    _verify_cms(der, lambda algo: _digest_ranges(path, [(a, b), (c, d)], algo, chunk))
+        if not (contents.startswith(b"<") and contents.endswith(b">")):
+            raise OutputCheckFailed("/Contents is not a hex string")
+        der = bytes.fromhex(contents[1:-1].decode("ascii"))
+        digests: dict[str, str] = {}
+
+        def digest_of(algo: str) -> bytes:
+            signed, whole = _digest_pdf(fh, b, c, size, algo, chunk)
+            digests["sha256"] = whole
+            return signed
+
+        _verify_cms(der, digest_of)
+    return digests["sha256"]
+
+
+def _read_into(fh, start: int, length: int, chunk: int, *hashes) -> None:
+    fh.seek(start)
+    left = length
+    while left > 0:
+        block = fh.read(min(chunk, left))
+        if not block:
+            raise OutputCheckFailed("signed output shorter than its /ByteRange")
+        for h in hashes:
+            h.update(block)
+        left -= len(block)
+
+
+def _digest_pdf(fh, b: int, c: int, size: int, algo: str, chunk: int) -> tuple[bytes, str]:
+    """One read of the file: the digest of the signed ranges [0, b) + [c, size) and the whole file's SHA-256.
+
+    With SHA-256 both share the hash of [0, b) — nearly the whole file — so it is computed once and copied."""
+    import hashlib
+
+    whole = hashlib.sha256()
+    if algo == "sha256":
+        _read_into(fh, 0, b, chunk, whole)
+        signed = whole.copy()
+        _read_into(fh, b, c - b, chunk, whole)
+        _read_into(fh, c, size - c, chunk, whole, signed)
+    else:
+        signed = hashlib.new(algo)
+        _read_into(fh, 0, b, chunk, whole, signed)
+        _read_into(fh, b, c - b, chunk, whole)
+        _read_into(fh, c, size - c, chunk, whole, signed)
+    return signed.digest(), whole.hexdigest()
 
 
 def check_detached(p7s: Path, src: Path, chunk: int = 1 << 20) -> None:

@@ -192,7 +192,6 @@ def _norm(r) -> tuple[float, float, float, float]:
 
 def stamp_style(placement: Placement, settings):
     """pyHanko stamp style for a placement."""
-    from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
     from pyhanko.pdf_utils.images import PdfImage
     from pyhanko.pdf_utils.layout import AxisAlignment, InnerScaling, Margins, SimpleBoxLayoutRule
     from pyhanko.pdf_utils.text import TextBoxStyle
@@ -209,7 +208,7 @@ def stamp_style(placement: Placement, settings):
     return TextStampStyle(
         stamp_text="%(kyso_text)s",
         text_box_style=TextBoxStyle(
-            font=GlyphAccumulatorFactory(str(font), font_size=int(round(size))),
+            font=shared_font_factory(str(font), int(round(size))),
             font_size=int(round(size)),
             leading=int(round(size * 1.2)),
             text_color=(0, 0, 0),
@@ -247,3 +246,164 @@ def placement_for(request, settings, page_boxes: list[tuple[float, ...]], anchor
     lines = text_lines(request, settings.organisation)
     box = text_box(page_boxes[0], lines, pdf_font(settings), settings.appearance.font_size)
     return Placement(0, box, text="\n".join(lines))
+
+
+# --- the seal font, parsed once per process -------------------------------------------------------------
+#
+# pyHanko's GlyphAccumulatorFactory opens and parses the font file for every signature (TTFont + HarfBuzz
+# face, glyph names from the cmap, the whole glyf table) and subsets it again with fontTools (~10-25 ms a
+# document, more than the rest of the pipeline together). The font never changes and the text block uses a
+# small repertoire, so: parse once, and keep the subset font programs by glyph set (the glyphs of the
+# timestamp are always included, so the signing time never makes a new subset). The accumulator below is
+# pyHanko 0.38's GlyphAccumulator with those two things shared; on any other pyHanko version, or if the
+# font is not a plain TrueType font, pyHanko's own factory is used.
+
+_ALWAYS_GLYPHS = "0123456789:+-T/. "
+_SUBSETS_MAX = 64
+
+
+class _SharedFont:
+    def __init__(self, path: str) -> None:
+        import uharfbuzz as hb
+        from fontTools import ttLib
+
+        data = Path(path).read_bytes()
+        self.path = path
+        self.data = data
+        self.hb_font = hb.Font(hb.Face(data))
+        self.tt = tt = ttLib.TTFont(__import__("io").BytesIO(data))
+        tt.ensureDecompiled()  # nothing lazy left: later reads never parse (or race)
+        self.glyph_set = tt.getGlyphSet(preferCFF=True)
+        cmap = tt.getBestCmap() or {}
+        order = {name: i for i, name in enumerate(tt.getGlyphOrder())}
+        self.always = frozenset(order[cmap[ord(c)]] for c in _ALWAYS_GLYPHS if ord(c) in cmap)
+        self.subsets: dict[frozenset, bytes] = {}
+        self.lock = __import__("threading").Lock()
+
+    def subset_program(self, gids) -> bytes:
+        """The Flate-compressed TrueType program of the font cut to `gids` (GIDs kept), cached."""
+        key = frozenset(gids) | self.always
+        with self.lock:
+            hit = self.subsets.get(key)
+        if hit is not None:
+            return hit
+        import io
+        import zlib
+
+        from fontTools import subset, ttLib
+
+        tt = ttLib.TTFont(io.BytesIO(self.data))
+        options = subset.Options(layout_closure=False)  # what pyHanko's _extract_subset uses
+        options.drop_tables += ["GPOS", "GDEF", "GSUB"]
+        options.retain_gids = True
+        subsetter = subset.Subsetter(options=options)
+        subsetter.populate(gids=sorted(key))
+        subsetter.subset(tt)
+        buf = io.BytesIO()
+        tt.save(buf)
+        program = zlib.compress(buf.getvalue())
+        with self.lock:
+            if len(self.subsets) >= _SUBSETS_MAX:
+                self.subsets.pop(next(iter(self.subsets)))
+            self.subsets[key] = program
+        return program
+
+
+@lru_cache(maxsize=4)
+def _shared_font(path: str, mtime_ns: int) -> _SharedFont:
+    return _SharedFont(path)
+
+
+def shared_font(path: str) -> _SharedFont:
+    return _shared_font(path, os.stat(path).st_mtime_ns)
+
+
+def _shared_accumulator_supported() -> bool:
+    try:
+        from importlib.metadata import version
+
+        from pyhanko.pdf_utils.font import opentype
+    except Exception:  # noqa: BLE001
+        return False
+    return version("pyhanko") == "0.38.0" and hasattr(opentype.GlyphAccumulator, "_extract_subset")
+
+
+def shared_font_factory(path: str, size: int):
+    """A pyHanko font engine factory for `path` that shares the parsed font (see above)."""
+    from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
+
+    if not _shared_accumulator_supported():
+        return GlyphAccumulatorFactory(path, font_size=size)
+    font = shared_font(path)
+    if "glyf" not in font.tt:
+        return GlyphAccumulatorFactory(path, font_size=size)
+    return _factory_class()(path, font_size=size)
+
+
+@lru_cache(maxsize=1)
+def _factory_class():
+    from dataclasses import dataclass as _dc
+
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.font.api import FontEngine
+    from pyhanko.pdf_utils.font.opentype import CIDFontType2, GlyphAccumulator, GlyphAccumulatorFactory
+
+    class SharedCIDFontType2(CIDFontType2):
+        def __init__(self, tt, base_ps_name, subset_prefix, accumulator) -> None:
+            super().__init__(tt, base_ps_name, subset_prefix)
+            self._accumulator = accumulator
+
+        def set_font_file(self, writer):
+            program = self._accumulator.font_program
+            stream = generic.StreamObject(
+                {generic.pdf_name("/Filter"): generic.pdf_name("/FlateDecode")}, encoded_data=program
+            )
+            ref = writer.add_object(stream)
+            self._font_descriptor[generic.pdf_name("/FontFile2")] = ref
+            return ref
+
+    class SharedGlyphAccumulator(GlyphAccumulator):
+        # Same state as GlyphAccumulator.__init__ (pyHanko 0.38), with the parsed font shared.
+        def __init__(self, writer, font: _SharedFont, font_size, obj_stream=None) -> None:
+            tt = font.tt
+            base_ps_name = _ps_name(tt)
+            FontEngine.__init__(self, writer, base_ps_name, embedded_subset=True, obj_stream=obj_stream,
+                                font_size=font_size)
+            self.hb_font = font.hb_font
+            self.tt = tt
+            self._shared = font
+            self.font_program = b""
+            self._font_ref = writer.allocate_placeholder()
+            self.cff_charset = None
+            self.use_raw_gids = True
+            self.cidfont_obj = SharedCIDFontType2(tt, base_ps_name, self.subset_prefix, self)
+            self.features = None
+            self.units_per_em = tt["head"].unitsPerEm
+            self._glyphs = {}
+            self._glyph_set = font.glyph_set
+            self._cid_to_unicode = {}
+            self._GlyphAccumulator__reverse_cmap = None
+            self.ot_language_tag = None
+            self.ot_script_tag = None
+            self.writing_direction = None
+            self.bcp47_lang_code = None
+            self._subset_created = self._write_prepared = False
+
+        def _extract_subset(self, options=None):
+            # never subset the shared font in place (pyHanko's version is destructive)
+            self.font_program = self._shared.subset_program(self._glyphs.keys())
+
+    @_dc(frozen=True)
+    class SharedGlyphAccumulatorFactory(GlyphAccumulatorFactory):
+        def create_font_engine(self, writer, obj_stream=None):
+            if obj_stream is None and writer.stream_xrefs and self.create_objstream_if_needed:
+                obj_stream = writer.prepare_object_stream()
+            return SharedGlyphAccumulator(writer, shared_font(self.font_file), self.font_size, obj_stream)
+
+    return SharedGlyphAccumulatorFactory
+
+
+def _ps_name(tt) -> str:
+    from pyhanko.pdf_utils.font.opentype import _read_ps_name
+
+    return _read_ps_name(tt)

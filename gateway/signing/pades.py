@@ -49,11 +49,32 @@ class PdfSignRequest:
 
 
 class TokenPdfSigner:
-    """A pyHanko `Signer` whose raw signature comes from the token (one key-access path: TokenKey.sign)."""
+    """A pyHanko `Signer` whose raw signature comes from the token (one key-access path: TokenKey.sign).
+
+    Built once per OrgSigner (and rebuilt when the certificate changes). The signing-certificate-v2
+    attribute depends only on the certificate, so it is encoded once and handed out parsed from DER:
+    asn1crypto re-encodes a value built from Python objects on every `dump()` (several times per
+    signature; ~15 % of a 1 MB PAdES signature), a value loaded from DER is dumped as its bytes.
+    """
 
     def __new__(cls, token_key, cert, chain, *, pss: bool):
+        from asn1crypto import cms as acms
+        from pyhanko.sign.attributes import CMSAttributeProvider, SigningCertificateV2Provider
         from pyhanko.sign.signers.pdf_cms import Signer
         from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+        ess_der: list[bytes] = []  # encoded on first use, inside the event loop
+
+        class _CachedEss(CMSAttributeProvider):
+            attribute_type = "signing_certificate_v2"
+
+            async def get_attribute(self, dry_run=False):
+                if not ess_der:
+                    attr = await SigningCertificateV2Provider(signing_cert=cert).get_attribute(dry_run=dry_run)
+                    ess_der.append(attr.dump())
+                return acms.CMSAttribute.load(ess_der[0])
+
+        cached_ess = _CachedEss()
 
         class _TokenSigner(Signer):
             async def async_sign_raw(self, data: bytes, digest_algorithm: str, dry_run: bool = False) -> bytes:
@@ -64,6 +85,13 @@ class TokenPdfSigner:
                     params = self.get_signature_mechanism_for_digest(digest_algorithm)["parameters"]
                     salt = int(params["salt_length"].native)
                 return token_key.sign(data, pss=self.prefer_pss, digest=digest_algorithm, salt_len=salt)
+
+            def _signed_attr_providers(self, *args, **kwargs):
+                for prov in super()._signed_attr_providers(*args, **kwargs):
+                    if isinstance(prov, SigningCertificateV2Provider) and prov.signing_cert is cert:
+                        yield cached_ess
+                    else:
+                        yield prov
 
         return _TokenSigner(
             signing_cert=cert,
