@@ -108,6 +108,11 @@ CATALOG: dict[str, ReasonText] = {
     "PDF_JAVASCRIPT": ReasonText(
         "Tệp PDF chứa mã JavaScript", "The PDF contains JavaScript", ""
     ),
+    "PDF_EMBEDDED_FILES": ReasonText(
+        "Tệp PDF có {count} tệp đính kèm bên trong: chữ ký số của cơ quan cũng bao gồm các tệp này",
+        "The PDF carries {count} embedded file(s): the organisation's signature covers them too",
+        "",
+    ),
     "SIGNATURE_BROKEN": ReasonText(
         "Chữ ký số «{field}» không còn toàn vẹn: văn bản đã bị sửa sau khi ký",
         "Signature '{field}' is broken: the document was changed after signing",

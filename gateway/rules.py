@@ -158,6 +158,14 @@ def _javascript(doc: Document, facts: Facts, ctx: RuleContext) -> RuleResult | N
     return _by_option(ctx, "javascript", Reason.of("PDF_JAVASCRIPT")) if facts.javascript else None
 
 
+@rule("pdf_embedded_files", "Files embedded in the PDF: option embedded_files = reject | warn | ignore")
+def _embedded(doc: Document, facts: Facts, ctx: RuleContext) -> RuleResult | None:
+    # The organisation's signature vouches for the attachments too; an operator should know they are there.
+    if not facts.embedded_files:
+        return None
+    return _by_option(ctx, "embedded_files", Reason.of("PDF_EMBEDDED_FILES", count=facts.embedded_files))
+
+
 # --- reject: signatures already present (Luật GDĐT 2023 Điều 23; NĐ 68 Điều 29) ------------------------
 
 
@@ -276,4 +284,5 @@ OPTIONS: dict[str, tuple[tuple[str, ...], str]] = {
     "recall_mark": (("reject", "warn", "ignore"), "warn"),
     "revocation_unchecked": (("reject", "warn", "ignore"), "warn"),
     "javascript": (("reject", "warn", "ignore"), "warn"),
+    "embedded_files": (("reject", "warn", "ignore"), "warn"),
 }

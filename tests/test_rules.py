@@ -90,6 +90,8 @@ CASES = [
     ("docmdp-2-signs", DocKind.ATTACHMENT, Channel.CLI, facts(docmdp_level=2), Outcome.SIGN, {"SIGN_ORGANISATION"}, "sign_organisation"),
     ("javascript-warns", DocKind.ATTACHMENT, Channel.CLI, facts(javascript=True), Outcome.SIGN, {"SIGN_ORGANISATION"}, "pdf_javascript"),
     ("javascript-portal-rejects", DocKind.ATTACHMENT, Channel.PORTAL, facts(javascript=True), Outcome.REJECT, {"PDF_JAVASCRIPT"}, "pdf_javascript"),
+    ("embedded-files-warn", DocKind.ATTACHMENT, Channel.SMTP, facts(embedded_files=2), Outcome.SIGN, {"SIGN_ORGANISATION"}, "pdf_embedded_files"),
+    ("embedded-files-portal-rejects", DocKind.ATTACHMENT, Channel.PORTAL, facts(embedded_files=1), Outcome.REJECT, {"PDF_EMBEDDED_FILES"}, "pdf_embedded_files"),
     ("sig-broken", DocKind.ATTACHMENT, Channel.CLI, facts(signatures=(sig(intact=False),)), Outcome.REJECT, {"SIGNATURE_BROKEN"}, "signature_broken"),
     ("sig-untrusted", DocKind.ATTACHMENT, Channel.CLI, facts(signatures=(sig(trusted=False),)), Outcome.REJECT, {"SIGNATURE_UNTRUSTED"}, "signature_untrusted"),
     ("sig-revoked", DocKind.ATTACHMENT, Channel.CLI, facts(signatures=(sig(revocation=Revocation.REVOKED),)), Outcome.REJECT, {"SIGNATURE_REVOKED"}, "signature_revoked"),
