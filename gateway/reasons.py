@@ -292,6 +292,11 @@ CATALOG: dict[str, ReasonText] = {
     "TEMPORARY_FAILURE": ReasonText(
         "Lỗi tạm thời; hãy thử lại sau", "Temporary failure; try again later", ""
     ),
+    "TSA_UNAVAILABLE": ReasonText(
+        "Dịch vụ cấp dấu thời gian tạm thời không trả lời; tài liệu chưa được ký, hãy thử lại sau",
+        "The timestamp service did not answer; the document was not signed, try again later",
+        "Thông tư 15/2025/TT-BKHCN",
+    ),
     "AUDIT_UNAVAILABLE": ReasonText(
         "Không ghi được nhật ký quyết định; tài liệu chưa được gửi, hãy thử lại sau",
         "The decision log cannot be written; the document was not released, try again later",

@@ -173,8 +173,9 @@ class OrgSigner:
                     data = cx509.load_pem_x509_crl(data).public_bytes(serialization.Encoding.DER)
                 crls.append(acrl.CertificateList.load(data))
         chain = self.chain()
-        roots = [c for c in chain if c.self_signed]
-        others = [c for c in chain if not c.self_signed]
+        # asn1crypto's self_signed is "no" / "maybe" / "yes": a string, truthy even when "no".
+        roots = [c for c in chain if c.self_signed != "no"]
+        others = [c for c in chain if c.self_signed == "no"]
         return ValidationContext(
             trust_roots=roots, other_certs=others, crls=crls, allow_fetching=self.settings.trust.revocation != "offline",
             revocation_mode="soft-fail",

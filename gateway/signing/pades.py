@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from gateway.errors import GatewayError, InputRejected, SignerUnavailable
+from gateway.errors import GatewayError, InputRejected, SignerUnavailable, TemporaryError
 from gateway.model import Appearance, DocKind
 from gateway.signing import appearance as app
 from gateway.signing.certcheck import run_sync
@@ -214,6 +214,7 @@ def sign_pdf(src: Path, dst: Path, request: PdfSignRequest, *, pdf_signer, setti
     from pyhanko.pdf_utils.misc import PdfError
     from pyhanko.sign import fields, signers, timestamps
     from pyhanko.sign.general import SigningError
+    from pyhanko.sign.timestamps.common_utils import TimestampRequestError
 
     level = request.level or settings.signing.level
     src, dst = Path(src), Path(dst)
@@ -277,6 +278,9 @@ def sign_pdf(src: Path, dst: Path, request: PdfSignRequest, *, pdf_signer, setti
                             bytes_reserved=reserve_bytes(pdf_signer, level),
                         )
                     )
+                except TimestampRequestError as exc:
+                    # B-T / B-LT: no signature without its timestamp; the TSA may be back later.
+                    raise TemporaryError(f"timestamp authority: {_short(exc)}", code="TSA_UNAVAILABLE") from None
                 except SigningError as exc:
                     if "forbids all changes" in str(exc):
                         raise InputRejected("certified, no changes", code="PDF_CERTIFIED_NO_CHANGES") from None
