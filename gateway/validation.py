@@ -24,8 +24,6 @@ is how organisation certificates of the specialised CA are shaped); otherwise PE
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import hashlib
 import logging
 import threading
@@ -117,6 +115,9 @@ class Validator:
     """One per process (or per pipeline). Trust material and CRLs are loaded lazily and cached."""
 
     def __init__(self, settings) -> None:
+        from gateway.signing import defer_pyhanko_http
+
+        defer_pyhanko_http()  # offline validation never needs aiohttp resident
         self.settings = settings
         self._lock = threading.Lock()
         self._roots: list | None = None
@@ -289,14 +290,10 @@ class Validator:
     def validate_pdf(self, source: Path | str | BinaryIO) -> tuple[SignatureFacts, ...]:
         """Every filled signature field of the PDF at `source` (path or seekable binary file), validated."""
         crls = self.crls()  # may raise RevocationSourceUnavailable (hard-fail), before any work
-        coro = self._validate_all(source, crls)
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            return asyncio.run(coro)
-        # called from inside an event loop (a door): run on a private loop in a helper thread
-        with concurrent.futures.ThreadPoolExecutor(1) as pool:
-            return pool.submit(asyncio.run, coro).result()
+        from gateway.signing.certcheck import run_sync
+
+        # this thread's own loop, kept between documents; inside a running loop (a door): a helper thread
+        return run_sync(self._validate_all(source, crls))
 
     async def _validate_all(self, source, crls: list[_Crl]) -> tuple[SignatureFacts, ...]:
         from pyhanko.pdf_utils.reader import PdfFileReader

@@ -272,7 +272,9 @@ class _SharedFont:
         self.data = data
         self.hb_font = hb.Font(hb.Face(data))
         self.tt = tt = ttLib.TTFont(__import__("io").BytesIO(data))
-        tt.ensureDecompiled()  # nothing lazy left: later reads never parse (or race)
+        for tag in ("head", "hhea", "hmtx", "maxp", "cmap", "name", "OS/2", "post"):
+            if tag in tt:
+                tt[tag]  # parsed now, not in the middle of a signature; outlines stay packed until used
         self.glyph_set = tt.getGlyphSet(preferCFF=True)
         cmap = tt.getBestCmap() or {}
         order = {name: i for i, name in enumerate(tt.getGlyphOrder())}
@@ -285,8 +287,31 @@ class _SharedFont:
         key = frozenset(gids) | self.always
         with self.lock:
             hit = self.subsets.get(key)
-        if hit is not None:
-            return hit
+        if hit is None:
+            # On disk too (beside the cut-down font): other workers and restarts reuse it, and a process that
+            # only ever meets known glyph sets never loads fontTools.subset (~13 MB resident).
+            import hashlib
+
+            digest = hashlib.sha256(self.data + b"\0" + ",".join(map(str, sorted(key))).encode()).hexdigest()
+            cached = Path(self.path).parent / "subsets" / f"{digest[:40]}.ttf.z"
+            try:
+                hit = cached.read_bytes()
+            except OSError:
+                hit = self._make_subset(key)
+                try:
+                    cached.parent.mkdir(parents=True, exist_ok=True)
+                    tmp = cached.with_suffix(f".{os.getpid()}.tmp")
+                    tmp.write_bytes(hit)
+                    os.replace(tmp, cached)
+                except OSError:
+                    pass  # a cache, not a requirement
+            with self.lock:
+                if len(self.subsets) >= _SUBSETS_MAX:
+                    self.subsets.pop(next(iter(self.subsets)))
+                self.subsets[key] = hit
+        return hit
+
+    def _make_subset(self, key: frozenset) -> bytes:
         import io
         import zlib
 
@@ -301,12 +326,7 @@ class _SharedFont:
         subsetter.subset(tt)
         buf = io.BytesIO()
         tt.save(buf)
-        program = zlib.compress(buf.getvalue())
-        with self.lock:
-            if len(self.subsets) >= _SUBSETS_MAX:
-                self.subsets.pop(next(iter(self.subsets)))
-            self.subsets[key] = program
-        return program
+        return zlib.compress(buf.getvalue())
 
 
 @lru_cache(maxsize=4)
