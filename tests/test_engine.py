@@ -144,7 +144,11 @@ def test_throughput_two_workers_vs_plain_pyhanko_loop(engine, settings, docs_1mb
 
     t = settings.token
     os.environ["SOFTHSM2_CONF"] = str(t.softhsm2_conf)
-    session = pkcs11.lib(str(t.module)).get_token(token_label=t.token_label).open(user_pin=t.read_pin())
+    token = pkcs11.lib(str(t.module)).get_token(token_label=t.token_label)
+    try:
+        session = token.open(user_pin=t.read_pin())
+    except pkcs11.exceptions.UserAlreadyLoggedIn:  # an earlier test module logged in in this process
+        session = token.open()
     try:
         signer = PKCS11Signer(session, key_label=t.key_label, cert_label=t.cert_label or t.key_label)
         meta = signers.PdfSignatureMetadata(field_name="Sig", subfilter=SigSeedSubFilter.PADES, md_algorithm="sha256")
