@@ -363,6 +363,35 @@ def base64_lines(content: bytes, newline: bytes = b"\r\n") -> bytes:
     return newline.join(encoded[i : i + 76] for i in range(0, len(encoded), 76))
 
 
+_B64_CHARS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+
+def encoded_body(raw: bytes, part: Part, content: bytes, previous: bytes | None = None) -> bytes:
+    """`content` as the part's new base64 body (no trailing newline).
+
+    PAdES signing appends an incremental update to the PDF, so the signed file starts with the bytes the
+    sender sent (`previous`, the part's decoded body). When the part's base64 is in regular lines (same
+    length, a multiple of 4, CRLF, nothing but base64 characters), the sender's lines for that unchanged
+    prefix are kept as they are and only the rest is encoded: ~0.5 ms instead of ~5 ms for 1 MB, and the
+    sender's encoding of their own bytes is preserved."""
+    if previous and part.cte == "base64" and content.startswith(previous):
+        body = raw[part.body_start : part.end]
+        width = body.find(b"\r\n")
+        if 0 < width <= 76 and width % 4 == 0:
+            lines = len(previous) // (width // 4 * 3) - 1  # whole lines of `previous`, less one to be safe
+            stride = width + 2
+            prefix = body[: lines * stride]
+            # every line `width` base64 characters, then CRLF; no other byte anywhere (no "=", no junk)
+            if (
+                lines > 0
+                and prefix[width::stride] == b"\r" * lines
+                and prefix[width + 1 :: stride] == b"\n" * lines
+                and prefix.translate(None, _B64_CHARS) == b"\r\n" * lines
+            ):
+                return prefix + base64_lines(content[lines * (width // 4 * 3) :])
+    return base64_lines(content)
+
+
 def _part_header_with_base64(raw: bytes, part: Part) -> bytes:
     """The part's header block with Content-Transfer-Encoding set to base64 (only that line changes)."""
     header = raw[part.start : part.body_start]
@@ -400,13 +429,14 @@ def _p7s_part(boundary: bytes, name: str, signature: bytes) -> bytes:
     return b"\r\n--" + boundary + b"\r\n" + head + base64_lines(signature)
 
 
-def replace_parts(raw: bytes, replacements: list[tuple[Part, bytes]],
+def replace_parts(raw: bytes, replacements: list[tuple[Part, bytes]] | list[tuple[Part, bytes, bytes | None]],
                   inserts: list[tuple[Part, bytes]] = ()) -> bytes:
     """Splice new decoded contents into their parts (base64) and insert whole new entities after parts;
-    every other byte is kept."""
+    every other byte is kept. A replacement may carry the part's previous decoded content (see
+    `encoded_body`)."""
     edits: list[tuple[int, int, list[bytes]]] = []
-    for part, content in replacements:
-        body = base64_lines(content)
+    for part, content, *previous in replacements:
+        body = encoded_body(raw, part, content, previous[0] if previous else None)
         # keep a trailing newline if the old body had one (a top-level body running to the end)
         if raw[part.body_start : part.end].endswith(b"\n"):
             body += b"\r\n"
@@ -436,7 +466,7 @@ def replace_documents(msg: ParsedMessage, edits: list[tuple[Found, Edit]], _leve
         if len(found.owners) != _level + 1:
             continue
         if edit.content is not None:
-            replacements.append((found.part, edit.content))
+            replacements.append((found.part, edit.content, found.content))
         if edit.detached is not None:
             if found.part.parent_boundary is None:
                 raise InputRejected(
