@@ -46,6 +46,10 @@ def wire_data(message: bytes) -> bytes:
     normalize_message_line_endings), without its regex passes over an already-CRLF message: three
     C-speed counts decide, and dot-stuffing is one `bytes.replace`.
     """
+    return b"".join(_wire_chunks(message))
+
+
+def _wire_chunks(message: bytes) -> tuple[bytes, bytes]:
     crlf = message.count(b"\r\n")
     if message.count(b"\n") != crlf or message.count(b"\r") != crlf:
         message = _BARE_LINE_BREAK.sub(b"\r\n", message)  # a client's bare LF/CR (rare)
@@ -53,7 +57,7 @@ def wire_data(message: bytes) -> bytes:
         message += b"\r\n"
     if message[:1] == b".":
         message = b"." + message
-    return message.replace(b"\r\n.", b"\r\n..") + b".\r\n"
+    return message.replace(b"\r\n.", b"\r\n.."), b".\r\n"  # replace: the same object when no dot
 
 
 _NETWORK_ERRORS = (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPConnectError, aiosmtplib.SMTPTimeoutError, OSError)
@@ -114,7 +118,7 @@ class Upstream:
 
         DATA goes through aiosmtplib's command path; the payload is written on the same connection and the
         reply read with its protocol (`SMTP.data` would re-normalise a 1 MB message with two regexes)."""
-        payload = wire_data(message)
+        payload = _wire_chunks(message)
         try:
             start = await self._smtp.execute_command(b"DATA")
             if start.code != 354:
@@ -123,7 +127,8 @@ class Upstream:
                 protocol = self._smtp.protocol
                 if protocol is None:
                     raise aiosmtplib.SMTPServerDisconnected("connection lost")
-                protocol.write(payload)
+                for chunk in payload:  # two writes: no copy of the message to append ".\r\n"
+                    protocol.write(chunk)
                 resp = await protocol.read_response(timeout=self._timeout)
                 reply = UpstreamReply(resp.code, resp.message)
         except _NETWORK_ERRORS as exc:

@@ -204,8 +204,8 @@ async def read_data(reader: asyncio.StreamReader, limit: int | None) -> bytes | 
     size -= 3
     if over or (limit and size > limit):
         return None
-    chunks.append(chunk[:-3])
-    data = b"".join(chunks)
+    chunks.append(memoryview(chunk)[:-3])
+    data = b"".join(chunks)  # the one copy of the message
     if data[:1] == b".":
         data = data[1:]
     return data.replace(b"\r\n.", b"\r\n")  # the same object when nothing was stuffed
