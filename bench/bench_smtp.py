@@ -1,6 +1,8 @@
 """SMTP: messages carrying one 1 MB PDF, through the gateway's SMTP door to a sink vs a plain relay.
 
-Same run, same sink, same messages, loopback:
+Same run, same sink, same messages, loopback. Each relay under test runs in its own process, as the
+gateway does in production; the clients and the sink share the bench process (they would otherwise take
+a quarter of the relay's interpreter lock):
   sink           a minimal fast SMTP receiver that accepts and counts (its own thread and event loop)
   clients        a minimal raw SMTP client (pre-encoded, dot-stuffed messages): cheap load generation
   plain relay    stock aiosmtpd handler relaying each message asynchronously with aiosmtplib (a new
@@ -310,29 +312,105 @@ async def signing_alone(engine, pdfs: list[Path], n: int, work: Path) -> dict:
     return {"latency_ms": summarize(times, 1000.0)}
 
 
-def gateway_side(env, sink_port: int, messages, pdfs, n_lat, n_tput, clients, workers, work: Path) -> dict:
+def _child_main(kind: str, conn, opts: dict) -> None:
+    """A relay under test in its own process (as `gateway run` is in production): the load generator and
+    the sink stay in the parent, so they do not share this process's interpreter lock. Sends the port,
+    then answers "signing" (gateway only) and "stop"."""
+    if opts.get("softhsm2_conf"):
+        import os
+
+        os.environ["SOFTHSM2_CONF"] = opts["softhsm2_conf"]
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    sink_port = opts["sink_port"]
+
+    async def serve_commands(engine=None, door=None) -> None:
+        while True:
+            cmd = await loop.run_in_executor(None, conn.recv)
+            if cmd == "signing" and engine is not None:
+                conn.send(await signing_alone(engine, opts["pdfs"], opts["n_lat"], opts["work"]))
+            elif cmd == "stop":
+                if door is not None:
+                    await door.stop(10.0)
+                conn.send("stopped")
+                return
+
+    if kind != "gateway":
+        server, port = loop.run_until_complete(
+            _serve(RelayHandler(sink_port)) if kind == "relay" else _serve_gw_relay(sink_port))
+        conn.send(port)
+        loop.run_until_complete(serve_commands())
+        server.close()
+        return
+
     from gateway import smtp as smtp_door
     from gateway.engine import Engine
     from gateway.settings import load_settings
 
     settings = load_settings(
-        None, var_dir=env.settings.var_dir,
+        None, var_dir=opts["var_dir"],
         smtp={"port": 0, "upstream_host": "127.0.0.1", "upstream_port": sink_port, "sink_enabled": False,
               "max_message_bytes": 64 * MB},
     )
-    server = LoopThread("gateway-smtp")
+    with Engine(settings, workers=opts["workers"]) as engine:
+        door = smtp_door.build(settings, engine)
+        banner = loop.run_until_complete(door.start())
+        conn.send(_door_port(door, banner))
+        loop.run_until_complete(serve_commands(engine, door))
+
+
+class Child:
+    """A relay under test running `_child_main` in a spawned process."""
+
+    def __init__(self, kind: str, **opts) -> None:
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("spawn")
+        self.conn, child_conn = ctx.Pipe()
+        # not a daemon: the gateway's Engine starts worker processes of its own
+        self.proc = ctx.Process(target=_child_main, args=(kind, child_conn, opts), name=f"bench-{kind}")
+        self.proc.start()
+        if not self.conn.poll(300):
+            self.close()
+            raise RuntimeError(f"bench {kind} server did not start")
+        self.port = self.conn.recv()
+
+    def ask(self, cmd: str, timeout: float = 600):
+        self.conn.send(cmd)
+        if not self.conn.poll(timeout):
+            raise TimeoutError(cmd)
+        return self.conn.recv()
+
+    def close(self) -> None:
+        if self.proc.is_alive():
+            try:
+                self.ask("stop", 60)
+            except (OSError, EOFError, TimeoutError):
+                pass
+            self.proc.join(30)
+        if self.proc.is_alive():
+            self.proc.terminate()
+            self.proc.join(10)
+
+
+def relay_side(kind: str, sink_port: int, messages, n_lat, n_tput, clients) -> dict:
+    child = Child(kind, sink_port=sink_port)
     try:
-        with Engine(settings, workers=workers) as engine:
-            door = smtp_door.build(settings, engine)
-            banner = server.run(door.start())
-            port = _door_port(door, banner)
-            res = asyncio.run(measure(port, messages, n_lat, n_tput, clients, warm=2 * workers))
-            # the signing reference runs on the engine's own loop, where the door runs
-            res["signing_alone"] = server.run(signing_alone(engine, pdfs, n_lat, work), timeout=600)
-            server.run(door.stop(10.0))
+        return asyncio.run(measure(child.port, messages, n_lat, n_tput, clients))
     finally:
-        server.stop()
-    return res
+        child.close()
+
+
+def gateway_side(env, sink_port: int, messages, pdfs, n_lat, n_tput, clients, workers, work: Path) -> dict:
+    child = Child("gateway", sink_port=sink_port, var_dir=env.settings.var_dir, workers=workers, pdfs=pdfs,
+                  n_lat=n_lat, work=work, softhsm2_conf=env.token.softhsm2_conf)
+    try:
+        res = asyncio.run(measure(child.port, messages, n_lat, n_tput, clients, warm=2 * workers))
+        # the signing reference runs in the gateway's process, on the loop the door runs on
+        res["signing_alone"] = child.ask("signing")
+        return res
+    finally:
+        child.close()
 
 
 # --- main -----------------------------------------------------------------------------------------
@@ -354,23 +432,19 @@ def main(argv: list[str] | None = None) -> int:
     work = a.out / "work" / NAME
     work.mkdir(parents=True, exist_ok=True)
 
-    servers = LoopThread("sink+relay")
+    servers = LoopThread("sink")
     sink, sink_port = servers.run(_serve_sink())
     sink_h = FastSink.stats
-    relay, relay_port = servers.run(_serve(RelayHandler(sink_port)))
-    gw_relay, gw_relay_port = servers.run(_serve_gw_relay(sink_port))
     res: dict = {"message_bytes": len(messages[0]), "clients": clients}
     try:
         if a.side == "both":
             # the load generator and sink alone: proves neither is the limit of what follows
             res["direct"] = {"throughput": asyncio.run(send_all(sink_port, messages, n_tput, clients))}
         if a.side != "gateway":
-            before = sink_h["count"]
-            res["relay"] = asyncio.run(measure(relay_port, messages, n_lat, n_tput, clients))
-            res["relay"]["sink_received"] = sink_h["count"] - before
-            before = sink_h["count"]
-            res["gw_relay"] = asyncio.run(measure(gw_relay_port, messages, n_lat, n_tput, clients))
-            res["gw_relay"]["sink_received"] = sink_h["count"] - before
+            for kind in ("relay", "gw_relay"):
+                before = sink_h["count"]
+                res[kind] = relay_side(kind, sink_port, messages, n_lat, n_tput, clients)
+                res[kind]["sink_received"] = sink_h["count"] - before
         have_gateway = env.has_gateway and a.side != "relay"
         try:
             import gateway.engine  # noqa: F401
@@ -383,7 +457,7 @@ def main(argv: list[str] | None = None) -> int:
             res["gateway"] = gateway_side(env, sink_port, messages, pdfs, n_lat, n_tput, clients, a.workers, work)
             res["gateway"]["sink_received"] = sink_h["count"] - before
     finally:
-        servers.run(_close(sink, relay, gw_relay))
+        servers.run(_close(sink))
         servers.stop()
 
     rows = []
