@@ -187,20 +187,20 @@ def _secure_file(path: Path) -> None:
     os.chmod(path, 0o600)
 
 
-def sqlite_connect(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
-    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+def sqlite_connect(path: Path, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, timeout=busy_timeout_ms / 1000, isolation_level=None, check_same_thread=False)
+    conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: survives a crash of the process
     return conn
 
 
 class SQLiteStorage:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> None:
         self.path = Path(path)
         _secure_file(self.path)
         self._lock = threading.Lock()
-        self._conn = sqlite_connect(self.path)
+        self._conn = sqlite_connect(self.path, busy_timeout_ms)
         with self._lock:
             self._conn.executescript(_SCHEMA)
 
@@ -321,12 +321,12 @@ class AuditLog:
         a = settings.audit
         if a.backend != "sqlite":
             raise ConfigError("audit.backend: only 'sqlite' is built so far", detail="audit.backend")
-        return cls.at(Path(a.path))
+        return cls.at(Path(a.path), busy_timeout_ms=int(a.busy_timeout_seconds * 1000))
 
     @classmethod
-    def at(cls, path: Path) -> "AuditLog":
+    def at(cls, path: Path, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> "AuditLog":
         try:
-            return cls(SQLiteStorage(path), Path(path))
+            return cls(SQLiteStorage(path, busy_timeout_ms), Path(path))
         except (sqlite3.Error, OSError) as exc:
             raise AuditUnavailable(f"cannot open decision log {path}: {exc}") from None
 

@@ -91,6 +91,7 @@ class AuditSettings(Section):
     backend: Literal["sqlite", "postgresql"] = "sqlite"
     path: Path | None = None  # default: <var>/audit.sqlite3
     dsn: SecretStr | None = None  # postgresql://...
+    busy_timeout_seconds: float = Field(default=30.0, gt=0, le=600)  # wait for another writer, then 503/451
 
 
 class PolicySettings(Section):

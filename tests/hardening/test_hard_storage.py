@@ -119,7 +119,8 @@ def test_disk_full_and_read_only_output_fail_closed_then_recover(private_dev_set
 
 def test_decision_log_locked_fails_closed_then_recovers(private_dev_settings, gateway_process, tmp_path):
     s = private_dev_settings
-    g = gateway_process(s, workers=1)
+    # the wait for a busy log is configurable (default 30 s); 3 s keeps the drill short
+    g = gateway_process(s, workers=1, env={"GATEWAY_AUDIT__BUSY_TIMEOUT_SECONDS": "3"})
     pdf = make_pdf(tmp_path / "a.pdf").read_bytes()
     assert g.post(pdf).status_code == 200
     con = sqlite3.connect(s.audit.path, isolation_level=None, timeout=60)
