@@ -328,14 +328,7 @@ def _digest_ranges(path: Path, ranges: list[tuple[int, int]], algo: str, chunk: 
     h = hashlib.new(algo)
     with open(path, "rb") as fh:
         for start, length in ranges:
-            fh.seek(start)
-            left = length
-            while left > 0:
-                block = fh.read(min(chunk, left))
-                if not block:
-                    raise OutputCheckFailed("signed output shorter than its /ByteRange")
-                h.update(block)
-                left -= len(block)
+            _read_into(fh, start, length, chunk, h)
     return h.digest()
 
 
