@@ -13,6 +13,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from gateway.smtp import MailSink, SmtpDoor
 
 
@@ -29,6 +31,14 @@ class LoopThread:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(10)
         self.loop.close()
+
+
+@pytest.fixture(scope="module")
+def loop():
+    """A LoopThread per test module (import this fixture into the module)."""
+    lt = LoopThread()
+    yield lt
+    lt.close()
 
 
 def smtp_settings(base, **smtp):

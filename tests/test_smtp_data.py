@@ -15,7 +15,7 @@ import socket
 import pytest
 from aiosmtpd.smtp import SMTP
 from aiosmtplib.protocol import PERIOD_REGEX, normalize_message_line_endings
-from smtp_support import LoopThread, wait_for
+from smtp_support import LoopThread, loop  # noqa: F401 - loop is a fixture
 
 from gateway.smtp import message as mime
 from gateway.smtp.relay import wire_data
@@ -58,13 +58,6 @@ class Servers:
                 s.close()
 
         self.loop.run(stop())
-
-
-@pytest.fixture(scope="module")
-def loop():
-    lt = LoopThread()
-    yield lt
-    lt.close()
 
 
 @pytest.fixture(scope="module")

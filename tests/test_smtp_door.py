@@ -12,7 +12,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from smtp_support import Gateway, LoopThread, parse_eml
+from smtp_support import Gateway, loop, parse_eml  # noqa: F401 - loop is a fixture
 from util import make_pdf, pdfsig
 
 from gateway.engine import Engine
@@ -22,13 +22,6 @@ from gateway.smtp.server import hash_password
 pytestmark = pytest.mark.hsm
 
 VI_NAME = "Công văn số 123-UBND.pdf"
-
-
-@pytest.fixture(scope="module")
-def loop():
-    lt = LoopThread()
-    yield lt
-    lt.close()
 
 
 @pytest.fixture(scope="module")
