@@ -24,7 +24,7 @@ from gw_harness import mail_with_pdf
 from gateway.engine import Engine
 from gateway.errors import InputRejected, LimitExceeded
 from gateway.smtp import message as mime
-from smtp_support import Gateway, LoopThread
+from smtp_support import Gateway, loop  # noqa: F401 - loop is a fixture
 from util import make_pdf
 
 pytestmark = pytest.mark.hsm
@@ -90,13 +90,6 @@ class _UpstreamHandler(socketserver.StreamRequestHandler):
                 return
             else:
                 w(b"502 5.5.2 ?\r\n")
-
-
-@pytest.fixture(scope="module")
-def loop():
-    lt = LoopThread()
-    yield lt
-    lt.close()
 
 
 @pytest.fixture(scope="module")
