@@ -136,7 +136,6 @@ def xref_loop(path: Path) -> Path:
     """Incremental sections whose /Prev point at each other."""
     p = write_pdf(path, _page_objects())
     data = p.read_bytes()
-    first = int(data.rsplit(b"startxref\n", 1)[1].split(b"\n")[0])
     second = len(data)
     data += (b"xref\n0 1\n0000000000 65535 f \ntrailer\n<< /Size 6 /Root 1 0 R /Prev %d >>\nstartxref\n%d\n%%%%EOF\n"
              % (second, second))

@@ -99,7 +99,6 @@ def mutated_pdfs(draw) -> bytes:
 @st.composite
 def structured_pdfs(draw) -> bytes:
     """Small object graphs with random references (cycles, dangling, wrong types)."""
-    import io
 
     objs = _page_objects()
     refs = [b"%d 0 R" % draw(st.integers(1, 9)) for _ in range(4)]
