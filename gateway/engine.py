@@ -42,8 +42,13 @@ _PIPELINE: Pipeline | None = None
 
 def _init_worker(settings) -> None:
     global _PIPELINE
+    import signal
+
     from gateway.logs import setup_logging
 
+    # Ctrl+C reaches the whole foreground process group: only the parent decides how to stop (it finishes
+    # the documents in flight, then shuts the pool down); a worker interrupted mid-signature helps nobody.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     setup_logging(settings)  # spawn children start with bare logging: same format as the parent
     _PIPELINE = Pipeline(settings)
     try:
