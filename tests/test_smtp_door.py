@@ -175,6 +175,16 @@ def test_dsn_parameters_are_accepted_and_forwarded_case_kept(gw):
     assert meta["dsn"]["rcpt"]["nhan@so-b.gov.vn"] == {"NOTIFY": "SUCCESS,FAILURE", "ORCPT": "rfc822;Nhan@So-B.gov.vn"}
 
 
+def test_null_sender_bounce_is_relayed(gw):
+    """A bounce / DSN (MAIL FROM:<>) must be accepted and relayed with the null reverse-path (RFC 5321 4.5.5)."""
+    with smtplib.SMTP("127.0.0.1", gw.port, timeout=60) as c:
+        c.ehlo()
+        assert c.docmd("MAIL FROM:<>")[0] == 250
+        assert c.rcpt("nhan@so-b.gov.vn")[0] == 250
+        assert c.data(mail_with(None))[0] == 250
+    assert json.loads(only_message(gw).with_suffix(".json").read_text())["sender"] == "<>"
+
+
 def test_long_lines_and_8bit_pass_unchanged(gw):
     long_line = b"x" * 5000
     raw = (b"From: a@b.c\r\nTo: d@e.f\r\nSubject: long\r\nContent-Type: text/plain; charset=utf-8\r\n"

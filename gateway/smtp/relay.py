@@ -106,7 +106,9 @@ class Upstream:
         return UpstreamReply(resp.code, resp.message)
 
     async def mail(self, sender: str, params: list[str]) -> UpstreamReply:
-        reply = await self._command(b"MAIL", b"FROM:<" + sender.encode("utf-8") + b">", *_ascii(params))
+        # aiosmtpd gives the null reverse-path (bounces, DSNs: RFC 5321 4.5.5) as "<>": not "<<>>" upstream
+        path = b"" if sender == "<>" else sender.encode("utf-8")
+        reply = await self._command(b"MAIL", b"FROM:<" + path + b">", *_ascii(params))
         self.in_transaction = reply.ok
         return reply
 
