@@ -143,8 +143,9 @@ class Pipeline:
         from gateway.inspect import inspect
 
         facts = inspect(doc, self.settings, self.validator)
-        if time.monotonic() - started > limits.document_seconds:
-            # Inspection is where hostile input costs time (huge object graphs, text extraction).
+        if time.monotonic() - started > limits.document_seconds and not facts.secrecy:
+            # Inspection is where hostile input costs time (huge object graphs, text extraction). A secrecy mark
+            # already found still decides: BLOCK (alert, content not kept), never a plain REJECT.
             return facts, self._refusal(Reason.of("TIME_LIMIT", seconds=limits.document_seconds), "time_limit")
         decision = self.policies.decide(doc, facts, max_document_bytes=limits.max_document_bytes)
         return facts, decision

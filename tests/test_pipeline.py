@@ -203,3 +203,14 @@ def test_valid_person_signature_is_learned_into_the_inventory(pipeline, dev_sett
     with Inventory(pipeline.audit.path) as inv:
         learned = [c for c in inv.all() if "Trần Thị Bình" in c.common_name]
     assert len(learned) == 1 and learned[0].source == "learned"
+
+
+def test_secret_marked_is_blocked_even_when_inspection_ran_over_time(dev_settings, tmp_path):
+    settings = dev_settings.model_copy(deep=True)
+    settings.limits.document_seconds = 1e-6  # every inspection is "too slow"
+    with Pipeline(settings, audit=AuditLog.at(tmp_path / "l.sqlite3")) as p:
+        doc = Document(channel=Channel.FOLDER, name="a.pdf", path=make_pdf(tmp_path / "a.pdf"),
+                       declared=Declared(classification="MẬT"))
+        res = p.process(doc)
+        assert res.outcome is Outcome.BLOCK and res.decision.reasons[0].code == "SECRET_MARKED"
+        assert p.audit.get(res.record_id).alert
