@@ -204,9 +204,13 @@ def test_size_is_advertised_and_enforced(loop, dev_settings, engine, tmp_path):
         with smtplib.SMTP("127.0.0.1", g.port, timeout=60) as c:  # a client that does not declare SIZE
             c.ehlo()
             assert c.mail("a@b.c")[0] == 250 and c.rcpt("d@e.f")[0] == 250
-            code, _ = c.data(b"Subject: big\r\n\r\n" + (b"y" * 70 + b"\r\n") * 100)
-            assert code == 552
-        assert g.sink.messages() == []
+            code, msg = c.data(b"Subject: big\r\n\r\n" + (b"y" * 70 + b"\r\n") * 100)
+            assert code == 552 and msg.startswith(b"5.3.4")
+            assert g.sink.messages() == []
+            # the transaction is over, upstream too: the next one on the same connection goes through
+            assert c.mail("a@b.c")[0] == 250 and c.rcpt("d@e.f")[0] == 250
+            assert c.data(b"Subject: small\r\n\r\nhi\r\n")[0] == 250
+        assert len(g.sink.messages()) == 1
     finally:
         g.close()
 

@@ -146,7 +146,8 @@ class GatewaySMTP(SMTP):
             self._writer.close()
             return
         if content is None:
-            await self.push("552 Error: Too much mail data")
+            await self._reset_transaction()  # the transaction is over: the next hop's too
+            await self.push("552 5.3.4 Error: Too much mail data")
             self._set_post_data_state()
             return
         self.envelope.content = content
