@@ -88,3 +88,50 @@ def test_expiry_while_running_stops_signing(dev_settings):
 from cryptography.hazmat.primitives.serialization import Encoding  # noqa: E402
 
 _DER = Encoding.DER
+
+
+def test_ocsp_answer_about_another_certificate_is_not_taken_as_good(dev_settings, monkeypatch):
+    """A signed OCSP "good" for some other serial (replayed, or a mixed-up responder) must not vouch for ours."""
+    import httpx
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509 import ocsp
+    from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
+
+    pki = dev_settings.paths.pki
+    ca = x509.load_pem_x509_certificate((pki / "ca.pem").read_bytes())
+    ca_key = serialization.load_pem_private_key((pki / "private" / "ca.key").read_bytes(), None)
+    now = dt.datetime.now(dt.timezone.utc)
+
+    def leaf(cn):
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        aia = x509.AuthorityInformationAccess(
+            [x509.AccessDescription(AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier("http://ocsp.test/"))]
+        )
+        return (
+            x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)]))
+            .issuer_name(ca.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=30))
+            .add_extension(aia, critical=False).sign(ca_key, hashes.SHA256())
+        )
+
+    ours, other = leaf("ours"), leaf("other")
+
+    def answer(cert):
+        return (
+            ocsp.OCSPResponseBuilder()
+            .add_response(cert=cert, issuer=ca, algorithm=hashes.SHA1(), cert_status=ocsp.OCSPCertStatus.GOOD,
+                          this_update=now, next_update=now + dt.timedelta(hours=1), revocation_time=None,
+                          revocation_reason=None)
+            .responder_id(ocsp.OCSPResponderEncoding.HASH, ca).sign(ca_key, hashes.SHA256())
+            .public_bytes(serialization.Encoding.DER)
+        )
+
+    body = {}
+    monkeypatch.setattr(httpx, "post", lambda *a, **k: httpx.Response(200, content=body["der"]))
+    checker = CertChecker(dev_settings)
+    body["der"] = answer(other)
+    problems: list[str] = []
+    assert checker._ocsp(ours, ca, problems) is None and problems
+    body["der"] = answer(ours)
+    assert checker._ocsp(ours, ca, []) == "good"

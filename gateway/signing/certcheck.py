@@ -239,6 +239,12 @@ class CertChecker:
             if resp.response_status != ocsp.OCSPResponseStatus.SUCCESSFUL or not _ocsp_signed_ok(resp, issuer):
                 problems.append(f"{url}: unusable response")
                 continue
+            # The answer must be about this certificate (a "good" for another serial says nothing) and current.
+            if (resp.serial_number, resp.issuer_name_hash, resp.issuer_key_hash) != (
+                req.serial_number, req.issuer_name_hash, req.issuer_key_hash
+            ) or (resp.next_update_utc is not None and resp.next_update_utc < _now()):
+                problems.append(f"{url}: response not for this certificate or stale")
+                continue
             if resp.certificate_status == ocsp.OCSPCertStatus.REVOKED:
                 return "revoked"
             if resp.certificate_status == ocsp.OCSPCertStatus.GOOD:
