@@ -435,6 +435,8 @@ def _pdftotext_marks(path, out: _Pdf, deadline: float) -> bool:
     except subprocess.TimeoutExpired:
         out.warnings.append(Reason.of("SECRECY_SCAN_INCOMPLETE", detail="time budget (pdftotext)"))
         return True
+    if proc.returncode != 0 and not proc.stdout.strip():
+        return False  # poppler could not read it (pypdf read it leniently): let pypdf scan, never skip the scan
     for i, text in enumerate(proc.stdout.decode("utf-8", "replace")[:MAX_TEXT_CHARS].split("\f")[:TEXT_PAGES]):
         out.marks = out.marks | secrecy.scan_text(text, f"text:page{i + 1}")
         if out.number is None:

@@ -233,3 +233,14 @@ def test_large_file_text_path_finds_marks(tmp_path, settings, monkeypatch):
     f = _facts(p, settings)
     assert [(x.level, x.where) for x in f.secrecy] == [(SecrecyLevel.TUYET_MAT, "text:page1")]
     assert f.internal_circulation and f.number == "9/UBND-VP"
+
+
+def test_large_file_pdftotext_failure_falls_back_to_pypdf(tmp_path, settings, monkeypatch):
+    """pdftotext exiting with an error and no text must not leave the secrecy scan silently skipped."""
+    import gateway.inspect as gi
+
+    p = make_pdf(tmp_path / "a.pdf", lines=["UBND TỈNH", "MẬT"])
+    monkeypatch.setattr(gi, "TEXT_PYPDF_MAX_BYTES", 1)
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 1, b"", b"Syntax Error"))
+    f = _facts(p, settings)
+    assert [x.level for x in f.secrecy] == [SecrecyLevel.MAT]
