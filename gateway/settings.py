@@ -330,8 +330,8 @@ def _format_errors(exc: ValidationError, source: str) -> str:
 def load_settings(config: Path | str | None = None, **overrides: object) -> Settings:
     """Read the TOML file (argument, or $KYSO_CONFIG, or none) and the environment.
 
-    `overrides` are for tests and CLI flags; the environment still beats them only for keys they do
-    not set. Raises ConfigError naming every bad key.
+    `overrides` (for tests) replace the file's top-level keys; GATEWAY_* environment variables still beat
+    both, also for keys the overrides set. Raises ConfigError naming every bad key.
     """
     path = Path(config) if config else (Path(os.environ[CONFIG_ENV]) if os.environ.get(CONFIG_ENV) else None)
     data: dict = {}
