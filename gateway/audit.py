@@ -315,6 +315,7 @@ class AuditLog:
     storage: Storage
     path: Path | None = None
     _closed: bool = field(default=False, repr=False)
+    busy_timeout_ms: int = BUSY_TIMEOUT_MS  # settings.audit.busy_timeout_seconds, also for connect()
 
     @classmethod
     def open(cls, settings) -> "AuditLog":
@@ -326,7 +327,7 @@ class AuditLog:
     @classmethod
     def at(cls, path: Path, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> "AuditLog":
         try:
-            return cls(SQLiteStorage(path, busy_timeout_ms), Path(path))
+            return cls(SQLiteStorage(path, busy_timeout_ms), Path(path), busy_timeout_ms=busy_timeout_ms)
         except (sqlite3.Error, OSError) as exc:
             raise AuditUnavailable(f"cannot open decision log {path}: {exc}") from None
 
@@ -334,7 +335,7 @@ class AuditLog:
         """A new connection to the same database file, for components keeping their own tables there."""
         if self.path is None:
             raise ConfigError("this audit storage has no SQLite file", detail="audit.backend")
-        return sqlite_connect(self.path)
+        return sqlite_connect(self.path, self.busy_timeout_ms)
 
     # --- writing ---------------------------------------------------------------------------------
 

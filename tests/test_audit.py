@@ -221,3 +221,14 @@ def test_decision_data_keeps_client_reference_but_never_the_title():
     data = decision_data(doc, None, None, None, (), None, 1.0, False)
     assert data["declared"]["client_reference"] == "CMS-42"
     assert "Tiêu đề bí ẩn XYZ" not in _json.dumps(data, ensure_ascii=False)
+
+
+def test_connect_uses_the_configured_busy_timeout(tmp_path):
+    from gateway.audit import AuditLog
+
+    with AuditLog.at(tmp_path / "log.sqlite3", busy_timeout_ms=1234) as log:
+        conn = log.connect()
+        try:
+            assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == 1234
+        finally:
+            conn.close()
