@@ -60,6 +60,20 @@ def test_sign_folder_with_progress_and_summary(env, dev_settings, capsys):
     assert "ký số / signed 1" in cap.out and "chặn / blocked 1" in cap.out and "từ chối / rejected 1" in cap.out
 
 
+def test_missing_input_is_a_usage_error(env, capsys):
+    missing = str(env / "khong-co.pdf")
+    assert main(["sign", missing, "-o", str(env / "out.pdf")]) == 2
+    assert main(["check", missing]) == 2
+    assert "không tìm thấy tệp / file not found" in capsys.readouterr().err
+
+
+def test_same_name_twice_into_one_directory_is_refused(env, capsys):
+    a, b = make_pdf(env / "a" / "cv.pdf"), make_pdf(env / "b" / "cv.pdf")
+    assert main(["sign", str(a), str(b), "-o", str(env / "out"), "--kind", "attachment"]) == 2
+    assert "cv.pdf" in capsys.readouterr().err
+    assert not (env / "out").exists() or list((env / "out").iterdir()) == []
+
+
 def test_sign_passes_already_signed_unchanged(env):
     src = make_pdf(env / "a.pdf")
     assert main(["sign", str(src), "-o", str(env / "once.pdf")]) == 0

@@ -75,6 +75,15 @@ def _doc_args(p) -> None:
     p.add_argument("--number", help='số và ký hiệu văn bản / document number, e.g. "123/UBND-VP"')
 
 
+def _inputs(inputs: list[str]) -> list[Path] | None:
+    """The input files, or None (after saying why) when one is missing: a usage error, not "try again"."""
+    try:
+        return _files(inputs)
+    except FileNotFoundError as exc:
+        say(f"lỗi / error: không tìm thấy tệp / file not found: {exc}", file=sys.stderr)
+        return None
+
+
 def _files(inputs: list[str]) -> list[Path]:
     out: list[Path] = []
     for raw in inputs:
@@ -157,9 +166,17 @@ def cmd_sign(args) -> int:
     from gateway.engine import Engine
 
     settings = settings_from(args)
-    files = _files(args.inputs)
+    files = _inputs(args.inputs)
+    if files is None:
+        return EXIT_USAGE
     out = Path(args.output)
     many = len(files) > 1 or any(Path(i).is_dir() for i in args.inputs) or out.is_dir() or args.output.endswith("/")
+    names = [f.name for f in files]
+    if many and len(set(names)) < len(names):  # two inputs would be written to the same DIR/NAME
+        dup = sorted({n for n in names if names.count(n) > 1})
+        say(f"lỗi / error: trùng tên tệp trong thư mục ra / same file name twice in the output directory: "
+            f"{', '.join(dup)}", file=sys.stderr)
+        return EXIT_USAGE
     if many:
         out.mkdir(parents=True, exist_ok=True)
     elif not files:
@@ -195,7 +212,9 @@ def cmd_check(args) -> int:
     from gateway.pipeline import Pipeline
 
     settings = settings_from(args)
-    files = _files(args.inputs)
+    files = _inputs(args.inputs)
+    if files is None:
+        return EXIT_USAGE
     channel = Channel(args.channel)
     rows = []
     with Pipeline(settings) as pipeline:
