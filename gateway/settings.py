@@ -50,6 +50,9 @@ class TokenSettings(Section):
     pin_file: Path | None = None  # default: <var>/secrets/token-pin (dev)
     softhsm2_conf: Path | None = None  # exported as SOFTHSM2_CONF when set; dev: <var>/softhsm/softhsm2.conf
     discovery_attempts: int = Field(default=5, ge=1, le=50)
+    # Shared by every process: a PIN the token rejected is not tried again by any worker or after a restart
+    # (tokens lock after 3 wrong PINs, Điều 7.2). Configure a new PIN, or delete this file, to try again.
+    pin_latch_file: Path | None = None  # default: <var>/secrets/pin-rejected.json
 
     def read_pin(self) -> str:
         return _read_secret(self.pin, self.pin_file, "token PIN")
@@ -244,6 +247,8 @@ class Settings(BaseSettings):
         p = self.paths
         if self.token.pin is None and self.token.pin_file is None:
             self.token.pin_file = p.token_pin
+        if self.token.pin_latch_file is None:
+            self.token.pin_latch_file = p.secrets / "pin-rejected.json"
         if self.token.softhsm2_conf is None and "softhsm" in str(self.token.module):
             self.token.softhsm2_conf = p.softhsm_conf
         if not self.trust.roots:

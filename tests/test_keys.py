@@ -49,6 +49,37 @@ def test_wrong_pin_tried_once_and_latched(private_dev_settings, small_pdf, tmp_p
     _ok(tmp_path / "good.pdf", s.paths.nssdb)
 
 
+def _try_wrong_pin(var_dir: str, pin: str, src: str, dst: str) -> tuple[int, str]:
+    """In a fresh (spawned) process: one OrgSigner with `pin` tries to sign; (C_Login calls, outcome code)."""
+    s = load_settings(var_dir=var_dir, token={"pin": pin})
+    signer = OrgSigner(s)
+    try:
+        signer.sign_pdf(Path(src), Path(dst))
+        return signer.login_attempts, "signed"
+    except PinRejected as exc:
+        return signer.login_attempts, exc.code
+
+
+def test_wrong_pin_tried_once_across_processes_and_restarts(private_dev_settings, small_pdf, tmp_path):
+    """N workers, then a restart: the same wrong PIN reaches C_Login exactly once in all (Điều 7.2)."""
+    s = private_dev_settings
+    ctx = multiprocessing.get_context("spawn")
+    args = (str(s.var_dir), "111111-wrong", str(small_pdf), str(tmp_path / "x.pdf"))
+    with ProcessPoolExecutor(3, mp_context=ctx) as pool:  # three "workers" starting together
+        first = list(pool.map(_try_wrong_pin, *zip(*[args] * 3)))
+    with ProcessPoolExecutor(1, mp_context=ctx) as pool:  # "after a restart"
+        again = pool.submit(_try_wrong_pin, *args).result()
+    assert all(code == "PIN_INCORRECT" for _, code in first + [again])
+    assert sum(n for n, _ in first) + again[0] == 1, (first, again)
+    assert s.token.pin_latch_file.exists() and "111111" not in s.token.pin_latch_file.read_text()
+    # a new PIN is tried (once): here the right one, which signs
+    with ProcessPoolExecutor(1, mp_context=ctx) as pool:
+        n, outcome = pool.submit(_try_wrong_pin, str(s.var_dir), s.token.read_pin(), str(small_pdf),
+                                 str(tmp_path / "good.pdf")).result()
+    assert (n, outcome) == (1, "signed")
+    _ok(tmp_path / "good.pdf", s.paths.nssdb)
+
+
 def test_token_absent_is_temporary_and_recovers(private_dev_settings, small_pdf, tmp_path):
     s = private_dev_settings
     tokens = s.paths.softhsm / "tokens"

@@ -15,6 +15,8 @@ Facts this module is built around (measured with SoftHSM 2.6.1 / python-pkcs11 0
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import os
 import threading
@@ -150,6 +152,63 @@ def _not_initialized(exc: BaseException) -> bool:
     return "CRYPTOKI_NOT_INITIALIZED" in repr(exc) or "0x190" in repr(exc)
 
 
+class PinLatch:
+    """Remembers, for every process of the gateway, a PIN the token rejected.
+
+    Each worker process has its own TokenKey; without this, N workers would each try a wrong PIN once at
+    every start. The latch holds a digest of (token label, PIN) — never the PIN — so configuring a new PIN
+    tries once, and the same wrong PIN is never presented again. Logins are serialised across processes by
+    an flock on a companion file, so two workers starting together cannot both try.
+    """
+
+    def __init__(self, path: Path | None, label: str) -> None:
+        self.path = Path(path) if path else None
+        self.label = label
+
+    def _digest(self, pin: str) -> str:
+        import hashlib
+
+        return hashlib.sha256(f"kyso-pin-latch\0{self.label}\0{pin}".encode()).hexdigest()
+
+    @contextlib.contextmanager
+    def held(self):
+        if self.path is None:
+            yield
+            return
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(self.path.with_name(self.path.name + ".lock"), os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
+
+    def rejected(self, pin: str) -> str | None:
+        """The reason code if this PIN was rejected before, else None."""
+        if self.path is None or not self.path.exists():
+            return None
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return "PIN_INCORRECT"  # unreadable latch: stay on the safe side, an operator looks at it
+        if data.get("token_label") == self.label and data.get("pin_digest") == self._digest(pin):
+            return str(data.get("code") or "PIN_INCORRECT")
+        return None
+
+    def record(self, pin: str, code: str) -> None:
+        if self.path is None:
+            return
+        data = {"token_label": self.label, "pin_digest": self._digest(pin), "code": code,
+                "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        tmp = self.path.with_name(self.path.name + f".{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh)
+        os.replace(tmp, self.path)
+
+
 class TokenKey:
     """The organisation's private key and certificate on the token, used under TOKEN_LOCK.
 
@@ -185,25 +244,16 @@ class TokenKey:
         token = find_token(ts.module, ts.softhsm2_conf, ts.token_label, ts.discovery_attempts)
         m = module(ts.module, ts.softhsm2_conf)
         pin = ts.read_pin()
+        latch = PinLatch(getattr(ts, "pin_latch_file", None), ts.token_label)
         try:
-            self.login_attempts += 1
-            session = token.open(user_pin=pin)
-        except e.UserAlreadyLoggedIn:
-            session = token.open()  # logged in already in this process: the session shares the login
-        except e.PinIncorrect:
-            self._latched = PinRejected("token rejected the PIN; latched", code="PIN_INCORRECT")
-            log.error("token %s rejected the PIN; signing stopped, no retry", ts.token_label)
-            raise self._latched from None
-        except (e.PinLocked, e.PinExpired):
-            self._latched = PinRejected("token PIN locked; latched", code="PIN_LOCKED")
-            log.error("token %s PIN is locked; signing stopped", ts.token_label)
-            raise self._latched from None
-        except (e.PinInvalid, e.PinLenRange) as exc:
-            # The token refused the PIN's form: counts as rejected, never retried either.
-            self._latched = PinRejected(f"token refused PIN ({type(exc).__name__})", code="PIN_INCORRECT")
-            raise self._latched from None
-        except pkcs11.PKCS11Error as exc:
-            raise SignerUnavailable(f"cannot open session: {type(exc).__name__}", detail="session") from None
+            with latch.held():
+                code = latch.rejected(pin)
+                if code is not None:  # another process (or an earlier run) was refused this very PIN
+                    self._latched = PinRejected("PIN rejected earlier (latch file); not tried again", code=code)
+                    log.error("token %s: this PIN was rejected before; not presenting it again (%s)",
+                              ts.token_label, latch.path)
+                    raise self._latched
+                session = self._login(token, pin, latch)
         finally:
             del pin
         try:
@@ -217,6 +267,29 @@ class TokenKey:
             ) from None
         self._session, self._key, self._generation = session, key, m.generation
         return session, key
+
+    def _login(self, token, pin: str, latch: PinLatch):
+        """C_Login once. A refused PIN is latched here, in the latch file, and never presented again."""
+        import pkcs11
+        import pkcs11.exceptions as e
+
+        label = self._ts.token_label
+        try:
+            self.login_attempts += 1
+            return token.open(user_pin=pin)
+        except e.UserAlreadyLoggedIn:
+            return token.open()  # logged in already in this process: the session shares the login
+        except (e.PinIncorrect, e.PinInvalid, e.PinLenRange) as exc:
+            # PinInvalid / PinLenRange: the token refused the PIN's form; counts as rejected too.
+            code, what = "PIN_INCORRECT", type(exc).__name__
+        except (e.PinLocked, e.PinExpired) as exc:
+            code, what = "PIN_LOCKED", type(exc).__name__
+        except pkcs11.PKCS11Error as exc:
+            raise SignerUnavailable(f"cannot open session: {type(exc).__name__}", detail="session") from None
+        latch.record(pin, code)
+        self._latched = PinRejected(f"token refused the PIN ({what}); latched", code=code)
+        log.error("token %s refused the PIN (%s); signing stopped, no retry", label, code)
+        raise self._latched
 
     def _drop(self) -> None:
         if self._session is not None:
