@@ -138,7 +138,14 @@ class Pipeline:
         limits = self.settings.limits
         size = doc.size
         if size > limits.max_document_bytes:
-            # Not even read: no hashing of an oversize upload.
+            # Not even read: no hashing of an oversize upload. What the sender declared still counts: a
+            # declared state secret is BLOCKed (alert, nothing kept), not merely refused as too large.
+            from gateway import secrecy
+
+            marks = secrecy.scan_declared(doc.declared.classification, "declared:classification")
+            if marks.secrecy:
+                facts = Facts(media_type="application/octet-stream", size=size, sha256="", secrecy=marks.secrecy)
+                return facts, self.policies.decide(doc, facts, max_document_bytes=limits.max_document_bytes)
             return None, self._refusal(Reason.of("TOO_LARGE", size=size, max=limits.max_document_bytes), "too_large")
         from gateway.inspect import inspect
 

@@ -346,7 +346,6 @@ class Validator:
         ts = status.timestamp_validity
         ts_time = ts.timestamp if ts is not None and ts.valid and ts.trusted else None
         signing_time = status.signer_reported_dt
-        at = ts_time or signing_time or _now()
         nb, na = cert.not_valid_before, cert.not_valid_after
         warnings: list[Reason] = []
 
@@ -381,7 +380,7 @@ class Validator:
             intact=bool(status.intact and status.valid),
             trusted=trusted and rev.status is not Revocation.REVOKED,
             revocation=rev.status,
-            cert_valid_at_signing=nb - _CLOCK_SKEW <= at <= na,
+            cert_valid_at_signing=valid_at_signing(nb, na, ts_time, signing_time, _now()),
             covers_whole_document=bool(covers and status.intact and status.valid),
             modification_level=level.name if level is not None else None,
             docmdp_level=int(docmdp.value) if docmdp is not None and emb.sig_object.get("/Reference") else None,
@@ -403,6 +402,22 @@ class Validator:
         if cn and org and cn.strip().casefold() == org.strip().casefold():
             return SignerType.ORGANISATION
         return SignerType.PERSON
+
+
+def valid_at_signing(not_before, not_after, timestamp, claimed, now) -> bool:
+    """Was the certificate valid when the document was signed?
+
+    A trusted timestamp proves the time. Without one, the time the signer wrote is only a claim (a backdated
+    claim would make an expired certificate look valid, and expired certificates drop off CRLs), so the
+    certificate must also be valid now, when the gateway relies on it.
+    """
+
+    def within(t) -> bool:
+        return not_before - _CLOCK_SKEW <= t <= not_after + _CLOCK_SKEW
+
+    if timestamp is not None:
+        return within(timestamp)
+    return within(now) and (claimed is None or within(claimed))
 
 
 def _only_expired(status) -> bool:

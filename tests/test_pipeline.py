@@ -128,6 +128,12 @@ def test_too_large_is_rejected_without_reading(dev_settings, tmp_path):
         res = p.process(doc_for(make_pdf(tmp_path / "a.pdf")))
         assert res.outcome is Outcome.REJECT and res.decision.reasons[0].code == "TOO_LARGE"
         assert "sha256_before" not in p.audit.get(res.record_id).data
+        # declared secret but oversize: still BLOCK (alert), never a plain "too large"
+        secret = Document(Channel.PORTAL, "k.pdf", path=make_pdf(tmp_path / "k.pdf"),
+                          declared=Declared(classification="TỐI MẬT"))
+        res = p.process(secret)
+        assert res.outcome is Outcome.BLOCK and "SECRET_MARKED" in {r.code for r in res.decision.reasons}
+        assert p.audit.get(res.record_id).alert
 
 
 class _ExplodingSigner:

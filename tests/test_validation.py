@@ -321,3 +321,19 @@ def test_speed_per_signature(person_signed, validator, capsys):
     with capsys.disabled():
         print(f"\n[validation] {ms:.1f} ms per signature (offline-capable, cached CRL, best of 5)")
     assert ms < 150  # generous bound for a loaded CI box; the figure is reported
+
+
+def test_validity_at_signing_trusts_a_timestamp_not_a_claim():
+    from datetime import datetime, timedelta, timezone
+
+    from gateway.validation import valid_at_signing
+
+    nb = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    na = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    now = datetime(2026, 6, 1, tzinfo=timezone.utc)
+    inside = datetime(2024, 6, 1, tzinfo=timezone.utc)
+    assert valid_at_signing(nb, na, inside, None, now)  # a trusted timestamp proves the time
+    assert not valid_at_signing(nb, na, None, inside, now)  # a backdated claim does not, once expired
+    assert valid_at_signing(nb, na, None, inside, inside + timedelta(days=1))  # valid now and then
+    assert not valid_at_signing(nb, na, None, datetime(2023, 1, 1, tzinfo=timezone.utc), inside)
+    assert not valid_at_signing(nb, na, datetime(2025, 2, 1, tzinfo=timezone.utc), None, inside)
