@@ -120,6 +120,24 @@ def test_secret_marked_pdf_is_blocked_and_nothing_relayed(gw, engine, secret_pdf
     assert blocked and blocked[-1].alert
 
 
+def test_sender_signed_message_with_unsigned_pdf_is_refused_not_blocked(gw, dev_settings, plain_pdf):
+    """Signing the PDF would break the sender's own S/MIME signature: refused, and not called a secret."""
+    from gateway.signing import OrgSigner
+
+    inner = EmailMessage()
+    inner.set_content("Kính gửi Sở B")
+    inner.add_attachment(plain_pdf, maintype="application", subtype="pdf", filename="cv.pdf")
+    body = inner.as_bytes(policy=email.policy.SMTP)
+    with OrgSigner(dev_settings) as signer:  # stands in for the sender's own S/MIME signature
+        signed = signer.sign_smime(b"From: van.thu@so-a.gov.vn\r\nTo: nhan@so-b.gov.vn\r\nSubject: x\r\n" + body)
+    with pytest.raises(smtplib.SMTPDataError) as ei:
+        send(gw.port, signed)
+    text = ei.value.smtp_error.decode()
+    assert ei.value.smtp_code == 550 and "SMTP_SENDER_SIGNED" in text
+    assert "Message refused" in text and "blocked" not in text
+    assert gw.sink.messages() == []
+
+
 def test_declared_secret_subject_without_document_is_blocked(gw):
     with pytest.raises(smtplib.SMTPDataError) as ei:
         send(gw.port, mail_with(None, subject="[MẬT] Kế hoạch"))

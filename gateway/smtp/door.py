@@ -185,7 +185,7 @@ class SmtpDoor:
         for found, result in zip(docs, outcomes):
             if result.outcome is Outcome.SIGN and result.output is not None:
                 if found.inside_signed:
-                    reply = replies.blocked((Reason.of("SMTP_SENDER_SIGNED", name=found.name),))
+                    reply = replies.refused_for((Reason.of("SMTP_SENDER_SIGNED", name=found.name),))
                     await self._record("smtp.refused", reply, facts)
                     return reply_text(reply, envelope)
                 pairs.append((found, result.output))

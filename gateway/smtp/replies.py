@@ -102,6 +102,11 @@ def blocked(reasons: tuple[Reason, ...]) -> Reply:
     return Reply(550, "5.7.1", ("Thư bị chặn / Message blocked",) + _reason_lines(reasons), reasons)
 
 
+def refused_for(reasons: tuple[Reason, ...]) -> Reply:
+    """A message refused for a reason that is not a secret (e.g. the sender's own S/MIME signature)."""
+    return Reply(550, "5.7.1", ("Thư bị từ chối / Message refused",) + _reason_lines(reasons), reasons)
+
+
 def for_error(exc: BaseException) -> Reply:
     """An error while handling a message. Permanent errors we raised on purpose -> 5xx with their reason;
     everything else (temporary, or a bug of ours) -> 451 4.x.x: the sender's queue keeps the message."""
