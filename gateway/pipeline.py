@@ -119,10 +119,13 @@ class Pipeline:
         except PermanentError as exc:  # the input itself is refused (inspection or the signer said so)
             decision = self._refusal(exc.reason, "input")
         except Exception as exc:
-            err = exc if isinstance(exc, TemporaryError) else TemporaryError(
-                f"unexpected {type(exc).__name__} while processing", code="INTERNAL_ERROR"
-            )
-            if err is not exc:
+            if isinstance(exc, TemporaryError):
+                err = exc
+            elif isinstance(exc, OSError):  # disk full, read-only or vanished folder: not a bug, try again
+                err = StorageUnavailable(f"{type(exc).__name__}: {exc.strerror or exc}")
+            else:
+                err = TemporaryError(f"unexpected {type(exc).__name__} while processing", code="INTERNAL_ERROR")
+            if err is not exc and not isinstance(exc, OSError):
                 log.exception("unexpected error processing document %s (%s)", doc.id, safe_name(doc.name))
             self._record_failure(doc, facts, decision, err, started, dry_run)
             raise err from (None if err is exc else exc)

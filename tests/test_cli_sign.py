@@ -38,6 +38,35 @@ def test_sign_one_file(env, dev_settings, capsys):
     assert rec.channel == "cli" and rec.outcome == "sign" and rec.data["declared"]["number"] == "12/UBND-VP"
 
 
+def test_sign_in_place_and_pass_onto_itself(env, dev_settings, capsys):
+    """-o naming the input: replaced atomically by its signed version; signing that again PASSes in place."""
+    src = make_pdf(env / "cv.pdf")
+    assert main(["sign", str(src), "-o", str(src)]) == 0
+    assert pdfsig(src, dev_settings.paths.nssdb)[0]["valid"]
+    signed = src.read_bytes()
+    assert main(["sign", str(src), "-o", str(src)]) == 0  # already org-signed: passed, unchanged
+    assert src.read_bytes() == signed and "CHUYỂN TIẾP" in capsys.readouterr().out
+    assert sorted(p.name for p in env.iterdir() if p.suffix == ".pdf" or p.name.startswith(".")) == ["cv.pdf"]
+
+
+def test_unwritable_output_is_temporary_with_a_summary(env, capsys):
+    import os
+    import subprocess
+
+    src = make_pdf(env / "cv.pdf")
+    out = env / "ro"
+    out.mkdir()
+    if subprocess.run(["chattr", "+i", str(out)], capture_output=True).returncode != 0:
+        pytest.skip("chattr +i not available (root ignores permission bits)")
+    try:
+        code = main(["sign", str(src), str(make_pdf(env / "b.pdf")), "-o", str(out)])
+    finally:
+        subprocess.run(["chattr", "-i", str(out)], check=True)
+    cap = capsys.readouterr()
+    assert code == 4 and "STORAGE_UNAVAILABLE" in cap.out and "lỗi tạm thời / temporary 2" in cap.out
+    assert os.listdir(out) == []
+
+
 def test_sign_issued_without_person_is_refused(env, capsys):
     src = make_pdf(env / "qd.pdf")
     assert main(["sign", str(src), "-o", str(env / "out.pdf"), "--kind", "issued"]) == 3

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 import shutil
 import sys
 import threading
@@ -20,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from gateway.cli.common import EXIT_OK, EXIT_REFUSED, EXIT_TEMPORARY, EXIT_USAGE, say, settings_from
-from gateway.errors import GatewayError, PermanentError
+from gateway.errors import GatewayError, PermanentError, StorageUnavailable
 from gateway.model import Channel, Declared, DocKind, Document, Origin, Outcome, Result
 from gateway.reasons import render
 
@@ -136,22 +137,44 @@ class _Progress:
 
 
 def _place(result: Result, src: Path, dst: Path) -> Path | None:
-    """Put what the pipeline produced where the user asked; nothing for refusals."""
+    """Put what the pipeline produced where the user asked; nothing for refusals.
+
+    Every file appears under its final name complete or not at all: written beside it, fsynced, renamed.
+    """
     if result.outcome is Outcome.SIGN and result.output is not None:
         out = result.output
         if out.detached:  # CAdES: the unchanged original travels with its .p7s
+            _atomic_copy(src, dst)
             target = dst.with_name(dst.name + ".p7s")
-            shutil.copyfile(src, dst)
-            shutil.move(str(out.path), target)
         else:
             target = dst
-            shutil.move(str(out.path), target)
+        _fsync(out.path)
+        if out.path.parent == target.parent:
+            os.replace(out.path, target)
+        else:
+            _atomic_copy(out.path, target)
+            out.path.unlink()
         _remove_empty(out.path.parent)
         return target
     if result.outcome is Outcome.PASS:
-        shutil.copyfile(src, dst)
+        _atomic_copy(src, dst)
         return dst
     return None
+
+
+def _fsync(path: Path) -> None:
+    with open(path, "rb") as fh:
+        os.fsync(fh.fileno())
+
+
+def _atomic_copy(src: Path, dst: Path) -> None:
+    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
+    try:
+        shutil.copyfile(src, tmp)
+        _fsync(tmp)
+        os.replace(tmp, dst)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _remove_empty(d: Path) -> None:
@@ -191,12 +214,15 @@ def cmd_sign(args) -> int:
         def one(path: Path) -> dict:
             dst = out / path.name if many else out
             try:
-                result = engine.process(_document(path, args))
+                # the output is made in the destination folder, so placing it is one rename
+                result = engine.process(_document(path, args), out_dir=dst.parent)
                 placed = _place(result, path, dst)
                 row = _row(path, result, CHECK=False)
                 row["output"] = str(placed) if placed else None
             except GatewayError as exc:
                 row = _error_row(path, exc)
+            except OSError as exc:  # the output folder: full, read-only, gone — this file is not done
+                row = _error_row(path, StorageUnavailable(f"cannot write {dst}: {exc.strerror}"))
             progress.step(path.name, row["label"])
             return row
 
