@@ -79,6 +79,13 @@ class SigningSettings(Section):
     workers: int = Field(default=2, ge=1, le=64)  # signing worker processes, one HSM session each
     chunk_size: int = Field(default=MiB, ge=4096)
 
+    @model_validator(mode="after")
+    def _timestamp_levels_need_a_tsa(self) -> "SigningSettings":
+        # PAdES B-LT builds on B-T: both carry a timestamp, so both need the timestamp service.
+        if self.level in ("B-T", "B-LT") and not self.tsa_url:
+            raise ValueError(f"level {self.level} needs tsa_url (the timestamp service)")
+        return self
+
 
 class AppearanceSettings(Section):
     """Signature appearance per Decree 30/2020 Phụ lục I."""

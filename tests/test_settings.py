@@ -57,6 +57,7 @@ def test_config_file_from_environment(tmp_path, monkeypatch):
         ("[signing]\nworkers = 0\n", "signing.workers"),
         ("[trust]\nrevocation = \"sometimes\"\n", "trust.revocation"),
         ("bogus = 1\n", "bogus"),
+        ("[signing]\nlevel = \"B-LT\"\n", "signing"),
         ("[[http.clients]]\nname = \"x\"\ntoken_sha256 = \"abc\"\n", "http.clients.0.token_sha256"),
     ],
 )
