@@ -251,6 +251,13 @@ CATALOG: dict[str, ReasonText] = {
         "The organisation certificate lacks the digital-signature key usage: not signing",
         ND68_D29,
     ),
+    "ORG_CERT_REVOCATION_UNCHECKED": ReasonText(
+        "Không kiểm tra được tình trạng thu hồi chứng thư số của cơ quan ({subject}) và cấu hình không cho phép ký "
+        "khi chưa kiểm tra: tạm dừng ký số",
+        "The organisation certificate's revocation status could not be checked ({subject}) and the configuration "
+        "forbids signing unchecked: signing paused",
+        ND68_D29,
+    ),
     "ORG_CERT_EXPIRING": ReasonText(
         "Chứng thư số sắp hết hạn ({not_after}, còn {days} ngày): cần gia hạn",
         "Certificate expires soon ({not_after}, {days} days left): renew it",

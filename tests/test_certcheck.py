@@ -70,7 +70,7 @@ def test_revocation_unchecked_warns_or_refuses(dev_settings):
     hard = load_settings(var_dir=dev_settings.var_dir, trust={"crls": [missing], "sign_without_revocation": False})
     with pytest.raises(SigningCertificateInvalid) as ei:
         CertChecker(hard).check(der)
-    assert ei.value.code == "REVOCATION_UNCHECKED"
+    assert ei.value.code == "ORG_CERT_REVOCATION_UNCHECKED"
     good = CertChecker(dev_settings).check(der)
     assert good.warnings == () and good.revocation.value == "good"
 

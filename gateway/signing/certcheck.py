@@ -197,7 +197,7 @@ class CertChecker:
             log.warning("revocation of the organisation certificate not checked: %s", "; ".join(problems) or "no source")
             return CertStatus(now, Revocation.UNKNOWN, (warning,), source="")
         raise SigningCertificateInvalid(
-            "revocation not checkable and policy forbids signing", code="REVOCATION_UNCHECKED",
+            "revocation not checkable and policy forbids signing", code="ORG_CERT_REVOCATION_UNCHECKED",
             subject=subject_text(cert),
         )
 
