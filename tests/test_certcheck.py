@@ -135,3 +135,29 @@ def test_ocsp_answer_about_another_certificate_is_not_taken_as_good(dev_settings
     assert checker._ocsp(ours, ca, problems) is None and problems
     body["der"] = answer(ours)
     assert checker._ocsp(ours, ca, []) == "good"
+
+
+def test_delegated_ocsp_responder_needs_the_ocsp_signing_eku():
+    """RFC 6960 §4.2.2.2: any certificate the CA issued is not an OCSP responder; only id-kp-OCSPSigning is."""
+    import datetime as dt
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    from gateway.signing.certcheck import _ocsp_signing_eku
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "responder")])
+    now = dt.datetime.now(dt.timezone.utc)
+
+    def cert(eku):
+        b = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+             .serial_number(1).not_valid_before(now).not_valid_after(now + dt.timedelta(days=1)))
+        if eku:
+            b = b.add_extension(x509.ExtendedKeyUsage(eku), critical=False)
+        return b.sign(key, hashes.SHA256())
+
+    assert _ocsp_signing_eku(cert([ExtendedKeyUsageOID.OCSP_SIGNING]))
+    assert not _ocsp_signing_eku(cert([ExtendedKeyUsageOID.CODE_SIGNING]))
+    assert not _ocsp_signing_eku(cert(None))

@@ -252,6 +252,14 @@ class CertChecker:
         return None
 
 
+def _ocsp_signing_eku(cert: x509.Certificate) -> bool:
+    try:
+        eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    except x509.ExtensionNotFound:
+        return False
+    return x509.oid.ExtendedKeyUsageOID.OCSP_SIGNING in eku
+
+
 def _ocsp_signed_ok(resp, issuer: x509.Certificate) -> bool:
     """The response is signed by the issuer, or by a responder certificate the issuer signed."""
     candidates = [issuer] + [c for c in resp.certificates if c.issuer == issuer.subject]
@@ -260,6 +268,8 @@ def _ocsp_signed_ok(resp, issuer: x509.Certificate) -> bool:
             try:
                 signer.verify_directly_issued_by(issuer)
             except Exception:  # noqa: BLE001
+                continue
+            if not _ocsp_signing_eku(signer):  # RFC 6960 §4.2.2.2: a delegated responder needs id-kp-OCSPSigning
                 continue
         key = signer.public_key()
         try:
