@@ -133,6 +133,8 @@ def document() -> dict:
                             "headers": _CHECK_HEADERS,
                             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Check"}}},
                         },
+                        "422": _problem("Tài liệu không xử lý được (vượt giới hạn, hỏng) / the input itself is refused "
+                                        "(over a limit, unreadable)"),
                         **_REFUSALS,
                     },
                 }
