@@ -343,6 +343,49 @@ CATALOG: dict[str, ReasonText] = {
     ),
     "AUTH_REQUIRED": ReasonText("Cần xác thực", "Authentication required", ""),
     "AUTH_FAILED": ReasonText("Xác thực thất bại", "Authentication failed", ""),
+    # SMTP protocol answers (aiosmtpd's own English replies, re-worded by gateway/smtp/replies.py)
+    "MESSAGE_TOO_LARGE": ReasonText(
+        "Thư vượt quá kích thước tối đa cho phép ({max} byte)",
+        "The message exceeds the maximum size ({max} bytes)",
+        "",
+    ),
+    "SMTP_BAD_SEQUENCE": ReasonText(
+        "Sai thứ tự lệnh SMTP: cần gửi lệnh {command} trước",
+        "Bad sequence of SMTP commands: send {command} first",
+        "",
+    ),
+    "SMTP_NESTED_MAIL": ReasonText(
+        "Giao dịch này đã có lệnh MAIL; gửi RSET để bắt đầu lại",
+        "This transaction already has a MAIL command; send RSET to start again",
+        "",
+    ),
+    "SMTP_ALREADY_AUTHENTICATED": ReasonText(
+        "Phiên này đã xác thực", "This session is already authenticated", ""
+    ),
+    "SMTP_SYNTAX": ReasonText(
+        "Sai cú pháp lệnh; cú pháp đúng: {usage}", "Syntax error; use: {usage}", ""
+    ),
+    "SMTP_BAD_PARAMETER": ReasonText(
+        "Tham số {param} không hợp lệ", "Invalid {param} parameter", ""
+    ),
+    "SMTP_UNKNOWN_PARAMETER": ReasonText(
+        "Tham số của lệnh {command} không được hỗ trợ",
+        "{command} parameters not recognized or not implemented",
+        "",
+    ),
+    "SMTP_BAD_ADDRESS": ReasonText("Địa chỉ thư không hợp lệ", "Malformed address", ""),
+    "SMTP_BAD_COMMAND": ReasonText(
+        "Lệnh không hợp lệ hoặc không được hỗ trợ", "Command not recognized", ""
+    ),
+    "SMTP_LINE_TOO_LONG": ReasonText("Dòng lệnh quá dài", "Command line too long", ""),
+    "SMTP_TLS_REQUIRED": ReasonText(
+        "Cần mã hóa: gửi STARTTLS trước khi xác thực",
+        "Encryption required: issue STARTTLS before AUTH",
+        "",
+    ),
+    "SMTP_AUTH_MECHANISM": ReasonText(
+        "Cơ chế xác thực không được hỗ trợ", "Unrecognized authentication mechanism", ""
+    ),
     "NOT_FOUND": ReasonText("Không tìm thấy", "Not found", ""),
     "BAD_REQUEST": ReasonText("Yêu cầu không hợp lệ: {detail}", "Bad request: {detail}", ""),
     "CONFIG_INVALID": ReasonText(

@@ -9,8 +9,10 @@ Internals (exception types, paths, hostnames) never appear: only rendered reason
 
 from __future__ import annotations
 
+import re
 import textwrap
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from gateway.errors import GatewayError, LimitExceeded, PermanentError, UpstreamUnavailable
@@ -69,6 +71,17 @@ def relay_denied() -> Reply:
 
 def auth_required() -> Reply:
     return Reply(530, "5.7.0", _reason_lines((Reason.of("AUTH_REQUIRED"),)), (Reason.of("AUTH_REQUIRED"),))
+
+
+def message_too_large(limit: int | None) -> Reply:
+    """MAIL ... SIZE= over the limit, or DATA that grew past it (RFC 1870: 552, RFC 3463: 5.3.4)."""
+    reason = Reason.of("MESSAGE_TOO_LARGE", max=limit)
+    return Reply(552, "5.3.4", _reason_lines((reason,)), (reason,))
+
+
+def bad_parameter(name: str) -> Reply:
+    reason = Reason.of("SMTP_BAD_PARAMETER", param=name)
+    return Reply(501, "5.5.4", _reason_lines((reason,)), (reason,))
 
 
 def accepted_locally() -> Reply:
@@ -136,3 +149,58 @@ def upstream(reply) -> Reply:
 def _is_enhanced(token: str) -> bool:
     bits = token.split(".")
     return len(bits) == 3 and all(b.isdigit() for b in bits)
+
+
+# --- aiosmtpd's own answers ------------------------------------------------------------------------------
+# aiosmtpd 1.4.6 writes these itself, in English and mostly without an enhanced status code. GatewaySMTP.push
+# hands every line it sends to `protocol()`; a line that is exactly one of these is replaced by the bilingual
+# reply with the same 3-digit code (clients and Postfix act on the code: it never changes).
+
+_Make = Callable[[re.Match, "int | None"], Reason]
+_PROTOCOL: tuple[tuple[re.Pattern, int, str, _Make], ...] = tuple(
+    (re.compile(pattern), code, status, make)
+    for pattern, code, status, make in (
+        (r"530 5\.7\.0 Authentication required", 530, "5.7.0", lambda m, lim: Reason.of("AUTH_REQUIRED")),
+        (r"552 Error: message size exceeds fixed maximum message size", 552, "5.3.4",
+         lambda m, lim: Reason.of("MESSAGE_TOO_LARGE", max=lim)),
+        (r"552 Error: Too much mail data", 552, "5.3.4", lambda m, lim: Reason.of("MESSAGE_TOO_LARGE", max=lim)),
+        (r"503 Error: send (HELO|EHLO) first", 503, "5.5.1",
+         lambda m, lim: Reason.of("SMTP_BAD_SEQUENCE", command="EHLO/HELO")),
+        (r"503 Error: need (MAIL|RCPT) command", 503, "5.5.1",
+         lambda m, lim: Reason.of("SMTP_BAD_SEQUENCE", command=m[1])),
+        (r"503 Error: nested MAIL command", 503, "5.5.1", lambda m, lim: Reason.of("SMTP_NESTED_MAIL")),
+        (r"503 Already authenticated", 503, "5.5.1", lambda m, lim: Reason.of("SMTP_ALREADY_AUTHENTICATED")),
+        (r"501 Syntax: (.+)", 501, "5.5.4", lambda m, lim: Reason.of("SMTP_SYNTAX", usage=m[1])),
+        (r"501 (?:Not enough value|Too many values)", 501, "5.5.4",
+         lambda m, lim: Reason.of("SMTP_SYNTAX", usage="AUTH <mechanism> [initial-response]")),
+        (r"501 Error: (BODY) can only be one of 7BIT, 8BITMIME", 501, "5.5.4",
+         lambda m, lim: Reason.of("SMTP_BAD_PARAMETER", param=m[1])),
+        (r"501 Error: (SMTPUTF8) takes no arguments", 501, "5.5.4",
+         lambda m, lim: Reason.of("SMTP_BAD_PARAMETER", param=m[1])),
+        (r"555 (MAIL FROM|RCPT TO) parameters not recognized or not implemented", 555, "5.5.4",
+         lambda m, lim: Reason.of("SMTP_UNKNOWN_PARAMETER", command=m[1])),
+        (r"553 5\.1\.3 Error: malformed address", 553, "5.1.3", lambda m, lim: Reason.of("SMTP_BAD_ADDRESS")),
+        # The unknown command's name is the client's text: not echoed back.
+        (r"""500 Error: (?:bad syntax|command (?:".*"|'.*') not recognized)""", 500, "5.5.2",
+         lambda m, lim: Reason.of("SMTP_BAD_COMMAND")),
+        (r"500 Command line too long", 500, "5.5.2", lambda m, lim: Reason.of("SMTP_LINE_TOO_LONG")),
+        (r"538 5\.7\.11 Encryption required for requested authentication mechanism", 538, "5.7.11",
+         lambda m, lim: Reason.of("SMTP_TLS_REQUIRED")),
+        (r"535 5\.7\.8 Authentication credentials invalid", 535, "5.7.8", lambda m, lim: Reason.of("AUTH_FAILED")),
+        (r"504 5\.5\.4 Unrecognized authentication type", 504, "5.5.4",
+         lambda m, lim: Reason.of("SMTP_AUTH_MECHANISM")),
+    )
+)
+_PROTOCOL_CODES = frozenset(str(code) for _, code, _, _ in _PROTOCOL)
+
+
+def protocol(line: str, max_bytes: int | None = None) -> Reply | None:
+    """The bilingual reply for one of aiosmtpd's own English lines, or None (a line the gateway composed)."""
+    if line[:3] not in _PROTOCOL_CODES:
+        return None
+    for pattern, code, status, make in _PROTOCOL:
+        m = pattern.fullmatch(line)
+        if m:
+            reason = make(m, max_bytes)
+            return Reply(code, status, _reason_lines((reason,)), (reason,))
+    return None

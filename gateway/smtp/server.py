@@ -11,6 +11,9 @@ Extensions over stock aiosmtpd (which answers 555 to DSN parameters and 500 to l
   the unstuffed bytes.
 - SIZE is the configured max_message_bytes, advertised in EHLO and enforced for both MAIL SIZE= and DATA.
 - 8BITMIME and SMTPUTF8 are advertised and forwarded.
+- aiosmtpd's own English replies (530, 552 at MAIL SIZE=, 501/503 syntax and sequence errors...) are
+  re-worded in `push` through replies.protocol: Vietnamese and English, an enhanced status code, a reason
+  code; the 3-digit code and the protocol state are aiosmtpd's, unchanged.
 
 The handler keeps one upstream transaction per client transaction (see relay.py for why).
 """
@@ -65,6 +68,13 @@ class GatewaySMTP(SMTP):
         self.pending_dsn: dict[str, str] = {}
         self.transaction = Transaction()
 
+    async def push(self, status) -> None:
+        if isinstance(status, str):
+            reply = replies.protocol(status, self.data_size_limit)
+            if reply is not None:
+                status = reply_text(reply, self.envelope)
+        await super().push(status)
+
     async def smtp_EHLO(self, hostname: str):
         await self._reset_transaction()
         await super().smtp_EHLO(hostname)
@@ -107,13 +117,13 @@ class GatewaySMTP(SMTP):
             name, eq, value = token.partition("=")
             if name.upper() in names and eq:
                 if name.upper() in dsn:
-                    return arg, {}, "501 5.5.4 Duplicate DSN parameter"
+                    return arg, {}, reply_text(replies.bad_parameter(name.upper()), self.envelope)
                 dsn[name.upper()] = value
             else:
                 keep.append(token)
         problem = _check_dsn(dsn)
         if problem:
-            return arg, {}, f"501 5.5.4 Invalid {problem} parameter"
+            return arg, {}, reply_text(replies.bad_parameter(problem), self.envelope)
         prefix = arg[: len(arg) - len(params)]
         return (prefix.rstrip() + (" " + " ".join(keep) if keep else "")), dsn, ""
 
@@ -147,7 +157,7 @@ class GatewaySMTP(SMTP):
             return
         if content is None:
             await self._reset_transaction()  # the transaction is over: the next hop's too
-            await self.push("552 5.3.4 Error: Too much mail data")
+            await self.push(reply_text(replies.message_too_large(self.data_size_limit), self.envelope))
             self._set_post_data_state()
             return
         self.envelope.content = content
