@@ -161,6 +161,115 @@ def test_recovered_claim_is_delivered_once(dev_settings, tmp_path):
     assert files(d.signed) == ["d.pdf", "e.pdf"] and len(files(d.archive)) == 2 and files(d.work) == []
 
 
+def test_place_group_crash_between_signature_and_document(tmp_path):
+    """Crash after the signature was placed, before the document: never the document alone; the restart
+    places the document under the same name, once."""
+    dest = tmp_path / "out"
+    dest.mkdir()
+    (dest / "a.docx").write_text("someone's")  # the pair takes the next free name together
+    sig, doc = tmp_path / "s.part", tmp_path / "d.part"
+    sig.write_text("sig")
+    doc.write_text("doc")
+    marker = tmp_path / "m.json"
+    fsops.write_json(marker, {"group": True, "name": "a (1).docx", "final": str(dest / "a (1).docx")})
+    os.link(sig, dest / "a (1).docx.p7s")  # crash here, before the unlink and before the document
+    assert files(dest) == ["a (1).docx.p7s", "a.docx"]
+    final = fsops.place_group(marker, [(sig, ".p7s"), (doc, "")], dest, "a.docx")
+    assert final == dest / "a (1).docx" and final.read_text() == "doc"
+    assert files(dest) == ["a (1).docx", "a (1).docx.p7s", "a.docx"] and not sig.exists() and not doc.exists()
+    assert fsops.place_group(marker, [(sig, ".p7s"), (doc, "")], dest, "a.docx") == final  # done: not again
+    assert files(dest) == ["a (1).docx", "a (1).docx.p7s", "a.docx"]
+
+
+def test_place_group_name_taken_meanwhile_moves_the_pair(tmp_path):
+    """Someone takes the document's name after the signature is in place: the pair moves on together."""
+    dest = tmp_path / "out"
+    dest.mkdir()
+    sig, doc = tmp_path / "s.part", tmp_path / "d.part"
+    sig.write_text("sig")
+    doc.write_text("doc")
+    marker = tmp_path / "m.json"
+    fsops.write_json(marker, {"group": True, "name": "a.docx", "final": str(dest / "a.docx")})
+    os.link(sig, dest / "a.docx.p7s")
+    os.unlink(sig)  # crash after the signature was placed...
+    (dest / "a.docx").write_text("someone's")  # ...and a stranger's file took the document's name
+    final = fsops.place_group(marker, [(sig, ".p7s"), (doc, "")], dest, "a.docx")
+    assert final.name == "a (1).docx" and final.read_text() == "doc"
+    assert (dest / "a (1).docx.p7s").read_text() == "sig" and (dest / "a.docx").read_text() == "someone's"
+    assert files(dest) == ["a (1).docx", "a (1).docx.p7s", "a.docx"]
+
+
+def _detached_claim(watch, name="bien-ban.docx"):
+    """A claimed non-PDF with a SIGN verdict whose output is a detached .p7s (what the engine leaves)."""
+    from gateway.folderwatch.worker import ClaimWorker
+    from gateway.folderwatch.state import BlockedFiles
+
+    (watch.inbox / name).write_bytes(b"word document")
+    c = claims.take(watch, name)
+    out = watch.out_dir(c.id)
+    out.mkdir(parents=True)
+    (out / (name + ".p7s")).write_bytes(b"cades signature")
+    v = Verdict(outcome=Outcome.SIGN, reasons=(), output=str(out / (name + ".p7s")), detached=True)
+    fsops.write_json(c.result_file, v.to_json())
+    return ClaimWorker(None, watch, BlockedFiles(watch.blocked_state)), c, v
+
+
+class _Crash(BaseException):
+    """The process dies here (nothing after this point runs in that life)."""
+
+
+@pytest.mark.parametrize("crash_at", [0, 1, 2])  # no crash; before the first placing; between the two
+def test_detached_signature_is_in_place_before_the_document(watch, monkeypatch, crash_at):
+    """Whoever watches signed/ never sees the document without its .p7s, even when the door dies between
+    the two; the restart finishes both, once, under one name."""
+    (watch.signed).mkdir(parents=True, exist_ok=True)
+    (watch.signed / "bien-ban.docx").write_bytes(b"an earlier one")  # the pair is suffixed together
+    worker, c, v = _detached_claim(watch)
+    seen, calls = [], [0]  # signed/ as seen after every link/rename into it, in the first run and the restart
+    real_link, real_rename = os.link, os.rename
+
+    def watched(real):
+        def op(src, dst, *a, **kw):
+            if str(watch.signed) in str(dst):
+                calls[0] += 1
+                if calls[0] == crash_at:
+                    raise _Crash()
+            real(src, dst, *a, **kw)
+            seen.append(files(watch.signed))
+        return op
+
+    monkeypatch.setattr(fsops.os, "link", watched(real_link))
+    monkeypatch.setattr(fsops.os, "rename", watched(real_rename))
+    try:
+        worker.deliver(c, v)
+    except _Crash:
+        pass
+    seen.append(files(watch.signed))
+    crash_at = 0
+    [again] = claims.pending_claims(watch)
+    placed = worker.deliver(again, Verdict.from_json(fsops.read_json(again.result_file)))
+    seen.append(files(watch.signed))
+    for names in seen:
+        for n in names:
+            if not n.endswith(".p7s") and n != "bien-ban.docx":
+                assert n + ".p7s" in names, f"{n} visible without its signature: {names}"
+    assert files(watch.signed) == ["bien-ban (1).docx", "bien-ban (1).docx.p7s", "bien-ban.docx"]
+    assert (watch.signed / "bien-ban (1).docx").read_bytes() == b"word document"
+    assert (watch.signed / "bien-ban (1).docx.p7s").read_bytes() == b"cades signature"
+    assert placed["signature"] == str(watch.signed / "bien-ban (1).docx.p7s")
+    assert len(files(watch.archive)) == 1
+    assert not [p.name for p in watch.signed.iterdir() if p.name.startswith(".")]  # no temp copy left over
+
+
+def test_detached_journalled_by_the_earlier_order_is_finished_that_way(watch):
+    """A claim left half-done by the earlier version (document placed first, then the crash) is finished,
+    not placed a second time under a new name."""
+    worker, c, v = _detached_claim(watch)
+    fsops.copy_place(c.step("out"), c.doc, watch.signed, c.name, f"{c.id}-out", (".p7s",))  # old first step
+    worker.deliver(c, v)
+    assert files(watch.signed) == ["bien-ban.docx", "bien-ban.docx.p7s"] and len(files(watch.archive)) == 1
+
+
 # --- stability, names, sidecars, archive -----------------------------------------------------------------
 
 

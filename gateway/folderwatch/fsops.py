@@ -13,7 +13,7 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Sequence
 
 CHUNK = 1024 * 1024
 # Errors meaning "this filesystem has no hard links here": fall back to rename after an existence check.
@@ -147,6 +147,60 @@ def place(marker: Path, tmp: Path, dest_dir: Path, name: str, companions: Iterab
         fsync_dir(dest_dir)
         fsync_dir(tmp.parent)
         return final
+
+
+def place_group(marker: Path, items: Sequence[tuple[Path, str]], dest_dir: Path, name: str,
+                companions: Iterable[str] = ()) -> Path:
+    """Place several files under one name, in the order given: (tmp, tail) becomes dest_dir/(NAME + tail),
+    NAME being the first of name, 'name (1)', ... free for all of them and the companions. Returns dest_dir/NAME.
+
+    Each file is in place (and durable) before the next appears, so a signature can precede its document.
+    Never overwrites; idempotent via `marker` (which records the chosen NAME): a restart finishes the group.
+    If someone else takes one of the names meanwhile, what was placed is taken back and a new NAME chosen,
+    so the group always shares one name. Every tmp must be on dest_dir's filesystem.
+    """
+    tails = tuple(t for _, t in items) + tuple(companions)
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    done = read_json(marker)
+    chosen = done.get("name") if done else None
+    while True:
+        if chosen is None:
+            chosen = free_name(dest_dir, name, tails)
+            write_json(marker, {"group": True, "name": chosen, "final": str(dest_dir / chosen)})
+        if _link_group(items, dest_dir, chosen):
+            return dest_dir / chosen
+        for tmp, tail in items:  # taken back (rename: atomic), so a restart here redoes the group from the start
+            final = dest_dir / (chosen + tail)
+            if not os.path.lexists(tmp) and os.path.lexists(final):
+                os.rename(final, tmp)
+        fsync_dir(dest_dir)
+        chosen = None
+
+
+def _link_group(items: Sequence[tuple[Path, str]], dest_dir: Path, chosen: str) -> bool:
+    """Link each tmp to its final name in order; False as soon as a name is someone else's."""
+    for tmp, tail in items:
+        final = dest_dir / (chosen + tail)
+        if not os.path.lexists(tmp):
+            continue  # placed before a crash
+        if os.path.lexists(final) and os.path.samefile(tmp, final):
+            os.unlink(tmp)  # crash between link and unlink
+        else:
+            try:
+                os.link(tmp, final)
+            except FileExistsError:
+                return False
+            except OSError as exc:
+                if exc.errno not in _NO_LINK:
+                    raise
+                if os.path.lexists(final):
+                    return False
+                os.rename(tmp, final)
+            else:
+                os.unlink(tmp)
+        fsync_dir(dest_dir)  # this one survives a crash before the next one appears
+        fsync_dir(tmp.parent)
+    return True
 
 
 def copy_place(marker: Path, src: Path, dest_dir: Path, name: str, tag: str, companions: Iterable[str] = ()) -> Path:

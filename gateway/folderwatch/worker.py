@@ -108,20 +108,21 @@ class ClaimWorker:
             dest = w.signed / sub
             out = Path(v.output or "")
             if v.detached:
-                final = fsops.copy_place(claim.step("out"), claim.doc, dest, claim.name, f"{claim.id}-out",
-                                         (P7S,) + meta_tail)
-                placed["signature"] = str(self._put(claim, "sig", out, dest, final.name + P7S))
+                final = self._place_detached(claim, out, dest, meta_tail)
+                placed["signature"] = str(final.with_name(final.name + P7S))
             else:
-                final = self._put(claim, "out", out, dest, claim.name, meta_tail)
+                final = self._put(claim, "out", out, dest, claim.name, (P7S,) + meta_tail)
             placed["output"] = str(final)
             self._move_meta(claim, final)
             self._dispose_original(claim, placed)
         elif v.outcome is Outcome.PASS:
             dest = w.signed / sub
             if w.archive is not None:
-                final = fsops.copy_place(claim.step("out"), claim.doc, dest, claim.name, f"{claim.id}-out", meta_tail)
+                final = fsops.copy_place(claim.step("out"), claim.doc, dest, claim.name, f"{claim.id}-out",
+                                         (P7S,) + meta_tail)
             else:
-                final = fsops.move(claim.step("out"), claim.doc, dest, claim.name, f"{claim.id}-out", meta_tail)
+                final = fsops.move(claim.step("out"), claim.doc, dest, claim.name, f"{claim.id}-out",
+                                   (P7S,) + meta_tail)
             placed["output"] = str(final)
             self._move_meta(claim, final)
             self._dispose_original(claim, placed)
@@ -135,6 +136,33 @@ class ClaimWorker:
             placed.update(self._block(claim, v))
         fsops.remove_tree(w.out_dir(claim.id))
         return placed
+
+    def _place_detached(self, claim: Claim, sig: Path, dest: Path, meta_tail: tuple[str, ...]) -> Path:
+        """A copy of the original and its .p7s under one name, the signature first: whoever watches
+        signed/ never sees the document without its signature. One journalled step (marker "out")."""
+        marker = claim.step("out")
+        journal = fsops.read_json(marker)
+        if journal is not None and not journal.get("group"):
+            # Journalled by an earlier version (document first, then "sig"): finish it the way it began.
+            final = fsops.copy_place(marker, claim.doc, dest, claim.name, f"{claim.id}-out", (P7S,) + meta_tail)
+            self._put(claim, "sig", sig, dest, final.name + P7S)
+            return final
+        doc_tmp = dest / f".kyso-{claim.id}-out.part"
+        # The engine's output is ours to move; a copy only when signed/ is on another filesystem (the engine's
+        # output is removed once the group is placed, so a finished step never copies again).
+        cross = os.path.lexists(sig) and not fsops.same_fs(sig.parent, dest)
+        sig_tmp = dest / f".kyso-{claim.id}-sig.part" if cross else sig
+        if journal is None:  # not started, or copies cut short by a crash: (re)make them
+            dest.mkdir(parents=True, exist_ok=True)
+            doc_tmp.unlink(missing_ok=True)
+            fsops.copy_streamed(claim.doc, doc_tmp)
+            if cross:
+                sig_tmp.unlink(missing_ok=True)
+                fsops.copy_streamed(sig, sig_tmp)
+        final = fsops.place_group(marker, [(sig_tmp, P7S), (doc_tmp, "")], dest, claim.name, meta_tail)
+        if cross:
+            sig.unlink(missing_ok=True)
+        return final
 
     def _put(self, claim: Claim, step: str, src: Path, dest: Path, name: str, tails=()) -> Path:
         """Place an engine output (ours to move) into dest, copying when it is on another filesystem."""
