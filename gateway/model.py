@@ -207,10 +207,26 @@ class Facts:
     internal_circulation: bool = False  # "LƯU HÀNH NỘI BỘ"
     number: str | None = None  # document number found in the text, if any
     warnings: tuple[Reason, ...] = ()
+    # What could not be read completely (a limit, an OCR failure, an encrypted part, an unknown encoding).
+    # Fail closed: never signed or passed (rule `unreadable`); a secrecy mark seen anyway still BLOCKs.
+    incomplete: tuple[Reason, ...] = ()
+    signable: "SignFormat | None" = None  # how this type is signed; None: the gateway cannot sign it
+    container: str | None = None  # "zip", "7z", "tar", "gzip", "tnef", "message", ... when it holds members
+    members: tuple["Member", ...] = ()  # what a container holds, each inspected in turn
 
     @property
     def is_pdf(self) -> bool:
         return self.media_type == "application/pdf"
+
+
+@dataclass(frozen=True)
+class Member:
+    """One thing inside a container, as a document of its own: it gets its own facts and decision."""
+
+    location: str  # stable position inside the container ("zip:dir/a.pdf#3", "mime:1.2")
+    role: str  # "document" (needs a signature), "body" (mail text: read, not signed), "inline", "embedded"
+    document: Document  # a private copy of its bytes (path in the pipeline's work directory)
+    facts: Facts
 
 
 @dataclass(frozen=True)

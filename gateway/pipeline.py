@@ -143,7 +143,7 @@ class Pipeline:
         if size > limits.max_document_bytes:
             # Not even read: no hashing of an oversize upload. What the sender declared still counts: a
             # declared state secret is BLOCKed (alert, nothing kept), not merely refused as too large.
-            from gateway import secrecy
+            from gateway.inspect import marks as secrecy
 
             marks = secrecy.scan_declared(doc.declared.classification, "declared:classification")
             if marks.secrecy:

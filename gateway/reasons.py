@@ -169,9 +169,18 @@ CATALOG: dict[str, ReasonText] = {
         "",
     ),
     "SECRECY_SCAN_INCOMPLETE": ReasonText(
-        "Cảnh báo: chưa quét hết dấu chỉ độ mật ({detail})",
-        "Warning: the secrecy-mark scan is incomplete ({detail})",
-        LUAT_BMNN,
+        "Không đọc hết được nội dung tài liệu để kiểm tra dấu chỉ độ mật ({detail}): tài liệu không được ký,"
+        " không được gửi; đề nghị kiểm tra lại hoặc lưu thành PDF có văn bản rồi gửi lại",
+        "The document's content could not be read completely for the secrecy-mark check ({detail}): not signed,"
+        " not sent; have it reviewed, or save it as a text PDF and send it again",
+        LUAT_BMNN + "; " + QC_D4,
+    ),
+    "DOCUMENT_UNREADABLE": ReasonText(
+        "Cổng ký số không đọc được toàn bộ tài liệu ({detail}) nên không ký, không gửi đi;"
+        " đề nghị lưu thành tệp PDF rồi gửi lại",
+        "The gateway could not read the whole document ({detail}), so it is neither signed nor sent;"
+        " save it as a PDF and send it again",
+        QC_D4,
     ),
     "RECALL_MARK": ReasonText(
         "Văn bản mang dấu «TÀI LIỆU THU HỒI»", "Document carries the mark 'TÀI LIỆU THU HỒI' (recall)", ND30_PL1
@@ -398,6 +407,15 @@ CATALOG: dict[str, ReasonText] = {
     "INPUT_REJECTED": ReasonText(
         "Dữ liệu đầu vào không hợp lệ: {detail}", "Invalid input: {detail}", ""
     ),
+    # Each line of work adds its codes in its own section below (fewer merge conflicts).
+    # --- containers: zip, 7z, tar, gzip, TNEF (issue 12) ------------------------------------------
+    # --- mail: MIME structure, headers, S/MIME, PGP (issue 12) --------------------------------------
+    # --- office and text readers (issue 12) ----------------------------------------------------------
+    # --- secrecy reading: layout, OCR, legacy encodings (issue 13) -----------------------------------
+    # --- Decree 30 form and placement (issue 14) -----------------------------------------------------
+    # --- integrity: inputs, decision-log anchor, resources, access (issue 15) -------------------------
+    # --- operator: start-up, CLI, verification (issue 16) --------------------------------------------
+    # --- real-world PDFs: output check, repairs (issue 17) -------------------------------------------
 }
 
 

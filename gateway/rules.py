@@ -126,11 +126,18 @@ def _too_large(doc: Document, facts: Facts, ctx: RuleContext) -> RuleResult | No
     return None
 
 
+@rule("unreadable", "Part of the document could not be read completely: never released (fail closed)")
+def _unreadable(doc: Document, facts: Facts, ctx: RuleContext) -> RuleResult | None:
+    return _hit(Outcome.REJECT, *facts.incomplete) if facts.incomplete else None
+
+
 @rule("non_pdf", "Not a PDF: per channel, a detached CAdES .p7s (non_pdf = \"cades\") or a refusal")
 def _non_pdf(doc: Document, facts: Facts, ctx: RuleContext) -> RuleResult | None:
-    if facts.is_pdf or facts.size == 0:
+    if facts.is_pdf or facts.size == 0 or facts.members or facts.container:
         return None
-    if ctx.option("non_pdf") == "cades":
+    # Only a type the gateway reads (its reader says it can be signed detached) may get a .p7s: what the
+    # gateway cannot read it does not sign.
+    if ctx.option("non_pdf") == "cades" and facts.signable is SignFormat.CADES:
         return _hit(Outcome.SIGN, Reason.of("SIGN_DETACHED_CADES"), sign_format=SignFormat.CADES)
     return _hit(Outcome.REJECT, Reason.of("UNSUPPORTED_TYPE", media_type=facts.media_type))
 

@@ -15,13 +15,12 @@ import signal
 from typing import Callable, Iterable
 
 from gateway import __version__
+from gateway.doors import DOORS
 from gateway.errors import ConfigError
 from gateway.logs import JsonFormatter, setup_logging  # noqa: F401  (re-exported for the doors)
 
 log = logging.getLogger("gateway.runtime")
 
-# name -> module with build(settings, engine); the order doors start (and stop in reverse).
-DOORS = {"smtp": "gateway.smtp", "folder": "gateway.folderwatch", "http": "gateway.publish"}
 GRACE_SECONDS = 30.0
 
 
@@ -68,7 +67,8 @@ def say_banner(settings, lines: list[str]) -> None:
 
 def build_doors(settings, engine, only: set[str] | None) -> list[tuple[str, object]]:
     doors = []
-    for name, module_name in DOORS.items():
+    for spec in DOORS:
+        name, module_name = spec.name, spec.module
         if only is not None and name not in only:
             continue
         try:
@@ -106,7 +106,7 @@ async def serve(
     on_ready: Callable[[list[str]], None] | None = None,
 ) -> int:
     """Run until SIGTERM/SIGINT; returns the exit code (0 after a clean stop)."""
-    from gateway.publish.metrics import Metered, Metrics
+    from gateway.metrics import Metered, Metrics
 
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()

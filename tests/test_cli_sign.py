@@ -130,11 +130,14 @@ def test_check_is_a_logged_dry_run(env, capsys):
 
 
 def test_check_channel_changes_the_decision(env, capsys):
-    word = env / "x.docx"
-    word.write_bytes(b"PK\x03\x04" + bytes(100))
-    assert main(["check", str(word), "--channel", "smtp"]) == 0
-    assert main(["check", str(word), "--channel", "portal"]) == 3
+    note = env / "x.txt"
+    note.write_text("Lịch công tác tuần 49\n", encoding="utf-8")
+    assert main(["check", str(note), "--channel", "smtp"]) == 0
+    assert main(["check", str(note), "--channel", "portal"]) == 3
     assert "UNSUPPORTED_TYPE" in capsys.readouterr().out
+    junk = env / "x.docx"  # not a Word file the gateway can read: refused on every channel
+    junk.write_bytes(b"PK\x03\x04" + bytes(100))
+    assert main(["check", str(junk), "--channel", "smtp"]) == 3
 
 
 def test_check_secret_exits_3(env, capsys):

@@ -226,7 +226,7 @@ def test_200_mb_without_reading_it_whole(tmp_path, capsys):
 
 def test_large_file_text_path_finds_marks(tmp_path, settings, monkeypatch):
     """Above the size threshold the text comes from pdftotext in a child process: same rule, same findings."""
-    import gateway.inspect as gi
+    import gateway.inspect.pdf as gi
 
     p = make_pdf(tmp_path / "a.pdf", lines=["UBND TỈNH", "Số: 9/UBND-VP", "TUYỆT MẬT", "LƯU HÀNH NỘI BỘ"])
     monkeypatch.setattr(gi, "TEXT_PYPDF_MAX_BYTES", 1)
@@ -237,7 +237,7 @@ def test_large_file_text_path_finds_marks(tmp_path, settings, monkeypatch):
 
 def test_large_file_pdftotext_failure_falls_back_to_pypdf(tmp_path, settings, monkeypatch):
     """pdftotext exiting with an error and no text must not leave the secrecy scan silently skipped."""
-    import gateway.inspect as gi
+    import gateway.inspect.pdf as gi
 
     p = make_pdf(tmp_path / "a.pdf", lines=["UBND TỈNH", "MẬT"])
     monkeypatch.setattr(gi, "TEXT_PYPDF_MAX_BYTES", 1)

@@ -107,11 +107,19 @@ def test_dry_run_never_signs(pipeline, tmp_path):
 
 
 def test_non_pdf_rejected_on_portal_and_cades_on_smtp(pipeline, tmp_path):
-    f = tmp_path / "bao-cao.docx"
-    f.write_bytes(b"PK\x03\x04" + b"\x00" * 200)
+    f = tmp_path / "ghi-chu.txt"
+    f.write_text("Kính gửi các đơn vị: lịch họp tuần sau.\n", encoding="utf-8")
     assert pipeline.process(doc_for(f, channel=Channel.PORTAL)).decision.reasons[0].code == "UNSUPPORTED_TYPE"
     res = pipeline.process(doc_for(f, channel=Channel.SMTP), out_dir=tmp_path / "out")
     assert res.outcome is Outcome.SIGN and res.output.detached and res.output.path.suffix == ".p7s"
+
+
+def test_what_the_gateway_cannot_read_it_does_not_sign(pipeline, tmp_path):
+    # A "Word file" the gateway cannot read (no reader understands these bytes) used to get a .p7s by mail.
+    f = tmp_path / "bao-cao.docx"
+    f.write_bytes(b"PK\x03\x04" + b"\x00" * 200)
+    res = pipeline.process(doc_for(f, channel=Channel.SMTP), out_dir=tmp_path / "out")
+    assert res.outcome is Outcome.REJECT and res.output is None
 
 
 def test_broken_pdf_rejected(pipeline, tmp_path):

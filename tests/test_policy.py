@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from gateway.errors import ConfigError
-from gateway.model import Channel, DocKind, Document, Facts, Outcome
+from gateway.model import Channel, DocKind, Document, Facts, Outcome, SignFormat
 from gateway.policy import Policy, load_policies
 from gateway.settings import shipped_policies_dir
 
@@ -98,7 +98,7 @@ def test_kind_override_after_channel(tmp_path):
     p = Policy.from_text(
         GOOD + '\n[channels.smtp]\nnon_pdf = "cades"\n[kinds.report]\nchain = ["exempt"]\n[kinds.copy]\nnon_pdf = "reject"\n'
     )
-    word = Facts(media_type="application/msword", size=10, sha256="0" * 64)
+    word = Facts(media_type="application/msword", size=10, sha256="0" * 64, signable=SignFormat.CADES)
     assert p.decide(doc(DocKind.ATTACHMENT, Channel.SMTP), word).outcome is Outcome.SIGN
     assert p.decide(doc(DocKind.COPY, Channel.SMTP), word).outcome is Outcome.REJECT
     assert p.decide(doc(DocKind.REPORT, Channel.SMTP), PDF).outcome is Outcome.PASS

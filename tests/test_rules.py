@@ -83,7 +83,10 @@ CASES = [
     ("empty", DocKind.ATTACHMENT, Channel.CLI, facts(size=0, media_type="application/octet-stream"), Outcome.REJECT, {"EMPTY_DOCUMENT"}, "empty_document"),
     ("non-pdf-cli-rejects", DocKind.ATTACHMENT, Channel.CLI, facts(media_type="image/png"), Outcome.REJECT, {"UNSUPPORTED_TYPE"}, "non_pdf"),
     ("non-pdf-portal-rejects", DocKind.ATTACHMENT, Channel.PORTAL, facts(media_type="application/zip"), Outcome.REJECT, {"UNSUPPORTED_TYPE"}, "non_pdf"),
-    ("non-pdf-smtp-cades", DocKind.ATTACHMENT, Channel.SMTP, facts(media_type="application/msword"), Outcome.SIGN, {"SIGN_DETACHED_CADES"}, "non_pdf"),
+    ("non-pdf-smtp-cades", DocKind.ATTACHMENT, Channel.SMTP, facts(media_type="application/msword", signable=SignFormat.CADES), Outcome.SIGN, {"SIGN_DETACHED_CADES"}, "non_pdf"),
+    # A type the gateway does not read is never signed, even where the channel signs office files.
+    ("non-pdf-smtp-unread", DocKind.ATTACHMENT, Channel.SMTP, facts(media_type="application/x-unknown"), Outcome.REJECT, {"UNSUPPORTED_TYPE"}, "non_pdf"),
+    ("incomplete-reading", DocKind.ATTACHMENT, Channel.SMTP, facts(incomplete=(Reason.of("DOCUMENT_UNREADABLE", detail="x"),)), Outcome.REJECT, {"DOCUMENT_UNREADABLE"}, "unreadable"),
     ("broken", DocKind.ATTACHMENT, Channel.CLI, facts(broken=True), Outcome.REJECT, {"PDF_BROKEN"}, "pdf_broken"),
     ("encrypted", DocKind.ATTACHMENT, Channel.CLI, facts(encrypted=True), Outcome.REJECT, {"PDF_ENCRYPTED"}, "pdf_encrypted"),
     ("docmdp-1", DocKind.ATTACHMENT, Channel.CLI, facts(docmdp_level=1), Outcome.REJECT, {"PDF_CERTIFIED_NO_CHANGES"}, "pdf_certified_no_changes"),
@@ -166,7 +169,7 @@ def test_text_appearance_for_attachments(policies):
 
 
 def test_cades_for_non_pdf_on_smtp(policies):
-    d = policies.decide(doc(DocKind.ATTACHMENT, Channel.SMTP), facts(media_type="application/msword"))
+    d = policies.decide(doc(DocKind.ATTACHMENT, Channel.SMTP), facts(media_type="application/msword", signable=SignFormat.CADES))
     assert d.sign_format is SignFormat.CADES and d.appearance is None
 
 

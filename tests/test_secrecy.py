@@ -6,7 +6,7 @@ import unicodedata
 
 import pytest
 
-from gateway import secrecy
+from gateway.inspect import marks as secrecy
 from gateway.model import Channel, Declared, Document, SecrecyLevel
 
 from secrecy_samples import NEGATIVE, POSITIVE, generate, image_only_stamp

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from gateway.cli.common import settings_from
+from gateway.doors import door_names
 
-CHOICES = ("smtp", "folder", "http")
+CHOICES = door_names()
 
 
 def _only(value: str) -> set[str]:

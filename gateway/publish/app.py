@@ -23,7 +23,7 @@ from gateway.errors import TemporaryError
 from gateway.model import Channel, Document, Origin, Outcome, Reason, Result
 from gateway.publish import openapi, problems
 from gateway.publish.auth import Authenticator
-from gateway.publish.metrics import Metered, Metrics
+from gateway.metrics import Metered, Metrics
 from gateway.publish.uploads import Spool, Upload, remove
 
 log = logging.getLogger("gateway.publish")

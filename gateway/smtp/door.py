@@ -17,7 +17,7 @@ import ipaddress
 import logging
 from pathlib import Path
 
-from gateway import secrecy
+from gateway.inspect import marks as secrecy
 from gateway.errors import AuditUnavailable, GatewayError, PermanentError
 from gateway.model import Channel, Declared, Document, Origin, Outcome, Reason, Result
 from gateway.smtp import message as mime

@@ -1,4 +1,5 @@
-"""State-secret marks (TT 24/2020/TT-BCA; Luật Bảo vệ bí mật nhà nước, Điều 5): pure functions over strings.
+"""State-secret and box-11 marks (TT 24/2020/TT-BCA; Luật Bảo vệ bí mật nhà nước, Điều 5): pure functions
+over strings and readings.
 
 What counts as a mark
 ---------------------
@@ -324,4 +325,22 @@ def scan_metadata(fields: Mapping[str, str | Iterable[str] | None], prefix: str)
             if _KEYWORD_KEYS.search(key):
                 for item in re.split(r"[,;\n]", value):
                     marks = marks | scan_declared(item, where)
+    return marks
+
+
+def scan_reading(reading) -> Marks:
+    """Every mark a reader's `Reading` shows: its lines, one text per place (`where`, e.g. "page1"), by the
+    text rule; its metadata (key, value) pairs by the metadata rule."""
+    by_place: dict[str, list[str]] = {}
+    for line in reading.lines:
+        by_place.setdefault(line.where, []).append(line.text)
+    marks = Marks()
+    for where, texts in by_place.items():
+        marks = marks | scan_text("\n".join(texts), f"text:{where}")
+    fields: dict[str, list[str]] = {}
+    for key, value in reading.metadata:
+        fields.setdefault(key, []).append(value)
+    for key, values in fields.items():
+        prefix, _, name = key.partition(":")
+        marks = marks | scan_metadata({name or prefix: values}, prefix if name else "meta")
     return marks

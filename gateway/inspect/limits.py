@@ -1,0 +1,56 @@
+"""Wall-clock limits for reading hostile input.
+
+`time_limit(seconds)` interrupts a block with `Timeout` (SIGALRM: only on the main thread; elsewhere a
+no-op, and readers check `Budget.expired()` between steps instead). `Timeout` is a BaseException on purpose:
+libraries' `except Exception` must not swallow the deadline. A reader that runs out of time reports what it
+could not read (Reading.incomplete): the document is never released on a partial reading.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from contextlib import contextmanager
+
+
+class Timeout(BaseException):
+    """The reading ran out of time (BaseException: `except Exception` in libraries must not catch it)."""
+
+
+@contextmanager
+def time_limit(seconds: float):
+    """Interrupt the block after `seconds` (SIGALRM, main thread only; elsewhere a no-op).
+
+    Another alarm already armed (pytest-timeout, a caller) is preserved: ours is the earlier of the two, and
+    when the earlier one is theirs their handler runs.
+    """
+    if threading.current_thread() is not threading.main_thread() or seconds <= 0:
+        yield
+        return
+    start = time.monotonic()
+    deadline = start + seconds
+    old_handler = signal.getsignal(signal.SIGALRM)
+    old_delay, old_interval = signal.getitimer(signal.ITIMER_REAL)
+    old_deadline = start + old_delay if old_delay > 0 else None
+
+    def handler(signum, frame):
+        now = time.monotonic()
+        if old_deadline is not None and now >= old_deadline - 0.001 and callable(old_handler):
+            old_handler(signum, frame)
+        if now < deadline - 0.001:  # it was their alarm, not ours: wait for ours
+            signal.setitimer(signal.ITIMER_REAL, deadline - now)
+            return
+        raise Timeout()
+
+    signal.signal(signal.SIGALRM, handler)
+    first = min(seconds, old_delay) if old_delay > 0 else seconds
+    signal.setitimer(signal.ITIMER_REAL, first)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old_handler)
+        if old_deadline is not None:
+            remaining = old_deadline - time.monotonic()
+            signal.setitimer(signal.ITIMER_REAL, max(remaining, 0.001), old_interval)

@@ -1,0 +1,315 @@
+"""The PDF reader: version, pages, encryption, broken vs recovered, DocMDP, embedded files, JavaScript, signature
+fields, the text of the pages and the document's metadata (Info and XMP).
+
+An empty-password PDF is still encrypted. Broken vs recovered: a strict pypdf read fails, a lenient one
+succeeds. Hostile input: pypdf works on the open file, page and object counts are capped by settings.limits,
+text extraction has a time budget, and the whole analysis runs under `limits.time_limit`. Whatever cannot be
+parsed becomes broken=True with a PDF_BROKEN warning, never an exception; text that could not be read in
+time is reported in `incomplete` (fail closed: the document is not released on a partial reading).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from gateway.inspect.limits import Timeout
+from gateway.inspect.reading import Line
+from gateway.model import Document, Reason
+
+log = logging.getLogger(__name__)
+
+TEXT_PAGES = 3  # secrecy marks stand on the first page (box 10a); a little margin
+TEXT_SECONDS = 10.0
+MAX_TEXT_CHARS = 200_000
+XMP_MAX_BYTES = 1024 * 1024
+TEXT_PYPDF_MAX_BYTES = 32 * 1024 * 1024  # above: pdftotext in a child process (pypdf loads page images whole)
+
+# --- reading ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Pdf:
+    version: str | None = None
+    pages: int | None = None
+    encrypted: bool = False
+    broken: bool = False
+    recovered: bool = False
+    docmdp: int | None = None
+    embedded: int = 0
+    javascript: bool = False
+    filled_sig_fields: int = 0
+    empty_sig_fields: list[str] = field(default_factory=list)
+    lines: list[Line] = field(default_factory=list)
+    metadata: list[tuple[str, str]] = field(default_factory=list)
+    incomplete: list[Reason] = field(default_factory=list)
+    warnings: list[Reason] = field(default_factory=list)
+
+
+def _open_reader(fh: BinaryIO, strict: bool):
+    from pypdf import PdfReader
+
+    fh.seek(0)
+    return PdfReader(fh, strict=strict)
+
+
+def analyse(fh: BinaryIO, settings, doc: Document, deadline: float) -> _Pdf:
+    import warnings as pywarnings
+
+    out = _Pdf()
+    limits = settings.limits
+    reader = None
+    with pywarnings.catch_warnings():
+        pywarnings.simplefilter("ignore")
+        try:
+            reader = _open_reader(fh, strict=True)
+            _ = reader.trailer["/Root"]
+            if not reader.is_encrypted:
+                _ = len(reader.pages)
+        except Timeout:
+            raise
+        except Exception as strict_exc:  # noqa: BLE001
+            try:
+                reader = _open_reader(fh, strict=False)
+                out.recovered = True
+                out.warnings.append(Reason.of("PDF_RECOVERED", detail=_short(strict_exc)))
+            except Timeout:
+                raise
+            except Exception as exc:  # noqa: BLE001
+                out.recovered = False
+                out.warnings = []
+                if isinstance(exc, NotImplementedError) and "encrypt" in str(exc).lower():
+                    out.encrypted = True  # public-key (certificate) or unknown security handler
+                    return out
+                out.broken = True
+                out.warnings.append(Reason.of("PDF_BROKEN", detail=_short(exc)))
+                return out
+        out.version = _version(reader)
+        if reader.is_encrypted:
+            out.encrypted = True
+            try:
+                if not reader.decrypt(""):
+                    return out  # a real password or a certificate: nothing more can be read
+            except Timeout:
+                raise
+            except Exception as exc:  # noqa: BLE001 - unknown handler / malformed /Encrypt
+                out.warnings.append(Reason.of("PDF_BROKEN", detail=_short(exc)))
+                return out
+        try:
+            size = int(reader.trailer.get("/Size", 0))
+            if size > limits.max_pdf_objects:
+                out.broken = True
+                out.warnings.append(Reason.of("PDF_TOO_COMPLEX", limit=f"objects {size} > {limits.max_pdf_objects}"))
+                return out
+            out.pages = len(reader.pages)
+            if out.pages > limits.max_pages:
+                out.broken = True
+                out.warnings.append(Reason.of("PDF_TOO_COMPLEX", limit=f"pages {out.pages} > {limits.max_pages}"))
+                return out
+            root = reader.trailer["/Root"].get_object()
+        except Timeout:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            out.broken = True
+            out.warnings.append(Reason.of("PDF_BROKEN", detail=_short(exc)))
+            return out
+        for step in (_catalog_facts, _form_facts, _metadata):
+            try:
+                step(reader, root, out)
+            except Timeout:
+                raise
+            except Exception as exc:  # noqa: BLE001 - one odd structure does not hide the others, but
+                # what it would have shown (a signature field, embedded files, metadata) is unread: fail closed
+                log.info("inspect: %s failed: %s", step.__name__, exc)
+                out.incomplete.append(Reason.of("DOCUMENT_UNREADABLE", detail=f"{step.__name__.strip('_')}: {_short(exc)}"))
+        text_deadline = min(deadline, time.monotonic() + TEXT_SECONDS)
+        path = getattr(fh, "name", None)
+        big = isinstance(path, str) and doc.size > TEXT_PYPDF_MAX_BYTES and not out.encrypted
+        if not (big and _pdftotext(path, out, text_deadline)):
+            _page_text(reader, out, text_deadline)
+    return out
+
+
+def _short(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:200]
+
+
+def _version(reader) -> str | None:
+    header = getattr(reader, "pdf_header", "") or ""
+    version = header[5:] if header.startswith("%PDF-") else None
+    try:
+        cat = reader.trailer["/Root"].get_object().get("/Version")
+        if cat:
+            cat = str(cat).lstrip("/")
+            if version is None or cat > version:
+                version = cat
+    except Exception:  # noqa: BLE001
+        pass
+    return version
+
+
+def _catalog_facts(reader, root, out: _Pdf) -> None:
+    perms = root.get("/Perms")
+    if perms is not None:
+        docmdp = perms.get_object().get("/DocMDP")
+        if docmdp is not None:
+            out.docmdp = 2
+            for ref in docmdp.get_object().get("/Reference", []) or []:
+                ref = ref.get_object()
+                if ref.get("/TransformMethod") == "/DocMDP":
+                    out.docmdp = int(ref.get("/TransformParams", {}).get_object().get("/P", 2))
+    names = root.get("/Names")
+    names = names.get_object() if names is not None else {}
+    if "/EmbeddedFiles" in names:
+        out.embedded = _count_name_tree(names["/EmbeddedFiles"])
+    if "/JavaScript" in names:
+        out.javascript = True
+    for holder in (root, root.get("/OpenAction")):
+        if holder is None:
+            continue
+        holder = holder.get_object()
+        if not hasattr(holder, "get"):
+            continue
+        if holder.get("/S") == "/JavaScript" or "/JS" in holder:
+            out.javascript = True
+        aa = holder.get("/AA")
+        if aa is not None and any(
+            a.get_object().get("/S") == "/JavaScript" for a in aa.get_object().values() if hasattr(a, "get_object")
+        ):
+            out.javascript = True
+
+
+def _count_name_tree(node, depth: int = 0) -> int:
+    node = node.get_object()
+    if depth > 32:
+        return 0
+    n = len(node.get("/Names", []) or []) // 2
+    for kid in node.get("/Kids", []) or []:
+        n += _count_name_tree(kid, depth + 1)
+    return n
+
+
+def _form_facts(reader, root, out: _Pdf) -> None:
+    form = root.get("/AcroForm")
+    if form is None:
+        return
+    stack = [(f, None, "", 0) for f in (form.get_object().get("/Fields", []) or [])]
+    seen: set = set()
+    while stack:
+        ref, inherited_ft, parent, depth = stack.pop()
+        key = getattr(ref, "idnum", None)
+        if key is not None:
+            if key in seen:
+                continue
+            seen.add(key)
+        if depth > 32 or len(seen) > 100_000:
+            break
+        f = ref.get_object()
+        name = str(f.get("/T", ""))
+        full = f"{parent}.{name}" if parent and name else (name or parent)
+        ft = f.get("/FT", inherited_ft)
+        kids = f.get("/Kids")
+        if kids and any("/T" in k.get_object() for k in kids):
+            stack.extend((k, ft, full, depth + 1) for k in kids)
+            continue
+        if ft == "/Sig":
+            if f.get("/V") is None:
+                out.empty_sig_fields.append(full)
+            else:
+                out.filled_sig_fields += 1
+
+
+def _metadata(reader, root, out: _Pdf) -> None:
+    meta = reader.metadata or {}
+    out.metadata.extend((f"info:{str(k).lstrip('/')}", str(v)) for k, v in meta.items() if isinstance(v, str))
+    md = root.get("/Metadata")
+    if md is None:
+        return
+    data = md.get_object().get_data()[:XMP_MAX_BYTES]
+    out.metadata.extend((f"xmp:{k}", v) for k, values in _xmp_fields(data).items() for v in values)
+
+
+def _xmp_fields(data: bytes) -> dict[str, list[str]]:
+    """XMP property -> text values (elements and rdf:Description attributes). No DTDs/entities accepted."""
+    import xml.etree.ElementTree as ET
+
+    if b"<!ENTITY" in data or b"<!DOCTYPE" in data:
+        return {}
+    start = data.find(b"<x:xmpmeta")
+    if start < 0:
+        start = data.find(b"<rdf:RDF")
+    end_tag = b"</x:xmpmeta>" if data[start : start + 10] == b"<x:xmpmeta" else b"</rdf:RDF>"
+    end = data.find(end_tag, start)
+    if start < 0 or end < 0:
+        return {}
+    root = ET.fromstring(data[start : end + len(end_tag)])
+    rdf = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}"
+    fields: dict[str, list[str]] = {}
+
+    def local(tag: str) -> str:
+        ns, _, name = tag.rpartition("}")
+        prefix = {"{http://purl.org/dc/elements/1.1/": "dc", "{http://ns.adobe.com/pdf/1.3/": "pdf"}.get(ns, "")
+        return f"{prefix}:{name}" if prefix else name
+
+    def walk(el, prop: str | None) -> None:
+        tag = el.tag if isinstance(el.tag, str) else ""
+        here = prop if tag.startswith(rdf) or not tag else local(tag)
+        if tag == rdf + "Description":
+            for k, v in el.attrib.items():
+                if not k.startswith(rdf):
+                    fields.setdefault(local(k), []).append(v)
+        if el.text and el.text.strip() and here:
+            fields.setdefault(here, []).append(el.text.strip())
+        for child in el:
+            walk(child, here)
+
+    walk(root, None)
+    return fields
+
+
+def _pdftotext(path, out: _Pdf, deadline: float) -> bool:
+    """Text of the first pages by poppler's pdftotext in a child process (large files: pypdf would load every
+    image XObject of the page into memory). Killed at the deadline. False when pdftotext is not available."""
+    import shutil
+    import subprocess
+
+    exe = shutil.which("pdftotext")
+    if exe is None:
+        return False
+    try:
+        proc = subprocess.run(
+            [exe, "-q", "-f", "1", "-l", str(TEXT_PAGES), "-enc", "UTF-8", str(path), "-"],
+            capture_output=True,
+            timeout=max(0.5, deadline - time.monotonic()),
+        )
+    except subprocess.TimeoutExpired:
+        out.incomplete.append(Reason.of("SECRECY_SCAN_INCOMPLETE", detail="time budget (pdftotext)"))
+        return True
+    if proc.returncode != 0 and not proc.stdout.strip():
+        return False  # poppler could not read it (pypdf read it leniently): let pypdf scan, never skip the scan
+    for i, text in enumerate(proc.stdout.decode("utf-8", "replace")[:MAX_TEXT_CHARS].split("\f")[:TEXT_PAGES]):
+        out.lines.extend(Line(t, f"page{i + 1}", i) for t in text.splitlines())
+    return True
+
+
+def _page_text(reader, out: _Pdf, deadline: float) -> None:
+    total = 0
+    for i, page in enumerate(reader.pages):
+        if i >= TEXT_PAGES:
+            break
+        if time.monotonic() > deadline:
+            out.incomplete.append(Reason.of("SECRECY_SCAN_INCOMPLETE", detail=f"time budget, page {i + 1}"))
+            break
+        try:
+            text = page.extract_text() or ""
+        except Timeout:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a bad content stream on one page: that page is unread
+            log.info("inspect: text of page %d: %s", i + 1, exc)
+            out.incomplete.append(Reason.of("SECRECY_SCAN_INCOMPLETE", detail=f"page {i + 1}: {_short(exc)}"))
+            continue
+        text = text[: MAX_TEXT_CHARS - total]
+        total += len(text)
+        out.lines.extend(Line(t, f"page{i + 1}", i) for t in text.splitlines())
