@@ -40,16 +40,20 @@ log = logging.getLogger("gateway.engine")
 _PIPELINE: Pipeline | None = None
 
 
-def _init_worker(settings) -> None:
+def _init_worker(settings, cli_logging=None) -> None:
     global _PIPELINE
     import signal
 
-    from gateway.logs import setup_logging
+    from gateway.logs import setup_cli_logging, setup_logging
 
     # Ctrl+C reaches the whole foreground process group: only the parent decides how to stop (it finishes
     # the documents in flight, then shuts the pool down); a worker interrupted mid-signature helps nobody.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    setup_logging(settings)  # spawn children start with bare logging: same format as the parent
+    # spawn children start with bare logging: log the way the parent does (a service, or a quiet command)
+    if cli_logging is not None:
+        setup_cli_logging(cli_logging)
+    else:
+        setup_logging(settings)
     _PIPELINE = Pipeline(settings)
     try:
         _PIPELINE.signer  # open the HSM session once, now, rather than on the first document
@@ -137,9 +141,10 @@ def _pid(linger: float = 0.0, pipeline: Pipeline | None = None) -> int:
 
 
 class Engine:
-    def __init__(self, settings, workers: int | None = None) -> None:
+    def __init__(self, settings, workers: int | None = None, *, cli_logging=None) -> None:
         self.settings = settings
         self.workers = settings.signing.workers if workers is None else int(workers)
+        self.cli_logging = cli_logging  # gateway.logs.CliLogging for a command's workers; None: a service
         load_policies(Path(settings.policy.dir))  # a bad policy stops the start here, not in a worker
         self.audit = AuditLog.open(settings)  # this process's own connection, for door-level events
         self._lock = threading.Lock()
@@ -159,7 +164,7 @@ class Engine:
             max_workers=self.workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_init_worker,
-            initargs=(self.settings,),
+            initargs=(self.settings, self.cli_logging),
         )
         # Spawn children are started on demand; start them all now (each opens its HSM session once),
         # so the first documents do not pay for it and a broken start shows here.

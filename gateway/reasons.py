@@ -415,6 +415,84 @@ CATALOG: dict[str, ReasonText] = {
     # --- Decree 30 form and placement (issue 14) -----------------------------------------------------
     # --- integrity: inputs, decision-log anchor, resources, access (issue 15) -------------------------
     # --- operator: start-up, CLI, verification (issue 16) --------------------------------------------
+    "ENVIRONMENT_MISSING": ReasonText(
+        "Chưa có môi trường phát triển tại {path}: chạy `make run` hoặc `gateway dev-init`, hoặc chỉ ra cấu hình"
+        " bằng --config / KYSO_CONFIG, hoặc thư mục dữ liệu bằng GATEWAY_VAR_DIR",
+        "No development environment at {path}: run `make run` or `gateway dev-init`, or give a configuration with"
+        " --config / KYSO_CONFIG, or the data directory with GATEWAY_VAR_DIR",
+        "",
+    ),
+    "VAR_DIR_MISSING": ReasonText(
+        "Thư mục dữ liệu var_dir {path} (cấu hình {config}) không tồn tại: tạo thư mục này hoặc sửa var_dir",
+        "The data directory var_dir {path} (configuration {config}) does not exist: create it or correct var_dir",
+        "",
+    ),
+    "STARTUP_PORT_IN_USE": ReasonText(
+        "Cổng {door} không mở được: địa chỉ {address} đang được chương trình khác dùng; dừng chương trình đó"
+        " hoặc đổi cổng ({key})",
+        "The {door} door cannot listen: address {address} is in use by another program; stop it or change the"
+        " port ({key})",
+        "",
+    ),
+    "STARTUP_PORT_UNAVAILABLE": ReasonText(
+        "Cổng {door} không mở được trên địa chỉ {address} ({detail}); sửa {key}",
+        "The {door} door cannot listen on {address} ({detail}); correct {key}",
+        "",
+    ),
+    "STARTUP_PKCS11_MODULE": ReasonText(
+        "Không nạp được thư viện PKCS#11 {module} ({detail}): cài phần mềm của thiết bị ký số hoặc sửa token.module",
+        "The PKCS#11 module {module} cannot be loaded ({detail}): install the signing device's software or"
+        " correct token.module",
+        QC_D7,
+    ),
+    "STARTUP_TOKEN_NOT_FOUND": ReasonText(
+        "Không thấy thiết bị ký số có nhãn «{label}»; các thiết bị đang có: {found}. Cắm thiết bị hoặc sửa"
+        " token.token_label",
+        "No signing token labelled '{label}'; tokens present: {found}. Connect the device or correct"
+        " token.token_label",
+        QC_D7,
+    ),
+    "STARTUP_KEY_NOT_FOUND": ReasonText(
+        "Trên thiết bị «{token}» không có khóa bí mật nhãn «{label}»: sửa token.key_label",
+        "Token '{token}' holds no private key labelled '{label}': correct token.key_label",
+        QC_D7,
+    ),
+    "STARTUP_CERT_NOT_FOUND": ReasonText(
+        "Trên thiết bị «{token}» không có chứng thư số nhãn «{label}» đi kèm khóa: nạp chứng thư số vào thiết bị"
+        " hoặc sửa token.cert_label",
+        "Token '{token}' holds no certificate labelled '{label}' beside the key: load the certificate onto the"
+        " token or correct token.cert_label",
+        ND68_D29,
+    ),
+    "STARTUP_FILE_MISSING": ReasonText(
+        "Không đọc được tệp {path} ({detail}); sửa {key}",
+        "Cannot read the file {path} ({detail}); correct {key}",
+        "",
+    ),
+    "STARTUP_TRUST_MISSING": ReasonText(
+        "Không đọc được chứng thư số gốc tin cậy / trung gian {path} ({detail}): không kiểm tra được chứng thư số"
+        " của cơ quan; sửa {key}",
+        "The trust root / intermediate certificate {path} cannot be read ({detail}): the organisation certificate"
+        " cannot be checked; correct {key}",
+        ND68_D29,
+    ),
+    "STARTUP_CRL_MISSING": ReasonText(
+        "Không đọc được danh sách thu hồi {path} ({detail}); sửa trust.crls",
+        "The certificate revocation list {path} cannot be read ({detail}); correct trust.crls",
+        ND68_D29,
+    ),
+    "STARTUP_NOT_WRITABLE": ReasonText(
+        "Không ghi được vào thư mục {path} ({key}: {detail}): cấp quyền ghi cho tài khoản chạy cổng ký số"
+        " (systemd: ReadWritePaths=) hoặc sửa {key}",
+        "Cannot write to the folder {path} ({key}: {detail}): give the gateway's account write access"
+        " (systemd: ReadWritePaths=) or correct {key}",
+        "",
+    ),
+    "STARTUP_SIGNER": ReasonText(
+        "Thiết bị ký số chưa ký được: {detail}",
+        "The signing device cannot sign: {detail}",
+        QC_D7,
+    ),
     # --- real-world PDFs: output check, repairs (issue 17) -------------------------------------------
 }
 

@@ -1,7 +1,9 @@
 """`gateway run`: every enabled door in one process, one asyncio loop, ONE shared Engine.
 
-Start: logging (human or JSON per settings.log_format), the Engine (signing workers, one HSM session each),
-then each door (SMTP, folders, HTTP); a banner for people says what listens where. Stop (SIGTERM / SIGINT):
+Start: logging (human or JSON per settings.log_format), the start-up checks (gateway.preflight: folders
+writable, ports free, token, key, certificate and trust files usable — any problem stops the start with exit 2
+naming every cause), the Engine (signing workers, one HSM session each), then each door (SMTP, folders, HTTP);
+only then a banner for people says what listens where. Stop (SIGTERM / SIGINT):
 doors stop accepting and finish the documents in flight (within a grace period), the Engine closes, exit 0.
 A second signal shortens the grace to one second. Never logged: PINs, tokens, document content.
 """
@@ -17,6 +19,7 @@ from typing import Callable, Iterable
 from gateway import __version__
 from gateway.doors import DOORS
 from gateway.errors import ConfigError
+from gateway.model import Reason
 from gateway.logs import JsonFormatter, setup_logging  # noqa: F401  (re-exported for the doors)
 
 log = logging.getLogger("gateway.runtime")
@@ -106,8 +109,14 @@ async def serve(
     on_ready: Callable[[list[str]], None] | None = None,
 ) -> int:
     """Run until SIGTERM/SIGINT; returns the exit code (0 after a clean stop)."""
+    from gateway import preflight
     from gateway.metrics import Metered, Metrics
 
+    names = preflight.enabled_doors(settings, only)
+    if not names:
+        raise ConfigError("no door is enabled (smtp, folder, http)", detail="doors")
+    # Never "running" while signing cannot work: everything checkable is checked before anything starts.
+    await asyncio.to_thread(preflight.ensure, settings, names)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     signals_seen: list[int] = []
@@ -129,7 +138,12 @@ async def serve(
             raise ConfigError("no door is enabled (smtp, folder, http)", detail="doors")
         lines: list[str] = []
         for name, door in doors:
-            lines += await door.start()
+            try:
+                lines += await door.start()
+            except OSError as exc:  # a port taken between the check and now
+                raise preflight.StartupError([preflight.bind_error(name, exc)]) from None
+            except ConfigError as exc:
+                raise _named(name, exc) from None
             started.append((name, door))
         text = banner(settings, lines)
         say_banner(settings, text)
@@ -150,6 +164,18 @@ async def serve(
             loop.remove_signal_handler(sig)
     log.info("đã dừng / stopped")
     return 0
+
+
+def _named(door: str, exc: ConfigError) -> ConfigError:
+    """The HTTP door reports a busy port as ConfigError("HTTP: cannot listen on host:port: ..."): name it."""
+    text = str(exc)
+    if "cannot listen on" in text:
+        address, _, detail = text.split("cannot listen on", 1)[1].strip().partition(": ")
+        from gateway.preflight import StartupError
+
+        code = "STARTUP_PORT_IN_USE" if "in use" in detail.lower() else "STARTUP_PORT_UNAVAILABLE"
+        return StartupError([Reason.of(code, door=door.upper(), address=address, key=f"{door}.port", detail=detail)])
+    return exc
 
 
 def run(settings, only: set[str] | None = None) -> int:

@@ -14,14 +14,25 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from gateway.errors import ConfigError
-from gateway.model import DocKind
+from gateway.model import DocKind, Reason
 
 CONFIG_ENV = "KYSO_CONFIG"  # path of the TOML file; kept out of the GATEWAY_ prefix on purpose
+VAR_ENV = "GATEWAY_VAR_DIR"  # where the runtime data lives; documented in README and config/gateway.toml
 MiB = 1024 * 1024
+DEVELOPMENT_DEFAULT = "mặc định phát triển / development default"
 
 
 class Section(BaseModel):
@@ -218,7 +229,7 @@ class Settings(BaseSettings):
         validate_assignment=True,
     )
 
-    var_dir: Path = Path("var")
+    var_dir: Path = Field(default_factory=lambda: default_var_dir())
     log_format: Literal["human", "json"] = "human"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     organisation: str = "Cơ quan thử nghiệm Kyso (DEV)"
@@ -234,6 +245,7 @@ class Settings(BaseSettings):
     http: HttpSettings = HttpSettings()
     certs: CertSettings = CertSettings()
     report: ReportSettings = ReportSettings()
+    _source: str = PrivateAttr(default=DEVELOPMENT_DEFAULT)  # the config file, or the development default
 
     @classmethod
     def settings_customise_sources(
@@ -250,6 +262,9 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _fill_defaults(self) -> "Settings":
         """Paths left empty default to the development layout under var_dir."""
+        if not self.var_dir.is_absolute():
+            # Never relative to whatever directory a command happens to run in (a stray log there).
+            self.var_dir = self.var_dir.absolute()
         v = self.var_dir
         p = self.paths
         if self.token.pin is None and self.token.pin_file is None:
@@ -300,6 +315,15 @@ class Settings(BaseSettings):
     def paths(self) -> "DevPaths":
         return DevPaths(self.var_dir)
 
+    @property
+    def source(self) -> str:
+        """The config file these settings came from, or the development default."""
+        return self._source
+
+    @property
+    def is_development_default(self) -> bool:
+        return self._source == DEVELOPMENT_DEFAULT
+
     def redacted(self) -> dict:
         """The settings as a dict, secrets shown as **********."""
         return self.model_dump(mode="json")
@@ -317,6 +341,42 @@ class DevPaths:
         self.secrets = var_dir / "secrets"
         self.token_pin = self.secrets / "token-pin"
         self.http_dev_token = self.secrets / "http-dev-token"
+
+
+def project_root() -> Path | None:
+    """The source checkout this package runs from (pyproject.toml of kyso-gateway beside it), else None."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        head = (root / "pyproject.toml").read_text(encoding="utf-8")[:2000]
+    except OSError:
+        return None
+    return root if 'name = "kyso-gateway"' in head else None
+
+
+def default_var_dir() -> Path:
+    """Where the development environment lives, whatever the current directory.
+
+    A source checkout keeps it in its own `var/` (found from the package's location); an installed package
+    uses $XDG_DATA_HOME/kyso-gateway (~/.local/share/kyso-gateway). $GATEWAY_VAR_DIR or `var_dir` in the
+    config file choose another place.
+    """
+    root = project_root()
+    if root is not None:
+        return root / "var"
+    data = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data) / "kyso-gateway"
+
+
+def environment_problem(settings: "Settings") -> Reason | None:
+    """Why commands cannot work on these settings' var_dir (ENVIRONMENT_MISSING, VAR_DIR_MISSING), or None."""
+    var = Path(settings.var_dir)
+    if settings.is_development_default:
+        if not (var / "pki" / "root.pem").is_file():
+            return Reason.of("ENVIRONMENT_MISSING", path=str(var))
+        return None
+    if not var.is_dir():
+        return Reason.of("VAR_DIR_MISSING", path=str(var), config=settings.source)
+    return None
 
 
 def shipped_policies_dir() -> Path:
@@ -347,7 +407,7 @@ def load_settings(config: Path | str | None = None, **overrides: object) -> Sett
     """
     path = Path(config) if config else (Path(os.environ[CONFIG_ENV]) if os.environ.get(CONFIG_ENV) else None)
     data: dict = {}
-    source = "mặc định phát triển / development default"
+    source = DEVELOPMENT_DEFAULT
     if path is not None:
         source = str(path)
         try:
@@ -357,8 +417,13 @@ def load_settings(config: Path | str | None = None, **overrides: object) -> Sett
             raise ConfigError(f"không tìm thấy tệp cấu hình / config file not found: {path}", detail=str(path)) from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"tệp cấu hình sai cú pháp / config file syntax error: {path}: {exc}", detail=str(exc)) from None
+        if isinstance(data.get("var_dir"), str) and not Path(data["var_dir"]).is_absolute():
+            # A relative var_dir in a file means: beside the file, not wherever the command runs.
+            data["var_dir"] = str(path.absolute().parent / data["var_dir"])
     data.update(overrides)
     try:
-        return Settings(**data)
+        settings = Settings(**data)
     except ValidationError as exc:
         raise ConfigError(_format_errors(exc, source), detail="validation") from None
+    settings._source = source
+    return settings

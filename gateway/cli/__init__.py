@@ -29,6 +29,11 @@ DESCRIPTION = (
     "Kyso Gateway: signs an agency's outgoing documents with its HSM-held key."
 )
 
+VERBOSE_HELP = (
+    "hiện cả cảnh báo của thư viện (-vv: kèm chi tiết lỗi); mặc định chúng chỉ ghi vào var/log/cli.log / "
+    "show library warnings too (-vv: with tracebacks); by default they go to var/log/cli.log only"
+)
+
 EPILOG = (
     "Mã thoát / exit codes: 0 thành công / success; 2 sai cú pháp / usage; "
     "3 bị từ chối, không hợp lệ / refused, invalid; 4 lỗi tạm thời, thử lại / temporary, try again."
@@ -55,12 +60,23 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="tệp cấu hình TOML / TOML config file (default: $KYSO_CONFIG, else the development default)",
     )
+    parser.add_argument("-v", "--verbose", action="count", default=0, help=VERBOSE_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMAND_MODULES:
         if importlib.util.find_spec(name) is None:
             continue  # a command whose module is not installed in this build
         importlib.import_module(name).register(sub)
+    _verbose_everywhere(sub)
     return parser
+
+
+def _verbose_everywhere(subparsers) -> None:
+    """-v after the command name too (`gateway sign -v ...`), at every level of subcommands."""
+    for p in set(subparsers.choices.values()):
+        p.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS, help=VERBOSE_HELP)
+        for action in p._subparsers._group_actions if p._subparsers else ():
+            if isinstance(action, argparse._SubParsersAction):
+                _verbose_everywhere(action)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,11 +18,30 @@ EXIT_TEMPORARY = 4
 log = logging.getLogger("gateway.cli")
 
 
-def settings_from(args):
-    """Settings for a command: --config, else $KYSO_CONFIG, else the development default."""
-    from gateway.settings import load_settings
+def settings_from(args, *, need_environment: bool = True):
+    """Settings for a command: --config, else $KYSO_CONFIG, else the development default.
 
-    return load_settings(getattr(args, "config", None))
+    Sets up the command's logging (gateway.logs: a log file under var_dir, stderr only with -v). Unless the
+    command makes the environment itself (dev-init), a missing one is said plainly: ConfigError, exit 2 —
+    never a decision log quietly created wherever the command runs.
+    """
+    from gateway.logs import setup_cli_logging
+    from gateway.settings import environment_problem, load_settings
+
+    settings = load_settings(getattr(args, "config", None))
+    setup_cli_logging(cli_logging(args, settings))
+    if need_environment:
+        problem = environment_problem(settings)
+        if problem is not None:
+            raise ConfigError(render(problem).line(), code=problem.code, **problem.args)
+    return settings
+
+
+def cli_logging(args, settings):
+    """How this command (and its signing workers) log: see gateway.logs."""
+    from gateway.logs import CliLogging, cli_log_file
+
+    return CliLogging(verbosity=int(getattr(args, "verbose", 0) or 0), file=cli_log_file(settings.var_dir))
 
 
 def say(*lines: str, file=None) -> None:
@@ -45,7 +64,13 @@ def exit_code_for(exc: BaseException) -> int:
 
 def die_with(exc: BaseException) -> int:
     """Print an error for people (Vietnamese, English, code) and return its exit code. No tracebacks."""
-    if isinstance(exc, ConfigError):
+    problems = getattr(exc, "problems", None)
+    if isinstance(exc, ConfigError) and problems:  # start-up: every cause at once, so one round fixes them
+        say("Cổng ký số KHÔNG khởi động / Kyso Gateway NOT started:", file=sys.stderr)
+        say_reasons(problems, file=sys.stderr)
+    elif isinstance(exc, ConfigError) and exc.code != ConfigError.code:
+        say("lỗi / error: " + render(exc.reason).line(), file=sys.stderr)  # a cause with its own reason code
+    elif isinstance(exc, ConfigError):
         say(str(exc), file=sys.stderr)
     elif isinstance(exc, GatewayError):
         say("lỗi / error: " + render(exc.reason).line(), file=sys.stderr)

@@ -22,7 +22,7 @@ def register(sub) -> None:
 def run(args) -> int:
     from gateway.devinit import dev_init
 
-    settings = settings_from(args)
+    settings = settings_from(args, need_environment=False)
     m = dev_init(settings)
     say(f"Môi trường phát triển / development environment: {m.var_dir.resolve()}")
     for line in m.created:

@@ -44,4 +44,5 @@ def register(subparsers) -> None:
 def _run(args) -> int:
     from gateway.runtime import run
 
-    return run(settings_from(args), args.only)
+    # the start-up checks name a missing environment together with every other problem
+    return run(settings_from(args, need_environment=False), args.only)

@@ -3,6 +3,9 @@
 sign:  IN -o OUT                 one file to one file
        IN... -o DIR / FOLDER -o DIR   many files (or a folder's files) into DIR, with progress and a summary
        Signed -> the signed file; passed (already signed) -> an unchanged copy; refused/blocked -> nothing.
+       Nothing is overwritten silently: in a batch an output that exists is skipped (said so, counted in the
+       summary), one file onto an existing other file is a usage error; --overwrite replaces. `-o` naming
+       the input itself signs it in place.
 check: FILE... [--channel] [--kind] [--json]   the decision without signing (dry run, logged as a check).
 
 Exit codes: 0 everything signed / passed (would be); 3 something refused or blocked; 4 something hit a
@@ -39,6 +42,8 @@ CHECK_LABELS = {
     Outcome.BLOCK: "CHẶN: TÀI LIỆU MẬT / BLOCK: STATE SECRET",
 }
 TEMPORARY = "temporary"
+SKIPPED = "skipped"
+SKIPPED_LABEL = "BỎ QUA: TỆP RA ĐÃ CÓ (--overwrite ĐỂ GHI ĐÈ) / SKIPPED: OUTPUT EXISTS (--overwrite TO REPLACE)"
 
 
 def register(sub) -> None:
@@ -51,6 +56,8 @@ def register(sub) -> None:
     p.add_argument("-o", "--output", required=True, metavar="OUT",
                    help="tệp ra (một tệp) hoặc thư mục / output file (one input) or directory")
     _doc_args(p)
+    p.add_argument("--overwrite", action="store_true",
+                   help="ghi đè tệp ra đã có / replace outputs that exist (default: skip them)")
     p.add_argument("--workers", type=int, default=None,
                    help="số tiến trình ký / signing worker processes (default: settings.signing.workers)")
     p.add_argument("--json", action="store_true", help="kết quả dạng JSON / JSON result on stdout")
@@ -136,30 +143,53 @@ class _Progress:
             print(f"[{bar}] {self.done}/{self.total} {name}: {label}", file=sys.stderr, flush=True)
 
 
-def _place(result: Result, src: Path, dst: Path) -> Path | None:
+def _targets(dst: Path) -> tuple[Path, Path]:
+    """The names an output may take: the document itself, and its detached signature."""
+    return dst, dst.with_name(dst.name + ".p7s")
+
+
+def _exists(dst: Path, src: Path) -> bool:
+    """An output that would be replaced (the input itself, signed in place, does not count)."""
+    same = dst.exists() and src.exists() and os.path.samefile(dst, src)
+    return not same and any(p.exists() for p in _targets(dst))
+
+
+def _place(result: Result, src: Path, dst: Path, *, replace: bool = True) -> Path | None:
     """Put what the pipeline produced where the user asked; nothing for refusals.
 
     Every file appears under its final name complete or not at all: written beside it, fsynced, renamed.
+    Without `replace` a name that appeared meanwhile is not overwritten (FileExistsError).
     """
     if result.outcome is Outcome.SIGN and result.output is not None:
         out = result.output
         if out.detached:  # CAdES: the unchanged original travels with its .p7s
-            _atomic_copy(src, dst)
             target = dst.with_name(dst.name + ".p7s")
+            _fsync(out.path)
+            _publish(out.path, target, replace, move=True)  # the signature first, then its document
+            _atomic_copy(src, dst, replace)
         else:
             target = dst
-        _fsync(out.path)
-        if out.path.parent == target.parent:
-            os.replace(out.path, target)
-        else:
-            _atomic_copy(out.path, target)
-            out.path.unlink()
+            _fsync(out.path)
+            _publish(out.path, target, replace, move=True)
         _remove_empty(out.path.parent)
         return target
     if result.outcome is Outcome.PASS:
-        _atomic_copy(src, dst)
+        _atomic_copy(src, dst, replace)
         return dst
     return None
+
+
+def _publish(path: Path, target: Path, replace: bool, *, move: bool) -> None:
+    """`path` (complete, fsynced) under the name `target`: a rename, or a copy to another filesystem."""
+    if path.parent != target.parent:
+        _atomic_copy(path, target, replace)
+        if move:
+            path.unlink()
+    elif replace:
+        os.replace(path, target)
+    else:
+        os.link(path, target)  # fails if the name exists: never replaced behind the user's back
+        path.unlink()
 
 
 def _fsync(path: Path) -> None:
@@ -167,12 +197,12 @@ def _fsync(path: Path) -> None:
         os.fsync(fh.fileno())
 
 
-def _atomic_copy(src: Path, dst: Path) -> None:
+def _atomic_copy(src: Path, dst: Path, replace: bool = True) -> None:
     tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
     try:
         shutil.copyfile(src, tmp)
         _fsync(tmp)
-        os.replace(tmp, dst)
+        _publish(tmp, dst, replace, move=False)
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -186,6 +216,7 @@ def _remove_empty(d: Path) -> None:
 
 
 def cmd_sign(args) -> int:
+    from gateway.cli.common import cli_logging
     from gateway.engine import Engine
 
     settings = settings_from(args)
@@ -205,30 +236,43 @@ def cmd_sign(args) -> int:
     elif not files:
         say("lỗi / error: không có tệp nào / no input file", file=sys.stderr)
         return EXIT_USAGE
+    elif _exists(out, files[0]) and not args.overwrite:
+        say(f"lỗi / error: tệp ra đã có / the output exists: {out} (--overwrite để ghi đè / to replace it)",
+            file=sys.stderr)
+        return EXIT_USAGE
     workers = args.workers if args.workers is not None else (1 if len(files) == 1 else settings.signing.workers)
     workers = min(workers, max(len(files), 1))
     rows: list[dict] = []
     progress = _Progress(len(files))
-    with Engine(settings, workers=workers) as engine:
+    todo = []
+    for path in files:
+        dst = out / path.name if many else out
+        if many and not args.overwrite and _exists(dst, path):
+            rows.append(_skipped_row(path, dst))  # decided nothing, signed nothing: no record either
+            progress.step(path.name, SKIPPED_LABEL)
+        else:
+            todo.append((path, dst))
+    with Engine(settings, workers=workers, cli_logging=cli_logging(args, settings)) as engine:
 
-        def one(path: Path) -> dict:
-            dst = out / path.name if many else out
+        def one(path: Path, dst: Path) -> dict:
             try:
                 # the output is made in the destination folder, so placing it is one rename
                 result = engine.process(_document(path, args), out_dir=dst.parent)
-                placed = _place(result, path, dst)
+                placed = _place(result, path, dst, replace=args.overwrite or not many)
                 row = _row(path, result, CHECK=False)
                 row["output"] = str(placed) if placed else None
             except GatewayError as exc:
                 row = _error_row(path, exc)
+            except FileExistsError:  # appeared while this one was being signed: still not overwritten
+                row = _skipped_row(path, dst)
             except OSError as exc:  # the output folder: full, read-only, gone — this file is not done
                 row = _error_row(path, StorageUnavailable(f"cannot write {dst}: {exc.strerror}"))
             progress.step(path.name, row["label"])
             return row
 
         with ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:
-            futures = [pool.submit(one, f) for f in files]
-            rows = [f.result() for f in as_completed(futures)]
+            futures = [pool.submit(one, f, d) for f, d in todo]
+            rows += [f.result() for f in as_completed(futures)]
     rows.sort(key=lambda r: files.index(Path(r["file"])))
     _report(rows, args.json, summary=True)
     return _exit(rows)
@@ -282,22 +326,39 @@ def _error_row(path: Path, exc: GatewayError) -> dict:
     }
 
 
+def _skipped_row(path: Path, dst: Path) -> dict:
+    return {
+        "file": str(path),
+        "outcome": SKIPPED,
+        "label": SKIPPED_LABEL,
+        "output": None,
+        "existing": str(dst),
+        "reasons": [],
+        "warnings": [],
+        "_reasons": (),
+        "_warnings": (),
+    }
+
+
 def _report(rows: list[dict], as_json: bool, *, summary: bool) -> None:
     if as_json:
         print(json.dumps([{k: v for k, v in r.items() if not k.startswith("_")} for r in rows],
                          ensure_ascii=False, indent=2))
         return
     for r in rows:
-        say(f"{r['file']}: {r['label']}" + (f" -> {r['output']}" if r.get("output") else ""))
+        say(f"{r['file']}: {r['label']}" + (f" -> {r['output']}" if r.get("output") else "")
+            + (f" ({r['existing']})" if r.get("existing") else ""))
         say(*_reason_lines(r["_reasons"]))
         if r["_warnings"]:
             say("    cảnh báo / warnings:", *_reason_lines(r["_warnings"]))
     if summary:
-        counts = {k: sum(1 for r in rows if r["outcome"] == k) for k in ("sign", "pass", "reject", "block", TEMPORARY)}
+        kinds = ("sign", "pass", "reject", "block", TEMPORARY, SKIPPED)
+        counts = {k: sum(1 for r in rows if r["outcome"] == k) for k in kinds}
         say(
             f"Tổng cộng / total {len(rows)}: ký số / signed {counts['sign']}, "
             f"chuyển tiếp / passed {counts['pass']}, từ chối / rejected {counts['reject']}, "
             f"chặn / blocked {counts['block']}, lỗi tạm thời / temporary {counts[TEMPORARY]}"
+            + (f", bỏ qua vì đã có / skipped, already there {counts[SKIPPED]} (--overwrite)" if counts[SKIPPED] else "")
         )
 
 

@@ -1,0 +1,137 @@
+"""The command line from any directory, quiet, and never overwriting silently (issue 16 §2, §3).
+
+End-to-end: `gateway` as a real process. For "any directory" the package runs from a copy of the source
+checkout in a temporary folder (its own `var/`), so the test shows the environment is found from the
+package's location, not from the current directory.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from util import make_pdf
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.hsm
+
+
+def _clean_env(**extra) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_") and k != "KYSO_CONFIG"}
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+def _gateway(args, *, cwd: Path, env: dict, timeout: float = 180) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "gateway", *map(str, args)], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def checkout(tmp_path_factory) -> Path:
+    """A copy of the source checkout (package, policies, pyproject.toml) without var/."""
+    root = tmp_path_factory.mktemp("checkout") / "kyso-gateway"
+    shutil.copytree(ROOT / "gateway", root / "gateway", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "policies", root / "policies")
+    shutil.copy2(ROOT / "pyproject.toml", root / "pyproject.toml")
+    return root
+
+
+def _which_package(checkout: Path, cwd: Path) -> str:
+    p = subprocess.run([sys.executable, "-c", "import gateway; print(gateway.__file__)"], cwd=cwd,
+                       env=_clean_env(PYTHONPATH=checkout), capture_output=True, text=True, check=True)
+    return p.stdout.strip()
+
+
+def test_no_environment_is_said_plainly_and_nothing_is_created(checkout, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    assert _which_package(checkout, elsewhere).startswith(str(checkout))
+    signed = elsewhere.parent / "x.pdf"
+    make_pdf(signed)
+    env = _clean_env(PYTHONPATH=checkout)
+    for args in (["verify", signed], ["log", "show"], ["sign", signed, "-o", elsewhere.parent / "y.pdf"]):
+        p = _gateway(args, cwd=elsewhere, env=env)
+        assert p.returncode == 2, (args, p.stdout, p.stderr)
+        assert "ENVIRONMENT_MISSING" in p.stderr and str(checkout / "var") in p.stderr, p.stderr
+        assert "gateway dev-init" in p.stderr
+    assert list(elsewhere.iterdir()) == []  # no stray decision log, no var/
+    assert not (checkout / "var").exists()
+
+
+def test_environment_found_from_any_directory(checkout, dev_settings, tmp_path):
+    shutil.copytree(dev_settings.var_dir, checkout / "var", dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("audit.sqlite3*", "log"))
+    try:
+        elsewhere = tmp_path / "elsewhere"
+        elsewhere.mkdir()
+        env = _clean_env(PYTHONPATH=checkout)
+        src = make_pdf(tmp_path / "cong-van.pdf")
+        out = tmp_path / "cong-van-signed.pdf"
+        p = _gateway(["sign", src, "-o", out], cwd=elsewhere, env=env)
+        assert p.returncode == 0, (p.stdout, p.stderr)  # the HSM is found: not "unavailable"
+        p = _gateway(["verify", out], cwd=elsewhere, env=env)
+        assert p.returncode == 0, p.stdout + p.stderr  # the trust roots are found: not INVALID
+        assert "HỢP LỆ / VALID" in p.stdout and "tin cậy / trusted" in p.stdout
+        p = _gateway(["log", "show"], cwd=elsewhere, env=env)
+        assert p.returncode == 0 and "cong-van.pdf" in p.stdout
+        assert list(elsewhere.iterdir()) == []  # the log is the project's, not a new one here
+        assert (checkout / "var" / "audit.sqlite3").is_file()
+    finally:
+        shutil.rmtree(checkout / "var")
+
+
+def _broken_xref(path: Path) -> Path:
+    """A PDF whose startxref points to the wrong byte: pypdf warns while reading it."""
+    data = make_pdf(path).read_bytes()
+    i = data.rindex(b"startxref")
+    j = data.index(b"\n", i + 10)
+    path.write_bytes(data[:i] + b"startxref\n" + str(int(data[i + 10 : j]) + 7).encode() + data[j:])
+    return path
+
+
+def test_batch_is_quiet_and_never_overwrites_silently(dev_settings, tmp_path):
+    env = _clean_env(GATEWAY_VAR_DIR=dev_settings.var_dir, GATEWAY_AUDIT__PATH=tmp_path / "audit.sqlite3",
+                     GATEWAY_SIGNING__WORKERS=2)
+    inbox, out = tmp_path / "in", tmp_path / "out"
+    make_pdf(inbox / "a.pdf")
+    make_pdf(inbox / "b.pdf")
+    _broken_xref(inbox / "c.pdf")
+    log_file = Path(dev_settings.var_dir) / "log" / "cli.log"
+    before = log_file.stat().st_size if log_file.exists() else 0
+
+    p = _gateway(["sign", inbox, "-o", out], cwd=tmp_path, env=env)
+    assert p.returncode in (0, 3), p.stderr
+    progress = [line for line in p.stderr.splitlines() if line.strip()]
+    assert len(progress) == 3 and all(line.startswith("[") for line in progress), p.stderr
+    for text in (p.stdout, p.stderr):
+        assert "Traceback" not in text and "WARNING" not in text and "pypdf" not in text
+    assert "startxref" in log_file.read_text(encoding="utf-8")[before:]  # the warning went to the log
+    first = {f.name: f.read_bytes() for f in out.iterdir()}
+    assert {"a.pdf", "b.pdf"} <= set(first)
+
+    again = _gateway(["sign", inbox, "-o", out], cwd=tmp_path, env=env)
+    assert {f.name: f.read_bytes() for f in out.iterdir()} == first  # nothing replaced
+    assert again.stdout.count("BỎ QUA") == len(first) and "--overwrite" in again.stdout
+    assert f"skipped, already there {len(first)}" in again.stdout
+
+    verbose = _gateway(["sign", "-v", "--overwrite", inbox, "-o", out], cwd=tmp_path, env=env)
+    assert "pypdf" in verbose.stderr  # -v shows what the libraries said
+    assert (out / "a.pdf").read_bytes() != first["a.pdf"]  # replaced: signed again (a new signing time)
+    assert "BỎ QUA" not in verbose.stdout
+
+
+def test_one_file_onto_another_existing_file_is_a_usage_error(dev_settings, tmp_path):
+    env = _clean_env(GATEWAY_VAR_DIR=dev_settings.var_dir, GATEWAY_AUDIT__PATH=tmp_path / "audit.sqlite3")
+    src = make_pdf(tmp_path / "a.pdf")
+    dst = tmp_path / "b.pdf"
+    dst.write_bytes(b"someone else's file")
+    p = _gateway(["sign", src, "-o", dst], cwd=tmp_path, env=env)
+    assert p.returncode == 2 and "--overwrite" in p.stderr and dst.read_bytes() == b"someone else's file"
+    p = _gateway(["sign", src, "-o", dst, "--overwrite"], cwd=tmp_path, env=env)
+    assert p.returncode == 0 and dst.read_bytes().startswith(b"%PDF")
