@@ -40,7 +40,7 @@ log = logging.getLogger("gateway.engine")
 _PIPELINE: Pipeline | None = None
 
 
-def _init_worker(settings, cli_logging=None) -> None:
+def _init_worker(settings, cli_logging=None, log_id: str | None = None) -> None:
     global _PIPELINE
     import signal
 
@@ -54,7 +54,9 @@ def _init_worker(settings, cli_logging=None) -> None:
         setup_cli_logging(cli_logging)
     else:
         setup_logging(settings)
-    _PIPELINE = Pipeline(settings)
+    # The parent's log, never a new one: a worker started while the log file is missing must not create an
+    # empty log and go on signing into it (gateway.audit.log).
+    _PIPELINE = Pipeline(settings, audit=AuditLog.open(settings, create=False, expect_log_id=log_id))
     try:
         _PIPELINE.signer  # open the HSM session once, now, rather than on the first document
     except GatewayError as exc:
@@ -125,6 +127,10 @@ def _sign_smime(data: bytes, pipeline: Pipeline | None = None) -> bytes:
     return (pipeline or _PIPELINE).signer.sign_smime(data)  # type: ignore[union-attr]
 
 
+def _sign_statement(data: bytes, pipeline: Pipeline | None = None) -> bytes:
+    return (pipeline or _PIPELINE).signer.sign_statement(data)  # type: ignore[union-attr]
+
+
 def _signer_health(pipeline: Pipeline | None = None) -> dict:
     signer = (pipeline or _PIPELINE).signer  # type: ignore[union-attr]
     h = signer.health() if hasattr(signer, "health") else {"ok": True}
@@ -149,6 +155,7 @@ class Engine:
         self.audit = AuditLog.open(settings)  # this process's own connection, for door-level events
         self._lock = threading.Lock()
         self._pipeline: Pipeline | None = None
+        self._checkpointer = None
         self._executor: Executor = self._new_executor()
         self._closed = False
 
@@ -164,7 +171,7 @@ class Engine:
             max_workers=self.workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_init_worker,
-            initargs=(self.settings, self.cli_logging),
+            initargs=(self.settings, self.cli_logging, self.audit.log_id),
         )
         # Spawn children are started on demand; start them all now (each opens its HSM session once),
         # so the first documents do not pay for it and a broken start shows here.
@@ -230,6 +237,24 @@ class Engine:
     async def sign_smime(self, mime_bytes: bytes) -> bytes:
         return await self._arun(_sign_smime, mime_bytes)
 
+    def sign_statement(self, data: bytes) -> bytes:
+        """A detached CMS over `data` by the organisation key, made in a signing worker (the one place the
+        token is used; one signature at a time per process)."""
+        return self._run(_sign_statement, bytes(data), timeout=120)
+
+    def start_checkpoints(self) -> None:
+        """Sign the decision log's head every audit.checkpoint_records / checkpoint_seconds and at close()."""
+        from gateway.audit import Anchor, Checkpointer
+        from gateway.audit.log import anchor_dir
+
+        a = self.settings.audit
+        self._checkpointer = Checkpointer(
+            self.audit, self.sign_statement, organisation=self.settings.organisation,
+            every_records=a.checkpoint_records, every_seconds=a.checkpoint_seconds,
+            anchor=Anchor(anchor_dir(self.settings)),
+        )
+        self._checkpointer.start()
+
     def record_event(self, channel: str, event: str, **fields: Any) -> int:
         """A door-level record ("smtp.relayed", "smtp.refused", "folder.moved", ...); its id."""
         return self.audit.record_event(str(channel), event, **fields).id
@@ -244,6 +269,7 @@ class Engine:
             out["hsm"] = {"ok": False, "error": getattr(exc, "code", type(exc).__name__)}
             out["hsm_ok"] = False
         try:
+            self.audit.ensure_writable()  # deleted or replaced under us: not ok (ALERT logged)
             self.audit.query(limit=1)
             path = self.audit.path
             out["log_ok"] = path is None or os.access(path, os.W_OK)
@@ -260,6 +286,13 @@ class Engine:
         return {f.result() for f in futures}
 
     def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            checkpointer, self._checkpointer = self._checkpointer, None
+        if checkpointer is not None:
+            # The doors have stopped: sign the final head while a worker can still reach the token.
+            checkpointer.stop(final=True)
         with self._lock:
             if self._closed:
                 return

@@ -113,6 +113,8 @@ class Pipeline:
         decision: Decision | None = None
         output: SignedOutput | None = None
         try:
+            # A decision that cannot be recorded must not be made: a deleted or replaced log stops here (ALERT).
+            self.audit.ensure_writable()
             facts, decision = self._decide(doc, started)
             if decision.outcome is Outcome.SIGN and not dry_run:
                 output, decision = self._sign(doc, facts, decision, out_dir)

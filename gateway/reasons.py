@@ -414,6 +414,18 @@ CATALOG: dict[str, ReasonText] = {
     # --- secrecy reading: layout, OCR, legacy encodings (issue 13) -----------------------------------
     # --- Decree 30 form and placement (issue 14) -----------------------------------------------------
     # --- integrity: inputs, decision-log anchor, resources, access (issue 15) -------------------------
+    "AUDIT_LOG_LOST": ReasonText(
+        "Tệp nhật ký quyết định bị xóa hoặc bị thay thế; cổng ký số ngừng ký và gửi cho đến khi nhật ký được "
+        "khôi phục (đã báo động); tài liệu chưa được gửi, hãy thử lại sau",
+        "The decision log file was deleted or replaced; the gateway stops signing and releasing until it is "
+        "restored (alert raised); the document was not released, try again later",
+        "",
+    ),
+    "AUDIT_RECORD_INVALID": ReasonText(
+        "Bản ghi trong nhật ký quyết định không đúng dạng chuẩn (có thể đã bị sửa); không đọc được",
+        "A decision-log record is not in its exact stored form (possibly altered); refused",
+        "",
+    ),
     # --- operator: start-up, CLI, verification (issue 16) --------------------------------------------
     "ENVIRONMENT_MISSING": ReasonText(
         "Chưa có môi trường phát triển tại {path}: chạy `make run` hoặc `gateway dev-init`, hoặc chỉ ra cấu hình"

@@ -94,7 +94,9 @@ def build_doors(settings, engine, only: set[str] | None) -> list[tuple[str, obje
 def _open_engine(settings):
     from gateway.engine import Engine
 
-    return Engine(settings)
+    engine = Engine(settings)
+    engine.start_checkpoints()  # the decision log's head, signed periodically and at close (issue 15)
+    return engine
 
 
 def _close_engine(engine) -> None:

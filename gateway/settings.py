@@ -113,6 +113,11 @@ class AuditSettings(Section):
     path: Path | None = None  # default: <var>/audit.sqlite3
     dsn: SecretStr | None = None  # postgresql://...
     busy_timeout_seconds: float = Field(default=30.0, gt=0, le=600)  # wait for another writer, then 503/451
+    # Anchored log (issue 15): the chain head signed with the organisation key every N records or T seconds
+    # (and at shutdown), kept in the log and exported to anchor_dir, a place an insider cannot silently rewrite.
+    checkpoint_records: int = Field(default=1000, ge=1)
+    checkpoint_seconds: float = Field(default=3600.0, gt=0)
+    anchor_dir: Path | None = None  # default: <audit.path>.anchor (same disk: set it to another host's share)
 
 
 class PolicySettings(Section):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.audit import GENESIS, AuditLog
+from gateway.audit import GENESIS, AuditLog, canonical_json
 from gateway.errors import AuditUnavailable
 from gateway.model import Channel, Decision, Document, Facts, Origin, Outcome, Reason, RuleHit, SignedOutput
 
@@ -67,7 +67,7 @@ def test_edit_is_detected(log):
     c = raw(log)
     data = json.loads(c.execute("SELECT data FROM audit_log WHERE seq = 3").fetchone()[0])
     data["recipients"] = ["attacker@example.com"]
-    c.execute("UPDATE audit_log SET data = ? WHERE seq = 3", (json.dumps(data),))
+    c.execute("UPDATE audit_log SET data = ? WHERE seq = 3", (canonical_json(data),))
     rep = log.verify()
     assert not rep.ok and rep.first_bad == 3 and "edited" in rep.problem
 

@@ -176,7 +176,7 @@ def test_log_verify_names_the_first_bad_record(env, capsys, sql, bad):
     assert main(["log", "verify"]) == 0
     assert "5 bản ghi" in capsys.readouterr().out
     _tamper(env / "log" / "audit.sqlite3", sql)
-    assert main(["log", "verify"]) == 1
+    assert main(["log", "verify"]) == 3  # the documented scheme: 3 = refused / invalid
     assert f"#{bad} " in capsys.readouterr().out
 
 

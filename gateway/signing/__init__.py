@@ -210,6 +210,16 @@ class OrgSigner:
         self.check_certificate()
         return cms.sign_smime(mime_bytes, pdf_signer=self._pyhanko_signer(), digest=self.settings.signing.digest)
 
+    def sign_statement(self, data: bytes) -> bytes:
+        """Detached CMS (DER) over `data` with the organisation key: the decision log's checkpoints
+        (gateway.audit.checkpoints). Small data, in memory."""
+        from gateway.signing.certcheck import run_sync
+
+        self.check_certificate()
+        ci = run_sync(self._pyhanko_signer().async_sign_general_data(
+            bytes(data), self.settings.signing.digest, detached=True, use_cades=True))
+        return ci.dump()
+
     def _validation_context(self):
         """For B-LT: what to embed (roots, intermediates, local CRLs)."""
         if (self.settings.signing.level != "B-LT"):
