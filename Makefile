@@ -7,8 +7,9 @@ PYTHON      ?= python3
 VENV        ?= .venv
 VPY         := $(VENV)/bin/python
 GATEWAY     := $(VENV)/bin/gateway
-# Debian packages the gateway needs to run (SoftHSM is the embedded HSM; poppler/NSS for pdfsig checks).
-APT_RUN     := softhsm2 poppler-utils libnss3-tools fonts-liberation2 openssl sqlite3 python3-venv
+# Debian packages the gateway needs to run (SoftHSM is the embedded HSM; poppler/NSS for pdfsig checks;
+# Tesseract with its Vietnamese data reads scanned pages and images for secrecy marks).
+APT_RUN     := softhsm2 poppler-utils libnss3-tools fonts-liberation2 openssl sqlite3 python3-venv tesseract-ocr tesseract-ocr-vie
 # ... and what the tests add: a real Postfix, swaks.
 APT_TEST    := postfix swaks
 PYTEST_ARGS ?=

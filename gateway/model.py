@@ -48,6 +48,15 @@ class SecrecyLevel(enum.StrEnum):
     TUYET_MAT = "TUYỆT MẬT"
 
 
+class CirculationMark(enum.StrEnum):
+    """Box-11 marks on the scope of circulation (Nghị định 30/2020, Phụ lục I, ô 11; recall: TT 24/2020)."""
+
+    RECALL = "recall"  # TÀI LIỆU THU HỒI
+    RETURN_AFTER_READING = "return_after_reading"  # XEM XONG TRẢ LẠI
+    RETURN_AFTER_MEETING = "return_after_meeting"  # TRẢ LẠI SAU KHI HỌP (HỘI NGHỊ)
+    INTERNAL_CIRCULATION = "internal_circulation"  # LƯU HÀNH NỘI BỘ
+
+
 class SignerType(enum.StrEnum):
     ORGANISATION = "organisation"
     PERSON = "person"
@@ -203,8 +212,7 @@ class Facts:
     signatures: tuple[SignatureFacts, ...] = ()
     empty_signature_fields: tuple[str, ...] = ()
     secrecy: tuple[SecrecyFinding, ...] = ()
-    recall_mark: bool = False  # "TÀI LIỆU THU HỒI"
-    internal_circulation: bool = False  # "LƯU HÀNH NỘI BỘ"
+    marks: frozenset[CirculationMark] = frozenset()  # box-11 marks seen (the policy acts on each per channel)
     number: str | None = None  # document number found in the text, if any
     warnings: tuple[Reason, ...] = ()
     # What could not be read completely (a limit, an OCR failure, an encrypted part, an unknown encoding).

@@ -412,6 +412,16 @@ CATALOG: dict[str, ReasonText] = {
     # --- mail: MIME structure, headers, S/MIME, PGP (issue 12) --------------------------------------
     # --- office and text readers (issue 12) ----------------------------------------------------------
     # --- secrecy reading: layout, OCR, legacy encodings (issue 13) -----------------------------------
+    "RETURN_AFTER_READING_MARK": ReasonText(
+        "Văn bản mang dấu «XEM XONG TRẢ LẠI»: chỉ để đọc rồi trả lại, không phát hành rộng",
+        "Document carries the mark 'XEM XONG TRẢ LẠI' (return after reading): not for wider release",
+        ND30_PL1,
+    ),
+    "RETURN_AFTER_MEETING_MARK": ReasonText(
+        "Văn bản mang dấu «TRẢ LẠI SAU KHI HỌP (HỘI NGHỊ)»: chỉ dùng trong cuộc họp, không phát hành rộng",
+        "Document carries the mark 'TRẢ LẠI SAU KHI HỌP' (return after the meeting): not for wider release",
+        ND30_PL1,
+    ),
     # --- Decree 30 form and placement (issue 14) -----------------------------------------------------
     # --- integrity: inputs, decision-log anchor, resources, access (issue 15) -------------------------
     "AUDIT_LOG_LOST": ReasonText(

@@ -15,6 +15,7 @@ from typing import Callable, Mapping
 
 from gateway.model import (
     Appearance,
+    CirculationMark,
     DocKind,
     Document,
     Facts,
@@ -218,14 +219,25 @@ def _revocation_unchecked(doc: Document, facts: Facts, ctx: RuleContext) -> Rule
 # --- marks in box 11 (Nghị định 30, Phụ lục I, III.2) --------------------------------------------------
 
 
-@rule("internal_circulation", "Marked LƯU HÀNH NỘI BỘ: option internal_circulation = reject | warn | ignore")
-def _internal(doc: Document, facts: Facts, ctx: RuleContext) -> RuleResult | None:
-    return _by_option(ctx, "internal_circulation", Reason.of("INTERNAL_CIRCULATION")) if facts.internal_circulation else None
+# Each box-11 mark: its option (reject | warn | ignore, per channel) and its reason code.
+CIRCULATION_OPTIONS: dict[CirculationMark, tuple[str, str, str]] = {
+    CirculationMark.RECALL: ("recall_mark", "RECALL_MARK", "TÀI LIỆU THU HỒI"),
+    CirculationMark.RETURN_AFTER_READING: ("return_after_reading", "RETURN_AFTER_READING_MARK", "XEM XONG TRẢ LẠI"),
+    CirculationMark.RETURN_AFTER_MEETING: ("return_after_meeting", "RETURN_AFTER_MEETING_MARK", "TRẢ LẠI SAU KHI HỌP"),
+    CirculationMark.INTERNAL_CIRCULATION: ("internal_circulation", "INTERNAL_CIRCULATION", "LƯU HÀNH NỘI BỘ"),
+}
 
 
-@rule("recall_mark", "Marked TÀI LIỆU THU HỒI: option recall_mark = reject | warn | ignore")
-def _recall(doc: Document, facts: Facts, ctx: RuleContext) -> RuleResult | None:
-    return _by_option(ctx, "recall_mark", Reason.of("RECALL_MARK")) if facts.recall_mark else None
+def _circulation_rule(mark: CirculationMark, option: str, code: str) -> Check:
+    def check(doc: Document, facts: Facts, ctx: RuleContext) -> RuleResult | None:
+        return _by_option(ctx, option, Reason.of(code)) if mark in facts.marks else None
+
+    return check
+
+
+# One rule per box-11 mark, named after its option (reject | warn | ignore, chosen per channel).
+for _mark, (_option, _code, _words) in CIRCULATION_OPTIONS.items():
+    rule(_option, f"Marked {_words}: option {_option} = reject | warn | ignore")(_circulation_rule(_mark, _option, _code))
 
 
 # --- the competent person first (Nghị định 30, Điều 32.2.d) --------------------------------------------
@@ -289,6 +301,8 @@ OPTIONS: dict[str, tuple[tuple[str, ...], str]] = {
     "non_pdf": (("reject", "cades"), "reject"),
     "internal_circulation": (("reject", "warn", "ignore"), "warn"),
     "recall_mark": (("reject", "warn", "ignore"), "warn"),
+    "return_after_reading": (("reject", "warn", "ignore"), "warn"),
+    "return_after_meeting": (("reject", "warn", "ignore"), "warn"),
     "revocation_unchecked": (("reject", "warn", "ignore"), "warn"),
     "javascript": (("reject", "warn", "ignore"), "warn"),
     "embedded_files": (("reject", "warn", "ignore"), "warn"),

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from gateway.inspect import inspect, sniff
-from gateway.model import Channel, Document, SecrecyLevel
+from gateway.model import Channel, CirculationMark, Document, SecrecyLevel
 from gateway.settings import load_settings
 from gateway.validation import Validator
 
@@ -225,22 +225,22 @@ def test_200_mb_without_reading_it_whole(tmp_path, capsys):
 
 
 def test_large_file_text_path_finds_marks(tmp_path, settings, monkeypatch):
-    """Above the size threshold the text comes from pdftotext in a child process: same rule, same findings."""
+    """Above the size threshold the page text is read in a child process: same rule, same findings."""
     import gateway.inspect.pdf as gi
 
     p = make_pdf(tmp_path / "a.pdf", lines=["UBND TỈNH", "Số: 9/UBND-VP", "TUYỆT MẬT", "LƯU HÀNH NỘI BỘ"])
-    monkeypatch.setattr(gi, "TEXT_PYPDF_MAX_BYTES", 1)
+    monkeypatch.setattr(gi, "TEXT_CHILD_MIN_BYTES", 1)
     f = _facts(p, settings)
     assert [(x.level, x.where) for x in f.secrecy] == [(SecrecyLevel.TUYET_MAT, "text:page1")]
-    assert f.internal_circulation and f.number == "9/UBND-VP"
+    assert CirculationMark.INTERNAL_CIRCULATION in f.marks and f.number == "9/UBND-VP"
 
 
-def test_large_file_pdftotext_failure_falls_back_to_pypdf(tmp_path, settings, monkeypatch):
-    """pdftotext exiting with an error and no text must not leave the secrecy scan silently skipped."""
+def test_large_file_child_failure_is_not_a_pass(tmp_path, settings, monkeypatch):
+    """The child process failing must not leave the secrecy scan silently skipped: the text is unread."""
     import gateway.inspect.pdf as gi
 
-    p = make_pdf(tmp_path / "a.pdf", lines=["UBND TỈNH", "MẬT"])
-    monkeypatch.setattr(gi, "TEXT_PYPDF_MAX_BYTES", 1)
-    monkeypatch.setattr(subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 1, b"", b"Syntax Error"))
+    p = make_pdf(tmp_path / "a.pdf", lines=["UBND TỈNH", "Nội dung"])
+    monkeypatch.setattr(gi, "TEXT_CHILD_MIN_BYTES", 1)
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 1, b"", b"Segmentation fault"))
     f = _facts(p, settings)
-    assert [x.level for x in f.secrecy] == [SecrecyLevel.MAT]
+    assert [r.code for r in f.incomplete] == ["SECRECY_SCAN_INCOMPLETE"]

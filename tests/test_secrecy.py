@@ -7,7 +7,7 @@ import unicodedata
 import pytest
 
 from gateway.inspect import marks as secrecy
-from gateway.model import Channel, Declared, Document, SecrecyLevel
+from gateway.model import Channel, CirculationMark, Declared, Document, SecrecyLevel
 
 from secrecy_samples import NEGATIVE, POSITIVE, generate, image_only_stamp
 
@@ -44,8 +44,11 @@ TEXT_CASES = [
     ("MẬT ĐỘ DÂN SỐ", None),
     ("mật thiết", None),
     ("Mật ong", None),
-    ("mật", None),  # lower case alone on a line: a wrapped sentence, not a stamp
-    ("Mật", None),
+    ("mật", MAT),  # alone, in any case: a standalone mark (LEGAL.md: fail closed)
+    ("Mật", MAT),
+    ("Tối mật", TOI),
+    ("Văn bản này là\nmật", None),  # the end of a sentence, not a line of its own
+    ("Đề nghị giữ\nTối mật\ncác nội dung", None),
     ("giữ bí\nmật", None),
     ("CÔNG TÁC BẢO\nMẬT", None),
     ("TÀI LIỆU MẬT", None),
@@ -160,8 +163,8 @@ def test_sample_pdf(sample, samples, plain_settings):
     assert facts.is_pdf and not facts.broken
     levels = secrecy.highest(f.level for f in facts.secrecy)
     assert levels is sample.level, facts.secrecy
-    assert facts.recall_mark is sample.recall
-    assert facts.internal_circulation is sample.internal
+    assert (CirculationMark.RECALL in facts.marks) is sample.recall
+    assert (CirculationMark.INTERNAL_CIRCULATION in facts.marks) is sample.internal
     if sample.where:
         assert any(f.where.startswith(sample.where) for f in facts.secrecy), facts.secrecy
 

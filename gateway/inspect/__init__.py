@@ -120,8 +120,7 @@ def inspect(doc: Document, settings, validator=None) -> Facts:
         incomplete=tuple(dict.fromkeys(reading.incomplete)),
         number=facts.number or _number(reading),
         secrecy=found.secrecy,
-        recall_mark=found.recall,
-        internal_circulation=found.internal,
+        marks=found.circulation,
     )
 
 

@@ -1,43 +1,46 @@
-"""State-secret and box-11 marks (TT 24/2020/TT-BCA; Luật Bảo vệ bí mật nhà nước, Điều 5): pure functions
-over strings and readings.
+"""State-secret and box-11 marks (TT 24/2020/TT-BCA; Luật Bảo vệ bí mật nhà nước, Điều 5; Nghị định 30/2020,
+Phụ lục I, ô 10a and ô 11): pure functions over strings and readings.
 
-What counts as a mark
----------------------
-"MẬT", "TỐI MẬT", "TUYỆT MẬT" are stamped in upper case (Decree 30, Phụ lục I, box 10a, top left under the
-number). The same letters are also ordinary Vietnamese ("bí mật", "bảo mật", "mật khẩu", "mật độ") and
-"GIẢI MẬT" means declassified. The rule for text (page text, metadata Title/Subject, mail subjects):
+What counts as a secrecy mark
+-----------------------------
+"MẬT", "TỐI MẬT", "TUYỆT MẬT" are stamped in upper case, boxed, on their own (Decree 30, box 10a; in practice
+anywhere on any page). The same letters are also ordinary Vietnamese ("bí mật", "bảo mật", "mật khẩu",
+"mật độ", "mật báo") and "GIẢI MẬT" means declassified. The rule:
 
-1. Normalise: NFD -> drop spaces an extractor put before combining marks -> NFKC (so NFD, NFC and
-   full-width forms compare equal); zero-width characters removed; "Ð" (U+00D0, seen from legacy fonts) -> "Đ".
-2. Split into lines, lines into word tokens. Letter-spaced words ("M Ậ T", "T Ố I  M Ậ T") are joined back:
-   a run of single upper-case letters separated only by blanks becomes words, split where the gap is wider
-   than the narrowest gap in the run (all gaps equal -> one word; "TỐIMẬT" is accepted like "TỐI MẬT").
-3. A candidate is the exact upper-case token sequence MẬT / TỐI MẬT / TUYỆT MẬT. Case is significant in
-   page text on purpose: a wrapped line ending in lower-case "mật" is prose, never a stamp.
-4. The candidate must stand on its own as a token sequence: the word right before it on the same line
-   (only blanks or hyphens between) must not be another upper-case word, nor the word right after it.
-   Punctuation (":", ",", "(", "|", ...) separates, so "ĐỘ MẬT: TỐI MẬT" finds TỐI MẬT and "MẬT ĐỘ DÂN SỐ",
-   "BẢO MẬT", "GIẢI MẬT", "TÀI LIỆU MẬT" (a heading about secret documents) find nothing. The urgency marks
-   that share the corner (KHẨN, THƯỢNG KHẨN, HỎA TỐC) may stand beside it.
-   Across a line break only known partners block: a line ending in BÍ / BẢO / GIẢI / ĐỘ / CƠ before a line
-   starting with MẬT, or a line ending in MẬT before one starting with ĐỘ / KHẨU / THIẾT / MÃ / ONG ...
-   A line ending in TỐI / TUYỆT before a line "MẬT" (a narrow box) raises the level: fail safe.
-   Upper case MẬT between lower-case words ("tài liệu MẬT này") fires: it is written as a mark.
-5. Declared classifications (mail header X-Classification, a "[MẬT]" subject tag, an HTTP field, a sidecar
-   value, metadata keywords) are compared as whole values, case- and accent-insensitive, ASCII accepted:
-   "mat", "toi-mat", "Tuyệt mật", "TUYET_MAT", and the usual English equivalents "confidential" (MẬT),
-   "secret" (TỐI MẬT), "top secret" (TUYỆT MẬT). A label before ":" is ignored ("Độ mật: Mật").
-   "giải mật", "không mật", "bảo mật" match nothing.
+1. Fold (`normalise`): zero-width, bidi and soft-hyphen characters removed; no-break and other spaces made
+   blanks; blanks an extractor put before combining marks removed; look-alike letters of other scripts
+   (Cyrillic, Greek, small capitals, "Ð") made the Latin letter they imitate; then NFKC, which also folds
+   full-width and compatibility forms and composes combining sequences (NFD "MẬT" == NFC "MẬT").
+2. A line is split into word tokens; a run of single upper-case letters ("M Ậ T", "T Ố I   M Ậ T") is one
+   word, or several where the gaps are wider; a run whose letters spell a mark is the mark, however uneven.
+3. A candidate is the upper-case token sequence MẬT / TỐI MẬT / TUYỆT MẬT (also without diacritics, "TOI
+   MAT", and spelt as one word). It must stand on its own on its line: the word right before or after it
+   (only blanks or hyphens between) must not be another upper-case word ("MẬT ĐỘ DÂN SỐ", "BẢO MẬT", "GIẢI
+   MẬT", "TÀI LIỆU MẬT"); the urgency marks of box 10b (KHẨN, THƯỢNG KHẨN, HỎA TỐC) and the label "ĐỘ MẬT:"
+   may stand beside it. A whole line that is only the mark, in any case ("Mật", "Tối mật", "MAT"), is a
+   candidate when it is framed or stands alone (no line of its own block above or below it).
+4. Across lines, only a line of the *same block* can make a compound: a line whose box touches it above or
+   below (gap under 0.8 of the size), of about the same size, overlapping it horizontally. A same-block line
+   ending in BÍ / BẢO / GIẢI / ĐỘ / CƠ ... before "MẬT", or one starting with ĐỘ / KHẨU / BÁO / THƯ ... after
+   it, makes a word ("bí mật", "mật độ", "mật báo") — except a line starting with the title "BÁO CÁO": a
+   "MẬT" line right above the title "BÁO CÁO" is the mark. A framed line is a stamp whatever its neighbours.
+   A same-block line ending in TỐI / TUYỆT above a "MẬT" line raises the level (a narrow box, two lines).
+   Without geometry (plain text, mail bodies) the neighbouring text line is the block neighbour.
+5. A regulation quoting the stamp names is not marked: a candidate inside quotation marks on a line with
+   other words, or listed with another mark name (joined by a comma, "và", "hoặc", "/"), is a mention.
+   Upper-case MẬT alone between lower-case words ("tài liệu MẬT này") is written as a mark: it fires.
+6. Declared classifications (mail header X-Classification, a "[MẬT]" subject tag, an HTTP field, a sidecar
+   value, metadata keywords, a Stamp annotation's standard name) are compared as whole values, case- and
+   accent-insensitive, ASCII accepted: "mat", "toi-mat", "Tuyệt mật", "TUYET_MAT", and the usual English
+   equivalents "confidential" (MẬT), "secret" (TỐI MẬT), "top secret" (TUYỆT MẬT). A label before ":" is
+   ignored ("Độ mật: Mật"). "giải mật", "không mật", "bảo mật" match nothing. Every metadata value is also
+   compared whole this way (an Info Subject "Tối mật" is a declaration).
 
-"TÀI LIỆU THU HỒI" (recall) and "LƯU HÀNH NỘI BỘ" (internal circulation) are reported as separate facts
-when they appear upper case in text (blanks and line breaks inside ignored) or as a declared value.
-
-Limits
-------
-Only text is read. A mark stamped as an image (a scanned page, a rubber-stamp picture), drawn as vector
-outlines, or in a font without a usable ToUnicode map produces no text and is NOT detected here; an
-upper-case MẬT glued by the extractor to another upper-case word on the same baseline is also missed.
-Senders must declare the classification for such files; the gateway's rule is only a safety net.
+Box-11 marks (circulation)
+--------------------------
+TÀI LIỆU THU HỒI, XEM XONG TRẢ LẠI, TRẢ LẠI SAU KHI HỌP (HỘI NGHỊ), LƯU HÀNH NỘI BỘ are facts
+(`CirculationMark`) the policy acts on per channel: upper case anywhere in a place's text (blanks and line
+breaks inside ignored), a whole line in any case, or a declared value.
 """
 
 from __future__ import annotations
@@ -45,27 +48,49 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, Sequence
 
-from gateway.model import SecrecyFinding, SecrecyLevel
+from gateway.model import CirculationMark, SecrecyFinding, SecrecyLevel
 
 _RANK = {SecrecyLevel.MAT: 1, SecrecyLevel.TOI_MAT: 2, SecrecyLevel.TUYET_MAT: 3}
 
-# Two-word marks first; single tokens include the letter-spaced compact forms.
-_PAIR_MARKS = {("TỐI", "MẬT"): SecrecyLevel.TOI_MAT, ("TUYỆT", "MẬT"): SecrecyLevel.TUYET_MAT}
-_TOKEN_MARKS = {"MẬT": SecrecyLevel.MAT, "TỐIMẬT": SecrecyLevel.TOI_MAT, "TUYỆTMẬT": SecrecyLevel.TUYET_MAT}
+# Two-word marks first; single tokens include the compact (letter-spaced, glued) forms.
+_PAIR_MARKS = {
+    ("TỐI", "MẬT"): SecrecyLevel.TOI_MAT,
+    ("TUYỆT", "MẬT"): SecrecyLevel.TUYET_MAT,
+    ("TOI", "MAT"): SecrecyLevel.TOI_MAT,
+    ("TUYET", "MAT"): SecrecyLevel.TUYET_MAT,
+}
+_TOKEN_MARKS = {
+    "MẬT": SecrecyLevel.MAT,
+    "TỐIMẬT": SecrecyLevel.TOI_MAT,
+    "TUYỆTMẬT": SecrecyLevel.TUYET_MAT,
+    "TOIMAT": SecrecyLevel.TOI_MAT,
+    "TUYETMAT": SecrecyLevel.TUYET_MAT,
+}
+# Bare "MAT" (no diacritics) only counts as a whole line: as a token it is too common (a code, a name).
+_LINE_ONLY = {"MAT": SecrecyLevel.MAT}
 
-# Upper-case words allowed right beside a mark: the urgency marks of box 10b.
-_NEIGHBOURS = frozenset({"KHẨN", "THƯỢNG", "HỎA", "HOẢ", "TỐC"})
-# Across a line break, only these block (compounds: bí mật, bảo mật, giải mật, độ mật, cơ mật ...).
-_PREFIX_BLOCK = frozenset({"BÍ", "BẢO", "GIẢI", "ĐỘ", "CƠ", "THÂN", "KÍN", "TỐI", "TUYỆT"})
+# Upper-case words allowed right beside a mark: the urgency marks of box 10b and the label "ĐỘ MẬT:".
+_NEIGHBOURS = frozenset({"KHẨN", "THƯỢNG", "HỎA", "HOẢ", "TỐC", "KHAN", "THUONG", "HOA", "TOC"})
+# Across a line break (same block only), these make a word with MẬT.
+# (compared without diacritics and case: "bí", "BÍ", "bi")
+_PREFIX_BLOCK = frozenset({"BI", "BAO", "GIAI", "DO", "CO", "THAN", "KIN"})
 _SUFFIX_BLOCK = frozenset(
-    {"ĐỘ", "KHẨU", "THIẾT", "MÃ", "ONG", "THÁM", "THƯ", "VỤ", "BÁO", "ĐÀM", "LỆNH", "ƯỚC", "SỨ", "TÍN", "HIỆU", "MƯU"}
+    {"DO", "KHAU", "THIET", "MA", "ONG", "THAM", "THU", "VU", "BAO", "DAM", "LENH", "UOC", "SU", "TIN", "HIEU", "MUU"}
 )
-_RAISE = {"TỐI": SecrecyLevel.TOI_MAT, "TUYỆT": SecrecyLevel.TUYET_MAT}
+_TITLES_AFTER = (("BAO", "CAO"),)  # "MẬT" over the title "BÁO CÁO" is the mark, not "mật báo"
+_RAISE = {"TOI": SecrecyLevel.TOI_MAT, "TUYET": SecrecyLevel.TUYET_MAT}
+_LIST_WORDS = frozenset({"và", "hoặc", "hay", "or", "and", "VÀ", "HOẶC"})
 
-_RECALL = "TÀILIỆUTHUHỒI"
-_INTERNAL = "LƯUHÀNHNỘIBỘ"
+_CIRCULATION = {
+    "TÀILIỆUTHUHỒI": CirculationMark.RECALL,
+    "XEMXONGTRẢLẠI": CirculationMark.RETURN_AFTER_READING,
+    "TRẢLẠISAUKHIHỌP": CirculationMark.RETURN_AFTER_MEETING,
+    "TRẢLẠISAUHỘINGHỊ": CirculationMark.RETURN_AFTER_MEETING,
+    "TRẢLẠISAUKHIHỘINGHỊ": CirculationMark.RETURN_AFTER_MEETING,
+    "LƯUHÀNHNỘIBỘ": CirculationMark.INTERNAL_CIRCULATION,
+}
 
 _DECLARED = {
     "mat": SecrecyLevel.MAT,
@@ -78,14 +103,76 @@ _DECLARED = {
     "top secret": SecrecyLevel.TUYET_MAT,
     "topsecret": SecrecyLevel.TUYET_MAT,
 }
-_DECLARED_RECALL = {"tai lieu thu hoi", "thu hoi", "recall", "recalled"}
-_DECLARED_INTERNAL = {"luu hanh noi bo", "noi bo", "internal", "internal circulation", "internal use only"}
+_DECLARED_CIRCULATION = {
+    "tai lieu thu hoi": CirculationMark.RECALL,
+    "thu hoi": CirculationMark.RECALL,
+    "recall": CirculationMark.RECALL,
+    "recalled": CirculationMark.RECALL,
+    "xem xong tra lai": CirculationMark.RETURN_AFTER_READING,
+    "return after reading": CirculationMark.RETURN_AFTER_READING,
+    "tra lai sau khi hop": CirculationMark.RETURN_AFTER_MEETING,
+    "tra lai sau khi hop hoi nghi": CirculationMark.RETURN_AFTER_MEETING,
+    "return after meeting": CirculationMark.RETURN_AFTER_MEETING,
+    "luu hanh noi bo": CirculationMark.INTERNAL_CIRCULATION,
+    "noi bo": CirculationMark.INTERNAL_CIRCULATION,
+    "internal": CirculationMark.INTERNAL_CIRCULATION,
+    "internal circulation": CirculationMark.INTERNAL_CIRCULATION,
+    "internal use only": CirculationMark.INTERNAL_CIRCULATION,
+}
 
-_ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
-_ZERO_WIDTH[0x00D0] = "\u0110"  # Icelandic Eth from legacy Vietnamese fonts -> Đ
-_SPACE_BEFORE_MARK = re.compile(r"[ \t\u00a0]+(?=[\u0300-\u036f])")
-_TOKEN = re.compile(r"[^\W_]+")
-_ADJACENT_GAP = re.compile(r"[\s\-\u2010\u2011]*")  # blanks / hyphens: still "beside"
+# --- folding ------------------------------------------------------------------------------------------------
+
+_INVISIBLE = "\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\u2064\ufeff\u00ad\u034f\u180e\u061c" + "".join(
+    map(chr, [*range(0x202A, 0x202F), *range(0x2066, 0x206A)])
+)
+_FOLD = dict.fromkeys(map(ord, _INVISIBLE), None)
+for _c in "\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000\t":
+    _FOLD[ord(_c)] = " "
+# Look-alikes of the letters marks are written with (upper and lower case), from other scripts and forms.
+_LOOKALIKE = {
+    # Cyrillic
+    "А": "A", "В": "B", "С": "C", "Е": "E", "Н": "H", "І": "I", "Ј": "J", "К": "K", "М": "M", "О": "O",
+    "Р": "P", "Ѕ": "S", "Т": "T", "Х": "X", "У": "Y", "Ү": "Y", "Ԁ": "D", "Ԛ": "Q", "Ԝ": "W", "Ӏ": "I",
+    "а": "a", "в": "b", "с": "c", "е": "e", "һ": "h", "і": "i", "ј": "j", "к": "k", "м": "m", "о": "o",
+    "р": "p", "ѕ": "s", "т": "t", "х": "x", "у": "y", "ү": "y", "ԁ": "d", "ԛ": "q", "ԝ": "w", "ӏ": "l",
+    "Ӑ": "Ă", "ӑ": "ă", "Ӓ": "Ä", "Ё": "Ë", "Ї": "Ï", "Ў": "Y",
+    # Greek
+    "Α": "A", "Β": "B", "Ε": "E", "Ζ": "Z", "Η": "H", "Ι": "I", "Κ": "K", "Μ": "M", "Ν": "N", "Ο": "O",
+    "Ρ": "P", "Τ": "T", "Υ": "Y", "Χ": "X", "ο": "o", "ι": "i", "κ": "k", "ν": "v", "ρ": "p", "τ": "t",
+    "υ": "u", "χ": "x", "α": "a",
+    # Latin small capitals and other forms
+    "ᴀ": "A", "ʙ": "B", "ᴄ": "C", "ᴅ": "D", "ᴇ": "E", "ɢ": "G", "ʜ": "H", "ɪ": "I", "ᴊ": "J", "ᴋ": "K",
+    "ʟ": "L", "ᴍ": "M", "ɴ": "N", "ᴏ": "O", "ᴘ": "P", "ʀ": "R", "ꜱ": "S", "ᴛ": "T", "ᴜ": "U", "ᴠ": "V",
+    "ᴡ": "W", "ʏ": "Y", "ᴢ": "Z", "ı": "i", "ȷ": "j",
+    # "Đ" look-alikes from legacy fonts and other scripts
+    "Ð": "Đ", "Ɖ": "Đ", "ð": "đ",
+    # Armenian / Cherokee capitals that draw as Latin
+    "Տ": "S", "Օ": "O", "Ꭺ": "A", "Ꮯ": "C", "Ꭼ": "E", "Ꮋ": "H", "Ꮇ": "M", "Ꭲ": "T", "Ꮃ": "W",
+}
+# Combining marks that look like the Vietnamese ones: Greek perispomeni (~), the spacing circumflex ...
+_MARK_LOOKALIKE = {"\u0342": "\u0303", "\u0340": "\u0300", "\u0341": "\u0301", "\u0343": "\u0313", "\u1dc7": "\u0301"}
+for _k, _v in {**_LOOKALIKE, **_MARK_LOOKALIKE}.items():
+    _FOLD[ord(_k)] = _v
+_SPACE_BEFORE_MARK = re.compile(r"[ \t]+(?=[\u0300-\u036f])")
+
+
+def normalise(text: str) -> str:
+    """The text folded for matching (see the module docstring, step 1)."""
+    text = unicodedata.normalize("NFKD", text).translate(_FOLD)
+    text = _SPACE_BEFORE_MARK.sub("", text)
+    return unicodedata.normalize("NFKC", text).translate(_FOLD)
+
+
+def fold(value: str) -> str:
+    """Accent- and case-insensitive ASCII-ish form: 'Tối-Mật' -> 'toi mat'."""
+    value = unicodedata.normalize("NFD", normalise(value))
+    value = "".join(c for c in value if not unicodedata.combining(c))
+    value = value.replace("đ", "d").replace("Đ", "D").casefold()
+    value = re.sub(r"[\"'`«»\[\]{}()<>【】“”‘’„]", " ", value)
+    return re.sub(r"[\s_\-.]+", " ", value).strip()
+
+
+# --- findings -----------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -93,16 +180,23 @@ class Marks:
     """Everything this module can find in one source; combine with `|`."""
 
     secrecy: tuple[SecrecyFinding, ...] = ()
-    recall: bool = False
-    internal: bool = False
+    circulation: frozenset[CirculationMark] = frozenset()
 
     def __or__(self, other: "Marks") -> "Marks":
         seen = dict.fromkeys(self.secrecy + other.secrecy)  # ordered, deduplicated
-        return Marks(tuple(seen), self.recall or other.recall, self.internal or other.internal)
+        return Marks(tuple(seen), self.circulation | other.circulation)
 
     @property
     def level(self) -> SecrecyLevel | None:
         return highest(f.level for f in self.secrecy)
+
+    @property
+    def recall(self) -> bool:
+        return CirculationMark.RECALL in self.circulation
+
+    @property
+    def internal(self) -> bool:
+        return CirculationMark.INTERNAL_CIRCULATION in self.circulation
 
 
 def highest(levels: Iterable[SecrecyLevel]) -> SecrecyLevel | None:
@@ -113,19 +207,19 @@ def highest(levels: Iterable[SecrecyLevel]) -> SecrecyLevel | None:
     return best
 
 
-def normalise(text: str) -> str:
-    """NFC/NFD/compatibility-insensitive form of `text` (see the module docstring, step 1)."""
-    text = unicodedata.normalize("NFD", text.translate(_ZERO_WIDTH))
-    text = _SPACE_BEFORE_MARK.sub("", text)
-    return unicodedata.normalize("NFKC", text)
+# --- tokens -------------------------------------------------------------------------------------------------
 
-
-# --- page text ----------------------------------------------------------------------------------------
+_TOKEN = re.compile(r"[^\W_]+")
+_ADJACENT_GAP = re.compile(r"[\s\-\u2010\u2011]*")  # blanks / hyphens: still "beside"
+_QUOTES_OPEN = "\"'“‘«„‚‹「『"
+_QUOTES_CLOSE = "\"'”’»“‘›」』"
 
 
 @dataclass(frozen=True)
 class _Tok:
     word: str
+    start: int
+    end: int
     adjacent_before: bool  # only blanks/hyphens since the previous token on this line
     adjacent_after: bool
 
@@ -137,7 +231,7 @@ def _tokens(line: str) -> list[_Tok]:
     for i, (word, start, end) in enumerate(spans):
         before = i > 0 and _ADJACENT_GAP.fullmatch(line[spans[i - 1][2] : start]) is not None
         after = i + 1 < len(spans) and _ADJACENT_GAP.fullmatch(line[end : spans[i + 1][1]]) is not None
-        out.append(_Tok(word, before, after))
+        out.append(_Tok(word, start, end, before, after))
     return out
 
 
@@ -146,7 +240,8 @@ def _is_letter(word: str) -> bool:
 
 
 def _join_letter_spaced(line: str, spans: list[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
-    """'M Ậ T' -> 'MẬT'; 'T Ố I   M Ậ T' -> 'TỐI', 'MẬT' (split at the wider gaps)."""
+    """'M Ậ T' -> 'MẬT'; 'T Ố I   M Ậ T' -> 'TỐI', 'MẬT' (split at the wider gaps); a run whose letters spell
+    a mark is that mark whatever its gaps ('M  ẬT' unevenly spaced)."""
     out: list[tuple[str, int, int]] = []
     i = 0
     while i < len(spans):
@@ -154,7 +249,7 @@ def _join_letter_spaced(line: str, spans: list[tuple[str, int, int]]) -> list[tu
         while (
             j + 1 < len(spans)
             and _is_letter(spans[j][0])
-            and _is_letter(spans[j + 1][0])
+            and (_is_letter(spans[j + 1][0]) or len(spans[j + 1][0]) <= 3 and spans[j + 1][0].isupper())
             and line[spans[j][2] : spans[j + 1][1]].isspace()
         ):
             j += 1
@@ -163,6 +258,11 @@ def _join_letter_spaced(line: str, spans: list[tuple[str, int, int]]) -> list[tu
             i += 1
             continue
         run = spans[i : j + 1]
+        joined = "".join(s[0] for s in run)
+        if joined in _TOKEN_MARKS:
+            out.append((joined, run[0][1], run[-1][2]))
+            i = j + 1
+            continue
         gaps = [run[k + 1][1] - run[k][2] for k in range(len(run) - 1)]
         narrow = min(gaps)
         word, start = run[0][0], run[0][1]
@@ -182,84 +282,195 @@ def _upper_word(word: str) -> bool:
     return word.isupper() and any(c.isalpha() for c in word)
 
 
-def _find_levels(lines: list[list[_Tok]]) -> list[SecrecyLevel]:
-    found: list[SecrecyLevel] = []
-    for li, toks in enumerate(lines):
-        i = 0
-        while i < len(toks):
-            pair = (toks[i].word, toks[i + 1].word) if i + 1 < len(toks) and toks[i].adjacent_after else None
-            if pair in _PAIR_MARKS:
-                level, first, last = _PAIR_MARKS[pair], i, i + 1
-            elif toks[i].word in _TOKEN_MARKS:
-                level, first, last = _TOKEN_MARKS[toks[i].word], i, i
-            else:
-                i += 1
+def _base(word: str) -> str:
+    """Upper-case without diacritics (for the ASCII spellings)."""
+    word = unicodedata.normalize("NFD", word)
+    return "".join(c for c in word if not unicodedata.combining(c)).replace("Đ", "D").replace("đ", "d").upper()
+
+
+# --- one line -----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Cand:
+    level: SecrecyLevel
+    first: int
+    last: int
+    whole_line: bool  # the line is only the mark (any case)
+
+
+def _candidates(text: str, toks: list[_Tok]) -> list[_Cand]:
+    """Mark candidates on one line, with the in-line standing-alone test (step 3) already applied."""
+    words = [t.word for t in toks]
+    bare = [w for w in words if w]
+    # a whole line that is only the mark, in any case (urgency marks and the label allowed beside it)
+    core = [w for w in bare if _base(w) not in {"KHAN", "THUONG", "HOA", "TOC"}]
+    if core and len(core) <= 2:
+        level = _PAIR_MARKS.get(tuple(_base(w) for w in core)) if len(core) == 2 else None
+        if len(core) == 1:
+            level = _TOKEN_MARKS.get(_base(core[0])) or _LINE_ONLY.get(_base(core[0]))
+        if level is not None:
+            return [_Cand(level, words.index(core[0]), words.index(core[-1]), True)]
+    found: list[_Cand] = []
+    i = 0
+    while i < len(toks):
+        pair = (words[i], words[i + 1]) if i + 1 < len(toks) and toks[i].adjacent_after else None
+        if pair in _PAIR_MARKS:
+            level, first, last = _PAIR_MARKS[pair], i, i + 1
+        elif words[i] in _TOKEN_MARKS:
+            level, first, last = _TOKEN_MARKS[words[i]], i, i
+        else:
+            i += 1
+            continue
+        i = last + 1
+        if first > 0:
+            prev = toks[first - 1]
+            label = prev.word in ("ĐỘ", "DO") and text[toks[first].end : toks[first].end + 2].lstrip()[:1] == ":"
+            if toks[first].adjacent_before and _upper_word(prev.word) and prev.word not in _NEIGHBOURS and not label:
                 continue
-            i = last + 1
-            ok, level = _stands_alone(lines, li, first, last, level)
-            if ok:
-                found.append(level)
+        if last + 1 < len(toks):
+            nxt = toks[last + 1]
+            if toks[last].adjacent_after and _upper_word(nxt.word) and nxt.word not in _NEIGHBOURS:
+                continue
+        found.append(_Cand(level, first, last, False))
+    return _drop_mentions(text, toks, found)
+
+
+def _drop_mentions(text: str, toks: list[_Tok], found: list[_Cand]) -> list[_Cand]:
+    """Step 5: a quoted name on a line of prose, or names listed together, are mentions, not marks."""
+    if not found:
+        return found
+    prose = sum(1 for t in toks if t.word.islower()) >= 2
+    keep = []
+    for k, c in enumerate(found):
+        start, end = toks[c.first].start, toks[c.last].end
+        before = text[:start].rstrip()
+        after = text[end:].lstrip()
+        quoted = before[-1:] in _QUOTES_OPEN and after[:1] in _QUOTES_CLOSE and before[-1:] != ""
+        if quoted and (prose or len(toks) > c.last - c.first + 1):
+            continue
+        if _listed(text, toks, found, k):
+            continue
+        keep.append(c)
+    return keep
+
+
+def _listed(text: str, toks: list[_Tok], found: list[_Cand], k: int) -> bool:
+    """Another mark name joined to this one by a comma, "và", "hoặc" or "/": a list of names."""
+    c = found[k]
+    for other in (found[k - 1] if k > 0 else None, found[k + 1] if k + 1 < len(found) else None):
+        if other is None:
+            continue
+        a, b = (other, c) if other.last < c.first else (c, other)
+        between = text[toks[a.last].end : toks[b.first].start]
+        between = re.sub(r"[\s\"'“”‘’«»]+", " ", between).strip()
+        if between in {",", ";", "/", "|"} or between in _LIST_WORDS or between.strip(",; ") in _LIST_WORDS:
+            return True
+    return False
+
+
+# --- lines with or without geometry -------------------------------------------------------------------------
+
+
+@dataclass
+class _L:
+    text: str  # normalised
+    toks: list[_Tok]
+    box: tuple[float, float, float, float] | None
+    size: float | None
+    framed: bool
+
+
+def _scan_lines(lines: Sequence[_L], where: str) -> list[SecrecyFinding]:
+    found: list[SecrecyFinding] = []
+    geometric = any(l.box is not None for l in lines)
+    for li, line in enumerate(lines):
+        cands = _candidates(line.text, line.toks)
+        for c in cands:
+            level = c.level
+            above = _block_neighbour(lines, li, -1, geometric)
+            below = _block_neighbour(lines, li, +1, geometric)
+            if c.first == 0 and above is not None and above.toks:
+                word = _base(above.toks[-1].word)
+                if word in _RAISE and level is SecrecyLevel.MAT:
+                    level = _RAISE[word]  # "TỐI" / "MẬT" on two lines of a narrow box
+                elif word in _PREFIX_BLOCK and not line.framed:
+                    continue
+            if c.last == len(line.toks) - 1 and below is not None and below.toks and not line.framed:
+                first = _base(below.toks[0].word)
+                title = tuple(_base(t.word) for t in below.toks[:2]) in _TITLES_AFTER
+                if first in _SUFFIX_BLOCK and not title:
+                    continue
+            if c.whole_line and not (line.text.strip() == line.text.strip().upper()):
+                # any case: only when it is a stamp (framed) or stands alone (no line of its block around it)
+                if not line.framed and (above is not None or below is not None):
+                    continue
+            found.append(SecrecyFinding(level, where))
     return found
 
 
-def _stands_alone(
-    lines: list[list[_Tok]], li: int, first: int, last: int, level: SecrecyLevel
-) -> tuple[bool, SecrecyLevel]:
-    toks = lines[li]
-    if first > 0:
-        prev = toks[first - 1]
-        if toks[first].adjacent_before and _upper_word(prev.word) and prev.word not in _NEIGHBOURS:
-            return False, level
-    else:
-        prev_line = _neighbour_line(lines, li, -1)
-        if prev_line:
-            word = prev_line[-1].word
-            if word in _RAISE and level is SecrecyLevel.MAT:
-                level = _RAISE[word]  # "TỐI" / "MẬT" on two lines of a narrow box
-            elif word in _PREFIX_BLOCK:
-                return False, level
-    if last + 1 < len(toks):
-        nxt = toks[last + 1]
-        if toks[last].adjacent_after and _upper_word(nxt.word) and nxt.word not in _NEIGHBOURS:
-            return False, level
-    else:
-        next_line = _neighbour_line(lines, li, +1)
-        if next_line and next_line[0].word in _SUFFIX_BLOCK:
-            return False, level
-    return True, level
-
-
-def _neighbour_line(lines: list[list[_Tok]], li: int, step: int) -> list[_Tok] | None:
-    j = li + step
-    while 0 <= j < len(lines):
-        if lines[j]:
+def _block_neighbour(lines: Sequence[_L], li: int, step: int, geometric: bool) -> _L | None:
+    """The line of the same block right above (step -1) or below (+1) line `li`, or None."""
+    me = lines[li]
+    if not geometric or me.box is None:
+        j = li + step
+        if 0 <= j < len(lines) and lines[j].toks:
             return lines[j]
-        j += step
-    return None
+        return None
+    best, best_gap = None, None
+    x0, y0, x1, y1 = me.box
+    size = me.size or (y1 - y0)
+    for j, o in enumerate(lines):
+        if j == li or o.box is None or not o.toks:
+            continue
+        ox0, oy0, ox1, oy1 = o.box
+        if min(x1, ox1) - max(x0, ox0) <= 0:
+            continue  # no horizontal overlap: another column or the stamp beside the title
+        osize = o.size or (oy1 - oy0)
+        if not (0.75 <= osize / max(size, 0.1) <= 1.33):
+            continue
+        gap = (y0 - oy1) if step < 0 else (oy0 - y1)
+        if -0.3 * size <= gap <= 0.8 * size and (best_gap is None or gap < best_gap):
+            best, best_gap = o, gap
+    return best
+
+
+def _circulation(texts: Iterable[str]) -> frozenset[CirculationMark]:
+    found: set[CirculationMark] = set()
+    texts = list(texts)
+    squashed = re.sub(r"[\s\-]+", "", "\n".join(texts))
+    for phrase, mark in _CIRCULATION.items():
+        if phrase in squashed:
+            found.add(mark)
+    for t in texts:  # a whole line in any case ("Lưu hành nội bộ" in a footer)
+        mark = _DECLARED_CIRCULATION.get(fold(t))
+        if mark is not None and len(fold(t).split()) >= 3:
+            found.add(mark)
+    return frozenset(found)
 
 
 def scan_text(text: str | None, where: str) -> Marks:
-    """Marks in page text (or any free text written by people), per the module rule."""
+    """Marks in free text without geometry (a text file, a mail body, a value), per the module rule."""
     if not text:
         return Marks()
-    text = normalise(text)
-    lines = [_tokens(line) for line in text.splitlines()]
-    levels = _find_levels(lines)
-    findings = tuple(dict.fromkeys(SecrecyFinding(lv, where) for lv in levels))
-    squashed = re.sub(r"[\s\-]+", "", text)
-    return Marks(findings, _RECALL in squashed, _INTERNAL in squashed)
+    norm = normalise(text)
+    lines = [_L(t, _tokens(t), None, None, False) for t in norm.splitlines()]
+    findings = tuple(dict.fromkeys(_scan_lines(lines, where)))
+    return Marks(findings, _circulation(norm.splitlines()))
+
+
+def scan_lines(lines, where: str) -> Marks:
+    """Marks in lines of one place (a page) with their geometry (reading.Line: box, size, framed)."""
+    norm = []
+    for l in lines:
+        t = normalise(l.text)
+        norm.append(_L(t, _tokens(t), l.box, l.size, l.framed))
+    findings = tuple(dict.fromkeys(_scan_lines(norm, where)))
+    ordered = sorted(norm, key=lambda l: (l.box[1], l.box[0]) if l.box else (0, 0))
+    return Marks(findings, _circulation(l.text for l in ordered))
 
 
 # --- declared values -----------------------------------------------------------------------------------
-
-
-def fold(value: str) -> str:
-    """Accent- and case-insensitive ASCII-ish form: 'Tối-Mật' -> 'toi mat'."""
-    value = unicodedata.normalize("NFD", normalise(value))
-    value = "".join(c for c in value if not unicodedata.combining(c))
-    value = value.replace("đ", "d").replace("Đ", "D").casefold()
-    value = re.sub(r"[\"'`«»\[\]{}()<>【】]", " ", value)
-    return re.sub(r"[\s_\-.]+", " ", value).strip()
 
 
 def _declared_parts(value: str) -> list[str]:
@@ -271,9 +482,7 @@ def parse_level(value: str | None) -> SecrecyLevel | None:
     """The highest level a declared value names ('Tối mật', 'TUYET_MAT', 'secret', 'Độ mật: Mật'), or None."""
     if not value:
         return None
-    return highest(
-        lv for lv in (_DECLARED.get(fold(p)) for p in _declared_parts(value)) if lv is not None
-    )
+    return highest(lv for lv in (_DECLARED.get(fold(p)) for p in _declared_parts(value)) if lv is not None)
 
 
 def scan_declared(value: str | None, where: str = "declared") -> Marks:
@@ -285,8 +494,7 @@ def scan_declared(value: str | None, where: str = "declared") -> Marks:
     text = scan_text(value, where)  # upper-case Vietnamese inside a longer value still counts
     own = Marks(
         tuple(SecrecyFinding(lv, where) for lv in sorted(set(levels), key=_RANK.__getitem__)),
-        bool(parts & _DECLARED_RECALL),
-        bool(parts & _DECLARED_INTERNAL),
+        frozenset(_DECLARED_CIRCULATION[p] for p in parts if p in _DECLARED_CIRCULATION),
     )
     return own | text
 
@@ -304,15 +512,16 @@ def scan_subject(subject: str | None, where: str = "declared:subject") -> Marks:
     return marks
 
 
-# Metadata keys whose values are lists of keywords or a classification, compared as declared values.
-_KEYWORD_KEYS = re.compile(r"keyword|dc:subject|classif|security|secrecy|do[ _-]?mat", re.IGNORECASE)
+# Metadata keys whose values are lists of keywords or a classification, compared item by item.
+_KEYWORD_KEYS = re.compile(r"keyword|dc:subject|classif|security|secrecy|do[ _-]?mat|stamp", re.IGNORECASE)
 
 
 def scan_metadata(fields: Mapping[str, str | Iterable[str] | None], prefix: str) -> Marks:
     """Document metadata: {'Title': ..., 'Keywords': ...} from Info, or XMP property -> value(s).
 
-    Titles and descriptions use the text rule; keyword lists and classification-like properties are compared
-    item by item as declared values. `where` of each finding is f'{prefix}:{key}'.
+    Every value is compared whole as a declared value (an Info Subject "Tối mật") and read by the text rule;
+    keyword lists and classification-like properties are also compared item by item. `where` of each finding
+    is f'{prefix}:{key}'.
     """
     marks = Marks()
     for key, raw in fields.items():
@@ -322,6 +531,9 @@ def scan_metadata(fields: Mapping[str, str | Iterable[str] | None], prefix: str)
         where = f"{prefix}:{key.lstrip('/')}"
         for value in values:
             marks = marks | scan_text(value, where)
+            level = _DECLARED.get(fold(value))
+            if level is not None:
+                marks = marks | Marks((SecrecyFinding(level, where),))
             if _KEYWORD_KEYS.search(key):
                 for item in re.split(r"[,;\n]", value):
                     marks = marks | scan_declared(item, where)
@@ -329,14 +541,21 @@ def scan_metadata(fields: Mapping[str, str | Iterable[str] | None], prefix: str)
 
 
 def scan_reading(reading) -> Marks:
-    """Every mark a reader's `Reading` shows: its lines, one text per place (`where`, e.g. "page1"), by the
-    text rule; its metadata (key, value) pairs by the metadata rule."""
-    by_place: dict[str, list[str]] = {}
+    """Every mark a reader's `Reading` shows: its lines, one place at a time (`where`, e.g. "page1"; lines with
+    a box by the layout rule), and its metadata (key, value) pairs by the metadata rule."""
+    by_place: dict[str, list] = {}
     for line in reading.lines:
-        by_place.setdefault(line.where, []).append(line.text)
+        by_place.setdefault(line.where, []).append(line)
     marks = Marks()
-    for where, texts in by_place.items():
-        marks = marks | scan_text("\n".join(texts), f"text:{where}")
+    for where, lines in by_place.items():
+        if where.startswith("stamp:"):
+            for line in lines:  # a Stamp annotation's standard name (Confidential, TopSecret): declared
+                marks = marks | scan_declared(line.text, f"annotation:{where}")
+            continue
+        if any(l.box is not None for l in lines):
+            marks = marks | scan_lines(lines, f"text:{where}")
+        else:
+            marks = marks | scan_text("\n".join(l.text for l in lines), f"text:{where}")
     fields: dict[str, list[str]] = {}
     for key, value in reading.metadata:
         fields.setdefault(key, []).append(value)

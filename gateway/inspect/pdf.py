@@ -11,7 +11,6 @@ time is reported in `incomplete` (fail closed: the document is not released on a
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -21,11 +20,10 @@ from gateway.model import Document, Reason
 
 log = logging.getLogger(__name__)
 
-TEXT_PAGES = 3  # secrecy marks stand on the first page (box 10a); a little margin
-TEXT_SECONDS = 10.0
-MAX_TEXT_CHARS = 200_000
+MAX_TEXT_CHARS = 50_000_000  # text read from one document (every page); more: not read completely
 XMP_MAX_BYTES = 1024 * 1024
-TEXT_PYPDF_MAX_BYTES = 32 * 1024 * 1024  # above: pdftotext in a child process (pypdf loads page images whole)
+MAX_FIELD_VALUES = 100_000
+TEXT_CHILD_MIN_BYTES = 32 * 1024 * 1024  # above: page text in a child process (PDFium holds streams in memory)
 
 # --- reading ------------------------------------------------------------------------------------------------
 
@@ -46,6 +44,7 @@ class _Pdf:
     metadata: list[tuple[str, str]] = field(default_factory=list)
     incomplete: list[Reason] = field(default_factory=list)
     warnings: list[Reason] = field(default_factory=list)
+    text: object = None  # pdftext.DocText: pages with their ink, for OCR
 
 
 def _open_reader(fh: BinaryIO, strict: bool):
@@ -124,11 +123,7 @@ def analyse(fh: BinaryIO, settings, doc: Document, deadline: float) -> _Pdf:
                 # what it would have shown (a signature field, embedded files, metadata) is unread: fail closed
                 log.info("inspect: %s failed: %s", step.__name__, exc)
                 out.incomplete.append(Reason.of("DOCUMENT_UNREADABLE", detail=f"{step.__name__.strip('_')}: {_short(exc)}"))
-        text_deadline = min(deadline, time.monotonic() + TEXT_SECONDS)
-        path = getattr(fh, "name", None)
-        big = isinstance(path, str) and doc.size > TEXT_PYPDF_MAX_BYTES and not out.encrypted
-        if not (big and _pdftotext(path, out, text_deadline)):
-            _page_text(reader, out, text_deadline)
+        _page_text(fh, out, deadline)
     return out
 
 
@@ -219,16 +214,44 @@ def _form_facts(reader, root, out: _Pdf) -> None:
                 out.empty_sig_fields.append(full)
             else:
                 out.filled_sig_fields += 1
+        elif len(out.lines) < MAX_FIELD_VALUES:
+            # a field's value is what a viewer shows in it (even without an appearance stream)
+            for key in ("/V", "/DV", "/TU"):
+                value = _text_value(f.get(key)) if f.get(key) is not None else ""
+                if not value and key == "/V" and isinstance(f.get(key), list):
+                    value = " ".join(_text_value(x) for x in f.get(key))
+                value = value.lstrip("/") if value.startswith("/") and key != "/TU" else value
+                out.lines.extend(Line(t, f"field:{full}") for t in value.splitlines() if t.strip())
 
 
 def _metadata(reader, root, out: _Pdf) -> None:
     meta = reader.metadata or {}
-    out.metadata.extend((f"info:{str(k).lstrip('/')}", str(v)) for k, v in meta.items() if isinstance(v, str))
+    for k, v in meta.items():  # every Info field, whatever its name; byte strings decoded too
+        value = _text_value(v)
+        if value:
+            out.metadata.append((f"info:{str(k).lstrip('/')}", value))
     md = root.get("/Metadata")
     if md is None:
         return
     data = md.get_object().get_data()[:XMP_MAX_BYTES]
     out.metadata.extend((f"xmp:{k}", v) for k, values in _xmp_fields(data).items() for v in values)
+
+
+def _text_value(v) -> str:
+    try:
+        v = v.get_object()
+    except Exception:  # noqa: BLE001
+        pass
+    if isinstance(v, str):
+        return str(v)
+    if isinstance(v, bytes):
+        from pypdf.generic import create_string_object
+
+        try:
+            return str(create_string_object(bytes(v)))
+        except Exception:  # noqa: BLE001
+            return bytes(v).decode("latin-1", "replace")
+    return ""
 
 
 def _xmp_fields(data: bytes) -> dict[str, list[str]]:
@@ -269,47 +292,30 @@ def _xmp_fields(data: bytes) -> dict[str, list[str]]:
     return fields
 
 
-def _pdftotext(path, out: _Pdf, deadline: float) -> bool:
-    """Text of the first pages by poppler's pdftotext in a child process (large files: pypdf would load every
-    image XObject of the page into memory). Killed at the deadline. False when pdftotext is not available."""
-    import shutil
-    import subprocess
+def _page_text(fh: BinaryIO, out: _Pdf, deadline: float) -> None:
+    """Every page's text by geometry (pdftext.py), annotations and their contents included. What could not
+    be read in time, or at all, is in `incomplete`: the document is not released on a partial reading."""
+    from gateway.inspect import pdftext
 
-    exe = shutil.which("pdftotext")
-    if exe is None:
-        return False
+    path = getattr(fh, "name", None)
+    password = "" if out.encrypted else None
+    fh.seek(0, 2)
+    size = fh.tell()
+    fh.seek(0)
     try:
-        proc = subprocess.run(
-            [exe, "-q", "-f", "1", "-l", str(TEXT_PAGES), "-enc", "UTF-8", str(path), "-"],
-            capture_output=True,
-            timeout=max(0.5, deadline - time.monotonic()),
-        )
-    except subprocess.TimeoutExpired:
-        out.incomplete.append(Reason.of("SECRECY_SCAN_INCOMPLETE", detail="time budget (pdftotext)"))
-        return True
-    if proc.returncode != 0 and not proc.stdout.strip():
-        return False  # poppler could not read it (pypdf read it leniently): let pypdf scan, never skip the scan
-    for i, text in enumerate(proc.stdout.decode("utf-8", "replace")[:MAX_TEXT_CHARS].split("\f")[:TEXT_PAGES]):
-        out.lines.extend(Line(t, f"page{i + 1}", i) for t in text.splitlines())
-    return True
-
-
-def _page_text(reader, out: _Pdf, deadline: float) -> None:
-    total = 0
-    for i, page in enumerate(reader.pages):
-        if i >= TEXT_PAGES:
-            break
-        if time.monotonic() > deadline:
-            out.incomplete.append(Reason.of("SECRECY_SCAN_INCOMPLETE", detail=f"time budget, page {i + 1}"))
-            break
-        try:
-            text = page.extract_text() or ""
-        except Timeout:
-            raise
-        except Exception as exc:  # noqa: BLE001 - a bad content stream on one page: that page is unread
-            log.info("inspect: text of page %d: %s", i + 1, exc)
-            out.incomplete.append(Reason.of("SECRECY_SCAN_INCOMPLETE", detail=f"page {i + 1}: {_short(exc)}"))
-            continue
-        text = text[: MAX_TEXT_CHARS - total]
-        total += len(text)
-        out.lines.extend(Line(t, f"page{i + 1}", i) for t in text.splitlines())
+        if isinstance(path, str) and size > TEXT_CHILD_MIN_BYTES:
+            text = pdftext.read_in_child(path, deadline=deadline, max_chars=MAX_TEXT_CHARS, password=password)
+        else:
+            source = path if isinstance(path, str) else fh.read()
+            text = pdftext.read(source, deadline=deadline, max_chars=MAX_TEXT_CHARS, password=password)
+    except Timeout:
+        raise
+    except Exception as exc:  # noqa: BLE001 - PDFium cannot open what pypdf opened: the text is unread
+        log.info("inspect: page text: %s", exc)
+        out.incomplete.append(Reason.of("SECRECY_SCAN_INCOMPLETE", detail=f"page text: {_short(exc)}"))
+        return
+    for page in text.pages:
+        out.lines.extend(page.lines)
+    out.lines.extend(text.extra)
+    out.text = text
+    out.incomplete.extend(Reason.of("SECRECY_SCAN_INCOMPLETE", detail=d) for d in text.incomplete)

@@ -1,0 +1,653 @@
+"""The text of a PDF as a person sees it: characters with their positions (PDFium), grouped into lines by
+geometry, on every page.
+
+Why geometry: the content stream's order is whatever the producer wrote. A mark drawn one glyph per text
+object, letter-spaced, kerned, rotated or stacked vertically is one word to a reader; extract_text-style
+readers return it in stream order, split or glued to its neighbours. Here every character has its origin,
+its box and its direction; lines are rebuilt from those, whatever the order in the file:
+
+1. Characters are grouped by writing direction (the text matrix, after the page's /Rotate): horizontal,
+   rotated 90/180/270 or any angle, each group read in its own frame (u along the line, v across it).
+2. In a frame, characters whose baselines lie within a fraction of their size are one line; the line is
+   sorted along u. A gap wider than a quarter of the size is a space; a gap wider than `COLUMN_GAP` sizes
+   starts a separate `Line` (two columns on one baseline, a stamp beside the number, are two lines).
+   The same glyph drawn twice at (nearly) the same place (fake bold) is kept once.
+3. Single letters stacked in a column (one upright letter per line, read top to bottom) are also given as
+   one line: that is how a vertical stamp reads.
+
+Annotations (Stamp, FreeText, widgets ...) are flattened into the page before reading, so their appearance
+streams are read with positions like the page; annotations' /Contents and a Stamp's standard /Name are
+returned beside them (a person opens them). Boxes are in the displayed orientation, top-left origin, points
+(see reading.py). Every piece of text is read, visible or not (invisible OCR layers, white or tiny text):
+reading more than a person sees can only block, never release.
+
+For the OCR decision (ocr.py) each page also lists what carries ink without text: image objects and
+vector paths complex enough to be glyph outlines, with their boxes.
+
+PDFium is not thread-safe: one document at a time per process (`_LOCK`). `python -m gateway.inspect.pdftext
+FILE` prints the lines (a debugging aid).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import math
+import threading
+import time
+import unicodedata
+from dataclasses import dataclass, field
+
+from gateway.inspect.reading import Line
+
+_LOCK = threading.RLock()
+
+SPACE_GAP = 0.22  # of the font size: a wider gap between two glyphs is a word space
+COLUMN_GAP = 2.5  # of the font size: a wider gap starts a separate line (another column, a stamp beside)
+BASELINE_TOLERANCE = 0.45  # of the font size: baselines closer than this are one line
+MAX_PATHS = 20_000  # path objects examined per page for frames and outlines (more: the page is "complex")
+OUTLINE_SEGMENTS = 12  # a filled path with at least this many segments, curves included, may be glyphs
+
+_GENERATED = {" ", "\r", "\n", "\x02", "\ufffe"}
+
+
+@dataclass(frozen=True)
+class Ink:
+    """Something drawn on a page that is not text: an image, or vector outlines that may be glyphs."""
+
+    kind: str  # "image" or "outline"
+    box: tuple[float, float, float, float]  # displayed orientation, top-left origin, points
+    pixels: tuple[int, int] | None = None  # an image's own width, height
+
+
+@dataclass
+class PageText:
+    index: int  # 0-based
+    width: float
+    height: float
+    lines: list[Line] = field(default_factory=list)
+    chars: int = 0  # characters with a position (text layer), visible or not
+    ink: list[Ink] = field(default_factory=list)
+    complex: bool = False  # too many objects to examine: the page is OCR'd whole
+
+
+@dataclass
+class DocText:
+    pages: list[PageText] = field(default_factory=list)
+    extra: list[Line] = field(default_factory=list)  # annotation contents, stamp names (no geometry)
+    incomplete: list[str] = field(default_factory=list)  # what could not be read, in words (for a Reason)
+
+
+# --- geometry helpers ---------------------------------------------------------------------------------------
+
+
+class _Affine:
+    """Page space (PDF user space) -> displayed space (after /Rotate and the CropBox, top-left origin)."""
+
+    def __init__(self, raw, page, width: float, height: float) -> None:
+        scale = 64  # PageToDevice answers integers: work in 1/64 pt
+        sx, sy = int(round(width * scale)), int(round(height * scale))
+        dx, dy = ctypes.c_int(), ctypes.c_int()
+
+        def dev(x: float, y: float) -> tuple[float, float]:
+            raw.FPDF_PageToDevice(page, 0, 0, sx, sy, 0, x, y, dx, dy)
+            return dx.value / scale, dy.value / scale
+
+        ox, oy = dev(0.0, 0.0)
+        ax, ay = dev(1000.0, 0.0)
+        bx, by = dev(0.0, 1000.0)
+        self.a, self.b = (ax - ox) / 1000.0, (ay - oy) / 1000.0
+        self.c, self.d = (bx - ox) / 1000.0, (by - oy) / 1000.0
+        self.e, self.f = ox, oy
+
+    def point(self, x: float, y: float) -> tuple[float, float]:
+        return self.a * x + self.c * y + self.e, self.b * x + self.d * y + self.f
+
+    def vector(self, x: float, y: float) -> tuple[float, float]:
+        return self.a * x + self.c * y, self.b * x + self.d * y
+
+    def box(self, left: float, bottom: float, right: float, top: float) -> tuple[float, float, float, float]:
+        pts = [self.point(left, bottom), self.point(right, top), self.point(left, top), self.point(right, bottom)]
+        xs = [p[0] for p in pts]
+        ys = [p[1] for p in pts]
+        return min(xs), min(ys), max(xs), max(ys)
+
+
+@dataclass
+class _Char:
+    ch: str
+    u: float  # along the line (start of the glyph)
+    u1: float  # end of the glyph along the line
+    v: float  # across: the baseline's position
+    size: float
+    box: tuple[float, float, float, float]
+    bold: bool
+    obj: int
+
+
+@dataclass
+class _Obj:
+    direction: tuple[float, float]
+    size: float
+    bold: bool
+
+
+# --- reading a document -------------------------------------------------------------------------------------
+
+
+def open_document(source):
+    """A PDFium document from a path or bytes (the caller holds `_LOCK` while using it)."""
+    import pypdfium2 as pdfium
+
+    return pdfium.PdfDocument(source)
+
+
+def read(source, *, deadline: float, max_chars: int = 50_000_000, password: str | None = None) -> DocText:
+    """Every page's lines (and ink without text) of the PDF at `source` (path or bytes).
+
+    Stops at `deadline` (time.monotonic()) or after `max_chars` characters, saying so in `incomplete`:
+    the caller never releases a document on a partial reading. Raises what PDFium raises on a file it
+    cannot open at all (the caller maps that to "broken").
+    """
+    import pypdfium2 as pdfium
+
+    out = DocText()
+    with _LOCK:
+        pdf = pdfium.PdfDocument(source, password=password)
+        try:
+            total = 0
+            n = len(pdf)
+            for i in range(n):
+                if time.monotonic() > deadline:
+                    out.incomplete.append(f"time budget, page {i + 1} of {n}")
+                    break
+                try:
+                    page = read_page(pdf, i, out.extra)
+                except Exception as exc:  # noqa: BLE001 - one bad page is unread, not a crash: fail closed
+                    out.incomplete.append(f"page {i + 1}: {type(exc).__name__}: {exc}"[:200])
+                    continue
+                total += page.chars
+                out.pages.append(page)
+                if total > max_chars:
+                    out.incomplete.append(f"over {max_chars} characters of text, page {i + 1} of {n}")
+                    break
+        finally:
+            pdf.close()
+    return out
+
+
+def read_page(pdf, index: int, extra: list[Line] | None = None) -> PageText:
+    """One page: annotations read and flattened in, then lines by geometry, then ink without text."""
+    import pypdfium2.raw as raw
+
+    page = pdf[index]
+    try:
+        if raw.FPDFPage_GetAnnotCount(page) > 0:
+            if extra is not None:
+                extra.extend(_annotation_texts(raw, page, index))
+            if raw.FPDFPage_Flatten(page, raw.FLAT_NORMALDISPLAY) == raw.FLATTEN_SUCCESS:
+                page.close()  # the flattened content is seen by a page loaded again
+                page = pdf[index]
+        width, height = page.get_size()  # displayed size (after /Rotate)
+        affine = _Affine(raw, page, width, height)
+        result = PageText(index, width, height)
+        textpage = page.get_textpage()
+        try:
+            chars = _chars(raw, textpage, affine)
+        finally:
+            textpage.close()
+        result.chars = sum(len(group) for group in chars.values())
+        frames, ink, complex_page = _page_objects(raw, page, affine)
+        result.ink = ink
+        result.complex = complex_page
+        result.lines = _lines(chars, frames, index)
+        return result
+    finally:
+        page.close()
+
+
+def _chars(raw, textpage, affine: _Affine) -> dict[tuple[int, int], list[_Char]]:
+    """Characters grouped by writing direction (rounded to a degree) -> chars in that direction's frame."""
+    tp = textpage.raw
+    n = raw.FPDFText_CountChars(tp)
+    groups: dict[tuple[int, int], list[_Char]] = {}
+    if n <= 0:
+        return groups
+    left, right, bottom, top = ctypes.c_double(), ctypes.c_double(), ctypes.c_double(), ctypes.c_double()
+    ox, oy = ctypes.c_double(), ctypes.c_double()
+    rect = raw.FS_RECTF()
+    objs: dict[int, _Obj] = {}
+    last: _Char | None = None
+    for i in range(n):
+        code = raw.FPDFText_GetUnicode(tp, i)
+        if code == 0:
+            continue
+        try:
+            ch = chr(code)
+        except ValueError:
+            continue
+        if ch in _GENERATED and raw.FPDFText_IsGenerated(tp, i) == 1:
+            continue
+        if unicodedata.combining(ch) and last is not None:
+            last.ch += ch  # a combining mark belongs to the letter before it in the file, whatever its box
+            continue
+        handle = raw.FPDFText_GetTextObject(tp, i)
+        key = ctypes.cast(handle, ctypes.c_void_p).value or 0
+        obj = objs.get(key)
+        if obj is None:
+            obj = objs[key] = _object_info(raw, tp, i, handle, affine)
+        if not raw.FPDFText_GetLooseCharBox(tp, i, rect):
+            continue
+        box = affine.box(rect.left, rect.bottom, rect.right, rect.top)
+        if raw.FPDFText_GetCharOrigin(tp, i, ox, oy):
+            px, py = affine.point(ox.value, oy.value)
+        else:
+            px, py = box[0], box[3]
+        dx, dy = obj.direction
+        nx, ny = -dy, dx  # across the line, pointing "down" in displayed space
+        # along-line extent of the box: project its corners on the direction
+        corners = ((box[0], box[1]), (box[2], box[1]), (box[0], box[3]), (box[2], box[3]))
+        us = [cx * dx + cy * dy for cx, cy in corners]
+        u0, u1 = min(us), max(us)
+        if ch.isspace():
+            u1 = u0  # a space glyph's width says nothing about the next word's start
+        deg = int(round(math.degrees(math.atan2(dy, dx)))) % 360
+        last = _Char(ch, u0, u1, px * nx + py * ny, obj.size, box, obj.bold, key)
+        groups.setdefault((deg, 0), []).append(last)
+    return groups
+
+
+def _object_info(raw, tp, i: int, handle, affine: _Affine) -> _Obj:
+    m = raw.FS_MATRIX()
+    size = float(raw.FPDFText_GetFontSize(tp, i)) or 1.0
+    direction = (1.0, 0.0)
+    scale = 1.0
+    if raw.FPDFText_GetMatrix(tp, i, m):
+        vx, vy = affine.vector(m.a, m.b)
+        norm = math.hypot(vx, vy)
+        if norm > 1e-9:
+            direction = (vx / norm, vy / norm)
+        wx, wy = affine.vector(m.c, m.d)
+        scale = math.hypot(wx, wy) or 1.0
+    if scale > 0 and abs(scale - 1.0) > 1e-6:
+        size *= scale
+    weight = raw.FPDFText_GetFontWeight(tp, i)
+    bold = weight >= 600
+    if not bold and handle:
+        bold = _font_name_bold(raw, handle)
+    return _Obj(direction, abs(size) or 1.0, bold)
+
+
+def _font_name_bold(raw, textobj) -> bool:
+    name = font_name(raw, textobj)
+    return any(w in name.lower() for w in ("bold", "black", "heavy", "semibold", "demi"))
+
+
+def font_name(raw, textobj) -> str:
+    font = raw.FPDFTextObj_GetFont(textobj)
+    if not font:
+        return ""
+    buf = ctypes.create_string_buffer(256)
+    n = raw.FPDFFont_GetBaseFontName(font, buf, 256)
+    return buf.raw[: max(0, n - 1)].decode("latin-1", "replace") if n > 0 else ""
+
+
+# --- grouping into lines ------------------------------------------------------------------------------------
+
+
+def _lines(groups: dict, frames: list, page: int) -> list[Line]:
+    out: list[Line] = []
+    singles: list[tuple[str, tuple[float, float, float, float], float, bool]] = []
+    for _, chars in groups.items():
+        chars.sort(key=lambda c: c.v)
+        rows: list[list[_Char]] = []
+        row_v = None
+        row_size = 0.0
+        for c in chars:
+            if row_v is not None and abs(c.v - row_v) <= BASELINE_TOLERANCE * max(row_size, c.size):
+                rows[-1].append(c)
+                continue
+            rows.append([c])
+            row_v, row_size = c.v, c.size
+        for row in rows:
+            for text, seg in _segments(row):
+                box = _union([c.box for c in seg])
+                size = max(c.size for c in seg)
+                bold = sum(c.bold for c in seg if not c.ch.isspace()) * 2 >= sum(1 for c in seg if not c.ch.isspace())
+                framed = _framed(box, size, frames)
+                out.append(Line(text, f"page{page + 1}", page, box, round(size, 2), bold, framed))
+                if len(text) == 1 and text.isalpha():
+                    singles.append((text, box, size, bold))
+    out.extend(_stacks(singles, frames, page))
+    out.sort(key=lambda l: (round(l.box[1] / 2) if l.box else 0, l.box[0] if l.box else 0))
+    return out
+
+
+def _segments(row: list[_Char]):
+    """A row of characters sorted along the line, deduplicated, split into (text, chars) at column gaps.
+
+    Word spaces: a space character in the file, or a gap wider than the segment's own letter spacing (its
+    median gap: tracking, kerning) plus `SPACE_GAP` sizes; evenly letter-spaced text stays one word.
+    """
+    row.sort(key=lambda c: (c.u, c.u1))
+    glyphs: list[tuple[_Char, bool]] = []  # (glyph, a space character stood before it)
+    space = False
+    for c in row:
+        if c.ch.isspace():
+            space = True
+            continue
+        if glyphs:
+            p = glyphs[-1][0]
+            if c.ch == p.ch and abs(c.u - p.u) < 0.15 * c.size:
+                continue  # the same glyph drawn again at the same place (fake bold, shadow)
+        glyphs.append((c, space))
+        space = False
+    segment: list[tuple[_Char, bool, float]] = []  # (glyph, space before, gap before)
+    end = None
+    for c, sp in glyphs:
+        gap = 0.0 if end is None else c.u - end
+        if end is not None and gap > COLUMN_GAP * c.size and segment:
+            yield _words(segment), [g for g, _, _ in segment]
+            segment = []
+        segment.append((c, sp, gap if segment else 0.0))
+        end = max(c.u1, c.u + 0.1 * c.size)
+    if segment:
+        yield _words(segment), [g for g, _, _ in segment]
+
+
+def _words(segment: list[tuple[_Char, bool, float]]) -> str:
+    gaps = sorted(gap for _, sp, gap in segment[1:] if not sp)
+    tracking = gaps[len(gaps) // 2] if len(gaps) >= 2 else 0.0
+    every = sorted(gap for _, _, gap in segment[1:])
+    pitch = every[len(every) // 2] if every else 0.0
+    spaced = len(every) >= 2 and pitch > SPACE_GAP * segment[0][0].size  # letter-spaced: "M Ậ T"
+    out: list[str] = []
+    for k, (c, sp, gap) in enumerate(segment):
+        if k and spaced and gap > 1.6 * pitch + 0.1 * c.size:
+            out.append("   ")  # a wider gap between letter-spaced words: "T Ố I   M Ậ T"
+        elif k and (sp or gap > max(0.0, min(tracking, c.size)) + SPACE_GAP * c.size):
+            out.append(" ")
+        out.append(c.ch)
+    return "".join(out)
+
+
+def _stacks(singles, frames, page: int) -> list[Line]:
+    """Single letters stacked in a column, top to bottom, read as one word (a vertical stamp)."""
+    out: list[Line] = []
+    singles = sorted(singles, key=lambda s: ((s[1][0] + s[1][2]) / 2, s[1][1]))
+    used = [False] * len(singles)
+    for i, (ch, box, size, bold) in enumerate(singles):
+        if used[i]:
+            continue
+        column = [i]
+        cx = (box[0] + box[2]) / 2
+        last = box
+        for j in range(i + 1, len(singles)):
+            if used[j]:
+                continue
+            _, b2, s2, _ = singles[j]
+            if abs((b2[0] + b2[2]) / 2 - cx) > 0.6 * max(size, s2):
+                continue
+            gap = b2[1] - last[3]
+            if -0.3 * s2 <= gap <= 1.2 * max(size, s2):
+                column.append(j)
+                last = b2
+        if len(column) >= 2:
+            for j in column:
+                used[j] = True
+            boxes = [singles[j][1] for j in column]
+            text = "".join(singles[j][0] for j in column)
+            box_all = _union(boxes)
+            size_all = max(singles[j][2] for j in column)
+            out.append(Line(text, f"page{page + 1}", page, box_all, round(size_all, 2), bold, _framed(box_all, size_all, frames)))
+    return out
+
+
+def _union(boxes) -> tuple[float, float, float, float]:
+    return (
+        round(min(b[0] for b in boxes), 2),
+        round(min(b[1] for b in boxes), 2),
+        round(max(b[2] for b in boxes), 2),
+        round(max(b[3] for b in boxes), 2),
+    )
+
+
+def _framed(box, size: float, frames) -> bool:
+    """Drawn inside a rectangle that hugs it (a boxed stamp): not a page border, not a table's outer frame."""
+    if not frames:
+        return False
+    x0, y0, x1, y1 = box
+    area = max((x1 - x0) * (y1 - y0), 1.0)
+    margin = 3.0 * size
+    for fx0, fy0, fx1, fy1 in frames:
+        if fx0 <= x0 + 1 and fy0 <= y0 + 1 and fx1 >= x1 - 1 and fy1 >= y1 - 1:
+            if x0 - fx0 <= margin and fx1 - x1 <= margin and y0 - fy0 <= margin and fy1 - y1 <= margin:
+                if (fx1 - fx0) * (fy1 - fy0) <= 12 * area:
+                    return True
+    return False
+
+
+# --- page objects: frames, images, outlines -----------------------------------------------------------------
+
+
+def _page_objects(raw, page, affine: _Affine):
+    """Rectangles that may frame a line, and ink without text (images, glyph-like outlines)."""
+    frames: list[tuple[float, float, float, float]] = []
+    ink: list[Ink] = []
+    left, bottom, right, top = ctypes.c_float(), ctypes.c_float(), ctypes.c_float(), ctypes.c_float()
+    w, h = ctypes.c_uint(), ctypes.c_uint()
+    seen = 0
+    complex_page = False
+    for obj in page.get_objects(filter=(raw.FPDF_PAGEOBJ_PATH, raw.FPDF_PAGEOBJ_IMAGE), max_depth=8):
+        seen += 1
+        if seen > MAX_PATHS:
+            complex_page = True
+            break
+        handle = obj.raw
+        if not raw.FPDFPageObj_GetBounds(handle, left, bottom, right, top):
+            continue
+        box = affine.box(left.value, bottom.value, right.value, top.value)
+        if box[2] - box[0] < 0.5 and box[3] - box[1] < 0.5:
+            continue
+        if obj.type == raw.FPDF_PAGEOBJ_IMAGE:
+            px = None
+            if raw.FPDFImageObj_GetImagePixelSize(handle, w, h):
+                px = (int(w.value), int(h.value))
+            ink.append(Ink("image", box, px))
+            continue
+        segments = raw.FPDFPath_CountSegments(handle)
+        if segments >= 4:
+            frames.append(box)
+        if segments >= OUTLINE_SEGMENTS:
+            fillmode, stroke = ctypes.c_int(), ctypes.c_int()
+            raw.FPDFPath_GetDrawMode(handle, fillmode, stroke)
+            if fillmode.value and _has_curves(raw, handle, segments):
+                ink.append(Ink("outline", box))
+    return frames, _merge_outlines(ink), complex_page
+
+
+def _has_curves(raw, handle, segments: int) -> bool:
+    for k in range(min(segments, 64)):
+        seg = raw.FPDFPath_GetPathSegment(handle, k)
+        if seg and raw.FPDFPathSegment_GetType(seg) == raw.FPDF_SEGMENT_BEZIERTO:
+            return True
+    return False
+
+
+def _merge_outlines(ink: list[Ink]) -> list[Ink]:
+    """Glyph outlines come one path per letter: merge neighbours into regions (one OCR call per word)."""
+    images = [i for i in ink if i.kind == "image"]
+    boxes = [list(i.box) for i in ink if i.kind == "outline"]
+    merged = True
+    while merged and len(boxes) > 1:
+        merged = False
+        out: list[list[float]] = []
+        for b in boxes:
+            for m in out:
+                pad = max(4.0, 0.6 * min(b[3] - b[1], m[3] - m[1]))
+                if b[0] <= m[2] + pad and m[0] <= b[2] + pad and b[1] <= m[3] + pad and m[1] <= b[3] + pad:
+                    m[0], m[1], m[2], m[3] = min(m[0], b[0]), min(m[1], b[1]), max(m[2], b[2]), max(m[3], b[3])
+                    merged = True
+                    break
+            else:
+                out.append(list(b))
+        boxes = out
+    return images + [Ink("outline", tuple(round(v, 2) for v in b)) for b in boxes]
+
+
+# --- annotations --------------------------------------------------------------------------------------------
+
+
+def _annotation_texts(raw, page, index: int) -> list[Line]:
+    """/Contents of every annotation (a person opens them) and a Stamp's standard /Name."""
+    out: list[Line] = []
+    n = raw.FPDFPage_GetAnnotCount(page)
+    for k in range(min(n, 10_000)):
+        annot = raw.FPDFPage_GetAnnot(page, k)
+        if not annot:
+            continue
+        try:
+            subtype = raw.FPDFAnnot_GetSubtype(annot)
+            if subtype in (raw.FPDF_ANNOT_LINK, raw.FPDF_ANNOT_POPUP):
+                continue
+            for key in ("Contents", "RC", "TU", "V"):
+                text = _annot_string(raw, annot, key)
+                if text:
+                    where = f"annotation:page{index + 1}"
+                    out.extend(Line(t, where, index) for t in text.splitlines() if t.strip())
+            if subtype == raw.FPDF_ANNOT_STAMP:
+                name = _annot_name(raw, annot)
+                if name:
+                    out.append(Line(name, f"stamp:page{index + 1}", index))
+        finally:
+            raw.FPDFPage_CloseAnnot(annot)
+    return out
+
+
+def _annot_string(raw, annot, key: str) -> str:
+    k = key.encode("ascii")
+    if not raw.FPDFAnnot_HasKey(annot, k):
+        return ""
+    n = raw.FPDFAnnot_GetStringValue(annot, k, None, 0)
+    if n <= 2:
+        return ""
+    buf = ctypes.create_string_buffer(n)
+    raw.FPDFAnnot_GetStringValue(annot, k, ctypes.cast(buf, ctypes.POINTER(raw.FPDF_WCHAR)), n)
+    text = buf.raw[: n - 2].decode("utf-16-le", "replace")
+    if key == "RC":  # rich text: XHTML; the words are what matter
+        import re
+
+        text = re.sub(r"<[^>]*>", " ", text)
+    return text
+
+
+def _annot_name(raw, annot) -> str:
+    """A Stamp's /Name (Confidential, TopSecret, ...): viewers draw the standard stamp when there is no /AP."""
+    if raw.FPDFAnnot_GetValueType(annot, b"Name") != raw.FPDF_OBJECT_NAME:
+        return ""
+    return _annot_string(raw, annot, "Name")
+
+
+# --- rendering, for OCR -------------------------------------------------------------------------------------
+
+
+def render(page, box: tuple[float, float, float, float] | None, dpi: float, page_size: tuple[float, float]):
+    """A PIL image of the page (or of `box`, displayed coordinates) at `dpi`, annotations included."""
+    scale = dpi / 72.0
+    if box is None:
+        crop = (0, 0, 0, 0)
+    else:
+        w, h = page_size
+        x0, y0, x1, y1 = box
+        # crop is (left, bottom, right, top) margins to remove, in displayed orientation
+        crop = (max(0.0, x0), max(0.0, h - y1), max(0.0, w - x1), max(0.0, y0))
+    bitmap = page.render(scale=scale, crop=crop, may_draw_forms=True)
+    try:
+        return bitmap.to_pil()
+    finally:
+        bitmap.close()
+
+
+# --- a child process, for large files ----------------------------------------------------------------------
+
+
+def to_json(doc: DocText) -> dict:
+    def line(l: Line) -> list:
+        return [l.text, l.where, l.page, list(l.box) if l.box else None, l.size, l.bold, l.framed]
+
+    return {
+        "pages": [
+            {"index": p.index, "width": p.width, "height": p.height, "chars": p.chars, "complex": p.complex,
+             "lines": [line(l) for l in p.lines], "ink": [[i.kind, list(i.box), i.pixels] for i in p.ink]}
+            for p in doc.pages
+        ],
+        "extra": [line(l) for l in doc.extra],
+        "incomplete": doc.incomplete,
+    }
+
+
+def from_json(data: dict) -> DocText:
+    def line(v: list) -> Line:
+        return Line(str(v[0]), str(v[1]), v[2], tuple(v[3]) if v[3] else None, v[4], v[5], bool(v[6]))
+
+    doc = DocText(extra=[line(v) for v in data["extra"]], incomplete=[str(x) for x in data["incomplete"]])
+    for p in data["pages"]:
+        page = PageText(int(p["index"]), float(p["width"]), float(p["height"]), chars=int(p["chars"]),
+                        complex=bool(p["complex"]))
+        page.lines = [line(v) for v in p["lines"]]
+        page.ink = [Ink(k, tuple(b), tuple(px) if px else None) for k, b, px in p["ink"]]
+        doc.pages.append(page)
+    return doc
+
+
+def read_in_child(path: str, *, deadline: float, max_chars: int, password: str | None = None) -> DocText:
+    """`read` in a child process killed at the deadline: a large file's pages and images occupy the child's
+    memory, not the worker's. Whatever goes wrong there is a page text not read (fail closed)."""
+    import json
+    import subprocess
+    import sys
+
+    args = [sys.executable, "-m", "gateway.inspect.pdftext", "--json", "--max-chars", str(max_chars)]
+    if password is not None:
+        args += ["--password", password]
+    timeout = max(0.5, deadline - time.monotonic())
+    try:
+        proc = subprocess.run([*args, "--seconds", f"{timeout:.3f}", path], capture_output=True, timeout=timeout + 5)
+    except subprocess.TimeoutExpired:
+        return DocText(incomplete=["time budget (page text in a child process)"])
+    if proc.returncode != 0:
+        err = proc.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [f"exit {proc.returncode}"]
+        return DocText(incomplete=[f"page text in a child process: {err[0][:160]}"])
+    return from_json(json.loads(proc.stdout))
+
+
+def main(argv=None) -> int:  # debugging aid, and the child process of `read_in_child`
+    import argparse
+    import json
+    import sys
+
+    ap = argparse.ArgumentParser(prog="python -m gateway.inspect.pdftext")
+    ap.add_argument("paths", nargs="+")
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--seconds", type=float, default=600.0)
+    ap.add_argument("--max-chars", type=int, default=50_000_000)
+    ap.add_argument("--password", default=None)
+    a = ap.parse_args(argv)
+    for path in a.paths:
+        doc = read(path, deadline=time.monotonic() + a.seconds, max_chars=a.max_chars, password=a.password)
+        if a.json:
+            json.dump(to_json(doc), sys.stdout, ensure_ascii=False)
+            continue
+        for p in doc.pages:
+            print(f"--- page {p.index + 1} ({p.width:.0f}x{p.height:.0f}) chars={p.chars} ink={len(p.ink)}")
+            for line in p.lines:
+                flags = ("B" if line.bold else "") + ("F" if line.framed else "")
+                print(f"{line.box} {line.size} {flags:2} {line.text}")
+        for line in doc.extra:
+            print(f"[{line.where}] {line.text}")
+        for what in doc.incomplete:
+            print(f"INCOMPLETE {what}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
