@@ -97,7 +97,7 @@ def warm_up(pipeline: Pipeline) -> None:
 
     from gateway.inspect import inspect
     from gateway.model import Channel
-    from gateway.pipeline import check_last_pdf_signature
+    from gateway.signing.check import check_pdf
     from gateway.signing import PdfSignRequest
 
     t0 = time.monotonic()
@@ -109,7 +109,7 @@ def warm_up(pipeline: Pipeline) -> None:
             src.write_bytes(_tiny_pdf())
             inspect(Document(channel=Channel.CLI, name=src.name, path=src), pipeline.settings, None)
             pipeline.signer.sign_pdf(src, dst, PdfSignRequest())
-            check_last_pdf_signature(dst, pipeline.settings.signing.chunk_size)
+            check_pdf(dst, src, chunk=pipeline.settings.signing.chunk_size)
     except Exception as exc:  # noqa: BLE001 - warming is an optimisation, never a reason not to start
         log.warning("worker %d: warm-up failed (%s); first document will be slower", os.getpid(), type(exc).__name__)
     else:

@@ -180,7 +180,9 @@ class Pipeline:
                 dst = work / f"{doc.id}-{name}"
                 output = self.signer.sign_pdf(src, dst, self._request(doc, facts, decision))
             try:
-                output = self._check_output(output, src)
+                # the document's own bytes: inspection hashed them already (saves one read of the source)
+                same = doc.path is None or Path(doc.path) == src
+                output = self._check_output(output, src, facts.sha256 if same and facts is not None else None)
             except BaseException:
                 output.path.unlink(missing_ok=True)
                 raise
@@ -196,6 +198,8 @@ class Pipeline:
         # The signer's own pre-sign check (Decree 68 Điều 29, 31) may warn: revocation unchecked, expiring.
         status = getattr(self._signer, "last_status", None)
         extra = tuple(getattr(status, "warnings", ()) or ())
+        if decision.sign_format is not SignFormat.CADES:
+            extra += tuple(getattr(self._signer, "last_repairs", ()) or ())  # e.g. PDF_REPAIRED
         if extra:
             decision = replace(decision, warnings=tuple(dict.fromkeys(decision.warnings + extra)))
         return output, decision
@@ -239,24 +243,24 @@ class Pipeline:
             anchor_rect=anchor.rect if anchor else None,
         )
 
-    def _check_output(self, output: SignedOutput, src: Path) -> SignedOutput:
-        """Cheap check of what the signer wrote: the new signature parses, covers the file, and is intact.
+    def _check_output(self, output: SignedOutput, src: Path, source_sha256: str | None = None) -> SignedOutput:
+        """The output check (gateway.signing.check) of what the signer wrote, before anything is released.
 
         For a PDF the same read yields the output's SHA-256: filled in when the signer left it empty, compared
-        when it did not."""
-        try:
-            if output.detached:
-                check_detached(output.path, src, self.settings.signing.chunk_size)
-                return output
-            sha = check_last_pdf_signature(output.path, self.settings.signing.chunk_size)
-        except OutputCheckFailed:
-            raise
-        except Exception as exc:
-            raise OutputCheckFailed(f"signed output unreadable: {type(exc).__name__}: {exc}") from None
+        when it did not. A failure is permanent (OutputRejected: the document is refused, the output deleted),
+        except a signature value the certificate's key does not verify (temporary: the token's fault)."""
+        from gateway.signing import check
+
+        chunk = self.settings.signing.chunk_size
+        if output.detached:
+            check.check_detached(output.path, src, chunk)
+            return output
+        sha = check.check_pdf(output.path, src, chunk=chunk, source_sha256=source_sha256)
         if not output.sha256:
             return replace(output, sha256=sha)
         if output.sha256 != sha:
-            raise OutputCheckFailed("signed output changed after signing (SHA-256 differs)")
+            raise check.OutputRejected("signed output changed after signing (SHA-256 differs)",
+                                       detail="SHA-256 changed after signing")
         return output
 
     # --- recording -------------------------------------------------------------------------------------
@@ -321,140 +325,3 @@ def _remove_output(output: SignedOutput) -> None:
     parent = output.path.parent
     if parent.name.startswith("out-"):
         shutil.rmtree(parent, ignore_errors=True)
-
-
-# --- the output check (cheap: one hash pass + one public-key verification) -----------------------------
-
-
-class OutputCheckFailed(TemporaryError):
-    """What the signer wrote does not verify; never released (it is a fault here, not in the document)."""
-
-    code = "INTERNAL_ERROR"
-
-
-_BYTERANGE = re.compile(rb"/ByteRange\s*\[\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*\]")
-
-
-def _digest_ranges(path: Path, ranges: list[tuple[int, int]], algo: str, chunk: int) -> bytes:
-    import hashlib
-
-    h = hashlib.new(algo)
-    with open(path, "rb") as fh:
-        for start, length in ranges:
-            _read_into(fh, start, length, chunk, h)
-    return h.digest()
-
-
-def check_last_pdf_signature(path: Path, chunk: int = 1 << 20) -> str:
-    """The last signature of a just-signed PDF: its /ByteRange covers the whole file but /Contents, and the
-    CMS inside verifies over those bytes. Returns the whole file's SHA-256 (hex), from the same read.
-    (The full validation with trust is gateway.validation's job.)"""
-    size = path.stat().st_size
-    with open(path, "rb") as fh:
-        # pyHanko writes the signature dictionary into the appended section: search the tail, then widen.
-        tail_len = min(size, 1 << 16)
-        while True:
-            fh.seek(size - tail_len)
-            tail = fh.read(tail_len)
-            found = list(_BYTERANGE.finditer(tail))
-            if found or tail_len == size:
-                break
-            tail_len = min(size, tail_len * 8)
-        if not found:
-            raise OutputCheckFailed("no /ByteRange in the signed output")
-        a, b, c, d = (int(x) for x in found[-1].groups())
-        if a != 0 or c + d != size or c <= b:
-            raise OutputCheckFailed("the new signature does not cover the whole file")
-        fh.seek(b)
-        contents = fh.read(c - b).strip()
-        if not (contents.startswith(b"<") and contents.endswith(b">")):
-            raise OutputCheckFailed("/Contents is not a hex string")
-        der = bytes.fromhex(contents[1:-1].decode("ascii"))
-        digests: dict[str, str] = {}
-
-        def digest_of(algo: str) -> bytes:
-            signed, whole = _digest_pdf(fh, b, c, size, algo, chunk)
-            digests["sha256"] = whole
-            return signed
-
-        _verify_cms(der, digest_of)
-    return digests["sha256"]
-
-
-def _read_into(fh, start: int, length: int, chunk: int, *hashes) -> None:
-    fh.seek(start)
-    left = length
-    while left > 0:
-        block = fh.read(min(chunk, left))
-        if not block:
-            raise OutputCheckFailed("signed output shorter than its /ByteRange")
-        for h in hashes:
-            h.update(block)
-        left -= len(block)
-
-
-def _digest_pdf(fh, b: int, c: int, size: int, algo: str, chunk: int) -> tuple[bytes, str]:
-    """One read of the file: the digest of the signed ranges [0, b) + [c, size) and the whole file's SHA-256.
-
-    With SHA-256 both share the hash of [0, b) — nearly the whole file — so it is computed once and copied."""
-    import hashlib
-
-    whole = hashlib.sha256()
-    if algo == "sha256":
-        _read_into(fh, 0, b, chunk, whole)
-        signed = whole.copy()
-        _read_into(fh, b, c - b, chunk, whole)
-        _read_into(fh, c, size - c, chunk, whole, signed)
-    else:
-        signed = hashlib.new(algo)
-        _read_into(fh, 0, b, chunk, whole, signed)
-        _read_into(fh, b, c - b, chunk, whole)
-        _read_into(fh, c, size - c, chunk, whole, signed)
-    return signed.digest(), whole.hexdigest()
-
-
-def check_detached(p7s: Path, src: Path, chunk: int = 1 << 20) -> None:
-    """A detached CAdES signature verifies over the original file's bytes."""
-    _verify_cms(p7s.read_bytes(), lambda algo: _digest_ranges(src, [(0, src.stat().st_size)], algo, chunk))
-
-
-def _verify_cms(der: bytes, digest_of) -> None:
-    from asn1crypto import cms
-    from cryptography import x509
-    from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-
-    # A PDF /Contents is zero-padded after the DER.
-    info = cms.ContentInfo.load(der, strict=False)
-    sd = info["content"]
-    si = sd["signer_infos"][0]
-    algo = si["digest_algorithm"]["algorithm"].native
-    attrs = si["signed_attrs"]
-    md = next(a["values"][0].native for a in attrs if a["type"].native == "message_digest")
-    if md != digest_of(algo):
-        raise OutputCheckFailed("the new signature's message digest does not match the signed bytes")
-    sid = si["sid"]
-    certs = [c.chosen for c in sd["certificates"] if c.name == "certificate"]
-    if sid.name == "issuer_and_serial_number":
-        want = sid.chosen
-        serial, issuer = want["serial_number"].native, want["issuer"].dump()
-        # Compare the issuer's DER, not asn1crypto's Name equality (LDAP string prep: ~5 ms).
-        cert = next(c for c in certs if c.serial_number == serial and c["tbs_certificate"]["issuer"].dump() == issuer)
-    else:
-        cert = next(c for c in certs if c.key_identifier == sid.chosen.native)
-    key = x509.load_der_x509_certificate(cert.dump()).public_key()
-    signed = attrs.untag().dump()
-    sig = si["signature"].native
-    h = {"sha256": hashes.SHA256(), "sha384": hashes.SHA384(), "sha512": hashes.SHA512()}[algo]
-    sig_algo = si["signature_algorithm"]["algorithm"].native
-    try:
-        if isinstance(key, rsa.RSAPublicKey):
-            pad = padding.PSS(padding.MGF1(h), padding.PSS.AUTO) if sig_algo == "rsassa_pss" else padding.PKCS1v15()
-            key.verify(sig, signed, pad, h)
-        elif isinstance(key, ec.EllipticCurvePublicKey):
-            key.verify(sig, signed, ec.ECDSA(h))
-        else:
-            raise OutputCheckFailed(f"unexpected key type {type(key).__name__}")
-    except InvalidSignature:
-        raise OutputCheckFailed("the new signature does not verify") from None

@@ -516,6 +516,32 @@ CATALOG: dict[str, ReasonText] = {
         QC_D7,
     ),
     # --- real-world PDFs: output check, repairs (issue 17) -------------------------------------------
+    "PDF_UNSUPPORTED": ReasonText(
+        "Tệp PDF có cấu trúc cổng ký số không ký được mà giữ nguyên nội dung ({detail}). "
+        "Hãy xuất lại tệp PDF từ phần mềm soạn thảo (In ra PDF / Lưu dưới dạng PDF) rồi gửi lại",
+        "The PDF has a structure the gateway cannot sign without changing what it shows ({detail}). "
+        "Export the PDF again from the authoring program (Print to PDF / Save as PDF) and resend it",
+        QC_D4,
+    ),
+    "PDF_REPAIRED": ReasonText(
+        "Tệp PDF có lỗi cấu trúc đã được sửa khi ký ({detail}); nội dung các trang giữ nguyên",
+        "The PDF had a structural fault that was repaired for signing ({detail}); the pages are unchanged",
+        "",
+    ),
+    "PDF_OUTPUT_INVALID": ReasonText(
+        "Bản ký số tạo ra không đạt kiểm tra ({detail}); bản này đã bị hủy, tài liệu không được ký. "
+        "Hãy xuất lại tệp PDF từ phần mềm soạn thảo (In ra PDF / Lưu dưới dạng PDF) rồi gửi lại",
+        "The signed copy failed the output check ({detail}); it was discarded and the document was not signed. "
+        "Export the PDF again from the authoring program (Print to PDF / Save as PDF) and resend it",
+        QC_D4,
+    ),
+    "ORG_SIGNATURE_INVALID": ReasonText(
+        "Chữ ký số do thiết bị ký tạo ra không kiểm tra được bằng chứng thư số của cơ quan; tài liệu chưa được "
+        "gửi, hãy thử lại sau (đã báo quản trị viên)",
+        "The signature made by the signing token does not verify with the organisation certificate; the "
+        "document was not released, try again later (operators alerted)",
+        ND68_D29,
+    ),
 }
 
 

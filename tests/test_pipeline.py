@@ -11,7 +11,8 @@ from util import make_pdf, pdfsig, sign_as_person
 from gateway.audit import AuditLog
 from gateway.errors import AuditUnavailable, TemporaryError
 from gateway.model import Appearance, Channel, Declared, DocKind, Document, Origin, Outcome
-from gateway.pipeline import OutputCheckFailed, Pipeline, check_last_pdf_signature
+from gateway.pipeline import Pipeline
+from gateway.signing.check import OutputRejected, check_pdf
 
 pytestmark = pytest.mark.hsm
 
@@ -180,22 +181,25 @@ def test_unexpected_signer_failure_fails_closed(dev_settings, tmp_path):
 
 
 def test_output_that_does_not_verify_is_never_released(pipeline, dev_settings, tmp_path):
+    # Issue 17: a bad output is the document's fault: refused for good (never "try again"), nothing released.
     audit = AuditLog.at(tmp_path / "l.sqlite3")
     with Pipeline(dev_settings, signer=_GarbageSigner(pipeline.signer), audit=audit) as p:
-        with pytest.raises(OutputCheckFailed):
-            p.process(doc_for(make_pdf(tmp_path / "a.pdf")), out_dir=tmp_path / "out")
+        res = p.process(doc_for(make_pdf(tmp_path / "a.pdf")), out_dir=tmp_path / "out")
+    assert res.outcome is Outcome.REJECT and res.output is None
+    assert [r.code for r in res.decision.reasons] == ["PDF_OUTPUT_INVALID"]
     assert not any((tmp_path / "out").iterdir())
-    assert audit.query()[-1].outcome == "temporary"
+    assert audit.query()[-1].outcome == "reject"
 
 
 def test_output_check_catches_a_flipped_bit(pipeline, tmp_path):
-    res = pipeline.process(doc_for(make_pdf(tmp_path / "a.pdf")), out_dir=tmp_path / "out")
-    check_last_pdf_signature(res.output.path)
+    src = make_pdf(tmp_path / "a.pdf")
+    res = pipeline.process(doc_for(src), out_dir=tmp_path / "out")
+    check_pdf(res.output.path, src)
     data = bytearray(res.output.path.read_bytes())
     data[-200] ^= 0x20
     res.output.path.write_bytes(bytes(data))
-    with pytest.raises(Exception):
-        check_last_pdf_signature(res.output.path)
+    with pytest.raises(OutputRejected):
+        check_pdf(res.output.path, src)
 
 
 def test_log_failure_deletes_output_and_raises(pipeline, dev_settings, tmp_path):

@@ -105,6 +105,7 @@ class OrgSigner:
         # Built once per certificate (a signer, its registry and the parsed chain cost ~3 % per document).
         self._built: tuple[bytes, object, list, object] | None = None  # (cert DER, cert, chain, pyHanko signer)
         self.last_status: CertStatus | None = None
+        self.last_repairs: tuple[Reason, ...] = ()  # what sign_pdf had to repair in the last input (warnings)
         # False: sign_pdf leaves SignedOutput.sha256 empty; the caller hashes the output in its own check (the
         # pipeline does: one read of a 200 MB output instead of two).
         self.hash_output = True
@@ -186,10 +187,11 @@ class OrgSigner:
         from gateway.signing import pades
 
         self.check_certificate()
-        pades.sign_pdf(
+        self.last_repairs = ()
+        self.last_repairs = pades.sign_pdf(
             Path(src), Path(dst), request or PdfSignRequest(), pdf_signer=self._pyhanko_signer(),
             settings=self.settings, validation_context=self._validation_context(),
-        )
+        ) or ()
         return self._output(Path(dst), "application/pdf", hashed=self.hash_output)
 
     def sign_detached(self, src: Path, dst: Path) -> SignedOutput:

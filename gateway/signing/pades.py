@@ -10,13 +10,14 @@ failure the output is removed: a document is never left half-signed.
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from gateway.errors import GatewayError, InputRejected, SignerUnavailable, TemporaryError
-from gateway.model import Appearance, DocKind
+from gateway.model import Appearance, DocKind, Reason
 from gateway.signing import appearance as app
 from gateway.signing.certcheck import run_sync
 
@@ -136,16 +137,47 @@ def _page_refs(reader) -> list:
     return out
 
 
-def _page_box(page) -> tuple[float, float, float, float]:
+def _inherited(page, key: str):
+    """A page attribute, inherited from the page tree (ISO 32000-2 7.7.3.4: /MediaBox, /CropBox, /Rotate)."""
     node = page
     for _ in range(64):
-        for key in ("/CropBox", "/MediaBox"):
-            if key in node:
-                return tuple(float(v) for v in node[key])  # type: ignore[return-value]
+        if key in node:
+            return node[key]
         if "/Parent" not in node:
-            break
+            return None
         node = node["/Parent"].get_object()
-    return (0.0, 0.0, 595.0, 842.0)
+    return None
+
+
+def _as_box(value) -> tuple[float, float, float, float] | None:
+    """A rectangle [x1 y1 x2 y2] (entries may be indirect), normalised; None when it is not one."""
+    try:
+        value = value.get_object() if hasattr(value, "get_object") else value
+        nums = [float(v.get_object() if hasattr(v, "get_object") else v) for v in value]
+    except (TypeError, ValueError, AttributeError):
+        return None
+    if len(nums) != 4:
+        return None
+    x1, y1, x2, y2 = nums
+    box = (min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2))
+    return box if box[2] > box[0] and box[3] > box[1] else None
+
+
+def _page_box(page) -> tuple[float, float, float, float]:
+    """The visible area of a page: its CropBox clipped to its MediaBox (both inheritable), in user space.
+    Origins need not be 0: [-300 -400 300 400] and a CropBox well inside the MediaBox are common."""
+    media = _as_box(_inherited(page, "/MediaBox")) or (0.0, 0.0, 595.0, 842.0)
+    crop = _as_box(_inherited(page, "/CropBox"))
+    if crop is None:
+        return media
+    box = (max(media[0], crop[0]), max(media[1], crop[1]), min(media[2], crop[2]), min(media[3], crop[3]))
+    return box if box[2] > box[0] and box[3] > box[1] else media
+
+
+def _on_page(box, page_box, slack: float = 0.5) -> bool:
+    x1, y1, x2, y2 = box
+    px1, py1, px2, py2 = page_box
+    return x1 >= px1 - slack and y1 >= py1 - slack and x2 <= px2 + slack and y2 <= py2 + slack and x2 - x1 > 8 and y2 - y1 > 8
 
 
 def _find_anchor(reader, pages: list, request: PdfSignRequest):
@@ -181,6 +213,102 @@ def _find_anchor(reader, pages: list, request: PdfSignRequest):
     return found
 
 
+def highest_object_number(reader) -> int:
+    """The highest object number any revision of the file uses (xref entries, free entries, object streams,
+    xref streams) or declares (/Size - 1). Files whose trailer /Size is below their highest object number
+    are common; new objects numbered from /Size would redefine objects in use (a font, a page)."""
+    xrefs = reader.xrefs
+    top = 0
+    for rev in range(xrefs.total_revisions):
+        data = xrefs.get_xref_data(rev)
+        meta = xrefs.get_xref_container_info(rev)
+        top = max(top, int(meta.size or 0) - 1)
+        if meta.stream_ref is not None:
+            top = max(top, meta.stream_ref.idnum)
+        for section in (data, data.hybrid.xref_data if data.hybrid is not None else None):
+            if section is None:
+                continue
+            for ids in (section.standard_xrefs, section.xrefs_in_objstm, section.freed, section.obj_streams_used):
+                if ids:
+                    top = max(top, max(ids))
+    return top
+
+
+_OBJ_HEADER = re.compile(rb"\d+\s+\d+\s+obj\b")
+
+
+def _true_startxref(fh, declared: int, window: int = 16) -> int | None:
+    """Where the last cross-reference section really starts, when the file's startxref is a few bytes off
+    (pyHanko and most readers find it anyway; the update's /Prev must point at it exactly)."""
+    fh.seek(max(0, declared))
+    here = fh.read(32).lstrip()
+    if here.startswith(b"xref") or _OBJ_HEADER.match(here):
+        return None
+    start = max(0, declared - window)
+    fh.seek(start)
+    near = fh.read(2 * window + 32)
+    for pattern in (re.compile(rb"xref"), re.compile(rb"(?<![0-9])\d+\s+\d+\s+obj\b")):
+        hits = [m.start() for m in pattern.finditer(near)]
+        if hits:
+            return start + min(hits, key=lambda h: abs(start + h - declared))
+    return None
+
+
+def _writer_class():
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+    class _Writer(IncrementalPdfFileWriter):
+        """Leaves the document's metadata (Info, XMP) as it is: the signature carries its own time. pyHanko's
+        metadata update rewrites the XMP packet and fails on valid packets it cannot parse (UTF-16, PDF/A
+        extension schemas): INTERNAL_ERROR on 16 veraPDF PDF/A-1b files that pass; and an Info /ModDate
+        changed without the XMP would break a PDF/A file's metadata agreement."""
+
+        def _update_meta(self):
+            return None
+
+    return _Writer
+
+
+def new_writer(fh) -> tuple[object, list[Reason]]:
+    """pyHanko's incremental writer on an open PDF, numbering new objects above every number in use, and the
+    repairs made to do so (recorded as warnings)."""
+    w = _writer_class()(fh, strict=False)
+    # pyHanko starts at the trailer's /Size (IncrementalPdfFileWriter.__init__); it has no public setting.
+    w._lastobj_id = max(int(w._lastobj_id), highest_object_number(w.prev))
+    repairs: list[Reason] = []
+    declared = w.prev.last_startxref
+    true = _true_startxref(fh, declared) if declared is not None else None
+    if true is not None and true != declared:
+        w.prev.last_startxref = true  # the update's /Prev (IncrementalPdfFileWriter._populate_trailer)
+        repairs.append(Reason.of("PDF_REPAIRED", detail=f"startxref {declared} -> {true}"))
+    return w, repairs
+
+
+def _true(value) -> bool:
+    return getattr(value, "value", value) is True  # pyHanko's BooleanObject is not Python's True
+
+
+def _form_values_need_drawing(reader) -> bool:
+    """/NeedAppearances true with filled fields: viewers draw those values themselves. A signature must clear
+    the flag (ISO 32000-2 12.7.3), after which the values would no longer show: not faithful, refused."""
+    form = reader.root.get("/AcroForm")
+    form = form.get_object() if form is not None else None
+    if not hasattr(form, "get") or not _true(form.get("/NeedAppearances")):
+        return False
+    stack = [(f, 0) for f in (form.get("/Fields") or [])]
+    seen = 0
+    while stack and seen < 10_000:
+        ref, depth = stack.pop()
+        seen += 1
+        f = ref.get_object()
+        if not hasattr(f, "get") or depth > 32:
+            continue
+        stack.extend((k, depth + 1) for k in (f.get("/Kids") or []))
+        if f.get("/FT") != "/Sig" and f.get("/V") not in (None, "", b""):
+            return True
+    return False
+
+
 def _check_input(w) -> None:
     from pyhanko.sign.fields import MDPPerm
     from pyhanko.sign.validation import read_certification_data
@@ -188,6 +316,9 @@ def _check_input(w) -> None:
     reader = w.prev
     if reader.encrypted or "/Encrypt" in reader.trailer:
         raise InputRejected("encrypted PDF", code="PDF_ENCRYPTED")
+    if _form_values_need_drawing(reader):
+        raise InputRejected("form values without appearances", code="PDF_UNSUPPORTED",
+                            detail="form field values without appearances (/NeedAppearances)")
     try:
         cd = read_certification_data(reader)
     except Exception as exc:  # noqa: BLE001 - malformed /Perms
@@ -208,9 +339,10 @@ def _unique_field_name(reader, wanted: str | None) -> str:
             return name
 
 
-def sign_pdf(src: Path, dst: Path, request: PdfSignRequest, *, pdf_signer, settings, validation_context=None) -> None:
-    """Sign src into dst (incremental). Raises InputRejected / GatewayError; dst never left half-written."""
-    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+def sign_pdf(src: Path, dst: Path, request: PdfSignRequest, *, pdf_signer, settings,
+             validation_context=None) -> tuple[Reason, ...]:
+    """Sign src into dst (incremental). Returns the repairs made (warnings). Raises InputRejected /
+    GatewayError; dst never left half-written."""
     from pyhanko.pdf_utils.misc import PdfError
     from pyhanko.sign import fields, signers, timestamps
     from pyhanko.sign.general import SigningError
@@ -229,7 +361,7 @@ def sign_pdf(src: Path, dst: Path, request: PdfSignRequest, *, pdf_signer, setti
     try:
         with open(src, "rb") as inf:
             try:
-                w = IncrementalPdfFileWriter(inf, strict=False)
+                w, repairs = new_writer(inf)
                 _check_input(w)
                 pages = _page_refs(w.prev)
             except GatewayError:
@@ -247,6 +379,10 @@ def sign_pdf(src: Path, dst: Path, request: PdfSignRequest, *, pdf_signer, setti
             if anchor is not None:
                 boxes[anchor[0]] = _page_box(pages[anchor[0]])
             placement = app.placement_for(request, settings, _BoxList(boxes, len(pages)), anchor)
+            if placement.page is not None and not _on_page(placement.box, boxes[placement.page]):
+                # the block would stand (partly) outside what the page shows
+                raise InputRejected("page too small for the signature block", code="PDF_UNSUPPORTED",
+                                    detail="page too small for the signature block")
             name = _unique_field_name(w.prev, request.field_name)
             if placement.page is None:
                 spec = fields.SigFieldSpec(name)
@@ -291,6 +427,7 @@ def sign_pdf(src: Path, dst: Path, request: PdfSignRequest, *, pdf_signer, setti
         if created:
             dst.unlink(missing_ok=True)
         raise
+    return tuple(repairs)
 
 
 def _mentions_encrypt(fh, window: int = 256 * 1024) -> bool:

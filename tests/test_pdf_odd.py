@@ -1,0 +1,177 @@
+"""Issue 17: hostile and odd PDFs through the signer and the output check (tests/odd_pdfs.py makes them).
+
+Every signed output is checked by poppler (pdfsig: valid and trusted; pdfinfo: same pages; pdftotext: every
+word of the input kept) and by the gateway's own output check; every refusal is permanent with its reason.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import odd_pdfs
+import pytest
+from util import pdfsig
+
+from gateway.errors import InputRejected
+from gateway.model import Appearance
+from gateway.signing import PdfSignRequest
+from gateway.signing.check import OutputRejected, check_pdf
+
+pytestmark = pytest.mark.hsm
+
+
+@pytest.fixture(scope="module")
+def signer(dev_settings):
+    from gateway.signing import OrgSigner
+
+    with OrgSigner(dev_settings) as s:
+        yield s
+
+
+_BIDI = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def pdftext(path: Path) -> str:
+    res = subprocess.run(["pdftotext", "-q", "-enc", "UTF-8", str(path), "-"], capture_output=True, timeout=60)
+    return _BIDI.sub("", res.stdout.decode("utf-8", "replace"))
+
+
+def pages(path: Path) -> int | None:
+    res = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True, timeout=60)
+    m = re.search(r"^Pages:\s+(\d+)", res.stdout, re.M)
+    return int(m.group(1)) if m else None
+
+
+def words_kept(src: Path, out: Path) -> list[str]:
+    """Input words not found in the output's text (the signature's own text block may join a line)."""
+    after = pdftext(out)
+    return [w for w in pdftext(src).split() if w not in after]
+
+
+def assert_faithful(src: Path, out: Path, nssdb: Path) -> None:
+    sigs = pdfsig(out, nssdb)
+    assert sigs and sigs[-1]["valid"] and sigs[-1]["trusted"] and sigs[-1]["total_document"], sigs
+    assert pages(out) == pages(src) is not None
+    assert words_kept(src, out) == []
+
+
+def write(tmp_path: Path, name: str, data: bytes) -> Path:
+    p = tmp_path / f"{name}.pdf"
+    p.write_bytes(data)
+    return p
+
+
+# --- /Size smaller than the highest object number (the 9 altered + 7 broken outputs) ---------------------------
+
+
+def test_size_below_highest_object_signed_without_touching_the_font(signer, dev_settings, tmp_path):
+    src = write(tmp_path, "size", odd_pdfs.size_below_highest())
+    assert "Alpha Bravo" in pdftext(src)
+    out = tmp_path / "size-signed.pdf"
+    signer.sign_pdf(src, out, PdfSignRequest())
+    check_pdf(out, src)
+    assert_faithful(src, out, dev_settings.paths.nssdb)
+
+
+def test_output_check_catches_an_update_that_reuses_object_numbers(dev_settings, tmp_path):
+    """The writer as it was (new objects numbered from /Size) redefines the page's font: poppler then shows
+    other glyphs or none, while the signature is valid. The output check refuses it, permanently."""
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import fields, signers
+    from util import person_signer
+
+    src = write(tmp_path, "size", odd_pdfs.size_below_highest())
+    out = tmp_path / "old-writer.pdf"
+    with open(src, "rb") as inf, open(out, "w+b") as fh:
+        w = IncrementalPdfFileWriter(inf, strict=False)
+        meta = signers.PdfSignatureMetadata(field_name="Sig1", subfilter=fields.SigSeedSubFilter.PADES)
+        signers.PdfSigner(meta, person_signer(dev_settings), new_field_spec=fields.SigFieldSpec(
+            "Sig1", on_page=0, box=(300, 700, 500, 780))).sign_pdf(w, output=fh)
+    assert words_kept(src, out), "the old numbering should have clobbered the font (test premise)"
+    with pytest.raises(OutputRejected) as exc:
+        check_pdf(out, src)
+    assert exc.value.code == "PDF_OUTPUT_INVALID"
+    assert "redefined" in exc.value.params["detail"] or "changed" in exc.value.params["detail"]
+
+
+def test_new_objects_are_numbered_above_every_number_in_use(tmp_path):
+    from gateway.signing.pades import highest_object_number, new_writer
+
+    src = write(tmp_path, "size", odd_pdfs.size_below_highest())
+    with open(src, "rb") as fh:
+        w, repairs = new_writer(fh)
+        assert highest_object_number(w.prev) == 8
+        assert w.add_object(odd_pdfs_dict(w)).idnum == 9
+    assert repairs == []
+
+
+def odd_pdfs_dict(w):
+    from pyhanko.pdf_utils import generic
+
+    return generic.DictionaryObject()
+
+
+# --- the other classes ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["duplicate_numbers", "pdfa1b", "broken_xref_startxref",
+                                  "box_negative", "box_crop", "box_userunit", "box_rotate", "box_inherited"])
+def test_odd_files_are_signed_faithfully(signer, dev_settings, tmp_path, name):
+    src = write(tmp_path, name, odd_pdfs.ALL[name]())
+    out = tmp_path / f"{name}-signed.pdf"
+    signer.sign_pdf(src, out, PdfSignRequest())
+    check_pdf(out, src)
+    assert_faithful(src, out, dev_settings.paths.nssdb)
+
+
+def test_startxref_a_few_bytes_off_is_repaired_in_the_update_and_recorded(signer, tmp_path):
+    src = write(tmp_path, "obo", odd_pdfs.broken_xref("startxref"))
+    signer.sign_pdf(src, tmp_path / "obo-signed.pdf", PdfSignRequest())
+    assert [r.code for r in signer.last_repairs] == ["PDF_REPAIRED"]
+
+
+def test_pdfa_metadata_left_alone(signer, tmp_path):
+    """pyHanko rewrote the XMP packet and failed on UTF-16 ones (16 veraPDF PDF/A-1b files, INTERNAL_ERROR);
+    the gateway leaves Info and XMP as they are."""
+    src = write(tmp_path, "pdfa", odd_pdfs.pdfa1b())
+    out = tmp_path / "pdfa-signed.pdf"
+    signer.sign_pdf(src, out, PdfSignRequest())
+    added = out.read_bytes()[src.stat().st_size:]
+    assert b"/Type /Metadata" not in added and b"xpacket" not in added
+
+
+@pytest.mark.parametrize("kind", ["negative", "crop", "userunit", "rotate", "inherited"])
+@pytest.mark.parametrize("appearance", [Appearance.TEXT, Appearance.SEAL])
+def test_stamp_stays_on_the_visible_page(signer, tmp_path, kind, appearance):
+    from pypdf import PdfReader
+
+    from gateway.signing.pades import _page_box
+
+    src = write(tmp_path, kind, odd_pdfs.odd_boxes(kind))
+    out = tmp_path / f"{kind}-signed.pdf"
+    signer.sign_pdf(src, out, PdfSignRequest(appearance=appearance))
+    page = PdfReader(out).pages[0]
+    visible = _page_box(page)
+    widgets = [a.get_object() for a in page.get("/Annots", []) if a.get_object().get("/FT") == "/Sig"]
+    x1, y1, x2, y2 = (float(v) for v in widgets[-1]["/Rect"])
+    assert visible[0] <= x1 < x2 <= visible[2] and visible[1] <= y1 < y2 <= visible[3], (visible, (x1, y1, x2, y2))
+
+
+def test_page_too_small_for_the_block_is_refused_not_drawn_off_page(signer, tmp_path):
+    objs = odd_pdfs.simple(media=b"[0 0 60 40]")
+    src = write(tmp_path, "tiny", odd_pdfs.build(objs))
+    with pytest.raises(InputRejected) as exc:
+        signer.sign_pdf(src, tmp_path / "tiny-signed.pdf", PdfSignRequest())
+    assert exc.value.code == "PDF_UNSUPPORTED"
+    assert not (tmp_path / "tiny-signed.pdf").exists()
+
+
+def test_form_values_the_viewer_draws_are_refused(signer, tmp_path):
+    """/NeedAppearances: a signature must clear it, and the value 'Zulu' would vanish from the page."""
+    src = write(tmp_path, "na", odd_pdfs.need_appearances())
+    assert "Zulu" in pdftext(src)
+    with pytest.raises(InputRejected) as exc:
+        signer.sign_pdf(src, tmp_path / "na-signed.pdf", PdfSignRequest())
+    assert exc.value.code == "PDF_UNSUPPORTED"
