@@ -221,10 +221,48 @@ class Facts:
     signable: "SignFormat | None" = None  # how this type is signed; None: the gateway cannot sign it
     container: str | None = None  # "zip", "7z", "tar", "gzip", "tnef", "message", ... when it holds members
     members: tuple["Member", ...] = ()  # what a container holds, each inspected in turn
+    form: "FormFacts | None" = None  # the Decree 30 form found in the text (gateway.inspect.forms), if read
 
     @property
     def is_pdf(self) -> bool:
         return self.media_type == "application/pdf"
+
+
+# --- the Decree 30 form of a document (gateway.inspect.forms; issue 14) --------------------------------
+
+
+@dataclass(frozen=True)
+class FormField:
+    """One part of the Decree 30 form found in the text, and where (evidence for the kind)."""
+
+    name: str  # "issuer", "number", "type", "motto", "place_date", "title", "recipients", "signature", ...
+    value: str  # what was read (metadata-like parts only are logged: see gateway.audit)
+    where: str  # the Line's `where` ("page1", "ocr:page2")
+    page: int | None = None
+    box: tuple[float, float, float, float] | None = None  # displayed orientation, top-left origin (reading.py)
+
+
+@dataclass(frozen=True)
+class FormFacts:
+    """What the text says the document is (Nghị định 30/2020 Điều 7, 8, Phụ lục I; Phần II for copies)."""
+
+    kind: DocKind  # inferred: ISSUED, ATTACHMENT, COPY or CORRESPONDENCE (no recognisable form)
+    basis: str  # short rule name that chose the kind ("issued-form", "appendix-heading", "copy-form", "no-form")
+    doc_type: str | None = None  # "QUYẾT ĐỊNH", "CÔNG VĂN", ... (Điều 7)
+    number: str | None = None  # số và ký hiệu of the document itself
+    parent_number: str | None = None  # appendix: số và ký hiệu of the document it belongs to
+    parent_type: str | None = None
+    copy_form: str | None = None  # "SAO Y", "SAO LỤC", "TRÍCH SAO"
+    copy_number: str | None = None  # the copy's own số và ký hiệu
+    signer_authority: str | None = None  # "TM.", "KT.", "Q.", "TL.", "TUQ." or None
+    signer_title: str | None = None
+    signer_name: str | None = None
+    signature_block: FormField | None = None  # where the signature block stands (the seal's anchor)
+    scanned: bool = False  # the evidence came from OCR (a digitised paper document)
+    fields: tuple[FormField, ...] = ()
+
+    def found(self, name: str) -> FormField | None:
+        return next((f for f in self.fields if f.name == name), None)
 
 
 @dataclass(frozen=True)
@@ -268,6 +306,9 @@ class Decision:
     appearance: Appearance | None = None
     warnings: tuple[Reason, ...] = ()
     anchor_field: str | None = None  # SEAL: the competent person's signature field the seal overlaps
+    # The kind the decision was made for (declared vs inferred, gateway.kinds) and why that one.
+    kind: DocKind | None = None
+    kind_basis: str | None = None
 
 
 @dataclass(frozen=True)

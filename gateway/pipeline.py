@@ -37,6 +37,7 @@ from gateway.errors import (
 from gateway.model import (
     Appearance,
     Decision,
+    DocKind,
     Document,
     Facts,
     Outcome,
@@ -231,16 +232,27 @@ class Pipeline:
         from gateway.signing import PdfSignRequest
 
         d = doc.declared
+        form = facts.form
+        kind = decision.kind or doc.kind
         anchor = next((s for s in facts.signatures if s.field_name == decision.anchor_field), None)
+        # The text block's number (Phụ lục I II.8.b; Phần II): an attachment names the document it belongs to,
+        # a copy its own number; what the sender declared first, then what the form shows.
+        if kind is DocKind.ATTACHMENT:
+            number = d.number or (form.parent_number if form else None)
+        elif kind is DocKind.COPY:
+            number = d.number or (form.copy_number if form else None)
+        else:
+            number = d.number or facts.number
         return PdfSignRequest(
             appearance=decision.appearance or Appearance.TEXT,
-            kind=doc.kind,
-            number=d.number or facts.number,
-            copy_form=d.copy_form,
+            kind=kind,
+            number=number,
+            copy_form=d.copy_form or (form.copy_form if form else None),
             copying_agency=d.copying_agency,
             anchor_field=decision.anchor_field,
             anchor_page=anchor.page if anchor else None,
             anchor_rect=anchor.rect if anchor else None,
+            signature_block=_signature_block(form),
         )
 
     def _check_output(self, output: SignedOutput, src: Path, source_sha256: str | None = None) -> SignedOutput:
@@ -318,6 +330,14 @@ class Pipeline:
             )
         except Exception:
             log.error("decision log unavailable while recording a failure for %s", doc.id)
+
+
+def _signature_block(form):
+    """(page, box) of the signature block the form found (the seal's anchor when no widget is visible)."""
+    block = form.signature_block if form is not None else None
+    if block is None or block.page is None or block.box is None:
+        return None
+    return block.page, block.box
 
 
 def _remove_output(output: SignedOutput) -> None:

@@ -31,11 +31,12 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Mapping
 
 from gateway.errors import ConfigError
+from gateway.kinds import resolve as resolve_kind
 from gateway.model import Channel, Decision, DocKind, Document, Facts, Outcome, Reason, RuleHit
 from gateway.rules import OPTIONS, RULES, RuleContext, RuleResult
 
@@ -88,6 +89,16 @@ class Policy:
         return chain, options
 
     def decide(self, doc: Document, facts: Facts, *, max_document_bytes: int | None = None) -> Decision:
+        # The kind the rules see: declared vs inferred from the Decree 30 form (gateway.kinds, issue 14).
+        choice = resolve_kind(doc, facts)
+        if choice.kind is not doc.kind:
+            doc = replace(doc, kind=choice.kind)
+        decision = self._decide(doc, facts, max_document_bytes)
+        extra = (choice.warning,) if choice.warning else ()
+        return replace(decision, kind=choice.kind, kind_basis=choice.basis,
+                       warnings=_unique(list(decision.warnings) + list(extra)))
+
+    def _decide(self, doc: Document, facts: Facts, max_document_bytes: int | None) -> Decision:
         chain, options = self.resolved(doc.channel, doc.kind)
         ctx = RuleContext(self.id, options, max_document_bytes)
         hits: list[RuleHit] = []

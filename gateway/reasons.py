@@ -139,8 +139,12 @@ CATALOG: dict[str, ReasonText] = {
         LUAT_GDDT,
     ),
     "ISSUED_NEEDS_PERSONAL_SIGNATURE": ReasonText(
-        "Văn bản phát hành chưa có chữ ký số hợp lệ của người có thẩm quyền: cơ quan chỉ ký số sau người có thẩm quyền",
-        "Issued document has no valid signature of the competent person: the organisation signs only after them",
+        "Văn bản phát hành ({document}) chưa có chữ ký số hợp lệ của người có thẩm quyền; cơ quan, tổ chức chỉ ký số"
+        " sau người có thẩm quyền. Đề nghị người có thẩm quyền ký số rồi gửi lại; nếu đây là bản sao điện tử từ văn"
+        " bản giấy, hãy khai báo loại văn bản là bản sao (copy) và hình thức sao",
+        "The issued document ({document}) has no valid signature of the competent person; the organisation signs only"
+        " after them. Have the competent person sign it and send it again; if it is an electronic copy of a paper"
+        " original, declare the kind as copy with its copy form",
         ND30_D32,
     ),
     "REVOCATION_UNCHECKED": ReasonText(
@@ -423,6 +427,28 @@ CATALOG: dict[str, ReasonText] = {
         ND30_PL1,
     ),
     # --- Decree 30 form and placement (issue 14) -----------------------------------------------------
+    "KIND_DECLARATION_OVERRIDDEN": ReasonText(
+        "Loại văn bản khai báo ({declared}) nhẹ hơn loại nhận ra từ thể thức văn bản ({inferred}{type_number});"
+        " văn bản được xử lý theo loại {inferred}",
+        "The declared kind ({declared}) is less strict than the kind its form shows ({inferred}{type_number});"
+        " the document is decided as {inferred}",
+        ND30_D32 + "; Nghị định 30/2020/NĐ-CP, Điều 8",
+    ),
+    "KIND_DECLARATION_INVALID": ReasonText(
+        "Khai báo không hợp lệ: {field} = «{value}» (giá trị được chấp nhận: {allowed})",
+        "Invalid declaration: {field} = '{value}' (accepted values: {allowed})",
+        "",
+    ),
+    "STAMP_NO_FREE_SPACE": ReasonText(
+        "Cảnh báo: trang đầu không còn chỗ trống cho khối thông tin chữ ký; chữ ký số của cơ quan được đặt ẩn",
+        "Warning: page 1 has no free space for the signature's text block; the organisation signature is invisible",
+        ND30_PL1,
+    ),
+    "SEAL_NO_ANCHOR": ReasonText(
+        "Cảnh báo: không tìm thấy chữ ký hoặc khối chữ ký của người có thẩm quyền; hình con dấu không được hiển thị",
+        "Warning: neither the competent person's signature nor their signature block was found; the seal image is not shown",
+        ND30_PL1,
+    ),
     # --- integrity: inputs, decision-log anchor, resources, access (issue 15) -------------------------
     "AUDIT_LOG_LOST": ReasonText(
         "Tệp nhật ký quyết định bị xóa hoặc bị thay thế; cổng ký số ngừng ký và gửi cho đến khi nhật ký được "

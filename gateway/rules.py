@@ -252,8 +252,16 @@ def _valid_person(facts: Facts) -> SignatureFacts | None:
 @rule("issued_needs_person", "An issued document needs a valid signature of the competent person first")
 def _issued_needs_person(doc: Document, facts: Facts, ctx: RuleContext) -> RuleResult | None:
     if doc.kind is DocKind.ISSUED and _valid_person(facts) is None:
-        return _hit(Outcome.REJECT, Reason.of("ISSUED_NEEDS_PERSONAL_SIGNATURE"))
+        return _hit(Outcome.REJECT, Reason.of("ISSUED_NEEDS_PERSONAL_SIGNATURE", document=_document_label(facts)))
     return None
+
+
+def _document_label(facts: Facts) -> str:
+    """'Quyết định 12/QĐ-UBND' from the form found in the text; '-' when the text names neither."""
+    form = facts.form
+    kind = (form.doc_type or "").capitalize() if form else ""
+    number = (form.number if form else None) or facts.number or ""
+    return " ".join(p for p in (kind, number) if p) or "-"
 
 
 # --- pass / sign (positive: the first one that fires decides among them) ------------------------------

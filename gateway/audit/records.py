@@ -212,7 +212,7 @@ def decision_data(doc, decision, facts, output, warnings, error, duration_ms, dr
     data: dict[str, Any] = {
         "document_id": doc.id,
         "name": doc.name,
-        "doc_kind": str(doc.kind),
+        "doc_kind": str(decision.kind if decision is not None and decision.kind is not None else doc.kind),
         "declared_media_type": doc.media_type,
         "origin": {
             "sender": o.sender, "recipients": list(o.recipients), "path": o.path, "client": o.client,
@@ -228,6 +228,13 @@ def decision_data(doc, decision, facts, output, warnings, error, duration_ms, dr
     if facts is not None:
         data.update(size=facts.size, sha256_before=facts.sha256, media_type=facts.media_type,
                     signatures=len(facts.signatures))
+        if facts.form is not None:  # the Decree 30 form's evidence: parts and places, no content (issue 14)
+            from gateway.inspect.forms import evidence
+
+            data["form"] = evidence(facts.form)
+    if decision is not None and decision.kind is not None:
+        data["kind"] = {"decided": str(decision.kind), "basis": decision.kind_basis,
+                        "declared": doc.declared.kind and str(doc.declared.kind)}
     if decision is not None:
         data.update(
             reasons=_reasons(decision.reasons),

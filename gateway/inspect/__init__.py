@@ -115,13 +115,24 @@ def inspect(doc: Document, settings, validator=None) -> Facts:
                 warnings=tuple(dict.fromkeys(reading.warnings)),
             )
     found = marks_mod.scan_reading(reading) | declared
+    form = _form(reading)
     return replace(
         facts,
+        form=form,
         incomplete=tuple(dict.fromkeys(reading.incomplete)),
-        number=facts.number or _number(reading),
+        number=facts.number or (form.number if form else None) or _number(reading),
         secrecy=found.secrecy,
         marks=found.circulation,
     )
+
+
+def _form(reading: Reading):
+    """The Decree 30 form of the text (gateway.inspect.forms), None when the reading has no text at all."""
+    if not reading.lines:
+        return None
+    from gateway.inspect import forms
+
+    return forms.recognise(reading.lines)
 
 
 def _number(reading: Reading) -> str | None:

@@ -41,6 +41,9 @@ class PdfSignRequest:
     anchor_field: str | None = None
     anchor_page: int | None = None  # 0-based
     anchor_rect: tuple[float, float, float, float] | None = None
+    # (page, box) of the signature block found in the text (gateway.inspect.forms; box in the displayed
+    # orientation, top-left origin): the seal's anchor when the competent person's signature is invisible.
+    signature_block: tuple[int, tuple[float, float, float, float]] | None = None
     level: str | None = None  # overrides settings.signing.level ("B-B", "B-T", "B-LT")
     field_name: str | None = None
 
