@@ -20,7 +20,7 @@ from gateway.reports import build_report, parse_period, write_report
 from gateway.reports import content as C
 from gateway.settings import load_settings
 from test_certs import at, make_cert
-from util import pdfsig
+from util import pdfsig, sign_as_person
 
 UTC = timezone.utc
 TYPES = [t.value for t in CertType]
@@ -408,17 +408,28 @@ def test_cli_report_json(world, monkeypatch, tmp_path, capsys):
 
 
 @pytest.mark.hsm
-def test_pdf_signed_through_pipeline(dev_settings, world, tmp_path):
-    """The PDF report is signed with the organisation key (pipeline, kind REPORT) and the decision logged."""
-    data = report(world, "2026-H1")  # the numbers of the known world, signed by the dev token
+def test_pdf_follows_article_32_head_signs_then_the_seal(dev_settings, world, tmp_path):
+    """Nghị định 30/2020 Điều 32.2.d: the report is an issued document. Unsigned it is refused; signed by the head
+    of the unit it gets the organisation's seal over that signature (pipeline, decision logged)."""
+    from gateway.errors import PolicyRefusal
+    from gateway.reports.pdf import sign_report
+
+    data = report(world, "2026-H1")
+    unsigned = write_report(dev_settings, data, "pdf", tmp_path / "bao-cao.pdf")
+    assert pdfsig(unsigned, dev_settings.paths.nssdb) == []  # `gateway report` writes it unsigned
+    with pytest.raises(PolicyRefusal) as refused:
+        sign_report(dev_settings, unsigned, tmp_path / "x.pdf")
+    assert refused.value.code == "REPORT_NOT_SIGNED"
+    head = sign_as_person(unsigned, tmp_path / "bao-cao-thu-truong.pdf", dev_settings)
     before = len(AuditLog.open(dev_settings).query(kind="decision"))
-    dst = write_report(dev_settings, data, "pdf", tmp_path / "bao-cao.pdf")
+    dst = sign_report(dev_settings, head, tmp_path / "bao-cao-ky.pdf")
     sigs = pdfsig(dst, dev_settings.paths.nssdb)
-    assert len(sigs) == 1 and sigs[0]["valid"] and sigs[0]["trusted"], sigs
+    assert len(sigs) == 2 and all(s["valid"] and s["trusted"] for s in sigs), sigs
     _check_pdf_text(dst, "2026-H1", world)
     with AuditLog.open(dev_settings) as log:
         recs = log.query(kind="decision")
     assert len(recs) == before + 1
     last = recs[-1]
-    assert (last.outcome, last.channel, last.data["doc_kind"]) == ("sign", "cli", "report")
-    assert list(tmp_path.iterdir()) == [dst]  # no temporary files left beside it
+    assert (last.outcome, last.channel, last.data["doc_kind"]) == ("sign", "cli", "issued")
+    assert last.data["appearance"] == "seal" and last.data["form"]["fields"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bao-cao-ky.pdf", "bao-cao-thu-truong.pdf", "bao-cao.pdf"]

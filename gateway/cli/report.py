@@ -13,8 +13,10 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "report",
         help="báo cáo 6 tháng / năm về chứng thư số, chữ ký số / the 6-monthly or yearly report",
-        description="Báo cáo tình hình quản lý, sử dụng chứng thư số, chữ ký số (Quy chế Điều 10.5); PDF được "
-        "ký số bằng khóa của cơ quan / the regulation's report; the PDF is signed with the organisation key.",
+        description="Báo cáo tình hình quản lý, sử dụng chứng thư số, chữ ký số (Quy chế Điều 10.5). Tệp PDF"
+        " chưa ký: thủ trưởng đơn vị ký số trước, sau đó `gateway sign` đóng dấu của cơ quan (Nghị định 30/2020"
+        " Điều 32.2.d; docs/report.md) / the regulation's report. The PDF is written unsigned: the head of the"
+        " unit signs it first, then `gateway sign` adds the organisation's seal over that signature.",
     )
     p.add_argument("--period", required=True, help="2026-H1 | 2026-H2 | 2026 (giờ Việt Nam / Vietnam time)")
     p.add_argument("--unit", help="tên đơn vị / unit name (default: report.unit)")
@@ -28,7 +30,7 @@ def register(subparsers) -> None:
     p.add_argument("--format", required=True, choices=FORMATS)
     p.add_argument("-o", "--output", required=True, type=Path, metavar="FILE")
     p.add_argument("--unsigned", action="store_true",
-                   help="PDF: bản nháp không ký số, không dùng để gửi / draft PDF without signature, not for sending")
+                   help="(mặc định, giữ để tương thích / the default now, kept for compatibility)")
     p.set_defaults(func=_report)
 
 
@@ -46,7 +48,7 @@ def _report(args) -> int:
     )
     if args.recipient:
         data = replace(data, recipients=tuple(args.recipient))
-    out = write_report(settings, data, args.format, args.output, sign=not args.unsigned)
+    out = write_report(settings, data, args.format, args.output)
     t = data.total
     g = data.gateway
     say(
@@ -55,6 +57,8 @@ def _report(args) -> int:
         f"  văn bản / documents: {g.total} (ký {g.by_outcome['sign']}, chuyển tiếp {g.by_outcome['pass']}, "
         f"từ chối {g.by_outcome['reject']}, chặn {g.by_outcome['block']})",
     )
-    if args.format == "pdf" and args.unsigned:
-        say("  cảnh báo / warning: PDF chưa ký số, chỉ là bản nháp / unsigned draft PDF")
+    if args.format == "pdf":
+        say("  PDF chưa ký số: thủ trưởng đơn vị ký số trước, sau đó đóng dấu của cơ quan bằng"
+            f" `gateway sign {out.name} -o <tệp>` (Nghị định 30/2020, Điều 32.2.d) / unsigned: the head of the unit"
+            " signs it first, then `gateway sign` adds the organisation's seal over that signature")
     return EXIT_OK

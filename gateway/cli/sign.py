@@ -14,6 +14,7 @@ temporary failure (try again) — 4 wins over 3, since a retry is needed either 
 
 from __future__ import annotations
 
+import argparse
 import getpass
 import json
 import os
@@ -23,12 +24,13 @@ import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
+from gateway import declare
 from gateway.cli.common import EXIT_OK, EXIT_REFUSED, EXIT_TEMPORARY, EXIT_USAGE, say, settings_from
 from gateway.errors import GatewayError, PermanentError, StorageUnavailable
 from gateway.model import Channel, Declared, DocKind, Document, Origin, Outcome, Result
 from gateway.reasons import render
 
-KINDS = ("issued", "attachment", "copy", "correspondence", "report")
+
 LABELS = {
     Outcome.SIGN: "ĐÃ KÝ SỐ / SIGNED",
     Outcome.PASS: "CHUYỂN TIẾP, KHÔNG ĐỔI / PASSED UNCHANGED",
@@ -78,9 +80,31 @@ def register(sub) -> None:
 
 
 def _doc_args(p) -> None:
-    p.add_argument("--kind", choices=KINDS, default="correspondence",
-                   help="loại văn bản / document kind (issued = văn bản phát hành: cần chữ ký người có thẩm quyền)")
-    p.add_argument("--number", help='số và ký hiệu văn bản / document number, e.g. "123/UBND-VP"')
+    p.add_argument("--kind", type=_kind_arg, default=None, metavar="{" + ",".join(declare.KIND_CHOICES) + "}",
+                   help="loại văn bản khai báo / declared kind; bỏ trống: nhận ra từ thể thức văn bản / omitted: "
+                        "inferred from the document's Decree 30 form (issued = văn bản phát hành: cần chữ ký người có"
+                        " thẩm quyền; sao-y, sao-luc, trich-sao = bản sao với hình thức sao đó)")
+    p.add_argument("--copy-form", type=_copy_form_arg, default=None, metavar="{SAO Y,SAO LỤC,TRÍCH SAO}",
+                   help="hình thức sao / copy form (with --kind copy)")
+    p.add_argument("--copying-agency", help="cơ quan sao / copying agency (copies; default: the organisation)")
+    p.add_argument("--number", help='số và ký hiệu văn bản / document number, e.g. "123/UBND-VP" (attachment: '
+                                    "the number of the document it belongs to; copy: the copy's own number)")
+
+
+def _kind_arg(value: str) -> str:
+    try:
+        declare.parse_kind(value)
+    except declare.DeclarationError as exc:
+        raise argparse.ArgumentTypeError(f"{value!r}: {exc.allowed}") from None
+    return value
+
+
+def _copy_form_arg(value: str) -> str:
+    try:
+        declare.parse_copy_form(value)
+    except declare.DeclarationError as exc:
+        raise argparse.ArgumentTypeError(f"{value!r}: {exc.allowed}") from None
+    return value
 
 
 def _inputs(inputs: list[str]) -> list[Path] | None:
@@ -106,14 +130,16 @@ def _files(inputs: list[str]) -> list[Path]:
 
 
 def _document(path: Path, args, channel: Channel = Channel.CLI) -> Document:
-    kind = DocKind(args.kind)
+    # Parsed as every door parses declarations (gateway.declare); the kind is weighed against the form later.
+    declared = declare.parse({"kind": args.kind, "copy_form": args.copy_form, "number": args.number,
+                              "copying_agency": args.copying_agency})
     return Document(
         channel=channel,
         name=path.name,
         path=path.resolve(),
-        kind=kind,
+        kind=declared.kind or DocKind.CORRESPONDENCE,
         origin=Origin(path=str(path.resolve()), client=f"cli:{_user()}"),
-        declared=Declared(number=args.number, kind=kind),
+        declared=declared,
     )
 
 

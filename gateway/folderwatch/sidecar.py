@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from gateway import declare
 from gateway.model import Declared, DocKind
 
 MAX_BYTES = 64 * 1024
-TEXT_KEYS = ("number", "classification", "title", "copy_form", "copying_agency")
-SENDER_KINDS = {k.value: k for k in DocKind if k is not DocKind.REPORT}
+# The keys a sidecar may carry: the declared values every door shares (gateway.declare.KEYS).
+TEXT_KEYS = tuple(k for k in declare.KEYS if k != "kind")
 
 
 class BadSidecar(ValueError):
@@ -29,27 +30,27 @@ def read_sidecar(path: Path) -> Declared:
         raise BadSidecar(f"{path.name}: not UTF-8 JSON ({type(exc).__name__})") from None
     if not isinstance(data, dict):
         raise BadSidecar(f"{path.name}: must be a JSON object")
-    unknown = sorted(set(data) - set(TEXT_KEYS) - {"kind"})
+    unknown = sorted(set(data) - set(declare.KEYS))
     if unknown:
         raise BadSidecar(f"{path.name}: unknown keys {', '.join(unknown)}")
-    fields: dict[str, object] = {}
-    for key in TEXT_KEYS:
-        value = data.get(key)
+    fields: dict[str, str] = {}
+    for key, value in data.items():
         if value is None:
             continue
         if not isinstance(value, str) or len(value) > 1000:
             raise BadSidecar(f"{path.name}: '{key}' must be text")
-        fields[key] = value.strip() or None
-    kind = data.get("kind")
-    if kind is not None:
-        if not isinstance(kind, str) or kind.strip().lower() not in SENDER_KINDS:
-            raise BadSidecar(f"{path.name}: 'kind' must be one of {', '.join(SENDER_KINDS)}")
-        fields["kind"] = SENDER_KINDS[kind.strip().lower()]
-    return Declared(**fields)  # type: ignore[arg-type]
+        fields[key] = value
+    try:
+        return declare.parse(fields)
+    except declare.DeclarationError as exc:
+        raise BadSidecar(f"{path.name}: '{exc.field}' must be one of {exc.allowed}") from None
 
 
 def document_kind(watch_kind: DocKind | None, declared: Declared) -> DocKind:
-    """The watch's configured kind wins; a "sidecar" watch takes the sidecar's, else correspondence."""
+    """The watch's configured kind wins; a "sidecar" watch takes the sidecar's, else correspondence.
+
+    Either is a declaration: the pipeline weighs it against the document's form (gateway.kinds), so a
+    "correspondence" folder cannot carry an unsigned Quyết định past Điều 32.2.d."""
     if watch_kind is not None:
         return watch_kind
     return declared.kind or DocKind.CORRESPONDENCE

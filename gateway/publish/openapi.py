@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 
 from gateway import __version__
-from gateway.model import DocKind, Outcome
+from gateway import declare
+from gateway.model import Outcome
 from gateway.publish.uploads import MAX_FIELD_CHARS
 
 _TEXT = {"type": "string", "maxLength": MAX_FIELD_CHARS, "pattern": "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f]*$"}
@@ -34,9 +35,17 @@ _CHECK_HEADERS = {
     "X-Kyso-Outcome": {"schema": {"type": "string", "enum": [o.value for o in Outcome]}},
 }
 
+_KIND = {"type": "string", "enum": list(declare.KIND_CHOICES)}
+_COPY_ASCII = ["sao-y", "sao-luc", "trich-sao"]
+
 _METADATA_HEADERS = [
     {"name": "X-Kyso-Kind", "in": "header", "required": False,
-     "description": "Loại văn bản / document kind", "schema": {"type": "string", "enum": [k.value for k in DocKind]}},
+     "description": "Loại văn bản khai báo / declared kind (gateway.declare; weighed against the document's own "
+                    "Decree 30 form: a less strict declaration does not win)", "schema": _KIND},
+    {"name": "X-Kyso-Copy-Form", "in": "header", "required": False,
+     "description": "Hình thức sao / copy form (kind copy)", "schema": {"type": "string", "enum": _COPY_ASCII}},
+    {"name": "X-Kyso-Copying-Agency", "in": "header", "required": False,
+     "description": "Cơ quan sao / copying agency (UTF-8, percent-encoded if non-ASCII)", "schema": _TEXT},
     {"name": "X-Kyso-Number", "in": "header", "required": False,
      "description": "Số, ký hiệu văn bản / document number (UTF-8, percent-encoded if non-ASCII)", "schema": _TEXT},
     {"name": "X-Kyso-Classification", "in": "header", "required": False,
@@ -58,7 +67,9 @@ _UPLOAD = {
                 "additionalProperties": False,
                 "properties": {
                     "file": {"type": "string", "format": "binary"},
-                    "kind": {"type": "string", "enum": [k.value for k in DocKind]},
+                    "kind": _KIND,
+                    "copy_form": {"type": "string", "enum": [*declare.COPY_FORMS, *_COPY_ASCII]},
+                    "copying_agency": _TEXT,
                     "number": _TEXT,
                     "classification": _TEXT,
                     "title": _TEXT,

@@ -25,11 +25,12 @@ from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect, Request
 
+from gateway import declare
 from gateway.errors import StorageUnavailable
-from gateway.model import Declared, DocKind
+from gateway.model import Declared
 from gateway.publish.problems import BadMetadata, BadRequest, UploadTooLarge, UploadTooSlow
 
-FIELDS = ("kind", "number", "classification", "title", "client_reference")
+FIELDS = ("kind", "copy_form", "number", "copying_agency", "classification", "title", "client_reference")
 HEADER_PREFIX = "x-kyso-"
 MAX_FIELD_CHARS = 500  # per metadata value (the OpenAPI document says the same)
 MAX_FIELD_BYTES = 4 * MAX_FIELD_CHARS  # UTF-8 upper bound while streaming
@@ -255,25 +256,16 @@ def _header_fields(request: Request) -> dict[str, str]:
 
 
 def declared_from(fields: dict[str, str]) -> Declared:
-    kind = None
-    if fields.get("kind"):
-        try:
-            kind = DocKind(fields["kind"].strip().lower())
-        except ValueError:
-            allowed = ", ".join(k.value for k in DocKind)
-            raise BadMetadata("bad kind", detail=f"kind must be one of: {allowed}") from None
+    """The declared values, parsed as every door parses them (gateway.declare)."""
     for key, value in fields.items():
         if _CONTROL.search(value):
             raise BadMetadata("control characters", detail=f"{key}: control characters")
         if len(value) > MAX_FIELD_CHARS:
             raise BadMetadata("field too long", detail=f"{key}: more than {MAX_FIELD_CHARS} characters")
-    return Declared(
-        number=fields.get("number") or None,
-        kind=kind,
-        classification=fields.get("classification") or None,
-        title=fields.get("title") or None,
-        client_reference=fields.get("client_reference") or None,
-    )
+    try:
+        return declare.parse({k: v for k, v in fields.items() if k in FIELDS})
+    except declare.DeclarationError as exc:
+        raise BadMetadata(f"bad {exc.field}", detail=f"{exc.field} must be one of: {exc.allowed}") from None
 
 
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\]")

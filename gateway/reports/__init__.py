@@ -17,8 +17,14 @@ FORMATS = ("docx", "pdf", "csv", "json")
 __all__ = ["FORMATS", "Period", "ReportData", "build_report", "parse_period", "write_report"]
 
 
-def write_report(settings, data: ReportData, fmt: str, dst: Path, *, sign: bool = True) -> Path:
-    """Render `data` as `fmt` at `dst`. PDF is signed unless sign=False (then it is a draft, not to be sent)."""
+def write_report(settings, data: ReportData, fmt: str, dst: Path, *, sign: bool = False) -> Path:
+    """Render `data` as `fmt` at `dst`.
+
+    The PDF is written unsigned: the report is an issued document (BÁO CÁO with number, Nơi nhận and the head's
+    signature block), so Nghị định 30/2020 Điều 32.2.d applies to it too: the head of the unit signs it first,
+    then the organisation's seal goes over that signature (`gateway sign`, or `seal_report`). sign=True asks
+    the pipeline anyway and is refused (REPORT_NOT_SIGNED) unless the rendered file already carried the head's
+    signature, which a fresh rendering never does: kept for callers that want the refusal spelled out."""
     from gateway.reports.fonts import serif_family
 
     dst = Path(dst)

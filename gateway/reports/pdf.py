@@ -1,7 +1,11 @@
 """The report as PDF (reportlab), the same content as the DOCX, with Liberation Serif 2 embedded (metric-
-compatible with Times New Roman, every Vietnamese letter); then signed with the organisation key through the
-pipeline (kind REPORT: the report is itself an electronically exchanged document, Quy chế Điều 4), so the
-signing decision is in the decision log like any other.
+compatible with Times New Roman, every Vietnamese letter).
+
+Signing follows Nghị định 30/2020 Điều 32.2.d like any issued document (docs/report.md): `gateway report`
+writes the PDF unsigned; the head of the unit signs it with their own certificate; then `sign_report` (or
+`gateway sign`) puts the organisation's seal over the head's signature through the pipeline, so the decision
+is in the decision log like any other. Without the head's signature the pipeline refuses (the report's own
+Decree 30 form makes it an issued document whatever kind is declared).
 """
 
 from __future__ import annotations
@@ -147,7 +151,8 @@ def render_pdf(data: ReportData, dst: Path, fonts: Family) -> Path:
 
 
 def sign_report(settings, unsigned: Path, dst: Path, *, number: str = "") -> Path:
-    """Sign the rendered report with the organisation key through the pipeline; the signed file lands at dst.
+    """Seal the report (signed by the head of the unit) with the organisation key through the pipeline; the
+    signed file lands at dst.
 
     Fail closed: anything but SIGN (or no output) is an error and nothing is written at dst.
     """
