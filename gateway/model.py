@@ -270,7 +270,7 @@ class Member:
     """One thing inside a container, as a document of its own: it gets its own facts and decision."""
 
     location: str  # stable position inside the container ("zip:dir/a.pdf#3", "mime:1.2")
-    role: str  # "document" (needs a signature), "body" (mail text: read, not signed), "inline", "embedded"
+    role: str  # "document" (needs a signature), "body" (mail text), "inline", "embedded": read, never signed
     document: Document  # a private copy of its bytes (path in the pipeline's work directory)
     facts: Facts
 
@@ -309,6 +309,40 @@ class Decision:
     # The kind the decision was made for (declared vs inferred, gateway.kinds) and why that one.
     kind: DocKind | None = None
     kind_basis: str | None = None
+    # A container's (or a carrier's) members, each decided by the same policy; the outcome above is aggregated
+    # from them by the rule `members` (policies/README.md).
+    members: tuple["MemberDecision", ...] = ()
+
+
+# --- containers: members' decisions (issue 12) ---------------------------------------------------------------
+
+ROLES = ("document", "body", "inline", "embedded")  # see Member.role
+
+
+@dataclass(frozen=True)
+class MemberDecision:
+    """The decision about one member of a container, in the container's order."""
+
+    location: str  # as in Member.location
+    name: str
+    role: str
+    document_id: str  # the member's own Document.id (its decision-log record carries it)
+    decision: Decision
+
+
+@dataclass(frozen=True)
+class MemberResult:
+    """What a door needs to say about one member: its name, what happened to it, and why.
+
+    Nested members are flattened depth first; `name` is the path through the containers ("a.zip/b.pdf")."""
+
+    location: str
+    name: str
+    role: str
+    outcome: Outcome
+    reasons: tuple[Reason, ...]
+    signed: bool = False  # signed in the rebuilt container (PAdES in place, a .p7s beside it; an inner container: rebuilt)
+    record_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -331,6 +365,7 @@ class Result:
     warnings: tuple[Reason, ...] = ()
     duration_ms: float = 0.0
     dry_run: bool = False
+    members: tuple[MemberResult, ...] = ()  # a container's members, flattened depth first (see MemberResult)
 
     @property
     def outcome(self) -> Outcome:

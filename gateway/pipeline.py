@@ -9,7 +9,15 @@
 - BLOCK (state secret): nothing of the content is kept, a WARNING is logged and the record is flagged alert.
 
 Signed output goes to `out_dir` (or a fresh directory under <var>/work) as `<doc id>-<name>`; the
-caller owns that file. The HSM session (OrgSigner) and the validator are opened on first use, once per
+caller owns that file.
+
+Containers (zip, 7z, tar, gzip, TNEF, a mail message; issue 12): each document gets a private work directory
+(<var>/work/members-*, created only when something is extracted, removed when the document is done) where
+inspection extracts the members; each member is inspected and decided like a document. To SIGN a container,
+every member that needs it is signed (PAdES in place, or a CAdES .p7s beside it; an inner container is
+rebuilt first), the container is rebuilt by its kind's rebuilder (gateway.signing.containers) and read back
+to check every member before it is released. One decision-log record per member (with the container's
+document id and the member's location), then one for the container. The HSM session (OrgSigner) and the validator are opened on first use, once per
 Pipeline: a check or dry run never touches the token.
 """
 
@@ -28,6 +36,7 @@ from gateway.audit import OUTCOME_TEMPORARY, AuditLog
 from gateway.errors import (
     AuditUnavailable,
     GatewayError,
+    InputRejected,
     PermanentError,
     PinRejected,
     SigningCertificateInvalid,
@@ -40,6 +49,7 @@ from gateway.model import (
     DocKind,
     Document,
     Facts,
+    MemberResult,
     Outcome,
     Reason,
     Result,
@@ -113,26 +123,39 @@ class Pipeline:
         facts: Facts | None = None
         decision: Decision | None = None
         output: SignedOutput | None = None
+        signed: dict[str, SignedOutput] = {}  # a container's members signed inside it, by member document id
+        work = self._extraction()
         try:
-            # A decision that cannot be recorded must not be made: a deleted or replaced log stops here (ALERT).
-            self.audit.ensure_writable()
-            facts, decision = self._decide(doc, started)
-            if decision.outcome is Outcome.SIGN and not dry_run:
-                output, decision = self._sign(doc, facts, decision, out_dir)
-        except PermanentError as exc:  # the input itself is refused (inspection or the signer said so)
-            decision = self._refusal(exc.reason, "input")
-        except Exception as exc:
-            if isinstance(exc, TemporaryError):
-                err = exc
-            elif isinstance(exc, OSError):  # disk full, read-only or vanished folder: not a bug, try again
-                err = StorageUnavailable(f"{type(exc).__name__}: {exc.strerror or exc}")
-            else:
-                err = TemporaryError(f"unexpected {type(exc).__name__} while processing", code="INTERNAL_ERROR")
-            if err is not exc and not isinstance(exc, OSError):
-                log.exception("unexpected error processing document %s (%s)", doc.id, safe_name(doc.name))
-            self._record_failure(doc, facts, decision, err, started, dry_run)
-            raise err from (None if err is exc else exc)
-        return self._finish(doc, facts, decision, output, started, dry_run)
+            try:
+                # A decision that cannot be recorded must not be made: a deleted or replaced log stops here (ALERT).
+                self.audit.ensure_writable()
+                facts, decision = self._decide(doc, started, work)
+                if decision.outcome is Outcome.SIGN and not dry_run:
+                    output, decision = self._sign(doc, facts, decision, out_dir, signed)
+            except PermanentError as exc:  # the input itself is refused (inspection or the signer said so)
+                refusal = self._refusal(exc.reason, "input")
+                decision = replace(refusal, members=decision.members) if decision is not None else refusal
+                signed.clear()
+            except Exception as exc:
+                if isinstance(exc, TemporaryError):
+                    err = exc
+                elif isinstance(exc, OSError):  # disk full, read-only or vanished folder: not a bug, try again
+                    err = StorageUnavailable(f"{type(exc).__name__}: {exc.strerror or exc}")
+                else:
+                    err = TemporaryError(f"unexpected {type(exc).__name__} while processing", code="INTERNAL_ERROR")
+                if err is not exc and not isinstance(exc, OSError):
+                    log.exception("unexpected error processing document %s (%s)", doc.id, safe_name(doc.name))
+                self._record_failure(doc, facts, decision, err, started, dry_run)
+                raise err from (None if err is exc else exc)
+            return self._finish(doc, facts, decision, output, started, dry_run, signed)
+        finally:
+            work.close()
+
+    def _extraction(self):
+        """The private work directory (made on first use) and budget for one document's members."""
+        from gateway.inspect.members import Extraction
+
+        return Extraction.under(Path(self.settings.var_dir) / "work", self.settings)
 
     def check(self, doc: Document) -> Result:
         """Decide without signing (gateway check): a dry run, logged as one."""
@@ -140,7 +163,7 @@ class Pipeline:
 
     # --- steps -----------------------------------------------------------------------------------------
 
-    def _decide(self, doc: Document, started: float) -> tuple[Facts | None, Decision]:
+    def _decide(self, doc: Document, started: float, work=None) -> tuple[Facts | None, Decision]:
         limits = self.settings.limits
         size = doc.size
         if size > limits.max_document_bytes:
@@ -155,8 +178,8 @@ class Pipeline:
             return None, self._refusal(Reason.of("TOO_LARGE", size=size, max=limits.max_document_bytes), "too_large")
         from gateway.inspect import inspect
 
-        facts = inspect(doc, self.settings, self.validator)
-        if time.monotonic() - started > limits.document_seconds and not facts.secrecy:
+        facts = inspect(doc, self.settings, self.validator, work)
+        if time.monotonic() - started > limits.document_seconds and not _any_secrecy(facts):
             # Inspection is where hostile input costs time (huge object graphs, text extraction). A secrecy mark
             # already found still decides: BLOCK (alert, content not kept), never a plain REJECT.
             return facts, self._refusal(Reason.of("TIME_LIMIT", seconds=limits.document_seconds), "time_limit")
@@ -169,7 +192,10 @@ class Pipeline:
             Outcome.REJECT, (reason,), (RuleHit(rule, Outcome.REJECT, reason),), policy.id, policy.version
         )
 
-    def _sign(self, doc: Document, facts: Facts, decision: Decision, out_dir: Path | None):
+    def _sign(self, doc: Document, facts: Facts, decision: Decision, out_dir: Path | None,
+              signed: dict[str, SignedOutput] | None = None):
+        if facts.container is not None:
+            return self._sign_container(doc, facts, decision, out_dir, {} if signed is None else signed)
         work = self._work_dir(out_dir)
         name = safe_name(doc.name)
         src, temp_src = self._source(doc, work)
@@ -204,6 +230,77 @@ class Pipeline:
         if extra:
             decision = replace(decision, warnings=tuple(dict.fromkeys(decision.warnings + extra)))
         return output, decision
+
+    def _sign_container(self, doc: Document, facts: Facts, decision: Decision, out_dir: Path | None,
+                        signed: dict[str, SignedOutput]):
+        """Sign what needs it inside, rebuild, read back and check; the rebuilt container is the output."""
+        work = self._work_dir(out_dir)
+        dst = work / f"{doc.id}-{safe_name(doc.name)}"
+        src, temp_src = self._source(doc, work)
+        scratch = Path(tempfile.mkdtemp(prefix=f".{doc.id}-members-", dir=work))
+        try:
+            output = self._rebuild(doc, facts, decision, src, dst, scratch, signed)
+        except BaseException:
+            dst.unlink(missing_ok=True)
+            signed.clear()
+            if out_dir is None:
+                shutil.rmtree(work, ignore_errors=True)
+            raise
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+            if temp_src is not None:
+                temp_src.unlink(missing_ok=True)
+        status = getattr(self._signer, "last_status", None)
+        extra = tuple(getattr(status, "warnings", ()) or ())
+        if extra:
+            decision = replace(decision, warnings=tuple(dict.fromkeys(decision.warnings + extra)))
+        return output, decision
+
+    def _rebuild(self, doc: Document, facts: Facts, decision: Decision, src: Path, dst: Path, scratch: Path,
+                 signed: dict[str, SignedOutput]) -> SignedOutput:
+        from gateway.signing import containers as rebuilders
+
+        chunk = self.settings.signing.chunk_size
+        changes: dict[str, rebuilders.Change] = {}
+        expected: list[rebuilders.Expected] = []
+        names = {_name_key(m.document.name) for m in facts.members}
+        for member, md in zip(facts.members, decision.members):
+            mdoc, mfacts, mdec = member.document, member.facts, md.decision
+            want = [rebuilders.Expected(mdoc.name, mfacts.sha256)]
+            if member.role == "document" and mdec.outcome is Outcome.SIGN:
+                msrc = Path(mdoc.path)  # the member's private copy in the work directory
+                if mfacts.container is not None:
+                    out = self._rebuild(mdoc, mfacts, mdec, msrc, scratch / f"{mdoc.id}.c", scratch, signed)
+                    changes[member.location] = rebuilders.Change(replacement=out.path)
+                    want = [rebuilders.Expected(mdoc.name, out.sha256)]
+                elif mdec.sign_format is SignFormat.CADES:
+                    p7s_name = f"{mdoc.name}.p7s"
+                    if _name_key(p7s_name) in names:
+                        raise InputRejected("signature name taken", code="CONTAINER_UNSAFE_ENTRY", name=p7s_name,
+                                            detail="a file of that name is already there")
+                    out = self._check_output(self.signer.sign_detached(msrc, scratch / f"{mdoc.id}.p7s"), msrc)
+                    changes[member.location] = rebuilders.Change(beside=((p7s_name, out.path),))
+                    want.append(rebuilders.Expected(p7s_name, out.sha256, "cades"))
+                else:
+                    out = self.signer.sign_pdf(msrc, scratch / f"{mdoc.id}.pdf", self._request(mdoc, mfacts, mdec))
+                    out = self._check_output(out, msrc)
+                    changes[member.location] = rebuilders.Change(replacement=out.path)
+                    want = [rebuilders.Expected(mdoc.name, out.sha256, "pades")]
+                signed[mdoc.id] = out
+            expected.extend(want)
+        rebuilders.rebuild(facts.container or "", src, dst, changes)
+        try:
+            rebuilders.check_rebuilt(dst, facts.media_type, expected, self.settings, chunk)
+            sha, size = _sha256_size(dst, chunk)
+        except BaseException:
+            dst.unlink(missing_ok=True)
+            raise
+        any_signed = next((signed[m.document.id] for m in facts.members if m.document.id in signed), None)
+        return SignedOutput(
+            path=dst, sha256=sha, size=size, media_type=facts.media_type,
+            signer_sha256=any_signed.signer_sha256 if any_signed else "",
+            signer_serial=any_signed.signer_serial if any_signed else "",
+        )
 
     def _work_dir(self, out_dir: Path | None) -> Path:
         try:
@@ -277,7 +374,7 @@ class Pipeline:
 
     # --- recording -------------------------------------------------------------------------------------
 
-    def _finish(self, doc, facts, decision: Decision, output, started, dry_run) -> Result:
+    def _finish(self, doc, facts, decision: Decision, output, started, dry_run, signed=None) -> Result:
         warnings = decision.warnings
         blocked = decision.outcome is Outcome.BLOCK
         if blocked:
@@ -288,10 +385,15 @@ class Pipeline:
                 ", ".join(r.args.get("level", "") + "@" + r.args.get("where", "") for r in decision.reasons),
             )
         duration_ms = (time.monotonic() - started) * 1000
+        members: list[MemberResult] = []
         try:
+            if facts is not None and facts.members and decision.members:
+                self._record_members(doc, doc.id, facts, decision, signed or {}, dry_run, "", members)
+            extra = {"container": facts.container, "members": len(facts.members)} if facts is not None and (
+                facts.container or facts.members) else None
             rec = self.audit.record_decision(
                 doc, outcome=str(decision.outcome), decision=decision, facts=facts, output=output,
-                warnings=warnings, duration_ms=duration_ms, dry_run=dry_run, alert=blocked,
+                warnings=warnings, duration_ms=duration_ms, dry_run=dry_run, alert=blocked, extra=extra,
             )
         except Exception as exc:
             if output is not None:
@@ -303,8 +405,26 @@ class Pipeline:
             self._learn_certificates(facts)
         return Result(
             document_id=doc.id, decision=decision, output=output, record_id=rec.id, warnings=warnings,
-            duration_ms=duration_ms, dry_run=dry_run,
+            duration_ms=duration_ms, dry_run=dry_run, members=tuple(members),
         )
+
+    def _record_members(self, container: Document, root_id: str, facts: Facts, decision: Decision,
+                        signed: dict[str, SignedOutput], dry_run: bool, prefix: str, out: list[MemberResult]) -> None:
+        """One record per member, depth first (metadata only: names, hashes, reasons, never content)."""
+        for member, md in zip(facts.members, decision.members):
+            mdoc, d = member.document, md.decision
+            path = prefix + (md.name or member.location)
+            output = signed.get(mdoc.id)
+            rec = self.audit.record_decision(
+                mdoc, outcome=str(d.outcome), decision=d, facts=member.facts, output=output, warnings=d.warnings,
+                dry_run=dry_run, alert=d.outcome is Outcome.BLOCK,
+                extra={"member": {"container_id": container.id, "root_id": root_id, "location": member.location,
+                                  "role": member.role, "path": path}},
+            )
+            out.append(MemberResult(member.location, path, member.role, d.outcome, d.reasons,
+                                    signed=output is not None, record_id=rec.id))
+            if member.facts.members and d.members:
+                self._record_members(mdoc, root_id, member.facts, d, signed, dry_run, path + "/", out)
 
     def _learn_certificates(self, facts: Facts) -> None:
         """Valid personal signatures passing through feed the certificate inventory (issue: report)."""
@@ -338,6 +458,27 @@ def _signature_block(form):
     if block is None or block.page is None or block.box is None:
         return None
     return block.page, block.box
+
+
+def _any_secrecy(facts: Facts) -> bool:
+    return bool(facts.secrecy) or any(_any_secrecy(m.facts) for m in facts.members)
+
+
+def _name_key(name: str) -> str:
+    import unicodedata
+
+    return unicodedata.normalize("NFC", name).casefold()
+
+
+def _sha256_size(path: Path, chunk: int) -> tuple[str, int]:
+    import hashlib
+
+    h, size = hashlib.sha256(), 0
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+            size += len(block)
+    return h.hexdigest(), size
 
 
 def _remove_output(output: SignedOutput) -> None:

@@ -13,6 +13,8 @@ A policy file (see policies/README.md):
     internal_circulation = "reject"
     [kinds.report]                   # optional: per-kind overrides, applied after the channel's
     chain = [...]
+    [roles.embedded]                 # optional: per-role overrides for members of a container (body, inline,
+    chain = [...]                    # embedded, document), applied last
 
 How the outcome is derived (Mailman's chain, but every refusal is collected first):
 - every rule in the chain is checked and every refusing or warning hit is recorded;
@@ -22,6 +24,11 @@ How the outcome is derived (Mailman's chain, but every refusal is collected firs
   PASS/SIGN, else REJECT (POLICY_REFUSED: nothing allowed it — fail closed);
 - `Decision.reasons` are the reasons of the hits that share the outcome; warnings (hits asking no
   outcome, and warnings inspection found) go to `Decision.warnings`.
+
+Containers (issue 12): the members of a document (`Facts.members`) are decided first, each by the same policy
+with its own role, and their decisions reach the rules (`RuleContext.members`): the rule `members`
+aggregates them. A member that is only read (role body, inline, embedded) is never signed: a SIGN answer
+for it becomes PASS (MEMBER_READ), its carrier's signature covers it.
 
 A bad file (syntax, unknown key or rule, wrong type or value) raises ConfigError naming file, line, key.
 Pure module: tomllib is the only parser; no third-party import.
@@ -37,18 +44,18 @@ from typing import Mapping
 
 from gateway.errors import ConfigError
 from gateway.kinds import resolve as resolve_kind
-from gateway.model import Channel, Decision, DocKind, Document, Facts, Outcome, Reason, RuleHit
-from gateway.rules import OPTIONS, RULES, RuleContext, RuleResult
+from gateway.model import ROLES, Channel, Decision, DocKind, Document, Facts, MemberDecision, Outcome, Reason, RuleHit
+from gateway.rules import LIST_OPTIONS, OPTIONS, RULES, RuleContext, RuleResult
 
-TOP_KEYS = {"id", "version", "description", "applies_to", "chain", "options", "channels", "kinds"}
-OVERRIDE_KEYS = {"chain"} | set(OPTIONS)
+TOP_KEYS = {"id", "version", "description", "applies_to", "chain", "options", "channels", "kinds", "roles"}
+OVERRIDE_KEYS = {"chain"} | set(OPTIONS) | set(LIST_OPTIONS)
 POSITIVE = (Outcome.PASS, Outcome.SIGN)
 
 
 @dataclass(frozen=True)
 class Override:
     chain: tuple[str, ...] | None = None
-    options: Mapping[str, str] = field(default_factory=dict)
+    options: Mapping[str, "str | tuple[str, ...]"] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -57,11 +64,12 @@ class Policy:
     version: str
     source: str
     chain: tuple[str, ...]
-    options: Mapping[str, str]
+    options: Mapping[str, "str | tuple[str, ...]"]
     description: str = ""
     applies_to: tuple[Channel, ...] = ()
     channels: Mapping[Channel, Override] = field(default_factory=dict)
     kinds: Mapping[DocKind, Override] = field(default_factory=dict)
+    roles: Mapping[str, Override] = field(default_factory=dict)  # members of containers, by role
 
     # --- loading ---------------------------------------------------------------------------------
 
@@ -79,28 +87,37 @@ class Policy:
 
     # --- deciding --------------------------------------------------------------------------------
 
-    def resolved(self, channel: Channel, kind: DocKind) -> tuple[tuple[str, ...], dict[str, str]]:
-        """The chain and options for one channel and kind (file < channel < kind)."""
+    def resolved(self, channel: Channel, kind: DocKind, role: str = "document") -> tuple[tuple[str, ...], dict]:
+        """The chain and options for one channel, kind and role (file < channel < kind < role)."""
         chain, options = self.chain, dict(self.options)
-        for ov in (self.channels.get(channel), self.kinds.get(kind)):
+        for ov in (self.channels.get(channel), self.kinds.get(kind), self.roles.get(role)):
             if ov is not None:
                 chain = ov.chain or chain
                 options.update(ov.options)
         return chain, options
 
-    def decide(self, doc: Document, facts: Facts, *, max_document_bytes: int | None = None) -> Decision:
+    def decide(self, doc: Document, facts: Facts, *, max_document_bytes: int | None = None,
+               role: str = "document") -> Decision:
         # The kind the rules see: declared vs inferred from the Decree 30 form (gateway.kinds, issue 14).
         choice = resolve_kind(doc, facts)
         if choice.kind is not doc.kind:
             doc = replace(doc, kind=choice.kind)
-        decision = self._decide(doc, facts, max_document_bytes)
+        decision = self._decide(doc, facts, max_document_bytes, role)
         extra = (choice.warning,) if choice.warning else ()
         return replace(decision, kind=choice.kind, kind_basis=choice.basis,
                        warnings=_unique(list(decision.warnings) + list(extra)))
 
-    def _decide(self, doc: Document, facts: Facts, max_document_bytes: int | None) -> Decision:
-        chain, options = self.resolved(doc.channel, doc.kind)
-        ctx = RuleContext(self.id, options, max_document_bytes)
+    def _decide(self, doc: Document, facts: Facts, max_document_bytes: int | None, role: str = "document") -> Decision:
+        # A container's members first, each by this same policy with its own role (rule `members` reads them).
+        members = tuple(
+            MemberDecision(
+                m.location, m.document.name, m.role, m.document.id,
+                self.decide(m.document, m.facts, max_document_bytes=max_document_bytes, role=m.role),
+            )
+            for m in facts.members
+        )
+        chain, options = self.resolved(doc.channel, doc.kind, role)
+        ctx = RuleContext(self.id, options, max_document_bytes, members=members, role=role)
         hits: list[RuleHit] = []
         chosen: RuleResult | None = None
         for name in chain:
@@ -112,7 +129,13 @@ class Policy:
                     continue  # an earlier PASS/SIGN rule already chose
                 chosen = result
             hits.extend(RuleHit(name, result.outcome, r) for r in result.reasons)
-        return self._decision(hits, chosen, facts)
+        decision = self._decision(hits, chosen, facts)
+        if role != "document" and decision.outcome is Outcome.SIGN:
+            # Read, never signed: whatever the chain said, the carrier's signature covers this member.
+            read = Reason.of("MEMBER_READ")
+            decision = replace(decision, outcome=Outcome.PASS, reasons=(read,), sign_format=None, appearance=None,
+                               anchor_field=None, hits=decision.hits + (RuleHit("(role)", Outcome.PASS, read),))
+        return replace(decision, members=members)
 
     def _decision(self, hits: list[RuleHit], chosen: RuleResult | None, facts: Facts) -> Decision:
         asked = {h.outcome for h in hits}
@@ -249,7 +272,8 @@ class _Parser:
         version = self.string("", "version", data["version"])
         description = self.string("", "description", data.get("description", ""), empty_ok=True)
         chain = self.chain("", data["chain"])
-        options = {name: default for name, (_, default) in OPTIONS.items()}
+        options: dict = {name: default for name, (_, default) in OPTIONS.items()}
+        options.update({name: () for name in LIST_OPTIONS})
         options.update(self.options("options", self.table("", "options", data.get("options", {}))))
         applies = data.get("applies_to", [])
         if not isinstance(applies, list):
@@ -263,7 +287,16 @@ class _Parser:
             self.enum("kinds", name, DocKind, name): self.override(f"kinds.{name}", t)
             for name, t in self.table("", "kinds", data.get("kinds", {})).items()
         }
-        return Policy(pid, version, self.source, chain, options, description, applies_to, channels, kinds)
+        roles = {
+            self.role(name): self.override(f"roles.{name}", t)
+            for name, t in self.table("", "roles", data.get("roles", {})).items()
+        }
+        return Policy(pid, version, self.source, chain, options, description, applies_to, channels, kinds, roles)
+
+    def role(self, name: str) -> str:
+        if name not in ROLES:
+            raise self.fail("roles", name, f"vai trò không hợp lệ / invalid role {name!r} (allowed: {', '.join(ROLES)})")
+        return name
 
     def string(self, table: str, key: str, value: object, *, empty_ok: bool = False) -> str:
         if not isinstance(value, str) or (not value.strip() and not empty_ok):
@@ -292,9 +325,14 @@ class _Parser:
             raise self.fail(table, "chain", "luật lặp lại / a rule is listed twice")
         return tuple(value)
 
-    def options(self, table: str, data: dict) -> dict[str, str]:
-        out = {}
+    def options(self, table: str, data: dict) -> dict:
+        out: dict = {}
         for key, value in data.items():
+            if key in LIST_OPTIONS:
+                if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+                    raise self.fail(table, key, f"phải là danh sách chuỗi / must be a list of strings ({LIST_OPTIONS[key]})")
+                out[key] = tuple(v.strip() for v in value)
+                continue
             if key not in OPTIONS:
                 raise self.fail(table, key, "khóa không được hỗ trợ / unknown key")
             allowed, _ = OPTIONS[key]

@@ -413,6 +413,98 @@ CATALOG: dict[str, ReasonText] = {
     ),
     # Each line of work adds its codes in its own section below (fewer merge conflicts).
     # --- containers: zip, 7z, tar, gzip, TNEF (issue 12) ------------------------------------------
+    "CONTAINER_REBUILT": ReasonText(
+        "Tệp nén ({container}) được đóng gói lại với {count} tài liệu bên trong đã ký số ({names}); tên, thứ tự và"
+        " các tệp khác giữ nguyên",
+        "The {container} archive is rebuilt with {count} document(s) inside signed ({names}); names, order and the"
+        " other files kept",
+        QC_D4,
+    ),
+    "CONTAINER_PASSED": ReasonText(
+        "Mọi tệp trong tệp nén ({container}, {count} tệp) đã được đọc và không cần ký thêm; chuyển tiếp không thay đổi",
+        "Every file in the {container} archive ({count}) was read and needs no signature; passed unchanged",
+        QC_D4,
+    ),
+    "CONTAINER_NOT_REBUILT": ReasonText(
+        "Tệp nén ({container}) chứa tài liệu cần ký số ({names}) mà chính sách không đóng gói lại tệp nén:"
+        " đề nghị gửi trực tiếp tệp PDF, không nén",
+        "The {container} archive holds documents that must be signed ({names}) and the policy does not rebuild"
+        " archives: send the PDF files directly, not compressed",
+        QC_D4,
+    ),
+    "CONTAINER_CANNOT_CARRY_SIGNATURE": ReasonText(
+        "Tệp nén {container} chỉ chứa được một tệp, không kèm được chữ ký tách rời .p7s của {names}:"
+        " đề nghị gửi trực tiếp tệp, không nén (hoặc nén bằng zip)",
+        "A {container} file holds a single file and cannot carry the detached .p7s signature of {names}:"
+        " send the file directly, not compressed (or as a zip)",
+        QC_D4,
+    ),
+    "CONTAINER_NO_REBUILDER": ReasonText(
+        "Cổng ký số chưa đóng gói lại được tệp loại {container} sau khi ký: đề nghị gửi trực tiếp tệp PDF, không nén",
+        "The gateway cannot rebuild a {container} container after signing: send the PDF files directly, not compressed",
+        QC_D4,
+    ),
+    "CONTAINER_ENCRYPTED": ReasonText(
+        "Tệp nén có tệp được đặt mật khẩu / mã hóa ({name}): cổng ký số không đọc được nên không ký, không gửi đi;"
+        " đề nghị gửi lại không đặt mật khẩu",
+        "The archive holds an encrypted / password-protected file ({name}): the gateway cannot read it, so it is"
+        " neither signed nor sent; send it again without a password",
+        LUAT_BMNN + "; " + QC_D4,
+    ),
+    "CONTAINER_BROKEN": ReasonText(
+        "Tệp nén bị hỏng hoặc không đọc được trọn vẹn ({detail}): không ký, không gửi đi; đề nghị nén lại hoặc gửi"
+        " trực tiếp tệp PDF",
+        "The archive is damaged or cannot be read completely ({detail}): not signed, not sent; compress it again or"
+        " send the PDF files directly",
+        QC_D4,
+    ),
+    "CONTAINER_UNSAFE_ENTRY": ReasonText(
+        "Tệp nén có mục không an toàn «{name}» ({detail}): không gửi đi; đề nghị nén lại chỉ gồm các tệp thường",
+        "The archive has an unsafe entry '{name}' ({detail}): not sent; compress it again with plain files only",
+        QC_D4,
+    ),
+    "CONTAINER_UNSUPPORTED": ReasonText(
+        "Cổng ký số không đọc loại tệp nén {container} ({detail}): đề nghị dùng zip hoặc gửi trực tiếp tệp PDF",
+        "The gateway does not read {container} archives ({detail}): use zip, or send the PDF files directly",
+        QC_D4,
+    ),
+    "CONTAINER_TOO_DEEP": ReasonText(
+        "Tệp nén lồng nhau quá {max} lớp: không đọc hết nên không gửi đi; đề nghị gửi trực tiếp tệp PDF",
+        "Archives nested more than {max} levels deep: not read completely, so not sent; send the PDF files directly",
+        QC_D4,
+    ),
+    "CONTAINER_TOO_MANY_ENTRIES": ReasonText(
+        "Tệp nén có quá {max} mục: không đọc hết nên không gửi đi; đề nghị chia thành nhiều lần gửi",
+        "The archive has more than {max} entries: not read completely, so not sent; send it in several parts",
+        QC_D4,
+    ),
+    "CONTAINER_TOO_LARGE": ReasonText(
+        "Nội dung giải nén vượt quá {max} byte: không đọc hết nên không gửi đi; đề nghị chia thành nhiều lần gửi",
+        "The archive expands to more than {max} bytes: not read completely, so not sent; send it in several parts",
+        QC_D4,
+    ),
+    "CONTAINER_BOMB": ReasonText(
+        "Tệp «{name}» trong tệp nén giải nén lớn bất thường (tỷ lệ nén trên {max} lần, có thể là bom giải nén):"
+        " không gửi đi",
+        "The file '{name}' in the archive expands abnormally (compression ratio above {max}, a possible"
+        " decompression bomb): not sent",
+        QC_D4,
+    ),
+    "MEMBER_READ": ReasonText(
+        "Đã đọc để kiểm tra dấu chỉ độ mật; không ký riêng (chữ ký của tệp chứa nó bao gồm cả tệp này)",
+        "Read for marks; not signed on its own (the signature of what carries it covers it)",
+        QC_D4,
+    ),
+    "MEMBER_NOT_READ": ReasonText(
+        "Cổng ký số không đọc được nội dung loại {media_type} để kiểm tra dấu chỉ độ mật: không gửi đi",
+        "The gateway cannot read content of type {media_type} to check it for secrecy marks: not sent",
+        LUAT_BMNN + "; " + QC_D4,
+    ),
+    "UNREADABLE_ALLOWED": ReasonText(
+        "Tài liệu được mã hóa, không đọc được; chính sách cho phép chuyển tiếp không thay đổi ({who})",
+        "The document is encrypted and cannot be read; the policy lets it pass unchanged ({who})",
+        QC_D4,
+    ),
     # --- mail: MIME structure, headers, S/MIME, PGP (issue 12) --------------------------------------
     # --- office and text readers (issue 12) ----------------------------------------------------------
     # --- secrecy reading: layout, OCR, legacy encodings (issue 13) -----------------------------------
@@ -577,12 +669,18 @@ class _Missing(dict):
 
 
 def render(reason: Reason) -> Rendered:
-    """The reason as people read it. Unknown codes still render (as the code) rather than fail."""
+    """The reason as people read it. Unknown codes still render (as the code) rather than fail.
+
+    A member's reason carried by its container (param `member`, the path inside: "a.zip/b.pdf") names it."""
     text = CATALOG.get(reason.code)
     if text is None:
         return Rendered(reason.code, reason.code, reason.code, "")
     args = _Missing(reason.args)
-    return Rendered(reason.code, text.vi.format_map(args), text.en.format_map(args), text.basis)
+    vi, en = text.vi.format_map(args), text.en.format_map(args)
+    member = reason.args.get("member")
+    if member:
+        vi, en = f"Tệp «{member}» bên trong: {vi}", f"Inner file '{member}': {en}"
+    return Rendered(reason.code, vi, en, text.basis)
 
 
 def render_all(reasons) -> list[Rendered]:

@@ -19,6 +19,7 @@ from gateway.model import (
     DocKind,
     Document,
     Facts,
+    MemberDecision,
     Outcome,
     Reason,
     Revocation,
@@ -36,11 +37,19 @@ class RuleContext:
     """What a rule may know beyond the document: the policy's options for this channel."""
 
     policy_id: str
-    options: Mapping[str, str] = field(default_factory=dict)
+    options: Mapping[str, "str | tuple[str, ...]"] = field(default_factory=dict)
     max_document_bytes: int | None = None
+    # Containers (issue 12): the members' own decisions (decided first, by the same policy), and the role of
+    # the document being decided inside its container ("document" at the top).
+    members: tuple[MemberDecision, ...] = ()
+    role: str = "document"
 
     def option(self, name: str) -> str:
-        return self.options[name]
+        return self.options[name]  # type: ignore[return-value]
+
+    def values(self, name: str) -> tuple[str, ...]:
+        """A list-valued option (LIST_OPTIONS)."""
+        return tuple(self.options.get(name, ()))  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -127,9 +136,42 @@ def _too_large(doc: Document, facts: Facts, ctx: RuleContext) -> RuleResult | No
     return None
 
 
-@rule("unreadable", "Part of the document could not be read completely: never released (fail closed)")
+@rule("unreadable", "Part of the document could not be read completely: never released (fail closed); only what is "
+      "unreadable because encrypted may pass, from/to addresses in allow_unreadable_from/_to")
 def _unreadable(doc: Document, facts: Facts, ctx: RuleContext) -> RuleResult | None:
-    return _hit(Outcome.REJECT, *facts.incomplete) if facts.incomplete else None
+    if not facts.incomplete:
+        return None
+    if all(r.code in ENCRYPTED_CODES for r in facts.incomplete):
+        who = _allowed_unreadable(doc, ctx)
+        # Passed as it is, unread and unsigned: so never when something readable inside it must be signed.
+        if who and not any(m.decision.outcome is Outcome.SIGN for m in ctx.members):
+            return _hit(Outcome.PASS, Reason.of("UNREADABLE_ALLOWED", who=who))
+    return _hit(Outcome.REJECT, *facts.incomplete)
+
+
+# Reason codes meaning "cannot be read because it is encrypted / password-protected" (not: broken, too big).
+# Other readers add theirs (S/MIME-encrypted, PGP ...). Only these can be let through by allow_unreadable_*.
+ENCRYPTED_CODES: set[str] = {"CONTAINER_ENCRYPTED"}
+
+
+def _address_in(address: str, entries: tuple[str, ...]) -> bool:
+    a = address.strip().strip("<>").lower()
+    for e in entries:
+        e = e.strip().lower()
+        if e and (a == e or (e.startswith("@") and a.endswith(e))):
+            return True
+    return False
+
+
+def _allowed_unreadable(doc: Document, ctx: RuleContext) -> str | None:
+    """The address that allows an unreadable (encrypted) document through, or None."""
+    sender, recipients = doc.origin.sender, doc.origin.recipients
+    if sender and _address_in(sender, ctx.values("allow_unreadable_from")):
+        return sender
+    allowed_to = ctx.values("allow_unreadable_to")
+    if recipients and allowed_to and all(_address_in(r, allowed_to) for r in recipients):
+        return ", ".join(recipients)
+    return None
 
 
 @rule("non_pdf", "Not a PDF: per channel, a detached CAdES .p7s (non_pdf = \"cades\") or a refusal")
@@ -251,7 +293,8 @@ def _valid_person(facts: Facts) -> SignatureFacts | None:
 
 @rule("issued_needs_person", "An issued document needs a valid signature of the competent person first")
 def _issued_needs_person(doc: Document, facts: Facts, ctx: RuleContext) -> RuleResult | None:
-    if doc.kind is DocKind.ISSUED and _valid_person(facts) is None:
+    # A container is not itself signed by anyone: each document inside answers for itself (rule `members`).
+    if doc.kind is DocKind.ISSUED and facts.container is None and _valid_person(facts) is None:
         return _hit(Outcome.REJECT, Reason.of("ISSUED_NEEDS_PERSONAL_SIGNATURE", document=_document_label(facts)))
     return None
 
@@ -304,6 +347,57 @@ def _exempt(doc: Document, facts: Facts, ctx: RuleContext) -> RuleResult | None:
     return _hit(Outcome.PASS, Reason.of("EXEMPT_BY_POLICY", policy=ctx.policy_id))
 
 
+# --- containers and their members (issue 12) ----------------------------------------------------------
+
+# Containers that hold exactly one file: a member signed with a detached .p7s has nowhere to go beside it.
+SINGLE_FILE_CONTAINERS = frozenset({"gzip", "bzip2", "xz"})
+_NAMES_SHOWN = 5
+
+
+def in_member(reason: Reason, name: str) -> Reason:
+    """A member's reason as the container's: same code, with the member's path added (`member`)."""
+    args = reason.args
+    inner = args.get("member")
+    args["member"] = f"{name}/{inner}" if inner else (name or "?")
+    return Reason.of(reason.code, **args)
+
+
+def _names(ms) -> str:
+    names = [m.name or m.location for m in ms]
+    return ", ".join(names[:_NAMES_SHOWN]) + (f" (+{len(names) - _NAMES_SHOWN})" if len(names) > _NAMES_SHOWN else "")
+
+
+@rule("members", "A container's (or a carrier's) members, each decided by the same policy: any BLOCK blocks it, "
+      "any REJECT rejects it, members to sign rebuild it (option containers) or refuse it")
+def _members(doc: Document, facts: Facts, ctx: RuleContext) -> RuleResult | None:
+    ms = ctx.members
+    if not ms and facts.container is None:
+        return None
+    for outcome in (Outcome.BLOCK, Outcome.REJECT):
+        hit = [m for m in ms if m.decision.outcome is outcome]
+        if hit:
+            return _hit(outcome, *dict.fromkeys(in_member(r, m.name) for m in hit for r in m.decision.reasons))
+    if facts.container is None:
+        return None  # a carrier (a PDF with embedded files): its own chain decides how it is signed
+    kind = facts.container
+    to_sign = [m for m in ms if m.decision.outcome is Outcome.SIGN]
+    if not to_sign:
+        return _hit(Outcome.PASS, Reason.of("CONTAINER_PASSED", container=kind, count=len(ms)))
+    if ctx.option("containers") != "rebuild":
+        return _hit(Outcome.REJECT, Reason.of("CONTAINER_NOT_REBUILT", container=kind, names=_names(to_sign)))
+    if kind in SINGLE_FILE_CONTAINERS and any(m.decision.sign_format is SignFormat.CADES for m in to_sign):
+        return _hit(Outcome.REJECT, Reason.of("CONTAINER_CANNOT_CARRY_SIGNATURE", container=kind,
+                                              names=_names(to_sign)))
+    return _hit(Outcome.SIGN, Reason.of("CONTAINER_REBUILT", container=kind, count=len(to_sign),
+                                        names=_names(to_sign)))
+
+
+@rule("read_not_signed", "A member only read, never signed (mail body, inline image, file embedded in a PDF or an "
+      "Office file): passes once nothing refused it; its carrier's signature covers it")
+def _read_not_signed(doc: Document, facts: Facts, ctx: RuleContext) -> RuleResult | None:
+    return None if ctx.role == "document" else _hit(Outcome.PASS, Reason.of("MEMBER_READ"))
+
+
 # Options every rule above may read, with the values allowed and the default.
 OPTIONS: dict[str, tuple[tuple[str, ...], str]] = {
     "non_pdf": (("reject", "cades"), "reject"),
@@ -314,4 +408,14 @@ OPTIONS: dict[str, tuple[tuple[str, ...], str]] = {
     "revocation_unchecked": (("reject", "warn", "ignore"), "warn"),
     "javascript": (("reject", "warn", "ignore"), "warn"),
     "embedded_files": (("reject", "warn", "ignore"), "warn"),
+    # A container whose members need signing: rebuilt with them signed, or refused (rule `members`).
+    "containers": (("rebuild", "reject"), "rebuild"),
+}
+
+# List-valued options: name -> what the entries are. Default: empty.
+LIST_OPTIONS: dict[str, str] = {
+    # Encrypted (unreadable) documents may pass unread from these senders / when every recipient is listed:
+    # an address, or "@domain" for a whole domain (rule `unreadable`).
+    "allow_unreadable_from": "addresses or @domains",
+    "allow_unreadable_to": "addresses or @domains",
 }

@@ -133,6 +133,12 @@ class LimitSettings(Section):
     max_mime_parts: int = Field(default=500, ge=1)
     max_mime_depth: int = Field(default=10, ge=1)
     max_header_bytes: int = Field(default=256 * 1024, ge=1024)
+    # Containers (zip, 7z, tar, gzip, TNEF, mail, a PDF's embedded files): one budget for a document's whole
+    # recursion. A breach refuses the document with its own reason (gateway.inspect.members).
+    max_container_depth: int = Field(default=5, ge=1, le=50)  # containers inside containers
+    max_container_entries: int = Field(default=10_000, ge=1)  # entries of every container, all levels
+    max_expanded_bytes: int = Field(default=1024 * MiB, ge=1)  # bytes extracted, all levels together
+    max_compression_ratio: float = Field(default=100.0, ge=2)  # of a member above 1 MiB: a bomb beyond
 
 
 class SmtpUser(Section):

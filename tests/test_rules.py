@@ -13,6 +13,7 @@ from gateway.model import (
     DocKind,
     Document,
     Facts,
+    Member,
     Outcome,
     Reason,
     Revocation,
@@ -121,6 +122,49 @@ CASES = [
 ]
 
 
+# --- containers (issue 12): members decided by the same policy, aggregated by the rule `members` -------------
+
+ZIP = "application/zip"
+
+
+def member(f: Facts, role: str = "document", name: str = "a.pdf", channel: Channel = Channel.CLI) -> Member:
+    return Member(f"zip:{name}#0", role, Document(channel=channel, name=name, content=b"x"), f)
+
+
+def container(*ms: Member, **kw) -> Facts:
+    return facts(media_type=ZIP, pdf_version=None, page_count=None, container="zip", members=ms, **kw)
+
+
+CASES += [
+    ("zip-of-pdf-rebuilt", DocKind.ATTACHMENT, Channel.FOLDER, container(member(facts())), Outcome.SIGN, {"CONTAINER_REBUILT"}, "members"),
+    ("zip-secret-member-blocks", DocKind.ATTACHMENT, Channel.FOLDER, container(member(facts()), member(facts(secrecy=SECRET), name="m.pdf")), Outcome.BLOCK, {"SECRET_MARKED"}, "members"),
+    ("zip-unsupported-member-rejects", DocKind.ATTACHMENT, Channel.FOLDER, container(member(facts(media_type="image/png"), name="x.png")), Outcome.REJECT, {"UNSUPPORTED_TYPE"}, "members"),
+    ("zip-signed-member-passes", DocKind.ATTACHMENT, Channel.SMTP, container(member(facts(signatures=(org(),)))), Outcome.PASS, {"CONTAINER_PASSED"}, "members"),
+    ("zip-issued-each-member", DocKind.ISSUED, Channel.CLI, container(member(facts(signatures=(sig(),)))), Outcome.SIGN, {"CONTAINER_REBUILT"}, "members"),
+    ("gzip-cannot-carry-p7s", DocKind.ATTACHMENT, Channel.SMTP, dataclasses.replace(container(member(facts(media_type="application/msword", signable=SignFormat.CADES), name="a.doc", channel=Channel.SMTP)), container="gzip"), Outcome.REJECT, {"CONTAINER_CANNOT_CARRY_SIGNATURE"}, "members"),
+    ("encrypted-zip-rejects", DocKind.ATTACHMENT, Channel.SMTP, container(encrypted=True, incomplete=(Reason.of("CONTAINER_ENCRYPTED", name="a.pdf"),)), Outcome.REJECT, {"CONTAINER_ENCRYPTED"}, "unreadable"),
+    ("pdf-embedded-read-not-signed", DocKind.ATTACHMENT, Channel.SMTP, facts(embedded_files=1, members=(member(facts(), role="embedded"),)), Outcome.SIGN, {"SIGN_ORGANISATION"}, "sign_organisation"),
+    ("pdf-embedded-secret-blocks", DocKind.ATTACHMENT, Channel.SMTP, facts(embedded_files=1, members=(member(facts(secrecy=SECRET), role="embedded"),)), Outcome.BLOCK, {"SECRET_MARKED"}, "members"),
+    ("pdf-embedded-unread-rejects", DocKind.ATTACHMENT, Channel.SMTP, facts(embedded_files=1, members=(member(facts(media_type="image/png", incomplete=(Reason.of("MEMBER_NOT_READ", media_type="image/png"),)), role="embedded", name="x.png"),)), Outcome.REJECT, {"MEMBER_NOT_READ"}, "members"),
+]
+
+
+def test_non_document_roles_are_read_never_signed(policies):
+    """An embedded PDF is not signed on its own, whatever its kind asks (its carrier's signature covers it)."""
+    f = facts(members=(member(facts(), role="embedded"),))
+    d = policies.decide(doc(DocKind.ISSUED, Channel.CLI), dataclasses.replace(f, signatures=(sig(),)))
+    assert d.outcome is Outcome.SIGN and d.members[0].decision.outcome is Outcome.PASS
+    assert [r.code for r in d.members[0].decision.reasons] == ["MEMBER_READ"]
+    assert "read_not_signed" in {h.rule for h in d.members[0].decision.hits}
+
+
+def test_member_reasons_name_the_member_through_nesting(policies):
+    inner = container(member(facts(secrecy=SECRET), name="m.pdf"))
+    outer = container(member(inner, name="inner.zip"))
+    d = policies.decide(doc(), outer)
+    assert d.outcome is Outcome.BLOCK and d.reasons[0].args["member"] == "inner.zip/m.pdf"
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
 def test_default_policy(policies, case):
     _, kind, channel, f, outcome, codes, rule = case
@@ -136,8 +180,9 @@ def test_default_policy(policies, case):
 
 
 def test_every_rule_is_exercised_and_shipped():
-    shipped = set(load_policies(shipped_policies_dir()).default.chain)
-    exercised = {c[6] for c in CASES}
+    policy = load_policies(shipped_policies_dir()).default
+    shipped = set(policy.chain).union(*(ov.chain or () for ov in policy.roles.values()))
+    exercised = {c[6] for c in CASES} | {"read_not_signed"}  # test_non_document_roles_are_read_never_signed
     assert set(RULES) - {"exempt"} <= shipped
     assert shipped <= exercised | {"too_large"}
 

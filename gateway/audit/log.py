@@ -203,15 +203,14 @@ class AuditLog:
         duration_ms: float = 0.0,
         dry_run: bool = False,
         alert: bool = False,
+        extra: Mapping[str, Any] | None = None,
     ) -> Record:
-        """The record of one decision (or of a temporary failure: outcome "temporary" + error)."""
-        return self.append(
-            KIND_DECISION,
-            str(doc.channel),
-            outcome=str(outcome),
-            alert=alert,
-            data=decision_data(doc, decision, facts, output, warnings, error, duration_ms, dry_run),
-        )
+        """The record of one decision (or of a temporary failure: outcome "temporary" + error).
+
+        `extra`: more metadata (a container's kind and member count; a member's container id and location)."""
+        data = decision_data(doc, decision, facts, output, warnings, error, duration_ms, dry_run)
+        data.update(extra or {})
+        return self.append(KIND_DECISION, str(doc.channel), outcome=str(outcome), alert=alert, data=data)
 
     def record_event(self, channel: str, event: str, *, alert: bool = False, **fields: Any) -> Record:
         """A door-level event ("smtp.relayed", "smtp.refused", "folder.moved", ...)."""

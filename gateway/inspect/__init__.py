@@ -17,14 +17,18 @@ import logging
 import re
 import time
 from dataclasses import dataclass, replace
-from typing import BinaryIO
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
 
 from gateway.errors import TemporaryError
 from gateway.inspect import marks as marks_mod
 from gateway.inspect.limits import Timeout, time_limit
 from gateway.inspect.reading import Reading
-from gateway.inspect.sniff import HEAD_BYTES, PDF, sniff, sniff_file
-from gateway.model import Document, Facts, Reason, SignFormat
+from gateway.inspect.sniff import HEAD_BYTES, PDF, PDF_WINDOW, sniff, sniff_file
+from gateway.model import Document, Facts, Member, Reason, SignFormat
+
+if TYPE_CHECKING:
+    from gateway.inspect.members import Extraction
 
 __all__ = ["inspect", "sniff", "sniff_file", "PDF", "read"]
 
@@ -92,8 +96,32 @@ def read(fh: BinaryIO, media: str, doc: Document, settings) -> Reading:
 # --- the entry point --------------------------------------------------------------------------------------
 
 
-def inspect(doc: Document, settings, validator=None) -> Facts:
-    """Facts about `doc` from its content. Raises only TemporaryError (a hard-fail revocation source down)."""
+def inspect(doc: Document, settings, validator=None, work: "Extraction | None" = None, *,
+            role: str = "document") -> Facts:
+    """Facts about `doc` from its content. Raises only TemporaryError (a hard-fail revocation source down).
+
+    A container's members are extracted into `work` (the pipeline's private work directory and the budget
+    its whole recursion shares, gateway.inspect.members) and inspected in turn, each as a document of its
+    own: `Facts.members`. Without `work`, a temporary one is used and removed on return (the members' facts
+    stay; their bytes do not). `role` is the document's role inside its container ("document" at the top).
+    """
+    from gateway.inspect.members import Extraction
+
+    own = work is None
+    if own:
+        import tempfile
+
+        work = Extraction.under(Path(tempfile.gettempdir()), settings)
+    try:
+        return _inspect(doc, settings, validator, work, role)
+    finally:
+        if own:
+            work.close()
+
+
+def _inspect(doc: Document, settings, validator, work, role: str) -> Facts:
+    from gateway.inspect import containers
+
     declared = marks_mod.scan_declared(doc.declared.classification, "declared:classification") | marks_mod.scan_subject(
         doc.declared.title, "declared:title"
     )
@@ -102,10 +130,23 @@ def inspect(doc: Document, settings, validator=None) -> Facts:
         media = sniff_file(fh, scan.head)
         facts = Facts(media_type=media, size=scan.size, sha256=scan.sha256)
         if media == PDF:
-            facts, reading = _inspect_pdf(fh, facts, doc, settings, validator, scan)
+            facts, reading = _inspect_pdf(fh, facts, doc, settings, validator, scan, work)
+        elif containers.kind_of(media) is not None:
+            reading = containers.read(_path_of(doc, fh, work), media, work.child())
+            facts = replace(facts, container=reading.container, encrypted=reading.encrypted)
+            if b"%PDF-" in scan.head[: PDF_WINDOW + 5]:
+                # A polyglot: a PDF reader would open this archive too. What it would show is read for marks.
+                _, as_pdf = _inspect_pdf(fh, facts, doc, settings, None, scan, work)
+                reading = replace(reading, lines=reading.lines + as_pdf.lines,
+                                  metadata=reading.metadata + as_pdf.metadata)
         else:
             fh.seek(0)
             reading = read(fh, media, doc, settings)
+            incomplete = reading.incomplete
+            if role != "document" and _reader_for(media) is None:
+                # Read for marks, never signed: a type no reader reads cannot be checked (fail closed).
+                incomplete += (Reason.of("MEMBER_NOT_READ", media_type=media),)
+            reading = replace(reading, incomplete=incomplete)
             facts = replace(
                 facts,
                 signable=reading.signable,
@@ -116,6 +157,7 @@ def inspect(doc: Document, settings, validator=None) -> Facts:
             )
     found = marks_mod.scan_reading(reading) | declared
     form = _form(reading)
+    members = _inspect_members(doc, reading, settings, validator, work, role) if reading.members else ()
     return replace(
         facts,
         form=form,
@@ -123,6 +165,7 @@ def inspect(doc: Document, settings, validator=None) -> Facts:
         number=facts.number or (form.number if form else None) or _number(reading),
         secrecy=found.secrecy,
         marks=found.circulation,
+        members=members,
     )
 
 
@@ -135,6 +178,35 @@ def _form(reading: Reading):
     return forms.recognise(reading.lines)
 
 
+def _path_of(doc: Document, fh, work) -> Path:
+    """A file to open the container from: the document's own, or its bytes in the work directory."""
+    if doc.path is not None:
+        return Path(doc.path)
+    fh.seek(0)
+    return work.extract(fh, location="", name=doc.name).path
+
+
+def _inspect_members(doc: Document, reading: Reading, settings, validator, work, role: str) -> tuple[Member, ...]:
+    """Each member as a document of its own: channel, kind, origin and what was declared are the container's;
+    its type is sniffed from its content. Members of a member that is only read (body, inline, embedded)
+    are only read too."""
+    child = work.child()
+    out = []
+    for ref in reading.members:
+        member_role = ref.role if role == "document" else role
+        mdoc = Document(
+            channel=doc.channel,
+            name=ref.name,
+            path=ref.path,
+            kind=doc.kind,
+            media_type=ref.media_type,
+            origin=doc.origin,
+            declared=doc.declared,
+        )
+        out.append(Member(ref.location, member_role, mdoc, _inspect(mdoc, settings, validator, child, member_role)))
+    return tuple(out)
+
+
 def _number(reading: Reading) -> str | None:
     for line in reading.lines:
         m = _NUMBER.search(marks_mod.normalise(line.text))
@@ -143,12 +215,16 @@ def _number(reading: Reading) -> str | None:
     return None
 
 
-def _inspect_pdf(fh, facts: Facts, doc: Document, settings, validator, scan: _Scan) -> tuple[Facts, Reading]:
+def _inspect_pdf(fh, facts: Facts, doc: Document, settings, validator, scan: _Scan, work=None) -> tuple[Facts, Reading]:
     from gateway.inspect import pdf as pdf_reader
 
-    deadline = time.monotonic() + settings.limits.document_seconds
+    # A PDF inside a container has what is left of the document's time, not a fresh allowance.
+    seconds = settings.limits.document_seconds
+    if work is not None and work.depth > 0:
+        seconds = max(min(seconds, work.budget.remaining()), 0.001)
+    deadline = time.monotonic() + seconds
     try:
-        with time_limit(settings.limits.document_seconds):
+        with time_limit(seconds):
             pdf = pdf_reader.analyse(fh, settings, doc, deadline)
     except Timeout:
         pdf = pdf_reader._Pdf(broken=True, warnings=[Reason.of("TIME_LIMIT", seconds=settings.limits.document_seconds)])

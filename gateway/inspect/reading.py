@@ -51,7 +51,7 @@ class MemberRef:
     location: str  # stable position inside the container: "zip:dir/a.pdf#3", "mime:1.2", "tnef:2"
     name: str  # the member's file name as the recipient would see it ("" when it has none)
     path: Path
-    role: str = "document"  # "document" (needs a signature), "body" (mail text: read, not signed), "inline"
+    role: str = "document"  # "document" (needs a signature); "body", "inline", "embedded": read, never signed
     media_type: str | None = None  # as declared inside the container; the member is sniffed by content
 
 

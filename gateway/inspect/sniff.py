@@ -84,10 +84,16 @@ def sniff(head: bytes) -> str:
     """A media type from the first bytes alone (see `sniff_file` for the refined answer)."""
     if not head:
         return EMPTY
-    if b"%PDF-" in head[: PDF_WINDOW + 5]:
-        return PDF
+    # An archive is an archive even when a PDF it stores uncompressed puts "%PDF-" within the PDF window (a
+    # zip or tar whose first member is a stored PDF): read as a PDF, the other members would go unread.
+    # (containers: gateway.inspect reads such a polyglot as the archive and also as a PDF, for marks.)
     if head.startswith((b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")):
         return _zip_from_head(head)
+    archive = _archive_magic(head)
+    if archive is not None:
+        return archive
+    if b"%PDF-" in head[: PDF_WINDOW + 5]:
+        return PDF
     for magic, media in _MAGIC:
         if head.startswith(magic):
             return media
@@ -98,6 +104,40 @@ def sniff(head: bytes) -> str:
     if head[:2] == b"0\x82" or head[:2] == b"0\x80":  # DER / BER SEQUENCE: CMS (.p7m, .p7s) or a certificate
         return PKCS7
     return _text_type(head)
+
+
+_ARCHIVE_MAGIC = (
+    (b"7z\xbc\xaf\x27\x1c", SEVENZ),
+    (b"Rar!\x1a\x07", RAR),
+    (b"\x1f\x8b", GZIP),
+    (b"\xfd7zXZ\x00", XZ),
+    (b"\x78\x9f\x3e\x22", TNEF),
+)
+
+
+def _archive_magic(head: bytes) -> str | None:
+    for magic, media in _ARCHIVE_MAGIC:
+        if head.startswith(magic):
+            return media
+    if head.startswith(b"BZh") and head[3:4].isdigit() and head[4:10] == b"1AY&SY":
+        return BZIP2
+    if _tar_header(head):
+        return TAR
+    return None
+
+
+def _tar_header(head: bytes) -> bool:
+    """A tar header block at offset 0: "ustar" magic, or (old V7 archives) a checksum that adds up."""
+    if len(head) < 512:
+        return False
+    if head[257:262] == b"ustar":
+        return True
+    field = head[148:156].replace(b"\x00", b" ").strip()
+    if not field or not all(48 <= c <= 55 for c in field) or not head[0:1].strip(b"\x00"):
+        return False
+    # The checksum counts its own 8 bytes as spaces.
+    total = sum(head[:148]) + 8 * 32 + sum(head[156:512])
+    return int(field, 8) == total
 
 
 def _zip_from_head(head: bytes) -> str:

@@ -168,10 +168,13 @@ def _decision(rec) -> tuple[datetime, Outcome, str, list[str]] | None:
     """(time, outcome, channel, reason codes) for a document decision; None for anything else.
 
     Reads gateway.audit.Record (kind, outcome, channel, data{reasons: [{code, params}], dry_run}); door events,
-    temporary failures and dry runs are not decisions on documents the agency sent.
+    temporary failures and dry runs are not decisions on documents the agency sent. A container's members
+    have records of their own (data.member): the container's record counts for them, once.
     """
     data = _get(rec, "data", default={}) or {}
     if _get(rec, "kind", default="decision") != "decision" or _get(data, "dry_run", default=False):
+        return None
+    if _get(data, "member", default=None):
         return None
     raw = _get(rec, "outcome")
     try:

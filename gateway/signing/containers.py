@@ -1,0 +1,118 @@
+"""Rebuilding a container with its members signed, and checking what was rebuilt.
+
+The pipeline signs each member that needs it (a PDF in place with PAdES; any other type it signs gets a
+detached CAdES `.p7s` beside it; a member that is itself a container is rebuilt first, recursively), then
+asks the rebuilder registered for the container's kind (`Facts.container`) to write a new container:
+
+    rebuild(kind, source, destination, changes)   changes: {member location: Change}
+
+A rebuilder keeps every member's name, order, time stamps and attributes, and the bytes of every member it
+is not told to change; it replaces the bytes of a changed member and inserts the `.p7s` files right after
+theirs. Each container module registers its rebuilder with `@rebuilder("kind")` (the mail message's is
+registered by the mail door's module the same way). A kind without one cannot be rebuilt: the document is
+refused (CONTAINER_NO_REBUILDER), never released unsigned.
+
+`check_rebuilt` is the output check: the new container is read again by the same reader that read the
+original, within a fresh budget, and must hold exactly the expected members in order — unchanged ones
+byte for byte, signed PDFs whose last signature verifies over the whole file, each `.p7s` verifying over the
+member before it. Anything else raises OutputCheckFailed: the rebuilt file is discarded, never released.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Mapping
+
+from gateway.errors import InputRejected
+
+
+@dataclass(frozen=True)
+class Change:
+    """What happens to one member when its container is rebuilt."""
+
+    replacement: Path | None = None  # the member's new bytes (a signed PDF, a rebuilt inner container)
+    beside: tuple[tuple[str, Path], ...] = ()  # (name, file) inserted right after the member: its .p7s
+
+
+Rebuilder = Callable[[Path, Path, Mapping[str, Change]], None]
+
+REBUILDERS: dict[str, Rebuilder] = {}
+# Modules that register rebuilders, imported on first use (kind -> module).
+MODULES: dict[str, str] = {
+    "zip": "gateway.signing.container_zip",
+}
+
+
+def rebuilder(kind: str):
+    """Register `fn(source, destination, changes)` as the rebuilder of a container kind."""
+
+    def deco(fn: Rebuilder) -> Rebuilder:
+        REBUILDERS[kind] = fn
+        return fn
+
+    return deco
+
+
+def find(kind: str) -> Rebuilder | None:
+    if kind not in REBUILDERS and kind in MODULES:
+        importlib.import_module(MODULES[kind])
+    return REBUILDERS.get(kind)
+
+
+def rebuild(kind: str, source: Path, destination: Path, changes: Mapping[str, Change]) -> None:
+    fn = find(kind)
+    if fn is None:
+        raise InputRejected(f"no rebuilder for {kind}", code="CONTAINER_NO_REBUILDER", container=kind)
+    fn(source, destination, changes)
+
+
+# --- the output check -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Expected:
+    """One member the rebuilt container must hold, in order."""
+
+    name: str
+    sha256: str
+    check: str | None = None  # None: unchanged bytes; "pades": a signed PDF; "cades": .p7s of the member before
+
+
+def check_rebuilt(path: Path, media: str, expected: list[Expected], settings, chunk: int = 1 << 20) -> None:
+    """Read the rebuilt container again and compare it member by member with what was meant (see module doc)."""
+    from gateway.inspect import containers
+    from gateway.inspect.members import Extraction
+    from gateway.pipeline import OutputCheckFailed, check_detached, check_last_pdf_signature
+
+    base = Path(tempfile.mkdtemp(prefix="check-", dir=path.parent))
+    try:
+        ex = Extraction.under(base, settings)
+        reading = containers.read(path, media, ex.child())
+        if reading is None or reading.incomplete:
+            why = ", ".join(r.code for r in reading.incomplete) if reading is not None else "no reader"
+            raise OutputCheckFailed(f"rebuilt container cannot be read again: {why}")
+        got = reading.members
+        if [m.name for m in got] != [e.name for e in expected]:
+            raise OutputCheckFailed("rebuilt container does not hold the expected members in order")
+        for i, (ref, want) in enumerate(zip(got, expected)):
+            if _sha256(ref.path, chunk) != want.sha256:
+                raise OutputCheckFailed(f"member {i} of the rebuilt container differs from what was put in")
+            if want.check == "pades":
+                check_last_pdf_signature(ref.path, chunk)
+            elif want.check == "cades":
+                check_detached(ref.path, got[i - 1].path, chunk)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _sha256(path: Path, chunk: int) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
