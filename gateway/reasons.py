@@ -490,6 +490,13 @@ CATALOG: dict[str, ReasonText] = {
         " decompression bomb): not sent",
         QC_D4,
     ),
+    "CONTAINER_OUTPUT_INVALID": ReasonText(
+        "Tệp nén đóng gói lại sau khi ký không đúng như dự kiến ({detail}): đã hủy, không gửi đi;"
+        " đề nghị gửi trực tiếp tệp PDF, không nén",
+        "The archive rebuilt after signing is not what was meant ({detail}): discarded, not sent;"
+        " send the PDF files directly, not compressed",
+        QC_D4,
+    ),
     "MEMBER_READ": ReasonText(
         "Đã đọc để kiểm tra dấu chỉ độ mật; không ký riêng (chữ ký của tệp chứa nó bao gồm cả tệp này)",
         "Read for marks; not signed on its own (the signature of what carries it covers it)",

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping
 
-from gateway.errors import InputRejected
+from gateway.errors import InputRejected, PermanentError
 
 
 @dataclass(frozen=True)
@@ -81,13 +81,25 @@ class Expected:
     name: str
     sha256: str
     check: str | None = None  # None: unchanged bytes; "pades": a signed PDF; "cades": .p7s of the member before
+    source: Path | None = None  # "pades": the member as it was before signing (the output check compares)
+
+
+class ContainerOutputRejected(PermanentError):
+    """The rebuilt container is not what was meant (a member missing, moved, changed or not verifying):
+    discarded, the document refused."""
+
+    code = "CONTAINER_OUTPUT_INVALID"
+
+
+def _rejected(detail: str) -> ContainerOutputRejected:
+    return ContainerOutputRejected(f"rebuilt container refused: {detail}", detail=detail)
 
 
 def check_rebuilt(path: Path, media: str, expected: list[Expected], settings, chunk: int = 1 << 20) -> None:
     """Read the rebuilt container again and compare it member by member with what was meant (see module doc)."""
     from gateway.inspect import containers
     from gateway.inspect.members import Extraction
-    from gateway.pipeline import OutputCheckFailed, check_detached, check_last_pdf_signature
+    from gateway.signing import check
 
     base = Path(tempfile.mkdtemp(prefix="check-", dir=path.parent))
     try:
@@ -95,17 +107,17 @@ def check_rebuilt(path: Path, media: str, expected: list[Expected], settings, ch
         reading = containers.read(path, media, ex.child())
         if reading is None or reading.incomplete:
             why = ", ".join(r.code for r in reading.incomplete) if reading is not None else "no reader"
-            raise OutputCheckFailed(f"rebuilt container cannot be read again: {why}")
+            raise _rejected(f"it cannot be read again: {why}")
         got = reading.members
         if [m.name for m in got] != [e.name for e in expected]:
-            raise OutputCheckFailed("rebuilt container does not hold the expected members in order")
+            raise _rejected("it does not hold the expected members in order")
         for i, (ref, want) in enumerate(zip(got, expected)):
             if _sha256(ref.path, chunk) != want.sha256:
-                raise OutputCheckFailed(f"member {i} of the rebuilt container differs from what was put in")
+                raise _rejected(f"member {want.name} differs from what was put in")
             if want.check == "pades":
-                check_last_pdf_signature(ref.path, chunk)
+                check.check_pdf(ref.path, want.source, chunk=chunk)
             elif want.check == "cades":
-                check_detached(ref.path, got[i - 1].path, chunk)
+                check.check_detached(ref.path, got[i - 1].path, chunk)
     finally:
         shutil.rmtree(base, ignore_errors=True)
 
