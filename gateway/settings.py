@@ -378,11 +378,15 @@ def default_var_dir() -> Path:
     return Path(data) / "kyso-gateway"
 
 
-def environment_problem(settings: "Settings") -> Reason | None:
-    """Why commands cannot work on these settings' var_dir (ENVIRONMENT_MISSING, VAR_DIR_MISSING), or None."""
+def environment_problem(settings: "Settings", *, signing: bool = True) -> Reason | None:
+    """Why commands cannot work on these settings' var_dir (ENVIRONMENT_MISSING, VAR_DIR_MISSING), or None.
+
+    `signing`: the command signs or verifies, so on the development default it needs what dev-init makes
+    (the dev PKI), not only the folder (the decision log and inventory live there).
+    """
     var = Path(settings.var_dir)
     if settings.is_development_default:
-        if not (var / "pki" / "root.pem").is_file():
+        if not var.is_dir() or (signing and not (var / "pki" / "root.pem").is_file()):
             return Reason.of("ENVIRONMENT_MISSING", path=str(var))
         return None
     if not var.is_dir():

@@ -56,6 +56,7 @@ def at(y, m, d, hh=0, mm=0, ss=0) -> datetime:
 def settings(tmp_path, monkeypatch):
     monkeypatch.setenv("GATEWAY_VAR_DIR", str(tmp_path / "var"))
     monkeypatch.delenv("KYSO_CONFIG", raising=False)
+    (tmp_path / "var").mkdir()  # the CLI never makes a data folder on its own (issue 16: no stray logs)
     return load_settings()
 
 
@@ -137,7 +138,7 @@ def test_revoke_set_type_list_and_expiry_warning(settings, tmp_path, capsys):
     with pytest.raises(SystemExit) as usage:
         main(["certs", "revoke", s_later, "--reason", "no-such-ground"])  # argparse choices
     assert usage.value.code == 2
-    assert main(["certs", "revoke", "abcdef", "--reason", "retired"]) == 3
+    assert main(["certs", "revoke", "abcdef", "--reason", "retired"]) == 2  # names nothing: usage (issue 16)
     assert "CERT_NOT_FOUND" in capsys.readouterr().err
     assert main(["certs", "set-type", format(soon.serial_number, "x"), "ca_nhan"]) == 0
     # Re-import keeps a type a person set.

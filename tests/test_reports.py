@@ -403,7 +403,9 @@ def test_cli_report_json(world, monkeypatch, tmp_path, capsys):
     d = json.loads(out.read_text(encoding="utf-8"))
     _check_numbers(d, "2026")
     assert d["report"]["unit"] == "Văn phòng Sở Thử nghiệm" and d["report"]["number"] == "3/BC-VP"
-    assert main(["report", "--period", "2026-H3", "--format", "json", "-o", str(out)]) == 3
+    with pytest.raises(SystemExit) as bad:  # a bad --period is a usage error: exit 2 (issue 16)
+        main(["report", "--period", "2026-H3", "--format", "json", "-o", str(out)])
+    assert bad.value.code == 2
     assert "REPORT_PERIOD_INVALID" in capsys.readouterr().err
 
 

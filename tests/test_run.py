@@ -112,3 +112,7 @@ def test_gateway_run_all_doors_then_sigterm(private_dev_settings, tmp_path):
     assert any("KYSO-DEV" in m for m in banner_lines)
     assert token not in text and s.token.read_pin() not in text
     assert "stopped" in text
+    # aiosmtpd's per-command INFO lines and "connection lost" are not news at INFO (issue 16)
+    smtp_noise = [rec for rec in logs if rec["logger"] == "mail.log" and rec["level"] == "INFO"]
+    assert not smtp_noise and "connection lost" not in text.lower(), smtp_noise[:3]
+    assert all(rec["time"].endswith("+07:00") for rec in logs)  # every time a person reads: Vietnam time

@@ -35,12 +35,34 @@ VERBOSE_HELP = (
 )
 
 EPILOG = (
-    "Mã thoát / exit codes: 0 thành công / success; 2 sai cú pháp / usage; "
-    "3 bị từ chối, không hợp lệ / refused, invalid; 4 lỗi tạm thời, thử lại / temporary, try again."
+    "Mã thoát / exit codes: 0 thành công / success; 2 sai cú pháp, cấu hình, không khởi động được / usage, "
+    "configuration, cannot start; 3 bị từ chối, không hợp lệ / refused, invalid; "
+    "4 lỗi tạm thời, thử lại / temporary, try again."
 )
+HELP_HELP = "hiện hướng dẫn này / show this help and exit"
+VERSION_HELP = "hiện phiên bản / show the version and exit"
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    def add_usage(self, usage, actions, groups, prefix=None):
+        super().add_usage(usage, actions, groups, "cách dùng / usage: " if prefix is None else prefix)
 
 
 class _Parser(argparse.ArgumentParser):
+    """argparse with its own words in both languages: usage, section titles, -h, errors (exit 2)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
+        kwargs["add_help"] = False
+        super().__init__(*args, **kwargs)
+        self._positionals.title = "đối số / arguments"
+        self._optionals.title = "tùy chọn / options"
+        self.add_argument("-h", "--help", action="help", default=argparse.SUPPRESS, help=HELP_HELP)
+
+    def add_subparsers(self, **kwargs):
+        kwargs.setdefault("title", "lệnh / commands")
+        return super().add_subparsers(**kwargs)
+
     def error(self, message: str) -> None:  # usage errors exit 2 with both languages
         self.print_usage(sys.stderr)
         print(f"lỗi cú pháp / usage error: {message}", file=sys.stderr)
@@ -48,13 +70,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="gateway",
-        description=DESCRIPTION,
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--version", action="version", version=f"Kyso Gateway {__version__}")
+    parser = _Parser(prog="gateway", description=DESCRIPTION, epilog=EPILOG)
+    parser.add_argument("--version", action="version", version=f"Kyso Gateway {__version__}", help=VERSION_HELP)
     parser.add_argument(
         "--config",
         metavar="FILE",
@@ -71,8 +88,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _verbose_everywhere(subparsers) -> None:
-    """-v after the command name too (`gateway sign -v ...`), at every level of subcommands."""
-    for p in set(subparsers.choices.values()):
+    """-v after the command name too (`gateway sign -v ...`), at every level of subcommands; a command
+    without a description of its own shows its one-line help (both languages) at the top of its --help."""
+    helps = {a.dest: a.help for a in subparsers._choices_actions}
+    for name, p in subparsers.choices.items():
+        if not p.description and helps.get(name):
+            p.description = helps[name]
+        if p.epilog is None:
+            p.epilog = EPILOG
+        if any("--verbose" in a.option_strings for a in p._actions):
+            continue  # an alias of a command already done
         p.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS, help=VERBOSE_HELP)
         for action in p._subparsers._group_actions if p._subparsers else ():
             if isinstance(action, argparse._SubParsersAction):

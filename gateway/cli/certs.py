@@ -22,17 +22,18 @@ def register(subparsers) -> None:
     types = [t.value for t in CertType]
 
     imp = sub.add_parser("import", help="nhập chứng thư số (PEM, DER, PKCS#7) / import certificates")
-    imp.add_argument("files", nargs="*", type=Path, metavar="FILE")
+    imp.add_argument("files", nargs="*", type=Path, metavar="FILE",
+                     help="tệp chứng thư số / certificate file(s): PEM, DER, PKCS#7")
     imp.add_argument("--token", action="store_true", help="chứng thư số trên thiết bị HSM / certificates on the token")
     imp.add_argument("--type", choices=types, help="đặt loại / set the type (default: guessed)")
     imp.set_defaults(func=_import)
 
     ls = sub.add_parser("list", help="liệt kê / list")
-    ls.add_argument("--json", action="store_true")
+    ls.add_argument("--json", action="store_true", help="kết quả dạng JSON / JSON output")
     ls.set_defaults(func=_list)
 
     rv = sub.add_parser("revoke", help="ghi nhận thu hồi / record a revocation")
-    rv.add_argument("serial")
+    rv.add_argument("serial", help="số hiệu chứng thư số (hex) / certificate serial number (hex)")
     rv.add_argument("--reason", required=True, choices=list(GROUNDS), metavar="CODE",
                     help="lý do (Điều 17) / ground: " + ", ".join(GROUNDS))
     rv.add_argument("--date", help="YYYY-MM-DD hoặc ISO 8601 (giờ Việt Nam) / date (default: now)")
@@ -40,16 +41,16 @@ def register(subparsers) -> None:
     rv.set_defaults(func=_revoke)
 
     st = sub.add_parser("set-type", help="đặt loại chứng thư số / set the certificate type")
-    st.add_argument("serial")
-    st.add_argument("type", choices=types)
-    st.add_argument("--issuer")
+    st.add_argument("serial", help="số hiệu chứng thư số (hex) / certificate serial number (hex)")
+    st.add_argument("type", choices=types, help="loại / type: " + ", ".join(types))
+    st.add_argument("--issuer", help="khi số hiệu trùng / when the serial is ambiguous (RFC 4514)")
     st.set_defaults(func=_set_type)
 
 
 def _inventory(args):
     from gateway.certs import Inventory
 
-    settings = settings_from(args)
+    settings = settings_from(args, signing=args.certs_command == "import" and args.token)
     return settings, Inventory.from_settings(settings)
 
 

@@ -18,12 +18,13 @@ EXIT_TEMPORARY = 4
 log = logging.getLogger("gateway.cli")
 
 
-def settings_from(args, *, need_environment: bool = True):
+def settings_from(args, *, need_environment: bool = True, signing: bool = True):
     """Settings for a command: --config, else $KYSO_CONFIG, else the development default.
 
     Sets up the command's logging (gateway.logs: a log file under var_dir, stderr only with -v). Unless the
     command makes the environment itself (dev-init), a missing one is said plainly: ConfigError, exit 2 —
-    never a decision log quietly created wherever the command runs.
+    never a decision log quietly created wherever the command runs. `signing=False`: the command only needs
+    the data folder (decision log, inventory), not the development PKI and token.
     """
     from gateway.logs import setup_cli_logging
     from gateway.settings import environment_problem, load_settings
@@ -31,7 +32,7 @@ def settings_from(args, *, need_environment: bool = True):
     settings = load_settings(getattr(args, "config", None))
     setup_cli_logging(cli_logging(args, settings))
     if need_environment:
-        problem = environment_problem(settings)
+        problem = environment_problem(settings, signing=signing)
         if problem is not None:
             raise ConfigError(render(problem).line(), code=problem.code, **problem.args)
     return settings
@@ -54,8 +55,17 @@ def say_reasons(reasons: Iterable[Reason], *, prefix: str = "  - ", file=None) -
         say(prefix + render(r).line(), file=file)
 
 
+# Refusals that are about how the command was called (an argument naming nothing, a bad value), not about
+# a document: exit 2 like every usage error, whichever module raised them.
+USAGE_CODES = frozenset({
+    "BAD_REQUEST", "CERT_SERIAL_INVALID", "CERT_NOT_FOUND", "CERT_AMBIGUOUS", "CERT_REASON_UNKNOWN",
+    "REPORT_PERIOD_INVALID",
+})
+
+
 def exit_code_for(exc: BaseException) -> int:
-    if isinstance(exc, ConfigError):
+    """The documented scheme: 2 usage / configuration / cannot start, 3 refused / invalid, 4 temporary."""
+    if isinstance(exc, ConfigError) or getattr(exc, "code", None) in USAGE_CODES:
         return EXIT_USAGE
     if isinstance(exc, PermanentError):
         return EXIT_REFUSED

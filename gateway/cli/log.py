@@ -42,11 +42,13 @@ def register(sub) -> None:
     s = cmds.add_parser("show", help="xem bản ghi / show records")
     s.add_argument("--since", type=_when, help="từ thời điểm / from (ISO date or date-time; default zone +07:00)")
     s.add_argument("--until", type=_when, help="đến trước / until, exclusive")
-    s.add_argument("--outcome", choices=["sign", "pass", "reject", "block", "temporary"])
-    s.add_argument("--channel", choices=["smtp", "folder", "portal", "cli"])
-    s.add_argument("--kind", choices=["decision", "event"])
+    s.add_argument("--outcome", choices=["sign", "pass", "reject", "block", "temporary"],
+                   help="chỉ kết quả này / only this outcome")
+    s.add_argument("--channel", choices=["smtp", "folder", "portal", "cli"], help="chỉ kênh này / only this channel")
+    s.add_argument("--kind", choices=["decision", "event"],
+                   help="quyết định hay sự kiện của cửa vào / decisions or door events")
     s.add_argument("--limit", type=int, default=100, help="số bản ghi mới nhất / newest N records (default 100; 0 = all)")
-    s.add_argument("--json", action="store_true")
+    s.add_argument("--json", action="store_true", help="kết quả dạng JSON / JSON output")
     s.set_defaults(func=cmd_show)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
@@ -63,7 +65,7 @@ def _open(args, settings=None):
     from gateway.audit import AuditLog
 
     # Readers never create: a missing log is reported, not replaced by an empty one.
-    return AuditLog.open(settings or settings_from(args), create=False)
+    return AuditLog.open(settings or settings_from(args, signing=False), create=False)
 
 
 def _trusted(args, settings) -> list[bytes]:

@@ -18,7 +18,8 @@ def register(subparsers) -> None:
         " Điều 32.2.d; docs/report.md) / the regulation's report. The PDF is written unsigned: the head of the"
         " unit signs it first, then `gateway sign` adds the organisation's seal over that signature.",
     )
-    p.add_argument("--period", required=True, help="2026-H1 | 2026-H2 | 2026 (giờ Việt Nam / Vietnam time)")
+    p.add_argument("--period", required=True, type=_period,
+                   help="kỳ báo cáo, giờ Việt Nam / report period, Vietnam time: 2026-H1 | 2026-H2 | 2026")
     p.add_argument("--unit", help="tên đơn vị / unit name (default: report.unit)")
     p.add_argument("--parent", help="cơ quan chủ quản / governing body (default: report.parent)")
     p.add_argument("--number", help="số, ký hiệu / number and symbol, e.g. 12/BC-VP")
@@ -27,21 +28,35 @@ def register(subparsers) -> None:
     p.add_argument("--signer-name", default="", help="họ tên thủ trưởng / name of the head of the unit")
     p.add_argument("--recipient", action="append", default=None,
                    help="nơi nhận (lặp lại được) / recipient (repeatable; default: Sở Thông tin và Truyền thông)")
-    p.add_argument("--format", required=True, choices=FORMATS)
-    p.add_argument("-o", "--output", required=True, type=Path, metavar="FILE")
+    p.add_argument("--format", required=True, choices=FORMATS, help="định dạng / format: " + ", ".join(FORMATS))
+    p.add_argument("-o", "--output", required=True, type=Path, metavar="FILE", help="tệp ra / output file")
     p.add_argument("--unsigned", action="store_true",
                    help="(mặc định, giữ để tương thích / the default now, kept for compatibility)")
     p.set_defaults(func=_report)
+
+
+def _period(text: str):
+    """A bad --period is a usage error (exit 2), said in both languages with its reason code."""
+    import argparse
+
+    from gateway.errors import GatewayError
+    from gateway.reasons import render
+    from gateway.reports import parse_period
+
+    try:
+        return parse_period(text)
+    except GatewayError as exc:
+        raise argparse.ArgumentTypeError(render(exc.reason).line()) from None
 
 
 def _report(args) -> int:
     from dataclasses import replace
 
     from gateway.certs import parse_when
-    from gateway.reports import build_report, parse_period, write_report
+    from gateway.reports import build_report, write_report
 
-    settings = settings_from(args)
-    period = parse_period(args.period)
+    settings = settings_from(args, signing=args.format == "pdf" and not args.unsigned)
+    period = args.period
     data = build_report(
         settings, period, unit=args.unit, parent=args.parent, number=args.number, place=args.place,
         issued_on=parse_when(args.date) if args.date else None, signer_name=args.signer_name,

@@ -71,7 +71,7 @@ def register(sub) -> None:
         description="Kiểm tra tài liệu theo chính sách, không ký số (ghi nhật ký là kiểm tra) / "
         "check documents against the policy without signing (logged as a check).",
     )
-    c.add_argument("inputs", nargs="+", metavar="FILE")
+    c.add_argument("inputs", nargs="+", metavar="FILE", help="tệp hoặc thư mục / file(s) or a folder")
     c.add_argument("--channel", choices=[ch.value for ch in Channel], default="cli",
                    help="kênh giả định / the channel to decide for (policy differs per channel)")
     _doc_args(c)

@@ -21,6 +21,12 @@ from gateway.model import Revocation, SignatureFacts, SignerType
 from gateway.reasons import render
 
 VN = timezone(timedelta(hours=7))
+DESCRIPTION = (
+    "Kiểm tra mọi chữ ký số trong tệp, với các thông tin Thông tư 15/2025/TT-BKHCN yêu cầu: người ký, đơn vị quản "
+    "lý, tổ chức cấp, thời điểm ký / dấu thời gian, tính toàn vẹn, tin cậy, thu hồi, thời hạn chứng thư số.\n"
+    "Checks every signature in the file, with the fields Thông tư 15/2025/TT-BKHCN asks for: signer, managing "
+    "unit, issuer, signing time / timestamp, integrity, trust, revocation, certificate validity."
+)
 _UNIT = re.compile(r"(Organizational Unit|Organization): (.*?)(?=, [A-Z][A-Za-z/ ]*: |$)")
 
 REVOCATION_TEXT = {
@@ -40,7 +46,7 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "verify",
         help="kiểm tra chữ ký số trong tệp PDF / verify the signatures in a PDF",
-        description=__doc__,
+        description=DESCRIPTION,
     )
     p.add_argument("file", metavar="FILE", help="tệp PDF / PDF file")
     p.add_argument("--json", action="store_true", help="kết quả dạng JSON / machine-readable output")
