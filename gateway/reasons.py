@@ -515,6 +515,23 @@ CATALOG: dict[str, ReasonText] = {
     # --- mail: MIME structure, headers, S/MIME, PGP (issue 12) --------------------------------------
     # --- office and text readers (issue 12) ----------------------------------------------------------
     # --- secrecy reading: layout, OCR, legacy encodings (issue 13) -----------------------------------
+    "OCR_UNAVAILABLE": ReasonText(
+        "Tài liệu có trang quét hoặc hình ảnh cần nhận dạng chữ để kiểm tra dấu chỉ độ mật nhưng cổng chưa có"
+        " bộ nhận dạng chữ tiếng Việt ({detail}): tài liệu không được ký, không được gửi; đề nghị quản trị"
+        " viên cài tesseract-ocr-vie, hoặc gửi bản PDF có văn bản",
+        "The document has scanned pages or images that must be read (OCR) for secrecy marks, but the gateway"
+        " has no Vietnamese OCR ({detail}): not signed, not sent; the administrator installs tesseract-ocr-vie,"
+        " or send a text PDF",
+        LUAT_BMNN + "; " + QC_D4,
+    ),
+    "OCR_FAILED": ReasonText(
+        "Không nhận dạng được chữ trên trang quét hoặc hình ảnh của tài liệu ({detail}) để kiểm tra dấu chỉ"
+        " độ mật: tài liệu không được ký, không được gửi; đề nghị quét lại rõ hơn hoặc gửi bản PDF có văn"
+        " bản, hoặc chuyển cán bộ kiểm tra",
+        "The scanned pages or images of the document could not be read (OCR: {detail}) for secrecy marks:"
+        " not signed, not sent; scan it again more clearly, send a text PDF, or have it reviewed",
+        LUAT_BMNN + "; " + QC_D4,
+    ),
     "RETURN_AFTER_READING_MARK": ReasonText(
         "Văn bản mang dấu «XEM XONG TRẢ LẠI»: chỉ để đọc rồi trả lại, không phát hành rộng",
         "Document carries the mark 'XEM XONG TRẢ LẠI' (return after reading): not for wider release",

@@ -78,10 +78,20 @@ def _read_text(fh: BinaryIO, media: str, doc: Document, settings) -> Reading:
     return text.read(fh, media, settings)
 
 
+def _read_image(fh: BinaryIO, media: str, doc: Document, settings) -> Reading:
+    from gateway.inspect import ocr
+
+    return ocr.read_image(fh, media, time.monotonic() + settings.limits.document_seconds)
+
+
 def _reader_for(media: str):
     """The reader of a media type, or None: a type the gateway cannot read is refused, never passed."""
+    from gateway.inspect.ocr import IMAGE_TYPES
+
     if media in ("text/plain", "text/html", "application/xml"):
         return _read_text
+    if media in IMAGE_TYPES:
+        return _read_image
     return None
 
 

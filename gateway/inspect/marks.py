@@ -449,25 +449,45 @@ def _circulation(texts: Iterable[str]) -> frozenset[CirculationMark]:
     return frozenset(found)
 
 
+def _readings(raw: list[tuple[str, tuple | None, float | None, bool]]) -> list[list[_L]]:
+    """The lines as written, and as read in each legacy encoding when some line looks encoded (legacy.py):
+    each reading is scanned on its own (more readings can only block, never release)."""
+    from gateway.inspect import legacy
+
+    variants: list[list[str]] = [[t for t, _, _, _ in raw]]
+    alts = [legacy.alternatives(t) for t, _, _, _ in raw]
+    for k in range(max((len(a) for a in alts), default=0)):
+        variants.append([a[k] if len(a) > k else t for a, (t, _, _, _) in zip(alts, raw)])
+    out = []
+    for texts in variants:
+        lines = []
+        for text, (_, box, size, framed) in zip(texts, raw):
+            t = normalise(text)
+            lines.append(_L(t, _tokens(t), box, size, framed))
+        out.append(lines)
+    return out
+
+
+def _scan(raw, where: str, ordered: bool) -> Marks:
+    findings: list[SecrecyFinding] = []
+    circulation: frozenset[CirculationMark] = frozenset()
+    for lines in _readings(raw):
+        findings += _scan_lines(lines, where)
+        texts = sorted(lines, key=lambda l: (l.box[1], l.box[0]) if l.box else (0, 0)) if ordered else lines
+        circulation |= _circulation(l.text for l in texts)
+    return Marks(tuple(dict.fromkeys(findings)), circulation)
+
+
 def scan_text(text: str | None, where: str) -> Marks:
     """Marks in free text without geometry (a text file, a mail body, a value), per the module rule."""
     if not text:
         return Marks()
-    norm = normalise(text)
-    lines = [_L(t, _tokens(t), None, None, False) for t in norm.splitlines()]
-    findings = tuple(dict.fromkeys(_scan_lines(lines, where)))
-    return Marks(findings, _circulation(norm.splitlines()))
+    return _scan([(t, None, None, False) for t in text.splitlines()], where, ordered=False)
 
 
 def scan_lines(lines, where: str) -> Marks:
     """Marks in lines of one place (a page) with their geometry (reading.Line: box, size, framed)."""
-    norm = []
-    for l in lines:
-        t = normalise(l.text)
-        norm.append(_L(t, _tokens(t), l.box, l.size, l.framed))
-    findings = tuple(dict.fromkeys(_scan_lines(norm, where)))
-    ordered = sorted(norm, key=lambda l: (l.box[1], l.box[0]) if l.box else (0, 0))
-    return Marks(findings, _circulation(l.text for l in ordered))
+    return _scan([(l.text, l.box, l.size, l.framed) for l in lines], where, ordered=True)
 
 
 # --- declared values -----------------------------------------------------------------------------------

@@ -318,4 +318,4 @@ def _page_text(fh: BinaryIO, out: _Pdf, deadline: float) -> None:
         out.lines.extend(page.lines)
     out.lines.extend(text.extra)
     out.text = text
-    out.incomplete.extend(Reason.of("SECRECY_SCAN_INCOMPLETE", detail=d) for d in text.incomplete)
+    out.incomplete.extend(text.incomplete)

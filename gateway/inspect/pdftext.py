@@ -37,7 +37,9 @@ import time
 import unicodedata
 from dataclasses import dataclass, field
 
+from gateway.inspect import legacy
 from gateway.inspect.reading import Line
+from gateway.model import Reason
 
 _LOCK = threading.RLock()
 
@@ -74,7 +76,7 @@ class PageText:
 class DocText:
     pages: list[PageText] = field(default_factory=list)
     extra: list[Line] = field(default_factory=list)  # annotation contents, stamp names (no geometry)
-    incomplete: list[str] = field(default_factory=list)  # what could not be read, in words (for a Reason)
+    incomplete: list[Reason] = field(default_factory=list)  # what could not be read (fail closed)
 
 
 # --- geometry helpers ---------------------------------------------------------------------------------------
@@ -129,6 +131,7 @@ class _Obj:
     direction: tuple[float, float]
     size: float
     bold: bool
+    encoding: str | None = None  # a legacy Vietnamese font (legacy.py): "tcvn3", "tcvn3-caps", "vni"
 
 
 # --- reading a document -------------------------------------------------------------------------------------
@@ -141,8 +144,15 @@ def open_document(source):
     return pdfium.PdfDocument(source)
 
 
-def read(source, *, deadline: float, max_chars: int = 50_000_000, password: str | None = None) -> DocText:
-    """Every page's lines (and ink without text) of the PDF at `source` (path or bytes).
+def _scan_incomplete(detail: str) -> Reason:
+    return Reason.of("SECRECY_SCAN_INCOMPLETE", detail=detail[:200])
+
+
+def read(
+    source, *, deadline: float, max_chars: int = 50_000_000, password: str | None = None, ocr: bool = True
+) -> DocText:
+    """Every page's lines (and ink without text) of the PDF at `source` (path or bytes), with OCR of what
+    the text layer does not say (ocr.py) unless `ocr` is False.
 
     Stops at `deadline` (time.monotonic()) or after `max_chars` characters, saying so in `incomplete`:
     the caller never releases a document on a partial reading. Raises what PDFium raises on a file it
@@ -151,6 +161,7 @@ def read(source, *, deadline: float, max_chars: int = 50_000_000, password: str 
     import pypdfium2 as pdfium
 
     out = DocText()
+    seen: dict = {}  # images already read (the same letterhead or stamp on every page: read once)
     with _LOCK:
         pdf = pdfium.PdfDocument(source, password=password)
         try:
@@ -158,21 +169,35 @@ def read(source, *, deadline: float, max_chars: int = 50_000_000, password: str 
             n = len(pdf)
             for i in range(n):
                 if time.monotonic() > deadline:
-                    out.incomplete.append(f"time budget, page {i + 1} of {n}")
+                    out.incomplete.append(_scan_incomplete(f"time budget, page {i + 1} of {n}"))
                     break
                 try:
                     page = read_page(pdf, i, out.extra)
                 except Exception as exc:  # noqa: BLE001 - one bad page is unread, not a crash: fail closed
-                    out.incomplete.append(f"page {i + 1}: {type(exc).__name__}: {exc}"[:200])
+                    out.incomplete.append(_scan_incomplete(f"page {i + 1}: {type(exc).__name__}: {exc}"))
                     continue
                 total += page.chars
                 out.pages.append(page)
                 if total > max_chars:
-                    out.incomplete.append(f"over {max_chars} characters of text, page {i + 1} of {n}")
+                    out.incomplete.append(_scan_incomplete(f"over {max_chars} characters of text, page {i + 1} of {n}"))
                     break
+                if ocr and (page.chars == 0 or page.ink or page.complex):
+                    _ocr_page(pdf, page, deadline, seen, out)
         finally:
             pdf.close()
     return out
+
+
+def _ocr_page(pdf, page: PageText, deadline: float, seen: dict, out: DocText) -> None:
+    from gateway.inspect import ocr
+
+    handle = pdf[page.index]
+    try:
+        lines, problems = ocr.pdf_page(handle, page, deadline, seen)
+    finally:
+        handle.close()
+    page.lines.extend(lines)
+    out.incomplete.extend(problems)
 
 
 def read_page(pdf, index: int, extra: list[Line] | None = None) -> PageText:
@@ -227,14 +252,19 @@ def _chars(raw, textpage, affine: _Affine) -> dict[tuple[int, int], list[_Char]]
             continue
         if ch in _GENERATED and raw.FPDFText_IsGenerated(tp, i) == 1:
             continue
-        if unicodedata.combining(ch) and last is not None:
-            last.ch += ch  # a combining mark belongs to the letter before it in the file, whatever its box
-            continue
         handle = raw.FPDFText_GetTextObject(tp, i)
         key = ctypes.cast(handle, ctypes.c_void_p).value or 0
         obj = objs.get(key)
         if obj is None:
             obj = objs[key] = _object_info(raw, tp, i, handle, affine)
+        if obj.encoding is not None:
+            if obj.encoding == "vni":
+                ch = legacy.vni_char(ch)
+            else:
+                ch = legacy.tcvn3_char(ch, caps=obj.encoding == "tcvn3-caps")
+        if unicodedata.combining(ch[0]) and last is not None:
+            last.ch = unicodedata.normalize("NFC", last.ch + ch)  # a combining mark belongs to the letter
+            continue  # before it in the file, whatever its box
         if not raw.FPDFText_GetLooseCharBox(tp, i, rect):
             continue
         box = affine.box(rect.left, rect.bottom, rect.right, rect.top)
@@ -271,15 +301,9 @@ def _object_info(raw, tp, i: int, handle, affine: _Affine) -> _Obj:
     if scale > 0 and abs(scale - 1.0) > 1e-6:
         size *= scale
     weight = raw.FPDFText_GetFontWeight(tp, i)
-    bold = weight >= 600
-    if not bold and handle:
-        bold = _font_name_bold(raw, handle)
-    return _Obj(direction, abs(size) or 1.0, bold)
-
-
-def _font_name_bold(raw, textobj) -> bool:
-    name = font_name(raw, textobj)
-    return any(w in name.lower() for w in ("bold", "black", "heavy", "semibold", "demi"))
+    name = font_name(raw, handle) if handle else ""
+    bold = weight >= 600 or any(w in name.lower() for w in ("bold", "black", "heavy", "semibold", "demi"))
+    return _Obj(direction, abs(size) or 1.0, bold, legacy.font_encoding(name))
 
 
 def font_name(raw, textobj) -> str:
@@ -560,11 +584,7 @@ def render(page, box: tuple[float, float, float, float] | None, dpi: float, page
         x0, y0, x1, y1 = box
         # crop is (left, bottom, right, top) margins to remove, in displayed orientation
         crop = (max(0.0, x0), max(0.0, h - y1), max(0.0, w - x1), max(0.0, y0))
-    bitmap = page.render(scale=scale, crop=crop, may_draw_forms=True)
-    try:
-        return bitmap.to_pil()
-    finally:
-        bitmap.close()
+    return page.render(scale=scale, crop=crop, may_draw_forms=True).to_pil()  # the image keeps its bitmap alive
 
 
 # --- a child process, for large files ----------------------------------------------------------------------
@@ -581,7 +601,7 @@ def to_json(doc: DocText) -> dict:
             for p in doc.pages
         ],
         "extra": [line(l) for l in doc.extra],
-        "incomplete": doc.incomplete,
+        "incomplete": [[r.code, list(map(list, r.params))] for r in doc.incomplete],
     }
 
 
@@ -589,7 +609,10 @@ def from_json(data: dict) -> DocText:
     def line(v: list) -> Line:
         return Line(str(v[0]), str(v[1]), v[2], tuple(v[3]) if v[3] else None, v[4], v[5], bool(v[6]))
 
-    doc = DocText(extra=[line(v) for v in data["extra"]], incomplete=[str(x) for x in data["incomplete"]])
+    doc = DocText(
+        extra=[line(v) for v in data["extra"]],
+        incomplete=[Reason(str(code), tuple((str(k), str(v)) for k, v in params)) for code, params in data["incomplete"]],
+    )
     for p in data["pages"]:
         page = PageText(int(p["index"]), float(p["width"]), float(p["height"]), chars=int(p["chars"]),
                         complex=bool(p["complex"]))
@@ -613,10 +636,10 @@ def read_in_child(path: str, *, deadline: float, max_chars: int, password: str |
     try:
         proc = subprocess.run([*args, "--seconds", f"{timeout:.3f}", path], capture_output=True, timeout=timeout + 5)
     except subprocess.TimeoutExpired:
-        return DocText(incomplete=["time budget (page text in a child process)"])
+        return DocText(incomplete=[_scan_incomplete("time budget (page text in a child process)")])
     if proc.returncode != 0:
         err = proc.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [f"exit {proc.returncode}"]
-        return DocText(incomplete=[f"page text in a child process: {err[0][:160]}"])
+        return DocText(incomplete=[_scan_incomplete(f"page text in a child process: {err[0][:160]}")])
     return from_json(json.loads(proc.stdout))
 
 
@@ -631,9 +654,11 @@ def main(argv=None) -> int:  # debugging aid, and the child process of `read_in_
     ap.add_argument("--seconds", type=float, default=600.0)
     ap.add_argument("--max-chars", type=int, default=50_000_000)
     ap.add_argument("--password", default=None)
+    ap.add_argument("--no-ocr", action="store_true")
     a = ap.parse_args(argv)
     for path in a.paths:
-        doc = read(path, deadline=time.monotonic() + a.seconds, max_chars=a.max_chars, password=a.password)
+        doc = read(path, deadline=time.monotonic() + a.seconds, max_chars=a.max_chars, password=a.password,
+                   ocr=not a.no_ocr)
         if a.json:
             json.dump(to_json(doc), sys.stdout, ensure_ascii=False)
             continue
@@ -645,7 +670,7 @@ def main(argv=None) -> int:  # debugging aid, and the child process of `read_in_
         for line in doc.extra:
             print(f"[{line.where}] {line.text}")
         for what in doc.incomplete:
-            print(f"INCOMPLETE {what}")
+            print(f"INCOMPLETE {what.code} {what.args}")
     return 0
 
 

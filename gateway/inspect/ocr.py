@@ -1,0 +1,335 @@
+"""OCR: what a person sees on a page or in an image that no text layer says (Tesseract, Vietnamese data).
+
+Where it runs: inside the inspection, so in the signing worker processes (the engine's pool) or in the
+child process that reads a large PDF; never on a door's event loop. One Tesseract engine per process,
+loaded on first use, limited to one thread (OMP_THREAD_LIMIT=1: the pool already uses the cores).
+
+What is read (pdf pages, via `pdf_page`):
+- a page with no text layer (a scan, or text turned into vector outlines): the whole page at 300 dpi;
+- on a page with text, each image of legible size (a stamp pasted onto the page, a scanned part) and each
+  group of filled vector paths that may be glyph outlines: that region at 300 dpi. An image without a
+  uniform background (noise, a photograph) holds no legible writing unless it carries red ink: then the
+  red ink alone is read (secrecy stamps are red, TT 24/2020). The same image drawn on several pages is
+  read once.
+- an image document (PNG, JPEG, TIFF (every frame), GIF, BMP, WebP: `read_image`): the whole image.
+Each recognised line becomes a `Line` with where="ocr:pageN" (or "ocr:image"), its box in page points;
+a line read from a small image or outline group on a text page is marked `framed` (it is a stamp).
+
+Fail closed: no Tesseract or no Vietnamese data when something needs reading (OCR_UNAVAILABLE), an error
+or an image that cannot be decoded (OCR_FAILED), the time budget or the pixel limit (SECRECY_SCAN_INCOMPLETE)
+are reasons in `incomplete`: the document is not released.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+
+from gateway.inspect.reading import Line, Reading
+from gateway.model import Reason, SignFormat
+
+log = logging.getLogger(__name__)
+
+PAGE_DPI = 300  # a page without text is read at this resolution
+REGION_DPI = 300  # a region (stamp, outlines) on a text page
+MIN_REGION_PT = (18.0, 7.0)  # smaller than this (w, h in points) holds no legible word at normal zoom
+MAX_IMAGE_PIXELS = 120_000_000  # an image document above this is not decoded (a decompression bomb)
+MAX_ANALYSED_PIXELS = 16_000_000  # an image's own pixels are examined up to this; above, its region is rendered
+STAMP_AREA = 0.12  # a region smaller than this share of the page, read on a text page, is a stamp
+LANG = "vie"
+
+_LOCK = threading.Lock()
+_ENGINE: "_Engine | None" = None
+_UNAVAILABLE: str | None = None
+
+
+class OcrUnavailable(Exception):
+    """Tesseract or its Vietnamese data is not installed."""
+
+
+@dataclass(frozen=True)
+class OcrLine:
+    text: str
+    box: tuple[float, float, float, float]  # pixels of the image given
+    confidence: float
+
+
+class _Engine:
+    def __init__(self, tessdata: str) -> None:
+        import tesserocr
+
+        self.tesserocr = tesserocr
+        self.api = tesserocr.PyTessBaseAPI(path=tessdata, lang=LANG, psm=tesserocr.PSM.AUTO)
+
+    def lines(self, image, sparse: bool) -> list[OcrLine]:
+        tesserocr = self.tesserocr
+        api = self.api
+        api.SetPageSegMode(tesserocr.PSM.SPARSE_TEXT if sparse else tesserocr.PSM.AUTO)
+        api.SetImage(image)
+        if not api.Recognize():
+            raise RuntimeError("tesseract: recognition failed")
+        out: list[OcrLine] = []
+        level = tesserocr.RIL.TEXTLINE
+        it = api.GetIterator()
+        if it is None:
+            return out
+        for r in tesserocr.iterate_level(it, level):
+            try:
+                text = (r.GetUTF8Text(level) or "").strip()
+            except RuntimeError:  # "No text returned": an empty line
+                continue
+            box = r.BoundingBox(level)
+            if not text or box is None:
+                continue
+            out.append(OcrLine(text, tuple(float(v) for v in box), float(r.Confidence(level))))
+        api.Clear()
+        return out
+
+
+def tessdata_dir() -> str | None:
+    """Where the Vietnamese traineddata is: TESSDATA_PREFIX, else Debian's and the usual places."""
+    candidates = []
+    if os.environ.get("TESSDATA_PREFIX"):
+        candidates.append(os.environ["TESSDATA_PREFIX"])
+    candidates += sorted(glob.glob("/usr/share/tesseract-ocr/*/tessdata"), reverse=True)
+    candidates += ["/usr/share/tessdata", "/usr/local/share/tessdata", "/usr/share/tesseract-ocr/tessdata"]
+    for d in candidates:
+        if os.path.isfile(os.path.join(d, f"{LANG}.traineddata")):
+            return d.rstrip("/") + "/"
+    return None
+
+
+def engine() -> _Engine:
+    """This process's Tesseract (loaded once). Raises OcrUnavailable."""
+    global _ENGINE, _UNAVAILABLE
+    if _ENGINE is not None:
+        return _ENGINE
+    if _UNAVAILABLE is not None:
+        raise OcrUnavailable(_UNAVAILABLE)
+    os.environ.setdefault("OMP_THREAD_LIMIT", "1")  # one core per worker: the pool has the others
+    try:
+        import tesserocr  # noqa: F401
+    except ImportError as exc:
+        _UNAVAILABLE = f"tesserocr: {exc}"
+        raise OcrUnavailable(_UNAVAILABLE) from exc
+    tessdata = tessdata_dir()
+    if tessdata is None:
+        _UNAVAILABLE = f"no {LANG}.traineddata (Debian: tesseract-ocr-{LANG})"
+        raise OcrUnavailable(_UNAVAILABLE)
+    try:
+        _ENGINE = _Engine(tessdata)
+    except Exception as exc:  # noqa: BLE001
+        _UNAVAILABLE = f"tesseract: {exc}"
+        raise OcrUnavailable(_UNAVAILABLE) from exc
+    return _ENGINE
+
+
+def recognise(image, *, sparse: bool = False) -> list[OcrLine]:
+    """The text lines of a PIL image (one engine per process, one call at a time)."""
+    eng = engine()
+    with _LOCK:
+        return eng.lines(image, sparse)
+
+
+# --- what needs reading -------------------------------------------------------------------------------------
+
+
+def legible(gray) -> str | None:
+    """Can this image hold writing a person reads? "ink" (dark on a uniform background), "inverted" (light on
+    dark), or None (blank, or no uniform background: noise, a photograph)."""
+    import numpy as np
+
+    a = np.asarray(gray, dtype=np.uint8)
+    if a.size == 0:
+        return None
+    hist = np.bincount(a.ravel(), minlength=256)
+    mode = int(hist.argmax())
+    near = hist[max(0, mode - 24) : mode + 25].sum() / a.size
+    if near < 0.45:
+        return None
+    far = (np.abs(a.astype(np.int16) - mode) > 70).mean()
+    if far < 0.0005:
+        return None  # blank (or nearly): nothing written
+    return "ink" if mode >= 128 else "inverted"
+
+
+def red_ink(rgb):
+    """A black-on-white image of the red ink in `rgb` (None when there is almost none)."""
+    import numpy as np
+    from PIL import Image
+
+    a = np.asarray(rgb.convert("RGB"), dtype=np.int16)
+    r, g, b = a[..., 0], a[..., 1], a[..., 2]
+    mask = (r > 120) & (r - g > 60) & (r - b > 50)
+    if mask.mean() < 0.0005:
+        return None
+    return Image.fromarray(np.where(mask, 0, 255).astype(np.uint8), "L")
+
+
+def _prepare(img):
+    """The images to read for one region: the grey image when it is legible, plus its red ink if any."""
+    from PIL import ImageOps
+
+    gray = img.convert("L")
+    out = []
+    kind = legible(gray)
+    if kind == "ink":
+        out.append(gray)
+    elif kind == "inverted":
+        out.append(ImageOps.invert(gray))
+    if img.mode not in ("L", "1", "LA", "I", "I;16"):
+        red = red_ink(img)
+        if red is not None:
+            out.append(red)
+    return out
+
+
+# --- PDF pages ----------------------------------------------------------------------------------------------
+
+
+def pdf_page(page, text, deadline: float, seen: dict | None = None) -> tuple[list[Line], list[Reason]]:
+    """OCR lines of one PDFium page given its `pdftext.PageText`: the whole page when it has no text layer,
+    else its images and glyph-like outlines. Returns (lines, what could not be read)."""
+    from gateway.inspect import pdftext
+
+    seen = {} if seen is None else seen
+    where = f"ocr:page{text.index + 1}"
+    lines: list[Line] = []
+    problems: list[Reason] = []
+    if text.chars == 0 or text.complex:
+        if not text.ink and not text.complex and not _has_ink(page, text):
+            return lines, problems
+        regions = [(None, False)]
+    else:
+        regions = []
+        page_area = text.width * text.height
+        for ink in text.ink:
+            x0, y0, x1, y1 = _clip(ink.box, text.width, text.height)
+            if x1 - x0 < MIN_REGION_PT[0] and y1 - y0 < MIN_REGION_PT[0] or min(x1 - x0, y1 - y0) < MIN_REGION_PT[1]:
+                continue
+            stamp = (x1 - x0) * (y1 - y0) < STAMP_AREA * page_area
+            regions.append(((x0, y0, x1, y1), stamp, ink))
+    for region in regions:
+        if time.monotonic() > deadline:
+            problems.append(Reason.of("SECRECY_SCAN_INCOMPLETE", detail=f"OCR time budget, page {text.index + 1}"))
+            break
+        box, stamp = region[0], region[1]
+        ink = region[2] if len(region) > 2 else None
+        try:
+            images = _region_images(page, text, box, ink, seen)
+            for img, scale, origin in images:
+                for ol in recognise(img, sparse=box is not None):
+                    lines.append(_to_line(ol, scale, origin, where, text.index, stamp))
+        except OcrUnavailable as exc:
+            problems.append(Reason.of("OCR_UNAVAILABLE", detail=str(exc)))
+            break
+        except Exception as exc:  # noqa: BLE001 - an image that cannot be decoded or read is unread
+            log.info("ocr: page %d: %s", text.index + 1, exc)
+            problems.append(Reason.of("OCR_FAILED", detail=f"page {text.index + 1}: {type(exc).__name__}: {exc}"[:200]))
+    _ = pdftext
+    return lines, problems
+
+
+def _has_ink(page, text) -> bool:
+    """A page without text, images or outlines may still carry simple paths (thin-stroke lettering)."""
+    img = _render(page, text, None, 50)
+    return legible(img.convert("L")) is not None or red_ink(img) is not None
+
+
+def _clip(box, w: float, h: float):
+    return max(0.0, box[0]), max(0.0, box[1]), min(w, box[2]), min(h, box[3])
+
+
+def _render(page, text, box, dpi: float):
+    from gateway.inspect import pdftext
+
+    return pdftext.render(page, box, dpi, (text.width, text.height))
+
+
+def _region_images(page, text, box, ink, seen: dict):
+    """[(PIL image to read, pixels per point, (x0, y0) of the image in page points)] for one region."""
+    if box is None:
+        img = _render(page, text, None, PAGE_DPI)
+        return [(i, PAGE_DPI / 72.0, (0.0, 0.0)) for i in _prepare(img) or [img.convert("L")]]
+    # An image's own pixels say whether it can hold writing (rendering would average noise into grey);
+    # the region rendered at REGION_DPI is what is read (the page's transform, clipping and colours applied).
+    if ink is not None and ink.kind == "image" and ink.pixels and ink.pixels[0] * ink.pixels[1] <= MAX_ANALYSED_PIXELS:
+        own = _image_pixels(page, ink)
+        if own is not None:
+            key = hashlib.sha256(own.tobytes()).hexdigest() + repr((round(box[2] - box[0]), round(box[3] - box[1])))
+            if key in seen:
+                return []
+            seen[key] = True
+            if not _prepare(own):
+                return []
+    img = _render(page, text, box, REGION_DPI)
+    scale = REGION_DPI / 72.0
+    return [(i, scale, (box[0], box[1])) for i in _prepare(img)]
+
+
+def _image_pixels(page, ink):
+    """The decoded pixels of the image object whose box is `ink.box` (None if it cannot be found)."""
+    import pypdfium2.raw as raw
+
+    for obj in page.get_objects(filter=(raw.FPDF_PAGEOBJ_IMAGE,), max_depth=8):
+        try:
+            if obj.get_px_size() != tuple(ink.pixels):
+                continue
+            return obj.get_bitmap(render=False).to_pil()  # the image keeps its bitmap alive
+        except Exception:  # noqa: BLE001 - an image PDFium cannot decode: read the rendered region instead
+            return None
+    return None
+
+
+def _to_line(ol: OcrLine, scale: float, origin, where: str, page: int | None, stamp: bool) -> Line:
+    x0, y0, x1, y1 = ol.box
+    box = (
+        round(origin[0] + x0 / scale, 2),
+        round(origin[1] + y0 / scale, 2),
+        round(origin[0] + x1 / scale, 2),
+        round(origin[1] + y1 / scale, 2),
+    )
+    size = round((y1 - y0) / scale, 2)
+    return Line(ol.text, where, page, box, size, None, stamp)
+
+
+# --- image documents ----------------------------------------------------------------------------------------
+
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/tiff", "image/gif", "image/bmp", "image/webp")
+
+
+def read_image(fh, media: str, deadline: float) -> Reading:
+    """An image document: every frame read with OCR. Signable as a detached CAdES .p7s (the gateway reads it)."""
+    from PIL import Image, ImageSequence
+
+    lines: list[Line] = []
+    incomplete: list[Reason] = []
+    frames = 0
+    try:
+        Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
+        with Image.open(fh) as im:
+            for index, frame in enumerate(ImageSequence.Iterator(im)):
+                frames += 1
+                if time.monotonic() > deadline:
+                    incomplete.append(Reason.of("SECRECY_SCAN_INCOMPLETE", detail=f"OCR time budget, frame {index + 1}"))
+                    break
+                frame = frame.copy()
+                dpi = frame.info.get("dpi", (300, 300))[0] or 300
+                scale = float(dpi) / 72.0 if dpi else 300 / 72.0
+                where = f"ocr:image{index + 1}" if index else "ocr:image"
+                for img in _prepare(frame.convert("RGB")) or [frame.convert("L")]:
+                    for ol in recognise(img):
+                        lines.append(_to_line(ol, scale, (0.0, 0.0), where, index, False))
+    except OcrUnavailable as exc:
+        incomplete.append(Reason.of("OCR_UNAVAILABLE", detail=str(exc)))
+    except Image.DecompressionBombError as exc:
+        incomplete.append(Reason.of("SECRECY_SCAN_INCOMPLETE", detail=f"image over {MAX_IMAGE_PIXELS} pixels: {exc}"[:200]))
+    except Exception as exc:  # noqa: BLE001 - an image that cannot be decoded is unread
+        incomplete.append(Reason.of("OCR_FAILED", detail=f"{type(exc).__name__}: {exc}"[:200]))
+    return Reading(media_type=media, lines=tuple(lines), incomplete=tuple(incomplete), signable=SignFormat.CADES,
+                   pages=frames or None)
