@@ -11,7 +11,7 @@ GATEWAY     := $(VENV)/bin/gateway
 # Tesseract with its Vietnamese data reads scanned pages and images for secrecy marks).
 APT_RUN     := softhsm2 poppler-utils libnss3-tools fonts-liberation2 openssl sqlite3 python3-venv tesseract-ocr tesseract-ocr-vie
 # ... and what the tests add: a real Postfix, swaks.
-APT_TEST    := postfix swaks
+APT_TEST    := postfix swaks ripmime mpack
 PYTEST_ARGS ?=
 
 .PHONY: run test deps deps-test venv dev-init clean help

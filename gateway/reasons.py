@@ -513,6 +513,62 @@ CATALOG: dict[str, ReasonText] = {
         QC_D4,
     ),
     # --- mail: MIME structure, headers, S/MIME, PGP (issue 12) --------------------------------------
+    "MIME_AMBIGUOUS": ReasonText(
+        "Cấu trúc thư có thể được các phần mềm thư hiểu khác nhau ({detail}): cổng ký số không biết người nhận"
+        " sẽ thấy gì nên không gửi thư; hãy soạn lại thư bằng phần mềm thư thông thường rồi gửi lại",
+        "The message's structure can be read differently by different mail software ({detail}): the gateway"
+        " cannot know what the recipient would see, so it does not send it; compose it again in an ordinary"
+        " mail client and resend",
+        QC_D4,
+    ),
+    "MIME_UNKNOWN_ENCODING": ReasonText(
+        "Thư có phần được mã hóa truyền tải không xác định ({encoding}): không đọc được nên không gửi;"
+        " hãy đính kèm tệp bằng phần mềm thư thông thường rồi gửi lại",
+        "A part of the message uses an unknown transfer encoding ({encoding}): it cannot be read, so it is not"
+        " sent; attach the file with an ordinary mail client and resend",
+        QC_D4,
+    ),
+    "MIME_INCOMPLETE_MESSAGE": ReasonText(
+        "Thư chứa phần thư bị chia nhỏ hoặc tham chiếu nội dung bên ngoài ({media_type}): không đọc được toàn bộ"
+        " nên không gửi; hãy gửi thư trọn vẹn, đính kèm trực tiếp tệp",
+        "The message holds a fragment of a message or a reference to outside content ({media_type}): it cannot be"
+        " read completely, so it is not sent; send the whole message with the files attached directly",
+        QC_D4,
+    ),
+    "MAIL_ENCRYPTED": ReasonText(
+        "Thư hoặc một phần thư được mã hóa (S/MIME hoặc PGP): cổng ký số không đọc được nên không gửi;"
+        " hãy gửi thư không mã hóa (kênh truyền đã được bảo vệ) hoặc đề nghị quản trị cho phép người gửi/nhận này",
+        "The message or a part of it is encrypted (S/MIME or PGP): the gateway cannot read it, so it is not sent;"
+        " send it unencrypted (the channel is protected) or ask the administrator to allow this sender/recipient",
+        LUAT_BMNN + "; " + QC_D4,
+    ),
+    "MAIL_ENCRYPTED_ALLOWED": ReasonText(
+        "Thư được mã hóa (S/MIME hoặc PGP) của người gửi/nhận được chính sách cho phép: chuyển tiếp không đọc",
+        "Encrypted message (S/MIME or PGP) of a sender/recipient the policy allows: forwarded unread",
+        QC_D4,
+    ),
+    "MAIL_SENDER_SIGNED": ReasonText(
+        "Thư đã được người gửi ký số (S/MIME hoặc PGP): ký số tài liệu «{name}» bên trong sẽ làm hỏng chữ ký"
+        " của người gửi; hãy gửi thư không ký, cổng sẽ ký số tài liệu",
+        "The message is signed by its sender (S/MIME or PGP): signing document '{name}' inside would break the"
+        " sender's signature; send the message unsigned and the gateway signs the document",
+        QC_D4 + "; " + LUAT_GDDT,
+    ),
+    "MAIL_SENDER_SIGNED_PASSED": ReasonText(
+        "Thư đã được người gửi ký số và không có tài liệu cần ký: chuyển tiếp không thay đổi",
+        "The message is signed by its sender and holds nothing to sign: forwarded unchanged",
+        QC_D4,
+    ),
+    "MAIL_UNREADABLE_PART": ReasonText(
+        "Thư có phần không đọc được ({media_type}: {detail}): không gửi; hãy gửi lại thư không có phần này",
+        "A part of the message cannot be read ({media_type}: {detail}): not sent; resend without that part",
+        QC_D4,
+    ),
+    "MAIL_SMIME_SIGNED": ReasonText(
+        "Thư được ký số S/MIME bằng chứng thư số của cơ quan, tổ chức",
+        "The message is S/MIME-signed with the organisation's certificate",
+        QC_D4,
+    ),
     # --- office and text readers (issue 12) ----------------------------------------------------------
     # --- secrecy reading: layout, OCR, legacy encodings (issue 13) -----------------------------------
     "OCR_UNAVAILABLE": ReasonText(

@@ -16,7 +16,8 @@ import pytest
 from smtp_support import Gateway, LoopThread
 
 from gateway.engine import Engine
-from gateway.smtp import message as mime
+from gateway.inspect import mime
+from mail_support import gateway_documents
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 pytestmark = [pytest.mark.hsm, pytest.mark.skipif(not (CORPUS / "eml").is_dir(), reason="corpus not present")]
@@ -67,7 +68,7 @@ def replay_one(c: smtplib.SMTP, gw, path: Path) -> str:
         assert len(after) == 1, path.name
         out = after.pop().read_bytes()
         assert_unchanged_except_documents(raw, out, path.name)
-        docs = mime.find_documents(mime.parse(raw))
+        docs = gateway_documents(raw)
         return "relayed+signed" if docs else "relayed"
     assert not after, path.name  # refused: nothing reached the next hop
     assert code in (550, 552, 554), (path.name, code, msg)
@@ -81,7 +82,7 @@ def assert_unchanged_except_documents(raw: bytes, out: bytes, name: str) -> None
     """Every non-document leaf (header block + body) of the input is in the output, byte for byte; the
     output adds at most detached .p7s parts. Compared as multisets: an inserted sibling shifts positions."""
     before, after = mime.parse(raw), mime.parse(out)
-    docs = mime.find_documents(before)
+    docs = gateway_documents(before)
     doc_spans = {(f.part.start, f.part.end, id(f.owners[-1])) for f in docs}
     out_leaves = collections.Counter((h, b) for _, h, b in mime.leaf_spans(after))
     kept = 0

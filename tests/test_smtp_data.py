@@ -17,7 +17,8 @@ from aiosmtpd.smtp import SMTP
 from aiosmtplib.protocol import PERIOD_REGEX, normalize_message_line_endings
 from smtp_support import LoopThread, loop  # noqa: F401 - loop is a fixture
 
-from gateway.smtp import message as mime
+from gateway.inspect import mime
+from gateway.signing import message as rebuilder
 from gateway.smtp.relay import wire_data
 from gateway.smtp.server import GatewaySMTP
 
@@ -272,17 +273,17 @@ def test_signed_pdf_keeps_the_senders_lines_for_the_unchanged_prefix():
         if rnd.random() < 0.2:
             content = os.urandom(3) + content  # not an extension: everything is encoded anew
         raw, part = _part_for(body)
-        out = mime.encoded_body(raw, part, content, previous)
+        out = rebuilder.encoded_body(raw, part, content, previous)
         lines = out.split(b"\r\n")
         assert all(0 < len(line) <= 76 for line in lines)
         assert base64.b64decode(b"".join(lines), validate=True) == content, (width, nl, body)
         if width == 76 and nl == b"\r\n" and not corrupt and content.startswith(previous):
             # regular 76-column input: the same bytes as a full re-encoding
-            assert out == mime.base64_lines(content)
+            assert out == rebuilder.base64_lines(content)
     # the sender's 64-column lines are kept for their bytes
     previous = os.urandom(48 * 50)
     enc = base64.b64encode(previous)
     body = b"\r\n".join(enc[i : i + 64] for i in range(0, len(enc), 64)) + b"\r\n"
     raw, part = _part_for(body)
-    out = mime.encoded_body(raw, part, previous + b"%%EOF\n", previous)
+    out = rebuilder.encoded_body(raw, part, previous + b"%%EOF\n", previous)
     assert out.startswith(body[: 48 * 66]) and base64.b64decode(out.replace(b"\r\n", b"")) == previous + b"%%EOF\n"

@@ -12,11 +12,12 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from mail_support import gateway_documents, recipients_pdfs
 from smtp_support import Gateway, loop, parse_eml  # noqa: F401 - loop is a fixture
 from util import make_pdf, pdfsig
 
 from gateway.engine import Engine
-from gateway.smtp import message as mime
+from gateway.inspect import mime
 from gateway.smtp.server import hash_password
 
 pytestmark = pytest.mark.hsm
@@ -82,7 +83,7 @@ def test_pdf_is_signed_in_place_and_everything_else_kept(gw, engine, plain_pdf, 
     out = only_message(gw).read_bytes()
 
     before, after = mime.parse(raw), mime.parse(out)
-    docs = mime.find_documents(after)
+    docs = gateway_documents(after)
     assert len(docs) == 1 and docs[0].name == VI_NAME  # RFC 2231 name kept and still decodes
     signed = tmp_path / "signed.pdf"
     signed.write_bytes(docs[0].content)
@@ -93,7 +94,7 @@ def test_pdf_is_signed_in_place_and_everything_else_kept(gw, engine, plain_pdf, 
     body = out[docs[0].part.body_start : docs[0].part.end]
     assert max(len(line) for line in body.split(b"\r\n")) == 76
     # every other leaf byte for byte, and the document's own header block unchanged
-    old_doc = mime.find_documents(before)[0].part.path
+    old_doc = gateway_documents(before)[0].part.path
     for (p1, h1, b1), (p2, h2, b2) in zip(mime.leaf_spans(before), mime.leaf_spans(after), strict=True):
         assert p1 == p2 and h1 == h2
         if p1 != old_doc:
@@ -133,7 +134,7 @@ def test_sender_signed_message_with_unsigned_pdf_is_refused_not_blocked(gw, dev_
     with pytest.raises(smtplib.SMTPDataError) as ei:
         send(gw.port, signed)
     text = ei.value.smtp_error.decode()
-    assert ei.value.smtp_code == 550 and "SMTP_SENDER_SIGNED" in text
+    assert ei.value.smtp_code == 550 and "MAIL_SENDER_SIGNED" in text
     assert "Message refused" in text and "blocked" not in text
     assert gw.sink.messages() == []
 
@@ -313,7 +314,7 @@ def test_smime_whole_message_verifies_with_openssl(loop, dev_settings, engine, t
         msg = parse_eml(out)
         assert msg.get_content_type() == "multipart/signed" and msg["Subject"] == "Công văn gửi Sở"
         inner = mime.parse((tmp_path / "content").read_bytes())
-        docs = mime.find_documents(inner)
+        docs = gateway_documents(inner)
         assert len(docs) == 1 and docs[0].content.startswith(plain_pdf) and len(docs[0].content) > len(plain_pdf)
     finally:
         g.close()

@@ -10,10 +10,12 @@ import zipfile
 import pytest
 
 from gateway.errors import LimitExceeded, SignerUnavailable, UpstreamUnavailable
-from gateway.smtp import message as mime
+from gateway.inspect import mime
+from gateway.signing import message as rebuilder
+from mail_support import gateway_documents
 from gateway.smtp import replies
 from gateway.smtp.server import GatewaySMTP, RelayHandler
-from gateway.smtp.smime import seven_bit
+from gateway.signing.message import seven_bit
 
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
@@ -49,7 +51,7 @@ NESTED = (
 
 def test_finds_pdfs_by_content_with_rfc2231_rfc2047_names_nested_and_office():
     msg = mime.parse(NESTED)
-    docs = mime.find_documents(msg)
+    docs = gateway_documents(msg)
     assert [d.name for d in docs] == ["Công văn.pdf", "Quyết định.pdf", "bao-cao.docx"]
     assert docs[0].content == PDF and docs[1].content == PDF
     assert docs[1].part.path == (2, 0, 1)
@@ -57,13 +59,13 @@ def test_finds_pdfs_by_content_with_rfc2231_rfc2047_names_nested_and_office():
 
 def test_splice_replaces_only_the_document_bodies_and_adds_p7s_beside_office():
     msg = mime.parse(NESTED)
-    docs = mime.find_documents(msg)
+    docs = gateway_documents(msg)
     signed = PDF + b"% signed\n" * 50
-    out = mime.replace_documents(
-        msg, [(docs[0], mime.Edit(content=signed)), (docs[1], mime.Edit(content=signed)),
-              (docs[2], mime.Edit(detached=b"0\x82DER"))]
+    out = rebuilder.rebuild(
+        msg, [(docs[0], rebuilder.Edit(content=signed)), (docs[1], rebuilder.Edit(content=signed)),
+              (docs[2], rebuilder.Edit(detached=b"0\x82DER"))]
     )
-    again = mime.find_documents(mime.parse(out))
+    again = gateway_documents(mime.parse(out))
     assert [d.content for d in again[:2]] == [signed, signed]
     assert again[2].content == docx()
     # text part, preamble, epilogue, inner text, headers: byte for byte
@@ -78,9 +80,9 @@ def test_splice_replaces_only_the_document_bodies_and_adds_p7s_beside_office():
 def test_non_base64_document_gets_a_base64_cte_line():
     raw = b"Subject: q\r\nContent-Type: application/pdf\r\nContent-Transfer-Encoding: 8bit\r\n\r\n" + PDF
     msg = mime.parse(raw)
-    out = mime.replace_documents(msg, [(mime.find_documents(msg)[0], mime.Edit(content=PDF + b"%x\n"))])
+    out = rebuilder.rebuild(msg, [(gateway_documents(msg)[0], rebuilder.Edit(content=PDF + b"%x\n"))])
     assert out.startswith(b"Subject: q\r\nContent-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n\r\n")
-    assert mime.find_documents(mime.parse(out))[0].content == PDF + b"%x\n"
+    assert gateway_documents(mime.parse(out))[0].content == PDF + b"%x\n"
 
 
 def test_limits_raise_permanent_errors():

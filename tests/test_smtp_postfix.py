@@ -23,7 +23,7 @@ from util import make_pdf, pdfsig
 
 from gateway.engine import Engine
 from gateway.smtp import MailSink, SmtpDoor
-from gateway.smtp import message as mime
+from mail_support import gateway_documents
 
 pytestmark = [
     pytest.mark.postfix,
@@ -102,7 +102,7 @@ def send(port: int, raw: bytes):
 
 
 def assert_signed(path: Path, original: bytes, nssdb: Path, tmp: Path) -> None:
-    docs = mime.find_documents(mime.parse(path.read_bytes()))
+    docs = gateway_documents(path.read_bytes())
     assert len(docs) == 1 and docs[0].content.startswith(original)
     out = tmp / "signed.pdf"
     out.write_bytes(docs[0].content)
@@ -150,7 +150,7 @@ def test_secret_refused_after_queue_bounces_and_never_arrives(rig, secret_pdf):
     time.sleep(2)  # the bounce itself travels through the gateway too
     assert rig.arrived(msg_id) == []
     for path in rig.sink.messages():  # bounces / postmaster notices: never carrying the secret document
-        docs = mime.find_documents(mime.parse(path.read_bytes()))
+        docs = gateway_documents(path.read_bytes())
         assert not any(d.content.startswith(secret_pdf[:4096]) for d in docs), path
 
 

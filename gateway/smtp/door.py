@@ -18,16 +18,17 @@ import logging
 from pathlib import Path
 
 from gateway.inspect import marks as secrecy
+from gateway.inspect import message as mail_reader
+from gateway.inspect import mime
+from gateway.inspect.reading import Reading
 from gateway.errors import AuditUnavailable, GatewayError, PermanentError
 from gateway.model import Channel, Declared, Document, Origin, Outcome, Reason, Result
-from gateway.smtp import message as mime
-from gateway.smtp import replies, smime
+from gateway.signing import message as rebuilder
+from gateway.smtp import replies
 from gateway.smtp.relay import Upstream
 from gateway.smtp.server import Authenticator, GatewaySMTP, RelayHandler, reply_text, tls_context
 
 log = logging.getLogger("gateway.smtp")
-
-CLASSIFICATION_HEADER = "X-Classification"
 
 
 class SmtpDoor:
@@ -124,7 +125,7 @@ class SmtpDoor:
                  "refused_recipients": txn.refused_rcpts, "size": len(raw), "client": peer}
 
         try:
-            parsed, docs = await asyncio.to_thread(
+            parsed, walk, docs, marks = await asyncio.to_thread(
                 _index, raw, limits.max_mime_parts, limits.max_mime_depth, limits.max_header_bytes)
         except PermanentError as exc:
             reply = replies.for_error(exc)
@@ -133,24 +134,27 @@ class SmtpDoor:
         message_id = parsed.header("Message-ID")
         facts["message_id"] = message_id
         facts["documents"] = len(docs)
-        x_class = parsed.header(CLASSIFICATION_HEADER)
-        subject = parsed.header("Subject")
-        declared = _declared_classification(x_class, subject)
+        declared = marks.level.value if marks.level else None
 
-        if not docs:
-            marks = secrecy.scan_declared(x_class, f"declared:{CLASSIFICATION_HEADER}") | secrecy.scan_subject(subject)
-            if marks.secrecy:
-                f = marks.secrecy[0]
-                reply = replies.blocked((Reason.of("SECRET_MARKED", level=f.level.value, where=f.where),))
-                await self._record("smtp.blocked", reply, facts, alert=True)
-                return reply_text(reply, envelope)
+        if marks.secrecy and not docs:
+            reasons = tuple(Reason.of("SECRET_MARKED", level=f.level.value, where=f.where) for f in marks.secrecy)
+            reply = replies.blocked(reasons)
+            await self._record("smtp.blocked", reply, facts, alert=True)
+            return reply_text(reply, envelope)
+        refusals = list(walk.problems)
+        if walk.encrypted:
+            refusals.append(Reason.of("MAIL_ENCRYPTED"))
+        if refusals:
+            reply = replies.refused_for(tuple(refusals))
+            await self._record("smtp.refused", reply, facts)
+            return reply_text(reply, envelope)
 
         origin = Origin(sender=envelope.mail_from, recipients=tuple(envelope.rcpt_tos), client=peer,
                         message_id=message_id)
         documents = [
-            Document(channel=Channel.SMTP, name=d.name, content=d.content, media_type=d.media_type,
-                     origin=origin, declared=Declared(classification=declared))
-            for d in docs
+            Document(channel=Channel.SMTP, name=d.name or f"tai-lieu-{i}", content=d.content,
+                     media_type=d.declared_type, origin=origin, declared=Declared(classification=declared))
+            for i, d in enumerate(docs, 1)
         ]
         outcomes = await asyncio.gather(*(self.engine.submit(doc) for doc in documents), return_exceptions=True)
         try:
@@ -184,15 +188,16 @@ class SmtpDoor:
         pairs = []
         for found, result in zip(docs, outcomes):
             if result.outcome is Outcome.SIGN and result.output is not None:
-                if found.inside_signed:
-                    reply = replies.refused_for((Reason.of("SMTP_SENDER_SIGNED", name=found.name),))
+                if found.signed:
+                    reply = replies.refused_for((Reason.of("MAIL_SENDER_SIGNED", name=found.name),))
                     await self._record("smtp.refused", reply, facts)
                     return reply_text(reply, envelope)
                 pairs.append((found, result.output))
         facts["signed"] = len(pairs)
         out = await asyncio.to_thread(_splice, parsed, pairs) if pairs else parsed.raw
         if self.settings.smtp.smime_sign:
-            out = await smime.sign_message(out, self.engine)
+            prepared = await asyncio.to_thread(rebuilder.seven_bit, out)
+            out = await self.engine.sign_smime(prepared)
             facts["smime"] = True
         up = server.transaction.upstream
         try:
@@ -218,16 +223,33 @@ class SmtpDoor:
 
 
 def _index(raw: bytes, max_parts: int, max_depth: int, max_header_bytes: int):
-    parsed = mime.parse(raw, max_parts=max_parts, max_depth=max_depth, max_header_bytes=max_header_bytes)
-    return parsed, mime.find_documents(parsed)
+    """The message as inspected and relayed (CRLF-normalised), its leaves, the documents to submit, and the
+    classification signals of its headers and names."""
+    parsed = mime.parse(mime.normalise(raw), max_parts=max_parts, max_depth=max_depth,
+                        max_header_bytes=max_header_bytes)
+    walk = mime.walk(parsed)
+    marks = secrecy.scan_reading(Reading("message/rfc822", metadata=mail_reader.signals(parsed, walk)))
+    docs = [leaf for leaf in walk.leaves if leaf.role == "document" and _document_type(leaf.content)]
+    return parsed, walk, docs, marks
+
+
+def _document_type(content: bytes) -> str | None:
+    from gateway.inspect.sniff import PDF, sniff
+
+    media = sniff(content[:8192])
+    if media == PDF:
+        return media
+    if media.startswith(("application/vnd.openxmlformats", "application/vnd.oasis", "application/x-ole")):
+        return media
+    return None
 
 
 def _splice(parsed, pairs) -> bytes:
     edits = []
     for found, output in pairs:
         data = Path(output.path).read_bytes()
-        edits.append((found, mime.Edit(detached=data) if output.detached else mime.Edit(content=data)))
-    return mime.replace_documents(parsed, edits)
+        edits.append((found, rebuilder.Edit(detached=data) if output.detached else rebuilder.Edit(content=data)))
+    return rebuilder.rebuild(parsed, edits)
 
 
 def _remove_outputs(outcomes) -> None:
@@ -237,11 +259,3 @@ def _remove_outputs(outcomes) -> None:
                 Path(r.output.path).unlink(missing_ok=True)
             except OSError:
                 log.warning("smtp: could not remove a signed output file")
-
-
-def _declared_classification(x_class: str | None, subject: str | None) -> str | None:
-    """What the sender declared: the X-Classification header, else a bracketed subject tag like '[MẬT]'."""
-    if x_class and x_class.strip():
-        return x_class.strip()
-    level = secrecy.scan_subject(subject).level if subject else None
-    return level.value if level else None

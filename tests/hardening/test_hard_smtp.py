@@ -23,7 +23,8 @@ from hypothesis import HealthCheck, given, settings as hsettings, strategies as 
 from gw_harness import mail_with_pdf
 from gateway.engine import Engine
 from gateway.errors import InputRejected, LimitExceeded
-from gateway.smtp import message as mime
+from gateway.inspect import mime
+from mail_support import gateway_documents
 from smtp_support import Gateway, loop  # noqa: F401 - loop is a fixture
 from util import make_pdf
 
@@ -180,9 +181,9 @@ def _nested(depth: int) -> bytes:
     head = b"From: a@b.c\r\nTo: d@e.f\r\nSubject: nested\r\nMIME-Version: 1.0\r\n"
     parts = []
     for i in range(depth):
-        parts.append(b'Content-Type: multipart/mixed; boundary="b%d"\r\n\r\n--b%d\r\n' % (i, i))
+        parts.append(b'Content-Type: multipart/mixed; boundary="b%04d"\r\n\r\n--b%04d\r\n' % (i, i))
     inner = b"Content-Type: text/plain\r\n\r\nhi\r\n"
-    tail = b"".join(b"\r\n--b%d--\r\n" % i for i in reversed(range(depth)))
+    tail = b"".join(b"\r\n--b%04d--\r\n" % i for i in reversed(range(depth)))
     return head + b"".join(parts) + inner + tail
 
 
@@ -262,7 +263,9 @@ def test_hostile_mail_through_the_door(loop, dev_settings, engine, tmp_path, pdf
     assert by["parts 5000"][2] and 500 <= by["parts 5000"][2] < 600
     assert all(r[2] is not None and r[4] < 60 for r in rows), rows  # every message got an answer
     # Traversal names: the document is signed and relayed under a harmless name; no file is written from it.
-    assert all(by[k][2] == 250 for k in by if k.startswith("pdf named")), rows
+    # A NUL in a header is refused: readers disagree on where such a header ends (MIME_AMBIGUOUS).
+    assert all(by[k][2] == 250 for k in by if k.startswith("pdf named") and "x00" not in k), rows
+    assert by["pdf named 'a\\x00b.pdf'"][2:4] == (550, "MIME_AMBIGUOUS"), rows
     for body in up.accepted:
         assert b"../" not in body.split(b"\r\n\r\n", 1)[1].split(b"filename", 1)[0]
 
@@ -298,14 +301,14 @@ def messages(draw) -> bytes:
 def test_fuzz_mime_indexer_decides_or_refuses_cleanly(dev_settings, raw):
     lim = dev_settings.limits
     try:
-        parsed = mime.parse(raw, max_parts=lim.max_mime_parts, max_depth=lim.max_mime_depth)
-        docs = mime.find_documents(parsed)
+        parsed = mime.parse(mime.normalise(raw), max_parts=lim.max_mime_parts, max_depth=lim.max_mime_depth)
+        docs = gateway_documents(parsed)
     except InputRejected as exc:
         assert exc.code in ("LIMIT_EXCEEDED", "MIME_MALFORMED", "INPUT_REJECTED")
         return
     for d in docs:
         assert "/" not in d.name  # a sender's name is reduced to a base name before anyone uses it
-        assert mime.document_type(d.content) is not None
+        assert mime.looks_like_pdf(d.content) or d.content[:4] in (b"PK\x03\x04", b"\xd0\xcf\x11\xe0")
     assert len(parsed.parts) <= lim.max_mime_parts
 
 

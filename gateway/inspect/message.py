@@ -1,0 +1,79 @@
+"""The mail message as a document: the `message/rfc822` reader (a container: its members are what a
+recipient can open), for every door: mail through the SMTP door, .eml files dropped in a folder, uploaded to
+the portal or given to the CLI.
+
+What is read (issue 12 §2):
+- the structure, strictly (gateway.inspect.mime): what readers could split or decode differently is
+  `incomplete` (MIME_AMBIGUOUS, MIME_UNKNOWN_ENCODING, MIME_INCOMPLETE_MESSAGE): never released;
+- every classification signal, as metadata the marks rule reads, the strictest winning: the Subject (text
+  rule, and each bracketed tag "[MẬT]" as a declared value), the classification headers (`CLASSIFICATION`:
+  compared as declared values), every other header a person can see (text rule), the file name of every
+  part, the headers of forwarded messages inside; the body text and each document are members, read by
+  their own readers, and their marks count for the message too;
+- members: every leaf part, role "body" (text/plain, text/html without a file name: read for marks, never
+  signed), "inline" (pictures and related parts shown in the body: read, not signed) and "document"
+  (attachments, and uuencoded files inside text: decided by policy, signed in place or with a .p7s beside);
+- S/MIME and PGP: an encrypted part cannot be read (`encrypted`); a part under the sender's signature
+  (`sender_signed`) cannot be signed in place without breaking that signature: the policy decides both.
+"""
+
+from __future__ import annotations
+
+import re
+
+from gateway.inspect import mime
+from gateway.inspect.mime import ParsedMessage, Walk
+
+# Headers that carry a classification: compared as declared values ("Mật", "toi-mat", "secret", ...) and by
+# the text rule. Names chosen from what mail clients and agencies' systems write (Outlook add-ins,
+# Titus/Boldon James labels, NATO/UK protective markings, Vietnamese "Độ mật" custom headers).
+CLASSIFICATION = (
+    "x-classification", "classification", "x-security-classification", "security-classification",
+    "x-secrecy", "x-do-mat", "do-mat", "x-protective-marking", "x-sensitivity", "sensitivity",
+    "x-titus-classification", "x-label", "x-msip-label", "keywords",
+)
+# Headers no person reads (trace, routing, structure, authentication, client internals): not scanned.
+TECHNICAL = re.compile(
+    r"^(received|x-received|return-path|delivered-to|dkim-signature|domainkey-signature|arc-.*|"
+    r"authentication-results|received-spf|message-id|references|in-reply-to|date|mime-version|"
+    r"content-type|content-transfer-encoding|content-id|content-disposition|content-length|"
+    r"x-ms-.*|x-microsoft-.*|x-exchange-.*|x-forefront-.*|x-google-.*|x-gm-.*|x-mailer|user-agent|"
+    r"x-originating-ip|list-.*|precedence|auto-submitted|x-spam-.*|x-virus-.*|x-original-.*|thread-index)$"
+)
+_TAG = re.compile(r"[\[(【]([^\])】]{1,40})[\])】]")
+
+
+def signals(msg: ParsedMessage, walk: Walk) -> tuple[tuple[str, str], ...]:
+    """Every classification signal of the message's headers and names, as (key, value) metadata pairs for
+    the marks rule (`gateway.inspect.marks.scan_reading`): key "header:<Name>" (text rule), with "classif"
+    in the name for values compared as declared classifications."""
+    out: list[tuple[str, str]] = []
+    for part in _header_owners(msg):
+        where = "" if part.path == () and part is msg.root else f"{part.location} "
+        for f in part.fields:
+            name = f.name
+            if name in CLASSIFICATION:
+                out.append((f"header:{where}{_title(name)} classification", mime.decode_header_bytes(f.raw)))
+            elif name in ("subject", "thread-topic"):
+                value = mime.decode_header_bytes(f.raw)
+                out.append((f"header:{where}{_title(name)}", value))
+                out += [(f"header:{where}{_title(name)} tag classification", t) for t in _TAG.findall(value)]
+            elif not TECHNICAL.match(name):
+                out.append((f"header:{where}{_title(name)}", mime.decode_header_bytes(f.raw)))
+    for leaf in walk.leaves:
+        if leaf.name:
+            out.append((f"name:{leaf.location}", leaf.name))
+    return tuple((k, v) for k, v in dict.fromkeys(out) if v)
+
+
+def _header_owners(msg: ParsedMessage):
+    """The top-level header block and every header block of a message inside (forwarded mail), in order."""
+    for part in msg.parts:
+        if part is msg.root or part.parent_type in mime.MESSAGE_TYPES:
+            yield part
+        if part.inner is not None:
+            yield from _header_owners(part.inner)
+
+
+def _title(name: str) -> str:
+    return "-".join(w[:1].upper() + w[1:] for w in name.split("-"))
