@@ -290,7 +290,7 @@ class Pipeline:
             expected.extend(want)
         rebuilders.rebuild(facts.container or "", src, dst, changes)
         try:
-            rebuilders.check_rebuilt(dst, facts.media_type, expected, self.settings, chunk)
+            rebuilders.check_rebuilt(dst, facts.media_type, expected, self.settings, chunk, doc.name)
             sha, size = _sha256_size(dst, chunk)
         except BaseException:
             dst.unlink(missing_ok=True)

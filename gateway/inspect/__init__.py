@@ -142,7 +142,7 @@ def _inspect(doc: Document, settings, validator, work, role: str) -> Facts:
         if media == PDF:
             facts, reading = _inspect_pdf(fh, facts, doc, settings, validator, scan, work)
         elif containers.kind_of(media) is not None:
-            reading = containers.read(_path_of(doc, fh, work), media, work.child())
+            reading = containers.read(_path_of(doc, fh, work), media, work.child(), doc.name)
             facts = replace(facts, container=reading.container, encrypted=reading.encrypted)
             if b"%PDF-" in scan.head[: PDF_WINDOW + 5]:
                 # A polyglot: a PDF reader would open this archive too. What it would show is read for marks.
@@ -217,6 +217,23 @@ def _inspect_members(doc: Document, reading: Reading, settings, validator, work,
     return tuple(out)
 
 
+def _embedded_files(fh, pdf, work) -> Reading:
+    """The files embedded in a PDF, as members with role "embedded" (container_pdf); nothing when the PDF
+    itself could not be read (it is refused for that) or when there is no work directory to put them in."""
+    if work is None or pdf.broken or pdf.encrypted:
+        return Reading(PDF)
+    from gateway.inspect import container_pdf
+    from gateway.inspect.members import read_container
+
+    reading = read_container("pdf", PDF, container_pdf.members, fh, work.child())
+    # A carrier is not an archive: what stopped the reading of its attachments is "cannot be read completely".
+    incomplete = tuple(
+        r if r.code != "CONTAINER_BROKEN" else Reason.of("DOCUMENT_UNREADABLE", detail="embedded files: " + r.args.get("detail", ""))
+        for r in reading.incomplete
+    )
+    return Reading(PDF, members=reading.members, incomplete=incomplete)
+
+
 def _number(reading: Reading) -> str | None:
     for line in reading.lines:
         m = _NUMBER.search(marks_mod.normalise(line.text))
@@ -257,11 +274,13 @@ def _inspect_pdf(fh, facts: Facts, doc: Document, settings, validator, scan: _Sc
     warnings = list(pdf.warnings)
     for sig in signatures:
         warnings.extend(sig.warnings)
+    embedded = _embedded_files(fh, pdf, work)
     reading = Reading(
         media_type=PDF,
         lines=tuple(pdf.lines),
         metadata=tuple(pdf.metadata),
-        incomplete=tuple(pdf.incomplete),
+        incomplete=tuple(pdf.incomplete) + embedded.incomplete,
+        members=embedded.members,
         signable=SignFormat.PADES,
         encrypted=pdf.encrypted,
         broken=pdf.broken,

@@ -109,6 +109,7 @@ class Extraction:
     depth: int = 0  # nesting level: 0 the document itself, 1 its members, 2 their members ...
     _dir: list = field(default_factory=list)  # shared by children: [Path] once created
     _owned: bool = True
+    name: str = ""  # the name of the container being read (a gzip's member is named after it)
 
     @classmethod
     def under(cls, base: Path, settings) -> "Extraction":

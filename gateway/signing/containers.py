@@ -45,6 +45,12 @@ REBUILDERS: dict[str, Rebuilder] = {}
 # Modules that register rebuilders, imported on first use (kind -> module).
 MODULES: dict[str, str] = {
     "zip": "gateway.signing.container_zip",
+    "tar": "gateway.signing.container_tar",
+    "gzip": "gateway.signing.container_stream",
+    "bzip2": "gateway.signing.container_stream",
+    "xz": "gateway.signing.container_stream",
+    "7z": "gateway.signing.container_7z",
+    "tnef": "gateway.signing.container_tnef",
 }
 
 
@@ -95,7 +101,8 @@ def _rejected(detail: str) -> ContainerOutputRejected:
     return ContainerOutputRejected(f"rebuilt container refused: {detail}", detail=detail)
 
 
-def check_rebuilt(path: Path, media: str, expected: list[Expected], settings, chunk: int = 1 << 20) -> None:
+def check_rebuilt(path: Path, media: str, expected: list[Expected], settings, chunk: int = 1 << 20,
+                  name: str = "") -> None:
     """Read the rebuilt container again and compare it member by member with what was meant (see module doc)."""
     from gateway.inspect import containers
     from gateway.inspect.members import Extraction
@@ -104,7 +111,7 @@ def check_rebuilt(path: Path, media: str, expected: list[Expected], settings, ch
     base = Path(tempfile.mkdtemp(prefix="check-", dir=path.parent))
     try:
         ex = Extraction.under(base, settings)
-        reading = containers.read(path, media, ex.child())
+        reading = containers.read(path, media, ex.child(), name)
         if reading is None or reading.incomplete:
             why = ", ".join(r.code for r in reading.incomplete) if reading is not None else "no reader"
             raise _rejected(f"it cannot be read again: {why}")

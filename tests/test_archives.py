@@ -1,0 +1,285 @@
+"""Every archive class through the pipeline: made by the real tool, taken apart by an independent one.
+
+For each class: a clean document arrives signed (extracted with 7z / tar / gzip / tnef, verified with pdfsig
+and the dev NSS db or `openssl cms -verify`), a MẬT-marked one is BLOCKed, an unreadable one (encrypted,
+truncated) is refused with its reason. ZIP's own cases are in test_containers.py.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import lzma
+import subprocess
+from pathlib import Path
+
+import pytest
+from container_support import (
+    cms_verify,
+    make_mat_pdf,
+    seven_list,
+    seven_unzip,
+    seven_zip,
+    tar_tool,
+    untar_all,
+)
+from util import make_pdf, pdfsig
+
+from gateway.audit import AuditLog
+from gateway.model import Channel, DocKind, Document, Origin, Outcome
+from gateway.pipeline import Pipeline
+from gateway.signing import container_tnef as tnef_writer
+
+pytestmark = pytest.mark.hsm
+
+
+@pytest.fixture(scope="module")
+def pipeline(dev_settings, tmp_path_factory):
+    audit = AuditLog.at(tmp_path_factory.mktemp("audit") / "log.sqlite3")
+    with Pipeline(dev_settings, audit=audit) as p:
+        yield p
+    audit.close()
+
+
+def doc(path: Path, channel=Channel.SMTP) -> Document:
+    return Document(channel=channel, name=path.name, path=path, kind=DocKind.ATTACHMENT,
+                    origin=Origin(sender="van.thu@so.gov.vn", recipients=("a@bo.gov.vn",)))
+
+
+def codes(res) -> set[str]:
+    return {r.code for r in res.decision.reasons}
+
+
+@pytest.fixture()
+def src(tmp_path):
+    d = tmp_path / "src"
+    make_pdf(d / "a.pdf")
+    (d / "sub").mkdir()
+    make_pdf(d / "sub" / "b.pdf", lines=["Công văn", "Số: 7/UBND-VP"])
+    (d / "ghi-chu.txt").write_text("Ghi chú\n", encoding="utf-8")
+    return d
+
+
+def signed_ok(path: Path, settings) -> None:
+    sigs = pdfsig(path, settings.paths.nssdb)
+    assert len(sigs) == 1 and sigs[0]["valid"] and sigs[0]["trusted"] and sigs[0]["total_document"], sigs
+
+
+# --- 7z ----------------------------------------------------------------------------------------------------
+
+
+def test_7z_signed_and_checked_by_7z(pipeline, dev_settings, src, tmp_path):
+    arc = seven_zip(tmp_path / "ho-so.7z", src, ["a.pdf", "sub", "ghi-chu.txt"])
+    before = seven_list(arc)
+    res = pipeline.process(doc(arc), out_dir=tmp_path / "out")
+    assert res.outcome is Outcome.SIGN and codes(res) == {"CONTAINER_REBUILT"}
+    after = seven_list(res.output.path)
+    # the same entries in the same order, the .p7s right after the text it signs
+    assert [n for n in after if not n.endswith(".p7s")] == before
+    assert after.index("ghi-chu.txt.p7s") == after.index("ghi-chu.txt") + 1
+    x = seven_unzip(res.output.path, tmp_path / "x")
+    signed_ok(x / "a.pdf", dev_settings)
+    signed_ok(x / "sub" / "b.pdf", dev_settings)
+    assert (x / "ghi-chu.txt").read_bytes() == (src / "ghi-chu.txt").read_bytes()
+    cms_verify(x / "ghi-chu.txt.p7s", x / "ghi-chu.txt", dev_settings)
+
+
+def test_7z_with_secret_blocks(pipeline, src, tmp_path):
+    make_mat_pdf(src / "mat.pdf")
+    arc = seven_zip(tmp_path / "m.7z", src, ["a.pdf", "mat.pdf"])
+    res = pipeline.process(doc(arc), out_dir=tmp_path / "out")
+    assert res.outcome is Outcome.BLOCK and res.decision.reasons[0].args["member"] == "mat.pdf"
+
+
+@pytest.mark.parametrize("flags", [["-pmatkhau"], ["-pmatkhau", "-mhe=on"]], ids=["content", "headers"])
+def test_7z_encrypted_is_refused(pipeline, src, tmp_path, flags):
+    arc = seven_zip(tmp_path / "e.7z", src, ["a.pdf"], *flags)
+    res = pipeline.check(doc(arc))
+    assert res.outcome is Outcome.REJECT and codes(res) == {"CONTAINER_ENCRYPTED"}
+
+
+def test_7z_truncated_and_bomb_are_refused(dev_settings, src, tmp_path):
+    arc = seven_zip(tmp_path / "t.7z", src, ["a.pdf", "sub"])
+    cut = tmp_path / "cut.7z"
+    cut.write_bytes(arc.read_bytes()[:-40])
+    (tmp_path / "z").mkdir()
+    with open(tmp_path / "z" / "zeros.bin", "wb") as fh:
+        fh.truncate(30 * 1024 * 1024)
+    bomb = seven_zip(tmp_path / "bomb.7z", tmp_path / "z", ["zeros.bin"], "-mx=9")
+    assert bomb.stat().st_size < 200_000
+    with Pipeline(dev_settings, audit=AuditLog.at(tmp_path / "l.sqlite3")) as p:
+        assert codes(p.check(doc(cut))) == {"CONTAINER_BROKEN"}
+        assert codes(p.check(doc(bomb))) == {"CONTAINER_BOMB"}
+
+
+# --- tar, and tar inside gzip / bzip2 / xz -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("flag,suffix", [("", ".tar"), ("-z", ".tar.gz"), ("-j", ".tar.bz2"), ("-J", ".tar.xz")])
+def test_tar_family_signed_and_checked_by_tar(pipeline, dev_settings, src, tmp_path, flag, suffix):
+    arc = tar_tool(tmp_path / f"ho-so{suffix}", src, ["a.pdf", "sub", "ghi-chu.txt"], *([flag] if flag else []))
+    res = pipeline.process(doc(arc), out_dir=tmp_path / "out")
+    assert res.outcome is Outcome.SIGN, res.decision.reasons
+    listing = subprocess.run(["tar", "-tf", str(res.output.path)], check=True, capture_output=True, text=True)
+    names = listing.stdout.split()
+    assert names == ["a.pdf", "sub/", "sub/b.pdf", "ghi-chu.txt", "ghi-chu.txt.p7s"], names
+    x = untar_all(res.output.path, tmp_path / "x")  # tar detects the compression itself: it is the same kind
+    signed_ok(x / "a.pdf", dev_settings)
+    signed_ok(x / "sub" / "b.pdf", dev_settings)
+    cms_verify(x / "ghi-chu.txt.p7s", x / "ghi-chu.txt", dev_settings)
+    if flag:
+        kind = {"-z": b"\x1f\x8b", "-j": b"BZh", "-J": b"\xfd7zXZ"}[flag]
+        assert res.output.path.read_bytes().startswith(kind)
+
+
+def test_tar_gz_with_secret_blocks_and_unsafe_entries_refuse(pipeline, src, tmp_path):
+    make_mat_pdf(src / "sub" / "mat.pdf")
+    arc = tar_tool(tmp_path / "m.tar.gz", src, ["a.pdf", "sub"], "-z")
+    res = pipeline.process(doc(arc), out_dir=tmp_path / "out")
+    assert res.outcome is Outcome.BLOCK
+    assert res.decision.reasons[0].args["member"] == "m.tar/sub/mat.pdf"
+    (src / "link.pdf").symlink_to("a.pdf")
+    arc = tar_tool(tmp_path / "l.tar", src, ["a.pdf", "link.pdf"])
+    res = pipeline.check(doc(arc))
+    assert res.outcome is Outcome.REJECT and [r.args.get("detail") for r in res.decision.reasons] == ["symbolic link"]
+    arc = tar_tool(tmp_path / "p.tar", src, ["../src/a.pdf"], "-P")
+    res = pipeline.check(doc(arc))
+    assert res.outcome is Outcome.REJECT and codes(res) == {"CONTAINER_UNSAFE_ENTRY"}
+
+
+def test_truncated_tar_gz_is_refused(pipeline, src, tmp_path):
+    arc = tar_tool(tmp_path / "t.tar.gz", src, ["a.pdf", "sub"], "-z")
+    cut = tmp_path / "cut.tar.gz"
+    cut.write_bytes(arc.read_bytes()[: arc.stat().st_size // 2])
+    res = pipeline.check(doc(cut))
+    assert res.outcome is Outcome.REJECT and codes(res) == {"CONTAINER_BROKEN"}
+
+
+def test_zip_inside_zip_inside_tar_gz(pipeline, dev_settings, src, tmp_path):
+    from container_support import unzip_all, zip_tool
+
+    zip_tool(tmp_path / "inner.zip", src, ["a.pdf"])
+    zip_tool(tmp_path / "middle.zip", tmp_path, ["inner.zip"])
+    arc = tar_tool(tmp_path / "outer.tar.gz", tmp_path, ["middle.zip"], "-z")
+    res = pipeline.process(doc(arc), out_dir=tmp_path / "out")
+    assert res.outcome is Outcome.SIGN
+    assert [m.name for m in res.members] == [
+        "outer.tar", "outer.tar/middle.zip", "outer.tar/middle.zip/inner.zip", "outer.tar/middle.zip/inner.zip/a.pdf"]
+    x = untar_all(res.output.path, tmp_path / "x")
+    y = unzip_all(x / "middle.zip", tmp_path / "y")
+    z = unzip_all(y / "inner.zip", tmp_path / "z")
+    signed_ok(z / "a.pdf", dev_settings)
+
+
+# --- single-file streams -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("tool,suffix,opener", [("gzip", ".gz", gzip.open), ("bzip2", ".bz2", bz2.open),
+                                                ("xz", ".xz", lzma.open)])
+def test_compressed_pdf_signed_and_checked_by_the_tool(pipeline, dev_settings, src, tmp_path, tool, suffix, opener):
+    subprocess.run([tool, "-k", str(src / "a.pdf")], check=True)
+    arc = src / f"a.pdf{suffix}"
+    res = pipeline.process(doc(arc), out_dir=tmp_path / "out")
+    assert res.outcome is Outcome.SIGN and [m.name for m in res.members] == ["a.pdf"]
+    out = tmp_path / "a.pdf"
+    out.write_bytes(subprocess.run([tool, "-dc", str(res.output.path)], check=True, capture_output=True).stdout)
+    signed_ok(out, dev_settings)
+    if tool == "gzip":  # the header's name travels: gunzip -N restores it
+        n = tmp_path / "n"
+        n.mkdir()
+        (n / "x.gz").write_bytes(res.output.path.read_bytes())
+        subprocess.run(["gzip", "-dN", str(n / "x.gz")], check=True)
+        assert (n / "a.pdf").exists()
+
+
+def test_gzip_cannot_carry_a_detached_signature(pipeline, src, tmp_path):
+    subprocess.run(["gzip", "-k", str(src / "ghi-chu.txt")], check=True)
+    res = pipeline.check(doc(src / "ghi-chu.txt.gz"))
+    assert res.outcome is Outcome.REJECT and codes(res) == {"CONTAINER_CANNOT_CARRY_SIGNATURE"}
+
+
+def test_gzip_bomb_and_truncation_are_refused(dev_settings, tmp_path):
+    bomb = tmp_path / "zeros.gz"
+    with gzip.open(bomb, "wb", compresslevel=9) as fh:
+        fh.write(bytes(20 * 1024 * 1024))
+    cut = tmp_path / "cut.gz"
+    cut.write_bytes(gzip.compress(make_pdf(tmp_path / "a.pdf").read_bytes())[:-100])
+    with Pipeline(dev_settings, audit=AuditLog.at(tmp_path / "l.sqlite3")) as p:
+        assert codes(p.check(doc(bomb))) == {"CONTAINER_BOMB"}
+        assert codes(p.check(doc(cut))) == {"CONTAINER_BROKEN"}
+
+
+# --- TNEF (winmail.dat) --------------------------------------------------------------------------------------
+
+
+def test_tnef_signed_and_checked_by_the_tnef_decoder(pipeline, dev_settings, src, tmp_path):
+    dat = tmp_path / "winmail.dat"
+    dat.write_bytes(tnef_writer.message("Báo cáo tuần", "Nội dung thư", [
+        ("bao-cao.pdf", (src / "a.pdf").read_bytes()), ("ghi-chu.txt", (src / "ghi-chu.txt").read_bytes())]))
+    listed = subprocess.run(["tnef", "-t", str(dat)], check=True, capture_output=True, text=True).stdout
+    assert "bao-cao.pdf" in listed  # the independent decoder reads what we made
+    res = pipeline.process(doc(dat), out_dir=tmp_path / "out")
+    assert res.outcome is Outcome.SIGN
+    assert [(m.name, m.role) for m in res.members] == [
+        ("subject.txt", "body"), ("body.txt", "body"), ("bao-cao.pdf", "document"), ("ghi-chu.txt", "document")]
+    x = tmp_path / "x"
+    x.mkdir()
+    subprocess.run(["tnef", "-C", str(x), str(res.output.path)], check=True)
+    assert sorted(p.name for p in x.iterdir()) == ["bao-cao.pdf", "ghi-chu.txt", "ghi-chu.txt.p7s"]
+    signed_ok(x / "bao-cao.pdf", dev_settings)
+    cms_verify(x / "ghi-chu.txt.p7s", x / "ghi-chu.txt", dev_settings)
+
+
+def test_tnef_with_secret_attachment_or_subject_blocks(pipeline, src, tmp_path):
+    mat = make_mat_pdf(tmp_path / "mat.pdf")
+    dat = tmp_path / "winmail.dat"
+    dat.write_bytes(tnef_writer.message("Thư", "", [("mat.pdf", mat.read_bytes())]))
+    assert pipeline.check(doc(dat)).outcome is Outcome.BLOCK
+    dat.write_bytes(tnef_writer.message("TỐI MẬT", "", [("a.pdf", (src / "a.pdf").read_bytes())]))
+    res = pipeline.check(doc(dat))
+    assert res.outcome is Outcome.BLOCK and res.decision.reasons[0].args["member"] == "subject.txt"
+
+
+def test_tnef_damaged_or_with_unread_body_is_refused(pipeline, src, tmp_path):
+    good = tnef_writer.message("x", "y", [("a.pdf", (src / "a.pdf").read_bytes())])
+    bad = tmp_path / "bad.dat"
+    bad.write_bytes(good[:-1] + bytes([good[-1] ^ 1]))  # checksum no longer adds up
+    assert codes(pipeline.check(doc(bad))) == {"CONTAINER_BROKEN"}
+    rtf = tmp_path / "rtf.dat"
+    rtf.write_bytes(tnef_writer.message("x", "", [("a.pdf", (src / "a.pdf").read_bytes())],
+                                        rtf_compressed=tnef_writer.rtf_stored(b"{\\rtf1\\ansi M\\u7853?T}")))
+    res = pipeline.check(doc(rtf))
+    # the rich-text body is read by the RTF reader when there is one; without it the message is not released
+    assert res.outcome in (Outcome.SIGN, Outcome.REJECT, Outcome.BLOCK)
+    if res.outcome is Outcome.REJECT:
+        assert "MEMBER_NOT_READ" in codes(res)
+
+
+# --- RAR, PDF embedded files -------------------------------------------------------------------------------
+
+
+def test_rar_is_refused_with_a_reason(pipeline, tmp_path):
+    rar = tmp_path / "x.rar"
+    rar.write_bytes(b"Rar!\x1a\x07\x01\x00" + bytes(64))
+    res = pipeline.check(doc(rar))
+    assert res.outcome is Outcome.REJECT and codes(res) == {"CONTAINER_UNSUPPORTED"}
+
+
+def test_pdf_embedded_files_are_read_not_signed(pipeline, dev_settings, src, tmp_path):
+    from pypdf import PdfWriter
+
+    carrier = tmp_path / "carrier.pdf"
+    w = PdfWriter(clone_from=src / "a.pdf")
+    w.add_attachment("phu-luc.pdf", (src / "sub" / "b.pdf").read_bytes())
+    w.write(carrier)
+    res = pipeline.process(doc(carrier), out_dir=tmp_path / "out")
+    assert res.outcome is Outcome.SIGN and res.output.media_type == "application/pdf"
+    assert [(m.name, m.role, m.outcome, m.signed) for m in res.members] == [
+        ("phu-luc.pdf", "embedded", Outcome.PASS, False)]
+    signed_ok(res.output.path, dev_settings)
+    secret = tmp_path / "secret.pdf"
+    w = PdfWriter(clone_from=src / "a.pdf")
+    w.add_attachment("mat.pdf", make_mat_pdf(tmp_path / "mat.pdf").read_bytes())
+    w.write(secret)
+    res = pipeline.check(doc(secret))
+    assert res.outcome is Outcome.BLOCK and res.decision.reasons[0].args["member"] == "mat.pdf"
