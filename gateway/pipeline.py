@@ -126,27 +126,49 @@ class Pipeline:
         signed: dict[str, SignedOutput] = {}  # a container's members signed inside it, by member document id
         work = self._extraction()
         try:
-            try:
-                # A decision that cannot be recorded must not be made: a deleted or replaced log stops here (ALERT).
-                self.audit.ensure_writable()
-                facts, decision = self._decide(doc, started, work)
-                if decision.outcome is Outcome.SIGN and not dry_run:
-                    output, decision = self._sign(doc, facts, decision, out_dir, signed)
-            except PermanentError as exc:  # the input itself is refused (inspection or the signer said so)
-                refusal = self._refusal(exc.reason, "input")
-                decision = replace(refusal, members=decision.members) if decision is not None else refusal
-                signed.clear()
-            except Exception as exc:
-                if isinstance(exc, TemporaryError):
-                    err = exc
-                elif isinstance(exc, OSError):  # disk full, read-only or vanished folder: not a bug, try again
-                    err = StorageUnavailable(f"{type(exc).__name__}: {exc.strerror or exc}")
-                else:
-                    err = TemporaryError(f"unexpected {type(exc).__name__} while processing", code="INTERNAL_ERROR")
-                if err is not exc and not isinstance(exc, OSError):
-                    log.exception("unexpected error processing document %s (%s)", doc.id, safe_name(doc.name))
-                self._record_failure(doc, facts, decision, err, started, dry_run)
-                raise err from (None if err is exc else exc)
+            for attempt in (1, 2):
+                try:
+                    # A decision that cannot be recorded must not be made: a deleted or replaced log stops here (ALERT).
+                    self.audit.ensure_writable()
+                    facts, decision = self._decide(doc, started, work)
+                    if decision.outcome is Outcome.SIGN:
+                        if dry_run:  # the dry run reads the document the way the signer will (issue 17 §4)
+                            decision = self._rehearse(doc, facts, decision)
+                        else:
+                            output, decision = self._sign(doc, facts, decision, out_dir, signed)
+                except PermanentError as exc:  # the input itself is refused (inspection or the signer said so)
+                    refusal = self._refusal(exc.reason, "input")
+                    decision = replace(refusal, members=decision.members) if decision is not None else refusal
+                    signed.clear()
+                except Exception as exc:
+                    if document_fault(exc):
+                        # Nothing here knows this exception: the document took a path the code cannot handle.
+                        # Once more (a passing fault would not recur); then it is the document's, refused for
+                        # good, never an endless "try again" (issue 17 §4).
+                        signed.clear()
+                        if attempt == 1:
+                            log.warning("unexpected %s processing document %s (%s); trying once more",
+                                        type(exc).__name__, doc.id, safe_name(doc.name), exc_info=exc)
+                            facts = decision = output = None
+                            work.close()
+                            work = self._extraction()
+                            continue
+                        log.error("document %s (%s) refused: %s again on the second attempt",
+                                  doc.id, safe_name(doc.name), type(exc).__name__)
+                        code = "PDF_UNSUPPORTED" if facts is None or facts.is_pdf else "DOCUMENT_UNPROCESSABLE"
+                        decision = self._refusal(Reason.of(code, detail=f"internal: {type(exc).__name__}"),
+                                                 "unprocessable")
+                        break
+                    if isinstance(exc, TemporaryError):
+                        err = exc
+                    elif isinstance(exc, OSError):  # disk full, read-only or vanished folder: not a bug, try again
+                        err = StorageUnavailable(f"{type(exc).__name__}: {exc.strerror or exc}")
+                    else:  # the system's own failure (memory, the token's library): try again later
+                        err = TemporaryError(f"unexpected {type(exc).__name__} while processing", code="INTERNAL_ERROR")
+                        log.exception("system error processing document %s (%s)", doc.id, safe_name(doc.name))
+                    self._record_failure(doc, facts, decision, err, started, dry_run)
+                    raise err from (None if err is exc else exc)
+                break
             return self._finish(doc, facts, decision, output, started, dry_run, signed)
         finally:
             work.close()
@@ -301,6 +323,38 @@ class Pipeline:
             signer_sha256=any_signed.signer_sha256 if any_signed else "",
             signer_serial=any_signed.signer_serial if any_signed else "",
         )
+
+    def _rehearse(self, doc: Document, facts: Facts, decision: Decision) -> Decision:
+        """The dry run's signing: the signer's own reading, writing and output check, with a throw-away key
+        instead of the token (which a dry run never touches). What would refuse the document at signing refuses
+        it here (PermanentError), so `check` and `sign` agree; when the rehearsal cannot run for a reason of its
+        own, the decision says so (DRY_RUN_INCOMPLETE)."""
+        if decision.sign_format is SignFormat.CADES or facts.container is not None:
+            # a detached signature over bytes a reader understood: nothing document-specific to rehearse; a
+            # container's members are rehearsed by the containers lane's own dry run (not yet)
+            return decision
+        from gateway.signing import check, pades
+
+        try:
+            base = Path(self.settings.var_dir) / "work"
+            base.mkdir(parents=True, exist_ok=True, mode=0o700)
+            work = Path(tempfile.mkdtemp(prefix="rehearse-", dir=base))
+        except OSError as exc:
+            reason = Reason.of("DRY_RUN_INCOMPLETE", detail=f"{type(exc).__name__}: {exc.strerror}")
+            return replace(decision, warnings=tuple(dict.fromkeys(decision.warnings + (reason,))))
+        try:
+            src, _temp = self._source(doc, work)
+            dst = work / "rehearsal.pdf"
+            request = replace(self._request(doc, facts, decision), level="B-B")  # no timestamp server asked
+            repairs = pades.sign_pdf(src, dst, request, pdf_signer=pades.rehearsal_signer(), settings=self.settings)
+            same = doc.path is None or Path(doc.path) == src
+            check.check_pdf(dst, src, chunk=self.settings.signing.chunk_size,
+                            source_sha256=facts.sha256 if same else None)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        if repairs:
+            decision = replace(decision, warnings=tuple(dict.fromkeys(decision.warnings + tuple(repairs))))
+        return decision
 
     def _work_dir(self, out_dir: Path | None) -> Path:
         try:
@@ -479,6 +533,16 @@ def _sha256_size(path: Path, chunk: int) -> tuple[str, int]:
             h.update(block)
             size += len(block)
     return h.hexdigest(), size
+
+
+def document_fault(exc: BaseException) -> bool:
+    """An exception nothing classified, raised while reading or signing one document: the document's fault
+    (after one retry). The system's faults are classified where they happen (TemporaryError: token, log,
+    timestamp server; OSError: disk) or are the interpreter's own (memory)."""
+    if isinstance(exc, (GatewayError, OSError, MemoryError, KeyboardInterrupt, SystemExit)):
+        return False
+    # the token's library, should an error of it escape gateway.signing.keys
+    return not type(exc).__module__.startswith(("pkcs11", "sqlite3"))
 
 
 def _remove_output(output: SignedOutput) -> None:

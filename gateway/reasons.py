@@ -726,6 +726,18 @@ CATALOG: dict[str, ReasonText] = {
         "The PDF had a structural fault that was repaired for signing ({detail}); the pages are unchanged",
         "",
     ),
+    "DOCUMENT_UNPROCESSABLE": ReasonText(
+        "Cổng ký số không xử lý được tài liệu này ({detail}); tài liệu bị từ chối, gửi lại y nguyên sẽ không "
+        "khác. Hãy xuất lại tệp từ phần mềm soạn thảo rồi gửi lại, hoặc liên hệ quản trị viên",
+        "The gateway cannot process this document ({detail}); it is refused, and resending it unchanged will not "
+        "help. Export the file again from the authoring program and resend it, or contact the administrator",
+        QC_D4,
+    ),
+    "DRY_RUN_INCOMPLETE": ReasonText(
+        "Kiểm tra thử không chạy được bước ký ({detail}); khi ký thật kết quả có thể khác",
+        "The dry run could not rehearse signing ({detail}); the real signing may decide differently",
+        "",
+    ),
     "PDF_OUTPUT_INVALID": ReasonText(
         "Bản ký số tạo ra không đạt kiểm tra ({detail}); bản này đã bị hủy, tài liệu không được ký. "
         "Hãy xuất lại tệp PDF từ phần mềm soạn thảo (In ra PDF / Lưu dưới dạng PDF) rồi gửi lại",

@@ -297,7 +297,6 @@ class Validator:
 
     async def _validate_all(self, source, crls: list[_Crl]) -> tuple[SignatureFacts, ...]:
         from pyhanko.pdf_utils.reader import PdfFileReader
-        from pyhanko.sign.fields import enumerate_sig_fields
 
         own = None
         if isinstance(source, (str, Path)):
@@ -307,7 +306,7 @@ class Validator:
         try:
             try:
                 reader = PdfFileReader(fh, strict=False)
-                found = list(enumerate_sig_fields(reader, filled_status=True))
+                found = find_signatures(reader)
             except Exception as exc:  # noqa: BLE001 - the file itself is unreadable to pyHanko
                 return (_unreadable("", exc),)
             pages = _PageIndex(reader)
@@ -402,6 +401,59 @@ class Validator:
         if cn and org and cn.strip().casefold() == org.strip().casefold():
             return SignerType.ORGANISATION
         return SignerType.PERSON
+
+
+MAX_WIDGET_PAGES = 100_000
+
+
+def find_signatures(reader) -> list[tuple[str, object, object]]:
+    """Every filled signature a PDF carries, as (name, signature value, field reference): one discovery for
+    the pipeline's inspection and `gateway verify` alike (issue 17 §3).
+
+    The form's signature fields (pyHanko's walk of /AcroForm, widget-less fields included), and signature
+    widgets that sit on a page's /Annots while the form does not list them (viewers and pdfsig show those
+    too; a policy that missed them signed such files as unsigned)."""
+    from pyhanko.sign.fields import enumerate_sig_fields
+
+    found = list(enumerate_sig_fields(reader, filled_status=True))
+    known = {_ref_key(ref) for _n, _v, ref in found}
+    try:
+        root = reader.root["/Pages"]
+    except Exception:  # noqa: BLE001 - no page tree: the form's fields are all there is
+        return found
+    stack, seen, page_no = [root], set(), 0
+    while stack and page_no < MAX_WIDGET_PAGES:
+        node_ref = stack.pop()
+        node = node_ref.get_object() if hasattr(node_ref, "get_object") else node_ref
+        key = _ref_key(node_ref)
+        if key is not None:
+            if key in seen:
+                continue
+            seen.add(key)
+        if not hasattr(node, "get"):
+            continue
+        if node.get("/Type") == "/Pages" or "/Kids" in node:
+            stack.extend(reversed(list(node.get("/Kids") or [])))
+            continue
+        page_no += 1
+        annots = node.get("/Annots") or []
+        for i, annot_ref in enumerate(annots.get_object() if hasattr(annots, "get_object") else annots):
+            field_ref, field = annot_ref, annot_ref.get_object()
+            if not hasattr(field, "get") or field.get("/Subtype") != "/Widget":
+                continue
+            for _ in range(32):  # the field a widget belongs to: itself, or up its /Parent chain
+                if "/V" in field or "/FT" in field or "/Parent" not in field:
+                    break
+                field_ref = field.raw_get("/Parent")
+                field = field_ref.get_object()
+            if field.get("/FT") != "/Sig" or field.get("/V") is None:
+                continue
+            if _ref_key(field_ref) in known:
+                continue
+            known.add(_ref_key(field_ref))
+            name = str(field.get("/T") or f"page{page_no}-widget{i + 1}")
+            found.append((name, field.raw_get("/V"), field_ref))
+    return found
 
 
 def valid_at_signing(not_before, not_after, timestamp, claimed, now) -> bool:

@@ -259,34 +259,47 @@ def _cms(data: bytes, key, cert, ca, when: datetime) -> bytes:
     )
 
 
-def signed_pdf(*, widget: bool = False, in_acroform: bool = True, expired: bool = True) -> bytes:
+def _fill_signature(pdf: bytearray, placeholder: bytes, key, cert, ca) -> bytes:
+    """Write /ByteRange and the CMS into the last signature dictionary of `pdf` (placeholders reserved)."""
+    start = pdf.rindex(b"/Contents <") + len(b"/Contents ")
+    end = start + len(placeholder) + 2
+    br = b"[%010d %010d %010d %010d]" % (0, start, end, len(pdf) - end)
+    at = pdf.rindex(b"/ByteRange [")
+    pdf[at + len(b"/ByteRange ") : at + len(b"/ByteRange ") + len(br)] = br
+    der = _cms(bytes(pdf[:start]) + bytes(pdf[end:]), key, cert, ca, datetime.now(timezone.utc))
+    pdf[start + 1 : end - 1] = der.hex().encode().ljust(len(placeholder), b"0")
+    return bytes(pdf)
+
+
+_SIG_DICT = (b"<< /Type /Sig /Filter /Adobe.PPKLite /SubFilter /adbe.pkcs7.detached "
+             b"/ByteRange [0000000000 0000000000 0000000000 0000000000] /M (D:20200101000000Z) /Contents <")
+
+
+def signed_pdf(*, widget: bool = False, in_acroform: bool = True, expired: bool = True,
+               reuse_xref_number: bool = False) -> bytes:
     """A one-page PDF carrying one signature (adbe.pkcs7.detached) by an unknown CA's expired certificate.
 
     widget=False: the signature field has no widget at all (no /Rect, on no page's /Annots) — a signature
     without widget, as some signers write them. in_acroform=False: the signed widget sits only on the
-    page's /Annots, the form lists no field (an unusual structure viewers still show)."""
+    page's /Annots, the form lists no field (an unusual structure viewers still show).
+    reuse_xref_number: the signature comes in a second revision whose field takes the object number of the
+    first revision's xref stream (as EU DSS writes; pypdf then reads the xref stream for the field)."""
     key, cert, ca = foreign_identity(expired=expired)
     placeholder = b"0" * 8192
-    objs = simple(
-        catalog_extra=(b"/AcroForm << /Fields [6 0 R] /SigFlags 3 >> " if in_acroform else b""),
-        page_extra=(b"/Annots [6 0 R] " if widget or not in_acroform else b""),
-    )
+    form = b"/AcroForm << /Fields [6 0 R] /SigFlags 3 >> " if in_acroform else b""
+    annots = b"/Annots [6 0 R] " if widget or not in_acroform else b""
     widget_part = b"/Type /Annot /Subtype /Widget /Rect [300 80 500 160] /F 4 /P 3 0 R " if widget or not in_acroform else b""
-    objs[6] = b"<< /FT /Sig /T (Foreign) /V 7 0 R " + widget_part + b">>"
-    objs[7] = (b"<< /Type /Sig /Filter /Adobe.PPKLite /SubFilter /adbe.pkcs7.detached "
-               b"/ByteRange [0000000000 0000000000 0000000000 0000000000] /M (D:20200101000000Z) "
-               b"/Contents <" + placeholder + b"> >>")
-    pdf = bytearray(build(objs))
-    start = pdf.index(b"/Contents <") + len(b"/Contents ")
-    end = start + len(placeholder) + 2
-    br = b"[%010d %010d %010d %010d]" % (0, start, end, len(pdf) - end)
-    at = pdf.index(b"/ByteRange [")
-    pdf[at + len(b"/ByteRange ") : at + len(b"/ByteRange ") + len(br)] = br
-    signed_bytes = bytes(pdf[:start]) + bytes(pdf[end:])
-    der = _cms(signed_bytes, key, cert, ca, datetime.now(timezone.utc))
-    hexed = der.hex().encode().ljust(len(placeholder), b"0")
-    pdf[start + 1 : end - 1] = hexed
-    return bytes(pdf)
+    field = b"<< /FT /Sig /T (Foreign) /V 7 0 R " + widget_part + b">>"
+    sig = _SIG_DICT + placeholder + b"> >>"
+    if reuse_xref_number:
+        base = build(simple(), xref="stream")  # its xref stream is object 6
+        objs = {1: simple(catalog_extra=form)[1], 6: field, 7: sig}
+        if annots:
+            objs[3] = simple(page_extra=annots)[3]
+        return _fill_signature(bytearray(update(base, objs, size=8)), placeholder, key, cert, ca)
+    objs = simple(catalog_extra=form, page_extra=annots)
+    objs[6], objs[7] = field, sig
+    return _fill_signature(bytearray(build(objs)), placeholder, key, cert, ca)
 
 
 ALL = {
@@ -303,4 +316,8 @@ ALL = {
     "box_userunit": lambda: odd_boxes("userunit"),
     "box_rotate": lambda: odd_boxes("rotate"),
     "box_inherited": lambda: odd_boxes("inherited"),
+    "need_appearances": need_appearances,
+    "signed_without_widget": lambda: signed_pdf(widget=False),
+    "signed_widget_outside_form": lambda: signed_pdf(in_acroform=False),
+    "signed_reused_xref_number": lambda: signed_pdf(reuse_xref_number=True),
 }

@@ -159,9 +159,23 @@ def test_stamp_stays_on_the_visible_page(signer, tmp_path, kind, appearance):
     assert visible[0] <= x1 < x2 <= visible[2] and visible[1] <= y1 < y2 <= visible[3], (visible, (x1, y1, x2, y2))
 
 
-def test_page_too_small_for_the_block_is_refused_not_drawn_off_page(signer, tmp_path):
-    objs = odd_pdfs.simple(media=b"[0 0 60 40]")
-    src = write(tmp_path, "tiny", odd_pdfs.build(objs))
+@pytest.mark.parametrize("appearance", [Appearance.TEXT, Appearance.SEAL])
+def test_small_page_gets_a_smaller_block_inside_it(signer, dev_settings, tmp_path, appearance):
+    """pdf.js test pages are 200 x 50 pt: the block shrinks to fit instead of hanging off the page."""
+    from pypdf import PdfReader
+
+    src = write(tmp_path, "small", odd_pdfs.build(odd_pdfs.simple(("Tiny", "page"), media=b"[0 0 200 50]")))
+    out = tmp_path / "small-signed.pdf"
+    signer.sign_pdf(src, out, PdfSignRequest(appearance=appearance))
+    page = PdfReader(out).pages[0]
+    widget = [a.get_object() for a in page["/Annots"]][-1]
+    x1, y1, x2, y2 = (float(v) for v in widget["/Rect"])
+    assert 0 <= x1 < x2 <= 200 and 0 <= y1 < y2 <= 50
+    assert_faithful(src, out, dev_settings.paths.nssdb)
+
+
+def test_page_too_small_for_any_block_is_refused_not_drawn_off_page(signer, tmp_path):
+    src = write(tmp_path, "tiny", odd_pdfs.build(odd_pdfs.simple(media=b"[0 0 12 6]")))
     with pytest.raises(InputRejected) as exc:
         signer.sign_pdf(src, tmp_path / "tiny-signed.pdf", PdfSignRequest())
     assert exc.value.code == "PDF_UNSUPPORTED"
@@ -175,3 +189,53 @@ def test_form_values_the_viewer_draws_are_refused(signer, tmp_path):
     with pytest.raises(InputRejected) as exc:
         signer.sign_pdf(src, tmp_path / "na-signed.pdf", PdfSignRequest())
     assert exc.value.code == "PDF_UNSUPPORTED"
+
+
+# --- through the pipeline: one inspection, check and sign agree, refusals permanent ---------------------------
+
+
+@pytest.fixture(scope="module")
+def pipeline(dev_settings, tmp_path_factory):
+    from gateway.audit import AuditLog
+    from gateway.pipeline import Pipeline
+
+    audit = AuditLog.at(tmp_path_factory.mktemp("audit") / "log.sqlite3")
+    with Pipeline(dev_settings, audit=audit) as p:
+        yield p
+    audit.close()
+
+
+def _doc(path: Path):
+    from gateway.model import Channel, DocKind, Document
+
+    return Document(channel=Channel.CLI, name=path.name, path=path, kind=DocKind.CORRESPONDENCE)
+
+
+@pytest.mark.parametrize("name", ["signed_without_widget", "signed_widget_outside_form", "signed_reused_xref_number"])
+def test_an_earlier_signature_is_seen_by_policy_as_by_verify(pipeline, dev_settings, tmp_path, name):
+    """Issue 17 §3: 42 corpus files carried a signature by an unknown CA, expired, that verify showed and the
+    pipeline missed (signed as if unsigned). One discovery now serves both."""
+    from gateway.validation import Validator
+
+    src = write(tmp_path, name, odd_pdfs.ALL[name]())
+    sigs = pdfsig(src, dev_settings.paths.nssdb)
+    assert len(sigs) == 1 and sigs[0]["valid"] and not sigs[0]["trusted"]  # premise: poppler sees it
+    seen = Validator(dev_settings).validate_pdf(src)
+    assert len(seen) == 1 and seen[0].intact and not seen[0].trusted
+    for res in (pipeline.check(_doc(src)), pipeline.process(_doc(src), out_dir=tmp_path / "out")):
+        codes = {r.code for r in res.decision.reasons}
+        assert res.decision.outcome.value == "reject" and res.output is None
+        assert {"SIGNATURE_UNTRUSTED", "SIGNATURE_CERT_EXPIRED"} <= codes, codes
+
+
+@pytest.mark.parametrize("name", sorted(odd_pdfs.ALL))
+def test_check_and_sign_agree_and_every_refusal_is_permanent(pipeline, dev_settings, tmp_path, name):
+    src = write(tmp_path, name, odd_pdfs.ALL[name]())
+    checked = pipeline.check(_doc(src))  # a TemporaryError would fail the test: refusals are permanent
+    signed = pipeline.process(_doc(src), out_dir=tmp_path / "out")
+    assert (checked.decision.outcome, [r.code for r in checked.decision.reasons]) == (
+        signed.decision.outcome, [r.code for r in signed.decision.reasons])
+    if signed.output is not None:
+        assert_faithful(src, signed.output.path, dev_settings.paths.nssdb)
+    else:
+        assert signed.decision.reasons and not list((tmp_path / "out").glob("*"))

@@ -9,7 +9,7 @@ import pytest
 from util import make_pdf, pdfsig, sign_as_person
 
 from gateway.audit import AuditLog
-from gateway.errors import AuditUnavailable, TemporaryError
+from gateway.errors import AuditUnavailable, SignerUnavailable, TemporaryError
 from gateway.model import Appearance, Channel, Declared, DocKind, Document, Origin, Outcome
 from gateway.pipeline import Pipeline
 from gateway.signing.check import OutputRejected, check_pdf
@@ -147,8 +147,10 @@ def test_too_large_is_rejected_without_reading(dev_settings, tmp_path):
 
 class _ExplodingSigner:
     last_status = None
+    calls = 0
 
     def sign_pdf(self, src, dst, request):
+        self.calls += 1
         Path(dst).write_bytes(b"half")
         raise RuntimeError("boom")
 
@@ -170,14 +172,35 @@ class _GarbageSigner(_ExplodingSigner):
         return out
 
 
-def test_unexpected_signer_failure_fails_closed(dev_settings, tmp_path):
+def test_unexpected_signer_failure_is_retried_once_then_refused_for_good(dev_settings, tmp_path):
+    """Issue 17 §4: an exception nothing classified is the document's after one retry: a permanent refusal
+    with a reason, never an endless 'try again'; nothing half-written is left or released."""
     audit = AuditLog.at(tmp_path / "l.sqlite3")
-    with Pipeline(dev_settings, signer=_ExplodingSigner(), audit=audit) as p:
-        with pytest.raises(TemporaryError):
-            p.process(doc_for(make_pdf(tmp_path / "a.pdf")), out_dir=tmp_path / "out")
+    signer = _ExplodingSigner()
+    with Pipeline(dev_settings, signer=signer, audit=audit) as p:
+        res = p.process(doc_for(make_pdf(tmp_path / "a.pdf")), out_dir=tmp_path / "out")
+    assert signer.calls == 2
+    assert res.outcome is Outcome.REJECT and res.output is None
+    assert [r.code for r in res.decision.reasons] == ["PDF_UNSUPPORTED"]
+    assert res.decision.reasons[0].args["detail"] == "internal: RuntimeError"
     assert not any((tmp_path / "out").iterdir())
-    rec = audit.query()[-1]
-    assert rec.outcome == "temporary" and rec.data["error"]["code"] == "INTERNAL_ERROR"
+    assert audit.query()[-1].outcome == "reject"
+
+
+class _TokenDownSigner(_ExplodingSigner):
+    def sign_pdf(self, src, dst, request):
+        self.calls += 1
+        raise SignerUnavailable("token absent", detail="token absent")
+
+
+def test_system_fault_stays_temporary_and_is_not_retried_here(dev_settings, tmp_path):
+    audit = AuditLog.at(tmp_path / "l.sqlite3")
+    signer = _TokenDownSigner()
+    with Pipeline(dev_settings, signer=signer, audit=audit) as p:
+        with pytest.raises(TemporaryError) as exc:
+            p.process(doc_for(make_pdf(tmp_path / "a.pdf")), out_dir=tmp_path / "out")
+    assert exc.value.code == "TOKEN_UNAVAILABLE" and signer.calls == 1
+    assert audit.query()[-1].outcome == "temporary"
 
 
 def test_output_that_does_not_verify_is_never_released(pipeline, dev_settings, tmp_path):

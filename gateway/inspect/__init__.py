@@ -45,6 +45,7 @@ class _Scan:
     sha256: str = ""
     head: bytes = b""
     js_hint: bool = False
+    sig_hint: bool = False  # a /ByteRange in the raw bytes: something signed, whatever the structure says
 
 
 def _stream_scan(fh: BinaryIO) -> _Scan:
@@ -63,6 +64,8 @@ def _stream_scan(fh: BinaryIO) -> _Scan:
         # boundary: no copy of the whole chunk (a 200 MB file was 0.1 s of memcpy here).
         if not scan.js_hint and (_JS_RAW.search(chunk) or (tail and _JS_RAW.search(tail + chunk[:64]))):
             scan.js_hint = True
+        if not scan.sig_hint and (b"/ByteRange" in chunk or (tail and b"/ByteRange" in tail + chunk[:64])):
+            scan.sig_hint = True
         tail = chunk[-64:]
         scan.size += len(chunk)
     scan.sha256 = h.hexdigest()
@@ -260,7 +263,10 @@ def _inspect_pdf(fh, facts: Facts, doc: Document, settings, validator, scan: _Sc
         pdf = pdf_reader._Pdf(broken=True, warnings=[Reason.of("PDF_BROKEN", detail=pdf_reader._short(exc))])
     pdf.javascript = pdf.javascript or scan.js_hint
     signatures = ()
-    if pdf.filled_sig_fields and not pdf.broken and validator is not None:
+    # One discovery for policy and `gateway verify` (issue 17 §3): the validator's own, on every readable PDF,
+    # not only when this reader counted signature fields (it missed widgets outside the form and files whose
+    # revisions reuse object numbers).
+    if not pdf.broken and not pdf.encrypted and validator is not None:
         fh.seek(0)
         try:
             signatures = validator.validate_pdf(fh)
@@ -271,6 +277,12 @@ def _inspect_pdf(fh, facts: Facts, doc: Document, settings, validator, scan: _Sc
             from gateway.validation import _unreadable
 
             signatures = (_unreadable("", exc),)
+        if (len(signatures) == 1 and not signatures[0].field_name and not signatures[0].intact
+                and not scan.sig_hint and not pdf.filled_sig_fields):
+            # the validator's reader could not open the file, and nothing in it looks signed: no signature to
+            # judge; whether it can be signed is the signer's question (PDF_BROKEN, or a repair), asked in
+            # the dry run too
+            signatures = ()
     warnings = list(pdf.warnings)
     for sig in signatures:
         warnings.extend(sig.warnings)

@@ -13,6 +13,7 @@ import logging
 import re
 import uuid
 from dataclasses import dataclass, field
+from dataclasses import replace as dc_replace
 from datetime import datetime
 from pathlib import Path
 
@@ -105,6 +106,42 @@ class TokenPdfSigner:
         )
 
 
+_REHEARSAL: list = []
+
+
+def rehearsal_signer():
+    """A pyHanko signer with a throw-away key and self-issued certificate (made once per process): the dry run
+    writes the same output the token's signature would go into, without touching the token."""
+    if not _REHEARSAL:
+        from datetime import timedelta, timezone
+
+        from asn1crypto import keys as akeys
+        from asn1crypto import x509 as ax509
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        from cryptography.x509.oid import NameOID
+        from pyhanko.sign.signers import SimpleSigner
+        from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+        key = rsa.generate_private_key(public_exponent=65537, key_size=3072)
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Kyso Gateway dry run (not a signature)")])
+        now = datetime.now(timezone.utc)
+        cert = (
+            x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(days=1))
+            .not_valid_after(now + timedelta(days=3650)).sign(key, hashes.SHA256())
+        )
+        der_key = key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                                    serialization.NoEncryption())
+        _REHEARSAL.append(SimpleSigner(
+            signing_cert=ax509.Certificate.load(cert.public_bytes(serialization.Encoding.DER)),
+            signing_key=akeys.PrivateKeyInfo.load(der_key),
+            cert_registry=SimpleCertificateStore(),
+        ))
+    return _REHEARSAL[0]
+
+
 def reserve_bytes(pdf_signer, level: str) -> int | None:
     """Room for the CMS container in /Contents, computed instead of estimated.
 
@@ -177,10 +214,33 @@ def _page_box(page) -> tuple[float, float, float, float]:
     return box if box[2] > box[0] and box[3] > box[1] else media
 
 
-def _on_page(box, page_box, slack: float = 0.5) -> bool:
+def _fit_to_page(box, page_box, margin: float = 2.0):
+    """(box, shrunk): the block moved, and scaled down if it must, to lie inside the visible page. Pages
+    smaller than the block exist (labels, receipts, 200 x 50 pt test pages): there the block shrinks rather
+    than hang off the page. None when not even a small block fits."""
     x1, y1, x2, y2 = box
     px1, py1, px2, py2 = page_box
-    return x1 >= px1 - slack and y1 >= py1 - slack and x2 <= px2 + slack and y2 <= py2 + slack and x2 - x1 > 8 and y2 - y1 > 8
+    w, h = x2 - x1, y2 - y1
+    room_w, room_h = (px2 - px1) - 2 * margin, (py2 - py1) - 2 * margin
+    scale = min(1.0, room_w / w, room_h / h)
+    if scale * w < 16 or scale * h < 8:
+        return None, False
+    w, h = w * scale, h * scale
+    x2 = min(max(x2, px1 + margin + w), px2 - margin)  # keep the corner the placement chose, inside the page
+    y2 = min(max(y2, py1 + margin + h), py2 - margin)
+    return (x2 - w, y2 - h, x2, y2), scale < 1.0
+
+
+def _shrinking(style):
+    """The text stamp style, its text scaled down to fit (only for a block shrunk to fit a small page)."""
+    from dataclasses import replace as dc_replace
+
+    from pyhanko.pdf_utils.layout import InnerScaling
+
+    layout = getattr(style, "inner_content_layout", None)
+    if layout is None:
+        return style
+    return dc_replace(style, inner_content_layout=dc_replace(layout, inner_content_scaling=InnerScaling.SHRINK_TO_FIT))
 
 
 def _find_anchor(reader, pages: list, request: PdfSignRequest):
@@ -382,10 +442,14 @@ def sign_pdf(src: Path, dst: Path, request: PdfSignRequest, *, pdf_signer, setti
             if anchor is not None:
                 boxes[anchor[0]] = _page_box(pages[anchor[0]])
             placement = app.placement_for(request, settings, _BoxList(boxes, len(pages)), anchor)
-            if placement.page is not None and not _on_page(placement.box, boxes[placement.page]):
-                # the block would stand (partly) outside what the page shows
-                raise InputRejected("page too small for the signature block", code="PDF_UNSUPPORTED",
-                                    detail="page too small for the signature block")
+            shrunk = False
+            if placement.page is not None:
+                # the block stands inside what the page shows, whatever the page's origin, crop or size
+                fitted, shrunk = _fit_to_page(placement.box, boxes[placement.page])
+                if fitted is None:
+                    raise InputRejected("page too small for the signature block", code="PDF_UNSUPPORTED",
+                                        detail="page too small for the signature block")
+                placement = dc_replace(placement, box=fitted)
             name = _unique_field_name(w.prev, request.field_name)
             if placement.page is None:
                 spec = fields.SigFieldSpec(name)
@@ -395,6 +459,8 @@ def sign_pdf(src: Path, dst: Path, request: PdfSignRequest, *, pdf_signer, setti
                     name, on_page=placement.page, box=tuple(int(round(v)) for v in placement.box)  # type: ignore[arg-type]
                 )
                 style = app.stamp_style(placement, settings)
+                if shrunk:
+                    style = _shrinking(style)
             meta = signers.PdfSignatureMetadata(
                 field_name=name,
                 md_algorithm=settings.signing.digest,
@@ -423,7 +489,9 @@ def sign_pdf(src: Path, dst: Path, request: PdfSignRequest, *, pdf_signer, setti
                 except SigningError as exc:
                     if "forbids all changes" in str(exc):
                         raise InputRejected("certified, no changes", code="PDF_CERTIFIED_NO_CHANGES") from None
-                    raise SignerUnavailable(f"signing failed: {_short(exc)}", detail="pyhanko") from None
+                    # anything else pyHanko refuses is about this document (field, form, structure): left to the
+                    # pipeline's rule for unknown faults (once more, then refused), never an endless retry
+                    raise
                 except PdfError as exc:
                     raise InputRejected(f"PDF error: {_short(exc)}", code="PDF_BROKEN", detail=_short(exc)) from None
     except BaseException:
