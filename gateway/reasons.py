@@ -80,8 +80,10 @@ CATALOG: dict[str, ReasonText] = {
     ),
     # --- reject: the document itself --------------------------------------------------------------
     "UNSUPPORTED_TYPE": ReasonText(
-        "Chỉ chấp nhận tệp PDF (tệp này là {media_type})",
-        "Only PDF files are accepted (this file is {media_type})",
+        "Chỉ chấp nhận tệp PDF; tệp này là {type_name}. Hãy mở tệp, lưu thành PDF (Tệp > Lưu thành > PDF, hoặc"
+        " In > Microsoft Print to PDF) rồi gửi lại",
+        "Only PDF files are accepted; this file is {type_name}. Open it, save it as PDF (File > Save As > PDF,"
+        " or Print > Microsoft Print to PDF) and send it again",
         QC_D4,
     ),
     "EMPTY_DOCUMENT": ReasonText("Tệp rỗng", "The file is empty", ""),
@@ -198,8 +200,10 @@ CATALOG: dict[str, ReasonText] = {
         "Vượt giới hạn cho phép: {limit}", "A configured limit was exceeded: {limit}", ""
     ),
     "TOO_LARGE": ReasonText(
-        "Tài liệu quá lớn ({size} byte, tối đa {max} byte)",
-        "Document too large ({size} bytes, at most {max})",
+        "Tài liệu quá lớn ({size_h_vi}, tối đa {max_h_vi}): hãy giảm dung lượng (nén ảnh, lưu PDF cỡ nhỏ)"
+        " hoặc chia thành nhiều tệp rồi gửi lại",
+        "Document too large ({size_h}, at most {max_h}): make it smaller (compress images, save a"
+        " smaller PDF) or split it into several files, and send it again",
         "",
     ),
     "TIME_LIMIT": ReasonText(
@@ -358,8 +362,12 @@ CATALOG: dict[str, ReasonText] = {
     "AUTH_FAILED": ReasonText("Xác thực thất bại", "Authentication failed", ""),
     # SMTP protocol answers (aiosmtpd's own English replies, re-worded by gateway/smtp/replies.py)
     "MESSAGE_TOO_LARGE": ReasonText(
-        "Thư vượt quá kích thước tối đa cho phép ({max} byte)",
-        "The message exceeds the maximum size ({max} bytes)",
+        "Thư vượt quá kích thước tối đa cho phép ({max_h_vi} cả thư, tức tệp đính kèm tổng cộng khoảng"
+        " {attach_h_vi} vì thư điện tử mã hóa tệp đính kèm dài thêm 1/3): hãy gửi ít tệp hơn trong một thư"
+        " hoặc giảm dung lượng tệp",
+        "The message exceeds the maximum size ({max_h} for the whole message, that is about {attach_h} of"
+        " attachments in total, since mail encoding makes attachments a third larger): send fewer files per"
+        " message or make them smaller",
         "",
     ),
     "SMTP_BAD_SEQUENCE": ReasonText(
@@ -760,6 +768,68 @@ class _Missing(dict):
         return "{" + key + "}"
 
 
+# --- what people read, derived from the parameters (issue 16): sizes in MB (KB), file types by name ------------
+
+MB = 1024 * 1024
+# Base64 turns 3 bytes into 4 characters, and mail breaks them into lines of 76 (+ CRLF): an attachment takes
+# 4/3 × 78/76 of its size inside a message. The real attachment limit is the message limit divided by that.
+BASE64_GROWTH = 4 / 3 * 78 / 76
+
+TYPE_NAMES = {
+    "application/pdf": "PDF (.pdf)",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "Word (.docx)",
+    "application/msword": "Word 97-2003 (.doc)",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "Excel (.xlsx)",
+    "application/vnd.ms-excel": "Excel 97-2003 (.xls)",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation": "PowerPoint (.pptx)",
+    "application/vnd.ms-powerpoint": "PowerPoint 97-2003 (.ppt)",
+    "application/vnd.oasis.opendocument.text": "OpenDocument Text (.odt)",
+    "application/vnd.oasis.opendocument.spreadsheet": "OpenDocument Spreadsheet (.ods)",
+    "application/vnd.oasis.opendocument.presentation": "OpenDocument Presentation (.odp)",
+    "application/rtf": "RTF (.rtf)",
+    "application/vnd.ms-outlook": "Outlook (.msg)",
+    "application/zip": "ZIP (.zip)",
+    "application/x-7z-compressed": "7-Zip (.7z)",
+    "application/vnd.rar": "RAR (.rar)",
+    "image/jpeg": "JPEG (.jpg)",
+    "image/png": "PNG (.png)",
+    "image/tiff": "TIFF (.tif)",
+    "text/plain": "TXT (.txt)",
+    "text/html": "HTML (.html)",
+}
+
+
+def type_name(media_type: str) -> str:
+    """'Word (.docx)' for a media type people know by its program; the media type itself otherwise."""
+    return TYPE_NAMES.get(media_type, media_type or "?")
+
+
+def human_size(nbytes: float) -> str:
+    """A size as people read it: '50 MB', '7.5 MB', '512 KB' (never bytes, never '0.0 MB')."""
+    if nbytes >= MB:
+        value = nbytes / MB
+        text = f"{value:.1f}".rstrip("0").rstrip(".") if value < 10 else f"{value:.0f}"
+        return f"{text} MB"
+    return f"{max(1, round(nbytes / 1024))} KB"
+
+
+def _derived(args: dict[str, str]) -> dict[str, str]:
+    """`{size_h}`, `{max_h}`, `{attach_h}` (and `_vi`, with a decimal comma), `{type_name}`."""
+    out = dict(args)
+    for key in ("size", "max"):
+        raw = args.get(key, "")
+        digits = raw.lstrip(">").strip()
+        if digits.isdigit():
+            text = ("> " if raw.startswith(">") else "") + human_size(int(digits))
+            out[f"{key}_h"], out[f"{key}_h_vi"] = text, text.replace(".", ",")
+    if args.get("max", "").isdigit():
+        attach = human_size(int(args["max"]) / BASE64_GROWTH)
+        out["attach_h"], out["attach_h_vi"] = attach, attach.replace(".", ",")
+    if "media_type" in args:
+        out["type_name"] = type_name(args["media_type"])
+    return out
+
+
 def render(reason: Reason) -> Rendered:
     """The reason as people read it. Unknown codes still render (as the code) rather than fail.
 
@@ -767,7 +837,7 @@ def render(reason: Reason) -> Rendered:
     text = CATALOG.get(reason.code)
     if text is None:
         return Rendered(reason.code, reason.code, reason.code, "")
-    args = _Missing(reason.args)
+    args = _Missing(_derived(reason.args))
     vi, en = text.vi.format_map(args), text.en.format_map(args)
     member = reason.args.get("member")
     if member:

@@ -75,6 +75,9 @@ def test_sign_reject_and_archive(dev_settings, engine, template, tmp_path, polli
     assert decision["reasons"][0]["basis"] and decision["record_id"]
     note = (d.rejected / "ghi chu.txt.ly-do.txt").read_text(encoding="utf-8")
     assert note.index("Chỉ chấp nhận tệp PDF") < note.index("Only PDF files are accepted")
+    assert "lưu thành PDF" in note and "save it as PDF" in note  # what to do (issue 16)
+    times = [line for line in note.splitlines() if line.startswith(("Thời điểm:", "Time:"))]
+    assert len(times) == 2 and all(t.endswith("+07:00") for t in times), times  # Vietnam time
     assert files(d.work) == []  # nothing left behind but the lock and state
     assert records(engine, "folder.delivered", "công văn 1.pdf")
 
@@ -336,8 +339,13 @@ def test_hsm_down_then_back(tmp_path, template, caplog):
             async def scenario(door):
                 shutil.copy(template, d.inbox / "hsm.pdf")
                 await wait_until(lambda: len(door._attempts) > 0, 60, "a failed attempt", explain=explain)
-                assert files(d.signed) == [] and files(d.inbox) == []
+                assert files(d.signed) == [] and files(d.rejected) == []
                 assert [p for p in files(d.work) if p.endswith("/doc/hsm.pdf")]
+                # where the file was, the clerk sees why it waits (issue 16), and it is not taken as a document
+                assert files(d.inbox) == ["hsm.pdf.dang-cho.txt"]
+                held = (d.inbox / "hsm.pdf.dang-cho.txt").read_text(encoding="utf-8")
+                assert "TOKEN_UNAVAILABLE" in held and "không cần gửi lại" in held and "no need to send" in held
+                assert "+07:00" in held and held.index("ĐANG CHỜ") < held.index("WAITING")
                 tokens.rmdir()
                 os.rename(hidden, tokens)
                 await wait_until(lambda: files(d.signed) == ["hsm.pdf"], 60, "signed after the token is back",
@@ -349,7 +357,7 @@ def test_hsm_down_then_back(tmp_path, template, caplog):
             shutil.rmtree(tokens, ignore_errors=True)
             os.rename(hidden, tokens)
     assert_org_signed(d.signed / "hsm.pdf", base.paths.nssdb)
-    assert files(d.work) == []
+    assert files(d.work) == [] and files(d.inbox) == []  # the waiting note went with the file
 
 
 def test_non_pdf_gets_detached_p7s_beside_a_copy(dev_settings, tmp_path):

@@ -41,10 +41,28 @@ def test_every_entry_is_bilingual():
 
 
 def test_render_fills_parameters_and_survives_missing_ones():
-    r = render(Reason.of("TOO_LARGE", size=10, max=5))
-    assert "10" in r.vi and "5" in r.en and r.code == "TOO_LARGE"
+    r = render(Reason.of("TOO_LARGE", size=int(10.2 * 2**20), max=int(5.5 * 2**20)))
+    assert "(10 MB, tối đa 5,5 MB)" in r.vi and "(10 MB, at most 5.5 MB)" in r.en and r.code == "TOO_LARGE"
     partial = render(Reason.of("TOO_LARGE", size=10))
-    assert "{max}" in partial.en  # a missing parameter shows, rather than crashing the door
+    assert "{max_h}" in partial.en  # a missing parameter shows, rather than crashing the door
     unknown = render(Reason.of("NO_SUCH_CODE"))
     assert unknown.code == "NO_SUCH_CODE"
     assert render(Reason.of("SECRET_MARKED", level="MẬT", where="x")).line().startswith("Tài liệu mang dấu")
+
+
+def test_sizes_for_people_and_the_real_attachment_limit():
+    """Sizes in MB, and a mail's limit said also as what fits in attachments after base64 (issue 16)."""
+    r = render(Reason.of("MESSAGE_TOO_LARGE", max=50 * 2**20))
+    assert "50 MB" in r.en and "37 MB" in r.en and "37 MB" in r.vi  # 50 / (4/3 · 78/76) = 36.5
+    assert "byte" not in r.line()
+    big = render(Reason.of("TOO_LARGE", size=">536870912", max=536870912))
+    assert "> 512 MB" in big.en and "512 MB" in big.vi
+    assert "KB" in render(Reason.of("MESSAGE_TOO_LARGE", max=4096)).en
+
+
+def test_unsupported_type_says_what_to_do():
+    r = render(Reason.of("UNSUPPORTED_TYPE",
+                         media_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document"))
+    assert "Word (.docx)" in r.vi and "lưu thành PDF" in r.vi and "gửi lại" in r.vi
+    assert "save it as PDF" in r.en and "send it again" in r.en
+    assert "application/x-odd" in render(Reason.of("UNSUPPORTED_TYPE", media_type="application/x-odd")).en

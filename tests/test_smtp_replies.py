@@ -50,7 +50,7 @@ def test_size_over_the_limit_at_mail_is_552_5_3_4(gw):
     with client(gw.port) as c:
         c.ehlo()
         check(c.mail("a@b.c", ["SIZE=4097"]), 552, "5.3.4", "MESSAGE_TOO_LARGE", "Thu vuot qua kich thuoc")
-        assert b"4096" in c.mail("a@b.c", ["SIZE=99999"])[1]  # the limit is named
+        assert b"4 KB" in c.mail("a@b.c", ["SIZE=99999"])[1]  # the limit is named, for people (issue 16)
         assert c.mail("a@b.c", ["SIZE=4096"])[0] == 250  # the state is aiosmtpd's: no transaction was open
 
 

@@ -236,8 +236,14 @@ def decision_data(doc, decision, facts, output, warnings, error, duration_ms, dr
         data["kind"] = {"decided": str(decision.kind), "basis": decision.kind_basis,
                         "declared": doc.declared.kind and str(doc.declared.kind)}
     if decision is not None:
+        reasons = _reasons(decision.reasons)
+        if error is not None:
+            # Temporary: nothing was signed or refused. The record says why it must wait (`error`); what the policy
+            # meant to do is kept apart, so no reader takes "signed with the organisation's certificate" as done.
+            data["intended"] = {"outcome": str(decision.outcome), "reasons": reasons}
+            reasons = []
         data.update(
-            reasons=_reasons(decision.reasons),
+            reasons=reasons,
             hits=[{"rule": h.rule, "outcome": h.outcome and str(h.outcome), "code": h.reason.code} for h in decision.hits],
             policy={"id": decision.policy_id, "version": decision.policy_version},
             sign_format=decision.sign_format and str(decision.sign_format),

@@ -55,16 +55,23 @@ def _inventory(args):
 
 
 def _line(r, at: datetime) -> str:
-    from gateway.certs import GROUNDS, iso
+    from gateway.certs import GROUNDS
 
     st = r.status(at)
     rev = ""
     if r.revoked_at:
         g = GROUNDS.get(r.revocation_reason or "")
-        rev = f"  thu hồi / revoked {iso(r.revoked_at)[:10]}: {g.vi + ' / ' + g.en if g else r.revocation_reason}"
+        rev = f"  thu hồi / revoked {_day(r.revoked_at)}: {g.vi + ' / ' + g.en if g else r.revocation_reason}"
     confirmed = "" if r.type_confirmed else " (đoán / guessed)"
     return (f"{r.serial}  {r.common_name}  [{r.cert_type.value}{confirmed}]  {st.label}  "
-            f"{iso(r.not_before)[:10]} → {iso(r.not_after)[:10]}  {r.source.value}{rev}")
+            f"{_day(r.not_before)} → {_day(r.not_after)}  {r.source.value}{rev}")
+
+
+def _day(t: datetime) -> str:
+    """The date as people read it: in Vietnam time (a certificate ending 20:00Z ends the next day here)."""
+    from gateway.certs import VN_TZ
+
+    return t.astimezone(VN_TZ).date().isoformat()
 
 
 def _import(args) -> int:
@@ -105,7 +112,7 @@ def _list(args) -> int:
     with inv:
         records = inv.all()
         expiring = inv.expiring(now, settings.certs.expiry_warning_days)
-    warn = [Reason.of("ORG_CERT_EXPIRING", not_after=r.not_after.date().isoformat(), days=int(r.days_left(now)),
+    warn = [Reason.of("ORG_CERT_EXPIRING", not_after=_day(r.not_after), days=int(r.days_left(now)),
                       serial=r.serial, subject=r.common_name) for r in expiring]
     if args.json:
         out = {"certificates": [r.as_dict(now) for r in records],

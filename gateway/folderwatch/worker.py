@@ -11,6 +11,7 @@ import asyncio
 import inspect
 import logging
 import os
+from datetime import datetime, timezone
 from pathlib import Path
 
 from gateway.errors import PermanentError
@@ -45,9 +46,30 @@ class ClaimWorker:
         self.engine = engine
         self.watch = watch
         self.blocked = blocked
+        self._held: dict[str, tuple[datetime, int]] = {}  # claim id -> (held since, attempts)
 
     async def run(self, claim: Claim) -> Verdict:
-        """Decide (unless already decided), deliver, record, forget. Raises when the file must wait."""
+        """Decide (unless already decided), deliver, record, forget. Raises when the file must wait; then a
+        note where the file was (NAME.dang-cho.txt in the inbox) tells the clerk why, until it is done."""
+        try:
+            verdict = await self._run(claim)
+        except Exception as exc:
+            await asyncio.to_thread(self._note_held, claim, exc)
+            raise
+        self._held.pop(claim.id, None)
+        await asyncio.to_thread(notes.remove_held_note, self.watch.inbox / claim.rel_dir, claim.name)
+        return verdict
+
+    def _note_held(self, claim: Claim, exc: BaseException) -> None:
+        since, attempts = self._held.get(claim.id, (datetime.now(timezone.utc), 0))
+        self._held[claim.id] = (since, attempts + 1)
+        try:
+            notes.write_held_note(self.watch.inbox / claim.rel_dir, claim.name, claim.rel,
+                                  mapping.retry_reason(exc), attempts + 1, since)
+        except OSError as err:  # the note is a courtesy: the file itself stays safe in its claim
+            log.warning("folder %s: cannot write the waiting note for %s: %s", self.watch.name, claim.rel, err.strerror)
+
+    async def _run(self, claim: Claim) -> Verdict:
         try:
             verdict = await asyncio.to_thread(_load_verdict, claim)
         except ValueError:
