@@ -334,6 +334,10 @@ def _row(path: Path, result: Result, *, CHECK: bool) -> dict:
         "policy": {"id": d.policy_id, "version": d.policy_version},
         "record_id": result.record_id,
         "dry_run": result.dry_run,
+        # a container's members (archive entries, files embedded in a PDF), each with its own decision
+        "members": [{"name": m.name, "role": m.role, "outcome": str(m.outcome), "signed": m.signed,
+                     "label": (CHECK_LABELS if CHECK else LABELS)[m.outcome],
+                     "reasons": [render(r).as_dict() for r in m.reasons]} for m in result.members],
         "_reasons": d.reasons,
         "_warnings": result.warnings,
     }
@@ -375,6 +379,8 @@ def _report(rows: list[dict], as_json: bool, *, summary: bool) -> None:
         say(f"{r['file']}: {r['label']}" + (f" -> {r['output']}" if r.get("output") else "")
             + (f" ({r['existing']})" if r.get("existing") else ""))
         say(*_reason_lines(r["_reasons"]))
+        for m in r.get("members", ()):  # one line per member of a container: what happened inside
+            say(f"    · {m['name']}: {m['label']}")
         if r["_warnings"]:
             say("    cảnh báo / warnings:", *_reason_lines(r["_warnings"]))
     if summary:

@@ -217,6 +217,21 @@ def document() -> dict:
                         "outcome": {"type": "string", "enum": ["reject", "block"]},
                         "decision_id": {"type": "string"},
                         "policy": policy,
+                        "members": {"type": "array", "items": {"$ref": "#/components/schemas/Member"}},
+                    },
+                },
+                "Member": {
+                    "type": "object",
+                    "description": "Một tệp bên trong tệp nén / một tệp đính kèm trong PDF — one file inside an "
+                                   "archive, or embedded in a PDF, with its own decision",
+                    "required": ["name", "location", "role", "outcome", "signed", "reasons"],
+                    "properties": {
+                        "name": {"type": "string", "description": "path inside the container, e.g. a.zip/b.pdf"},
+                        "location": {"type": "string"},
+                        "role": {"type": "string", "enum": ["document", "body", "inline", "embedded"]},
+                        "outcome": {"type": "string", "enum": [o.value for o in Outcome]},
+                        "signed": {"type": "boolean"},
+                        "reasons": {"type": "array", "items": {"$ref": "#/components/schemas/Reason"}},
                     },
                 },
                 "Check": {
@@ -232,6 +247,7 @@ def document() -> dict:
                         "policy": policy,
                         "sign_format": {"type": ["string", "null"]},
                         "dry_run": {"type": "boolean"},
+                        "members": {"type": "array", "items": {"$ref": "#/components/schemas/Member"}},
                     },
                 },
             },

@@ -122,7 +122,17 @@ def refusal(result: Result) -> JSONResponse:
         outcome=str(d.outcome),
         decision_id=decision_id(result),
         policy={"id": d.policy_id, "version": d.policy_version},
+        **({"members": members_json(result)} if result.members else {}),
     )
+
+
+def members_json(result: Result) -> list[dict[str, object]]:
+    """A container's members (archive entries, embedded files), each with what happened to it and why."""
+    return [
+        {"name": m.name, "location": m.location, "role": m.role, "outcome": str(m.outcome), "signed": m.signed,
+         "reasons": [render(r).as_dict() for r in m.reasons]}
+        for m in result.members
+    ]
 
 
 def result_headers(result: Result) -> dict[str, str]:
@@ -142,6 +152,7 @@ def decision_json(result: Result) -> dict[str, object]:
         "policy": {"id": d.policy_id, "version": d.policy_version},
         "sign_format": str(d.sign_format) if d.sign_format else None,
         "dry_run": result.dry_run,
+        "members": members_json(result),
     }
 
 
