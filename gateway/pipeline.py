@@ -66,9 +66,11 @@ _SAFE = re.compile(r"[^\w.\- ]+", re.UNICODE)
 
 
 def safe_name(name: str, default: str = "document") -> str:
-    """A file name from what the sender called it: base name only, no separators or control chars."""
+    """A file name from what the sender called it: base name only, no separators or control chars, at most
+    150 bytes of UTF-8 (a 150-character Vietnamese name is up to 450 bytes: too long for a file name)."""
     base = _SAFE.sub("_", Path(name.replace("\\", "/")).name).strip(" .")
-    return base[:150] or default
+    cut = base.encode("utf-8", "surrogateescape")[:150].decode("utf-8", "ignore").strip(" .")
+    return cut or default
 
 
 class Pipeline:
@@ -229,9 +231,11 @@ class Pipeline:
                 dst = work / f"{doc.id}-{name}"
                 output = self.signer.sign_pdf(src, dst, self._request(doc, facts, decision))
             try:
-                # the document's own bytes: inspection hashed them already (saves one read of the source)
+                # the document's own bytes: inspection hashed them already (saves one read of the source); the
+                # check refuses an output that does not begin with exactly those bytes (signed = inspected)
                 same = doc.path is None or Path(doc.path) == src
                 output = self._check_output(output, src, facts.sha256 if same and facts is not None else None)
+                self._check_inspected(output, src, facts)
             except BaseException:
                 output.path.unlink(missing_ok=True)
                 raise
@@ -363,6 +367,8 @@ class Pipeline:
                 return Path(out_dir)
             base = Path(self.settings.var_dir) / "work"
             base.mkdir(parents=True, exist_ok=True, mode=0o700)
+            if base.stat().st_mode & 0o077:
+                os.chmod(base, 0o700)
             return Path(tempfile.mkdtemp(prefix="out-", dir=base))
         except OSError as exc:
             raise StorageUnavailable(f"cannot create output directory: {exc.strerror}") from None
@@ -425,6 +431,24 @@ class Pipeline:
             raise check.OutputRejected("signed output changed after signing (SHA-256 differs)",
                                        detail="SHA-256 changed after signing")
         return output
+
+    def _check_inspected(self, output: SignedOutput, src: Path, facts: Facts) -> None:
+        """What was signed is exactly what was inspected (issue 15). A PDF: the output check refuses an update
+        that does not begin with the inspected bytes (source_sha256 = facts.sha256). A detached signature was
+        checked over `src` as it is now: `src` must still hash as inspected. A writer changing the file between
+        inspection and signing (a second handle, a swapped link) is caught; nothing is released."""
+        if not output.detached or not facts.sha256:
+            return
+        import hashlib
+
+        h, size = hashlib.sha256(), 0
+        with open(src, "rb") as fh:
+            while block := fh.read(self.settings.signing.chunk_size):
+                h.update(block)
+                size += len(block)
+        if size != facts.size or h.hexdigest() != facts.sha256:
+            log.error("ALERT document changed between inspection and signing (%s); not released", output.path.name)
+            raise DocumentChanged("the signed bytes are not the inspected bytes")
 
     # --- recording -------------------------------------------------------------------------------------
 
@@ -550,3 +574,9 @@ def _remove_output(output: SignedOutput) -> None:
     parent = output.path.parent
     if parent.name.startswith("out-"):
         shutil.rmtree(parent, ignore_errors=True)
+
+
+class DocumentChanged(TemporaryError):
+    """The document's bytes changed between inspection and signing: not released, alert raised."""
+
+    code = "DOCUMENT_CHANGED"

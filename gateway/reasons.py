@@ -637,6 +637,31 @@ CATALOG: dict[str, ReasonText] = {
         "restored (alert raised); the document was not released, try again later",
         "",
     ),
+    "NOT_A_REGULAR_FILE": ReasonText(
+        "Không phải tệp thông thường (liên kết tượng trưng, FIFO, thiết bị); không mở, không ký",
+        "Not a regular file (a symbolic link, a FIFO, a device); not opened, not signed",
+        "",
+    ),
+    "FILE_SPARSE": ReasonText(
+        "Tệp phần lớn là khoảng trống ({holes}/{size} byte); bị từ chối mà không đọc",
+        "The file is mostly holes ({holes} of {size} bytes); refused without reading it",
+        "",
+    ),
+    "FILE_CHANGING": ReasonText(
+        "Tệp vẫn đang bị ghi trong khi cổng ký số sao chép; sẽ thử lại",
+        "The file was still being written while the gateway copied it; it will be tried again",
+        "",
+    ),
+    "DOCUMENT_CHANGED": ReasonText(
+        "Nội dung tài liệu đã thay đổi giữa lúc kiểm tra và lúc ký; chưa ký, hãy thử lại (đã báo động)",
+        "The document changed between inspection and signing; not signed, try again (alert raised)",
+        "",
+    ),
+    "NAME_SHORTENED": ReasonText(
+        "Tên tệp quá dài nên đã được rút gọn thành «{name}»; tên gốc: «{original}»",
+        "The file name was too long and was shortened to «{name}»; original name: «{original}»",
+        "",
+    ),
     "AUDIT_RECORD_INVALID": ReasonText(
         "Bản ghi trong nhật ký quyết định không đúng dạng chuẩn (có thể đã bị sửa); không đọc được",
         "A decision-log record is not in its exact stored form (possibly altered); refused",

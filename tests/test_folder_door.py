@@ -304,7 +304,7 @@ def test_unwritable_signed_folder_keeps_file_queued(dev_settings, engine, templa
             await wait_until(lambda: sum("ro.pdf stays queued" in r.getMessage() for r in caplog.records) >= 2, 30,
                              "a retry")
             assert files(d.signed) == [] and door.processed == 0
-            assert [p for p in files(d.work) if p.endswith("/doc/ro.pdf")]  # kept, not lost
+            assert [p for p in files(d.work) if p.endswith("/copy/document")]  # kept (the private copy), not lost
             assert _chattr("-i", d.signed)
             await wait_until(lambda: files(d.signed) == ["ro.pdf"], 60, "delivery after the folder is writable")
 
@@ -340,7 +340,7 @@ def test_hsm_down_then_back(tmp_path, template, caplog):
                 shutil.copy(template, d.inbox / "hsm.pdf")
                 await wait_until(lambda: len(door._attempts) > 0, 60, "a failed attempt", explain=explain)
                 assert files(d.signed) == [] and files(d.rejected) == []
-                assert [p for p in files(d.work) if p.endswith("/doc/hsm.pdf")]
+                assert [p for p in files(d.work) if p.endswith("/copy/document")]
                 # where the file was, the clerk sees why it waits (issue 16), and it is not taken as a document
                 assert files(d.inbox) == ["hsm.pdf.dang-cho.txt"]
                 held = (d.inbox / "hsm.pdf.dang-cho.txt").read_text(encoding="utf-8")

@@ -105,7 +105,9 @@ def test_take_moves_document_and_sidecar(watch):
     (watch.inbox / "a.pdf").write_bytes(b"%PDF-1.7 x")
     (watch.inbox / "a.pdf.meta.json").write_text("{}")
     c = claims.take(watch, "a.pdf")
-    assert c is not None and c.doc.read_bytes() == b"%PDF-1.7 x" and c.meta.exists()
+    assert c is not None and c.taken.read_bytes() == b"%PDF-1.7 x" and c.meta.exists()
+    assert claims.secure(c, 1 << 20) is None  # the private copy, the taken entry gone
+    assert c.doc.read_bytes() == b"%PDF-1.7 x" and not c.taken.exists()
     assert files(watch.inbox) == []
     assert claims.take(watch, "a.pdf") is None  # gone: nothing claimed, nothing left behind
     assert [p.name for p in watch.work.iterdir() if not p.name.startswith(".")] == [c.dir.name]
@@ -116,7 +118,7 @@ def test_recovery_gives_back_a_half_claim(watch):
     (watch.inbox / "b.pdf").write_bytes(b"%PDF-1.7 b")
     (watch.inbox / "b.meta.json").write_text("{}")
     c = claims.take(watch, "b.pdf")
-    os.rename(c.doc, watch.inbox / "b.pdf")  # as if the document's rename never happened
+    os.rename(c.taken, watch.inbox / "b.pdf")  # as if the document's rename never happened
     assert claims.pending_claims(watch) == []
     assert files(watch.inbox) == ["b.meta.json", "b.pdf"]
     assert [p for p in watch.work.iterdir() if not p.name.startswith(".") and p.name != "blocked.json"] == []
@@ -206,6 +208,7 @@ def _detached_claim(watch, name="bien-ban.docx"):
 
     (watch.inbox / name).write_bytes(b"word document")
     c = claims.take(watch, name)
+    claims.secure(c, 1 << 20)
     out = watch.out_dir(c.id)
     out.mkdir(parents=True)
     (out / (name + ".p7s")).write_bytes(b"cades signature")
@@ -347,7 +350,7 @@ def test_non_utf8_file_name_survives_the_journal(watch):
     (watch.inbox / name).write_bytes(b"%PDF-1.7 x")
     c = claims.take(watch, name)
     found = claims.pending_claims(watch)
-    assert [x.rel for x in found] == [name] and found[0].doc.exists()
+    assert [x.rel for x in found] == [name] and found[0].taken.exists()
     claims.undo(watch, c)
     assert (watch.inbox / name).exists()
 

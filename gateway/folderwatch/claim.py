@@ -1,8 +1,14 @@
-"""Taking a file out of the inbox: one atomic rename into a claim directory in the work area.
+"""Taking a file out of the inbox: one atomic rename into a private claim directory, then a private copy.
 
-A claim directory `<work>/<claim id>/` holds `claim.json` (written before anything moves), `meta/` (the
-sidecar, moved first), `doc/<name>` (the document), later `result.json` (the decision, once known) and
-`steps/` (one marker per delivery step). A restart finds every claim still there and finishes it.
+A claim directory `<work>/<claim id>/` (0700, like everything in the work area) holds `claim.json` (written
+before anything moves), `meta/` (the sidecar, moved first), `doc/<name>` (the inbox entry as taken: renamed,
+never followed, never read by path), `copy/document` (the private copy every later step uses — see
+gateway.folderwatch.secure), `refused.json` (when the entry could not be taken: a link, a FIFO, too large,
+sparse), later `result.json` (the decision, once known) and `steps/` (one marker per delivery step). A
+restart finds every claim still there and finishes it.
+
+Names: the inbox name is kept as the document's name and in every note; outputs use `out_name`, the same name
+shortened when it leaves no room for the gateway's suffixes within 255 bytes (fsops.fit_name).
 """
 
 from __future__ import annotations
@@ -10,13 +16,17 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from gateway.errors import InputRejected
 from gateway.folderwatch import fsops
 from gateway.folderwatch.layout import Watch
+from gateway.folderwatch.secure import private_copy
 from gateway.folderwatch.stability import SIDECAR
+from gateway.model import Reason
 
 log = logging.getLogger("gateway.folderwatch")
 
@@ -46,8 +56,31 @@ class Claim:
         return "" if parent == "." else parent
 
     @property
-    def doc(self) -> Path:
+    def out_name(self) -> str:
+        """The name outputs and notes get: the inbox name, shortened if it leaves no room for suffixes."""
+        return fsops.fit_name(self.name)
+
+    @property
+    def shortened(self) -> bool:
+        return self.out_name != self.name
+
+    @property
+    def taken(self) -> Path:
+        """The inbox entry as renamed into the claim (possibly still written to by whoever holds it open)."""
         return self.dir / "doc" / self.name
+
+    @property
+    def doc(self) -> Path:
+        """The private copy: the only bytes inspected, signed and delivered."""
+        return self.dir / "copy" / "document"
+
+    @property
+    def refused_file(self) -> Path:
+        return self.dir / "refused.json"
+
+    def refusal(self) -> Reason | None:
+        info = fsops.read_json(self.refused_file)
+        return Reason.of(info["code"], **info.get("params", {})) if info else None
 
     @property
     def meta(self) -> Path | None:
@@ -65,23 +98,33 @@ class Claim:
         return final_name + SIDECAR
 
 
+def _regular(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:  # gone, or a name too long to carry a suffix (ENAMETOOLONG): not there
+        return False
+
+
 def find_sidecar(doc: Path) -> Path | None:
     """`a.pdf.meta.json`, else `a.meta.json`, beside the document."""
-    for cand in (doc.with_name(doc.name + SIDECAR), doc.with_name(doc.stem + SIDECAR)):
-        if cand.is_file() and not cand.is_symlink():
-            return cand
+    for cand in (doc.name + SIDECAR, (doc.stem or doc.name) + SIDECAR):
+        if len(cand.encode("utf-8", "surrogateescape")) <= 255 and _regular(doc.with_name(cand)):
+            return doc.with_name(cand)
     return None
 
 
 def take(watch: Watch, rel: str) -> Claim | None:
-    """Claim inbox/rel (and its sidecar). None when the file is gone (someone else took it)."""
+    """Claim inbox/rel (and its sidecar). None when the file is gone (someone else took it) or is not a
+    regular file now (a hint only: the claimed entry is checked again on its own descriptor)."""
     src = watch.inbox / rel
-    if src.is_symlink():  # replaced by a link since it was found: not ours to take
+    if not _regular(src):
         return None
     sidecar = find_sidecar(src)
     cid = new_claim_id()
     cdir = watch.work / cid
-    (cdir / "doc").mkdir(parents=True, mode=0o700)
+    watch.work.mkdir(parents=True, exist_ok=True, mode=0o700)
+    cdir.mkdir(mode=0o700)
+    (cdir / "doc").mkdir(mode=0o700)
     claim = Claim(watch.name, cid, cdir, rel, sidecar.name if sidecar else None)
     fsops.write_json(cdir / "claim.json", {"watch": watch.name, "id": cid, "rel": rel, "sidecar": claim.sidecar,
                                            "claimed_at": time.time()})
@@ -93,20 +136,41 @@ def take(watch: Watch, rel: str) -> Claim | None:
         except FileNotFoundError:
             claim = Claim(watch.name, cid, cdir, rel, None)
     try:
-        os.rename(src, claim.doc)
+        os.rename(src, claim.taken)  # moves the entry itself: a link stays a link, never its target
     except FileNotFoundError:
         undo(watch, claim)
         return None
-    fsops.fsync_dir(claim.doc.parent)
+    fsops.fsync_dir(claim.taken.parent)
     fsops.fsync_dir(src.parent)
     return claim
 
 
+def secure(claim: Claim, max_bytes: int) -> Reason | None:
+    """Make the private copy (claim.doc) from the taken entry, once. Returns why the entry cannot be taken
+    (kept in refused.json, so a restart says the same), or None. Raises StillChanging / OSError (retry)."""
+    refused = claim.refusal()
+    if refused is not None:
+        return refused
+    if not os.path.lexists(claim.doc):
+        claim.doc.parent.mkdir(mode=0o700, exist_ok=True)
+        try:
+            private_copy(claim.taken, claim.doc, max_bytes=max_bytes)
+        except InputRejected as exc:
+            fsops.write_json(claim.refused_file, {"code": exc.code, "params": dict(exc.params)}, 0o600)
+            return exc.reason
+        fsops.fsync_dir(claim.doc.parent)
+    # The copy is complete once it has its name (renamed after fsync): the taken entry is no longer needed.
+    if os.path.lexists(claim.taken):
+        os.unlink(claim.taken)
+        fsops.fsync_dir(claim.taken.parent)
+    return None
+
+
 def undo(watch: Watch, claim: Claim) -> None:
-    """Give an untouched claim back: document and sidecar back to the inbox, claim directory removed."""
+    """Give an untouched claim back: the taken entry and sidecar back to the inbox, claim directory removed."""
     dest = watch.inbox / claim.rel_dir
-    for path, name in ((claim.doc, claim.name), (claim.meta, claim.sidecar)):
-        if path is not None and path.exists():
+    for path, name in ((claim.taken, claim.name), (claim.meta, claim.sidecar)):
+        if path is not None and os.path.lexists(path):
             dest.mkdir(parents=True, exist_ok=True)
             fsops.place(claim.dir / f"undo-{path.parent.name}.json", path, dest, name)
     finish(claim)
@@ -139,7 +203,7 @@ def load(watch: Watch, cdir: Path) -> Claim | None:
     claim = Claim(watch.name, info["id"], cdir, info["rel"], info.get("sidecar"))
     if claim.meta is not None and not claim.meta.exists():
         claim = Claim(watch.name, claim.id, cdir, claim.rel, None)
-    if not claim.result_file.exists() and not claim.doc.exists():
+    if not claim.result_file.exists() and not os.path.lexists(claim.doc) and not os.path.lexists(claim.taken):
         undo(watch, claim)  # the document never left the inbox
         return None
     return claim

@@ -35,7 +35,8 @@ class FolderDoor:
         self.engine = engine
         self.watches = {w.name: w for w in watches}
         self.blocked = {w.name: BlockedFiles(w.blocked_state) for w in watches}
-        self.workers = {w.name: ClaimWorker(engine, w, self.blocked[w.name]) for w in watches}
+        self.workers = {w.name: ClaimWorker(engine, w, self.blocked[w.name],
+                                            max_bytes=settings.limits.max_document_bytes) for w in watches}
         self.stability = {w.name: Stability(fs.quiet_seconds) for w in watches}
         self.concurrency = max(2, settings.signing.workers * 2)
         self.tick = min(0.25, max(0.05, fs.quiet_seconds / 4))

@@ -91,6 +91,11 @@ def refused(exc: PermanentError, record_id: int | None = None) -> Verdict:
     return Verdict(Outcome.REJECT, (exc.reason,), record_id=record_id, decided_at=now_text())
 
 
+def refused_for(reason: Reason, record_id: int | None = None) -> Verdict:
+    """The door could not take the file at all (a link, a FIFO, too large, sparse): rejected, with its reason."""
+    return Verdict(Outcome.REJECT, (reason,), record_id=record_id, decided_at=now_text())
+
+
 def bad_metadata(detail: str, record_id: int | None = None) -> Verdict:
     return Verdict(Outcome.REJECT, (Reason.of("BAD_METADATA", detail=detail),), record_id=record_id,
                    decided_at=now_text())

@@ -30,10 +30,11 @@ _OUTCOME = {
 }
 
 
-def decision_json(v: Verdict, *, file: str, original: str, watch: str, claim_id: str) -> dict:
+def decision_json(v: Verdict, *, file: str, original: str, watch: str, claim_id: str, shortened: bool = False) -> dict:
     return {
         "file": file,
         "original": original,
+        "name_shortened": shortened,
         "watch": watch,
         "claim": claim_id,
         "outcome": v.outcome.value,
@@ -56,9 +57,10 @@ def vn_time(iso: str) -> str:
     return t.astimezone(VN_TZ).isoformat(timespec="seconds")
 
 
-def ly_do_text(v: Verdict, *, file: str, original: str) -> str:
+def ly_do_text(v: Verdict, *, file: str, original: str, shortened: bool = False) -> str:
     vi, en = _OUTCOME[v.outcome]
     reasons = render_all(v.reasons)
+    renamed = render(Reason.of("NAME_SHORTENED", original=original, name=file)) if shortened else None
     ref = f"{v.record_id}" if v.record_id is not None else "-"
     when = vn_time(v.decided_at)
     lines = [
@@ -68,6 +70,7 @@ def ly_do_text(v: Verdict, *, file: str, original: str) -> str:
         f"Thời điểm: {when}",
         "Lý do:",
         *[f"  - {r.vi}" + (f" (căn cứ: {r.basis})" if r.basis else "") + f" [{r.code}]" for r in reasons],
+        *([f"Lưu ý: {renamed.vi} [{renamed.code}]"] if renamed else []),
         f"Số hiệu bản ghi nhật ký: {ref}",
         "",
         "---- English ----",
@@ -77,6 +80,7 @@ def ly_do_text(v: Verdict, *, file: str, original: str) -> str:
         f"Time: {when}",
         "Reasons:",
         *[f"  - {r.en}" + (f" (basis: {r.basis})" if r.basis else "") + f" [{r.code}]" for r in reasons],
+        *([f"Note: {renamed.en} [{renamed.code}]"] if renamed else []),
         f"Decision log record: {ref}",
         "",
     ]
@@ -84,13 +88,15 @@ def ly_do_text(v: Verdict, *, file: str, original: str) -> str:
 
 
 def write_notes(dest_dir: Path, final_name: str, v: Verdict, *, original: str, watch: str, claim_id: str,
-                mode: int = 0o644) -> tuple[Path, Path]:
-    """Write both notes for the file now named final_name (our own names: rewriting them is idempotent)."""
+                mode: int = fsops.PRIVATE_FILE, shortened: bool = False) -> tuple[Path, Path]:
+    """Write both notes for the file now named final_name (our own names: rewriting them is idempotent).
+    `mode`: the folder's own (fsops.shared_mode) for clerks' folders, 0600 in quarantine."""
     dj = dest_dir / (final_name + DECISION)
     tx = dest_dir / (final_name + LY_DO)
-    fsops.write_json(dj, decision_json(v, file=final_name, original=original, watch=watch, claim_id=claim_id), mode,
-                     readable=True)
-    fsops.write_atomic(tx, ly_do_text(v, file=final_name, original=original).encode("utf-8", "surrogateescape"), mode)
+    fsops.write_json(dj, decision_json(v, file=final_name, original=original, watch=watch, claim_id=claim_id,
+                                       shortened=shortened), mode, readable=True)
+    fsops.write_atomic(tx, ly_do_text(v, file=final_name, original=original, shortened=shortened)
+                       .encode("utf-8", "surrogateescape"), mode)
     return dj, tx
 
 
@@ -127,11 +133,13 @@ def held_text(name: str, original: str, reason: Reason, attempts: int, since: da
 
 
 def write_held_note(inbox_dir: Path, name: str, original: str, reason: Reason, attempts: int,
-                    since: datetime) -> Path:
-    """Where the file was, the clerk sees why it is not signed yet (rewritten at each attempt)."""
+                    since: datetime, *, mode: int = fsops.PRIVATE_FILE) -> Path:
+    """Where the file was, the clerk sees why it is not signed yet (rewritten at each attempt). `mode`: the
+    inbox's own (fsops.shared_mode), so the clerk can read it."""
     path = held_note_path(inbox_dir, name)
     inbox_dir.mkdir(parents=True, exist_ok=True)
-    fsops.write_atomic(path, held_text(name, original, reason, attempts, since).encode("utf-8", "surrogateescape"))
+    fsops.write_atomic(path, held_text(name, original, reason, attempts, since).encode("utf-8", "surrogateescape"),
+                       mode)
     return path
 
 

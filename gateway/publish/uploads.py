@@ -67,6 +67,7 @@ class Spool:
         Only entries older than an hour past the upload limit: another gateway process may share the directory.
         """
         self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(self.dir, 0o700)  # an existing spool made by hand (or by an old version) becomes private too
         removed = 0
         for leftover in self.dir.glob(SPOOL_PREFIX + "*"):
             if time.time() - leftover.stat().st_mtime > self.seconds + 3600:
