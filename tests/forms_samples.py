@@ -70,7 +70,7 @@ def draw(path: Path, spec: Spec) -> Path:
     fs = 13 * min(1.0, max(0.75, scale))
     left_c = 60 + 110 * scale  # centre of the left column
     right_c = w - 40 - 150 * scale  # centre of the right column
-    y = h - 50 * scale - 10
+    y = h - 57 - fs  # the top margin of Phụ lục I: 20 mm
     step = fs * 1.35
 
     def centred(text: str, x: float, font=regular, size=fs) -> None:

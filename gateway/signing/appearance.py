@@ -17,7 +17,7 @@ from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
 
-from gateway.model import Appearance, DocKind
+from gateway.model import Appearance, DocKind, Reason
 
 VN_TZ = timezone(timedelta(hours=7), "+07:00")
 PT_PER_MM = 72 / 25.4
@@ -45,6 +45,10 @@ class Placement:
     box: tuple[float, float, float, float] | None
     text: str | None = None  # text for TEXT appearance
     image: Path | None = None  # seal image for SEAL appearance
+    font_size: float | None = None  # real points (the text block may be shrunk to fit, down to 7 pt)
+    rotate: int = 0  # the page's /Rotate: the appearance is turned so that it reads upright as displayed
+    user_unit: float = 1.0  # the page's /UserUnit: real sizes are divided by it
+    warning: "Reason | None" = None  # why a visible appearance could not be placed
 
 
 def vn_time(t: datetime) -> str:
@@ -125,10 +129,13 @@ def font_1000upem(src: Path, out_dir: Path) -> Path:
 
 
 def text_lines(request, organisation: str) -> list[str]:
-    """The lines of the TEXT block (Phụ lục I II.8.b; Phần II for copies)."""
+    """The lines of the TEXT block (Phụ lục I II.8.b; Phần II for copies: form, copying agency, the copy's
+    number when known, time)."""
     when = vn_time(request.signing_time)
     if request.kind is DocKind.COPY:
         lines = [request.copy_form or "SAO Y", request.copying_agency or organisation]
+        if request.number:
+            lines.append(f"Số: {request.number}")
     else:
         lines = [organisation]
         if request.number:
@@ -139,12 +146,13 @@ def text_lines(request, organisation: str) -> list[str]:
 
 
 def seal_box(
-    anchor: tuple[float, float, float, float], page_box: tuple[float, float, float, float], width_mm: float
+    anchor: tuple[float, float, float, float], page_box: tuple[float, float, float, float], width_mm: float,
+    user_unit: float = 1.0,
 ) -> tuple[float, float, float, float]:
     """Seal rectangle of real size whose right part covers the left third of the anchor widget."""
     ax1, ay1, ax2, ay2 = _norm(anchor)
     px1, py1, px2, py2 = _norm(page_box)
-    side = width_mm * PT_PER_MM
+    side = width_mm * PT_PER_MM / user_unit
     right = ax1 + (ax2 - ax1) / 3  # seal reaches to one third into the signature
     cy = (ay1 + ay2) / 2
     x1, y1 = right - side, cy - side / 2
@@ -156,6 +164,9 @@ def seal_box(
 
 # pyHanko's text box keeps 10 pt padding inside the widget; our layout rule adds 2 pt.
 TEXT_PADDING = 12
+# Where the glyphs are inside the widget (measured: 11-16 pt from each edge): the blank-space search checks the
+# widget less this on each side (plus placement.CLEARANCE around content). The widget itself draws nothing.
+TEXT_INK_INSET = 9
 
 
 def text_width(text: str, font: Path, size: float) -> float:
@@ -190,22 +201,40 @@ def _norm(r) -> tuple[float, float, float, float]:
     return (min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2))
 
 
+def _seal_image(path: Path):
+    """The seal image cut to what it shows (its alpha's bounding box): the configured size is the seal's own
+    diameter, not the picture's with a transparent border (a 2.5 % border made 36 mm print as 34 mm)."""
+    from PIL import Image
+
+    img = Image.open(path)
+    img.load()
+    if img.mode in ("RGBA", "LA") or "transparency" in img.info:
+        rgba = img.convert("RGBA")
+        bbox = rgba.getchannel("A").getbbox()
+        if bbox:
+            img = rgba.crop(bbox)
+    return img
+
+
 def stamp_style(placement: Placement, settings):
-    """pyHanko stamp style for a placement."""
+    """pyHanko stamp style for a placement: no hidden margins (the seal fills its box exactly), turned with
+    the page's /Rotate so that it reads upright as displayed."""
     from pyhanko.pdf_utils.images import PdfImage
     from pyhanko.pdf_utils.layout import AxisAlignment, InnerScaling, Margins, SimpleBoxLayoutRule
     from pyhanko.pdf_utils.text import TextBoxStyle
-    from pyhanko.stamp import StaticStampStyle, TextStampStyle
 
+    text_cls, static_cls = _rotating_styles()
     if placement.image is not None:
-        from PIL import Image
-
-        img = Image.open(placement.image)
-        img.load()
-        return StaticStampStyle(background=PdfImage(img), background_opacity=1.0, border_width=0)
+        # pyHanko's default background layout keeps a 5 pt margin: 36 mm printed as 30.9 mm. None here.
+        exact = SimpleBoxLayoutRule(
+            x_align=AxisAlignment.ALIGN_MID, y_align=AxisAlignment.ALIGN_MID, margins=Margins(0, 0, 0, 0),
+            inner_content_scaling=InnerScaling.STRETCH_FILL,
+        )
+        return static_cls(background=PdfImage(_seal_image(placement.image)), background_opacity=1.0, border_width=0,
+                          background_layout=exact, rotate=placement.rotate)
     font = pdf_font(settings)
-    size = settings.appearance.font_size
-    return TextStampStyle(
+    size = (placement.font_size or settings.appearance.font_size) / (placement.user_unit or 1.0)
+    return text_cls(
         stamp_text="%(kyso_text)s",
         text_box_style=TextBoxStyle(
             font=shared_font_factory(str(font), int(round(size))),
@@ -221,31 +250,119 @@ def stamp_style(placement: Placement, settings):
         ),
         border_width=0,
         background=None,
+        rotate=placement.rotate,
     )
 
 
-def placement_for(request, settings, page_boxes: list[tuple[float, ...]], anchor) -> Placement:
+# The appearance's form XObject turned by the page's /Rotate (its /Matrix): the reader maps the turned box onto
+# the widget's /Rect, so the block reads upright on the displayed page. The stamp is laid out in the displayed
+# width x height (swapped for 90 / 270).
+_MATRIX = {90: (0, 1, -1, 0, 0, 0), 180: (-1, 0, 0, -1, 0, 0), 270: (0, -1, 1, 0, 0, 0)}
+
+
+@lru_cache(maxsize=1)
+def _rotating_styles():
+    from dataclasses import dataclass as _dc
+
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.layout import BoxConstraints
+    from pyhanko.stamp import StaticStampStyle, TextStampStyle
+
+    def turned(stamp, rotate: int):
+        if rotate not in _MATRIX:
+            return stamp
+        plain = stamp.as_form_xobject
+
+        def as_form_xobject():
+            xobj = plain()
+            xobj["/Matrix"] = generic.ArrayObject(generic.NumberObject(v) for v in _MATRIX[rotate])
+            return xobj
+
+        stamp.as_form_xobject = as_form_xobject
+        return stamp
+
+    def box_for(box, rotate: int):
+        if rotate in (90, 270) and box.width_defined and box.height_defined:
+            return BoxConstraints(width=box.height, height=box.width)
+        return box
+
+    @_dc(frozen=True)
+    class RotatingTextStampStyle(TextStampStyle):
+        rotate: int = 0
+
+        def create_stamp(self, writer, box, text_params):
+            return turned(super().create_stamp(writer, box_for(box, self.rotate), text_params), self.rotate)
+
+    @_dc(frozen=True)
+    class RotatingStaticStampStyle(StaticStampStyle):
+        rotate: int = 0
+
+        def create_stamp(self, writer, box, text_params):
+            return turned(super().create_stamp(writer, box_for(box, self.rotate), text_params), self.rotate)
+
+    return RotatingTextStampStyle, RotatingStaticStampStyle
+
+
+def text_block_size(lines: list[str], font: Path, font_size: float) -> tuple[float, float]:
+    """Width and height (real points) of the TEXT widget for these lines at this size."""
+    width = max(text_width(line, font, font_size) for line in lines) + 2 * TEXT_PADDING + 4
+    height = len(lines) * round(font_size * 1.2) + 2 * TEXT_PADDING
+    return width, height
+
+
+def placement_for(request, settings, page_boxes: list[tuple[float, ...]], anchor, views=None) -> Placement:
     """Decide the widget's page and rectangle.
 
     `anchor` is (page, rect) of the competent person's signature widget (from the request, else the last
-    visible signature in the file), or None.
+    visible signature in the file), or None. `views` maps a page index to its `placement.PageView` (the page
+    as displayed: what is blank, its /Rotate, CropBox and /UserUnit); without a view of page 1 the text block
+    is put at the top right as before (callers that cannot render).
     """
+    from gateway.signing import placement as pl
+
+    views = views or {}
     appearance = request.appearance
     if settings.appearance.invisible or appearance is Appearance.INVISIBLE:
         return Placement(None, None)
     if appearance is Appearance.SEAL:
+        image = Path(settings.appearance.seal_image)
+        block = getattr(request, "signature_block", None)
         if anchor is not None:
             page, rect = anchor
+        elif block is not None and block[0] in views:
+            # The competent person's signature is invisible: the seal goes on the signature block the text
+            # shows (title and name, Phụ lục I box 7), over its left third, like the paper seal.
+            page = block[0]
+            v = views[page]
+            rect = pl.to_user(block[1], v.crop, v.rotate)
         else:
-            # No visible competent-person widget: bottom right of the last page, where signature blocks sit.
-            page = len(page_boxes) - 1
-            px1, py1, px2, py2 = _norm(page_boxes[page])
-            rect = (px2 - 230, py1 + 90, px2 - 60, py1 + 170)
-        box = seal_box(rect, page_boxes[page], settings.appearance.seal_width_mm)
-        return Placement(page, box, image=Path(settings.appearance.seal_image))
+            return Placement(None, None, warning=Reason.of("SEAL_NO_ANCHOR"))
+        v = views.get(page)
+        unit = v.user_unit if v else 1.0
+        box = seal_box(rect, page_boxes[page], settings.appearance.seal_width_mm, unit)
+        return Placement(page, box, image=image, rotate=v.rotate if v else 0, user_unit=unit)
     lines = text_lines(request, settings.organisation)
-    box = text_box(page_boxes[0], lines, pdf_font(settings), settings.appearance.font_size)
-    return Placement(0, box, text="\n".join(lines))
+    font = pdf_font(settings)
+    v = views.get(0)
+    if v is None:
+        box = text_box(page_boxes[0], lines, font, settings.appearance.font_size)
+        return Placement(0, box, text="\n".join(lines))
+    full = float(settings.appearance.font_size)
+    sizes = [full] + [s for s in pl.SIZES if s < full]
+    # Top right first, full size then shrunk (Phụ lục I); then the nearest blank area anywhere at the top.
+    for right in (True, False):
+        for size in sizes:
+            w, h = text_block_size(lines, font, size)
+            w, h = w / v.user_unit, h / v.user_unit
+            rect = pl.free_rect(v, w, h, margin_right=TEXT_MARGIN_RIGHT / v.user_unit,
+                                margin_top=TEXT_MARGIN_TOP / v.user_unit, right=right,
+                                inset=TEXT_INK_INSET / v.user_unit)
+            if rect is not None:
+                return Placement(0, pl.to_user(rect, v.crop, v.rotate), text="\n".join(lines), font_size=size,
+                                 rotate=v.rotate, user_unit=v.user_unit)
+    # Nothing blank at the top (a full-page scan, a page filled to its edges): no visible block rather than one
+    # over the document's own text; the decision records why.
+    return Placement(None, None, warning=Reason.of("STAMP_NO_FREE_SPACE"))
 
 
 # --- the seal font, parsed once per process -------------------------------------------------------------

@@ -441,7 +441,10 @@ def sign_pdf(src: Path, dst: Path, request: PdfSignRequest, *, pdf_signer, setti
             boxes = {0: _page_box(pages[0]), len(pages) - 1: _page_box(pages[-1])}
             if anchor is not None:
                 boxes[anchor[0]] = _page_box(pages[anchor[0]])
-            placement = app.placement_for(request, settings, _BoxList(boxes, len(pages)), anchor)
+            views = _page_views(src, pages, boxes, request, anchor, settings)
+            placement = app.placement_for(request, settings, _BoxList(boxes, len(pages)), anchor, views)
+            if placement.warning is not None:
+                repairs = [*repairs, placement.warning]
             shrunk = False
             if placement.page is not None:
                 # the block stands inside what the page shows, whatever the page's origin, crop or size
@@ -499,6 +502,22 @@ def sign_pdf(src: Path, dst: Path, request: PdfSignRequest, *, pdf_signer, setti
             dst.unlink(missing_ok=True)
         raise
     return tuple(repairs)
+
+
+def _page_views(src: Path, pages: list, boxes: dict, request: PdfSignRequest, anchor, settings) -> dict:
+    """The pages the placement needs, as displayed (gateway.signing.placement): page 1 rendered for the text
+    block; for the seal only the geometry of its page (/Rotate, CropBox, /UserUnit)."""
+    from gateway.signing import placement as pl
+
+    if settings.appearance.invisible or request.appearance is Appearance.INVISIBLE:
+        return {}
+    if request.appearance is Appearance.SEAL:
+        page = anchor[0] if anchor is not None else (request.signature_block or (None,))[0]
+        if page is None or not 0 <= page < len(pages):
+            return {}
+        boxes.setdefault(page, _page_box(pages[page]))
+        return {page: pl.view(src, page, pages[page], boxes[page], render=False)}
+    return {0: pl.view(src, 0, pages[0], boxes[0])}
 
 
 def _mentions_encrypt(fh, window: int = 256 * 1024) -> bool:
