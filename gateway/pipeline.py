@@ -311,7 +311,7 @@ class Pipeline:
                     out = self.signer.sign_pdf(msrc, scratch / f"{mdoc.id}.pdf", self._request(mdoc, mfacts, mdec))
                     out = self._check_output(out, msrc, mfacts.sha256)
                     changes[member.location] = rebuilders.Change(replacement=out.path)
-                    want = [rebuilders.Expected(mdoc.name, out.sha256, "pades", msrc)]
+                    want = [rebuilders.Expected(mdoc.name, out.sha256, "pades")]
                 signed[mdoc.id] = out
             expected.extend(want)
         rebuilders.rebuild(facts.container or "", src, dst, changes)

@@ -85,3 +85,9 @@ def test_bench_folder(bench_out):
     res = run_bench("bench_folder", bench_out)["results"]
     g = res["gateway"]
     assert not g["timed_out"] and g["signed"] == res["n"] and g["left_in_inbox"] == 0
+
+
+def test_bench_containers(bench_out):
+    res = run_bench("bench_containers", bench_out)["results"]
+    for case in ("pdfs_one_by_one", "zip", "tar_gz", "7z", "zip_check"):
+        assert res[case]["outcomes"] == ["sign"] and res[case]["ratio_to_one_by_one"] > 0

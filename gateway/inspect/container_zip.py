@@ -17,7 +17,7 @@ import zipfile
 from pathlib import Path
 from typing import Iterator
 
-from gateway.inspect.members import Extraction, safe_member_name
+from gateway.inspect.members import Extraction, LimitBreach, safe_member_name
 from gateway.inspect.reading import MemberRef
 from gateway.model import Reason
 
@@ -48,8 +48,23 @@ def name_key(name: str) -> str:
     return unicodedata.normalize("NFC", name.rstrip("/")).casefold()
 
 
+def _directory_fits(fh, ex: Extraction) -> None:
+    """zipfile reads the whole central directory into memory when it opens an archive: look at the end record
+    first, and refuse a directory that claims more entries (or bytes) than the budget allows."""
+    end = zipfile._EndRecData(fh)  # noqa: SLF001 - the stdlib's own end-of-directory reader, as ZipFile uses it
+    if end is None:
+        return  # not a zip zipfile can open: it says so itself
+    entries, size = end[zipfile._ECD_ENTRIES_TOTAL], end[zipfile._ECD_SIZE]  # noqa: SLF001
+    left = ex.budget.max_entries - ex.budget.entries
+    if entries > left or size > left * (46 + 65535 * 3):  # 46 bytes + name, extra, comment at most per entry
+        raise LimitBreach(Reason.of("CONTAINER_TOO_MANY_ENTRIES", max=ex.budget.max_entries))
+    fh.seek(0)
+
+
 def members(path: Path, ex: Extraction) -> Iterator[MemberRef | Reason]:
-    with open(path, "rb") as fh, zipfile.ZipFile(fh) as zf:
+    with open(path, "rb") as fh:
+        _directory_fits(fh, ex)
+        zf = zipfile.ZipFile(fh)
         infos = zf.infolist()
         seen: set[str] = set()
         for i, info in enumerate(infos):
