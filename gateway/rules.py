@@ -388,6 +388,12 @@ def _members(doc: Document, facts: Facts, ctx: RuleContext) -> RuleResult | None
     if kind in SINGLE_FILE_CONTAINERS and any(m.decision.sign_format is SignFormat.CADES for m in to_sign):
         return _hit(Outcome.REJECT, Reason.of("CONTAINER_CANNOT_CARRY_SIGNATURE", container=kind,
                                               names=_names(to_sign)))
+    # A .p7s goes right after its document as NAME.p7s: a file of that name already there would make two.
+    taken = {m.name.casefold() for m in ms}
+    clash = [m for m in to_sign if m.decision.sign_format is SignFormat.CADES and f"{m.name}.p7s".casefold() in taken]
+    if clash:
+        return _hit(Outcome.REJECT, *(Reason.of("CONTAINER_UNSAFE_ENTRY", name=f"{m.name}.p7s",
+                                                detail="a file of that name is already there") for m in clash))
     return _hit(Outcome.SIGN, Reason.of("CONTAINER_REBUILT", container=kind, count=len(to_sign),
                                         names=_names(to_sign)))
 

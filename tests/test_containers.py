@@ -313,3 +313,12 @@ def test_policy_roles_and_list_options_are_checked():
     shipped = PolicySet(Policy.from_file(Path(__file__).resolve().parents[1] / "policies" / "default.toml"))
     assert shipped.default.options["containers"] == "rebuild"
     assert set(shipped.default.roles) == {"body", "inline", "embedded"}
+
+
+def test_a_p7s_name_already_taken_is_refused_at_decision_time(pipeline, pdfs, tmp_path):
+    (pdfs / "ghi-chu.txt.p7s").write_bytes(b"not a signature")
+    arc = zip_tool(tmp_path / "x.zip", pdfs, ["ghi-chu.txt", "ghi-chu.txt.p7s"])
+    checked = pipeline.check(doc(arc, Channel.SMTP))  # the dry run and the real run say the same
+    signed = pipeline.process(doc(arc, Channel.SMTP), out_dir=tmp_path / "out")
+    for res in (checked, signed):
+        assert res.outcome is Outcome.REJECT and "CONTAINER_UNSAFE_ENTRY" in codes(res)
