@@ -741,6 +741,28 @@ CATALOG: dict[str, ReasonText] = {
         " (systemd: ReadWritePaths=) or correct {key}",
         "",
     ),
+    "VERIFY_NO_SIGNATURE": ReasonText(
+        "«{name}» không có chữ ký số", "'{name}' carries no digital signature", TT15,
+    ),
+    "VERIFY_NO_SIGNATURE_FOUND": ReasonText(
+        "«{name}» không có chữ ký số và không có chữ ký tách rời «{p7s}» bên cạnh (chỉ ra bằng --document nếu tên"
+        " khác)",
+        "'{name}' carries no digital signature and has no detached signature '{p7s}' beside it (name it with"
+        " --document if it is called otherwise)",
+        TT15,
+    ),
+    "VERIFY_DOCUMENT_MISSING": ReasonText(
+        "Chữ ký tách rời «{name}» không có tài liệu đã ký «{document}» đi kèm: không kiểm tra được (chỉ ra tài liệu"
+        " bằng --document)",
+        "The detached signature '{name}' comes without its signed document '{document}': cannot be checked (name"
+        " the document with --document)",
+        TT15,
+    ),
+    "VERIFY_ATTACHMENT_UNSIGNED": ReasonText(
+        "Tệp đính kèm «{name}» không có chữ ký số (không có chữ ký PDF, không có «{name}.p7s» đi kèm)",
+        "Attachment '{name}' carries no digital signature (no PDF signature, no '{name}.p7s' beside it)",
+        QC_D4,
+    ),
     "STARTUP_SIGNER": ReasonText(
         "Thiết bị ký số chưa ký được: {detail}",
         "The signing device cannot sign: {detail}",

@@ -12,7 +12,7 @@ import pytest
 from gateway.cli import build_parser
 
 VI = re.compile(r"[àáảãạăằắẳẵặâầấẩẫậđèéẻẽẹêềếểễệìíỉĩịòóỏõọôồốổỗộơờớởỡợùúủũụưừứửữựỳýỷỹỵ]", re.I)
-EN = re.compile(r"(?:^|\s/\s|\n)([A-Za-z][A-Za-z#]+)(?=[\s,.:;()/-]|$)")  # an English word after " / "
+EN = re.compile(r"(?:^|\s/\s|\n)([A-Za-z][A-Za-z#]*)(?=[\s,.:;()/-]|$)")  # an English word after " / "
 
 
 def bilingual(text: str | None) -> bool:

@@ -1,10 +1,11 @@
-"""`gateway verify FILE [--json]`: every signature in a PDF, with the fields Thông tư 15/2025/TT-BKHCN (Điều 6)
-asks a verifier to show: signer, issuer, managing unit, signing time / timestamp, integrity, validity at signing
-time, certificate validity period — plus trust and revocation status, and a warning when revocation could not
-be checked.
+"""`gateway verify FILE [--document DOC] [--json]`: every signature a file carries (gateway.verification): a
+PDF's, a document's detached CAdES `.p7s` (give either; DOC when the names differ), a mail's (.eml: its S/MIME
+signature and every attachment), with the fields Thông tư 15/2025/TT-BKHCN (Điều 6) asks a verifier to show:
+signer, issuer, managing unit, signing time / timestamp, integrity, validity at signing time, certificate
+validity period — plus trust and revocation status, and a warning when revocation could not be checked.
 
-Exit codes: 0 every signature valid (and at least one); 3 a signature invalid, or none, or not a PDF;
-4 temporary (a hard-fail revocation source is down: try again); 2 usage (file missing).
+Exit codes: 0 every signature valid (and at least one); 3 a signature invalid, or none, or an attachment
+unsigned; 4 temporary (a hard-fail revocation source is down: try again); 2 usage (a file missing).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from gateway.cli.common import EXIT_OK, EXIT_REFUSED, EXIT_TEMPORARY, EXIT_USAGE
 from gateway.errors import TemporaryError
 from gateway.model import Revocation, SignatureFacts, SignerType
 from gateway.reasons import render
+from gateway.verification import signature_ok
 
 VN = timezone(timedelta(hours=7))
 DESCRIPTION = (
@@ -45,10 +47,15 @@ SIGNER_TYPE_TEXT = {
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "verify",
-        help="kiểm tra chữ ký số trong tệp PDF / verify the signatures in a PDF",
+        help="kiểm tra chữ ký số: PDF, .p7s, thư .eml / verify signatures: PDF, detached .p7s, mail .eml",
         description=DESCRIPTION,
     )
-    p.add_argument("file", metavar="FILE", help="tệp PDF / PDF file")
+    p.add_argument("file", metavar="FILE",
+                   help="tệp PDF, tài liệu có chữ ký tách rời .p7s (hoặc tệp .p7s), thư .eml / a PDF, a document with"
+                        " its detached .p7s (or the .p7s), a mail .eml")
+    p.add_argument("--document", metavar="DOC", type=Path,
+                   help="tài liệu đã ký khi FILE là chữ ký tách rời có tên khác / the signed document, when FILE is a "
+                        "detached signature named otherwise")
     p.add_argument("--json", action="store_true", help="kết quả dạng JSON / machine-readable output")
     p.set_defaults(func=run)
 
@@ -64,10 +71,6 @@ def _time(t: datetime | None) -> str:
 
 def _yes(ok: bool, yes: str, no: str) -> str:
     return yes if ok else no
-
-
-def signature_ok(sig: SignatureFacts) -> bool:
-    return sig.valid and sig.covers_whole_document
 
 
 def as_dict(sig: SignatureFacts) -> dict:
@@ -129,20 +132,19 @@ def _lines(i: int, sig: SignatureFacts) -> list[str]:
 
 
 def run(args) -> int:
-    from gateway.inspect import PDF, sniff
     from gateway.validation import Validator
+    from gateway.verification import DocumentMissing, verify_file
 
     path = Path(args.file)
     if not path.is_file():
         say(f"lỗi / error: không tìm thấy tệp / file not found: {path}", file=sys.stderr)
         return EXIT_USAGE
-    with open(path, "rb") as fh:
-        media = sniff(fh.read(8192))
-    if media != PDF:
-        return _finish(args, path, [], f"không phải tệp PDF ({media}) / not a PDF ({media})")
     settings = settings_from(args)
     try:
-        sigs = list(Validator(settings).validate_pdf(path))
+        result = verify_file(path, Validator(settings), settings, document=args.document)
+    except DocumentMissing as exc:
+        say(f"lỗi / error: không tìm thấy tài liệu / document not found: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except TemporaryError as exc:
         line = render(exc.reason).line()
         if args.json:
@@ -150,28 +152,60 @@ def run(args) -> int:
         else:
             say("lỗi tạm thời / temporary error: " + line, file=sys.stderr)
         return EXIT_TEMPORARY
-    return _finish(args, path, sigs, None if sigs else "không có chữ ký số / no signature")
+    return _finish(args, result)
 
 
-def _finish(args, path: Path, sigs: list[SignatureFacts], problem: str | None) -> int:
-    valid = bool(sigs) and all(signature_ok(s) for s in sigs) and problem is None
+KIND_TEXT = {
+    "pdf": "chữ ký PDF / PDF signatures",
+    "cades": "chữ ký tách rời CAdES / detached CAdES signature",
+    "smime": "chữ ký S/MIME của thư / the message's S/MIME signature",
+    "none": "không có chữ ký / unsigned",
+}
+
+
+def _finish(args, result) -> int:
+    valid = result.valid
+    problems = [r for r in [result.problem, *(i.problem for i in result.items)] if r is not None]
     if args.json:
-        print(
-            json.dumps(
-                {"file": str(path), "valid": valid, "problem": problem, "signatures": [as_dict(s) for s in sigs]},
-                ensure_ascii=False,
-                indent=2,
-            )
-        )
+        print(json.dumps({
+            "file": result.file,
+            "kind": result.kind,
+            "valid": valid,
+            "problem": render(result.problem).as_dict() if result.problem else None,
+            "headers": dict(result.headers),
+            "items": [{
+                "kind": i.kind, "label": i.label, "valid": i.valid, "covers": list(i.covers),
+                "problem": render(i.problem).as_dict() if i.problem else None,
+                "signatures": [as_dict(s) for s in i.signatures],
+            } for i in result.items],
+            "signatures": [as_dict(s) for s in result.signatures],
+        }, ensure_ascii=False, indent=2))
+        return EXIT_OK if valid else EXIT_REFUSED
+    say(f"Tệp / File: {result.file}")
+    for name, value in result.headers:
+        say(f"  {HEADER_TEXT.get(name, name)}: {value}")
+    n = 0
+    for item in result.items:
+        if result.kind == "mail" or len(result.items) > 1:
+            say(f"== {item.label} — {KIND_TEXT.get(item.kind, item.kind)}: "
+                + _yes(item.valid, "HỢP LỆ / VALID", "KHÔNG HỢP LỆ / INVALID"))
+        if item.covers:
+            say("  Chữ ký này ký cả / this signature also signs: " + ", ".join(item.covers))
+        for sig in item.signatures:
+            n += 1
+            say(*_lines(n, sig))
+        if item.problem is not None:
+            say("  ! " + render(item.problem).line())
+    if result.problem is not None:
+        say("KHÔNG HỢP LỆ / INVALID: " + render(result.problem).line())
     else:
-        say(f"Tệp / File: {path}")
-        for i, sig in enumerate(sigs, 1):
-            say(*_lines(i, sig))
-        if problem:
-            say(f"KHÔNG HỢP LỆ / INVALID: {problem}")
-        else:
-            say(
-                "Kết luận / Result: "
-                + _yes(valid, "tất cả chữ ký số hợp lệ / all signatures valid", "CÓ CHỮ KÝ SỐ KHÔNG HỢP LỆ / INVALID SIGNATURE(S)")
-            )
+        bad = sum(1 for s in result.signatures if not signature_ok(s))
+        say("Kết luận / Result: " + (
+            "tất cả chữ ký số hợp lệ / all signatures valid" if valid else
+            f"KHÔNG HỢP LỆ / INVALID: {bad} chữ ký số không hợp lệ / invalid signature(s), "
+            f"{len(problems)} vấn đề khác / other problem(s)"))
     return EXIT_OK if valid else EXIT_REFUSED
+
+
+HEADER_TEXT = {"From": "Người gửi / From", "To": "Người nhận / To", "Subject": "Tiêu đề / Subject",
+               "Date": "Ngày gửi / Date"}
