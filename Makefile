@@ -12,8 +12,8 @@ GATEWAY     := $(VENV)/bin/gateway
 APT_RUN     := softhsm2 poppler-utils libnss3-tools fonts-liberation2 openssl sqlite3 python3-venv tesseract-ocr tesseract-ocr-vie
 # ... and what the tests add: a real Postfix, swaks, the independent MIME decoders (ripmime, munpack); the real
 # archivers and extractors the container tests make and take apart archives with (zip/unzip, 7z, tar's
-# bzip2/xz, Debian's tnef decoder).
-APT_TEST    := postfix swaks ripmime mpack zip unzip p7zip-full bzip2 xz-utils tnef
+# bzip2/xz, Debian's tnef decoder); DejaVu fonts for the labelled secrecy set.
+APT_TEST    := postfix swaks ripmime mpack zip unzip p7zip-full bzip2 xz-utils tnef fonts-dejavu-core
 PYTEST_ARGS ?=
 
 .PHONY: run test deps deps-test venv dev-init clean help

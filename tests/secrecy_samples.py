@@ -234,7 +234,7 @@ def generate(directory: Path, samples=POSITIVE + NEGATIVE) -> dict[str, Path]:
 
 
 def image_only_stamp(path: Path) -> None:
-    """A red MẬT stamp drawn as vector outlines (no text): out of reach of text detection, documented limit."""
+    """A red box with crude strokes (no text, no letters): OCR reads nothing in it."""
     from reportlab.pdfgen import canvas
 
     c = canvas.Canvas(str(path), pagesize=A4)

@@ -91,3 +91,12 @@ def test_bench_containers(bench_out):
     res = run_bench("bench_containers", bench_out)["results"]
     for case in ("pdfs_one_by_one", "zip", "tar_gz", "7z", "zip_check"):
         assert res[case]["outcomes"] == ["sign"] and res[case]["ratio_to_one_by_one"] > 0
+
+
+def test_bench_secrecy(bench_out):
+    """The labelled set (one document per class in --smoke) through inspect: the figures are printed."""
+    data = run_bench("bench_secrecy", bench_out, timeout=300)
+    score = data["score"]
+    assert score["documents"] >= 40 and score["positives_readable"] > 20
+    assert {"p50", "p95"} <= set(data["text_ms"]) and {"p50", "p95"} <= set(data["ocr_s"])
+    assert score["false_blocks"] == [] and score["missed"] == []

@@ -185,8 +185,9 @@ def test_text_file_is_scanned(tmp_path, plain_settings):
     assert facts.media_type == "text/plain" and facts.secrecy[0].level is TUYET
 
 
-def test_mark_without_text_is_out_of_reach(tmp_path, plain_settings):
-    """Documented limit: a stamp drawn as graphics (or an image) has no text; only a declaration catches it."""
+def test_strokes_that_are_no_letters_are_no_mark(tmp_path, plain_settings):
+    """Graphics without a text layer are read (OCR) — strokes that spell nothing are not a mark; a declaration
+    still is. (Outlined and pictured marks are in tests/test_secrecy_variants.py.)"""
     p = tmp_path / "drawn.pdf"
     image_only_stamp(p)
     assert _inspect(p, plain_settings).secrecy == ()

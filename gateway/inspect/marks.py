@@ -299,8 +299,9 @@ class _Cand:
     whole_line: bool  # the line is only the mark (any case)
 
 
-def _candidates(text: str, toks: list[_Tok]) -> list[_Cand]:
-    """Mark candidates on one line, with the in-line standing-alone test (step 3) already applied."""
+def _candidates(text: str, toks: list[_Tok]) -> tuple[list[_Cand], bool]:
+    """Mark candidates on one line, with the in-line standing-alone test (step 3) already applied, and
+    whether the line mentions marks (names quoted or listed: step 5)."""
     words = [t.word for t in toks]
     bare = [w for w in words if w]
     # a whole line that is only the mark, in any case (urgency marks and the label allowed beside it)
@@ -310,7 +311,7 @@ def _candidates(text: str, toks: list[_Tok]) -> list[_Cand]:
         if len(core) == 1:
             level = _TOKEN_MARKS.get(_base(core[0])) or _LINE_ONLY.get(_base(core[0]))
         if level is not None:
-            return [_Cand(level, words.index(core[0]), words.index(core[-1]), True)]
+            return [_Cand(level, words.index(core[0]), words.index(core[-1]), True)], False
     found: list[_Cand] = []
     i = 0
     while i < len(toks):
@@ -333,7 +334,8 @@ def _candidates(text: str, toks: list[_Tok]) -> list[_Cand]:
             if toks[last].adjacent_after and _upper_word(nxt.word) and nxt.word not in _NEIGHBOURS:
                 continue
         found.append(_Cand(level, first, last, False))
-    return _drop_mentions(text, toks, found)
+    kept = _drop_mentions(text, toks, found)
+    return kept, len(kept) < len(found)
 
 
 def _drop_mentions(text: str, toks: list[_Tok], found: list[_Cand]) -> list[_Cand]:
@@ -379,19 +381,25 @@ class _L:
     box: tuple[float, float, float, float] | None
     size: float | None
     framed: bool
+    mentions: bool = False  # the line names marks as a list or a quotation (step 5)
 
 
 def _scan_lines(lines: Sequence[_L], where: str) -> list[SecrecyFinding]:
     found: list[SecrecyFinding] = []
     geometric = any(l.box is not None for l in lines)
+    cands_of = []
+    for line in lines:
+        cands, line.mentions = _candidates(line.text, line.toks)
+        cands_of.append(cands)
     for li, line in enumerate(lines):
-        cands = _candidates(line.text, line.toks)
-        for c in cands:
+        for c in cands_of[li]:
             level = c.level
             above = _block_neighbour(lines, li, -1, geometric)
             below = _block_neighbour(lines, li, +1, geometric)
             if c.first == 0 and above is not None and above.toks:
                 word = _base(above.toks[-1].word)
+                if above.mentions and word in _RAISE:
+                    continue  # "(MẬT/TỐI MẬT/TUYỆT" / "MẬT) ...": the list goes on across the line break
                 if word in _RAISE and level is SecrecyLevel.MAT:
                     level = _RAISE[word]  # "TỐI" / "MẬT" on two lines of a narrow box
                 elif word in _PREFIX_BLOCK and not line.framed:

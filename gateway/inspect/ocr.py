@@ -69,6 +69,7 @@ class _Engine:
     def lines(self, image, sparse: bool) -> list[OcrLine]:
         tesserocr = self.tesserocr
         api = self.api
+        # AUTO reads a boxed stamp that SPARSE_TEXT misses; `sparse` is kept for callers that want it
         api.SetPageSegMode(tesserocr.PSM.SPARSE_TEXT if sparse else tesserocr.PSM.AUTO)
         api.SetImage(image)
         if not api.Recognize():
@@ -147,6 +148,8 @@ def legible(gray) -> str | None:
     a = np.asarray(gray, dtype=np.uint8)
     if a.size == 0:
         return None
+    if a.size > 1_000_000:
+        a = a[::2, ::2]  # the statistics do not need every pixel
     hist = np.bincount(a.ravel(), minlength=256)
     mode = int(hist.argmax())
     near = hist[max(0, mode - 24) : mode + 25].sum() / a.size
@@ -163,16 +166,23 @@ def red_ink(rgb):
     import numpy as np
     from PIL import Image
 
-    a = np.asarray(rgb.convert("RGB"), dtype=np.int16)
-    r, g, b = a[..., 0], a[..., 1], a[..., 2]
-    mask = (r > 120) & (r - g > 60) & (r - b > 50)
-    if mask.mean() < 0.0005:
+    full = np.asarray(rgb.convert("RGB"))
+
+    def mask_of(a):
+        a = a.astype(np.int16)
+        r, g, b = a[..., 0], a[..., 1], a[..., 2]
+        return (r > 120) & (r - g > 60) & (r - b > 50)
+
+    if mask_of(full[::4, ::4]).mean() < 0.0005:  # a quick look first: most pages have no red at all
         return None
+    mask = mask_of(full)
     return Image.fromarray(np.where(mask, 0, 255).astype(np.uint8), "L")
 
 
-def _prepare(img):
-    """The images to read for one region: the grey image when it is legible, plus its red ink if any."""
+def _prepare(img, clean: bool = True):
+    """The images to read for one region: the grey image when it is legible, plus its red ink if any; each
+    binarised with ruled lines and frames removed (Tesseract reads a boxed stamp as a picture otherwise),
+    with a white margin."""
     from PIL import ImageOps
 
     gray = img.convert("L")
@@ -186,6 +196,75 @@ def _prepare(img):
         red = red_ink(img)
         if red is not None:
             out.append(red)
+    if clean:
+        out = [ImageOps.expand(unframe(i), 24, fill=255) for i in out]
+    return out
+
+
+def unframe(gray):
+    """`gray` binarised (ink black on white) without its long horizontal and vertical strokes (frames, rules,
+    underlines): longer than a third of an inch at 300 dpi, and longer than a tenth of the image's side."""
+    import numpy as np
+    from PIL import Image
+
+    a = np.asarray(gray, dtype=np.uint8)
+    hist = np.bincount(a.ravel(), minlength=256)
+    mode = int(hist.argmax())
+    ink = a < max(mode - 70, mode // 2)
+    angle = _skew(ink)
+    if abs(angle) >= 0.3:  # a scan's skew: straighten, or frames stay steps of short runs
+        straight = Image.fromarray((ink * 255).astype(np.uint8), "L").rotate(angle, resample=Image.NEAREST,
+                                                                             expand=True, fillcolor=0)
+        ink = np.asarray(straight) > 127
+    h, w = ink.shape
+    lines = _long_runs(ink, max(60, w // 10)) | _long_runs(ink.T, max(60, h // 10)).T
+    # a frame's stroke is a few pixels thick: widen what was found by one pixel each way
+    grown = lines.copy()
+    grown[1:, :] |= lines[:-1, :]
+    grown[:-1, :] |= lines[1:, :]
+    grown[:, 1:] |= lines[:, :-1]
+    grown[:, :-1] |= lines[:, 1:]
+    return Image.fromarray(np.where(ink & ~grown, 0, 255).astype(np.uint8), "L")
+
+
+def _skew(ink) -> float:
+    """The angle (degrees, -4..4) that makes the ink's rows most even: text lines and frames horizontal."""
+    import numpy as np
+    from PIL import Image
+
+    h, w = ink.shape
+    step = max(1, int(max(h, w) / 800))
+    small = Image.fromarray((ink[::step, ::step] * 255).astype(np.uint8), "L")
+    if not np.asarray(small).any():
+        return 0.0
+    best, best_score = 0.0, -1.0
+    for tenth in range(-40, 41, 5):
+        rows = np.asarray(small.rotate(tenth / 10, resample=Image.NEAREST, expand=True)).sum(axis=1, dtype=np.float64)
+        score = float(np.square(np.diff(rows)).sum())
+        if score > best_score:
+            best, best_score = tenth / 10, score
+    for tenth in (best * 10 - 2, best * 10 - 1, best * 10 + 1, best * 10 + 2):
+        rows = np.asarray(small.rotate(tenth / 10, resample=Image.NEAREST, expand=True)).sum(axis=1, dtype=np.float64)
+        score = float(np.square(np.diff(rows)).sum())
+        if score > best_score:
+            best, best_score = tenth / 10, score
+    return best
+
+
+def _long_runs(b, length: int):
+    """Mask of the runs of True along each row of `b` at least `length` long."""
+    import numpy as np
+
+    h, w = b.shape
+    padded = np.zeros((h, w + 2), dtype=np.int8)
+    padded[:, 1:-1] = b
+    d = np.diff(padded, axis=1)
+    starts = np.argwhere(d == 1)
+    ends = np.argwhere(d == -1)
+    out = np.zeros_like(b, dtype=bool)
+    long = (ends[:, 1] - starts[:, 1]) >= length
+    for (r, s0), (_, e0) in zip(starts[long], ends[long]):
+        out[r, s0:e0] = True
     return out
 
 
@@ -223,7 +302,7 @@ def pdf_page(page, text, deadline: float, seen: dict | None = None) -> tuple[lis
         try:
             images = _region_images(page, text, box, ink, seen)
             for img, scale, origin in images:
-                for ol in recognise(img, sparse=box is not None):
+                for ol in recognise(img):
                     lines.append(_to_line(ol, scale, origin, where, text.index, stamp))
         except OcrUnavailable as exc:
             problems.append(Reason.of("OCR_UNAVAILABLE", detail=str(exc)))
@@ -238,7 +317,7 @@ def pdf_page(page, text, deadline: float, seen: dict | None = None) -> tuple[lis
 def _has_ink(page, text) -> bool:
     """A page without text, images or outlines may still carry simple paths (thin-stroke lettering)."""
     img = _render(page, text, None, 50)
-    return legible(img.convert("L")) is not None or red_ink(img) is not None
+    return legible(img.convert("L")) is not None or red_ink(img) is not None  # cheap: 50 dpi
 
 
 def _clip(box, w: float, h: float):
@@ -255,7 +334,7 @@ def _region_images(page, text, box, ink, seen: dict):
     """[(PIL image to read, pixels per point, (x0, y0) of the image in page points)] for one region."""
     if box is None:
         img = _render(page, text, None, PAGE_DPI)
-        return [(i, PAGE_DPI / 72.0, (0.0, 0.0)) for i in _prepare(img) or [img.convert("L")]]
+        return [(i, PAGE_DPI / 72.0, (-24 * 72.0 / PAGE_DPI,) * 2) for i in _prepare(img) or [img.convert("L")]]
     # An image's own pixels say whether it can hold writing (rendering would average noise into grey);
     # the region rendered at REGION_DPI is what is read (the page's transform, clipping and colours applied).
     if ink is not None and ink.kind == "image" and ink.pixels and ink.pixels[0] * ink.pixels[1] <= MAX_ANALYSED_PIXELS:
@@ -265,11 +344,11 @@ def _region_images(page, text, box, ink, seen: dict):
             if key in seen:
                 return []
             seen[key] = True
-            if not _prepare(own):
+            if not _prepare(own, clean=False):
                 return []
     img = _render(page, text, box, REGION_DPI)
     scale = REGION_DPI / 72.0
-    return [(i, scale, (box[0], box[1])) for i in _prepare(img)]
+    return [(i, scale, (box[0] - 24 / scale, box[1] - 24 / scale)) for i in _prepare(img)]
 
 
 def _image_pixels(page, ink):
@@ -324,7 +403,7 @@ def read_image(fh, media: str, deadline: float) -> Reading:
                 where = f"ocr:image{index + 1}" if index else "ocr:image"
                 for img in _prepare(frame.convert("RGB")) or [frame.convert("L")]:
                     for ol in recognise(img):
-                        lines.append(_to_line(ol, scale, (0.0, 0.0), where, index, False))
+                        lines.append(_to_line(ol, scale, (-24 / scale, -24 / scale), where, index, False))
     except OcrUnavailable as exc:
         incomplete.append(Reason.of("OCR_UNAVAILABLE", detail=str(exc)))
     except Image.DecompressionBombError as exc:

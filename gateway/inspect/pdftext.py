@@ -165,27 +165,38 @@ def read(
     with _LOCK:
         pdf = pdfium.PdfDocument(source, password=password)
         try:
-            total = 0
-            n = len(pdf)
-            for i in range(n):
-                if time.monotonic() > deadline:
-                    out.incomplete.append(_scan_incomplete(f"time budget, page {i + 1} of {n}"))
-                    break
-                try:
-                    page = read_page(pdf, i, out.extra)
-                except Exception as exc:  # noqa: BLE001 - one bad page is unread, not a crash: fail closed
-                    out.incomplete.append(_scan_incomplete(f"page {i + 1}: {type(exc).__name__}: {exc}"))
-                    continue
-                total += page.chars
-                out.pages.append(page)
-                if total > max_chars:
-                    out.incomplete.append(_scan_incomplete(f"over {max_chars} characters of text, page {i + 1} of {n}"))
-                    break
-                if ocr and (page.chars == 0 or page.ink or page.complex):
-                    _ocr_page(pdf, page, deadline, seen, out)
+            _read_pages(pdf, out, deadline, max_chars, ocr, seen)
         finally:
             pdf.close()
     return out
+
+
+def _read_pages(pdf, out: DocText, deadline: float, max_chars: int, ocr: bool, seen: dict) -> None:
+    from gateway.inspect.limits import Timeout
+
+    total = 0
+    n = len(pdf)
+    try:
+        for i in range(n):
+            if time.monotonic() > deadline:
+                out.incomplete.append(_scan_incomplete(f"time budget, page {i + 1} of {n}"))
+                break
+            try:
+                page = read_page(pdf, i, out.extra)
+            except Exception as exc:  # noqa: BLE001 - one bad page is unread, not a crash: fail closed
+                out.incomplete.append(_scan_incomplete(f"page {i + 1}: {type(exc).__name__}: {exc}"))
+                continue
+            total += page.chars
+            out.pages.append(page)
+            if total > max_chars:
+                out.incomplete.append(_scan_incomplete(f"over {max_chars} characters of text, page {i + 1} of {n}"))
+                break
+            if ocr and (page.chars == 0 or page.ink or page.complex):
+                _ocr_page(pdf, page, deadline, seen, out)
+    except Timeout:
+        # the document's alarm (limits.time_limit) rang inside a page: what was read is kept (a mark seen
+        # already BLOCKs), the rest is unread
+        out.incomplete.append(_scan_incomplete(f"time budget, page {len(out.pages) + 1} of {n}"))
 
 
 def _ocr_page(pdf, page: PageText, deadline: float, seen: dict, out: DocText) -> None:
@@ -369,7 +380,11 @@ def _segments(row: list[_Char]):
     end = None
     for c, sp in glyphs:
         gap = 0.0 if end is None else c.u - end
-        if end is not None and gap > COLUMN_GAP * c.size and segment:
+        prev = segment[-1][0] if segment else None
+        restyled = prev is not None and gap > SPACE_GAP * c.size and (
+            prev.bold != c.bold or not 0.87 <= prev.size / c.size <= 1.15
+        )  # a stamp beside body text: another face or size after a gap is another line
+        if end is not None and (gap > COLUMN_GAP * c.size or restyled) and segment:
             yield _words(segment), [g for g, _, _ in segment]
             segment = []
         segment.append((c, sp, gap if segment else 0.0))
@@ -397,7 +412,7 @@ def _words(segment: list[tuple[_Char, bool, float]]) -> str:
 def _stacks(singles, frames, page: int) -> list[Line]:
     """Single letters stacked in a column, top to bottom, read as one word (a vertical stamp)."""
     out: list[Line] = []
-    singles = sorted(singles, key=lambda s: ((s[1][0] + s[1][2]) / 2, s[1][1]))
+    singles = sorted(singles, key=lambda s: s[1][1])
     used = [False] * len(singles)
     for i, (ch, box, size, bold) in enumerate(singles):
         if used[i]:
@@ -412,7 +427,9 @@ def _stacks(singles, frames, page: int) -> list[Line]:
             if abs((b2[0] + b2[2]) / 2 - cx) > 0.6 * max(size, s2):
                 continue
             gap = b2[1] - last[3]
-            if -0.3 * s2 <= gap <= 1.2 * max(size, s2):
+            if gap > 1.2 * max(size, s2):
+                break
+            if gap >= -0.3 * s2:
                 column.append(j)
                 last = b2
         if len(column) >= 2:

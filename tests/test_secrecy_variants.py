@@ -1,0 +1,160 @@
+"""Every variant class of the labelled secrecy set (bench/secrecy_corpus.py, one sample per class) through
+inspect(), through the CLI (`gateway check`) and through a door (the portal hook's :check over real HTTP).
+
+The full set (about 300 documents) and the figures are in bench/bench_secrecy.py; this is the subset that
+keeps each class honest in the test suite.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bench import secrecy_corpus
+from gateway.inspect import marks
+from gateway.model import Channel, Document
+
+SMALL = secrecy_corpus.small()
+
+
+@pytest.fixture(scope="module")
+def variant_set(tmp_path_factory) -> dict[str, Path]:
+    directory = Path(tmp_path_factory.mktemp("secrecy-set"))
+    return {s.name: p for s, p in secrecy_corpus.generate(directory, SMALL)}
+
+
+@pytest.fixture(scope="module")
+def plain_settings(tmp_path_factory):
+    from gateway.settings import load_settings
+
+    return load_settings(var_dir=tmp_path_factory.mktemp("var"))
+
+
+def test_the_subset_covers_every_class():
+    classes = {s.cls for s in secrecy_corpus.samples()}
+    assert {s.cls for s in SMALL} == classes and len(classes) >= 40
+    assert len(secrecy_corpus.samples()) >= 200
+
+
+@pytest.mark.parametrize("sample", SMALL, ids=lambda s: s.cls)
+def test_inspect_sees_each_variant(sample, variant_set, plain_settings):
+    from gateway.inspect import inspect
+    from gateway.validation import Validator
+
+    path = variant_set[sample.name]
+    facts = inspect(Document(Channel.CLI, path.name, path=path), plain_settings, Validator(plain_settings))
+    level = marks.highest(f.level for f in facts.secrecy)
+    assert (level.value if level else None) == sample.level, (facts.secrecy, facts.incomplete)
+    assert set(sample.marks) <= {m.value for m in facts.marks}
+    if not sample.level:
+        assert not facts.incomplete, facts.incomplete  # a negative is read completely, not refused as unread
+
+
+# --- through the CLI and a door (real token: the decision log needs the dev environment) -------------------
+
+
+@pytest.fixture
+def cli_env(dev_settings, tmp_path, monkeypatch):
+    monkeypatch.delenv("KYSO_CONFIG", raising=False)
+    monkeypatch.setenv("GATEWAY_VAR_DIR", str(dev_settings.var_dir))
+    monkeypatch.setenv("GATEWAY_AUDIT__PATH", str(tmp_path / "log" / "audit.sqlite3"))
+    return tmp_path
+
+
+def _expect_block(sample) -> bool:
+    return bool(sample.level)
+
+
+@pytest.mark.hsm
+def test_every_class_through_the_cli(cli_env, variant_set, capsys):
+    from gateway.cli import main
+
+    paths = [str(variant_set[s.name]) for s in SMALL]
+    main(["check", *paths, "--json"])
+    out = capsys.readouterr().out
+    rows = json.loads(out)
+    rows = rows["documents"] if isinstance(rows, dict) and "documents" in rows else rows
+    by_file = {Path(r["file"]).name: r for r in rows}
+    wrong = []
+    for s in SMALL:
+        row = by_file[variant_set[s.name].name]
+        if (row["outcome"] == "block") != _expect_block(s):
+            wrong.append((s.cls, row["outcome"], [r["code"] for r in row["reasons"]]))
+    assert not wrong, wrong
+
+
+@pytest.mark.hsm
+def test_every_class_through_the_portal_door(dev_settings, variant_set, tmp_path):
+    from gateway.engine import Engine
+    from publish_support import RunningDoor, http_settings
+
+    settings = http_settings(dev_settings, tmp_path, max_upload_bytes=16 * 1024 * 1024, request_seconds=120)
+    wrong = []
+    with Engine(settings) as engine:
+        door = RunningDoor(settings, engine)
+        try:
+            with httpx.Client(base_url=door.url, headers=door.headers, timeout=120) as c:
+                for s in SMALL:
+                    body = variant_set[s.name].read_bytes()
+                    r = c.post("/v1/documents:check", content=body)
+                    outcome = r.json().get("outcome") if r.headers.get("content-type", "").endswith("json") else None
+                    if (outcome == "block") != _expect_block(s):
+                        wrong.append((s.cls, r.status_code, outcome, r.text[:200]))
+        finally:
+            door.stop()
+    assert not wrong, wrong
+
+
+# --- limits fail closed ---------------------------------------------------------------------------------------
+
+
+def _long_scan(variant_set, tmp_path, marked_first: bool) -> Path:
+    """A text page (with or without a mark) followed by several scanned pages: OCR outlasts a short budget."""
+    from pypdf import PdfReader, PdfWriter
+
+    first = next(s for s in SMALL if s.cls == ("stamp-boxed" if marked_first else "neg-plain"))
+    scanned = next(s for s in SMALL if s.cls == "scanned-pdf")
+    w = PdfWriter()
+    w.append(PdfReader(variant_set[first.name]))
+    for _ in range(6):
+        w.append(PdfReader(variant_set[scanned.name]))
+    out = tmp_path / f"long-{marked_first}.pdf"
+    with open(out, "wb") as fh:
+        w.write(fh)
+    return out
+
+
+@pytest.mark.parametrize("marked_first", [True, False])
+def test_a_reading_cut_short_is_never_released(marked_first, variant_set, tmp_path):
+    """Out of time in the middle of OCR: REJECT as not read completely, or BLOCK when a mark was seen."""
+    from gateway.inspect import inspect
+    from gateway.model import Outcome
+    from gateway.policy import load_policies
+    from gateway.settings import load_settings
+    from gateway.validation import Validator
+
+    settings = load_settings(var_dir=tmp_path / "var", limits={"document_seconds": 1.0})
+    path = _long_scan(variant_set, tmp_path, marked_first)
+    facts = inspect(Document(Channel.CLI, path.name, path=path), settings, Validator(settings))
+    assert [r.code for r in facts.incomplete] == ["SECRECY_SCAN_INCOMPLETE"], facts.incomplete
+    decision = load_policies(settings.policy.dir).decide(Document(Channel.CLI, path.name, path=path), facts)
+    assert decision.outcome is (Outcome.BLOCK if marked_first else Outcome.REJECT)
+    assert bool(facts.secrecy) is marked_first
+
+
+def test_ocr_unavailable_is_a_refusal_not_a_pass(variant_set, plain_settings, monkeypatch):
+    """No Tesseract data: a scan cannot be read, so it is refused with its own code (never signed unread)."""
+    from gateway.inspect import inspect, ocr
+    from gateway.validation import Validator
+
+    monkeypatch.setattr(ocr, "_ENGINE", None)
+    monkeypatch.setattr(ocr, "_UNAVAILABLE", None)
+    monkeypatch.setenv("TESSDATA_PREFIX", "/nonexistent")
+    monkeypatch.setattr(ocr, "tessdata_dir", lambda: None)
+    scanned = next(s for s in SMALL if s.cls == "scanned-pdf")
+    path = variant_set[scanned.name]
+    facts = inspect(Document(Channel.CLI, path.name, path=path), plain_settings, Validator(plain_settings))
+    assert [r.code for r in facts.incomplete] == ["OCR_UNAVAILABLE"] and not facts.secrecy
