@@ -7,18 +7,24 @@ that every code raised anywhere has an entry.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from gateway.model import Reason
 
-# Legal bases, quoted in messages (see shared/design/LEGAL.md).
-QC_D4 = "Quy chế chữ ký số chuyên dùng của tỉnh, Điều 4"
-QC_D7 = "Quy chế chữ ký số chuyên dùng của tỉnh, Điều 7.2"
+# Legal bases, quoted in messages (see shared/design/LEGAL.md), each with its number.
+QD735 = "Quyết định số 735/QĐ-UBND-HC"
+QC = f"Quy chế chữ ký số chuyên dùng (ban hành kèm theo {QD735})"
+QC_D4 = f"{QC}, Điều 4"
+QC_D7 = f"{QC}, Điều 7.2"
 ND30_D32 = "Nghị định 30/2020/NĐ-CP, Điều 32.2.d"
 ND30_PL1 = "Nghị định 30/2020/NĐ-CP, Phụ lục I"
 ND68_D29 = "Nghị định 68/2024/NĐ-CP, Điều 29, 31"
-LUAT_GDDT = "Luật Giao dịch điện tử 2023, Điều 23"
-LUAT_BMNN = "Luật Bảo vệ bí mật nhà nước, Điều 5"
+LUAT_GDDT = "Luật Giao dịch điện tử số 20/2023/QH15, Điều 23"
+# The state-secret law is named without its number here; `render` adds the number of the law in force on the
+# decision's date (Luật số 29/2018/QH14 until 2026-02-28, Luật số 117/2025/QH15 from 2026-03-01).
+BMNN = "Luật Bảo vệ bí mật nhà nước"
+LUAT_BMNN = f"{BMNN}, Điều 5"
 TT15 = "Thông tư 15/2025/TT-BKHCN"
 
 
@@ -74,8 +80,8 @@ CATALOG: dict[str, ReasonText] = {
     ),
     # --- block: state secrets ---------------------------------------------------------------------
     "SECRET_MARKED": ReasonText(
-        "Tài liệu mang dấu chỉ độ mật «{level}» ({where}): không được ký số, không được gửi qua mạng",
-        "Document carries the state-secret mark '{level}' ({where}): never signed, never sent over the network",
+        "Tài liệu mang dấu chỉ độ mật «{level}» ({where_vi}): không được ký số, không được gửi qua mạng",
+        "Document carries the state-secret mark '{level}' ({where_en}): never signed, never sent over the network",
         LUAT_BMNN + "; " + QC_D4,
     ),
     # --- reject: the document itself --------------------------------------------------------------
@@ -121,7 +127,8 @@ CATALOG: dict[str, ReasonText] = {
         LUAT_GDDT,
     ),
     "SIGNATURE_UNTRUSTED": ReasonText(
-        "Chữ ký số «{field}» của {signer} không chuỗi về tổ chức cung cấp dịch vụ chứng thực tin cậy",
+        "Chứng thư số của chữ ký «{field}» ({signer}) không do tổ chức cung cấp dịch vụ chứng thực chữ ký số được"
+        " tin cậy cấp",
         "Signature '{field}' by {signer} does not chain to a trusted certification authority",
         ND68_D29,
     ),
@@ -259,7 +266,7 @@ CATALOG: dict[str, ReasonText] = {
         ND68_D29,
     ),
     "ORG_CERT_UNTRUSTED": ReasonText(
-        "Chứng thư số của cơ quan không chuỗi về gốc tin cậy: không ký số",
+        "Chứng thư số của cơ quan không được xác thực tới chứng thư số gốc tin cậy: không ký số",
         "The organisation certificate does not chain to a trusted root: not signing",
         ND68_D29,
     ),
@@ -278,7 +285,7 @@ CATALOG: dict[str, ReasonText] = {
     "ORG_CERT_EXPIRING": ReasonText(
         "Chứng thư số sắp hết hạn ({not_after}, còn {days} ngày): cần gia hạn",
         "Certificate expires soon ({not_after}, {days} days left): renew it",
-        "Quy chế chữ ký số chuyên dùng của tỉnh, Điều 6",
+        f"{QC}, Điều 6",
     ),
     # --- certificate inventory and reports (gateway.certs, gateway.reports) ------------------------
     "CERT_NOT_FOUND": ReasonText(
@@ -305,7 +312,7 @@ CATALOG: dict[str, ReasonText] = {
     "REPORT_PERIOD_INVALID": ReasonText(
         "Kỳ báo cáo không hợp lệ: {period} (dạng 2026-H1, 2026-H2 hoặc 2026)",
         "Invalid report period: {period} (use 2026-H1, 2026-H2 or 2026)",
-        "Quy chế chữ ký số chuyên dùng của tỉnh, Điều 10.5",
+        f"{QC}, Điều 10.5",
     ),
     "REPORT_NOT_SIGNED": ReasonText(
         "Báo cáo PDF chưa được ký số (kết quả: {outcome}); không ghi tệp",
@@ -619,6 +626,11 @@ CATALOG: dict[str, ReasonText] = {
         "Invalid declaration: {field} = '{value}' (accepted values: {allowed})",
         "",
     ),
+    "SIGNATURE_CERT_NOT_YET_VALID": ReasonText(
+        "Chứng thư số của chữ ký «{field}» ({signer}) chưa có hiệu lực tại thời điểm ký",
+        "The certificate behind signature '{field}' ({signer}) was not yet valid at signing time",
+        ND68_D29,
+    ),
     "STAMP_NO_FREE_SPACE": ReasonText(
         "Cảnh báo: trang đầu không còn chỗ trống cho khối thông tin chữ ký; chữ ký số của cơ quan được đặt ẩn",
         "Warning: page 1 has no free space for the signature's text block; the organisation signature is invisible",
@@ -877,19 +889,67 @@ def _derived(args: dict[str, str]) -> dict[str, str]:
     return out
 
 
-def render(reason: Reason) -> Rendered:
+def state_secret_law(when=None) -> str:
+    """The state-secret law in force on `when` (a date or datetime; default today in Vietnam), by its number."""
+    from datetime import date, datetime, timedelta, timezone
+
+    if when is None:
+        when = datetime.now(timezone(timedelta(hours=7)))
+    day = when.date() if isinstance(when, datetime) else when
+    number = "117/2025/QH15" if day >= date(2026, 3, 1) else "29/2018/QH14"
+    return f"{BMNN} số {number}"
+
+
+def _basis(text: str, when=None) -> str:
+    if BMNN in text and f"{BMNN} số" not in text:
+        text = text.replace(BMNN, state_secret_law(when))
+    return text
+
+
+# Where a finding stands (Line.where, metadata keys, declarations) in words a clerk reads: no "text:page1",
+# "info:Subject" or "declared:X-Classification" inside the Vietnamese sentence.
+_PLACE = (
+    (re.compile(r"^(?:text:)?page(\d+)$"), "trang {0}", "page {0}"),
+    (re.compile(r"^ocr:page(\d+)$"), "trang {0}, phần ảnh quét", "page {0}, scanned image"),
+    (re.compile(r"^annotation:page(\d+)$"), "chú thích trên trang {0}", "an annotation on page {0}"),
+    (re.compile(r"^field:"), "một ô nhập liệu của biểu mẫu", "a form field"),
+    (re.compile(r"^header"), "đầu trang", "the page header"),
+    (re.compile(r"^footer"), "chân trang", "the page footer"),
+    (re.compile(r"^comment"), "ghi chú trong tài liệu", "a comment in the document"),
+    (re.compile(r"^(?:info|xmp|meta|core|app|odf)"), "thuộc tính của tài liệu", "the document's properties"),
+    (re.compile(r"^declared:(?:subject|Subject)$"), "tiêu đề thư", "the mail subject"),
+    (re.compile(r"^declared:title$"), "trích yếu khai báo", "the declared title"),
+    (re.compile(r"^declared"), "khai báo của người gửi", "the sender's declaration"),
+)
+
+
+def place(where: str) -> tuple[str, str]:
+    """(Vietnamese, English) words for a technical location; a plain 'trong nội dung' when unknown."""
+    for pattern, vi, en in _PLACE:
+        m = pattern.search(where or "")
+        if m:
+            groups = m.groups()
+            return vi.format(*groups), en.format(*groups)
+    return "trong nội dung tài liệu", "in the document's content"
+
+
+def render(reason: Reason, when=None) -> Rendered:
     """The reason as people read it. Unknown codes still render (as the code) rather than fail.
 
-    A member's reason carried by its container (param `member`, the path inside: "a.zip/b.pdf") names it."""
+    A member's reason carried by its container (param `member`, the path inside: "a.zip/b.pdf") names it.
+    `when` is the decision's date (default: now), for the law in force then."""
     text = CATALOG.get(reason.code)
     if text is None:
         return Rendered(reason.code, reason.code, reason.code, "")
-    args = _Missing(_derived(reason.args))
+    derived = _derived(reason.args)
+    if "where" in reason.args:
+        derived["where_vi"], derived["where_en"] = place(reason.args["where"])
+    args = _Missing(derived)
     vi, en = text.vi.format_map(args), text.en.format_map(args)
     member = reason.args.get("member")
     if member:
         vi, en = f"Tệp «{member}» bên trong: {vi}", f"Inner file '{member}': {en}"
-    return Rendered(reason.code, vi, en, text.basis)
+    return Rendered(reason.code, vi, en, _basis(text.basis, when))
 
 
 def render_all(reasons) -> list[Rendered]:

@@ -236,7 +236,17 @@ def _sig_revoked(doc: Document, facts: Facts, ctx: RuleContext) -> RuleResult | 
 
 @rule("signature_cert_invalid", "An existing signature made outside its certificate's validity")
 def _sig_cert(doc: Document, facts: Facts, ctx: RuleContext) -> RuleResult | None:
-    return _sig_reasons(facts, lambda s: not s.cert_valid_at_signing, "SIGNATURE_CERT_EXPIRED")
+    expired = _sig_reasons(facts, lambda s: not s.cert_valid_at_signing and not _not_yet_valid(s), "SIGNATURE_CERT_EXPIRED")
+    early = _sig_reasons(facts, lambda s: not s.cert_valid_at_signing and _not_yet_valid(s), "SIGNATURE_CERT_NOT_YET_VALID")
+    if expired and early:
+        return _hit(Outcome.REJECT, *expired.reasons, *early.reasons)
+    return expired or early
+
+
+def _not_yet_valid(sig: SignatureFacts) -> bool:
+    """Signed before the certificate's validity began ("chưa có hiệu lực"), not after it ended."""
+    when = sig.timestamp_time or sig.signing_time
+    return bool(when and sig.not_valid_before and when < sig.not_valid_before)
 
 
 @rule("signature_modified_after", "Disallowed changes after an existing signature")

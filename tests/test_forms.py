@@ -191,3 +191,17 @@ def test_scanned_documents_get_their_kind_from_ocr(name, sample_dir):
     form = forms.recognise(fs.ocr_lines(fs.build(sample, sample_dir)))
     assert form.kind is sample.kind
     assert form.scanned or sample.kind is DocKind.CORRESPONDENCE  # the evidence says it came from OCR
+
+
+def test_a_signature_made_before_its_certificate_began_is_not_yet_valid_not_expired():
+    from datetime import datetime, timezone
+
+    from gateway.rules import RULES, RuleContext
+
+    t = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    early = SignatureFacts("A", "CN=A", "A", "01", "ab", "CN=CA", SignerType.PERSON, t, None, True, True,
+                           Revocation.GOOD, False, True, not_valid_before=datetime(2025, 6, 1, tzinfo=timezone.utc))
+    late = replace(early, field_name="B", not_valid_before=None)
+    facts = Facts("application/pdf", 10, "00", signatures=(early, late))
+    hit = RULES["signature_cert_invalid"].check(_doc(), facts, RuleContext("p"))
+    assert sorted(r.code for r in hit.reasons) == ["SIGNATURE_CERT_EXPIRED", "SIGNATURE_CERT_NOT_YET_VALID"]

@@ -128,3 +128,11 @@ def test_signed_by_the_competent_person_it_gets_the_seal(dev_settings, engine, d
     assert main(["sign", str(person), "-o", str(tmp_path / "out.pdf")]) == 0
     sigs = pdfsig(tmp_path / "out.pdf", dev_settings.paths.nssdb)
     assert len(sigs) == 2 and all(s["valid"] and s["trusted"] for s in sigs)
+
+
+def test_a_scanned_unsigned_decision_is_refused_too(dev_settings, tmp_path, monkeypatch):
+    """The form is read from the OCR of a scan (image-only PDF): still an issued document."""
+    scan = fs.scan(fs.draw(tmp_path / "qd.pdf", fs.Spec()), tmp_path / "qd-scan.pdf")
+    monkeypatch.setenv("GATEWAY_VAR_DIR", str(dev_settings.var_dir))
+    assert main(["sign", str(scan), "-o", str(tmp_path / "out.pdf")]) == 3
+    assert not (tmp_path / "out.pdf").exists()

@@ -66,3 +66,25 @@ def test_unsupported_type_says_what_to_do():
     assert "Word (.docx)" in r.vi and "lưu thành PDF" in r.vi and "gửi lại" in r.vi
     assert "save it as PDF" in r.en and "send it again" in r.en
     assert "application/x-odd" in render(Reason.of("UNSUPPORTED_TYPE", media_type="application/x-odd")).en
+
+
+def test_citations_carry_numbers_and_the_law_in_force_on_the_day():
+    """Issue 14: laws by their numbers; the state-secret law in force on the decision's date; no technical
+    locations inside the Vietnamese sentence; 'chưa có hiệu lực' for a certificate not valid yet."""
+    from datetime import date
+
+    from gateway.reasons import state_secret_law
+
+    secret = Reason.of("SECRET_MARKED", level="MẬT", where="ocr:page2")
+    assert "29/2018/QH14" in render(secret, date(2026, 2, 28)).basis
+    assert "117/2025/QH15" in render(secret, date(2026, 3, 1)).basis
+    assert state_secret_law(date(2026, 3, 1)).endswith("số 117/2025/QH15")
+    r = render(secret)
+    assert "trang 2" in r.vi and "ocr:" not in r.vi and "page 2" in r.en
+    assert "info:" not in render(Reason.of("SECRET_MARKED", level="MẬT", where="info:Subject")).vi
+    assert "20/2023/QH15" in render(Reason.of("SIGNATURE_BROKEN", field="A")).basis
+    assert "735/QĐ-UBND-HC" in render(Reason.of("SIGN_ORGANISATION")).basis
+    assert "chưa có hiệu lực" in render(Reason.of("SIGNATURE_CERT_NOT_YET_VALID", field="A", signer="B")).vi
+    assert "chưa có hiệu lực" in render(Reason.of("ORG_CERT_NOT_YET_VALID", not_before="x")).vi
+    for text in CATALOG.values():
+        assert "không chuỗi" not in text.vi
