@@ -197,6 +197,9 @@ class FolderSettings(Section):
 class HttpClient(Section):
     name: str
     token_sha256: str  # hex SHA-256 of the bearer token
+    # Least privilege (issue 15): a "client" sees only the decisions it caused and /healthz up/down; an
+    # "operator" (monitoring, the security officer's tools) sees every decision and /healthz in detail.
+    role: Literal["client", "operator"] = "client"
 
     @field_validator("token_sha256")
     @classmethod

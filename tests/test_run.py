@@ -64,7 +64,7 @@ def test_gateway_run_all_doors_then_sigterm(private_dev_settings, tmp_path):
     try:
         base = f"http://127.0.0.1:{ports['GATEWAY_HTTP__PORT']}"
         health = _wait_http(base + "/healthz", proc)
-        assert health.json()["checks"]["hsm_ok"] is True
+        assert health.json() == {"status": "up"}  # anonymous: up or down, nothing more (issue 15)
         with smtplib.SMTP("127.0.0.1", ports["GATEWAY_SMTP__PORT"], timeout=10) as smtp:
             code, _ = smtp.ehlo("test.example")
             assert code == 250

@@ -131,6 +131,9 @@ def verify_signature(statement: str, der: bytes, trusted: Sequence[bytes] | None
     except InvalidSignature:
         raise CheckpointInvalid("signature does not verify") from None
     fp = hashlib.sha256(cert_der).hexdigest()
+    if trusted is not None and not trusted:
+        raise CheckpointInvalid("no organisation certificate to check the signer against "
+                                "(trust.organisation_certs, <var>/pki/org.pem, or --org-cert)")
     if trusted is not None and fp not in {hashlib.sha256(t).hexdigest() for t in trusted}:
         raise CheckpointInvalid(f"signed by a certificate that is not the organisation's ({fp[:16]}…)")
     return Signer(cert.subject.human_friendly, fp)

@@ -82,7 +82,7 @@ def _trusted(args, settings) -> list[bytes]:
 def cmd_verify(args) -> int:
     from gateway.audit.log import AuditLogLost, anchor_dir
 
-    settings = settings_from(args)
+    settings = settings_from(args, signing=False)  # the log is all it needs (and org.pem for checkpoints)
     anchor = args.anchor or anchor_dir(settings)
     if args.anchor is not None and not args.anchor.exists():
         say(f"không tìm thấy điểm neo / anchor not found: {args.anchor}")

@@ -22,7 +22,7 @@ from starlette.routing import Route
 from gateway.errors import TemporaryError
 from gateway.model import Channel, Document, Origin, Outcome, Reason, Result
 from gateway.publish import openapi, problems
-from gateway.publish.auth import Authenticator
+from gateway.publish.auth import OPERATOR, Authenticator
 from gateway.metrics import Metered, Metrics
 from gateway.publish.uploads import Spool, Upload, remove
 
@@ -30,6 +30,7 @@ log = logging.getLogger("gateway.publish")
 
 PUBLIC_PATHS = frozenset({"/healthz"})
 CLIENT_KEY = "kyso.client"  # where the authenticated client's name travels in the ASGI scope
+ROLE_KEY = "kyso.role"  # and its role ("client" / "operator"); absent on an anonymous /healthz
 
 
 class CatchAll:
@@ -59,20 +60,23 @@ class CatchAll:
 
 
 class Authenticate:
-    """Bearer token on everything but /healthz, before any body is read."""
+    """Bearer token on everything but /healthz, before any body is read. /healthz answers anyone (up or
+    down only); a token presented there must still be valid, and an operator's gets the detail."""
 
     def __init__(self, app, authenticator: Authenticator) -> None:
         self.app = app
         self.auth = authenticator
 
     async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] == "http" and scope["path"] not in PUBLIC_PATHS:
+        if scope["type"] == "http":
             header = None
             for key, value in scope["headers"]:
                 if key == b"authorization":
                     header = value.decode("latin-1")
                     break
-            scope[CLIENT_KEY] = self.auth.authenticate(header)  # raises -> 401 via CatchAll
+            if scope["path"] not in PUBLIC_PATHS or header is not None:
+                client = self.auth.identify(header)  # raises -> 401 via CatchAll
+                scope[CLIENT_KEY], scope[ROLE_KEY] = client.name, client.role
         await self.app(scope, receive, send)
 
 
@@ -185,22 +189,32 @@ class PortalHook:
         return self._audit
 
     async def decision(self, request: Request) -> Response:
+        """One decision record. A client sees only the decisions it caused (portal records naming it); an
+        operator sees any. Anything else is "not found", exactly as a record that does not exist: the answer
+        says nothing about other clients' or other doors' documents (senders, names of blocked secrets)."""
         ident = request.path_params["id"]
         record = None
         if ident.isdigit() and len(ident) < 19:
             record = await asyncio.to_thread(self._audit_log().get, int(ident))
-        if record is None:
+        if record is None or not _visible(record, request.scope.get(CLIENT_KEY), request.scope.get(ROLE_KEY)):
             raise problems.NotFound("no such decision record", id=ident[:64])
         return JSONResponse(record.as_dict())
 
     async def healthz(self, request: Request) -> Response:
-        """HSM reachable and decision log writable (Engine.health asks a worker; it blocks, so a thread)."""
+        """HSM reachable and decision log writable (Engine.health asks a worker; it blocks, so a thread).
+        Anyone: up or down, nothing more (no certificate, no token label, no paths). An operator's token: the
+        checks in detail."""
         try:
             health = await asyncio.to_thread(self.engine.health)
         except Exception as exc:
             log.warning("health check failed: %s", type(exc).__name__)
             health = {"ok": False, "error": getattr(exc, "code", type(exc).__name__)}
         health = _jsonable(health)
+        if request.scope.get(ROLE_KEY) != OPERATOR:
+            if health.get("ok"):
+                return JSONResponse({"status": "up"})
+            return JSONResponse({"status": "down"}, status_code=503,
+                                headers={"Retry-After": str(problems.RETRY_AFTER_DEFAULT)})
         if health.get("ok"):
             return JSONResponse({"status": "ok", "checks": health})
         reasons = []
@@ -221,6 +235,14 @@ class PortalHook:
 
     async def openapi_endpoint(self, request: Request) -> Response:
         return JSONResponse(openapi.document())
+
+
+def _visible(record, client: str | None, role: str | None) -> bool:
+    if role == OPERATOR:
+        return True
+    origin = (record.data or {}).get("origin") or {}
+    return (client is not None and record.kind == "decision" and record.channel == Channel.PORTAL.value
+            and origin.get("client") == client)
 
 
 async def _http_exception(request: Request, exc: HTTPException) -> Response:

@@ -25,10 +25,18 @@ from gateway.settings import HttpClient
 log = logging.getLogger("gateway.publish.auth")
 
 
+OPERATOR = "operator"
+
+
 @dataclass(frozen=True)
 class Client:
     name: str
     token_sha256: bytes  # raw 32 bytes
+    role: str = "client"  # "client": its own decisions only; "operator": all (settings.HttpClient.role)
+
+    @property
+    def operator(self) -> bool:
+        return self.role == OPERATOR
 
 
 def hash_token(token: str) -> str:
@@ -37,7 +45,7 @@ def hash_token(token: str) -> str:
 
 
 def _clients(entries: Iterable[HttpClient]) -> list[Client]:
-    return [Client(e.name, bytes.fromhex(e.token_sha256)) for e in entries]
+    return [Client(e.name, bytes.fromhex(e.token_sha256), e.role) for e in entries]
 
 
 def read_clients_file(path: Path) -> list[Client]:
@@ -95,6 +103,10 @@ class Authenticator:
 
     def authenticate(self, authorization: str | None) -> str:
         """The client's name for an Authorization header value, or AuthenticationFailed."""
+        return self.identify(authorization).name
+
+    def identify(self, authorization: str | None) -> Client:
+        """The client (name and role) for an Authorization header value, or AuthenticationFailed."""
         if not authorization:
             raise AuthRequired("no bearer token")
         scheme, _, token = authorization.strip().partition(" ")
@@ -102,10 +114,10 @@ class Authenticator:
         if scheme.lower() != "bearer" or not token:
             raise AuthenticationFailed("not a bearer token")
         presented = hashlib.sha256(token.encode("utf-8", "surrogateescape")).digest()
-        found: str | None = None
+        found: Client | None = None
         for client in self.clients:  # no early exit: constant work whichever client matches
             if hmac.compare_digest(presented, client.token_sha256) and found is None:
-                found = client.name
+                found = client
         if found is None:
             raise AuthenticationFailed("unknown bearer token")
         return found

@@ -154,6 +154,9 @@ def document() -> dict:
                 "get": {
                     "operationId": "getDecision",
                     "summary": "Bản ghi quyết định (không có nội dung văn bản) / a decision record (no content)",
+                    "description": "Máy khách chỉ xem được quyết định do chính mình gửi; vai trò operator xem được mọi "
+                                   "bản ghi / a client sees only the decisions it caused (404 for any other); a client "
+                                   "with role operator sees every record.",
                     "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
                     "responses": {
                         "200": {"description": "Bản ghi / the record",
@@ -167,13 +170,24 @@ def document() -> dict:
             "/healthz": {
                 "get": {
                     "operationId": "health",
-                    "summary": "HSM reachable, decision log writable (no authentication)",
-                    "security": [],
+                    "summary": "HSM reachable, decision log writable (no authentication needed)",
+                    "description": "Không có mã truy cập: chỉ 'up' hoặc 'down'; mã của vai trò operator: chi tiết / "
+                                   "without a token only up or down (nothing about the certificate or the token); "
+                                   "an operator's token gets the checks in detail.",
+                    "security": [{}, {"bearer": []}],
                     "responses": {
                         "200": {"description": "Sẵn sàng / ready",
                                 "content": {"application/json": {"schema": {"type": "object",
-                                    "required": ["status"], "properties": {"status": {"const": "ok"}}}}}},
-                        "503": _REFUSALS["503"],
+                                    "required": ["status"], "properties": {"status": {"enum": ["up", "ok"]},
+                                                                           "checks": {"type": "object"}}}}}},
+                        "401": _REFUSALS["401"],
+                        "503": {"description": "Chưa sẵn sàng, thử lại sau / not ready, try again later",
+                                "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+                                "content": {
+                                    "application/json": {"schema": {"type": "object", "required": ["status"],
+                                                                    "properties": {"status": {"const": "down"}}}},
+                                    "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}},
+                                }},
                     },
                 }
             },
