@@ -133,11 +133,17 @@ async def serve(
 
     engine = await asyncio.to_thread(_open_engine, settings)
     started: list[tuple[str, object]] = []
+    refresher: asyncio.Task | None = None
     try:
-        metered = Metered(engine, Metrics())  # one set of figures for every door
+        metrics = Metrics()
+        metered = Metered(engine, metrics)  # one set of figures for every door
         doors = build_doors(settings, metered, only)
         if not doors:
             raise ConfigError("no door is enabled (smtp, folder, http)", detail="doors")
+        for _, door in doors:
+            if hasattr(door, "watches"):  # the folder door: its backlog is a figure operators alert on
+                metrics.watch_folders(door.watches.values())
+        refresher = asyncio.create_task(metrics.refresh_forever(engine), name="kyso-metrics-health")
         lines: list[str] = []
         for name, door in doors:
             try:
@@ -153,6 +159,8 @@ async def serve(
             on_ready(text)
         await stop.wait()
     finally:
+        if refresher is not None:
+            refresher.cancel()
         # Stop accepting everywhere at once; each door finishes its in-flight documents within the grace.
         effective = 1.0 if len(signals_seen) > 1 else grace
         results = await asyncio.gather(
