@@ -141,8 +141,8 @@ async def serve(
         if not doors:
             raise ConfigError("no door is enabled (smtp, folder, http)", detail="doors")
         for _, door in doors:
-            if hasattr(door, "watches"):  # the folder door: its backlog is a figure operators alert on
-                metrics.watch_folders(door.watches.values())
+            if hasattr(door, "backlog"):  # the folder door: its backlog is a figure operators alert on
+                metrics.watch_folders(door.backlog)
         refresher = asyncio.create_task(metrics.refresh_forever(engine), name="kyso-metrics-health")
         lines: list[str] = []
         for name, door in doors:

@@ -19,6 +19,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.folderwatch.layout import resolve_watches
+from gateway.folderwatch.scanner import backlog
 from gateway.metrics import Metrics
 from gateway.model import Decision, Outcome, Reason, Result
 from gateway.settings import load_settings
@@ -84,7 +85,7 @@ def test_folder_backlog_counts_inbox_claims_and_held(tmp_path):
         "work_dir": root / ".work"})
     (w,) = resolve_watches(s)
     m = Metrics()
-    m.watch_folders([w])
+    m.watch_folders(lambda: [(w.name, *backlog(w))])
     for name in ("a.pdf", "b.pdf", ".c.pdf.part", "a.pdf.meta.json"):
         (w.inbox / name).write_bytes(b"%PDF-1.7")
     (w.inbox / "d.pdf.dang-cho.txt").write_text("đang chờ")

@@ -109,6 +109,12 @@ class FolderDoor:
             fh.close()
         self._locks = []
 
+    def backlog(self) -> list[tuple[str, int, int]]:
+        """(watch, files waiting, of those held) for /metrics (gateway.metrics)."""
+        from gateway.folderwatch.scanner import backlog
+
+        return [(w.name, *backlog(w)) for w in self.watches.values()]
+
     # --- watching --------------------------------------------------------------------------------
 
     def _sink(self, watch: str, path: Path, closed: bool) -> None:

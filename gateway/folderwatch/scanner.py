@@ -49,6 +49,28 @@ def scan(watch: Watch) -> list[Path]:
     return found
 
 
+def backlog(watch: Watch) -> tuple[int, int]:
+    """(files waiting, of those held) for /metrics: documents in the inbox plus claims not finished (in progress or
+    held after a temporary failure); held = the waiting notes (NAME.dang-cho.txt) in the inbox."""
+    from gateway.folderwatch.claim import DONE_SUFFIX
+    from gateway.folderwatch.stability import HELD_NOTE
+
+    waiting = held = 0
+    try:
+        for root, dirs, files in os.walk(watch.inbox):
+            dirs[:] = [d for d in dirs if not d.startswith(".")] if watch.recursive else []
+            for name in files:
+                if name.endswith(HELD_NOTE):
+                    held += 1
+                elif candidate(watch, Path(root) / name) is not None:
+                    waiting += 1
+        with os.scandir(watch.work) as it:
+            waiting += sum(1 for e in it if e.is_dir() and not e.name.startswith(".") and not e.name.endswith(DONE_SUFFIX))
+    except OSError:
+        pass
+    return waiting, held
+
+
 def prune_archive(watch: Watch, retention_days: int, now: float | None = None) -> int:
     """Remove archive day folders older than the retention (0 keeps everything). Returns how many."""
     if watch.archive is None or retention_days <= 0 or not watch.archive.is_dir():
