@@ -222,6 +222,9 @@ class Facts:
     container: str | None = None  # "zip", "7z", "tar", "gzip", "tnef", "message", ... when it holds members
     members: tuple["Member", ...] = ()  # what a container holds, each inspected in turn
     form: "FormFacts | None" = None  # the Decree 30 form found in the text (gateway.inspect.forms), if read
+    # Mail (issue 12 §2): the members under the sender's own signature (S/MIME, PGP), by location: signing
+    # one of them inside would break that signature (rule sender_signed).
+    sender_signed: tuple[str, ...] = ()
 
     @property
     def is_pdf(self) -> bool:
@@ -287,6 +290,7 @@ class RuleHit:
 class SignFormat(enum.StrEnum):
     PADES = "pades"
     CADES = "cades"  # detached .p7s beside a non-PDF document
+    SMIME = "smime"  # a whole mail message as S/MIME multipart/signed (after its documents are signed)
 
 
 class Appearance(enum.StrEnum):

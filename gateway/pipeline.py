@@ -80,6 +80,11 @@ class Pipeline:
                  policies: PolicySet | None = None) -> None:
         self.settings = settings
         self.policies = policies or load_policies(Path(settings.policy.dir))  # ConfigError at start
+        if getattr(settings.smtp, "smime_sign", False):  # the older setting, now the policy option smime
+            from gateway.model import Channel
+            from gateway.policy import with_channel_option
+
+            self.policies = with_channel_option(self.policies, Channel.SMTP, "smime", "sign")
         self._signer = signer
         self._own_signer = signer is None  # close only what we opened
         self._validator = validator
@@ -266,6 +271,8 @@ class Pipeline:
         scratch = Path(tempfile.mkdtemp(prefix=f".{doc.id}-members-", dir=work))
         try:
             output = self._rebuild(doc, facts, decision, src, dst, scratch, signed)
+            if decision.sign_format is SignFormat.SMIME:  # a mail message as a whole (policy option smime)
+                output = self._smime(output)
         except BaseException:
             dst.unlink(missing_ok=True)
             signed.clear()
@@ -359,6 +366,16 @@ class Pipeline:
         if repairs:
             decision = replace(decision, warnings=tuple(dict.fromkeys(decision.warnings + tuple(repairs))))
         return decision
+
+    def _smime(self, output: SignedOutput) -> SignedOutput:
+        """The rebuilt mail message S/MIME-signed as a whole, checked (gateway.signing.message)."""
+        from gateway.signing.message import sign_smime
+
+        sign_smime(output.path, self.signer)
+        sha, size = _sha256_size(output.path, self.settings.signing.chunk_size)
+        mine = self.signer._output(output.path, output.media_type, hashed=False)  # the organisation's certificate
+        return replace(output, sha256=sha, size=size, signer_sha256=mine.signer_sha256,
+                       signer_serial=mine.signer_serial)
 
     def _work_dir(self, out_dir: Path | None) -> Path:
         try:

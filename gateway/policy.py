@@ -349,3 +349,19 @@ class _Parser:
                 raise self.fail(table, key, "khóa không được hỗ trợ / unknown key")
         chain = self.chain(table, data["chain"]) if "chain" in data else None
         return Override(chain, self.options(table, {k: v for k, v in data.items() if k != "chain"}))
+
+
+def with_channel_option(ps: PolicySet, channel: Channel, name: str, value: str) -> PolicySet:
+    """`ps` with option `name` set for one channel, unless a policy already sets it for that channel (the
+    policy file wins). For settings that predate the policy option (settings.smtp.smime_sign -> smime)."""
+    from dataclasses import replace
+
+    def patch(p: Policy) -> Policy:
+        ov = p.channels.get(channel, Override())
+        if name in ov.options:
+            return p
+        channels = dict(p.channels)
+        channels[channel] = replace(ov, options={**ov.options, name: value})
+        return replace(p, channels=channels)
+
+    return PolicySet(patch(ps.default), {c: patch(p) for c, p in ps.by_channel.items()})

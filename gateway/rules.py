@@ -151,7 +151,7 @@ def _unreadable(doc: Document, facts: Facts, ctx: RuleContext) -> RuleResult | N
 
 # Reason codes meaning "cannot be read because it is encrypted / password-protected" (not: broken, too big).
 # Other readers add theirs (S/MIME-encrypted, PGP ...). Only these can be let through by allow_unreadable_*.
-ENCRYPTED_CODES: set[str] = {"CONTAINER_ENCRYPTED"}
+ENCRYPTED_CODES: set[str] = {"CONTAINER_ENCRYPTED", "MAIL_ENCRYPTED"}
 
 
 def _address_in(address: str, entries: tuple[str, ...]) -> bool:
@@ -414,6 +414,29 @@ def _read_not_signed(doc: Document, facts: Facts, ctx: RuleContext) -> RuleResul
     return None if ctx.role == "document" else _hit(Outcome.PASS, Reason.of("MEMBER_READ"))
 
 
+# --- mail messages (issue 12 §2) ----------------------------------------------------------------------
+
+
+@rule("sender_signed", "A mail signed by its sender (S/MIME, PGP): a document under that signature that needs "
+      "signing refuses the mail (signing it inside would break the sender's signature); else it passes unchanged")
+def _sender_signed(doc: Document, facts: Facts, ctx: RuleContext) -> RuleResult | None:
+    if not facts.sender_signed:
+        return None
+    covered = set(facts.sender_signed)
+    to_sign = [m for m in ctx.members if m.location in covered and m.decision.outcome is Outcome.SIGN]
+    if to_sign:
+        return _hit(Outcome.REJECT, *(Reason.of("MAIL_SENDER_SIGNED", name=m.name or m.location) for m in to_sign))
+    return _hit(None, Reason.of("MAIL_SENDER_SIGNED_PASSED"))
+
+
+@rule("mail_smime", "Whole-message S/MIME with the organisation's key, per channel (option smime = sign | off): "
+      "the message is signed once its documents are")
+def _mail_smime(doc: Document, facts: Facts, ctx: RuleContext) -> RuleResult | None:
+    if facts.container != "message" or ctx.option("smime") != "sign" or ctx.role != "document":
+        return None
+    return _hit(Outcome.SIGN, Reason.of("MAIL_SMIME_SIGNED"), sign_format=SignFormat.SMIME)
+
+
 # Options every rule above may read, with the values allowed and the default.
 OPTIONS: dict[str, tuple[tuple[str, ...], str]] = {
     "non_pdf": (("reject", "cades"), "reject"),
@@ -426,6 +449,8 @@ OPTIONS: dict[str, tuple[tuple[str, ...], str]] = {
     "embedded_files": (("reject", "warn", "ignore"), "warn"),
     # A container whose members need signing: rebuilt with them signed, or refused (rule `members`).
     "containers": (("rebuild", "reject"), "rebuild"),
+    # Whole-message S/MIME of mail (rule mail_smime); settings.smtp.smime_sign = true sets it for smtp.
+    "smime": (("off", "sign"), "off"),
 }
 
 # List-valued options: name -> what the entries are. Default: empty.

@@ -14,6 +14,7 @@ from gateway.model import (
     Document,
     Facts,
     Member,
+    Origin,
     Outcome,
     Reason,
     Revocation,
@@ -149,6 +150,53 @@ CASES += [
 ]
 
 
+# --- mail messages (issue 12 §2): the message is a container; its sender's signature and encryption -------
+
+MESSAGE = "message/rfc822"
+
+
+def mail(*ms: Member, **kw) -> Facts:
+    return facts(media_type=MESSAGE, pdf_version=None, page_count=None, container="message", members=ms, **kw)
+
+
+def part(f: Facts, location: str, role: str = "document", name: str = "a.pdf") -> Member:
+    return Member(location, role, Document(channel=Channel.SMTP, name=name, content=b"x"), f)
+
+
+TEXT_FACTS = dict(media_type="text/plain", pdf_version=None, page_count=None, signable=SignFormat.CADES)
+
+CASES += [
+    ("mail-pdf-rebuilt", DocKind.CORRESPONDENCE, Channel.SMTP, mail(part(facts(**TEXT_FACTS), "mime:1", "body", ""), part(facts(), "mime:2")), Outcome.SIGN, {"CONTAINER_REBUILT"}, "members"),
+    ("mail-sender-signed-doc-rejects", DocKind.CORRESPONDENCE, Channel.SMTP, mail(part(facts(), "mime:1.2"), sender_signed=("mime:1.2",)), Outcome.REJECT, {"MAIL_SENDER_SIGNED"}, "sender_signed"),
+    ("mail-sender-signed-text-passes", DocKind.CORRESPONDENCE, Channel.SMTP, mail(part(facts(**TEXT_FACTS), "mime:1", "body", ""), sender_signed=("mime:1",)), Outcome.PASS, {"MAIL_SENDER_SIGNED_PASSED", "CONTAINER_PASSED"}, "sender_signed"),
+    ("mail-encrypted-rejects", DocKind.CORRESPONDENCE, Channel.SMTP, mail(encrypted=True, incomplete=(Reason.of("MAIL_ENCRYPTED"),)), Outcome.REJECT, {"MAIL_ENCRYPTED"}, "unreadable"),
+    ("mail-ambiguous-rejects", DocKind.CORRESPONDENCE, Channel.SMTP, mail(part(facts(), "mime:2"), incomplete=(Reason.of("MIME_AMBIGUOUS", detail="two content-type"),)), Outcome.REJECT, {"MIME_AMBIGUOUS"}, "unreadable"),
+]
+
+
+def test_mail_smime_when_the_channel_says_so(policies):
+    from gateway.policy import with_channel_option
+
+    signing = with_channel_option(policies, Channel.SMTP, "smime", "sign")
+    f = mail(part(facts(**TEXT_FACTS), "mime:1", "body", ""))
+    d = signing.decide(doc(DocKind.CORRESPONDENCE, Channel.SMTP), f)
+    assert d.outcome is Outcome.SIGN and d.sign_format is SignFormat.SMIME
+    assert [r.code for r in d.reasons] == ["MAIL_SMIME_SIGNED"] and "mail_smime" in {h.rule for h in d.hits}
+    # other channels, and the default: not S/MIME
+    assert signing.decide(doc(DocKind.CORRESPONDENCE, Channel.FOLDER), f).sign_format is not SignFormat.SMIME
+    assert policies.decide(doc(DocKind.CORRESPONDENCE, Channel.SMTP), f).outcome is Outcome.PASS
+    # a refusal inside still refuses
+    secret = mail(part(facts(secrecy=SECRET), "mime:2"))
+    assert signing.decide(doc(DocKind.CORRESPONDENCE, Channel.SMTP), secret).outcome is Outcome.BLOCK
+    # encrypted mail let through by allow_unreadable_from is passed unread, never wrapped
+    from gateway.policy import with_channel_option as w
+
+    allowing = w(signing, Channel.SMTP, "allow_unreadable_from", ("@so-b.gov.vn",))
+    enc = mail(encrypted=True, incomplete=(Reason.of("MAIL_ENCRYPTED"),))
+    d = allowing.decide(dataclasses.replace(doc(DocKind.CORRESPONDENCE, Channel.SMTP),
+                                            origin=Origin(sender="a@so-b.gov.vn")), enc)
+    assert d.outcome is Outcome.PASS and [r.code for r in d.reasons] == ["UNREADABLE_ALLOWED"]
+
 def test_non_document_roles_are_read_never_signed(policies):
     """An embedded PDF is not signed on its own, whatever its kind asks (its carrier's signature covers it)."""
     f = facts(members=(member(facts(), role="embedded"),))
@@ -183,6 +231,7 @@ def test_every_rule_is_exercised_and_shipped():
     policy = load_policies(shipped_policies_dir()).default
     shipped = set(policy.chain).union(*(ov.chain or () for ov in policy.roles.values()))
     exercised = {c[6] for c in CASES} | {"read_not_signed"}  # test_non_document_roles_are_read_never_signed
+    exercised |= {"mail_smime"}  # test_mail_smime_when_the_channel_says_so
     assert set(RULES) - {"exempt"} <= shipped
     assert shipped <= exercised | {"too_large"}
 

@@ -12,7 +12,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from mail_support import gateway_documents, recipients_pdfs
+from mail_support import gateway_documents, logo_png, recipients_pdfs
 from smtp_support import Gateway, loop, parse_eml  # noqa: F401 - loop is a fixture
 from util import make_pdf, pdfsig
 
@@ -58,8 +58,7 @@ def mail_with(pdf: bytes | None, *, subject="Công văn gửi Sở", filename=VI
     for k, v in (extra_headers or {}).items():
         msg[k] = v
     msg.set_content("Kính gửi Sở B,\nXin gửi công văn kèm theo.\n")
-    msg.add_attachment(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4, maintype="image", subtype="png",
-                       filename="logo.png")
+    msg.add_attachment(logo_png(), maintype="image", subtype="png", filename="logo.png")
     if pdf is not None:
         # a PDF labelled as octet-stream: found by content, not by type or name
         msg.add_attachment(pdf, maintype="application", subtype="octet-stream", filename=filename)
@@ -93,19 +92,26 @@ def test_pdf_is_signed_in_place_and_everything_else_kept(gw, engine, plain_pdf, 
     # base64 in 76-column lines
     body = out[docs[0].part.body_start : docs[0].part.end]
     assert max(len(line) for line in body.split(b"\r\n")) == 76
-    # every other leaf byte for byte, and the document's own header block unchanged
+    # every other leaf byte for byte, and the document's own header block unchanged; the picture attached as
+    # a file is a document too (read by OCR): it gets a detached .p7s right after it (smtp: non_pdf = cades)
     old_doc = gateway_documents(before)[0].part.path
-    for (p1, h1, b1), (p2, h2, b2) in zip(mime.leaf_spans(before), mime.leaf_spans(after), strict=True):
-        assert p1 == p2 and h1 == h2
+    kept = [(h, b) for _, h, b in mime.leaf_spans(after) if b"pkcs7-signature" not in h]
+    added = [h for _, h, b in mime.leaf_spans(after) if b"pkcs7-signature" in h]
+    assert len(added) == 1 and b'filename="logo.png.p7s"' in added[0]
+    for (p1, h1, b1), (h2, b2) in zip(mime.leaf_spans(before), kept, strict=True):
+        assert h1 == h2
         if p1 != old_doc:
             assert b1 == b2
+    # what a recipient extracts (Python's email, ripmime, munpack): the same signed PDF
+    for reader, pdfs in recipients_pdfs(out).items():
+        assert pdfs == [docs[0].content], reader
     # top-level headers unchanged
     assert out[: before.root.body_start] == raw[: before.root.body_start]
     # one decision for the document, one event for the message (counts, never content)
     msg_id = before.header("Message-ID")
     events = [r for r in engine.audit.query(channel="smtp", kind="event") if r.data.get("message_id") == msg_id]
     assert [e.event for e in events] == ["smtp.relayed"]
-    assert events[0].data["documents"] == 1 and events[0].data["signed"] == 1 and events[0].data["upstream"] == 250
+    assert events[0].data["documents"] == 2 and events[0].data["signed"] == 2 and events[0].data["upstream"] == 250
     assert "content" not in events[0].data
 
 
@@ -302,8 +308,18 @@ def test_auth_over_starttls(loop, dev_settings, engine, tmp_path, self_signed):
         g.close()
 
 
-def test_smime_whole_message_verifies_with_openssl(loop, dev_settings, engine, tmp_path, plain_pdf):
-    g = Gateway(loop, dev_settings, engine, tmp_path / "sink", smime_sign=True)
+def test_smime_whole_message_verifies_with_openssl(loop, dev_settings, tmp_path, plain_pdf):
+    """settings.smtp.smime_sign = true: the policy option smime = "sign" for the smtp channel (decided and
+    recorded by the pipeline, applied after the documents are signed)."""
+    from smtp_support import smtp_settings
+
+    settings = smtp_settings(dev_settings, smime_sign=True)
+    with Engine(settings, workers=1) as engine:
+        _smime_case(loop, settings, engine, tmp_path, plain_pdf, dev_settings)
+
+
+def _smime_case(loop, settings, engine, tmp_path, plain_pdf, dev_settings):
+    g = Gateway(loop, settings, engine, tmp_path / "sink")
     try:
         raw = mail_with(plain_pdf).replace(b"Xin g", "Xin gửi 8-bit ".encode() + b"g", 1)
         assert send(g.port, raw) == {}

@@ -118,13 +118,17 @@ def test_pdf_arrives_signed(rig, pdf, mode, tmp_path):
 
 
 def test_smime_through_postfix_verifies(rig, pdf, tmp_path):
-    rig.door_settings.smtp.smime_sign = True
+    # S/MIME is a policy decision made in the pipeline (smtp.smime_sign = true maps to the option smime = "sign"
+    # for the smtp channel): the door talks to an engine whose policy says so, for this one message.
+    smime = Engine(smtp_settings(rig.settings, smime_sign=True), workers=1)
+    usual, rig.door.engine = rig.door.engine, smime
     try:
         raw, msg_id = message(pdf, subject="S/MIME qua Postfix")
         assert send(rig.postfix.after_queue_port, raw) == {}
         path = rig.wait_arrived(msg_id)
     finally:
-        rig.door_settings.smtp.smime_sign = False
+        rig.door.engine = usual
+        smime.close()
     verify_smime(path, rig.settings.paths.pki, tmp_path / "content")
 
 

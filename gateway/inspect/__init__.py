@@ -146,7 +146,8 @@ def _inspect(doc: Document, settings, validator, work, role: str) -> Facts:
             facts, reading = _inspect_pdf(fh, facts, doc, settings, validator, scan, work)
         elif containers.kind_of(media) is not None:
             reading = containers.read(_path_of(doc, fh, work), media, work.child(), doc.name)
-            facts = replace(facts, container=reading.container, encrypted=reading.encrypted)
+            facts = replace(facts, container=reading.container, encrypted=reading.encrypted,
+                            sender_signed=tuple(reading.extra.get("sender_signed", ())))
             if b"%PDF-" in scan.head[: PDF_WINDOW + 5]:
                 # A polyglot: a PDF reader would open this archive too. What it would show is read for marks.
                 _, as_pdf = _inspect_pdf(fh, facts, doc, settings, None, scan, work)

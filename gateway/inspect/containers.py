@@ -12,7 +12,7 @@ import importlib
 from pathlib import Path
 
 
-from gateway.inspect.sniff import BZIP2, GZIP, RAR, SEVENZ, TAR, TNEF, XZ, ZIP
+from gateway.inspect.sniff import BZIP2, GZIP, MESSAGE, RAR, SEVENZ, TAR, TNEF, XZ, ZIP
 from gateway.inspect.members import Extraction, read_container
 from gateway.inspect.reading import Reading
 from gateway.model import Reason
@@ -27,6 +27,7 @@ READERS: dict[str, tuple[str, str]] = {
     SEVENZ: ("7z", "gateway.inspect.container_7z:members"),
     TNEF: ("tnef", "gateway.inspect.container_tnef:members"),
     RAR: ("rar", "gateway.inspect.containers:refuse_rar"),
+    MESSAGE: ("message", "gateway.inspect.message:members"),
 }
 
 

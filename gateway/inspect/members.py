@@ -11,8 +11,9 @@ reason of its own (CONTAINER_TOO_DEEP, CONTAINER_TOO_MANY_ENTRIES, CONTAINER_TOO
 TIME_LIMIT): the container is then `incomplete` and never released (rule `unreadable`), whatever its members
 say — except that a secrecy mark found in what was read still BLOCKs.
 
-A reader is a generator `members(path, ex) -> Iterator[MemberRef | Reason]`: a Reason it yields is something
-it could not read (an encrypted entry, an unsafe name) and it goes on; an exception stops it.
+A reader is a generator `members(path, ex) -> Iterator[MemberRef | Reason | Reading]`: a Reason it yields is
+something it could not read (an encrypted entry, an unsafe name) and it goes on; an exception stops it; a
+Reading is what it read of the container itself (a mail's headers: lines, metadata, extra facts), merged in.
 `read_container` turns that into a `Reading`: any unexpected exception is "cannot be read" (refused), never
 "pass". Pure Python, no third-party import.
 """
@@ -36,6 +37,7 @@ RATIO_FLOOR = 1024 * 1024  # the ratio limit applies to members that expand beyo
 
 # Reasons that say "this is encrypted / password-protected" (what `allow_unreadable_from/_to` may let pass).
 ENCRYPTED = "CONTAINER_ENCRYPTED"
+ENCRYPTED_CODES = frozenset({ENCRYPTED, "MAIL_ENCRYPTED"})
 
 
 class LimitBreach(Exception):
@@ -186,6 +188,7 @@ def read_container(kind: str, media: str, reader: MemberReader, path: Path, ex: 
     """Run a container reader within the budget; whatever stops it is a reason the container is refused."""
     refs: list[MemberRef] = []
     problems: list[Reason] = []
+    own: list[Reading] = []  # what a reader says of the container itself (a mail's headers)
     if ex.depth > ex.budget.max_depth:  # ex is the members' level: 1 for the members of the document itself
         problems.append(Reason.of("CONTAINER_TOO_DEEP", max=ex.budget.max_depth))
     else:
@@ -194,6 +197,8 @@ def read_container(kind: str, media: str, reader: MemberReader, path: Path, ex: 
             for item in reader(path, ex):
                 if isinstance(item, MemberRef):
                     refs.append(item)
+                elif isinstance(item, Reading):
+                    own.append(item)
                 else:
                     problems.append(item)
         except (LimitBreach, Unreadable) as exc:
@@ -202,12 +207,18 @@ def read_container(kind: str, media: str, reader: MemberReader, path: Path, ex: 
             problems.append(Reason.of("TIME_LIMIT", seconds=ex.budget.seconds))
         except Exception as exc:  # noqa: BLE001 - hostile input: any library failure is "cannot be read"
             problems.append(Reason.of("CONTAINER_BROKEN", detail=short(exc)))
+    extra: dict = {}
+    for r in own:
+        extra.update(r.extra)
     return Reading(
         media_type=media,
         container=kind,
         members=tuple(refs),
         incomplete=tuple(dict.fromkeys(problems)),
-        encrypted=any(r.code == ENCRYPTED for r in problems),
+        encrypted=any(r.code in ENCRYPTED_CODES for r in problems),
+        lines=tuple(line for r in own for line in r.lines),
+        metadata=tuple(pair for r in own for pair in r.metadata),
+        extra=extra,
     )
 
 

@@ -77,3 +77,71 @@ def _header_owners(msg: ParsedMessage):
 
 def _title(name: str) -> str:
     return "-".join(w[:1].upper() + w[1:] for w in name.split("-"))
+
+
+# --- the container reader (gateway.inspect.containers) ------------------------------------------------------
+
+MAX_PARTS = 500  # settings.limits.max_mime_parts / max_mime_depth / max_header_bytes by default
+MAX_DEPTH = 10
+MAX_HEADER_BYTES = 256 * 1024
+
+
+def members(path, ex):
+    """The member reader of a mail message (see gateway.inspect.members): every leaf a recipient can open,
+    extracted into the work directory; what cannot be read as a Reason; the headers' classification signals
+    and the message's own facts as a Reading (merged into the container's)."""
+    from gateway.inspect.reading import Reading
+    from gateway.model import Reason
+
+    from gateway.errors import LimitExceeded
+
+    with open(path, "rb") as fh:
+        raw = mime.normalise(fh.read())
+    try:
+        parsed = mime.parse(raw, max_parts=MAX_PARTS, max_depth=MAX_DEPTH, max_header_bytes=MAX_HEADER_BYTES)
+    except LimitExceeded as exc:
+        yield exc.reason  # the message is not read: refused with the limit ...
+        end = raw.find(b"\r\n\r\n", 0, MAX_HEADER_BYTES)
+        if end >= 0:  # ... but a classification in its headers still BLOCKs
+            head = mime.parse(raw[: end + 4], max_header_bytes=MAX_HEADER_BYTES)
+            yield Reading("message/rfc822", metadata=signals(head, mime.walk(head)))
+        return
+    walk = mime.walk(parsed)
+    yield Reading("message/rfc822", metadata=signals(parsed, walk),
+                  extra={"sender_signed": tuple(l.location for l in walk.leaves if l.signed)})
+    yield from walk.problems
+    if walk.encrypted:
+        yield Reason.of("MAIL_ENCRYPTED")
+    for leaf in member_leaves(walk):
+        ex.budget.entry()
+        yield ex.store(leaf.content, location=leaf.location, name=leaf.name, role=leaf.role,
+                       media_type=leaf.declared_type)
+
+
+def member_leaves(walk: Walk) -> list[mime.Leaf]:
+    """The leaves that are members, in message order. A text part carrying uuencoded files is a member without
+    them (its text outside the blocks: unchanged when the files inside are signed), the files members of
+    their own right after it."""
+    from dataclasses import replace
+
+    out = []
+    for leaf in walk.leaves:
+        if leaf.uu is None:
+            blocks = [l.uu for l in walk.leaves if l.uu is not None and l.part is leaf.part and l.owners == leaf.owners]
+            if blocks:
+                text, pos = [], 0
+                for b in blocks:
+                    text.append(leaf.content[pos : b.start])
+                    pos = b.end  # with the line break after it: a .p7s block put in later ends the same
+                    pos += 2 if leaf.content.startswith(b"\r\n", pos) else leaf.content.startswith(b"\n", pos)
+                text.append(leaf.content[pos:])
+                leaf = replace(leaf, content=b"".join(text))
+        out.append(leaf)
+    return out
+
+
+def leaves_by_location(raw: bytes) -> tuple[ParsedMessage, dict[str, mime.Leaf]]:
+    """The message indexed again and its member leaves by location (for the rebuilder)."""
+    parsed = mime.parse(mime.normalise(raw), max_parts=MAX_PARTS, max_depth=MAX_DEPTH,
+                        max_header_bytes=MAX_HEADER_BYTES)
+    return parsed, {leaf.location: leaf for leaf in mime.walk(parsed).leaves}

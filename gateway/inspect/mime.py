@@ -360,6 +360,8 @@ class _Indexer:
         if lines != len(delims):
             self.problem(_ambiguous("a line starts like a boundary delimiter but is not one"))
         if not delims or delims[0][2]:
+            if part.body_start >= raw_end:
+                return  # headers only (text/rfc822-headers of a bounce): no body that could be split
             self.problem(_ambiguous(f"the boundary of a {part.content_type} never opens a part"))
             return
         outside = [(part.body_start, delims[0][0])]
@@ -689,6 +691,34 @@ def part_filename(headers: Message) -> str | None:
         text = text.strip().strip('"').replace("\\", "/").rsplit("/", 1)[-1]
         return text or None
     return None
+
+
+def top_header(raw: bytes, max_header_bytes: int = 256 * 1024):
+    """A getter over the top-level header block only (no MIME walk): `get(name)` -> the first field of that
+    name, decoded, or None. For what a door needs before the pipeline reads the message (Message-ID, the
+    X-Kyso-* declarations)."""
+    end = raw.find(b"\r\n\r\n", 0, max_header_bytes)
+    block = raw[: end if end >= 0 else min(len(raw), max_header_bytes)]
+    fields: dict[str, bytes] = {}
+    name = None
+    for line in block.split(b"\r\n"):
+        if line[:1] in (b" ", b"\t") and name is not None:
+            fields[name] += line
+            continue
+        m = _FIELD.match(line)
+        name = None
+        if m is not None:
+            name = m.group(1).decode("ascii").lower()
+            if name in fields:
+                name = None  # the first one counts; the pipeline refuses repeated structural fields
+                continue
+            fields[name] = line[m.end() :]
+
+    def get(field_name: str) -> str | None:
+        value = fields.get(field_name.lower())
+        return None if value is None else decode_header_bytes(value)
+
+    return get
 
 
 def leaf_spans(msg: ParsedMessage, _prefix: tuple[int, ...] = ()) -> list[tuple[tuple[int, ...], bytes, bytes]]:

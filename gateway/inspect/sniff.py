@@ -78,6 +78,9 @@ _MAIL_HEADERS = re.compile(
     rb"thread-index|in-reply-to|references|user-agent|x-mailer|importance|priority)[ \t]*:"
 )
 _UUENCODE_BEGIN = re.compile(rb"(?m)^begin(?:-base64)? [0-7]{3,4} \S")
+# Any header field line (RFC 5322 field name) or a folded continuation: a message may start with a header
+# the list above does not name ("Organization:", "Disposition-Notification-To:" ...).
+_FIELD_LINE = re.compile(rb"^(?:[!-9;-~]+[ \t]*:|[ \t])")
 
 
 def sniff(head: bytes) -> str:
@@ -161,6 +164,12 @@ def _text_type(head: bytes) -> str:
         return UNKNOWN
     if _MAIL_HEADERS.match(sample) and (b"\n\n" in sample or b"\r\n\r\n" in sample or len(sample) >= HEAD_BYTES):
         return MESSAGE
+    if _is_header_block(sample):
+        return MESSAGE
+    if sample.startswith(b"From ") and b"\n" in sample:  # an mbox "From " line before the headers
+        rest = sample[sample.index(b"\n") + 1 :]
+        if _MAIL_HEADERS.match(rest) and (b"\n\n" in rest or b"\r\n\r\n" in rest):
+            return MESSAGE
     low = sample.lstrip()[:200].lower()
     if low.startswith(b"<?xml"):
         return HTML if b"<html" in sample[:1024].lower() else XML
@@ -174,6 +183,15 @@ def _text_type(head: bytes) -> str:
     # decides the encoding. Mostly control characters is not text.
     controls = sum(1 for b in sample if b < 32 and b not in (9, 10, 12, 13, 27))
     return TEXT if controls * 20 < max(len(sample), 1) else UNKNOWN
+
+
+def _is_header_block(sample: bytes) -> bool:
+    """A block of header fields ending in a blank line, one of them a known mail header (the mail reader)."""
+    lines = sample.replace(b"\r\n", b"\n").split(b"\n")
+    if b"" not in lines[1:] or not _FIELD_LINE.match(lines[0]) or lines[0][:1] in (b" ", b"\t"):
+        return False
+    block = lines[: lines.index(b"", 1)]
+    return all(_FIELD_LINE.match(line) for line in block) and any(_MAIL_HEADERS.match(line) for line in block)
 
 
 def sniff_file(fh: BinaryIO, head: bytes | None = None) -> str:

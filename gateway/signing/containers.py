@@ -52,6 +52,7 @@ MODULES: dict[str, str] = {
     "xz": "gateway.signing.container_stream",
     "7z": "gateway.signing.container_7z",
     "tnef": "gateway.signing.container_tnef",
+    "message": "gateway.signing.message",
 }
 
 

@@ -30,6 +30,7 @@ class Edit:
 
     content: bytes | None = None  # replaces the document's decoded content (PAdES-signed PDF)
     detached: bytes | None = None  # DER CMS: inserted beside it as "<name>.p7s"
+    detached_name: str | None = None  # the .p7s file's name (default: the document's name + ".p7s")
 
 
 def base64_lines(content: bytes, newline: bytes = b"\r\n") -> bytes:
@@ -83,8 +84,7 @@ def _part_header_with_base64(raw: bytes, part: Part) -> bytes:
     return header + (b"" if header.endswith(b"\r\n") or not header else b"\r\n") + b"Content-Transfer-Encoding: base64\r\n\r\n"
 
 
-def _p7s_part(boundary: bytes, name: str, signature: bytes) -> bytes:
-    p7s = f"{name}.p7s"
+def _p7s_part(boundary: bytes, p7s: str, signature: bytes) -> bytes:
     if p7s.isascii() and '"' not in p7s and "\\" not in p7s:
         disp = f'attachment; filename="{p7s}"'
     else:
@@ -157,7 +157,8 @@ def rebuild(msg: ParsedMessage, edits: list[tuple[Leaf, Edit]], _level: int = 0)
             if leaf.part.parent_boundary is None:
                 raise InputRejected("no multipart to carry a detached signature", code="MIME_MALFORMED",
                                     detail="single-part message")
-            inserts.append((leaf.part, _p7s_part(leaf.part.parent_boundary, leaf.name or "tai-lieu", edit.detached)))
+            p7s = edit.detached_name or f"{leaf.name or 'tai-lieu'}.p7s"
+            inserts.append((leaf.part, _p7s_part(leaf.part.parent_boundary, p7s, edit.detached)))
     for group in uu_edits.values():
         part = group[0][0].part
         text = mime.decode_body(msg.raw[part.body_start : part.end], part.cte)
@@ -167,7 +168,7 @@ def rebuild(msg: ParsedMessage, edits: list[tuple[Leaf, Edit]], _level: int = 0)
             pieces.append(text[pos : block.start])
             pieces.append(uuencode(block.name, edit.content if edit.content is not None else block.content))
             if edit.detached is not None:
-                pieces.append(b"\r\n" + uuencode(f"{block.name}.p7s", edit.detached))
+                pieces.append(b"\r\n" + uuencode(edit.detached_name or f"{block.name}.p7s", edit.detached))
             pos = block.end
         pieces.append(text[pos:])
         new = b"".join(pieces)
@@ -211,3 +212,62 @@ def seven_bit(raw: bytes, *, max_parts: int = 500, max_depth: int = 10) -> bytes
         if needs_encoding(body, part.cte):
             replacements.append((part, mime.decode_body(body, part.cte)))
     return replace_parts(raw, replacements) if replacements else raw
+
+
+def sign_smime(path, signer) -> None:
+    """Whole-message S/MIME of the message at `path`, in place: made 7-bit safe, signed by `signer` (the
+    organisation key), then checked: the signature verifies over exactly the first part's bytes as sent."""
+    from pathlib import Path
+
+    data = seven_bit(Path(path).read_bytes())
+    signed = signer.sign_smime(data)
+    check_smime(signed)
+    Path(path).write_bytes(signed)
+
+
+def check_smime(message: bytes) -> None:
+    """A multipart/signed message's detached CMS verifies over its first part (RFC 8551 3.5: the bytes
+    between the first delimiter line and the CRLF before the next). Raises OutputRejected."""
+    import hashlib
+
+    from gateway.signing.check import OutputRejected, verify_cms
+
+    parsed = mime.parse(message)
+    root = parsed.root
+    if root.content_type != "multipart/signed" or len(root.children) != 2 or parsed.problems:
+        raise OutputRejected("S/MIME output is not a well-formed multipart/signed", detail="S/MIME structure")
+    first, sig = root.children
+    signed_bytes = message[first.start : first.end]
+    der = mime.decode_body(message[sig.body_start : sig.end], sig.cte)
+    verify_cms(der, lambda algo: hashlib.new(algo, signed_bytes).digest())
+
+
+# --- the container rebuilder (gateway.signing.containers) ---------------------------------------------------
+
+
+def _register() -> None:
+    from gateway.signing.containers import rebuilder
+
+    @rebuilder("message")
+    def rebuild_message(source, destination, changes) -> None:
+        """Rebuild a mail message: each changed member (by location) gets its new bytes, each .p7s goes beside
+        its document; every other byte is the source's."""
+        from pathlib import Path
+
+        from gateway.inspect.message import leaves_by_location
+
+        parsed, leaves = leaves_by_location(Path(source).read_bytes())
+        edits = []
+        for location, change in changes.items():
+            leaf = leaves.get(location)
+            if leaf is None:
+                raise InputRejected("member not found again", code="CONTAINER_OUTPUT_INVALID", detail=location)
+            content = Path(change.replacement).read_bytes() if change.replacement is not None else None
+            for name, p7s in change.beside or ((None, None),):
+                detached = Path(p7s).read_bytes() if p7s is not None else None
+                edits.append((leaf, Edit(content=content, detached=detached, detached_name=name)))
+                content = None
+        Path(destination).write_bytes(rebuild(parsed, edits) if edits else parsed.raw)
+
+
+_register()

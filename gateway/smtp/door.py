@@ -1,12 +1,18 @@
-"""The SMTP door: listener + relay handler + the per-message step (documents -> pipeline -> splice -> relay).
+"""The SMTP door: listener + relay handler + the per-message step (the message -> pipeline -> relay).
 
-Per message, at end of DATA:
-1. Index the MIME tree and find PDFs by content (in a worker thread: CPU work stays off the loop).
-2. Each PDF -> `engine.submit(Document(channel=smtp, origin=sender/recipients/message-id, declared=...))`.
-3. Any BLOCK or REJECT -> 550 5.7.1 with every reason, nothing relayed (BLOCK also raises an alert).
-   Any temporary failure -> 451, nothing relayed; the sender's queue retries.
-4. SIGN -> the attachment's bytes are replaced in place (same headers and name, base64 in 76 columns);
-   PASS -> untouched. Optional whole-message S/MIME. Then upstream DATA; its reply is ours.
+The door decides nothing (gateway/doors.py). Per message, at end of DATA:
+1. The message is normalised once (every line end CRLF: gateway.inspect.mime.normalise); those bytes are
+   what is inspected and, unless the pipeline returns a rebuilt message, exactly what is relayed.
+2. The whole message is ONE document: `engine.submit(Document(media_type=message/rfc822, channel=smtp,
+   origin=sender/recipients/client/message-id, declared=X-Kyso-* headers))`. The pipeline reads it as a
+   container (gateway.inspect.message): every part a recipient can open is a member decided by the policy,
+   the headers' classification signals count, ambiguity / encryption / the sender's own signature are
+   decided there, with a decision record; documents are signed in place or get a .p7s beside them and the
+   message is rebuilt (gateway.signing.message), S/MIME-signed as a whole when the policy says so.
+3. REJECT / BLOCK -> 550 5.7.1 with every reason, nothing relayed (BLOCK also raises an alert).
+   A temporary failure -> 451, nothing relayed; the sender's queue retries.
+4. SIGN -> `result.output` (the rebuilt message) is relayed; PASS -> the normalised bytes, unchanged. The
+   upstream's reply to DATA is ours: 250 only after the next hop said 250.
 5. One door-level record per message (relayed / refused / deferred, with counts, never content).
 """
 
@@ -17,13 +23,11 @@ import ipaddress
 import logging
 from pathlib import Path
 
-from gateway.inspect import marks as secrecy
-from gateway.inspect import message as mail_reader
-from gateway.inspect import mime
-from gateway.inspect.reading import Reading
+from gateway import declare
 from gateway.errors import AuditUnavailable, GatewayError, PermanentError
-from gateway.model import Channel, Declared, Document, Origin, Outcome, Reason, Result
-from gateway.signing import message as rebuilder
+from gateway.inspect import mime
+from gateway.inspect.sniff import MESSAGE
+from gateway.model import Channel, Document, Origin, Outcome, Reason, Result
 from gateway.smtp import replies
 from gateway.smtp.relay import Upstream
 from gateway.smtp.server import Authenticator, GatewaySMTP, RelayHandler, reply_text, tls_context
@@ -117,91 +121,61 @@ class SmtpDoor:
                 self._inflight.discard(task)
 
     async def _message(self, server: GatewaySMTP, session, envelope) -> str:
-        limits = self.settings.limits
-        raw: bytes = envelope.original_content
         txn = server.transaction
         peer = session.peer[0] if isinstance(session.peer, tuple) else str(session.peer)
+        data = mime.normalise(envelope.original_content)  # inspected, and relayed unless rebuilt
         facts = {"sender": envelope.mail_from, "recipients": len(envelope.rcpt_tos),
-                 "refused_recipients": txn.refused_rcpts, "size": len(raw), "client": peer}
-
-        try:
-            parsed, walk, docs, marks = await asyncio.to_thread(
-                _index, raw, limits.max_mime_parts, limits.max_mime_depth, limits.max_header_bytes)
-        except PermanentError as exc:
-            reply = replies.for_error(exc)
-            await self._record("smtp.refused", reply, facts)
-            return reply_text(reply, envelope)
-        message_id = parsed.header("Message-ID")
+                 "refused_recipients": txn.refused_rcpts, "size": len(data), "client": peer}
+        head = mime.top_header(data)
+        message_id = head("message-id")
         facts["message_id"] = message_id
-        facts["documents"] = len(docs)
-        declared = marks.level.value if marks.level else None
-
-        if marks.secrecy and not docs:
-            reasons = tuple(Reason.of("SECRET_MARKED", level=f.level.value, where=f.where) for f in marks.secrecy)
-            reply = replies.blocked(reasons)
-            await self._record("smtp.blocked", reply, facts, alert=True)
-            return reply_text(reply, envelope)
-        refusals = list(walk.problems)
-        if walk.encrypted:
-            refusals.append(Reason.of("MAIL_ENCRYPTED"))
-        if refusals:
-            reply = replies.refused_for(tuple(refusals))
+        try:
+            declared = declare.for_mail_part(head, None)
+        except declare.DeclarationError as exc:
+            reply = replies.refused_for((Reason.of(exc.code, **exc.params),))
             await self._record("smtp.refused", reply, facts)
             return reply_text(reply, envelope)
-
         origin = Origin(sender=envelope.mail_from, recipients=tuple(envelope.rcpt_tos), client=peer,
                         message_id=message_id)
-        documents = [
-            Document(channel=Channel.SMTP, name=d.name or f"tai-lieu-{i}", content=d.content,
-                     media_type=d.declared_type, origin=origin, declared=Declared(classification=declared))
-            for i, d in enumerate(docs, 1)
-        ]
-        outcomes = await asyncio.gather(*(self.engine.submit(doc) for doc in documents), return_exceptions=True)
+        doc = Document(channel=Channel.SMTP, name="thu.eml", content=data, media_type=MESSAGE, origin=origin,
+                       declared=declared)
         try:
-            return await self._conclude(server, envelope, parsed, docs, outcomes, facts)
-        finally:
-            await asyncio.to_thread(_remove_outputs, outcomes)
-
-    async def _conclude(self, server, envelope, parsed, docs, outcomes, facts) -> str:
-        results = [r for r in outcomes if isinstance(r, Result)]
-        errors = [e for e in outcomes if isinstance(e, BaseException)]
-        facts["outcomes"] = ",".join(sorted(str(r.outcome) for r in results))
-        if errors:
-            facts["errors"] = ",".join(sorted({getattr(e, "code", "INTERNAL_ERROR") for e in errors}))
-        refusing = [r for r in results if r.outcome in (Outcome.BLOCK, Outcome.REJECT)]
-        if refusing:
-            blocked = any(r.outcome is Outcome.BLOCK for r in refusing)
-            reply = replies.refused(refusing)
-            if blocked:
-                log.warning("ALERT smtp: secret-marked document refused (message-id %s)", facts.get("message_id"))
-            await self._record("smtp.blocked" if blocked else "smtp.refused", reply, facts, alert=blocked)
-            return reply_text(reply, envelope)
-        if errors:
-            for e in errors:
-                if not isinstance(e, GatewayError):
-                    log.error("smtp: document processing failed: %s", type(e).__name__)
-            permanent = [e for e in errors if isinstance(e, PermanentError)]
-            reply = replies.for_error(permanent[0] if permanent else errors[0])
+            result = await self.engine.submit(doc)
+        except Exception as exc:  # noqa: BLE001 - temporary (451) unless refused on purpose
+            if not isinstance(exc, GatewayError):
+                log.error("smtp: message processing failed: %s", type(exc).__name__)
+            reply = replies.for_error(exc)
             await self._record("smtp.refused" if reply.permanent else "smtp.deferred", reply, facts)
             return reply_text(reply, envelope)
+        try:
+            return await self._conclude(server, envelope, data, result, facts)
+        finally:
+            if result.output is not None:
+                await asyncio.to_thread(_remove, result.output.path)
 
-        pairs = []
-        for found, result in zip(docs, outcomes):
-            if result.outcome is Outcome.SIGN and result.output is not None:
-                if found.signed:
-                    reply = replies.refused_for((Reason.of("MAIL_SENDER_SIGNED", name=found.name),))
-                    await self._record("smtp.refused", reply, facts)
-                    return reply_text(reply, envelope)
-                pairs.append((found, result.output))
-        facts["signed"] = len(pairs)
-        out = await asyncio.to_thread(_splice, parsed, pairs) if pairs else parsed.raw
-        if self.settings.smtp.smime_sign:
-            prepared = await asyncio.to_thread(rebuilder.seven_bit, out)
-            out = await self.engine.sign_smime(prepared)
-            facts["smime"] = True
+    async def _conclude(self, server, envelope, data: bytes, result: Result, facts: dict) -> str:
+        facts["outcome"] = str(result.outcome)
+        facts["documents"] = sum(1 for m in result.members if m.role == "document")
+        facts["signed"] = sum(1 for m in result.members if m.signed)
+        if result.outcome in (Outcome.BLOCK, Outcome.REJECT):
+            blocked = result.outcome is Outcome.BLOCK
+            reply = replies.refused([result])
+            if blocked:
+                log.warning("ALERT smtp: secret-marked message refused (message-id %s)", facts.get("message_id"))
+            await self._record("smtp.blocked" if blocked else "smtp.refused", reply, facts, alert=blocked)
+            return reply_text(reply, envelope)
+        if result.outcome is Outcome.SIGN:
+            out = result.output
+            if out is None or out.detached or out.media_type != MESSAGE:
+                # Signed as something else than a mail message: never relay a .p7s or a lone document.
+                reply = replies.refused_for((Reason.of("MIME_MALFORMED", detail="not read as a mail message"),))
+                await self._record("smtp.refused", reply, facts)
+                return reply_text(reply, envelope)
+            data = await asyncio.to_thread(Path(out.path).read_bytes)
+            facts["smime"] = any(r.code == "MAIL_SMIME_SIGNED" for r in result.decision.reasons)
         up = server.transaction.upstream
         try:
-            upstream_reply = await up.data(out)
+            upstream_reply = await up.data(data)
         except GatewayError as exc:
             reply = replies.for_error(exc)
             await self._record("smtp.deferred", reply, facts)
@@ -222,40 +196,13 @@ class SmtpDoor:
             log.error("smtp: decision log unavailable for event %s", event)
 
 
-def _index(raw: bytes, max_parts: int, max_depth: int, max_header_bytes: int):
-    """The message as inspected and relayed (CRLF-normalised), its leaves, the documents to submit, and the
-    classification signals of its headers and names."""
-    parsed = mime.parse(mime.normalise(raw), max_parts=max_parts, max_depth=max_depth,
-                        max_header_bytes=max_header_bytes)
-    walk = mime.walk(parsed)
-    marks = secrecy.scan_reading(Reading("message/rfc822", metadata=mail_reader.signals(parsed, walk)))
-    docs = [leaf for leaf in walk.leaves if leaf.role == "document" and _document_type(leaf.content)]
-    return parsed, walk, docs, marks
+def _remove(path) -> None:
+    """The pipeline's output file, and its private directory (out-*) with it."""
+    import shutil
 
-
-def _document_type(content: bytes) -> str | None:
-    from gateway.inspect.sniff import PDF, sniff
-
-    media = sniff(content[:8192])
-    if media == PDF:
-        return media
-    if media.startswith(("application/vnd.openxmlformats", "application/vnd.oasis", "application/x-ole")):
-        return media
-    return None
-
-
-def _splice(parsed, pairs) -> bytes:
-    edits = []
-    for found, output in pairs:
-        data = Path(output.path).read_bytes()
-        edits.append((found, rebuilder.Edit(detached=data) if output.detached else rebuilder.Edit(content=data)))
-    return rebuilder.rebuild(parsed, edits)
-
-
-def _remove_outputs(outcomes) -> None:
-    for r in outcomes:
-        if isinstance(r, Result) and r.output is not None:
-            try:
-                Path(r.output.path).unlink(missing_ok=True)
-            except OSError:
-                log.warning("smtp: could not remove a signed output file")
+    try:
+        Path(path).unlink(missing_ok=True)
+        if Path(path).parent.name.startswith("out-"):
+            shutil.rmtree(Path(path).parent, ignore_errors=True)
+    except OSError:
+        log.warning("smtp: could not remove a signed output file")
