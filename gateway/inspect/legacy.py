@@ -39,7 +39,7 @@ _VNI_LETTERS = {
     "Ô": "Ơ", "Ö": "Ư", "Ñ": "Đ", "Í": "Í", "Ì": "Ì", "Æ": "Ỉ", "Ó": "Ĩ", "Ò": "Ị", "Î": "Ỵ",
 }
 
-_TCVN3_FONT = re.compile(r"(?:^|\+)\.?vn[a-z0-9]", re.IGNORECASE)
+_TCVN3_FONT = re.compile(r"^\.?Vn[A-Z0-9]")  # ".VnTime", ".VnArialH", "VnTimeH" (the dot is sometimes lost)
 _VNI_FONT = re.compile(r"(?:^|\+)vni[-_ ]", re.IGNORECASE)
 
 
@@ -48,7 +48,7 @@ def font_encoding(name: str | None) -> str | None:
     if not name:
         return None
     base = name.split("+", 1)[-1]
-    if base.startswith(".") and _TCVN3_FONT.search(base):
+    if _TCVN3_FONT.match(base):
         family = re.split(r"[-,]", base, 1)[0]
         return "tcvn3-caps" if family.endswith("H") else "tcvn3"
     if _VNI_FONT.search(base):

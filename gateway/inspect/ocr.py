@@ -339,6 +339,8 @@ def _region_images(page, text, box, ink, seen: dict):
     # the region rendered at REGION_DPI is what is read (the page's transform, clipping and colours applied).
     if ink is not None and ink.kind == "image" and ink.pixels and ink.pixels[0] * ink.pixels[1] <= MAX_ANALYSED_PIXELS:
         own = _image_pixels(page, ink)
+        if own is _NOISE:
+            return []
         if own is not None:
             key = hashlib.sha256(own.tobytes()).hexdigest() + repr((round(box[2] - box[0]), round(box[3] - box[1])))
             if key in seen:
@@ -351,6 +353,31 @@ def _region_images(page, text, box, ink, seen: dict):
     return [(i, scale, (box[0] - 24 / scale, box[1] - 24 / scale)) for i in _prepare(img)]
 
 
+class _Noise:
+    """An image that cannot hold writing (stands in for its pixels: nothing to read)."""
+
+    def convert(self, mode):
+        return self
+
+    mode = "L"
+
+
+_NOISE = _Noise()
+
+
+def _incompressible_grey(raw, obj) -> bool:
+    """A grey image stored (nearly) uncompressed by a lossless filter has no uniform background — a uniform
+    background is what lossless compression shrinks — so it holds no legible writing, and grey has no red
+    ink: known without decoding it (a scanned page compresses to a fraction of its pixels)."""
+    meta = obj.get_metadata()
+    if meta.colorspace != raw.FPDF_COLORSPACE_DEVICEGRAY or meta.bits_per_pixel != 8:
+        return False
+    if any(f not in ("FlateDecode", "LZWDecode", "RunLengthDecode") for f in obj.get_filters()):
+        return False
+    stored = raw.FPDFImageObj_GetImageDataRaw(obj.raw, None, 0)
+    return stored >= 0.6 * meta.width * meta.height
+
+
 def _image_pixels(page, ink):
     """The decoded pixels of the image object whose box is `ink.box` (None if it cannot be found)."""
     import pypdfium2.raw as raw
@@ -359,6 +386,8 @@ def _image_pixels(page, ink):
         try:
             if obj.get_px_size() != tuple(ink.pixels):
                 continue
+            if _incompressible_grey(raw, obj):
+                return _NOISE
             return obj.get_bitmap(render=False).to_pil()  # the image keeps its bitmap alive
         except Exception:  # noqa: BLE001 - an image PDFium cannot decode: read the rendered region instead
             return None

@@ -3,7 +3,9 @@ fields, the text of the pages and the document's metadata (Info and XMP).
 
 An empty-password PDF is still encrypted. Broken vs recovered: a strict pypdf read fails, a lenient one
 succeeds. Hostile input: pypdf works on the open file, page and object counts are capped by settings.limits,
-text extraction has a time budget, and the whole analysis runs under `limits.time_limit`. Whatever cannot be
+and the whole analysis runs under `limits.time_limit`. The text of every page (by geometry, with annotations,
+and OCR of what no text layer says) comes from pdftext.py, in a child process for large files; form-field
+values and every Info/XMP field are read here. Whatever cannot be
 parsed becomes broken=True with a PDF_BROKEN warning, never an exception; text that could not be read in
 time is reported in `incomplete` (fail closed: the document is not released on a partial reading).
 """
