@@ -347,9 +347,90 @@ def guess_type(cn: str, title: str | None, org: str | None = None, ous: Sequence
 
 
 def _title_from_subject(subject: str) -> str | None:
-    """title=... from an RFC 4514 / human-friendly subject string (learned certificates have no DER)."""
-    m = re.search(r"(?:^|[,;/+]\s*)(?:title|T|2\.5\.4\.12)\s*[=:]\s*((?:\\.|[^,;/+])+)", subject or "")
-    return m.group(1).strip().replace("\\", "") if m else None
+    """The title (2.5.4.12) of a subject written as RFC 4514 ("T=Chủ tịch") or as the validator's
+    human-friendly form ("Title: Chủ tịch"): learned certificates have no DER to read it from."""
+    return dict(name_attributes(subject)).get("T")
+
+
+# Attribute names as RFC 4514 / OpenSSL / asn1crypto's human_friendly write them -> one short name.
+_ATTR = {
+    "cn": "CN", "common name": "CN", "2.5.4.3": "CN",
+    "o": "O", "organization": "O", "organisation": "O", "organization name": "O", "2.5.4.10": "O",
+    "ou": "OU", "organizational unit": "OU", "organization unit": "OU", "organizational unit name": "OU", "2.5.4.11": "OU",
+    "c": "C", "country": "C", "country name": "C", "2.5.4.6": "C",
+    "l": "L", "locality": "L", "locality name": "L", "2.5.4.7": "L",
+    "st": "ST", "s": "ST", "state/province": "ST", "state or province name": "ST", "2.5.4.8": "ST",
+    "t": "T", "title": "T", "2.5.4.12": "T",
+    "e": "E", "email address": "E", "emailaddress": "E", "1.2.840.113549.1.9.1": "E",
+    "serialnumber": "SERIALNUMBER", "serial number": "SERIALNUMBER", "2.5.4.5": "SERIALNUMBER",
+    "uid": "UID", "user id": "UID", "userid": "UID", "0.9.2342.19200300.100.1.1": "UID",
+    "street": "STREET", "street address": "STREET", "2.5.4.9": "STREET",
+    "dc": "DC", "domain component": "DC", "0.9.2342.19200300.100.1.25": "DC",
+    "gn": "GN", "given name": "GN", "givenname": "GN", "2.5.4.42": "GN",
+    "sn": "SN", "surname": "SN", "2.5.4.4": "SN",
+}
+_ATTR_ORDER = ("CN", "T", "SERIALNUMBER", "UID", "E", "OU", "O", "STREET", "L", "ST", "C", "DC", "GN", "SN")
+_HUMAN_PAIR = re.compile(r"(?:^|,\s*|;\s*)([A-Za-z][A-Za-z0-9 ./]*?):\s*")
+
+
+def name_attributes(name: str | None) -> list[tuple[str, str]]:
+    """(short attribute name, value) pairs of a distinguished name in any of the string forms seen here."""
+    text = (name or "").strip()
+    if not text:
+        return []
+    import unicodedata
+
+    pairs: list[tuple[str, str]] = []
+    if "=" not in text or re.match(r"^[A-Za-z][A-Za-z .]*:\s", text):
+        # asn1crypto human_friendly: "Common Name: X, Organization: Y" (values unescaped)
+        marks = list(_HUMAN_PAIR.finditer(text))
+        for i, m in enumerate(marks):
+            end = marks[i + 1].start() if i + 1 < len(marks) else len(text)
+            pairs.append((m.group(1), text[m.end():end]))
+    else:
+        # RFC 4514 (also "/"-separated OpenSSL one-liners): split on unescaped separators
+        sep = "/" if text.startswith("/") else ","
+        parts, cur, esc = [], "", False
+        for ch in text.lstrip("/"):
+            if esc:
+                cur, esc = cur + ch, False
+            elif ch == "\\":
+                esc = True
+            elif ch in (sep, "+", ";"):
+                parts.append(cur)
+                cur = ""
+            else:
+                cur += ch
+        parts.append(cur)
+        for part in parts:
+            if "=" in part:
+                k, v = part.split("=", 1)
+                pairs.append((k, v))
+    out = []
+    for k, v in pairs:
+        key = _ATTR.get(k.strip().lower(), k.strip().upper())
+        value = re.sub(r"\s+", " ", unicodedata.normalize("NFC", v)).strip()
+        if value:
+            out.append((key, value))
+    return out
+
+
+def canonical_name(name: str | None) -> str:
+    """One string for one distinguished name, whatever form it came in (RFC 4514 from an imported file, the
+    validator's human-friendly text from a signature): attributes by a fixed order, values NFC with single
+    blanks, RFC 4514 escaping. The inventory stores issuers in this form (a certificate learned from a
+    signature and the same one imported later are one row)."""
+    attrs = name_attributes(name)
+    if not attrs:
+        return (name or "").strip()
+    order = {k: i for i, k in enumerate(_ATTR_ORDER)}
+    attrs.sort(key=lambda kv: (order.get(kv[0], len(order)), kv[0], kv[1]))
+
+    def esc(v: str) -> str:
+        v = re.sub(r'([,+"\\<>;=])', r"\\\1", v)
+        return ("\\" + v if v[:1] in "# " else v)
+
+    return ",".join(f"{k}={esc(v)}" for k, v in attrs)
 
 
 # --- the store ------------------------------------------------------------------------------------
@@ -391,6 +472,48 @@ class ImportResult:
     updated: int = 0
     skipped_ca: int = 0
     records: tuple[CertRecord, ...] = ()
+
+
+def _canonicalise(conn: sqlite3.Connection) -> None:
+    """Inventories written before issuers had one form: rewrite them, and merge the rows that were one
+    certificate (same fingerprint, or same canonical issuer and serial), keeping the stronger source, a
+    confirmed type and a revocation."""
+    rows = conn.execute("SELECT id, issuer, serial, sha256, source, cert_type, type_confirmed, revoked_at, "
+                        "revocation_reason, der FROM cert_inventory").fetchall()
+    if all(canonical_name(r["issuer"]) == r["issuer"] for r in rows):
+        groups: dict = {}
+        for r in rows:
+            groups.setdefault(r["sha256"] or ("-", r["id"]), []).append(r)
+        if all(len(g) == 1 for g in groups.values()):
+            return
+    rank = {Source.LEARNED.value: 0, Source.IMPORTED.value: 1, Source.TOKEN.value: 2}
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        groups = {}
+        for r in rows:
+            key = ("sha", r["sha256"]) if r["sha256"] else ("name", canonical_name(r["issuer"]), r["serial"])
+            groups.setdefault(key, []).append(r)
+        by_name: dict = {}
+        for members in groups.values():
+            by_name.setdefault((canonical_name(members[0]["issuer"]), members[0]["serial"]), []).extend(members)
+        for (issuer, _serial), members in by_name.items():
+            members.sort(key=lambda r: (rank.get(r["source"], 0), r["der"] is not None), reverse=True)
+            keep, drop = members[0], members[1:]
+            confirmed = next((r for r in members if r["type_confirmed"]), None)
+            revoked = next((r for r in members if r["revoked_at"]), None)
+            for r in drop:
+                conn.execute("DELETE FROM cert_inventory WHERE id=?", (r["id"],))
+            conn.execute(
+                "UPDATE cert_inventory SET issuer=?, cert_type=?, type_confirmed=?, revoked_at=?, revocation_reason=? "
+                "WHERE id=?",
+                (issuer, (confirmed or keep)["cert_type"], int(confirmed is not None),
+                 (revoked or keep)["revoked_at"], (revoked or keep)["revocation_reason"], keep["id"]),
+            )
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
 
 
 def _row(r: sqlite3.Row) -> CertRecord:
@@ -440,6 +563,7 @@ class Inventory:
                     conn = audit.connect()
                 conn.row_factory = sqlite3.Row
                 conn.executescript(_SCHEMA)
+                _canonicalise(conn)
             except (OSError, sqlite3.Error) as exc:
                 raise StorageUnavailable(f"inventory: {exc}") from None
             self._conn = conn
@@ -477,7 +601,7 @@ class Inventory:
         s = norm_serial(serial)
         sql, args = f"SELECT {_COLS} FROM cert_inventory WHERE serial = ?", [s]
         if issuer:
-            sql, args = sql + " AND issuer = ?", args + [issuer]
+            sql, args = sql + " AND issuer = ?", args + [canonical_name(issuer)]
         return [_row(r) for r in self._connect().execute(sql, args)]
 
     def _one(self, serial: str, issuer: str | None) -> CertRecord:
@@ -497,9 +621,14 @@ class Inventory:
         """Add or update by issuer+serial. Returns (record, added). A confirmed type is kept."""
         now = now or datetime.now(timezone.utc)
         ctype = cert_type or p.guessed_type
+        p = replace(p, issuer=canonical_name(p.issuer))
         with self._tx() as c:
-            old = c.execute("SELECT id, type_confirmed, source FROM cert_inventory WHERE issuer=? AND serial=?",
-                            (p.issuer, p.serial)).fetchone()
+            # the same certificate, however its issuer was written when it was learned: fingerprint first
+            old = c.execute("SELECT id, type_confirmed, source FROM cert_inventory WHERE sha256=?",
+                            (p.sha256.lower(),)).fetchone() if p.sha256 else None
+            if old is None:
+                old = c.execute("SELECT id, type_confirmed, source FROM cert_inventory WHERE issuer=? AND serial=?",
+                                (p.issuer, p.serial)).fetchone()
             if old is None:
                 c.execute(
                     f"INSERT INTO cert_inventory ({_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,NULL,NULL,?,?)",
@@ -512,12 +641,12 @@ class Inventory:
                 rank = {Source.LEARNED: 0, Source.IMPORTED: 1, Source.TOKEN: 2}
                 src = source if rank[source] >= rank[Source(old["source"])] else Source(old["source"])
                 c.execute(
-                    "UPDATE cert_inventory SET subject=?, common_name=?, title=?, not_before=?, not_after=?, "
+                    "UPDATE cert_inventory SET issuer=?, subject=?, common_name=?, title=?, not_before=?, not_after=?, "
                     "sha256=?, der=COALESCE(?, der), source=?, last_seen=?"
                     + ("" if keep_type else ", cert_type=?, type_confirmed=?")
                     + " WHERE id=?",
-                    (p.subject, p.common_name, p.title, _utc(p.not_before), _utc(p.not_after), p.sha256, p.der,
-                     src.value, _utc(now))
+                    (p.issuer, p.subject, p.common_name, p.title, _utc(p.not_before), _utc(p.not_after), p.sha256,
+                     p.der, src.value, _utc(now))
                     + (() if keep_type else (ctype.value, int(cert_type is not None)))
                     + (old["id"],),
                 )
@@ -581,6 +710,7 @@ class Inventory:
             if sf.not_valid_before is None or sf.not_valid_after is None:
                 continue  # cannot place it in any report period
             serial = norm_serial(sf.signer_serial)
+            issuer = canonical_name(sf.issuer_subject)
             title = _title_from_subject(sf.signer_subject)
             guess = guess_type(sf.signer_common_name, title, organisation=False)
             with self._tx() as c:
@@ -589,13 +719,13 @@ class Inventory:
                     old = c.execute("SELECT id FROM cert_inventory WHERE sha256=?", (sf.signer_sha256.lower(),)).fetchone()
                 if old is None:
                     old = c.execute("SELECT id FROM cert_inventory WHERE issuer=? AND serial=?",
-                                    (sf.issuer_subject, serial)).fetchone()
+                                    (issuer, serial)).fetchone()
                 if old is not None:
                     c.execute("UPDATE cert_inventory SET last_seen=? WHERE id=?", (_utc(now), old["id"]))
                     continue
                 c.execute(
                     f"INSERT INTO cert_inventory ({_COLS}) VALUES (?,?,?,?,?,?,0,?,?,?,?,NULL,NULL,NULL,?,?)",
-                    (sf.issuer_subject, serial, sf.signer_subject, sf.signer_common_name, title, guess.value,
+                    (issuer, serial, sf.signer_subject, sf.signer_common_name, title, guess.value,
                      _utc(sf.not_valid_before), _utc(sf.not_valid_after), Source.LEARNED.value,
                      (sf.signer_sha256 or "").lower() or None, _utc(now), _utc(now)),
                 )

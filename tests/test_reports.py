@@ -7,7 +7,7 @@ import csv
 import json
 import re
 import subprocess
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -160,8 +160,10 @@ def report(settings, key, **kw):
     kw.setdefault("unit", "Văn phòng Sở Thử nghiệm")
     kw.setdefault("parent", "Ủy ban nhân dân tỉnh Thử nghiệm")
     kw.setdefault("number", "15/BC-VP")
-    kw.setdefault("issued_on", at(2027, 1, 5))
-    return build_report(settings, parse_period(key), **kw)
+    period = parse_period(key)
+    # dated a few days after the period (never before its end: the figures would stop at the report's date)
+    kw.setdefault("issued_on", max(at(2027, 1, 5), period.end + timedelta(days=4)))
+    return build_report(settings, period, **kw)
 
 
 # --- periods ---------------------------------------------------------------------------------------------
@@ -397,8 +399,9 @@ def test_cli_report_json(world, monkeypatch, tmp_path, capsys):
     monkeypatch.setenv("GATEWAY_VAR_DIR", str(world.var_dir))
     monkeypatch.delenv("KYSO_CONFIG", raising=False)
     out = tmp_path / "r.json"
+    # dated after the period: the figures run to its end (a report dated earlier stops at its own date)
     assert main(["report", "--period", "2026", "--unit", "Văn phòng Sở Thử nghiệm", "--number", "3/BC-VP",
-                 "--format", "json", "-o", str(out)]) == 0
+                 "--date", "2027-01-05", "--format", "json", "-o", str(out)]) == 0
     assert "cấp 7, đang dùng 4, thu hồi 3" in capsys.readouterr().out
     d = json.loads(out.read_text(encoding="utf-8"))
     _check_numbers(d, "2026")

@@ -24,7 +24,9 @@ RECORD_KEEPING = "Lưu: VT"
 MAIN_HEADER_TOP = ("STT", "Tên loại chứng thư số", "Tổng số chứng thư số được cấp", "Tổng số đang sử dụng",
                    "Tổng số đã thu hồi", "", "Ghi chú")
 MAIN_HEADER_SUB = ("", "", "", "", "Số lượng", "Lý do thu hồi", "")
-MAIN_WIDTHS_MM = (12, 38, 22, 21, 17, 30, 25)  # 165 mm: A4 less margins 30 + 15 mm (Decree 30)
+# 165 mm: A4 less margins 30 + 15 mm (Decree 30). "STT" at 12 pt bold is 8 mm, plus the cell padding (4.2 mm in
+# the PDF, 3.8 mm in Word): 14 mm keeps it on one line.
+MAIN_WIDTHS_MM = (14, 38, 22, 21, 17, 30, 23)
 TOTAL_LABEL = "Tổng cộng"
 
 OUTCOME_LABELS = {
@@ -70,13 +72,23 @@ def title_line(data: ReportData) -> str:
     return f"{SUBJECT} {data.period.label_vi}"
 
 
+LEGAL_BASIS = ("Quy chế quản lý, sử dụng chữ ký số, chứng thư số chuyên dùng ban hành kèm theo Quyết định số "
+               "735/QĐ-UBND-HC (Điều 10.5)")
+
+
+def data_until_day(data: ReportData):
+    """The last day the figures count: the period's last day, or the report's own date when it is earlier
+    (a report dated 20/06 cannot count to 30/06). The title, the sentence, the notes and the figures agree."""
+    return (data.data_end - timedelta(microseconds=1)).astimezone(data.data_end.tzinfo).date()
+
+
 def intro(data: ReportData) -> str:
     p = data.period
     last = p.end - timedelta(days=1)
     return (
-        f"Thực hiện Quy chế quản lý, sử dụng chữ ký số, chứng thư số chuyên dùng (Điều 10.5), {data.unit} báo cáo "
-        f"tình hình quản lý, sử dụng chứng thư số, chữ ký số {p.label_vi} (từ ngày {p.start:%d/%m/%Y} đến ngày "
-        f"{last:%d/%m/%Y}), số liệu tính đến hết ngày {last:%d/%m/%Y}, như sau:"
+        f"Thực hiện {LEGAL_BASIS}, {data.unit} báo cáo tình hình quản lý, sử dụng chứng thư số, chữ ký số "
+        f"{p.label_vi} (từ ngày {p.start:%d/%m/%Y} đến ngày {last:%d/%m/%Y}), số liệu tính đến hết ngày "
+        f"{data_until_day(data):%d/%m/%Y}, như sau:"
     )
 
 
@@ -94,7 +106,8 @@ def main_rows(data: ReportData) -> list[tuple[str, ...]]:
 
 def notes(data: ReportData) -> list[str]:
     return [
-        "Ghi chú: số liệu tính đến hết kỳ báo cáo; chứng thư số hết hạn được tính là đã thu hồi (lý do "
+        f"Ghi chú: số liệu tính đến hết ngày {data_until_day(data):%d/%m/%Y}; chứng thư số hết hạn được tính là đã"
+        " thu hồi (lý do "
         "\u201cHết hạn sử dụng\u201d, Nghị định 68/2024/NĐ-CP, Điều 17); cột Ghi chú nêu số phát sinh trong kỳ.",
     ]
 
@@ -136,7 +149,7 @@ def annex_tables(data: ReportData) -> list[Table]:
         "4. Các lý do từ chối nhiều nhất",
         ("STT", "Mã lý do", "Lý do", "Số văn bản"),
         tuple((str(i), c, reason_text(c), str(n)) for i, (c, n) in enumerate(g.top_rejections, 1)),
-        (25, 185, 213, 45),  # points: the longest code at 9 pt is about 172 pt wide
+        (40, 185, 198, 45),  # points: the longest code at 9 pt is about 172 pt wide; "STT" needs 35 with padding
         code_col=1,
     )
     t5 = Table(

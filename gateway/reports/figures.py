@@ -81,6 +81,12 @@ class ReportData:
     recipients: tuple[str, ...] = field(default=("Sở Thông tin và Truyền thông",))
 
     @property
+    def data_end(self) -> datetime:
+        """Where the figures stop (exclusive): the end of the period, or the end of the report's own day when
+        that is earlier."""
+        return data_end(self.period, self.issued_on)
+
+    @property
     def total(self) -> InventoryRow:
         return self.rows[-1]
 
@@ -89,11 +95,19 @@ def _last_instant(p: Period) -> datetime:
     return p.end - timedelta(microseconds=1)
 
 
-def inventory_rows(records: Iterable[CertRecord], period: Period) -> tuple[InventoryRow, ...]:
-    at = _last_instant(period)
+def data_end(period: Period, issued_on: datetime | None) -> datetime:
+    """min(end of the period, midnight after the report's date), Vietnam time, exclusive."""
+    if issued_on is None:
+        return period.end
+    day = issued_on.astimezone(VN_TZ).date() + timedelta(days=1)
+    return min(period.end, datetime(day.year, day.month, day.day, tzinfo=VN_TZ))
+
+
+def inventory_rows(records: Iterable[CertRecord], period: Period, until: datetime | None = None) -> tuple[InventoryRow, ...]:
+    at = (until or period.end) - timedelta(microseconds=1)
     per_type: dict[CertType, list[CertRecord]] = {t: [] for t in CertType}
     for r in records:
-        if r.not_before < period.end:
+        if r.not_before <= at:
             per_type[r.cert_type].append(r)
     rows = [_row(t, per_type[t], period, at) for t in CertType]
     rows.append(_sum(rows))
@@ -225,12 +239,12 @@ def gateway_figures(records: Iterable, period: Period) -> GatewayFigures:
     )
 
 
-def query_decisions(settings, period: Period) -> list:
+def query_decisions(settings, period: Period, until: datetime | None = None) -> list:
     """Decision records of the period from the decision log (`until` is exclusive there, as here)."""
     from gateway.audit import KIND_DECISION, AuditLog
 
     with AuditLog.open(settings) as log:
-        return log.query(since=period.start, until=period.end, kind=KIND_DECISION)
+        return log.query(since=period.start, until=until or period.end, kind=KIND_DECISION)
 
 
 def build_report(settings, period: Period, *, unit: str | None = None, parent: str | None = None,
@@ -244,8 +258,10 @@ def build_report(settings, period: Period, *, unit: str | None = None, parent: s
     if certs is None:
         with Inventory.from_settings(settings) as inv:
             certs = inv.all()
+    issued = (issued_on or datetime.now(VN_TZ)).astimezone(VN_TZ)
+    until = data_end(period, issued)
     if records is None:
-        records = query_decisions(settings, period)
+        records = query_decisions(settings, period, until)
     return ReportData(
         period=period,
         unit=unit if unit is not None else rs.unit,
@@ -254,7 +270,7 @@ def build_report(settings, period: Period, *, unit: str | None = None, parent: s
         place=place if place is not None else rs.place,
         head_title=rs.head_title,
         signer_name=signer_name,
-        issued_on=(issued_on or datetime.now(VN_TZ)).astimezone(VN_TZ),
-        rows=inventory_rows(certs, period),
+        issued_on=issued,
+        rows=inventory_rows(certs, period, until),
         gateway=gateway_figures(records, period),
     )
