@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """How a portal publishes through Kyso Gateway: send the PDF, publish what comes back, never the original.
 
-    python examples/portal_publish.py FILE.pdf [--url http://127.0.0.1:8080] [--token-file var/secrets/http-dev-token]
+    .venv/bin/python examples/portal_publish.py FILE.pdf [--url http://127.0.0.1:8080 (or $KYSO_URL)]
+        [--token-file var/secrets/http-dev-token]
         [--kind issued|attachment|copy|correspondence] [--number 12/QĐ-UBND] [--out signed.pdf]
 
 200 -> the signed document (or the unchanged one when it already carried a valid organisation signature): publish it.
@@ -13,6 +14,7 @@ Exit codes: 0 published-ready, 3 refused, 4 gave up retrying, 2 usage / authenti
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -51,7 +53,7 @@ def publish(client: httpx.Client, path: Path, meta: dict[str, str], out: Path, a
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("file", type=Path)
-    ap.add_argument("--url", default="http://127.0.0.1:8080")
+    ap.add_argument("--url", default=os.environ.get("KYSO_URL", "http://127.0.0.1:8080"))  # as the .sh example
     ap.add_argument("--token-file", type=Path, default=Path("var/secrets/http-dev-token"))
     ap.add_argument("--kind", default="correspondence")
     ap.add_argument("--number")
