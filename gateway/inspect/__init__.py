@@ -229,7 +229,14 @@ def _embedded_files(fh, pdf, work) -> Reading:
     from gateway.inspect import container_pdf
     from gateway.inspect.members import read_container
 
-    reading = read_container("pdf", PDF, container_pdf.members, fh, work.child())
+    ex = work.child()
+    # pypdf walks the carrier's trees here: within what is left of the document's time (on the main thread;
+    # elsewhere the budget's deadline is checked between members).
+    try:
+        with time_limit(max(ex.budget.remaining(), 0.001)):
+            reading = read_container("pdf", PDF, container_pdf.members, fh, ex)
+    except Timeout:
+        return Reading(PDF, incomplete=(Reason.of("TIME_LIMIT", seconds=ex.budget.seconds),))
     # A carrier is not an archive: what stopped the reading of its attachments is "cannot be read completely".
     incomplete = tuple(
         r if r.code != "CONTAINER_BROKEN" else Reason.of("DOCUMENT_UNREADABLE", detail="embedded files: " + r.args.get("detail", ""))
