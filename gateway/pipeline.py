@@ -88,6 +88,8 @@ class Pipeline:
         self._signer = signer
         self._own_signer = signer is None  # close only what we opened
         self._validator = validator
+        # document id -> (its repaired copy, that copy's SHA-256 as inspected), while it is processed
+        self._repaired: dict[str, tuple[Path, str]] = {}
         self._own_audit = audit is None
         self.audit = audit or AuditLog.open(settings)
 
@@ -178,6 +180,7 @@ class Pipeline:
                 break
             return self._finish(doc, facts, decision, output, started, dry_run, signed)
         finally:
+            self._repaired.pop(doc.id, None)
             work.close()
 
     def _extraction(self):
@@ -208,12 +211,44 @@ class Pipeline:
         from gateway.inspect import inspect
 
         facts = inspect(doc, self.settings, self.validator, work)
+        repaired = None
+        if _repairable(facts) and work is not None:
+            facts, repaired = self._inspect_repaired(doc, facts, work)
         if time.monotonic() - started > limits.document_seconds and not _any_secrecy(facts):
             # Inspection is where hostile input costs time (huge object graphs, text extraction). A secrecy mark
             # already found still decides: BLOCK (alert, content not kept), never a plain REJECT.
             return facts, self._refusal(Reason.of("TIME_LIMIT", seconds=limits.document_seconds), "time_limit")
         decision = self.policies.decide(doc, facts, max_document_bytes=limits.max_document_bytes)
+        if repaired is not None:
+            decision = replace(decision, warnings=tuple(dict.fromkeys(decision.warnings + (repaired,))))
         return facts, decision
+
+    def _inspect_repaired(self, doc: Document, facts: Facts, work) -> tuple[Facts, Reason | None]:
+        """An unsigned PDF no reader here opens, which poppler reads: repaired (gateway.signing.repair) into the
+        work directory, inspected and signed as that copy (issue 17 §2). The facts keep the original's hash
+        and size (the record is about what was sent); the repair is a warning. Anything else: as it was."""
+        from gateway.signing import repair
+
+        try:
+            src = Path(doc.path) if doc.path is not None else work.new_path(".pdf")
+            if doc.path is None:
+                src.write_bytes(doc.content or b"")
+            if repair.looks_signed(src, self.settings.signing.chunk_size):
+                return facts, None  # a signed file is never rewritten
+            fixed = work.new_path(".pdf")
+            reason = repair.repair(src, fixed, timeout=float(self.settings.limits.document_seconds))
+        except (PermanentError, OSError) as exc:
+            log.info("repair of %s not possible: %s", doc.id, exc)
+            return facts, None
+        from gateway.inspect import inspect
+
+        fixed_doc = replace(doc, path=fixed, content=None)
+        again = inspect(fixed_doc, self.settings, self.validator, work)
+        if again.broken or again.encrypted or again.signatures:
+            return facts, None
+        self._repaired[doc.id] = (fixed, again.sha256)
+        return replace(again, sha256=facts.sha256, size=facts.size,
+                       warnings=tuple(dict.fromkeys(again.warnings + (reason,)))), reason
 
     def _refusal(self, reason: Reason, rule: str) -> Decision:
         policy = self.policies.default
@@ -239,11 +274,16 @@ class Pipeline:
                 # the document's own bytes: inspection hashed them already (saves one read of the source); the
                 # check refuses an output that does not begin with exactly those bytes (signed = inspected)
                 same = doc.path is None or Path(doc.path) == src
-                output = self._check_output(output, src, facts.sha256 if same and facts is not None else None)
+                inspected = facts.sha256 if same and facts is not None else None
+                if doc.id in self._repaired:  # the repaired copy, as inspected
+                    inspected = self._repaired[doc.id][1]
+                output = self._check_output(output, src, inspected)
                 self._check_inspected(output, src, facts)
             except BaseException:
                 output.path.unlink(missing_ok=True)
                 raise
+            finally:
+                self._drop_repaired()
         except BaseException:
             for p in work.glob(f"{doc.id}-*"):
                 p.unlink(missing_ok=True)
@@ -357,14 +397,16 @@ class Pipeline:
             src, _temp = self._source(doc, work)
             dst = work / "rehearsal.pdf"
             request = replace(self._request(doc, facts, decision), level="B-B")  # no timestamp server asked
-            repairs = pades.sign_pdf(src, dst, request, pdf_signer=pades.rehearsal_signer(), settings=self.settings)
-            same = doc.path is None or Path(doc.path) == src
-            check.check_pdf(dst, src, chunk=self.settings.signing.chunk_size,
-                            source_sha256=facts.sha256 if same else None)
+            done = pades.sign_pdf(src, dst, request, pdf_signer=pades.rehearsal_signer(), settings=self.settings)
+            same = (doc.path is None or Path(doc.path) == src) and not done.repaired
+            inspected = facts.sha256 if same else None
+            if doc.id in self._repaired and not done.repaired:
+                inspected = self._repaired[doc.id][1]
+            check.check_pdf(dst, done.source, chunk=self.settings.signing.chunk_size, source_sha256=inspected)
         finally:
             shutil.rmtree(work, ignore_errors=True)
-        if repairs:
-            decision = replace(decision, warnings=tuple(dict.fromkeys(decision.warnings + tuple(repairs))))
+        if done.repairs:
+            decision = replace(decision, warnings=tuple(dict.fromkeys(decision.warnings + tuple(done.repairs))))
         return decision
 
     def _smime(self, output: SignedOutput) -> SignedOutput:
@@ -391,7 +433,10 @@ class Pipeline:
             raise StorageUnavailable(f"cannot create output directory: {exc.strerror}") from None
 
     def _source(self, doc: Document, work: Path) -> tuple[Path, Path | None]:
-        """A path to sign from: the document's own, or its bytes written to a private temp file."""
+        """A path to sign from: the document's own, or its bytes written to a private temp file (or the copy
+        repaired before inspection)."""
+        if doc.id in self._repaired:
+            return self._repaired[doc.id][0], None
         if doc.path is not None:
             return Path(doc.path), None
         try:
@@ -429,6 +474,12 @@ class Pipeline:
             signature_block=_signature_block(form),
         )
 
+    def _drop_repaired(self) -> None:
+        repaired = getattr(self._signer, "last_source", None)
+        if repaired is not None:
+            Path(repaired).unlink(missing_ok=True)
+            self._signer.last_source = None
+
     def _check_output(self, output: SignedOutput, src: Path, source_sha256: str | None = None) -> SignedOutput:
         """The output check (gateway.signing.check) of what the signer wrote, before anything is released.
 
@@ -441,6 +492,9 @@ class Pipeline:
         if output.detached:
             check.check_detached(output.path, src, chunk)
             return output
+        repaired = getattr(self._signer, "last_source", None)
+        if repaired is not None:  # the signer repaired the file first: the update extends the repaired copy
+            src, source_sha256 = Path(repaired), None
         sha = check.check_pdf(output.path, src, chunk=chunk, source_sha256=source_sha256)
         if not output.sha256:
             return replace(output, sha256=sha)
@@ -584,6 +638,12 @@ def document_fault(exc: BaseException) -> bool:
         return False
     # the token's library, should an error of it escape gateway.signing.keys
     return not type(exc).__module__.startswith(("pkcs11", "sqlite3"))
+
+
+def _repairable(facts: Facts | None) -> bool:
+    """A PDF the inspection could not open at all, with nothing in it that looks signed or encrypted."""
+    return (facts is not None and facts.is_pdf and facts.broken and not facts.encrypted and not facts.signatures
+            and facts.container is None and not facts.members)
 
 
 def _remove_output(output: SignedOutput) -> None:

@@ -6,6 +6,8 @@ word of the input kept) and by the gateway's own output check; every refusal is 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import subprocess
 from pathlib import Path
@@ -255,3 +257,28 @@ def test_check_and_sign_agree_and_every_refusal_is_permanent(pipeline, dev_setti
         assert_faithful(src, signed.output.path, dev_settings.paths.nssdb)
     else:
         assert signed.decision.reasons and not list((tmp_path / "out").glob("*"))
+
+
+# --- repairs: only unsigned files, only what poppler reads, content kept ---------------------------------
+
+
+@pytest.mark.parametrize("name", ["broken_xref_none", "broken_xref_garbage", "offset_header", "offset_header_relative"])
+def test_broken_structure_is_repaired_then_signed_and_the_repair_recorded(pipeline, dev_settings, tmp_path, name):
+    src = write(tmp_path, name, odd_pdfs.ALL[name]())
+    res = pipeline.process(_doc(src), out_dir=tmp_path / "out")
+    assert res.decision.outcome.value == "sign", res.decision
+    assert "PDF_REPAIRED" in [w.code for w in res.decision.warnings]
+    # the record is about what was sent: the original's hash, not the repaired copy's
+    assert hashlib.sha256(src.read_bytes()).hexdigest() in json.dumps(dict(pipeline.audit.query()[-1].data))
+    assert_faithful(src, res.output.path, dev_settings.paths.nssdb)
+
+
+def test_a_signed_file_is_never_repaired(pipeline, tmp_path):
+    """A broken file that carries a signature: rewriting it would break that signature. Refused, permanent."""
+    signed = bytearray(odd_pdfs.signed_pdf(widget=True))
+    at = signed.rindex(b"startxref")
+    signed[at:] = b"startxref\n99999\n%%EOF\n"  # the xref can no longer be found
+    src = write(tmp_path, "signed-broken", bytes(signed))
+    for res in (pipeline.check(_doc(src)), pipeline.process(_doc(src), out_dir=tmp_path / "out")):
+        assert res.decision.outcome.value == "reject" and res.output is None
+        assert "PDF_REPAIRED" not in [w.code for w in res.decision.warnings]

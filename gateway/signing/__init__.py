@@ -106,6 +106,8 @@ class OrgSigner:
         self._built: tuple[bytes, object, list, object] | None = None  # (cert DER, cert, chain, pyHanko signer)
         self.last_status: CertStatus | None = None
         self.last_repairs: tuple[Reason, ...] = ()  # what sign_pdf had to repair in the last input (warnings)
+        # the repaired copy the last output extends (beside it; the caller checks against it, then deletes it)
+        self.last_source: Path | None = None
         # False: sign_pdf leaves SignedOutput.sha256 empty; the caller hashes the output in its own check (the
         # pipeline does: one read of a 200 MB output instead of two).
         self.hash_output = True
@@ -187,11 +189,13 @@ class OrgSigner:
         from gateway.signing import pades
 
         self.check_certificate()
-        self.last_repairs = ()
-        self.last_repairs = pades.sign_pdf(
+        self.last_repairs, self.last_source = (), None
+        done = pades.sign_pdf(
             Path(src), Path(dst), request or PdfSignRequest(), pdf_signer=self._pyhanko_signer(),
             settings=self.settings, validation_context=self._validation_context(),
-        ) or ()
+        )
+        self.last_repairs = done.repairs
+        self.last_source = done.source if done.repaired else None
         return self._output(Path(dst), "application/pdf", hashed=self.hash_output)
 
     def sign_detached(self, src: Path, dst: Path) -> SignedOutput:

@@ -402,10 +402,56 @@ def _unique_field_name(reader, wanted: str | None) -> str:
             return name
 
 
+@dataclass(frozen=True)
+class PdfSigned:
+    """What sign_pdf did: the repairs made (warnings to record) and the file the update extends — `src`
+    itself, or a repaired copy of it beside the output (the output check compares against that; the caller
+    deletes it)."""
+
+    repairs: tuple[Reason, ...]
+    source: Path
+
+    @property
+    def repaired(self) -> bool:
+        return bool(self.source.name.endswith(".repaired"))
+
+
+class _NeedsRepair(Exception):
+    """The signer's reader cannot open the file (internal: sign_pdf decides whether to repair)."""
+
+
 def sign_pdf(src: Path, dst: Path, request: PdfSignRequest, *, pdf_signer, settings,
-             validation_context=None) -> tuple[Reason, ...]:
-    """Sign src into dst (incremental). Returns the repairs made (warnings). Raises InputRejected /
-    GatewayError; dst never left half-written."""
+             validation_context=None) -> PdfSigned:
+    """Sign src into dst (incremental). Raises InputRejected / GatewayError; dst never left half-written.
+
+    A file the reader cannot open is repaired first (gateway.signing.repair) when it is unsigned and poppler
+    reads it; the update then extends the repaired copy (PdfSigned.source)."""
+    src, dst = Path(src), Path(dst)
+    try:
+        return PdfSigned(_sign_pdf(src, dst, request, pdf_signer=pdf_signer, settings=settings,
+                                   validation_context=validation_context), src)
+    except _NeedsRepair as exc:
+        from gateway.signing import repair
+
+        if repair.looks_signed(src, settings.signing.chunk_size):
+            # rewriting would break the signature already there: refused, never repaired
+            raise InputRejected(f"unreadable signed PDF: {exc}", code="PDF_BROKEN", detail=str(exc)) from None
+        fixed = dst.with_name(f".{dst.name}.repaired")
+        try:
+            reason = repair.repair(src, fixed, timeout=float(settings.limits.document_seconds))
+            try:
+                repairs = _sign_pdf(fixed, dst, request, pdf_signer=pdf_signer, settings=settings,
+                                    validation_context=validation_context, repaired=True)
+            except _NeedsRepair as again:
+                raise InputRejected(f"unreadable PDF: {again}", code="PDF_BROKEN", detail=str(again)) from None
+        except BaseException:
+            fixed.unlink(missing_ok=True)
+            raise
+        return PdfSigned((reason, *repairs), fixed)
+
+
+def _sign_pdf(src: Path, dst: Path, request: PdfSignRequest, *, pdf_signer, settings,
+              validation_context=None, repaired: bool = False) -> tuple[Reason, ...]:
     from pyhanko.pdf_utils.misc import PdfError
     from pyhanko.sign import fields, signers, timestamps
     from pyhanko.sign.general import SigningError
@@ -432,7 +478,9 @@ def sign_pdf(src: Path, dst: Path, request: PdfSignRequest, *, pdf_signer, setti
             except (PdfError, Exception) as exc:  # noqa: BLE001 - anything the reader chokes on is "broken"
                 if _mentions_encrypt(inf):
                     raise InputRejected("encrypted PDF", code="PDF_ENCRYPTED") from None
-                raise InputRejected(f"unreadable PDF: {type(exc).__name__}", code="PDF_BROKEN", detail=_short(exc)) from None
+                if isinstance(exc, RecursionError):
+                    raise InputRejected("PDF nested too deep", code="PDF_BROKEN", detail=_short(exc)) from None
+                raise _NeedsRepair(_short(exc)) from None
             if not pages:
                 raise InputRejected("PDF without pages", code="PDF_BROKEN", detail="no pages")
             anchor = None
