@@ -195,6 +195,67 @@ def build_messages(pdfs: list[Path]) -> list[bytes]:
     return out
 
 
+def _stuffed(m: EmailMessage) -> bytes:
+    raw = m.as_bytes(policy=email.policy.SMTP)
+    raw = (b"." + raw if raw.startswith(b".") else raw).replace(b"\r\n.", b"\r\n..")
+    return raw if raw.endswith(b"\r\n") else raw + b"\r\n"
+
+
+def _mail(i: int, attachments: list[tuple[bytes, str, str, str]]) -> bytes:
+    m = EmailMessage()
+    m["From"], m["To"] = SENDER, RCPT
+    m["Subject"] = f"Ho so so {200 + i}/UBND-VP"
+    m["Message-ID"] = f"<bench-extra-{i}-{len(attachments)}@kyso.example>"
+    m.set_content("Kính gửi quý cơ quan, xin gửi kèm hồ sơ.\n")
+    for data, maintype, subtype, name in attachments:
+        m.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
+    return _stuffed(m)
+
+
+def zip_messages(out: Path, count: int) -> list[bytes]:
+    """Mails each carrying one .zip of 10 distinct PDFs (100 KB each, deflated)."""
+    import io
+    import zipfile
+
+    pdfs = pdf_corpus(out / "pdfs", "100k", 100 * 1024, 10 * count)
+    msgs = []
+    for i in range(count):
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+            for j in range(10):
+                zf.writestr(f"cong-van-{j}.pdf", pdfs[i * 10 + j].read_bytes())
+        msgs.append(_mail(i, [(buf.getvalue(), "application", "zip", f"ho-so-{i}.zip")]))
+    return msgs
+
+
+def docx_messages(out: Path, count: int) -> list[bytes]:
+    """Mails each carrying one ~5 MB .docx (python-docx: text paragraphs and a 5 MB stored picture part)."""
+    import io
+    import os
+
+    import docx
+
+    msgs = []
+    for i in range(count):
+        d = docx.Document()
+        d.add_heading(f"Báo cáo số {i}/UBND-VP", 1)
+        for k in range(200):
+            d.add_paragraph(f"Đoạn {k}: nội dung báo cáo tình hình thực hiện nhiệm vụ năm 2026.")
+        d.core_properties.title = f"Bao cao {i}"
+        buf = io.BytesIO()
+        d.save(buf)
+        import zipfile
+
+        data = io.BytesIO()
+        with zipfile.ZipFile(io.BytesIO(buf.getvalue())) as src, zipfile.ZipFile(data, "w") as dst:
+            for item in src.infolist():
+                dst.writestr(item, src.read(item.filename))
+            dst.writestr("word/media/phu-luc.bin", os.urandom(5 * MB - len(buf.getvalue())))
+        msgs.append(_mail(i, [(data.getvalue(), "application",
+                               "vnd.openxmlformats-officedocument.wordprocessingml.document", f"bao-cao-{i}.docx")]))
+    return msgs
+
+
 class RawClient:
     """A minimal SMTP client: the load generator must cost little CPU (aiosmtplib re-normalises line
     endings of every message with a regex: a quarter of a core at these sizes)."""
@@ -393,19 +454,25 @@ class Child:
             self.proc.join(10)
 
 
-def relay_side(kind: str, sink_port: int, messages, n_lat, n_tput, clients) -> dict:
+def relay_side(kind: str, sink_port: int, messages, n_lat, n_tput, clients, extra=None) -> dict:
     child = Child(kind, sink_port=sink_port)
     try:
-        return asyncio.run(measure(child.port, messages, n_lat, n_tput, clients))
+        res = asyncio.run(measure(child.port, messages, n_lat, n_tput, clients))
+        for name, (msgs, n_l, n_t) in (extra or {}).items():
+            res[name] = asyncio.run(measure(child.port, msgs, n_l, n_t, clients, warm=0))
+        return res
     finally:
         child.close()
 
 
-def gateway_side(env, sink_port: int, messages, pdfs, n_lat, n_tput, clients, workers, work: Path) -> dict:
+def gateway_side(env, sink_port: int, messages, pdfs, n_lat, n_tput, clients, workers, work: Path,
+                 extra=None) -> dict:
     child = Child("gateway", sink_port=sink_port, var_dir=env.settings.var_dir, workers=workers, pdfs=pdfs,
                   n_lat=n_lat, work=work, softhsm2_conf=env.token.softhsm2_conf)
     try:
         res = asyncio.run(measure(child.port, messages, n_lat, n_tput, clients, warm=2 * workers))
+        for name, (msgs, n_l, n_t) in (extra or {}).items():
+            res[name] = asyncio.run(measure(child.port, msgs, n_l, n_t, clients, warm=workers))
         # the signing reference runs in the gateway's process, on the loop the door runs on
         res["signing_alone"] = child.ask("signing")
         return res
@@ -429,6 +496,9 @@ def main(argv: list[str] | None = None) -> int:
     env = bench_env(a.out)
     pdfs = pdf_corpus(a.out / "pdfs", "1m", MB, 2 if a.smoke else 20)
     messages = build_messages(pdfs)
+    # Issue 12 rows: a mail carrying a .zip of 10 PDFs, one carrying a 5 MB .docx (fewer messages: bigger work)
+    n_x = 2 if a.smoke else 5
+    extra = {"zip10": (zip_messages(a.out, n_x), n_x, n_x * 2), "docx5m": (docx_messages(a.out, n_x), n_x, n_x * 2)}
     work = a.out / "work" / NAME
     work.mkdir(parents=True, exist_ok=True)
 
@@ -443,7 +513,8 @@ def main(argv: list[str] | None = None) -> int:
         if a.side != "gateway":
             for kind in ("relay", "gw_relay"):
                 before = sink_h["count"]
-                res[kind] = relay_side(kind, sink_port, messages, n_lat, n_tput, clients)
+                res[kind] = relay_side(kind, sink_port, messages, n_lat, n_tput, clients,
+                                       extra if kind == "gw_relay" else None)
                 res[kind]["sink_received"] = sink_h["count"] - before
         have_gateway = env.has_gateway and a.side != "relay"
         try:
@@ -454,7 +525,8 @@ def main(argv: list[str] | None = None) -> int:
             print("bench_smtp: gateway SMTP door / engine not available yet; gateway rows skipped", file=sys.stderr)
         if have_gateway:
             before = sink_h["count"]
-            res["gateway"] = gateway_side(env, sink_port, messages, pdfs, n_lat, n_tput, clients, a.workers, work)
+            res["gateway"] = gateway_side(env, sink_port, messages, pdfs, n_lat, n_tput, clients, a.workers, work,
+                                          extra)
             res["gateway"]["sink_received"] = sink_h["count"] - before
     finally:
         servers.run(_close(sink))
@@ -478,6 +550,16 @@ def main(argv: list[str] | None = None) -> int:
         for base, key in (("gw_relay", "added_latency_p50_ms"), ("relay", "added_latency_vs_plain_relay_p50_ms")):
             if base in res:
                 res[key] = gw_p50 - res[base]["latency"]["latency_ms"]["p50"] - sign_p50
+    for side in ("gw_relay", "gateway"):
+        for name in extra:
+            for phase in ("latency", "throughput"):
+                r = res.get(side, {}).get(name, {}).get(phase)
+                if r:
+                    lat = r["latency_ms"]
+                    rows.append((f"{side} {name}", phase, r["n"], r["clients"], r["msgs_per_s"], lat["p50"],
+                                 lat["p95"], lat["p99"], r["errors"]))
+                    if r["errors"]:
+                        print(f"{side} {name} {phase}: {r['error_samples'][:1]}")
     print_table(
         f"SMTP relay of messages with one 1 MB PDF ({len(messages[0]) / MB:.2f} MB on the wire), loopback",
         ["side", "phase", "n", "clients", "msgs/s", "p50 ms", "p95 ms", "p99 ms", "errors"],

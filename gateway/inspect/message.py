@@ -140,8 +140,10 @@ def member_leaves(walk: Walk) -> list[mime.Leaf]:
     return out
 
 
-def leaves_by_location(raw: bytes) -> tuple[ParsedMessage, dict[str, mime.Leaf]]:
-    """The message indexed again and its member leaves by location (for the rebuilder)."""
+def leaves_by_location(raw: bytes, locations=None) -> tuple[ParsedMessage, dict[str, mime.Leaf]]:
+    """The message indexed again and its member leaves by location (for the rebuilder); with `locations`,
+    only those leaves (and the text parts that hold them, for uuencoded files) are decoded."""
     parsed = mime.parse(mime.normalise(raw), max_parts=MAX_PARTS, max_depth=MAX_DEPTH,
                         max_header_bytes=MAX_HEADER_BYTES)
-    return parsed, {leaf.location: leaf for leaf in mime.walk(parsed).leaves}
+    only = None if locations is None else {loc.split("/uu:", 1)[0] for loc in locations}
+    return parsed, {leaf.location: leaf for leaf in mime.walk(parsed, only).leaves}

@@ -530,16 +530,21 @@ def decode_body(body: bytes, cte: str) -> bytes:
     return body
 
 
+_B64_TEXT = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+_BLANKS = b" \t\r\n"
+
+
 def base64_problem(body: bytes) -> str | None:
     """Why readers may decode this base64 body differently (None: they agree): data after the padding that
-    ends it, or bytes outside the alphabet (one reader skips them, another stops)."""
-    eq = body.find(b"=")
-    if eq >= 0 and _B64_ALPHABET.search(body, eq) is not None:
+    ends it, bytes outside the alphabet (one reader skips them, another stops), or a body cut short. All
+    C-speed passes (bytes.translate, bytes.find): ~1 ms for 1 MB."""
+    data = body.translate(None, _BLANKS)
+    eq = data.find(b"=")
+    if eq >= 0 and data[eq:].strip(b"="):
         return "base64 data after its end"
-    stripped = body.translate(None, b" \t\r\n=")
-    if _B64_JUNK.search(stripped):
+    if data.translate(None, _B64_TEXT + b"="):
         return "bytes outside the base64 alphabet"
-    if len(body.translate(None, b" \t\r\n")) % 4:
+    if len(data) % 4:
         return "base64 cut short"  # one reader drops the last characters, another decodes them, one gives up
     return None
 
@@ -777,16 +782,17 @@ class Walk:
     signed: bool
 
 
-def walk(msg: ParsedMessage) -> Walk:
+def walk(msg: ParsedMessage, only: set[str] | None = None) -> Walk:
     """Every leaf of `msg` (encoded inner messages included), decoded, with its role; uuencoded files inside
-    text bodies as documents of their own; inline PGP noticed; decoding ambiguities collected."""
+    text bodies as documents of their own; inline PGP noticed; decoding ambiguities collected. With `only`
+    (locations), the other leaves are skipped, not even decoded (the rebuilder needs just the changed ones)."""
     w = Walk([], list(msg.problems), msg.encrypted, msg.signed)
-    _walk(msg, (), "", w, False)
+    _walk(msg, (), "", w, False, only)
     w.problems = list(dict.fromkeys(w.problems))
     return w
 
 
-def _walk(msg: ParsedMessage, owners: tuple, prefix: str, w: Walk, signed: bool) -> None:
+def _walk(msg: ParsedMessage, owners: tuple, prefix: str, w: Walk, signed: bool, only: set[str] | None = None) -> None:
     owners = owners + (msg,)
     signed_paths = [p.path for p in msg.parts if p.content_type == "multipart/signed"]
     for part in msg.parts:
@@ -795,12 +801,14 @@ def _walk(msg: ParsedMessage, owners: tuple, prefix: str, w: Walk, signed: bool)
             w.problems.extend(part.inner.problems)
             w.encrypted = w.encrypted or part.inner.encrypted
             w.signed = w.signed or part.inner.signed
-            _walk(part.inner, owners, f"{prefix}{part.location}/inner:", w, inside_signed)
+            _walk(part.inner, owners, f"{prefix}{part.location}/inner:", w, inside_signed, only)
             continue
         if not part.is_leaf or part.is_signature or part.encrypted:
             continue
         if part.content_type in INCOMPLETE_TYPES or part.content_type in PKCS7_TYPES:
             continue  # already a problem, or unwrapped above
+        if only is not None and prefix + part.location not in only:
+            continue
         body = msg.raw[part.body_start : part.end]
         if part.cte == "base64":
             why = base64_problem(body)

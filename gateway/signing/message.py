@@ -256,7 +256,7 @@ def _register() -> None:
 
         from gateway.inspect.message import leaves_by_location
 
-        parsed, leaves = leaves_by_location(Path(source).read_bytes())
+        parsed, leaves = leaves_by_location(Path(source).read_bytes(), set(changes))
         edits = []
         for location, change in changes.items():
             leaf = leaves.get(location)
