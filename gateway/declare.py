@@ -153,3 +153,15 @@ def for_mail_part(message_get: Callable[[str], str | None], part_get: Callable[[
         merged.pop("copy_form", None)
     merged.update(part)
     return parse(merged)
+
+
+def overlay(base: Declared, fields: Mapping[str, str]) -> Declared:
+    """`base` (a container's declaration) with a member's own values over it; a member declaring its kind
+    without a copy form does not inherit the container's copy form. Raises DeclarationError."""
+    own = parse(fields)
+    from dataclasses import fields as dc_fields, replace
+
+    changes = {f.name: getattr(own, f.name) for f in dc_fields(Declared) if getattr(own, f.name) is not None}
+    if own.kind is not None and own.copy_form is None:
+        changes["copy_form"] = None
+    return replace(base, **changes)

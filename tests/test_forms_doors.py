@@ -136,3 +136,34 @@ def test_a_scanned_unsigned_decision_is_refused_too(dev_settings, tmp_path, monk
     monkeypatch.setenv("GATEWAY_VAR_DIR", str(dev_settings.var_dir))
     assert main(["sign", str(scan), "-o", str(tmp_path / "out.pdf")]) == 3
     assert not (tmp_path / "out.pdf").exists()
+
+
+def _mail_part_declared(pdf: bytes, part_headers: dict) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = "van.thu@so-a.gov.vn"
+    msg["To"] = "nhan@so-b.gov.vn"
+    msg["Subject"] = "Gửi văn bản"
+    msg["Message-ID"] = email.utils.make_msgid(domain="so-a.gov.vn")
+    msg.set_content("Kính gửi Sở B.\n")
+    msg.add_attachment(pdf, maintype="application", subtype="pdf", filename="van-ban.pdf")
+    part = list(msg.iter_attachments())[-1]
+    for k, v in part_headers.items():
+        part[k] = v
+    return msg.as_bytes(policy=email.policy.SMTP)
+
+
+@pytest.mark.parametrize("headers, code", [
+    ({"X-Kyso-Kind": "issued"}, CODE),  # a letter declared issued on its own part: the stricter kind holds
+    ({"X-Kyso-Kind": "memo"}, "KIND_DECLARATION_INVALID"),  # never dropped silently
+], ids=["part-issued", "part-invalid"])
+def test_mail_declares_per_attachment(loop, dev_settings, engine, tmp_path, headers, code):
+    letter = fs.draw(tmp_path / "thu.pdf", fs.Spec(header=False, closing=False, body=("Kính gửi anh chị,", "Trân trọng.")))
+    gw = Gateway(loop, dev_settings, engine, tmp_path / "sink")
+    try:
+        with pytest.raises(smtplib.SMTPDataError) as ei:
+            with smtplib.SMTP("127.0.0.1", gw.port, timeout=60) as c:
+                c.sendmail("van.thu@so-a.gov.vn", ["nhan@so-b.gov.vn"], _mail_part_declared(letter.read_bytes(), headers))
+        assert ei.value.smtp_code in (550, 554) and code in ei.value.smtp_error.decode()
+        assert gw.sink.messages() == []
+    finally:
+        gw.close()

@@ -208,14 +208,19 @@ def _inspect_members(doc: Document, reading: Reading, settings, validator, work,
     out = []
     for ref in reading.members:
         member_role = ref.role if role == "document" else role
+        declared = doc.declared
+        if ref.declared:  # the member's own declaration (a MIME part's X-Kyso-* headers) over the container's
+            from gateway import declare
+
+            declared = declare.overlay(doc.declared, dict(ref.declared))
         mdoc = Document(
             channel=doc.channel,
             name=ref.name,
             path=ref.path,
-            kind=doc.kind,
+            kind=declared.kind or doc.kind,
             media_type=ref.media_type,
             origin=doc.origin,
-            declared=doc.declared,
+            declared=declared,
         )
         out.append(Member(ref.location, member_role, mdoc, _inspect(mdoc, settings, validator, child, member_role)))
     return tuple(out)

@@ -114,8 +114,27 @@ def members(path, ex):
         yield Reason.of("MAIL_ENCRYPTED")
     for leaf in member_leaves(walk):
         ex.budget.entry()
-        yield ex.store(leaf.content, location=leaf.location, name=leaf.name, role=leaf.role,
+        ref = ex.store(leaf.content, location=leaf.location, name=leaf.name, role=leaf.role,
                        media_type=leaf.declared_type)
+        if leaf.role == "document" and leaf.part is not None:
+            # an attachment's own X-Kyso-* headers declare its kind (gateway.declare; issue 14)
+            from dataclasses import replace as _replace
+
+            from gateway import declare
+
+            def field(name: str, fields=leaf.part.fields) -> str | None:
+                raw = next((f.raw for f in fields if f.name == name.lower()), None)
+                return None if raw is None else mime.decode_header_bytes(raw).strip()
+
+            own = declare.from_headers(field)
+            if own:
+                try:
+                    declare.parse(own)
+                except declare.DeclarationError as exc:
+                    yield Reason.of(exc.code, **exc.params)
+                    own = {}
+                ref = _replace(ref, declared=tuple(sorted(own.items())))
+        yield ref
 
 
 def member_leaves(walk: Walk) -> list[mime.Leaf]:

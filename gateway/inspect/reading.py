@@ -53,6 +53,9 @@ class MemberRef:
     path: Path
     role: str = "document"  # "document" (needs a signature); "body", "inline", "embedded": read, never signed
     media_type: str | None = None  # as declared inside the container; the member is sniffed by content
+    # What the container declares for this member on its own (a MIME part's X-Kyso-* headers, gateway.declare):
+    # (key, value) pairs that override the container's declaration for this member.
+    declared: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
