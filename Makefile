@@ -12,8 +12,10 @@ GATEWAY     := $(VENV)/bin/gateway
 APT_RUN     := softhsm2 poppler-utils libnss3-tools fonts-liberation2 openssl sqlite3 python3-venv qpdf tesseract-ocr tesseract-ocr-vie
 # ... and what the tests add: a real Postfix, swaks, the independent MIME decoders (ripmime, munpack); the real
 # archivers and extractors the container tests make and take apart archives with (zip/unzip, 7z, tar's
-# bzip2/xz, Debian's tnef decoder); DejaVu fonts for the labelled secrecy set.
-APT_TEST    := postfix swaks ripmime mpack zip unzip p7zip-full bzip2 xz-utils tnef fonts-dejavu-core
+# bzip2/xz, Debian's tnef decoder); DejaVu fonts for the labelled secrecy set; LibreOffice (legacy .doc/.xls/.ppt
+# are read through it: install it on a gateway that must accept them, else they are refused) and GnuPG.
+APT_TEST    := postfix swaks ripmime mpack zip unzip p7zip-full bzip2 xz-utils tnef fonts-dejavu-core \
+            libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui gpg
 PYTEST_ARGS ?=
 
 .PHONY: run test deps deps-test venv dev-init clean help
