@@ -585,6 +585,61 @@ CATALOG: dict[str, ReasonText] = {
         QC_D4,
     ),
     # --- office and text readers (issue 12) ----------------------------------------------------------
+    "OFFICE_ENCRYPTED": ReasonText(
+        "Tệp Office được đặt mật khẩu hoặc mã hóa nên cổng ký số không đọc được nội dung: không ký, không gửi đi;"
+        " đề nghị gỡ mật khẩu (hoặc lưu thành PDF) rồi gửi lại",
+        "The Office file is password-protected or encrypted, so the gateway cannot read it: neither signed"
+        " nor sent; remove the password (or save it as PDF) and send it again",
+        LUAT_BMNN + "; " + QC_D4,
+    ),
+    "OFFICE_MACROS": ReasonText(
+        "Tệp có macro hoặc mã lệnh ({part}) có thể thay đổi nội dung người nhận thấy: không ký, không gửi đi;"
+        " đề nghị lưu thành .docx/.xlsx/.pptx không có macro hoặc PDF rồi gửi lại",
+        "The file carries macros or code ({part}) that can change what the recipient sees: neither signed"
+        " nor sent; save it as .docx/.xlsx/.pptx without macros, or as PDF, and send it again",
+        LUAT_BMNN + "; " + QC_D4,
+    ),
+    "OFFICE_MALFORMED": ReasonText(
+        "Tệp Office có cấu trúc hỏng hoặc không rõ ràng ({detail}): không ký, không gửi đi;"
+        " đề nghị mở và lưu lại bằng Word/Excel/PowerPoint hoặc lưu thành PDF rồi gửi lại",
+        "The Office file is malformed or ambiguous ({detail}): neither signed nor sent; open and save it"
+        " again in Word/Excel/PowerPoint, or save it as PDF, and send it again",
+        QC_D4,
+    ),
+    "OFFICE_LIMIT": ReasonText(
+        "Tệp Office vượt giới hạn đọc an toàn ({detail}): không ký, không gửi đi; đề nghị lưu thành PDF rồi gửi lại",
+        "The Office file exceeds the safe reading limits ({detail}): neither signed nor sent;"
+        " save it as PDF and send it again",
+        QC_D4,
+    ),
+    "OFFICE_EMBEDDED_UNREAD": ReasonText(
+        "Tệp có {count} phần nhúng (ảnh, đối tượng: {parts}) mà cổng ký số chưa đọc được: không ký, không gửi đi;"
+        " đề nghị bỏ các phần nhúng hoặc lưu thành PDF có chữ (không phải ảnh quét) rồi gửi lại",
+        "The file has {count} embedded parts (pictures, objects: {parts}) the gateway cannot read yet:"
+        " neither signed nor sent; remove them, or save as a text PDF, and send it again",
+        LUAT_BMNN + "; " + QC_D4,
+    ),
+    "OFFICE_LEGACY_UNREADABLE": ReasonText(
+        "Không đọc được tệp Office định dạng cũ (.doc/.xls/.ppt/.xlsb: {detail}): không ký, không gửi đi;"
+        " đề nghị lưu thành .docx/.xlsx/.pptx hoặc PDF rồi gửi lại",
+        "The legacy Office file (.doc/.xls/.ppt/.xlsb) could not be read ({detail}): neither signed nor sent;"
+        " save it as .docx/.xlsx/.pptx or PDF and send it again",
+        QC_D4,
+    ),
+    "FILE_POLYGLOT": ReasonText(
+        "Tệp có thể được mở thành hai loại tài liệu khác nhau (ví dụ PDF và tệp nén): không ký, không gửi đi;"
+        " đề nghị gửi từng tài liệu riêng, đúng định dạng",
+        "The file opens as two different kinds of document (e.g. a PDF and an archive): neither signed nor"
+        " sent; send each document on its own, in its own format",
+        LUAT_BMNN + "; " + QC_D4,
+    ),
+    "HTML_ACTIVE_CONTENT": ReasonText(
+        "Tệp HTML có mã lệnh (script) có thể hiện nội dung không có trong tệp: không ký, không gửi đi;"
+        " đề nghị lưu thành PDF rồi gửi lại",
+        "The HTML file runs scripts that can show text not present in the file: neither signed nor sent;"
+        " save it as PDF and send it again",
+        QC_D4,
+    ),
     # --- secrecy reading: layout, OCR, legacy encodings (issue 13) -----------------------------------
     "OCR_UNAVAILABLE": ReasonText(
         "Tài liệu có trang quét hoặc hình ảnh cần nhận dạng chữ để kiểm tra dấu chỉ độ mật nhưng cổng chưa có"

@@ -141,6 +141,14 @@ class LimitSettings(Section):
     max_compression_ratio: float = Field(default=100.0, ge=2)  # of a member above 1 MiB: a bomb beyond
 
 
+class OfficeSettings(Section):
+    """Office documents (gateway/inspect/office.py, legacy.py)."""
+
+    # LibreOffice reads legacy .doc/.xls/.ppt and .xlsb (converted to OOXML, then read); "" = refuse them.
+    soffice: str = "soffice"
+    convert_seconds: float = Field(default=60.0, gt=0, le=3600)
+
+
 class SmtpUser(Section):
     """One SMTP AUTH login; password_hash from gateway.smtp.server.hash_password ('scrypt$salt$hash')."""
 
@@ -254,6 +262,7 @@ class Settings(BaseSettings):
     audit: AuditSettings = AuditSettings()
     policy: PolicySettings = PolicySettings()
     limits: LimitSettings = LimitSettings()
+    office: OfficeSettings = OfficeSettings()
     smtp: SmtpSettings = SmtpSettings()
     folders: FolderSettings = FolderSettings()
     http: HttpSettings = HttpSettings()

@@ -12,6 +12,7 @@ a mark was seen anyway). The file is hashed in one streamed pass, never read who
 
 from __future__ import annotations
 
+import importlib
 import hashlib
 import logging
 import re
@@ -29,6 +30,7 @@ from gateway.model import Document, Facts, Member, Reason, SignFormat
 
 if TYPE_CHECKING:
     from gateway.inspect.members import Extraction
+S = importlib.import_module("gateway.inspect.sniff")  # the module (the package re-exports a function `sniff`)
 
 __all__ = ["inspect", "sniff", "sniff_file", "PDF", "read"]
 
@@ -87,23 +89,59 @@ def _read_image(fh: BinaryIO, media: str, doc: Document, settings) -> Reading:
     return ocr.read_image(fh, media, time.monotonic() + settings.limits.document_seconds)
 
 
+def _read_office(fh: BinaryIO, media: str, doc: Document, settings) -> Reading:
+    from gateway.inspect import office
+
+    return office.read(fh, media, settings, workdir=None)
+
+
+def _read_rtf(fh: BinaryIO, media: str, doc: Document, settings) -> Reading:
+    from gateway.inspect import rtf
+
+    return rtf.read(fh, settings, workdir=None)
+
+
+def _read_polyglot(fh: BinaryIO, media: str, doc: Document, settings) -> Reading:
+    return Reading(media, incomplete=(Reason.of("FILE_POLYGLOT"),))
+
+
+_TEXT_TYPES = frozenset({S.TEXT, S.HTML, S.XML, S.SVG})
+_OFFICE_TYPES = (
+    S.OOXML_TYPES | S.LEGACY_OFFICE | {S.OOXML_ENCRYPTED, S.FODF, S.WORD_XML, S.EXCEL_XML, S.ODF}
+)
+
+
 def _reader_for(media: str):
     """The reader of a media type, or None: a type the gateway cannot read is refused, never passed."""
     from gateway.inspect.ocr import IMAGE_TYPES
 
-    if media in ("text/plain", "text/html", "application/xml"):
+    if media in _TEXT_TYPES:
         return _read_text
     if media in IMAGE_TYPES:
         return _read_image
+    if media in _OFFICE_TYPES or S.is_odf(media):
+        return _read_office
+    if media == S.RTF:
+        return _read_rtf
+    if media == S.POLYGLOT:
+        return _read_polyglot
     return None
 
 
 def read(fh: BinaryIO, media: str, doc: Document, settings) -> Reading:
-    """The Reading of a non-PDF document (PDFs go through `_inspect_pdf`, which also validates signatures)."""
+    """The Reading of a non-PDF document (PDFs go through `_inspect_pdf`, which also validates signatures).
+
+    Bounded by `limits.document_seconds` like a PDF: a reader that runs out of time reports it (incomplete).
+    """
     reader = _reader_for(media)
     if reader is None:
         return Reading(media_type=media)
-    return reader(fh, media, doc, settings)
+    seconds = settings.limits.document_seconds
+    try:
+        with time_limit(seconds):
+            return reader(fh, media, doc, settings)
+    except Timeout:
+        return Reading(media_type=media, incomplete=(Reason.of("TIME_LIMIT", seconds=seconds),))
 
 
 # --- the entry point --------------------------------------------------------------------------------------

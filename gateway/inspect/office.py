@@ -1,0 +1,938 @@
+"""The office reader: OOXML (docx/xlsx/pptx and their macro/template variants), ODF (odt/ods/odp/odg, flat
+ODF XML), Word/Excel 2003 XML, and legacy .doc/.xls/.ppt (through LibreOffice, see `legacy.py`).
+
+What is read — every XML part of the package, not a chosen few, so nothing a person could open is skipped:
+- Word: body, headers, footers, text boxes and shapes (DrawingML and VML), comments, footnotes, endnotes,
+  tracked changes (deleted and moved text a reviewer still sees), hidden text, field codes, content
+  controls, glossary, form-field help and defaults, document variables, alternative text;
+- Excel: every sheet (hidden and very hidden too) cell by cell — shared and inline strings, values,
+  formulas —, sheet names, defined names, cell comments (legacy and threaded), shapes, charts, pivot and
+  external-link caches, data-validation prompts;
+- PowerPoint: slides, notes, masters and layouts, comments, charts, SmartArt;
+- ODF: content.xml, styles.xml (page headers and footers live there), annotations, notes, tracked
+  deletions, frames, sheet and slide names, sub-documents (charts, formulas);
+- document properties: core (title, subject, keywords, description, category, status, authors), app
+  (company, manager, titles of parts), custom (every name = value), ODF meta (and user-defined).
+
+Fail closed: whatever is not read completely makes the Reading `incomplete`, with its own reason code —
+an encrypted package (OFFICE_ENCRYPTED), macros or ActiveX (OFFICE_MACROS: code that can change what a
+recipient sees), a package that is malformed or ambiguous (duplicate or case-folded part names, a DTD,
+an encrypted ZIP entry: OFFICE_MALFORMED), a bomb (OFFICE_LIMIT), a part the reader cannot read itself and
+has nowhere to hand on (OFFICE_EMBEDDED_UNREAD). Embedded objects, packages and images are "parts a
+recipient could open": when the caller gives a work directory they are returned as `members` (role
+"embedded") for the member recursion to sniff and read like any document; images are read by the image
+reader (OCR) when one is registered, and until then make the document refused, never passed.
+`signable` is CAdES only when the whole document was read.
+
+XML is parsed by lxml with entities unresolved, no DTD loaded, no network, no huge trees; a part that
+declares a DTD at all is refused (OOXML forbids one; Word refuses such files too).
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import posixpath
+import re
+import tempfile
+import time
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO, Iterator
+
+S = importlib.import_module("gateway.inspect.sniff")  # the module (the package re-exports a function `sniff`)
+from gateway.inspect.reading import Line, MemberRef, Reading
+from gateway.model import Reason, SignFormat
+
+
+@dataclass(frozen=True)
+class PackageLimits:
+    """Bounds on one OOXML/ODF package (zip-bomb and billion-laughs defence)."""
+
+    max_parts: int = 10_000
+    max_expanded_bytes: int = 512 * 1024 * 1024  # all parts decompressed, counted as they are read
+    max_part_bytes: int = 256 * 1024 * 1024
+    max_ratio: int = 200  # decompressed / compressed, for parts over ratio_floor
+    ratio_floor: int = 1024 * 1024
+    max_lines: int = 2_000_000
+    thumbnail_max_px: int = 512  # an application's page-1 preview this small is not read (see _thumbnail)
+    seconds: float = 120.0
+
+    @classmethod
+    def from_settings(cls, settings) -> "PackageLimits":
+        limits = getattr(settings, "limits", None)
+        seconds = float(getattr(limits, "document_seconds", cls.seconds) or cls.seconds)
+        return cls(seconds=seconds)
+
+
+class _Refused(Exception):
+    """The package cannot be read completely: stop reading, report this reason."""
+
+    def __init__(self, reason: Reason):
+        super().__init__(reason.code)
+        self.reason = reason
+
+
+# --- namespaces and element roles -------------------------------------------------------------------------
+
+# Elements whose end closes a line (a paragraph, a heading, a shared string, a list item ...).
+_BLOCKS = {
+    "p",  # w:p, a:p, text:p
+    "h",  # text:h
+    "si",  # sml shared string item
+    "text",  # sml comment text, pml comment text (runs without a paragraph)
+    "definedName",
+    "title",  # dc:title / svg:title
+    "desc",
+    "cellvalue",
+}
+# Empty elements that stand for white space.
+_SPACES = {"tab": "\t", "br": "\n", "cr": "\n", "line-break": "\n", "noBreakHyphen": "-", "softHyphen": ""}
+# Attributes that a person sees (alternative text, tooltips, drop-down items, form-field help, prompts,
+# sheet and slide names, cell values kept as attributes in ODF).
+_VISIBLE_ATTRS = {
+    "descr", "title", "tooltip", "displayText", "prompt", "promptTitle", "error", "errorTitle", "string-value",
+}
+_VAL_ELEMENTS = {"docVar", "statusText", "helpText", "default", "result", "listItem", "alias", "lvlText"}
+_NAME_ELEMENTS = {"sheet", "table", "page", "definedName", "docVar", "property"}
+# Where a line stands, from an ancestor element's local name (innermost wins).
+_WHERE_BY_TAG = {
+    "txbxContent": "textbox",
+    "textbox": "textbox",
+    "text-box": "textbox",
+    "annotation": "comment",
+    "del": "deleted",
+    "moveFrom": "deleted",
+    "deletion": "deleted",
+    "header": "header",
+    "header-left": "header",
+    "header-first": "header",
+    "footer": "footer",
+    "footer-left": "footer",
+    "footer-first": "footer",
+}
+
+# Parts whose text all stands in paragraphs (WordprocessingML, PresentationML, DrawingML, ODF text): read
+# block by block in C (lxml) — the fast path for large documents. Other XML parts are walked element by
+# element (`_walk_text`), where text outside any paragraph is read too.
+_FAST_PARTS = re.compile(
+    r"(?i)^(?:word/(?:document|header\d*|footer\d*|footnotes|endnotes|comments|glossary/document)\.xml|"
+    r"ppt/(?:slides|notesslides|slidemasters|slidelayouts|notesmasters|handoutmasters)/[^/]+\.xml|"
+    r"xl/drawings/drawing\d*\.xml|content\.xml|styles\.xml)$"
+)
+# Formatting parts: style, font, theme and view definitions hold no text of the document (names of styles
+# and fonts only); skipped for speed. Everything else XML is read.
+_FORMAT_PARTS = re.compile(
+    r"(?i)^(?:word/(?:styles|styleswitheffects|fonttable|websettings)\.xml|xl/styles\.xml|xl/calcchain\.xml|"
+    r"ppt/(?:presprops|viewprops|tablestyles)\.xml|(?:word|xl|ppt)/theme/[^/]+\.xml|"
+    r"ppt/theme/[^/]+\.xml)$"
+)
+_OOXML_SKIP = re.compile(r"(?i)^(?:\[content_types\]\.xml|.*\.rels|.*/printersettings\d*\.bin|.*/fonts?/.*|"
+                         r"word/fonts/.*|customui/.*\.png)$")
+_FONT_TYPES = ("application/x-fontdata", "application/vnd.openxmlformats-officedocument.obfuscatedfont",
+               "application/x-font", "font/")
+_MACRO_PARTS = re.compile(r"(?i)(?:^|/)(?:vbaproject\.bin|vbadata\.xml|activex/.*\.bin|.*\.vba)$|^(?:basic|scripts)/")
+_APP_TEXT = {"Company", "Manager", "Template", "TitlesOfParts", "HyperlinkBase"}
+_CORE_SKIP = {"created", "modified", "revision", "lastPrinted", "creation-date", "date", "print-date",
+              "editing-cycles", "editing-duration", "document-statistic", "generator"}
+_ODF_META = re.compile(r"(?i)^(?:mimetype|meta-inf/manifest\.xml)$")
+
+
+def _local(tag) -> str:
+    if not isinstance(tag, str):
+        return ""
+    return tag.rsplit("}", 1)[-1]
+
+
+# --- the entry point ------------------------------------------------------------------------------------------
+
+
+def read(fh: BinaryIO, media: str, settings=None, *, workdir: Path | None = None) -> Reading:
+    """The Reading of an office document of sniffed type `media` (see module docstring)."""
+    limits = PackageLimits.from_settings(settings)
+    deadline = time.monotonic() + limits.seconds
+    if media == S.OOXML_ENCRYPTED:
+        return _encrypted(media)
+    if media in S.LEGACY_OFFICE or media == S.XLSB:
+        from gateway.inspect import office_legacy as legacy
+
+        return legacy.read(fh, media, settings, workdir=workdir, read_package=_read_converted)
+    if media in (S.FODF, S.WORD_XML, S.EXCEL_XML):
+        return _read_flat(fh, media, limits, deadline)
+    if S.is_ooxml(media) or S.is_odf(media):
+        return _read_package(fh, media, limits, deadline, workdir)
+    return Reading(media)
+
+
+def _encrypted(media: str) -> Reading:
+    return Reading(media, incomplete=(Reason.of("OFFICE_ENCRYPTED"),), encrypted=True)
+
+
+def _read_converted(fh: BinaryIO, media: str, original: str, settings, workdir: Path | None) -> Reading:
+    """legacy.py's callback: read the OOXML LibreOffice made from a legacy file, reported as the original."""
+    limits = PackageLimits.from_settings(settings)
+    reading = _read_package(fh, media, limits, time.monotonic() + limits.seconds, workdir)
+    return Reading(
+        original,
+        lines=reading.lines,
+        metadata=reading.metadata,
+        incomplete=reading.incomplete,
+        warnings=reading.warnings,
+        signable=reading.signable,
+        encrypted=reading.encrypted,
+        broken=reading.broken,
+        members=reading.members,
+    )
+
+
+# --- packages -------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Result:
+    lines: list[Line] = field(default_factory=list)
+    metadata: list[tuple[str, str]] = field(default_factory=list)
+    incomplete: list[Reason] = field(default_factory=list)
+    members: list[MemberRef] = field(default_factory=list)
+    unread: list[str] = field(default_factory=list)  # embedded parts with nowhere to go
+
+
+class _Budget:
+    def __init__(self, limits: PackageLimits, deadline: float):
+        self.limits = limits
+        self.deadline = deadline
+        self.expanded = 0
+        self.lines = 0
+
+    def spend(self, n: int) -> None:
+        self.expanded += n
+        if self.expanded > self.limits.max_expanded_bytes:
+            raise _Refused(Reason.of("OFFICE_LIMIT", detail=f"expanded size over {self.limits.max_expanded_bytes} bytes"))
+        if time.monotonic() > self.deadline:
+            raise _Refused(Reason.of("TIME_LIMIT", seconds=self.limits.seconds))
+
+    def line(self) -> None:
+        self.lines += 1
+        if self.lines > self.limits.max_lines:
+            raise _Refused(Reason.of("OFFICE_LIMIT", detail=f"over {self.limits.max_lines} lines of text"))
+
+
+class _BoundedStream(io.RawIOBase):
+    """A zip member's decompressed bytes, counted as they are read: over the part's declared size, over
+    the ratio or over the package budget, reading stops (declared sizes are not trusted)."""
+
+    def __init__(self, raw, info: zipfile.ZipInfo, budget: _Budget):
+        self.raw = raw
+        self.info = info
+        self.budget = budget
+        self.count = 0
+        limits = budget.limits
+        self.cap = min(limits.max_part_bytes, max(info.file_size, 0))
+        self.ratio_cap = max(limits.ratio_floor, info.compress_size * limits.max_ratio)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        data = self.raw.read(len(b))
+        n = len(data)
+        self.count += n
+        if self.count > self.cap:
+            raise _Refused(Reason.of("OFFICE_LIMIT", detail=f"part {self.info.filename} larger than declared or allowed"))
+        if self.count > self.ratio_cap:
+            raise _Refused(Reason.of("OFFICE_LIMIT", detail=f"part {self.info.filename} expands over {self.budget.limits.max_ratio}x"))
+        self.budget.spend(n)
+        b[:n] = data
+        return n
+
+
+def _open_zip(fh: BinaryIO, limits: PackageLimits) -> tuple[zipfile.ZipFile, dict[str, zipfile.ZipInfo]]:
+    fh.seek(0)
+    try:
+        zf = zipfile.ZipFile(fh)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
+        raise _Refused(Reason.of("OFFICE_MALFORMED", detail=f"not a readable ZIP package ({type(exc).__name__})")) from exc
+    infos = zf.infolist()
+    if len(infos) > limits.max_parts:
+        raise _Refused(Reason.of("OFFICE_LIMIT", detail=f"{len(infos)} parts, over {limits.max_parts}"))
+    parts: dict[str, zipfile.ZipInfo] = {}
+    folded: set[str] = set()
+    declared = 0
+    for info in infos:
+        name = info.filename
+        if info.flag_bits & 0x1:
+            raise _Refused(Reason.of("OFFICE_ENCRYPTED"))
+        # Two entries that readers could take for one part (OPC part names compare case-insensitively; a
+        # backslash is a separator to some) make the package mean different things to different readers.
+        key = name.replace("\\", "/").lower()
+        if key in folded:
+            raise _Refused(Reason.of("OFFICE_MALFORMED", detail=f"duplicate part {name!r}"))
+        folded.add(key)
+        declared += max(info.file_size, 0)
+        if declared > limits.max_expanded_bytes:
+            raise _Refused(Reason.of("OFFICE_LIMIT", detail=f"declared expanded size over {limits.max_expanded_bytes} bytes"))
+        if not name.endswith("/"):
+            parts[name] = info
+    return zf, parts
+
+
+def _open_part(zf: zipfile.ZipFile, info: zipfile.ZipInfo, budget: _Budget) -> BinaryIO:
+    try:
+        raw = zf.open(info)
+    except (NotImplementedError, RuntimeError, zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise _Refused(Reason.of("OFFICE_MALFORMED", detail=f"part {info.filename}: {type(exc).__name__}")) from exc
+    return io.BufferedReader(_BoundedStream(raw, info, budget), 64 * 1024)
+
+
+def _read_part_bytes(zf, info, budget) -> bytes:
+    with _open_part(zf, info, budget) as f:
+        try:
+            return f.read()
+        except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
+            raise _Refused(Reason.of("OFFICE_MALFORMED", detail=f"part {info.filename}: {type(exc).__name__}")) from exc
+
+
+def _read_package(fh: BinaryIO, media: str, limits: PackageLimits, deadline: float, workdir: Path | None) -> Reading:
+    budget = _Budget(limits, deadline)
+    result = _Result()
+    encrypted = False
+    try:
+        zf, parts = _open_zip(fh, limits)
+        with zf:
+            if S.is_odf(media):
+                encrypted = _odf_encrypted(zf, parts, budget)
+                if encrypted:
+                    raise _Refused(Reason.of("OFFICE_ENCRYPTED"))
+                _PackageReader(zf, parts, budget, result, workdir, odf=True, media=media).run()
+            else:
+                if "[Content_Types].xml" not in parts:
+                    result.incomplete.append(Reason.of("OFFICE_MALFORMED", detail="no [Content_Types].xml"))
+                _PackageReader(zf, parts, budget, result, workdir, odf=False).run()
+    except _Refused as refused:
+        result.incomplete.append(refused.reason)
+        encrypted = encrypted or refused.reason.code == "OFFICE_ENCRYPTED"
+    if result.unread:
+        shown = ", ".join(result.unread[:5]) + (" ..." if len(result.unread) > 5 else "")
+        result.incomplete.append(Reason.of("OFFICE_EMBEDDED_UNREAD", count=len(result.unread), parts=shown))
+    if media in (S.VSDX, S.OOXML):
+        result.incomplete.append(Reason.of("UNSUPPORTED_TYPE", media_type=media))
+    incomplete = tuple(dict.fromkeys(result.incomplete))
+    return Reading(
+        media,
+        lines=tuple(result.lines),
+        metadata=tuple(result.metadata),
+        incomplete=incomplete,
+        signable=None if incomplete else SignFormat.CADES,
+        encrypted=encrypted,
+        members=tuple(result.members),
+    )
+
+
+def _odf_encrypted(zf, parts, budget) -> bool:
+    info = parts.get("META-INF/manifest.xml")
+    if info is None:
+        return False
+    return b"encryption-data" in _read_part_bytes(zf, info, budget)
+
+
+class _PackageReader:
+    """Walks every part of one package once: XML parts are read for text, the rest classified."""
+
+    def __init__(self, zf, parts, budget: _Budget, result: _Result, workdir: Path | None, *, odf: bool,
+                 media: str = ""):
+        self.zf = zf
+        self.kind = "spreadsheet" if "spreadsheet" in media else "presentation" if "presentation" in media else ""
+        self.parts = parts
+        self.budget = budget
+        self.result = result
+        self.workdir = workdir
+        self.odf = odf
+        self.types = {} if odf else _content_types(zf, parts, budget)
+        self.shared: list[str] = []
+        self.shared_used: set[int] = set()
+        self.sheet_names: dict[str, str] = {}  # part name -> "sheet:Name"
+
+    def run(self) -> None:
+        names = sorted(self.parts, key=self._order)
+        for name in names:
+            self._part(name, self.parts[name])
+        unused = [s for i, s in enumerate(self.shared) if i not in self.shared_used]
+        for text in unused:  # strings kept in the package but shown by no cell: still readable to anyone
+            self._emit(text, "sharedStrings")
+
+    def _order(self, name: str) -> tuple[int, str]:
+        # Workbook first (sheet names), then shared strings (cells refer to them), then everything else.
+        low = name.lower()
+        if low == "xl/workbook.xml":
+            return (0, name)
+        if low == "xl/_rels/workbook.xml.rels":
+            return (1, name)
+        if low == "xl/sharedstrings.xml":
+            return (2, name)
+        return (3, name)
+
+    # --- one part ---------------------------------------------------------------------------------------
+
+    def _part(self, name: str, info: zipfile.ZipInfo) -> None:
+        low = name.lower()
+        ctype = self._ctype(name)
+        if _MACRO_PARTS.search(low) or "vbaproject" in ctype or "activex" in ctype and low.endswith(".bin"):
+            raise _Refused(Reason.of("OFFICE_MACROS", part=name))
+        if self.odf and (_ODF_META.match(low) or low.startswith("layout-cache")):
+            return  # package bookkeeping; layout-cache: page positions of old OpenOffice files, no text
+        if not self.odf and _FORMAT_PARTS.match(low):
+            return
+        if not self.odf and _OOXML_SKIP.match(low):
+            if low.endswith(".rels"):
+                self._rels(name, info)
+            return
+        if ctype.startswith(_FONT_TYPES) or low.endswith((".odttf", ".ttf", ".otf", ".fntdata")):
+            return  # embedded fonts: glyph shapes, no text of the document
+        if self._is_xml(name, ctype):
+            self._xml(name, info)
+            return
+        self._binary(name, info, ctype)
+
+    def _ctype(self, name: str) -> str:
+        if self.odf:
+            return ""
+        ct = self.types.get("/" + name.lower())
+        if ct is None:
+            ct = self.types.get("ext:" + posixpath.splitext(name)[1].lower().lstrip("."), "")
+        return ct.lower()
+
+    def _is_xml(self, name: str, ctype: str) -> bool:
+        if ctype.endswith("+xml") or ctype.endswith("/xml"):
+            return True
+        return name.lower().endswith((".xml", ".vml", ".rdf"))
+
+    def _rels(self, name: str, info) -> None:
+        """Workbook relationships name the sheet parts; external targets are recorded nowhere (no text)."""
+        if not name.lower().endswith("xl/_rels/workbook.xml.rels"):
+            return
+        data = _read_part_bytes(self.zf, info, self.budget)
+        root = _parse_bytes(data, name)
+        for rel in root.iter():
+            if _local(rel.tag) == "Relationship" and "worksheet" in (rel.get("Type") or ""):
+                target = rel.get("Target") or ""
+                path = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join("xl", target))
+                rid = rel.get("Id")
+                if rid in self._sheet_rids:
+                    self.sheet_names[path] = self._sheet_rids[rid]
+
+    _sheet_rids: dict[str, str] = {}
+
+    def _binary(self, name: str, info, ctype: str) -> None:
+        low = name.lower()
+        if self._thumbnail(name, info):
+            return
+        if self.workdir is None:
+            self.result.unread.append(name)
+            return
+        data = _read_part_bytes(self.zf, info, self.budget)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        index = len(self.result.members) + 1
+        path = self.workdir / f"embedded-{index}{posixpath.splitext(low)[1][:10]}"
+        path.write_bytes(data)
+        self.result.members.append(
+            MemberRef(location=f"part:{name}", name=posixpath.basename(name), path=path, role="embedded",
+                      media_type=ctype or None)
+        )
+
+    def _thumbnail(self, name: str, info) -> bool:
+        """The page-1 preview an application writes for file browsers (docProps/thumbnail.*, ODF
+        Thumbnails/thumbnail.png; LibreOffice writes one into every ODF file, up to 512 px). A deliberate,
+        documented limit: a preview of at most `thumbnail_max_px` on each side is not read (it is what the
+        application drew from the text read here, and no document opens it); a larger one, or one no image
+        library can size, is a part like any other picture."""
+        low = name.lower()
+        if not (low.startswith("docprops/thumbnail.") or low == "thumbnails/thumbnail.png"):
+            return False
+        if info.file_size > 512 * 1024:
+            return False
+        try:
+            from PIL import Image
+
+            with Image.open(io.BytesIO(_read_part_bytes(self.zf, info, self.budget))) as im:
+                w, h = im.size
+        except Exception:  # noqa: BLE001 - not an image PIL reads (e.g. WMF): hand it on
+            return False
+        top = self.budget.limits.thumbnail_max_px
+        return w <= top and h <= top
+
+    # --- XML text -------------------------------------------------------------------------------------------
+
+    def _xml(self, name: str, info) -> None:
+        low = name.lower()
+        if low in ("docprops/core.xml", "meta.xml") or low.endswith("/meta.xml"):
+            self._properties(name, info, core=True)
+            return
+        if low == "docprops/app.xml":
+            self._properties(name, info, app=True)
+            return
+        if low == "docprops/custom.xml":
+            self._custom(name, info)
+            return
+        if low == "xl/workbook.xml":
+            self._workbook(name, info)
+            return
+        if low == "xl/sharedstrings.xml":
+            with _open_part(self.zf, info, self.budget) as f:
+                for elem in _iter_blocks(f, name, self.budget):
+                    self.shared.append(_text_of(elem))
+                    elem.clear(keep_tail=True)
+            return
+        if low.startswith("xl/macrosheets/"):  # Excel 4.0 macros
+            raise _Refused(Reason.of("OFFICE_MACROS", part=name))
+        if re.match(r"xl/worksheets/[^/]+\.xml$", low):
+            self._sheet(name, info)
+            return
+        where = _where_for_part(low, self.odf)
+        walk = _walk_blocks if _FAST_PARTS.match(low) else _walk_text
+        with _open_part(self.zf, info, self.budget) as f:
+            walk(f, name, where, self._emit, self.budget, self.kind if low == "content.xml" else "")
+
+    def _emit(self, text: str, where: str, page: int | None = None) -> None:
+        text = text.strip()
+        if not text:
+            return
+        self.budget.line()
+        for piece in text.split("\n"):
+            if piece.strip():
+                self.result.lines.append(Line(piece.strip(), where, page))
+
+    def _properties(self, name, info, core=False, app=False) -> None:
+        """Core (and ODF meta) properties: every text value but dates and counters; app properties: the
+        ones a person reads (company, manager, template, titles of parts, hyperlink base)."""
+        with _open_part(self.zf, info, self.budget) as f:
+            root = _parse_stream(f, name)
+        for elem in root.iter():
+            tag = _local(elem.tag)
+            if tag == "user-defined":  # ODF meta:user-defined
+                key = elem.get("{urn:oasis:names:tc:opendocument:xmlns:meta:1.0}name") or "?"
+                self._meta(f"docprops:custom:{key}", "".join(elem.itertext()))
+                continue
+            if app:
+                if tag in _APP_TEXT:
+                    for piece in elem.itertext():
+                        self._meta(f"docprops:{tag[0].lower()}{tag[1:]}", piece)
+                continue
+            if len(elem) or elem.text is None or tag in _CORE_SKIP:
+                continue
+            key = {"keyword": "keywords", "creator": "creator", "initial-creator": "creator"}.get(tag, tag)
+            self._meta(f"docprops:{key}", elem.text)
+
+    def _custom(self, name, info) -> None:
+        with _open_part(self.zf, info, self.budget) as f:
+            root = _parse_stream(f, name)
+        for prop in root:
+            key = prop.get("name") or "?"
+            self._meta(f"docprops:custom:{key}", "".join(prop.itertext()))
+
+    def _meta(self, key: str, value: str | None) -> None:
+        if value and value.strip():
+            self.budget.line()
+            self.result.metadata.append((key, value.strip()))
+
+    def _workbook(self, name, info) -> None:
+        with _open_part(self.zf, info, self.budget) as f:
+            root = _parse_stream(f, name)
+        rids: dict[str, str] = {}
+        for elem in root.iter():
+            tag = _local(elem.tag)
+            if tag == "sheet":
+                sheet = elem.get("name") or "?"
+                state = elem.get("state") or "visible"
+                self._emit(sheet, "sheetname" if state == "visible" else f"sheetname:{state}")
+                rid = next((v for k, v in elem.attrib.items() if _local(k) == "id"), None)
+                if rid:
+                    rids[rid] = f"sheet:{sheet}"
+            elif tag == "definedName":
+                self._emit("".join(elem.itertext()), "definedName")
+                if elem.get("name"):
+                    self._emit(elem.get("name"), "definedName")
+        self._sheet_rids = rids
+        for elem in root.iter():
+            _attr_lines(elem, self._emit)
+
+    def _sheet(self, name, info) -> None:
+        where = self.sheet_names.get(name) or f"sheet:{posixpath.splitext(posixpath.basename(name))[0]}"
+        with _open_part(self.zf, info, self.budget) as f:
+            for event, elem in _iterparse(f, name, ("end",)):
+                tag = _local(elem.tag)
+                if tag == "row":
+                    cells = [self._cell(c) for c in elem if _local(c.tag) == "c"]
+                    self._emit(" | ".join(c for c in cells if c), where)
+                    elem.clear(keep_tail=True)
+                    while elem.getprevious() is not None:  # rows already read: keep memory flat
+                        del elem.getparent()[0]
+                elif tag in ("dataValidation", "hyperlink", "headerFooter", "oddHeader", "oddFooter", "evenHeader",
+                             "evenFooter", "firstHeader", "firstFooter"):
+                    if tag.endswith(("Header", "Footer")):
+                        self._emit(_excel_header_text(elem.text or ""), "header" if "Header" in tag else "footer")
+                    for node in elem.iter():
+                        _attr_lines(node, self._emit)
+
+    def _cell(self, c) -> str:
+        kind = c.get("t")
+        value = formula = ""
+        for child in c:
+            tag = _local(child.tag)
+            if tag == "v":
+                value = child.text or ""
+            elif tag == "f":
+                formula = child.text or ""
+            elif tag == "is":
+                value = _text_of(child)
+        if kind == "s" and value.strip().isdigit():
+            index = int(value)
+            if 0 <= index < len(self.shared):
+                self.shared_used.add(index)
+                value = self.shared[index]
+            else:
+                raise _Refused(Reason.of("OFFICE_MALFORMED", detail=f"shared string {index} missing"))
+        return " ".join(p for p in (value, formula) if p)
+
+
+def _excel_header_text(code: str) -> str:
+    """Excel header/footer codes (&L, &C, &"Font,Bold", &12 ...) stripped to the text printed."""
+    return re.sub(r'&(?:"[^"]*"|\d+|[LCRPNDTZFAKBIUSEXYGH]|&)', " ", code)
+
+
+def _content_types(zf, parts, budget) -> dict[str, str]:
+    info = parts.get("[Content_Types].xml")
+    if info is None:
+        return {}
+    root = _parse_bytes(_read_part_bytes(zf, info, budget), "[Content_Types].xml")
+    types: dict[str, str] = {}
+    for elem in root:
+        tag = _local(elem.tag)
+        if tag == "Default" and elem.get("Extension"):
+            types["ext:" + elem.get("Extension").lower()] = elem.get("ContentType") or ""
+        elif tag == "Override" and elem.get("PartName"):
+            types[elem.get("PartName").lower()] = elem.get("ContentType") or ""
+    return types
+
+
+def _where_for_part(low: str, odf: bool) -> str:
+    base = posixpath.basename(low)
+    if odf:
+        if base == "styles.xml":
+            return "styles"
+        if base == "settings.xml":
+            return "settings"
+        return "body" if low == "content.xml" else f"object:{posixpath.dirname(low)}"
+    m = re.match(r"(?:ppt/slides/slide|ppt/notesslides/notesslide)(\d+)\.xml$", low)
+    if m:
+        return ("notes" if "notes" in low else "slide") + m.group(1)
+    for key, where in (
+        ("word/header", "header"),
+        ("word/footer", "footer"),
+        ("word/footnotes", "footnote"),
+        ("word/endnotes", "endnote"),
+        ("word/comments", "comment"),
+        ("word/glossary/", "glossary"),
+        ("word/document", "body"),
+        ("word/settings", "settings"),
+        ("xl/comments", "comment"),
+        ("xl/threadedcomments", "comment"),
+        ("ppt/comments", "comment"),
+        ("ppt/slidemasters", "master"),
+        ("ppt/slidelayouts", "layout"),
+        ("ppt/notesmasters", "notesmaster"),
+        ("ppt/handoutmasters", "handoutmaster"),
+        ("/charts/", "chart"),
+        ("/diagrams/", "diagram"),
+        ("/drawings/", "drawing"),
+        ("xl/pivotcache", "pivotcache"),
+        ("xl/externallinks", "externallink"),
+        ("customxml/", "customxml"),
+    ):
+        if key in low:
+            return where
+    return "part:" + low
+
+
+# --- XML machinery ---------------------------------------------------------------------------------------------
+
+
+def _parser_args() -> dict:
+    return dict(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, remove_pis=True)
+
+
+def _check_prolog(head: bytes, name: str) -> None:
+    # A DTD is refused outright: OOXML forbids one, and entities are how billion-laughs bombs and external
+    # references come in. Only the prolog can hold it: look before the first element.
+    text = head.lstrip(b"\xef\xbb\xbf")
+    for codec in ("utf-16-le", "utf-16-be"):
+        if text[:2] in (b"<\x00", b"\x00<") or head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+            try:
+                text = head.decode("utf-16").encode("utf-8", "replace")
+            except UnicodeDecodeError:
+                pass
+            break
+    if b"<!DOCTYPE" in text[:4096].upper() or b"<!ENTITY" in text[:4096].upper():
+        raise _Refused(Reason.of("OFFICE_MALFORMED", detail=f"part {name} declares a DTD"))
+
+
+class _PeekStream(io.RawIOBase):
+    def __init__(self, head: bytes, rest: BinaryIO):
+        self.head = head
+        self.rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        if self.head:
+            n = min(len(b), len(self.head))
+            b[:n] = self.head[:n]
+            self.head = self.head[n:]
+            return n
+        data = self.rest.read(len(b))
+        b[: len(data)] = data
+        return len(data)
+
+
+def _iterparse(f: BinaryIO, name: str, events=("start", "end"), tag=None) -> Iterator[tuple[str, object]]:
+    from lxml import etree
+
+    head = f.read(4096)
+    _check_prolog(head, name)
+    stream = io.BufferedReader(_PeekStream(head, f), 64 * 1024)
+    try:
+        for event, elem in etree.iterparse(stream, events=events, tag=tag, **_parser_args()):
+            yield event, elem
+    except etree.XMLSyntaxError as exc:
+        raise _Refused(Reason.of("OFFICE_MALFORMED", detail=f"part {name}: XML error")) from exc
+    except (zipfile.BadZipFile, EOFError) as exc:
+        raise _Refused(Reason.of("OFFICE_MALFORMED", detail=f"part {name}: {type(exc).__name__}")) from exc
+
+
+def _parse_stream(f: BinaryIO, name: str):
+    root = None
+    for event, elem in _iterparse(f, name, ("end",)):
+        root = elem
+    if root is None:
+        raise _Refused(Reason.of("OFFICE_MALFORMED", detail=f"part {name}: empty"))
+    return root
+
+
+def _parse_bytes(data: bytes, name: str):
+    return _parse_stream(io.BytesIO(data), name)
+
+
+def _text_of(elem) -> str:
+    return "".join(elem.itertext())
+
+
+def _iter_blocks(f: BinaryIO, name: str, budget: _Budget):
+    for event, elem in _iterparse(f, name, ("end",)):
+        if _local(elem.tag) == "si":
+            yield elem
+
+
+def _attr_lines(node, emit) -> None:
+    """The attributes of one element that a person sees (see _VISIBLE_ATTRS), each as a line."""
+    if not node.attrib:
+        return
+    tag = _local(node.tag)
+    for key, value in node.attrib.items():
+        local = _local(key)
+        if not value or not value.strip():
+            continue
+        if (local in _VISIBLE_ATTRS or (local == "name" and tag in _NAME_ELEMENTS)
+                or (local == "val" and tag in _VAL_ELEMENTS)):
+            emit(value, f"attr:{local}")
+
+
+_ODF_TABLE_NAME = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}name"
+_ODF_NOTE_CLASS = "{urn:oasis:names:tc:opendocument:xmlns:text:1.0}note-class"
+
+
+class _Places:
+    """Where each element stands: the part's place, refined by ancestors (a text box, a comment, a deleted
+    run, an ODF page header, a note, a sheet or slide of a one-part ODF document)."""
+
+    def __init__(self, where: str, kind: str = ""):
+        self.stack = [where]
+        self.kind = kind  # "spreadsheet" / "presentation" for ODF content.xml, else ""
+        self.slide = 0
+
+    def enter(self, elem) -> str:
+        tag = _local(elem.tag)
+        here = _WHERE_BY_TAG.get(tag)
+        if tag == "note":
+            here = "endnote" if elem.get(_ODF_NOTE_CLASS) == "endnote" else "footnote"
+        elif tag == "table" and self.kind == "spreadsheet" and elem.get(_ODF_TABLE_NAME):
+            here = f"sheet:{elem.get(_ODF_TABLE_NAME)}"
+        elif tag == "page" and self.kind == "presentation":
+            self.slide += 1
+            here = f"slide{self.slide}"
+        elif tag == "notes" and self.kind == "presentation":
+            here = f"notes{self.slide}"
+        if here == "textbox" and self.kind == "presentation":
+            here = None  # on a slide every text stands in a text box: the slide says more
+        self.stack.append(here or self.stack[-1])
+        return self.stack[-1]
+
+    def leave(self) -> str:
+        return self.stack.pop()
+
+
+def _walk_text(f: BinaryIO, name: str, where: str, emit, budget: _Budget, kind: str = "") -> None:
+    """Every line of text in one XML part: each block element's text (nested blocks first: a text box in a
+    paragraph is its own line), white-space elements as white space, visible attributes, and each piece of
+    character data that stands outside any block as a line of its own (chart values, comment texts ...).
+    A paragraph with tracked deletions is read as the reviewer sees it (deleted text in place) and as it
+    reads once the changes are accepted; the deleted text is also a line of its own ("deleted")."""
+    places = _Places(where, kind)
+    depth = 0  # open block elements
+    for event, elem in _iterparse(f, name):
+        tag = _local(elem.tag)
+        if event == "start":
+            places.enter(elem)
+            if tag in _BLOCKS:
+                depth += 1
+            continue
+        here = places.leave()
+        if not len(elem):
+            if tag in _SPACES:
+                elem.text = _SPACES[tag]
+            elif tag == "s":  # ODF text:s: c="n" spaces
+                elem.text = " "
+        _attr_lines(elem, emit)
+        if tag in _BLOCKS:
+            depth -= 1
+            emit(_text_of(elem), here)
+            deleted = [d for d in elem.iter() if _local(d.tag) in _DELETED and d is not elem]
+            if deleted:
+                for d in deleted:
+                    emit(_text_of(d), "deleted")
+                emit(_text_without(elem, _DELETED), here)
+            elem.clear(keep_tail=True)
+        elif depth == 0:
+            for piece in [elem.text, *(child.tail for child in elem)]:
+                if piece and piece.strip():
+                    emit(piece, here)
+            elem.clear(keep_tail=True)
+
+
+_BLOCK_TAGS = tuple("{*}" + t for t in ("p", "h", "title", "desc"))
+_SPACE_TAGS = tuple("{*}" + t for t in _SPACES) + ("{*}s",)
+_ATTR_TAGS = tuple("{*}" + t for t in (
+    "docPr", "cNvPr", "listItem", "docVar", "alias", "statusText", "helpText", "default", "result", "hyperlink",
+    "hlinkClick", "lvlText", "table", "page", "frame", "image",
+))
+_DELETED_TAGS = ("{*}del", "{*}moveFrom")
+
+
+def _walk_blocks(f: BinaryIO, name: str, where: str, emit, budget: _Budget, kind: str = "") -> None:
+    """The fast path for parts whose text all stands in paragraphs: lxml yields each paragraph when it
+    ends (nested paragraphs — a text box's — first), its text is joined in C with tabs and breaks as white
+    space, its place comes from its ancestors. Visible attributes of the elements inside are read too."""
+    pages: dict[int, int] = {}
+    for _, elem in _iterparse(f, name, ("end",), tag=_BLOCK_TAGS + _ATTR_TAGS):
+        tag = _local(elem.tag)
+        if tag not in ("p", "h", "title", "desc"):
+            _attr_lines(elem, emit)
+            if elem.getparent() is None:
+                continue
+            continue
+        for space in elem.iter(*_SPACE_TAGS):
+            if not len(space):
+                space.text = " " if _local(space.tag) == "s" else _SPACES[_local(space.tag)]
+        here = _block_place(elem, where, kind, pages)
+        emit(_text_of(elem), here)
+        deleted = list(elem.iter(*_DELETED_TAGS))
+        if deleted:
+            for d in deleted:
+                emit(_text_of(d), "deleted")
+            emit(_text_without(elem, _DELETED), here)
+        elem.clear(keep_tail=True)
+
+
+def _block_place(elem, where: str, kind: str, pages: dict[int, int]) -> str:
+    """_Places for one paragraph, from its ancestors (innermost first)."""
+    for anc in elem.iterancestors():
+        tag = _local(anc.tag)
+        if tag == "note":
+            return "endnote" if anc.get(_ODF_NOTE_CLASS) == "endnote" else "footnote"
+        if kind == "presentation":
+            if tag == "notes":
+                page = anc.getparent()
+                return f"notes{pages.setdefault(id(page), len(pages) + 1)}"
+            if tag == "page":
+                return f"slide{pages.setdefault(id(anc), len(pages) + 1)}"
+            continue
+        if kind == "spreadsheet" and tag == "table" and anc.get(_ODF_TABLE_NAME):
+            return f"sheet:{anc.get(_ODF_TABLE_NAME)}"
+        here = _WHERE_BY_TAG.get(tag)
+        if here:
+            return here
+    return where
+
+
+_DELETED = frozenset({"del", "moveFrom"})
+
+
+def _text_without(elem, skip: frozenset) -> str:
+    """The text of `elem` leaving out the subtrees whose local name is in `skip` (their tails kept)."""
+    out: list[str] = []
+
+    def walk(node):
+        if node.text:
+            out.append(node.text)
+        for child in node:
+            if _local(child.tag) not in skip:
+                walk(child)
+            if child.tail:
+                out.append(child.tail)
+
+    walk(elem)
+    return "".join(out)
+
+
+# --- flat XML (one-file ODF, Word/Excel 2003 XML) --------------------------------------------------------------
+
+
+def _read_flat(fh: BinaryIO, media: str, limits: PackageLimits, deadline: float) -> Reading:
+    budget = _Budget(limits, deadline)
+    result = _Result()
+    fh.seek(0)
+
+    def emit(text, where, page=None):
+        text = text.strip()
+        if text:
+            budget.line()
+            for piece in text.split("\n"):
+                if piece.strip():
+                    result.lines.append(Line(piece.strip(), where, page))
+
+    class _Counted(io.RawIOBase):
+        def readable(self):
+            return True
+
+        def readinto(self, b):
+            data = fh.read(len(b))
+            budget.spend(len(data))
+            b[: len(data)] = data
+            return len(data)
+
+    try:
+        _walk_text(io.BufferedReader(_Counted(), 64 * 1024), "document", "body", emit, budget)
+    except _Refused as refused:
+        result.incomplete.append(refused.reason)
+    # Binary data inside flat XML (office:binary-data, w:binData, pictures) is base64 text: it was read as
+    # text, not as what it shows. Pictures and embedded objects cannot be told apart from here: refused.
+    binary = [l for l in result.lines if len(l.text) > 2000 and re.fullmatch(r"[A-Za-z0-9+/=\s]+", l.text[:2000])]
+    if binary:
+        result.incomplete.append(Reason.of("OFFICE_EMBEDDED_UNREAD", count=len(binary), parts="binary data"))
+        result.lines = [l for l in result.lines if l not in binary]
+    incomplete = tuple(dict.fromkeys(result.incomplete))
+    return Reading(media, lines=tuple(result.lines), incomplete=incomplete,
+                   signable=None if incomplete else SignFormat.CADES)
+
+
+__all__ = ["read", "PackageLimits"]

@@ -1,0 +1,333 @@
+"""The RTF reader: every piece of text in the file, wherever Word would show it.
+
+A tokenizer over the RTF grammar (groups, control words, control symbols, \\'hh bytes in the font's code
+page, \\uN with its \\ucN fallback, \\bin skipped by length), reading text everywhere except in the tables
+that hold none (fonts, colours, styles, lists, revision authors, RSIDs, themes, data stores, pictures and
+object data). Unknown `\\*` destinations are read too (a reader that knows them would show them): fail
+safe. Where a line stands follows the destination: header / footer (all variants), footnote / endnote,
+comment (annotation), textbox (shape text), shape (shape property values: WordArt text lives there),
+field (field instructions); everything else "body". Hidden (\\v) and deleted (\\deleted) text is read.
+Document properties (\\info: title, subject, author, keywords, comments, category, manager, company;
+\\userprops: custom properties) are metadata.
+
+Pictures (\\pict) and embedded objects (\\objdata) are parts a recipient could open: handed on as members
+when the caller gives a work directory, otherwise (and always for an object without a readable rendering)
+the document is incomplete (OFFICE_EMBEDDED_UNREAD). Nesting deeper than MAX_DEPTH or a file that ends
+inside a group is OFFICE_MALFORMED.
+"""
+
+from __future__ import annotations
+
+import binascii
+import re
+import time
+from pathlib import Path
+from typing import BinaryIO
+
+from gateway.inspect.reading import Line, MemberRef, Reading
+from gateway.model import Reason, SignFormat
+
+MAX_RTF_BYTES = 256 * 1024 * 1024
+MAX_DEPTH = 1000
+
+_TOKEN = re.compile(
+    rb"\\([a-zA-Z]{1,32})(-?\d{1,10})? ?|\\'([0-9a-fA-F]{2})|\\([^a-zA-Z'])|([{}])|([^\\{}\r\n]+)|[\r\n]+", re.S
+)
+# Destinations without text a person reads.
+_SKIP = {
+    b"fonttbl", b"colortbl", b"stylesheet", b"listtable", b"listoverridetable", b"revtbl", b"rsidtbl",
+    b"generator", b"xmlnstbl", b"themedata", b"colorschememapping", b"datastore", b"latentstyles",
+    b"pgdsctbl", b"mmathPr", b"panose", b"filetbl", b"fchars", b"lchars", b"defchp", b"defpap",
+    b"wgrffmtfilter", b"fontemb", b"fontfile", b"falt", b"pnseclvl", b"listpicture", b"blipuid",
+    b"bkmkstart", b"bkmkend", b"atnid", b"atnauthor", b"atndate", b"atnref", b"operator",
+}
+_INFO = {b"title", b"subject", b"author", b"keywords", b"doccomm", b"category", b"manager", b"company",
+         b"hlinkbase", b"comment"}
+_WHERE = {
+    b"header": "header", b"headerl": "header", b"headerr": "header", b"headerf": "header",
+    b"footer": "footer", b"footerl": "footer", b"footerr": "footer", b"footerf": "footer",
+    b"footnote": "footnote", b"annotation": "comment", b"shptxt": "textbox", b"fldinst": "field",
+    b"sv": "shape", b"sn": "shapeproperty",
+}
+_NEWLINE = {b"par", b"line", b"sect", b"page", b"row", b"outlinelevel"}
+_CHARS = {
+    b"tab": "\t", b"cell": " | ", b"emdash": "—", b"endash": "–", b"lquote": "‘", b"rquote": "’",
+    b"ldblquote": "“", b"rdblquote": "”", b"bullet": "•", b"emspace": " ", b"enspace": " ", b"qmspace": " ",
+}
+_SYMBOLS = {b"~": "\u00a0", b"_": "-", b"-": "", b"{": "{", b"}": "}", b"\\": "\\", b"\n": "\n", b"\r": "\n"}
+# \fcharsetN -> code page (Windows); 163 is Vietnamese.
+_CHARSETS = {0: None, 163: 1258, 238: 1250, 204: 1251, 161: 1253, 162: 1254, 177: 1255, 178: 1256, 186: 1257,
+             222: 874, 128: 932, 134: 936, 136: 950, 129: 949, 77: 10000, 2: None}
+
+
+class _State:
+    __slots__ = ("skip", "uc", "where", "font", "dest", "info", "fonttbl")
+
+    def __init__(self, skip=False, uc=1, where="body", font=None, dest=None, info=None, fonttbl=False):
+        self.skip = skip
+        self.uc = uc
+        self.where = where
+        self.font = font
+        self.dest = dest
+        self.info = info
+        self.fonttbl = fonttbl
+
+    def copy(self) -> "_State":
+        return _State(self.skip, self.uc, self.where, self.font, None, self.info, self.fonttbl)
+
+
+def read(fh: BinaryIO, settings=None, *, workdir: Path | None = None) -> Reading:
+    media = "application/rtf"
+    fh.seek(0)
+    data = fh.read(MAX_RTF_BYTES + 1)
+    if len(data) > MAX_RTF_BYTES:
+        return Reading(media, incomplete=(Reason.of("OFFICE_LIMIT", detail=f"RTF over {MAX_RTF_BYTES} bytes"),))
+    seconds = float(getattr(getattr(settings, "limits", None), "document_seconds", 120.0) or 120.0)
+    reader = _Reader(data, workdir, time.monotonic() + seconds, seconds)
+    try:
+        reader.run()
+    except _Stop as stop:
+        reader.incomplete.append(stop.reason)
+    if reader.unread:
+        reader.incomplete.append(Reason.of("OFFICE_EMBEDDED_UNREAD", count=len(reader.unread), parts=", ".join(sorted(set(reader.unread)))))
+    incomplete = tuple(dict.fromkeys(reader.incomplete))
+    return Reading(
+        media,
+        lines=tuple(reader.lines),
+        metadata=tuple(reader.metadata),
+        incomplete=incomplete,
+        signable=None if incomplete else SignFormat.CADES,
+        members=tuple(reader.members),
+    )
+
+
+class _Stop(Exception):
+    def __init__(self, reason: Reason):
+        super().__init__(reason.code)
+        self.reason = reason
+
+
+class _Reader:
+    def __init__(self, data: bytes, workdir: Path | None, deadline: float, seconds: float):
+        self.data = data
+        self.workdir = workdir
+        self.deadline = deadline
+        self.seconds = seconds
+        self.lines: list[Line] = []
+        self.metadata: list[tuple[str, str]] = []
+        self.incomplete: list[Reason] = []
+        self.members: list[MemberRef] = []
+        self.unread: list[str] = []
+        self.codepage = 1252
+        self.fonts: dict[int, int | None] = {}
+        self.buf: list[str] = []
+        self.bytes_buf = bytearray()
+        self.buf_where = "body"
+        self.skip_count = 0  # \uN fallback characters still to skip
+        self.prop_name: str | None = None
+        self.font_no: int | None = None
+
+    # --- output ---------------------------------------------------------------------------------------
+
+    def _codec(self, st: _State) -> str:
+        cp = self.fonts.get(st.font, None) if st.font is not None else None
+        return f"cp{cp or self.codepage}"
+
+    def _flush_bytes(self, st: _State) -> None:
+        if self.bytes_buf:
+            try:
+                self.buf.append(bytes(self.bytes_buf).decode(self._codec(st)))
+            except (UnicodeDecodeError, LookupError):
+                self.buf.append(bytes(self.bytes_buf).decode("cp1252", "replace"))
+            self.bytes_buf.clear()
+
+    def _text(self, st: _State, text: str) -> None:
+        if st.skip:
+            return
+        self._flush_bytes(st)
+        if st.where != self.buf_where:
+            self._line()
+            self.buf_where = st.where
+        if st.info is not None:
+            st.info.append(text)
+            return
+        self.buf.append(text)
+
+    def _line(self) -> None:
+        text = "".join(self.buf)
+        self.buf.clear()
+        for piece in text.split("\n"):
+            if piece.strip():
+                self.lines.append(Line(piece.strip(), self.buf_where))
+
+    # --- the grammar ----------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        data = self.data
+        stack: list[_State] = []
+        st = _State()
+        pos = 0
+        count = 0
+        group_start: list[int] = []
+        while pos < len(data):
+            m = _TOKEN.match(data, pos)
+            if m is None:  # a lone backslash at the end
+                break
+            pos = m.end()
+            count += 1
+            if count & 0x3FFF == 0 and time.monotonic() > self.deadline:
+                raise _Stop(Reason.of("TIME_LIMIT", seconds=self.seconds))
+            word, num, hexbyte, symbol, brace, text = m.groups()
+            if brace == b"{":
+                self._flush_bytes(st)
+                stack.append(st)
+                group_start.append(pos)
+                if len(stack) > MAX_DEPTH:
+                    raise _Stop(Reason.of("OFFICE_MALFORMED", detail=f"RTF groups nested over {MAX_DEPTH}"))
+                st = st.copy()
+                continue
+            if brace == b"}":
+                self._flush_bytes(st)
+                self._close(st, data[group_start[-1] if group_start else 0 : pos])
+                if not stack:
+                    break  # the document's group closed: the rest is not RTF (readers ignore it)
+                st = stack.pop()
+                group_start.pop()
+                continue
+            if self.skip_count and (text is not None or hexbyte is not None or symbol is not None):
+                if text is not None and len(text) > 0:
+                    drop = min(self.skip_count, len(text))
+                    self.skip_count -= drop
+                    text = text[drop:]
+                    if not text:
+                        continue
+                else:
+                    self.skip_count -= 1
+                    continue
+            if text is not None:
+                if st.skip:
+                    continue
+                self._flush_bytes(st)
+                self._text(st, text.decode("ascii") if text.isascii() else text.decode(self._codec(st), "replace"))
+                continue
+            if hexbyte is not None:
+                if not st.skip:
+                    if st.where != self.buf_where:
+                        self._text(st, "")
+                    if st.info is not None:
+                        st.info.append(bytes([int(hexbyte, 16)]).decode(self._codec(st), "replace"))
+                    else:
+                        self.bytes_buf.append(int(hexbyte, 16))
+                continue
+            if symbol is not None:
+                if symbol == b"*":
+                    st.dest = b"*"
+                elif symbol in _SYMBOLS:
+                    self._text(st, _SYMBOLS[symbol])
+                continue
+            if word is None:
+                continue
+            pos = self._word(word, num, st, pos)
+        self._flush_bytes(st)
+        self._line()
+        if stack:
+            raise _Stop(Reason.of("OFFICE_MALFORMED", detail="RTF ends inside a group"))
+
+    def _word(self, word: bytes, num: bytes | None, st: _State, pos: int) -> int:
+        n = int(num) if num is not None else None
+        if word == b"bin":  # raw bytes follow: skip them by count
+            return pos + max(n or 0, 0)
+        if word == b"u" and n is not None:
+            self._text(st, chr(n % 65536) if 0 <= n % 65536 < 0xD800 or n % 65536 >= 0xE000 else "\ufffd")
+            self.skip_count = st.uc
+            return pos
+        if word == b"uc" and n is not None:
+            st.uc = max(n, 0)
+            return pos
+        if word == b"ansicpg" and n:
+            self.codepage = n
+            return pos
+        if word == b"f" and n is not None:
+            if st.fonttbl:
+                self.font_no = n
+            else:
+                self._flush_bytes(st)
+                st.font = n
+            return pos
+        if word == b"fcharset" and n is not None and st.fonttbl and self.font_no is not None:
+            self.fonts[self.font_no] = _CHARSETS.get(n)
+            return pos
+        if word == b"fonttbl":
+            st.skip = True
+            st.fonttbl = True
+            st.dest = word
+            return pos
+        if word in _NEWLINE:
+            self._text(st, "\n")
+            return pos
+        if word in _CHARS:
+            self._text(st, _CHARS[word])
+            return pos
+        if word in (b"pict", b"objdata"):
+            st.skip = True
+            st.dest = word
+            return pos
+        if word in _SKIP:
+            st.skip = True
+            st.dest = word
+            return pos
+        if word == b"info":
+            st.dest = word
+            return pos
+        if word in _INFO and not st.skip:
+            st.info = []
+            st.dest = word
+            return pos
+        if word in (b"propname", b"staticval", b"userprops"):
+            st.dest = word
+            if word != b"userprops":
+                st.info = []
+            return pos
+        if word in _WHERE and not st.skip:
+            self._text(st, "")
+            st.where = _WHERE[word]
+            if word == b"footnote":
+                st.dest = word
+            return pos
+        if word == b"ftnalt" and st.where == "footnote":
+            st.where = "endnote"
+            return pos
+        return pos
+
+    def _close(self, st: _State, group: bytes) -> None:
+        """A group ends: properties, pictures and objects are finished here."""
+        if st.info is not None and st.dest is not None:
+            value = "".join(st.info).strip()
+            if st.dest == b"propname":
+                self.prop_name = value
+            elif st.dest == b"staticval":
+                if value:
+                    self.metadata.append((f"docprops:custom:{self.prop_name or '?'}", value))
+                self.prop_name = None
+            elif value:
+                key = {b"doccomm": "description", b"author": "creator"}.get(st.dest, st.dest.decode())
+                self.metadata.append((f"docprops:{key}", value))
+        if st.dest in (b"pict", b"objdata"):
+            self._embedded(st.dest.decode(), group)
+
+    def _embedded(self, kind: str, group: bytes) -> None:
+        if self.workdir is None:
+            self.unread.append("picture" if kind == "pict" else "object")
+            return
+        body = re.sub(rb"\{[^{}]*\}|\\[a-zA-Z]+-?\d* ?", b"", group)
+        hexdigits = re.sub(rb"[^0-9a-fA-F]", b"", body)
+        try:
+            blob = binascii.unhexlify(hexdigits[: len(hexdigits) & ~1])
+        except binascii.Error:
+            self.unread.append(kind)
+            return
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        index = len(self.members) + 1
+        path = self.workdir / f"rtf-{kind}-{index}.bin"
+        path.write_bytes(blob)
+        self.members.append(MemberRef(location=f"rtf:{kind}#{index}", name="", path=path, role="embedded"))

@@ -1,0 +1,268 @@
+"""Office documents made by real tools for the office reader's tests: each variant carries a MẬT / TỐI MẬT
+stamp in one place only (header, footer, text box, comment, footnote, hidden text, a tracked deletion, a
+property, a hidden sheet, a sheet name, a cell comment, slide notes ...), and "clean" variants carry only
+the words that look like marks and are not ("bí mật", "bảo mật", "mật khẩu", "GIẢI MẬT").
+
+The sources are flat ODF XML written here; LibreOffice (headless, Debian) converts them to .odt/.docx/.doc/
+.rtf, .ods/.xlsx/.xls and .odp/.pptx/.ppt in one run per target format. `build(dir)` returns
+{(variant, ext): path}. python-docx, openpyxl and python-pptx make a few more (see `library_samples`).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import zipfile
+from pathlib import Path
+
+NS = (
+    'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+    'xmlns:style="urn:oasis:names:tc:opendocument:xmlns:style:1.0" '
+    'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" '
+    'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+    'xmlns:draw="urn:oasis:names:tc:opendocument:xmlns:drawing:1.0" '
+    'xmlns:fo="urn:oasis:names:tc:opendocument:xmlns:xsl-fo-compatible:1.0" '
+    'xmlns:svg="urn:oasis:names:tc:opendocument:xmlns:svg-compatible:1.0" '
+    'xmlns:dc="http://purl.org/dc/elements/1.1/" '
+    'xmlns:meta="urn:oasis:names:tc:opendocument:xmlns:meta:1.0" '
+    'xmlns:presentation="urn:oasis:names:tc:opendocument:xmlns:presentation:1.0" '
+)
+BODY = "Kính gửi: Sở Tư pháp tỉnh. Báo cáo tình hình thực hiện nhiệm vụ quý III."
+NEGATIVE = "Tài liệu không chứa bí mật nhà nước; bảo mật thông tin; đổi mật khẩu định kỳ; văn bản đã GIẢI MẬT."
+
+
+def _p(text: str) -> str:
+    return f"<text:p>{text}</text:p>"
+
+
+def _fodt(body: str = "", header: str = "", footer: str = "", title: str = "", custom: str = "",
+          extra_styles: str = "", tracked: str = "") -> str:
+    meta = ""
+    if title or custom:
+        meta = "<office:meta>"
+        meta += f"<dc:title>{title}</dc:title>" if title else ""
+        meta += f'<meta:user-defined meta:name="Độ mật">{custom}</meta:user-defined>' if custom else ""
+        meta += "</office:meta>"
+    page = ""
+    if header or footer:
+        page = (
+            '<office:master-styles><style:master-page style:name="Standard" style:page-layout-name="pm1">'
+            + (f"<style:header>{_p(header)}</style:header>" if header else "")
+            + (f"<style:footer>{_p(footer)}</style:footer>" if footer else "")
+            + "</style:master-page></office:master-styles>"
+        )
+        layout = ('<office:automatic-styles><style:page-layout style:name="pm1"><style:page-layout-properties/>'
+                  "<style:header-style/><style:footer-style/></style:page-layout></office:automatic-styles>")
+    else:
+        layout = ""
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<office:document {NS} office:version="1.3" '
+        'office:mimetype="application/vnd.oasis.opendocument.text">'
+        f"{meta}<office:styles>{extra_styles}</office:styles>{layout}{page}"
+        f"<office:body><office:text>{tracked}{_p(BODY)}{body}</office:text></office:body></office:document>"
+    )
+
+
+_HIDDEN_STYLE = ('<style:style style:name="Hidden" style:family="text">'
+                 '<style:text-properties text:display="none"/></style:style>')
+_FRAME = ('<text:p><draw:frame draw:name="Frame1" text:anchor-type="paragraph" svg:width="6cm" svg:height="2cm">'
+          "<draw:text-box><text:p>{}</text:p></draw:text-box></draw:frame></text:p>")
+_TRACKED = ('<text:tracked-changes><text:changed-region text:id="ct1"><text:deletion><office:change-info>'
+            "<dc:creator>Reviewer</dc:creator><dc:date>2026-01-05T10:00:00</dc:date></office:change-info>"
+            "<text:p>{}</text:p></text:deletion></text:changed-region></text:tracked-changes>")
+
+TEXT_VARIANTS: dict[str, str] = {
+    "body": _fodt(body=_p("TỐI MẬT")),
+    "header": _fodt(header="MẬT"),
+    "footer": _fodt(footer="TỐI MẬT"),
+    "textbox": _fodt(body=_FRAME.format("TỐI MẬT")),
+    "comment": _fodt(body="<text:p>Xem ý kiến<office:annotation><dc:creator>A</dc:creator>"
+                          "<text:p>TỐI MẬT</text:p></office:annotation></text:p>"),
+    "footnote": _fodt(body='<text:p>Căn cứ<text:note text:id="n1" text:note-class="footnote"><text:note-citation>1'
+                           "</text:note-citation><text:note-body><text:p>MẬT</text:p></text:note-body></text:note></text:p>"),
+    "endnote": _fodt(body='<text:p>Căn cứ<text:note text:id="n2" text:note-class="endnote"><text:note-citation>i'
+                          "</text:note-citation><text:note-body><text:p>TỐI MẬT</text:p></text:note-body></text:note></text:p>"),
+    "hidden": _fodt(body='<text:p>Nội dung <text:span text:style-name="Hidden">TỐI MẬT</text:span></text:p>',
+                    extra_styles=_HIDDEN_STYLE),
+    "deleted": _fodt(body='<text:p>Sau sửa đổi<text:change text:change-id="ct1"/></text:p>',
+                     tracked=_TRACKED.format("TỐI MẬT")),
+    "title": _fodt(title="TỐI MẬT"),
+    "custom": _fodt(custom="TỐI MẬT"),
+    "clean": _fodt(body=_p(NEGATIVE), header="Bảo mật thông tin", footer="Mật khẩu: đổi định kỳ",
+                   title="Báo cáo đã giải mật"),
+}
+
+
+def _fods(sheets: list[tuple[str, list[str], bool]], header: str = "") -> str:
+    styles = ('<office:automatic-styles><style:style style:name="hid" style:family="table">'
+              '<style:table-properties table:display="false"/></style:style>'
+              '<style:style style:name="vis" style:family="table"><style:table-properties table:display="true"/>'
+              "</style:style></office:automatic-styles>")
+    page = ""
+    if header:
+        page = ('<office:master-styles><style:master-page style:name="Default">'
+                f"<style:header>{_p(header)}</style:header></style:master-page></office:master-styles>")
+    tables = ""
+    for name, cells, hidden in sheets:
+        rows = "".join(f'<table:table-row><table:table-cell office:value-type="string">{c}</table:table-cell>'
+                       "</table:table-row>" for c in cells)
+        tables += f'<table:table table:name="{name}" table:style-name="{"hid" if hidden else "vis"}">{rows}</table:table>'
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<office:document {NS} office:version="1.3" '
+        f'office:mimetype="application/vnd.oasis.opendocument.spreadsheet">{styles}{page}'
+        f"<office:body><office:spreadsheet>{tables}</office:spreadsheet></office:body></office:document>"
+    )
+
+
+SHEET_VARIANTS: dict[str, str] = {
+    "cell": _fods([("Dữ liệu", [_p("Số liệu"), _p("TỐI MẬT")], False)]),
+    "hiddensheet": _fods([("Dữ liệu", [_p("Số liệu")], False), ("Ẩn", [_p("MẬT")], True)]),
+    "sheetname": _fods([("Dữ liệu", [_p("Số liệu")], False), ("TỐI MẬT", [_p("1")], False)]),
+    "cellcomment": _fods([("Dữ liệu", ["<office:annotation><dc:creator>A</dc:creator><text:p>TỐI MẬT</text:p>"
+                                       "</office:annotation>" + _p("Số liệu")], False)]),
+    "clean": _fods([("Dữ liệu", [_p(NEGATIVE), _p("Bảo mật")], False)]),
+}
+
+
+def _fodp(slide: str, notes: str = "") -> str:
+    notes_xml = (f"<presentation:notes><draw:frame presentation:class=\"notes\" svg:width=\"16cm\" svg:height=\"8cm\" "
+                 f'svg:x="2cm" svg:y="14cm"><draw:text-box>{_p(notes)}</draw:text-box></draw:frame></presentation:notes>'
+                 if notes else "")
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<office:document {NS} office:version="1.3" '
+        'office:mimetype="application/vnd.oasis.opendocument.presentation">'
+        '<office:master-styles><style:master-page style:name="Default"/></office:master-styles>'
+        '<office:body><office:presentation><draw:page draw:name="Trang1" draw:master-page-name="Default">'
+        '<draw:frame svg:width="20cm" svg:height="3cm" svg:x="2cm" svg:y="2cm"><draw:text-box>'
+        f"{_p(slide)}</draw:text-box></draw:frame>{notes_xml}</draw:page></office:presentation></office:body>"
+        "</office:document>"
+    )
+
+
+SLIDE_VARIANTS: dict[str, str] = {
+    "slide": _fodp("TỐI MẬT"),
+    "notes": _fodp(BODY, notes="TỐI MẬT"),
+    "clean": _fodp(NEGATIVE, notes="Bảo mật; mật khẩu"),
+}
+
+TARGETS = {
+    "fodt": ("odt", "docx", "doc", "rtf"),
+    "fods": ("ods", "xlsx", "xls"),
+    "fodp": ("odp", "pptx", "ppt"),
+}
+
+
+def soffice() -> str | None:
+    return shutil.which("soffice") or shutil.which("libreoffice")
+
+
+def convert(sources: list[Path], ext: str, outdir: Path, profile: Path) -> None:
+    outdir.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [soffice(), "--headless", "--norestore", f"-env:UserInstallation={profile.as_uri()}", "--convert-to", ext,
+         "--outdir", str(outdir), *map(str, sources)],
+        check=True, capture_output=True, timeout=300, env=dict(os.environ, SAL_USE_VCLPLUGIN="svp"),
+    )
+
+
+def build(root: Path) -> dict[tuple[str, str], Path]:
+    """Every variant in every format; {(kind-variant, ext): path}. Needs LibreOffice."""
+    src = root / "src"
+    src.mkdir(parents=True, exist_ok=True)
+    out: dict[tuple[str, str], Path] = {}
+    groups = {"fodt": ("text", TEXT_VARIANTS), "fods": ("sheet", SHEET_VARIANTS), "fodp": ("slides", SLIDE_VARIANTS)}
+    profile = (root / "lo-profile").resolve()
+    for flat, (kind, variants) in groups.items():
+        files = []
+        for name, xml in variants.items():
+            p = src / f"{kind}-{name}.{flat}"
+            p.write_text(xml, encoding="utf-8")
+            files.append(p)
+            out[(f"{kind}-{name}", flat)] = p
+        for ext in TARGETS[flat]:
+            convert(files, ext, root / ext, profile)
+            for p in files:
+                made = root / ext / f"{p.stem}.{ext}"
+                assert made.exists(), f"LibreOffice did not make {made.name}"
+                out[(p.stem, ext)] = made
+    return out
+
+
+def strip_parts(path: Path, dest: Path, drop) -> Path:
+    """A copy of an OOXML/ODF package without the parts `drop(name)` selects (e.g. a template's thumbnail)."""
+    with zipfile.ZipFile(path) as zin, zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            if not drop(info.filename):
+                zout.writestr(info, zin.read(info.filename))
+    return dest
+
+
+def library_samples(root: Path) -> dict[str, Path]:
+    """Variants that the maintained Python libraries write directly (python-docx, openpyxl, python-pptx)."""
+    import docx
+    import openpyxl
+    from openpyxl.comments import Comment
+    from pptx import Presentation
+
+    root.mkdir(parents=True, exist_ok=True)
+    out: dict[str, Path] = {}
+    no_thumb = lambda n: n.startswith("docProps/thumbnail")  # noqa: E731 - python-docx's template ships one
+
+    def word(name, build_doc):
+        d = docx.Document()
+        d.add_paragraph(BODY)
+        build_doc(d)
+        raw = root / f"raw-{name}.docx"
+        d.save(raw)
+        out[name] = strip_parts(raw, root / f"{name}.docx", no_thumb)
+
+    word("docx-comment", lambda d: d.add_comment(d.paragraphs[0].runs, text="TỐI MẬT", author="A"))
+    word("docx-header", lambda d: setattr(d.sections[0].header.paragraphs[0], "text", "MẬT"))
+    word("docx-footer", lambda d: setattr(d.sections[0].footer.paragraphs[0], "text", "TỐI MẬT"))
+    word("docx-keywords", lambda d: setattr(d.core_properties, "keywords", "Tối mật"))
+    word("docx-clean", lambda d: (d.add_paragraph(NEGATIVE), setattr(d.sections[0].header.paragraphs[0], "text", "Bảo mật")))
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Dữ liệu"
+    ws["A1"] = "Số liệu"
+    hidden = wb.create_sheet("Ẩn")
+    hidden["B2"] = "TỐI MẬT"
+    hidden.sheet_state = "veryHidden"
+    wb.save(root / "xlsx-veryhidden.xlsx")
+    out["xlsx-veryhidden"] = root / "xlsx-veryhidden.xlsx"
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws["A1"] = "Số liệu"
+    ws["A1"].comment = Comment("TỐI MẬT", "A")
+    wb.save(root / "xlsx-comment.xlsx")
+    out["xlsx-comment"] = root / "xlsx-comment.xlsx"
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws["A1"] = "Số liệu"
+    ws["A2"] = '="TỐI "&"MẬT"'  # a formula whose cached value is absent: its text is read from the formula
+    wb.save(root / "xlsx-formula.xlsx")
+    out["xlsx-formula"] = root / "xlsx-formula.xlsx"
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws["A1"] = NEGATIVE
+    wb.save(root / "xlsx-clean.xlsx")
+    out["xlsx-clean"] = root / "xlsx-clean.xlsx"
+
+    prs = Presentation()
+    slide = prs.slides.add_slide(prs.slide_layouts[1])
+    slide.shapes.title.text = "Báo cáo quý III"
+    slide.notes_slide.notes_text_frame.text = "TỐI MẬT"
+    prs.save(root / "pptx-notes.pptx")
+    out["pptx-notes"] = root / "pptx-notes.pptx"
+
+    prs = Presentation()
+    slide = prs.slides.add_slide(prs.slide_layouts[1])
+    slide.shapes.title.text = NEGATIVE
+    prs.save(root / "pptx-clean.pptx")
+    out["pptx-clean"] = root / "pptx-clean.pptx"
+    return out
