@@ -142,7 +142,7 @@ class LimitSettings(Section):
 
 
 class OfficeSettings(Section):
-    """Office documents (gateway/inspect/office.py, legacy.py)."""
+    """Office documents (gateway/inspect/office.py, office_legacy.py)."""
 
     # LibreOffice reads legacy .doc/.xls/.ppt and .xlsb (converted to OOXML, then read); "" = refuse them.
     soffice: str = "soffice"

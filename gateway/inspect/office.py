@@ -1,5 +1,5 @@
 """The office reader: OOXML (docx/xlsx/pptx and their macro/template variants), ODF (odt/ods/odp/odg, flat
-ODF XML), Word/Excel 2003 XML, and legacy .doc/.xls/.ppt (through LibreOffice, see `legacy.py`).
+ODF XML), Word/Excel 2003 XML, and legacy .doc/.xls/.ppt (through LibreOffice, see `office_legacy.py`).
 
 What is read — every XML part of the package, not a chosen few, so nothing a person could open is skipped:
 - Word: body, headers, footers, text boxes and shapes (DrawingML and VML), comments, footnotes, endnotes,
@@ -139,10 +139,18 @@ _CORE_SKIP = {"created", "modified", "revision", "lastPrinted", "creation-date",
 _ODF_META = re.compile(r"(?i)^(?:mimetype|meta-inf/manifest\.xml)$")
 
 
+_LOCAL: dict[str, str] = {}
+
+
 def _local(tag) -> str:
     if not isinstance(tag, str):
         return ""
-    return tag.rsplit("}", 1)[-1]
+    local = _LOCAL.get(tag)
+    if local is None:
+        local = tag.rsplit("}", 1)[-1]
+        if len(_LOCAL) < 4096:
+            _LOCAL[tag] = local
+    return local
 
 
 # --- the entry point ------------------------------------------------------------------------------------------
@@ -170,7 +178,7 @@ def _encrypted(media: str) -> Reading:
 
 
 def _read_converted(fh: BinaryIO, media: str, original: str, settings, workdir: Path | None) -> Reading:
-    """legacy.py's callback: read the OOXML LibreOffice made from a legacy file, reported as the original."""
+    """office_legacy.read calls back: read the OOXML LibreOffice made, reported as the original type."""
     limits = PackageLimits.from_settings(settings)
     reading = _read_package(fh, media, limits, time.monotonic() + limits.seconds, workdir)
     return Reading(
@@ -831,26 +839,41 @@ _DELETED_TAGS = ("{*}del", "{*}moveFrom")
 def _walk_blocks(f: BinaryIO, name: str, where: str, emit, budget: _Budget, kind: str = "") -> None:
     """The fast path for parts whose text all stands in paragraphs: lxml yields each paragraph when it
     ends (nested paragraphs — a text box's — first), its text is joined in C with tabs and breaks as white
-    space, its place comes from its ancestors. Visible attributes of the elements inside are read too."""
+    space, its place comes from its ancestors. Visible attributes of the elements inside are read too.
+    Tabs, breaks and tracked deletions end before their paragraph does: they are handled as they come."""
+    from lxml import etree
+
+    string = etree.XPath("string()")
     pages: dict[int, int] = {}
-    for _, elem in _iterparse(f, name, ("end",), tag=_BLOCK_TAGS + _ATTR_TAGS):
+    places: dict = {}  # parent element -> place (paragraphs of one body, cell, text box share it)
+    deleted = False
+    for _, elem in _iterparse(f, name, ("end",), tag=_BLOCK_TAGS + _ATTR_TAGS + _SPACE_TAGS + _DELETED_TAGS):
         tag = _local(elem.tag)
-        if tag not in ("p", "h", "title", "desc"):
-            _attr_lines(elem, emit)
-            if elem.getparent() is None:
-                continue
+        if tag in _SPACES or tag == "s":
+            if not len(elem):
+                elem.text = " " if tag == "s" else _SPACES[tag]
             continue
-        for space in elem.iter(*_SPACE_TAGS):
-            if not len(space):
-                space.text = " " if _local(space.tag) == "s" else _SPACES[_local(space.tag)]
-        here = _block_place(elem, where, kind, pages)
-        emit(_text_of(elem), here)
-        deleted = list(elem.iter(*_DELETED_TAGS))
-        if deleted:
-            for d in deleted:
-                emit(_text_of(d), "deleted")
+        if tag in _DELETED:
+            emit(string(elem), "deleted")
+            deleted = True
+            continue
+        if tag not in _BLOCK_NAMES:
+            _attr_lines(elem, emit)
+            continue
+        parent = elem.getparent()
+        here = places.get(parent)
+        if here is None:
+            here = _block_place(elem, where, kind, pages)
+            if parent is not None:
+                places[parent] = here
+        emit(string(elem), here)
+        if deleted:  # the paragraph as it reads once the changes are accepted
             emit(_text_without(elem, _DELETED), here)
+            deleted = False
         elem.clear(keep_tail=True)
+
+
+_BLOCK_NAMES = frozenset({"p", "h", "title", "desc"})
 
 
 def _block_place(elem, where: str, kind: str, pages: dict[int, int]) -> str:

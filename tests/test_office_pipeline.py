@@ -1,0 +1,94 @@
+"""Office files through the pipeline and through a door (the CLI): a stamped one is BLOCKed, a clean one
+gets a detached CAdES .p7s that `openssl cms -verify` accepts (SMTP: non_pdf = "cades"), an unreadable one
+is refused with its reason. Real SoftHSM token; openssl as the independent verifier."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from gateway.audit import AuditLog
+from gateway.cli import main
+from gateway.model import Channel, DocKind, Document, Outcome, SignFormat
+from gateway.pipeline import Pipeline
+
+pytestmark = pytest.mark.hsm
+FIX = Path(__file__).parent / "fixtures" / "office"
+
+
+@pytest.fixture(scope="module")
+def pipeline(dev_settings, tmp_path_factory):
+    audit = AuditLog.at(tmp_path_factory.mktemp("audit") / "log.sqlite3")
+    with Pipeline(dev_settings, audit=audit) as p:
+        yield p
+    audit.close()
+
+
+def _doc(path: Path, channel=Channel.SMTP) -> Document:
+    return Document(channel=channel, name=path.name, path=path, kind=DocKind.CORRESPONDENCE)
+
+
+def _verify(p7s: Path, content: Path, settings) -> subprocess.CompletedProcess:
+    pki = settings.paths.pki
+    return subprocess.run(
+        ["openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", str(p7s), "-content", str(content),
+         "-CAfile", str(pki / "root.pem"), "-certfile", str(pki / "ca.pem"), "-out", "/dev/null"],
+        capture_output=True, timeout=60,
+    )
+
+
+@pytest.mark.parametrize("name", ["text-header.docx", "text-footer.odt", "text-comment.rtf", "sheet-hiddensheet.xlsx",
+                                  "slides-notes.pptx", "text-textbox.docx", "text-custom.odt"])
+def test_stamped_office_file_is_blocked(pipeline, tmp_path, name):
+    res = pipeline.process(_doc(FIX / name), out_dir=tmp_path)
+    assert res.outcome is Outcome.BLOCK and res.output is None
+    assert {r.code for r in res.decision.reasons} >= {"SECRET_MARKED"}
+    assert list(tmp_path.iterdir()) == []
+    rec = pipeline.audit.get(res.record_id)
+    assert rec.outcome == "block"
+
+
+@pytest.mark.parametrize("name", ["text-clean.docx", "text-clean.odt", "text-clean.rtf", "sheet-clean.xlsx",
+                                  "slides-clean.pptx"])
+def test_clean_office_file_gets_a_p7s_openssl_accepts(pipeline, dev_settings, tmp_path, name):
+    src = tmp_path / name
+    shutil.copy(FIX / name, src)
+    res = pipeline.process(_doc(src), out_dir=tmp_path / "out")
+    assert res.outcome is Outcome.SIGN and res.decision.sign_format is SignFormat.CADES, res.decision.reasons
+    assert res.output.detached
+    ok = _verify(res.output.path, src, dev_settings)
+    assert ok.returncode == 0, ok.stderr
+    tampered = tmp_path / "t"
+    tampered.write_bytes(src.read_bytes() + b"\0")
+    assert _verify(res.output.path, tampered, dev_settings).returncode != 0
+
+
+def test_unreadable_office_file_is_refused(pipeline, tmp_path):
+    import msoffcrypto.format.ooxml as ooxml
+
+    enc = tmp_path / "bao-cao.docx"
+    with open(FIX / "text-clean.docx", "rb") as fh, open(enc, "wb") as out:
+        ooxml.OOXMLFile(fh).encrypt("mật khẩu", out)
+    res = pipeline.process(_doc(enc), out_dir=tmp_path / "out")
+    assert res.outcome is Outcome.REJECT and res.output is None
+    assert "OFFICE_ENCRYPTED" in {r.code for r in res.decision.reasons}
+
+
+def test_cli_door_agrees(dev_settings, tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("KYSO_CONFIG", raising=False)
+    monkeypatch.setenv("GATEWAY_VAR_DIR", str(dev_settings.var_dir))
+    monkeypatch.setenv("GATEWAY_AUDIT__PATH", str(tmp_path / "log" / "audit.sqlite3"))
+    marked = tmp_path / "bao-cao.docx"
+    shutil.copy(FIX / "text-footer.docx", marked)
+    assert main(["check", str(marked)]) != 0
+    out = capsys.readouterr().out
+    assert "SECRET_MARKED" in out
+    unreadable = tmp_path / "ghi-chu.rtf"
+    unreadable.write_bytes(b"{\\rtf1\\ansi Xin chao{\\object{\\*\\objdata 0105000002000000}}\\par}")
+    assert main(["check", str(unreadable)]) != 0
+    assert "OFFICE_EMBEDDED_UNREAD" in capsys.readouterr().out
+    records = AuditLog.at(tmp_path / "log" / "audit.sqlite3").query()
+    assert [r.outcome for r in records[-2:]] == ["block", "reject"]
