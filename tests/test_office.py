@@ -33,13 +33,13 @@ def facts_of(path: Path, settings):
     return inspect(Document(Channel.CLI, path.name, path=path), settings, None)
 
 
-def read_path(path: Path, settings=None, workdir=None):
+def read_path(path: Path, settings=None, ex=None):
     with open(path, "rb") as fh:
         media = S.sniff_file(fh)
         fh.seek(0)
         if media == S.RTF:
-            return rtf.read(fh, settings, workdir=workdir)
-        return office.read(fh, media, settings, workdir=workdir)
+            return rtf.read(fh, settings, ex=ex)
+        return office.read(fh, media, settings, ex=ex)
 
 
 def levels(reading) -> set[tuple[str, str]]:
@@ -219,6 +219,12 @@ def test_zip_bomb_dtd_and_ambiguity(tmp_path):
     assert "OFFICE_MALFORMED" in _codes(read_path(broken))
 
 
+def _extraction(tmp_path):
+    from gateway.inspect.members import Extraction
+
+    return Extraction.under(tmp_path / "work", load_settings(var_dir=tmp_path / "var"))
+
+
 def test_embedded_picture_is_a_member_or_unread(tmp_path):
     import docx
     from PIL import Image
@@ -233,7 +239,7 @@ def test_embedded_picture_is_a_member_or_unread(tmp_path):
     path = office_samples.strip_parts(raw, tmp_path / "pic.docx", lambda n: n.startswith("docProps/thumbnail"))
     reading = read_path(path)
     assert _codes(reading) == {"OFFICE_EMBEDDED_UNREAD"} and reading.signable is None
-    reading = read_path(path, workdir=tmp_path / "members")
+    reading = read_path(path, ex=_extraction(tmp_path))
     assert not reading.incomplete and len(reading.members) == 1
     member = reading.members[0]
     assert member.role == "embedded" and member.location == "part:word/media/image1.png"
@@ -246,7 +252,7 @@ def test_rtf_picture_and_object(tmp_path):
     path = tmp_path / "p.rtf"
     path.write_bytes(pic)
     assert _codes(read_path(path)) == {"OFFICE_EMBEDDED_UNREAD"}
-    reading = read_path(path, workdir=tmp_path / "m")
+    reading = read_path(path, ex=_extraction(tmp_path))
     assert not reading.incomplete and reading.members[0].path.read_bytes() == bytes.fromhex("89504e470d0a1a0a")
     assert "Xin chào" in reading.text()
 
@@ -309,7 +315,9 @@ def test_html_as_shown_and_as_source():
     shown = _text("<html><body><p>M&#7852;T</p></body></html>".encode())
     assert ("MẬT", "text:html") in levels(shown) and not shown.incomplete
     attr = _text('<html><body><img alt="TỐI MẬT" src="x.png"><!-- --></body></html>'.encode())
-    assert any(w == "text:html:source" for _, w in levels(attr))
+    assert ("TỐI MẬT", "text:html:attr") in levels(attr)
+    svg = _text('<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"><text x="1">TỐI MẬT</text></svg>'.encode())
+    assert ("TỐI MẬT", "text:xml") in levels(svg) and svg.media_type == S.SVG
     script = _text(b"<html><body><script>document.write('T\\u1ed0I M\\u1eacT')</script></body></html>")
     assert _codes(script) == {"HTML_ACTIVE_CONTENT"} and script.signable is None
     clean = _text("<html><body><p>Bảo mật thông tin, mật khẩu, GIẢI MẬT</p></body></html>".encode())

@@ -77,31 +77,31 @@ def _stream_scan(fh: BinaryIO) -> _Scan:
 # --- readers ------------------------------------------------------------------------------------------------
 
 
-def _read_text(fh: BinaryIO, media: str, doc: Document, settings) -> Reading:
+def _read_text(fh: BinaryIO, media: str, doc: Document, settings, work=None) -> Reading:
     from gateway.inspect import text
 
     return text.read(fh, media, settings)
 
 
-def _read_image(fh: BinaryIO, media: str, doc: Document, settings) -> Reading:
+def _read_image(fh: BinaryIO, media: str, doc: Document, settings, work=None) -> Reading:
     from gateway.inspect import ocr
 
     return ocr.read_image(fh, media, time.monotonic() + settings.limits.document_seconds)
 
 
-def _read_office(fh: BinaryIO, media: str, doc: Document, settings) -> Reading:
+def _read_office(fh: BinaryIO, media: str, doc: Document, settings, work=None) -> Reading:
     from gateway.inspect import office
 
-    return office.read(fh, media, settings, workdir=None)
+    return office.read(fh, media, settings, ex=work)
 
 
-def _read_rtf(fh: BinaryIO, media: str, doc: Document, settings) -> Reading:
+def _read_rtf(fh: BinaryIO, media: str, doc: Document, settings, work=None) -> Reading:
     from gateway.inspect import rtf
 
-    return rtf.read(fh, settings, workdir=None)
+    return rtf.read(fh, settings, ex=work)
 
 
-def _read_polyglot(fh: BinaryIO, media: str, doc: Document, settings) -> Reading:
+def _read_polyglot(fh: BinaryIO, media: str, doc: Document, settings, work=None) -> Reading:
     return Reading(media, incomplete=(Reason.of("FILE_POLYGLOT"),))
 
 
@@ -128,7 +128,7 @@ def _reader_for(media: str):
     return None
 
 
-def read(fh: BinaryIO, media: str, doc: Document, settings) -> Reading:
+def read(fh: BinaryIO, media: str, doc: Document, settings, work=None) -> Reading:
     """The Reading of a non-PDF document (PDFs go through `_inspect_pdf`, which also validates signatures).
 
     Bounded by `limits.document_seconds` like a PDF: a reader that runs out of time reports it (incomplete).
@@ -139,7 +139,7 @@ def read(fh: BinaryIO, media: str, doc: Document, settings) -> Reading:
     seconds = settings.limits.document_seconds
     try:
         with time_limit(seconds):
-            return reader(fh, media, doc, settings)
+            return reader(fh, media, doc, settings, work)
     except Timeout:
         return Reading(media_type=media, incomplete=(Reason.of("TIME_LIMIT", seconds=seconds),))
 
@@ -193,7 +193,7 @@ def _inspect(doc: Document, settings, validator, work, role: str) -> Facts:
                                   metadata=reading.metadata + as_pdf.metadata)
         else:
             fh.seek(0)
-            reading = read(fh, media, doc, settings)
+            reading = read(fh, media, doc, settings, work.child())
             incomplete = reading.incomplete
             if role != "document" and _reader_for(media) is None:
                 # Read for marks, never signed: a type no reader reads cannot be checked (fail closed).

@@ -156,7 +156,7 @@ def _local(tag) -> str:
 # --- the entry point ------------------------------------------------------------------------------------------
 
 
-def read(fh: BinaryIO, media: str, settings=None, *, workdir: Path | None = None) -> Reading:
+def read(fh: BinaryIO, media: str, settings=None, *, ex=None) -> Reading:
     """The Reading of an office document of sniffed type `media` (see module docstring)."""
     limits = PackageLimits.from_settings(settings)
     deadline = time.monotonic() + limits.seconds
@@ -165,11 +165,11 @@ def read(fh: BinaryIO, media: str, settings=None, *, workdir: Path | None = None
     if media in S.LEGACY_OFFICE or media == S.XLSB:
         from gateway.inspect import office_legacy as legacy
 
-        return legacy.read(fh, media, settings, workdir=workdir, read_package=_read_converted)
+        return legacy.read(fh, media, settings, ex=ex, read_package=_read_converted)
     if media in (S.FODF, S.WORD_XML, S.EXCEL_XML):
         return _read_flat(fh, media, limits, deadline)
     if S.is_ooxml(media) or S.is_odf(media):
-        return _read_package(fh, media, limits, deadline, workdir)
+        return _read_package(fh, media, limits, deadline, ex)
     return Reading(media)
 
 
@@ -177,10 +177,10 @@ def _encrypted(media: str) -> Reading:
     return Reading(media, incomplete=(Reason.of("OFFICE_ENCRYPTED"),), encrypted=True)
 
 
-def _read_converted(fh: BinaryIO, media: str, original: str, settings, workdir: Path | None) -> Reading:
+def _read_converted(fh: BinaryIO, media: str, original: str, settings, ex) -> Reading:
     """office_legacy.read calls back: read the OOXML LibreOffice made, reported as the original type."""
     limits = PackageLimits.from_settings(settings)
-    reading = _read_package(fh, media, limits, time.monotonic() + limits.seconds, workdir)
+    reading = _read_package(fh, media, limits, time.monotonic() + limits.seconds, ex)
     return Reading(
         original,
         lines=reading.lines,
@@ -255,6 +255,18 @@ class _BoundedStream(io.RawIOBase):
         return n
 
 
+def _store(ex, src: BinaryIO, *, location: str, name: str, media_type: str | None = None,
+           compressed: int | None = None) -> MemberRef:
+    """Extract an embedded part through the member framework (its budget bounds it too)."""
+    from gateway.inspect.members import LimitBreach, Unreadable
+
+    try:
+        return ex.extract(src, location=location, name=name, role="embedded", media_type=media_type,
+                          compressed=compressed)
+    except (LimitBreach, Unreadable) as exc:
+        raise _Refused(exc.reason) from exc
+
+
 def _open_zip(fh: BinaryIO, limits: PackageLimits) -> tuple[zipfile.ZipFile, dict[str, zipfile.ZipInfo]]:
     fh.seek(0)
     try:
@@ -301,7 +313,7 @@ def _read_part_bytes(zf, info, budget) -> bytes:
             raise _Refused(Reason.of("OFFICE_MALFORMED", detail=f"part {info.filename}: {type(exc).__name__}")) from exc
 
 
-def _read_package(fh: BinaryIO, media: str, limits: PackageLimits, deadline: float, workdir: Path | None) -> Reading:
+def _read_package(fh: BinaryIO, media: str, limits: PackageLimits, deadline: float, ex) -> Reading:
     budget = _Budget(limits, deadline)
     result = _Result()
     encrypted = False
@@ -312,11 +324,11 @@ def _read_package(fh: BinaryIO, media: str, limits: PackageLimits, deadline: flo
                 encrypted = _odf_encrypted(zf, parts, budget)
                 if encrypted:
                     raise _Refused(Reason.of("OFFICE_ENCRYPTED"))
-                _PackageReader(zf, parts, budget, result, workdir, odf=True, media=media).run()
+                _PackageReader(zf, parts, budget, result, ex, odf=True, media=media).run()
             else:
                 if "[Content_Types].xml" not in parts:
                     result.incomplete.append(Reason.of("OFFICE_MALFORMED", detail="no [Content_Types].xml"))
-                _PackageReader(zf, parts, budget, result, workdir, odf=False).run()
+                _PackageReader(zf, parts, budget, result, ex, odf=False).run()
     except _Refused as refused:
         result.incomplete.append(refused.reason)
         encrypted = encrypted or refused.reason.code == "OFFICE_ENCRYPTED"
@@ -347,14 +359,14 @@ def _odf_encrypted(zf, parts, budget) -> bool:
 class _PackageReader:
     """Walks every part of one package once: XML parts are read for text, the rest classified."""
 
-    def __init__(self, zf, parts, budget: _Budget, result: _Result, workdir: Path | None, *, odf: bool,
+    def __init__(self, zf, parts, budget: _Budget, result: _Result, ex, *, odf: bool,
                  media: str = ""):
         self.zf = zf
         self.kind = "spreadsheet" if "spreadsheet" in media else "presentation" if "presentation" in media else ""
         self.parts = parts
         self.budget = budget
         self.result = result
-        self.workdir = workdir
+        self.ex = ex
         self.odf = odf
         self.types = {} if odf else _content_types(zf, parts, budget)
         self.shared: list[str] = []
@@ -435,18 +447,15 @@ class _PackageReader:
         low = name.lower()
         if self._thumbnail(name, info):
             return
-        if self.workdir is None:
+        if self.ex is None:
             self.result.unread.append(name)
             return
-        data = _read_part_bytes(self.zf, info, self.budget)
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        index = len(self.result.members) + 1
-        path = self.workdir / f"embedded-{index}{posixpath.splitext(low)[1][:10]}"
-        path.write_bytes(data)
-        self.result.members.append(
-            MemberRef(location=f"part:{name}", name=posixpath.basename(name), path=path, role="embedded",
-                      media_type=ctype or None)
-        )
+        # A part a recipient could open (a picture, an embedded workbook, an OLE object): a member of its own,
+        # read like any document by its sniffed type (role "embedded": never signed alone).
+        with _open_part(self.zf, info, self.budget) as f:
+            ref = _store(self.ex, f, location=f"part:{name}", name=posixpath.basename(name),
+                         media_type=ctype or None, compressed=info.compress_size)
+        self.result.members.append(ref)
 
     def _thumbnail(self, name: str, info) -> bool:
         """The page-1 preview an application writes for file browsers (docProps/thumbnail.*, ODF

@@ -45,7 +45,7 @@ _TARGETS = {
 _MACRO_STORAGES = ("Macros", "_VBA_PROJECT_CUR", "_VBA_PROJECT", "VBA")
 
 
-def read(fh: BinaryIO, media: str, settings, *, workdir: Path | None, read_package) -> Reading:
+def read(fh: BinaryIO, media: str, settings, *, ex, read_package) -> Reading:
     if _encrypted(fh, media):
         return Reading(media, incomplete=(Reason.of("OFFICE_ENCRYPTED"),), encrypted=True)
     macros = _macros(fh, media)
@@ -70,7 +70,7 @@ def read(fh: BinaryIO, media: str, settings, *, workdir: Path | None, read_packa
         if problem or len(produced) != 1:
             return Reading(media, incomplete=(Reason.of("OFFICE_LEGACY_UNREADABLE", detail=problem or "no output"),))
         with open(produced[0], "rb") as converted:
-            return read_package(converted, target, media, settings, workdir)
+            return read_package(converted, target, media, settings, ex)
 
 
 def _encrypted(fh: BinaryIO, media: str) -> bool:

@@ -76,14 +76,14 @@ class _State:
         return _State(self.skip, self.uc, self.where, self.font, None, self.info, self.fonttbl)
 
 
-def read(fh: BinaryIO, settings=None, *, workdir: Path | None = None) -> Reading:
+def read(fh: BinaryIO, settings=None, *, ex=None) -> Reading:
     media = "application/rtf"
     fh.seek(0)
     data = fh.read(MAX_RTF_BYTES + 1)
     if len(data) > MAX_RTF_BYTES:
         return Reading(media, incomplete=(Reason.of("OFFICE_LIMIT", detail=f"RTF over {MAX_RTF_BYTES} bytes"),))
     seconds = float(getattr(getattr(settings, "limits", None), "document_seconds", 120.0) or 120.0)
-    reader = _Reader(data, workdir, time.monotonic() + seconds, seconds)
+    reader = _Reader(data, ex, time.monotonic() + seconds, seconds)
     try:
         reader.run()
     except _Stop as stop:
@@ -108,9 +108,9 @@ class _Stop(Exception):
 
 
 class _Reader:
-    def __init__(self, data: bytes, workdir: Path | None, deadline: float, seconds: float):
+    def __init__(self, data: bytes, ex, deadline: float, seconds: float):
         self.data = data
-        self.workdir = workdir
+        self.ex = ex  # gateway.inspect.members.Extraction: where embedded pictures and objects go
         self.deadline = deadline
         self.seconds = seconds
         self.lines: list[Line] = []
@@ -316,7 +316,7 @@ class _Reader:
             self._embedded(st.dest.decode(), group)
 
     def _embedded(self, kind: str, group: bytes) -> None:
-        if self.workdir is None:
+        if self.ex is None:
             self.unread.append("picture" if kind == "pict" else "object")
             return
         body = re.sub(rb"\{[^{}]*\}|\\[a-zA-Z]+-?\d* ?", b"", group)
@@ -326,8 +326,11 @@ class _Reader:
         except binascii.Error:
             self.unread.append(kind)
             return
-        self.workdir.mkdir(parents=True, exist_ok=True)
+        from gateway.inspect.members import LimitBreach, Unreadable
+
         index = len(self.members) + 1
-        path = self.workdir / f"rtf-{kind}-{index}.bin"
-        path.write_bytes(blob)
-        self.members.append(MemberRef(location=f"rtf:{kind}#{index}", name="", path=path, role="embedded"))
+        try:
+            self.members.append(self.ex.store(blob, location=f"rtf:{kind}#{index}",
+                                              name=f"{'picture' if kind == 'pict' else 'object'}-{index}", role="embedded"))
+        except (LimitBreach, Unreadable) as exc:
+            raise _Stop(exc.reason) from exc

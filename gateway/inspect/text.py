@@ -6,17 +6,17 @@ of them decodes completely, or that decodes to control characters (a binary file
 UTF-16), is `incomplete` (fail closed), never read with replacement characters standing in for letters a
 mark could be made of.
 
-HTML is read twice: as a browser shows it (tags dropped, entities decoded, script and style left out) and
-as its source (entities decoded, tags kept: attribute values — title, alt, meta content —, comments and
-script strings are text a person can see). HTML that runs scripts (a <script> element, on* handlers,
-javascript: URLs) can show text that is in no byte of the file: refused as HTML_ACTIVE_CONTENT. XML and SVG
-are read as their source with character references decoded.
+HTML, XML and SVG are read as their reader shows them (text by blocks, entities decoded) and as their source
+shows them: the attribute values a person sees (alt, title, meta content, values, labels), comments, and
+script/style text, each as lines of their own. HTML that runs scripts (a <script> element, on* handlers,
+javascript: URLs) can show text that is in no byte of the file: refused as HTML_ACTIVE_CONTENT.
 """
 
 from __future__ import annotations
 
 import html
 import re
+from html.parser import HTMLParser
 from typing import BinaryIO
 
 from gateway.inspect.reading import Line, Reading
@@ -50,6 +50,61 @@ def html_text(markup: str) -> str:
     return html.unescape(_TAGS.sub(" ", markup))
 
 
+class _Markup(HTMLParser):
+    """HTML/XML as its reader shows it: text by blocks (script and style apart), the attribute values a
+    person sees (alt, title, meta content, form values, labels ...), and comments. Entities decoded."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.shown: list[str] = [""]
+        self.extra: list[tuple[str, str]] = []
+        self.skip = 0  # inside script/style
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ("script", "style"):
+            self.skip += 1
+        if tag in _BLOCK_TAGS:
+            self.shown.append("")
+        for key, value in attrs:
+            if value and (key in _SHOWN_ATTRS or key.startswith("aria-")):
+                self.extra.append((value, "html:attr"))
+
+    def handle_startendtag(self, tag, attrs):
+        self.handle_starttag(tag, attrs)
+        if tag in ("script", "style"):
+            self.skip -= 1
+
+    def handle_endtag(self, tag):
+        if tag in ("script", "style") and self.skip:
+            self.skip -= 1
+        if tag in _BLOCK_TAGS:
+            self.shown.append("")
+
+    def handle_data(self, data):
+        if self.skip:
+            self.extra.append((data, "html:script"))
+        else:
+            self.shown[-1] += data
+
+    def handle_comment(self, data):
+        self.extra.append((data, "html:comment"))
+
+
+_BLOCK_TAGS = frozenset({"p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "td", "th", "table",
+                         "ul", "ol", "section", "article", "header", "footer", "title", "text", "tspan", "desc"})
+_SHOWN_ATTRS = frozenset({"alt", "title", "content", "value", "placeholder", "label", "summary", "abbr",
+                          "data-title", "caption"})
+
+
+def _markup_lines(text: str, where: str) -> list[Line]:
+    parser = _Markup()
+    parser.feed(text)
+    parser.close()
+    lines = [Line(t.strip(), where) for block in parser.shown for t in block.splitlines() if t.strip()]
+    lines += [Line(t.strip(), w) for value, w in parser.extra for t in value.splitlines() if t.strip()]
+    return lines
+
+
 def read(fh: BinaryIO, media: str, settings=None) -> Reading:
     data = fh.read(MAX_TEXT_BYTES + 1)
     if len(data) > MAX_TEXT_BYTES:
@@ -59,17 +114,13 @@ def read(fh: BinaryIO, media: str, settings=None) -> Reading:
         return Reading(media, incomplete=(Reason.of("DOCUMENT_UNREADABLE", detail="unknown text encoding"),))
     if len(_CONTROLS.findall(text[:65536])) > 0:
         return Reading(media, incomplete=(Reason.of("DOCUMENT_UNREADABLE", detail="control characters: not a text"),))
-    markup = media in (HTML, XML, SVG) or (media == "text/plain" and "<html" in text[:4096].lower())
-    lines: list[Line] = []
+    html_like = media == HTML or "<html" in text[:4096].lower()
     incomplete: list[Reason] = []
-    if media == HTML or (markup and "<html" in text[:4096].lower()):
-        lines += [Line(t, "html") for t in html_text(text).splitlines() if t.strip()]
-        if _ACTIVE.search(text):
+    if media in (HTML, XML, SVG) or html_like:
+        lines = _markup_lines(text, "html" if html_like else "xml")
+        if html_like and _ACTIVE.search(text):
             incomplete.append(Reason.of("HTML_ACTIVE_CONTENT"))
-    if markup:
-        source = "html:source" if media == HTML else "xml" if media in (XML, SVG) else "text"
-        lines += [Line(t, source) for t in html.unescape(text).splitlines() if t.strip()]
     else:
-        lines += [Line(t, "text") for t in text.splitlines() if t.strip()]
+        lines = [Line(t, "text") for t in text.splitlines() if t.strip()]
     return Reading(media, lines=tuple(lines), incomplete=tuple(incomplete),
                    signable=None if incomplete else SignFormat.CADES)
