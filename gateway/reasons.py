@@ -94,8 +94,10 @@ CATALOG: dict[str, ReasonText] = {
     ),
     "EMPTY_DOCUMENT": ReasonText("Tệp rỗng", "The file is empty", ""),
     "PDF_BROKEN": ReasonText(
-        "Tệp PDF bị hỏng, không đọc được: {detail}",
-        "The PDF is broken and cannot be read: {detail}",
+        "Tệp PDF bị hỏng, không đọc được: {detail}. Hãy xuất lại tệp PDF từ phần mềm soạn thảo rồi gửi lại "
+        "(tệp đã có chữ ký số thì người ký cần ký lại trên bản không hỏng)",
+        "The PDF is broken and cannot be read: {detail}. Export the PDF again from the authoring program and "
+        "resend it (a file already signed must be signed again on an undamaged copy)",
         "",
     ),
     "PDF_ENCRYPTED": ReasonText(
