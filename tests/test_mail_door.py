@@ -337,3 +337,67 @@ def test_mime_split_games_are_refused_or_read_as_the_next_hop_reads_them(gw, mat
     status, text = send(gw.port, raw)
     assert status == 550 and gw.sink.messages() == [], (case, status, text)
     assert any(code in text for code in ("MIME_AMBIGUOUS", "MIME_UNKNOWN_ENCODING", "SECRET_MARKED")), text
+
+
+# --- 7z and TNEF inside mail (the containers lane's readers and rebuilders) ------------------------------
+
+
+def test_7z_of_pdfs_arrives_rebuilt_and_7z_reads_it(gw, pdf, mat_pdf, dev_nssdb, tmp_path):
+    from container_support import seven_unzip, seven_zip
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "cv.pdf").write_bytes(pdf)
+    archive = seven_zip(tmp_path / "ho-so.7z", src, ["cv.pdf"])
+    assert send(gw.port, with_file(archive.read_bytes(), "ho-so.7z", ("application", "x-7z-compressed")))[0] == 250
+    out = relayed(gw)
+    (got,) = [p for _, _, p in email_files(out) if p[:6] == b"7z\xbc\xaf\x27\x1c"]
+    if HAVE_RIPMIME:
+        assert got in ripmime_files(out)
+    (tmp_path / "got.7z").write_bytes(got)
+    x = seven_unzip(tmp_path / "got.7z", tmp_path / "x")
+    sigs = pdfsig(x / "cv.pdf", dev_nssdb)
+    assert sigs and sigs[-1]["valid"] and sigs[-1]["trusted"], sigs
+    (src / "mat.pdf").write_bytes(mat_pdf)
+    secret = seven_zip(tmp_path / "mat.7z", src, ["cv.pdf", "mat.pdf"])
+    [p.unlink() for p in gw.sink.messages()]
+    assert_refused(gw, with_file(secret.read_bytes(), "ho-so.7z", ("application", "x-7z-compressed")),
+                   "SECRET_MARKED")
+
+
+def test_tnef_winmail_dat_arrives_rebuilt_and_tnef_reads_it(gw, pdf, mat_pdf, dev_nssdb, tmp_path):
+    from gateway.signing import container_tnef as tnef_writer
+
+    dat = tnef_writer.message("Báo cáo", "Nội dung", [("bao-cao.pdf", pdf)])
+    assert send(gw.port, with_file(dat, "winmail.dat", ("application", "ms-tnef")))[0] == 250
+    out = relayed(gw)
+    (got,) = [p for _, _, p in email_files(out) if p[:4] == b"\x78\x9f\x3e\x22"]
+    if HAVE_RIPMIME:
+        assert got in ripmime_files(out)
+    (tmp_path / "winmail.dat").write_bytes(got)
+    x = tmp_path / "x"
+    x.mkdir()
+    subprocess.run(["tnef", "-C", str(x), str(tmp_path / "winmail.dat")], check=True)
+    sigs = pdfsig(x / "bao-cao.pdf", dev_nssdb)
+    assert sigs and sigs[-1]["valid"] and sigs[-1]["trusted"], sigs
+    [p.unlink() for p in gw.sink.messages()]
+    secret = tnef_writer.message("Thư", "", [("mat.pdf", mat_pdf)])
+    assert_refused(gw, with_file(secret, "winmail.dat", ("application", "ms-tnef")), "SECRET_MARKED")
+    subject = tnef_writer.message("TỐI MẬT", "", [("a.pdf", pdf)])
+    assert_refused(gw, with_file(subject, "winmail.dat", ("application", "ms-tnef")), "SECRET_MARKED")
+
+
+def test_office_document_is_read_before_it_is_signed(gw, tmp_path):
+    """Office files are read by the office lane's reader (gateway/inspect/office.py); until it exists they
+    are refused, never signed unread. Either way a TỐI MẬT .docx never leaves."""
+    import docx
+
+    d = docx.Document()
+    d.add_paragraph("TỐI MẬT")
+    d.add_paragraph("Kế hoạch")
+    buf = tmp_path / "kh.docx"
+    d.save(buf)
+    status, text = send(gw.port, with_file(buf.read_bytes(), "ke-hoach.docx",
+                                           ("application", "vnd.openxmlformats-officedocument.wordprocessingml.document")))
+    assert status == 550 and gw.sink.messages() == [], (status, text)
+    assert "SECRET_MARKED" in text or "UNSUPPORTED_TYPE" in text, text
