@@ -401,3 +401,17 @@ def test_office_document_is_read_before_it_is_signed(gw, tmp_path):
                                            ("application", "vnd.openxmlformats-officedocument.wordprocessingml.document")))
     assert status == 550 and gw.sink.messages() == [], (status, text)
     assert "SECRET_MARKED" in text or "UNSUPPORTED_TYPE" in text, text
+
+
+def test_each_part_may_declare_its_own_kind(gw, pdf):
+    """X-Kyso-Kind on the message applies to every document; a part's own header overrides it (a document
+    management system can declare each attachment); an invalid value refuses the message with its reason."""
+    issued = with_file(pdf, X_Kyso_Kind="issued")  # an issued document needs the competent person's signature
+    assert_refused(gw, issued, "ISSUED_NEEDS_PERSONAL_SIGNATURE")
+    msg = base_message(X_Kyso_Kind="issued")
+    msg.add_attachment(pdf, maintype="application", subtype="pdf", filename="phu-luc.pdf")
+    part = list(msg.iter_attachments())[0]
+    part["X-Kyso-Kind"] = "phụ lục"  # this attachment is an appendix: the organisation signs it
+    assert send(gw.port, msg.as_bytes(policy=email.policy.SMTP))[0] == 250
+    [p.unlink() for p in gw.sink.messages()]
+    assert_refused(gw, with_file(pdf, X_Kyso_Kind="thư mời họp"), "KIND_DECLARATION_INVALID")
