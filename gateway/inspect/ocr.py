@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 
 PAGE_DPI = 300  # a page without text is read at this resolution
 REGION_DPI = 300  # a region (stamp, outlines) on a text page
+LARGE_REGION_DPI = 200  # a region over LARGE_REGION square inches (a figure, a scanned half page): enough for
+LARGE_REGION = 12.0  # 8 pt text, at half the cost
 MIN_REGION_PT = (18.0, 7.0)  # smaller than this (w, h in points) holds no legible word at normal zoom
 MAX_IMAGE_PIXELS = 120_000_000  # an image document above this is not decoded (a decompression bomb)
 MAX_ANALYSED_PIXELS = 16_000_000  # an image's own pixels are examined up to this; above, its region is rendered
@@ -291,6 +293,8 @@ def pdf_page(page, text, deadline: float, seen: dict | None = None) -> tuple[lis
             x0, y0, x1, y1 = _clip(ink.box, text.width, text.height)
             if x1 - x0 < MIN_REGION_PT[0] and y1 - y0 < MIN_REGION_PT[0] or min(x1 - x0, y1 - y0) < MIN_REGION_PT[1]:
                 continue
+            if ink.kind == "outline" and _under_text((x0, y0, x1, y1), text.lines) > 0.4:
+                continue  # a shape the text layer is written on (a shaded box, a code cell): the text says it
             stamp = (x1 - x0) * (y1 - y0) < STAMP_AREA * page_area
             regions.append(((x0, y0, x1, y1), stamp, ink))
     for region in regions:
@@ -314,6 +318,21 @@ def pdf_page(page, text, deadline: float, seen: dict | None = None) -> tuple[lis
     return lines, problems
 
 
+def _under_text(box, lines) -> float:
+    """The share of `box` covered by the boxes of the page's text lines."""
+    x0, y0, x1, y1 = box
+    area = max((x1 - x0) * (y1 - y0), 1e-6)
+    covered = 0.0
+    for line in lines:
+        if line.box is None or not line.where.startswith("page"):
+            continue
+        lx0, ly0, lx1, ly1 = line.box
+        w, h = min(x1, lx1) - max(x0, lx0), min(y1, ly1) - max(y0, ly0)
+        if w > 0 and h > 0:
+            covered += w * h
+    return covered / area
+
+
 def _has_ink(page, text) -> bool:
     """A page without text, images or outlines may still carry simple paths (thin-stroke lettering)."""
     img = _render(page, text, None, 50)
@@ -324,9 +343,15 @@ def _clip(box, w: float, h: float):
     return max(0.0, box[0]), max(0.0, box[1]), min(w, box[2]), min(h, box[3])
 
 
+MAX_RENDER_PIXELS = 40_000_000  # a region is rendered at a lower resolution rather than above this (A0 plans)
+
+
 def _render(page, text, box, dpi: float):
     from gateway.inspect import pdftext
 
+    x0, y0, x1, y1 = box if box is not None else (0.0, 0.0, text.width, text.height)
+    area = max((x1 - x0) * (y1 - y0), 1.0) / (72.0 * 72.0)  # square inches
+    dpi = min(dpi, (MAX_RENDER_PIXELS / area) ** 0.5)
     return pdftext.render(page, box, dpi, (text.width, text.height))
 
 
@@ -334,7 +359,8 @@ def _region_images(page, text, box, ink, seen: dict):
     """[(PIL image to read, pixels per point, (x0, y0) of the image in page points)] for one region."""
     if box is None:
         img = _render(page, text, None, PAGE_DPI)
-        return [(i, PAGE_DPI / 72.0, (-24 * 72.0 / PAGE_DPI,) * 2) for i in _prepare(img) or [img.convert("L")]]
+        scale = img.size[0] / max(text.width, 1e-6)
+        return [(i, scale, (-24 / scale,) * 2) for i in _prepare(img) or [img.convert("L")]]
     # An image's own pixels say whether it can hold writing (rendering would average noise into grey);
     # the region rendered at REGION_DPI is what is read (the page's transform, clipping and colours applied).
     if ink is not None and ink.kind == "image" and ink.pixels and ink.pixels[0] * ink.pixels[1] <= MAX_ANALYSED_PIXELS:
@@ -348,8 +374,9 @@ def _region_images(page, text, box, ink, seen: dict):
             seen[key] = True
             if not _prepare(own, clean=False):
                 return []
-    img = _render(page, text, box, REGION_DPI)
-    scale = REGION_DPI / 72.0
+    large = (box[2] - box[0]) * (box[3] - box[1]) / (72.0 * 72.0) > LARGE_REGION
+    img = _render(page, text, box, LARGE_REGION_DPI if large else REGION_DPI)
+    scale = img.size[0] / max(box[2] - box[0], 1e-6)  # pixels per point, as rendered
     return [(i, scale, (box[0] - 24 / scale, box[1] - 24 / scale)) for i in _prepare(img)]
 
 

@@ -47,7 +47,8 @@ SPACE_GAP = 0.22  # of the font size: a wider gap between two glyphs is a word s
 COLUMN_GAP = 2.5  # of the font size: a wider gap starts a separate line (another column, a stamp beside)
 BASELINE_TOLERANCE = 0.45  # of the font size: baselines closer than this are one line
 MAX_PATHS = 20_000  # path objects examined per page for frames and outlines (more: the page is "complex")
-OUTLINE_SEGMENTS = 12  # a filled path with at least this many segments, curves included, may be glyphs
+OUTLINE_SEGMENTS = 6  # a filled path with at least this many segments may be glyphs ("T" has 8, "I" 4: a word
+OUTLINE_LETTER = 150.0  # is found by its other letters) when letter-sized (points) or of several subpaths
 
 _GENERATED = {" ", "\r", "\n", "\x02", "\ufffe"}
 
@@ -501,17 +502,20 @@ def _page_objects(raw, page, affine: _Affine):
         if segments >= OUTLINE_SEGMENTS:
             fillmode, stroke = ctypes.c_int(), ctypes.c_int()
             raw.FPDFPath_GetDrawMode(handle, fillmode, stroke)
-            if fillmode.value and _has_curves(raw, handle, segments):
+            letter = box[2] - box[0] <= OUTLINE_LETTER and box[3] - box[1] <= OUTLINE_LETTER
+            # a background box or a rounded frame is one big subpath; glyphs are small, or many subpaths
+            if fillmode.value and (letter or _subpaths(raw, handle, segments) >= 3):
                 ink.append(Ink("outline", box))
     return frames, _merge_outlines(ink), complex_page
 
 
-def _has_curves(raw, handle, segments: int) -> bool:
-    for k in range(min(segments, 64)):
+def _subpaths(raw, handle, segments: int) -> int:
+    n = 0
+    for k in range(min(segments, 400)):
         seg = raw.FPDFPath_GetPathSegment(handle, k)
-        if seg and raw.FPDFPathSegment_GetType(seg) == raw.FPDF_SEGMENT_BEZIERTO:
-            return True
-    return False
+        if seg and raw.FPDFPathSegment_GetType(seg) == raw.FPDF_SEGMENT_MOVETO:
+            n += 1
+    return n
 
 
 def _merge_outlines(ink: list[Ink]) -> list[Ink]:
