@@ -105,6 +105,14 @@ def test_pdf_is_signed_in_place_and_everything_else_kept(gw, engine, plain_pdf, 
     # what a recipient extracts (Python's email, ripmime, munpack): the same signed PDF
     for reader, pdfs in recipients_pdfs(out).items():
         assert pdfs == [docs[0].content], reader
+    # the picture's .p7s verifies over the picture, both as Python's email package extracts them
+    from container_support import cms_verify
+    from mail_support import email_files
+
+    files = {name: data for name, _, data in email_files(out) if name}
+    (tmp_path / "logo.png").write_bytes(files["logo.png"])
+    (tmp_path / "logo.png.p7s").write_bytes(files["logo.png.p7s"])
+    cms_verify(tmp_path / "logo.png.p7s", tmp_path / "logo.png", engine.settings)
     # top-level headers unchanged
     assert out[: before.root.body_start] == raw[: before.root.body_start]
     # one decision for the document, one event for the message (counts, never content)

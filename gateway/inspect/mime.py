@@ -810,9 +810,12 @@ def _walk(msg: ParsedMessage, owners: tuple, prefix: str, w: Walk, signed: bool,
         if only is not None and prefix + part.location not in only:
             continue
         body = msg.raw[part.body_start : part.end]
+        content = None
         if part.cte == "base64":
-            why = base64_problem(body)
-            if why:
+            try:  # one strict C pass: the common case (well-formed base64) decoded and checked at once
+                content = binascii.a2b_base64(body.translate(None, _BLANKS), strict_mode=True)
+            except binascii.Error:
+                why = base64_problem(body) or "invalid base64"
                 w.problems.append(_ambiguous(f"{why} ({part.location})"))
         if part.cte in ("7bit", "8bit", "quoted-printable") and b"\x00" in body:
             w.problems.append(_ambiguous(f"NUL byte in a text body ({part.location})"))  # readers drop or keep it
@@ -825,7 +828,8 @@ def _walk(msg: ParsedMessage, owners: tuple, prefix: str, w: Walk, signed: bool,
             w.problems.append(_ambiguous(f"text that lenient readers split into MIME parts ({part.location})"))
         if part.cte in UU_CTE and not [b for b in uu_blocks(body) if b.complete]:
             w.problems.append(_ambiguous(f"{part.cte} part without a complete uuencoded file ({part.location})"))
-        content = decode_body(body, part.cte)
+        if content is None:
+            content = decode_body(body, part.cte)
         role = _role(part)
         if role != "document" and not _shown_inline(content):
             role = "document"  # a "text" or "picture" that is really a PDF, an Office file, an archive ...

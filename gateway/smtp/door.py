@@ -137,11 +137,17 @@ class SmtpDoor:
             return reply_text(reply, envelope)
         origin = Origin(sender=envelope.mail_from, recipients=tuple(envelope.rcpt_tos), client=peer,
                         message_id=message_id)
-        doc = Document(channel=Channel.SMTP, name="thu.eml", content=data, media_type=MESSAGE, origin=origin,
-                       declared=declared)
+        spooled: Path | None = None
         try:
+            # A private file (smtp.spool_dir, 0600) rather than bytes: nothing is pickled to the signing worker,
+            # and the pipeline reads and rebuilds the message from this one copy.
+            spooled = await asyncio.to_thread(_spool, Path(self.settings.smtp.spool_dir), data)
+            doc = Document(channel=Channel.SMTP, name="thu.eml", path=spooled, media_type=MESSAGE, origin=origin,
+                           declared=declared)
             result = await self.engine.submit(doc)
         except Exception as exc:  # noqa: BLE001 - temporary (451) unless refused on purpose
+            if spooled is not None:
+                await asyncio.to_thread(_remove, spooled)
             if not isinstance(exc, GatewayError):
                 log.error("smtp: message processing failed: %s", type(exc).__name__)
             reply = replies.for_error(exc)
@@ -150,6 +156,7 @@ class SmtpDoor:
         try:
             return await self._conclude(server, envelope, data, result, facts)
         finally:
+            await asyncio.to_thread(_remove, spooled)
             if result.output is not None:
                 await asyncio.to_thread(_remove, result.output.path)
 
@@ -194,6 +201,23 @@ class SmtpDoor:
         except AuditUnavailable:
             # After the next hop accepted, the message is gone; answering 451 would duplicate it.
             log.error("smtp: decision log unavailable for event %s", event)
+
+
+def _spool(directory: Path, data: bytes) -> Path:
+    """`data` in a new private file under `directory` (StorageUnavailable, so 451, when it cannot be written)."""
+    import os
+    import tempfile
+
+    from gateway.errors import StorageUnavailable
+
+    try:
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, name = tempfile.mkstemp(prefix="msg-", suffix=".eml", dir=directory)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        return Path(name)
+    except OSError as exc:
+        raise StorageUnavailable(f"cannot spool the message: {exc.strerror}") from None
 
 
 def _remove(path) -> None:
