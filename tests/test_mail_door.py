@@ -387,20 +387,36 @@ def test_tnef_winmail_dat_arrives_rebuilt_and_tnef_reads_it(gw, pdf, mat_pdf, de
     assert_refused(gw, with_file(subject, "winmail.dat", ("application", "ms-tnef")), "SECRET_MARKED")
 
 
-def test_office_document_is_read_before_it_is_signed(gw, tmp_path):
-    """Office files are read by the office lane's reader (gateway/inspect/office.py); until it exists they
-    are refused, never signed unread. Either way a TỐI MẬT .docx never leaves."""
+def test_office_documents_are_read_then_signed_with_a_p7s_or_blocked(gw, dev_settings, tmp_path):
+    """Word files are read by the office lane's reader (gateway/inspect/office.py): a clean .docx arrives with
+    a detached CAdES .p7s beside it that `openssl cms -verify` accepts over the file as Python's email package
+    extracts it (and ripmime); a TỐI MẬT one never leaves."""
     import docx
 
-    d = docx.Document()
-    d.add_paragraph("TỐI MẬT")
-    d.add_paragraph("Kế hoạch")
-    buf = tmp_path / "kh.docx"
-    d.save(buf)
-    status, text = send(gw.port, with_file(buf.read_bytes(), "ke-hoach.docx",
-                                           ("application", "vnd.openxmlformats-officedocument.wordprocessingml.document")))
-    assert status == 550 and gw.sink.messages() == [], (status, text)
-    assert "SECRET_MARKED" in text or "UNSUPPORTED_TYPE" in text, text
+    from container_support import cms_verify
+
+    def make(lines: list[str]) -> bytes:
+        d = docx.Document()
+        for line in lines:
+            d.add_paragraph(line)
+        path = tmp_path / "f.docx"
+        d.save(path)
+        return path.read_bytes()
+
+    ctype = ("application", "vnd.openxmlformats-officedocument.wordprocessingml.document")
+    assert_refused(gw, with_file(make(["TỐI MẬT", "Kế hoạch"]), "ke-hoach.docx", ctype), "SECRET_MARKED")
+    clean = make(["Báo cáo tình hình", "Nội dung"])
+    status, text = send(gw.port, with_file(clean, "bao-cao.docx", ctype))
+    assert status == 250, text
+    out = relayed(gw)
+    files = {name: data for name, _, data in email_files(out) if name}
+    assert files["bao-cao.docx"] == clean
+    (tmp_path / "bao-cao.docx").write_bytes(files["bao-cao.docx"])
+    (tmp_path / "bao-cao.docx.p7s").write_bytes(files["bao-cao.docx.p7s"])
+    cms_verify(tmp_path / "bao-cao.docx.p7s", tmp_path / "bao-cao.docx", dev_settings)
+    if HAVE_RIPMIME:
+        got = ripmime_files(out)
+        assert clean in got and files["bao-cao.docx.p7s"] in got
 
 
 def test_each_part_may_declare_its_own_kind(gw, pdf):
