@@ -80,6 +80,9 @@ def setup_logging(settings, stream=None) -> None:
     """`gateway run` and its workers: one handler on stderr, the configured format and level."""
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter() if settings.log_format == "json" else HumanFormatter())
+    from gateway.logthrottle import install
+
+    install(handler)  # repeated lines rate-limited: a flood must not fill the disk with the log (issue 15)
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

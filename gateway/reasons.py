@@ -731,6 +731,21 @@ CATALOG: dict[str, ReasonText] = {
         "The file name was too long and was shortened to «{name}»; original name: «{original}»",
         "",
     ),
+    "TOO_MANY_CONNECTIONS": ReasonText(
+        "Quá nhiều kết nối (từ địa chỉ này hoặc tổng cộng); hãy thử lại sau ít phút",
+        "Too many connections (from this address or in all); try again in a few minutes",
+        "",
+    ),
+    "DATA_TIMEOUT": ReasonText(
+        "Thư gửi quá chậm (quá {seconds} giây); kết nối bị đóng, hãy gửi lại",
+        "The message took too long to arrive (over {seconds} s); connection closed, send it again",
+        "",
+    ),
+    "REQUEST_TIMEOUT": ReasonText(
+        "Yêu cầu gửi quá chậm; hãy gửi lại",
+        "The request arrived too slowly; send it again",
+        "",
+    ),
     "AUDIT_RECORD_INVALID": ReasonText(
         "Bản ghi trong nhật ký quyết định không đúng dạng chuẩn (có thể đã bị sửa); không đọc được",
         "A decision-log record is not in its exact stored form (possibly altered); refused",

@@ -175,6 +175,16 @@ class SmtpSettings(Section):
     sink_enabled: bool = True  # dev: a local sink on upstream_host:upstream_port
     sink_dir: Path | None = None  # default: <var>/mail-sink
     auth_users: list[SmtpUser] = []  # SMTP AUTH (PLAIN/LOGIN after STARTTLS) credentials, hashed
+    # Bounded resources (issue 15): connections per door and per client address; a command must come within
+    # idle_seconds, the whole DATA within data_seconds; message bytes held in memory at once (received or being
+    # processed) — beyond that a body is spooled to spool_dir and waits for room, up to inflight_wait_seconds,
+    # then 451 (the sender's queue tries again).
+    max_connections: int = Field(default=100, ge=1)
+    max_connections_per_address: int = Field(default=20, ge=1)
+    idle_seconds: float = Field(default=300.0, gt=0)
+    data_seconds: float = Field(default=600.0, gt=0)
+    max_inflight_bytes: int = Field(default=64 * MiB, ge=1024)
+    inflight_wait_seconds: float = Field(default=120.0, gt=0)
 
 
 class FolderWatch(Section):
@@ -230,6 +240,13 @@ class HttpSettings(Section):
     tls_key: Path | None = None
     client_ca: Path | None = None  # mTLS: require client certificates issued by this CA
     spool_dir: Path | None = None  # default: <var>/uploads
+    # Bounded resources (issue 15): connections per door and per client address, the time a request's headers
+    # may take (slowloris), keep-alive idle time, and the longest pause between two chunks of a body.
+    max_connections: int = Field(default=256, ge=1)
+    max_connections_per_address: int = Field(default=32, ge=1)
+    header_seconds: float = Field(default=10.0, gt=0)
+    idle_seconds: float = Field(default=5.0, gt=0)
+    body_idle_seconds: float = Field(default=30.0, gt=0)
 
 
 class CertSettings(Section):

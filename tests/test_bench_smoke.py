@@ -100,3 +100,10 @@ def test_bench_secrecy(bench_out):
     assert score["documents"] >= 40 and score["positives_readable"] > 20
     assert {"p50", "p95"} <= set(data["text_ms"]) and {"p50", "p95"} <= set(data["ocr_s"])
     assert score["false_blocks"] == [] and score["missed"] == []
+
+
+def test_bench_memory(bench_out):
+    data = run_bench("bench_memory", bench_out, timeout=300)
+    bounded = data["results"]["bounded"]
+    assert bounded["replies"] == {"250": data["mails"]} and bounded["peak_mb"] >= bounded["idle_mb"] > 0
+    assert data["within"] is True

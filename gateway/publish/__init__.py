@@ -13,14 +13,19 @@ import ssl
 
 import uvicorn
 
+from gateway.admission import ConnectionGuard
 from gateway.errors import ConfigError
 
 log = logging.getLogger("gateway.publish")
 
 
-def server_config(settings, app) -> uvicorn.Config:
-    """uvicorn settings from settings.http: TLS when configured, client certificates required with client_ca."""
+def server_config(settings, app, guard: ConnectionGuard | None = None) -> uvicorn.Config:
+    """uvicorn settings from settings.http: TLS when configured, client certificates required with client_ca;
+    connection limits and the header deadline (gateway.publish.guard), keep-alive idle timeout."""
+    from gateway.publish.guard import guarded_protocol
+
     http = settings.http
+    guard = guard or ConnectionGuard("http", total=http.max_connections, per_address=http.max_connections_per_address)
     tls: dict = {}
     if http.tls_cert or http.tls_key or http.client_ca:
         if not (http.tls_cert and http.tls_key):
@@ -37,6 +42,10 @@ def server_config(settings, app) -> uvicorn.Config:
         access_log=False,
         server_header=False,
         proxy_headers=False,
+        http=guarded_protocol(guard, http.header_seconds),
+        timeout_keep_alive=max(1, int(round(http.idle_seconds))),
+        limit_concurrency=http.max_connections + 1,  # uvicorn's own 503 for tasks; connections: the guard
+        backlog=max(128, min(4096, http.max_connections * 4)),
         timeout_graceful_shutdown=None,  # PortalDoor.stop bounds it
         **tls,
     )
@@ -48,7 +57,9 @@ class PortalDoor:
 
         self.settings = settings
         self.app = create_app(settings, engine)
-        self.config = server_config(settings, self.app)
+        http = settings.http
+        self.guard = ConnectionGuard("http", total=http.max_connections, per_address=http.max_connections_per_address)
+        self.config = server_config(settings, self.app, self.guard)
         self.server = uvicorn.Server(self.config)
         self._loop_task: asyncio.Task | None = None
 

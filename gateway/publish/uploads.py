@@ -52,14 +52,16 @@ class Upload:
 class Spool:
     """Where uploads wait (settings.http.spool_dir, mode 0700) while the pipeline looks at them."""
 
-    def __init__(self, directory: Path, max_bytes: int, seconds: float) -> None:
+    def __init__(self, directory: Path, max_bytes: int, seconds: float, idle_seconds: float | None = None) -> None:
         self.dir = Path(directory)
         self.max_bytes = max_bytes
         self.seconds = seconds
+        self.idle_seconds = idle_seconds or seconds  # the longest pause between two chunks (slow bodies)
 
     @classmethod
     def from_settings(cls, settings) -> "Spool":
-        return cls(settings.http.spool_dir, settings.http.max_upload_bytes, settings.http.request_seconds)
+        h = settings.http
+        return cls(h.spool_dir, h.max_upload_bytes, h.request_seconds, h.body_idle_seconds)
 
     def prepare(self) -> int:
         """Create the directory; remove what a crashed run left behind. Returns how many were removed.
@@ -109,6 +111,9 @@ class Spool:
                         mtype = ctype.decode("latin-1") or None
             fields.pop("filename", None)
             return Upload(path, size, safe_name(name), mtype, declared_from(fields))
+        except _Stalled:
+            remove(path)
+            raise UploadTooSlow(seconds=self.idle_seconds) from None
         except TimeoutError:
             remove(path)
             raise UploadTooSlow(seconds=self.seconds) from None
@@ -122,9 +127,22 @@ class Spool:
             remove(path)
             raise
 
+    async def _stream(self, request: Request):
+        """The body's chunks; a pause longer than idle_seconds between two of them ends it (_Stalled)."""
+        it = request.stream().__aiter__()
+        while True:
+            try:
+                async with asyncio.timeout(self.idle_seconds):
+                    chunk = await it.__anext__()
+            except StopAsyncIteration:
+                return
+            except TimeoutError:
+                raise _Stalled() from None
+            yield chunk
+
     async def _raw(self, request: Request, out, allowed: int) -> int:
         size = 0
-        async for chunk in request.stream():
+        async for chunk in self._stream(request):
             size += len(chunk)
             if size > allowed:
                 raise UploadTooLarge(size=f">{self.max_bytes}", max=self.max_bytes)
@@ -138,7 +156,7 @@ class Spool:
         form = _FormSink(out, self.max_bytes)
         try:
             parser = MultipartParser(boundary, form.callbacks(), max_size=self.max_bytes + MULTIPART_SLACK)
-            async for chunk in request.stream():
+            async for chunk in self._stream(request):
                 parser.write(chunk)
             parser.finalize()
         except FormParserError as exc:
@@ -151,6 +169,10 @@ class Spool:
             raise BadRequest("need exactly one file part", detail="multipart: exactly one 'file' part required")
         fields.update(form.fields)
         return form.filename, form.file_type, form.file_size
+
+
+class _Stalled(Exception):
+    """No body bytes for idle_seconds."""
 
 
 class _FormSink:

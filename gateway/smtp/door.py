@@ -30,6 +30,7 @@ from gateway.inspect.sniff import MESSAGE
 from gateway.model import Channel, Document, Origin, Outcome, Reason, Result
 from gateway.smtp import replies
 from gateway.smtp.relay import Upstream
+from gateway.admission import Budget, ConnectionGuard
 from gateway.smtp.server import Authenticator, GatewaySMTP, RelayHandler, reply_text, tls_context
 
 log = logging.getLogger("gateway.smtp")
@@ -53,6 +54,8 @@ class SmtpDoor:
             process=self._process,
             require_auth=cfg.require_auth,
         )
+        self.guard = ConnectionGuard("smtp", total=cfg.max_connections, per_address=cfg.max_connections_per_address)
+        self.budget = Budget(cfg.max_inflight_bytes, wait_seconds=cfg.inflight_wait_seconds)
 
     # --- lifecycle ---------------------------------------------------------------------------------------
 
@@ -73,7 +76,13 @@ class SmtpDoor:
             auth_required=cfg.require_auth,
             auth_require_tls=True,
             authenticator=Authenticator(users),
-            timeout=300,
+            timeout=cfg.idle_seconds,
+            # Bounded resources (gateway.admission, issue 15): connections, DATA time, bytes in memory.
+            guard=self.guard,
+            budget=self.budget,
+            spool_dir=Path(cfg.spool_dir),
+            data_seconds=cfg.data_seconds,
+            processing_seconds=self.settings.limits.document_seconds + cfg.upstream_timeout_seconds + 60,
         )
 
     async def start(self) -> list[str]:
@@ -81,6 +90,7 @@ class SmtpDoor:
         lines: list[str] = []
         if self.sink is not None:
             lines += await self.sink.start()
+        await asyncio.to_thread(_prepare_spool, Path(cfg.spool_dir), cfg.data_seconds + 3600)
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(self._protocol, host=cfg.host, port=cfg.port)
         lines.append(
@@ -218,6 +228,21 @@ def _spool(directory: Path, data: bytes) -> Path:
         return Path(name)
     except OSError as exc:
         raise StorageUnavailable(f"cannot spool the message: {exc.strerror}") from None
+
+
+def _prepare_spool(directory: Path, older_than: float) -> None:
+    """The spool is private (0700); bodies left by a crash (older than any DATA could be) are removed."""
+    import os
+    import time
+
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(directory, 0o700)
+    for leftover in [*directory.glob("data-*.eml"), *directory.glob("msg-*.eml")]:
+        try:
+            if time.time() - leftover.stat().st_mtime > older_than:
+                leftover.unlink()
+        except OSError:
+            pass
 
 
 def _remove(path) -> None:

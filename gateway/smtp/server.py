@@ -11,6 +11,12 @@ Extensions over stock aiosmtpd (which answers 555 to DSN parameters and 500 to l
   the unstuffed bytes.
 - SIZE is the configured max_message_bytes, advertised in EHLO and enforced for both MAIL SIZE= and DATA.
 - 8BITMIME and SMTPUTF8 are advertised and forwarded.
+- Bounded resources (issue 15), all optional (the development sink and the benches run without): a
+  `ConnectionGuard` answers 421 at once over the door's or one address's connection limit; the whole DATA must
+  arrive within `data_seconds` (each block of it resets the idle timer, a command must come within
+  `timeout`); a `Budget` bounds the message bytes held in memory at once — past it a body is written to a
+  private spool file (0600 in the 0700 spool_dir) and waits for room before it is read back and processed,
+  451 BUSY when it waited too long.
 - aiosmtpd's own English replies (530, 552 at MAIL SIZE=, 501/503 syntax and sequence errors...) are
   re-worded in `push` through replies.protocol: Vietnamese and English, an enhanced status code, a reason
   code; the 3-digit code and the protocol state are aiosmtpd's, unchanged.
@@ -22,17 +28,25 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import hashlib
 import hmac
 import ipaddress
 import logging
+import os
 import re
 import secrets
 import ssl
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import AsyncIterator, Callable
 
 from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, LoginPassword, Session, syntax
 
+from gateway.admission import Budget, ConnectionGuard
+from gateway.errors import Busy
+from gateway.model import Reason
 from gateway.smtp import replies
 from gateway.smtp.relay import Upstream
 
@@ -57,16 +71,51 @@ class Transaction:
 class GatewaySMTP(SMTP):
     """aiosmtpd.smtp.SMTP with DSN parameters, long lines and a consistent SIZE."""
 
-    def __init__(self, handler, *, max_message_bytes: int, **kwargs) -> None:
+    def __init__(self, handler, *, max_message_bytes: int, guard: ConnectionGuard | None = None,
+                 budget: Budget | None = None, spool_dir: Path | None = None, data_seconds: float | None = None,
+                 processing_seconds: float = 3600.0, **kwargs) -> None:
         # SMTP.__init__ sizes its StreamReader from line_length_limit: set it first. A line may be as long
         # as the whole message; the DATA size limit still applies.
         self.line_length_limit = max_message_bytes + 3
         super().__init__(handler, data_size_limit=max_message_bytes, enable_SMTPUTF8=True, **kwargs)
+        self.guard = guard
+        self.budget = budget
+        self.spool_dir = spool_dir
+        self.data_seconds = data_seconds
+        self.processing_seconds = processing_seconds  # the connection is not timed out while a message is processed
+        self._guard_addr: str | None = None
+        self._refused = False
         # aiosmtpd keeps these limits in a class-level dict it mutates per EHLO; give each connection its own,
         # wide enough for ORCPT/ENVID parameters (RFC 3461 4.1 allows long xtext values).
         self.command_size_limits = collections.defaultdict(lambda: 512, {"MAIL": 2048, "RCPT": 2048})
         self.pending_dsn: dict[str, str] = {}
         self.transaction = Transaction()
+
+    def connection_made(self, transport) -> None:
+        if self.guard is not None and self._original_transport is None and not self._refused:
+            self._guard_addr = self.guard.admit(transport.get_extra_info("peername"))
+            if self._guard_addr is None:
+                # Over the door's or this address's limit: answered and closed now, holding nothing.
+                self._refused = True
+                reason = Reason.of("TOO_MANY_CONNECTIONS")
+                reply = replies.Reply(421, "4.7.0", replies._reason_lines((reason,)), (reason,))
+                transport.write(reply.render().encode("ascii") + b"\r\n")
+                transport.close()
+                return
+        super().connection_made(transport)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        if self._refused:
+            return
+        if self.guard is not None and self._guard_addr is not None:
+            self.guard.release(self._guard_addr)
+            self._guard_addr = None
+        self._lose_connection(error)
+
+    def eof_received(self):
+        if self._refused:
+            return False
+        return super().eof_received()
 
     async def push(self, status) -> None:
         if isinstance(status, str):
@@ -145,8 +194,16 @@ class GatewaySMTP(SMTP):
             await self.push("501 Syntax: DATA")
             return
         await self.push("354 End data with <CR><LF>.<CR><LF>")
+        reader = self._reader
+        saved_limit = reader._limit
+        if self.budget is not None:
+            # Read DATA in blocks of at most DATA_BLOCK (readuntil stops at its reader's limit, and the reader
+            # pauses the socket past twice that): a 47 MB body never sits whole in the reader's buffer.
+            reader._limit = DATA_BLOCK
         try:
-            content = await read_data(self._reader, self.data_size_limit)
+            async with asyncio.timeout(self.data_seconds):
+                received = await read_data(reader, self.data_size_limit, budget=self.budget,
+                                           spool_dir=self.spool_dir, progress=self._reset_timeout)
         except asyncio.CancelledError:
             log.info("connection lost during DATA")
             self._writer.close()
@@ -155,16 +212,32 @@ class GatewaySMTP(SMTP):
             log.info("connection closed during DATA")
             self._writer.close()
             return
-        if content is None:
+        except TimeoutError:  # the whole DATA took longer than data_seconds: a slow sender holds no slot forever
+            await self._reset_transaction()
+            reason = Reason.of("DATA_TIMEOUT", seconds=self.data_seconds)
+            await self.push(reply_text(replies.Reply(421, "4.4.2", replies._reason_lines((reason,)), (reason,)),
+                                       self.envelope))
+            self._writer.close()
+            return
+        finally:
+            reader._limit = saved_limit
+        if received is None:
             await self._reset_transaction()  # the transaction is over: the next hop's too
             await self.push(reply_text(replies.message_too_large(self.data_size_limit), self.envelope))
             self._set_post_data_state()
             return
-        self.envelope.content = content
-        self.envelope.original_content = content
-        status = await self._call_handler_hook("DATA") if "DATA" in self._handle_hooks else MISSING
+        self._reset_timeout(self.processing_seconds)  # processing is not idling
+        try:
+            async with _in_memory(received, self.budget) as content:
+                self.envelope.content = content
+                self.envelope.original_content = content
+                status = await self._call_handler_hook("DATA") if "DATA" in self._handle_hooks else MISSING
+        except Busy as exc:  # no room in memory for it within inflight_wait_seconds: the sender retries
+            await self._reset_transaction()
+            status = reply_text(replies.for_error(exc), self.envelope)
         self._set_post_data_state()
         await self.push("250 OK" if status is MISSING else status)
+        self._reset_timeout()
 
     async def _reset_transaction(self) -> None:
         up = self.transaction.upstream
@@ -172,7 +245,7 @@ class GatewaySMTP(SMTP):
         if up is not None:
             await up.rset()
 
-    def connection_lost(self, error: Exception | None) -> None:
+    def _lose_connection(self, error: Exception | None) -> None:
         super().connection_lost(error)
         up, self.transaction.upstream = self.transaction.upstream, None
         if up is not None:
@@ -181,45 +254,154 @@ class GatewaySMTP(SMTP):
 
 
 _DOT_CRLF = b".\r\n"
+DATA_BLOCK = 1024 * 1024  # with a memory budget, DATA is read in blocks of at most this
 _END_OF_DATA = b"\r\n.\r\n"
 
 
-async def read_data(reader: asyncio.StreamReader, limit: int | None) -> bytes | None:
+@dataclass
+class Spooled:
+    """A DATA body that did not fit the memory budget: dot-stuffed bytes in a private file."""
+
+    path: Path
+    size: int
+
+
+@dataclass
+class Held:
+    """A DATA body in memory, `held` bytes of the budget taken for it."""
+
+    data: bytes
+    held: int
+
+
+async def read_data(reader: asyncio.StreamReader, limit: int | None, *, budget: Budget | None = None,
+                    spool_dir: Path | None = None, progress: Callable[[], None] | None = None):
     """The message after DATA, up to the line ".": dot-unstuffed bytes, or None when it exceeded `limit`.
 
     Reads up to each ".\r\n" (never found inside base64, so a 1 MB attachment is one or two reads); the end
     is a ".\r\n" that follows a CRLF (or starts the data). Bytes after the end stay in the reader
     (pipelining). `limit` counts the dot-stuffed bytes before the final ".\r\n", as aiosmtpd does; past it
     the rest is read and dropped, so the client gets its 552 after sending everything (RFC 5321 4.2.5).
+
+    With a `budget`, the bytes kept in memory are taken from it as they arrive; once it has no room the body
+    goes on in a private spool file instead and `Spooled` is returned (else `Held`). `progress` is called
+    after every block (the idle timer).
     """
     chunks: list[bytes] = []
     size = 0
     tail = b"\r\n"  # DATA starts at the beginning of a line
     over = False
-    while True:
-        try:
-            chunk = await reader.readuntil(_DOT_CRLF)
-        except asyncio.LimitOverrunError as exc:
-            # No ".\r\n" within the reader's limit (a message far over the size limit): drop what was
-            # scanned; the separator, if it straddles, is never in the consumed part.
-            chunk = await reader.read(exc.consumed)
-        size += len(chunk)
-        if (tail + chunk[-5:])[-5:] == _END_OF_DATA:
-            break
-        tail = (tail + chunk[-4:])[-4:]
-        if not over and limit and size - 3 > limit:
-            over = True
+    held = 0
+    spool = None  # (path, file) once the body no longer fits in memory
+    try:
+        while True:
+            try:
+                chunk = await reader.readuntil(_DOT_CRLF)
+            except asyncio.LimitOverrunError as exc:
+                # No ".\r\n" within the reader's limit (a message far over the size limit): drop what was
+                # scanned; the separator, if it straddles, is never in the consumed part.
+                chunk = await reader.read(exc.consumed)
+            if progress is not None:
+                progress()
+            size += len(chunk)
+            if (tail + chunk[-5:])[-5:] == _END_OF_DATA:
+                break
+            tail = (tail + chunk[-4:])[-4:]
+            if not over and limit and size - 3 > limit:
+                over = True
+                chunks.clear()
+                spool = _drop_spool(spool)
+                if held and budget is not None:
+                    await budget.give(held)
+                held = 0
+            if over:
+                continue
+            if spool is None and budget is not None and not budget.try_take(len(chunk)):
+                spool = _open_spool(spool_dir)
+                for c in chunks:
+                    spool[1].write(c)
+                chunks.clear()
+                if held:
+                    await budget.give(held)  # what was in memory is on disk now
+                    held = 0
+            if spool is not None:
+                spool[1].write(chunk)
+            else:
+                chunks.append(chunk)
+                held += len(chunk) if budget is not None else 0
+        size -= 3
+        if over or (limit and size > limit):
+            spool = _drop_spool(spool)
+            return None
+        last = memoryview(chunk)[:-3]
+        if spool is None and budget is not None and not budget.try_take(len(last)):
+            spool = _open_spool(spool_dir)
+            for c in chunks:
+                spool[1].write(c)
             chunks.clear()
-        if not over:
-            chunks.append(chunk)
-    size -= 3
-    if over or (limit and size > limit):
-        return None
-    chunks.append(memoryview(chunk)[:-3])
-    data = b"".join(chunks)  # the one copy of the message
+            if held:
+                await budget.give(held)
+                held = 0
+        if spool is not None:
+            spool[1].write(last)
+            spool[1].close()
+            path, spool = spool[0], None
+            return Spooled(path, size)
+        chunks.append(last)
+        held += len(last) if budget is not None else 0
+        data = b"".join(chunks)  # the one copy of the message
+        chunks.clear()
+        data = _unstuff(data)
+        return data if budget is None else Held(data, held)
+    except BaseException:
+        _drop_spool(spool)
+        if held and budget is not None:
+            await budget.give(held)
+        raise
+
+
+def _unstuff(data: bytes) -> bytes:
     if data[:1] == b".":
         data = data[1:]
     return data.replace(b"\r\n.", b"\r\n")  # the same object when nothing was stuffed
+
+
+def _open_spool(spool_dir: Path | None):
+    directory = Path(spool_dir or tempfile.gettempdir())
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd, name = tempfile.mkstemp(prefix="data-", suffix=".eml", dir=directory)  # 0600
+    return Path(name), os.fdopen(fd, "wb", buffering=1024 * 1024)
+
+
+def _drop_spool(spool) -> None:
+    if spool is not None:
+        try:
+            spool[1].close()
+        finally:
+            spool[0].unlink(missing_ok=True)
+    return None
+
+
+@contextlib.asynccontextmanager
+async def _in_memory(received, budget: Budget | None) -> AsyncIterator[bytes]:
+    """The body as bytes for the handler, its memory accounted in `budget` until the handler is done: a
+    spooled body first waits for room (Busy after budget.wait_seconds), then is read back."""
+    if budget is None or isinstance(received, bytes):
+        yield received if isinstance(received, bytes) else received.data
+        return
+    if isinstance(received, Held):
+        try:
+            yield received.data
+        finally:
+            await budget.give(received.held)
+        return
+    try:
+        async with budget.hold(received.size):
+            data = await asyncio.to_thread(lambda: _unstuff(received.path.read_bytes()))
+            received.path.unlink(missing_ok=True)
+            yield data
+    finally:
+        received.path.unlink(missing_ok=True)
 
 
 def _check_dsn(dsn: dict[str, str]) -> str:

@@ -52,7 +52,9 @@ def mail_with_pdf(pdf: bytes, *, name: str = "van-ban.pdf", subject: str = "Côn
 class GatewayProcess:
     """One `gateway run` child on `settings.var_dir`; restartable on the same ports and var dir."""
 
-    def __init__(self, settings, logdir: Path, *, workers: int = 1, env: dict | None = None) -> None:
+    def __init__(self, settings, logdir: Path, *, workers: int = 1, env: dict | None = None,
+                 nofile: int | None = None) -> None:
+        self.nofile = nofile  # RLIMIT_NOFILE (soft and hard) of the child: e.g. systemd's default 1024
         self.settings = settings
         self.logdir = Path(logdir)
         self.logdir.mkdir(parents=True, exist_ok=True)
@@ -93,8 +95,16 @@ class GatewayProcess:
         self.runs += 1
         out = open(self.logdir / f"stdout.{self.runs}", "wb")
         err = open(self.logdir / f"stderr.{self.runs}", "wb")
+        limit = self.nofile
+
+        def preexec() -> None:
+            if limit:
+                import resource
+
+                resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
+
         self.proc = subprocess.Popen([str(GATEWAY), "run"], cwd=ROOT, env=self.env, stdout=out, stderr=err,
-                                     start_new_session=True)
+                                     start_new_session=True, preexec_fn=preexec if limit else None)
         out.close()
         err.close()
         deadline = time.monotonic() + timeout
