@@ -184,7 +184,7 @@ class SmtpSettings(Section):
     idle_seconds: float = Field(default=300.0, gt=0)
     data_seconds: float = Field(default=600.0, gt=0)
     max_inflight_bytes: int = Field(default=64 * MiB, ge=1024)
-    inflight_wait_seconds: float = Field(default=120.0, gt=0)
+    inflight_wait_seconds: float = Field(default=300.0, gt=0)  # < the 10 min a client waits after DATA (RFC 5321 4.5.3.2.6)
 
 
 class FolderWatch(Section):
