@@ -273,6 +273,8 @@ def _embedded_files(fh, pdf, work) -> Reading:
     from gateway.inspect.members import read_container
 
     ex = work.child()
+    if ex.budget.remaining() <= 0 and pdf.incomplete:
+        return Reading(PDF)  # the document's time ran out in its own reading: refused for that already
     # pypdf walks the carrier's trees here: within what is left of the document's time (on the main thread;
     # elsewhere the budget's deadline is checked between members).
     try:
