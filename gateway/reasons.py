@@ -927,6 +927,21 @@ TYPE_NAMES = {
     "image/tiff": "TIFF (.tif)",
     "text/plain": "TXT (.txt)",
     "text/html": "HTML (.html)",
+    # office lane: the variants the sniffer tells apart
+    "application/vnd.ms-word.document.macroEnabled.12": "Word with macros (.docm)",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.template": "Word template (.dotx)",
+    "application/vnd.ms-excel.sheet.macroEnabled.12": "Excel with macros (.xlsm)",
+    "application/vnd.ms-excel.sheet.binary.macroEnabled.12": "Excel binary (.xlsb)",
+    "application/vnd.ms-powerpoint.presentation.macroEnabled.12": "PowerPoint with macros (.pptm)",
+    "application/vnd.openxmlformats-officedocument.presentationml.slideshow": "PowerPoint show (.ppsx)",
+    "application/x-ooxml-encrypted": "Office with a password",
+    "application/vnd.ms-visio.drawing": "Visio (.vsdx)",
+    "application/oxps": "XPS (.xps)",
+    "application/epub+zip": "EPUB (.epub)",
+    "application/vnd.oasis.opendocument.graphics": "OpenDocument Drawing (.odg)",
+    "image/svg+xml": "SVG (.svg)",
+    "application/x-msdownload": "Windows program (.exe)",
+    "application/x-polyglot": "two kinds of file at once",
 }
 
 

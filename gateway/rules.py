@@ -151,7 +151,7 @@ def _unreadable(doc: Document, facts: Facts, ctx: RuleContext) -> RuleResult | N
 
 # Reason codes meaning "cannot be read because it is encrypted / password-protected" (not: broken, too big).
 # Other readers add theirs (S/MIME-encrypted, PGP ...). Only these can be let through by allow_unreadable_*.
-ENCRYPTED_CODES: set[str] = {"CONTAINER_ENCRYPTED", "MAIL_ENCRYPTED"}
+ENCRYPTED_CODES: set[str] = {"CONTAINER_ENCRYPTED", "MAIL_ENCRYPTED", "OFFICE_ENCRYPTED"}
 
 
 def _address_in(address: str, entries: tuple[str, ...]) -> bool:
@@ -177,6 +177,8 @@ def _allowed_unreadable(doc: Document, ctx: RuleContext) -> str | None:
 @rule("non_pdf", "Not a PDF: per channel, a detached CAdES .p7s (non_pdf = \"cades\") or a refusal")
 def _non_pdf(doc: Document, facts: Facts, ctx: RuleContext) -> RuleResult | None:
     if facts.is_pdf or facts.size == 0 or facts.members or facts.container:
+        return None
+    if facts.incomplete:  # not read completely: the rule `unreadable` decides (refused, or let through unread)
         return None
     # Only a type the gateway reads (its reader says it can be signed detached) may get a .p7s: what the
     # gateway cannot read it does not sign.

@@ -77,6 +77,25 @@ def test_unreadable_office_file_is_refused(pipeline, tmp_path):
     assert "OFFICE_ENCRYPTED" in {r.code for r in res.decision.reasons}
 
 
+def test_encrypted_office_file_passes_unread_only_for_allowed_senders(dev_settings, tmp_path):
+    import msoffcrypto.format.ooxml as ooxml
+    from container_support import policy_with
+    from gateway.model import Origin
+
+    enc = tmp_path / "bao-cao.xlsx"
+    with open(FIX / "sheet-clean.xlsx", "rb") as fh, open(enc, "wb") as out:
+        ooxml.OOXMLFile(fh).encrypt("mật khẩu", out)
+    d = Document(Channel.SMTP, enc.name, path=enc, origin=Origin(sender="ke.toan@so.gov.vn", recipients=("a@bo.gov.vn",)))
+    with Pipeline(dev_settings, policies=policy_with(options={"allow_unreadable_from": ["@so.gov.vn"]}),
+                  audit=AuditLog.at(tmp_path / "l.sqlite3")) as p:
+        res = p.process(d)
+        assert res.outcome is Outcome.PASS and [r.code for r in res.decision.reasons] == ["UNREADABLE_ALLOWED"]
+    with Pipeline(dev_settings, policies=policy_with(options={"allow_unreadable_from": ["@khac.gov.vn"]}),
+                  audit=AuditLog.at(tmp_path / "l.sqlite3")) as p:
+        res = p.process(d)
+        assert res.outcome is Outcome.REJECT and "OFFICE_ENCRYPTED" in {r.code for r in res.decision.reasons}
+
+
 def test_cli_door_agrees(dev_settings, tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("KYSO_CONFIG", raising=False)
     monkeypatch.setenv("GATEWAY_VAR_DIR", str(dev_settings.var_dir))

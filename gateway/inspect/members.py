@@ -37,7 +37,7 @@ RATIO_FLOOR = 1024 * 1024  # the ratio limit applies to members that expand beyo
 
 # Reasons that say "this is encrypted / password-protected" (what `allow_unreadable_from/_to` may let pass).
 ENCRYPTED = "CONTAINER_ENCRYPTED"
-ENCRYPTED_CODES = frozenset({ENCRYPTED, "MAIL_ENCRYPTED"})
+ENCRYPTED_CODES = frozenset({ENCRYPTED, "MAIL_ENCRYPTED", "OFFICE_ENCRYPTED"})
 
 
 class LimitBreach(Exception):
