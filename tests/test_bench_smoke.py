@@ -107,3 +107,11 @@ def test_bench_memory(bench_out):
     bounded = data["results"]["bounded"]
     assert bounded["replies"] == {"250": data["mails"]} and bounded["peak_mb"] >= bounded["idle_mb"] > 0
     assert data["within"] is True
+
+
+def test_bench_office(bench_out):
+    res = run_bench("bench_office", bench_out)["results"]
+    for label in ("docx", "xlsx"):
+        assert res[label]["gateway_s"] > 0 and res[label]["unzip_s"] > 0 and res[label]["reader_s"] > 0
+        assert res[label]["signable"] == "cades" and res[label]["incomplete"] == []
+    assert res["docx"]["python_docx_s"] > 0

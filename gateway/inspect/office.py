@@ -573,43 +573,58 @@ class _PackageReader:
         for elem in root.iter():
             _attr_lines(elem, self._emit)
 
+    _SHEET_TAGS = ("{*}row", "{*}dataValidation", "{*}hyperlink", "{*}oddHeader", "{*}oddFooter",
+                   "{*}evenHeader", "{*}evenFooter", "{*}firstHeader", "{*}firstFooter")
+
     def _sheet(self, name, info) -> None:
+        """A worksheet row by row (cells joined by " | "): values, shared and inline strings, formulas;
+        headers and footers as printed; data-validation prompts and hyperlink tooltips."""
+        from lxml import etree
+
         where = self.sheet_names.get(name) or f"sheet:{posixpath.splitext(posixpath.basename(name))[0]}"
+        string = etree.XPath("string()")
         with _open_part(self.zf, info, self.budget) as f:
-            for event, elem in _iterparse(f, name, ("end",)):
-                tag = _local(elem.tag)
-                if tag == "row":
-                    cells = [self._cell(c) for c in elem if _local(c.tag) == "c"]
+            for _, elem in _iterparse(f, name, ("end",), tag=self._SHEET_TAGS):
+                tag = elem.tag
+                ns = tag[: tag.index("}") + 1] if tag.startswith("{") else ""
+                local = tag[len(ns):]
+                if local == "row":
+                    cells = [self._cell(c, ns, string) for c in elem.iterchildren(ns + "c")]
                     self._emit(" | ".join(c for c in cells if c), where)
                     elem.clear(keep_tail=True)
                     while elem.getprevious() is not None:  # rows already read: keep memory flat
                         del elem.getparent()[0]
-                elif tag in ("dataValidation", "hyperlink", "headerFooter", "oddHeader", "oddFooter", "evenHeader",
-                             "evenFooter", "firstHeader", "firstFooter"):
-                    if tag.endswith(("Header", "Footer")):
-                        self._emit(_excel_header_text(elem.text or ""), "header" if "Header" in tag else "footer")
+                elif local.endswith(("Header", "Footer")):
+                    self._emit(_excel_header_text(elem.text or ""), "header" if "Header" in local else "footer")
+                else:
                     for node in elem.iter():
                         _attr_lines(node, self._emit)
 
-    def _cell(self, c) -> str:
-        kind = c.get("t")
+    def _cell(self, c, ns: str, string) -> str:
         value = formula = ""
-        for child in c:
-            tag = _local(child.tag)
-            if tag == "v":
+        inline = None
+        for child in c:  # one pass over the (at most three) children: cheaper than three finds
+            tag = child.tag
+            if tag == ns + "v":
                 value = child.text or ""
-            elif tag == "f":
+            elif tag == ns + "f":
                 formula = child.text or ""
-            elif tag == "is":
-                value = _text_of(child)
-        if kind == "s" and value.strip().isdigit():
-            index = int(value)
-            if 0 <= index < len(self.shared):
-                self.shared_used.add(index)
-                value = self.shared[index]
-            else:
-                raise _Refused(Reason.of("OFFICE_MALFORMED", detail=f"shared string {index} missing"))
-        return " ".join(p for p in (value, formula) if p)
+            elif tag == ns + "is":
+                inline = child
+        kind = c.get("t")
+        if kind == "inlineStr" and inline is not None:
+            value = string(inline)
+        elif kind == "s" and value:
+            try:
+                index = int(value)
+                text = self.shared[index]
+            except (ValueError, IndexError):
+                raise _Refused(Reason.of("OFFICE_MALFORMED", detail=f"shared string {value!r} missing")) from None
+            self.shared_used.add(index)
+            value = text
+        if formula:
+            return f"{value} {formula}" if value else formula
+        return value
 
 
 def _excel_header_text(code: str) -> str:
