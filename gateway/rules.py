@@ -176,7 +176,8 @@ def _allowed_unreadable(doc: Document, ctx: RuleContext) -> str | None:
 
 @rule("non_pdf", "Not a PDF: per channel, a detached CAdES .p7s (non_pdf = \"cades\") or a refusal")
 def _non_pdf(doc: Document, facts: Facts, ctx: RuleContext) -> RuleResult | None:
-    if facts.is_pdf or facts.size == 0 or facts.members or facts.container:
+    # A container is decided by `members`; a carrier (an Office file with pictures inside) is signed as itself.
+    if facts.is_pdf or facts.size == 0 or facts.container:
         return None
     if facts.incomplete:  # not read completely: the rule `unreadable` decides (refused, or let through unread)
         return None

@@ -66,6 +66,40 @@ def test_clean_office_file_gets_a_p7s_openssl_accepts(pipeline, dev_settings, tm
     assert _verify(res.output.path, tampered, dev_settings).returncode != 0
 
 
+def _picture_docx(tmp_path: Path, text: str) -> Path:
+    import docx
+    from PIL import Image, ImageDraw, ImageFont
+
+    import office_samples
+
+    img = tmp_path / "trang.png"  # a scanned page: A4 at 200 dpi
+    im = Image.new("RGB", (1654, 2339), "white")
+    font = next(Path("/usr/share/fonts").rglob("LiberationSerif-Bold.ttf"))
+    draw = ImageDraw.Draw(im)
+    draw.text((150, 200), text, fill="black", font=ImageFont.truetype(str(font), 60))
+    draw.text((150, 400), "Kính gửi: Sở Tư pháp tỉnh", fill="black", font=ImageFont.truetype(str(font), 40))
+    im.save(img, dpi=(200, 200))
+    d = docx.Document()
+    d.add_paragraph(office_samples.BODY)
+    d.add_picture(str(img))
+    raw = tmp_path / "raw.docx"
+    d.save(raw)
+    return office_samples.strip_parts(raw, tmp_path / "co-anh.docx", lambda n: n.startswith("docProps/thumbnail"))
+
+
+@pytest.mark.skipif(shutil.which("tesseract") is None, reason="OCR (tesseract) not installed")
+def test_picture_inside_a_docx_is_read_as_a_member(pipeline, dev_settings, tmp_path):
+    stamped = _picture_docx(tmp_path, "TỐI MẬT")
+    res = pipeline.process(_doc(stamped), out_dir=tmp_path / "out")
+    assert res.outcome is Outcome.BLOCK and res.output is None, res.decision.reasons
+    clean_dir = tmp_path / "clean"
+    clean_dir.mkdir()
+    clean = _picture_docx(clean_dir, "Quy hoạch 2030")
+    res = pipeline.process(_doc(clean), out_dir=tmp_path / "out2")
+    assert res.outcome is Outcome.SIGN and res.decision.sign_format is SignFormat.CADES, res.decision.reasons
+    assert _verify(res.output.path, clean, dev_settings).returncode == 0
+
+
 def test_unreadable_office_file_is_refused(pipeline, tmp_path):
     import msoffcrypto.format.ooxml as ooxml
 
