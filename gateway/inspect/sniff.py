@@ -524,8 +524,10 @@ def _armour_body(rest: str) -> bytes | None:
     if any(":" in l for l in lines[:1]) or (lines and lines[0].strip() == ""):
         while lines and lines[0].strip():
             lines.pop(0)
-    body = "".join(l.strip() for l in lines[:12] if l.strip() and not l.startswith("-----"))
-    body = body[: len(body) - len(body) % 4]
+    # Body lines only: not the "=CRC" line (base64 text never starts with "=") nor the END line. The first
+    # 64 characters decode to 48 bytes: enough for the first packet header and never padded.
+    body = "".join(l.strip() for l in lines[:12] if l.strip() and not l.startswith(("-----", "=")))
+    body = body[:64] if len(body) >= 64 else body[: len(body) - len(body) % 4]
     try:
         return base64.b64decode(body, validate=False)
     except (binascii.Error, ValueError):
