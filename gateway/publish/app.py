@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import asdict, is_dataclass
 from enum import Enum
 from pathlib import Path
@@ -29,6 +30,7 @@ from gateway.publish.uploads import Spool, Upload, remove
 log = logging.getLogger("gateway.publish")
 
 PUBLIC_PATHS = frozenset({"/healthz"})
+HEALTH_CACHE_SECONDS = 2.0
 CLIENT_KEY = "kyso.client"  # where the authenticated client's name travels in the ASGI scope
 ROLE_KEY = "kyso.role"  # and its role ("client" / "operator"); absent on an anonymous /healthz
 
@@ -122,6 +124,8 @@ class PortalHook:
         self.auth = authenticator
         self.spool = Spool.from_settings(settings)
         self._audit = None
+        self._health: tuple[float, dict] | None = None  # (monotonic time, checks): anonymous callers share it
+        self._health_lock: asyncio.Lock | None = None
 
     # --- documents --------------------------------------------------------------------------------
 
@@ -204,13 +208,9 @@ class PortalHook:
         """HSM reachable and decision log writable (Engine.health asks a worker; it blocks, so a thread).
         Anyone: up or down, nothing more (no certificate, no token label, no paths). An operator's token: the
         checks in detail."""
-        try:
-            health = await asyncio.to_thread(self.engine.health)
-        except Exception as exc:
-            log.warning("health check failed: %s", type(exc).__name__)
-            health = {"ok": False, "error": getattr(exc, "code", type(exc).__name__)}
-        health = _jsonable(health)
-        if request.scope.get(ROLE_KEY) != OPERATOR:
+        operator = request.scope.get(ROLE_KEY) == OPERATOR
+        health = await self._checks(fresh=operator)
+        if not operator:
             if health.get("ok"):
                 return JSONResponse({"status": "up"})
             return JSONResponse({"status": "down"}, status_code=503,
@@ -228,6 +228,25 @@ class PortalHook:
             headers={"Retry-After": str(problems.RETRY_AFTER_DEFAULT)},
             checks=health,
         )
+
+    async def _checks(self, *, fresh: bool) -> dict:
+        """Engine.health asks a signing worker: an anonymous caller polling /healthz must not take the workers
+        from documents, so an "up" is reused for HEALTH_CACHE_SECONDS and one check runs at a time."""
+        if self._health_lock is None:
+            self._health_lock = asyncio.Lock()
+        async with self._health_lock:
+            now = time.monotonic()
+            if not fresh and self._health is not None and now - self._health[0] < HEALTH_CACHE_SECONDS:
+                return self._health[1]
+            try:
+                health = await asyncio.to_thread(self.engine.health)
+            except Exception as exc:
+                log.warning("health check failed: %s", type(exc).__name__)
+                health = {"ok": False, "error": getattr(exc, "code", type(exc).__name__)}
+            health = _jsonable(health)
+            # Only "up" is reused: a "down" is asked again next time, so recovery shows at once.
+            self._health = (time.monotonic(), health) if health.get("ok") else None
+            return health
 
     async def metrics_endpoint(self, request: Request) -> Response:
         data, ctype = self.metrics.render()
