@@ -289,3 +289,14 @@ def test_a_deleted_or_replaced_log_stops_writing_until_it_is_back(tmp_path, capl
     log.record_event("cli", "x", after=True)
     assert log.verify().ok and log.head_seq() == 4
     log.close()
+
+
+def test_another_log_at_the_path_is_not_the_anchored_one(settings, tmp_path):
+    """An empty log some tool created where the real one was (or a swapped file) is refused at open."""
+    with AuditLog.open(settings) as log:
+        _fill(log, 2)
+    settings.audit.path.unlink()
+    with AuditLog.at(settings.audit.path) as other:  # e.g. a certificate-inventory command on a missing log
+        other.record_event("cli", "x")
+    with pytest.raises(AuditLogLost, match="belongs to log"):
+        AuditLog.open(settings)

@@ -113,11 +113,19 @@ class AuditLog:
             raise AuditLogLost(
                 f"decision log {path} is missing, but its anchor {anchor.dir} shows log {known} existed; "
                 "restore it (or move the anchor aside to start a new log on purpose)")
-        fresh = not path.exists()
         log = cls.at(path, busy_timeout_ms=int(a.busy_timeout_seconds * 1000), create=create,
                      read_only=read_only, expect_log_id=expect_log_id, anchor=anchor)
-        if fresh and not read_only:
-            try:
+        if read_only:
+            return log
+        known = anchor.identity()
+        if known is not None and known.get("log_id") != log.log_id:
+            # Another log at the path (an empty one some tool created, a swapped file): not the anchored one.
+            log.close()
+            raise AuditLogLost(
+                f"decision log {path} is log {log.log_id}, but its anchor {anchor.dir} belongs to log "
+                f"{known.get('log_id', '?')}; restore the anchored log (or move the anchor aside on purpose)")
+        if known is None:
+            try:  # a new log, or a log from before anchors: the anchor remembers it from now on
                 anchor.register(log.log_id, path)
             except OSError as exc:
                 log.close()
