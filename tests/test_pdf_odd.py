@@ -282,3 +282,24 @@ def test_a_signed_file_is_never_repaired(pipeline, tmp_path):
     for res in (pipeline.check(_doc(src)), pipeline.process(_doc(src), out_dir=tmp_path / "out")):
         assert res.decision.outcome.value == "reject" and res.output is None
         assert "PDF_REPAIRED" not in [w.code for w in res.decision.warnings]
+
+
+def test_output_of_another_source_is_refused(signer, tmp_path):
+    """The update must extend exactly the bytes inspected: a valid signed PDF of other bytes is refused."""
+    a = write(tmp_path, "a", odd_pdfs.build(odd_pdfs.simple(("Alpha",))))
+    b = write(tmp_path, "b", odd_pdfs.build(odd_pdfs.simple(("Bravo",))))
+    signer.sign_pdf(b, tmp_path / "b-signed.pdf", PdfSignRequest())
+    with pytest.raises(OutputRejected) as exc:
+        check_pdf(tmp_path / "b-signed.pdf", a)
+    assert exc.value.code == "PDF_OUTPUT_INVALID"
+
+
+def test_which_faults_are_the_documents():
+    import sqlite3
+
+    from gateway.errors import SignerUnavailable
+    from gateway.pipeline import document_fault
+
+    assert document_fault(KeyError("/Count")) and document_fault(UnicodeDecodeError("utf-8", b"\xff", 0, 1, "x"))
+    assert not document_fault(SignerUnavailable("token")) and not document_fault(OSError(28, "No space left"))
+    assert not document_fault(MemoryError()) and not document_fault(sqlite3.OperationalError("locked"))
