@@ -402,7 +402,8 @@ class Pipeline:
             inspected = facts.sha256 if same else None
             if doc.id in self._repaired and not done.repaired:
                 inspected = self._repaired[doc.id][1]
-            check.check_pdf(dst, done.source, chunk=self.settings.signing.chunk_size, source_sha256=inspected)
+            check.check_pdf(dst, done.source, chunk=self.settings.signing.chunk_size, source_sha256=inspected,
+                            seconds=float(self.settings.limits.document_seconds))
         finally:
             shutil.rmtree(work, ignore_errors=True)
         if done.repairs:
@@ -495,7 +496,8 @@ class Pipeline:
         repaired = getattr(self._signer, "last_source", None)
         if repaired is not None:  # the signer repaired the file first: the update extends the repaired copy
             src, source_sha256 = Path(repaired), None
-        sha = check.check_pdf(output.path, src, chunk=chunk, source_sha256=source_sha256)
+        sha = check.check_pdf(output.path, src, chunk=chunk, source_sha256=source_sha256,
+                              seconds=float(self.settings.limits.document_seconds))
         if not output.sha256:
             return replace(output, sha256=sha)
         if output.sha256 != sha:

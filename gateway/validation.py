@@ -307,8 +307,10 @@ class Validator:
             fh = source
         try:
             try:
+                widgets = raw_signature_hint(fh, self.settings.signing.chunk_size)
+                fh.seek(0)
                 reader = PdfFileReader(fh, strict=False)
-                found = find_signatures(reader)
+                found = find_signatures(reader, widgets=widgets)
             except Exception as exc:  # noqa: BLE001 - the file itself is unreadable to pyHanko
                 return (_unreadable("", exc),)
             pages = _PageIndex(reader)
@@ -479,7 +481,22 @@ class Validator:
 MAX_WIDGET_PAGES = 100_000
 
 
-def find_signatures(reader) -> list[tuple[str, object, object]]:
+MAX_WIDGET_ANNOTATIONS = 20_000
+
+
+def raw_signature_hint(fh, chunk: int = 1 << 20) -> bool:
+    """A /ByteRange in the raw bytes. A signature's dictionary cannot sit in a compressed object stream (its
+    /Contents must be excluded byte for byte), so a file without one carries no signature to find."""
+    fh.seek(0)
+    tail = b""
+    while block := fh.read(chunk):
+        if b"/ByteRange" in tail + block[:16] or b"/ByteRange" in block:
+            return True
+        tail = block[-16:]
+    return False
+
+
+def find_signatures(reader, *, widgets: bool = True) -> list[tuple[str, object, object]]:
     """Every filled signature a PDF carries, as (name, signature value, field reference): one discovery for
     the pipeline's inspection and `gateway verify` alike (issue 17 §3).
 
@@ -489,7 +506,10 @@ def find_signatures(reader) -> list[tuple[str, object, object]]:
     from pyhanko.sign.fields import enumerate_sig_fields
 
     found = list(enumerate_sig_fields(reader, filled_status=True))
+    if not widgets:
+        return found
     known = {_ref_key(ref) for _n, _v, ref in found}
+    scanned = 0
     try:
         root = reader.root["/Pages"]
     except Exception:  # noqa: BLE001 - no page tree: the form's fields are all there is
@@ -511,6 +531,9 @@ def find_signatures(reader) -> list[tuple[str, object, object]]:
         page_no += 1
         annots = node.get("/Annots") or []
         for i, annot_ref in enumerate(annots.get_object() if hasattr(annots, "get_object") else annots):
+            scanned += 1
+            if scanned > MAX_WIDGET_ANNOTATIONS:  # fail closed: a signature may hide among them
+                raise ValueError(f"more than {MAX_WIDGET_ANNOTATIONS} annotations to search for signatures")
             field_ref, field = annot_ref, annot_ref.get_object()
             if not hasattr(field, "get") or field.get("/Subtype") != "/Widget":
                 continue

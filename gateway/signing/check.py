@@ -301,8 +301,11 @@ def _same_except(old, new, keys: frozenset, what: str) -> None:
 
 def _contains_all(old, new, what: str) -> None:
     """An array the update extends (/Annots, /Fields): every old entry still there."""
-    have = [_plain(x) for x in (new or [])]
-    if any(_plain(x) not in have for x in (old or [])):
+    from collections import Counter
+
+    have = Counter(repr(_plain(x)) for x in (new or []))
+    keep = Counter(repr(_plain(x)) for x in (old or []))
+    if keep - have:
         raise _rejected(f"the update dropped entries of {what}")
 
 
@@ -331,13 +334,25 @@ def _check_update(src_reader, out_reader, written: set[int], widgets: list[int])
     if fields_ref is not None:
         allowed[fields_ref] = "fields"
     widget_set = set(widgets)
-    for page in out_reader.pages:
+
+    def allow_page(page) -> None:
         annots = _raw(page, "/Annots")
         arr = annots.get_object() if annots is not None else []
         if any(_ref_id(a) in widget_set for a in arr or []):
             allowed[_ref_id(page)] = "page"
             if _ref_id(annots) is not None:
                 allowed[_ref_id(annots)] = "annots"
+
+    # the widget's page from its /P (pyHanko sets it); the page tree walked only when that does not explain
+    # every redefined object (a walk costs minutes on files with 65,000 objects in object streams)
+    for wid in widget_set:
+        widget = out_reader.get_object(wid)
+        page_ref = _raw(widget, "/P") if hasattr(widget, "get") else None
+        if page_ref is not None and _ref_id(page_ref) in redefined:
+            allow_page(page_ref.get_object())
+    if redefined - set(allowed):
+        for page in out_reader.pages:
+            allow_page(page)
     others = sorted(redefined - set(allowed))
     if others:
         raise _rejected(f"the update redefined objects of the document: {others[:10]}")
@@ -366,6 +381,14 @@ def _true(value) -> bool:
     return getattr(value, "value", value) is True  # pypdf's BooleanObject is not Python's True
 
 
+def _page_count(reader) -> int:
+    """The page tree's /Count. The update may not redefine the page tree's root (it is no object a signature
+    touches: _check_update refuses that), so equal counts mean the same pages. pypdf's own walk of the
+    tree takes minutes on some files (65,000 objects in object streams)."""
+    count = reader.trailer["/Root"].get_object()["/Pages"].get_object()["/Count"]
+    return int(count)
+
+
 def _resolved(x):
     return x.get_object() if x is not None else None
 
@@ -374,11 +397,23 @@ def _resolved(x):
 
 
 def check_pdf(signed: Path, source: Path, *, chunk: int = 1 << 20, source_sha256: str | None = None,
-              pages: int | None = None) -> str:
+              pages: int | None = None, seconds: float | None = None) -> str:
     """Check a PAdES output against its source (see the module docstring). Returns the output's SHA-256 (hex).
 
     `source_sha256` (when the caller already has it) saves a read of the source; `pages` is the page count
-    the signer saw, compared too."""
+    the signer saw, compared too. `seconds` bounds the check (main thread only, gateway.inspect.limits): the
+    independent reader needs minutes for some hostile files (pypdf parses a 65,000-object stream per
+    fetch); what cannot be checked in time is refused, never released."""
+    from gateway.inspect.limits import Timeout, time_limit
+
+    try:
+        with time_limit(seconds or 0):
+            return _check_pdf(signed, source, chunk=chunk, source_sha256=source_sha256, pages=pages)
+    except Timeout:
+        raise _rejected(f"the output could not be checked within {seconds:g} s") from None
+
+
+def _check_pdf(signed: Path, source: Path, *, chunk: int, source_sha256: str | None, pages: int | None) -> str:
     signed, source = Path(signed), Path(source)
     size = signed.stat().st_size
     src_size = source.stat().st_size
@@ -390,7 +425,7 @@ def check_pdf(signed: Path, source: Path, *, chunk: int = 1 << 20, source_sha256
             try:
                 out_reader = _open_pypdf(fh)
                 field, sig, widgets = _new_signature(out_reader, size)
-                out_pages = len(out_reader.pages)
+                out_pages = _page_count(out_reader)
             except OutputRejected:
                 raise
             except Exception as exc:  # noqa: BLE001 - whatever the independent reader cannot read is refused
@@ -418,7 +453,7 @@ def check_pdf(signed: Path, source: Path, *, chunk: int = 1 << 20, source_sha256
                 raise _rejected("the output does not begin with the source's bytes")
             try:
                 src_reader = _open_pypdf(sfh)
-                src_pages = len(src_reader.pages)
+                src_pages = _page_count(src_reader)
                 written = _last_section_ids(out_reader, fh, size)
             except Exception as exc:  # noqa: BLE001
                 raise _rejected(f"cannot compare the output with its source ({type(exc).__name__}: {exc})"[:300]) from None
