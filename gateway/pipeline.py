@@ -165,6 +165,8 @@ class Pipeline:
                         log.error("document %s (%s) refused: %s again on the second attempt",
                                   doc.id, safe_name(doc.name), type(exc).__name__)
                         code = "PDF_UNSUPPORTED" if facts is None or facts.is_pdf else "DOCUMENT_UNPROCESSABLE"
+                        if isinstance(exc, RecursionError) and code == "PDF_UNSUPPORTED":
+                            code = "PDF_BROKEN"  # nesting no reader follows: what the readers call it elsewhere
                         decision = self._refusal(Reason.of(code, detail=f"internal: {type(exc).__name__}"),
                                                  "unprocessable")
                         break
