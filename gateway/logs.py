@@ -86,6 +86,8 @@ def setup_logging(settings, stream=None) -> None:
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
+        if getattr(old, _CLI_MARK, False):
+            old.close()  # the command line's log file, opened before `gateway run` took over
     root.addHandler(handler)
     root.setLevel(settings.log_level)
     _quiet_noisy(root.level)

@@ -825,6 +825,11 @@ CATALOG: dict[str, ReasonText] = {
         " (systemd: ReadWritePaths=) or correct {key}",
         "",
     ),
+    "OUTPUT_EXISTS": ReasonText(
+        "Tệp ra {path} đã có: không ghi đè (thêm --overwrite để thay thế)",
+        "The output {path} exists: not overwritten (add --overwrite to replace it)",
+        "",
+    ),
     "VERIFY_NO_SIGNATURE": ReasonText(
         "«{name}» không có chữ ký số", "'{name}' carries no digital signature", TT15,
     ),

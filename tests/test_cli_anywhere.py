@@ -86,12 +86,35 @@ def test_environment_found_from_any_directory(checkout, dev_settings, tmp_path):
         shutil.rmtree(checkout / "var")
 
 
-def _broken_xref(path: Path) -> Path:
-    """A PDF whose startxref points to the wrong byte: pypdf warns while reading it."""
-    data = make_pdf(path).read_bytes()
-    i = data.rindex(b"startxref")
-    j = data.index(b"\n", i + 10)
-    path.write_bytes(data[:i] + b"startxref\n" + str(int(data[i + 10 : j]) + 7).encode() + data[j:])
+def _signed_by_a_stranger(path: Path) -> Path:
+    """A PDF signed with a self-signed certificate: validating it, pyHanko logs a warning with a traceback."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import signers
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Người lạ (không tin cậy)")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=30))
+            .add_extension(x509.KeyUsage(True, True, False, False, False, False, False, False, False), critical=True)
+            .sign(key, hashes.SHA256()))
+    k, c = path.with_suffix(".key"), path.with_suffix(".crt")
+    k.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                    serialization.NoEncryption()))
+    c.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    plain = make_pdf(path.with_name("plain-" + path.name))
+    with open(plain, "rb") as fh, open(path, "wb") as out:
+        signers.sign_pdf(IncrementalPdfFileWriter(fh), signers.PdfSignatureMetadata(field_name="NguoiLa"),
+                         signer=signers.SimpleSigner.load(str(k), str(c)), output=out)
+    for extra in (k, c, plain):
+        extra.unlink()
     return path
 
 
@@ -101,7 +124,7 @@ def test_batch_is_quiet_and_never_overwrites_silently(dev_settings, tmp_path):
     inbox, out = tmp_path / "in", tmp_path / "out"
     make_pdf(inbox / "a.pdf")
     make_pdf(inbox / "b.pdf")
-    _broken_xref(inbox / "c.pdf")
+    _signed_by_a_stranger(inbox / "c.pdf")
     log_file = Path(dev_settings.var_dir) / "log" / "cli.log"
     before = log_file.stat().st_size if log_file.exists() else 0
 
@@ -110,8 +133,9 @@ def test_batch_is_quiet_and_never_overwrites_silently(dev_settings, tmp_path):
     progress = [line for line in p.stderr.splitlines() if line.strip()]
     assert len(progress) == 3 and all(line.startswith("[") for line in progress), p.stderr
     for text in (p.stdout, p.stderr):
-        assert "Traceback" not in text and "WARNING" not in text and "pypdf" not in text
-    assert "startxref" in log_file.read_text(encoding="utf-8")[before:]  # the warning went to the log
+        assert "Traceback" not in text and "WARNING" not in text and "pyhanko" not in text
+    logged = log_file.read_text(encoding="utf-8")[before:]
+    assert "Traceback" in logged and "pyhanko" in logged  # the library's warning went to the log
     first = {f.name: f.read_bytes() for f in out.iterdir()}
     assert {"a.pdf", "b.pdf"} <= set(first)
 
@@ -121,7 +145,7 @@ def test_batch_is_quiet_and_never_overwrites_silently(dev_settings, tmp_path):
     assert f"skipped, already there {len(first)}" in again.stdout
 
     verbose = _gateway(["sign", "-v", "--overwrite", inbox, "-o", out], cwd=tmp_path, env=env)
-    assert "pypdf" in verbose.stderr  # -v shows what the libraries said
+    assert "pyhanko" in verbose.stderr  # -v shows what the libraries said
     assert (out / "a.pdf").read_bytes() != first["a.pdf"]  # replaced: signed again (a new signing time)
     assert "BỎ QUA" not in verbose.stdout
 

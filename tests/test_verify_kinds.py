@@ -17,7 +17,7 @@ import pytest
 from gateway.cli import main
 from gateway.engine import Engine
 from gateway.signing import OrgSigner
-from smtp_support import Gateway, loop  # noqa: F401  (fixture)
+from smtp_support import Gateway, loop, smtp_settings  # noqa: F401  (fixture)
 from util import make_pdf
 
 pytestmark = pytest.mark.hsm
@@ -88,7 +88,8 @@ def test_detached_signature_tampered_missing_or_named(env, detached, tmp_path, c
 
 @pytest.fixture(scope="module")
 def engine(dev_settings):
-    with Engine(dev_settings, workers=1) as eng:
+    # whole-message S/MIME is decided in the pipeline (policy option smime; smtp.smime_sign sets it)
+    with Engine(smtp_settings(dev_settings, smime_sign=True), workers=1) as eng:
         yield eng
 
 
@@ -124,6 +125,7 @@ def test_mail_out_of_the_gateway_verifies(env, sent):
     assert p.returncode == 0, p.stdout + p.stderr
     text = p.stdout
     assert "S/MIME" in text and "Công văn 12.pdf" in text and "ghi-chu.txt" in text
+    assert "ghi-chu.txt + ghi-chu.txt.p7s" in text or "also signs: ghi-chu.txt" in text
     assert "Tiêu đề / Subject: Công văn gửi Sở" in text
     assert text.count("HỢP LỆ / VALID") >= 3 and "KHÔNG HỢP LỆ" not in text
     j = json.loads(_verify("--json", str(out)).stdout)

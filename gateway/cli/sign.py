@@ -27,7 +27,7 @@ from pathlib import Path
 from gateway import declare
 from gateway.cli.common import EXIT_OK, EXIT_REFUSED, EXIT_TEMPORARY, EXIT_USAGE, say, settings_from
 from gateway.errors import GatewayError, PermanentError, StorageUnavailable
-from gateway.model import Channel, Declared, DocKind, Document, Origin, Outcome, Result
+from gateway.model import Channel, Declared, DocKind, Document, Origin, Outcome, Reason, Result
 from gateway.reasons import render
 
 
@@ -263,8 +263,7 @@ def cmd_sign(args) -> int:
         say("lỗi / error: không có tệp nào / no input file", file=sys.stderr)
         return EXIT_USAGE
     elif _exists(out, files[0]) and not args.overwrite:
-        say(f"lỗi / error: tệp ra đã có / the output exists: {out} (--overwrite để ghi đè / to replace it)",
-            file=sys.stderr)
+        say("lỗi / error: " + render(Reason.of("OUTPUT_EXISTS", path=out)).line(), file=sys.stderr)
         return EXIT_USAGE
     workers = args.workers if args.workers is not None else (1 if len(files) == 1 else settings.signing.workers)
     workers = min(workers, max(len(files), 1))
