@@ -17,7 +17,6 @@ import os
 
 os.environ.setdefault("OMP_THREAD_LIMIT", "1")  # OCR on one core, as in a worker
 
-import statistics  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from collections import defaultdict  # noqa: E402

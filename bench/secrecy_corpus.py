@@ -17,14 +17,12 @@ file per sample and a manifest; a changed generator version builds a new directo
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import random
 import unicodedata
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 VERSION = "4"
 RED = (0.85, 0.05, 0.05)
@@ -662,7 +660,6 @@ LEVELS = [MAT, TOI, TUYET]
 def samples() -> list[Sample]:
     """Every sample of the set, deterministic."""
     fams = families()
-    rnd = random.Random(13)
     out: list[Sample] = []
     types = list(TYPES)
     sizes = [("a4", A4, False), ("a4-landscape", A4, True), ("a5", A5, False)]
@@ -747,7 +744,6 @@ def samples() -> list[Sample]:
         if s.cls == "neg-mat-bao":
             # "MẬT" directly above "BÁO VỀ ...": one title, the word "mật báo" (same block, same size)
             s.level = None
-    _ = rnd
     return out
 
 

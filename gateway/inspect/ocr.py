@@ -276,8 +276,6 @@ def _long_runs(b, length: int):
 def pdf_page(page, text, deadline: float, seen: dict | None = None) -> tuple[list[Line], list[Reason]]:
     """OCR lines of one PDFium page given its `pdftext.PageText`: the whole page when it has no text layer,
     else its images and glyph-like outlines. Returns (lines, what could not be read)."""
-    from gateway.inspect import pdftext
-
     seen = {} if seen is None else seen
     where = f"ocr:page{text.index + 1}"
     lines: list[Line] = []
@@ -314,7 +312,6 @@ def pdf_page(page, text, deadline: float, seen: dict | None = None) -> tuple[lis
         except Exception as exc:  # noqa: BLE001 - an image that cannot be decoded or read is unread
             log.info("ocr: page %d: %s", text.index + 1, exc)
             problems.append(Reason.of("OCR_FAILED", detail=f"page {text.index + 1}: {type(exc).__name__}: {exc}"[:200]))
-    _ = pdftext
     return lines, problems
 
 
