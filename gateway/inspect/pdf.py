@@ -47,6 +47,7 @@ class _Pdf:
     incomplete: list[Reason] = field(default_factory=list)
     warnings: list[Reason] = field(default_factory=list)
     text: object = None  # pdftext.DocText: pages with their ink, for OCR
+    bomb: bool = False  # a stream inflates past MAX_CONTENT_BYTES: PDFium reads it only in a bounded child
 
 
 def _open_reader(fh: BinaryIO, strict: bool):
@@ -125,7 +126,7 @@ def analyse(fh: BinaryIO, settings, doc: Document, deadline: float) -> _Pdf:
                 # what it would have shown (a signature field, embedded files, metadata) is unread: fail closed
                 log.info("inspect: %s failed: %s", step.__name__, exc)
                 out.incomplete.append(Reason.of("DOCUMENT_UNREADABLE", detail=f"{step.__name__.strip('_')}: {_short(exc)}"))
-        _page_text(fh, out, deadline)
+        _page_text(fh, out, deadline, _bomb_pages(reader, out))
     return out
 
 
@@ -294,7 +295,62 @@ def _xmp_fields(data: bytes) -> dict[str, list[str]]:
     return fields
 
 
-def _page_text(fh: BinaryIO, out: _Pdf, deadline: float) -> None:
+MAX_CONTENT_BYTES = 64 * 1024 * 1024  # a page's content streams, inflated; more: the page is not read
+_BOMB_MIN_RAW = MAX_CONTENT_BYTES // 1032  # deflate inflates at most ~1032:1: smaller streams need no check
+
+
+def _bomb_pages(reader, out: _Pdf) -> set[int]:
+    """Pages whose content streams inflate beyond MAX_CONTENT_BYTES: not given to PDFium, which would inflate
+    them whole (a 2 GiB flate bomb took 8 GB), and reported unread (fail closed). A file with such a page or
+    such an XMP packet is read by PDFium only in a child process with bounded memory."""
+    import zlib
+
+    bombs: set[int] = set()
+
+    def too_big(obj, depth: int) -> bool:
+        obj = obj.get_object()
+        items = obj if isinstance(obj, list) else [obj]
+        for item in items:
+            item = item.get_object()
+            raw = getattr(item, "_data", None)
+            if isinstance(raw, bytes) and len(raw) >= _BOMB_MIN_RAW:
+                filters = item.get("/Filter")
+                filters = [filters] if not isinstance(filters, list) else filters
+                if "/FlateDecode" in [str(f) for f in filters][:1]:
+                    d = zlib.decompressobj()
+                    try:
+                        d.decompress(raw, MAX_CONTENT_BYTES)
+                    except zlib.error:
+                        continue  # PDFium's own error handling: a broken stream is an unread page there
+                    if d.unconsumed_tail:
+                        return True
+        # Forms drawn by the page are not opened here: pypdf would read an image XObject's data whole (a
+        # 200 MB scan) just to learn it is not a form
+        return False
+
+    for i, page in enumerate(reader.pages):
+        try:
+            contents = page.get("/Contents")
+            if contents is not None and too_big(contents, 0):
+                bombs.add(i)
+        except Timeout:
+            raise
+        except Exception:  # noqa: BLE001 - PDFium reads it (or reports it unread) on its own
+            continue
+    try:
+        metadata = reader.trailer["/Root"].get_object().get("/Metadata")
+        out.bomb = bool(bombs) or (metadata is not None and too_big(metadata, 3))
+    except Timeout:
+        raise
+    except Exception:  # noqa: BLE001
+        out.bomb = bool(bombs)
+    for i in sorted(bombs):
+        out.incomplete.append(Reason.of("SECRECY_SCAN_INCOMPLETE",
+                                        detail=f"page {i + 1}: content over {MAX_CONTENT_BYTES // (1024 * 1024)} MB"))
+    return bombs
+
+
+def _page_text(fh: BinaryIO, out: _Pdf, deadline: float, skip: set[int] = frozenset()) -> None:
     """Every page's text by geometry (pdftext.py), annotations and their contents included. What could not
     be read in time, or at all, is in `incomplete`: the document is not released on a partial reading."""
     from gateway.inspect import pdftext
@@ -305,11 +361,12 @@ def _page_text(fh: BinaryIO, out: _Pdf, deadline: float) -> None:
     size = fh.tell()
     fh.seek(0)
     try:
-        if isinstance(path, str) and size > TEXT_CHILD_MIN_BYTES:
-            text = pdftext.read_in_child(path, deadline=deadline, max_chars=MAX_TEXT_CHARS, password=password)
+        if isinstance(path, str) and (size > TEXT_CHILD_MIN_BYTES or out.bomb):
+            text = pdftext.read_in_child(path, deadline=deadline, max_chars=MAX_TEXT_CHARS, password=password,
+                                         skip=skip)
         else:
             source = path if isinstance(path, str) else fh.read()
-            text = pdftext.read(source, deadline=deadline, max_chars=MAX_TEXT_CHARS, password=password)
+            text = pdftext.read(source, deadline=deadline, max_chars=MAX_TEXT_CHARS, password=password, skip=skip)
     except Timeout:
         raise
     except Exception as exc:  # noqa: BLE001 - PDFium cannot open what pypdf opened: the text is unread

@@ -46,6 +46,7 @@ _LOCK = threading.RLock()
 SPACE_GAP = 0.22  # of the font size: a wider gap between two glyphs is a word space
 COLUMN_GAP = 2.5  # of the font size: a wider gap starts a separate line (another column, a stamp beside)
 BASELINE_TOLERANCE = 0.45  # of the font size: baselines closer than this are one line
+CHILD_MEMORY_BYTES = 3 << 30  # address space of the child that reads large or suspicious files
 MAX_PATHS = 20_000  # path objects examined per page for frames and outlines (more: the page is "complex")
 OUTLINE_SEGMENTS = 6  # a filled path with at least this many segments may be glyphs ("T" has 8, "I" 4: a word
 OUTLINE_LETTER = 150.0  # is found by its other letters) when letter-sized (points) or of several subpaths
@@ -150,14 +151,16 @@ def _scan_incomplete(detail: str) -> Reason:
 
 
 def read(
-    source, *, deadline: float, max_chars: int = 50_000_000, password: str | None = None, ocr: bool = True
+    source, *, deadline: float, max_chars: int = 50_000_000, password: str | None = None, ocr: bool = True,
+    skip=frozenset(),
 ) -> DocText:
     """Every page's lines (and ink without text) of the PDF at `source` (path or bytes), with OCR of what
     the text layer does not say (ocr.py) unless `ocr` is False.
 
     Stops at `deadline` (time.monotonic()) or after `max_chars` characters, saying so in `incomplete`:
     the caller never releases a document on a partial reading. Raises what PDFium raises on a file it
-    cannot open at all (the caller maps that to "broken").
+    cannot open at all (the caller maps that to "broken"). Pages in `skip` (0-based; the caller found them
+    too big to load, and reports them) are not loaded.
     """
     import pypdfium2 as pdfium
 
@@ -166,19 +169,21 @@ def read(
     with _LOCK:
         pdf = pdfium.PdfDocument(source, password=password)
         try:
-            _read_pages(pdf, out, deadline, max_chars, ocr, seen)
+            _read_pages(pdf, out, deadline, max_chars, ocr, seen, frozenset(skip))
         finally:
             pdf.close()
     return out
 
 
-def _read_pages(pdf, out: DocText, deadline: float, max_chars: int, ocr: bool, seen: dict) -> None:
+def _read_pages(pdf, out: DocText, deadline: float, max_chars: int, ocr: bool, seen: dict, skip) -> None:
     from gateway.inspect.limits import Timeout
 
     total = 0
     n = len(pdf)
     try:
         for i in range(n):
+            if i in skip:
+                continue
             if time.monotonic() > deadline:
                 out.incomplete.append(_scan_incomplete(f"time budget, page {i + 1} of {n}"))
                 break
@@ -643,7 +648,7 @@ def from_json(data: dict) -> DocText:
     return doc
 
 
-def read_in_child(path: str, *, deadline: float, max_chars: int, password: str | None = None) -> DocText:
+def read_in_child(path: str, *, deadline: float, max_chars: int, password: str | None = None, skip=()) -> DocText:
     """`read` in a child process killed at the deadline: a large file's pages and images occupy the child's
     memory, not the worker's. Whatever goes wrong there is a page text not read (fail closed)."""
     import json
@@ -653,9 +658,18 @@ def read_in_child(path: str, *, deadline: float, max_chars: int, password: str |
     args = [sys.executable, "-m", "gateway.inspect.pdftext", "--json", "--max-chars", str(max_chars)]
     if password is not None:
         args += ["--password", password]
+    if skip:
+        args += ["--skip", ",".join(str(i) for i in sorted(skip))]
     timeout = max(0.5, deadline - time.monotonic())
+
+    def bounded() -> None:  # a hostile file makes PDFium allocate without end: the child dies, not the worker
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (CHILD_MEMORY_BYTES, CHILD_MEMORY_BYTES))
+
     try:
-        proc = subprocess.run([*args, "--seconds", f"{timeout:.3f}", path], capture_output=True, timeout=timeout + 5)
+        proc = subprocess.run([*args, "--seconds", f"{timeout:.3f}", path], capture_output=True, timeout=timeout + 5,
+                              preexec_fn=bounded)
     except subprocess.TimeoutExpired:
         return DocText(incomplete=[_scan_incomplete("time budget (page text in a child process)")])
     if proc.returncode != 0:
@@ -676,10 +690,12 @@ def main(argv=None) -> int:  # debugging aid, and the child process of `read_in_
     ap.add_argument("--max-chars", type=int, default=50_000_000)
     ap.add_argument("--password", default=None)
     ap.add_argument("--no-ocr", action="store_true")
+    ap.add_argument("--skip", default="", help="0-based pages not to load (comma list)")
     a = ap.parse_args(argv)
     for path in a.paths:
+        skip = {int(x) for x in a.skip.split(",") if x.strip()}
         doc = read(path, deadline=time.monotonic() + a.seconds, max_chars=a.max_chars, password=a.password,
-                   ocr=not a.no_ocr)
+                   ocr=not a.no_ocr, skip=skip)
         if a.json:
             json.dump(to_json(doc), sys.stdout, ensure_ascii=False)
             continue
