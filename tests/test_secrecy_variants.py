@@ -139,7 +139,7 @@ def test_a_reading_cut_short_is_never_released(marked_first, variant_set, tmp_pa
     settings = load_settings(var_dir=tmp_path / "var", limits={"document_seconds": 1.0})
     path = _long_scan(variant_set, tmp_path, marked_first)
     facts = inspect(Document(Channel.CLI, path.name, path=path), settings, Validator(settings))
-    assert [r.code for r in facts.incomplete] == ["SECRECY_SCAN_INCOMPLETE"], facts.incomplete
+    assert "SECRECY_SCAN_INCOMPLETE" in [r.code for r in facts.incomplete], facts.incomplete  # (+ TIME_LIMIT)
     decision = load_policies(settings.policy.dir).decide(Document(Channel.CLI, path.name, path=path), facts)
     assert decision.outcome is (Outcome.BLOCK if marked_first else Outcome.REJECT)
     assert bool(facts.secrecy) is marked_first
