@@ -109,13 +109,21 @@ def sent(loop, dev_settings, engine, tmp_path_factory) -> tuple[Path, Path]:  # 
     d = tmp_path_factory.mktemp("mail")
     raw = _mail(make_pdf(d / "cv.pdf").read_bytes(), "Ghi chú kèm công văn.\n".encode())
     (d / "input.eml").write_bytes(raw)
-    g = Gateway(loop, dev_settings, engine, d / "sink", smime_sign=True)
-    try:
-        with smtplib.SMTP("127.0.0.1", g.port, timeout=60) as c:
-            assert c.sendmail("van.thu@so-a.gov.vn", ["nhan@so-b.gov.vn"], raw) == {}
-        (out,) = g.sink.messages()
-    finally:
-        g.close()
+    # Whole-message S/MIME is decided by the pipeline's policy (smtp.smime_sign = true: option smime = "sign"
+    # for smtp), so the engine is the one that must carry the setting, not only the door.
+    from smtp_support import smtp_settings
+
+    from gateway.engine import Engine
+
+    settings = smtp_settings(dev_settings, smime_sign=True)
+    with Engine(settings, workers=1) as smime_engine:
+        g = Gateway(loop, settings, smime_engine, d / "sink")
+        try:
+            with smtplib.SMTP("127.0.0.1", g.port, timeout=60) as c:
+                assert c.sendmail("van.thu@so-a.gov.vn", ["nhan@so-b.gov.vn"], raw) == {}
+            (out,) = g.sink.messages()
+        finally:
+            g.close()
     return out, d / "input.eml"
 
 
