@@ -106,7 +106,7 @@ def test_rewrite_through_a_second_handle_after_the_claim_never_gets_signed(dev_s
             t.start()
             try:
                 await wait_until(lambda: any(p.name.startswith(f"cv-{i}") for p in d.signed.iterdir())
-                                 or any(p.name.startswith(f"cv-{i}") for p in d.quarantine.iterdir()), 60,
+                                 or any(p.name.startswith(f"cv-{i}") for p in d.quarantine.iterdir()), 180,
                                  f"a decision for {name}")
             finally:
                 stop.set()
@@ -158,15 +158,16 @@ def test_rename_exchange_with_a_symlink_never_publishes_the_private_file(dev_set
 
             def race() -> None:
                 while not stop.is_set():
-                    if _exchange(name, link) != 0:  # one of them was claimed: keep swapping what is left
-                        time.sleep(0.0002)
+                    _exchange(name, link)  # fails once one of them was claimed: keep trying what is left
+                    time.sleep(0.0001)  # let the door's loop have the interpreter too (a loaded machine)
 
             t = threading.Thread(target=race)
             t.start()
             try:
                 await wait_until(lambda: any(p.name.startswith(f"x-{i}") and not p.name.endswith(".txt")
-                                             for root in (d.signed, d.rejected) for p in root.iterdir()), 60,
-                                 f"x-{i} decided")
+                                             for root in (d.signed, d.rejected) for p in root.iterdir()), 180,
+                                 f"x-{i} decided", explain=lambda: f"inbox {sorted(os.listdir(d.inbox))}, "
+                                 f"signed {files(d.signed)}, rejected {files(d.rejected)}")
             finally:
                 stop.set()
                 await asyncio.to_thread(t.join)

@@ -54,7 +54,12 @@ def _fill(path: Path, leave: int) -> Path:
 
 
 def _queued(g, name: str) -> bool:
-    return bool(list((g.folders / "inbox").glob(name)) + list((g.folders / ".work").rglob(name)))
+    """Still in the inbox, or in a claim of the work area (whose private copy no longer carries the name:
+    its claim.json does)."""
+    import json
+
+    claims = [c for c in (g.folders / ".work").rglob("claim.json") if json.loads(c.read_text()).get("rel") == name]
+    return bool(list((g.folders / "inbox").glob(name)) + list((g.folders / ".work").rglob(name)) + claims)
 
 
 def test_disk_full_and_read_only_output_fail_closed_then_recover(private_dev_settings, gateway_process, tmp_path):
