@@ -1005,6 +1005,9 @@ _PLACE = (
     (re.compile(r"^ocr:page(\d+)$"), "trang {0}, phần ảnh quét", "page {0}, scanned image"),
     (re.compile(r"^annotation:page(\d+)$"), "chú thích trên trang {0}", "an annotation on page {0}"),
     (re.compile(r"^field:"), "một ô nhập liệu của biểu mẫu", "a form field"),
+    # a mail header ("header:Subject", a forwarded part's "header:mime:1.2 Subject") before a page header
+    (re.compile(r"^header:(?:mime:\S+ )?(.+)$"), "dòng «{0}» trong phần đầu thư", "the mail header '{0}'"),
+    (re.compile(r"^name:"), "tên tệp đính kèm", "an attachment's file name"),
     (re.compile(r"^header"), "đầu trang", "the page header"),
     (re.compile(r"^footer"), "chân trang", "the page footer"),
     (re.compile(r"^comment"), "ghi chú trong tài liệu", "a comment in the document"),

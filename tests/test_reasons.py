@@ -88,3 +88,15 @@ def test_citations_carry_numbers_and_the_law_in_force_on_the_day():
     assert "chưa có hiệu lực" in render(Reason.of("ORG_CERT_NOT_YET_VALID", not_before="x")).vi
     for text in CATALOG.values():
         assert "không chuỗi" not in text.vi
+
+
+def test_where_a_mark_stands_reads_as_words_and_a_mail_header_is_not_a_page_header():
+    from gateway.inspect import marks
+    from gateway.reasons import place
+
+    assert place("header:Subject") == ("dòng «Subject» trong phần đầu thư", "the mail header 'Subject'")
+    assert place("header:mime:1.2 X-Classification")[1] == "the mail header 'X-Classification'"
+    assert place("header")[1] == "the page header"  # an Office document's page header
+    # a subject and its "[MẬT]" tag are one place: one finding, not two identical lines for the clerk
+    found = marks.scan_metadata({"Subject": "[MẬT] báo cáo", "Subject tag classification": "MẬT"}, "header")
+    assert [(f.level.value, f.where) for f in found.secrecy] == [("MẬT", "header:Subject")]

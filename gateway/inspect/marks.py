@@ -544,19 +544,23 @@ def scan_subject(subject: str | None, where: str = "declared:subject") -> Marks:
 _KEYWORD_KEYS = re.compile(r"keyword|dc:subject|classif|security|secrecy|do[ _-]?mat|stamp", re.IGNORECASE)
 
 
+_HINT = re.compile(r"(?: tag)? classification$")
+
+
 def scan_metadata(fields: Mapping[str, str | Iterable[str] | None], prefix: str) -> Marks:
     """Document metadata: {'Title': ..., 'Keywords': ...} from Info, or XMP property -> value(s).
 
     Every value is compared whole as a declared value (an Info Subject "Tối mật") and read by the text rule;
     keyword lists and classification-like properties are also compared item by item. `where` of each finding
-    is f'{prefix}:{key}'.
+    is f'{prefix}:{key}' without a trailing "(tag) classification" hint: the hint says how to compare a
+    value, not where it stands (a subject and its "[MẬT]" tag are one place, reported once).
     """
     marks = Marks()
     for key, raw in fields.items():
         if raw is None:
             continue
         values = [raw] if isinstance(raw, str) else [str(v) for v in raw]
-        where = f"{prefix}:{key.lstrip('/')}"
+        where = f"{prefix}:{_HINT.sub('', key.lstrip('/'))}"
         for value in values:
             marks = marks | scan_text(value, where)
             level = _DECLARED.get(fold(value))
