@@ -158,6 +158,7 @@ class Pipeline:
                         if attempt == 1:
                             log.warning("unexpected %s processing document %s (%s); trying once more",
                                         type(exc).__name__, doc.id, safe_name(doc.name), exc_info=exc)
+                            self._forget_repaired(doc, facts)
                             facts = decision = output = None
                             work.close()
                             work = self._extraction()
@@ -182,7 +183,7 @@ class Pipeline:
                 break
             return self._finish(doc, facts, decision, output, started, dry_run, signed)
         finally:
-            self._repaired.pop(doc.id, None)
+            self._forget_repaired(doc, facts)
             work.close()
 
     def _extraction(self):
@@ -216,6 +217,10 @@ class Pipeline:
         repaired = None
         if _repairable(facts) and work is not None:
             facts, repaired = self._inspect_repaired(doc, facts, work)
+        if facts.members and work is not None:
+            # a member gets what a document gets: the same repair, so the four doors agree (a PDF the folder
+            # door signs is not refused as PDF_BROKEN inside a mail or an archive)
+            facts = self._repair_members(facts, work.child())
         if time.monotonic() - started > limits.document_seconds and not _any_secrecy(facts):
             # Inspection is where hostile input costs time (huge object graphs, text extraction). A secrecy mark
             # already found still decides: BLOCK (alert, content not kept), never a plain REJECT.
@@ -225,7 +230,22 @@ class Pipeline:
             decision = replace(decision, warnings=tuple(dict.fromkeys(decision.warnings + (repaired,))))
         return facts, decision
 
-    def _inspect_repaired(self, doc: Document, facts: Facts, work) -> tuple[Facts, Reason | None]:
+    def _repair_members(self, facts: Facts, work) -> Facts:
+        """`facts` with every repairable member (at any depth) repaired and inspected again as
+        `_inspect_repaired` does for a document; `work` is the members' level of the extraction."""
+        members, changed = [], False
+        for m in facts.members:
+            mf = m.facts
+            if _repairable(mf):
+                mf, _reason = self._inspect_repaired(m.document, mf, work, role=m.role)
+            elif mf.members:
+                mf = self._repair_members(mf, work.child())
+            changed = changed or mf is not m.facts
+            members.append(replace(m, facts=mf) if mf is not m.facts else m)
+        return replace(facts, members=tuple(members)) if changed else facts
+
+    def _inspect_repaired(self, doc: Document, facts: Facts, work, *, role: str = "document",
+                          ) -> tuple[Facts, Reason | None]:
         """An unsigned PDF no reader here opens, which poppler reads: repaired (gateway.signing.repair) into the
         work directory, inspected and signed as that copy (issue 17 §2). The facts keep the original's hash
         and size (the record is about what was sent); the repair is a warning. Anything else: as it was."""
@@ -245,7 +265,7 @@ class Pipeline:
         from gateway.inspect import inspect
 
         fixed_doc = replace(doc, path=fixed, content=None)
-        again = inspect(fixed_doc, self.settings, self.validator, work)
+        again = inspect(fixed_doc, self.settings, self.validator, work, role=role)
         if again.broken or again.encrypted or again.signatures:
             return facts, None
         self._repaired[doc.id] = (fixed, again.sha256)
@@ -357,8 +377,14 @@ class Pipeline:
                     changes[member.location] = rebuilders.Change(beside=((p7s_name, out.path),))
                     want.append(rebuilders.Expected(p7s_name, out.sha256, "cades"))
                 else:
+                    inspected = mfacts.sha256
+                    if mdoc.id in self._repaired:  # repaired before inspection: that copy is what is signed
+                        msrc, inspected = self._repaired[mdoc.id]
                     out = self.signer.sign_pdf(msrc, scratch / f"{mdoc.id}.pdf", self._request(mdoc, mfacts, mdec))
-                    out = self._check_output(out, msrc, mfacts.sha256)
+                    try:
+                        out = self._check_output(out, msrc, inspected)
+                    finally:
+                        self._drop_repaired()
                     changes[member.location] = rebuilders.Change(replacement=out.path)
                     want = [rebuilders.Expected(mdoc.name, out.sha256, "pades")]
                 signed[mdoc.id] = out
@@ -476,6 +502,15 @@ class Pipeline:
             anchor_rect=anchor.rect if anchor else None,
             signature_block=_signature_block(form),
         )
+
+    def _forget_repaired(self, doc: Document, facts: Facts | None) -> None:
+        """The repaired copies of a document and its members are gone with its work directory."""
+        self._repaired.pop(doc.id, None)
+        stack = list(facts.members) if facts is not None else []
+        while stack:
+            m = stack.pop()
+            self._repaired.pop(m.document.id, None)
+            stack.extend(m.facts.members)
 
     def _drop_repaired(self) -> None:
         repaired = getattr(self._signer, "last_source", None)

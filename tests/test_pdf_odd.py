@@ -273,6 +273,51 @@ def test_broken_structure_is_repaired_then_signed_and_the_repair_recorded(pipeli
     assert_faithful(src, res.output.path, dev_settings.paths.nssdb)
 
 
+@pytest.mark.parametrize("carrier", ["zip", "mail"])
+def test_a_member_is_repaired_like_a_document(pipeline, dev_settings, tmp_path, carrier):
+    """The four doors agree: a PDF the folder door repairs and signs is repaired and signed inside an archive or
+    a mail too (the repair recorded on the member), and the rebuilt container is checked against what was put
+    in. Extracted by independent readers (unzip; Python's email package), verified by poppler."""
+    import zipfile
+    from email import message_from_bytes, policy
+    from email.message import EmailMessage
+
+    from gateway.model import Channel, Document, Origin
+
+    src = write(tmp_path, "no-xref", odd_pdfs.broken_xref("none"))
+    if carrier == "zip":
+        arc = tmp_path / "ho-so.zip"
+        with zipfile.ZipFile(arc, "w") as zf:
+            zf.write(src, "no-xref.pdf")
+        doc = Document(channel=Channel.FOLDER, name=arc.name, path=arc, origin=Origin(path=str(arc)))
+    else:
+        msg = EmailMessage()
+        msg["From"], msg["To"], msg["Subject"] = "vanthu@dev.test", "nhan@dev.test", "Công văn"
+        msg.set_content("Kính gửi")
+        msg.add_attachment(src.read_bytes(), maintype="application", subtype="pdf", filename="no-xref.pdf")
+        arc = tmp_path / "thu.eml"
+        arc.write_bytes(msg.as_bytes())
+        doc = Document(channel=Channel.SMTP, name="message.eml", path=arc, media_type="message/rfc822",
+                       origin=Origin(sender="vanthu@dev.test", recipients=("nhan@dev.test",)))
+    checked = pipeline.check(doc)
+    res = pipeline.process(doc, out_dir=tmp_path / "out")
+    for r in (checked, res):
+        assert r.decision.outcome.value == "sign", [x.code for x in r.decision.reasons]
+    pdf = next(m for m in res.members if m.name.endswith("no-xref.pdf"))
+    assert pdf.signed
+    record = next(r for r in pipeline.audit.query() if r.id == pdf.record_id)
+    assert "PDF_REPAIRED" in json.dumps(dict(record.data))
+    out = tmp_path / "got.pdf"
+    if carrier == "zip":
+        with zipfile.ZipFile(res.output.path) as zf:
+            out.write_bytes(zf.read("no-xref.pdf"))
+    else:
+        parsed = message_from_bytes(res.output.path.read_bytes(), policy=policy.default)
+        part = next(p for p in parsed.walk() if p.get_filename() == "no-xref.pdf")
+        out.write_bytes(part.get_payload(decode=True))
+    assert_faithful(src, out, dev_settings.paths.nssdb)
+
+
 def test_a_signed_file_is_never_repaired(pipeline, tmp_path):
     """A broken file that carries a signature: rewriting it would break that signature. Refused, permanent."""
     signed = bytearray(odd_pdfs.signed_pdf(widget=True))
