@@ -268,15 +268,20 @@ class Engine:
         except Exception as exc:  # health answers, never raises
             out["hsm"] = {"ok": False, "error": getattr(exc, "code", type(exc).__name__)}
             out["hsm_ok"] = False
+        out["log_ok"] = self.log_health()
+        out["ok"] = out["hsm_ok"] and out["log_ok"]
+        return out
+
+    def log_health(self) -> bool:
+        """The decision log is there (same file) and writable: a stat and a one-row query, cheap enough to ask
+        on every health request (only the token's answer may be reused)."""
         try:
             self.audit.ensure_writable()  # deleted or replaced under us: not ok (ALERT logged)
             self.audit.query(limit=1)
             path = self.audit.path
-            out["log_ok"] = path is None or os.access(path, os.W_OK)
+            return path is None or os.access(path, os.W_OK)
         except Exception:
-            out["log_ok"] = False
-        out["ok"] = out["hsm_ok"] and out["log_ok"]
-        return out
+            return False
 
     def worker_pids(self) -> set[int]:
         """The worker processes' ids (tests and health pages)."""

@@ -106,3 +106,22 @@ def test_healthz_down_says_down_and_nothing_else(portal, monkeypatch):
     with _as(portal, None) as anon:
         r = anon.get("/healthz")
     assert r.status_code == 503 and r.json() == {"status": "down"} and "retry-after" in r.headers
+
+
+def test_healthz_says_down_at_once_when_the_log_goes(portal):
+    """The token's "up" may be reused for a moment; the decision log's never is: right after the log is moved
+    away, /healthz is down (it said "up" for 2 s), and up again once it is back."""
+    import os
+
+    log = portal.engine.audit.path
+    aside = log.with_name("aside.sqlite3")
+    with _as(portal, None) as anon:
+        assert anon.get("/healthz").status_code == 200  # an "up" in the cache
+        os.rename(log, aside)
+        try:
+            gone = anon.get("/healthz")
+        finally:
+            os.rename(aside, log)
+        back = anon.get("/healthz")
+    assert gone.status_code == 503 and gone.json() == {"status": "down"}
+    assert back.status_code == 200

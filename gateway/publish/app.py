@@ -237,7 +237,11 @@ class PortalHook:
         async with self._health_lock:
             now = time.monotonic()
             if not fresh and self._health is not None and now - self._health[0] < HEALTH_CACHE_SECONDS:
-                return self._health[1]
+                # the token's "up" is reused; the decision log is asked every time (a stat): a log moved away
+                # a moment ago is "down" now, not in two seconds (issue 15 §3)
+                if await asyncio.to_thread(self.engine.log_health):
+                    return self._health[1]
+                self._health = None  # asked afresh below: the answer says what is down
             try:
                 health = await asyncio.to_thread(self.engine.health)
             except Exception as exc:

@@ -37,6 +37,9 @@ def test_log_moved_away_stops_every_door_then_resumes(private_dev_settings, gate
     g = gateway_process(s, workers=1)
     pdf = make_pdf(tmp_path / "a.pdf").read_bytes()
     assert g.post(pdf).status_code == 200
+    # An "up" answered a moment before the log goes must not be reused after (the health answer's cache held
+    # it for 2 s: /healthz said 200 with the log gone whenever the steps below took less than that).
+    assert httpx.get(g.url + "/healthz", timeout=30).status_code == 200
     log = s.audit.path
     aside = log.with_name("moved-away.sqlite3")
     os.rename(log, aside)
