@@ -631,6 +631,8 @@ class Pipeline:
         alert = isinstance(err, (SigningCertificateInvalid, PinRejected))
         if alert:
             log.error("ALERT signing stopped: %s: %s (document %s kept by the caller)", err.code, err.message, doc.id)
+        else:  # the operator's clue (disk full, token away); the sender is told to try again
+            log.warning("document %s not processed now: %s: %s", doc.id, err.code, err.message)
         try:
             self.audit.record_decision(
                 doc, outcome=OUTCOME_TEMPORARY, decision=decision, facts=facts, error=err.reason,

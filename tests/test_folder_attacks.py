@@ -290,7 +290,11 @@ def test_work_area_is_private_and_deliveries_take_their_folders_mode(dev_setting
     modes: set[str] = set()
 
     def walk() -> None:
-        for p in [d.work, *d.work.rglob("*")]:
+        try:
+            entries = [d.work, *d.work.rglob("*")]
+        except FileNotFoundError:  # a claim finished while it was being listed
+            return
+        for p in entries:
             try:
                 m = stat.S_IMODE(p.lstat().st_mode)
             except FileNotFoundError:

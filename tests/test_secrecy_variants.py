@@ -116,7 +116,8 @@ def _long_scan(variant_set, tmp_path, marked_first: bool) -> Path:
     from pypdf import PdfReader, PdfWriter
 
     first = next(s for s in SMALL if s.cls == ("stamp-boxed" if marked_first else "neg-plain"))
-    scanned = next(s for s in SMALL if s.cls == "scanned-pdf")
+    # unmarked scans after an unmarked page: whether OCR reads one page or five in the time, nothing is seen
+    scanned = next(s for s in SMALL if s.cls == ("scanned-pdf" if marked_first else "neg-scanned"))
     w = PdfWriter()
     w.append(PdfReader(variant_set[first.name]))
     for _ in range(6):

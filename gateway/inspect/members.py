@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterator
 
+from gateway.errors import StorageUnavailable, TemporaryError
 from gateway.inspect.limits import Timeout
 from gateway.inspect.reading import MemberRef, Reading
 from gateway.model import Reason
@@ -120,8 +121,9 @@ class Extraction:
     @property
     def dir(self) -> Path:
         if not self._dir:
-            self.base.mkdir(parents=True, exist_ok=True, mode=0o700)
-            self._dir.append(Path(tempfile.mkdtemp(prefix="members-", dir=self.base)))
+            with _our_disk():
+                self.base.mkdir(parents=True, exist_ok=True, mode=0o700)
+                self._dir.append(Path(tempfile.mkdtemp(prefix="members-", dir=self.base)))
         return self._dir[0]
 
     def child(self) -> "Extraction":
@@ -129,8 +131,9 @@ class Extraction:
         return Extraction(self.base, self.budget, self.depth + 1, self._dir, False)
 
     def new_path(self, suffix: str = "") -> Path:
-        fd, name = tempfile.mkstemp(prefix="m-", suffix=suffix, dir=self.dir)
-        os.close(fd)
+        with _our_disk():
+            fd, name = tempfile.mkstemp(prefix="m-", suffix=suffix, dir=self.dir)
+            os.close(fd)
         return Path(name)
 
     def extract(
@@ -150,10 +153,12 @@ class Extraction:
         path = self.new_path()
         b = self.budget
         written = 0
-        with open(path, "wb") as out:
+        with _our_disk():
+            out = open(path, "wb")
+        with out:
             while True:
                 b.check_time()
-                chunk = src.read(CHUNK)
+                chunk = src.read(CHUNK)  # the container's library: its OSError (BadGzipFile) is the input's
                 if not chunk:
                     break
                 written += len(chunk)
@@ -162,7 +167,10 @@ class Extraction:
                     raise Unreadable(Reason.of("CONTAINER_BROKEN", detail=f"{name}: larger than its declared size"))
                 if compressed is not None and written > RATIO_FLOOR and written > b.max_ratio * max(compressed, 1):
                     raise LimitBreach(Reason.of("CONTAINER_BOMB", name=name, max=_num(b.max_ratio)))
-                out.write(chunk)
+                with _our_disk():
+                    out.write(chunk)
+            with _our_disk():
+                out.flush()
         return MemberRef(location=location, name=name, path=path, role=role, media_type=media_type)
 
     def store(self, data: bytes, *, location: str, name: str, role: str = "document",
@@ -175,6 +183,19 @@ class Extraction:
     def close(self) -> None:
         if self._owned and self._dir:
             shutil.rmtree(self._dir.pop(), ignore_errors=True)
+
+
+class _our_disk:
+    """Writing into our own work area fails (disk full, read-only, quota): the gateway's storage, not the
+    container, is at fault, so the sender is told to try again (StorageUnavailable), never "broken"."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, typ, exc, tb) -> bool:
+        if exc is not None and isinstance(exc, OSError) and not isinstance(exc, StorageUnavailable):
+            raise StorageUnavailable(f"cannot write a member into the work area: {exc.strerror or exc}") from None
+        return False
 
 
 def _num(x: float) -> str:
@@ -205,6 +226,8 @@ def read_container(kind: str, media: str, reader: MemberReader, path: Path, ex: 
             problems.append(exc.reason)
         except Timeout:
             problems.append(Reason.of("TIME_LIMIT", seconds=ex.budget.seconds))
+        except TemporaryError:
+            raise  # our own storage, not the container: the sender tries again
         except Exception as exc:  # noqa: BLE001 - hostile input: any library failure is "cannot be read"
             problems.append(Reason.of("CONTAINER_BROKEN", detail=short(exc)))
     extra: dict = {}

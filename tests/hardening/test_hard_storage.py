@@ -1,4 +1,4 @@
-"""Storage faults under `gateway run`: disk full (2 MiB tmpfs mounted over the pipeline's work dir, the HTTP
+"""Storage faults under `gateway run`: disk full (8 MiB tmpfs mounted over the pipeline's work dir, the HTTP
 spool and the signed folder, filled up), a read-only signed folder (tmpfs remounted ro), and the decision log
 locked by another process (an exclusive SQLite transaction held past the busy timeout).
 
@@ -69,7 +69,7 @@ def test_disk_full_and_read_only_output_fail_closed_then_recover(private_dev_set
     var = Path(s.var_dir)
     mounts = [var / "work", var / "uploads", var / "folders" / "signed"]
     for m in mounts:
-        _mount_tmpfs(m)
+        _mount_tmpfs(m, "8m")  # room for a mail, its members and the rebuilt message
     try:
         g = gateway_process(s, workers=2)
         pdf = make_pdf(tmp_path / "big.pdf", filler_bytes=700_000).read_bytes()
