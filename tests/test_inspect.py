@@ -7,6 +7,7 @@ import hashlib
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -116,6 +117,33 @@ def test_time_limit_interrupts(tmp_path, settings):
     f = _facts(p, tiny)
     assert f.broken and f.warnings[0].code == "TIME_LIMIT"
     assert not _facts(p, settings).broken  # the same file with the normal budget
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_timeout_lost_on_the_way_still_ends_the_reading():
+    """Python ignores an exception raised in a gc callback, and a library's bare `except:` swallows one: the
+    reading must still end as out of time, never as complete (fail closed)."""
+    import gc
+
+    from gateway.inspect.limits import Timeout, time_limit
+
+    def slow_callback(phase, info):
+        if phase == "start":
+            time.sleep(0.2)  # our alarm fires here; its Timeout is "ignored in gc callback"
+
+    gc.callbacks.append(slow_callback)
+    try:
+        with pytest.raises(Timeout):
+            with time_limit(0.02):
+                gc.collect()
+    finally:
+        gc.callbacks.remove(slow_callback)
+    with pytest.raises(Timeout):
+        with time_limit(0.02):
+            try:
+                time.sleep(0.2)
+            except BaseException:  # noqa: BLE001 - what a careless library does
+                pass
 
 
 def test_garbage_and_truncated(tmp_path, settings):

@@ -14,6 +14,9 @@ import time
 from contextlib import contextmanager
 
 
+RETRY = 0.05  # seconds between repeats of an alarm that fired and was swallowed
+
+
 class Timeout(BaseException):
     """The reading ran out of time (BaseException: `except Exception` in libraries must not catch it)."""
 
@@ -24,6 +27,11 @@ def time_limit(seconds: float):
 
     Another alarm already armed (pytest-timeout, a caller) is preserved: ours is the earlier of the two, and
     when the earlier one is theirs their handler runs.
+
+    Fail closed when the Timeout is lost: raised where Python ignores exceptions (a gc or weakref callback,
+    `__del__`) or swallowed by a library's bare `except:`, it would let the reading go on, or return a partial
+    result as if whole. So once ours has fired it fires again every RETRY seconds until the block ends, and a
+    block that ends normally after ours fired still raises Timeout.
     """
     if threading.current_thread() is not threading.main_thread() or seconds <= 0:
         yield
@@ -41,16 +49,27 @@ def time_limit(seconds: float):
         if now < deadline - 0.001:  # it was their alarm, not ours: wait for ours
             signal.setitimer(signal.ITIMER_REAL, deadline - now)
             return
+        fired.append(now)
+        signal.setitimer(signal.ITIMER_REAL, RETRY)  # again, should this one be swallowed
         raise Timeout()
 
+    fired: list[float] = []
     signal.signal(signal.SIGALRM, handler)
     first = min(seconds, old_delay) if old_delay > 0 else seconds
     signal.setitimer(signal.ITIMER_REAL, first)
     try:
         yield
+    except Timeout:
+        raise
+    except BaseException as exc:
+        if fired:  # a library turned our Timeout into an error of its own
+            raise Timeout() from exc
+        raise
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old_handler)
         if old_deadline is not None:
             remaining = old_deadline - time.monotonic()
             signal.setitimer(signal.ITIMER_REAL, max(remaining, 0.001), old_interval)
+    if fired:  # the block ended normally although ours fired: a Timeout was swallowed on the way
+        raise Timeout()
