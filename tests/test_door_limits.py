@@ -263,3 +263,26 @@ def test_http_body_that_stalls_gets_408(portal, tmp_path):
     reply = _read_reply(s, timeout=10)
     s.close()
     assert reply.startswith(b"HTTP/1.1 408"), reply
+
+
+def test_mime_limits_of_the_settings_hold_in_the_pipeline_and_answer_552(dev_settings, loop, tmp_path):  # noqa: F811
+    """settings.limits.max_mime_parts reaches the message reader (it was a constant of 500); a message refused
+    only for a limit gets 552 5.3.4 (too big / too complex), not 550 5.7.1 (forbidden), and is not relayed."""
+    s = dev_settings.model_copy(deep=True)
+    s.limits.max_mime_parts = 20
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "a@so-a.gov.vn", "b@so-b.gov.vn", "Thư"
+    msg.set_content("Kính gửi")
+    for i in range(30):
+        msg.add_attachment(f"phụ lục {i}".encode(), maintype="text", subtype="plain", filename=f"pl-{i}.txt")
+    with Engine(s, workers=1) as eng:
+        gw = Gateway(loop, s, eng, tmp_path / "sink")
+        try:
+            with smtplib.SMTP("127.0.0.1", gw.port, timeout=60) as c:
+                with pytest.raises(smtplib.SMTPDataError) as err:
+                    c.sendmail("a@so-a.gov.vn", ["b@so-b.gov.vn"], msg.as_bytes())
+            assert err.value.smtp_code == 552 and b"5.3.4" in err.value.smtp_error, err.value
+            assert b"LIMIT_EXCEEDED" in err.value.smtp_error and b"20 MIME parts" in err.value.smtp_error
+            assert not list((tmp_path / "sink").glob("*.eml"))
+        finally:
+            gw.close()

@@ -127,6 +127,9 @@ def test_metadata_rule():
     assert secrecy.scan_metadata({"/Keywords": "bảo mật, mật khẩu, giải mật"}, "info").level is None
     assert secrecy.scan_metadata({"/Title": "Mật ong rừng"}, "info").level is None  # titles: text rule, not keywords
     assert secrecy.scan_metadata({"vn:classification": ["tuyet-mat"]}, "xmp").level is TUYET
+    # a custom property named in Vietnamese, with accents or without, is a classification key too
+    for key in ("Độ mật", "ĐỘ_MẬT", "do-mat", "Phân loại"):
+        assert secrecy.scan_metadata({key: "Thường; tối mật"}, "custom").level is TOI, key
 
 
 def test_highest_wins():

@@ -541,7 +541,8 @@ def scan_subject(subject: str | None, where: str = "declared:subject") -> Marks:
 
 
 # Metadata keys whose values are lists of keywords or a classification, compared item by item.
-_KEYWORD_KEYS = re.compile(r"keyword|dc:subject|classif|security|secrecy|do[ _-]?mat|stamp", re.IGNORECASE)
+# Matched on the folded key: "Độ mật", "ĐỘ_MẬT", "do-mat" alike.
+_KEYWORD_KEYS = re.compile(r"keyword|dc:subject|classif|security|secrecy|do ?mat|stamp|phan loai")
 
 
 _HINT = re.compile(r"(?: tag)? classification$")
@@ -566,7 +567,7 @@ def scan_metadata(fields: Mapping[str, str | Iterable[str] | None], prefix: str)
             level = _DECLARED.get(fold(value))
             if level is not None:
                 marks = marks | Marks((SecrecyFinding(level, where),))
-            if _KEYWORD_KEYS.search(key):
+            if _KEYWORD_KEYS.search(fold(key)):
                 for item in re.split(r"[,;\n]", value):
                     marks = marks | scan_declared(item, where)
     return marks

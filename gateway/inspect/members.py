@@ -69,6 +69,10 @@ class Budget:
     seconds: float = 0.0
     entries: int = 0
     bytes: int = 0
+    # a mail message's structure (settings.limits.max_mime_parts, max_mime_depth, max_header_bytes)
+    mime_parts: int = 500
+    mime_depth: int = 10
+    header_bytes: int = 256 * 1024
 
     @classmethod
     def from_settings(cls, settings) -> "Budget":
@@ -80,6 +84,9 @@ class Budget:
             max_ratio=lim.max_compression_ratio,
             deadline=time.monotonic() + lim.document_seconds,
             seconds=lim.document_seconds,
+            mime_parts=lim.max_mime_parts,
+            mime_depth=lim.max_mime_depth,
+            header_bytes=lim.max_header_bytes,
         )
 
     def remaining(self) -> float:

@@ -81,11 +81,6 @@ def _title(name: str) -> str:
 
 # --- the container reader (gateway.inspect.containers) ------------------------------------------------------
 
-MAX_PARTS = 500  # settings.limits.max_mime_parts / max_mime_depth / max_header_bytes by default
-MAX_DEPTH = 10
-MAX_HEADER_BYTES = 256 * 1024
-
-
 def members(path, ex):
     """The member reader of a mail message (see gateway.inspect.members): every leaf a recipient can open,
     extracted into the work directory; what cannot be read as a Reason; the headers' classification signals
@@ -95,15 +90,16 @@ def members(path, ex):
 
     from gateway.errors import LimitExceeded
 
+    b = ex.budget  # the limits of settings.limits
     with open(path, "rb") as fh:
         raw = mime.normalise(fh.read())
     try:
-        parsed = mime.parse(raw, max_parts=MAX_PARTS, max_depth=MAX_DEPTH, max_header_bytes=MAX_HEADER_BYTES)
+        parsed = mime.parse(raw, max_parts=b.mime_parts, max_depth=b.mime_depth, max_header_bytes=b.header_bytes)
     except LimitExceeded as exc:
         yield exc.reason  # the message is not read: refused with the limit ...
-        end = raw.find(b"\r\n\r\n", 0, MAX_HEADER_BYTES)
+        end = raw.find(b"\r\n\r\n", 0, b.header_bytes)
         if end >= 0:  # ... but a classification in its headers still BLOCKs
-            head = mime.parse(raw[: end + 4], max_header_bytes=MAX_HEADER_BYTES)
+            head = mime.parse(raw[: end + 4], max_header_bytes=b.header_bytes)
             yield Reading("message/rfc822", metadata=signals(head, mime.walk(head)))
         return
     walk = mime.walk(parsed)
@@ -162,7 +158,8 @@ def member_leaves(walk: Walk) -> list[mime.Leaf]:
 def leaves_by_location(raw: bytes, locations=None) -> tuple[ParsedMessage, dict[str, mime.Leaf]]:
     """The message indexed again and its member leaves by location (for the rebuilder); with `locations`,
     only those leaves (and the text parts that hold them, for uuencoded files) are decoded."""
-    parsed = mime.parse(mime.normalise(raw), max_parts=MAX_PARTS, max_depth=MAX_DEPTH,
-                        max_header_bytes=MAX_HEADER_BYTES)
+    # The same bytes were read within settings.limits by `members` before anything is rebuilt: the bounds here
+    # only need to admit whatever those limits admitted.
+    parsed = mime.parse(mime.normalise(raw), max_parts=1 << 30, max_depth=1 << 10, max_header_bytes=len(raw) + 1)
     only = None if locations is None else {loc.split("/uu:", 1)[0] for loc in locations}
     return parsed, {leaf.location: leaf for leaf in mime.walk(parsed, only).leaves}

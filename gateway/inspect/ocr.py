@@ -44,6 +44,10 @@ MAX_IMAGE_PIXELS = 120_000_000  # an image document above this is not decoded (a
 MAX_ANALYSED_PIXELS = 16_000_000  # an image's own pixels are examined up to this; above, its region is rendered
 STAMP_AREA = 0.12  # a region smaller than this share of the page, read on a text page, is a stamp
 LANG = "vie"
+MARGIN = 24  # white pixels around an image given to Tesseract
+REDUCTIONS = (4, 16)  # the pyramid of `_pyramid`
+MIN_REDUCED_SIDE = 32  # a reduction smaller than this (pixels) holds no line of large writing
+MIN_REDUCED_LINE = 16  # a line read at a reduction is kept from this height (pixels, reduced) up
 
 _LOCK = threading.Lock()
 _ENGINE: "_Engine | None" = None
@@ -184,7 +188,8 @@ def red_ink(rgb):
 def _prepare(img, clean: bool = True):
     """The images to read for one region: the grey image when it is legible, plus its red ink if any; each
     binarised with ruled lines and frames removed (Tesseract reads a boxed stamp as a picture otherwise),
-    with a white margin."""
+    with a white margin, at every level of the pyramid: [(image, reduction)]. With clean=False, the bare
+    legible images (a test of whether anything is written)."""
     from PIL import ImageOps
 
     gray = img.convert("L")
@@ -198,9 +203,31 @@ def _prepare(img, clean: bool = True):
         red = red_ink(img)
         if red is not None:
             out.append(red)
-    if clean:
-        out = [ImageOps.expand(unframe(i), 24, fill=255) for i in out]
-    return out
+    if not clean:
+        return out
+    return [(ImageOps.expand(unframe(level), MARGIN, fill=255), f) for i in out for level, f in _pyramid(i)]
+
+
+def _pyramid(gray):
+    """`gray` and its reductions by 4 and 16. Tesseract reads writing about 20-80 px high; larger letters are
+    read at a reduction (and `unframe` would take their stems for frames at full size): a 96 px "TỐI MẬT"
+    across a small image was read as nothing. A reduction costs a sixteenth of the full read."""
+    from PIL import Image
+
+    yield gray, 1
+    for f in REDUCTIONS:
+        w, h = gray.size[0] // f, gray.size[1] // f
+        if min(w, h) < MIN_REDUCED_SIDE:
+            break
+        yield gray.resize((w, h), Image.BOX), f
+
+
+def _legible_lines(lines: list[OcrLine], reduction: int) -> list[OcrLine]:
+    """What a reduced read adds: lines of writing that was large before the reduction (normal body text
+    reduced is an illegible remnant that Tesseract reads as noise)."""
+    if reduction == 1:
+        return lines
+    return [ol for ol in lines if ol.box[3] - ol.box[1] >= MIN_REDUCED_LINE]
 
 
 def unframe(gray):
@@ -303,8 +330,8 @@ def pdf_page(page, text, deadline: float, seen: dict | None = None) -> tuple[lis
         ink = region[2] if len(region) > 2 else None
         try:
             images = _region_images(page, text, box, ink, seen)
-            for img, scale, origin in images:
-                for ol in recognise(img):
+            for img, scale, origin, f in images:
+                for ol in _legible_lines(recognise(img), f):
                     lines.append(_to_line(ol, scale, origin, where, text.index, stamp))
         except OcrUnavailable as exc:
             problems.append(Reason.of("OCR_UNAVAILABLE", detail=str(exc)))
@@ -357,7 +384,7 @@ def _region_images(page, text, box, ink, seen: dict):
     if box is None:
         img = _render(page, text, None, PAGE_DPI)
         scale = img.size[0] / max(text.width, 1e-6)
-        return [(i, scale, (-24 / scale,) * 2) for i in _prepare(img) or [img.convert("L")]]
+        return _placed(_prepare(img) or [(img.convert("L"), 1)], scale, (0.0, 0.0))
     # An image's own pixels say whether it can hold writing (rendering would average noise into grey);
     # the region rendered at REGION_DPI is what is read (the page's transform, clipping and colours applied).
     if ink is not None and ink.kind == "image" and ink.pixels and ink.pixels[0] * ink.pixels[1] <= MAX_ANALYSED_PIXELS:
@@ -374,7 +401,17 @@ def _region_images(page, text, box, ink, seen: dict):
     large = (box[2] - box[0]) * (box[3] - box[1]) / (72.0 * 72.0) > LARGE_REGION
     img = _render(page, text, box, LARGE_REGION_DPI if large else REGION_DPI)
     scale = img.size[0] / max(box[2] - box[0], 1e-6)  # pixels per point, as rendered
-    return [(i, scale, (box[0] - 24 / scale, box[1] - 24 / scale)) for i in _prepare(img)]
+    return _placed(_prepare(img), scale, (box[0], box[1]))
+
+
+def _placed(images, scale: float, at: tuple[float, float]):
+    """[(image, pixels per point of that image, (x0, y0) of its pixel 0 in page points, reduction)]: the
+    margin and the reduction accounted for, so a line's box lands where it is on the page."""
+    out = []
+    for img, f in images:
+        s = scale / f
+        out.append((img, s, (at[0] - MARGIN / s, at[1] - MARGIN / s), f))
+    return out
 
 
 class _Noise:
@@ -454,9 +491,10 @@ def read_image(fh, media: str, deadline: float) -> Reading:
                 dpi = frame.info.get("dpi", (300, 300))[0] or 300
                 scale = float(dpi) / 72.0 if dpi else 300 / 72.0
                 where = f"ocr:image{index + 1}" if index else "ocr:image"
-                for img in _prepare(frame.convert("RGB")) or [frame.convert("L")]:
-                    for ol in recognise(img):
-                        lines.append(_to_line(ol, scale, (-24 / scale, -24 / scale), where, index, False))
+                for img, s, origin, f in _placed(_prepare(frame.convert("RGB")) or [(frame.convert("L"), 1)],
+                                                 scale, (0.0, 0.0)):
+                    for ol in _legible_lines(recognise(img), f):
+                        lines.append(_to_line(ol, s, origin, where, index, False))
     except OcrUnavailable as exc:
         incomplete.append(Reason.of("OCR_UNAVAILABLE", detail=str(exc)))
     except Image.DecompressionBombError as exc:

@@ -107,7 +107,14 @@ def refused(results: list[Result]) -> Reply:
         if blocking
         else "Thư bị từ chối / Message refused"
     )
+    if not blocking and reasons and all(r.code in LIMIT_CODES for r in reasons):
+        # refused for its size or shape only: the sender's system reads 552 5.3.4 as "too big", not "forbidden"
+        return Reply(552, "5.3.4", (head,) + _reason_lines(tuple(reasons)), tuple(reasons))
     return Reply(550, "5.7.1", (head,) + _reason_lines(tuple(reasons)), tuple(reasons))
+
+
+# Reasons that only say a configured limit was passed (RFC 1870 / RFC 3463: 552 5.3.4).
+LIMIT_CODES = frozenset({"LIMIT_EXCEEDED", "MESSAGE_TOO_LARGE", "CONTAINER_TOO_LARGE", "CONTAINER_TOO_MANY_ENTRIES"})
 
 
 def blocked(reasons: tuple[Reason, ...]) -> Reply:
