@@ -10,7 +10,10 @@ and small installations). The event loop is never blocked: `submit()` and `sign_
 `loop.run_in_executor`.
 
 A worker that dies (segfault in the module, OOM kill) breaks the pool: the pool is replaced and every
-call that was in flight answers TemporaryError (the door keeps the document and retries).
+document that was in flight is processed once more, alone, in a process of its own (which of them killed
+the worker is unknown). A document that kills that process too is the cause: it is refused for good
+(DOCUMENT_UNPROCESSABLE, recorded), never answered "try again" for ever. Other calls in flight answer
+TemporaryError (the door keeps the document and retries).
 GatewayError subclasses cross the process boundary intact (errors.py: __reduce__).
 """
 
@@ -29,11 +32,15 @@ from typing import Any, Callable
 
 from gateway.audit import AuditLog
 from gateway.errors import GatewayError, TemporaryError
-from gateway.model import Document, Result
-from gateway.pipeline import Pipeline
+from gateway.model import Document, Reason, Result
+from gateway.pipeline import Pipeline, safe_name
 from gateway.policy import load_policies
 
 log = logging.getLogger("gateway.engine")
+
+
+class _WorkerDied(TemporaryError):
+    """The pool broke under a call (a worker process died)."""
 
 # --- inside a worker process -----------------------------------------------------------------------
 
@@ -156,6 +163,8 @@ class Engine:
         self._lock = threading.Lock()
         self._pipeline: Pipeline | None = None
         self._checkpointer = None
+        self._refuser: Pipeline | None = None
+        self._alone_slots = threading.BoundedSemaphore(max(1, self.workers))
         self._executor: Executor = self._new_executor()
         self._closed = False
 
@@ -180,19 +189,20 @@ class Engine:
             f.result()
         return pool
 
-    def _call(self, fn: Callable, *args: Any) -> Future:
-        with self._lock:
-            if self._closed:
-                raise TemporaryError("engine is shut down", code="BUSY")
-            executor = self._executor
+    def _call(self, fn: Callable, *args: Any) -> tuple[Executor, Future]:
         kw = {"pipeline": self._pipeline} if self.in_process else {}
-        try:
-            return executor.submit(fn, *args, **kw)
-        except BrokenProcessPool:
-            self._replace(executor)
-            raise TemporaryError("signing worker died; pool replaced", code="TEMPORARY_FAILURE") from None
-        except RuntimeError as exc:  # submitted while shutting down
-            raise TemporaryError(f"engine unavailable: {exc}", code="BUSY") from None
+        for attempt in (1, 2):
+            with self._lock:
+                if self._closed:
+                    raise TemporaryError("engine is shut down", code="BUSY")
+                executor = self._executor
+            try:
+                return executor, executor.submit(fn, *args, **kw)
+            except BrokenProcessPool:  # found broken before this call entered it: the new pool takes it
+                self._replace(executor)
+            except RuntimeError as exc:  # submitted while shutting down
+                raise TemporaryError(f"engine unavailable: {exc}", code="BUSY") from None
+        raise TemporaryError("signing worker died; pool replaced", code="TEMPORARY_FAILURE")
 
     def _replace(self, broken: Executor) -> None:
         with self._lock:
@@ -205,20 +215,48 @@ class Engine:
     def _unwrap(self, executor: Executor, exc: BaseException) -> BaseException:
         if isinstance(exc, BrokenProcessPool):
             self._replace(executor)
-            return TemporaryError("signing worker died; pool replaced", code="TEMPORARY_FAILURE")
+            return _WorkerDied("signing worker died; pool replaced", code="TEMPORARY_FAILURE")
         return exc
 
+    def _alone(self, doc: Document, dry_run: bool, out_dir: Path | None) -> Result:
+        """`doc` was in the pool when a worker died: once more in a process of its own. Dying there too
+        makes the document the cause: refused for good and recorded."""
+        with self._alone_slots:  # a crash with many documents in flight: a few processes at a time
+            with self._lock:
+                if self._closed:
+                    raise TemporaryError("engine is shut down", code="BUSY")
+            pool = self._isolated_executor()
+            try:
+                return pool.submit(_process, doc, dry_run, out_dir).result()
+            except BrokenProcessPool:
+                log.error("document %s (%s): the signing worker died on it twice; refused",
+                          doc.id, safe_name(doc.name))
+            finally:
+                pool.shutdown(wait=False, cancel_futures=True)
+        with self._lock:
+            if self._refuser is None:  # records the refusal from this process (the document is not read again)
+                self._refuser = Pipeline(self.settings, audit=self.audit)
+            refuser = self._refuser
+        return refuser.refuse(doc, Reason.of("DOCUMENT_UNPROCESSABLE", detail="a reader stopped on it twice"),
+                              dry_run=dry_run)
+
+    def _isolated_executor(self) -> Executor:
+        return ProcessPoolExecutor(
+            max_workers=1,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_worker,
+            initargs=(self.settings, self.cli_logging, self.audit.log_id),
+        )
+
     def _run(self, fn: Callable, *args: Any, timeout: float | None = None):
-        executor = self._executor
-        fut = self._call(fn, *args)
+        executor, fut = self._call(fn, *args)
         try:
             return fut.result(timeout)
         except BrokenProcessPool as exc:
             raise self._unwrap(executor, exc) from None
 
     async def _arun(self, fn: Callable, *args: Any):
-        executor = self._executor
-        fut = self._call(fn, *args)
+        executor, fut = self._call(fn, *args)
         try:
             return await asyncio.wrap_future(fut)
         except BrokenProcessPool as exc:
@@ -228,11 +266,17 @@ class Engine:
 
     def process(self, doc: Document, *, dry_run: bool = False, out_dir: Path | None = None) -> Result:
         """Blocking: the Result, or TemporaryError (retry later)."""
-        return self._run(_process, doc, dry_run, out_dir)
+        try:
+            return self._run(_process, doc, dry_run, out_dir)
+        except _WorkerDied:
+            return self._alone(doc, dry_run, out_dir)
 
     async def submit(self, doc: Document, dry_run: bool = False, out_dir: Path | None = None) -> Result:
         """For the doors' event loops: never blocks the loop."""
-        return await self._arun(_process, doc, dry_run, out_dir)
+        try:
+            return await self._arun(_process, doc, dry_run, out_dir)
+        except _WorkerDied:
+            return await asyncio.to_thread(self._alone, doc, dry_run, out_dir)
 
     async def sign_smime(self, mime_bytes: bytes) -> bytes:
         return await self._arun(_sign_smime, mime_bytes)
@@ -287,7 +331,7 @@ class Engine:
         """The worker processes' ids (tests and health pages)."""
         if self.in_process:
             return {os.getpid()}
-        futures = [self._call(_pid, 0.1) for _ in range(self.workers * 2)]
+        futures = [self._call(_pid, 0.1)[1] for _ in range(self.workers * 2)]
         return {f.result() for f in futures}
 
     def close(self) -> None:
@@ -304,8 +348,9 @@ class Engine:
             self._closed = True
             executor = self._executor
         executor.shutdown(wait=True)
-        if self._pipeline is not None:
-            self._pipeline.close()
+        for pipeline in (self._pipeline, self._refuser):
+            if pipeline is not None:
+                pipeline.close()
         self.audit.close()
 
     def __enter__(self) -> "Engine":

@@ -272,6 +272,10 @@ class Pipeline:
         return replace(again, sha256=facts.sha256, size=facts.size,
                        warnings=tuple(dict.fromkeys(again.warnings + (reason,)))), reason
 
+    def refuse(self, doc: Document, reason: Reason, *, dry_run: bool = False) -> Result:
+        """Refuse `doc` without reading it (the engine, when reading it killed a worker twice), recorded."""
+        return self._finish(doc, None, self._refusal(reason, "unprocessable"), None, time.monotonic(), dry_run)
+
     def _refusal(self, reason: Reason, rule: str) -> Decision:
         policy = self.policies.default
         return Decision(

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import os
 import signal
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -88,17 +90,67 @@ def test_refusals_cross_the_process_boundary_as_results(engine, tmp_path):
     assert r.outcome is Outcome.REJECT and r.decision.reasons[0].code == "ISSUED_NEEDS_PERSONAL_SIGNATURE"
 
 
-def test_dead_worker_is_replaced_and_answers_temporary(settings, tmp_path):
-    src = make_pdf(tmp_path / "a.pdf")
+def _kill_under(e: Engine, doc: Document, **kw):
+    """Process `doc` and SIGKILL every worker while it is in the pool (a crash); the call's answer."""
+    import threading
+
+    pids = e.worker_pids()
+    out: list = []
+    t = threading.Thread(target=lambda: out.append(_answer(e, doc, **kw)))
+    t.start()
+    time.sleep(0.05)  # submitted; an 8 MB document takes far longer than this to read and sign
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)
+    t.join(120)
+    return out[0], pids
+
+
+def _answer(e: Engine, doc: Document, **kw):
+    try:
+        return e.process(doc, **kw)
+    except Exception as exc:  # noqa: BLE001 - the test looks at it
+        return exc
+
+
+def test_dead_worker_is_replaced_and_its_document_processed_alone(settings, tmp_path):
+    src = make_pdf(tmp_path / "a.pdf", filler_bytes=8 * MB)
     with Engine(settings, workers=2) as e:
-        assert e.process(pdf_doc(src), out_dir=tmp_path).outcome is Outcome.SIGN
-        for pid in e.worker_pids():
+        # the document was in the pool when the worker died: once more, alone, and signed
+        r, before = _kill_under(e, pdf_doc(src), out_dir=tmp_path)
+        assert not isinstance(r, Exception), r
+        assert r.outcome is Outcome.SIGN and [s["valid"] for s in pdfsig(r.output.path, settings.paths.nssdb)] == [True]
+        assert e.worker_pids() and not (e.worker_pids() & before)  # a new pool
+        for pid in e.worker_pids():  # idle workers killed: found at the next call, which the new pool takes
             os.kill(pid, signal.SIGKILL)
-        deadline = time.monotonic() + 30
-        with pytest.raises(TemporaryError):
-            while time.monotonic() < deadline:  # the pool notices the death on the next call
-                e.process(pdf_doc(src), out_dir=tmp_path)
-        assert e.process(pdf_doc(src), out_dir=tmp_path).outcome is Outcome.SIGN  # new pool works
+        time.sleep(0.5)
+        assert e.process(pdf_doc(make_pdf(tmp_path / "b.pdf")), out_dir=tmp_path).outcome is Outcome.SIGN
+
+
+class _DyingPool(ProcessPoolExecutor):
+    """A process of its own that dies under the document, as a reader's crash would (os._exit, for real)."""
+
+    def __init__(self) -> None:
+        super().__init__(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+
+    def submit(self, fn, /, *args, **kwargs):
+        return super().submit(os._exit, 3)
+
+
+def test_a_document_that_kills_its_worker_twice_is_refused_for_good(settings, tmp_path, monkeypatch):
+    """Never an endless "try again" (SMTP 451 for days, a queued file retried for ever): the second death,
+    alone, makes the document the cause: REJECT DOCUMENT_UNPROCESSABLE, recorded in the decision log."""
+    src = make_pdf(tmp_path / "b.pdf", filler_bytes=8 * MB)
+    with Engine(settings, workers=2) as e:
+        monkeypatch.setattr(e, "_isolated_executor", _DyingPool)
+        doc = pdf_doc(src)
+        r, _ = _kill_under(e, doc, out_dir=tmp_path)
+        assert not isinstance(r, Exception), r
+        assert r.outcome is Outcome.REJECT and [x.code for x in r.decision.reasons] == ["DOCUMENT_UNPROCESSABLE"]
+        assert r.output is None and r.record_id
+        rec = next(x for x in e.audit.query(limit=20) if x.id == r.record_id)
+        assert rec.outcome == "reject" and rec.data["document_id"] == doc.id
+        monkeypatch.undo()
+        assert e.process(pdf_doc(src), out_dir=tmp_path).outcome is Outcome.SIGN  # the pool itself is fine
 
 
 def test_temporary_errors_keep_their_class_across_processes(settings, tmp_path):

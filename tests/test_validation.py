@@ -13,7 +13,7 @@ import pytest
 from gateway.errors import TemporaryError
 from gateway.model import Revocation, SignerType
 from gateway.settings import load_settings
-from gateway.validation import Validator, measure
+from gateway.validation import Validator
 
 from util import make_pdf, pdfsig, sign_as_person
 
@@ -316,11 +316,12 @@ def test_inside_an_event_loop(person_signed, validator):
     assert sig.valid
 
 
-def test_speed_per_signature(person_signed, validator, capsys):
-    ms = measure(validator, person_signed, rounds=5)
-    with capsys.disabled():
-        print(f"\n[validation] {ms:.1f} ms per signature (offline-capable, cached CRL, best of 5)")
-    assert ms < 150  # generous bound for a loaded CI box; the figure is reported
+def test_repeated_validation_gives_the_same_answer(person_signed, validator):
+    """The cached CRL and validation context (what makes it fast; bench/bench_validation.py measures it) do
+    not change the answer from one validation to the next."""
+    first = validator.validate_pdf(person_signed)
+    again = [validator.validate_pdf(person_signed) for _ in range(3)]
+    assert first and first[0].valid and all(a == first for a in again)
 
 
 def test_validity_at_signing_trusts_a_timestamp_not_a_claim():
