@@ -373,10 +373,7 @@ class Pipeline:
                     changes[member.location] = rebuilders.Change(replacement=out.path)
                     want = [rebuilders.Expected(mdoc.name, out.sha256)]
                 elif mdec.sign_format is SignFormat.CADES:
-                    p7s_name = f"{mdoc.name}.p7s"
-                    if _name_key(p7s_name) in names:
-                        raise InputRejected("signature name taken", code="CONTAINER_UNSAFE_ENTRY", name=p7s_name,
-                                            detail="a file of that name is already there")
+                    p7s_name = _p7s_name(mdoc, names)
                     out = self._check_output(self.signer.sign_detached(msrc, scratch / f"{mdoc.id}.p7s"), msrc)
                     changes[member.location] = rebuilders.Change(beside=((p7s_name, out.path),))
                     want.append(rebuilders.Expected(p7s_name, out.sha256, "cades"))
@@ -412,10 +409,11 @@ class Pipeline:
         instead of the token (which a dry run never touches). What would refuse the document at signing refuses
         it here (PermanentError), so `check` and `sign` agree; when the rehearsal cannot run for a reason of its
         own, the decision says so (DRY_RUN_INCOMPLETE)."""
-        if decision.sign_format is SignFormat.CADES or facts.container is not None:
-            # a detached signature over bytes a reader understood: nothing document-specific to rehearse; a
-            # container's members are rehearsed by the containers lane's own dry run (not yet)
+        if facts.container is not None:
+            self._rehearse_container(doc, facts, decision)
             return decision
+        if decision.sign_format is SignFormat.CADES:
+            return decision  # a detached signature over bytes a reader understood: nothing to rehearse
         from gateway.signing import check, pades
 
         try:
@@ -441,6 +439,37 @@ class Pipeline:
         if done.repairs:
             decision = replace(decision, warnings=tuple(dict.fromkeys(decision.warnings + tuple(done.repairs))))
         return decision
+
+    def _rehearse_container(self, doc: Document, facts: Facts, decision: Decision) -> None:
+        """The dry run of a container: its rebuilder run on the members' own bytes and empty .p7s files (no
+        signature is made), so what cannot be rebuilt (an embedded object in TNEF, a .p7s name already taken)
+        is refused here as at signing (InputRejected). The members' PDF signatures are not rehearsed."""
+        work = self._work_dir(None)
+        try:
+            src, _temp = self._source(doc, work)
+            self._rebuild_plan(facts, decision, src, work / "rehearsal", work)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+    def _rebuild_plan(self, facts: Facts, decision: Decision, src: Path, dst: Path, scratch: Path) -> None:
+        from gateway.signing import containers as rebuilders
+
+        changes: dict[str, rebuilders.Change] = {}
+        names = {_name_key(m.document.name) for m in facts.members}
+        for member, md in zip(facts.members, decision.members):
+            mdoc, mfacts, mdec = member.document, member.facts, md.decision
+            if member.role != "document" or mdec.outcome is not Outcome.SIGN:
+                continue
+            if mfacts.container is not None:
+                self._rebuild_plan(mfacts, mdec, Path(mdoc.path), scratch / f"{mdoc.id}.c", scratch)
+                changes[member.location] = rebuilders.Change(replacement=Path(mdoc.path))
+            elif mdec.sign_format is SignFormat.CADES:
+                empty = scratch / f"{mdoc.id}.p7s"
+                empty.write_bytes(b"")
+                changes[member.location] = rebuilders.Change(beside=((_p7s_name(mdoc, names), empty),))
+            else:
+                changes[member.location] = rebuilders.Change(replacement=Path(mdoc.path))
+        rebuilders.rebuild(facts.container or "", src, dst, changes)
 
     def _smime(self, output: SignedOutput) -> SignedOutput:
         """The rebuilt mail message S/MIME-signed as a whole, checked (gateway.signing.message)."""
@@ -644,6 +673,15 @@ class Pipeline:
             )
         except Exception:
             log.error("decision log unavailable while recording a failure for %s", doc.id)
+
+
+def _p7s_name(mdoc: Document, names: set) -> str:
+    """The name of a member's .p7s beside it; refused when a file of that name is already there."""
+    p7s_name = f"{mdoc.name}.p7s"
+    if _name_key(p7s_name) in names:
+        raise InputRejected("signature name taken", code="CONTAINER_UNSAFE_ENTRY", name=p7s_name,
+                            detail="a file of that name is already there")
+    return p7s_name
 
 
 def _signature_block(form):

@@ -255,6 +255,37 @@ def test_tnef_damaged_or_with_unread_body_is_refused(pipeline, src, tmp_path):
         assert "MEMBER_NOT_READ" in codes(res)
 
 
+def _tnef_embedded_object(name: str, data: bytes) -> bytes:
+    """A TNEF message whose one attachment is an embedded object: its bytes in attAttachment's
+    PR_ATTACH_DATA_OBJ (PT_OBJECT, an IID first), no attAttachData (as Outlook writes an OLE object)."""
+    import struct
+
+    from gateway.inspect import container_tnef as t
+
+    obj = bytes(16) + data
+    prop_obj = struct.pack("<HHII", 0x000D, t.PR_ATTACH_DATA, 1, len(obj)) + obj + b"\x00" * (-len(obj) & 3)
+    att = b"".join((
+        tnef_writer.attribute(t.LVL_ATTACHMENT, tnef_writer.ID_ATTACH_RENDDATA, tnef_writer.RENDDATA_FILE),
+        tnef_writer.attribute(t.LVL_ATTACHMENT, tnef_writer.ID_ATTACHMENT, tnef_writer.prop_list(
+            tnef_writer.prop_unicode(t.PR_ATTACH_LONG_FILENAME, name), tnef_writer.prop_long(t.PR_ATTACH_METHOD, 6),
+            prop_obj)),
+    ))
+    plain = tnef_writer.message("Báo cáo", "Nội dung", [])
+    return plain + att
+
+
+def test_tnef_embedded_object_refused_alike_by_dry_run_and_signing(pipeline, src, tmp_path):
+    """The dry run runs the rebuilder too: what signing would refuse (an embedded object cannot be rewritten),
+    the dry run refuses with the same reason; never "would sign" then refused."""
+    dat = tmp_path / "winmail.dat"
+    dat.write_bytes(_tnef_embedded_object("bao-cao.pdf", (src / "a.pdf").read_bytes()))
+    dry = pipeline.check(doc(dat))
+    real = pipeline.process(doc(dat), out_dir=tmp_path / "out")
+    assert [m.name for m in dry.members if m.role == "document"] == ["bao-cao.pdf"]  # the object was read
+    assert dry.outcome is real.outcome is Outcome.REJECT, (dry.decision, real.decision)
+    assert codes(dry) == codes(real) == {"CONTAINER_NO_REBUILDER"}
+
+
 # --- RAR, PDF embedded files -------------------------------------------------------------------------------
 
 
