@@ -574,7 +574,9 @@ def _only_expired(status) -> bool:
 
 
 def _unreadable(fq_name: str, exc: BaseException) -> SignatureFacts:
-    detail = f"{type(exc).__name__}: {exc}"[:200]
+    from gateway.inspect.reading import exc_detail
+
+    detail = exc_detail(exc, 200)
     return SignatureFacts(
         field_name=fq_name,
         signer_subject="",

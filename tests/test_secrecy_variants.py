@@ -159,3 +159,16 @@ def test_ocr_unavailable_is_a_refusal_not_a_pass(variant_set, plain_settings, mo
     path = variant_set[scanned.name]
     facts = inspect(Document(Channel.CLI, path.name, path=path), plain_settings, Validator(plain_settings))
     assert [r.code for r in facts.incomplete] == ["OCR_UNAVAILABLE"] and not facts.secrecy
+
+
+def test_an_image_that_cannot_be_decoded_is_refused_without_showing_paths(tmp_path, plain_settings):
+    """OCR_FAILED names the failure, never the gateway's work path (a clerk reads it; it tells where the
+    gateway keeps its files)."""
+    from gateway.inspect import inspect
+
+    bad = tmp_path / "anh.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\x0dIHDR" + bytes(range(256)) * 8)
+    facts = inspect(Document(Channel.CLI, bad.name, path=bad), plain_settings)
+    assert facts.incomplete and not facts.secrecy
+    for r in facts.incomplete:
+        assert str(tmp_path) not in str(r.params) and "/" not in r.args.get("detail", ""), r

@@ -30,7 +30,7 @@ from typing import BinaryIO, Callable, Iterator
 
 from gateway.errors import StorageUnavailable, TemporaryError
 from gateway.inspect.limits import Timeout
-from gateway.inspect.reading import MemberRef, Reading
+from gateway.inspect.reading import MemberRef, Reading, exc_detail
 from gateway.model import Reason
 
 CHUNK = 1024 * 1024
@@ -253,8 +253,7 @@ def read_container(kind: str, media: str, reader: MemberReader, path: Path, ex: 
 
 
 def short(exc: BaseException) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else ""
-    return f"{type(exc).__name__}: {text}"[:160]
+    return exc_detail(exc)
 
 
 def safe_member_name(name: str) -> str | None:

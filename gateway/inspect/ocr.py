@@ -30,7 +30,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from gateway.inspect.reading import Line, Reading
+from gateway.inspect.reading import Line, Reading, exc_detail
 from gateway.model import Reason, SignFormat
 
 log = logging.getLogger(__name__)
@@ -131,7 +131,8 @@ def engine() -> _Engine:
     try:
         _ENGINE = _Engine(tessdata)
     except Exception as exc:  # noqa: BLE001
-        _UNAVAILABLE = f"tesseract: {exc}"
+        log.error("OCR unavailable: tesseract could not start with %s: %s", tessdata, exc)  # the operator's clue
+        _UNAVAILABLE = f"tesseract: {exc_detail(exc)}"
         raise OcrUnavailable(_UNAVAILABLE) from exc
     return _ENGINE
 
@@ -338,7 +339,7 @@ def pdf_page(page, text, deadline: float, seen: dict | None = None) -> tuple[lis
             break
         except Exception as exc:  # noqa: BLE001 - an image that cannot be decoded or read is unread
             log.info("ocr: page %d: %s", text.index + 1, exc)
-            problems.append(Reason.of("OCR_FAILED", detail=f"page {text.index + 1}: {type(exc).__name__}: {exc}"[:200]))
+            problems.append(Reason.of("OCR_FAILED", detail=f"page {text.index + 1}: {exc_detail(exc, 180)}"))
     return lines, problems
 
 
@@ -498,8 +499,8 @@ def read_image(fh, media: str, deadline: float) -> Reading:
     except OcrUnavailable as exc:
         incomplete.append(Reason.of("OCR_UNAVAILABLE", detail=str(exc)))
     except Image.DecompressionBombError as exc:
-        incomplete.append(Reason.of("SECRECY_SCAN_INCOMPLETE", detail=f"image over {MAX_IMAGE_PIXELS} pixels: {exc}"[:200]))
+        incomplete.append(Reason.of("SECRECY_SCAN_INCOMPLETE", detail=f"image over {MAX_IMAGE_PIXELS} pixels"))
     except Exception as exc:  # noqa: BLE001 - an image that cannot be decoded is unread
-        incomplete.append(Reason.of("OCR_FAILED", detail=f"{type(exc).__name__}: {exc}"[:200]))
+        incomplete.append(Reason.of("OCR_FAILED", detail=exc_detail(exc, 200)))
     return Reading(media_type=media, lines=tuple(lines), incomplete=tuple(incomplete), signable=SignFormat.CADES,
                    pages=frames or None)

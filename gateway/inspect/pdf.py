@@ -131,7 +131,9 @@ def analyse(fh: BinaryIO, settings, doc: Document, deadline: float) -> _Pdf:
 
 
 def _short(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"[:200]
+    from gateway.inspect.reading import exc_detail
+
+    return exc_detail(exc, 200)
 
 
 def _version(reader) -> str | None:
