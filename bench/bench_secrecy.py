@@ -144,10 +144,10 @@ def ocr_pages(pairs, limit: int) -> list[tuple[float, float]]:
             break
         doc = pdfium.PdfDocument(str(path))
         img = doc[0].render(scale=300 / 72).to_pil()
-        # what a page without a text layer costs: cleaning (deskew, frames, red ink) + OCR; CPU time of this
-        # process = the work of one core (the wall clock also counts other processes on a shared machine)
+        # what a page without a text layer costs: cleaning (deskew, frames, red ink) + OCR at every level of the
+        # pyramid; CPU time of this process = the work of one core (the wall clock also counts other processes)
         t, c = time.perf_counter(), time.process_time()
-        for prepared in ocr._prepare(img):
+        for prepared, _reduction in ocr._prepare(img):
             ocr.recognise(prepared)
         out.append((time.process_time() - c, time.perf_counter() - t))
         doc.close()

@@ -172,3 +172,21 @@ def test_an_image_that_cannot_be_decoded_is_refused_without_showing_paths(tmp_pa
     assert facts.incomplete and not facts.secrecy
     for r in facts.incomplete:
         assert str(tmp_path) not in str(r.params) and "/" not in r.args.get("detail", ""), r
+
+
+@pytest.mark.parametrize("px", [40, 96, 160, 400])
+def test_large_letters_in_an_image_are_read(px, tmp_path, plain_settings):
+    """A mark written large across an image (a photographed stamp, a poster-sized TỐI MẬT) is read at every
+    size: Tesseract reads letters about 20-80 px high, larger ones at a reduction (96 px was read as nothing)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    from gateway.inspect import inspect
+    from gateway.model import SecrecyLevel
+
+    font = ImageFont.truetype(str(secrecy_corpus._font_file("LiberationSans-Bold.ttf")), px)
+    img = Image.new("RGB", (int(px * 5.5), int(px * 2.2)), "white")
+    ImageDraw.Draw(img).text((px // 2, px // 2), "TỐI MẬT", fill=(20, 20, 20), font=font)
+    path = tmp_path / f"dau-{px}.png"
+    img.save(path)
+    facts = inspect(Document(Channel.CLI, path.name, path=path), plain_settings)
+    assert [f.level for f in facts.secrecy] == [SecrecyLevel.TOI_MAT], (px, facts.secrecy, facts.incomplete)
