@@ -146,6 +146,31 @@ def test_a_timeout_lost_on_the_way_still_ends_the_reading():
                 pass
 
 
+def test_a_timeout_our_reader_acknowledged_keeps_what_was_read():
+    """Our own reader catches the alarm on purpose (it records the unread rest): the block ends with what
+    was read; a reader that then hangs is interrupted again after the grace period."""
+    from gateway.inspect import limits
+    from gateway.inspect.limits import Timeout, acknowledge, time_limit
+
+    read = []
+    with time_limit(0.02):
+        try:
+            time.sleep(0.5)
+        except Timeout as exc:
+            read.append("page 1")
+            acknowledge(exc)
+    assert read == ["page 1"]
+    t0 = time.monotonic()
+    with pytest.raises(Timeout):
+        with time_limit(0.02):
+            try:
+                time.sleep(0.5)
+            except Timeout as exc:
+                acknowledge(exc)
+            time.sleep(limits.GRACE + 5)  # hangs after acknowledging
+    assert time.monotonic() - t0 < limits.GRACE + 4
+
+
 def test_garbage_and_truncated(tmp_path, settings):
     junk = tmp_path / "junk.pdf"
     junk.write_bytes(b"%PDF-1.7\n" + bytes(range(256)) * 40)

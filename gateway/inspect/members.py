@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import BinaryIO, Callable, Iterator
 
 from gateway.errors import StorageUnavailable, TemporaryError
-from gateway.inspect.limits import Timeout
+from gateway.inspect.limits import Timeout, acknowledge
 from gateway.inspect.reading import MemberRef, Reading, exc_detail
 from gateway.model import Reason
 
@@ -231,8 +231,9 @@ def read_container(kind: str, media: str, reader: MemberReader, path: Path, ex: 
                     problems.append(item)
         except (LimitBreach, Unreadable) as exc:
             problems.append(exc.reason)
-        except Timeout:
+        except Timeout as exc:
             problems.append(Reason.of("TIME_LIMIT", seconds=ex.budget.seconds))
+            acknowledge(exc)  # what was extracted is read for marks; the container is refused either way
         except TemporaryError:
             raise  # our own storage, not the container: the sender tries again
         except Exception as exc:  # noqa: BLE001 - hostile input: any library failure is "cannot be read"

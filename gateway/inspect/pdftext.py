@@ -176,7 +176,7 @@ def read(
 
 
 def _read_pages(pdf, out: DocText, deadline: float, max_chars: int, ocr: bool, seen: dict, skip) -> None:
-    from gateway.inspect.limits import Timeout
+    from gateway.inspect.limits import Timeout, acknowledge
 
     total = 0
     n = len(pdf)
@@ -199,10 +199,11 @@ def _read_pages(pdf, out: DocText, deadline: float, max_chars: int, ocr: bool, s
                 break
             if ocr and (page.chars == 0 or page.ink or page.complex):
                 _ocr_page(pdf, page, deadline, seen, out)
-    except Timeout:
+    except Timeout as exc:
         # the document's alarm (limits.time_limit) rang inside a page: what was read is kept (a mark seen
         # already BLOCKs), the rest is unread
         out.incomplete.append(_scan_incomplete(f"time budget, page {len(out.pages) + 1} of {n}"))
+        acknowledge(exc)
 
 
 def _ocr_page(pdf, page: PageText, deadline: float, seen: dict, out: DocText) -> None:
