@@ -229,11 +229,14 @@ def zip_messages(out: Path, count: int) -> list[bytes]:
 
 
 def docx_messages(out: Path, count: int) -> list[bytes]:
-    """Mails each carrying one ~5 MB .docx (python-docx: text paragraphs and a 5 MB stored picture part)."""
+    """Mails each carrying one ~5 MB .docx as Word makes one: text paragraphs and a large photograph (a
+    noisy JPEG, python-docx's add_picture), so every part is something the gateway reads."""
     import io
     import os
 
     import docx
+    from docx.shared import Cm
+    from PIL import Image
 
     msgs = []
     for i in range(count):
@@ -242,16 +245,15 @@ def docx_messages(out: Path, count: int) -> list[bytes]:
         for k in range(200):
             d.add_paragraph(f"Đoạn {k}: nội dung báo cáo tình hình thực hiện nhiệm vụ năm 2026.")
         d.core_properties.title = f"Bao cao {i}"
+        side = 2300  # a noisy JPEG at this size: the .docx is about 5 MB
+        photo = Image.frombytes("RGB", (side, side), os.urandom(side * side * 3))
+        jpeg = io.BytesIO()
+        photo.save(jpeg, "JPEG", quality=92)
+        jpeg.seek(0)
+        d.add_picture(jpeg, width=Cm(15))
         buf = io.BytesIO()
         d.save(buf)
-        import zipfile
-
-        data = io.BytesIO()
-        with zipfile.ZipFile(io.BytesIO(buf.getvalue())) as src, zipfile.ZipFile(data, "w") as dst:
-            for item in src.infolist():
-                dst.writestr(item, src.read(item.filename))
-            dst.writestr("word/media/phu-luc.bin", os.urandom(5 * MB - len(buf.getvalue())))
-        msgs.append(_mail(i, [(data.getvalue(), "application",
+        msgs.append(_mail(i, [(buf.getvalue(), "application",
                                "vnd.openxmlformats-officedocument.wordprocessingml.document", f"bao-cao-{i}.docx")]))
     return msgs
 

@@ -191,3 +191,29 @@ def test_large_letters_in_an_image_are_read(px, tmp_path, plain_settings):
     img.save(path)
     facts = inspect(Document(Channel.CLI, path.name, path=path), plain_settings)
     assert [f.level for f in facts.secrecy] == [SecrecyLevel.TOI_MAT], (px, facts.secrecy, facts.incomplete)
+
+
+def test_a_large_photograph_in_a_docx_is_read_in_seconds(tmp_path):
+    """A report with a big photograph (a 5 MB noisy JPEG, as phone photos are): read, not given up on. At full
+    size its grain kept Tesseract busy for minutes, and the .docx was refused for time (TIME_LIMIT)."""
+    import io
+    import os
+
+    import docx
+    from docx.shared import Cm
+    from PIL import Image
+
+    from gateway.inspect import inspect
+    from gateway.settings import load_settings
+
+    d = docx.Document()
+    d.add_paragraph("Báo cáo kết quả kiểm tra thực địa.")
+    photo = io.BytesIO()
+    Image.frombytes("RGB", (2300, 2300), os.urandom(2300 * 2300 * 3)).save(photo, "JPEG", quality=92)
+    photo.seek(0)
+    d.add_picture(photo, width=Cm(15))
+    path = tmp_path / "bao-cao-anh.docx"
+    d.save(path)
+    settings = load_settings(var_dir=tmp_path / "var", limits={"document_seconds": 20.0})
+    facts = inspect(Document(Channel.CLI, path.name, path=path), settings)
+    assert facts.incomplete == () and not facts.secrecy, facts.incomplete

@@ -48,6 +48,7 @@ MARGIN = 24  # white pixels around an image given to Tesseract
 REDUCTIONS = (4, 16)  # the pyramid of `_pyramid`
 MIN_REDUCED_SIDE = 32  # a reduction smaller than this (pixels) holds no line of large writing
 MIN_REDUCED_LINE = 16  # a line read at a reduction is kept from this height (pixels, reduced) up
+FALLBACK_SIDE = 1600  # an image without legible background is read reduced to this long side (pixels)
 
 _LOCK = threading.Lock()
 _ENGINE: "_Engine | None" = None
@@ -183,7 +184,17 @@ def red_ink(rgb):
     if mask_of(full[::4, ::4]).mean() < 0.0005:  # a quick look first: most pages have no red at all
         return None
     mask = mask_of(full)
+    if _scattered(mask):
+        return None
     return Image.fromarray(np.where(mask, 0, 255).astype(np.uint8), "L")
+
+
+def _scattered(mask) -> bool:
+    """Red pixels that are noise (a random or grainy image, a JPEG's colour blocks), not strokes: ink is drawn in strokes several
+    pixels wide, so most red pixels have a red neighbour; in noise hardly more than the red share does."""
+    pairs = int((mask[:, 1:] & mask[:, :-1]).sum()) + int((mask[1:, :] & mask[:-1, :]).sum())
+    red = int(mask[:, :-1].sum()) + int(mask[:-1, :].sum())
+    return red > 0 and pairs / red < max(0.45, 2 * float(mask.mean()))
 
 
 def _prepare(img, clean: bool = True):
@@ -223,10 +234,23 @@ def _pyramid(gray):
         yield gray.resize((w, h), Image.BOX), f
 
 
-def _legible_lines(lines: list[OcrLine], reduction: int) -> list[OcrLine]:
-    """What a reduced read adds: lines of writing that was large before the reduction (normal body text
+def _unprepared(img):
+    """An image that shows no writing on a uniform background and no red ink (a photograph) is still read,
+    as a person might read a photographed page: grey, at most FALLBACK_SIDE pixels on its long side (at full
+    size the grain of a large JPEG kept Tesseract busy for minutes; reduced, it costs under a second)."""
+    from PIL import Image
+
+    gray = img.convert("L")
+    f = max(gray.size) / FALLBACK_SIDE
+    if f <= 1:
+        return [(gray, 1)]
+    return [(gray.resize((max(1, round(gray.size[0] / f)), max(1, round(gray.size[1] / f))), Image.BOX), f)]
+
+
+def _legible_lines(lines: list[OcrLine], reduction: float) -> list[OcrLine]:
+    """What a pyramid level adds: lines of writing that was large before the reduction (normal body text
     reduced is an illegible remnant that Tesseract reads as noise)."""
-    if reduction == 1:
+    if reduction not in REDUCTIONS:
         return lines
     return [ol for ol in lines if ol.box[3] - ol.box[1] >= MIN_REDUCED_LINE]
 
@@ -385,7 +409,7 @@ def _region_images(page, text, box, ink, seen: dict):
     if box is None:
         img = _render(page, text, None, PAGE_DPI)
         scale = img.size[0] / max(text.width, 1e-6)
-        return _placed(_prepare(img) or [(img.convert("L"), 1)], scale, (0.0, 0.0))
+        return _placed(_prepare(img) or _unprepared(img), scale, (0.0, 0.0))
     # An image's own pixels say whether it can hold writing (rendering would average noise into grey);
     # the region rendered at REGION_DPI is what is read (the page's transform, clipping and colours applied).
     if ink is not None and ink.kind == "image" and ink.pixels and ink.pixels[0] * ink.pixels[1] <= MAX_ANALYSED_PIXELS:
@@ -492,7 +516,7 @@ def read_image(fh, media: str, deadline: float) -> Reading:
                 dpi = frame.info.get("dpi", (300, 300))[0] or 300
                 scale = float(dpi) / 72.0 if dpi else 300 / 72.0
                 where = f"ocr:image{index + 1}" if index else "ocr:image"
-                for img, s, origin, f in _placed(_prepare(frame.convert("RGB")) or [(frame.convert("L"), 1)],
+                for img, s, origin, f in _placed(_prepare(frame.convert("RGB")) or _unprepared(frame),
                                                  scale, (0.0, 0.0)):
                     for ol in _legible_lines(recognise(img), f):
                         lines.append(_to_line(ol, s, origin, where, index, False))
