@@ -227,6 +227,12 @@ class Engine:
                     raise TemporaryError("engine is shut down", code="BUSY")
             pool = self._isolated_executor()
             try:
+                try:
+                    # Its start reads and signs a throw-away PDF (warm_up): a worker that dies there dies of
+                    # the system (the token's library, memory), not of this document: try again later.
+                    pool.submit(_pid).result()
+                except BrokenProcessPool:
+                    raise TemporaryError("a new signing worker died on start", code="TEMPORARY_FAILURE") from None
                 return pool.submit(_process, doc, dry_run, out_dir).result()
             except BrokenProcessPool:
                 log.error("document %s (%s): the signing worker died on it twice; refused",

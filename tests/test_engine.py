@@ -127,13 +127,22 @@ def test_dead_worker_is_replaced_and_its_document_processed_alone(settings, tmp_
 
 
 class _DyingPool(ProcessPoolExecutor):
-    """A process of its own that dies under the document, as a reader's crash would (os._exit, for real)."""
+    """A process of its own that dies under the document, as a reader's crash would (os._exit, for real);
+    with `always`, it dies on everything (a token library that crashes every worker)."""
+
+    always = False
 
     def __init__(self) -> None:
         super().__init__(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
 
     def submit(self, fn, /, *args, **kwargs):
-        return super().submit(os._exit, 3)
+        if self.always or getattr(fn, "__name__", "") == "_process":
+            return super().submit(os._exit, 3)
+        return super().submit(fn, *args, **kwargs)
+
+
+class _AlwaysDyingPool(_DyingPool):
+    always = True
 
 
 def test_a_document_that_kills_its_worker_twice_is_refused_for_good(settings, tmp_path, monkeypatch):
@@ -151,6 +160,16 @@ def test_a_document_that_kills_its_worker_twice_is_refused_for_good(settings, tm
         assert rec.outcome == "reject" and rec.data["document_id"] == doc.id
         monkeypatch.undo()
         assert e.process(pdf_doc(src), out_dir=tmp_path).outcome is Outcome.SIGN  # the pool itself is fine
+
+
+def test_workers_that_die_of_the_system_are_try_again_not_a_refusal(settings, tmp_path, monkeypatch):
+    """A crash that is not the document's (every new worker dies: the token's library, memory) must not
+    refuse good documents for good: the caller keeps the document and tries again."""
+    src = make_pdf(tmp_path / "c.pdf", filler_bytes=8 * MB)
+    with Engine(settings, workers=2) as e:
+        monkeypatch.setattr(e, "_isolated_executor", _AlwaysDyingPool)
+        r, _ = _kill_under(e, pdf_doc(src), out_dir=tmp_path)
+        assert isinstance(r, TemporaryError) and not isinstance(r, SignerUnavailable), r
 
 
 def test_temporary_errors_keep_their_class_across_processes(settings, tmp_path):
