@@ -33,10 +33,10 @@ from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
 from gateway.errors import ConfigError, InputRejected, PermanentError, SignerUnavailable, StorageUnavailable
+from gateway.model import VN_TZ
 
 log = logging.getLogger("gateway.certs")
 
-VN_TZ = timezone(timedelta(hours=7), "ICT")  # Vietnam: UTC+07:00, no daylight saving
 
 
 class CertType(enum.StrEnum):

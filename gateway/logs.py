@@ -15,10 +15,10 @@ import logging
 import os
 import sys
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
+from gateway.model import VN_TZ
 
-VN_TZ = timezone(timedelta(hours=7))
 
 # Libraries whose INFO lines are not news for an operator: shown at DEBUG only. aiosmtpd's "mail.log" says
 # every SMTP command, and "connection lost" for every client that hangs up.

@@ -10,10 +10,13 @@ from __future__ import annotations
 import enum
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from types import MappingProxyType
 from typing import Mapping
+
+# Vietnam time (UTC+07:00, no daylight saving): every time a person reads is shown in it.
+VN_TZ = timezone(timedelta(hours=7), "+07:00")
 
 
 class Channel(enum.StrEnum):

@@ -117,7 +117,7 @@ class Validator:
     """One per process (or per pipeline). Trust material and CRLs are loaded lazily and cached."""
 
     def __init__(self, settings) -> None:
-        from gateway.signing import defer_pyhanko_http
+        from gateway.pyhanko_runtime import defer_pyhanko_http
 
         defer_pyhanko_http()  # offline validation never needs aiohttp resident
         self.settings = settings
@@ -292,7 +292,7 @@ class Validator:
     def validate_pdf(self, source: Path | str | BinaryIO) -> tuple[SignatureFacts, ...]:
         """Every filled signature field of the PDF at `source` (path or seekable binary file), validated."""
         crls = self.crls()  # may raise RevocationSourceUnavailable (hard-fail), before any work
-        from gateway.signing.certcheck import run_sync
+        from gateway.pyhanko_runtime import run_sync
 
         # this thread's own loop, kept between documents; inside a running loop (a door): a helper thread
         return run_sync(self._validate_all(source, crls))
@@ -402,7 +402,7 @@ class Validator:
         judgement as signatures in PDFs. Never raises for a bad signature (intact=False + SIGNATURE_UNREADABLE);
         RevocationSourceUnavailable as validate_pdf."""
         crls = self.crls()
-        from gateway.signing.certcheck import run_sync
+        from gateway.pyhanko_runtime import run_sync
 
         return run_sync(self._cms(signature, content, crls, name))
 

@@ -19,12 +19,10 @@ from __future__ import annotations
 import email.utils
 import io
 from dataclasses import dataclass
-from datetime import timedelta, timezone
 from pathlib import Path
 
-from gateway.model import Reason, SignatureFacts
+from gateway.model import VN_TZ, Reason, SignatureFacts
 
-VN_TZ = timezone(timedelta(hours=7))
 P7S = ".p7s"
 HEAD = 8192
 

@@ -7,16 +7,15 @@ in Vietnam time (+07:00). None carries document content.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 from gateway.folderwatch import fsops
 from gateway.folderwatch.mapping import Verdict
 from gateway.folderwatch.stability import HELD_NOTE
-from gateway.model import Outcome, Reason
+from gateway.model import VN_TZ, Outcome, Reason
 from gateway.reasons import render, render_all
 
-VN_TZ = timezone(timedelta(hours=7))
 
 DECISION = ".decision.json"
 LY_DO = ".ly-do.txt"

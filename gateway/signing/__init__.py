@@ -19,6 +19,7 @@ import threading
 from pathlib import Path
 
 from gateway.errors import SignerUnavailable
+from gateway.pyhanko_runtime import defer_pyhanko_http, run_sync
 from gateway.model import Reason, SignedOutput
 from gateway.signing.certcheck import CertChecker, CertStatus
 from gateway.signing.keys import TokenKey
@@ -27,61 +28,6 @@ from gateway.signing.pades import PdfSignRequest
 __all__ = ["OrgSigner", "PdfSignRequest", "CertStatus"]
 
 log = logging.getLogger("gateway.signing")
-
-
-# pyHanko modules that import aiohttp at module level, and the names other modules take from them.
-_AIOHTTP_MODULES = {
-    "pyhanko_certvalidator.fetchers.aiohttp_fetchers": ("AIOHttpFetcherBackend",),
-    "pyhanko.sign.timestamps.aiohttp_client": ("HTTPTimeStamper",),
-}
-
-
-def defer_pyhanko_http() -> None:
-    """Keep aiohttp (~11 MB resident) out of a process until something actually goes online with it.
-
-    pyHanko 0.38 imports aiohttp at module level in its timestamp client (`pyhanko.sign.timestamps`) and in
-    `pyhanko.sign.validation.ades` (certvalidator's aiohttp fetchers); every signing import goes through
-    both, while B-B signing and offline validation never touch the network. Before pyHanko is first
-    imported, stand-in modules are registered whose classes import the real modules on first use (as
-    pyhanko-certvalidator itself does in `default_fetcher_backend`). No effect once pyHanko is loaded.
-    """
-    import sys
-    import types
-
-    if any(name in sys.modules for name in ("pyhanko.sign", "pyhanko_certvalidator.fetchers", *_AIOHTTP_MODULES)):
-        return
-    for name, attrs in _AIOHTTP_MODULES.items():
-        stub = types.ModuleType(name)
-        stub.__doc__ = "gateway stand-in: the real module is imported on first use (gateway.signing.defer_pyhanko_http)"
-        stub._gateway_stub = True
-        for attr in attrs:
-            setattr(stub, attr, _deferred(name, attr))
-        sys.modules[name] = stub
-
-
-def _deferred(module: str, attr: str):
-    def make(*args, **kwargs):
-        return getattr(_real_modules()[module], attr)(*args, **kwargs)
-
-    make.__name__ = make.__qualname__ = attr
-    return make
-
-
-def _real_modules() -> dict:
-    import importlib
-    import sys
-
-    out = {}
-    for name in _AIOHTTP_MODULES:  # the fetchers first: the timestamp client imports from them
-        mod = sys.modules.get(name)
-        if mod is None or getattr(mod, "_gateway_stub", False):
-            sys.modules.pop(name, None)
-            mod = importlib.import_module(name)
-            parent, _, child = name.rpartition(".")
-            if parent in sys.modules:
-                setattr(sys.modules[parent], child, mod)
-        out[name] = mod
-    return out
 
 
 def _sha256_file(path: Path, chunk: int) -> tuple[str, int]:
@@ -219,7 +165,6 @@ class OrgSigner:
     def sign_statement(self, data: bytes) -> bytes:
         """Detached CMS (DER) over `data` with the organisation key: the decision log's checkpoints
         (gateway.audit.checkpoints). Small data, in memory."""
-        from gateway.signing.certcheck import run_sync
 
         self.check_certificate()
         ci = run_sync(self._pyhanko_signer().async_sign_general_data(

@@ -13,13 +13,12 @@ from __future__ import annotations
 import os
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 
-from gateway.model import Appearance, DocKind, Reason
+from gateway.model import VN_TZ, Appearance, DocKind, Reason
 
-VN_TZ = timezone(timedelta(hours=7), "+07:00")
 PT_PER_MM = 72 / 25.4
 
 # Serif fonts with full Vietnamese coverage, best first (Liberation 1.x lacks the precomposed letters).

@@ -10,7 +10,6 @@ while the gateway runs stops signing within that time.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 import threading
@@ -25,6 +24,7 @@ from cryptography.x509 import ocsp
 
 from gateway.errors import SigningCertificateInvalid
 from gateway.model import Reason, Revocation
+from gateway.pyhanko_runtime import run_sync
 
 log = logging.getLogger("gateway.signing.certcheck")
 
@@ -283,36 +283,3 @@ def _ocsp_signed_ok(resp, issuer: x509.Certificate) -> bool:
         except Exception:  # noqa: BLE001
             continue
     return False
-
-
-
-_LOOPS = threading.local()
-
-
-def run_sync(coro):
-    """Run a coroutine to completion, also when called from a thread that already runs an event loop.
-
-    One event loop per thread, kept for the thread's life: `asyncio.run` builds and tears down a loop (and its
-    default executor) per call, ~5 % of a 1 MB signature. A loop left in doubt by an interrupt is dropped.
-    """
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        loop = getattr(_LOOPS, "loop", None)
-        if loop is None or loop.is_closed():
-            loop = _LOOPS.loop = asyncio.new_event_loop()
-        try:
-            return loop.run_until_complete(coro)
-        except Exception:
-            raise
-        except BaseException:  # KeyboardInterrupt, a deadline: do not reuse a loop that was cut short
-            _LOOPS.loop = None
-            try:
-                loop.close()
-            except Exception:  # noqa: BLE001 - still running or tasks pending: let it be collected
-                pass
-            raise
-    import concurrent.futures
-
-    with concurrent.futures.ThreadPoolExecutor(1) as ex:  # a throw-away thread: a throw-away loop
-        return ex.submit(asyncio.run, coro).result()

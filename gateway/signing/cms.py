@@ -12,7 +12,7 @@ import uuid
 from pathlib import Path
 
 from gateway.errors import InputRejected
-from gateway.signing.certcheck import run_sync
+from gateway.pyhanko_runtime import run_sync
 
 _CONTENT_HEADER = re.compile(rb"^content-", re.I)
 _MICALG = {"sha256": "sha-256", "sha384": "sha-384", "sha512": "sha-512"}

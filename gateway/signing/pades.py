@@ -19,8 +19,9 @@ from pathlib import Path
 
 from gateway.errors import GatewayError, InputRejected, SignerUnavailable, TemporaryError
 from gateway.model import Appearance, DocKind, Reason
+from gateway.pyhanko_runtime import run_sync
 from gateway.signing import appearance as app
-from gateway.signing.certcheck import run_sync
+from gateway.signing.placement import inherited
 
 log = logging.getLogger("gateway.signing.pades")
 
@@ -177,18 +178,6 @@ def _page_refs(reader) -> list:
     return out
 
 
-def _inherited(page, key: str):
-    """A page attribute, inherited from the page tree (ISO 32000-2 7.7.3.4: /MediaBox, /CropBox, /Rotate)."""
-    node = page
-    for _ in range(64):
-        if key in node:
-            return node[key]
-        if "/Parent" not in node:
-            return None
-        node = node["/Parent"].get_object()
-    return None
-
-
 def _as_box(value) -> tuple[float, float, float, float] | None:
     """A rectangle [x1 y1 x2 y2] (entries may be indirect), normalised; None when it is not one."""
     try:
@@ -206,8 +195,8 @@ def _as_box(value) -> tuple[float, float, float, float] | None:
 def _page_box(page) -> tuple[float, float, float, float]:
     """The visible area of a page: its CropBox clipped to its MediaBox (both inheritable), in user space.
     Origins need not be 0: [-300 -400 300 400] and a CropBox well inside the MediaBox are common."""
-    media = _as_box(_inherited(page, "/MediaBox")) or (0.0, 0.0, 595.0, 842.0)
-    crop = _as_box(_inherited(page, "/CropBox"))
+    media = _as_box(inherited(page, "/MediaBox")) or (0.0, 0.0, 595.0, 842.0)
+    crop = _as_box(inherited(page, "/CropBox"))
     if crop is None:
         return media
     box = (max(media[0], crop[0]), max(media[1], crop[1]), min(media[2], crop[2]), min(media[3], crop[3]))

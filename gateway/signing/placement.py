@@ -44,11 +44,21 @@ class PageView:
     occupied: object | None  # numpy bool array [rows, cols] at SCALE, True = content; None: not rendered
 
 
-def rotation(page) -> int:
-    from gateway.signing.pades import _inherited
+def inherited(page, key: str):
+    """A page attribute, inherited from the page tree (ISO 32000-2 7.7.3.4: /MediaBox, /CropBox, /Rotate)."""
+    node = page
+    for _ in range(64):
+        if key in node:
+            return node[key]
+        if "/Parent" not in node:
+            return None
+        node = node["/Parent"].get_object()
+    return None
 
+
+def rotation(page) -> int:
     try:
-        r = int(_inherited(page, "/Rotate") or 0)
+        r = int(inherited(page, "/Rotate") or 0)
     except (TypeError, ValueError):
         r = 0
     return r % 360 if r % 90 == 0 else 0
