@@ -396,12 +396,23 @@ MAX_RENDER_PIXELS = 40_000_000  # a region is rendered at a lower resolution rat
 
 
 def _render(page, text, box, dpi: float):
-    from gateway.inspect import pdftext
-
     x0, y0, x1, y1 = box if box is not None else (0.0, 0.0, text.width, text.height)
     area = max((x1 - x0) * (y1 - y0), 1.0) / (72.0 * 72.0)  # square inches
     dpi = min(dpi, (MAX_RENDER_PIXELS / area) ** 0.5)
-    return pdftext.render(page, box, dpi, (text.width, text.height))
+    return render(page, box, dpi, (text.width, text.height))
+
+
+def render(page, box: tuple[float, float, float, float] | None, dpi: float, page_size: tuple[float, float]):
+    """A PIL image of the page (or of `box`, displayed coordinates) at `dpi`, annotations included."""
+    scale = dpi / 72.0
+    if box is None:
+        crop = (0, 0, 0, 0)
+    else:
+        w, h = page_size
+        x0, y0, x1, y1 = box
+        # crop is (left, bottom, right, top) margins to remove, in displayed orientation
+        crop = (max(0.0, x0), max(0.0, h - y1), max(0.0, w - x1), max(0.0, y0))
+    return page.render(scale=scale, crop=crop, may_draw_forms=True).to_pil()  # the image keeps its bitmap alive
 
 
 def _region_images(page, text, box, ink, seen: dict):

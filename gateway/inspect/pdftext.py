@@ -601,19 +601,6 @@ def _annot_name(raw, annot) -> str:
 # --- rendering, for OCR -------------------------------------------------------------------------------------
 
 
-def render(page, box: tuple[float, float, float, float] | None, dpi: float, page_size: tuple[float, float]):
-    """A PIL image of the page (or of `box`, displayed coordinates) at `dpi`, annotations included."""
-    scale = dpi / 72.0
-    if box is None:
-        crop = (0, 0, 0, 0)
-    else:
-        w, h = page_size
-        x0, y0, x1, y1 = box
-        # crop is (left, bottom, right, top) margins to remove, in displayed orientation
-        crop = (max(0.0, x0), max(0.0, h - y1), max(0.0, w - x1), max(0.0, y0))
-    return page.render(scale=scale, crop=crop, may_draw_forms=True).to_pil()  # the image keeps its bitmap alive
-
-
 # --- a child process, for large files ----------------------------------------------------------------------
 
 
