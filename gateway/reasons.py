@@ -1043,8 +1043,19 @@ def render(reason: Reason, when=None) -> Rendered:
     vi, en = text.vi.format_map(args), text.en.format_map(args)
     member = reason.args.get("member")
     if member:
-        vi, en = f"Tệp «{member}» bên trong: {vi}", f"Inner file '{member}': {en}"
+        where_vi, where_en = _member_place(member)
+        vi, en = f"{where_vi}: {vi}", f"{where_en}: {en}"
     return Rendered(reason.code, vi, en, _basis(text.basis, when))
+
+
+def _member_place(member: str) -> tuple[str, str]:
+    """Where inside: a named file, or a mail's own text part (it has no name; its MIME position says which)."""
+    if member == "mime:0":
+        return "Nội dung thư", "The message text"
+    if member.startswith("mime:") and "/" not in member:
+        part = member.removeprefix("mime:")
+        return f"Phần {part} của thư", f"Part {part} of the message"
+    return f"Tệp «{member}» bên trong", f"Inner file '{member}'"
 
 
 def render_all(reasons) -> list[Rendered]:

@@ -389,7 +389,8 @@ def _members(doc: Document, facts: Facts, ctx: RuleContext) -> RuleResult | None
     for outcome in (Outcome.BLOCK, Outcome.REJECT):
         hit = [m for m in ms if m.decision.outcome is outcome]
         if hit:
-            return _hit(outcome, *dict.fromkeys(in_member(r, m.name) for m in hit for r in m.decision.reasons))
+            return _hit(outcome, *dict.fromkeys(in_member(r, m.name or m.location) for m in hit
+                                                for r in m.decision.reasons))
     if facts.container is None:
         return None  # a carrier (a PDF with embedded files): its own chain decides how it is signed
     kind = facts.container

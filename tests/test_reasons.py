@@ -100,3 +100,15 @@ def test_where_a_mark_stands_reads_as_words_and_a_mail_header_is_not_a_page_head
     # a subject and its "[MẬT]" tag are one place: one finding, not two identical lines for the clerk
     found = marks.scan_metadata({"Subject": "[MẬT] báo cáo", "Subject tag classification": "MẬT"}, "header")
     assert [(f.level.value, f.where) for f in found.secrecy] == [("MẬT", "header:Subject")]
+
+
+def test_a_members_reason_says_where_it_is_a_named_file_or_a_part_of_the_message():
+    """A mail's text part has no file name: the clerk reads "Phần 1 của thư", never «?» or a bare code."""
+    from gateway.rules import in_member
+
+    secret = Reason.of("SECRET_MARKED", level="MẬT", where="text:body")
+    body = render(in_member(secret, "mime:1"))
+    assert body.vi.startswith("Phần 1 của thư: ") and body.en.startswith("Part 1 of the message: ")
+    assert render(in_member(secret, "mime:0")).vi.startswith("Nội dung thư: ")
+    named = render(in_member(in_member(secret, "b.pdf"), "a.zip"))
+    assert named.vi.startswith("Tệp «a.zip/b.pdf» bên trong: ") and "?" not in named.vi
