@@ -8,6 +8,8 @@ never a PIN, a key or document content.
 
 from __future__ import annotations
 
+import re
+
 from gateway.model import Reason
 
 
@@ -130,3 +132,13 @@ class AuthenticationFailed(PermanentError):
 def is_temporary(exc: BaseException) -> bool:
     """Anything we did not raise on purpose is treated as temporary: fail closed, keep the document."""
     return not isinstance(exc, PermanentError)
+
+
+_PATH = re.compile(r"(?:[A-Za-z]:)?[/\\](?:[^\s'\"/\\]+[/\\])+([^\s'\":/\\]*)")
+
+
+def exc_detail(exc: BaseException, limit: int = 160) -> str:
+    """An exception as a reason's detail: its type and first line, paths cut to their last part (a work
+    file's path says nothing to a clerk, and shows where the gateway keeps its files)."""
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {_PATH.sub(lambda m: m.group(1) or '…', text)}"[:limit]

@@ -574,7 +574,7 @@ def _only_expired(status) -> bool:
 
 
 def _unreadable(fq_name: str, exc: BaseException) -> SignatureFacts:
-    from gateway.inspect.reading import exc_detail
+    from gateway.errors import exc_detail
 
     detail = exc_detail(exc, 200)
     return SignatureFacts(

@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterator
 
-from gateway.errors import StorageUnavailable, TemporaryError
+from gateway.errors import StorageUnavailable, TemporaryError, exc_detail
 from gateway.inspect.limits import Timeout, acknowledge
-from gateway.inspect.reading import MemberRef, Reading, exc_detail
+from gateway.inspect.reading import MemberRef, Reading
 from gateway.model import Reason
 
 CHUNK = 1024 * 1024

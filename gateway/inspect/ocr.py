@@ -30,7 +30,8 @@ import threading
 import time
 from dataclasses import dataclass
 
-from gateway.inspect.reading import Line, Reading, exc_detail
+from gateway.errors import exc_detail
+from gateway.inspect.reading import Line, Reading
 from gateway.model import Reason, SignFormat
 
 log = logging.getLogger(__name__)

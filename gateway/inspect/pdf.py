@@ -131,7 +131,7 @@ def analyse(fh: BinaryIO, settings, doc: Document, deadline: float) -> _Pdf:
 
 
 def _short(exc: BaseException) -> str:
-    from gateway.inspect.reading import exc_detail
+    from gateway.errors import exc_detail
 
     return exc_detail(exc, 200)
 

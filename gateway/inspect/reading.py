@@ -21,7 +21,6 @@ Pure module: no I/O, no third-party import.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -78,12 +77,3 @@ class Reading:
         """All line texts joined by newlines (optionally only lines whose `where` starts with a prefix)."""
         return "\n".join(l.text for l in self.lines if where_prefix is None or l.where.startswith(where_prefix))
 
-
-_PATH = re.compile(r"(?:[A-Za-z]:)?[/\\](?:[^\s'\"/\\]+[/\\])+([^\s'\":/\\]*)")
-
-
-def exc_detail(exc: BaseException, limit: int = 160) -> str:
-    """An exception as a reason's detail: its type and first line, paths cut to their last part (a work
-    file's path says nothing to a clerk, and shows where the gateway keeps its files)."""
-    text = str(exc).splitlines()[0] if str(exc) else ""
-    return f"{type(exc).__name__}: {_PATH.sub(lambda m: m.group(1) or '…', text)}"[:limit]
