@@ -217,3 +217,45 @@ def test_a_large_photograph_in_a_docx_is_read_in_seconds(tmp_path):
     settings = load_settings(var_dir=tmp_path / "var", limits={"document_seconds": 20.0})
     facts = inspect(Document(Channel.CLI, path.name, path=path), settings)
     assert facts.incomplete == () and not facts.secrecy, facts.incomplete
+
+
+def _without_to_unicode(path: Path, text: str, per_glyph: bool) -> Path:
+    """A page stamped `text` (bold, 16 pt) above a line of body text, its fonts stripped of /ToUnicode: what
+    a person reads is the stamp, what the text layer says is control codes and stray letters."""
+    from pypdf import PdfReader, PdfWriter
+    from pypdf.generic import NameObject
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+    from util import _register_fonts
+
+    serif, bold = _register_fonts()
+    c = canvas.Canvas(str(path.with_suffix(".src.pdf")), pagesize=A4)
+    x = 400
+    for ch in (text if per_glyph else [text]):  # per glyph: one text object a letter, as some producers write
+        c.setFont(bold, 16)
+        c.drawString(x, 780, ch)
+        x += c.stringWidth(ch, bold, 16)
+    c.setFont(serif, 12)
+    c.drawString(72, 700, "Kính gửi các cơ quan, đơn vị trong tỉnh.")
+    c.save()
+    w = PdfWriter(clone_from=PdfReader(str(path.with_suffix(".src.pdf"))))
+    for page in w.pages:
+        for f in page["/Resources"]["/Font"].values():
+            f.get_object().pop(NameObject("/ToUnicode"), None)
+    w.write(str(path))
+    return path
+
+
+@pytest.mark.parametrize("per_glyph", [False, True])
+def test_a_mark_in_a_font_without_unicode_is_read_as_a_person_sees_it(per_glyph, tmp_path, plain_settings):
+    """A font without /ToUnicode: "TỐI MẬT" extracts as "T\\x01I MT". The text objects whose glyphs have no
+    letter are read by OCR (merged when each letter is its own object); it was signed as unmarked."""
+    from gateway.inspect import inspect
+    from gateway.model import SecrecyLevel
+
+    marked = _without_to_unicode(tmp_path / "mat.pdf", "TỐI MẬT", per_glyph)
+    facts = inspect(Document(Channel.CLI, marked.name, path=marked), plain_settings)
+    assert [f.level for f in facts.secrecy] == [SecrecyLevel.TOI_MAT], (facts.secrecy, facts.incomplete)
+    plain = _without_to_unicode(tmp_path / "thuong.pdf", "CÔNG VĂN", per_glyph)
+    facts = inspect(Document(Channel.CLI, plain.name, path=plain), plain_settings)
+    assert not facts.secrecy and facts.incomplete == ()

@@ -346,7 +346,8 @@ def pdf_page(page, text, deadline: float, seen: dict | None = None) -> tuple[lis
                 continue
             if ink.kind == "outline" and _under_text((x0, y0, x1, y1), text.lines) > 0.4:
                 continue  # a shape the text layer is written on (a shaded box, a code cell): the text says it
-            stamp = (x1 - x0) * (y1 - y0) < STAMP_AREA * page_area
+            # a small region is a stamp; text read for glyphs without letters is the page's text, not a stamp
+            stamp = (x1 - x0) * (y1 - y0) < STAMP_AREA * page_area and ink.kind != "unmapped"
             regions.append(((x0, y0, x1, y1), stamp, ink))
     for region in regions:
         if time.monotonic() > deadline:

@@ -47,6 +47,7 @@ SPACE_GAP = 0.22  # of the font size: a wider gap between two glyphs is a word s
 COLUMN_GAP = 2.5  # of the font size: a wider gap starts a separate line (another column, a stamp beside)
 BASELINE_TOLERANCE = 0.45  # of the font size: baselines closer than this are one line
 CHILD_MEMORY_BYTES = 3 << 30  # address space of the child that reads large or suspicious files
+MAX_UNMAPPED_OBJECTS = 400  # text objects with unmapped glyphs OCR'd by regions; more: the page whole
 MAX_PATHS = 20_000  # path objects examined per page for frames and outlines (more: the page is "complex")
 OUTLINE_SEGMENTS = 6  # a filled path with at least this many segments may be glyphs ("T" has 8, "I" 4: a word
 OUTLINE_LETTER = 150.0  # is found by its other letters) when letter-sized (points) or of several subpaths
@@ -58,7 +59,7 @@ _GENERATED = {" ", "\r", "\n", "\x02", "\ufffe"}
 class Ink:
     """Something drawn on a page that is not text: an image, or vector outlines that may be glyphs."""
 
-    kind: str  # "image" or "outline"
+    kind: str  # "image", "outline", or "unmapped" (a text object with glyphs the text layer gives no letter)
     box: tuple[float, float, float, float]  # displayed orientation, top-left origin, points
     pixels: tuple[int, int] | None = None  # an image's own width, height
 
@@ -71,7 +72,9 @@ class PageText:
     lines: list[Line] = field(default_factory=list)
     chars: int = 0  # characters with a position (text layer), visible or not
     ink: list[Ink] = field(default_factory=list)
-    complex: bool = False  # too many objects to examine: the page is OCR'd whole
+    # the page is OCR'd whole: too many objects to examine, or too many text objects whose glyphs the text
+    # layer does not map to letters (a font without /ToUnicode: "TỐI MẬT" extracts as "T\x01I MT")
+    complex: bool = False
 
 
 @dataclass
@@ -134,6 +137,7 @@ class _Obj:
     size: float
     bold: bool
     encoding: str | None = None  # a legacy Vietnamese font (legacy.py): "tcvn3", "tcvn3-caps", "vni"
+    symbol: bool = False  # a symbol font (Wingdings bullets): its private-use codes are its own, not unmapped
 
 
 # --- reading a document -------------------------------------------------------------------------------------
@@ -234,22 +238,49 @@ def read_page(pdf, index: int, extra: list[Line] | None = None) -> PageText:
         affine = _Affine(raw, page, width, height)
         result = PageText(index, width, height)
         textpage = page.get_textpage()
+        unmapped: dict[int, tuple[float, float, float, float]] = {}
         try:
-            chars = _chars(raw, textpage, affine)
+            chars = _chars(raw, textpage, affine, unmapped)
         finally:
             textpage.close()
         result.chars = sum(len(group) for group in chars.values())
         frames, ink, complex_page = _page_objects(raw, page, affine)
-        result.ink = ink
-        result.complex = complex_page
+        # text whose glyphs the layer gives no letters for is read as a person reads it: by OCR of the text
+        # objects that hold them (the page whole when there are many)
         result.lines = _lines(chars, frames, index)
+        regions = _unmapped_regions(unmapped.values(), result.lines) if len(unmapped) <= MAX_UNMAPPED_OBJECTS else []
+        result.ink = ink + [Ink("unmapped", box) for box in regions]
+        result.complex = complex_page or len(unmapped) > MAX_UNMAPPED_OBJECTS
         return result
     finally:
         page.close()
 
 
-def _chars(raw, textpage, affine: _Affine) -> dict[tuple[int, int], list[_Char]]:
-    """Characters grouped by writing direction (rounded to a degree) -> chars in that direction's frame."""
+def _unmapped(ch: str, obj: "_Obj") -> bool:
+    """A glyph the text layer gives no letter for: a control code, U+FFFD, or a private-use code outside a
+    symbol font."""
+    c = ord(ch[0])
+    if c == 0xFFFD or (c < 0x20 and ch not in "\t\n\r") or 0x7F <= c < 0xA0:
+        return True
+    return not obj.symbol and (0xE000 <= c <= 0xF8FF or c >= 0xF0000)
+
+
+def _note_unmapped(raw, handle, affine: "_Affine", unmapped: dict) -> None:
+    key = ctypes.cast(handle, ctypes.c_void_p).value or 0
+    if not key or key in unmapped:
+        return
+    l, b, r, t = ctypes.c_float(), ctypes.c_float(), ctypes.c_float(), ctypes.c_float()
+    if raw.FPDFPageObj_GetBounds(handle, l, b, r, t):
+        unmapped[key] = tuple(round(v, 2) for v in affine.box(l.value, b.value, r.value, t.value))
+
+
+_SYMBOL_FONTS = ("symbol", "wingdings", "webdings", "dingbats", "mt extra", "marlett", "bookshelf")
+
+
+def _chars(raw, textpage, affine: _Affine, unmapped: dict | None = None) -> dict[tuple[int, int], list[_Char]]:
+    """Characters grouped by writing direction (rounded to a degree) -> chars in that direction's frame.
+    `unmapped` gets the box of every text object with a glyph without a letter (`_unmapped`, or no Unicode)."""
+    unmapped = {} if unmapped is None else unmapped
     tp = textpage.raw
     n = raw.FPDFText_CountChars(tp)
     groups: dict[tuple[int, int], list[_Char]] = {}
@@ -263,6 +294,8 @@ def _chars(raw, textpage, affine: _Affine) -> dict[tuple[int, int], list[_Char]]
     for i in range(n):
         code = raw.FPDFText_GetUnicode(tp, i)
         if code == 0:
+            if raw.FPDFText_IsGenerated(tp, i) != 1:
+                _note_unmapped(raw, raw.FPDFText_GetTextObject(tp, i), affine, unmapped)
             continue
         try:
             ch = chr(code)
@@ -280,6 +313,9 @@ def _chars(raw, textpage, affine: _Affine) -> dict[tuple[int, int], list[_Char]]
                 ch = legacy.vni_char(ch)
             else:
                 ch = legacy.tcvn3_char(ch, caps=obj.encoding == "tcvn3-caps")
+        if _unmapped(ch, obj):
+            _note_unmapped(raw, handle, affine, unmapped)
+            continue
         if unicodedata.combining(ch[0]) and last is not None:
             last.ch = unicodedata.normalize("NFC", last.ch + ch)  # a combining mark belongs to the letter
             continue  # before it in the file, whatever its box
@@ -321,7 +357,8 @@ def _object_info(raw, tp, i: int, handle, affine: _Affine) -> _Obj:
     weight = raw.FPDFText_GetFontWeight(tp, i)
     name = font_name(raw, handle) if handle else ""
     bold = weight >= 600 or any(w in name.lower() for w in ("bold", "black", "heavy", "semibold", "demi"))
-    return _Obj(direction, abs(size) or 1.0, bold, legacy.font_encoding(name))
+    symbol = any(w in name.lower() for w in _SYMBOL_FONTS)
+    return _Obj(direction, abs(size) or 1.0, bold, legacy.font_encoding(name), symbol)
 
 
 def font_name(raw, textobj) -> str:
@@ -527,7 +564,29 @@ def _subpaths(raw, handle, segments: int) -> int:
 def _merge_outlines(ink: list[Ink]) -> list[Ink]:
     """Glyph outlines come one path per letter: merge neighbours into regions (one OCR call per word)."""
     images = [i for i in ink if i.kind == "image"]
-    boxes = [list(i.box) for i in ink if i.kind == "outline"]
+    return images + [Ink("outline", b) for b in _merge_boxes([i.box for i in ink if i.kind == "outline"])]
+
+
+def _unmapped_regions(boxes, lines: list[Line]) -> list[tuple[float, float, float, float]]:
+    """What to OCR for glyphs without letters: each with the whole text line it stands in (the letters the
+    layer does map are part of the same word: "T?I M?T"), neighbours merged."""
+    out = []
+    for ub in boxes:
+        bx, h = list(ub), ub[3] - ub[1]
+        for line in lines:
+            lb = line.box
+            if lb is None:
+                continue
+            overlap = min(ub[3], lb[3]) - max(ub[1], lb[1])
+            if overlap >= 0.5 * min(h, lb[3] - lb[1]) and lb[0] <= ub[2] + 2 * h and ub[0] <= lb[2] + 2 * h:
+                bx = [min(bx[0], lb[0]), min(bx[1], lb[1]), max(bx[2], lb[2]), max(bx[3], lb[3])]
+        out.append(bx)
+    return _merge_boxes(out)
+
+
+def _merge_boxes(boxes) -> list[tuple[float, float, float, float]]:
+    """Boxes that touch or nearly touch (a letter's gap, a line's leading) merged into one."""
+    boxes = [list(b) for b in boxes]
     merged = True
     while merged and len(boxes) > 1:
         merged = False
@@ -542,7 +601,7 @@ def _merge_outlines(ink: list[Ink]) -> list[Ink]:
             else:
                 out.append(list(b))
         boxes = out
-    return images + [Ink("outline", tuple(round(v, 2) for v in b)) for b in boxes]
+    return [tuple(round(v, 2) for v in b) for b in boxes]
 
 
 # --- annotations --------------------------------------------------------------------------------------------
