@@ -437,7 +437,9 @@ def _region_images(page, text, box, ink, seen: dict):
             if not _prepare(own, clean=False):
                 return []
     large = (box[2] - box[0]) * (box[3] - box[1]) / (72.0 * 72.0) > LARGE_REGION
-    img = _render(page, text, box, LARGE_REGION_DPI if large else REGION_DPI)
+    # lines of text (glyphs without letters) are read like a large region: 200 dpi holds 8 pt text
+    unmapped = ink is not None and ink.kind == "unmapped"
+    img = _render(page, text, box, LARGE_REGION_DPI if large or unmapped else REGION_DPI)
     scale = img.size[0] / max(box[2] - box[0], 1e-6)  # pixels per point, as rendered
     return _placed(_prepare(img), scale, (box[0], box[1]))
 
