@@ -259,3 +259,48 @@ def test_a_mark_in_a_font_without_unicode_is_read_as_a_person_sees_it(per_glyph,
     plain = _without_to_unicode(tmp_path / "thuong.pdf", "CÔNG VĂN", per_glyph)
     facts = inspect(Document(Channel.CLI, plain.name, path=plain), plain_settings)
     assert not facts.secrecy and facts.incomplete == ()
+
+
+def test_a_picture_inside_html_as_a_data_uri_is_read(tmp_path, plain_settings):
+    """An HTML mail body or page shows its data: URI pictures in place: a stamp drawn there BLOCKs (it was
+    relayed unread); a plain logo the same way passes; an undecodable one is not read, so refused."""
+    import base64
+    import io
+
+    from PIL import Image, ImageDraw, ImageFont
+
+    from gateway.inspect import inspect
+    from gateway.model import SecrecyLevel
+
+    def page(text: str | None) -> str:
+        img = Image.new("RGB", (360, 120), "white")
+        if text:
+            font = ImageFont.truetype(str(secrecy_corpus._font_file("LiberationSans-Bold.ttf")), 48)
+            ImageDraw.Draw(img).text((40, 30), text, fill=(200, 0, 0), font=font)
+        buf = io.BytesIO()
+        img.save(buf, "PNG")
+        return (f"<html><body><p>Kính gửi các đơn vị</p><img alt='' src=\"data:image/png;base64,"
+                f"{base64.b64encode(buf.getvalue()).decode()}\"></body></html>")
+
+    def facts(markup: str, name: str, mail: bool):
+        path = tmp_path / name
+        body = markup.encode()
+        if mail:
+            body = (b"From: a@dev.test\r\nTo: b@dev.test\r\nSubject: x\r\nMIME-Version: 1.0\r\n"
+                    b"Content-Type: text/html; charset=utf-8\r\n\r\n" + body + b"\r\n")
+        path.write_bytes(body)
+        return inspect(Document(Channel.CLI, name, path=path), plain_settings)
+
+    def levels(f):
+        out = [x.level for x in f.secrecy]
+        for m in f.members:
+            out += levels(m.facts)
+        return out
+
+    for mail in (False, True):
+        name = "thu.eml" if mail else "trang.html"
+        assert SecrecyLevel.TOI_MAT in levels(facts(page("TỐI MẬT"), name, mail)), mail
+        clean = facts(page(None), name, mail)
+        assert not levels(clean) and clean.incomplete == (), (mail, clean.incomplete)
+    broken = facts("<html><body><img src=\"data:image/png;base64,%%%\"></body></html>", "hong.html", False)
+    assert broken.incomplete, broken

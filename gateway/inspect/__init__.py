@@ -78,9 +78,26 @@ def _stream_scan(fh: BinaryIO) -> _Scan:
 
 
 def _read_text(fh: BinaryIO, media: str, doc: Document, settings, work=None) -> Reading:
+    from dataclasses import replace as dc_replace
+
     from gateway.inspect import text
 
-    return text.read(fh, media, settings)
+    reading = text.read(fh, media, settings)
+    if reading.incomplete or media == S.TEXT:
+        return reading
+    # Markup shows what its data: URIs hold (a mail's HTML body with an inline picture of a stamp): each is a
+    # member ("inline": read, never signed); what cannot be decoded, or no place to put it, is not read.
+    fh.seek(0)
+    uris = text.data_uris(text.decode(fh.read(text.MAX_TEXT_BYTES)) or "")
+    if not uris:
+        return reading if uris is not None else dc_replace(
+            reading, incomplete=(Reason.of("DOCUMENT_UNREADABLE", detail="a data: URI that cannot be decoded"),))
+    if work is None:
+        return dc_replace(reading, incomplete=(Reason.of("DOCUMENT_UNREADABLE", detail="data: URIs not read"),))
+    ex = work.child()
+    refs = [ex.store(data, location=f"data:{i + 1}", name="", role="inline", media_type=m)
+            for i, (m, data) in enumerate(uris)]
+    return dc_replace(reading, members=tuple(refs))
 
 
 def _read_image(fh: BinaryIO, media: str, doc: Document, settings, work=None) -> Reading:

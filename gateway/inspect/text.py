@@ -124,3 +124,29 @@ def read(fh: BinaryIO, media: str, settings=None) -> Reading:
         lines = [Line(t, "text") for t in text.splitlines() if t.strip()]
     return Reading(media, lines=tuple(lines), incomplete=tuple(incomplete),
                    signable=None if incomplete else SignFormat.CADES)
+
+
+# A data: URI a renderer shows in place (an <img>, a CSS background, an SVG <image>): its bytes are a member.
+_DATA_URI = re.compile(r"data:([\w.+/-]*)((?:;[\w.+-]+=[^;,\s\"']*)*)(;base64)?,([^\"'\s)>]*)", re.IGNORECASE)
+MAX_DATA_URIS = 200
+
+
+def data_uris(text: str) -> list[tuple[str, bytes]] | None:
+    """(media type, bytes) of every data: URI in markup, decoded; None when one cannot be decoded or there are
+    more than MAX_DATA_URIS (the markup is then not read completely)."""
+    import base64
+    import binascii
+    from urllib.parse import unquote_to_bytes
+
+    out = []
+    for m in _DATA_URI.finditer(text):
+        media, b64, payload = (m.group(1) or "text/plain").lower(), m.group(3), m.group(4)
+        try:
+            data = base64.b64decode(re.sub(r"\s+", "", unquote_to_bytes(payload).decode("ascii")), validate=True) \
+                if b64 else unquote_to_bytes(payload)
+        except (binascii.Error, ValueError, UnicodeDecodeError):
+            return None
+        out.append((media, data))
+        if len(out) > MAX_DATA_URIS:
+            return None
+    return out
