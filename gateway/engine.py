@@ -42,6 +42,7 @@ log = logging.getLogger("gateway.engine")
 class _WorkerDied(TemporaryError):
     """The pool broke under a call (a worker process died)."""
 
+
 # --- inside a worker process -----------------------------------------------------------------------
 
 _PIPELINE: Pipeline | None = None
@@ -176,12 +177,7 @@ class Engine:
         if self.in_process:
             self._pipeline = Pipeline(self.settings, audit=self.audit)
             return ThreadPoolExecutor(max_workers=1, thread_name_prefix="kyso-sign")
-        pool = ProcessPoolExecutor(
-            max_workers=self.workers,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_init_worker,
-            initargs=(self.settings, self.cli_logging, self.audit.log_id),
-        )
+        pool = self._spawn_pool(self.workers)
         # Spawn children are started on demand; start them all now (each opens its HSM session once),
         # so the first documents do not pay for it and a broken start shows here.
         warm = [pool.submit(_pid, 0.2) for _ in range(self.workers)]
@@ -247,8 +243,11 @@ class Engine:
                               dry_run=dry_run)
 
     def _isolated_executor(self) -> Executor:
+        return self._spawn_pool(1)
+
+    def _spawn_pool(self, workers: int) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
-            max_workers=1,
+            max_workers=workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_init_worker,
             initargs=(self.settings, self.cli_logging, self.audit.log_id),

@@ -83,15 +83,11 @@ def _read_text(fh: BinaryIO, media: str, doc: Document, settings, work=None) -> 
     from gateway.inspect import text
 
     reading = text.read(fh, media, settings)
-    if reading.incomplete or media == S.TEXT:
+    uris = reading.extra.get("data_uris")
+    if not uris:
         return reading
     # Markup shows what its data: URIs hold (a mail's HTML body with an inline picture of a stamp): each is a
-    # member ("inline": read, never signed); what cannot be decoded, or no place to put it, is not read.
-    fh.seek(0)
-    uris = text.data_uris(text.decode(fh.read(text.MAX_TEXT_BYTES)) or "")
-    if not uris:
-        return reading if uris is not None else dc_replace(
-            reading, incomplete=(Reason.of("DOCUMENT_UNREADABLE", detail="a data: URI that cannot be decoded"),))
+    # member ("inline": read, never signed); with no place to put them, they are not read.
     if work is None:
         return dc_replace(reading, incomplete=(Reason.of("DOCUMENT_UNREADABLE", detail="data: URIs not read"),))
     ex = work.child()

@@ -191,8 +191,9 @@ def red_ink(rgb):
 
 
 def _scattered(mask) -> bool:
-    """Red pixels that are noise (a random or grainy image, a JPEG's colour blocks), not strokes: ink is drawn in strokes several
-    pixels wide, so most red pixels have a red neighbour; in noise hardly more than the red share does."""
+    """Red pixels that are noise (a random or grainy image, a JPEG's colour blocks), not strokes: ink is drawn
+    in strokes several pixels wide, so most red pixels have a red neighbour; in noise hardly more than the red
+    share does."""
     pairs = int((mask[:, 1:] & mask[:, :-1]).sum()) + int((mask[1:, :] & mask[:-1, :]).sum())
     red = int(mask[:, :-1].sum()) + int(mask[:-1, :].sum())
     return red > 0 and pairs / red < max(0.45, 2 * float(mask.mean()))
@@ -239,13 +240,13 @@ def _unprepared(img):
     """An image that shows no writing on a uniform background and no red ink (a photograph) is still read,
     as a person might read a photographed page: grey, at most FALLBACK_SIDE pixels on its long side (at full
     size the grain of a large JPEG kept Tesseract busy for minutes; reduced, it costs under a second)."""
-    from PIL import Image
+    from PIL import Image, ImageOps
 
     gray = img.convert("L")
-    f = max(gray.size) / FALLBACK_SIDE
-    if f <= 1:
-        return [(gray, 1)]
-    return [(gray.resize((max(1, round(gray.size[0] / f)), max(1, round(gray.size[1] / f))), Image.BOX), f)]
+    f = max(max(gray.size) / FALLBACK_SIDE, 1)
+    if f > 1:
+        gray = gray.resize((max(1, round(gray.size[0] / f)), max(1, round(gray.size[1] / f))), Image.BOX)
+    return [(ImageOps.expand(gray, MARGIN, fill=255), f)]  # the margin `_placed` accounts for
 
 
 def _legible_lines(lines: list[OcrLine], reduction: float) -> list[OcrLine]:

@@ -122,8 +122,16 @@ def read(fh: BinaryIO, media: str, settings=None) -> Reading:
             incomplete.append(Reason.of("HTML_ACTIVE_CONTENT"))
     else:
         lines = [Line(t, "text") for t in text.splitlines() if t.strip()]
+    uris: list[tuple[str, bytes]] = []
+    if media in (HTML, XML, SVG) and not incomplete:
+        found = data_uris(text)  # pictures the markup shows in place: the caller reads them as members
+        if found is None:
+            incomplete.append(Reason.of("DOCUMENT_UNREADABLE", detail="a data: URI that cannot be decoded"))
+        else:
+            uris = found
     return Reading(media, lines=tuple(lines), incomplete=tuple(incomplete),
-                   signable=None if incomplete else SignFormat.CADES)
+                   signable=None if incomplete else SignFormat.CADES,
+                   extra={"data_uris": tuple(uris)} if uris else {})
 
 
 # A data: URI a renderer shows in place (an <img>, a CSS background, an SVG <image>): its bytes are a member.

@@ -93,6 +93,10 @@ def smtputf8_unsupported_upstream() -> Reply:
     return Reply(553, "5.6.7", _reason_lines((reason,)), (reason,))
 
 
+# Reasons that only say a configured limit was passed (RFC 1870 / RFC 3463: 552 5.3.4).
+LIMIT_CODES = frozenset({"LIMIT_EXCEEDED", "MESSAGE_TOO_LARGE", "CONTAINER_TOO_LARGE", "CONTAINER_TOO_MANY_ENTRIES"})
+
+
 def refused(results: list[Result]) -> Reply:
     """REJECT / BLOCK of one or more documents: 550 5.7.1 with every reason, blocks first."""
     blocking = [r for r in results if r.outcome is Outcome.BLOCK]
@@ -111,10 +115,6 @@ def refused(results: list[Result]) -> Reply:
         # refused for its size or shape only: the sender's system reads 552 5.3.4 as "too big", not "forbidden"
         return Reply(552, "5.3.4", (head,) + _reason_lines(tuple(reasons)), tuple(reasons))
     return Reply(550, "5.7.1", (head,) + _reason_lines(tuple(reasons)), tuple(reasons))
-
-
-# Reasons that only say a configured limit was passed (RFC 1870 / RFC 3463: 552 5.3.4).
-LIMIT_CODES = frozenset({"LIMIT_EXCEEDED", "MESSAGE_TOO_LARGE", "CONTAINER_TOO_LARGE", "CONTAINER_TOO_MANY_ENTRIES"})
 
 
 def blocked(reasons: tuple[Reason, ...]) -> Reply:
