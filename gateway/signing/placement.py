@@ -2,7 +2,8 @@
 
 The page is rendered in its displayed orientation (/Rotate and the CropBox applied, as a reader sees it) at a low
 resolution with pypdfium2; every pixel that is not white is content: text, images, vector graphics, existing
-annotations and signature appearances alike. The text block (Phụ lục I II.8.b; Phần II for copies) then goes
+annotations and signature appearances alike. Only the top band is searched, so only the top band (and the clearance
+below it) is rendered: half the pixels, and for a page-size scan half the image resampling. The text block (Phụ lục I II.8.b; Phần II for copies) then goes
 into blank space, searched in this order:
 1. at the top right of page 1 at full size (10 pt), nearest the corner first;
 2. the same, shrunk step by step down to 7 pt (still legible, TCVN / Decree 30 use 10-14 pt body text);
@@ -41,7 +42,10 @@ class PageView:
     rotate: int  # /Rotate normalised to 0, 90, 180, 270
     crop: tuple[float, float, float, float]  # user space
     user_unit: float
-    occupied: object | None  # numpy bool array [rows, cols] at SCALE, True = content; None: not rendered
+    occupied: object | None  # numpy bool array [rows, cols] at SCALE of the top band and the clearance below it,
+    # True = content; None: not rendered
+    band: int = 0  # pixel rows of the top band (where a block may go); `occupied` has a few more below it
+    integral: object | None = None  # summed-area table of `occupied` ([rows + 1, cols + 1]): any rectangle in O(1)
 
 
 def inherited(page, key: str):
@@ -112,30 +116,34 @@ def to_display(rect, crop, rotate: int) -> tuple[float, float, float, float]:
 
 
 def view(src: Path, page_index: int, page, crop, *, render: bool = True) -> PageView:
-    """Render page `page_index` of `src` (pypdfium2) and mark what is not blank. Never raises: a page that cannot
-    be rendered has `occupied` None (the caller then shows no block). render=False: geometry only."""
+    """Render the top band of page `page_index` of `src` (pypdfium2) and mark what is not blank. Never raises: a
+    page that cannot be rendered has `occupied` None (the caller then shows no block). render=False: geometry only."""
+    import numpy as np
+
     rot, unit = rotation(page), user_unit(page)
     width, height = display_size(crop, rot)
-    occupied = None
     if not render:
         return PageView(width, height, rot, tuple(crop), unit, None)
+    band = int(np.ceil(height * SCALE) * TOP_BAND)
+    # the band, plus the clearance below it: content just under the band keeps a block at its foot away
+    keep = min(height, band / SCALE + 2 * CLEARANCE)
     try:
         if Path(src).stat().st_size > IN_PROCESS_BYTES:
-            pixels = _render_in_child(src, page_index)
+            pixels = _render_in_child(src, page_index, height - keep)
         else:
-            pixels = render_page(src, page_index)
+            pixels = render_page(src, page_index, height - keep)
         occupied = pixels < BLANK
         # pdfium renders the CropBox in display orientation; its size must agree with ours
         rows, cols = occupied.shape
-        if abs(cols - width * SCALE) > 3 or abs(rows - height * SCALE) > 3:
+        if abs(cols - width * SCALE) > 3 or abs(rows - keep * SCALE) > 3 or rows < band:
             log.info("placement: rendered %dx%d px for a %.0fx%.0f pt page; sizes disagree", cols, rows, width, height)
-            occupied = None
-        else:
-            occupied = _dilate(occupied, int(round(CLEARANCE * SCALE)) or 1)
+            return PageView(width, height, rot, tuple(crop), unit, None)
     except Exception as exc:  # noqa: BLE001 - no picture of the page: no block (never over content)
         log.info("placement: page %d not rendered: %s", page_index + 1, type(exc).__name__)
-        occupied = None
-    return PageView(width, height, rot, tuple(crop), unit, occupied)
+        return PageView(width, height, rot, tuple(crop), unit, None)
+    integral = np.zeros((rows + 1, cols + 1), dtype=np.int32)
+    integral[1:, 1:] = occupied.astype(np.int32).cumsum(0).cumsum(1)
+    return PageView(width, height, rot, tuple(crop), unit, occupied, band, integral)
 
 
 # Files larger than this are rendered in a child process: the images of a 200 MB scan must not grow the signing
@@ -146,8 +154,9 @@ CHILD_SECONDS = 30
 CHILD_MEMORY = 2 << 30
 
 
-def render_page(src: Path, page_index: int):
-    """Grey pixels (numpy uint8 [rows, cols]) of one page as displayed, at SCALE."""
+def render_page(src: Path, page_index: int, cut_bottom: float = 0.0):
+    """Grey pixels (numpy uint8 [rows, cols]) of one page as displayed, at SCALE, less `cut_bottom` points at
+    the foot of the displayed page."""
     import pypdfium2 as pdfium
 
     pdf = pdfium.PdfDocument(str(src))
@@ -158,7 +167,11 @@ def render_page(src: Path, page_index: int):
             pass
         pg = pdf[page_index]
         try:
-            bitmap = pg.render(scale=SCALE, grayscale=True, draw_annots=True, may_draw_forms=True)
+            # pdfium's crop applies to the bitmap, after the page's rotation: display orientation, as wanted
+            # colour, then the darkest channel: faster in pdfium than its grey mode, and stricter (pale yellow
+            # ink counts as content)
+            bitmap = pg.render(scale=SCALE, draw_annots=True, may_draw_forms=True,
+                               crop=(0, max(0.0, cut_bottom), 0, 0))
             pixels = bitmap.to_numpy().copy()
         finally:
             pg.close()
@@ -167,7 +180,7 @@ def render_page(src: Path, page_index: int):
     return pixels.min(axis=2) if pixels.ndim == 3 else pixels
 
 
-def _render_in_child(src: Path, page_index: int):
+def _render_in_child(src: Path, page_index: int, cut_bottom: float):
     import subprocess
     import sys
 
@@ -178,24 +191,27 @@ def _render_in_child(src: Path, page_index: int):
         f"resource.setrlimit(resource.RLIMIT_AS, ({CHILD_MEMORY}, {CHILD_MEMORY}))\n"
         "from gateway.signing.placement import render_page\n"
         "import numpy as np\n"
-        "p = render_page(sys.argv[1], int(sys.argv[2]))\n"
+        "p = render_page(sys.argv[1], int(sys.argv[2]), float(sys.argv[3]))\n"
         "sys.stdout.buffer.write(np.array(p.shape, dtype=np.int32).tobytes() + p.astype(np.uint8).tobytes())\n"
     )
-    out = subprocess.run([sys.executable, "-c", code, str(src), str(page_index)], capture_output=True,
-                         timeout=CHILD_SECONDS, check=True).stdout
+    out = subprocess.run([sys.executable, "-c", code, str(src), str(page_index), repr(float(cut_bottom))],
+                         capture_output=True, timeout=CHILD_SECONDS, check=True).stdout
     rows, cols = np.frombuffer(out[:8], dtype=np.int32)
     return np.frombuffer(out[8:], dtype=np.uint8).reshape(int(rows), int(cols))
 
 
-def _dilate(mask, r: int):
+def _content(pv: PageView, top, left, bottom, right):
+    """Content pixels within CLEARANCE of the pixel rectangles [top, bottom) x [left, right) (numpy arrays of
+    equal shape, or ints): the rectangles grown by the clearance, clipped to what was rendered. The same as
+    the rectangles over the mask dilated by a square of the clearance, without building that mask."""
     import numpy as np
 
-    out = mask.copy()
-    for dy in range(-r, r + 1):
-        for dx in range(-r, r + 1):
-            if dx or dy:
-                out |= np.roll(np.roll(mask, dy, axis=0), dx, axis=1)
-    return out
+    r = int(round(CLEARANCE * SCALE)) or 1
+    rows, cols = pv.occupied.shape
+    t, b = np.clip(top - r, 0, rows), np.clip(bottom + r, 0, rows)
+    lft, rgt = np.clip(left - r, 0, cols), np.clip(right + r, 0, cols)
+    ii = pv.integral
+    return ii[b, rgt] - ii[t, rgt] - ii[b, lft] + ii[t, lft]
 
 
 def free_rect(pv: PageView, w: float, h: float, *, margin_right: float, margin_top: float, right: bool = False,
@@ -208,14 +224,12 @@ def free_rect(pv: PageView, w: float, h: float, *, margin_right: float, margin_t
     occ = pv.occupied
     if occ is None:
         return None
-    rows, cols = occ.shape
+    cols = occ.shape[1]
     pw, ph = int(np.ceil(w * SCALE)), int(np.ceil(h * SCALE))
     edge = int(np.ceil(EDGE * SCALE))
-    band = int(rows * TOP_BAND)
+    band = pv.band
     if pw + 2 * edge > cols or ph + edge > band:
         return None
-    integral = np.zeros((rows + 1, cols + 1), dtype=np.int32)
-    integral[1:, 1:] = occ.astype(np.int32).cumsum(0).cumsum(1)
     # every top-left position inside the band whose rectangle holds no content
     y0 = np.arange(edge, band - ph + 1)
     x0 = np.arange(max(edge, cols // 2 - pw // 2) if right else edge, cols - edge - pw + 1)
@@ -224,9 +238,7 @@ def free_rect(pv: PageView, w: float, h: float, *, margin_right: float, margin_t
     Y, X = np.meshgrid(y0, x0, indexing="ij")
     k = int(np.floor(inset * SCALE))
     k = min(k, (pw - 1) // 2, (ph - 1) // 2)
-    t, l, b, r = Y + k, X + k, Y + ph - k, X + pw - k
-    sums = integral[b, r] - integral[t, r] - integral[b, l] + integral[t, l]
-    ok = sums == 0
+    ok = _content(pv, Y + k, X + k, Y + ph - k, X + pw - k) == 0
     if not ok.any():
         return None
     # nearest the ideal place: right edge at the right margin, top at the top margin
@@ -247,4 +259,6 @@ def blank(pv: PageView, rect) -> bool:
         return False
     x0, y0, x1, y1 = (int(np.floor(rect[0] * SCALE)), int(np.floor(rect[1] * SCALE)),
                       int(np.ceil(rect[2] * SCALE)), int(np.ceil(rect[3] * SCALE)))
-    return not pv.occupied[max(0, y0):y1, max(0, x0):x1].any()
+    if y1 > pv.band:
+        return False  # below the band nothing was rendered: not known to be blank
+    return not _content(pv, y0, x0, y1, x1)
