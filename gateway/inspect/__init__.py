@@ -335,7 +335,7 @@ def _inspect_pdf(fh, facts: Facts, doc: Document, settings, validator, scan: _Sc
     if not pdf.broken and not pdf.encrypted and validator is not None:
         fh.seek(0)
         try:
-            signatures = validator.validate_pdf(fh)
+            signatures = validator.validate_pdf(fh, byte_range_seen=scan.sig_hint)
         except TemporaryError:
             raise
         except Exception as exc:  # noqa: BLE001 - validate_pdf promises not to, but fail closed if it does

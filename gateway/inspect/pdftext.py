@@ -192,17 +192,20 @@ def _read_pages(pdf, out: DocText, deadline: float, max_chars: int, ocr: bool, s
                 out.incomplete.append(_scan_incomplete(f"time budget, page {i + 1} of {n}"))
                 break
             try:
-                page = read_page(pdf, i, out.extra)
+                page, handle = read_page(pdf, i, out.extra)
             except Exception as exc:  # noqa: BLE001 - one bad page is unread, not a crash: fail closed
                 out.incomplete.append(_scan_incomplete(f"page {i + 1}: {type(exc).__name__}: {exc}"))
                 continue
-            total += page.chars
-            out.pages.append(page)
-            if total > max_chars:
-                out.incomplete.append(_scan_incomplete(f"over {max_chars} characters of text, page {i + 1} of {n}"))
-                break
-            if ocr and (page.chars == 0 or page.ink or page.complex):
-                _ocr_page(pdf, page, deadline, seen, out)
+            try:
+                total += page.chars
+                out.pages.append(page)
+                if total > max_chars:
+                    out.incomplete.append(_scan_incomplete(f"over {max_chars} characters of text, page {i + 1} of {n}"))
+                    break
+                if ocr and (page.chars == 0 or page.ink or page.complex):
+                    _ocr_page(handle, page, deadline, seen, out)
+            finally:
+                handle.close()
     except Timeout as exc:
         # the document's alarm (limits.time_limit) rang inside a page: what was read is kept (a mark seen
         # already BLOCKs), the rest is unread
@@ -210,20 +213,18 @@ def _read_pages(pdf, out: DocText, deadline: float, max_chars: int, ocr: bool, s
         acknowledge(exc)
 
 
-def _ocr_page(pdf, page: PageText, deadline: float, seen: dict, out: DocText) -> None:
+def _ocr_page(handle, page: PageText, deadline: float, seen: dict, out: DocText) -> None:
     from gateway.inspect import ocr
 
-    handle = pdf[page.index]
-    try:
-        lines, problems = ocr.pdf_page(handle, page, deadline, seen)
-    finally:
-        handle.close()
+    lines, problems = ocr.pdf_page(handle, page, deadline, seen)
     page.lines.extend(lines)
     out.incomplete.extend(problems)
 
 
-def read_page(pdf, index: int, extra: list[Line] | None = None) -> PageText:
-    """One page: annotations read and flattened in, then lines by geometry, then ink without text."""
+def read_page(pdf, index: int, extra: list[Line] | None = None):
+    """One page: annotations read and flattened in, then lines by geometry, then ink without text. Returns the
+    PageText and the loaded page (annotations flattened in), which the caller OCRs and closes: loading a page
+    costs as much as reading its text."""
     import pypdfium2.raw as raw
 
     page = pdf[index]
@@ -251,9 +252,10 @@ def read_page(pdf, index: int, extra: list[Line] | None = None) -> PageText:
         regions = _unmapped_regions(unmapped.values(), result.lines) if len(unmapped) <= MAX_UNMAPPED_OBJECTS else []
         result.ink = ink + [Ink("unmapped", box) for box in regions]
         result.complex = complex_page or len(unmapped) > MAX_UNMAPPED_OBJECTS
-        return result
-    finally:
+        return result, page
+    except BaseException:
         page.close()
+        raise
 
 
 def _unmapped(ch: str, obj: "_Obj") -> bool:

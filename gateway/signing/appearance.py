@@ -454,6 +454,7 @@ def shared_font(path: str) -> _SharedFont:
     return _shared_font(path, os.stat(path).st_mtime_ns)
 
 
+@lru_cache(maxsize=1)  # the installed version cannot change under a running process; reading it costs ~1 ms
 def _shared_accumulator_supported() -> bool:
     try:
         from importlib.metadata import version
