@@ -28,7 +28,7 @@ quoted-printable encoded); partial and external-body cannot be read completely (
 the reports (delivery-status, disposition-notification, feedback-report, rfc822-headers, ...) are text.
 S/MIME and PGP are recognised (`encrypted`, `signed`); opaque signed or compressed S/MIME is unwrapped and
 read like an encoded message. uuencoded blocks inside text parts are found (`Leaf.uu`).
-Pure module (stdlib and asn1crypto); no I/O.
+Pure module (stdlib, asn1crypto, pybase64, numpy); no I/O.
 """
 
 from __future__ import annotations
@@ -41,6 +41,8 @@ import email.utils
 import re
 from dataclasses import dataclass, field
 from email.message import Message
+
+import pybase64
 
 from gateway.errors import InputRejected, LimitExceeded
 from gateway.model import Reason
@@ -55,13 +57,26 @@ def normalise(raw: bytes) -> bytes:
 
     The same bytes the relay would put on the wire (gateway.smtp.relay.wire_data before dot-stuffing), so
     the next hop receives what was inspected. Returns the same object when nothing changes (the usual case:
-    three C-speed counts decide)."""
-    crlf = raw.count(b"\r\n")
-    if raw.count(b"\n") != crlf or raw.count(b"\r") != crlf:
+    one vectorised pass decides)."""
+    if not _all_crlf(raw):
         raw = _LINE_END.sub(b"\r\n", raw)
     if not raw.endswith(b"\r\n"):
         raw += b"\r\n"
     return raw
+
+
+def _all_crlf(raw: bytes) -> bool:
+    """Every line end in `raw` is CRLF: each LF follows a CR, and there are as many CRs as LFs."""
+    if len(raw) < 1 << 16:
+        crlf = raw.count(b"\r\n")
+        return raw.count(b"\n") == crlf and raw.count(b"\r") == crlf
+    import numpy as np  # a 1.4 MB message: 0.5 ms here, 2.5 ms with the three counts above
+
+    a = np.frombuffer(raw, dtype=np.uint8)
+    lf = np.flatnonzero(a == 10)
+    if lf.size and (lf[0] == 0 or not (a[lf - 1] == 13).all()):
+        return False
+    return int(np.count_nonzero(a == 13)) == lf.size
 
 
 # --- the index ----------------------------------------------------------------------------------------------
@@ -534,6 +549,17 @@ _B64_TEXT = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 _BLANKS = b" \t\r\n"
 
 
+def strict_base64(body: bytes) -> bytes:
+    """A base64 body decoded, line breaks and blanks aside, or binascii.Error when it is not plain, well-padded
+    base64. pybase64 (SIMD) first: 0.06 ms for 1 MB where binascii takes ~4 ms, and it accepts no input that
+    binascii's strict mode refuses (it refuses a few more: a redundant "=" quantum); those go to binascii."""
+    data = body.translate(None, _BLANKS)
+    try:
+        return pybase64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        return binascii.a2b_base64(data, strict_mode=True)
+
+
 def base64_problem(body: bytes) -> str | None:
     """Why readers may decode this base64 body differently (None: they agree): data after the padding that
     ends it, bytes outside the alphabet (one reader skips them, another stops), or a body cut short. All
@@ -812,8 +838,8 @@ def _walk(msg: ParsedMessage, owners: tuple, prefix: str, w: Walk, signed: bool,
         body = msg.raw[part.body_start : part.end]
         content = None
         if part.cte == "base64":
-            try:  # one strict C pass: the common case (well-formed base64) decoded and checked at once
-                content = binascii.a2b_base64(body.translate(None, _BLANKS), strict_mode=True)
+            try:  # one strict pass: the common case (well-formed base64) decoded and checked at once
+                content = strict_base64(body)
             except binascii.Error:
                 why = base64_problem(body) or "invalid base64"
                 w.problems.append(_ambiguous(f"{why} ({part.location})"))

@@ -1,0 +1,154 @@
+"""The fast paths added for speed give exactly what the slow ones gave (issues 12, 13, 17: speed goals).
+
+Each fast path stands beside a plain reference computed here: strict base64 (pybase64 first, binascii's strict
+mode as the reference), the line-end check on large messages (the three counts as the reference), the index of
+a message kept from its reading for the rebuilder (a fresh index as the reference; another message is never
+served from it), and the placement's band-only rendering (content just below the band still keeps the block
+away).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import random
+
+import pytest
+from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+
+from gateway.inspect import message as mail
+from gateway.inspect import mime
+
+ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+
+def _reference_b64(body: bytes):
+    try:
+        return binascii.a2b_base64(body.translate(None, b" \t\r\n"), strict_mode=True)
+    except binascii.Error:
+        return "refused"
+
+
+def _fast_b64(body: bytes):
+    try:
+        return mime.strict_base64(body)
+    except binascii.Error:
+        return "refused"
+
+
+@hsettings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(max_size=40).map(lambda b: bytes(ALPHABET[x % 64] if x < 200 else b"=\r\n -!\x00"[x % 7] for x in b)))
+def test_strict_base64_is_binascii_strict(body):
+    assert _fast_b64(body) == _reference_b64(body)
+
+
+def test_strict_base64_on_mail_bodies():
+    rng = random.Random(5)
+    for _ in range(300):
+        data = os.urandom(rng.randint(0, 3000))
+        body = base64.encodebytes(data).replace(b"\n", b"\r\n")
+        assert mime.strict_base64(body) == data
+        if body.strip():
+            i = rng.randrange(len(body))
+            broken = body[:i] + bytes([rng.choice(b"=!-_\x00")]) + body[i + 1 :]
+            assert _fast_b64(broken) == _reference_b64(broken)
+    # what binascii's strict mode refuses, refused here too (data after the padding, bad padding, junk)
+    for bad in (b"QUJD=QUJD", b"QUJ", b"QU!D", b"=QUJD", b"QUJDRA=="[:-1]):
+        assert _fast_b64(bad) == _reference_b64(bad) == "refused"
+
+
+def _counts(raw: bytes) -> bool:
+    crlf = raw.count(b"\r\n")
+    return raw.count(b"\n") == crlf and raw.count(b"\r") == crlf
+
+
+@pytest.mark.parametrize("where", ["start", "middle", "end", "none"])
+@pytest.mark.parametrize("stray", [b"\n", b"\r", b"\r\r\n", b"\n\r"])
+def test_line_end_check_on_large_messages(where, stray):
+    """Above 64 KB the check is vectorised: one bare CR or LF anywhere is still found (the message is then
+    normalised, so the next hop gets the bytes that were read)."""
+    body = b"Content-Type: text/plain\r\n\r\n" + b"QUJDRA" * 40 + b"\r\n"
+    raw = body * 400  # ~100 KB of CRLF lines
+    assert len(raw) > 1 << 16
+    at = {"start": 0, "middle": len(raw) // 2 + 3, "end": len(raw) - 2, "none": None}[where]
+    if at is not None:
+        raw = raw[:at] + stray + raw[at:]
+    assert mime._all_crlf(raw) is _counts(raw)
+    out = mime.normalise(raw)
+    assert _counts(out)
+    if at is None:
+        assert out is raw  # nothing to change: the same object, not a copy
+
+
+def _mail(subject: str, attachment: bytes) -> bytes:
+    return (
+        b"From: a@b.example\r\nTo: c@d.example\r\nSubject: " + subject.encode() + b"\r\nMIME-Version: 1.0\r\n"
+        b"Content-Type: multipart/mixed; boundary=\"B\"\r\n\r\n--B\r\nContent-Type: text/plain\r\n\r\nxin chao\r\n"
+        b"--B\r\nContent-Type: application/pdf; name=\"a.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        + base64.encodebytes(attachment).replace(b"\n", b"\r\n") + b"--B--\r\n"
+    )
+
+
+def _read(tmp_path, raw: bytes, settings):
+    from gateway.inspect.members import Extraction
+
+    p = tmp_path / f"m{abs(hash(raw))}.eml"
+    p.write_bytes(raw)
+    ex = Extraction.under(tmp_path / "work", settings)
+    items = list(mail.members(p, ex))
+    ex.close()
+    return items
+
+
+def test_rebuilder_index_is_the_readings_only_for_the_same_bytes(tmp_path, dev_settings):
+    a = _mail("A", b"%PDF-1.4 first " + os.urandom(3000))
+    b = _mail("B", b"%PDF-1.4 second " + os.urandom(3000))
+    _read(tmp_path, a, dev_settings)
+    # another message is indexed afresh, never served from what was kept of the first
+    parsed, leaves = mail.leaves_by_location(b, {"mime:2"})
+    assert parsed.raw == b
+    assert leaves["mime:2"].content.startswith(b"%PDF-1.4 second ")
+    # the same bytes: the reading's own index, once; afterwards a fresh one, with the same leaves
+    _read(tmp_path, a, dev_settings)
+    kept = mail._INDEXED.take(a)
+    assert kept is not None and kept[0].raw == a
+    assert mail._INDEXED.take(a) is None
+    _read(tmp_path, a, dev_settings)
+    parsed1, leaves1 = mail.leaves_by_location(a, {"mime:2"})
+    parsed2, leaves2 = mail.leaves_by_location(a, {"mime:2"})
+    assert leaves1["mime:2"].content == leaves2["mime:2"].content and leaves1["mime:2"].location == leaves2["mime:2"].location
+    assert (leaves1["mime:2"].part.body_start, leaves1["mime:2"].part.end) == (leaves2["mime:2"].part.body_start, leaves2["mime:2"].part.end)
+
+
+def test_placement_keeps_clear_of_content_just_below_the_band(tmp_path):
+    """Only the top band is rendered, with the clearance below it: a block at the band's foot keeps its
+    distance from a line drawn just under the band."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    from gateway.signing import placement as pl
+
+    w, h = A4
+    band_pt = int(h * pl.SCALE * pl.TOP_BAND) / pl.SCALE  # the band's height in points, as view() computes it
+    path = tmp_path / "band.pdf"
+    c = canvas.Canvas(str(path), pagesize=A4)
+    c.setFillGray(0)
+    # the band is full except a 40 pt slot at its foot; a rule 1 pt under the band
+    c.rect(0, h - (band_pt - 40), w, band_pt - 40, stroke=0, fill=1)
+    c.rect(0, h - band_pt - 2, w, 1, stroke=0, fill=1)
+    c.save()
+    from pypdf import PdfReader
+
+    page = PdfReader(str(path)).pages[0]
+    crop = tuple(float(v) for v in page.mediabox)
+    v = pl.view(path, 0, page, crop)
+    assert v.occupied is not None and v.band > 0
+    assert v.occupied.shape[0] > v.band  # the clearance below the band was rendered too
+    # a block as tall as the slot fits only by touching the rule under the band: refused
+    assert pl.free_rect(v, 200, 39, margin_right=20, margin_top=20) is None
+    # one that leaves the clearance fits, and its foot keeps CLEARANCE from the rule
+    rect = pl.free_rect(v, 200, 30, margin_right=20, margin_top=20)
+    assert rect is not None
+    assert rect[3] <= band_pt + 1 - pl.CLEARANCE + 1 / pl.SCALE
+    assert rect[1] >= band_pt - 40 - 1 / pl.SCALE
