@@ -74,7 +74,7 @@ def test_line_end_check_on_large_messages(where, stray):
     at = {"start": 0, "middle": len(raw) // 2 + 3, "end": len(raw) - 2, "none": None}[where]
     if at is not None:
         raw = raw[:at] + stray + raw[at:]
-    assert mime._all_crlf(raw) is _counts(raw)
+    assert mime.all_crlf(raw) is _counts(raw)
     out = mime.normalise(raw)
     assert _counts(out)
     if at is None:
@@ -152,3 +152,22 @@ def test_placement_keeps_clear_of_content_just_below_the_band(tmp_path):
     assert rect is not None
     assert rect[3] <= band_pt + 1 - pl.CLEARANCE + 1 / pl.SCALE
     assert rect[1] >= band_pt - 40 - 1 / pl.SCALE
+
+
+@pytest.mark.parametrize("width", [60, 64, 76, 77])
+def test_strict_base64_on_large_regular_and_damaged_bodies(width):
+    """Bodies over 64 KB in lines of one width take the strided way; a blank, a short line, junk or padding
+    inside them makes no difference to the result."""
+    rng = random.Random(width)
+    data = os.urandom(100_000 + width)
+    flat = base64.b64encode(data)
+    body = b"\r\n".join(flat[i : i + width] for i in range(0, len(flat), width)) + b"\r\n"
+    assert mime._regular_lines(body) == flat
+    assert mime.strict_base64(body) == data
+    for damage in (b" ", b"\t", b"\r\n", b"=", b"!", b"\n", b"\r"):
+        for _ in range(4):
+            i = rng.randrange(len(body))
+            broken = body[:i] + damage + body[i:]
+            assert _fast_b64(broken) == _reference_b64(broken), (damage, i)
+            broken = body[:i] + damage + body[i + 1 :]
+            assert _fast_b64(broken) == _reference_b64(broken), (damage, i)

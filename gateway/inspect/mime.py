@@ -58,14 +58,14 @@ def normalise(raw: bytes) -> bytes:
     The same bytes the relay would put on the wire (gateway.smtp.relay.wire_data before dot-stuffing), so
     the next hop receives what was inspected. Returns the same object when nothing changes (the usual case:
     one vectorised pass decides)."""
-    if not _all_crlf(raw):
+    if not all_crlf(raw):
         raw = _LINE_END.sub(b"\r\n", raw)
     if not raw.endswith(b"\r\n"):
         raw += b"\r\n"
     return raw
 
 
-def _all_crlf(raw: bytes) -> bool:
+def all_crlf(raw: bytes) -> bool:
     """Every line end in `raw` is CRLF: each LF follows a CR, and there are as many CRs as LFs."""
     if len(raw) < 1 << 16:
         crlf = raw.count(b"\r\n")
@@ -553,11 +553,36 @@ def strict_base64(body: bytes) -> bytes:
     """A base64 body decoded, line breaks and blanks aside, or binascii.Error when it is not plain, well-padded
     base64. pybase64 (SIMD) first: 0.06 ms for 1 MB where binascii takes ~4 ms, and it accepts no input that
     binascii's strict mode refuses (it refuses a few more: a redundant "=" quantum); those go to binascii."""
+    data = _regular_lines(body)
+    if data is not None:
+        try:
+            return pybase64.b64decode(data, validate=True)
+        except (binascii.Error, ValueError):
+            pass  # not plain base64 between the line breaks: the general way below decides
     data = body.translate(None, _BLANKS)
     try:
         return pybase64.b64decode(data, validate=True)
     except (binascii.Error, ValueError):
         return binascii.a2b_base64(data, strict_mode=True)
+
+
+def _regular_lines(body: bytes) -> bytes | None:
+    """The characters of a body written in lines of one width ending in CRLF (the last one may be shorter),
+    without the CRLFs: a strided copy instead of bytes.translate (~0.1 ms for 1 MB instead of ~0.8 ms). None for
+    any other layout. Any other blank left inside makes the strict decoding of the result fail, and the
+    caller then takes the general way, so the result never differs from removing every blank."""
+    width = body.find(b"\r\n")
+    if width <= 0 or len(body) < 1 << 16:
+        return None
+    stride = width + 2
+    n = len(body) // stride
+    if body[width : n * stride : stride] != b"\r" * n or body[width + 1 : n * stride : stride] != b"\n" * n:
+        return None
+    import numpy as np
+
+    lines = np.frombuffer(body, dtype=np.uint8, count=n * stride).reshape(n, stride)[:, :width].tobytes()
+    tail = body[n * stride :]
+    return lines + (tail[:-2] if tail.endswith(b"\r\n") else tail)
 
 
 def base64_problem(body: bytes) -> str | None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import aiosmtplib
 
 from gateway.errors import UpstreamUnavailable
+from gateway.inspect.mime import all_crlf
 
 log = logging.getLogger("gateway.smtp.relay")
 
@@ -43,15 +44,14 @@ def wire_data(message: bytes) -> bytes:
     """The DATA payload for `message`: CRLF line ends, ending in CRLF, dot-stuffed, then ".\\r\\n".
 
     The same bytes aiosmtplib's `SMTP.data` sends (lone CR/LF become CRLF, like its
-    normalize_message_line_endings), without its regex passes over an already-CRLF message: three
-    C-speed counts decide, and dot-stuffing is one `bytes.replace`.
+    normalize_message_line_endings), without its regex passes over an already-CRLF message: one vectorised
+    check decides (gateway.inspect.mime.all_crlf), and dot-stuffing is one `bytes.replace`.
     """
     return b"".join(_wire_chunks(message))
 
 
 def _wire_chunks(message: bytes) -> tuple[bytes, bytes]:
-    crlf = message.count(b"\r\n")
-    if message.count(b"\n") != crlf or message.count(b"\r") != crlf:
+    if not all_crlf(message):
         message = _BARE_LINE_BREAK.sub(b"\r\n", message)  # a client's bare LF/CR (rare)
     if not message.endswith(b"\r\n"):
         message += b"\r\n"
