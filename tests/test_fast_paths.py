@@ -171,3 +171,26 @@ def test_strict_base64_on_large_regular_and_damaged_bodies(width):
             assert _fast_b64(broken) == _reference_b64(broken), (damage, i)
             broken = body[:i] + damage + body[i + 1 :]
             assert _fast_b64(broken) == _reference_b64(broken), (damage, i)
+
+
+def test_raw_hints_only_for_what_a_pdf_reader_opens():
+    """The raw JavaScript and /ByteRange hints are looked for in files whose head a PDF reader opens (junk
+    before the header included, and past the first chunk); other files are hashed and measured only."""
+    import io
+
+    from gateway.inspect import CHUNK, _stream_scan
+
+    filler = b"% filler\n" * (CHUNK // 9 + 10)
+    late = filler + b"<< /S /JavaScript /JS (x) >> << /ByteRange [0 1 2 3] >>\n%%EOF\n"
+    for head in (b"%PDF-1.7\n", b"junk before the header " * 10 + b"%PDF-1.4\n"):
+        scan = _stream_scan(io.BytesIO(head + late))
+        assert scan.js_hint and scan.sig_hint
+        assert scan.size == len(head + late)
+    mail_text = b"Subject: x\r\n\r\n" + b"a" * 2000 + late
+    scan = _stream_scan(io.BytesIO(mail_text))
+    assert not scan.js_hint and not scan.sig_hint
+    import hashlib
+
+    assert scan.size == len(mail_text) and scan.sha256 == hashlib.sha256(mail_text).hexdigest()
+    # a file shorter than the PDF window: undecided, so looked at
+    assert _stream_scan(io.BytesIO(b"/ByteRange")).sig_hint
