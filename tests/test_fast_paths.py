@@ -194,3 +194,79 @@ def test_raw_hints_only_for_what_a_pdf_reader_opens():
     assert scan.size == len(mail_text) and scan.sha256 == hashlib.sha256(mail_text).hexdigest()
     # a file shorter than the PDF window: undecided, so looked at
     assert _stream_scan(io.BytesIO(b"/ByteRange")).sig_hint
+
+
+def _sha(b: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(b).hexdigest()
+
+
+@pytest.mark.parametrize("kind", ["message", "zip"])
+def test_rebuilt_container_read_back_refuses_what_was_not_meant(tmp_path, dev_settings, kind):
+    """The read-back check compares members in memory (mail) or from files (archives): a changed byte, a
+    missing or reordered member, or a .p7s over other bytes is refused, and nothing is left behind."""
+    import zipfile
+
+    from gateway.signing.containers import ContainerOutputRejected, Expected, check_rebuilt
+
+    body = b"xin chao\r\n"
+    pdf = b"%PDF-1.4 " + os.urandom(2000)
+    if kind == "message":
+        path, media = tmp_path / "out.eml", "message/rfc822"
+        path.write_bytes(_mail("A", pdf))
+        members = [("", body[:-2]), ("a.pdf", pdf)]  # the CRLF before a boundary is the delimiter's
+    else:
+        path, media = tmp_path / "out.zip", "application/zip"
+        with zipfile.ZipFile(path, "w") as zf:
+            zf.writestr("b.txt", body)
+            zf.writestr("a.pdf", pdf)
+        members = [("b.txt", body), ("a.pdf", pdf)]
+    good = [Expected(n, _sha(c)) for n, c in members]
+    check_rebuilt(path, media, good, dev_settings)
+    for bad in (
+        [good[0], Expected(good[1].name, _sha(pdf + b"x"))],  # a member's bytes differ
+        [good[1], good[0]],  # order
+        good[:1],  # one missing
+        [*good, Expected("a.pdf.p7s", _sha(b"none"), "cades")],  # a .p7s that is not there
+    ):
+        with pytest.raises(ContainerOutputRejected):
+            check_rebuilt(path, media, bad, dev_settings)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]  # the read-back leaves nothing
+
+
+def test_rebuilt_message_p7s_is_verified_in_memory(tmp_path, dev_settings):
+    """A detached signature put beside a mail's attachment is verified again over the attachment read back
+    (both kept in memory): over other bytes, refused."""
+    from gateway.signing.containers import ContainerOutputRejected, Expected, check_rebuilt
+    from gateway.signing.check import OutputRejected, SignatureNotVerified
+    from gateway.signing import OrgSigner
+
+    content = b"plain bytes of an attachment " + os.urandom(500)
+    src = tmp_path / "att.bin"
+    src.write_bytes(content)
+    signer = OrgSigner(dev_settings)
+    try:
+        signer.sign_detached(src, tmp_path / "att.p7s")
+    finally:
+        signer.close()
+    p7s = (tmp_path / "att.p7s").read_bytes()
+
+    def mail_with(att: bytes) -> bytes:
+        return (
+            b"From: a@b.example\r\nSubject: s\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"B\"\r\n\r\n"
+            b"--B\r\nContent-Type: application/octet-stream; name=\"att.bin\"\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+            + base64.encodebytes(att).replace(b"\n", b"\r\n")
+            + b"--B\r\nContent-Type: application/pkcs7-signature; name=\"att.bin.p7s\"\r\n"
+            b"Content-Disposition: attachment; filename=\"att.bin.p7s\"\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+            + base64.encodebytes(p7s).replace(b"\n", b"\r\n") + b"--B--\r\n"
+        )
+
+    out = tmp_path / "m.eml"
+    out.write_bytes(mail_with(content))
+    expected = [Expected("att.bin", _sha(content)), Expected("att.bin.p7s", _sha(p7s), "cades")]
+    check_rebuilt(out, "message/rfc822", expected, dev_settings)
+    other = content[:-1] + bytes([content[-1] ^ 1])
+    out.write_bytes(mail_with(other))
+    with pytest.raises((ContainerOutputRejected, OutputRejected, SignatureNotVerified)):
+        check_rebuilt(out, "message/rfc822", [Expected("att.bin", _sha(other)), expected[1]], dev_settings)

@@ -120,6 +120,9 @@ class Extraction:
     _dir: list = field(default_factory=list)  # shared by children: [Path] once created
     _owned: bool = True
     name: str = ""  # the name of the container being read (a gzip's member is named after it)
+    # Members already in memory stay there (MemberRef.data, no file): for reading a rebuilt container back,
+    # where members are only hashed and compared, never inspected
+    in_memory: bool = False
 
     @classmethod
     def under(cls, base: Path, settings) -> "Extraction":
@@ -135,7 +138,7 @@ class Extraction:
 
     def child(self) -> "Extraction":
         """The extraction of a member's own members: one level deeper, same directory and budget."""
-        return Extraction(self.base, self.budget, self.depth + 1, self._dir, False)
+        return Extraction(self.base, self.budget, self.depth + 1, self._dir, False, in_memory=self.in_memory)
 
     def new_path(self, suffix: str = "") -> Path:
         with _our_disk():
@@ -185,6 +188,10 @@ class Extraction:
         """A member already in memory (small parts of a structured format), within the budget."""
         import io
 
+        if self.in_memory:
+            self.budget.check_time()
+            self.budget.take(len(data))
+            return MemberRef(location=location, name=name, path=None, role=role, media_type=media_type, data=data)
         return self.extract(io.BytesIO(data), location=location, name=name, role=role, media_type=media_type)
 
     def close(self) -> None:

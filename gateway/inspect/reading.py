@@ -45,17 +45,19 @@ class MemberRef:
     """One thing inside a container: its name as the container calls it, and a private copy of its bytes.
 
     `path` is a file in the pipeline's private work directory (never the sender's file); the container's
-    rebuilder finds the member again by `location`.
+    rebuilder finds the member again by `location`. An extraction made only to compare (a rebuilt container
+    read back) keeps members that were already in memory as `data` instead, with no file (`path` None).
     """
 
     location: str  # stable position inside the container: "zip:dir/a.pdf#3", "mime:1.2", "tnef:2"
     name: str  # the member's file name as the recipient would see it ("" when it has none)
-    path: Path
+    path: Path | None
     role: str = "document"  # "document" (needs a signature); "body", "inline", "embedded": read, never signed
     media_type: str | None = None  # as declared inside the container; the member is sniffed by content
     # What the container declares for this member on its own (a MIME part's X-Kyso-* headers, gateway.declare):
     # (key, value) pairs that override the container's declaration for this member.
     declared: tuple[tuple[str, str], ...] = ()
+    data: bytes | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)

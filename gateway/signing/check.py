@@ -470,16 +470,18 @@ def _check_pdf(signed: Path, source: Path, *, chunk: int, source_sha256: str | N
     return result["sha256"]
 
 
-def check_detached(p7s: Path, src: Path, chunk: int = 1 << 20) -> None:
-    """A detached CAdES signature verifies over the original file's bytes."""
+def check_detached(p7s: Path | bytes, src: Path | bytes, chunk: int = 1 << 20) -> None:
+    """A detached CAdES signature verifies over the original file's bytes (each a file, or bytes)."""
 
     def digest_of(algo: str) -> bytes:
+        if isinstance(src, bytes):
+            return hashlib.new(algo, src).digest()
         h = hashlib.new(algo)
         with open(src, "rb") as fh:
             _read_into(fh, 0, Path(src).stat().st_size, chunk, h)
         return h.digest()
 
-    verify_cms(Path(p7s).read_bytes(), digest_of)
+    verify_cms(p7s if isinstance(p7s, bytes) else Path(p7s).read_bytes(), digest_of)
 
 
 def verify_cms(der: bytes, digest_of) -> None:

@@ -24,8 +24,8 @@ from __future__ import annotations
 import hashlib
 import importlib
 import shutil
-import tempfile
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Mapping
 
@@ -109,9 +109,10 @@ def check_rebuilt(path: Path, media: str, expected: list[Expected], settings, ch
     from gateway.inspect.members import Extraction
     from gateway.signing import check
 
-    base = Path(tempfile.mkdtemp(prefix="check-", dir=path.parent))
+    # made on first use only: a mail's members are compared in memory, an archive's are extracted here
+    base = path.parent / f".check-{uuid.uuid4().hex}"
     try:
-        ex = Extraction.under(base, settings)
+        ex = replace(Extraction.under(base, settings), in_memory=True)
         reading = containers.read(path, media, ex.child(), name)
         if reading is None or reading.incomplete:
             why = ", ".join(r.code for r in reading.incomplete) if reading is not None else "no reader"
@@ -120,20 +121,27 @@ def check_rebuilt(path: Path, media: str, expected: list[Expected], settings, ch
         if [m.name for m in got] != [e.name for e in expected]:
             raise _rejected("it does not hold the expected members in order")
         for i, (ref, want) in enumerate(zip(got, expected)):
-            if _sha256(ref.path, chunk) != want.sha256:
+            if _sha256(ref, chunk) != want.sha256:
                 raise _rejected(f"member {want.name} differs from what was put in")
             # A signed PDF went through the full output check (check_pdf) before it was put in; the bytes read
             # back are those bytes (same SHA-256), so it is not parsed a second time. A .p7s is verified again
             # against the member read back before it (cheap: one hash and one signature).
             if want.check == "cades":
-                check.check_detached(ref.path, got[i - 1].path, chunk)
+                check.check_detached(_content(ref), _content(got[i - 1]), chunk)
     finally:
         shutil.rmtree(base, ignore_errors=True)
 
 
-def _sha256(path: Path, chunk: int) -> str:
+def _sha256(ref, chunk: int) -> str:
+    if ref.data is not None:
+        return hashlib.sha256(ref.data).hexdigest()
     h = hashlib.sha256()
-    with open(path, "rb") as fh:
+    with open(ref.path, "rb") as fh:
         while block := fh.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+def _content(ref):
+    """A member read back: its bytes when kept in memory, else its file."""
+    return ref.data if ref.data is not None else ref.path
