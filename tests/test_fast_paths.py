@@ -270,3 +270,26 @@ def test_rebuilt_message_p7s_is_verified_in_memory(tmp_path, dev_settings):
     out.write_bytes(mail_with(other))
     with pytest.raises((ContainerOutputRejected, OutputRejected, SignatureNotVerified)):
         check_rebuilt(out, "message/rfc822", [Expected("att.bin", _sha(other)), expected[1]], dev_settings)
+
+
+def test_rebuilder_keeps_the_senders_lines_only_when_they_are_plain_base64():
+    """The sender's base64 lines for the unchanged start of a signed PDF are kept only when they are plain
+    base64 (checked by a strided copy and pybase64): the same answer as removing the alphabet with
+    bytes.translate, whatever byte is damaged."""
+    from gateway.signing import message as rb
+
+    alphabet = ALPHABET
+    rng = random.Random(11)
+    for width in (60, 64, 76):
+        stride, lines = width + 2, 50
+        flat = base64.b64encode(os.urandom(width // 4 * 3 * lines))
+        prefix = b"".join(flat[i * width : (i + 1) * width] + b"\r\n" for i in range(lines))
+        assert rb._alphabet_only(prefix, width, lines)
+        for junk in (b"=", b"!", b" ", b"\x00", b"-", b"_"):
+            i = rng.randrange(len(prefix))
+            if i % stride >= width:
+                continue
+            damaged = prefix[:i] + junk + prefix[i + 1 :]
+            reference = damaged.translate(None, alphabet) == b"\r\n" * lines
+            assert rb._alphabet_only(damaged, width, lines) is reference is False
+        assert not rb._alphabet_only(prefix[:-1], width, lines)  # not whole lines: not kept
