@@ -16,7 +16,8 @@ a quarter of the relay's interpreter lock):
   direct         the clients straight to the sink: the ceiling of the load generator itself
 Two phases per side: latency (1 client, sequential) and throughput (C concurrent clients).
 Added latency = gateway p50 - gw relay p50 - signing p50 (the same PDF through Engine.submit alone);
-also reported against the plain relay.
+also reported against the plain relay. Paired: each message through the gw relay, the gateway and its PDF
+through Engine.submit alone in turn; the p50 of the per-message differences (robust to the machine's drift).
 Goals (issue 8): added p50 <= 15 ms, >= 30 messages/s sustained, 0 errors.
 
     .venv/bin/python -m bench.bench_smtp [--smoke] [--n N] [--clients C] [--workers W]
@@ -372,7 +373,7 @@ async def signing_alone(engine, pdfs: list[Path], n: int, work: Path) -> dict:
         r = await engine.submit(pdf_document(pdfs[i % len(pdfs)]), out_dir=work)
         times.append(time.perf_counter() - t0)
         _drop_output(r)
-    return {"latency_ms": summarize(times, 1000.0)}
+    return {"latency_ms": summarize(times, 1000.0), "seconds": times}
 
 
 def _child_main(kind: str, conn, opts: dict) -> None:
@@ -392,6 +393,10 @@ def _child_main(kind: str, conn, opts: dict) -> None:
             cmd = await loop.run_in_executor(None, conn.recv)
             if cmd == "signing" and engine is not None:
                 conn.send(await signing_alone(engine, opts["pdfs"], opts["n_lat"], opts["work"]))
+            elif isinstance(cmd, tuple) and cmd[0] == "signing1" and engine is not None:
+                # one PDF through Engine.submit, the i-th: the paired reference of one mail (seconds)
+                pdfs = opts["pdfs"]
+                conn.send((await signing_alone(engine, pdfs[cmd[1] % len(pdfs):] + pdfs, 1, opts["work"]))["seconds"][0])
             elif cmd == "stop":
                 if door is not None:
                     await door.stop(10.0)
@@ -468,7 +473,7 @@ def relay_side(kind: str, sink_port: int, messages, n_lat, n_tput, clients, extr
 
 
 def gateway_side(env, sink_port: int, messages, pdfs, n_lat, n_tput, clients, workers, work: Path,
-                 extra=None) -> dict:
+                 extra=None, paired: bool = False) -> dict:
     child = Child("gateway", sink_port=sink_port, var_dir=env.settings.var_dir, workers=workers, pdfs=pdfs,
                   n_lat=n_lat, work=work, softhsm2_conf=env.token.softhsm2_conf)
     try:
@@ -477,9 +482,51 @@ def gateway_side(env, sink_port: int, messages, pdfs, n_lat, n_tput, clients, wo
             res[name] = asyncio.run(measure(child.port, msgs, n_l, n_t, clients, warm=workers))
         # the signing reference runs in the gateway's process, on the loop the door runs on
         res["signing_alone"] = child.ask("signing")
+        if paired:
+            relay = Child("gw_relay", sink_port=sink_port)
+            try:
+                res["paired"] = paired_latency(relay, child, messages, n_lat, workers)
+            finally:
+                relay.close()
         return res
     finally:
         child.close()
+
+
+def paired_latency(relay: "Child", gw: "Child", messages, n: int, workers: int) -> dict:
+    """The added latency from paired samples: for each message, the same message through the gw relay, then
+    through the gateway, then its PDF through Engine.submit alone, one after the other. Each sample's
+    added = gateway - gw relay - signing alone; the p50 of those. The three unpaired p50s are measured
+    minutes apart, and on a shared VM the signing reference alone moved by 10 ms between runs."""
+
+    async def one(port: int, raw: bytes) -> float:
+        c = RawClient(port)
+        await c.connect()
+        try:
+            t0 = time.perf_counter()
+            await c.send(SENDER, RCPT, raw)
+            return time.perf_counter() - t0
+        finally:
+            await c.close()
+
+    async def run() -> dict:
+        await send_all(relay.port, messages, 2, 1)
+        samples = []
+        for i in range(n):
+            raw = messages[i % len(messages)]
+            r = await one(relay.port, raw)
+            g = await one(gw.port, raw)
+            sgn = gw.ask(("signing1", i % len(messages)))
+            samples.append((r, g, sgn, g - r - sgn))
+        return {
+            "n": n,
+            "gw_relay_ms": summarize([x[0] for x in samples], 1000.0),
+            "gateway_ms": summarize([x[1] for x in samples], 1000.0),
+            "signing_alone_ms": summarize([x[2] for x in samples], 1000.0),
+            "added_ms": summarize([x[3] for x in samples], 1000.0),
+        }
+
+    return asyncio.run(run())
 
 
 # --- main -----------------------------------------------------------------------------------------
@@ -528,8 +575,10 @@ def main(argv: list[str] | None = None) -> int:
         if have_gateway:
             before = sink_h["count"]
             res["gateway"] = gateway_side(env, sink_port, messages, pdfs, n_lat, n_tput, clients, a.workers, work,
-                                          extra)
+                                          extra, paired=a.side == "both")
             res["gateway"]["sink_received"] = sink_h["count"] - before
+            if "paired" in res["gateway"]:
+                res["paired"] = res["gateway"].pop("paired")
     finally:
         servers.run(_close(sink))
         servers.stop()
@@ -571,6 +620,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"signing alone p50 {res['signing_alone_p50_ms']:.1f} ms; added latency p50 beyond signing and "
               f"the same relay (gw_relay) {res['added_latency_p50_ms']:.1f} ms, beyond signing and the plain "
               f"relay {res['added_latency_vs_plain_relay_p50_ms']:.1f} ms")
+    if "paired" in res:
+        pr = res["paired"]
+        res["added_latency_paired_p50_ms"] = pr["added_ms"]["p50"]
+        print(f"paired ({pr['n']} messages, each through the gw relay, the gateway and signing alone in turn): "
+              f"gw relay p50 {pr['gw_relay_ms']['p50']:.1f} ms, gateway p50 {pr['gateway_ms']['p50']:.1f} ms, "
+              f"signing alone p50 {pr['signing_alone_ms']['p50']:.1f} ms; added latency p50 "
+              f"{pr['added_ms']['p50']:.1f} ms (p95 {pr['added_ms']['p95']:.1f} ms)")
     write_json(a.out, NAME, {"smoke": a.smoke, "results": res})
     return 0
 

@@ -79,6 +79,8 @@ def test_bench_smtp(bench_out):
             assert {"p50", "p95", "p99"} <= set(r["latency_ms"])
         assert res[side]["sink_received"] >= res[side]["throughput"]["n"]
     assert "added_latency_p50_ms" in res
+    paired = res["paired"]  # each message through the gw relay, the gateway and signing alone, in turn
+    assert paired["n"] >= 2 and paired["added_ms"]["p50"] == paired["added_ms"]["p50"]  # a number, not NaN
 
 
 def test_bench_folder(bench_out):
