@@ -286,3 +286,25 @@ def test_mime_limits_of_the_settings_hold_in_the_pipeline_and_answer_552(dev_set
             assert not list((tmp_path / "sink").glob("*.eml"))
         finally:
             gw.close()
+
+
+def test_smtp_message_files_are_removed_after_the_reply_and_before_stop_returns(loop, dev_settings, engine, tmp_path):
+    """The door's private copy of a message (msg-*.eml) and the signed output are removed after the reply
+    (off its path), and stopping the door waits for that: nothing of a message stays behind."""
+    spool = tmp_path / "spool"
+    gw = Gateway(loop, dev_settings, engine, tmp_path / "sink", spool_dir=spool)
+    try:
+        pdfs = [make_pdf(tmp_path / f"cv{i}.pdf").read_bytes() for i in range(4)]
+        with smtplib.SMTP("127.0.0.1", gw.port, timeout=60) as c:
+            for pdf in pdfs[:3]:
+                c.sendmail("a@so-a.gov.vn", ["b@so-b.gov.vn"], _mail(attachment=pdf))
+        deadline = time.monotonic() + 10
+        while list(spool.glob("msg-*")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not list(spool.glob("msg-*"))
+        with smtplib.SMTP("127.0.0.1", gw.port, timeout=60) as c:
+            c.sendmail("a@so-a.gov.vn", ["b@so-b.gov.vn"], _mail(attachment=pdfs[3]))
+    finally:
+        gw.close()  # stops the door: waits for the last message's tidying
+    assert not list(spool.glob("msg-*"))
+    assert len(list((tmp_path / "sink").glob("*.eml"))) == 4

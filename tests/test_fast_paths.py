@@ -194,6 +194,12 @@ def test_raw_hints_only_for_what_a_pdf_reader_opens():
     assert scan.size == len(mail_text) and scan.sha256 == hashlib.sha256(mail_text).hexdigest()
     # a file shorter than the PDF window: undecided, so looked at
     assert _stream_scan(io.BytesIO(b"/ByteRange")).sig_hint
+    # a hint cut in two by the chunk boundary is still seen, each on its own
+    for hint, attr in ((b"/ByteRange", "sig_hint"), (b"/S /JavaScript ", "js_hint")):
+        for cut in (1, 4, len(hint) - 1):
+            data = b"%PDF-1.7\n" + b"x" * (CHUNK - 9 - cut) + hint + b"\n%%EOF\n"
+            scan = _stream_scan(io.BytesIO(data))
+            assert getattr(scan, attr) and not getattr(scan, "js_hint" if attr == "sig_hint" else "sig_hint")
 
 
 def _sha(b: bytes) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import hashlib
+import itertools
 import logging
 import re
 import time
@@ -37,7 +38,9 @@ __all__ = ["inspect", "sniff", "sniff_file", "PDF", "read"]
 log = logging.getLogger(__name__)
 
 CHUNK = 1024 * 1024
-_JS_RAW = re.compile(rb"/S\s*/JavaScript\b")  # long enough not to match random image bytes
+# raw hints in a PDF's bytes (uncompressed objects): a JavaScript action, a signature's /ByteRange (group 1);
+# long enough not to match random image bytes
+_HINTS = re.compile(rb"/(?:S\s*/JavaScript\b|(ByteRange))")
 _NUMBER = re.compile(r"\bSố\s*[:：]\s*([0-9][0-9A-Za-zĐđ./\-–]*?/[0-9A-Za-zĐđ./\-–]*[0-9A-Za-zĐđ])", re.UNICODE)
 
 
@@ -71,11 +74,13 @@ def _stream_scan(fh: BinaryIO) -> _Scan:
             scan.size += len(chunk)
             continue
         # The chunk alone, and only its first bytes joined to the previous tail for a match across the
-        # boundary: no copy of the whole chunk (a 200 MB file was 0.1 s of memcpy here).
-        if not scan.js_hint and (_JS_RAW.search(chunk) or (tail and _JS_RAW.search(tail + chunk[:64]))):
-            scan.js_hint = True
-        if not scan.sig_hint and (b"/ByteRange" in chunk or (tail and b"/ByteRange" in tail + chunk[:64])):
-            scan.sig_hint = True
+        # boundary: no copy of the whole chunk (a 200 MB file was 0.1 s of memcpy here). One pass for both.
+        if not (scan.js_hint and scan.sig_hint):
+            for m in itertools.chain(_HINTS.finditer(tail + chunk[:64]) if tail else (), _HINTS.finditer(chunk)):
+                if m.group(1):
+                    scan.sig_hint = True
+                else:
+                    scan.js_hint = True
         tail = chunk[-64:]
         scan.size += len(chunk)
     scan.sha256 = h.hexdigest()

@@ -102,8 +102,12 @@ class SmtpDoor:
     async def stop(self, grace: float = 30.0) -> None:
         if self._server is not None:
             self._server.close()  # stop accepting; open sessions finish their current message
-            if self._inflight:
-                await asyncio.wait(self._inflight, timeout=grace)
+            deadline = asyncio.get_running_loop().time() + grace
+            while self._inflight:  # a message that finishes adds its tidying: wait for that too
+                left = deadline - asyncio.get_running_loop().time()
+                if left <= 0:
+                    break
+                await asyncio.wait(set(self._inflight), timeout=left)
             self._server = None
         if self.sink is not None:
             await self.sink.stop(grace)
@@ -166,9 +170,14 @@ class SmtpDoor:
         try:
             return await self._conclude(server, envelope, data, result, facts)
         finally:
-            await asyncio.to_thread(_remove, spooled)
-            if result.output is not None:
-                await asyncio.to_thread(_remove, result.output.path)
+            self._tidy(spooled, result.output.path if result.output is not None else None)
+
+    def _tidy(self, *paths) -> None:
+        """Remove the message's private files after the reply, not before it (one thread hop, off the reply's
+        path); stop() waits for it like for a message in flight."""
+        task = asyncio.get_running_loop().create_task(asyncio.to_thread(_remove_all, paths))
+        self._inflight.add(task)
+        task.add_done_callback(self._inflight.discard)
 
     async def _conclude(self, server, envelope, data: bytes, result: Result, facts: dict) -> str:
         facts["outcome"] = str(result.outcome)
@@ -243,6 +252,12 @@ def _prepare_spool(directory: Path, older_than: float) -> None:
                 leftover.unlink()
         except OSError:
             pass
+
+
+def _remove_all(paths) -> None:
+    for p in paths:
+        if p is not None:
+            _remove(p)
 
 
 def _remove(path) -> None:
