@@ -146,6 +146,7 @@ def ocr_pages(pairs, limit: int) -> list[tuple[float, float]]:
         img = doc[0].render(scale=300 / 72).to_pil()
         # what a page without a text layer costs: cleaning (deskew, frames, red ink) + OCR at every level of the
         # pyramid; CPU time of this process = the work of one core (the wall clock also counts other processes)
+        ocr.forget()  # the inspection above read this page already: time Tesseract, not the memo
         t, c = time.perf_counter(), time.process_time()
         for prepared, _reduction in ocr._prepare(img):
             ocr.recognise(prepared)

@@ -299,3 +299,34 @@ def test_rebuilder_keeps_the_senders_lines_only_when_they_are_plain_base64():
             reference = damaged.translate(None, alphabet) == b"\r\n" * lines
             assert rb._alphabet_only(damaged, width, lines) is reference is False
         assert not rb._alphabet_only(prefix[:-1], width, lines)  # not whole lines: not kept
+
+
+def test_ocr_reads_the_same_pixels_once_per_process(monkeypatch):
+    """A picture met again (a letterhead in every letter of a template) is answered from what Tesseract read
+    the first time: the same lines. Other pixels, or another mode, are read."""
+    from PIL import Image, ImageDraw
+
+    from gateway.inspect import ocr
+
+    try:
+        eng = ocr.engine()
+    except ocr.OcrUnavailable:
+        pytest.skip("no Tesseract here")
+    calls = []
+    real = type(eng).lines
+    monkeypatch.setattr(type(eng), "lines", lambda self, image, sparse: calls.append(1) or real(self, image, sparse))
+    ocr.forget()
+
+    def picture(text: str):
+        img = Image.new("L", (900, 160), 255)
+        ImageDraw.Draw(img).text((20, 40), text, fill=0, font_size=48)
+        return img
+
+    first = ocr.recognise(picture("TOI MAT 123"))
+    again = ocr.recognise(picture("TOI MAT 123"))
+    assert again == first and len(calls) == 1
+    ocr.recognise(picture("TOI MAT 124"))
+    ocr.recognise(picture("TOI MAT 123").convert("RGB"))
+    assert len(calls) == 3
+    ocr.forget()
+    assert ocr.recognise(picture("TOI MAT 123")) == first and len(calls) == 4
