@@ -120,8 +120,10 @@ def _long_scan(variant_set, tmp_path, marked_first: bool) -> Path:
     scanned = next(s for s in SMALL if s.cls == ("scanned-pdf" if marked_first else "neg-scanned"))
     w = PdfWriter()
     w.append(PdfReader(variant_set[first.name]))
-    for _ in range(6):
+    for i in range(6):
         w.append(PdfReader(variant_set[scanned.name]))
+        # each scan a little larger: six different pictures (OCR reads the same pixels only once per process)
+        w.pages[-1].scale_by(1.0 + 0.03 * (i + 1))
     out = tmp_path / f"long-{marked_first}.pdf"
     with open(out, "wb") as fh:
         w.write(fh)
@@ -140,6 +142,9 @@ def test_a_reading_cut_short_is_never_released(marked_first, variant_set, tmp_pa
     # 3 s: the text page is read on a loaded machine too; six scanned pages (over 1 s each) are not
     settings = load_settings(var_dir=tmp_path / "var", limits={"document_seconds": 3.0})
     path = _long_scan(variant_set, tmp_path, marked_first)
+    from gateway.inspect import ocr
+
+    ocr.forget()  # nothing of these pages read before, in this process
     facts = inspect(Document(Channel.CLI, path.name, path=path), settings, Validator(settings))
     assert {"SECRECY_SCAN_INCOMPLETE", "TIME_LIMIT"} & {r.code for r in facts.incomplete}, facts.incomplete
     decision = load_policies(settings.policy.dir).decide(Document(Channel.CLI, path.name, path=path), facts)
