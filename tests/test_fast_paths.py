@@ -328,5 +328,9 @@ def test_ocr_reads_the_same_pixels_once_per_process(monkeypatch):
     ocr.recognise(picture("TOI MAT 124"))
     ocr.recognise(picture("TOI MAT 123").convert("RGB"))
     assert len(calls) == 3
+    dpi = picture("TOI MAT 123")
+    dpi.info["dpi"] = (150, 150)  # given to Tesseract as the source resolution: another reading
+    ocr.recognise(dpi)
+    assert len(calls) == 4
     ocr.forget()
-    assert ocr.recognise(picture("TOI MAT 123")) == first and len(calls) == 4
+    assert ocr.recognise(picture("TOI MAT 123")) == first and len(calls) == 5

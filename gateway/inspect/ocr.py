@@ -150,7 +150,8 @@ def recognise(image, *, sparse: bool = False) -> list[OcrLine]:
     before in this process (a letterhead, a logo, a form's printed frame in every document of a template):
     the lines read then, without Tesseract (~0.5 s a page)."""
     eng = engine()
-    key = (hashlib.sha256(image.tobytes()).digest(), image.size, image.mode, sparse)
+    # the resolution goes to Tesseract with the pixels (its source resolution): part of what was read
+    key = (hashlib.sha256(image.tobytes()).digest(), image.size, image.mode, repr(image.info.get("dpi")), sparse)
     with _LOCK:
         seen = _READ.get(key)
         if seen is not None:
