@@ -1,8 +1,7 @@
-"""inspect(): type by content, PDF structure facts, hostile input, every corpus PDF, a 200 MB file."""
+"""inspect(): type by content, PDF structure facts, hostile input, a 200 MB file (every corpus PDF: test_corpus.py)."""
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import subprocess
 import sys
@@ -18,8 +17,6 @@ from gateway.settings import load_settings
 from gateway.validation import Validator
 
 from util import make_big_pdf, make_pdf, sign_as_person
-
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 
 
 @pytest.fixture(scope="module")
@@ -191,56 +188,6 @@ def test_signed_document(dev_settings, tmp_path):
     f = _facts(p, dev_settings, Validator(dev_settings))
     (sig,) = f.signatures
     assert sig.valid and sig.covers_whole_document and f.empty_signature_fields == () and f.warnings == ()
-
-
-# --- the real-world corpus ---------------------------------------------------------------------------------
-
-
-def _manifest() -> dict[str, set[str]]:
-    with open(CORPUS / "pdf-manifest.tsv", encoding="utf-8") as fh:
-        return {Path(r["file"]).name: set(r["classes"].split(",")) for r in csv.DictReader(fh, delimiter="\t")}
-
-
-def test_every_corpus_pdf(dev_settings, capsys):
-    """No crash on any file; each gets facts consistent with its classes. Prints classes -> facts."""
-    manifest = _manifest()
-    files = sorted((CORPUS / "pdf").iterdir())
-    assert len(files) >= 80
-    validator = Validator(dev_settings)
-    rows = []
-    for p in files:
-        classes = manifest.get(p.name, set())
-        f = _facts(p, dev_settings, validator)
-        assert f.is_pdf and f.size == p.stat().st_size, p.name
-        readable = not f.broken and not (f.encrypted and f.page_count is None)
-        if "signed" in classes and readable:
-            assert f.signatures, p.name
-            for s in f.signatures:
-                assert not s.trusted  # none of them chains to our roots
-        if "encrypted-password" in classes or "encrypted-pubkey" in classes:
-            assert f.encrypted or f.broken, p.name
-        if "encrypted-open" in classes:
-            assert f.encrypted, p.name
-        if "empty-sig-field" in classes and readable:
-            assert f.empty_signature_fields, p.name
-        for level in ("P1", "P2", "P3"):
-            if f"certified-{level}" in classes and readable:
-                assert f.docmdp_level == int(level[1]), p.name
-        if classes <= {"plain", "text-vietnamese", "text-arabic", "text-cjk", "text-hebrew", "text-thai"}:
-            assert not f.broken, p.name
-        assert f.secrecy == (), p.name  # none of these public files carries a Vietnamese secrecy stamp
-        sigs = "".join(
-            ("V" if s.valid else "I" if not s.intact else "U") + ("c" if s.covers_whole_document else "-")
-            for s in f.signatures
-        )
-        rows.append(
-            f"{','.join(sorted(classes))[:58]:58} enc={int(f.encrypted)} brk={int(f.broken)} rec={int(f.recovered)} "
-            f"pages={f.page_count} mdp={f.docmdp_level} js={int(f.javascript)} empty={len(f.empty_signature_fields)} "
-            f"sigs={sigs or '-'} warn={','.join(sorted({w.code for w in f.warnings})) or '-'}"
-        )
-    with capsys.disabled():
-        print("\n[corpus] classes -> facts (sigs: V valid / U untrusted / I not intact; c covers whole document)")
-        print("\n".join(sorted(rows)))
 
 
 # --- large files --------------------------------------------------------------------------------------------

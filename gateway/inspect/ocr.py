@@ -54,10 +54,11 @@ FALLBACK_SIDE = 1600  # an image without legible background is read reduced to t
 
 _LOCK = threading.Lock()
 # What Tesseract read in this process, by the exact pixels (and mode) read: deterministic for the same input,
-# so a picture met again is not read again. Only the lines are kept (a few KB each), for the last _READ_MAX
-# pictures; the worker holds the documents themselves while it reads them anyway.
+# so a picture met again is not read again. Only the lines are kept (under a KB each, usually), for the last _READ_MAX
+# pictures (a line of text read apart is a picture too; the shared corpus makes ~460); the worker holds the
+# documents themselves while it reads them anyway.
 _READ: "collections.OrderedDict[tuple, tuple[OcrLine, ...]]" = collections.OrderedDict()
-_READ_MAX = 256
+_READ_MAX = 2048
 _ENGINE: "_Engine | None" = None
 _UNAVAILABLE: str | None = None
 

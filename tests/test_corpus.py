@@ -1,0 +1,188 @@
+"""Every PDF of the shared corpus, in one module so that one test process reads them (a picture's OCR is read
+once per process: the corpus's scans cost one reading here, not four):
+- inspect(): no crash, and facts consistent with each file's classes (was tests/test_inspect.py);
+- a dry run: a decision with a reason for every file, nothing fatal signed (was tests/test_corpus_decisions.py);
+- issue 17, done when: the corpus runs through `check` and `sign`. Every signed output is valid and trusted by
+  pdfsig, has the input's page count (pdfinfo) and keeps its text (pdftotext: every character of the input;
+  pdfium: every word of the pages' own content). Every refusal is a decision with its reason (a TemporaryError
+  fails the test: nothing here may be "try again"). `check` and `sign` agree on every file.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import subprocess
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import pytest
+from util import pdfsig
+
+from gateway.audit import AuditLog
+from gateway.inspect import inspect
+from gateway.model import Channel, DocKind, Document, Outcome
+from gateway.pipeline import Pipeline
+from gateway.validation import Validator
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+if not CORPUS.is_dir():
+    CORPUS = Path("/work/shared/corpus")
+
+pytestmark = pytest.mark.skipif(not (CORPUS / "pdf").is_dir(), reason="shared corpus not present")
+
+
+def _classes() -> dict[str, set[str]]:
+    with open(CORPUS / "pdf-manifest.tsv", encoding="utf-8") as fh:
+        return {Path(r["file"]).name: set(r["classes"].split(",")) for r in csv.DictReader(fh, delimiter="\t")}
+
+
+def test_every_corpus_pdf_gets_facts(dev_settings, capsys):
+    """No crash on any file; each gets facts consistent with its classes. Prints classes -> facts."""
+    manifest = _classes()
+    files = sorted((CORPUS / "pdf").iterdir())
+    assert len(files) >= 80
+    validator = Validator(dev_settings)
+    rows = []
+    for p in files:
+        classes = manifest.get(p.name, set())
+        f = inspect(Document(Channel.CLI, p.name, path=p), dev_settings, validator)
+        assert f.is_pdf and f.size == p.stat().st_size, p.name
+        readable = not f.broken and not (f.encrypted and f.page_count is None)
+        if "signed" in classes and readable:
+            assert f.signatures, p.name
+            for s in f.signatures:
+                assert not s.trusted  # none of them chains to our roots
+        if "encrypted-password" in classes or "encrypted-pubkey" in classes:
+            assert f.encrypted or f.broken, p.name
+        if "encrypted-open" in classes:
+            assert f.encrypted, p.name
+        if "empty-sig-field" in classes and readable:
+            assert f.empty_signature_fields, p.name
+        for level in ("P1", "P2", "P3"):
+            if f"certified-{level}" in classes and readable:
+                assert f.docmdp_level == int(level[1]), p.name
+        if classes <= {"plain", "text-vietnamese", "text-arabic", "text-cjk", "text-hebrew", "text-thai"}:
+            assert not f.broken, p.name
+        assert f.secrecy == (), p.name  # none of these public files carries a Vietnamese secrecy stamp
+        sigs = "".join(
+            ("V" if s.valid else "I" if not s.intact else "U") + ("c" if s.covers_whole_document else "-")
+            for s in f.signatures
+        )
+        rows.append(
+            f"{','.join(sorted(classes))[:58]:58} enc={int(f.encrypted)} brk={int(f.broken)} rec={int(f.recovered)} "
+            f"pages={f.page_count} mdp={f.docmdp_level} js={int(f.javascript)} empty={len(f.empty_signature_fields)} "
+            f"sigs={sigs or '-'} warn={','.join(sorted({w.code for w in f.warnings})) or '-'}"
+        )
+    with capsys.disabled():
+        print("\n[corpus] classes -> facts (sigs: V valid / U untrusted / I not intact; c covers whole document)")
+        print("\n".join(sorted(rows)))
+
+
+def test_every_corpus_pdf_gets_a_decision(dev_settings, tmp_path, capsys):
+    classes = _classes()
+    files = sorted((CORPUS / "pdf").glob("*.pdf"))
+    assert len(files) >= 80
+    per_class: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    with AuditLog.at(tmp_path / "log.sqlite3") as audit, Pipeline(dev_settings, audit=audit) as p:
+        for f in files:
+            doc = Document(Channel.FOLDER, f.name, path=f, kind=DocKind.ATTACHMENT)
+            res = p.process(doc, dry_run=True)
+            assert res.decision.reasons, f.name
+            assert res.record_id is not None
+            # What the manifest says is fatal must never come out as sign/pass.
+            cls = classes.get(f.name, {"?"})
+            if cls & {"encrypted-password", "encrypted-pubkey", "encrypted-unreadable", "certified-P1"}:
+                assert res.outcome is Outcome.REJECT, (f.name, res.decision)
+            for c in cls:
+                per_class[c][str(res.outcome)] += 1
+        assert audit.verify().count == len(files)
+    with capsys.disabled():
+        print("\nclass                 sign  pass  reject  block")
+        for c in sorted(per_class):
+            n = per_class[c]
+            print(f"{c:20s} {n['sign']:5d} {n['pass']:5d} {n['reject']:7d} {n['block']:6d}")
+
+_SKIP = re.compile("[\\s\u200e\u200f\u202a-\u202e\u2066-\u2069]+")
+
+
+def _text(path: Path) -> str | None:
+    res = subprocess.run(["pdftotext", "-q", "-enc", "UTF-8", str(path), "-"], capture_output=True, timeout=120)
+    return res.stdout.decode("utf-8", "replace") if res.returncode == 0 else None
+
+
+def _pages(path: Path) -> int | None:
+    res = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True, timeout=120)
+    m = re.search(r"^Pages:\s+(\d+)", res.stdout, re.M)
+    return int(m.group(1)) if m else None
+
+
+def _page_words(path: Path) -> Counter | None:
+    """The words of the pages' own content (pdfium: annotations such as the signature block not included)."""
+    import pypdfium2
+
+    try:
+        pdf = pypdfium2.PdfDocument(str(path))
+    except Exception:  # noqa: BLE001 - pdfium cannot open the input: nothing to compare with it
+        return None
+    try:
+        words: Counter = Counter()
+        for i in range(len(pdf)):
+            page = pdf[i]
+            words.update(_SKIP.sub(" ", page.get_textpage().get_text_range()).split())
+        return words
+    finally:
+        pdf.close()
+
+
+def text_lost(src: Path, out: Path) -> tuple[Counter, list[str]]:
+    """(characters of the input missing from the output's text, per poppler; words of the input's pages missing
+    from the output's pages, per pdfium). pdftotext joins the signature block's lines into a page's text and
+    reorders right-to-left runs, so its words are compared as characters."""
+    before, after = _text(src), _text(out)
+    chars: Counter = Counter()
+    if before is not None:
+        assert after is not None, "poppler reads the input but not the output"
+        chars = Counter(_SKIP.sub("", before)) - Counter(_SKIP.sub("", after))
+    wb, wa = _page_words(src), _page_words(out)
+    words = sorted((wb - wa).elements()) if wb is not None and wa is not None else []
+    return chars, words
+
+
+@pytest.mark.hsm
+@pytest.mark.slow
+def test_corpus_check_and_sign_agree_and_outputs_are_faithful(dev_settings, tmp_path, capsys):
+    files = sorted((CORPUS / "pdf").glob("*.pdf"))
+    assert len(files) >= 80
+    nss = dev_settings.paths.nssdb
+    problems: list[str] = []
+    counts: Counter = Counter()
+    with AuditLog.at(tmp_path / "log.sqlite3") as audit, Pipeline(dev_settings, audit=audit) as p:
+        for f in files:
+            doc = lambda: Document(Channel.CLI, f.name, path=f, kind=DocKind.CORRESPONDENCE)  # noqa: E731
+            checked = p.check(doc())
+            signed = p.process(doc(), out_dir=tmp_path / "out")
+            counts[str(signed.outcome)] += 1
+            c = (checked.outcome, [r.code for r in checked.decision.reasons])
+            s = (signed.outcome, [r.code for r in signed.decision.reasons])
+            if c != s:
+                problems.append(f"{f.name}: check {c} != sign {s}")
+            if signed.outcome is not Outcome.SIGN:
+                if signed.output is not None or not signed.decision.reasons:
+                    problems.append(f"{f.name}: refused without a reason, or with an output")
+                continue
+            out = signed.output.path
+            sigs = pdfsig(out, nss)
+            if not (sigs and sigs[-1]["valid"] and sigs[-1]["trusted"] and sigs[-1]["total_document"]):
+                problems.append(f"{f.name}: pdfsig {sigs[-1] if sigs else 'no signature'}")
+            pin = _pages(f)
+            if pin is not None and _pages(out) != pin:
+                problems.append(f"{f.name}: pages {pin} -> {_pages(out)}")
+            chars, words = text_lost(f, out)
+            if chars or words:
+                problems.append(f"{f.name}: text lost {dict(chars)} {words[:5]}")
+            out.unlink()
+    with capsys.disabled():
+        print(f"\ncorpus: {dict(counts)}")
+    assert not problems, "\n".join(problems)
+    assert counts["sign"] >= 45  # what poppler reads and nothing forbids is signed, not refused
