@@ -289,7 +289,8 @@ class Validator:
             revocation_mode="soft-fail",  # the gateway judges revocation itself, see revocation()
         )
 
-    def validate_pdf(self, source: Path | str | BinaryIO, *, byte_range_seen: bool | None = None) -> tuple[SignatureFacts, ...]:
+    def validate_pdf(self, source: Path | str | BinaryIO, *,
+                     byte_range_seen: bool | None = None) -> tuple[SignatureFacts, ...]:
         """Every filled signature field of the PDF at `source` (path or seekable binary file), validated.
         `byte_range_seen`: the caller already scanned the raw bytes (raw_signature_hint), saving a read."""
         crls = self.crls()  # may raise RevocationSourceUnavailable (hard-fail), before any work
@@ -298,7 +299,8 @@ class Validator:
         # this thread's own loop, kept between documents; inside a running loop (a door): a helper thread
         return run_sync(self._validate_all(source, crls, byte_range_seen))
 
-    async def _validate_all(self, source, crls: list[_Crl], byte_range_seen: bool | None = None) -> tuple[SignatureFacts, ...]:
+    async def _validate_all(self, source, crls: list[_Crl],
+                            byte_range_seen: bool | None = None) -> tuple[SignatureFacts, ...]:
         from pyhanko.pdf_utils.reader import PdfFileReader
 
         own = None

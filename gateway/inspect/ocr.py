@@ -53,10 +53,10 @@ MIN_REDUCED_LINE = 16  # a line read at a reduction is kept from this height (pi
 FALLBACK_SIDE = 1600  # an image without legible background is read reduced to this long side (pixels)
 
 _LOCK = threading.Lock()
-# What Tesseract read in this process, by the exact pixels (and mode) read: deterministic for the same input,
-# so a picture met again is not read again. Only the lines are kept (under a KB each, usually), for the last _READ_MAX
-# pictures (a line of text read apart is a picture too; the shared corpus makes ~460); the worker holds the
-# documents themselves while it reads them anyway.
+# What Tesseract read in this process, by the exact pixels (mode and resolution) read: deterministic for the
+# same input, so a picture met again is not read again. Only the lines are kept (usually under a KB each), for
+# the last _READ_MAX pictures (a line of text read apart is a picture too; the shared corpus makes ~460); the
+# worker holds the documents themselves while it reads them anyway.
 _READ: "collections.OrderedDict[tuple, tuple[OcrLine, ...]]" = collections.OrderedDict()
 _READ_MAX = 2048
 _ENGINE: "_Engine | None" = None

@@ -3,8 +3,8 @@
 The page is rendered in its displayed orientation (/Rotate and the CropBox applied, as a reader sees it) at a low
 resolution with pypdfium2; every pixel that is not white is content: text, images, vector graphics, existing
 annotations and signature appearances alike. Only the top band is searched, so only the top band (and the clearance
-below it) is rendered: half the pixels, and for a page-size scan half the image resampling. The text block (Phụ lục I II.8.b; Phần II for copies) then goes
-into blank space, searched in this order:
+below it) is rendered: half the pixels, and for a page-size scan half the image resampling. The text block (Phụ lục I
+II.8.b; Phần II for copies) then goes into blank space, searched in this order:
 1. at the top right of page 1 at full size (10 pt), nearest the corner first;
 2. the same, shrunk step by step down to 7 pt (still legible, TCVN / Decree 30 use 10-14 pt body text);
 3. the nearest blank area anywhere in the top band (the upper 40 % of the page), full size first, then shrunk.
