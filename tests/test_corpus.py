@@ -1,7 +1,8 @@
 """Every PDF of the shared corpus, in one module so that one test process reads them (a picture's OCR is read
 once per process: the corpus's scans cost one reading here, not four):
 - inspect(): no crash, and facts consistent with each file's classes (was tests/test_inspect.py);
-- a dry run: a decision with a reason for every file, nothing fatal signed (was tests/test_corpus_decisions.py);
+- a dry run (once, a module fixture): a decision with a reason for every file, nothing fatal signed (was
+  tests/test_corpus_decisions.py);
 - issue 17, done when: the corpus runs through `check` and `sign`. Every signed output is valid and trusted by
   pdfsig, has the input's page count (pdfinfo) and keeps its text (pdftotext: every character of the input;
   pdfium: every word of the pages' own content). Every refusal is a decision with its reason (a TemporaryError
@@ -79,29 +80,39 @@ def test_every_corpus_pdf_gets_facts(dev_settings, capsys):
         print("\n".join(sorted(rows)))
 
 
-def test_every_corpus_pdf_gets_a_decision(dev_settings, tmp_path, capsys):
+@pytest.fixture(scope="module")
+def corpus_checked(dev_settings, tmp_path_factory):
+    """Every corpus PDF through `check` (the dry run) once, for the tests below: {name: Result}, and the log."""
+    log = tmp_path_factory.mktemp("corpus-check") / "log.sqlite3"
+    results = {}
+    with AuditLog.at(log) as audit, Pipeline(dev_settings, audit=audit) as p:
+        for f in sorted((CORPUS / "pdf").glob("*.pdf")):
+            results[f.name] = p.check(Document(Channel.CLI, f.name, path=f, kind=DocKind.CORRESPONDENCE))
+    return results, log
+
+
+def test_every_corpus_pdf_gets_a_decision(corpus_checked, capsys):
     classes = _classes()
-    files = sorted((CORPUS / "pdf").glob("*.pdf"))
-    assert len(files) >= 80
+    results, log = corpus_checked
+    assert len(results) >= 80
     per_class: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    with AuditLog.at(tmp_path / "log.sqlite3") as audit, Pipeline(dev_settings, audit=audit) as p:
-        for f in files:
-            doc = Document(Channel.FOLDER, f.name, path=f, kind=DocKind.ATTACHMENT)
-            res = p.process(doc, dry_run=True)
-            assert res.decision.reasons, f.name
-            assert res.record_id is not None
-            # What the manifest says is fatal must never come out as sign/pass.
-            cls = classes.get(f.name, {"?"})
-            if cls & {"encrypted-password", "encrypted-pubkey", "encrypted-unreadable", "certified-P1"}:
-                assert res.outcome is Outcome.REJECT, (f.name, res.decision)
-            for c in cls:
-                per_class[c][str(res.outcome)] += 1
-        assert audit.verify().count == len(files)
+    for name, res in results.items():
+        assert res.decision.reasons, name
+        assert res.record_id is not None
+        # What the manifest says is fatal must never come out as sign/pass.
+        cls = classes.get(name, {"?"})
+        if cls & {"encrypted-password", "encrypted-pubkey", "encrypted-unreadable", "certified-P1"}:
+            assert res.outcome is Outcome.REJECT, (name, res.decision)
+        for c in cls:
+            per_class[c][str(res.outcome)] += 1
+    with AuditLog.at(log) as audit:
+        assert audit.verify().count == len(results)
     with capsys.disabled():
         print("\nclass                 sign  pass  reject  block")
         for c in sorted(per_class):
             n = per_class[c]
             print(f"{c:20s} {n['sign']:5d} {n['pass']:5d} {n['reject']:7d} {n['block']:6d}")
+
 
 _SKIP = re.compile("[\\s\u200e\u200f\u202a-\u202e\u2066-\u2069]+")
 
@@ -151,17 +162,18 @@ def text_lost(src: Path, out: Path) -> tuple[Counter, list[str]]:
 
 @pytest.mark.hsm
 @pytest.mark.slow
-def test_corpus_check_and_sign_agree_and_outputs_are_faithful(dev_settings, tmp_path, capsys):
+def test_corpus_check_and_sign_agree_and_outputs_are_faithful(dev_settings, corpus_checked, tmp_path, capsys):
     files = sorted((CORPUS / "pdf").glob("*.pdf"))
     assert len(files) >= 80
+    checks, _log = corpus_checked
     nss = dev_settings.paths.nssdb
     problems: list[str] = []
     counts: Counter = Counter()
     with AuditLog.at(tmp_path / "log.sqlite3") as audit, Pipeline(dev_settings, audit=audit) as p:
         for f in files:
-            doc = lambda: Document(Channel.CLI, f.name, path=f, kind=DocKind.CORRESPONDENCE)  # noqa: E731
-            checked = p.check(doc())
-            signed = p.process(doc(), out_dir=tmp_path / "out")
+            checked = checks[f.name]  # the dry run of the same document (same channel and kind)
+            signed = p.process(Document(Channel.CLI, f.name, path=f, kind=DocKind.CORRESPONDENCE),
+                               out_dir=tmp_path / "out")
             counts[str(signed.outcome)] += 1
             c = (checked.outcome, [r.code for r in checked.decision.reasons])
             s = (signed.outcome, [r.code for r in signed.decision.reasons])
