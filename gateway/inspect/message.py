@@ -105,7 +105,8 @@ def members(path, ex):
             yield Reading("message/rfc822", metadata=signals(head, mime.walk(head)))
         return
     walk = mime.walk(parsed)
-    _INDEXED.keep(as_read, parsed, walk)
+    if not ex.in_memory:  # a rebuilt message read back is never rebuilt again: nothing to keep it for
+        _INDEXED.keep(as_read, parsed, walk)
     yield Reading("message/rfc822", metadata=signals(parsed, walk),
                   extra={"sender_signed": tuple(l.location for l in walk.leaves if l.signed)})
     yield from walk.problems
