@@ -395,8 +395,8 @@ def _child_main(kind: str, conn, opts: dict) -> None:
                 conn.send(await signing_alone(engine, opts["pdfs"], opts["n_lat"], opts["work"]))
             elif isinstance(cmd, tuple) and cmd[0] == "signing1" and engine is not None:
                 # one PDF through Engine.submit, the i-th: the paired reference of one mail (seconds)
-                pdfs = opts["pdfs"]
-                conn.send((await signing_alone(engine, pdfs[cmd[1] % len(pdfs):] + pdfs, 1, opts["work"]))["seconds"][0])
+                pdf = opts["pdfs"][cmd[1] % len(opts["pdfs"])]
+                conn.send((await signing_alone(engine, [pdf], 1, opts["work"]))["seconds"][0])
             elif cmd == "stop":
                 if door is not None:
                     await door.stop(10.0)

@@ -125,8 +125,8 @@ class Extraction:
     in_memory: bool = False
 
     @classmethod
-    def under(cls, base: Path, settings) -> "Extraction":
-        return cls(Path(base), Budget.from_settings(settings))
+    def under(cls, base: Path, settings, *, in_memory: bool = False) -> "Extraction":
+        return cls(Path(base), Budget.from_settings(settings), in_memory=in_memory)
 
     @property
     def dir(self) -> Path:

@@ -25,7 +25,7 @@ import hashlib
 import importlib
 import shutil
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping
 
@@ -112,7 +112,7 @@ def check_rebuilt(path: Path, media: str, expected: list[Expected], settings, ch
     # made on first use only: a mail's members are compared in memory, an archive's are extracted here
     base = path.parent / f".check-{uuid.uuid4().hex}"
     try:
-        ex = replace(Extraction.under(base, settings), in_memory=True)
+        ex = Extraction.under(base, settings, in_memory=True)
         reading = containers.read(path, media, ex.child(), name)
         if reading is None or reading.incomplete:
             why = ", ".join(r.code for r in reading.incomplete) if reading is not None else "no reader"

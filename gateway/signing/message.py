@@ -16,6 +16,8 @@ import email.utils
 import re
 from dataclasses import dataclass
 
+import pybase64
+
 from gateway.errors import InputRejected
 from gateway.inspect import mime
 from gateway.inspect.mime import Leaf, ParsedMessage, Part
@@ -72,12 +74,9 @@ def _alphabet_only(prefix: bytes, width: int, lines: int) -> bool:
     """The `lines` lines of `prefix` (each `width` characters and CRLF) hold base64 characters only, no "=":
     the characters joined by a strided copy and checked by pybase64's strict decoder (~0.1 ms for 1 MB; the
     bytes.translate it replaces took ~0.7 ms)."""
-    import numpy as np
-    import pybase64
-
     if len(prefix) != lines * (width + 2):
         return False
-    joined = np.frombuffer(prefix, dtype=np.uint8).reshape(lines, width + 2)[:, :width].tobytes()
+    joined = mime.line_chars(prefix, width, lines)
     if b"=" in joined:
         return False
     try:
