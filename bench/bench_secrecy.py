@@ -53,7 +53,7 @@ def run_set(pairs, settings) -> dict:
             level = highest(f.level for f in facts.secrecy).value
         rows.append({
             "name": sample.name, "cls": sample.cls, "expected": sample.level, "found": level,
-            "readable": sample.readable, "marks_expected": sorted(sample.marks),
+            "readable": sample.readable, "grainy": sample.grainy, "marks_expected": sorted(sample.marks),
             "marks_found": sorted(m.value for m in facts.marks), "incomplete": [r.code for r in facts.incomplete],
             "seconds": dt, "pages": facts.page_count or 1,
         })
@@ -63,11 +63,15 @@ def run_set(pairs, settings) -> dict:
 def score(rows: list[dict]) -> dict:
     tp = sum(1 for r in rows if r["expected"] and r["found"])
     fp = sum(1 for r in rows if not r["expected"] and r["found"])
-    fn_readable = [r["name"] for r in rows if r["expected"] and r["readable"] and not r["found"]]
-    pos_readable = sum(1 for r in rows if r["expected"] and r["readable"])
+    clear = [r for r in rows if not r.get("grainy")]
+    grainy = [r for r in rows if r.get("grainy")]
+    fn_readable = [r["name"] for r in clear if r["expected"] and r["readable"] and not r["found"]]
+    pos_readable = sum(1 for r in clear if r["expected"] and r["readable"])
     hidden = [r for r in rows if r["expected"] and not r["readable"]]
     negatives = [r for r in rows if not r["expected"]]
-    false_reject = [r["name"] for r in negatives if not r["found"] and r["incomplete"]]
+    false_reject = [r["name"] for r in negatives if not r["found"] and r["incomplete"] and not r.get("grainy")]
+    released = [r["name"] for r in rows if r["expected"] and r["readable"] and not r["found"] and not r["incomplete"]]
+    grainy_pos = [r for r in grainy if r["expected"]]
     marks_ok = sum(1 for r in rows if set(r["marks_expected"]) <= set(r["marks_found"]))
     marks_extra = [r["name"] for r in rows if set(r["marks_found"]) - set(r["marks_expected"])]
     return {
@@ -79,6 +83,11 @@ def score(rows: list[dict]) -> dict:
         "missed": fn_readable,
         "hidden_found": f"{sum(1 for r in hidden if r['found'])}/{len(hidden)}",
         "negatives_refused_unreadable": false_reject,
+        "positives_released": released,
+        "grainy": {"positives": len(grainy_pos), "mark_read": sum(1 for r in grainy_pos if r["found"]),
+                   "refused_too_grainy": sum(1 for r in grainy_pos if not r["found"] and r["incomplete"]),
+                   "negatives": len(grainy) - len(grainy_pos),
+                   "negatives_refused": sum(1 for r in grainy if not r["expected"] and r["incomplete"])},
         "box11_marks_found": f"{marks_ok}/{len(rows)}",
         "box11_extra": marks_extra,
     }
@@ -191,7 +200,11 @@ def main(argv: list[str] | None = None) -> int:
         [(k, v[0], v[1], v[2] / v[0]) for k, v in sorted(per_class.items())],
     )
     figures = [
-        ("recall (readable marks)", f"{100 * s['recall']:.1f} %"),
+        ("recall (readable marks, clear pages)", f"{100 * s['recall']:.1f} %"),
+        ("marked documents released (neither BLOCK nor refused)", len(s["positives_released"])),
+        ("grainy / noisy marked: mark read / refused too grainy",
+         f"{s['grainy']['mark_read']} / {s['grainy']['refused_too_grainy']} of {s['grainy']['positives']}"),
+        ("grainy / noisy negatives refused too grainy", f"{s['grainy']['negatives_refused']} of {s['grainy']['negatives']}"),
         ("precision (BLOCK)", f"{100 * s['precision']:.1f} %"),
         ("false BLOCKs on negatives", len(s["false_blocks"])),
         ("hidden marks found (white / tiny text)", s["hidden_found"]),

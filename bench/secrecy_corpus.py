@@ -24,7 +24,7 @@ import unicodedata
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-VERSION = "4"
+VERSION = "5"
 RED = (0.85, 0.05, 0.05)
 A4 = (595.28, 841.89)
 A5 = (419.53, 595.28)
@@ -46,6 +46,7 @@ class Sample:
     scanned: bool = False
     pages: int = 1
     spec: dict = field(default_factory=dict)
+    grainy: bool = False  # grain or noise: the gateway may refuse it as too grainy (SCAN_TOO_GRAINY), never sign it
 
     @property
     def filename(self) -> str:
@@ -623,8 +624,12 @@ def _add_annotation(path: Path, doc: Doc) -> None:
 # --- scanned variants ---------------------------------------------------------------------------------------
 
 
-def scan(pdf: Path, out: Path, kind: str, seed: int, dpi: int) -> None:
-    """Render `pdf` like a scanner would: `dpi`, 1-3° skew, noise, grey; as an image-only PDF or image file."""
+def scan(pdf: Path, out: Path, kind: str, seed: int, dpi: int, store: str | None = None, grain: float = 0.0,
+         noise_ground: bool = False) -> None:
+    """Render `pdf` like a scanner would: `dpi`, 1-3° skew, noise, grey; as an image-only PDF or image file.
+    With `store`, page 1 as a grey image stored that way ("raw", "flate0": zlib's stored blocks, "flate") on
+    a page that also has a line of text (a scanner's page footer); `grain`: the deviation of heavy grain on a
+    darker ground (a poor photocopy); `noise_ground`: the white ground replaced by random noise."""
     import numpy as np
     import pypdfium2 as pdfium
     from PIL import Image, ImageFilter
@@ -640,9 +645,13 @@ def scan(pdf: Path, out: Path, kind: str, seed: int, dpi: int) -> None:
         noise = np.random.default_rng(seed + i).normal(0, 14, a.shape[:2])[..., None]
         a = np.clip(a * rnd.uniform(0.9, 1.0) + noise + rnd.uniform(-8, 4), 0, 255).astype(np.uint8)
         img = Image.fromarray(a).filter(ImageFilter.GaussianBlur(0.5))
+        if grain or noise_ground:
+            img = _grained(img.convert("L"), np.random.default_rng(seed + 100 + i), grain, noise_ground)
         frames.append(img)
     doc.close()
-    if kind == "pdf":
+    if store is not None:
+        _scan_on_text_page(frames[0].convert("L"), out, store)
+    elif kind == "pdf":
         frames[0].save(out, "PDF", resolution=dpi, save_all=True, append_images=frames[1:], quality=80)
     elif kind == "tiff":
         frames[0].save(out, "TIFF", dpi=(dpi, dpi), save_all=True, append_images=frames[1:], compression="tiff_lzw")
@@ -650,6 +659,53 @@ def scan(pdf: Path, out: Path, kind: str, seed: int, dpi: int) -> None:
         frames[0].save(out, "JPEG", dpi=(dpi, dpi), quality=80)
     else:
         frames[0].convert("L").save(out, "PNG", dpi=(dpi, dpi))
+
+
+def _grained(gray, rng, grain: float, noise_ground: bool):
+    import numpy as np
+    from PIL import Image
+
+    a = np.asarray(gray).astype(np.float32)
+    if noise_ground:
+        a = np.where(a < 128, a, rng.integers(0, 256, a.shape))
+    if grain:
+        a = a * 0.75 + rng.normal(0, grain, a.shape)
+    return Image.fromarray(np.clip(a, 0, 255).astype(np.uint8), "L")
+
+
+def _scan_on_text_page(gray, out: Path, store: str) -> None:
+    """A one-page PDF: `gray` as an 8-bit DeviceGray image filling an A4 page, stored as `store` says, and a
+    line of text under it. Written by hand: the libraries here always compress."""
+    import zlib
+
+    data = gray.tobytes()
+    filt = b""
+    if store == "flate0":
+        data, filt = zlib.compress(data, 0), b" /Filter /FlateDecode"
+    elif store == "flate":
+        data, filt = zlib.compress(data, 6), b" /Filter /FlateDecode"
+    w, h = (842, 595) if gray.size[0] > gray.size[1] else (595, 842)  # A4 (an A5 scan has the same shape)
+    ops = b"q %d 0 0 %d 0 0 cm /Im1 Do Q BT /F1 8 Tf 260 12 Td (Trang 1/1) Tj ET" % (w, h)
+    bodies = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [4 0 R] /Count 1 >>",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 %d %d] /Contents 5 0 R "
+        b"/Resources << /Font << /F1 3 0 R >> /XObject << /Im1 6 0 R >> >> >>" % (w, h),
+        b"<< /Length %d >>\nstream\n%s\nendstream" % (len(ops), ops),
+        b"<< /Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceGray /BitsPerComponent 8%s "
+        b"/Length %d >>\nstream\n" % (gray.size[0], gray.size[1], filt, len(data)) + data + b"\nendstream",
+    ]
+    buf = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for n, body in enumerate(bodies, 1):
+        offsets.append(len(buf))
+        buf += b"%d 0 obj\n" % n + body + b"\nendobj\n"
+    xref = len(buf)
+    buf += b"xref\n0 %d\n0000000000 65535 f \n" % (len(bodies) + 1)
+    buf += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    buf += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(bodies) + 1, xref)
+    out.write_bytes(bytes(buf))
 
 
 # --- the set ------------------------------------------------------------------------------------------------
@@ -679,10 +735,13 @@ def samples() -> list[Sample]:
                         stamp_where=kw.get("where", "10a"), body=kw.get("body"), heading_extra=kw.get("heading", []),
                         footer_mark=kw.get("footer"), info=kw.get("info", {}), xmp=kw.get("xmp"),
                         outline_page=kw.get("outline_page", False))
+            for key in ("store", "grain", "noise_ground"):  # how a scan is made (`scan`)
+                if key in kw:
+                    spec[key] = kw[key][k % len(kw[key])] if isinstance(kw[key], tuple) else kw[key]
             expected = kw.get("expect", lv)
             out.append(Sample(f"{cls}-{k:02d}-{t}-{sname}", cls, expected, tuple(kw.get("marks", ())),
                               kw.get("readable", True), kw.get("kind", "pdf"), kw.get("scanned", False),
-                              kw.get("pages", 1), spec))
+                              kw.get("pages", 1), spec, bool(kw.get("grain") or kw.get("noise_ground"))))
 
     # positives: text layer
     add("stamp-boxed", "any", 18, "boxed")
@@ -736,6 +795,13 @@ def samples() -> list[Sample]:
     add("neg-wrapped", None, 4, "none", text=None, body=WRAPPED)
     add("neg-mat-bao", None, 3, "none", text=None, heading=["MẬT", "BÁO VỀ TÌNH HÌNH AN NINH"], expect=None)
     add("neg-scanned", None, 6, "none", text=None, body=TRICKY, scanned=True)
+    # a scan on a page with a line of text, however its image is stored; grain and noise a person reads through
+    add("scan-on-text-page", "any", 6, "boxed", scanned=True, store=("raw", "flate0", "flate"))
+    add("grainy-scan", "any", 6, "boxed", scanned=True, grain=45.0, store=(None, "raw", "flate"))
+    add("noise-ground", "any", 3, "boxed", scanned=True, noise_ground=True, store=("raw", None, "flate"))
+    add("neg-grainy-scan", None, 3, "none", text=None, body=TRICKY, scanned=True, grain=45.0, store=("raw", None))
+    add("neg-noise-ground", None, 3, "none", text=None, body=TRICKY, scanned=True, noise_ground=True,
+        store=("raw", "flate"))
     for s in out:
         if s.cls == "neg-headings":
             s.spec["heading_extra"] = HEADINGS[int(s.name.split("-")[2]) % len(HEADINGS)]
@@ -795,7 +861,8 @@ def build(sample: Sample, directory: Path) -> Path:
     build_pdf(doc, tmp, directory)
     if sample.scanned:
         dpi = (150, 200, 300)[spec["seed"] % 3]
-        scan(tmp, path.with_suffix(".scan.tmp"), sample.kind, spec["seed"], dpi)
+        scan(tmp, path.with_suffix(".scan.tmp"), sample.kind, spec["seed"], dpi, spec.get("store"),
+             spec.get("grain", 0.0), spec.get("noise_ground", False))
         path.with_suffix(".scan.tmp").replace(path)
         tmp.unlink()
     else:

@@ -660,6 +660,15 @@ CATALOG: dict[str, ReasonText] = {
         " not signed, not sent; scan it again more clearly, send a text PDF, or have it reviewed",
         LUAT_BMNN + "; " + QC_D4,
     ),
+    "SCAN_TOO_GRAINY": ReasonText(
+        "Trang quét hoặc hình ảnh của tài liệu nhiễu hạt quá nhiều ({detail}): cổng đọc được chữ nhưng không"
+        " chắc chắn thấy hết dấu chỉ độ mật: tài liệu không được ký, không được gửi; đề nghị quét lại rõ hơn"
+        " hoặc gửi bản PDF có văn bản, hoặc chuyển cán bộ kiểm tra",
+        "A scanned page or image of the document is too grainy or noisy ({detail}): the gateway reads its text"
+        " but cannot be sure it sees every secrecy mark: not signed, not sent; scan it again more cleanly,"
+        " send a text PDF, or have it reviewed",
+        LUAT_BMNN + "; " + QC_D4,
+    ),
     "RETURN_AFTER_READING_MARK": ReasonText(
         "Văn bản mang dấu «XEM XONG TRẢ LẠI»: chỉ để đọc rồi trả lại, không phát hành rộng",
         "Document carries the mark 'XEM XONG TRẢ LẠI' (return after reading): not for wider release",

@@ -7,10 +7,12 @@ loaded on first use, limited to one thread (OMP_THREAD_LIMIT=1: the pool already
 What is read (pdf pages, via `pdf_page`):
 - a page with no text layer (a scan, or text turned into vector outlines): the whole page at 300 dpi;
 - on a page with text, each image of legible size (a stamp pasted onto the page, a scanned part) and each
-  group of filled vector paths that may be glyph outlines: that region at 300 dpi. An image without a
-  uniform background (noise, a photograph) holds no legible writing unless it carries red ink: then the
-  red ink alone is read (secrecy stamps are red, TT 24/2020). The same image drawn on several pages is
-  read once.
+  group of filled vector paths that may be glyph outlines: that region at 300 dpi. Whether an image holds
+  writing is judged from its decoded pixels, never from how it is stored. An image whose background is not
+  uniform even when averaged over a few pixels (pure noise, a photograph) holds no legible writing unless it
+  carries red ink: then the red ink alone is read (secrecy stamps are red, TT 24/2020). Writing on grain or
+  noise is read from the averaged image, as a person sees it. The same image drawn on several pages is read
+  once.
 - an image document (PNG, JPEG, TIFF (every frame), GIF, BMP, WebP: `read_image`): the whole image.
 Each recognised line becomes a `Line` with where="ocr:pageN" (or "ocr:image"), its box in page points;
 a line read from a small image or outline group on a text page is marked `framed` (it is a stamp).
@@ -39,8 +41,11 @@ log = logging.getLogger(__name__)
 
 PAGE_DPI = 300  # a page without text is read at this resolution
 REGION_DPI = 300  # a region (stamp, outlines) on a text page
-LARGE_REGION_DPI = 200  # a region over LARGE_REGION square inches (a figure, a scanned half page): enough for
-LARGE_REGION = 12.0  # 8 pt text, at half the cost
+# vector outlines over LARGE_REGION square inches (a figure) and lines of glyphs without letters: crisp, so
+# enough for 8 pt text at half the cost. An image is read at REGION_DPI whatever its size: a scanned page
+# with a line of text on it is a scan (at 200 dpi a boxed 14 pt "MẬT" of a 212 ppi scan was read "|mar|")
+LARGE_REGION_DPI = 200
+LARGE_REGION = 12.0
 MIN_REGION_PT = (18.0, 7.0)  # smaller than this (w, h in points) holds no legible word at normal zoom
 MAX_IMAGE_PIXELS = 120_000_000  # an image document above this is not decoded (a decompression bomb)
 MAX_ANALYSED_PIXELS = 16_000_000  # an image's own pixels are examined up to this; above, its region is rendered
@@ -176,23 +181,85 @@ def forget() -> None:
 
 def legible(gray) -> str | None:
     """Can this image hold writing a person reads? "ink" (dark on a uniform background), "inverted" (light on
-    dark), or None (blank, or no uniform background: noise, a photograph)."""
+    dark), or None (blank, or no uniform background: noise, grain, a photograph; see `_through_grain`)."""
     import numpy as np
 
     a = np.asarray(gray, dtype=np.uint8)
     if a.size == 0:
         return None
     if a.size > 1_000_000:
-        a = a[::2, ::2]  # the statistics do not need every pixel
+        a = a[::2, ::2]  # the statistics do not need every pixel (noise on that grid: `_through_grain`)
     hist = np.bincount(a.ravel(), minlength=256)
     mode = int(hist.argmax())
     near = hist[max(0, mode - 24) : mode + 25].sum() / a.size
     if near < 0.45:
         return None
-    far = (np.abs(a.astype(np.int16) - mode) > 70).mean()
-    if far < 0.0005:
+    dark, light = hist[: max(0, mode - 70)].sum(), hist[mode + 71 :].sum()
+    if dark + light < 0.0005 * a.size:
         return None  # blank (or nearly): nothing written
-    return "ink" if mode >= 128 else "inverted"
+    # which side the writing is on, not how bright the background is: on a mid-grey background (grain
+    # averaged out) the mode alone says little
+    return "ink" if dark >= light else "inverted"
+
+
+GRAIN_CELL = 4  # pixels averaged to see through grain: 4 x 4 at 300 dpi is about what a screen shows at 100 %
+LIGHT_CELL = 32  # the scale of uneven light (a photographed page): far coarser than a stroke
+GRAINY = 8.0  # median distance (grey levels) of a pixel from its 5 x 5 neighbourhood: clean scans 1-4, a
+# poor photocopy's grain 14-19, noise 24-34 (the labelled set at 150-300 dpi, rendered at 300)
+
+
+def grain(gray) -> float:
+    """How grainy `gray` is: the median distance of a pixel from the mean of its 5 x 5 neighbourhood (wide
+    enough that a 150 dpi scan rendered at 300 still shows its grain). Uneven light does not count (it is
+    smooth); noise and a poor photocopy's grain do."""
+    import numpy as np
+    from PIL import ImageFilter
+
+    if gray.size[0] * gray.size[1] > 4_000_000:
+        gray = gray.crop((0, 0, gray.size[0], gray.size[1] // 2))  # half the page says as much
+    a = np.asarray(gray, dtype=np.int16)
+    b = np.asarray(gray.filter(ImageFilter.BoxBlur(2)), dtype=np.int16)
+    # on the background only (where the smoothed image is near its commonest grey): along the strokes of
+    # crisp writing every pixel differs from its neighbourhood, and a small picture of text is mostly strokes
+    ground = int(np.bincount(b.ravel(), minlength=256).argmax())
+    d = np.abs(a - b)[np.abs(b - ground) <= 40]
+    if d.size == 0:
+        return 0.0
+    counts = np.bincount(d, minlength=256)  # the median from counts: a sort costs 10x
+    return float(np.searchsorted(np.cumsum(counts), (d.size + 1) / 2))
+
+
+def _through_grain(gray):
+    """Writing a person still reads where the background is not uniform: on grain or noise (a poor scan, a
+    dithered picture, noise laid over a page on purpose), which averages out at normal zoom while strokes
+    stay, or under uneven light (a photographed page), which the eye discounts. (the image evened out and
+    smoothed, its kind) when the evened, averaged image shows writing, else None: pure noise averages out to
+    a blank grey and stays unread."""
+    from PIL import ImageFilter
+
+    if min(gray.size) < 2 * LIGHT_CELL:
+        return None
+    seen = legible(_evened(gray.reduce(GRAIN_CELL), LIGHT_CELL // GRAIN_CELL))  # cheap: a sixteenth
+    if seen is None:
+        return None
+    if grain(gray) >= GRAINY:  # averaged, not divided: a division stretches the noise too
+        even = _evened(gray, LIGHT_CELL).filter(ImageFilter.GaussianBlur(1.2))
+    else:
+        even = _evened(gray, LIGHT_CELL, divide=True)
+    return even, legible(even) or seen
+
+
+def _evened(gray, cell: int, divide: bool = False):
+    """`gray` with uneven light taken away: its background (the image averaged over `cell` pixels)
+    subtracted, for the test of whether anything is written (a division stretches noise into something that
+    looks like ink), or divided out, for reading (it keeps the contrast of ink in the shade)."""
+    import numpy as np
+    from PIL import Image
+
+    ground = np.asarray(gray.reduce(cell).resize(gray.size, Image.BILINEAR), dtype=np.float32)
+    a = np.asarray(gray, dtype=np.float32)
+    even = a / np.maximum(ground, 1.0) * 200.0 if divide else a - ground + 200.0
+    return Image.fromarray(np.clip(even, 0, 255).astype(np.uint8), "L")
 
 
 def red_ink(rgb):
@@ -229,11 +296,15 @@ def _prepare(img, clean: bool = True):
     binarised with ruled lines and frames removed (Tesseract reads a boxed stamp as a picture otherwise),
     with a white margin, at every level of the pyramid: [(image, reduction)]. With clean=False, the bare
     legible images (a test of whether anything is written)."""
-    from PIL import ImageOps
+    from PIL import ImageFilter, ImageOps
 
     gray = img.convert("L")
     out = []
     kind = legible(gray)
+    if kind is None:
+        gray, kind = _through_grain(gray) or (gray, None)
+    elif clean and grain(gray) >= GRAINY:
+        gray = gray.filter(ImageFilter.GaussianBlur(1.2))  # speckle left after binarising hides a boxed stamp
     if kind == "ink":
         out.append(gray)
     elif kind == "inverted":
@@ -382,10 +453,12 @@ def pdf_page(page, text, deadline: float, seen: dict | None = None) -> tuple[lis
         box, stamp = region[0], region[1]
         ink = region[2] if len(region) > 2 else None
         try:
-            images = _region_images(page, text, box, ink, seen)
+            images, unsure = _region_images(page, text, box, ink, seen)
             for img, scale, origin, f in images:
                 for ol in _legible_lines(recognise(img), f):
                     lines.append(_to_line(ol, scale, origin, where, text.index, stamp))
+            if unsure:  # a mark read BLOCKs all the same
+                problems.append(Reason.of("SCAN_TOO_GRAINY", detail=f"page {text.index + 1}"))
         except OcrUnavailable as exc:
             problems.append(Reason.of("OCR_UNAVAILABLE", detail=str(exc)))
             break
@@ -444,30 +517,67 @@ def render(page, box: tuple[float, float, float, float] | None, dpi: float, page
 
 
 def _region_images(page, text, box, ink, seen: dict):
-    """[(PIL image to read, pixels per point, (x0, y0) of the image in page points)] for one region."""
+    """([(PIL image to read, pixels per point, (x0, y0) of the image in page points)], whether writing there
+    is seen only through grain or noise) for one region."""
     if box is None:
         img = _render(page, text, None, PAGE_DPI)
         scale = img.size[0] / max(text.width, 1e-6)
-        return _placed(_prepare(img) or _unprepared(img), scale, (0.0, 0.0))
+        prepared = _prepare(img)
+        return _placed(prepared or _unprepared(img), scale, (0.0, 0.0)), _unsure(img, prepared)
     # An image's own pixels say whether it can hold writing (rendering would average noise into grey);
     # the region rendered at REGION_DPI is what is read (the page's transform, clipping and colours applied).
     if ink is not None and ink.kind == "image" and ink.pixels and ink.pixels[0] * ink.pixels[1] <= MAX_ANALYSED_PIXELS:
         own = _image_pixels(page, ink)
-        if own is _NOISE:
-            return []
         if own is not None:
+            if not _prepare(own, clean=False):
+                # pure noise holds nothing; noise with a pattern in it may hold writing the gateway cannot
+                # see through (at 150 dpi, 4 x 4 pixels average strokes away with the noise)
+                return [], _hidden_in_noise(own)
             key = hashlib.sha256(own.tobytes()).hexdigest() + repr((round(box[2] - box[0]), round(box[3] - box[1])))
             if key in seen:
-                return []
+                return [], False
             seen[key] = True
-            if not _prepare(own, clean=False):
-                return []
-    large = (box[2] - box[0]) * (box[3] - box[1]) / (72.0 * 72.0) > LARGE_REGION
+    large = (box[2] - box[0]) * (box[3] - box[1]) / (72.0 * 72.0) > LARGE_REGION and not (ink and ink.kind == "image")
     # lines of text (glyphs without letters) are read like a large region: 200 dpi holds 8 pt text
     unmapped = ink is not None and ink.kind == "unmapped"
     img = _render(page, text, box, LARGE_REGION_DPI if large or unmapped else REGION_DPI)
     scale = img.size[0] / max(box[2] - box[0], 1e-6)  # pixels per point, as rendered
-    return _placed(_prepare(img), scale, (box[0], box[1]))
+    prepared = _prepare(img)
+    return _placed(prepared, scale, (box[0], box[1])), _unsure(img, prepared)
+
+
+def _unsure(img, prepared) -> str | bool:
+    """Is writing in `img` seen only through grain or noise (True)? Then what OCR reads there is not sure
+    enough to say no secrecy mark is on it (a boxed stamp on grain was read as nothing while the body was
+    read), and the document is refused unless a mark is read. UNREAD: a grainy picture in which no writing
+    could be made out at all, which may still hold some."""
+    grainy = grain(img.convert("L")) >= GRAINY  # uneven light alone is evened out and read as clearly
+    if not prepared:
+        return UNREAD if grainy else False
+    return grainy
+
+
+NOISE_CORRELATION = 0.5  # neighbouring pixels of noise with writing in it: 0.01-0.15; a photograph: 0.9
+UNREAD = "unread"  # `_region_images`: a picture that may hold writing the gateway could not read at all
+
+
+def _hidden_in_noise(gray) -> str | bool:
+    """UNREAD when `gray` is noise with a pattern in it: neighbouring pixels of pure noise are uncorrelated
+    (within a few 1/sqrt(n) of 0), strokes make them correlated; a photograph or a drawing is smooth (its
+    neighbours correlate far more than noise with writing in it)."""
+    import numpy as np
+
+    a = np.asarray(gray.convert("L"), dtype=np.float32)
+    if a.shape[1] < 2:
+        return False
+    a = a - a.mean()
+    energy = float(np.einsum("ij,ij->", a, a))
+    if energy == 0:
+        return False
+    corr = float(np.einsum("ij,ij->", a[:, :-1], a[:, 1:])) / energy
+    return UNREAD if max(0.01, 8 / a.size**0.5) < corr < NOISE_CORRELATION else False
+
+
 
 
 def _placed(images, scale: float, at: tuple[float, float]):
@@ -480,31 +590,6 @@ def _placed(images, scale: float, at: tuple[float, float]):
     return out
 
 
-class _Noise:
-    """An image that cannot hold writing (stands in for its pixels: nothing to read)."""
-
-    def convert(self, mode):
-        return self
-
-    mode = "L"
-
-
-_NOISE = _Noise()
-
-
-def _incompressible_grey(raw, obj) -> bool:
-    """A grey image stored (nearly) uncompressed by a lossless filter has no uniform background — a uniform
-    background is what lossless compression shrinks — so it holds no legible writing, and grey has no red
-    ink: known without decoding it (a scanned page compresses to a fraction of its pixels)."""
-    meta = obj.get_metadata()
-    if meta.colorspace != raw.FPDF_COLORSPACE_DEVICEGRAY or meta.bits_per_pixel != 8:
-        return False
-    if any(f not in ("FlateDecode", "LZWDecode", "RunLengthDecode") for f in obj.get_filters()):
-        return False
-    stored = raw.FPDFImageObj_GetImageDataRaw(obj.raw, None, 0)
-    return stored >= 0.6 * meta.width * meta.height
-
-
 def _image_pixels(page, ink):
     """The decoded pixels of the image object whose box is `ink.box` (None if it cannot be found)."""
     import pypdfium2.raw as raw
@@ -513,8 +598,6 @@ def _image_pixels(page, ink):
         try:
             if obj.get_px_size() != tuple(ink.pixels):
                 continue
-            if _incompressible_grey(raw, obj):
-                return _NOISE
             return obj.get_bitmap(render=False).to_pil()  # the image keeps its bitmap alive
         except Exception:  # noqa: BLE001 - an image PDFium cannot decode: read the rendered region instead
             return None
@@ -557,10 +640,12 @@ def read_image(fh, media: str, deadline: float) -> Reading:
                 dpi = frame.info.get("dpi", (300, 300))[0] or 300
                 scale = float(dpi) / 72.0 if dpi else 300 / 72.0
                 where = f"ocr:image{index + 1}" if index else "ocr:image"
-                for img, s, origin, f in _placed(_prepare(frame.convert("RGB")) or _unprepared(frame),
-                                                 scale, (0.0, 0.0)):
+                prepared = _prepare(frame.convert("RGB"))
+                for img, s, origin, f in _placed(prepared or _unprepared(frame), scale, (0.0, 0.0)):
                     for ol in _legible_lines(recognise(img), f):
                         lines.append(_to_line(ol, s, origin, where, index, False))
+                if _unsure(frame, prepared):  # a mark read BLOCKs all the same
+                    incomplete.append(Reason.of("SCAN_TOO_GRAINY", detail=f"frame {index + 1}"))
     except OcrUnavailable as exc:
         incomplete.append(Reason.of("OCR_UNAVAILABLE", detail=str(exc)))
     except Image.DecompressionBombError as exc:
