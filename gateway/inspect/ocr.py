@@ -205,7 +205,7 @@ def legible(gray) -> str | None:
 GRAIN_CELL = 4  # pixels averaged to see through grain: 4 x 4 at 300 dpi is about what a screen shows at 100 %
 LIGHT_CELL = 32  # the scale of uneven light (a photographed page): far coarser than a stroke
 GRAINY = 8.0  # median distance (grey levels) of a pixel from its 5 x 5 neighbourhood: clean scans 1-4, a
-# poor photocopy's grain 14-19, noise 24-34 (the labelled set at 150-300 dpi, rendered at 300)
+# poor photocopy's grain 13-19, noise 24-34 (the labelled set at 150-300 dpi, rendered at 300)
 
 
 def grain(gray) -> float:
