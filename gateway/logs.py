@@ -73,6 +73,10 @@ def _quiet_noisy(level: int) -> None:
     """At INFO and above the noisy libraries say only WARNING and up; at DEBUG everything."""
     for noisy in NOISY:
         logging.getLogger(noisy).setLevel(logging.NOTSET if level <= logging.DEBUG else logging.WARNING)
+    if level > logging.DEBUG:
+        # pypdf warns of every leniency in an odd file; the gateway's own reasons say what matters (and the
+        # output check would otherwise set and reset this level for every document)
+        logging.getLogger("pypdf").setLevel(logging.ERROR)
     quiet_libraries()
 
 

@@ -154,6 +154,35 @@ def test_placement_keeps_clear_of_content_just_below_the_band(tmp_path):
     assert rect[1] >= band_pt - 40 - 1 / pl.SCALE
 
 
+def test_placement_darkest_channel_is_numpys_min_over_the_channels(tmp_path):
+    """The pairwise minimum of the rendered channels is numpy's min over them (the reference), pale yellow
+    and pale cyan ink included."""
+    import numpy as np
+    import pypdfium2 as pdfium
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    from gateway.signing import placement as pl
+
+    path = tmp_path / "colours.pdf"
+    c = canvas.Canvas(str(path), pagesize=A4)
+    for i, rgb in enumerate([(1, 1, 0.6), (0.6, 1, 1), (1, 0.2, 0.2), (0.1, 0.5, 0.9), (0, 0, 0)]):
+        c.setFillColorRGB(*rgb)
+        c.rect(40 + 100 * i, 700, 80, 80, stroke=0, fill=1)
+        c.drawString(40 + 100 * i, 680, "Văn bản")
+    c.save()
+    fast = pl.render_page(path, 0, 400.0)
+    pdf = pdfium.PdfDocument(str(path))
+    try:
+        ref = pdf[0].render(scale=pl.SCALE, draw_annots=True, may_draw_forms=True, crop=(0, 400.0, 0, 0)).to_numpy()
+        ref = ref.min(axis=2)
+    finally:
+        pdf.close()
+    assert fast.dtype == np.uint8 and fast.shape == ref.shape
+    assert np.array_equal(fast, ref)
+    assert (fast < 250).sum() > 5 * 80 * 80 * (pl.SCALE ** 2) * 0.9  # the five squares are content
+
+
 @pytest.mark.parametrize("width", [60, 64, 76, 77])
 def test_strict_base64_on_large_regular_and_damaged_bodies(width):
     """Bodies over 64 KB in lines of one width take the strided way; a blank, a short line, junk or padding
@@ -336,3 +365,32 @@ def test_ocr_reads_the_same_pixels_once_per_process(monkeypatch):
     assert len(calls) == 4
     ocr.forget()
     assert ocr.recognise(picture("TOI MAT 123")) == first and len(calls) == 5
+
+
+def test_noise_with_writing_in_it_is_told_from_pure_noise():
+    """Pure noise (the bench's picture) holds nothing; the same noise with writing drawn into it at 150 dpi,
+    where averaging 4 x 4 pixels loses the strokes with the noise, is UNREAD (refused, never passed); a smooth
+    picture is neither. The grey pixels taken from PDFium as numpy decide as the PIL image does."""
+    import numpy as np
+    from PIL import Image, ImageDraw, ImageFont
+
+    from gateway.inspect import ocr
+
+    rng = np.random.default_rng(7)
+    noise = rng.integers(0, 256, (1754 // 2, 1240 // 2), dtype=np.uint8)
+    assert ocr._hidden_in_noise(noise) is False
+    assert ocr._hidden_in_noise(Image.fromarray(noise)) is False
+    page = Image.new("L", (noise.shape[1], noise.shape[0]), 255)
+    draw = ImageDraw.Draw(page)
+    font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", 16)
+    for i in range(30):
+        draw.text((40, 40 + 26 * i), "Nội dung báo cáo dòng số %d của văn bản." % i, font=font, fill=0)
+    a = np.asarray(page)
+    written = np.where(a < 128, a, noise)
+    assert ocr._hidden_in_noise(written) == ocr.UNREAD
+    smooth = np.tile(np.linspace(0, 255, noise.shape[1]).astype(np.uint8), (noise.shape[0], 1))
+    assert ocr._hidden_in_noise(smooth) is False
+    for arr in (noise, written, a):
+        assert ocr.legible(arr) == ocr.legible(Image.fromarray(arr))
+        assert bool(ocr._prepare(Image.fromarray(arr), clean=False, grey=arr)) == bool(
+            ocr._prepare(Image.fromarray(arr), clean=False))

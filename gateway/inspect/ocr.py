@@ -291,16 +291,17 @@ def _scattered(mask) -> bool:
     return red > 0 and pairs / red < max(0.45, 2 * float(mask.mean()))
 
 
-def _prepare(img, clean: bool = True):
+def _prepare(img, clean: bool = True, grey=None):
     """The images to read for one region: the grey image when it is legible, plus its red ink if any; each
     binarised with ruled lines and frames removed (Tesseract reads a boxed stamp as a picture otherwise),
     with a white margin, at every level of the pyramid: [(image, reduction)]. With clean=False, the bare
-    legible images (a test of whether anything is written)."""
+    legible images (a test of whether anything is written). `grey`: the grey pixels as a numpy array when the
+    caller has them (a PIL image gives numpy its pixels only by copying them through an encoder)."""
     from PIL import ImageFilter, ImageOps
 
     gray = img.convert("L")
     out = []
-    kind = legible(gray)
+    kind = legible(gray if grey is None else grey)
     if kind is None:
         gray, kind = _through_grain(gray) or (gray, None)
     elif clean and grain(gray) >= GRAINY:
@@ -527,13 +528,14 @@ def _region_images(page, text, box, ink, seen: dict):
     # An image's own pixels say whether it can hold writing (rendering would average noise into grey);
     # the region rendered at REGION_DPI is what is read (the page's transform, clipping and colours applied).
     if ink is not None and ink.kind == "image" and ink.pixels and ink.pixels[0] * ink.pixels[1] <= MAX_ANALYSED_PIXELS:
-        own = _image_pixels(page, ink)
+        own, grey = _image_pixels(page, ink)
         if own is not None:
-            if not _prepare(own, clean=False):
+            if not _prepare(own, clean=False, grey=grey):
                 # pure noise holds nothing; noise with a pattern in it may hold writing the gateway cannot
                 # see through (at 150 dpi, 4 x 4 pixels average strokes away with the noise)
-                return [], _hidden_in_noise(own)
-            key = hashlib.sha256(own.tobytes()).hexdigest() + repr((round(box[2] - box[0]), round(box[3] - box[1])))
+                return [], _hidden_in_noise(own if grey is None else grey)
+            pixels = own.tobytes() if grey is None else grey
+            key = hashlib.sha256(pixels).hexdigest() + repr((round(box[2] - box[0]), round(box[3] - box[1])))
             if key in seen:
                 return [], False
             seen[key] = True
@@ -567,14 +569,15 @@ def _hidden_in_noise(gray) -> str | bool:
     neighbours correlate far more than noise with writing in it)."""
     import numpy as np
 
-    a = np.asarray(gray.convert("L"), dtype=np.float32)
-    if a.shape[1] < 2:
+    a = np.asarray(gray if isinstance(gray, np.ndarray) else gray.convert("L"), dtype=np.float32)
+    if a.ndim != 2 or a.shape[1] < 2:
         return False
-    a = a - a.mean()
-    energy = float(np.einsum("ij,ij->", a, a))
+    a = a.ravel()  # contiguous: neighbours along the rows (a row's last and the next row's first: 1/width)
+    a -= a.mean()
+    energy = float(np.dot(a, a))
     if energy == 0:
         return False
-    corr = float(np.einsum("ij,ij->", a[:, :-1], a[:, 1:])) / energy
+    corr = float(np.dot(a[:-1], a[1:])) / energy
     return UNREAD if max(0.01, 8 / a.size**0.5) < corr < NOISE_CORRELATION else False
 
 
@@ -591,17 +594,20 @@ def _placed(images, scale: float, at: tuple[float, float]):
 
 
 def _image_pixels(page, ink):
-    """The decoded pixels of the image object whose box is `ink.box` (None if it cannot be found)."""
+    """(PIL image, its grey pixels as numpy or None when it is in colour) of the image object whose box is
+    `ink.box`, or (None, None) if it cannot be found."""
     import pypdfium2.raw as raw
 
     for obj in page.get_objects(filter=(raw.FPDF_PAGEOBJ_IMAGE,), max_depth=8):
         try:
             if obj.get_px_size() != tuple(ink.pixels):
                 continue
-            return obj.get_bitmap(render=False).to_pil()  # the image keeps its bitmap alive
+            bitmap = obj.get_bitmap(render=False)
+            grey = bitmap.to_numpy().copy() if bitmap.n_channels == 1 else None  # a copy: the bitmap goes
+            return bitmap.to_pil(), grey  # the image keeps its bitmap alive
         except Exception:  # noqa: BLE001 - an image PDFium cannot decode: read the rendered region instead
-            return None
-    return None
+            return None, None
+    return None, None
 
 
 def _to_line(ol: OcrLine, scale: float, origin, where: str, page: int | None, stamp: bool) -> Line:

@@ -112,10 +112,12 @@ def _open_pypdf(fh):
 
 
 def _quiet_pypdf():
-    """pypdf logs every leniency at WARNING; the check decides itself what matters."""
+    """pypdf logs every leniency at WARNING; the check decides itself what matters. Left alone when already
+    quiet (the workers: `logs.setup_logging`): each setLevel clears every logger's cache, per document."""
     logger = logging.getLogger("pypdf")
     level = logger.level
-    logger.setLevel(logging.ERROR)
+    if level < logging.ERROR:
+        logger.setLevel(logging.ERROR)
     return logger, level
 
 
@@ -466,7 +468,8 @@ def _check_pdf(signed: Path, source: Path, *, chunk: int, source_sha256: str | N
             except Exception as exc:  # noqa: BLE001
                 raise _rejected(f"cannot compare the output with its source ({type(exc).__name__}: {exc})"[:300]) from None
     finally:
-        logger.setLevel(level)
+        if logger.level != level:
+            logger.setLevel(level)
     return result["sha256"]
 
 
