@@ -7,9 +7,12 @@ Per size (50 KB, 1 MB, 20 MB; N distinct PDFs each):
   pipeline       gateway.pipeline.Pipeline.process in this process, sequentially (inspection + policy +
                  log + sign): its time minus pyHanko's is the pipeline overhead per document
   engine 1w/2w   gateway.engine.Engine with 1 and 2 workers, all documents submitted at once
-Goals (issue 8): engine 2w >= 2.0x pyhanko 1p at 1 MB; pipeline overhead <= 10% of pyHanko's time.
+  paired rounds  (pyhanko 1p, engine 2w) measured one right after the other, 5 times: the median of the
+                 rounds' ratios (`paired_rounds`: the figure the goal is read from on a shared machine)
+Goals: engine 2w >= 3.0x pyhanko 1p at 1 MB (issues 12, 13, 17; issue 8 asked 2.0x); pipeline overhead <= 10%
+of pyHanko's time.
 
-    .venv/bin/python -m bench.bench_signing [--smoke] [--n N] [--sizes 50k,1m,20m] [--profile]
+    .venv/bin/python -m bench.bench_signing [--smoke] [--n N] [--sizes 50k,1m,20m] [--rounds R] [--profile]
 """
 
 from __future__ import annotations
@@ -182,6 +185,24 @@ async def _engine_run(settings, workers: int, paths: list[Path], work: Path) -> 
             "outcomes": outcomes, "errors": len(errors), "error_samples": errors[:5]}
 
 
+def paired_rounds(env, paths: list[Path], work: Path, rounds: int) -> dict:
+    """The goal's ratio measured in pairs: pyHanko's loop, then the engine with 2 workers, on the same
+    documents, `rounds` times; the median of the per-round ratios. Why: on a shared VM the machine's speed
+    drifts by 30 % within a minute, and a baseline and a run measured once, seconds apart, gave 1.7-2.8x for
+    the same commit. A pair shares the drift; the median drops the rounds a neighbour disturbed."""
+    import statistics
+
+    out = []
+    for _ in range(rounds):
+        t = pyhanko_loop(env.token, paths, work)
+        base = len(t) / sum(t)
+        r = asyncio.run(_engine_run(env.settings, 2, paths, work))
+        out.append((base, r["docs_per_s"]))
+    ratios = [e / b for b, e in out]
+    return {"pyhanko_dps": [b for b, _ in out], "engine_dps": [e for _, e in out], "ratios": ratios,
+            "ratio_median": statistics.median(ratios), "engine_dps_median": statistics.median(e for _, e in out)}
+
+
 def have(module: str) -> bool:
     try:
         __import__(module)
@@ -220,6 +241,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sizes", default=None, help="comma list of 50k,1m,20m")
     p.add_argument("--profile", action="store_true", help="also write a pyinstrument profile of the pipeline")
     p.add_argument("--no-procs", action="store_true", help="skip the 2-process pyHanko ceiling")
+    p.add_argument("--rounds", type=int, default=None,
+                   help="paired rounds of (pyHanko 1 process, engine 2 workers), one after the other: their ratios "
+                        "and the median (default 5; 0 to skip)")
     a = p.parse_args(argv)
     sizes = (a.sizes or ("50k" if a.smoke else "50k,1m,20m")).split(",")
     n = a.n or (3 if a.smoke else 40)
@@ -269,6 +293,13 @@ def main(argv: list[str] | None = None) -> int:
                 res[f"engine_{w}w"] = r
                 rows.append((label, f"gateway engine {w} worker(s)", count, r["docs_per_s"], 1000 / r["docs_per_s"],
                              ratio(r["docs_per_s"], base_dps), f"errors {r['errors']} {r['outcomes']}"))
+            rounds = 0 if a.smoke else (5 if a.rounds is None else a.rounds)
+            if rounds:
+                res["paired_2w"] = paired_rounds(env, paths, work, rounds)
+                pr = res["paired_2w"]
+                rows.append((label, f"engine 2w / pyhanko 1p, {rounds} paired rounds", count, pr["engine_dps_median"],
+                             1000 / pr["engine_dps_median"], pr["ratio_median"],
+                             "median of the rounds' ratios; each " + " ".join(f"{x:.2f}" for x in pr["ratios"])))
         results[label] = res
         shutil.rmtree(work, ignore_errors=True)
     print_table(
