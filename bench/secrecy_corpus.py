@@ -24,7 +24,7 @@ import unicodedata
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-VERSION = "5"
+VERSION = "6"
 RED = (0.85, 0.05, 0.05)
 A4 = (595.28, 841.89)
 A5 = (419.53, 595.28)
@@ -625,10 +625,10 @@ def _add_annotation(path: Path, doc: Doc) -> None:
 
 
 def scan(pdf: Path, out: Path, kind: str, seed: int, dpi: int, store: str | None = None, grain: float = 0.0,
-         noise_ground: bool = False) -> None:
+         noise_ground: bool = False, tiles: tuple[int, int] = (1, 1)) -> None:
     """Render `pdf` like a scanner would: `dpi`, 1-3° skew, noise, grey; as an image-only PDF or image file.
     With `store`, page 1 as a grey image stored that way ("raw", "flate0": zlib's stored blocks, "flate") on
-    a page that also has a line of text (a scanner's page footer); `grain`: the deviation of heavy grain on a
+    a page that also has a line of text (a scanner's page footer), whole or in `tiles`; `grain`: the deviation of heavy grain on a
     darker ground (a poor photocopy); `noise_ground`: the white ground replaced by random noise."""
     import numpy as np
     import pypdfium2 as pdfium
@@ -650,7 +650,7 @@ def scan(pdf: Path, out: Path, kind: str, seed: int, dpi: int, store: str | None
         frames.append(img)
     doc.close()
     if store is not None:
-        _scan_on_text_page(frames[0].convert("L"), out, store)
+        _scan_on_text_page(frames[0].convert("L"), out, store, tiles)
     elif kind == "pdf":
         frames[0].save(out, "PDF", resolution=dpi, save_all=True, append_images=frames[1:], quality=80)
     elif kind == "tiff":
@@ -673,28 +673,40 @@ def _grained(gray, rng, grain: float, noise_ground: bool):
     return Image.fromarray(np.clip(a, 0, 255).astype(np.uint8), "L")
 
 
-def _scan_on_text_page(gray, out: Path, store: str) -> None:
-    """A one-page PDF: `gray` as an 8-bit DeviceGray image filling an A4 page, stored as `store` says, and a
-    line of text under it. Written by hand: the libraries here always compress."""
+def _scan_on_text_page(gray, out: Path, store: str, tiles: tuple[int, int] = (1, 1)) -> None:
+    """A one-page PDF: `gray` as 8-bit DeviceGray images filling an A4 page (one, or `tiles` rows x columns
+    of them edge to edge, as some scanners write a page), stored as `store` says, and a line of text under
+    it. Written by hand: the libraries here always compress."""
     import zlib
 
-    data = gray.tobytes()
-    filt = b""
-    if store == "flate0":
-        data, filt = zlib.compress(data, 0), b" /Filter /FlateDecode"
-    elif store == "flate":
-        data, filt = zlib.compress(data, 6), b" /Filter /FlateDecode"
+    rows, cols = tiles
+    tw, th = gray.size[0] // cols, gray.size[1] // rows
     w, h = (842, 595) if gray.size[0] > gray.size[1] else (595, 842)  # A4 (an A5 scan has the same shape)
-    ops = b"q %d 0 0 %d 0 0 cm /Im1 Do Q BT /F1 8 Tf 260 12 Td (Trang 1/1) Tj ET" % (w, h)
+    sx, sy = w / (tw * cols), h / (th * rows)
+    ops, images = b"", []
+    for r in range(rows):
+        for c in range(cols):
+            data = gray.crop((c * tw, r * th, (c + 1) * tw, (r + 1) * th)).tobytes()
+            filt = b""
+            if store == "flate0":
+                data, filt = zlib.compress(data, 0), b" /Filter /FlateDecode"
+            elif store == "flate":
+                data, filt = zlib.compress(data, 6), b" /Filter /FlateDecode"
+            n = len(images)
+            ops += b"q %.4f 0 0 %.4f %.4f %.4f cm /Im%d Do Q " % (tw * sx, th * sy, c * tw * sx, h - (r + 1) * th * sy, n)
+            images.append(b"<< /Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceGray "
+                          b"/BitsPerComponent 8%s /Length %d >>\nstream\n" % (tw, th, filt, len(data)) + data
+                          + b"\nendstream")
+    ops += b"BT /F1 8 Tf 260 12 Td (Trang 1/1) Tj ET"
+    xobjects = b" ".join(b"/Im%d %d 0 R" % (i, 6 + i) for i in range(len(images)))
     bodies = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"<< /Type /Pages /Kids [4 0 R] /Count 1 >>",
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
         b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 %d %d] /Contents 5 0 R "
-        b"/Resources << /Font << /F1 3 0 R >> /XObject << /Im1 6 0 R >> >> >>" % (w, h),
+        b"/Resources << /Font << /F1 3 0 R >> /XObject << %s >> >> >>" % (w, h, xobjects),
         b"<< /Length %d >>\nstream\n%s\nendstream" % (len(ops), ops),
-        b"<< /Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceGray /BitsPerComponent 8%s "
-        b"/Length %d >>\nstream\n" % (gray.size[0], gray.size[1], filt, len(data)) + data + b"\nendstream",
+        *images,
     ]
     buf = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
     offsets = []
@@ -735,7 +747,7 @@ def samples() -> list[Sample]:
                         stamp_where=kw.get("where", "10a"), body=kw.get("body"), heading_extra=kw.get("heading", []),
                         footer_mark=kw.get("footer"), info=kw.get("info", {}), xmp=kw.get("xmp"),
                         outline_page=kw.get("outline_page", False))
-            for key in ("store", "grain", "noise_ground"):  # how a scan is made (`scan`)
+            for key in ("store", "grain", "noise_ground", "tiles"):  # how a scan is made (`scan`)
                 if key in kw:
                     spec[key] = kw[key][k % len(kw[key])] if isinstance(kw[key], tuple) else kw[key]
             expected = kw.get("expect", lv)
@@ -802,6 +814,9 @@ def samples() -> list[Sample]:
     add("neg-grainy-scan", None, 3, "none", text=None, body=TRICKY, scanned=True, grain=45.0, store=("raw", None))
     add("neg-noise-ground", None, 3, "none", text=None, body=TRICKY, scanned=True, noise_ground=True,
         store=("raw", "flate"))
+    # a scan cut into strips or tiles edge to edge on a page with a line of text: one picture to a person
+    add("scan-in-strips", "any", 3, "boxed", scanned=True, store=("flate", "raw"), tiles=((40, 1), (100, 1), (16, 1)))
+    add("scan-in-tiles", "any", 3, "boxed", scanned=True, store=("flate",), tiles=((8, 8), (20, 20), (4, 6)))
     for s in out:
         if s.cls == "neg-headings":
             s.spec["heading_extra"] = HEADINGS[int(s.name.split("-")[2]) % len(HEADINGS)]
@@ -862,7 +877,7 @@ def build(sample: Sample, directory: Path) -> Path:
     if sample.scanned:
         dpi = (150, 200, 300)[spec["seed"] % 3]
         scan(tmp, path.with_suffix(".scan.tmp"), sample.kind, spec["seed"], dpi, spec.get("store"),
-             spec.get("grain", 0.0), spec.get("noise_ground", False))
+             spec.get("grain", 0.0), spec.get("noise_ground", False), tuple(spec.get("tiles", (1, 1))))
         path.with_suffix(".scan.tmp").replace(path)
         tmp.unlink()
     else:

@@ -564,9 +564,34 @@ def _subpaths(raw, handle, segments: int) -> int:
 
 
 def _merge_outlines(ink: list[Ink]) -> list[Ink]:
-    """Glyph outlines come one path per letter: merge neighbours into regions (one OCR call per word)."""
-    images = [i for i in ink if i.kind == "image"]
+    """Glyph outlines come one path per letter: merge neighbours into regions (one OCR call per word).
+    Images that touch or overlap are one picture to a person (a scan cut into strips or tiles, a stamp pasted
+    over a scan): one region, read as rendered (no own pixels: `pixels` None)."""
+    images = _touching_images([i for i in ink if i.kind == "image"])
     return images + [Ink("outline", b) for b in _merge_boxes([i.box for i in ink if i.kind == "outline"])]
+
+
+IMAGE_GAP = 1.5  # points: images this close are one picture (tiles meet edge to edge, give or take rounding)
+
+
+def _touching_images(images: list[Ink]) -> list[Ink]:
+    groups: list[list] = []  # [box as list, the Ink when alone]
+    for ink in images:
+        box, alone = list(ink.box), ink
+        joined = True
+        while joined:
+            joined = False
+            for g in groups:
+                b = g[0]
+                if (box[0] <= b[2] + IMAGE_GAP and b[0] <= box[2] + IMAGE_GAP
+                        and box[1] <= b[3] + IMAGE_GAP and b[1] <= box[3] + IMAGE_GAP):
+                    box = [min(b[0], box[0]), min(b[1], box[1]), max(b[2], box[2]), max(b[3], box[3])]
+                    alone = None
+                    groups.remove(g)
+                    joined = True
+                    break
+        groups.append([box, alone])
+    return [alone if alone is not None else Ink("image", tuple(round(v, 2) for v in box)) for box, alone in groups]
 
 
 def _unmapped_regions(boxes, lines: list[Line]) -> list[tuple[float, float, float, float]]:
