@@ -368,3 +368,72 @@ def test_pure_noise_on_a_text_page_is_not_read_but_writing_under_uneven_light_is
     facts = inspect(Document(Channel.CLI, path.name, path=path), plain_settings, Validator(plain_settings))
     level = marks.highest(f.level for f in facts.secrecy)
     assert level is not None and level.value == marked.level, (facts.secrecy, facts.incomplete)
+
+
+# --- what the object walk does not reach is still read (the rendered page is the reference) ---------------
+
+
+def _stamp_pdf(path: Path, word: str, how: str) -> Path:
+    """A text page (two lines of Helvetica) with a boxed stamp of `word` drawn `how`: "nested" (an image in a
+    form 12 forms deep), "pattern-image" or "pattern-text" (a tiling pattern's cell fills the stamp's box)."""
+    import zlib
+
+    from PIL import Image, ImageDraw, ImageFont
+
+    st = Image.new("L", (480, 200), 255)
+    d = ImageDraw.Draw(st)
+    d.rectangle((5, 5, 474, 194), outline=0, width=10)
+    d.text((50, 30), word, font=ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf", 100), fill=0)
+    data = zlib.compress(st.tobytes())
+    image = (b"<< /Type /XObject /Subtype /Image /Width 480 /Height 200 /ColorSpace /DeviceGray /BitsPerComponent 8"
+             b" /Filter /FlateDecode /Length %d >>\nstream\n" % len(data) + data + b"\nendstream")
+    body = (b"BT /F1 11 Tf 72 700 Td (Cong van ve viec trien khai ke hoach nam 2026) Tj 0 -16 Td "
+            b"(Noi dung chinh cua van ban duoc trinh bay tai day) Tj ET")
+
+    def stream(ops: bytes, head: bytes = b"") -> bytes:
+        return b"<< %s /Length %d >>\nstream\n" % (head, len(ops)) + ops + b"\nendstream"
+
+    extra = [image]
+    if how == "nested":
+        depth = 12
+        for k in range(depth):
+            ops = b"q 120 0 0 50 400 760 cm /X Do Q" if k == 0 else b"/X Do"
+            extra.append(stream(ops, b"/Type /XObject /Subtype /Form /BBox [0 0 595 842] /Resources << /XObject << /X %d 0 R >> >>" % (6 + k)))
+        resources, ops = b"/XObject << /F %d 0 R >>" % (6 + depth), b"/F Do " + body
+    else:
+        cell = (b"q 120 0 0 50 0 0 cm /I Do Q" if how == "pattern-image"
+                else b"BT /F1 30 Tf 5 12 Td (%s) Tj ET 2 w 1 1 118 48 re S" % word.encode("ascii", "replace"))
+        extra.append(stream(cell, b"/Type /Pattern /PatternType 1 /PaintType 1 /TilingType 1 /BBox [0 0 120 50] "
+                                  b"/XStep 600 /YStep 900 /Resources << /XObject << /I 6 0 R >> /Font << /F1 3 0 R >> >> "
+                                  b"/Matrix [1 0 0 1 400 760]"))
+        resources, ops = b"/Pattern << /P1 7 0 R >>", b"q /Pattern cs /P1 scn 400 760 120 50 re f Q " + body
+    bodies = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [4 0 R] /Count 1 >>",
+              b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+              b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 5 0 R /Resources << /Font << /F1 3 0 R >> %s >> >>" % resources,
+              stream(ops), *extra]
+    buf, offsets = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n"), []
+    for n, b in enumerate(bodies, 1):
+        offsets.append(len(buf))
+        buf += b"%d 0 obj\n" % n + b + b"\nendobj\n"
+    xref = len(buf)
+    buf += b"xref\n0 %d\n0000000000 65535 f \n" % (len(bodies) + 1) + b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    buf += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(bodies) + 1, xref)
+    path.write_bytes(bytes(buf))
+    return path
+
+
+@pytest.mark.parametrize("how", ["nested", "pattern-image", "pattern-text"])
+def test_a_stamp_the_object_walk_does_not_reach_is_read(how, tmp_path, plain_settings):
+    """A stamp in a form nested deeper than the walk goes, or in a tiling pattern's cell, on a page with
+    text: a person sees it; it was signed unread. Now the rendered page shows ink nothing accounts for, and
+    that ink is read. A harmless word drawn the same way is read too, and blocks nothing."""
+    from gateway.inspect import inspect
+    from gateway.validation import Validator
+
+    marked = _stamp_pdf(tmp_path / f"{how}.pdf", "MẬT" if how != "pattern-text" else "MAT", how)
+    facts = inspect(Document(Channel.CLI, marked.name, path=marked), plain_settings, Validator(plain_settings))
+    level = marks.highest(f.level for f in facts.secrecy)
+    assert level is not None and level.value == "MẬT", (facts.secrecy, facts.incomplete)
+    plain = _stamp_pdf(tmp_path / f"{how}-plain.pdf", "KHẨN" if how != "pattern-text" else "KHAN", how)
+    facts = inspect(Document(Channel.CLI, plain.name, path=plain), plain_settings, Validator(plain_settings))
+    assert not facts.secrecy and not facts.incomplete, (facts.secrecy, facts.incomplete)

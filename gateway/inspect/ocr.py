@@ -13,6 +13,9 @@ What is read (pdf pages, via `pdf_page`):
   carries red ink: then the red ink alone is read (secrecy stamps are red, TT 24/2020). Writing on grain or
   noise is read from the averaged image, as a person sees it. The same image drawn on several pages is read
   once.
+- on a page with text, also whatever the page at 50 dpi shows that neither its text layer nor a picture or
+  outline accounts for (`_unaccounted`: a form nested deeper than the object walk goes, a pattern's cell, a
+  shading), rules, frames and fills left out: that region at 300 dpi;
 - an image document (PNG, JPEG, TIFF (every frame), GIF, BMP, WebP: `read_image`): the whole image.
 Each recognised line becomes a `Line` with where="ocr:pageN" (or "ocr:image"), its box in page points;
 a line read from a small image or outline group on a text page is marked `framed` (it is a stamp).
@@ -447,6 +450,9 @@ def pdf_page(page, text, deadline: float, seen: dict | None = None) -> tuple[lis
             # a small region is a stamp; text read for glyphs without letters is the page's text, not a stamp
             stamp = (x1 - x0) * (y1 - y0) < STAMP_AREA * page_area and ink.kind != "unmapped"
             regions.append(((x0, y0, x1, y1), stamp, ink))
+        for box in _unaccounted(page, text):
+            stamp = (box[2] - box[0]) * (box[3] - box[1]) < STAMP_AREA * page_area
+            regions.append((box, stamp, None))
     for region in regions:
         if time.monotonic() > deadline:
             problems.append(Reason.of("SECRECY_SCAN_INCOMPLETE", detail=f"OCR time budget, page {text.index + 1}"))
@@ -467,6 +473,54 @@ def pdf_page(page, text, deadline: float, seen: dict | None = None) -> tuple[lis
             log.info("ocr: page %d: %s", text.index + 1, exc)
             problems.append(Reason.of("OCR_FAILED", detail=f"page {text.index + 1}: {exc_detail(exc, 180)}"))
     return lines, problems
+
+
+UNACCOUNTED_DPI = 50  # the whole text page at this resolution: is anything drawn that nothing else accounts for?
+UNACCOUNTED_CELL = 6  # pixels (about 9 pt): the grid the leftover ink is gathered on
+UNACCOUNTED_RUN = 20  # pixels (about 29 pt): a longer straight run is a rule, a frame or a fill, not writing
+
+
+def _unaccounted(page, text) -> list[tuple[float, float, float, float]]:
+    """Boxes (page points, displayed orientation) of ink on the rendered text page that neither its text
+    layer nor a picture or outline found by the object walk accounts for: what a person sees drawn some way
+    the walk does not reach (a form nested deeper than it goes, a pattern's cell, a shading). Rules, frames and
+    fills (long straight runs) are left out: they hold no writing."""
+    import numpy as np
+
+    from gateway.inspect.pdftext import _merge_boxes
+
+    scale = UNACCOUNTED_DPI / 72.0
+    px = page.render(scale=scale, may_draw_forms=True).to_numpy()
+    if px.ndim == 3:
+        dark = px[..., 0].copy()
+        for c in range(1, px.shape[2]):
+            np.minimum(dark, px[..., c], out=dark)  # the darkest channel: pale coloured ink counts
+    else:
+        dark = px.copy()
+    ink = dark < 200
+    rows, cols = ink.shape
+    known = [l.box for l in text.lines if l.box is not None and l.where.startswith("page")]
+    for x0, y0, x1, y1 in known + [i.box for i in text.ink]:
+        r0, r1 = max(0, int((y0 - 2) * scale)), min(rows, int(np.ceil((y1 + 2) * scale)))
+        c0, c1 = max(0, int((x0 - 2) * scale)), min(cols, int(np.ceil((x1 + 2) * scale)))
+        if r1 > r0 and c1 > c0:
+            ink[r0:r1, c0:c1] = False
+    if ink.sum() < 8:
+        return []
+    ink &= ~(_long_runs(ink, UNACCOUNTED_RUN) | _long_runs(ink.T, UNACCOUNTED_RUN).T)
+    k = UNACCOUNTED_CELL
+    gr, gc = -(-rows // k), -(-cols // k)
+    padded = np.zeros((gr * k, gc * k), dtype=bool)
+    padded[:rows, :cols] = ink
+    counts = padded.reshape(gr, k, gc, k).sum(axis=(1, 3))
+    cells = [(c * k / scale, r * k / scale, (c + 1) * k / scale, (r + 1) * k / scale)
+             for r, c in zip(*np.nonzero(counts >= 3))]
+    if not cells:
+        return []
+    out = []
+    for x0, y0, x1, y1 in _merge_boxes(cells):
+        out.append(_clip((x0 - 4, y0 - 4, x1 + 4, y1 + 4), text.width, text.height))
+    return out
 
 
 def _under_text(box, lines) -> float:

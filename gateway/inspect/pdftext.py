@@ -202,7 +202,7 @@ def _read_pages(pdf, out: DocText, deadline: float, max_chars: int, ocr: bool, s
                 if total > max_chars:
                     out.incomplete.append(_scan_incomplete(f"over {max_chars} characters of text, page {i + 1} of {n}"))
                     break
-                if ocr and (page.chars == 0 or page.ink or page.complex):
+                if ocr:  # a text page too: what is drawn beyond its text and pictures (`ocr._unaccounted`)
                     _ocr_page(handle, page, deadline, seen, out)
             finally:
                 handle.close()
