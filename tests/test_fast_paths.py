@@ -394,3 +394,29 @@ def test_noise_with_writing_in_it_is_told_from_pure_noise():
         assert ocr.legible(arr) == ocr.legible(Image.fromarray(arr))
         assert bool(ocr._prepare(Image.fromarray(arr), clean=False, grey=arr)) == bool(
             ocr._prepare(Image.fromarray(arr), clean=False))
+
+
+def test_looking_for_unaccounted_ink_leaves_the_page_as_it_was(tmp_path):
+    """`_unaccounted` renders the page with its known images hidden (a zero matrix each): afterwards the page
+    renders exactly as before (its regions are rendered for OCR next), and the hidden picture of the bench
+    PDF is not taken for unaccounted ink."""
+    import numpy as np
+    import pypdfium2 as pdfium
+
+    from bench.common import make_pdf
+    from gateway.inspect import ocr, pdftext
+
+    path = make_pdf(tmp_path / "page.pdf", 300 * 1024)
+    pdf = pdfium.PdfDocument(str(path))
+    try:
+        text, page = pdftext.read_page(pdf, 0)
+        try:
+            before = page.render(scale=1).to_numpy().copy()
+            assert ocr._unaccounted(page, text) == []
+            after = page.render(scale=1).to_numpy().copy()
+            assert np.array_equal(before, after)
+            assert before.min() < 50  # the picture is drawn
+        finally:
+            page.close()
+    finally:
+        pdf.close()
