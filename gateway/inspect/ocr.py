@@ -182,9 +182,10 @@ def forget() -> None:
 # --- what needs reading -------------------------------------------------------------------------------------
 
 
-def legible(gray) -> str | None:
+def legible(gray, min_ink: int = 0) -> str | None:
     """Can this image hold writing a person reads? "ink" (dark on a uniform background), "inverted" (light on
-    dark), or None (blank, or no uniform background: noise, grain, a photograph; see `_through_grain`)."""
+    dark), or None (blank, or no uniform background: noise, grain, a photograph; see `_through_grain`).
+    `min_ink`: fewer pixels far from the background than this are blank whatever the image's size."""
     import numpy as np
 
     a = np.asarray(gray, dtype=np.uint8)
@@ -198,7 +199,7 @@ def legible(gray) -> str | None:
     if near < 0.45:
         return None
     dark, light = hist[: max(0, mode - 70)].sum(), hist[mode + 71 :].sum()
-    if dark + light < 0.0005 * a.size:
+    if dark + light < max(0.0005 * a.size, min_ink):
         return None  # blank (or nearly): nothing written
     # which side the writing is on, not how bright the background is: on a mid-grey background (grain
     # averaged out) the mode alone says little
@@ -206,6 +207,7 @@ def legible(gray) -> str | None:
 
 
 GRAIN_CELL = 4  # pixels averaged to see through grain: 4 x 4 at 300 dpi is about what a screen shows at 100 %
+GRAIN_MIN_INK = 24  # pixels of the averaged image: less is chance, not writing
 LIGHT_CELL = 32  # the scale of uneven light (a photographed page): far coarser than a stroke
 GRAINY = 8.0  # median distance (grey levels) of a pixel from its 5 x 5 neighbourhood: clean scans 1-4, a
 # poor photocopy's grain 13-19, noise 24-34 (the labelled set at 150-300 dpi, rendered at 300)
@@ -242,7 +244,9 @@ def _through_grain(gray):
 
     if min(gray.size) < 2 * LIGHT_CELL:
         return None
-    seen = legible(_evened(gray.reduce(GRAIN_CELL), LIGHT_CELL // GRAIN_CELL))  # cheap: a sixteenth
+    # cheap: a sixteenth of the pixels. Averaged noise strays that far from its mean in about 1 pixel of 7000:
+    # a small picture of pure noise would show a few "ink" pixels by chance, a word shows hundreds
+    seen = legible(_evened(gray.reduce(GRAIN_CELL), LIGHT_CELL // GRAIN_CELL), min_ink=GRAIN_MIN_INK)
     if seen is None:
         return None
     if grain(gray) >= GRAINY:  # averaged, not divided: a division stretches the noise too
