@@ -502,6 +502,8 @@ def _unaccounted(page, text) -> list[tuple[float, float, float, float]]:
     else:
         dark = px.copy()
     ink = dark < 200
+    # rules, frames and fills first, on the whole page: once the text is masked, a table's rules are short
+    ink &= ~(_long_runs(ink, UNACCOUNTED_RUN) | _long_runs(ink.T, UNACCOUNTED_RUN).T)
     rows, cols = ink.shape
     known = [l.box for l in text.lines if l.box is not None and l.where.startswith("page")]
     for x0, y0, x1, y1 in known + [i.box for i in text.ink]:
@@ -511,7 +513,6 @@ def _unaccounted(page, text) -> list[tuple[float, float, float, float]]:
             ink[r0:r1, c0:c1] = False
     if ink.sum() < 8:
         return []
-    ink &= ~(_long_runs(ink, UNACCOUNTED_RUN) | _long_runs(ink.T, UNACCOUNTED_RUN).T)
     k = UNACCOUNTED_CELL
     gr, gc = -(-rows // k), -(-cols // k)
     padded = np.zeros((gr * k, gc * k), dtype=bool)
