@@ -462,3 +462,24 @@ def test_a_tables_rules_are_not_unaccounted_ink(tmp_path):
             page.close()
     finally:
         pdf.close()
+
+
+def test_a_photograph_of_pure_noise_is_read_not_refused():
+    """A JPEG of pure noise (the 5 MB .docx of bench_smtp holds one) is grainy and shows no writing: its own
+    pixels are uncorrelated noise, so it is not refused as too grainy (it was, for a while: the bench's
+    .docx mails got 550)."""
+    import io
+    import time
+
+    import numpy as np
+    from PIL import Image
+
+    from gateway.inspect import ocr
+
+    rng = np.random.default_rng(5)
+    photo = Image.fromarray(rng.integers(0, 256, (700, 700, 3), dtype=np.uint8), "RGB")
+    buf = io.BytesIO()
+    photo.save(buf, "JPEG", quality=92)
+    buf.seek(0)
+    reading = ocr.read_image(buf, "image/jpeg", time.monotonic() + 120)
+    assert reading.incomplete == (), reading.incomplete

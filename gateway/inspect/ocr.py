@@ -601,12 +601,14 @@ def _region_images(page, text, box, ink, seen: dict):
         img = _render(page, text, None, PAGE_DPI)
         scale = img.size[0] / max(text.width, 1e-6)
         prepared = _prepare(img)
-        return _placed(prepared or _unprepared(img), scale, (0.0, 0.0)), _unsure(img, prepared)
+        return _placed(prepared or _unprepared(img), scale, (0.0, 0.0)), _unsure(img, prepared, _pictures(page, text))
     # An image's own pixels say whether it can hold writing (rendering would average noise into grey);
     # the region rendered at REGION_DPI is what is read (the page's transform, clipping and colours applied).
+    native = []
     if ink is not None and ink.kind == "image" and ink.pixels and ink.pixels[0] * ink.pixels[1] <= MAX_ANALYSED_PIXELS:
         own, grey = _image_pixels(page, ink)
         if own is not None:
+            native.append(own if grey is None else grey)
             if not _prepare(own, clean=False, grey=grey):
                 # pure noise holds nothing; noise with a pattern in it may hold writing the gateway cannot
                 # see through (at 150 dpi, 4 x 4 pixels average strokes away with the noise)
@@ -622,18 +624,30 @@ def _region_images(page, text, box, ink, seen: dict):
     img = _render(page, text, box, LARGE_REGION_DPI if large or unmapped else REGION_DPI)
     scale = img.size[0] / max(box[2] - box[0], 1e-6)  # pixels per point, as rendered
     prepared = _prepare(img)
-    return _placed(prepared, scale, (box[0], box[1])), _unsure(img, prepared)
+    return _placed(prepared, scale, (box[0], box[1])), _unsure(img, prepared, native)
 
 
-def _unsure(img, prepared) -> str | bool:
+def _unsure(img, prepared, native) -> str | bool:
     """Is writing in `img` seen only through grain or noise (True)? Then what OCR reads there is not sure
     enough to say no secrecy mark is on it (a boxed stamp on grain was read as nothing while the body was
     read), and the document is refused unless a mark is read. UNREAD: a grainy picture in which no writing
-    could be made out at all, which may still hold some."""
+    could be made out at all, but whose own pixels (`native`: a rendering smooths them) are noise with a
+    pattern in it; pure noise and grainy photographs hold nothing and pass."""
     grainy = grain(img.convert("L")) >= GRAINY  # uneven light alone is evened out and read as clearly
     if not prepared:
-        return UNREAD if grainy else False
+        return UNREAD if grainy and any(_hidden_in_noise(n) for n in native) else False
     return grainy
+
+
+def _pictures(page, text) -> list:
+    """The own pixels of a page's pictures (up to MAX_ANALYSED_PIXELS each), for `_unsure`."""
+    out = []
+    for ink in text.ink:
+        if ink.kind == "image" and ink.pixels and ink.pixels[0] * ink.pixels[1] <= MAX_ANALYSED_PIXELS:
+            own, grey = _image_pixels(page, ink)
+            if own is not None:
+                out.append(own if grey is None else grey)
+    return out
 
 
 NOISE_CORRELATION = 0.5  # neighbouring pixels of noise with writing in it: 0.01-0.15; a photograph: 0.9
@@ -727,7 +741,7 @@ def read_image(fh, media: str, deadline: float) -> Reading:
                 for img, s, origin, f in _placed(prepared or _unprepared(frame), scale, (0.0, 0.0)):
                     for ol in _legible_lines(recognise(img), f):
                         lines.append(_to_line(ol, s, origin, where, index, False))
-                if _unsure(frame, prepared):  # a mark read BLOCKs all the same
+                if _unsure(frame, prepared, [frame]):  # a mark read BLOCKs all the same
                     incomplete.append(Reason.of("SCAN_TOO_GRAINY", detail=f"frame {index + 1}"))
     except OcrUnavailable as exc:
         incomplete.append(Reason.of("OCR_UNAVAILABLE", detail=str(exc)))
