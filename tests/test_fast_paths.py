@@ -483,3 +483,17 @@ def test_a_photograph_of_pure_noise_is_read_not_refused():
     buf.seek(0)
     reading = ocr.read_image(buf, "image/jpeg", time.monotonic() + 120)
     assert reading.incomplete == (), reading.incomplete
+
+
+def test_touching_images_are_one_region_and_many_images_one_union():
+    """Tiles edge to edge become one region without own pixels (read as rendered); a picture apart keeps its
+    own; past MAX_SEPARATE_IMAGES the page's images are one region (the merge is quadratic)."""
+    from gateway.inspect import pdftext as pt
+
+    tiles = [pt.Ink("image", (0.0, 10.0 * r, 100.0, 10.0 * (r + 1)), (400, 40)) for r in range(10)]
+    apart = pt.Ink("image", (300.0, 300.0, 350.0, 350.0), (200, 200))
+    out = pt._touching_images(tiles + [apart])
+    assert sorted((i.box, i.pixels) for i in out) == [((0.0, 0.0, 100.0, 100.0), None), (apart.box, apart.pixels)]
+    many = [pt.Ink("image", (float(i % 50) * 10, float(i // 50) * 10, float(i % 50) * 10 + 5, float(i // 50) * 10 + 5),
+                   (20, 20)) for i in range(pt.MAX_SEPARATE_IMAGES + 1)]
+    assert [i.box for i in pt._touching_images(many)] == [(0.0, 0.0, 495.0, 65.0)]

@@ -574,7 +574,15 @@ def _merge_outlines(ink: list[Ink]) -> list[Ink]:
 IMAGE_GAP = 1.5  # points: images this close are one picture (tiles meet edge to edge, give or take rounding)
 
 
+MAX_SEPARATE_IMAGES = 300  # more images than this on a page are read as one region (their union): the
+# pairwise merge below is quadratic
+
+
 def _touching_images(images: list[Ink]) -> list[Ink]:
+    if len(images) > MAX_SEPARATE_IMAGES:
+        boxes = [i.box for i in images]
+        union = (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
+        return [Ink("image", tuple(round(v, 2) for v in union))]
     groups: list[list] = []  # [box as list, the Ink when alone]
     for ink in images:
         box, alone = list(ink.box), ink
