@@ -217,6 +217,20 @@ def self_peak_rss_mb() -> float:
 # --- PDFs of a given size -------------------------------------------------------------------------
 
 
+def write_pdf(path: Path, bodies: list[bytes]) -> Path:
+    """A PDF of the object `bodies` as given, numbered from 1 (the catalog first), with a classic xref: for
+    files whose every byte a test chooses (the PDF libraries here compress, reorder and fix things)."""
+    buf, offsets = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n"), []
+    for n, body in enumerate(bodies, 1):
+        offsets.append(len(buf))
+        buf += b"%d 0 obj\n" % n + body + b"\nendobj\n"
+    xref = len(buf)
+    buf += b"xref\n0 %d\n0000000000 65535 f \n" % (len(bodies) + 1) + b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    buf += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(bodies) + 1, xref)
+    path.write_bytes(bytes(buf))
+    return path
+
+
 def make_pdf(path: Path, size: int, *, pages: int = 1, title: str = "Cong van so 123/UBND-VP") -> Path:
     """A valid PDF of about `size` bytes: one line of text per page plus an incompressible greyscale
     image (like a scanned page) carrying the bulk. Written in 8 MB chunks, so 200 MB costs little memory.

@@ -708,16 +708,9 @@ def _scan_on_text_page(gray, out: Path, store: str, tiles: tuple[int, int] = (1,
         b"<< /Length %d >>\nstream\n%s\nendstream" % (len(ops), ops),
         *images,
     ]
-    buf = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for n, body in enumerate(bodies, 1):
-        offsets.append(len(buf))
-        buf += b"%d 0 obj\n" % n + body + b"\nendobj\n"
-    xref = len(buf)
-    buf += b"xref\n0 %d\n0000000000 65535 f \n" % (len(bodies) + 1)
-    buf += b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    buf += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(bodies) + 1, xref)
-    out.write_bytes(bytes(buf))
+    from bench.common import write_pdf
+
+    write_pdf(out, bodies)
 
 
 # --- the set ------------------------------------------------------------------------------------------------

@@ -411,15 +411,9 @@ def _stamp_pdf(path: Path, word: str, how: str) -> Path:
               b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 5 0 R /Resources << /Font << /F1 3 0 R >> %s >> >>" % resources,
               stream(ops), *extra]
-    buf, offsets = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n"), []
-    for n, b in enumerate(bodies, 1):
-        offsets.append(len(buf))
-        buf += b"%d 0 obj\n" % n + b + b"\nendobj\n"
-    xref = len(buf)
-    buf += b"xref\n0 %d\n0000000000 65535 f \n" % (len(bodies) + 1) + b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    buf += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(bodies) + 1, xref)
-    path.write_bytes(bytes(buf))
-    return path
+    from bench.common import write_pdf
+
+    return write_pdf(path, bodies)
 
 
 @pytest.mark.parametrize("how", ["nested", "pattern-image", "pattern-text"])

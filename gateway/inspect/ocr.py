@@ -234,7 +234,7 @@ def grain(gray) -> float:
     return float(np.searchsorted(np.cumsum(counts), (d.size + 1) / 2))
 
 
-def _through_grain(gray):
+def _through_grain(gray, grainy: bool | None = None):
     """Writing a person still reads where the background is not uniform: on grain or noise (a poor scan, a
     dithered picture, noise laid over a page on purpose), which averages out at normal zoom while strokes
     stay, or under uneven light (a photographed page), which the eye discounts. (the image evened out and
@@ -249,7 +249,7 @@ def _through_grain(gray):
     seen = legible(_evened(gray.reduce(GRAIN_CELL), LIGHT_CELL // GRAIN_CELL), min_ink=GRAIN_MIN_INK)
     if seen is None:
         return None
-    if grain(gray) >= GRAINY:  # averaged, not divided: a division stretches the noise too
+    if grain(gray) >= GRAINY if grainy is None else grainy:  # averaged, not divided: a division stretches noise
         even = _evened(gray, LIGHT_CELL).filter(ImageFilter.GaussianBlur(1.2))
     else:
         even = _evened(gray, LIGHT_CELL, divide=True)
@@ -298,20 +298,21 @@ def _scattered(mask) -> bool:
     return red > 0 and pairs / red < max(0.45, 2 * float(mask.mean()))
 
 
-def _prepare(img, clean: bool = True, grey=None):
+def _prepare(img, clean: bool = True, grey=None, grainy: bool | None = None):
     """The images to read for one region: the grey image when it is legible, plus its red ink if any; each
     binarised with ruled lines and frames removed (Tesseract reads a boxed stamp as a picture otherwise),
     with a white margin, at every level of the pyramid: [(image, reduction)]. With clean=False, the bare
     legible images (a test of whether anything is written). `grey`: the grey pixels as a numpy array when the
-    caller has them (a PIL image gives numpy its pixels only by copying them through an encoder)."""
+    caller has them (a PIL image gives numpy its pixels only by copying them through an encoder); `grainy`:
+    whether the grey image is grainy, when the caller measured it already (`grain` costs tens of ms a page)."""
     from PIL import ImageFilter, ImageOps
 
     gray = img.convert("L")
     out = []
     kind = legible(gray if grey is None else grey)
     if kind is None:
-        gray, kind = _through_grain(gray) or (gray, None)
-    elif clean and grain(gray) >= GRAINY:
+        gray, kind = _through_grain(gray, grainy) or (gray, None)
+    elif clean and (grain(gray) >= GRAINY if grainy is None else grainy):
         gray = gray.filter(ImageFilter.GaussianBlur(1.2))  # speckle left after binarising hides a boxed stamp
     if kind == "ink":
         out.append(gray)
@@ -491,28 +492,22 @@ def _unaccounted(page, text) -> list[tuple[float, float, float, float]]:
     fills (long straight runs) are left out: they hold no writing."""
     import numpy as np
 
-    from gateway.inspect.pdftext import _merge_boxes
+    from gateway.inspect.pdftext import merge_boxes
 
     scale = UNACCOUNTED_DPI / 72.0
-    px = _render_without_images(page, scale)
-    if px.ndim == 3:
-        dark = px[..., 0].copy()
-        for c in range(1, px.shape[2]):
-            np.minimum(dark, px[..., c], out=dark)  # the darkest channel: pale coloured ink counts
-    else:
-        dark = px.copy()
-    ink = dark < 200
-    # rules, frames and fills first, on the whole page: once the text is masked, a table's rules are short
-    ink &= ~(_long_runs(ink, UNACCOUNTED_RUN) | _long_runs(ink.T, UNACCOUNTED_RUN).T)
+    ink = _render_without_images(page, scale) < 200
     rows, cols = ink.shape
-    known = [l.box for l in text.lines if l.box is not None and l.where.startswith("page")]
-    for x0, y0, x1, y1 in known + [i.box for i in text.ink]:
+    known = np.zeros_like(ink)
+    lines = [l.box for l in text.lines if l.box is not None and l.where.startswith("page")]
+    for x0, y0, x1, y1 in lines + [i.box for i in text.ink]:
         r0, r1 = max(0, int((y0 - 2) * scale)), min(rows, int(np.ceil((y1 + 2) * scale)))
         c0, c1 = max(0, int((x0 - 2) * scale)), min(cols, int(np.ceil((x1 + 2) * scale)))
         if r1 > r0 and c1 > c0:
-            ink[r0:r1, c0:c1] = False
-    if ink.sum() < 8:
-        return []
+            known[r0:r1, c0:c1] = True
+    if (ink & ~known).sum() < 8:
+        return []  # most pages: nothing beyond the text and the pictures
+    # rules, frames and fills left out on the whole page first: once the text is masked, a table's rules are short
+    ink &= ~(_long_runs(ink, UNACCOUNTED_RUN) | _long_runs(ink.T, UNACCOUNTED_RUN).T) & ~known
     k = UNACCOUNTED_CELL
     gr, gc = -(-rows // k), -(-cols // k)
     padded = np.zeros((gr * k, gc * k), dtype=bool)
@@ -523,24 +518,28 @@ def _unaccounted(page, text) -> list[tuple[float, float, float, float]]:
     if not cells:
         return []
     out = []
-    for x0, y0, x1, y1 in _merge_boxes(cells):
+    for x0, y0, x1, y1 in merge_boxes(cells):
         out.append(_clip((x0 - 4, y0 - 4, x1 + 4, y1 + 4), text.width, text.height))
     return out
 
 
 def _render_without_images(page, scale: float):
-    """The page's pixels with the images the object walk found left out (their boxes are accounted for; a
+    """The page's grey pixels (the darkest channel: pale coloured ink counts) with the images the object walk
+    found left out (their boxes are accounted for; a
     1 Mpixel scan costs 2 ms to scale down, hidden 0.2 ms): each hidden by a zero matrix, then restored.
     Images the walk does not reach (a pattern's cell, a form nested deeper) are other objects: still drawn."""
     import pypdfium2 as pdfium
     import pypdfium2.raw as raw
+
+    from gateway.inspect.pixels import darkest
 
     hidden = []
     try:
         for obj in page.get_objects(filter=(raw.FPDF_PAGEOBJ_IMAGE,), max_depth=8):
             hidden.append((obj, obj.get_matrix()))
             obj.set_matrix(pdfium.PdfMatrix(0, 0, 0, 0, 0, 0))
-        return page.render(scale=scale, may_draw_forms=True).to_numpy().copy()
+        bitmap = page.render(scale=scale, may_draw_forms=True)
+        return darkest(bitmap.to_numpy())  # a new array, made while the bitmap lives
     finally:
         for obj, matrix in hidden:
             obj.set_matrix(matrix)  # the page is read on (its regions rendered for OCR)
@@ -600,8 +599,10 @@ def _region_images(page, text, box, ink, seen: dict):
     if box is None:
         img = _render(page, text, None, PAGE_DPI)
         scale = img.size[0] / max(text.width, 1e-6)
-        prepared = _prepare(img)
-        return _placed(prepared or _unprepared(img), scale, (0.0, 0.0)), _unsure(img, prepared, _pictures(page, text))
+        grainy = grain(img.convert("L")) >= GRAINY
+        prepared = _prepare(img, grainy=grainy)
+        unsure = _unsure(grainy, prepared, lambda: _pictures(page, text))
+        return _placed(prepared or _unprepared(img), scale, (0.0, 0.0)), unsure
     # An image's own pixels say whether it can hold writing (rendering would average noise into grey);
     # the region rendered at REGION_DPI is what is read (the page's transform, clipping and colours applied).
     native = []
@@ -623,19 +624,20 @@ def _region_images(page, text, box, ink, seen: dict):
     unmapped = ink is not None and ink.kind == "unmapped"
     img = _render(page, text, box, LARGE_REGION_DPI if large or unmapped else REGION_DPI)
     scale = img.size[0] / max(box[2] - box[0], 1e-6)  # pixels per point, as rendered
-    prepared = _prepare(img)
-    return _placed(prepared, scale, (box[0], box[1])), _unsure(img, prepared, native)
+    grainy = grain(img.convert("L")) >= GRAINY
+    prepared = _prepare(img, grainy=grainy)
+    return _placed(prepared, scale, (box[0], box[1])), _unsure(grainy, prepared, lambda: native)
 
 
-def _unsure(img, prepared, native) -> str | bool:
+def _unsure(grainy: bool, prepared, native) -> str | bool:
     """Is writing in `img` seen only through grain or noise (True)? Then what OCR reads there is not sure
     enough to say no secrecy mark is on it (a boxed stamp on grain was read as nothing while the body was
     read), and the document is refused unless a mark is read. UNREAD: a grainy picture in which no writing
-    could be made out at all, but whose own pixels (`native`: a rendering smooths them) are noise with a
-    pattern in it; pure noise and grainy photographs hold nothing and pass."""
-    grainy = grain(img.convert("L")) >= GRAINY  # uneven light alone is evened out and read as clearly
+    could be made out at all, but whose own pixels (`native()`, decoded only then: a rendering smooths them)
+    are noise with a pattern in it; pure noise and grainy photographs hold nothing and pass. `grainy`: the
+    picture's `grain` (uneven light alone is evened out and read as clearly)."""
     if not prepared:
-        return UNREAD if grainy and any(_hidden_in_noise(n) for n in native) else False
+        return UNREAD if grainy and any(_hidden_in_noise(n) for n in native()) else False
     return grainy
 
 
@@ -737,11 +739,12 @@ def read_image(fh, media: str, deadline: float) -> Reading:
                 dpi = frame.info.get("dpi", (300, 300))[0] or 300
                 scale = float(dpi) / 72.0 if dpi else 300 / 72.0
                 where = f"ocr:image{index + 1}" if index else "ocr:image"
-                prepared = _prepare(frame.convert("RGB"))
+                grainy = grain(frame.convert("L")) >= GRAINY
+                prepared = _prepare(frame.convert("RGB"), grainy=grainy)
                 for img, s, origin, f in _placed(prepared or _unprepared(frame), scale, (0.0, 0.0)):
                     for ol in _legible_lines(recognise(img), f):
                         lines.append(_to_line(ol, s, origin, where, index, False))
-                if _unsure(frame, prepared, [frame]):  # a mark read BLOCKs all the same
+                if _unsure(grainy, prepared, lambda own=frame: [own]):  # a mark read BLOCKs all the same
                     incomplete.append(Reason.of("SCAN_TOO_GRAINY", detail=f"frame {index + 1}"))
     except OcrUnavailable as exc:
         incomplete.append(Reason.of("OCR_UNAVAILABLE", detail=str(exc)))

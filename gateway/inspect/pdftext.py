@@ -568,7 +568,7 @@ def _merge_outlines(ink: list[Ink]) -> list[Ink]:
     Images that touch or overlap are one picture to a person (a scan cut into strips or tiles, a stamp pasted
     over a scan): one region, read as rendered (no own pixels: `pixels` None)."""
     images = _touching_images([i for i in ink if i.kind == "image"])
-    return images + [Ink("outline", b) for b in _merge_boxes([i.box for i in ink if i.kind == "outline"])]
+    return images + [Ink("outline", b) for b in merge_boxes([i.box for i in ink if i.kind == "outline"])]
 
 
 IMAGE_GAP = 1.5  # points: images this close are one picture (tiles meet edge to edge, give or take rounding)
@@ -616,10 +616,10 @@ def _unmapped_regions(boxes, lines: list[Line]) -> list[tuple[float, float, floa
             if overlap >= 0.5 * min(h, lb[3] - lb[1]) and lb[0] <= ub[2] + 2 * h and ub[0] <= lb[2] + 2 * h:
                 bx = [min(bx[0], lb[0]), min(bx[1], lb[1]), max(bx[2], lb[2]), max(bx[3], lb[3])]
         out.append(bx)
-    return _merge_boxes(out)
+    return merge_boxes(out)
 
 
-def _merge_boxes(boxes) -> list[tuple[float, float, float, float]]:
+def merge_boxes(boxes) -> list[tuple[float, float, float, float]]:
     """Boxes that touch or nearly touch (a letter's gap, a line's leading) merged into one."""
     boxes = [list(b) for b in boxes]
     merged = True

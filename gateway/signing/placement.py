@@ -157,8 +157,9 @@ CHILD_MEMORY = 2 << 30
 def render_page(src: Path, page_index: int, cut_bottom: float = 0.0):
     """Grey pixels (numpy uint8 [rows, cols]) of one page as displayed, at SCALE, less `cut_bottom` points at
     the foot of the displayed page."""
-    import numpy as np
     import pypdfium2 as pdfium
+
+    from gateway.inspect.pixels import darkest
 
     pdf = pdfium.PdfDocument(str(src))
     try:
@@ -173,15 +174,7 @@ def render_page(src: Path, page_index: int, cut_bottom: float = 0.0):
             # ink counts as content)
             bitmap = pg.render(scale=SCALE, draw_annots=True, may_draw_forms=True,
                                crop=(0, max(0.0, cut_bottom), 0, 0))
-            pixels = bitmap.to_numpy()
-            # a new array either way (the bitmap's memory goes with it); pairwise minimum: numpy's min over a
-            # last axis of 3 costs five times as much
-            if pixels.ndim == 3:
-                darkest = pixels[..., 0].copy()
-                for channel in range(1, pixels.shape[2]):
-                    np.minimum(darkest, pixels[..., channel], out=darkest)
-                return darkest
-            return pixels.copy()
+            return darkest(bitmap.to_numpy())  # a new array: the bitmap's memory goes with the page
         finally:
             pg.close()
     finally:
