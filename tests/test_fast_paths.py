@@ -497,3 +497,20 @@ def test_touching_images_are_one_region_and_many_images_one_union():
     many = [pt.Ink("image", (float(i % 50) * 10, float(i // 50) * 10, float(i % 50) * 10 + 5, float(i // 50) * 10 + 5),
                    (20, 20)) for i in range(pt.MAX_SEPARATE_IMAGES + 1)]
     assert [i.box for i in pt._touching_images(many)] == [(0.0, 0.0, 495.0, 65.0)]
+
+
+def test_a_page_that_cannot_be_looked_at_whole_is_unread_not_passed(tmp_path, monkeypatch):
+    """When the look for ink beyond the text and pictures fails, the page is unread (OCR_FAILED): the
+    document is refused, never signed on what the text layer alone says."""
+    from bench.common import make_pdf
+    from gateway.inspect import ocr, pdftext
+
+    def broken(page, text):
+        raise RuntimeError("render failed")
+
+    monkeypatch.setattr(ocr, "_unaccounted", broken)
+    path = make_pdf(tmp_path / "page.pdf", 60 * 1024)
+    import time
+
+    reading = pdftext.read(str(path), deadline=time.monotonic() + 60)
+    assert [r.code for r in reading.incomplete] == ["OCR_FAILED"]

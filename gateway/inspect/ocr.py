@@ -455,7 +455,13 @@ def pdf_page(page, text, deadline: float, seen: dict | None = None) -> tuple[lis
             # a small region is a stamp; text read for glyphs without letters is the page's text, not a stamp
             stamp = (x1 - x0) * (y1 - y0) < STAMP_AREA * page_area and ink.kind != "unmapped"
             regions.append(((x0, y0, x1, y1), stamp, ink))
-        for box in _unaccounted(page, text):
+        try:
+            beyond = _unaccounted(page, text)
+        except Exception as exc:  # noqa: BLE001 - the page could not be looked at whole: unread, not passed
+            log.info("ocr: page %d: %s", text.index + 1, exc)
+            problems.append(Reason.of("OCR_FAILED", detail=f"page {text.index + 1}: {exc_detail(exc, 180)}"))
+            beyond = []
+        for box in beyond:
             stamp = (box[2] - box[0]) * (box[3] - box[1]) < STAMP_AREA * page_area
             regions.append((box, stamp, None))
     for region in regions:
