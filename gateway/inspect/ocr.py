@@ -89,11 +89,13 @@ class _Engine:
         self.tesserocr = tesserocr
         self.api = tesserocr.PyTessBaseAPI(path=tessdata, lang=LANG, psm=tesserocr.PSM.AUTO)
 
-    def lines(self, image, sparse: bool) -> list[OcrLine]:
+    def lines(self, image, sparse: bool, block: bool = False) -> list[OcrLine]:
         tesserocr = self.tesserocr
         api = self.api
-        # AUTO reads a boxed stamp that SPARSE_TEXT misses; `sparse` is kept for callers that want it
-        api.SetPageSegMode(tesserocr.PSM.SPARSE_TEXT if sparse else tesserocr.PSM.AUTO)
+        # AUTO reads a boxed stamp that SPARSE_TEXT misses; `sparse` is kept for callers that want it; a sheet
+        # of lines stacked one under another (claimed.py) is one block: no page layout to find (30 % faster)
+        psm = tesserocr.PSM.SINGLE_BLOCK if block else tesserocr.PSM.SPARSE_TEXT if sparse else tesserocr.PSM.AUTO
+        api.SetPageSegMode(psm)
         api.SetImage(image)
         if not api.Recognize():
             raise RuntimeError("tesseract: recognition failed")
@@ -154,19 +156,19 @@ def engine() -> _Engine:
     return _ENGINE
 
 
-def recognise(image, *, sparse: bool = False) -> list[OcrLine]:
+def recognise(image, *, sparse: bool = False, block: bool = False) -> list[OcrLine]:
     """The text lines of a PIL image (one engine per process, one call at a time). The same pixels were read
     before in this process (a letterhead, a logo, a form's printed frame in every document of a template):
     the lines read then, without Tesseract (~0.5 s a page)."""
     eng = engine()
     # the resolution goes to Tesseract with the pixels (its source resolution): part of what was read
-    key = (hashlib.sha256(image.tobytes()).digest(), image.size, image.mode, repr(image.info.get("dpi")), sparse)
+    key = (hashlib.sha256(image.tobytes()).digest(), image.size, image.mode, repr(image.info.get("dpi")), sparse, block)
     with _LOCK:
         seen = _READ.get(key)
         if seen is not None:
             _READ.move_to_end(key)
             return list(seen)
-        lines = eng.lines(image, sparse)
+        lines = eng.lines(image, sparse, block)
         _READ[key] = tuple(lines)
         while len(_READ) > _READ_MAX:
             _READ.popitem(last=False)
@@ -378,7 +380,7 @@ def unframe(gray):
                                                                              expand=True, fillcolor=0)
         ink = np.asarray(straight) > 127
     h, w = ink.shape
-    lines = _long_runs(ink, max(60, w // 10)) | _long_runs(ink.T, max(60, h // 10)).T
+    lines = long_runs(ink, max(60, w // 10)) | long_runs(ink.T, max(60, h // 10)).T
     # a frame's stroke is a few pixels thick: widen what was found by one pixel each way
     grown = lines.copy()
     grown[1:, :] |= lines[:-1, :]
@@ -412,7 +414,7 @@ def _skew(ink) -> float:
     return best
 
 
-def _long_runs(b, length: int):
+def long_runs(b, length: int):
     """Mask of the runs of True along each row of `b` at least `length` long."""
     import numpy as np
 
@@ -435,6 +437,8 @@ def _long_runs(b, length: int):
 def pdf_page(page, text, deadline: float, seen: dict | None = None) -> tuple[list[Line], list[Reason]]:
     """OCR lines of one PDFium page given its `pdftext.PageText`: the whole page when it has no text layer,
     else its images and glyph-like outlines. Returns (lines, what could not be read)."""
+    from gateway.inspect import claimed
+
     seen = {} if seen is None else seen
     where = f"ocr:page{text.index + 1}"
     lines: list[Line] = []
@@ -464,6 +468,15 @@ def pdf_page(page, text, deadline: float, seen: dict | None = None) -> tuple[lis
         for box in beyond:
             stamp = (box[2] - box[0]) * (box[3] - box[1]) < STAMP_AREA * page_area
             regions.append((box, stamp, None))
+        short = claimed.candidates(text)
+        if short:
+            try:
+                lines.extend(claimed.read(page, text, short, seen))
+            except OcrUnavailable as exc:
+                problems.append(Reason.of("OCR_UNAVAILABLE", detail=str(exc)))
+            except Exception as exc:  # noqa: BLE001 - the short lines could not be looked at: unread, not passed
+                log.info("ocr: page %d: %s", text.index + 1, exc)
+                problems.append(Reason.of("OCR_FAILED", detail=f"page {text.index + 1}: {exc_detail(exc, 180)}"))
     for region in regions:
         if time.monotonic() > deadline:
             problems.append(Reason.of("SECRECY_SCAN_INCOMPLETE", detail=f"OCR time budget, page {text.index + 1}"))
@@ -513,7 +526,7 @@ def _unaccounted(page, text) -> list[tuple[float, float, float, float]]:
     if (ink & ~known).sum() < 8:
         return []  # most pages: nothing beyond the text and the pictures
     # rules, frames and fills left out on the whole page first: once the text is masked, a table's rules are short
-    ink &= ~(_long_runs(ink, UNACCOUNTED_RUN) | _long_runs(ink.T, UNACCOUNTED_RUN).T) & ~known
+    ink &= ~(long_runs(ink, UNACCOUNTED_RUN) | long_runs(ink.T, UNACCOUNTED_RUN).T) & ~known
     k = UNACCOUNTED_CELL
     gr, gc = -(-rows // k), -(-cols // k)
     padded = np.zeros((gr * k, gc * k), dtype=bool)
@@ -588,15 +601,15 @@ def _render(page, text, box, dpi: float):
 
 def render(page, box: tuple[float, float, float, float] | None, dpi: float, page_size: tuple[float, float]):
     """A PIL image of the page (or of `box`, displayed coordinates) at `dpi`, annotations included."""
-    scale = dpi / 72.0
-    if box is None:
-        crop = (0, 0, 0, 0)
-    else:
-        w, h = page_size
-        x0, y0, x1, y1 = box
-        # crop is (left, bottom, right, top) margins to remove, in displayed orientation
-        crop = (max(0.0, x0), max(0.0, h - y1), max(0.0, w - x1), max(0.0, y0))
-    return page.render(scale=scale, crop=crop, may_draw_forms=True).to_pil()  # the image keeps its bitmap alive
+    crop = (0, 0, 0, 0) if box is None else margins(box, page_size)
+    return page.render(scale=dpi / 72.0, crop=crop, may_draw_forms=True).to_pil()  # the image keeps its bitmap alive
+
+
+def margins(box: tuple[float, float, float, float], page_size: tuple[float, float]) -> tuple[float, ...]:
+    """PDFium's crop for `box` (displayed page points): the (left, bottom, right, top) margins to remove."""
+    w, h = page_size
+    x0, y0, x1, y1 = box
+    return (max(0.0, x0), max(0.0, h - y1), max(0.0, w - x1), max(0.0, y0))
 
 
 def _region_images(page, text, box, ink, seen: dict):

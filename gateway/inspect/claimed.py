@@ -1,0 +1,126 @@
+"""Short text lines checked against what the page shows: a text layer may lie.
+
+A font's `/ToUnicode` map (or its own cmap, glyph names or Type 3 procedures) says which letters its glyphs
+are, and nothing makes that true: a font whose glyph for "q" draws "M" shows "MẬT" on the page while the
+text layer says "qwz". A secrecy mark is a stamp, a short line standing on its own (Decree 30, box 10a), so
+every short line of a text page (no wider than CLAIM_EMS times its height) is rendered and read by OCR, and
+what OCR reads is scanned for marks like the text layer (in the line's box, so the layout rules see the same
+neighbours). The lines of a page are cropped, stacked on a sheet and read by one Tesseract call (about 7 ms a
+line); a line whose pixels were read before in the document (a header on every page) is not read again.
+
+Not covered: a lying word inside a long line of prose ("tài liệu MẬT này" drawn by a lying font). The layout
+rule's stamp is a short line; reading every line of every page by OCR would cost a second a page.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+
+from gateway.inspect.reading import Line
+
+# a line at most this wide (over its height) may be a stamp: "TRẢ LẠI SAU KHI HỌP (HỘI NGHỊ)" in bold capitals
+# measures 14.7-15.5, "ĐỘ MẬT: TUYỆT MẬT" 10, "T Ố I   M Ậ T" 5.3. Its width, not its letters: a glyph may stand
+# for any number of letters in the text layer.
+CLAIM_EMS = 18.0
+CLAIM_MIN_PT = 4.0  # lower than this (and its letters' size too) nobody reads it at normal zoom
+SHEET_LINES = 120  # lines stacked on one sheet for one Tesseract call
+LINE_PX = 40  # a line's box is rendered this high (Tesseract reads letters 20-80 px high best)
+MIN_DPI, MAX_DPI = 100.0, 400.0
+GAP_PX = 24  # white between the lines on the sheet (and around it)
+
+
+def candidates(text) -> list[Line]:
+    """The lines of a `pdftext.PageText` that may be a stamp: short, and of a size a person reads."""
+    out = []
+    for line in text.lines:
+        if line.box is None or not line.where.startswith("page"):
+            continue
+        x0, y0, x1, y1 = line.box
+        height = max(y1 - y0, line.size or 0.0)  # the larger of the two: a small nominal size hides nothing
+        if height < CLAIM_MIN_PT:
+            continue
+        if x1 - x0 <= CLAIM_EMS * height:
+            out.append(line)
+    return out
+
+
+def read(page, text, lines: list[Line], seen: dict) -> list[Line]:
+    """What OCR reads in `lines` (from `candidates`) on the loaded PDFium `page`: Lines where="ocr:pageN",
+    each in the box of the line it was read in (its horizontal extent as read). `seen`: the document's memo;
+    a line whose pixels were read before (a header on every page, a table's repeated cell) is not read again.
+    Raises what rendering or OCR raises (the caller reports it as unread)."""
+    from gateway.inspect import ocr
+    from gateway.inspect.pixels import darkest
+
+    where = f"ocr:page{text.index + 1}"
+    out: list[Line] = []
+    todo: list[tuple[tuple, Line, float, float, object]] = []  # (memo key, line, scale, x0, image)
+    for line in lines:
+        x0, y0, x1, y1 = line.box
+        height = max(y1 - y0, 1.0)
+        pad_x, pad_y = 0.3 * height, 0.12 * height
+        box = ocr._clip((x0 - pad_x, y0 - pad_y, x1 + pad_x, y1 + pad_y), text.width, text.height)
+        if box[2] - box[0] < 1 or box[3] - box[1] < 1:
+            continue
+        scale = min(MAX_DPI, max(MIN_DPI, 72.0 * LINE_PX / height)) / 72.0
+        crop = page.render(scale=scale, crop=ocr.margins(box, (text.width, text.height)), may_draw_forms=True)
+        image = _unframed(darkest(crop.to_numpy()))  # a new array: the bitmap may go
+        key = ("claimed", hashlib.sha256(image.tobytes()).digest(), image.size)
+        if key in seen:
+            out += _placed(seen[key], line, scale, box[0], where, text.index)
+        else:
+            todo.append((key, line, scale, box[0], image))
+    for k in range(0, len(todo), SHEET_LINES):
+        chunk = todo[k:k + SHEET_LINES]
+        for (key, line, scale, x0, _), read_ in zip(chunk, _read_sheet([t[4] for t in chunk])):
+            seen[key] = read_
+            out += _placed(read_, line, scale, x0, where, text.index)
+    return out
+
+
+def _read_sheet(images) -> list[list[tuple[str, float, float]]]:
+    """The images stacked on one sheet and read by one Tesseract call: per image, the lines read in it as
+    (text, first column, last column) in its pixels."""
+    from PIL import Image
+
+    from gateway.inspect import ocr
+
+    tops = []
+    y = GAP_PX
+    for im in images:
+        tops.append(y)
+        y += im.size[1] + GAP_PX
+    sheet = Image.new("L", (max(im.size[0] for im in images) + 2 * GAP_PX, y), 255)
+    for top, im in zip(tops, images):
+        sheet.paste(im, (GAP_PX, top))
+    out: list[list[tuple[str, float, float]]] = [[] for _ in images]
+    for ol in ocr.recognise(sheet, block=True):
+        middle = (ol.box[1] + ol.box[3]) / 2
+        i = bisect.bisect_right(tops, middle) - 1
+        if i >= 0 and middle < tops[i] + images[i].size[1]:
+            out[i].append((ol.text, ol.box[0] - GAP_PX, ol.box[2] - GAP_PX))
+    return out
+
+
+def _placed(read_, line: Line, scale: float, x0: float, where: str, page: int) -> list[Line]:
+    """Lines read in `line`'s crop (`_read_sheet`), in its box on the page."""
+    return [
+        Line(t, where, page, (round(x0 + a / scale, 2), line.box[1], round(x0 + b / scale, 2), line.box[3]),
+             line.size, None, line.framed)
+        for t, a, b in read_
+    ]
+
+def _unframed(grey):
+    """`grey` (rendered, so never skewed) binarised without its frames and rules (Tesseract reads a frame's
+    side as a letter): `ocr.unframe` without its skew search, which costs more than the reading here."""
+    import numpy as np
+    from PIL import Image
+
+    from gateway.inspect import ocr
+
+    ink = grey < 160
+    h, w = ink.shape
+    # a frame's top or bottom: longer than any letter's stroke; its side: the crop's height (no stem is)
+    rules = ocr.long_runs(ink, max(3 * LINE_PX // 2, w // 10)) | ocr.long_runs(ink.T, max(8, h * 9 // 10)).T
+    return Image.fromarray(np.where(ink & ~rules, 0, 255).astype(np.uint8), "L")
