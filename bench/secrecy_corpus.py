@@ -17,6 +17,7 @@ file per sample and a manifest; a changed generator version builds a new directo
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
@@ -24,7 +25,7 @@ import unicodedata
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-VERSION = "6"
+VERSION = "7"
 RED = (0.85, 0.05, 0.05)
 A4 = (595.28, 841.89)
 A5 = (419.53, 595.28)
@@ -169,6 +170,81 @@ def _legacy_font(encoding: str, cache: Path, fontname: str | None = None) -> str
     return rl
 
 
+_FAKE_LETTERS = "qwzxjkvbgpyf"  # what a lying font's text layer says instead of the stamp's letters
+
+
+def _lying_text(text: str) -> str:
+    """`text` with each distinct letter replaced by one of _FAKE_LETTERS (blanks kept)."""
+    table: dict[str, str] = {}
+    for ch in text:
+        if not ch.isspace() and ch not in table:
+            table[ch] = _FAKE_LETTERS[len(table)]
+    return "".join(table.get(ch, ch) for ch in text)
+
+
+def _lying_font(text: str, family: str, cache: Path, lie: bool = True) -> str:
+    """A copy of `family`'s bold face under a PostScript name of its own (reportlab writes one font per
+    name), whose cmap sends each fake letter of `_lying_text(text)` to the glyph of the real letter:
+    reportlab writes /ToUnicode from the cmap, so the text layer says the fake letters while the page shows
+    `text` (font program and map lie alike). With lie=False the copy is honest and named "StampFace..."
+    (`_lie_to_unicode` rewrites its map afterwards). Returns its reportlab name."""
+    from fontTools.ttLib import TTFont as FT
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    digest = hashlib.sha256(f"{family}:{text}:{lie}".encode()).hexdigest()[:12]
+    key = f"lying:{digest}"
+    if key in _LEGACY_FONTS:
+        return _LEGACY_FONTS[key]
+    psname = f"{'Lying' if lie else 'StampFace'}{digest}"
+    out = cache / "fonts" / f"{psname}.ttf"
+    if not out.exists():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        f = FT(str(_font_file(FAMILIES[family][1])))
+        if lie:
+            for table in f["cmap"].tables:
+                if table.isUnicode():
+                    real = dict(table.cmap)
+                    for a, b in zip(_lying_text(text), text):
+                        if not b.isspace() and ord(b) in real:
+                            table.cmap[ord(a)] = real[ord(b)]
+        for rec in f["name"].names:
+            if rec.nameID in (1, 4, 6):
+                rec.string = psname
+        f.save(str(out))
+    pdfmetrics.registerFont(TTFont(psname, str(out)))
+    _LEGACY_FONTS[key] = psname
+    return psname
+
+
+def _lie_to_unicode(path: Path, text: str) -> None:
+    """Rewrite, in place, the /ToUnicode map of the font that drew the stamp alone (`StampFace`): each glyph
+    of `text` is said to be a fake letter (`_lying_text`); the font program is left honest."""
+    import re
+
+    from pypdf import PdfReader, PdfWriter
+    from pypdf.generic import DecodedStreamObject, NameObject
+
+    fake = dict(zip(text, _lying_text(text)))
+    w = PdfWriter(clone_from=PdfReader(str(path)))
+    for page in w.pages:
+        for font in page["/Resources"]["/Font"].values():
+            font = font.get_object()
+            if "StampFace" not in str(font.get("/BaseFont", "")):
+                continue
+            old = font["/ToUnicode"].get_object().get_data().decode("latin-1")
+
+            def swap(m):
+                ch = bytes.fromhex(m.group(2)).decode("utf-16-be")
+                return f"{m.group(1)}<{fake.get(ch, ch).encode('utf-16-be').hex().upper()}>"
+
+            new = re.sub(r"(<[0-9A-Fa-f]+>\s*)<([0-9A-Fa-f]{4})>", swap, old)
+            stream = DecodedStreamObject()
+            stream.set_data(new.encode("latin-1"))
+            font[NameObject("/ToUnicode")] = w._add_object(stream)
+    w.write(str(path))
+
+
 # --- the Decree 30 document ---------------------------------------------------------------------------------
 
 AGENCIES = ["ỦY BAN NHÂN DÂN TỈNH HÀ GIANG", "SỞ TÀI CHÍNH TỈNH NAM ĐỊNH", "UBND HUYỆN ĐÔNG ANH",
@@ -220,7 +296,7 @@ class Doc:
     stamp: str | None = None  # the box 10a mark text
     stamp_style: str = "boxed"  # boxed, plain, spaced, glyphs, kerned, rotated90, rotated270, angled, vertical,
     # annot-stamp, annot-freetext, annot-contents, field, field-noap, outlines, image, white, tiny,
-    # tcvn3, tcvn3-named, vni, over-title, title-case
+    # tcvn3, tcvn3-named, vni, over-title, title-case, lying-font, lying-tounicode
     stamp_page: int = 0
     stamp_where: str = "10a"  # 10a (under the number), top-right, bottom, middle
     footer_mark: str | None = None  # box-11 mark text (bottom left)
@@ -271,6 +347,8 @@ def build_pdf(doc: Doc, path: Path, cache: Path) -> None:
         _with_xmp(path, doc.xmp)
     if doc.stamp_style in ("annot-stamp", "annot-freetext", "annot-contents", "field", "field-noap"):
         _add_annotation(path, doc)
+    if doc.stamp_style == "lying-tounicode":
+        _lie_to_unicode(path, doc.stamp)
 
 
 class _Drawer:
@@ -422,6 +500,15 @@ def _stamp(d: _Drawer, doc: Doc, x: float, y: float, cache: Path) -> None:
             c.setFillColorRGB(1, 1, 1)
         c.setFont(bold, size if style == "white" else 1.5)
         c.drawString(x, y, text)
+    elif style in ("lying-font", "lying-tounicode"):
+        if style == "lying-font":
+            font, shown = _lying_font(text, doc.family, cache), _lying_text(text)
+        else:  # the bold face again under its own name: a font object of its own, its map rewritten after
+            font, shown = _lying_font(text, doc.family, cache, lie=False), text
+        c.setLineWidth(1.4)
+        c.rect(x - 8, y - 8, c.stringWidth(shown, font, size) + 16, 26, stroke=1, fill=0)
+        c.setFont(font, size)
+        c.drawString(x, y, shown)
     elif style in ("tcvn3", "tcvn3-named", "vni"):
         enc = {"tcvn3": "tcvn3-caps", "tcvn3-named": "tcvn3-caps", "vni": "vni"}[style]
         name = "Times-Legacy" if style == "tcvn3-named" else None
@@ -773,6 +860,8 @@ def samples() -> list[Sample]:
     add("tcvn3", "any", 6, "tcvn3")
     add("tcvn3-unnamed", "any", 3, "tcvn3-named")
     add("vni", "any", 6, "vni")
+    add("lying-font", "any", 6, "lying-font")
+    add("lying-tounicode", "any", 6, "lying-tounicode")
     add("outline-stamp", "any", 6, "outlines")
     add("outline-page", "any", 3, "boxed", outline_page=True)
     add("image-stamp", "any", 9, "image")
@@ -794,6 +883,7 @@ def samples() -> list[Sample]:
     add("neg-tricky-words", None, 12, "none", text=None, body=TRICKY)
     add("neg-declassified", None, 4, "boxed", text="GIẢI MẬT", expect=None)
     add("neg-urgency", None, 3, "boxed", text="HỎA TỐC", expect=None)
+    add("neg-lying-font", None, 3, "lying-font", text="HỎA TỐC", expect=None)  # read by eye: nothing secret
     add("neg-headings", None, 6, "none", text=None,
         heading=lambda: None)
     add("neg-regulation", None, 6, "none", text=None, body=REGULATION)

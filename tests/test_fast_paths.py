@@ -345,7 +345,7 @@ def test_ocr_reads_the_same_pixels_once_per_process(monkeypatch):
         pytest.skip("no Tesseract here")
     calls = []
     real = type(eng).lines
-    monkeypatch.setattr(type(eng), "lines", lambda self, image, sparse: calls.append(1) or real(self, image, sparse))
+    monkeypatch.setattr(type(eng), "lines", lambda self, image, sparse, block=False: calls.append(1) or real(self, image, sparse, block))
     ocr.forget()
 
     def picture(text: str):
@@ -514,3 +514,58 @@ def test_a_page_that_cannot_be_looked_at_whole_is_unread_not_passed(tmp_path, mo
 
     reading = pdftext.read(str(path), deadline=time.monotonic() + 60)
     assert [r.code for r in reading.incomplete] == ["OCR_FAILED"]
+
+
+def _short_lines_pdf(path, lines: list[str], pages: int = 1):
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+    from util import _register_fonts
+
+    serif, bold = _register_fonts()
+    c = canvas.Canvas(str(path), pagesize=A4)
+    for _ in range(pages):
+        y = 780
+        for text in lines:
+            c.setFont(bold if len(text) < 20 else serif, 13)
+            c.drawString(72, y, text)
+            y -= 40
+        c.showPage()
+    c.save()
+    return path
+
+
+def test_short_lines_that_cannot_be_read_by_eye_leave_the_page_unread(tmp_path, monkeypatch):
+    """The short lines a stamp could be are read by OCR (a text layer may lie: claimed.py). When that fails,
+    the page is unread (OCR_FAILED), never passed on what the text layer says."""
+    import time
+
+    from gateway.inspect import claimed, pdftext
+
+    def broken(page, text, lines):
+        raise RuntimeError("render failed")
+
+    monkeypatch.setattr(claimed, "read", broken)
+    path = _short_lines_pdf(tmp_path / "short.pdf", ["CÔNG VĂN", "Kính gửi các cơ quan, đơn vị trong tỉnh để biết."])
+    reading = pdftext.read(str(path), deadline=time.monotonic() + 60)
+    assert [r.code for r in reading.incomplete] == ["OCR_FAILED"]
+
+
+def test_the_short_lines_of_a_page_are_read_once_and_prose_is_not(tmp_path, monkeypatch):
+    """Short lines (a stamp's width) are read by eye, each line's pixels once per process: a header on every
+    page is read on the first. A line of prose is not (its width is many times its height). A reading that
+    says what the text layer says adds no line."""
+    import time
+
+    from gateway.inspect import claimed, ocr, pdftext
+
+    prose = "Thực hiện chỉ đạo của Ủy ban nhân dân tỉnh về việc tăng cường công tác quản lý nhà nước."
+    path = _short_lines_pdf(tmp_path / "pages.pdf", ["BÁO CÁO", "Số: 12/BC-UBND", prose], pages=3)
+    sheets: list[int] = []
+    real = claimed._read_sheet
+    monkeypatch.setattr(claimed, "_read_sheet", lambda images: sheets.append(len(images)) or real(images))
+    ocr.forget()
+    reading = pdftext.read(str(path), deadline=time.monotonic() + 60)
+    assert sheets == [2]  # page 1's two short lines; pages 2 and 3 show the same pixels
+    assert not [l.text for p in reading.pages for l in p.lines if l.where.startswith("ocr:")]
+    read = [t for known in claimed._READ.values() for t, _, _ in known]
+    assert "BÁO CÁO" in read and not [t for t in read if "Thực hiện" in t], read

@@ -6,7 +6,8 @@ text layer says "qwz". A secrecy mark is a stamp, a short line standing on its o
 every short line of a text page (no wider than CLAIM_EMS times its height) is rendered and read by OCR, and
 what OCR reads is scanned for marks like the text layer (in the line's box, so the layout rules see the same
 neighbours). The lines of a page are cropped, stacked on a sheet and read by one Tesseract call (about 7 ms a
-line); a line whose pixels were read before in the document (a header on every page) is not read again.
+line); a line whose pixels were read before in this process (a header on every page, a template's
+letterhead) is not read again.
 
 Not covered: a lying word inside a long line of prose ("tài liệu MẬT này" drawn by a lying font). The layout
 rule's stamp is a short line; reading every line of every page by OCR would cost a second a page.
@@ -15,7 +16,9 @@ rule's stamp is a short line; reading every line of every page by OCR would cost
 from __future__ import annotations
 
 import bisect
+import collections
 import hashlib
+import threading
 
 from gateway.inspect.reading import Line
 
@@ -28,6 +31,13 @@ SHEET_LINES = 120  # lines stacked on one sheet for one Tesseract call
 LINE_PX = 40  # a line's box is rendered this high (Tesseract reads letters 20-80 px high best)
 MIN_DPI, MAX_DPI = 100.0, 400.0
 GAP_PX = 24  # white between the lines on the sheet (and around it)
+
+# What OCR read in a line, by the line's exact pixels, in this process (like `ocr._READ`: a letterhead, a
+# signature block, the header of every page and every letter of a template are read once). Only the few
+# words read are kept, for the last _READ_MAX lines; never written anywhere.
+_READ: "collections.OrderedDict[tuple, list[tuple[str, float, float]]]" = collections.OrderedDict()
+_READ_MAX = 50_000
+_LOCK = threading.Lock()
 
 
 def candidates(text) -> list[Line]:
@@ -45,11 +55,11 @@ def candidates(text) -> list[Line]:
     return out
 
 
-def read(page, text, lines: list[Line], seen: dict) -> list[Line]:
-    """What OCR reads in `lines` (from `candidates`) on the loaded PDFium `page`: Lines where="ocr:pageN",
-    each in the box of the line it was read in (its horizontal extent as read). `seen`: the document's memo;
-    a line whose pixels were read before (a header on every page, a table's repeated cell) is not read again.
-    Raises what rendering or OCR raises (the caller reports it as unread)."""
+def read(page, text, lines: list[Line]) -> list[Line]:
+    """What OCR reads in `lines` (from `candidates`) on the loaded PDFium `page` where it differs from what
+    the text layer says: Lines where="ocr:pageN", each in the box of the line it was read in (its horizontal
+    extent as read). A line whose pixels were read before in this process is not read again. Raises what
+    rendering or OCR raises (the caller reports it as unread)."""
     from gateway.inspect import ocr
     from gateway.inspect.pixels import darkest
 
@@ -66,17 +76,30 @@ def read(page, text, lines: list[Line], seen: dict) -> list[Line]:
         scale = min(MAX_DPI, max(MIN_DPI, 72.0 * LINE_PX / height)) / 72.0
         crop = page.render(scale=scale, crop=ocr.margins(box, (text.width, text.height)), may_draw_forms=True)
         image = _unframed(darkest(crop.to_numpy()))  # a new array: the bitmap may go
-        key = ("claimed", hashlib.sha256(image.tobytes()).digest(), image.size)
-        if key in seen:
-            out += _placed(seen[key], line, scale, box[0], where, text.index)
+        key = (hashlib.sha256(image.tobytes()).digest(), image.size)
+        with _LOCK:
+            known = _READ.get(key)
+            if known is not None:
+                _READ.move_to_end(key)
+        if known is not None:
+            out += _placed(known, line, scale, box[0], where, text.index)
         else:
             todo.append((key, line, scale, box[0], image))
     for k in range(0, len(todo), SHEET_LINES):
         chunk = todo[k:k + SHEET_LINES]
         for (key, line, scale, x0, _), read_ in zip(chunk, _read_sheet([t[4] for t in chunk])):
-            seen[key] = read_
+            with _LOCK:
+                _READ[key] = read_
+                while len(_READ) > _READ_MAX:
+                    _READ.popitem(last=False)
             out += _placed(read_, line, scale, x0, where, text.index)
     return out
+
+
+def forget() -> None:
+    """Drop what was read (benchmarks time the reading, not the memo)."""
+    with _LOCK:
+        _READ.clear()
 
 
 def _read_sheet(images) -> list[list[tuple[str, float, float]]]:
@@ -104,12 +127,28 @@ def _read_sheet(images) -> list[list[tuple[str, float, float]]]:
 
 
 def _placed(read_, line: Line, scale: float, x0: float, where: str, page: int) -> list[Line]:
-    """Lines read in `line`'s crop (`_read_sheet`), in its box on the page."""
+    """Lines read in `line`'s crop (`_read_sheet`), in its box on the page; a reading that says what the text
+    layer says adds nothing (the mark, if any, is found already) and is left out."""
+    if len(read_) == 1 and _letters(read_[0][0]) == _letters(line.text):
+        return []
     return [
         Line(t, where, page, (round(x0 + a / scale, 2), line.box[1], round(x0 + b / scale, 2), line.box[3]),
              line.size, None, line.framed)
         for t, a, b in read_
     ]
+
+
+def _letters(text: str) -> str:
+    """`text` without accents and blanks, case kept (an upper-case MẬT is a mark where "mật" may not be); the
+    marks rule reads accents loosely ("MẶT" alone is a mark too), so a reading that differs only in them
+    finds nothing the text layer does not."""
+    import unicodedata
+
+    from gateway.inspect.marks import normalise
+
+    value = unicodedata.normalize("NFD", normalise(text))
+    return "".join(c for c in value if not unicodedata.combining(c) and not c.isspace()).replace("đ", "d").replace("Đ", "D")
+
 
 def _unframed(grey):
     """`grey` (rendered, so never skewed) binarised without its frames and rules (Tesseract reads a frame's

@@ -177,8 +177,11 @@ def recognise(image, *, sparse: bool = False, block: bool = False) -> list[OcrLi
 
 def forget() -> None:
     """Drop what was read (benchmarks time Tesseract itself, not the memo)."""
+    from gateway.inspect import claimed
+
     with _LOCK:
         _READ.clear()
+    claimed.forget()
 
 
 # --- what needs reading -------------------------------------------------------------------------------------
@@ -471,7 +474,7 @@ def pdf_page(page, text, deadline: float, seen: dict | None = None) -> tuple[lis
         short = claimed.candidates(text)
         if short:
             try:
-                lines.extend(claimed.read(page, text, short, seen))
+                lines.extend(claimed.read(page, text, short))
             except OcrUnavailable as exc:
                 problems.append(Reason.of("OCR_UNAVAILABLE", detail=str(exc)))
             except Exception as exc:  # noqa: BLE001 - the short lines could not be looked at: unread, not passed
