@@ -569,3 +569,35 @@ def test_the_short_lines_of_a_page_are_read_once_and_prose_is_not(tmp_path, monk
     assert not [l.text for p in reading.pages for l in p.lines if l.where.startswith("ocr:")]
     read = [t for known in claimed._READ.values() for t, _, _ in known]
     assert "BÁO CÁO" in read and not [t for t in read if "Thực hiện" in t], read
+
+
+@pytest.mark.parametrize("grey", [0.0, 0.7])
+def test_a_font_that_lies_about_a_pale_stamp_is_read_by_eye(grey, tmp_path):
+    """A font whose glyphs for "qwz" draw "MẬT" (its map and its cmap lie alike): the text layer says "qwz",
+    a person reads MẬT, in black or in pale grey (0.7: light enough that a fixed threshold of 160 took it
+    for background). pdftotext (an independent reader) shows the lie."""
+    import subprocess
+    import time
+
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    from bench import secrecy_corpus as sc
+    from gateway.inspect import marks, pdftext
+
+    sc._register("DejaVuSans")
+    font = sc._lying_font("MẬT", "DejaVuSans", tmp_path)
+    path = tmp_path / "lie.pdf"
+    c = canvas.Canvas(str(path), pagesize=A4)
+    c.setFont("KDejaVuSans", 12)
+    for i in range(6):
+        c.drawString(72, 700 - 18 * i, "Dòng nội dung của công văn gửi các đơn vị trực thuộc để biết và thực hiện.")
+    c.setFillColorRGB(grey, grey, grey)
+    c.setFont(font, 16)
+    c.drawString(90, 760, sc._lying_text("MẬT"))
+    c.save()
+    shown = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout
+    assert "qwz" in shown and "MẬT" not in shown
+    reading = pdftext.read(str(path), deadline=time.monotonic() + 60)
+    found = marks.scan_lines([l for p in reading.pages for l in p.lines], "page")
+    assert found.level is not None and found.level.value == "MẬT", reading.pages[0].lines

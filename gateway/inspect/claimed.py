@@ -36,7 +36,7 @@ GAP_PX = 24  # white between the lines on the sheet (and around it)
 # signature block, the header of every page and every letter of a template are read once). Only the few
 # words read are kept, for the last _READ_MAX lines; never written anywhere.
 _READ: "collections.OrderedDict[tuple, list[tuple[str, float, float]]]" = collections.OrderedDict()
-_READ_MAX = 50_000
+_READ_MAX = 20_000
 _LOCK = threading.Lock()
 
 
@@ -151,15 +151,16 @@ def _letters(text: str) -> str:
 
 
 def _unframed(grey):
-    """`grey` (rendered, so never skewed) binarised without its frames and rules (Tesseract reads a frame's
-    side as a letter): `ocr.unframe` without its skew search, which costs more than the reading here."""
-    import numpy as np
+    """`grey` (rendered, so never skewed) without its frames and rules (Tesseract reads a frame's side as a
+    letter): `ocr.unframe` without its skew search, which costs more than the reading here. Grey is kept, so
+    pale ink is Tesseract's to binarise (a light-grey stamp is ink to a person)."""
     from PIL import Image
 
     from gateway.inspect import ocr
 
-    ink = grey < 160
+    ink = grey < 224
     h, w = ink.shape
     # a frame's top or bottom: longer than any letter's stroke; its side: the crop's height (no stem is)
     rules = ocr.long_runs(ink, max(3 * LINE_PX // 2, w // 10)) | ocr.long_runs(ink.T, max(8, h * 9 // 10)).T
-    return Image.fromarray(np.where(ink & ~rules, 0, 255).astype(np.uint8), "L")
+    grey[rules] = 255
+    return Image.fromarray(grey, "L")
