@@ -541,7 +541,7 @@ def test_short_lines_that_cannot_be_read_by_eye_leave_the_page_unread(tmp_path, 
 
     from gateway.inspect import claimed, pdftext
 
-    def broken(page, text, lines):
+    def broken(page, text, lines, deadline):
         raise RuntimeError("render failed")
 
     monkeypatch.setattr(claimed, "read", broken)

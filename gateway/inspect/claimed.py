@@ -19,6 +19,7 @@ import bisect
 import collections
 import hashlib
 import threading
+import time
 
 from gateway.inspect.reading import Line
 
@@ -29,7 +30,7 @@ CLAIM_EMS = 18.0
 CLAIM_MIN_PT = 4.0  # lower than this (and its letters' size too) nobody reads it at normal zoom
 SHEET_LINES = 120  # lines stacked on one sheet for one Tesseract call
 LINE_PX = 40  # a line's box is rendered this high (Tesseract reads letters 20-80 px high best)
-MIN_DPI, MAX_DPI = 100.0, 400.0
+MIN_DPI, MAX_DPI = 4.0, 400.0  # so a crop is at most about 40 x 18 * 40 px (a bounded cost whatever the size)
 GAP_PX = 24  # white between the lines on the sheet (and around it)
 
 # What OCR read in a line, by the line's exact pixels, in this process (like `ocr._READ`: a letterhead, a
@@ -55,18 +56,25 @@ def candidates(text) -> list[Line]:
     return out
 
 
-def read(page, text, lines: list[Line]) -> list[Line]:
+class OutOfTime(Exception):
+    """The document's time ran out before every short line was read."""
+
+
+def read(page, text, lines: list[Line], deadline: float) -> list[Line]:
     """What OCR reads in `lines` (from `candidates`) on the loaded PDFium `page` where it differs from what
     the text layer says: Lines where="ocr:pageN", each in the box of the line it was read in (its horizontal
-    extent as read). A line whose pixels were read before in this process is not read again. Raises what
-    rendering or OCR raises (the caller reports it as unread)."""
+    extent as read). A line whose pixels were read before in this process is not read again. Raises
+    OutOfTime past `deadline` (time.monotonic()), or what rendering or OCR raises (the caller reports both
+    as unread)."""
     from gateway.inspect import ocr
     from gateway.inspect.pixels import darkest
 
     where = f"ocr:page{text.index + 1}"
     out: list[Line] = []
     todo: list[tuple[tuple, Line, float, float, object]] = []  # (memo key, line, scale, x0, image)
-    for line in lines:
+    for n, line in enumerate(lines):
+        if n % 64 == 0 and time.monotonic() > deadline:
+            raise OutOfTime()
         x0, y0, x1, y1 = line.box
         height = max(y1 - y0, 1.0)
         pad_x, pad_y = 0.3 * height, 0.12 * height
@@ -86,6 +94,8 @@ def read(page, text, lines: list[Line]) -> list[Line]:
         else:
             todo.append((key, line, scale, box[0], image))
     for k in range(0, len(todo), SHEET_LINES):
+        if time.monotonic() > deadline:
+            raise OutOfTime()
         chunk = todo[k:k + SHEET_LINES]
         for (key, line, scale, x0, _), read_ in zip(chunk, _read_sheet([t[4] for t in chunk])):
             with _LOCK:

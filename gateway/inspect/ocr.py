@@ -474,7 +474,9 @@ def pdf_page(page, text, deadline: float, seen: dict | None = None) -> tuple[lis
         short = claimed.candidates(text)
         if short:
             try:
-                lines.extend(claimed.read(page, text, short))
+                lines.extend(claimed.read(page, text, short, deadline))
+            except claimed.OutOfTime:
+                problems.append(Reason.of("SECRECY_SCAN_INCOMPLETE", detail=f"OCR time budget, page {text.index + 1}"))
             except OcrUnavailable as exc:
                 problems.append(Reason.of("OCR_UNAVAILABLE", detail=str(exc)))
             except Exception as exc:  # noqa: BLE001 - the short lines could not be looked at: unread, not passed
