@@ -182,17 +182,19 @@ def _lying_text(text: str) -> str:
     return "".join(table.get(ch, ch) for ch in text)
 
 
-def _lying_font(text: str, family: str, cache: Path, lie: bool = True) -> str:
+def _lying_font(text: str, family: str, cache: Path, lie: bool = True, fake: str | None = None) -> str:
     """A copy of `family`'s bold face under a PostScript name of its own (reportlab writes one font per
     name), whose cmap sends each fake letter of `_lying_text(text)` to the glyph of the real letter:
     reportlab writes /ToUnicode from the cmap, so the text layer says the fake letters while the page shows
     `text` (font program and map lie alike). With lie=False the copy is honest and named "StampFace..."
-    (`_lie_to_unicode` rewrites its map afterwards). Returns its reportlab name."""
+    (`_lie_to_unicode` rewrites its map afterwards); `fake`: other letters to say instead (one a letter of
+    `text`, letters the font draws elsewhere honestly). Returns its reportlab name."""
     from fontTools.ttLib import TTFont as FT
     from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfbase.ttfonts import TTFont
 
-    digest = hashlib.sha256(f"{family}:{text}:{lie}".encode()).hexdigest()[:12]
+    fake = fake or _lying_text(text)
+    digest = hashlib.sha256(f"{family}:{text}:{lie}:{fake}".encode()).hexdigest()[:12]
     key = f"lying:{digest}"
     if key in _LEGACY_FONTS:
         return _LEGACY_FONTS[key]
@@ -205,7 +207,7 @@ def _lying_font(text: str, family: str, cache: Path, lie: bool = True) -> str:
             for table in f["cmap"].tables:
                 if table.isUnicode():
                     real = dict(table.cmap)
-                    for a, b in zip(_lying_text(text), text):
+                    for a, b in zip(fake, text):
                         if not b.isspace() and ord(b) in real:
                             table.cmap[ord(a)] = real[ord(b)]
         for rec in f["name"].names:

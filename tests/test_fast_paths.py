@@ -601,3 +601,40 @@ def test_a_font_that_lies_about_a_pale_stamp_is_read_by_eye(grey, tmp_path):
     reading = pdftext.read(str(path), deadline=time.monotonic() + 60)
     found = marks.scan_lines([l for p in reading.pages for l in p.lines], "page")
     assert found.level is not None and found.level.value == "MẬT", reading.pages[0].lines
+
+
+def test_a_glyph_learnt_honest_does_not_vouch_for_a_liar(tmp_path):
+    """Lines whose every glyph looks like one already read as its text layer says are not read again
+    (claimed._SEEN). A font that draws "MẬT" but says "WỘY" (letters of about the same width and height),
+    read after a page where "WỘY" is honest in the same face and size: the lying glyphs look like M, Ậ, T,
+    never seen saying W, Ộ, Y, so the line is read."""
+    import time
+
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    from bench import secrecy_corpus as sc
+    from gateway.inspect import claimed, marks, ocr, pdftext
+
+    regular, bold = sc._register("DejaVuSans")
+    liar = sc._lying_font("MẬT", "DejaVuSans", tmp_path, fake="WỘY")
+
+    def page(path, font, word):
+        c = canvas.Canvas(str(path), pagesize=A4)
+        c.setFont(regular, 12)
+        c.drawString(72, 700, "Dòng nội dung của công văn gửi các đơn vị trực thuộc để biết và thực hiện.")
+        for i, w in enumerate(["WỘY", "BỘ WỘY", word]):
+            c.setFont(font if i == 2 else bold, 16)
+            c.drawString(90, 780 - 26 * i, w)
+        c.save()
+        return path
+
+    ocr.forget()
+    honest = page(tmp_path / "honest.pdf", bold, "WỘY")
+    reading = pdftext.read(str(honest), deadline=time.monotonic() + 60)
+    assert marks.scan_lines(reading.pages[0].lines, "page").level is None
+    assert {"W", "Ộ", "Y"} <= set(claimed._SEEN)  # learnt
+    lying = page(tmp_path / "lying.pdf", liar, "WỘY")
+    reading = pdftext.read(str(lying), deadline=time.monotonic() + 60)
+    found = marks.scan_lines(reading.pages[0].lines, "page")
+    assert found.level is not None and found.level.value == "MẬT", reading.pages[0].lines

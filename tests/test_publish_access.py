@@ -78,7 +78,9 @@ def test_a_client_sees_only_its_own_decisions(portal, tmp_path):
     # Someone else's record looks exactly like one that does not exist.
     with _as(portal, "cms-a") as a:
         missing = a.get("/v1/decisions/999999")
+        odd = [a.get(f"/v1/decisions/{i}") for i in ("%C2%B9", "%D9%A3", "1x")]  # "¹", "٣": digits to isdigit
     assert refused.status_code == missing.status_code == 404
+    assert [r.status_code for r in odd] == [404, 404, 404], [r.text for r in odd]
     assert refused.json()["code"] == missing.json()["code"] == "NOT_FOUND"
 
 

@@ -7,7 +7,10 @@ every short line of a text page (no wider than CLAIM_EMS times its height) is re
 what OCR reads is scanned for marks like the text layer (in the line's box, so the layout rules see the same
 neighbours). The lines of a page are cropped, stacked on a sheet and read by one Tesseract call (about 7 ms a
 line); a line whose pixels were read before in this process (a header on every page, a template's
-letterhead) is not read again.
+letterhead) is not read again. Each glyph of a word OCR read as its text layer says is learnt as a look for
+the letter it claims (its ink at 8 x 10, its size): a later line whose every glyph looks like one learnt
+for the same letter is not read (a long report is read by eye on its first pages, about half its short
+lines). A lying glyph looks like the letter it draws, never like one learnt for the letter it claims.
 
 Not covered: a lying word inside a long line of prose ("tài liệu MẬT này" drawn by a lying font). The layout
 rule's stamp is a short line; reading every line of every page by OCR would cost a second a page.
@@ -32,12 +35,22 @@ SHEET_LINES = 120  # lines stacked on one sheet for one Tesseract call
 LINE_PX = 40  # a line's box is rendered this high (Tesseract reads letters 20-80 px high best)
 MIN_DPI, MAX_DPI = 4.0, 400.0  # so a crop is at most about 40 x 18 * 40 px (a bounded cost whatever the size)
 GAP_PX = 24  # white between the lines on the sheet (and around it)
+SHAPE = (8, 10)  # a glyph's ink is compared at this size (coarse: the same glyph rendered at another
+# subpixel position keeps its shape; "M" and "N" do not share one)
 
 # What OCR read in a line, by the line's exact pixels, in this process (like `ocr._READ`: a letterhead, a
 # signature block, the header of every page and every letter of a template are read once). Only the few
 # words read are kept, for the last _READ_MAX lines; never written anywhere.
 _READ: "collections.OrderedDict[tuple, list[tuple[str, float, float]]]" = collections.OrderedDict()
 _READ_MAX = 20_000
+# Glyph looks seen on a line OCR read as its text layer says, by the letter each claims to be: a later line
+# whose every glyph looks like one seen so with the same letter shows what its text layer says, and is not
+# read again (a long report is read by eye on its first pages). A lying glyph (the look of "M" claiming "q")
+# looks like nothing seen with that letter: its line is read.
+_SEEN: dict = {}
+_SEEN_MAX = 4096  # letters
+SHAPES_PER_LETTER = 48  # looks kept per letter (fonts, sizes, bold)
+SAME_SHAPE = 0.06  # mean grey difference (0-1) at SHAPE under which two glyph pictures are one look
 _LOCK = threading.Lock()
 
 
@@ -83,7 +96,13 @@ def read(page, text, lines: list[Line], deadline: float) -> list[Line]:
             continue
         scale = min(MAX_DPI, max(MIN_DPI, 72.0 * LINE_PX / height)) / 72.0
         crop = page.render(scale=scale, crop=ocr.margins(box, (text.width, text.height)), may_draw_forms=True)
-        image = _unframed(darkest(crop.to_numpy()))  # a new array: the bitmap may go
+        grey = darkest(crop.to_numpy())  # a new array: the bitmap may go
+        shapes = _shapes(grey, text.glyphs.get(line), scale, box)
+        if shapes is not None:
+            with _LOCK:
+                if all(_known(k) for k in shapes):
+                    continue  # every glyph looked, on a line read before, like the letter it says it is
+        image = _unframed(grey)
         key = (hashlib.sha256(image.tobytes()).digest(), image.size)
         with _LOCK:
             known = _READ.get(key)
@@ -91,25 +110,131 @@ def read(page, text, lines: list[Line], deadline: float) -> list[Line]:
                 _READ.move_to_end(key)
         if known is not None:
             out += _placed(known, line, scale, box[0], where, text.index)
+            _learn(known, line, shapes)
         else:
-            todo.append((key, line, scale, box[0], image))
+            todo.append((key, line, scale, box[0], image, shapes))
     for k in range(0, len(todo), SHEET_LINES):
         if time.monotonic() > deadline:
             raise OutOfTime()
         chunk = todo[k:k + SHEET_LINES]
-        for (key, line, scale, x0, _), read_ in zip(chunk, _read_sheet([t[4] for t in chunk])):
+        for (key, line, scale, x0, _, shapes), read_ in zip(chunk, _read_sheet([t[4] for t in chunk])):
             with _LOCK:
                 _READ[key] = read_
                 while len(_READ) > _READ_MAX:
                     _READ.popitem(last=False)
             out += _placed(read_, line, scale, x0, where, text.index)
+            _learn(read_, line, shapes)
     return out
 
 
+def _learn(read_, line: Line, shapes) -> None:
+    """The words OCR read as the text layer says them (the line read as one line, word for word in the same
+    number of words): each of their glyphs looks like the letter it claims to be."""
+    if shapes is None or len(read_) != 1:
+        return
+    said, seen = line.text.split(), read_[0][0].split()
+    if len(said) != len(seen) or sum(len(w) for w in said) != len(shapes):
+        return
+    good = []
+    k = 0
+    for a, b in zip(said, seen):
+        if _letters(a) == _letters(b):
+            good += shapes[k:k + len(a)]
+        k += len(a)
+    with _LOCK:
+        for shape in good:
+            if not _known(shape):
+                looks = _SEEN.get(shape[0])
+                if looks is None:
+                    looks = _SEEN[shape[0]] = _Looks()
+                looks.add(*shape[1:])
+        while len(_SEEN) > _SEEN_MAX:
+            _SEEN.pop(next(iter(_SEEN)))
+
+
+def _shapes(grey, glyphs, scale: float, box) -> list[tuple] | None:
+    """Each glyph of a line as (letter it claims, height and width of its ink against the line's height,
+    its ink's picture at SHAPE as grey levels 0-1): the ink inside the glyph's box on the rendered crop `grey`,
+    cut to its own extent. None when the line's glyphs are not known or one lies outside the crop (rotated,
+    clipped): the line is read. A glyph with no ink in its box shows nothing there: (letter, 0, 0, None)."""
+    import numpy as np
+    from PIL import Image
+
+    if not glyphs:
+        return None
+    rows, cols = grey.shape
+    line_h = max(1.0, (box[3] - box[1]) * scale)
+    out = []
+    for ch, (x0, y0, x1, y1) in glyphs:
+        c0, c1 = max(0, int((x0 - box[0]) * scale)), min(cols, int(np.ceil((x1 - box[0]) * scale)))
+        r0, r1 = max(0, int((y0 - box[1]) * scale)), min(rows, int(np.ceil((y1 - box[1]) * scale)))
+        if c1 <= c0 or r1 <= r0:
+            return None
+        cell = grey[r0:r1, c0:c1]
+        ink = cell < 128
+        if not ink.any():
+            out.append((ch, 0.0, 0.0, None))
+            continue
+        rs, cs = np.nonzero(ink.any(axis=1))[0], np.nonzero(ink.any(axis=0))[0]
+        cell = cell[rs[0]:rs[-1] + 1, cs[0]:cs[-1] + 1]
+        picture = np.asarray(Image.fromarray(cell, "L").resize(SHAPE, Image.BOX), dtype=np.float32) / 255.0
+        out.append((ch, cell.shape[0] / line_h, cell.shape[1] / line_h, picture.ravel()))
+    return out
+
+
+def _known(shape) -> bool:
+    """Was a glyph of this look seen claiming the same letter on a line OCR read as its text layer says?
+    Compared with a tolerance (the same glyph at another subpixel position differs by a few grey levels at
+    its edges; "M" and "N", "T" and "I" differ by a stroke: far more than SAME_SHAPE)."""
+    import numpy as np
+
+    ch, h, w, picture = shape
+    seen = _SEEN.get(ch)
+    if seen is None:
+        return False
+    if picture is None:
+        return seen.blank
+    if not seen.n:
+        return False
+    n = seen.n
+    close = (np.abs(seen.h[:n] - h) <= 0.12 * h + 0.03) & (np.abs(seen.w[:n] - w) <= 0.12 * w + 0.03)
+    if not close.any():
+        return False
+    return bool((np.abs(seen.pictures[:n][close] - picture).mean(axis=1) <= SAME_SHAPE).any())
+
+
+class _Looks:
+    """The looks of one letter seen so far (a ring of SHAPES_PER_LETTER)."""
+
+    def __init__(self) -> None:
+        import numpy as np
+
+        self.blank = False
+        self.n = 0
+        self.next = 0
+        self.h = np.zeros(SHAPES_PER_LETTER, dtype=np.float32)
+        self.w = np.zeros(SHAPES_PER_LETTER, dtype=np.float32)
+        self.pictures = np.zeros((SHAPES_PER_LETTER, SHAPE[0] * SHAPE[1]), dtype=np.float32)
+
+    def add(self, h: float, w: float, picture) -> None:
+        if picture is None:
+            self.blank = True
+            return
+        k = self.next
+        self.h[k], self.w[k], self.pictures[k] = h, w, picture
+        self.next = (k + 1) % SHAPES_PER_LETTER
+        self.n = min(self.n + 1, SHAPES_PER_LETTER)
+
+
+def _agrees(read_, line: Line) -> bool:
+    return len(read_) == 1 and _letters(read_[0][0]) == _letters(line.text)
+
+
 def forget() -> None:
-    """Drop what was read (benchmarks time the reading, not the memo)."""
+    """Drop what was read and learnt (benchmarks time the reading, not the memo)."""
     with _LOCK:
         _READ.clear()
+        _SEEN.clear()
 
 
 def _read_sheet(images) -> list[list[tuple[str, float, float]]]:
@@ -139,7 +264,7 @@ def _read_sheet(images) -> list[list[tuple[str, float, float]]]:
 def _placed(read_, line: Line, scale: float, x0: float, where: str, page: int) -> list[Line]:
     """Lines read in `line`'s crop (`_read_sheet`), in its box on the page; a reading that says what the text
     layer says adds nothing (the mark, if any, is found already) and is left out."""
-    if len(read_) == 1 and _letters(read_[0][0]) == _letters(line.text):
+    if _agrees(read_, line):
         return []
     return [
         Line(t, where, page, (round(x0 + a / scale, 2), line.box[1], round(x0 + b / scale, 2), line.box[3]),

@@ -75,6 +75,8 @@ class PageText:
     # the page is OCR'd whole: too many objects to examine, or too many text objects whose glyphs the text
     # layer does not map to letters (a font without /ToUnicode: "TỐI MẬT" extracts as "T\x01I MT")
     complex: bool = False
+    # the glyphs of each line read from the text layer: Line -> ((letter, box), ...) (claimed.py checks them)
+    glyphs: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -248,7 +250,7 @@ def read_page(pdf, index: int, extra: list[Line] | None = None):
         frames, ink, complex_page = _page_objects(raw, page, affine)
         # text whose glyphs the layer gives no letters for is read as a person reads it: by OCR of the text
         # objects that hold them (the page whole when there are many)
-        result.lines = _lines(chars, frames, index)
+        result.lines = _lines(chars, frames, index, result.glyphs)
         regions = _unmapped_regions(unmapped.values(), result.lines) if len(unmapped) <= MAX_UNMAPPED_OBJECTS else []
         result.ink = ink + [Ink("unmapped", box) for box in regions]
         result.complex = complex_page or len(unmapped) > MAX_UNMAPPED_OBJECTS
@@ -375,7 +377,7 @@ def font_name(raw, textobj) -> str:
 # --- grouping into lines ------------------------------------------------------------------------------------
 
 
-def _lines(groups: dict, frames: list, page: int) -> list[Line]:
+def _lines(groups: dict, frames: list, page: int, glyphs: dict | None = None) -> list[Line]:
     out: list[Line] = []
     singles: list[tuple[str, tuple[float, float, float, float], float, bool]] = []
     for _, chars in groups.items():
@@ -395,7 +397,10 @@ def _lines(groups: dict, frames: list, page: int) -> list[Line]:
                 size = max(c.size for c in seg)
                 bold = sum(c.bold for c in seg if not c.ch.isspace()) * 2 >= sum(1 for c in seg if not c.ch.isspace())
                 framed = _framed(box, size, frames)
-                out.append(Line(text, f"page{page + 1}", page, box, round(size, 2), bold, framed))
+                line = Line(text, f"page{page + 1}", page, box, round(size, 2), bold, framed)
+                out.append(line)
+                if glyphs is not None:
+                    glyphs[line] = tuple((c.ch, c.box) for c in seg)
                 if len(text) == 1 and text.isalpha():
                     singles.append((text, box, size, bold))
     out.extend(_stacks(singles, frames, page))

@@ -198,7 +198,7 @@ class PortalHook:
         says nothing about other clients' or other doors' documents (senders, names of blocked secrets)."""
         ident = request.path_params["id"]
         record = None
-        if ident.isdigit() and len(ident) < 19:
+        if ident.isascii() and ident.isdigit() and len(ident) < 19:  # "¹" and "٣" are digits to str.isdigit
             record = await asyncio.to_thread(self._audit_log().get, int(ident))
         if record is None or not _visible(record, request.scope.get(CLIENT_KEY), request.scope.get(ROLE_KEY)):
             raise problems.NotFound("no such decision record", id=ident[:64])
