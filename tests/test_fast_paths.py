@@ -638,3 +638,18 @@ def test_a_glyph_learnt_honest_does_not_vouch_for_a_liar(tmp_path):
     reading = pdftext.read(str(lying), deadline=time.monotonic() + 60)
     found = marks.scan_lines(reading.pages[0].lines, "page")
     assert found.level is not None and found.level.value == "MẬT", reading.pages[0].lines
+
+
+def test_ink_beside_the_glyphs_of_a_line_means_it_is_read_whole():
+    """A line is skipped only when all its ink lies in its glyphs' boxes: a frame, an underline or a word drawn
+    over the line by something else (a nested form, a pattern) makes it read, however well its glyphs are known."""
+    import numpy as np
+
+    from gateway.inspect import claimed
+
+    grey = np.full((40, 120), 255, dtype=np.uint8)
+    grey[10:30, 10:25] = 0  # the glyph
+    glyphs = (("I", (1.0, 0.0, 3.0, 4.0)),)  # points; scale 10 px a point: columns 10-30, rows 0-40
+    assert claimed._shapes(grey.copy(), glyphs, 10.0, (0.0, 0.0, 12.0, 4.0)) is not None
+    grey[15:25, 60:90] = 0  # ink no glyph's box holds
+    assert claimed._shapes(grey, glyphs, 10.0, (0.0, 0.0, 12.0, 4.0)) is None

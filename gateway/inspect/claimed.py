@@ -155,8 +155,8 @@ def _learn(read_, line: Line, shapes) -> None:
 def _shapes(grey, glyphs, scale: float, box) -> list[tuple] | None:
     """Each glyph of a line as (letter it claims, height and width of its ink against the line's height,
     its ink's picture at SHAPE as grey levels 0-1): the ink inside the glyph's box on the rendered crop `grey`,
-    cut to its own extent. None when the line's glyphs are not known or one lies outside the crop (rotated,
-    clipped): the line is read. A glyph with no ink in its box shows nothing there: (letter, 0, 0, None)."""
+    cut to its own extent. None when the line's glyphs are not known, one lies outside the crop (rotated,
+    clipped), or the crop holds ink outside every glyph's box: the line is read. A glyph with no ink in its box shows nothing there: (letter, 0, 0, None)."""
     import numpy as np
     from PIL import Image
 
@@ -165,11 +165,13 @@ def _shapes(grey, glyphs, scale: float, box) -> list[tuple] | None:
     rows, cols = grey.shape
     line_h = max(1.0, (box[3] - box[1]) * scale)
     out = []
+    beyond = grey < 128  # ink in the crop that no glyph's box holds: drawn by something else, read
     for ch, (x0, y0, x1, y1) in glyphs:
         c0, c1 = max(0, int((x0 - box[0]) * scale)), min(cols, int(np.ceil((x1 - box[0]) * scale)))
         r0, r1 = max(0, int((y0 - box[1]) * scale)), min(rows, int(np.ceil((y1 - box[1]) * scale)))
         if c1 <= c0 or r1 <= r0:
             return None
+        beyond[max(0, r0 - 1):r1 + 1, max(0, c0 - 1):c1 + 1] = False
         cell = grey[r0:r1, c0:c1]
         ink = cell < 128
         if not ink.any():
@@ -179,6 +181,8 @@ def _shapes(grey, glyphs, scale: float, box) -> list[tuple] | None:
         cell = cell[rs[0]:rs[-1] + 1, cs[0]:cs[-1] + 1]
         picture = np.asarray(Image.fromarray(cell, "L").resize(SHAPE, Image.BOX), dtype=np.float32) / 255.0
         out.append((ch, cell.shape[0] / line_h, cell.shape[1] / line_h, picture.ravel()))
+    if int(beyond.sum()) > 4:
+        return None  # a frame, an underline, or something drawn over the line: the line is read whole
     return out
 
 
