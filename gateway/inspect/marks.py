@@ -364,11 +364,15 @@ def _listed(text: str, toks: list[_Tok], found: list[_Cand], k: int) -> bool:
         if other is None:
             continue
         a, b = (other, c) if other.last < c.first else (c, other)
-        between = text[toks[a.last].end : toks[b.first].start]
-        between = re.sub(r"[\s\"'“”‘’«»]+", " ", between).strip()
-        if between in {",", ";", "/", "|"} or between in _LIST_WORDS or between.strip(",; ") in _LIST_WORDS:
+        if _joins(text[toks[a.last].end : toks[b.first].start]):
             return True
     return False
+
+
+def _joins(between: str) -> bool:
+    """Is `between` (the text between two words) what joins the items of a list?"""
+    between = re.sub(r"[\s\"'“”‘’«»]+", " ", between).strip()
+    return between in {",", ";", "/", "|"} or between in _LIST_WORDS or between.strip(",; ") in _LIST_WORDS
 
 
 # --- lines with or without geometry -------------------------------------------------------------------------
@@ -391,6 +395,13 @@ def _scan_lines(lines: Sequence[_L], where: str) -> list[SecrecyFinding]:
     for line in lines:
         cands, line.mentions = _candidates(line.text, line.toks)
         cands_of.append(cands)
+    for li, line in enumerate(lines):  # "(MẬT/TỐI" / "MẬT/TUYỆT MẬT)": a list goes on across the line break
+        cands = cands_of[li]
+        if cands and cands[-1].last < len(line.toks) - 1 and _base(line.toks[-1].word) in _RAISE:
+            below = _block_neighbour(lines, li, +1, geometric)
+            if (below is not None and below.toks and _base(below.toks[0].word) == "MAT"
+                    and _joins(line.text[line.toks[cands[-1].last].end : line.toks[-1].start])):
+                cands_of[li], line.mentions = cands[:-1], True
     for li, line in enumerate(lines):
         for c in cands_of[li]:
             level = c.level
