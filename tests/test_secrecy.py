@@ -54,6 +54,9 @@ TEXT_CASES = [
     ("TÀI LIỆU MẬT", None),
     ("KHÔNG MẬT", None),
     ("MẬT\nĐỘ DÂN SỐ", None),
+    ("độ mật của văn bản (MẬT/TỐI\nMẬT/TUYỆT MẬT) khi trình ký", None),  # a list wrapped after "TỐI"
+    ("độ mật của văn bản MẬT hoặc TỐI\nMẬT khi trình ký", None),
+    ("MẬT/TỐI\nngày 5 tháng 6", MAT),  # no "MẬT" after the break: no list goes on
     ("", None),
 ]
 
@@ -195,3 +198,15 @@ def test_strokes_that_are_no_letters_are_no_mark(tmp_path, plain_settings):
     image_only_stamp(p)
     assert _inspect(p, plain_settings).secrecy == ()
     assert _inspect(p, plain_settings, classification="MẬT").secrecy[0].level is MAT
+
+
+@pytest.mark.parametrize("read,meant", [
+    ("TUYẾỆT MẬT", "TUYỆT MẬT"),  # what Tesseract wrote for scans of the labelled set
+    ("| Tuyệt MậẬT |", "| Tuyệt MẬT |"),
+    ("cứu hưu rượu xoong moóc Nguyễn", "cứu hưu rượu xoong moóc Nguyễn"),  # words with a bare letter kept
+])
+def test_a_letter_ocr_doubled_is_read_once(read, meant):
+    from gateway.inspect.ocr import undoubled
+
+    assert undoubled(read) == meant
+    assert (secrecy.scan_text(undoubled(read), "t").level is None) is (secrecy.scan_text(meant, "t").level is None)

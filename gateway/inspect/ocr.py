@@ -112,9 +112,30 @@ class _Engine:
             box = r.BoundingBox(level)
             if not text or box is None:
                 continue
-            out.append(OcrLine(text, tuple(float(v) for v in box), float(r.Confidence(level))))
+            out.append(OcrLine(undoubled(text), tuple(float(v) for v in box), float(r.Confidence(level))))
         api.Clear()
         return out
+
+
+def undoubled(text: str) -> str:
+    """`text` without the doubled letters Tesseract writes for one accented letter it is unsure of ("TUYẾỆT",
+    "MậẬT"): of two letters side by side with the same base letter and both accented, the second is kept. No
+    Vietnamese word has two such letters side by side ("ưu", "xoong": one bare)."""
+    import unicodedata
+
+    def parts(ch: str) -> tuple[str, bool]:
+        d = unicodedata.normalize("NFD", ch)
+        return d[:1].lower(), len(d) > 1
+
+    out: list[str] = []
+    for ch in unicodedata.normalize("NFC", text):
+        if out and ch.isalpha() and out[-1].isalpha():
+            (a, marked_a), (b, marked_b) = parts(out[-1]), parts(ch)
+            if a == b and marked_a and marked_b:
+                out[-1] = ch
+                continue
+        out.append(ch)
+    return "".join(out)
 
 
 def tessdata_dir() -> str | None:
