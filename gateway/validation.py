@@ -150,8 +150,10 @@ class Validator:
                 except RevocationSourceUnavailable:
                     raise
                 except Exception as exc:  # noqa: BLE001 - a bad CRL file is a warning, not a crash
-                    self._crl_failures[source] = Reason.of("CRL_UNUSABLE", source=source, detail=str(exc)[:200])
-                    log.warning("revocation: CRL %s unusable: %s", source, exc)
+                    reason = Reason.of("CRL_UNUSABLE", source=source, detail=str(exc)[:200])
+                    if self._crl_failures.get(source) != reason:  # said once, not once a document
+                        log.warning("revocation: CRL %s unusable: %s", source, exc)
+                    self._crl_failures[source] = reason
             return [c for c in self._crls.values()]
 
     def _refresh(self, source: str) -> None:

@@ -277,6 +277,16 @@ def test_crl_over_http_and_unreachable_source(private_pki):
     assert {w.code for w in sig.warnings} == {"CRL_UNUSABLE", "REVOCATION_UNCHECKED"}
 
 
+def test_an_unusable_crl_is_logged_once_not_once_a_document(private_pki, tmp_path, caplog):
+    var, _, docs = private_pki
+    v = Validator(load_settings(var_dir=var, trust={"crls": [str(tmp_path / "gone.crl")]}))
+    with caplog.at_level("WARNING", logger="gateway.validation"):
+        for _ in range(3):
+            (sig,) = v.validate_pdf(docs["A"])
+            assert "CRL_UNUSABLE" in {w.code for w in sig.warnings}  # each document still says so
+    assert sum("unusable" in r.getMessage() for r in caplog.records) == 1
+
+
 def test_signer_type_from_subject(private_pki, tmp_path):
     from gateway.devinit import org_subject, person_subject
 
