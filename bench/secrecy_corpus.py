@@ -25,7 +25,7 @@ import unicodedata
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-VERSION = "7"
+VERSION = "8"
 RED = (0.85, 0.05, 0.05)
 A4 = (595.28, 841.89)
 A5 = (419.53, 595.28)
@@ -298,7 +298,7 @@ class Doc:
     stamp: str | None = None  # the box 10a mark text
     stamp_style: str = "boxed"  # boxed, plain, spaced, glyphs, kerned, rotated90, rotated270, angled, vertical,
     # annot-stamp, annot-freetext, annot-contents, field, field-noap, outlines, image, white, tiny,
-    # tcvn3, tcvn3-named, vni, over-title, title-case, lying-font, lying-tounicode
+    # tcvn3, tcvn3-named, vni, over-title, title-case, lying-font, lying-tounicode, lying-rotated, lying-vertical
     stamp_page: int = 0
     stamp_where: str = "10a"  # 10a (under the number), top-right, bottom, middle
     footer_mark: str | None = None  # box-11 mark text (bottom left)
@@ -471,21 +471,23 @@ def _stamp(d: _Drawer, doc: Doc, x: float, y: float, cache: Path) -> None:
         for px, ch in positions:
             c.setFont(bold, size)
             c.drawString(px, y, ch)
-    elif style in ("rotated90", "rotated270", "angled"):
-        angle = {"rotated90": 90, "rotated270": 270, "angled": 30}[style]
+    elif style in ("rotated90", "rotated270", "angled", "lying-rotated"):
+        angle = {"rotated90": 90, "rotated270": 270, "angled": 30}.get(style) or (90, 270, 30, 150)[doc.seed % 4]
+        font, shown = (_lying_font(text, doc.family, cache), _lying_text(text)) if style == "lying-rotated" else (bold, text)
         c.translate(x + (20 if angle == 90 else 60), y - (40 if angle == 270 else 0))
         c.rotate(angle)
-        c.setFont(bold, size)
-        c.drawString(0, 0, text)
+        c.setFont(font, size)
+        c.drawString(0, 0, shown)
         c.setLineWidth(1.2)
         c.rect(-6, -6, width + 12, 24, stroke=1, fill=0)
-    elif style == "vertical":
-        letters = [ch for ch in text if not ch.isspace()]
+    elif style in ("vertical", "lying-vertical"):
+        letters = "".join(ch for ch in text if not ch.isspace())
+        font, shown = (_lying_font(letters, doc.family, cache), _lying_text(letters)) if style == "lying-vertical" else (bold, letters)
         x, y = 24, d.h - 120  # in the left margin, clear of the text
         c.setLineWidth(1.2)
         c.rect(x - 6, y - 18 * (len(letters) - 1) - 6, 24, 18 * len(letters) + 4, stroke=1, fill=0)
-        for i, ch in enumerate(letters):
-            c.setFont(bold, size)
+        for i, ch in enumerate(shown):
+            c.setFont(font, size)
             c.drawString(x, y - 18 * i, ch)
     elif style == "outlines":
         c.setLineWidth(1.4)
@@ -902,6 +904,10 @@ def samples() -> list[Sample]:
     # a scan cut into strips or tiles edge to edge on a page with a line of text: one picture to a person
     add("scan-in-strips", "any", 3, "boxed", scanned=True, store=("flate", "raw"), tiles=((40, 1), (100, 1), (16, 1)))
     add("scan-in-tiles", "any", 3, "boxed", scanned=True, store=("flate",), tiles=((8, 8), (20, 20), (4, 6)))
+    # a lying font turned (90, 270, 30 and 150 degrees) or stacked in a column: read by eye turned upright
+    add("lying-rotated", "any", 8, "lying-rotated")
+    add("lying-vertical", "any", 4, "lying-vertical")
+    add("neg-lying-rotated", None, 4, "lying-rotated", text="HỎA TỐC", expect=None)
     for s in out:
         if s.cls == "neg-headings":
             s.spec["heading_extra"] = HEADINGS[int(s.name.split("-")[2]) % len(HEADINGS)]

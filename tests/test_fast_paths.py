@@ -653,3 +653,80 @@ def test_ink_beside_the_glyphs_of_a_line_means_it_is_read_whole():
     assert claimed._shapes(grey.copy(), glyphs, 10.0, (0.0, 0.0, 12.0, 4.0)) is not None
     grey[15:25, 60:90] = 0  # ink no glyph's box holds
     assert claimed._shapes(grey, glyphs, 10.0, (0.0, 0.0, 12.0, 4.0)) is None
+
+
+def _turned_lying_page(path, tmp_path, word: str, angle: int | None, colour=(0.85, 0.05, 0.05)):
+    """A page of body text with `word` drawn by a lying font (the text layer says `_lying_text(word)`), turned
+    `angle` degrees and laid across the body text, or (angle None) its letters stacked in a column."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    from bench import secrecy_corpus as sc
+
+    regular, _ = sc._register("DejaVuSerif")
+    letters = word if angle is not None else "".join(word.split())
+    font = sc._lying_font(letters, "DejaVuSerif", tmp_path)
+    c = canvas.Canvas(str(path), pagesize=A4)
+    c.setFillColorRGB(*colour)
+    c.setFont(font, 14)
+    if angle is None:
+        for i, ch in enumerate(sc._lying_text(letters)):
+            c.drawString(40, 760 - 18 * i, ch)
+    else:
+        c.saveState()
+        c.translate(200, 640)
+        c.rotate(angle)
+        c.drawString(0, 0, sc._lying_text(letters))
+        c.restoreState()
+    c.setFillColorRGB(0, 0, 0)
+    c.setFont(regular, 11)
+    for i in range(14):  # drawn after the stamp: its strokes cross the stamp's
+        c.drawString(80, 700 - 15 * i, "Thực hiện chỉ đạo của Ủy ban nhân dân tỉnh về việc tăng cường công tác quản lý.")
+    c.save()
+    return path
+
+
+@pytest.mark.parametrize("angle", [90, 270, 30, 135, 200, None])
+def test_a_turned_or_stacked_lying_stamp_is_read_by_eye(angle, tmp_path):
+    """A lying font's MẬT turned (quarter turns, any angle) across the body text, or its letters stacked in a
+    column: read turned upright, in the stamp's own colour (the black text over it left out), and found.
+    pdftotext (an independent reader) shows the lie."""
+    import subprocess
+    import time
+
+    from gateway.inspect import marks, pdftext
+
+    path = _turned_lying_page(tmp_path / "turned.pdf", tmp_path, "TỐI MẬT", angle)
+    shown = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout
+    assert "MẬT" not in shown
+    reading = pdftext.read(str(path), deadline=time.monotonic() + 60)
+    found = marks.scan_lines([l for p in reading.pages for l in p.lines], "page")
+    assert found.level is not None and found.level.value == "TỐI MẬT", [l.text for l in reading.pages[0].lines]
+
+
+@pytest.mark.parametrize("angle", [90, 30])
+def test_a_turned_lying_font_that_shows_nothing_secret_is_not_blocked(angle, tmp_path):
+    import time
+
+    from gateway.inspect import marks, pdftext
+
+    path = _turned_lying_page(tmp_path / "turned.pdf", tmp_path, "HỎA TỐC", angle)
+    reading = pdftext.read(str(path), deadline=time.monotonic() + 60)
+    assert [l for l in reading.pages[0].lines if l.where.startswith("ocr:")], "the turned line was not read"
+    assert marks.scan_lines([l for p in reading.pages for l in p.lines], "page").level is None
+
+
+def test_own_colour_keeps_the_stamp_and_drops_the_text_across_it():
+    """pixels.inked: a red stroke is ink, a black one beside it is background, black crossing the red
+    stroke stands for it (a person reads the stroke through); unknown colour: every colour is ink."""
+    import numpy as np
+
+    from gateway.inspect.pixels import inked
+
+    bgr = np.full((20, 40, 3), 255, dtype=np.uint8)
+    bgr[:, 5:9] = (13, 13, 217)  # a red stem (BGR)
+    bgr[9:11, 0:40] = 0  # a black line across it and beyond
+    grey = inked(bgr, (217, 13, 13))
+    assert grey[0, 6] < 64 and grey[10, 6] < 64  # the stem, through the black line
+    assert grey[10, 30] == 255  # the black line away from the stem
+    assert inked(bgr, None)[10, 30] < 64

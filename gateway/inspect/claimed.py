@@ -12,6 +12,12 @@ the letter it claims (its ink at 8 x 10, its size): a later line whose every gly
 for the same letter is not read (a long report is read by eye on its first pages, about half its short
 lines). A lying glyph looks like the letter it draws, never like one learnt for the letter it claims.
 
+A line that does not run left to right (`pdftext.Turn`: rotated any angle, or letters stacked in a column) is
+short by its length along its own direction. It is read turned upright: its box rendered, only its own ink
+kept (what lies in its glyphs' boxes, in its own fill colour: a red stamp laid across black text), turned
+back by its angle (quarter turns move pixels; other angles are turned at twice the resolution) and cut to
+the band along it; a column's letters are set side by side. Its reading is placed in the line's whole box.
+
 Not covered: a lying word inside a long line of prose ("tài liệu MẬT này" drawn by a lying font). The layout
 rule's stamp is a short line; reading every line of every page by OCR would cost a second a page.
 """
@@ -61,10 +67,14 @@ def candidates(text) -> list[Line]:
         if line.box is None or not line.where.startswith("page"):
             continue
         x0, y0, x1, y1 = line.box
-        height = max(y1 - y0, line.size or 0.0)  # the larger of the two: a small nominal size hides nothing
-        if height < CLAIM_MIN_PT:
-            continue
-        if x1 - x0 <= CLAIM_EMS * height:
+        turn = text.turns.get(line)
+        if turn is None:
+            along, height = x1 - x0, max(y1 - y0, line.size or 0.0)  # the larger: a small nominal size hides nothing
+        elif turn.stacked:
+            along, height = 0.0, line.size or 0.0  # a column of letters is a stamp whatever its length
+        else:
+            along, height = turn.length, line.size or 0.0
+        if height >= CLAIM_MIN_PT and along <= CLAIM_EMS * height:
             out.append(line)
     return out
 
@@ -80,49 +90,54 @@ def read(page, text, lines: list[Line], deadline: float) -> list[Line]:
     OutOfTime past `deadline` (time.monotonic()), or what rendering or OCR raises (the caller reports both
     as unread)."""
     from gateway.inspect import ocr
-    from gateway.inspect.pixels import darkest
 
     where = f"ocr:page{text.index + 1}"
     out: list[Line] = []
-    todo: list[tuple[tuple, Line, float, float, object]] = []  # (memo key, line, scale, x0, image)
+    todo: list[tuple] = []  # (memo key, line, (scale, x0, turn) of its crop, image, glyph looks)
     for n, line in enumerate(lines):
         if n % 64 == 0 and time.monotonic() > deadline:
             raise OutOfTime()
-        x0, y0, x1, y1 = line.box
-        height = max(y1 - y0, 1.0)
-        pad_x, pad_y = 0.3 * height, 0.12 * height
-        box = ocr._clip((x0 - pad_x, y0 - pad_y, x1 + pad_x, y1 + pad_y), text.width, text.height)
-        if box[2] - box[0] < 1 or box[3] - box[1] < 1:
-            continue
-        scale = min(MAX_DPI, max(MIN_DPI, 72.0 * LINE_PX / height)) / 72.0
-        crop = page.render(scale=scale, crop=ocr.margins(box, (text.width, text.height)), may_draw_forms=True)
-        grey = darkest(crop.to_numpy())  # a new array: the bitmap may go
-        shapes = _shapes(grey, text.glyphs.get(line), scale, box)
-        if shapes is not None:
-            with _LOCK:
-                if all(_known(k) for k in shapes):
-                    continue  # every glyph looked, on a line read before, like the letter it says it is
-        image = _unframed(grey)
+        turn = text.turns.get(line)
+        if turn is not None:
+            image = _upright(page, text, line, turn)
+            if image is None:
+                continue
+            scale, x0, shapes = 0.0, 0.0, None  # placed in the line's box; glyph looks learnt upright only
+        else:
+            x0, y0, x1, y1 = line.box
+            height = max(y1 - y0, 1.0)
+            pad_x, pad_y = 0.3 * height, 0.12 * height
+            box = ocr._clip((x0 - pad_x, y0 - pad_y, x1 + pad_x, y1 + pad_y), text.width, text.height)
+            if box[2] - box[0] < 1 or box[3] - box[1] < 1:
+                continue
+            scale = _scale(height)
+            grey = _render(page, text, box, scale)
+            shapes = _shapes(grey, text.glyphs.get(line), scale, box)
+            if shapes is not None:
+                with _LOCK:
+                    if all(_known(k) for k in shapes):
+                        continue  # every glyph looked, on a line read before, like the letter it says it is
+            image, x0 = _unframed(grey), box[0]
         key = (hashlib.sha256(image.tobytes()).digest(), image.size)
         with _LOCK:
             known = _READ.get(key)
             if known is not None:
                 _READ.move_to_end(key)
         if known is not None:
-            out += _placed(known, line, scale, box[0], where, text.index)
+            out += _placed(known, line, (scale, x0, turn), where, text.index)
             _learn(known, line, shapes)
         else:
-            todo.append((key, line, scale, box[0], image, shapes))
+            todo.append((key, line, (scale, x0, turn), image, shapes))
     for k in range(0, len(todo), SHEET_LINES):
         if time.monotonic() > deadline:
             raise OutOfTime()
         chunk = todo[k:k + SHEET_LINES]
-        for (key, line, scale, x0, _, shapes), read_ in zip(chunk, _read_sheet([t[4] for t in chunk])):
+        for (key, line, crop, _, shapes), read_ in zip(chunk, _read_sheet([t[3] for t in chunk])):
             with _LOCK:
                 _READ[key] = read_
                 while len(_READ) > _READ_MAX:
                     _READ.popitem(last=False)
-            out += _placed(read_, line, scale, x0, where, text.index)
+            out += _placed(read_, line, crop, where, text.index)
             _learn(read_, line, shapes)
     return out
 
@@ -166,9 +181,8 @@ def _shapes(grey, glyphs, scale: float, box) -> list[tuple] | None:
     line_h = max(1.0, (box[3] - box[1]) * scale)
     out = []
     beyond = grey < 128  # ink in the crop that no glyph's box holds: drawn by something else, read
-    for ch, (x0, y0, x1, y1) in glyphs:
-        c0, c1 = max(0, int((x0 - box[0]) * scale)), min(cols, int(np.ceil((x1 - box[0]) * scale)))
-        r0, r1 = max(0, int((y0 - box[1]) * scale)), min(rows, int(np.ceil((y1 - box[1]) * scale)))
+    for ch, glyph in glyphs:
+        r0, r1, c0, c1 = _cell(glyph, box, scale, 0.0, (rows, cols))
         if c1 <= c0 or r1 <= r0:
             return None
         beyond[max(0, r0 - 1):r1 + 1, max(0, c0 - 1):c1 + 1] = False
@@ -265,16 +279,145 @@ def _read_sheet(images) -> list[list[tuple[str, float, float]]]:
     return out
 
 
-def _placed(read_, line: Line, scale: float, x0: float, where: str, page: int) -> list[Line]:
-    """Lines read in `line`'s crop (`_read_sheet`), in its box on the page; a reading that says what the text
-    layer says adds nothing (the mark, if any, is found already) and is left out."""
+def _placed(read_, line: Line, crop, where: str, page: int) -> list[Line]:
+    """Lines read in `line`'s crop (`_read_sheet`), in its box on the page: their horizontal extent as read
+    when the line runs left to right (`crop`: the crop's pixels per point and left edge, and the line's
+    `pdftext.Turn` or None), else the whole box; a column of letters read as one word, like the text layer
+    reads it. A reading that says what the text layer says adds nothing (the mark, if any, is found
+    already) and is left out."""
     if _agrees(read_, line):
         return []
-    return [
-        Line(t, where, page, (round(x0 + a / scale, 2), line.box[1], round(x0 + b / scale, 2), line.box[3]),
-             line.size, None, line.framed)
-        for t, a, b in read_
-    ]
+    scale, x0, turn = crop
+    out = []
+    for t, a, b in read_:
+        if turn is None:
+            box = (round(x0 + a / scale, 2), line.box[1], round(x0 + b / scale, 2), line.box[3])
+        else:
+            box, t = line.box, "".join(t.split()) if turn.stacked else t
+        out.append(Line(t, where, page, box, line.size, None, line.framed))
+    return out
+
+
+def _own_ink(page, text, line: Line, turn, box, scale: float, margin: float):
+    """`box` rendered at `scale` as grey levels, showing only the ink of `line`: what lies in its glyph boxes
+    (widened by `margin` points), in its own colour. A turned stamp often lies across the page's text, whose
+    strokes through the band would be read as letters; a person tells a red stamp from the black text under
+    it. Ink outside every glyph box is not lost: `ocr._unaccounted` reads the page's ink its text does not
+    explain. When its own colour shows far less ink than all colours (text drawn as a clip for a picture,
+    a colour PDFium does not tell; not a quarter of it: at 45 degrees the glyphs' upright boxes take in
+    much of the page's text), all colours are kept."""
+    import numpy as np
+
+    from gateway.inspect.pixels import darkest, inked
+
+    bitmap = _bitmap(page, text, box, scale)
+    pixels = bitmap.to_numpy()  # a view: `bitmap` is kept until both pictures are made
+    grey = darkest(pixels)
+    keep = np.zeros(grey.shape, dtype=bool)
+    for _, glyph in text.glyphs.get(line, ()):
+        r0, r1, c0, c1 = _cell(glyph, box, scale, margin, grey.shape)
+        keep[r0:r1, c0:c1] = True
+    if keep.any():
+        grey[~keep] = 255
+    if turn.colour is not None:
+        own = inked(pixels, turn.colour)
+        own[~keep] = 255
+        if int((own < 128).sum()) >= 0.25 * int((grey < 128).sum()):
+            return own
+    return grey
+
+
+def _scale(height: float) -> float:
+    """Pixels per point that render a line `height` points high about LINE_PX pixels high."""
+    return min(MAX_DPI, max(MIN_DPI, 72.0 * LINE_PX / height)) / 72.0
+
+
+def _bitmap(page, text, box, scale: float):
+    """`box` (displayed page points) of the loaded PDFium `page`, rendered at `scale` (a PDFium bitmap)."""
+    from gateway.inspect import ocr
+
+    return page.render(scale=scale, crop=ocr.margins(box, (text.width, text.height)), may_draw_forms=True)
+
+
+def _render(page, text, box, scale: float):
+    """`_bitmap` as grey levels (`pixels.darkest`)."""
+    from gateway.inspect.pixels import darkest
+
+    return darkest(_bitmap(page, text, box, scale).to_numpy())  # a new array: the bitmap may go
+
+
+def _cell(glyph, box, scale: float, margin: float, shape) -> tuple[int, int, int, int]:
+    """Rows and columns (r0, r1, c0, c1) of a crop of `box` at `scale` (of `shape`) that hold `glyph`'s box
+    (displayed points), widened by `margin` points."""
+    import math
+
+    rows, cols = shape
+    g0, h0, g1, h1 = glyph
+    return (max(0, int((h0 - margin - box[1]) * scale)), min(rows, int(math.ceil((h1 + margin - box[1]) * scale))),
+            max(0, int((g0 - margin - box[0]) * scale)), min(cols, int(math.ceil((g1 + margin - box[0]) * scale))))
+
+
+def _upright(page, text, line: Line, turn):
+    """A line that does not run left to right (`pdftext.Turn`), as a picture of it running left to right:
+    a rotated line's box rendered and turned back by its angle, cut to the band along it (the page's other
+    text inside its box left out); a column of letters as its letters side by side. None when it lies
+    off the page."""
+    import math
+
+    import numpy as np
+    from PIL import Image
+
+    from gateway.inspect import ocr
+
+    size = max(line.size or 0.0, CLAIM_MIN_PT)
+    thick = 1.25 * size  # a line's height with its accents (an upright line's box: 1.1-1.3 sizes)
+    scale = _scale(thick)
+    x0, y0, x1, y1 = line.box
+    pad = 0.4 * size
+    box = ocr._clip((x0 - pad, y0 - pad, x1 + pad, y1 + pad), text.width, text.height)
+    if box[2] - box[0] < 1 or box[3] - box[1] < 1:
+        return None
+    if turn.stacked:
+        grey = _render(page, text, box, scale)
+        cells = []
+        for _, glyph in text.glyphs.get(line, ()):
+            r0, r1, c0, c1 = _cell(glyph, box, scale, 0.1 * size, grey.shape)
+            cell = grey[r0:r1, c0:c1]
+            if cell.size:
+                cells.append(cell)
+        if not cells:
+            return None
+        rows = max(c.shape[0] for c in cells)
+        strip = np.full((rows, sum(c.shape[1] for c in cells)), 255, dtype=np.uint8)
+        at = 0
+        for cell in cells:
+            strip[(rows - cell.shape[0]) // 2:(rows - cell.shape[0]) // 2 + cell.shape[0], at:at + cell.shape[1]] = cell
+            at += cell.shape[1]
+        return _unframed(strip)
+    fine = 1 if turn.deg % 90 == 0 else 2  # any other angle: turned at twice the resolution, then halved
+    # (a bicubic turn at 40 px blurs the strokes Tesseract tells letters apart by)
+    grey = _own_ink(page, text, line, turn, box, fine * scale, 0.1 * size)
+    if fine == 1:  # a quarter turn moves pixels, no resampling
+        turned = Image.fromarray(np.ascontiguousarray(np.rot90(grey, turn.deg // 90)), "L")
+    else:
+        turned = Image.fromarray(grey, "L").rotate(turn.deg, resample=Image.BICUBIC, expand=True, fillcolor=255)
+    # the line's centre, in the crop, turned with it (about the picture's centre, counterclockwise)
+    a = math.radians(turn.deg)
+    rows, cols = grey.shape
+    mx, my = turn.centre or ((x0 + x1) / 2, (y0 + y1) / 2)
+    px, py = (mx - box[0]) * fine * scale - cols / 2, (my - box[1]) * fine * scale - rows / 2
+    cx = px * math.cos(a) + py * math.sin(a) + turned.size[0] / 2
+    cy = -px * math.sin(a) + py * math.cos(a) + turned.size[1] / 2
+    # along: the glyphs and a little; across: a glyph's height (its font's ascent to descent, 1.1-1.2 sizes),
+    # not the frame around it, whose sides Tesseract reads as letters
+    half_w, half_h = (turn.length / 2 + 0.15 * size) * fine * scale, 0.62 * size * fine * scale
+    band = turned.crop((int(max(0, cx - half_w)), int(max(0, cy - half_h)),
+                        int(min(turned.size[0], cx + half_w + 1)), int(min(turned.size[1], cy + half_h + 1))))
+    if band.size[0] < 2 * fine or band.size[1] < 2 * fine:
+        return None
+    if fine > 1:
+        band = band.resize((band.size[0] // fine, band.size[1] // fine), Image.BOX)
+    return _unframed(np.asarray(band, dtype=np.uint8).copy())
 
 
 def _letters(text: str) -> str:

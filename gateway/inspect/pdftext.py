@@ -46,6 +46,7 @@ _LOCK = threading.RLock()
 SPACE_GAP = 0.22  # of the font size: a wider gap between two glyphs is a word space
 COLUMN_GAP = 2.5  # of the font size: a wider gap starts a separate line (another column, a stamp beside)
 BASELINE_TOLERANCE = 0.45  # of the font size: baselines closer than this are one line
+UPRIGHT_DEG = 3  # a line turned less than this reads as upright (OCR reads through a slight slant)
 CHILD_MEMORY_BYTES = 3 << 30  # address space of the child that reads large or suspicious files
 MAX_UNMAPPED_OBJECTS = 400  # text objects with unmapped glyphs OCR'd by regions; more: the page whole
 MAX_PATHS = 20_000  # path objects examined per page for frames and outlines (more: the page is "complex")
@@ -77,6 +78,20 @@ class PageText:
     complex: bool = False
     # the glyphs of each line read from the text layer: Line -> ((letter, box), ...) (claimed.py checks them)
     glyphs: dict = field(default_factory=dict)
+    # lines that do not run left to right: Line -> Turn (claimed.py reads them turned upright)
+    turns: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Turn:
+    """How a line runs when not left to right: rotated `deg` degrees clockwise as displayed, `length` points
+    along that direction; or a column of upright letters read top to bottom (`stacked`, deg 0)."""
+
+    deg: int
+    length: float
+    stacked: bool = False
+    colour: tuple[int, int, int] | None = None  # its first glyph's fill colour (RGB 0-255), if known
+    centre: tuple[float, float] | None = None  # the middle of its glyphs, displayed points (from their origins)
 
 
 @dataclass
@@ -131,6 +146,9 @@ class _Char:
     box: tuple[float, float, float, float]
     bold: bool
     obj: int
+    colour: tuple[int, int, int] | None = None
+    o: float = 0.0  # along the line: the glyph's origin (exact, where u and u1 come from a box upright)
+    at: tuple[float, float] = (0.0, 0.0)  # the glyph's origin, displayed points
 
 
 @dataclass
@@ -140,6 +158,7 @@ class _Obj:
     bold: bool
     encoding: str | None = None  # a legacy Vietnamese font (legacy.py): "tcvn3", "tcvn3-caps", "vni"
     symbol: bool = False  # a symbol font (Wingdings bullets): its private-use codes are its own, not unmapped
+    colour: tuple[int, int, int] | None = None  # its fill colour (RGB 0-255), where PDFium tells it
 
 
 # --- reading a document -------------------------------------------------------------------------------------
@@ -250,7 +269,7 @@ def read_page(pdf, index: int, extra: list[Line] | None = None):
         frames, ink, complex_page = _page_objects(raw, page, affine)
         # text whose glyphs the layer gives no letters for is read as a person reads it: by OCR of the text
         # objects that hold them (the page whole when there are many)
-        result.lines = _lines(chars, frames, index, result.glyphs)
+        result.lines = _lines(chars, frames, index, result.glyphs, result.turns)
         regions = _unmapped_regions(unmapped.values(), result.lines) if len(unmapped) <= MAX_UNMAPPED_OBJECTS else []
         result.ink = ink + [Ink("unmapped", box) for box in regions]
         result.complex = complex_page or len(unmapped) > MAX_UNMAPPED_OBJECTS
@@ -339,7 +358,7 @@ def _chars(raw, textpage, affine: _Affine, unmapped: dict | None = None) -> dict
         if ch.isspace():
             u1 = u0  # a space glyph's width says nothing about the next word's start
         deg = int(round(math.degrees(math.atan2(dy, dx)))) % 360
-        last = _Char(ch, u0, u1, px * nx + py * ny, obj.size, box, obj.bold, key)
+        last = _Char(ch, u0, u1, px * nx + py * ny, obj.size, box, obj.bold, key, obj.colour, px * dx + py * dy, (px, py))
         groups.setdefault((deg, 0), []).append(last)
     return groups
 
@@ -362,7 +381,9 @@ def _object_info(raw, tp, i: int, handle, affine: _Affine) -> _Obj:
     name = font_name(raw, handle) if handle else ""
     bold = weight >= 600 or any(w in name.lower() for w in ("bold", "black", "heavy", "semibold", "demi"))
     symbol = any(w in name.lower() for w in _SYMBOL_FONTS)
-    return _Obj(direction, abs(size) or 1.0, bold, legacy.font_encoding(name), symbol)
+    rgba = [ctypes.c_uint() for _ in range(4)]
+    colour = tuple(v.value for v in rgba[:3]) if handle and raw.FPDFPageObj_GetFillColor(handle, *rgba) else None
+    return _Obj(direction, abs(size) or 1.0, bold, legacy.font_encoding(name), symbol, colour)
 
 
 def font_name(raw, textobj) -> str:
@@ -377,10 +398,11 @@ def font_name(raw, textobj) -> str:
 # --- grouping into lines ------------------------------------------------------------------------------------
 
 
-def _lines(groups: dict, frames: list, page: int, glyphs: dict | None = None) -> list[Line]:
+def _lines(groups: dict, frames: list, page: int, glyphs: dict | None = None, turns: dict | None = None) -> list[Line]:
     out: list[Line] = []
     singles: list[tuple[str, tuple[float, float, float, float], float, bool]] = []
-    for _, chars in groups.items():
+    for (deg, _), chars in groups.items():
+        upright = min(deg, 360 - deg) <= UPRIGHT_DEG
         chars.sort(key=lambda c: c.v)
         rows: list[list[_Char]] = []
         row_v = None
@@ -401,11 +423,35 @@ def _lines(groups: dict, frames: list, page: int, glyphs: dict | None = None) ->
                 out.append(line)
                 if glyphs is not None:
                     glyphs[line] = tuple((c.ch, c.box) for c in seg)
+                if turns is not None and not upright:
+                    turns[line] = _turn(deg, seg)
                 if len(text) == 1 and text.isalpha():
                     singles.append((text, box, size, bold))
-    out.extend(_stacks(singles, frames, page))
+    for line, column in _stacks(singles, frames, page):
+        out.append(line)
+        if glyphs is not None:
+            glyphs[line] = tuple((ch, box) for ch, box, _, _ in column)
+        if turns is not None:
+            turns[line] = Turn(0, round(line.box[3] - line.box[1], 2), stacked=True)
     out.sort(key=lambda l: (round(l.box[1] / 2) if l.box else 0, l.box[0] if l.box else 0))
     return out
+
+
+def _turn(deg: int, seg: list[_Char]) -> Turn:
+    """How a turned line lies, from its glyphs' origins: its length from the first origin to the last and a
+    glyph more (the mean pitch), and its middle half an x-height above its baseline. Not from the glyphs'
+    boxes: those are upright boxes around turned glyphs, a glyph's height longer at each end at 45
+    degrees (a frame's side would be in the line), and PDFium's are not centred on a turned glyph."""
+    first, last = min(c.o for c in seg), max(c.o for c in seg)
+    n = len(seg)
+    size = max(c.size for c in seg)
+    pitch = (last - first) / (n - 1) if n > 1 else 0.6 * size
+    length = last - first + pitch
+    a, b = min(seg, key=lambda c: c.o).at, max(seg, key=lambda c: c.o).at
+    dx, dy = math.cos(math.radians(deg)), math.sin(math.radians(deg))
+    up = 0.35 * size  # from the baseline to the glyphs' middle, against (-dy, dx) which points "down"
+    centre = (round((a[0] + b[0] + pitch * dx) / 2 + up * dy, 2), round((a[1] + b[1] + pitch * dy) / 2 - up * dx, 2))
+    return Turn(deg, round(length, 2), colour=seg[0].colour, centre=centre)
 
 
 def _segments(row: list[_Char]):
@@ -460,9 +506,10 @@ def _words(segment: list[tuple[_Char, bool, float]]) -> str:
     return "".join(out)
 
 
-def _stacks(singles, frames, page: int) -> list[Line]:
-    """Single letters stacked in a column, top to bottom, read as one word (a vertical stamp)."""
-    out: list[Line] = []
+def _stacks(singles, frames, page: int) -> list[tuple[Line, list]]:
+    """Single letters stacked in a column, top to bottom, read as one word (a vertical stamp): (the Line,
+    its letters as given in `singles`)."""
+    out: list[tuple[Line, list]] = []
     singles = sorted(singles, key=lambda s: s[1][1])
     used = [False] * len(singles)
     for i, (ch, box, size, bold) in enumerate(singles):
@@ -490,7 +537,8 @@ def _stacks(singles, frames, page: int) -> list[Line]:
             text = "".join(singles[j][0] for j in column)
             box_all = _union(boxes)
             size_all = max(singles[j][2] for j in column)
-            out.append(Line(text, f"page{page + 1}", page, box_all, round(size_all, 2), bold, _framed(box_all, size_all, frames)))
+            line = Line(text, f"page{page + 1}", page, box_all, round(size_all, 2), bold, _framed(box_all, size_all, frames))
+            out.append((line, [singles[j] for j in column]))
     return out
 
 

@@ -3,6 +3,35 @@
 from __future__ import annotations
 
 
+def inked(pixels, rgb, tolerance: float = 60.0):
+    """Grey pixels (uint8 [rows, cols]) of a PDFium bitmap's numpy view (BGR) showing only ink of the colour
+    `rgb` over white: each pixel's cover by that ink (255 none .. 0 full); a pixel of another colour (black
+    text under a red stamp) is white. `darkest` when `rgb` is unknown or too pale to tell apart."""
+    import numpy as np
+
+    ink = None if rgb is None else 255.0 - np.asarray(rgb, dtype=np.float32)
+    if pixels.ndim != 3 or ink is None or float(ink @ ink) < 40.0 ** 2:
+        return darkest(pixels)
+    seen = 255.0 - pixels[..., 2::-1].astype(np.float32)  # RGB, as ink over white
+    cover = (seen @ ink) / float(ink @ ink)
+    off = np.linalg.norm(seen - cover[..., None] * ink, axis=-1) > tolerance
+    cover = np.clip(cover, 0.0, 1.0)
+    own = (cover > 0.5) & ~off
+    cover[off] = 0.0
+    out = (255.0 - 255.0 * cover).astype(np.uint8)
+    # other ink drawn over this colour's strokes (a line of text across a stamp) hides them: where it lies
+    # next to this colour's ink it stands for it (a person reads the stroke through), elsewhere it is white
+    near = own.copy()
+    for dr in (-2, -1, 1, 2):
+        near[max(0, dr):near.shape[0] + min(0, dr)] |= own[max(0, -dr):own.shape[0] + min(0, -dr)]
+    wide = near.copy()
+    for dc in (-2, -1, 1, 2):
+        wide[:, max(0, dc):wide.shape[1] + min(0, dc)] |= near[:, max(0, -dc):near.shape[1] + min(0, -dc)]
+    over = off & wide
+    out[over] = darkest(pixels)[over]
+    return out
+
+
 def darkest(pixels):
     """Grey pixels (uint8 [rows, cols], a new array) of a PDFium bitmap's numpy view: the darkest channel of
     each pixel, so pale coloured ink counts as ink. A pairwise minimum: numpy's min over a last axis of 3
