@@ -19,7 +19,8 @@ back by its angle (quarter turns move pixels; other angles are turned at twice t
 the band along it; a column's letters are set side by side. Its reading is placed in the line's whole box.
 
 Not covered: a lying word inside a long line of prose ("tài liệu MẬT này" drawn by a lying font). The layout
-rule's stamp is a short line; reading every line of every page by OCR would cost a second a page.
+rule's stamp is a short line; reading every line this way costs three to five times the page's text reading
+(docs/secrecy.md, "Not yet read").
 """
 
 from __future__ import annotations
