@@ -730,3 +730,19 @@ def test_own_colour_keeps_the_stamp_and_drops_the_text_across_it():
     assert grey[0, 6] < 64 and grey[10, 6] < 64  # the stem, through the black line
     assert grey[10, 30] == 255  # the black line away from the stem
     assert inked(bgr, None)[10, 30] < 64
+
+
+def test_a_column_of_letters_is_short_as_long_as_a_stamp_side_by_side():
+    """A column of stacked letters is read by eye when its letters set side by side are no longer than a
+    stamp (CLAIM_EMS): "TRẢLẠISAUKHIHỌP(HỘINGHỊ)" is; a column of a hundred letters (a table's tick marks)
+    would make every sheet of the page a hundred letters wide."""
+    from gateway.inspect import claimed
+    from gateway.inspect.pdftext import PageText, Turn
+    from gateway.inspect.reading import Line
+
+    page = PageText(0, 595.0, 842.0)
+    for n in (3, 24, 100):
+        line = Line("M" * n, "page1", 0, (20.0, 50.0, 34.0, 50.0 + 18 * n), 14.0, True, False)
+        page.lines.append(line)
+        page.turns[line] = Turn(0, 18.0 * n, stacked=True)
+    assert [len(l.text) for l in claimed.candidates(page)] == [3, 24]

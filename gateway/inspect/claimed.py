@@ -71,8 +71,9 @@ def candidates(text) -> list[Line]:
         turn = text.turns.get(line)
         if turn is None:
             along, height = x1 - x0, max(y1 - y0, line.size or 0.0)  # the larger: a small nominal size hides nothing
-        elif turn.stacked:
-            along, height = 0.0, line.size or 0.0  # a column of letters is a stamp whatever its length
+        elif turn.stacked:  # a column of letters, as long as a stamp set side by side may be (the letters
+            # go side by side on the sheet: a column of hundreds would make every line's sheet as wide)
+            along, height = len(line.text) * 0.7 * (line.size or 0.0), line.size or 0.0
         else:
             along, height = turn.length, line.size or 0.0
         if height >= CLAIM_MIN_PT and along <= CLAIM_EMS * height:
