@@ -25,7 +25,7 @@ import unicodedata
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-VERSION = "8"
+VERSION = "9"
 RED = (0.85, 0.05, 0.05)
 A4 = (595.28, 841.89)
 A5 = (419.53, 595.28)
@@ -298,7 +298,8 @@ class Doc:
     stamp: str | None = None  # the box 10a mark text
     stamp_style: str = "boxed"  # boxed, plain, spaced, glyphs, kerned, rotated90, rotated270, angled, vertical,
     # annot-stamp, annot-freetext, annot-contents, field, field-noap, outlines, image, white, tiny,
-    # tcvn3, tcvn3-named, vni, over-title, title-case, lying-font, lying-tounicode, lying-rotated, lying-vertical
+    # tcvn3, tcvn3-named, vni, over-title, title-case, lying-font, lying-tounicode, lying-rotated, lying-vertical,
+    # lying-inverse
     stamp_page: int = 0
     stamp_where: str = "10a"  # 10a (under the number), top-right, bottom, middle
     footer_mark: str | None = None  # box-11 mark text (bottom left)
@@ -471,11 +472,17 @@ def _stamp(d: _Drawer, doc: Doc, x: float, y: float, cache: Path) -> None:
         for px, ch in positions:
             c.setFont(bold, size)
             c.drawString(px, y, ch)
-    elif style in ("rotated90", "rotated270", "angled", "lying-rotated"):
-        angle = {"rotated90": 90, "rotated270": 270, "angled": 30}.get(style) or (90, 270, 30, 150)[doc.seed % 4]
-        font, shown = (_lying_font(text, doc.family, cache), _lying_text(text)) if style == "lying-rotated" else (bold, text)
+    elif style in ("rotated90", "rotated270", "angled", "lying-rotated", "lying-inverse"):
+        angle = {"rotated90": 90, "rotated270": 270, "angled": 30}.get(style)
+        if angle is None:
+            angle = (90, 270, 30, 150)[doc.seed % 4] if style == "lying-rotated" else (0, 90, 30)[doc.seed % 3]
+        lying = style.startswith("lying")
+        font, shown = (_lying_font(text, doc.family, cache), _lying_text(text)) if lying else (bold, text)
         c.translate(x + (20 if angle == 90 else 60), y - (40 if angle == 270 else 0))
         c.rotate(angle)
+        if style == "lying-inverse":  # white letters on a red box
+            c.rect(-6, -6, width + 12, 24, stroke=0, fill=1)
+            c.setFillColorRGB(1, 1, 1)
         c.setFont(font, size)
         c.drawString(0, 0, shown)
         c.setLineWidth(1.2)
@@ -908,6 +915,7 @@ def samples() -> list[Sample]:
     add("lying-rotated", "any", 8, "lying-rotated")
     add("lying-vertical", "any", 4, "lying-vertical")
     add("neg-lying-rotated", None, 4, "lying-rotated", text="HỎA TỐC", expect=None)
+    add("lying-inverse", "any", 3, "lying-inverse")  # white on a red box, upright, 90 and 30 degrees
     for s in out:
         if s.cls == "neg-headings":
             s.spec["heading_extra"] = HEADINGS[int(s.name.split("-")[2]) % len(HEADINGS)]

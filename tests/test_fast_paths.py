@@ -655,9 +655,11 @@ def test_ink_beside_the_glyphs_of_a_line_means_it_is_read_whole():
     assert claimed._shapes(grey, glyphs, 10.0, (0.0, 0.0, 12.0, 4.0)) is None
 
 
-def _turned_lying_page(path, tmp_path, word: str, angle: int | None, colour=(0.85, 0.05, 0.05)):
+def _turned_lying_page(path, tmp_path, word: str, angle: int | None, colour=(0.85, 0.05, 0.05), ground=None,
+                       at=(200, 640)):
     """A page of body text with `word` drawn by a lying font (the text layer says `_lying_text(word)`), turned
-    `angle` degrees and laid across the body text, or (angle None) its letters stacked in a column."""
+    `angle` degrees and laid across the body text, or (angle None) its letters stacked in a column; on a
+    box filled with `ground` when given."""
     from reportlab.lib.pagesizes import A4
     from reportlab.pdfgen import canvas
 
@@ -667,15 +669,22 @@ def _turned_lying_page(path, tmp_path, word: str, angle: int | None, colour=(0.8
     letters = word if angle is not None else "".join(word.split())
     font = sc._lying_font(letters, "DejaVuSerif", tmp_path)
     c = canvas.Canvas(str(path), pagesize=A4)
-    c.setFillColorRGB(*colour)
     c.setFont(font, 14)
     if angle is None:
+        if ground:
+            c.setFillColorRGB(*ground)
+            c.rect(34, 760 - 18 * (len(letters) - 1) - 8, 24, 18 * len(letters) + 4, stroke=0, fill=1)
+        c.setFillColorRGB(*colour)
         for i, ch in enumerate(sc._lying_text(letters)):
             c.drawString(40, 760 - 18 * i, ch)
     else:
         c.saveState()
-        c.translate(200, 640)
+        c.translate(*at)
         c.rotate(angle)
+        if ground:
+            c.setFillColorRGB(*ground)
+            c.rect(-6, -6, c.stringWidth(sc._lying_text(letters), font, 14) + 12, 24, stroke=0, fill=1)
+        c.setFillColorRGB(*colour)
         c.drawString(0, 0, sc._lying_text(letters))
         c.restoreState()
     c.setFillColorRGB(0, 0, 0)
@@ -699,6 +708,21 @@ def test_a_turned_or_stacked_lying_stamp_is_read_by_eye(angle, tmp_path):
     path = _turned_lying_page(tmp_path / "turned.pdf", tmp_path, "TỐI MẬT", angle)
     shown = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout
     assert "MẬT" not in shown
+    reading = pdftext.read(str(path), deadline=time.monotonic() + 60)
+    found = marks.scan_lines([l for p in reading.pages for l in p.lines], "page")
+    assert found.level is not None and found.level.value == "TỐI MẬT", [l.text for l in reading.pages[0].lines]
+
+
+@pytest.mark.parametrize("angle", [0, 90, 30, 300, None])
+def test_a_lying_stamp_in_white_on_red_is_read_by_eye(angle, tmp_path):
+    """Light letters on a dark ground (a white-on-red stamp, upright, turned or in a column; clear of the body
+    text) are turned over to ink on paper before Tesseract reads them."""
+    import time
+
+    from gateway.inspect import marks, pdftext
+
+    path = _turned_lying_page(tmp_path / "inverse.pdf", tmp_path, "TỐI MẬT", angle, (1, 1, 1), (0.85, 0.05, 0.05),
+                              at=(200, 765))  # above the body text
     reading = pdftext.read(str(path), deadline=time.monotonic() + 60)
     found = marks.scan_lines([l for p in reading.pages for l in p.lines], "page")
     assert found.level is not None and found.level.value == "TỐI MẬT", [l.text for l in reading.pages[0].lines]

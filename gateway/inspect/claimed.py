@@ -17,6 +17,7 @@ short by its length along its own direction. It is read turned upright: its box 
 kept (what lies in its glyphs' boxes, in its own fill colour: a red stamp laid across black text), turned
 back by its angle (quarter turns move pixels; other angles are turned at twice the resolution) and cut to
 the band along it; a column's letters are set side by side. Its reading is placed in the line's whole box.
+Light letters on a dark ground (white on a red stamp), upright or turned, are turned over to ink on paper.
 
 Not covered: a lying word inside a long line of prose ("tài liệu MẬT này" drawn by a lying font). The layout
 rule's stamp is a short line; reading every line this way costs three to five times the page's text reading
@@ -119,7 +120,7 @@ def read(page, text, lines: list[Line], deadline: float) -> list[Line]:
                 with _LOCK:
                     if all(_known(k) for k in shapes):
                         continue  # every glyph looked, on a line read before, like the letter it says it is
-            image, x0 = _unframed(grey), box[0]
+            image, x0 = _unframed(_on_paper(grey)), box[0]
         key = (hashlib.sha256(image.tobytes()).digest(), image.size)
         with _LOCK:
             known = _READ.get(key)
@@ -314,15 +315,16 @@ def _own_ink(page, text, line: Line, turn, box, scale: float, margin: float):
 
     bitmap = _bitmap(page, text, box, scale)
     pixels = bitmap.to_numpy()  # a view: `bitmap` is kept until both pictures are made
-    grey = darkest(pixels)
-    keep = np.zeros(grey.shape, dtype=bool)
+    keep = np.zeros(pixels.shape[:2], dtype=bool)
     for _, glyph in text.glyphs.get(line, ()):
-        r0, r1, c0, c1 = _cell(glyph, box, scale, margin, grey.shape)
+        r0, r1, c0, c1 = _cell(glyph, box, scale, margin, keep.shape)
         keep[r0:r1, c0:c1] = True
-    if keep.any():
-        grey[~keep] = 255
+    if not keep.any():
+        keep[:] = True
+    grey = _on_paper(darkest(pixels), keep)
+    grey[~keep] = 255
     if turn.colour is not None:
-        own = inked(pixels, turn.colour)
+        own = _on_paper(inked(pixels, turn.colour), keep)
         own[~keep] = 255
         if int((own < 128).sum()) >= 0.25 * int((grey < 128).sum()):
             return own
@@ -381,6 +383,11 @@ def _upright(page, text, line: Line, turn):
         return None
     if turn.stacked:
         grey = _render(page, text, box, scale)
+        inside = np.zeros(grey.shape, dtype=bool)
+        for _, glyph in text.glyphs.get(line, ()):
+            r0, r1, c0, c1 = _cell(glyph, box, scale, 0.1 * size, grey.shape)
+            inside[r0:r1, c0:c1] = True
+        grey = _on_paper(grey, inside if inside.any() else None)
         cells = []
         for _, glyph in text.glyphs.get(line, ()):
             r0, r1, c0, c1 = _cell(glyph, box, scale, 0.1 * size, grey.shape)
@@ -432,6 +439,16 @@ def _letters(text: str) -> str:
 
     value = unicodedata.normalize("NFD", normalise(text))
     return "".join(c for c in value if not unicodedata.combining(c) and not c.isspace()).replace("đ", "d").replace("Đ", "D")
+
+
+def _on_paper(grey, where=None):
+    """`grey` as dark ink on a light ground: light letters on a dark ground (white on a red stamp) are
+    turned over, judged by the median of `where` (a mask; the whole picture when None). Before anything
+    outside the line is whitened: turned over after, that white would be black wedges read as marks."""
+    import numpy as np
+
+    ground = grey[where] if where is not None else grey
+    return 255 - grey if ground.size and np.median(ground) < 110 else grey
 
 
 def _unframed(grey):
