@@ -431,3 +431,40 @@ def test_a_stamp_the_object_walk_does_not_reach_is_read(how, tmp_path, plain_set
     plain = _stamp_pdf(tmp_path / f"{how}-plain.pdf", "KHẨN" if how != "pattern-text" else "KHAN", how)
     facts = inspect(Document(Channel.CLI, plain.name, path=plain), plain_settings, Validator(plain_settings))
     assert not facts.secrecy and not facts.incomplete, (facts.secrecy, facts.incomplete)
+
+
+@pytest.mark.hsm
+def test_a_lying_stamp_in_hollow_letters_is_refused_not_signed(cli_env, tmp_path, capsys):
+    """A lying font's TỐI MẬT drawn as outlines only (text render mode 1): Tesseract reads hollow letters
+    as doubled strokes ("TTỐII MIẬT"), so what the line shows is not known and the document is refused as
+    not read completely (SECRECY_SCAN_INCOMPLETE), through the CLI. The same line filled is read: BLOCK."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    from gateway.cli import main
+
+    regular, _ = secrecy_corpus._register("DejaVuSerif")
+    font = secrecy_corpus._lying_font("TỐI MẬT", "DejaVuSerif", tmp_path)
+    paths = []
+    for mode in (1, 0):
+        path = tmp_path / f"mode{mode}.pdf"
+        c = canvas.Canvas(str(path), pagesize=A4)
+        c.setFont(regular, 11)
+        for i in range(8):
+            c.drawString(80, 700 - 15 * i, "Thực hiện chỉ đạo của Ủy ban nhân dân tỉnh về việc tăng cường công tác.")
+        c.setStrokeColorRGB(0.85, 0.05, 0.05)
+        c.setFillColorRGB(0.85, 0.05, 0.05)
+        t = c.beginText(200, 765)
+        t.setTextRenderMode(mode)
+        t.setFont(font, 14)
+        t.textOut(secrecy_corpus._lying_text("TỐI MẬT"))
+        c.drawText(t)
+        c.save()
+        paths.append(str(path))
+    main(["check", *paths, "--json"])
+    rows = json.loads(capsys.readouterr().out)
+    rows = rows["documents"] if isinstance(rows, dict) and "documents" in rows else rows
+    by_file = {Path(r["file"]).name: r for r in rows}
+    hollow, filled = by_file["mode1.pdf"], by_file["mode0.pdf"]
+    assert hollow["outcome"].upper() == "REJECT" and "SECRECY_SCAN_INCOMPLETE" in [r["code"] for r in hollow["reasons"]]
+    assert filled["outcome"].upper() == "BLOCK"

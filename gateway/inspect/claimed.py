@@ -18,6 +18,8 @@ kept (what lies in its glyphs' boxes, in its own fill colour: a red stamp laid a
 back by its angle (quarter turns move pixels; other angles are turned at twice the resolution) and cut to
 the band along it; a column's letters are set side by side. Its reading is placed in the line's whole box.
 Light letters on a dark ground (white on a red stamp), upright or turned, are turned over to ink on paper.
+Hollow letters (drawn as outlines only) Tesseract reads as doubled strokes: a hollow line not read as its
+text layer says is unsure, and the caller refuses the document as not read completely.
 
 Not covered: a lying word inside a long line of prose ("tài liệu MẬT này" drawn by a lying font). The layout
 rule's stamp is a short line; reading every line this way costs three to five times the page's text reading
@@ -86,12 +88,13 @@ class OutOfTime(Exception):
     """The document's time ran out before every short line was read."""
 
 
-def read(page, text, lines: list[Line], deadline: float) -> list[Line]:
+def read(page, text, lines: list[Line], deadline: float, unsure: list[Line] | None = None) -> list[Line]:
     """What OCR reads in `lines` (from `candidates`) on the loaded PDFium `page` where it differs from what
     the text layer says: Lines where="ocr:pageN", each in the box of the line it was read in (its horizontal
     extent as read). A line whose pixels were read before in this process is not read again. Raises
     OutOfTime past `deadline` (time.monotonic()), or what rendering or OCR raises (the caller reports both
-    as unread)."""
+    as unread). A line of hollow letters (drawn as outlines only) that OCR does not read as its text layer
+    says goes to `unsure`: Tesseract reads such letters poorly, so what it shows is not known (fail closed)."""
     from gateway.inspect import ocr
 
     where = f"ocr:page{text.index + 1}"
@@ -129,6 +132,7 @@ def read(page, text, lines: list[Line], deadline: float) -> list[Line]:
         if known is not None:
             out += _placed(known, line, (scale, x0, turn), where, text.index)
             _learn(known, line, shapes)
+            _check_hollow(known, line, text, unsure)
         else:
             todo.append((key, line, (scale, x0, turn), image, shapes))
     for k in range(0, len(todo), SHEET_LINES):
@@ -142,7 +146,13 @@ def read(page, text, lines: list[Line], deadline: float) -> list[Line]:
                     _READ.popitem(last=False)
             out += _placed(read_, line, crop, where, text.index)
             _learn(read_, line, shapes)
+            _check_hollow(read_, line, text, unsure)
     return out
+
+
+def _check_hollow(read_, line: Line, text, unsure: list[Line] | None) -> None:
+    if unsure is not None and line in text.hollow and not _agrees(read_, line):
+        unsure.append(line)
 
 
 def _learn(read_, line: Line, shapes) -> None:

@@ -494,8 +494,12 @@ def pdf_page(page, text, deadline: float, seen: dict | None = None) -> tuple[lis
             regions.append((box, stamp, None))
         short = claimed.candidates(text)
         if short:
+            unsure: list[Line] = []
             try:
-                lines.extend(claimed.read(page, text, short, deadline))
+                lines.extend(claimed.read(page, text, short, deadline, unsure))
+                if unsure:  # letters drawn as outlines that OCR does not read as the text layer says
+                    problems.append(Reason.of("SECRECY_SCAN_INCOMPLETE",
+                                              detail=f"page {text.index + 1}: hollow letters not read"))
             except claimed.OutOfTime:
                 problems.append(Reason.of("SECRECY_SCAN_INCOMPLETE", detail=f"OCR time budget, page {text.index + 1}"))
             except OcrUnavailable as exc:

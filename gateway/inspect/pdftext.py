@@ -80,6 +80,8 @@ class PageText:
     glyphs: dict = field(default_factory=dict)
     # lines that do not run left to right: Line -> Turn (claimed.py reads them turned upright)
     turns: dict = field(default_factory=dict)
+    # lines with letters drawn as outlines only (claimed.py: Tesseract reads them poorly)
+    hollow: set = field(default_factory=set)
 
 
 @dataclass(frozen=True)
@@ -147,6 +149,7 @@ class _Char:
     bold: bool
     obj: int
     colour: tuple[int, int, int] | None = None
+    hollow: bool = False
     o: float = 0.0  # along the line: the glyph's origin (exact, where u and u1 come from a box upright)
     at: tuple[float, float] = (0.0, 0.0)  # the glyph's origin, displayed points
 
@@ -159,6 +162,7 @@ class _Obj:
     encoding: str | None = None  # a legacy Vietnamese font (legacy.py): "tcvn3", "tcvn3-caps", "vni"
     symbol: bool = False  # a symbol font (Wingdings bullets): its private-use codes are its own, not unmapped
     colour: tuple[int, int, int] | None = None  # its fill colour (RGB 0-255), where PDFium tells it
+    hollow: bool = False  # drawn as outlines only (text render mode stroke)
 
 
 # --- reading a document -------------------------------------------------------------------------------------
@@ -269,7 +273,7 @@ def read_page(pdf, index: int, extra: list[Line] | None = None):
         frames, ink, complex_page = _page_objects(raw, page, affine)
         # text whose glyphs the layer gives no letters for is read as a person reads it: by OCR of the text
         # objects that hold them (the page whole when there are many)
-        result.lines = _lines(chars, frames, index, result.glyphs, result.turns)
+        result.lines = _lines(chars, frames, index, result.glyphs, result.turns, result.hollow)
         regions = _unmapped_regions(unmapped.values(), result.lines) if len(unmapped) <= MAX_UNMAPPED_OBJECTS else []
         result.ink = ink + [Ink("unmapped", box) for box in regions]
         result.complex = complex_page or len(unmapped) > MAX_UNMAPPED_OBJECTS
@@ -358,7 +362,7 @@ def _chars(raw, textpage, affine: _Affine, unmapped: dict | None = None) -> dict
         if ch.isspace():
             u1 = u0  # a space glyph's width says nothing about the next word's start
         deg = int(round(math.degrees(math.atan2(dy, dx)))) % 360
-        last = _Char(ch, u0, u1, px * nx + py * ny, obj.size, box, obj.bold, key, obj.colour, px * dx + py * dy, (px, py))
+        last = _Char(ch, u0, u1, px * nx + py * ny, obj.size, box, obj.bold, key, obj.colour, obj.hollow, px * dx + py * dy, (px, py))
         groups.setdefault((deg, 0), []).append(last)
     return groups
 
@@ -381,9 +385,12 @@ def _object_info(raw, tp, i: int, handle, affine: _Affine) -> _Obj:
     name = font_name(raw, handle) if handle else ""
     bold = weight >= 600 or any(w in name.lower() for w in ("bold", "black", "heavy", "semibold", "demi"))
     symbol = any(w in name.lower() for w in _SYMBOL_FONTS)
+    mode = raw.FPDFTextObj_GetTextRenderMode(handle) if handle else raw.FPDF_TEXTRENDERMODE_FILL
+    hollow = mode in (raw.FPDF_TEXTRENDERMODE_STROKE, raw.FPDF_TEXTRENDERMODE_STROKE_CLIP)
     rgba = [ctypes.c_uint() for _ in range(4)]
-    colour = tuple(v.value for v in rgba[:3]) if handle and raw.FPDFPageObj_GetFillColor(handle, *rgba) else None
-    return _Obj(direction, abs(size) or 1.0, bold, legacy.font_encoding(name), symbol, colour)
+    colour_of = raw.FPDFPageObj_GetStrokeColor if hollow else raw.FPDFPageObj_GetFillColor
+    colour = tuple(v.value for v in rgba[:3]) if handle and colour_of(handle, *rgba) else None
+    return _Obj(direction, abs(size) or 1.0, bold, legacy.font_encoding(name), symbol, colour, hollow)
 
 
 def font_name(raw, textobj) -> str:
@@ -398,7 +405,10 @@ def font_name(raw, textobj) -> str:
 # --- grouping into lines ------------------------------------------------------------------------------------
 
 
-def _lines(groups: dict, frames: list, page: int, glyphs: dict | None = None, turns: dict | None = None) -> list[Line]:
+def _lines(groups: dict, frames: list, page: int, glyphs: dict | None = None, turns: dict | None = None,
+           hollow: set | None = None) -> list[Line]:
+    """The lines of `groups` (`_chars`); their glyphs, turns and hollow lines noted in the dicts given."""
+    hollow_boxes = set()  # a column of hollow letters is hollow
     out: list[Line] = []
     singles: list[tuple[str, tuple[float, float, float, float], float, bool]] = []
     for (deg, _), chars in groups.items():
@@ -425,10 +435,15 @@ def _lines(groups: dict, frames: list, page: int, glyphs: dict | None = None, tu
                     glyphs[line] = tuple((c.ch, c.box) for c in seg)
                 if turns is not None and not upright:
                     turns[line] = _turn(deg, seg)
+                if hollow is not None and any(c.hollow for c in seg):
+                    hollow.add(line)
+                    hollow_boxes.add(box)
                 if len(text) == 1 and text.isalpha():
                     singles.append((text, box, size, bold))
     for line, column in _stacks(singles, frames, page):
         out.append(line)
+        if hollow is not None and any(box in hollow_boxes for _, box, _, _ in column):
+            hollow.add(line)
         if glyphs is not None:
             glyphs[line] = tuple((ch, box) for ch, box, _, _ in column)
         if turns is not None:
