@@ -505,10 +505,10 @@ def test_a_page_that_cannot_be_looked_at_whole_is_unread_not_passed(tmp_path, mo
     from bench.common import make_pdf
     from gateway.inspect import ocr, pdftext
 
-    def broken(page, text):
+    def broken(page, scale):
         raise RuntimeError("render failed")
 
-    monkeypatch.setattr(ocr, "_unaccounted", broken)
+    monkeypatch.setattr(ocr, "_render_without_images", broken)
     path = make_pdf(tmp_path / "page.pdf", 60 * 1024)
     import time
 
@@ -770,3 +770,44 @@ def test_a_column_of_letters_is_short_as_long_as_a_stamp_side_by_side():
         page.lines.append(line)
         page.turns[line] = Turn(0, 18.0 * n, stacked=True)
     assert [len(l.text) for l in claimed.candidates(page)] == [3, 24]
+
+
+@pytest.mark.parametrize("padding", ["white", "invisible"])
+def test_a_lying_stamp_made_long_by_glyphs_that_show_nothing_is_read_by_eye(padding, tmp_path):
+    """A lying font's TỐI MẬT on a line made 40 letters longer by glyphs drawn white, or not drawn at all
+    (text render mode 3): long by its text layer, short by what it shows, so it is read by eye. A line of
+    prose stays long (not read)."""
+    import time
+
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    from bench import secrecy_corpus as sc
+    from gateway.inspect import claimed, marks, pdftext
+
+    regular, _ = sc._register("DejaVuSerif")
+    font = sc._lying_font("TỐI MẬT", "DejaVuSerif", tmp_path)
+    path = tmp_path / "padded.pdf"
+    c = canvas.Canvas(str(path), pagesize=A4)
+    c.setFont(regular, 11)
+    for i in range(8):
+        c.drawString(80, 700 - 15 * i, "Thực hiện chỉ đạo của Ủy ban nhân dân tỉnh về việc tăng cường công tác.")
+    t = c.beginText(200, 765)
+    t.setFont(font, 14)
+    t.setFillColorRGB(0.85, 0.05, 0.05)
+    t.textOut(sc._lying_text("TỐI MẬT"))
+    if padding == "white":
+        t.setFillColorRGB(1, 1, 1)
+    else:
+        t.setTextRenderMode(3)
+    t.textOut("a" * 40)
+    c.drawText(t)
+    c.save()
+    reading = pdftext.read(str(path), deadline=time.monotonic() + 60)
+    stamp = [l for l in reading.pages[0].lines if l.text.startswith(sc._lying_text("TỐI MẬT")[:3])]
+    assert stamp and stamp[0].box[2] - stamp[0].box[0] > claimed.CLAIM_EMS * (stamp[0].box[3] - stamp[0].box[1])
+    found = marks.scan_lines([l for p in reading.pages for l in p.lines], "page")
+    assert found.level is not None and found.level.value == "TỐI MẬT", [l.text for l in reading.pages[0].lines]
+    read = {l.box for l in reading.pages[0].lines if l.where.startswith("ocr:")}
+    prose = [l for l in reading.pages[0].lines if l.text.startswith("Thực hiện")]
+    assert prose and not any(l.box[1] == p.box[1] for l in reading.pages[0].lines if l.box in read for p in prose)

@@ -18,6 +18,8 @@ kept (what lies in its glyphs' boxes, in its own fill colour: a red stamp laid a
 back by its angle (quarter turns move pixels; other angles are turned at twice the resolution) and cut to
 the band along it; a column's letters are set side by side. Its reading is placed in the line's whole box.
 Light letters on a dark ground (white on a red stamp), upright or turned, are turned over to ink on paper.
+A line long by its text layer whose ink shows a short stretch (glyphs that draw nothing, or draw white,
+padding a stamp) is short too (`candidates` with the page's ink).
 Hollow letters (drawn as outlines only) Tesseract reads as doubled strokes: a hollow line not read as its
 text layer says is unsure, and the caller refuses the document as not read completely.
 
@@ -64,8 +66,10 @@ SAME_SHAPE = 0.06  # mean grey difference (0-1) at SHAPE under which two glyph p
 _LOCK = threading.Lock()
 
 
-def candidates(text) -> list[Line]:
-    """The lines of a `pdftext.PageText` that may be a stamp: short, and of a size a person reads."""
+def candidates(text, ink=None, scale: float = 0.0) -> list[Line]:
+    """The lines of a `pdftext.PageText` that may be a stamp: short, and of a size a person reads. With the
+    page's ink (`ink`: booleans at `scale` pixels a point), an upright line long by its text layer is short
+    too when what it shows is: a stamp made long by glyphs that draw nothing, or draw white, after it."""
     out = []
     for line in text.lines:
         if line.box is None or not line.where.startswith("page"):
@@ -79,9 +83,30 @@ def candidates(text) -> list[Line]:
             along, height = len(line.text) * 0.7 * (line.size or 0.0), line.size or 0.0
         else:
             along, height = turn.length, line.size or 0.0
-        if height >= CLAIM_MIN_PT and along <= CLAIM_EMS * height:
+        if height >= CLAIM_MIN_PT and (along <= CLAIM_EMS * height
+                                       or turn is None and ink is not None and _shows_short(ink, scale, line.box, height)):
             out.append(line)
     return out
+
+
+def _shows_short(ink, scale: float, box, height: float) -> bool:
+    """Does the line in `box` show a stretch no wider than CLAIM_EMS times its height, between blanks of at
+    least a height and a half (wider than any gap between words), or at its ends?"""
+    import numpy as np
+
+    rows, cols = ink.shape
+    r0, r1 = max(0, int(box[1] * scale)), min(rows, int(np.ceil(box[3] * scale)))
+    c0, c1 = max(0, int(box[0] * scale)), min(cols, int(np.ceil(box[2] * scale)))
+    if r1 <= r0 or c1 <= c0:
+        return False
+    shown = np.flatnonzero(ink[r0:r1, c0:c1].any(axis=0))
+    if shown.size == 0:
+        return False
+    gap = max(1, int(1.5 * height * scale))
+    limit = CLAIM_EMS * height * scale
+    starts = np.concatenate(([0], np.flatnonzero(np.diff(shown) > gap) + 1))
+    ends = np.concatenate((starts[1:] - 1, [shown.size - 1]))
+    return bool(((shown[ends] - shown[starts] + 1) <= limit).any())
 
 
 class OutOfTime(Exception):

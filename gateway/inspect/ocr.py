@@ -483,8 +483,10 @@ def pdf_page(page, text, deadline: float, seen: dict | None = None) -> tuple[lis
             # a small region is a stamp; text read for glyphs without letters is the page's text, not a stamp
             stamp = (x1 - x0) * (y1 - y0) < STAMP_AREA * page_area and ink.kind != "unmapped"
             regions.append(((x0, y0, x1, y1), stamp, ink))
+        page_ink = None
         try:
-            beyond = _unaccounted(page, text)
+            page_ink = _render_without_images(page, UNACCOUNTED_DPI / 72.0) < 200
+            beyond = _unaccounted(page, text, page_ink.copy())
         except Exception as exc:  # noqa: BLE001 - the page could not be looked at whole: unread, not passed
             log.info("ocr: page %d: %s", text.index + 1, exc)
             problems.append(Reason.of("OCR_FAILED", detail=f"page {text.index + 1}: {exc_detail(exc, 180)}"))
@@ -492,7 +494,7 @@ def pdf_page(page, text, deadline: float, seen: dict | None = None) -> tuple[lis
         for box in beyond:
             stamp = (box[2] - box[0]) * (box[3] - box[1]) < STAMP_AREA * page_area
             regions.append((box, stamp, None))
-        short = claimed.candidates(text)
+        short = claimed.candidates(text, page_ink, UNACCOUNTED_DPI / 72.0)
         if short:
             unsure: list[Line] = []
             try:
@@ -534,17 +536,19 @@ UNACCOUNTED_CELL = 6  # pixels (about 9 pt): the grid the leftover ink is gather
 UNACCOUNTED_RUN = 20  # pixels (about 29 pt): a longer straight run is a rule, a frame or a fill, not writing
 
 
-def _unaccounted(page, text) -> list[tuple[float, float, float, float]]:
+def _unaccounted(page, text, ink=None) -> list[tuple[float, float, float, float]]:
     """Boxes (page points, displayed orientation) of ink on the rendered text page that neither its text
     layer nor a picture or outline found by the object walk accounts for: what a person sees drawn some way
     the walk does not reach (a form nested deeper than it goes, a pattern's cell, a shading). Rules, frames and
-    fills (long straight runs) are left out: they hold no writing."""
+    fills (long straight runs) are left out: they hold no writing. `ink`: the page's ink at UNACCOUNTED_DPI
+    with its pictures hidden, when rendered already (changed here)."""
     import numpy as np
 
     from gateway.inspect.pdftext import merge_boxes
 
     scale = UNACCOUNTED_DPI / 72.0
-    ink = _render_without_images(page, scale) < 200
+    if ink is None:
+        ink = _render_without_images(page, scale) < 200
     rows, cols = ink.shape
     known = np.zeros_like(ink)
     lines = [l.box for l in text.lines if l.box is not None and l.where.startswith("page")]
