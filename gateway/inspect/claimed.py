@@ -83,8 +83,9 @@ def candidates(text, ink=None, scale: float = 0.0) -> list[Line]:
             along, height = len(line.text) * 0.7 * (line.size or 0.0), line.size or 0.0
         else:
             along, height = turn.length, line.size or 0.0
-        if height >= CLAIM_MIN_PT and (along <= CLAIM_EMS * height
-                                       or turn is None and ink is not None and _shows_short(ink, scale, line.box, height)):
+        if height < CLAIM_MIN_PT:
+            continue
+        if along <= CLAIM_EMS * height or turn is None and ink is not None and _shows_short(ink, scale, line.box, height):
             out.append(line)
     return out
 

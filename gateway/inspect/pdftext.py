@@ -92,7 +92,7 @@ class Turn:
     deg: int
     length: float
     stacked: bool = False
-    colour: tuple[int, int, int] | None = None  # its first glyph's fill colour (RGB 0-255), if known
+    colour: tuple[int, int, int] | None = None  # its first glyph's ink (RGB 0-255; hollow: the stroke), if known
     centre: tuple[float, float] | None = None  # the middle of its glyphs, displayed points (from their origins)
 
 
@@ -161,7 +161,7 @@ class _Obj:
     bold: bool
     encoding: str | None = None  # a legacy Vietnamese font (legacy.py): "tcvn3", "tcvn3-caps", "vni"
     symbol: bool = False  # a symbol font (Wingdings bullets): its private-use codes are its own, not unmapped
-    colour: tuple[int, int, int] | None = None  # its fill colour (RGB 0-255), where PDFium tells it
+    colour: tuple[int, int, int] | None = None  # its ink (RGB 0-255: fill; stroke when hollow), if PDFium tells
     hollow: bool = False  # drawn as outlines only (text render mode stroke)
 
 
@@ -362,7 +362,8 @@ def _chars(raw, textpage, affine: _Affine, unmapped: dict | None = None) -> dict
         if ch.isspace():
             u1 = u0  # a space glyph's width says nothing about the next word's start
         deg = int(round(math.degrees(math.atan2(dy, dx)))) % 360
-        last = _Char(ch, u0, u1, px * nx + py * ny, obj.size, box, obj.bold, key, obj.colour, obj.hollow, px * dx + py * dy, (px, py))
+        last = _Char(ch, u0, u1, px * nx + py * ny, obj.size, box, obj.bold, key, obj.colour, obj.hollow,
+                     px * dx + py * dy, (px, py))
         groups.setdefault((deg, 0), []).append(last)
     return groups
 
@@ -552,7 +553,8 @@ def _stacks(singles, frames, page: int) -> list[tuple[Line, list]]:
             text = "".join(singles[j][0] for j in column)
             box_all = _union(boxes)
             size_all = max(singles[j][2] for j in column)
-            line = Line(text, f"page{page + 1}", page, box_all, round(size_all, 2), bold, _framed(box_all, size_all, frames))
+            line = Line(text, f"page{page + 1}", page, box_all, round(size_all, 2), bold,
+                        _framed(box_all, size_all, frames))
             out.append((line, [singles[j] for j in column]))
     return out
 
