@@ -25,7 +25,7 @@ import unicodedata
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-VERSION = "9"
+VERSION = "10"
 RED = (0.85, 0.05, 0.05)
 A4 = (595.28, 841.89)
 A5 = (419.53, 595.28)
@@ -299,7 +299,7 @@ class Doc:
     stamp_style: str = "boxed"  # boxed, plain, spaced, glyphs, kerned, rotated90, rotated270, angled, vertical,
     # annot-stamp, annot-freetext, annot-contents, field, field-noap, outlines, image, white, tiny,
     # tcvn3, tcvn3-named, vni, over-title, title-case, lying-font, lying-tounicode, lying-rotated, lying-vertical,
-    # lying-inverse
+    # lying-inverse, lying-prose
     stamp_page: int = 0
     stamp_where: str = "10a"  # 10a (under the number), top-right, bottom, middle
     footer_mark: str | None = None  # box-11 mark text (bottom left)
@@ -520,6 +520,16 @@ def _stamp(d: _Drawer, doc: Doc, x: float, y: float, cache: Path) -> None:
         c.rect(x - 8, y - 8, c.stringWidth(shown, font, size) + 16, 26, stroke=1, fill=0)
         c.setFont(font, size)
         c.drawString(x, y, shown)
+    elif style == "lying-prose":  # the mark inside a sentence, in a lying copy of the sentence's own face
+        font = _lying_font(text, doc.family, cache)
+        t = c.beginText(60, y)
+        t.setFont(bold, 11)
+        t.textOut("Đây là tài liệu ")
+        t.setFont(font, 11)
+        t.textOut(_lying_text(text))
+        t.setFont(bold, 11)
+        t.textOut(" của cơ quan, đề nghị không phổ biến.")
+        c.drawText(t)
     elif style in ("tcvn3", "tcvn3-named", "vni"):
         enc = {"tcvn3": "tcvn3-caps", "tcvn3-named": "tcvn3-caps", "vni": "vni"}[style]
         name = "Times-Legacy" if style == "tcvn3-named" else None
@@ -916,6 +926,8 @@ def samples() -> list[Sample]:
     add("lying-vertical", "any", 4, "lying-vertical")
     add("neg-lying-rotated", None, 4, "lying-rotated", text="HỎA TỐC", expect=None)
     add("lying-inverse", "any", 3, "lying-inverse")  # white on a red box, upright, 90 and 30 degrees
+    add("lying-prose", "any", 6, "lying-prose")  # inside a sentence: a long line
+    add("neg-lying-prose", None, 3, "lying-prose", text="HỎA TỐC", expect=None)
     for s in out:
         if s.cls == "neg-headings":
             s.spec["heading_extra"] = HEADINGS[int(s.name.split("-")[2]) % len(HEADINGS)]

@@ -345,7 +345,7 @@ def test_ocr_reads_the_same_pixels_once_per_process(monkeypatch):
         pytest.skip("no Tesseract here")
     calls = []
     real = type(eng).lines
-    monkeypatch.setattr(type(eng), "lines", lambda self, image, sparse, block=False: calls.append(1) or real(self, image, sparse, block))
+    monkeypatch.setattr(type(eng), "lines", lambda self, image, sparse, block=False, symbols=False: calls.append(1) or real(self, image, sparse, block, symbols))
     ocr.forget()
 
     def picture(text: str):
@@ -811,3 +811,68 @@ def test_a_lying_stamp_made_long_by_glyphs_that_show_nothing_is_read_by_eye(padd
     read = {l.box for l in reading.pages[0].lines if l.where.startswith("ocr:")}
     prose = [l for l in reading.pages[0].lines if l.text.startswith("Thực hiện")]
     assert prose and not any(l.box[1] == p.box[1] for l in reading.pages[0].lines if l.box in read for p in prose)
+
+
+def _prose_page(path, tmp_path, word: str, lie: bool = True):
+    """Ten lines of prose in one bold face, the sixth saying "Đây là tài liệu <word> của cơ quan ..." with
+    <word> drawn by a lying copy of the face (its text layer says `_lying_text(word)`) when `lie`."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    from bench import secrecy_corpus as sc
+
+    _, bold = sc._register("DejaVuSerif")
+    font = sc._lying_font(word, "DejaVuSerif", tmp_path) if lie else bold
+    c = canvas.Canvas(str(path), pagesize=A4)
+    for i in range(10):
+        t = c.beginText(72, 700 - 16 * i)
+        t.setFont(bold, 12)
+        if i != 5:
+            t.textOut("Thực hiện chỉ đạo của Ủy ban nhân dân tỉnh về việc tăng cường công tác quản lý")
+        else:
+            t.textOut("Đây là tài liệu ")
+            t.setFont(font, 12)
+            t.textOut(sc._lying_text(word) if lie else word)
+            t.setFont(bold, 12)
+            t.textOut(" của cơ quan, đề nghị các đơn vị bảo quản theo quy định hiện hành.")
+        c.drawText(t)
+    c.save()
+    return path
+
+
+def test_a_lying_font_inside_prose_is_read_by_its_outlines(tmp_path):
+    """A lying font's MẬT inside a long line of prose: PDFium's outlines for the letters it claims ("q w z")
+    are read as M, Ậ, T, so that line (and only it) is read by eye, and the mark is found. pdftotext (an
+    independent reader) shows the lie."""
+    import subprocess
+    import time
+
+    from gateway.inspect import claimed, marks, ocr, pdftext
+
+    path = _prose_page(tmp_path / "prose.pdf", tmp_path, "MẬT")
+    shown = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout
+    assert "MẬT" not in shown and "qwz" in shown
+    ocr.forget()
+    read: list = []
+    real = claimed.read
+    import unittest.mock
+
+    with unittest.mock.patch.object(claimed, "read", lambda page, text, lines, *a: read.extend(lines) or real(page, text, lines, *a)):
+        reading = pdftext.read(str(path), deadline=time.monotonic() + 60)
+    found = marks.scan_lines([l for p in reading.pages for l in p.lines], "page")
+    assert found.level is not None and found.level.value == "MẬT", [l.text for l in reading.pages[0].lines]
+    assert [l.text[:15] for l in read] == ["Đây là tài liệu"]  # the prose around it is not read by eye
+
+
+@pytest.mark.parametrize("word,lie", [("MẬT", False), ("HỎA TỐC", True)])
+def test_prose_that_says_what_it_shows_or_shows_no_mark_is_not_blocked(word, lie, tmp_path):
+    import time
+
+    from gateway.inspect import marks, ocr, pdftext
+
+    ocr.forget()
+    reading = pdftext.read(str(_prose_page(tmp_path / "prose.pdf", tmp_path, word, lie)), deadline=time.monotonic() + 60)
+    lines = [l for p in reading.pages for l in p.lines]
+    assert not [l for l in lines if l.where.startswith("ocr:") and l.text.startswith("Thực hiện")]
+    if lie:  # "HỎA TỐC" drawn, "qwz xjk" said: nothing secret either way
+        assert marks.scan_lines(lines, "page").level is None

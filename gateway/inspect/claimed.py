@@ -23,9 +23,8 @@ padding a stamp) is short too (`candidates` with the page's ink).
 Hollow letters (drawn as outlines only) Tesseract reads as doubled strokes: a hollow line not read as its
 text layer says is unsure, and the caller refuses the document as not read completely.
 
-Not covered: a lying word inside a long line of prose ("tài liệu MẬT này" drawn by a lying font). The layout
-rule's stamp is a short line; reading every line this way costs three to five times the page's text reading
-(docs/secrecy.md, "Not yet read").
+Long lines are not read this way (three to five times the page's text reading): fonts.py reads what their
+fonts draw for the letters they claim, and hands over the lines whose glyphs spell a mark.
 """
 
 from __future__ import annotations

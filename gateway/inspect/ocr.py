@@ -89,7 +89,7 @@ class _Engine:
         self.tesserocr = tesserocr
         self.api = tesserocr.PyTessBaseAPI(path=tessdata, lang=LANG, psm=tesserocr.PSM.AUTO)
 
-    def lines(self, image, sparse: bool, block: bool = False) -> list[OcrLine]:
+    def lines(self, image, sparse: bool, block: bool = False, symbols: bool = False) -> list[OcrLine]:
         tesserocr = self.tesserocr
         api = self.api
         # AUTO reads a boxed stamp that SPARSE_TEXT misses; `sparse` is kept for callers that want it; a sheet
@@ -100,7 +100,7 @@ class _Engine:
         if not api.Recognize():
             raise RuntimeError("tesseract: recognition failed")
         out: list[OcrLine] = []
-        level = tesserocr.RIL.TEXTLINE
+        level = tesserocr.RIL.SYMBOL if symbols else tesserocr.RIL.TEXTLINE
         it = api.GetIterator()
         if it is None:
             return out
@@ -177,19 +177,20 @@ def engine() -> _Engine:
     return _ENGINE
 
 
-def recognise(image, *, sparse: bool = False, block: bool = False) -> list[OcrLine]:
-    """The text lines of a PIL image (one engine per process, one call at a time). The same pixels were read
-    before in this process (a letterhead, a logo, a form's printed frame in every document of a template):
-    the lines read then, without Tesseract (~0.5 s a page)."""
+def recognise(image, *, sparse: bool = False, block: bool = False, symbols: bool = False) -> list[OcrLine]:
+    """The text lines (`symbols`: the letters, each with its box) of a PIL image (one engine per process, one call at a time). The
+    same pixels were read before in this process (a letterhead, a logo, a form's printed frame in every
+    document of a template): the lines read then, without Tesseract (~0.5 s a page)."""
     eng = engine()
     # the resolution goes to Tesseract with the pixels (its source resolution): part of what was read
-    key = (hashlib.sha256(image.tobytes()).digest(), image.size, image.mode, repr(image.info.get("dpi")), sparse, block)
+    key = (hashlib.sha256(image.tobytes()).digest(), image.size, image.mode, repr(image.info.get("dpi")), sparse, block,
+           symbols)
     with _LOCK:
         seen = _READ.get(key)
         if seen is not None:
             _READ.move_to_end(key)
             return list(seen)
-        lines = eng.lines(image, sparse, block)
+        lines = eng.lines(image, sparse, block, symbols)
         _READ[key] = tuple(lines)
         while len(_READ) > _READ_MAX:
             _READ.popitem(last=False)
@@ -198,11 +199,12 @@ def recognise(image, *, sparse: bool = False, block: bool = False) -> list[OcrLi
 
 def forget() -> None:
     """Drop what was read (benchmarks time Tesseract itself, not the memo)."""
-    from gateway.inspect import claimed
+    from gateway.inspect import claimed, fonts
 
     with _LOCK:
         _READ.clear()
     claimed.forget()
+    fonts.forget()
 
 
 # --- what needs reading -------------------------------------------------------------------------------------
@@ -461,7 +463,7 @@ def long_runs(b, length: int):
 def pdf_page(page, text, deadline: float, seen: dict | None = None) -> tuple[list[Line], list[Reason]]:
     """OCR lines of one PDFium page given its `pdftext.PageText`: the whole page when it has no text layer,
     else its images and glyph-like outlines. Returns (lines, what could not be read)."""
-    from gateway.inspect import claimed
+    from gateway.inspect import claimed, fonts
 
     seen = {} if seen is None else seen
     where = f"ocr:page{text.index + 1}"
@@ -495,6 +497,18 @@ def pdf_page(page, text, deadline: float, seen: dict | None = None) -> tuple[lis
             stamp = (box[2] - box[0]) * (box[3] - box[1]) < STAMP_AREA * page_area
             regions.append((box, stamp, None))
         short = claimed.candidates(text, page_ink, UNACCOUNTED_DPI / 72.0)
+        try:  # a long line is read by eye too when its fonts draw a mark its text layer does not say
+            chosen = set(short)
+            prose = [l for l in text.lines if l.box is not None and l.where.startswith("page")
+                     and l not in chosen and l not in text.turns]
+            for line, shown in fonts.suspects(text, prose):
+                short.append(line)
+                lines.append(Line(shown, where, text.index, line.box, line.size, None, line.framed))
+        except OcrUnavailable as exc:
+            problems.append(Reason.of("OCR_UNAVAILABLE", detail=str(exc)))
+        except Exception as exc:  # noqa: BLE001 - the fonts could not be looked at: unread, not passed
+            log.info("ocr: page %d: fonts: %s", text.index + 1, exc)
+            problems.append(Reason.of("OCR_FAILED", detail=f"page {text.index + 1}: {exc_detail(exc, 180)}"))
         if short:
             unsure: list[Line] = []
             try:

@@ -82,6 +82,10 @@ class PageText:
     turns: dict = field(default_factory=dict)
     # lines with letters drawn as outlines only (claimed.py: Tesseract reads them poorly)
     hollow: set = field(default_factory=set)
+    # the font of each glyph of a line (aligned with `glyphs`), and the fonts by key: PDFium handles, valid
+    # while the page is loaded (fonts.py asks them what they draw for the letters they claim)
+    faces: dict = field(default_factory=dict)
+    fonts: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -150,6 +154,7 @@ class _Char:
     obj: int
     colour: tuple[int, int, int] | None = None
     hollow: bool = False
+    font: int = 0
     o: float = 0.0  # along the line: the glyph's origin (exact, where u and u1 come from a box upright)
     at: tuple[float, float] = (0.0, 0.0)  # the glyph's origin, displayed points
 
@@ -163,6 +168,7 @@ class _Obj:
     symbol: bool = False  # a symbol font (Wingdings bullets): its private-use codes are its own, not unmapped
     colour: tuple[int, int, int] | None = None  # its ink (RGB 0-255: fill; stroke when hollow), if PDFium tells
     hollow: bool = False  # drawn as outlines only (text render mode stroke)
+    font: int = 0  # its font's key (the PDFium handle's address; 0: none)
 
 
 # --- reading a document -------------------------------------------------------------------------------------
@@ -266,14 +272,14 @@ def read_page(pdf, index: int, extra: list[Line] | None = None):
         textpage = page.get_textpage()
         unmapped: dict[int, tuple[float, float, float, float]] = {}
         try:
-            chars = _chars(raw, textpage, affine, unmapped)
+            chars = _chars(raw, textpage, affine, unmapped, result.fonts)
         finally:
             textpage.close()
         result.chars = sum(len(group) for group in chars.values())
         frames, ink, complex_page = _page_objects(raw, page, affine)
         # text whose glyphs the layer gives no letters for is read as a person reads it: by OCR of the text
         # objects that hold them (the page whole when there are many)
-        result.lines = _lines(chars, frames, index, result.glyphs, result.turns, result.hollow)
+        result.lines = _lines(chars, frames, index, result.glyphs, result.turns, result.hollow, result.faces)
         regions = _unmapped_regions(unmapped.values(), result.lines) if len(unmapped) <= MAX_UNMAPPED_OBJECTS else []
         result.ink = ink + [Ink("unmapped", box) for box in regions]
         result.complex = complex_page or len(unmapped) > MAX_UNMAPPED_OBJECTS
@@ -304,10 +310,13 @@ def _note_unmapped(raw, handle, affine: "_Affine", unmapped: dict) -> None:
 _SYMBOL_FONTS = ("symbol", "wingdings", "webdings", "dingbats", "mt extra", "marlett", "bookshelf")
 
 
-def _chars(raw, textpage, affine: _Affine, unmapped: dict | None = None) -> dict[tuple[int, int], list[_Char]]:
+def _chars(raw, textpage, affine: _Affine, unmapped: dict | None = None,
+           fonts: dict | None = None) -> dict[tuple[int, int], list[_Char]]:
     """Characters grouped by writing direction (rounded to a degree) -> chars in that direction's frame.
-    `unmapped` gets the box of every text object with a glyph without a letter (`_unmapped`, or no Unicode)."""
+    `unmapped` gets the box of every text object with a glyph without a letter (`_unmapped`, or no Unicode);
+    `fonts` the PDFium handle of every font, by `_Obj.font`."""
     unmapped = {} if unmapped is None else unmapped
+    fonts = {} if fonts is None else fonts
     tp = textpage.raw
     n = raw.FPDFText_CountChars(tp)
     groups: dict[tuple[int, int], list[_Char]] = {}
@@ -335,6 +344,8 @@ def _chars(raw, textpage, affine: _Affine, unmapped: dict | None = None) -> dict
         obj = objs.get(key)
         if obj is None:
             obj = objs[key] = _object_info(raw, tp, i, handle, affine)
+            if obj.font:
+                fonts.setdefault(obj.font, raw.FPDFTextObj_GetFont(handle))
         if obj.encoding is not None:
             if obj.encoding == "vni":
                 ch = legacy.vni_char(ch)
@@ -363,7 +374,7 @@ def _chars(raw, textpage, affine: _Affine, unmapped: dict | None = None) -> dict
             u1 = u0  # a space glyph's width says nothing about the next word's start
         deg = int(round(math.degrees(math.atan2(dy, dx)))) % 360
         last = _Char(ch, u0, u1, px * nx + py * ny, obj.size, box, obj.bold, key, obj.colour, obj.hollow,
-                     px * dx + py * dy, (px, py))
+                     obj.font, px * dx + py * dy, (px, py))
         groups.setdefault((deg, 0), []).append(last)
     return groups
 
@@ -391,7 +402,8 @@ def _object_info(raw, tp, i: int, handle, affine: _Affine) -> _Obj:
     rgba = [ctypes.c_uint() for _ in range(4)]
     colour_of = raw.FPDFPageObj_GetStrokeColor if hollow else raw.FPDFPageObj_GetFillColor
     colour = tuple(v.value for v in rgba[:3]) if handle and colour_of(handle, *rgba) else None
-    return _Obj(direction, abs(size) or 1.0, bold, legacy.font_encoding(name), symbol, colour, hollow)
+    font = ctypes.cast(raw.FPDFTextObj_GetFont(handle), ctypes.c_void_p).value or 0 if handle else 0
+    return _Obj(direction, abs(size) or 1.0, bold, legacy.font_encoding(name), symbol, colour, hollow, font)
 
 
 def font_name(raw, textobj) -> str:
@@ -407,8 +419,9 @@ def font_name(raw, textobj) -> str:
 
 
 def _lines(groups: dict, frames: list, page: int, glyphs: dict | None = None, turns: dict | None = None,
-           hollow: set | None = None) -> list[Line]:
-    """The lines of `groups` (`_chars`); their glyphs, turns and hollow lines noted in the dicts given."""
+           hollow: set | None = None, faces: dict | None = None) -> list[Line]:
+    """The lines of `groups` (`_chars`); their glyphs, turns, hollow lines and glyphs' fonts noted in the
+    dicts given."""
     hollow_boxes = set()  # a column of hollow letters is hollow
     out: list[Line] = []
     singles: list[tuple[str, tuple[float, float, float, float], float, bool]] = []
@@ -434,6 +447,8 @@ def _lines(groups: dict, frames: list, page: int, glyphs: dict | None = None, tu
                 out.append(line)
                 if glyphs is not None:
                     glyphs[line] = tuple((c.ch, c.box) for c in seg)
+                if faces is not None:
+                    faces[line] = tuple(c.font for c in seg)
                 if turns is not None and not upright:
                     turns[line] = _turn(deg, seg)
                 if hollow is not None and any(c.hollow for c in seg):
