@@ -12,6 +12,9 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import asn1crypto.tsp  # noqa: F401 - registers "tst_info" before any test builds a CMS: asn1crypto makes
+# its name -> OID map once, at first use, and the stand-in TSA below names the content type (a test that
+# signed before it in the same process made it fail; seen when the suite's order changed)
 import pytest
 from util import make_dev_settings, make_pdf, pdfsig
 
