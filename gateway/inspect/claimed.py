@@ -344,16 +344,11 @@ def _own_ink(page, text, line: Line, turn, box, scale: float, margin: float):
     explain. When its own colour shows far less ink than all colours (text drawn as a clip for a picture,
     a colour PDFium does not tell; not a quarter of it: at 45 degrees the glyphs' upright boxes take in
     much of the page's text), all colours are kept."""
-    import numpy as np
-
     from gateway.inspect.pixels import darkest, inked
 
     bitmap = _bitmap(page, text, box, scale)
     pixels = bitmap.to_numpy()  # a view: `bitmap` is kept until both pictures are made
-    keep = np.zeros(pixels.shape[:2], dtype=bool)
-    for _, glyph in text.glyphs.get(line, ()):
-        r0, r1, c0, c1 = _cell(glyph, box, scale, margin, keep.shape)
-        keep[r0:r1, c0:c1] = True
+    keep = _glyph_mask(text.glyphs.get(line, ()), box, scale, margin, pixels.shape[:2])
     if not keep.any():
         keep[:] = True
     grey = _on_paper(darkest(pixels), keep)
@@ -383,6 +378,18 @@ def _render(page, text, box, scale: float):
     from gateway.inspect.pixels import darkest
 
     return darkest(_bitmap(page, text, box, scale).to_numpy())  # a new array: the bitmap may go
+
+
+def _glyph_mask(glyphs, box, scale: float, margin: float, shape):
+    """Booleans of a crop of `box` at `scale` (of `shape`): True inside the boxes of `glyphs` ((letter, box),
+    ...), widened by `margin` points."""
+    import numpy as np
+
+    mask = np.zeros(shape, dtype=bool)
+    for _, glyph in glyphs:
+        r0, r1, c0, c1 = _cell(glyph, box, scale, margin, shape)
+        mask[r0:r1, c0:c1] = True
+    return mask
 
 
 def _cell(glyph, box, scale: float, margin: float, shape) -> tuple[int, int, int, int]:
@@ -417,27 +424,7 @@ def _upright(page, text, line: Line, turn):
     if box[2] - box[0] < 1 or box[3] - box[1] < 1:
         return None
     if turn.stacked:
-        grey = _render(page, text, box, scale)
-        inside = np.zeros(grey.shape, dtype=bool)
-        for _, glyph in text.glyphs.get(line, ()):
-            r0, r1, c0, c1 = _cell(glyph, box, scale, 0.1 * size, grey.shape)
-            inside[r0:r1, c0:c1] = True
-        grey = _on_paper(grey, inside if inside.any() else None)
-        cells = []
-        for _, glyph in text.glyphs.get(line, ()):
-            r0, r1, c0, c1 = _cell(glyph, box, scale, 0.1 * size, grey.shape)
-            cell = grey[r0:r1, c0:c1]
-            if cell.size:
-                cells.append(cell)
-        if not cells:
-            return None
-        rows = max(c.shape[0] for c in cells)
-        strip = np.full((rows, sum(c.shape[1] for c in cells)), 255, dtype=np.uint8)
-        at = 0
-        for cell in cells:
-            strip[(rows - cell.shape[0]) // 2:(rows - cell.shape[0]) // 2 + cell.shape[0], at:at + cell.shape[1]] = cell
-            at += cell.shape[1]
-        return _unframed(strip)
+        return _column(page, text, line, box, scale, 0.1 * size)
     fine = 1 if turn.deg % 90 == 0 else 2  # any other angle: turned at twice the resolution, then halved
     # (a bicubic turn at 40 px blurs the strokes Tesseract tells letters apart by)
     grey = _own_ink(page, text, line, turn, box, fine * scale, 0.1 * size)
@@ -468,12 +455,35 @@ def _letters(text: str) -> str:
     """`text` without accents and blanks, case kept (an upper-case MẬT is a mark where "mật" may not be); the
     marks rule reads accents loosely ("MẶT" alone is a mark too), so a reading that differs only in them
     finds nothing the text layer does not."""
-    import unicodedata
+    from gateway.inspect.marks import normalise, unaccented
 
-    from gateway.inspect.marks import normalise
+    return "".join(unaccented(normalise(text)).split())
 
-    value = unicodedata.normalize("NFD", normalise(text))
-    return "".join(c for c in value if not unicodedata.combining(c) and not c.isspace()).replace("đ", "d").replace("Đ", "D")
+
+def _column(page, text, line: Line, box, scale: float, margin: float):
+    """A column of stacked letters (in `box`, rendered at `scale`) as its letters side by side, each cut to
+    its glyph's box widened by `margin` points; None when none shows."""
+    import numpy as np
+
+    glyphs = text.glyphs.get(line, ())
+    grey = _render(page, text, box, scale)
+    inside = _glyph_mask(glyphs, box, scale, margin, grey.shape)
+    grey = _on_paper(grey, inside if inside.any() else None)
+    cells = []
+    for _, glyph in glyphs:
+        r0, r1, c0, c1 = _cell(glyph, box, scale, margin, grey.shape)
+        if r1 > r0 and c1 > c0:
+            cells.append(grey[r0:r1, c0:c1])
+    if not cells:
+        return None
+    rows = max(c.shape[0] for c in cells)
+    strip = np.full((rows, sum(c.shape[1] for c in cells)), 255, dtype=np.uint8)
+    at = 0
+    for cell in cells:
+        top = (rows - cell.shape[0]) // 2
+        strip[top:top + cell.shape[0], at:at + cell.shape[1]] = cell
+        at += cell.shape[1]
+    return _unframed(strip)
 
 
 def _on_paper(grey, where=None):

@@ -22,12 +22,11 @@ import ctypes
 import hashlib
 import re
 import threading
-import unicodedata
 
 from gateway.inspect.reading import Line
 
 GLYPH_PX = 64  # an em drawn this many pixels high (x-height ~30 px: Tesseract reads one letter poorly smaller)
-GAP_PX = 48  # white between two glyphs of a row: Tesseract reads them as words of one letter
+GAP_PX = 48  # white between two glyphs of a row: each letter Tesseract finds falls under one glyph
 ROW_GLYPHS = 30  # glyphs per row
 _SAME = [set("iIl1|!¡jJ"), set("oO0"), set("sS5"), set("zZ2")]  # one shape to a reader of one glyph
 _READ: "collections.OrderedDict[bytes, str]" = collections.OrderedDict()
@@ -217,8 +216,9 @@ def _read(outlines) -> list[str]:
 
 
 def _base(text: str) -> str:
-    return "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c)).replace(
-        "đ", "d").replace("Đ", "D")
+    from gateway.inspect.marks import unaccented
+
+    return unaccented(text)
 
 
 def _other_letter(read: str, claimed: str) -> bool:

@@ -282,10 +282,15 @@ def _upper_word(word: str) -> bool:
     return word.isupper() and any(c.isalpha() for c in word)
 
 
+def unaccented(text: str) -> str:
+    """`text` without diacritics, case kept ("Tối Mật" -> "Toi Mat"; đ -> d)."""
+    text = unicodedata.normalize("NFD", text)
+    return "".join(c for c in text if not unicodedata.combining(c)).replace("Đ", "D").replace("đ", "d")
+
+
 def _base(word: str) -> str:
     """Upper-case without diacritics (for the ASCII spellings)."""
-    word = unicodedata.normalize("NFD", word)
-    return "".join(c for c in word if not unicodedata.combining(c)).replace("Đ", "D").replace("đ", "d").upper()
+    return unaccented(word).upper()
 
 
 # --- one line -----------------------------------------------------------------------------------------------
