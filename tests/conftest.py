@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # so tests can `from util import ...`
+sys.path.insert(1, str(Path(__file__).resolve().parent / "hardening"))  # ... and `from gw_harness import ...`
 
 
 # Defined in util.py: with two conftest.py files (tests/, tests/hardening/) `from conftest import` is
@@ -33,3 +34,23 @@ def private_dev_settings(tmp_path):
 @pytest.fixture(scope="session")
 def dev_nssdb(dev_settings) -> Path:
     return dev_settings.paths.nssdb
+
+
+@pytest.fixture()
+def gateway_process(tmp_path):
+    """Factory: gateway_process(settings, **kw) -> a started `gateway run` (gw_harness.GatewayProcess), stopped
+    at teardown."""
+    from gw_harness import GatewayProcess
+
+    made: list[GatewayProcess] = []
+
+    def make(settings, *, start: bool = True, **kw) -> GatewayProcess:
+        g = GatewayProcess(settings, tmp_path / f"gw-logs-{len(made)}", **kw)
+        made.append(g)
+        return g.start() if start else g
+
+    yield make
+    for g in made:
+        if g.proc is not None and g.proc.poll() is None:
+            if g.stop(30) is None:
+                g.kill()

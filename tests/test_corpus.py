@@ -3,6 +3,7 @@ once per process: the corpus's scans cost one reading here, not four):
 - inspect(): no crash, and facts consistent with each file's classes (was tests/test_inspect.py);
 - a dry run (once, a module fixture): a decision with a reason for every file, nothing fatal signed (was
   tests/test_corpus_decisions.py);
+- issue 12: the dry run, the portal, the watched folder and SMTP of one `gateway run` agree on every file;
 - issue 17, done when: the corpus runs through `check` and `sign`. Every signed output is valid and trusted by
   pdfsig, has the input's page count (pdfinfo) and keeps its text (pdftotext: every character of the input;
   pdfium: every word of the pages' own content). Every refusal is a decision with its reason (a TemporaryError
@@ -198,3 +199,82 @@ def test_corpus_check_and_sign_agree_and_outputs_are_faithful(dev_settings, corp
         print(f"\ncorpus: {dict(counts)}")
     assert not problems, "\n".join(problems)
     assert counts["sign"] >= 45  # what poppler reads and nothing forbids is signed, not refused
+
+
+# --- the shared corpus through every door of one `gateway run` (issue 12: the four doors agree) ---------------
+
+
+def _manifest(name: str) -> list[tuple[Path, list[str]]]:
+    with open(CORPUS / name, newline="", encoding="utf-8") as fh:
+        return [(CORPUS / r["file"], r["classes"].split(",")) for r in csv.DictReader(fh, delimiter="\t")]
+
+
+@pytest.mark.hsm
+@pytest.mark.slow
+def test_corpus_through_every_door(private_dev_settings, corpus_checked, gateway_process, capsys):
+    """Every corpus file through HTTP, the watched folder and SMTP (each PDF attached to a mail; each .eml as it
+    is) of one `gateway run`, against the dry run above (`gateway check`, the CLI door).
+
+    Asserted: every input is answered (no crash, no hang, no 500), nothing stays queued, and the doors agree
+    with each other on accept vs refuse (the portal may refuse more: JavaScript, internal circulation); a dry
+    run may differ only where signing itself finds the file unwritable. Printed: a table of outcomes per
+    manifest class and door (copied into docs/hardening-results.md)."""
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from gw_harness import mail_with_pdf, wait_until
+
+    pdfs = _manifest("pdf-manifest.tsv")
+    emls = _manifest("eml-manifest.tsv")
+    checks, _log = corpus_checked
+    cli = {path.name: str(checks[path.name].outcome) for path, _ in pdfs}
+    g = gateway_process(private_dev_settings, workers=2)  # its own var dir: folders, log
+    t0 = time.monotonic()
+    names = {path.name: f"c{i:03d}.pdf" for i, (path, _) in enumerate(pdfs)}  # short names in the inbox
+    for path, _ in pdfs:
+        g.drop_file(names[path.name], path.read_bytes())
+    with ThreadPoolExecutor(4) as pool:
+        http = dict(zip([p.name for p, _ in pdfs], pool.map(lambda pc: g.http_outcome(pc[0].read_bytes()), pdfs)))
+        smtp = dict(zip([p.name for p, _ in pdfs], pool.map(
+            lambda pc: g.smtp_outcome(mail_with_pdf(pc[0].read_bytes(), name=pc[0].name[-60:])), pdfs)))
+        eml = dict(zip([p.name for p, _ in emls], pool.map(lambda pc: g.smtp_outcome(pc[0].read_bytes()), emls)))
+    wait_until(lambda: all(g.folder_outcome(n.removesuffix(".pdf")) != "queued" for n in names.values()),
+               timeout=180, interval=0.5, what="every corpus file out of the folder queue")
+    folder = {orig: g.folder_outcome(short.removesuffix(".pdf")) for orig, short in names.items()}
+    took = time.monotonic() - t0
+    assert g.stop() == 0
+
+    table: dict[str, Counter] = defaultdict(Counter)
+    for path, classes in pdfs:
+        n = path.name
+        for c in classes:
+            for door, res in (("cli", cli), ("http", http), ("folder", folder), ("smtp", smtp)):
+                table[c][f"{door}:{res[n]}"] += 1
+    for path, classes in emls:
+        for c in classes:
+            table[f"eml:{c}"][f"smtp:{eml[path.name]}"] += 1
+    totals: Counter = Counter()
+    for door, res in (("cli", cli), ("http", http), ("folder", folder), ("smtp", smtp), ("eml", eml)):
+        totals.update(f"{door}:{v}" for v in res.values())
+    disagree, dry_run_differs = [], []
+    for path, _ in pdfs:
+        n = path.name
+        accepted = folder[n] == "signed"
+        if (smtp[n] == "relayed") != accepted or (http[n] in ("sign", "pass") and not accepted):
+            disagree.append((n, folder[n], smtp[n], http[n]))  # the portal may refuse more, never less
+        if (cli[n] in ("sign", "pass")) != accepted:
+            dry_run_differs.append((n, cli[n], folder[n]))  # a dry run cannot know what only signing finds
+    with capsys.disabled():
+        print(f"\ncorpus: {len(pdfs)} PDFs x 3 doors + {len(emls)} mails in {took:.0f} s (and the dry run above)")
+        print("class | outcomes")
+        for c in sorted(table):
+            print(f"{c} | " + ", ".join(f"{k} {v}" for k, v in sorted(table[c].items())))
+        print("totals:", dict(sorted(totals.items())))
+        print("dry run (gateway check) vs real signing:", dry_run_differs or "same")
+
+    assert len(pdfs) >= 80 and len(emls) >= 40
+    assert not [v for v in http.values() if v.startswith("http")], http  # only 200 / 422: decided, not 5xx
+    assert not [v for v in {**smtp, **eml}.values() if v in ("no-answer", "smtp451", "smtp421")]
+    assert "queued" not in folder.values()
+    assert not disagree, disagree
+    assert len(dry_run_differs) <= 2, dry_run_differs

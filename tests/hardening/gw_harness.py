@@ -177,3 +177,24 @@ class GatewayProcess:
     def post(self, data: bytes, path: str = "/v1/documents:sign", timeout: float = 60.0, **kw) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self.token}", "Content-Type": "application/pdf", **kw.pop("headers", {})}
         return httpx.post(self.url + path, content=data, headers=headers, timeout=timeout, **kw)
+
+    # --- what each door answered, in one vocabulary (sign / pass / reject / block ...), to compare doors ----
+
+    def http_outcome(self, data: bytes, **kw) -> str:
+        r = self.post(data, timeout=120, **kw)
+        if r.status_code == 200:
+            return r.headers.get("x-kyso-outcome", "ok").lower()
+        if r.status_code == 422:
+            return "block" if r.json().get("code") == "SECRET_MARKED" else "reject"
+        return f"http{r.status_code}"
+
+    def smtp_outcome(self, raw: bytes) -> str:
+        code, _ = self.send_mail(raw, timeout=120)
+        return {250: "relayed", None: "no-answer"}.get(code, f"smtp{code}")
+
+    def folder_outcome(self, name: str) -> str:
+        """Where the folder door put the file whose name starts with `name`; "queued" while it has not."""
+        for where, label in (("signed", "signed"), ("quarantine", "block"), ("rejected", "reject")):
+            if any(p.name.startswith(name) for p in (self.folders / where).iterdir()):
+                return label
+        return "queued"
