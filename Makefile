@@ -18,7 +18,7 @@ APT_TEST    := postfix swaks ripmime mpack zip unzip p7zip-full bzip2 xz-utils t
             libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui gpg
 # Two test processes, a test file's tests in one of them (module fixtures: one token, one Postfix, one
 # gateway per file): the whole suite in about 8 minutes on 2 cores instead of 12.
-PYTEST_ARGS ?= -n 2 --dist loadfile
+PYTEST_ARGS ?= -n 2 --dist loadfile --no-loadscope-reorder
 
 .PHONY: run test deps deps-test venv dev-init clean help
 .DEFAULT_GOAL := help

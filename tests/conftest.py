@@ -54,3 +54,19 @@ def gateway_process(tmp_path):
         if g.proc is not None and g.proc.poll() is None:
             if g.stop(30) is None:
                 g.kill()
+
+
+# The modules that take minutes, in the order they should start (`make test` runs modules whole on two
+# processes, in this order, with --no-loadscope-reorder): one of them started last is the suite's tail (the
+# shared corpus, ~4.5 min in one process, started last by xdist's order of "most tests first", made the suite
+# 9 minutes).
+_LONG_MODULES = ("tests/test_corpus.py", "tests/test_secrecy_variants.py", "tests/test_bench_smoke.py",
+                 "tests/hardening/test_hard_mail_doors.py", "tests/test_folder_load.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    def rank(item) -> int:
+        path = item.nodeid.split("::", 1)[0]
+        return _LONG_MODULES.index(path) if path in _LONG_MODULES else len(_LONG_MODULES)
+
+    items.sort(key=rank)  # stable: every module's own order kept
