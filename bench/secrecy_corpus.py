@@ -25,7 +25,7 @@ import unicodedata
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-VERSION = "10"
+VERSION = "11"
 RED = (0.85, 0.05, 0.05)
 A4 = (595.28, 841.89)
 A5 = (419.53, 595.28)
@@ -219,15 +219,117 @@ def _lying_font(text: str, family: str, cache: Path, lie: bool = True, fake: str
     return psname
 
 
-def _lie_to_unicode(path: Path, text: str) -> None:
-    """Rewrite, in place, the /ToUnicode map of the font that drew the stamp alone (`StampFace`): each glyph
-    of `text` is said to be a fake letter (`_lying_text`); the font program is left honest."""
+_TWIN_PROSE = "Đây là tài liệu "  # the honest letters a twin code claims are drawn first, in the same font
+
+
+def _other_accents(text: str) -> str:
+    """`text` with every accented letter given another accent on the same letter ("TUYỆT MẬT" -> "TUYÊT MẠT")."""
+    swap = {"Ậ": "Ạ", "Ố": "Ô", "Ệ": "Ê", "Ỏ": "Ó", "Ừ": "Ư", "Ị": "Í"}
+    return "".join(swap.get(c, c) for c in text)
+
+
+def _twin_letters(text: str) -> dict[str, str]:
+    """Each distinct letter of `text` -> a letter the prose before it draws honestly (`_TWIN_PROSE`), cyclically:
+    the font then has two codes for that letter, the first honest."""
+    honest = [c for c in dict.fromkeys(_TWIN_PROSE) if c.isalpha()]
+    out: dict[str, str] = {}
+    for ch in text:
+        if ch.isalpha() and ch not in out:
+            out[ch] = honest[len(out) % len(honest)]
+    return out
+
+
+_TYPE3 = "KysoType3"  # the page's name for the Type 3 font `_add_type3` adds
+
+
+def _type3_sentence(text: str) -> tuple[str, list[str]]:
+    """The sentence a Type 3 lying font draws (the mark inside prose) and its distinct characters, whose
+    1-based position is each one's code."""
+    sentence = _TWIN_PROSE + text + " của cơ quan, đề nghị không phổ biến."
+    return sentence, list(dict.fromkeys(sentence))
+
+
+def _add_type3(path: Path, doc: "Doc") -> None:
+    """Add, in place, to page 1's fonts the Type 3 font `_stamp` drew the sentence in ("lying-type3"): each
+    glyph a procedure filling the outline of `doc.family`'s bold letter; its /ToUnicode honest for the prose
+    and lying for the mark's letters (`_lying_text`). A Type 3 font has no outlines a reader can ask for."""
+    from fontTools.pens.basePen import BasePen
+    from fontTools.ttLib import TTFont as FT
+    from pypdf import PdfReader, PdfWriter
+    from pypdf.generic import (ArrayObject, DecodedStreamObject, DictionaryObject, FloatObject, NameObject,
+                               NumberObject)
+
+    sentence, chars = _type3_sentence(doc.stamp)
+    fake = dict(zip(doc.stamp, _lying_text(doc.stamp)))
+    tt = FT(str(_font_file(FAMILIES[doc.family][1])))
+    glyphs, cmap, k = tt.getGlyphSet(), tt.getBestCmap(), 1000.0 / tt["head"].unitsPerEm
+
+    class Ops(BasePen):
+        def __init__(self):
+            super().__init__(glyphs)
+            self.ops: list[str] = []
+
+        def _moveTo(self, pt):
+            self.ops.append(f"{pt[0] * k:.1f} {pt[1] * k:.1f} m")
+
+        def _lineTo(self, pt):
+            self.ops.append(f"{pt[0] * k:.1f} {pt[1] * k:.1f} l")
+
+        def _curveToOne(self, a, b, c):
+            self.ops.append(" ".join(f"{v * k:.1f}" for pt in (a, b, c) for v in pt) + " c")
+
+        def _closePath(self):
+            self.ops.append("h")
+
+    w = PdfWriter(clone_from=PdfReader(str(path)))
+    procs, names, widths = DictionaryObject(), ArrayObject([NumberObject(1)]), ArrayObject()
+    cmap_lines = []
+    for code, ch in enumerate(chars, 1):
+        name = f"g{code}"
+        pen = Ops()
+        gname = cmap.get(ord(ch))
+        width = glyphs[gname].width * k if gname else 250
+        if gname and not ch.isspace():
+            glyphs[gname].draw(pen)
+        body = f"{width:.0f} 0 d0\n" + "\n".join(pen.ops) + ("\nf" if pen.ops else "")
+        stream = DecodedStreamObject()
+        stream.set_data(body.encode("ascii"))
+        procs[NameObject("/" + name)] = w._add_object(stream)
+        names.append(NameObject("/" + name))
+        widths.append(FloatObject(round(width)))
+        said = fake.get(ch, ch)
+        cmap_lines.append(f"<{code:02X}> <{said.encode('utf-16-be').hex().upper()}>")
+    to_unicode = DecodedStreamObject()
+    to_unicode.set_data((
+        "/CIDInit /ProcSet findresource begin 12 dict begin begincmap /CIDSystemInfo << /Registry (Adobe) "
+        "/Ordering (UCS) /Supplement 0 >> def /CMapName /Kyso-UCS def /CMapType 2 def 1 begincodespacerange "
+        f"<00> <FF> endcodespacerange {len(cmap_lines)} beginbfchar\n" + "\n".join(cmap_lines)
+        + "\nendbfchar endcmap CMapName currentdict /CMap defineresource pop end end").encode("ascii"))
+    font = DictionaryObject({
+        NameObject("/Type"): NameObject("/Font"), NameObject("/Subtype"): NameObject("/Type3"),
+        NameObject("/FontBBox"): ArrayObject([NumberObject(v) for v in (-200, -300, 1200, 1100)]),
+        NameObject("/FontMatrix"): ArrayObject([FloatObject(v) for v in (0.001, 0, 0, 0.001, 0, 0)]),
+        NameObject("/CharProcs"): procs,
+        NameObject("/Encoding"): DictionaryObject({NameObject("/Type"): NameObject("/Encoding"),
+                                                   NameObject("/Differences"): names}),
+        NameObject("/FirstChar"): NumberObject(1), NameObject("/LastChar"): NumberObject(len(chars)),
+        NameObject("/Widths"): widths, NameObject("/Resources"): DictionaryObject(),
+        NameObject("/ToUnicode"): w._add_object(to_unicode),
+    })
+    page = w.pages[0]
+    page["/Resources"]["/Font"][NameObject("/" + _TYPE3)] = w._add_object(font)
+    w.write(str(path))
+
+
+def _lie_to_unicode(path: Path, text: str, fake: dict[str, str] | None = None) -> None:
+    """Rewrite, in place, the /ToUnicode map of the font that drew the stamp (`StampFace`): each glyph
+    of `text` is said to be a fake letter (`_lying_text`, or `fake`); the font program is left honest."""
     import re
 
     from pypdf import PdfReader, PdfWriter
     from pypdf.generic import DecodedStreamObject, NameObject
 
-    fake = dict(zip(text, _lying_text(text)))
+    fake = fake if fake is not None else dict(zip(text, _lying_text(text)))
     w = PdfWriter(clone_from=PdfReader(str(path)))
     for page in w.pages:
         for font in page["/Resources"]["/Font"].values():
@@ -352,6 +454,10 @@ def build_pdf(doc: Doc, path: Path, cache: Path) -> None:
         _add_annotation(path, doc)
     if doc.stamp_style == "lying-tounicode":
         _lie_to_unicode(path, doc.stamp)
+    if doc.stamp_style == "lying-twin":
+        _lie_to_unicode(path, doc.stamp, _twin_letters(doc.stamp))
+    if doc.stamp_style == "lying-type3":
+        _add_type3(path, doc)
 
 
 class _Drawer:
@@ -520,13 +626,28 @@ def _stamp(d: _Drawer, doc: Doc, x: float, y: float, cache: Path) -> None:
         c.rect(x - 8, y - 8, c.stringWidth(shown, font, size) + 16, 26, stroke=1, fill=0)
         c.setFont(font, size)
         c.drawString(x, y, shown)
-    elif style == "lying-prose":  # the mark inside a sentence, in a lying copy of the sentence's own face
-        font = _lying_font(text, doc.family, cache)
+    elif style == "lying-twin":  # a sentence in one honest face whose map also sends the mark's glyphs to
+        # letters drawn honestly before them (two codes, one letter: the font's reverse map finds the honest one)
+        font = _lying_font(text, doc.family, cache, lie=False)
+        t = c.beginText(60, y)
+        t.setFont(font, 11)
+        t.textOut(_TWIN_PROSE + text + " của cơ quan, đề nghị không phổ biến.")
+        c.drawText(t)
+    elif style == "lying-type3":  # the sentence in a Type 3 font (`_add_type3` adds it to the page afterwards)
+        sentence, chars = _type3_sentence(text)
+        codes = "".join(f"{chars.index(ch) + 1:02X}" for ch in sentence)
+        c.setFillColorRGB(0, 0, 0)
+        c._code.append(f"BT /{_TYPE3} 11 Tf 1 0 0 1 60 {y:.2f} Tm <{codes}> Tj ET")
+    elif style in ("lying-prose", "lying-case", "lying-accent"):  # the mark inside a sentence, in a lying copy
+        # of the sentence's own face; it says other letters ("qwz"), the same in small letters ("lying-case"),
+        # or with other accents ("lying-accent": "MẠT" for "MẬT")
+        said = {"lying-case": text.lower(), "lying-accent": _other_accents(text)}.get(style) or _lying_text(text)
+        font = _lying_font(text, doc.family, cache, fake=said)
         t = c.beginText(60, y)
         t.setFont(bold, 11)
         t.textOut("Đây là tài liệu ")
         t.setFont(font, 11)
-        t.textOut(_lying_text(text))
+        t.textOut(said)
         t.setFont(bold, 11)
         t.textOut(" của cơ quan, đề nghị không phổ biến.")
         c.drawText(t)
@@ -928,6 +1049,16 @@ def samples() -> list[Sample]:
     add("lying-inverse", "any", 3, "lying-inverse")  # white on a red box, upright, 90 and 30 degrees
     add("lying-prose", "any", 6, "lying-prose")  # inside a sentence: a long line
     add("neg-lying-prose", None, 3, "lying-prose", text="HỎA TỐC", expect=None)
+    # two codes for one letter: the map's first code for it is honest, a second draws the mark's letter
+    add("lying-twin", "any", 6, "lying-twin")
+    add("neg-lying-twin", None, 3, "lying-twin", text="HỎA TỐC", expect=None)
+    # a Type 3 font (glyphs drawn by procedures: no outline to ask for) lying inside a sentence
+    add("lying-type3", "any", 4, "lying-type3")
+    add("neg-lying-type3", None, 2, "lying-type3", text="HỎA TỐC", expect=None)
+    # a lie in case alone: "mật" said, "MẬT" drawn (every letter the one it says)
+    add("lying-case", "any", 3, "lying-case")
+    add("neg-lying-case", None, 2, "lying-case", text="HỎA TỐC", expect=None)
+    add("lying-accent", "any", 3, "lying-accent")  # another accent said: "MẠT", "TÔI", "TUYÊT"
     for s in out:
         if s.cls == "neg-headings":
             s.spec["heading_extra"] = HEADINGS[int(s.name.split("-")[2]) % len(HEADINGS)]

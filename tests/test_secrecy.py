@@ -204,6 +204,8 @@ def test_strokes_that_are_no_letters_are_no_mark(tmp_path, plain_settings):
     ("TUYẾỆT MẬT", "TUYỆT MẬT"),  # what Tesseract wrote for scans of the labelled set
     ("| Tuyệt MậẬT |", "| Tuyệt MẬT |"),
     ("cứu hưu rượu xoong moóc Nguyễn", "cứu hưu rượu xoong moóc Nguyễn"),  # words with a bare letter kept
+    ("tài liệu TUYỆT MẬTT của", "tài liệu TUYỆT MẬT của"),  # a lying font's line read by eye (set v11)
+    ("MATT DAMON, BẢN 12", "MATT DAMON, BẢN 12"),  # unaccented: not a Vietnamese word, kept
 ])
 def test_a_letter_ocr_doubled_is_read_once(read, meant):
     from gateway.inspect.ocr import undoubled

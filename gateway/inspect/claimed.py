@@ -32,8 +32,10 @@ from __future__ import annotations
 import bisect
 import collections
 import hashlib
+import re
 import threading
 import time
+import unicodedata
 
 from gateway.inspect.reading import Line
 
@@ -113,13 +115,16 @@ class OutOfTime(Exception):
     """The document's time ran out before every short line was read."""
 
 
-def read(page, text, lines: list[Line], deadline: float, unsure: list[Line] | None = None) -> list[Line]:
+def read(page, text, lines: list[Line], deadline: float, unsure: list[Line] | None = None,
+         always=frozenset()) -> list[Line]:
     """What OCR reads in `lines` (from `candidates`) on the loaded PDFium `page` where it differs from what
     the text layer says: Lines where="ocr:pageN", each in the box of the line it was read in (its horizontal
     extent as read). A line whose pixels were read before in this process is not read again. Raises
     OutOfTime past `deadline` (time.monotonic()), or what rendering or OCR raises (the caller reports both
     as unread). A line of hollow letters (drawn as outlines only) that OCR does not read as its text layer
-    says goes to `unsure`: Tesseract reads such letters poorly, so what it shows is not known (fail closed)."""
+    says goes to `unsure`: Tesseract reads such letters poorly, so what it shows is not known (fail closed).
+    The lines in `always` are read even when every glyph looks like one seen claiming its letter (an accent
+    lie: "Ậ" drawn where "Ạ" is said looks like an "Ạ" at the size glyphs are compared)."""
     from gateway.inspect import ocr
 
     where = f"ocr:page{text.index + 1}"
@@ -144,7 +149,7 @@ def read(page, text, lines: list[Line], deadline: float, unsure: list[Line] | No
             scale = _scale(height)
             grey = _render(page, text, box, scale)
             shapes = _shapes(grey, text.glyphs.get(line), scale, box)
-            if shapes is not None:
+            if shapes is not None and line not in always:
                 with _LOCK:
                     if all(_known(k) for k in shapes):
                         continue  # every glyph looked, on a line read before, like the letter it says it is
@@ -283,7 +288,14 @@ class _Looks:
 
 
 def _agrees(read_, line: Line) -> bool:
-    return len(read_) == 1 and _letters(read_[0][0]) == _letters(line.text)
+    """Does OCR read `line` as its text layer says (accents aside), with no more words of a mark written as
+    the mark writes them ("MẬT" read where "MẠT" is said: inside a sentence the one is a mark, the other not)?"""
+    if len(read_) != 1 or _letters(read_[0][0]) != _letters(line.text):
+        return False
+    return len(_MARK_SPELT.findall(read_[0][0])) <= len(_MARK_SPELT.findall(unicodedata.normalize("NFC", line.text)))
+
+
+_MARK_SPELT = re.compile(r"(?<!\w)(?:MẬT|TỐI|TUYỆT)(?!\w)")  # OCR's text is composed (NFC)
 
 
 def forget() -> None:

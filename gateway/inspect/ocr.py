@@ -32,6 +32,7 @@ import glob
 import hashlib
 import logging
 import os
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -118,9 +119,11 @@ class _Engine:
 
 
 def undoubled(text: str) -> str:
-    """`text` without the doubled letters Tesseract writes for one accented letter it is unsure of ("TUYẾỆT",
-    "MậẬT"): of two letters side by side with the same base letter and both accented, the second is kept. No
-    Vietnamese word has two such letters side by side ("ưu", "xoong": one bare)."""
+    """`text` without the doubled letters Tesseract writes for one letter it is unsure of: of two letters side
+    by side with the same base letter and both accented, the second is kept ("TUYẾỆT", "MậẬT": no Vietnamese
+    word has two such letters side by side; "ưu", "xoong": one bare); and a word with a Vietnamese accent that
+    ends in the same consonant twice ends in it once ("MẬTT": no Vietnamese word does; "MATT", unaccented,
+    stays)."""
     import unicodedata
 
     def parts(ch: str) -> tuple[str, bool]:
@@ -135,7 +138,11 @@ def undoubled(text: str) -> str:
                 out[-1] = ch
                 continue
         out.append(ch)
-    return "".join(out)
+    accented = lambda m: m.group(1) if any(parts(c)[1] or c in "đĐ" for c in m.group(1)) else m.group(0)  # noqa: E731
+    return _DOUBLED_END.sub(accented, "".join(out))
+
+
+_DOUBLED_END = re.compile(r"(\w*?([^\W\daeiouyAEIOUY]))\2(?!\w)")  # a word ending in a consonant twice
 
 
 def tessdata_dir() -> str | None:
@@ -497,13 +504,16 @@ def pdf_page(page, text, deadline: float, seen: dict | None = None) -> tuple[lis
             stamp = (box[2] - box[0]) * (box[3] - box[1]) < STAMP_AREA * page_area
             regions.append((box, stamp, None))
         short = claimed.candidates(text, page_ink, UNACCOUNTED_DPI / 72.0)
+        spelt: list[Line] = []
         try:  # a long line is read by eye too when its fonts draw a mark its text layer does not say
             chosen = set(short)
             prose = [l for l in text.lines if l.box is not None and l.where.startswith("page")
                      and l not in chosen and l not in text.turns]
-            for line, shown in fonts.suspects(text, prose):
+            for line, shown in fonts.suspects(text, prose, page):
                 short.append(line)
                 lines.append(Line(shown, where, text.index, line.box, line.size, None, line.framed))
+            spelt = fonts.small_marks(prose)  # a case or accent lie: read even where each glyph looks right
+            short.extend(line for line in spelt if line not in short)
         except OcrUnavailable as exc:
             problems.append(Reason.of("OCR_UNAVAILABLE", detail=str(exc)))
         except Exception as exc:  # noqa: BLE001 - the fonts could not be looked at: unread, not passed
@@ -512,7 +522,7 @@ def pdf_page(page, text, deadline: float, seen: dict | None = None) -> tuple[lis
         if short:
             unsure: list[Line] = []
             try:
-                lines.extend(claimed.read(page, text, short, deadline, unsure))
+                lines.extend(claimed.read(page, text, short, deadline, unsure, frozenset(spelt)))
                 if unsure:  # letters drawn as outlines that OCR does not read as the text layer says
                     problems.append(Reason.of("SECRECY_SCAN_INCOMPLETE",
                                               detail=f"page {text.index + 1}: hollow letters not read"))

@@ -86,6 +86,11 @@ class PageText:
     # while the page is loaded (fonts.py asks them what they draw for the letters they claim)
     faces: dict = field(default_factory=dict)
     fonts: dict = field(default_factory=dict)
+    # the ink of each letter of a line (aligned with `glyphs`; None: none drawn, or not a letter): what the
+    # glyph drawn there covers, as (displayed box, (x0, y0, x1, y1) in ems from its origin in the font's own
+    # space or None when its matrix is not a quarter turn). fonts.py compares it with the outline the font
+    # gives for the letter: a font that draws another glyph for the same letter elsewhere shows here
+    inks: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -157,6 +162,7 @@ class _Char:
     font: int = 0
     o: float = 0.0  # along the line: the glyph's origin (exact, where u and u1 come from a box upright)
     at: tuple[float, float] = (0.0, 0.0)  # the glyph's origin, displayed points
+    ink: int = -1  # a letter's own ink: its index in `_chars`'s `inks` (PageText.inks), -1: none
 
 
 @dataclass
@@ -169,6 +175,9 @@ class _Obj:
     colour: tuple[int, int, int] | None = None  # its ink (RGB 0-255: fill; stroke when hollow), if PDFium tells
     hollow: bool = False  # drawn as outlines only (text render mode stroke)
     font: int = 0  # its font's key (the PDFium handle's address; 0: none)
+    # page space -> the font's glyph space in ems (the inverse of its matrix over the font size), when it
+    # turns glyphs by quarter turns only, unmirrored: then a glyph's ink box there is its outline's box
+    to_em: tuple[float, float, float, float] | None = None
 
 
 # --- reading a document -------------------------------------------------------------------------------------
@@ -271,15 +280,17 @@ def read_page(pdf, index: int, extra: list[Line] | None = None):
         result = PageText(index, width, height)
         textpage = page.get_textpage()
         unmapped: dict[int, tuple[float, float, float, float]] = {}
+        letters: list = []
         try:
-            chars = _chars(raw, textpage, affine, unmapped, result.fonts)
+            chars = _chars(raw, textpage, affine, unmapped, result.fonts, letters)
         finally:
             textpage.close()
         result.chars = sum(len(group) for group in chars.values())
         frames, ink, complex_page = _page_objects(raw, page, affine)
         # text whose glyphs the layer gives no letters for is read as a person reads it: by OCR of the text
         # objects that hold them (the page whole when there are many)
-        result.lines = _lines(chars, frames, index, result.glyphs, result.turns, result.hollow, result.faces)
+        result.lines = _lines(chars, frames, index, result.glyphs, result.turns, result.hollow, result.faces,
+                              result.inks, _letter_inks(letters, affine))
         regions = _unmapped_regions(unmapped.values(), result.lines) if len(unmapped) <= MAX_UNMAPPED_OBJECTS else []
         result.ink = ink + [Ink("unmapped", box) for box in regions]
         result.complex = complex_page or len(unmapped) > MAX_UNMAPPED_OBJECTS
@@ -311,10 +322,11 @@ _SYMBOL_FONTS = ("symbol", "wingdings", "webdings", "dingbats", "mt extra", "mar
 
 
 def _chars(raw, textpage, affine: _Affine, unmapped: dict | None = None,
-           fonts: dict | None = None) -> dict[tuple[int, int], list[_Char]]:
+           fonts: dict | None = None, inks: list | None = None) -> dict[tuple[int, int], list[_Char]]:
     """Characters grouped by writing direction (rounded to a degree) -> chars in that direction's frame.
     `unmapped` gets the box of every text object with a glyph without a letter (`_unmapped`, or no Unicode);
-    `fonts` the PDFium handle of every font, by `_Obj.font`."""
+    `fonts` the PDFium handle of every font, by `_Obj.font`; `inks` each letter's ink box and origin in page
+    space and its glyph matrix's inverse (`_letter_inks`), by `_Char.ink`."""
     unmapped = {} if unmapped is None else unmapped
     fonts = {} if fonts is None else fonts
     tp = textpage.raw
@@ -360,8 +372,12 @@ def _chars(raw, textpage, affine: _Affine, unmapped: dict | None = None,
         if not raw.FPDFText_GetLooseCharBox(tp, i, rect):
             continue
         box = affine.box(rect.left, rect.bottom, rect.right, rect.top)
+        ink = -1
         if raw.FPDFText_GetCharOrigin(tp, i, ox, oy):
             px, py = affine.point(ox.value, oy.value)
+            if inks is not None and ch.isalnum() and raw.FPDFText_GetCharBox(tp, i, left, right, bottom, top):
+                ink = len(inks)
+                inks.append((left.value, bottom.value, right.value, top.value, ox.value, oy.value, obj.to_em))
         else:
             px, py = box[0], box[3]
         dx, dy = obj.direction
@@ -374,7 +390,7 @@ def _chars(raw, textpage, affine: _Affine, unmapped: dict | None = None,
             u1 = u0  # a space glyph's width says nothing about the next word's start
         deg = int(round(math.degrees(math.atan2(dy, dx)))) % 360
         last = _Char(ch, u0, u1, px * nx + py * ny, obj.size, box, obj.bold, key, obj.colour, obj.hollow,
-                     obj.font, px * dx + py * dy, (px, py))
+                     obj.font, px * dx + py * dy, (px, py), ink)
         groups.setdefault((deg, 0), []).append(last)
     return groups
 
@@ -384,7 +400,9 @@ def _object_info(raw, tp, i: int, handle, affine: _Affine) -> _Obj:
     size = float(raw.FPDFText_GetFontSize(tp, i)) or 1.0
     direction = (1.0, 0.0)
     scale = 1.0
+    to_em = None
     if raw.FPDFText_GetMatrix(tp, i, m):
+        to_em = _to_em(m.a, m.b, m.c, m.d, size)
         vx, vy = affine.vector(m.a, m.b)
         norm = math.hypot(vx, vy)
         if norm > 1e-9:
@@ -403,7 +421,43 @@ def _object_info(raw, tp, i: int, handle, affine: _Affine) -> _Obj:
     colour_of = raw.FPDFPageObj_GetStrokeColor if hollow else raw.FPDFPageObj_GetFillColor
     colour = tuple(v.value for v in rgba[:3]) if handle and colour_of(handle, *rgba) else None
     font = ctypes.cast(raw.FPDFTextObj_GetFont(handle), ctypes.c_void_p).value or 0 if handle else 0
-    return _Obj(direction, abs(size) or 1.0, bold, legacy.font_encoding(name), symbol, colour, hollow, font)
+    return _Obj(direction, abs(size) or 1.0, bold, legacy.font_encoding(name), symbol, colour, hollow, font, to_em)
+
+
+def _to_em(a: float, b: float, c: float, d: float, size: float) -> tuple[float, float, float, float] | None:
+    """The inverse of a glyph's matrix over its font size (page space -> ems in the font's space), when the
+    matrix turns by quarter turns and does not mirror (a box there is the outline's box); else None."""
+    det = a * d - b * c
+    big = max(abs(a), abs(b), abs(c), abs(d))
+    if size <= 0 or det <= 1e-9 * big * big or not (max(abs(b), abs(c)) <= 1e-3 * big or max(abs(a), abs(d)) <= 1e-3 * big):
+        return None
+    k = det * size
+    return d / k, -c / k, -b / k, a / k
+
+
+def _letter_inks(letters: list, affine: _Affine) -> list:
+    """`PageText.inks`'s (displayed box, shape in ems or None) of each of `_chars`'s `inks` (None where the
+    glyph draws no ink), computed for all letters of a page at once (per letter in Python it cost a text page
+    a third more)."""
+    import numpy as np
+
+    if not letters:
+        return []
+    nan = (float("nan"),) * 4
+    raw = np.array([v[:6] for v in letters], dtype=float)
+    em = np.array([v[6] or nan for v in letters], dtype=float)
+    left, bottom, right, top, ox, oy = raw.T
+    corners = ((left, bottom), (right, top), (left, top), (right, bottom))
+    gx = [em[:, 0] * (x - ox) + em[:, 1] * (y - oy) for x, y in corners]
+    gy = [em[:, 2] * (x - ox) + em[:, 3] * (y - oy) for x, y in corners]
+    shapes = np.stack([np.minimum.reduce(gx), np.minimum.reduce(gy), np.maximum.reduce(gx), np.maximum.reduce(gy)], 1)
+    dx = [affine.a * x + affine.c * y + affine.e for x, y in corners]
+    dy = [affine.b * x + affine.d * y + affine.f for x, y in corners]
+    boxes = np.stack([np.minimum.reduce(dx), np.minimum.reduce(dy), np.maximum.reduce(dx), np.maximum.reduce(dy)], 1)
+    drawn = ((right > left) & (top > bottom)).tolist()
+    known = ~np.isnan(shapes).any(axis=1)
+    return [((tuple(b), tuple(sh) if k else None) if d else None)
+            for b, sh, k, d in zip(boxes.tolist(), shapes.tolist(), known.tolist(), drawn)]
 
 
 def font_name(raw, textobj) -> str:
@@ -419,9 +473,10 @@ def font_name(raw, textobj) -> str:
 
 
 def _lines(groups: dict, frames: list, page: int, glyphs: dict | None = None, turns: dict | None = None,
-           hollow: set | None = None, faces: dict | None = None) -> list[Line]:
-    """The lines of `groups` (`_chars`); their glyphs, turns, hollow lines and glyphs' fonts noted in the
-    dicts given."""
+           hollow: set | None = None, faces: dict | None = None, inks: dict | None = None,
+           letter_inks: list | None = None) -> list[Line]:
+    """The lines of `groups` (`_chars`); their glyphs, turns, hollow lines, glyphs' fonts and letters' ink
+    (from `letter_inks`, by `_Char.ink`) noted in the dicts given."""
     hollow_boxes = set()  # a column of hollow letters is hollow
     out: list[Line] = []
     singles: list[tuple[str, tuple[float, float, float, float], float, bool]] = []
@@ -449,6 +504,8 @@ def _lines(groups: dict, frames: list, page: int, glyphs: dict | None = None, tu
                     glyphs[line] = tuple((c.ch, c.box) for c in seg)
                 if faces is not None:
                     faces[line] = tuple(c.font for c in seg)
+                if inks is not None and letter_inks is not None:
+                    inks[line] = tuple(letter_inks[c.ink] if c.ink >= 0 else None for c in seg)
                 if turns is not None and not upright:
                     turns[line] = _turn(deg, seg)
                 if hollow is not None and any(c.hollow for c in seg):
