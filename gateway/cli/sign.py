@@ -27,7 +27,7 @@ from pathlib import Path
 from gateway import declare
 from gateway.cli.common import EXIT_OK, EXIT_REFUSED, EXIT_TEMPORARY, EXIT_USAGE, say, settings_from
 from gateway.errors import GatewayError, PermanentError, StorageUnavailable
-from gateway.model import Channel, Declared, DocKind, Document, Origin, Outcome, Reason, Result
+from gateway.model import Channel, DocKind, Document, Origin, Outcome, Reason, Result
 from gateway.reasons import render
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Iterator
 
 from gateway.inspect.container_zip import name_key
-from gateway.inspect.members import CHUNK, Extraction, LimitBreach, RATIO_FLOOR, Unreadable, safe_member_name
+from gateway.inspect.members import Extraction, LimitBreach, RATIO_FLOOR, Unreadable, safe_member_name
 from gateway.inspect.reading import MemberRef
 from gateway.model import Reason
 

@@ -825,7 +825,7 @@ def read_image(fh, media: str, deadline: float) -> Reading:
                     incomplete.append(Reason.of("SCAN_TOO_GRAINY", detail=f"frame {index + 1}"))
     except OcrUnavailable as exc:
         incomplete.append(Reason.of("OCR_UNAVAILABLE", detail=str(exc)))
-    except Image.DecompressionBombError as exc:
+    except Image.DecompressionBombError:
         incomplete.append(Reason.of("SECRECY_SCAN_INCOMPLETE", detail=f"image over {MAX_IMAGE_PIXELS} pixels"))
     except Exception as exc:  # noqa: BLE001 - an image that cannot be decoded is unread
         incomplete.append(Reason.of("OCR_FAILED", detail=exc_detail(exc, 200)))

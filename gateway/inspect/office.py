@@ -34,11 +34,9 @@ import importlib
 import io
 import posixpath
 import re
-import tempfile
 import time
 import zipfile
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import BinaryIO, Iterator
 
 S = importlib.import_module("gateway.inspect.sniff")  # the module (the package re-exports a function `sniff`)
@@ -444,7 +442,6 @@ class _PackageReader:
     _sheet_rids: dict[str, str] = {}
 
     def _binary(self, name: str, info, ctype: str) -> None:
-        low = name.lower()
         if self._thumbnail(name, info):
             return
         if self.ex is None:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import binascii
 import re
 import time
-from pathlib import Path
 from typing import BinaryIO
 
 from gateway.inspect.reading import Line, MemberRef, Reading

@@ -24,7 +24,7 @@ import logging
 from pathlib import Path
 
 from gateway import declare
-from gateway.errors import AuditUnavailable, GatewayError, PermanentError
+from gateway.errors import AuditUnavailable, GatewayError
 from gateway.inspect import mime
 from gateway.inspect.sniff import MESSAGE
 from gateway.model import Channel, Document, Origin, Outcome, Reason, Result
