@@ -220,6 +220,17 @@ def _lying_font(text: str, family: str, cache: Path, lie: bool = True, fake: str
 
 
 _TWIN_PROSE = "Đây là tài liệu "  # the honest letters a twin code claims are drawn first, in the same font
+_TWIN_BOX_PROSE = "Zalo: đây là tài liệu "  # ... and an honest "Z", whose box is a "T"'s in Liberation Sans Bold
+_TWIN_BOX = {"T": "Z"}  # to 0.019 em: the box check passes it, only the map's two codes for "Z" show it
+
+
+def _signs(text: str) -> str:
+    """`text` with each distinct letter replaced by a sign ("TỐI MẬT" -> "#%& *@#"), blanks kept."""
+    table: dict[str, str] = {}
+    for ch in text:
+        if not ch.isspace() and ch not in table:
+            table[ch] = "#%&*@+=~"[len(table)]
+    return "".join(table.get(ch, ch) for ch in text)
 
 
 def _other_accents(text: str) -> str:
@@ -456,6 +467,8 @@ def build_pdf(doc: Doc, path: Path, cache: Path) -> None:
         _lie_to_unicode(path, doc.stamp)
     if doc.stamp_style == "lying-twin":
         _lie_to_unicode(path, doc.stamp, _twin_letters(doc.stamp))
+    if doc.stamp_style == "lying-twin-box":
+        _lie_to_unicode(path, doc.stamp, _TWIN_BOX)
     if doc.stamp_style == "lying-type3":
         _add_type3(path, doc)
 
@@ -626,22 +639,36 @@ def _stamp(d: _Drawer, doc: Doc, x: float, y: float, cache: Path) -> None:
         c.rect(x - 8, y - 8, c.stringWidth(shown, font, size) + 16, 26, stroke=1, fill=0)
         c.setFont(font, size)
         c.drawString(x, y, shown)
-    elif style == "lying-twin":  # a sentence in one honest face whose map also sends the mark's glyphs to
-        # letters drawn honestly before them (two codes, one letter: the font's reverse map finds the honest one)
-        font = _lying_font(text, doc.family, cache, lie=False)
+    elif style in ("lying-twin", "lying-twin-box"):  # a sentence in one honest face whose map also sends the
+        # mark's glyphs to letters drawn honestly before them (two codes, one letter: the font's reverse map
+        # finds the honest one); "-box": a "T" said "Z", whose boxes are one to 0.019 em
+        box = style == "lying-twin-box"
+        font = _lying_font(text, "LiberationSans" if box else doc.family, cache, lie=False)
         t = c.beginText(60, y)
         t.setFont(font, 11)
-        t.textOut(_TWIN_PROSE + text + " của cơ quan, đề nghị không phổ biến.")
+        t.textOut((_TWIN_BOX_PROSE if box else _TWIN_PROSE) + text + " của cơ quan, đề nghị không phổ biến.")
         c.drawText(t)
     elif style == "lying-type3":  # the sentence in a Type 3 font (`_add_type3` adds it to the page afterwards)
         sentence, chars = _type3_sentence(text)
         codes = "".join(f"{chars.index(ch) + 1:02X}" for ch in sentence)
         c.setFillColorRGB(0, 0, 0)
         c._code.append(f"BT /{_TYPE3} 11 Tf 1 0 0 1 60 {y:.2f} Tm <{codes}> Tj ET")
-    elif style in ("lying-prose", "lying-case", "lying-accent"):  # the mark inside a sentence, in a lying copy
-        # of the sentence's own face; it says other letters ("qwz"), the same in small letters ("lying-case"),
-        # or with other accents ("lying-accent": "MẠT" for "MẬT")
-        said = {"lying-case": text.lower(), "lying-accent": _other_accents(text)}.get(style) or _lying_text(text)
+    elif style == "lying-space":  # inside a sentence, the mark's "M" drawn by a glyph its map calls a space
+        head, _, tail = text.rpartition("M")
+        font = _lying_font("M", doc.family, cache, fake=" ")
+        t = c.beginText(60, y)
+        t.setFont(bold, 11)
+        t.textOut("Đây là tài liệu " + head)
+        t.setFont(font, 11)
+        t.textOut(" " + tail)
+        t.setFont(bold, 11)
+        t.textOut(" của cơ quan, đề nghị không phổ biến.")
+        c.drawText(t)
+    elif style in ("lying-prose", "lying-case", "lying-accent", "lying-punct"):  # the mark inside a sentence,
+        # in a lying copy of the sentence's own face; it says other letters ("qwz"), the same in small letters
+        # ("lying-case"), with other accents ("lying-accent": "MẠT" for "MẬT"), or signs ("lying-punct": "#%&")
+        said = {"lying-case": text.lower(), "lying-accent": _other_accents(text),
+                "lying-punct": _signs(text)}.get(style) or _lying_text(text)
         font = _lying_font(text, doc.family, cache, fake=said)
         t = c.beginText(60, y)
         t.setFont(bold, 11)
@@ -1052,6 +1079,9 @@ def samples() -> list[Sample]:
     # two codes for one letter: the map's first code for it is honest, a second draws the mark's letter
     add("lying-twin", "any", 6, "lying-twin")
     add("neg-lying-twin", None, 3, "lying-twin", text="HỎA TỐC", expect=None)
+    add("lying-twin-box", "any", 3, "lying-twin-box")
+    add("lying-space", "any", 3, "lying-space")
+    add("lying-punct", "any", 3, "lying-punct")  # the mark's letters said to be signs: "#%&"  # the "M" drawn by a glyph the text layer calls a space  # the second code's glyph has the claimed letter's box
     # a Type 3 font (glyphs drawn by procedures: no outline to ask for) lying inside a sentence
     add("lying-type3", "any", 4, "lying-type3")
     add("neg-lying-type3", None, 2, "lying-type3", text="HỎA TỐC", expect=None)

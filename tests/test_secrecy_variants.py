@@ -468,3 +468,25 @@ def test_a_lying_stamp_in_hollow_letters_is_refused_not_signed(cli_env, tmp_path
     hollow, filled = by_file["mode1.pdf"], by_file["mode0.pdf"]
     assert hollow["outcome"].upper() == "REJECT" and "SECRECY_SCAN_INCOMPLETE" in [r["code"] for r in hollow["reasons"]]
     assert filled["outcome"].upper() == "BLOCK"
+
+
+def test_a_font_mapping_a_letter_twice_is_read_by_eye_also_in_the_child_process(variant_set):
+    """Large files are read in a child process: the fonts' maps read in the worker (twins.by_page) go with
+    them. A "T" said "Z" in Liberation Sans Bold has the "Z"'s box to 0.019 em: only the map shows it."""
+    import time
+
+    from pypdf import PdfReader
+
+    from gateway.inspect import pdftext, twins
+
+    path = variant_set[next(s.name for s in SMALL if s.cls == "lying-twin-box")]
+    found = twins.by_page(PdfReader(path))
+    assert any("Z" in letters for letters in found[0].values())
+
+    def read(given):
+        doc = pdftext.read_in_child(str(path), deadline=time.monotonic() + 120, max_chars=1_000_000, twins=given)
+        assert not doc.incomplete
+        return [line.text for page in doc.pages for line in page.lines if line.where.startswith("ocr")]
+
+    assert any("MẬT" in text for text in read(found))
+    assert not any("MẬT" in text for text in read(None))

@@ -7,22 +7,23 @@ sends a code to a letter, the font draws that code. PDFium gives the outline a f
 drawn once from its outline, the new ones set in rows with wide gaps and read by one Tesseract call (each
 letter it finds given to the glyph under it), and a long line whose glyphs, read so, spell more words of a
 mark than its text layer says is read by eye like a short line (claimed.py), and its text as drawn is read
-for marks too (the eye may misread a long line: "TUYỆT MẬTT").
+for marks too (the eye may misread a long line: "TUYỆT MẬTT"). Signs are checked like letters (a glyph said
+to be "#" may draw an "M").
 
-The map read in reverse gives one code per letter; a font may have two (one honest, one drawing another
-letter), and a Type 3 font has no outlines at all. So each letter is also checked where it stands: the box
-of the ink its glyph draws there (PDFium's character box, in the font's own space) must be the box of the
-outline (to TOLERANCE_EM). Where it is not, or where there is no outline, or where one glyph stands for
-several letters (a ligature), what is drawn there is cut from the page rendered and read the same way,
-once per (font, letters, box).
+The map read in reverse gives one code per letter, and a Type 3 font has no outlines at all. So each glyph
+is also checked where it stands: the box of the ink it draws there (PDFium's character box, in the font's
+own space) must be the box of the outline (to TOLERANCE_EM). Where it is not, or where there is no outline,
+or where one glyph stands for several letters (a ligature), what is drawn there is cut from the page
+rendered and read the same way, once per (font, letters, box).
 What a glyph was read as is kept by its outline's bytes (or its picture's), in this process (the same fonts
 in every letter of an agency: read once).
 
-A lie in case or accents alone ("mật" or "MẠT" said, "MẬT" drawn) changes no letter: a long line that says a
-word spelled like a word of a mark but not as the mark writes it is read by eye (`small_marks`).
-
-Not covered: a glyph whose box is the claimed letter's to TOLERANCE_EM but that draws another letter (the
-outline's and the glyph's boxes are compared, not their shapes).
+Read by eye besides (`small_marks`, `twinned`, `gapped`), whatever each glyph looks like:
+- a line saying a word spelled like a word of a mark but not as the mark writes it ("mật", "MẠT", "tới"):
+  a lie in case or accents alone changes no letter, and one letter read alone does not show its case;
+- a line saying a character its font's map gives two codes (twins.py): which code a glyph is, PDFium does
+  not tell, and a second code may draw a glyph of the same box ("T" for "Z" in Liberation Sans, 0.009 em);
+- a line with ink between two of its letters where no letter is: a glyph said to be a space draws there.
 """
 
 from __future__ import annotations
@@ -66,7 +67,9 @@ def suspects(text, lines: list[Line], page=None) -> list[tuple[Line, str]]:
     outlines: dict[tuple[int, str], tuple | None] = {}
     cuts: dict[tuple, tuple] = {}  # key -> (displayed box, em in points) of one place it is drawn
     units: dict[Line, list[tuple[tuple | None, str]]] = {}  # line -> [(key, letters)] per glyph drawn
+    by_eye: list[Line] = []  # turned lines with a glyph to cut: a glyph cut turned is not read; the line is
     for line in lines:
+        turned = line in text.turns
         glyphs, faces, inks = text.glyphs.get(line, ()), text.faces.get(line, ()), text.inks.get(line, ())
         seq: list[tuple[tuple | None, str]] = []
         k, n = 0, len(glyphs)
@@ -78,15 +81,18 @@ def suspects(text, lines: list[Line], page=None) -> list[tuple[Line, str]]:
                 j += 1  # one glyph for several letters (a ligature): PDFium gives each the glyph's box
             letters = "".join(g[0] for g in glyphs[k:j])
             key = None
-            if font and any(c.isalnum() for c in letters):
+            if font and letters.strip():  # signs too: a glyph said to be "#" may draw an "M"
                 if j - k == 1:
                     if (font, letters) not in outlines:
                         handle = text.fonts.get(font)
                         outlines[(font, letters)] = _path(raw, handle, letters) if handle else None
                     path = outlines[(font, letters)]
-                    if path and (ink is None or _fits(ink[1], path[2])):
-                        key = ("outline", font, letters)
-                if key is None and ink is not None:
+                    if path and (ink is None or turned or _fits(ink[1], path[2])):
+                        key = ("outline", font, letters)  # turned: its box is not compared (a turn by
+                        # other than quarter turns has none in the font's space); its outline is read
+                if key is None and ink is not None and turned:
+                    by_eye.append(line)
+                elif key is None and ink is not None:
                     key = ("cut", font, letters, _rounded(ink, line.size))
                     cuts.setdefault(key, (ink[0], line.size))
             seq.append((key, letters))
@@ -95,8 +101,9 @@ def suspects(text, lines: list[Line], page=None) -> list[tuple[Line, str]]:
     # in the order they are drawn: what one sheet holds, and where, is the same on every run (Tesseract reads
     # a glyph with its neighbours on the sheet)
     keys = list(dict.fromkeys(key for seq in units.values() for key, _ in seq if key is not None))
+    eye = [(line, line.text) for line in dict.fromkeys(by_eye)]
     if not keys:
-        return []
+        return eye
     pictures: dict[tuple, bytes] = {}  # unit key -> the key of its picture in _READ
     new: dict[bytes, object] = {}
     for key in keys:
@@ -132,9 +139,11 @@ def suspects(text, lines: list[Line], page=None) -> list[tuple[Line, str]]:
                 other[key] = _base(seen)  # its accents as read alone are not to be trusted: "TUYÊT" for
                 # "TUYỆT"; without them the marks rule still reads the mark ("TUYET MAT")
     if not other:
-        return []
-    out = []
+        return eye
+    out = eye
     for line, seq in units.items():
+        if line in by_eye:
+            continue
         if not any(key in other for key, _ in seq):
             continue
         drawn = iter([other[key]] + [""] * (len(letters) - 1) if key in other else list(letters)
@@ -192,6 +201,67 @@ def small_marks(lines: list[Line]) -> list[Line]:
                 out.append(line)
                 break
     return out
+
+
+def gapped(text, lines: list[Line], ink, scale: float) -> list[Line]:
+    """The upright lines among `lines` with ink between two of their letters where no letter is (`ink`: the
+    page's dark pixels at `scale` pixels per point, pictures hidden): a glyph that says it is a space (a space
+    drawing "M": the text layer says "TỐI ẬT") draws there. Read by eye. A rule or an underline crossing the
+    gap (a row inked from side to side) is not a letter."""
+    if ink is None:
+        return []
+    rows, cols = ink.shape
+    out = []
+    for line in lines:
+        glyphs = text.glyphs.get(line)
+        if not glyphs or line.box is None or line in text.turns:
+            continue
+        y0 = max(0, int(line.box[1] * scale))
+        y1 = min(rows, int(line.box[3] * scale) + 1)
+        boxes = sorted(box for _, box in glyphs)
+        right = boxes[0][2]
+        for box in boxes[1:]:
+            if box[0] - right > GAP_PT:
+                c0, c1 = int((right + 1) * scale) + 1, min(cols, int((box[0] - 1) * scale))
+                if c1 > c0 and y1 > y0:
+                    gap = ink[y0:y1, c0:c1]
+                    across = gap.all(axis=1)  # a rule's row, not a letter's
+                    if int(gap[~across].sum()) >= GAP_INK:
+                        out.append(line)
+                        break
+            right = max(right, box[2])
+    return out
+
+
+GAP_PT = 4.0  # a gap between two letters wider than this (points) is looked into
+GAP_INK = 3  # dark pixels in it (at 50 dpi) that make a letter there
+
+
+def twinned(text, lines: list[Line]) -> list[Line]:
+    """The lines among `lines` that say a character in a font whose map gives that character two codes
+    (`PageText.twins`, twins.py): which glyph is drawn there no outline or box tells; read by eye. A sign
+    ("-", "$") counts only where its glyph is as tall as a letter (`LETTER_EM`): a letter drawn where a hyphen
+    is said has another box than the hyphen's outline, and the box check (`suspects`) reads it."""
+    if not text.twins:
+        return []
+    from gateway.inspect.twins import ANY
+
+    out = []
+    for line in lines:
+        inks = text.inks.get(line, ())
+        for k, ((ch, _), font) in enumerate(zip(text.glyphs.get(line, ()), text.faces.get(line, ()))):
+            letters = text.twins.get(font)
+            if not letters or (ch not in letters and ANY not in letters):
+                continue
+            ink = inks[k] if k < len(inks) else None
+            shape = ink[1] if ink is not None else None
+            if ch.isalnum() or shape is None or shape[3] - shape[1] >= LETTER_EM:
+                out.append(line)
+                break
+    return out
+
+
+LETTER_EM = 0.3  # a glyph this tall (ems) may be a letter: "-" is 0.07, "x" 0.45, "." 0.1
 
 
 _MARK_SPELLING = {"MẬT", "TỐI", "TUYỆT"}  # as the marks rule reads them (NFC: PDFium's text is composed)

@@ -507,13 +507,16 @@ def pdf_page(page, text, deadline: float, seen: dict | None = None) -> tuple[lis
         spelt: list[Line] = []
         try:  # a long line is read by eye too when its fonts draw a mark its text layer does not say
             chosen = set(short)
-            prose = [l for l in text.lines if l.box is not None and l.where.startswith("page")
-                     and l not in chosen and l not in text.turns]
+            prose = [l for l in text.lines if l.box is not None and l.where.startswith("page") and l not in chosen]
             for line, shown in fonts.suspects(text, prose, page):
                 short.append(line)
-                lines.append(Line(shown, where, text.index, line.box, line.size, None, line.framed))
-            spelt = fonts.small_marks(prose)  # a case or accent lie: read even where each glyph looks right
-            short.extend(line for line in spelt if line not in short)
+                if shown != line.text:
+                    lines.append(Line(shown, where, text.index, line.box, line.size, None, line.framed))
+            # a case or accent lie, a character its font maps twice, ink where a space is said: read by eye
+            # even where each glyph looks like its letter
+            spelt = (fonts.small_marks(prose) + fonts.twinned(text, text.lines)
+                     + fonts.gapped(text, prose, page_ink, UNACCOUNTED_DPI / 72.0))
+            short.extend(line for line in dict.fromkeys(spelt) if line not in short)
         except OcrUnavailable as exc:
             problems.append(Reason.of("OCR_UNAVAILABLE", detail=str(exc)))
         except Exception as exc:  # noqa: BLE001 - the fonts could not be looked at: unread, not passed

@@ -126,8 +126,22 @@ def analyse(fh: BinaryIO, settings, doc: Document, deadline: float) -> _Pdf:
                 # what it would have shown (a signature field, embedded files, metadata) is unread: fail closed
                 log.info("inspect: %s failed: %s", step.__name__, exc)
                 out.incomplete.append(Reason.of("DOCUMENT_UNREADABLE", detail=f"{step.__name__.strip('_')}: {_short(exc)}"))
-        _page_text(fh, out, deadline, _bomb_pages(reader, out))
+        _page_text(fh, out, deadline, _bomb_pages(reader, out), _twins(reader))
     return out
+
+
+def _twins(reader) -> dict:
+    """twins.by_page of the document; a document whose pages cannot be walked: every font of every page (the
+    text reading then reads their letters by eye)."""
+    from gateway.inspect import twins
+
+    try:
+        return twins.by_page(reader)
+    except Timeout:
+        raise
+    except Exception as exc:  # noqa: BLE001 - fail closed: what is not known to be one code a letter is read
+        log.info("inspect: fonts' maps: %s", exc)
+        return {i: {twins.EVERY_FONT: frozenset(twins.ANY)} for i in range(len(reader.pages))}
 
 
 def _short(exc: BaseException) -> str:
@@ -352,7 +366,7 @@ def _bomb_pages(reader, out: _Pdf) -> set[int]:
     return bombs
 
 
-def _page_text(fh: BinaryIO, out: _Pdf, deadline: float, skip: set[int] = frozenset()) -> None:
+def _page_text(fh: BinaryIO, out: _Pdf, deadline: float, skip: set[int] = frozenset(), twins: dict | None = None) -> None:
     """Every page's text by geometry (pdftext.py), annotations and their contents included. What could not
     be read in time, or at all, is in `incomplete`: the document is not released on a partial reading."""
     from gateway.inspect import pdftext
@@ -365,10 +379,11 @@ def _page_text(fh: BinaryIO, out: _Pdf, deadline: float, skip: set[int] = frozen
     try:
         if isinstance(path, str) and (size > TEXT_CHILD_MIN_BYTES or out.bomb):
             text = pdftext.read_in_child(path, deadline=deadline, max_chars=MAX_TEXT_CHARS, password=password,
-                                         skip=skip)
+                                         skip=skip, twins=twins)
         else:
             source = path if isinstance(path, str) else fh.read()
-            text = pdftext.read(source, deadline=deadline, max_chars=MAX_TEXT_CHARS, password=password, skip=skip)
+            text = pdftext.read(source, deadline=deadline, max_chars=MAX_TEXT_CHARS, password=password, skip=skip,
+                                twins=twins)
     except Timeout:
         raise
     except Exception as exc:  # noqa: BLE001 - PDFium cannot open what pypdf opened: the text is unread

@@ -86,7 +86,10 @@ class PageText:
     # while the page is loaded (fonts.py asks them what they draw for the letters they claim)
     faces: dict = field(default_factory=dict)
     fonts: dict = field(default_factory=dict)
-    # the ink of each letter of a line (aligned with `glyphs`; None: none drawn, or not a letter): what the
+    # the letters a font's map gives two codes (twins.py), by font key: PDFium cannot tell which code a glyph
+    # is, so lines saying them are read by eye
+    twins: dict = field(default_factory=dict)
+    # the ink of each glyph of a line (aligned with `glyphs`; None: none drawn, or a blank): what the
     # glyph drawn there covers, as (displayed box, (x0, y0, x1, y1) in ems from its origin in the font's own
     # space or None when its matrix is not a quarter turn). fonts.py compares it with the outline the font
     # gives for the letter: a font that draws another glyph for the same letter elsewhere shows here
@@ -196,7 +199,7 @@ def _scan_incomplete(detail: str) -> Reason:
 
 def read(
     source, *, deadline: float, max_chars: int = 50_000_000, password: str | None = None, ocr: bool = True,
-    skip=frozenset(),
+    skip=frozenset(), twins: dict | None = None,
 ) -> DocText:
     """Every page's lines (and ink without text) of the PDF at `source` (path or bytes), with OCR of what
     the text layer does not say (ocr.py) unless `ocr` is False.
@@ -204,7 +207,7 @@ def read(
     Stops at `deadline` (time.monotonic()) or after `max_chars` characters, saying so in `incomplete`:
     the caller never releases a document on a partial reading. Raises what PDFium raises on a file it
     cannot open at all (the caller maps that to "broken"). Pages in `skip` (0-based; the caller found them
-    too big to load, and reports them) are not loaded.
+    too big to load, and reports them) are not loaded. `twins`: twins.by_page of the same file.
     """
     import pypdfium2 as pdfium
 
@@ -213,13 +216,14 @@ def read(
     with _LOCK:
         pdf = pdfium.PdfDocument(source, password=password)
         try:
-            _read_pages(pdf, out, deadline, max_chars, ocr, seen, frozenset(skip))
+            _read_pages(pdf, out, deadline, max_chars, ocr, seen, frozenset(skip), twins or {})
         finally:
             pdf.close()
     return out
 
 
-def _read_pages(pdf, out: DocText, deadline: float, max_chars: int, ocr: bool, seen: dict, skip) -> None:
+def _read_pages(pdf, out: DocText, deadline: float, max_chars: int, ocr: bool, seen: dict, skip,
+                twins: dict) -> None:
     from gateway.inspect.limits import Timeout, acknowledge
 
     total = 0
@@ -232,7 +236,7 @@ def _read_pages(pdf, out: DocText, deadline: float, max_chars: int, ocr: bool, s
                 out.incomplete.append(_scan_incomplete(f"time budget, page {i + 1} of {n}"))
                 break
             try:
-                page, handle = read_page(pdf, i, out.extra)
+                page, handle = read_page(pdf, i, out.extra, twins.get(i))
             except Exception as exc:  # noqa: BLE001 - one bad page is unread, not a crash: fail closed
                 out.incomplete.append(_scan_incomplete(f"page {i + 1}: {type(exc).__name__}: {exc}"))
                 continue
@@ -261,10 +265,10 @@ def _ocr_page(handle, page: PageText, deadline: float, seen: dict, out: DocText)
     out.incomplete.extend(problems)
 
 
-def read_page(pdf, index: int, extra: list[Line] | None = None):
+def read_page(pdf, index: int, extra: list[Line] | None = None, twins: dict | None = None):
     """One page: annotations read and flattened in, then lines by geometry, then ink without text. Returns the
     PageText and the loaded page (annotations flattened in), which the caller OCRs and closes: loading a page
-    costs as much as reading its text."""
+    costs as much as reading its text. `twins`: the page's entry of twins.by_page."""
     import pypdfium2.raw as raw
 
     page = pdf[index]
@@ -286,6 +290,8 @@ def read_page(pdf, index: int, extra: list[Line] | None = None):
         finally:
             textpage.close()
         result.chars = sum(len(group) for group in chars.values())
+        if twins:
+            result.twins = _twinned_fonts(raw, result.fonts, twins)
         frames, ink, complex_page = _page_objects(raw, page, affine)
         # text whose glyphs the layer gives no letters for is read as a person reads it: by OCR of the text
         # objects that hold them (the page whole when there are many)
@@ -375,7 +381,7 @@ def _chars(raw, textpage, affine: _Affine, unmapped: dict | None = None,
         ink = -1
         if raw.FPDFText_GetCharOrigin(tp, i, ox, oy):
             px, py = affine.point(ox.value, oy.value)
-            if inks is not None and ch.isalnum() and raw.FPDFText_GetCharBox(tp, i, left, right, bottom, top):
+            if inks is not None and not ch.isspace() and raw.FPDFText_GetCharBox(tp, i, left, right, bottom, top):
                 ink = len(inks)
                 inks.append((left.value, bottom.value, right.value, top.value, ox.value, oy.value, obj.to_em))
         else:
@@ -462,11 +468,31 @@ def _letter_inks(letters: list, affine: _Affine) -> list:
 
 def font_name(raw, textobj) -> str:
     font = raw.FPDFTextObj_GetFont(textobj)
-    if not font:
-        return ""
+    return _base_font_name(raw, font) if font else ""
+
+
+def _base_font_name(raw, font) -> str:
+    """A PDFium font's name: its /BaseFont without a subset tag ("" for none)."""
     buf = ctypes.create_string_buffer(256)
     n = raw.FPDFFont_GetBaseFontName(font, buf, 256)
-    return buf.raw[: max(0, n - 1)].decode("latin-1", "replace") if n > 0 else ""
+    name = buf.raw[: max(0, n - 1)].decode("latin-1", "replace") if n > 0 else ""
+    return name[7:] if len(name) > 7 and name[6] == "+" and name[:6].isupper() else name
+
+
+def _twinned_fonts(raw, fonts: dict, twins: dict) -> dict:
+    """`PageText.twins` from the page's twins.by_page entry, by PDFium font key. Letters of a font named
+    there that no font of the page is named like (a name PDFium spells otherwise) go to every font of the
+    page: a name not matched is no reason to believe a map."""
+    from gateway.inspect.twins import letters_for
+
+    out: dict = {}
+    names = {key: _base_font_name(raw, handle) for key, handle in fonts.items()}
+    unmatched = frozenset().union(*(letters for name, letters in twins.items() if name not in names.values()))
+    for key, name in names.items():
+        letters = letters_for(twins, name) | unmatched
+        if letters:
+            out[key] = letters
+    return out
 
 
 # --- grouping into lines ------------------------------------------------------------------------------------
@@ -872,7 +898,8 @@ def from_json(data: dict) -> DocText:
     return doc
 
 
-def read_in_child(path: str, *, deadline: float, max_chars: int, password: str | None = None, skip=()) -> DocText:
+def read_in_child(path: str, *, deadline: float, max_chars: int, password: str | None = None, skip=(),
+                  twins: dict | None = None) -> DocText:
     """`read` in a child process killed at the deadline: a large file's pages and images occupy the child's
     memory, not the worker's. Whatever goes wrong there is a page text not read (fail closed)."""
     import json
@@ -884,6 +911,9 @@ def read_in_child(path: str, *, deadline: float, max_chars: int, password: str |
         args += ["--password", password]
     if skip:
         args += ["--skip", ",".join(str(i) for i in sorted(skip))]
+    args += ["--twins-stdin"]
+    given = json.dumps({str(i): {name: sorted(letters) for name, letters in fonts.items()}
+                        for i, fonts in (twins or {}).items()}).encode()
     timeout = max(0.5, deadline - time.monotonic())
 
     def bounded() -> None:  # a hostile file makes PDFium allocate without end: the child dies, not the worker
@@ -892,8 +922,8 @@ def read_in_child(path: str, *, deadline: float, max_chars: int, password: str |
         resource.setrlimit(resource.RLIMIT_AS, (CHILD_MEMORY_BYTES, CHILD_MEMORY_BYTES))
 
     try:
-        proc = subprocess.run([*args, "--seconds", f"{timeout:.3f}", path], capture_output=True, timeout=timeout + 5,
-                              preexec_fn=bounded)
+        proc = subprocess.run([*args, "--seconds", f"{timeout:.3f}", path], input=given, capture_output=True,
+                              timeout=timeout + 5, preexec_fn=bounded)
     except subprocess.TimeoutExpired:
         return DocText(incomplete=[_scan_incomplete("time budget (page text in a child process)")])
     if proc.returncode != 0:
@@ -915,11 +945,16 @@ def main(argv=None) -> int:  # debugging aid, and the child process of `read_in_
     ap.add_argument("--password", default=None)
     ap.add_argument("--no-ocr", action="store_true")
     ap.add_argument("--skip", default="", help="0-based pages not to load (comma list)")
+    ap.add_argument("--twins-stdin", action="store_true", help="twins.by_page as JSON on stdin")
     a = ap.parse_args(argv)
+    twins = None
+    if a.twins_stdin:
+        twins = {int(i): {name: frozenset(letters) for name, letters in fonts.items()}
+                 for i, fonts in json.load(sys.stdin).items()}
     for path in a.paths:
         skip = {int(x) for x in a.skip.split(",") if x.strip()}
         doc = read(path, deadline=time.monotonic() + a.seconds, max_chars=a.max_chars, password=a.password,
-                   ocr=not a.no_ocr, skip=skip)
+                   ocr=not a.no_ocr, skip=skip, twins=twins)
         if a.json:
             json.dump(to_json(doc), sys.stdout, ensure_ascii=False)
             continue
