@@ -490,3 +490,21 @@ def test_a_font_mapping_a_letter_twice_is_read_by_eye_also_in_the_child_process(
 
     assert any("MẬT" in text for text in read(found))
     assert not any("MẬT" in text for text in read(None))
+
+
+def test_a_page_of_more_new_glyphs_than_the_cap_is_read_by_eye_not_one_by_one(variant_set, plain_settings,
+                                                                                  monkeypatch):
+    """Past fonts.MAX_NEW_GLYPHS glyphs not read before on a page (a CJK page draws thousands), their lines go
+    to the eye instead of one sheet of thousands of glyphs: the lying twin is still found."""
+    from gateway.inspect import claimed, fonts, inspect
+    from gateway.validation import Validator
+
+    read_one_by_one = []
+    monkeypatch.setattr(fonts, "MAX_NEW_GLYPHS", 3)
+    monkeypatch.setattr(fonts, "_read", lambda pictures: read_one_by_one.append(len(pictures)) or [""] * len(pictures))
+    fonts.forget()
+    claimed.forget()
+    path = variant_set[next(s.name for s in SMALL if s.cls == "lying-twin")]
+    facts = inspect(Document(Channel.CLI, path.name, path=path), plain_settings, Validator(plain_settings))
+    assert not read_one_by_one
+    assert facts.secrecy and not facts.incomplete

@@ -72,3 +72,30 @@ def test_by_page_names_fonts_as_pdfium_does_and_fails_closed():
                                          "Kanji": frozenset(twins.ANY)}}
     assert twins.letters_for({"Twin": frozenset("Z")}, "Other") == frozenset()
     assert twins.letters_for({twins.EVERY_FONT: frozenset(twins.ANY)}, "Other") == frozenset(twins.ANY)
+
+
+def _with_form(font: DictionaryObject, body: bytes, subtype: str = "/Form") -> PdfReader:
+    """A page drawing an XObject (`subtype`) whose resources hold `font`."""
+    w = PdfWriter()
+    page = w.add_blank_page(200, 200)
+    form = DecodedStreamObject()
+    form.set_data(body)
+    form.update({NameObject("/Type"): NameObject("/XObject"), NameObject("/Subtype"): NameObject(subtype),
+                 NameObject("/BBox"): ArrayObject([NumberObject(v) for v in (0, 0, 100, 100)]),
+                 NameObject("/Resources"): DictionaryObject(
+                     {NameObject("/Font"): DictionaryObject({NameObject("/F1"): w._add_object(font)})})})
+    page[NameObject("/Resources")] = DictionaryObject(
+        {NameObject("/XObject"): DictionaryObject({NameObject("/X1"): w._add_object(form)})})
+    buf = io.BytesIO()
+    w.write(buf)
+    return PdfReader(io.BytesIO(buf.getvalue()))
+
+
+def test_a_font_inside_a_form_is_read_and_a_stream_too_long_to_open_fails_closed():
+    twin = _font("/Twin", _cmap("2 beginbfchar <01> <005A> <02> <005A> endbfchar"))
+    assert twins.by_page(_with_form(twin, b"BT /F1 12 Tf (ab) Tj ET")) == {0: {"Twin": frozenset("Z")}}
+    # pypdf reads a stream whole to show its dictionary: a form longer than MAX_STREAM is not opened, and the
+    # fonts it may hold count as mapping everything twice; an image of any size is not opened at all
+    big = b"%" + b" " * (twins.MAX_STREAM + 10)
+    assert twins.by_page(_with_form(twin, big)) == {0: {twins.EVERY_FONT: frozenset(twins.ANY)}}
+    assert twins.by_page(_with_form(twin, big, "/Image")) == {}

@@ -39,6 +39,7 @@ from gateway.inspect.reading import Line
 GLYPH_PX = 64  # an em drawn this many pixels high (x-height ~30 px: Tesseract reads one letter poorly smaller)
 GAP_PX = 48  # white between two glyphs of a row: each letter Tesseract finds falls under one glyph
 ROW_GLYPHS = 30  # glyphs per row
+MAX_NEW_GLYPHS = 600  # glyphs not read before on one page, read one by one at most; more: their lines by eye
 WIDE_EM = 1.5  # a glyph wider than this many ems may draw several letters: all read under it are kept
 WIDEST_EM = 16  # a glyph wider than this many ems is not read as one (nor is one taller than 4)
 CUT_DPI = 300  # what is drawn where a letter's ink is not its outline's: rendered at most this fine
@@ -122,6 +123,10 @@ def suspects(text, lines: list[Line], page=None) -> list[tuple[Line, str]]:
             new.setdefault(digest, picture)
     with _LOCK:
         new = {k: v for k, v in new.items() if k not in _READ}
+    if len(new) > MAX_NEW_GLYPHS:  # a script of thousands of signs (a CJK page): its lines by eye, a bounded cost
+        unread = {key for key, digest in pictures.items() if digest in new}
+        return eye + [(line, line.text) for line, seq in units.items()
+                      if line not in by_eye and any(key in unread for key, _ in seq)]
     if new:
         todo = list(new)
         read = _read([_picture(_contours(new[d])) if isinstance(new[d], tuple) else new[d] for d in todo])

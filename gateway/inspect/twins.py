@@ -21,6 +21,13 @@ import re
 ANY = "*"  # every letter: the font's map could not be read
 MAX_DEPTH = 8  # forms inside forms followed this deep
 MAX_RANGE = 65_536  # codes of one bfrange expanded at most
+MAX_STREAM = 4 << 20  # a form, an appearance or a map stream opened here at most this long (raw and decoded):
+# pypdf reads a stream whole to give its dictionary, and a page's 200 MB scan is an XObject like a form
+PEEK = 4096  # bytes of an object read to learn what it is before pypdf reads it
+
+
+class _Unread(Exception):
+    """Something on the page that may hold fonts could not be opened within the limits."""
 
 _HEX = re.compile(rb"<([0-9A-Fa-f\s]*)>")
 
@@ -36,16 +43,22 @@ def by_page(reader) -> dict[int, dict[str, frozenset[str]]]:
     for i, page in enumerate(reader.pages):
         found: dict[str, set[str]] = {}
         try:
-            _walk(page.get("/Resources"), found, memo, 0, set())
+            _walk(reader, page.get("/Resources"), found, memo, 0, set())
             for annot in _resolved(page.get("/Annots")) or ():
                 annot = _resolved(annot)
                 ap = _resolved(annot.get("/AP")) if annot is not None and hasattr(annot, "get") else None
-                normal = _resolved(ap.get("/N")) if ap is not None and hasattr(ap, "get") else None
-                states = [normal] if normal is None or hasattr(normal, "get_data") else list(normal.values())
-                for stream in states:
-                    stream = _resolved(stream)
+                normal = ap.raw_get("/N") if ap is not None and hasattr(ap, "raw_get") and "/N" in ap else None
+                if normal is None:
+                    continue
+                if _stream_ref(reader, normal):
+                    states = [normal]
+                else:  # a dictionary of appearance states: their streams, not opened by reading the dictionary
+                    table = _resolved(normal)
+                    states = [table.raw_get(k) for k in table.keys()] if hasattr(table, "raw_get") else []
+                for ref in states:
+                    stream = _opened(reader, ref)
                     if stream is not None and hasattr(stream, "get"):
-                        _walk(stream.get("/Resources"), found, memo, 1, set())
+                        _walk(reader, stream.get("/Resources"), found, memo, 1, set())
         except Exception:  # noqa: BLE001 - what is not walked may hold such a font: fail closed
             found = {EVERY_FONT: {ANY}}
         if found:
@@ -67,7 +80,55 @@ def _resolved(obj):
         return None
 
 
-def _walk(resources, found: dict[str, set[str]], memo: dict, depth: int, seen: set) -> None:
+def _stream_ref(reader, ref) -> bool:
+    """Is `ref` (an indirect reference) a stream, by its first bytes in the file? An object inside an object
+    stream never is."""
+    head = _head(reader, ref)
+    return head is not None and b"stream" in head
+
+
+def _head(reader, ref) -> bytes | None:
+    """The first PEEK bytes of an indirect object as written in the file; None when it is not at an offset of
+    its own (inside an object stream) or not an indirect reference."""
+    idnum, generation = getattr(ref, "idnum", None), getattr(ref, "generation", None)
+    offset = reader.xref.get(generation, {}).get(idnum) if idnum is not None else None
+    if not isinstance(offset, int):
+        return None
+    stream = reader.stream
+    here = stream.tell()
+    try:
+        stream.seek(offset)
+        return stream.read(PEEK)
+    finally:
+        stream.seek(here)
+
+
+def _opened(reader, ref, kinds: tuple[bytes, ...] = ()):
+    """The object at `ref`, read by pypdf only if it is not a stream, or a stream of at most MAX_STREAM bytes
+    (and of a /Subtype in `kinds`, when given); None for a stream of another kind. Raises _Unread for a
+    stream too long, or one whose head does not say what it is."""
+    head = _head(reader, ref)
+    if head is None or b"stream" not in head:
+        return _resolved(ref)
+    dictionary = head.split(b"stream", 1)[0]
+    if kinds:
+        subtype = re.search(rb"/Subtype\s*/([A-Za-z0-9]+)", dictionary)
+        if subtype is None:
+            raise _Unread("an XObject whose kind is not in its first bytes")
+        if subtype.group(1) not in kinds:
+            return None
+    length = re.search(rb"/Length\s+(\d+)(\s+(\d+)\s+R)?", dictionary)
+    if length is None:
+        raise _Unread("a stream whose length is not in its first bytes")
+    size = int(length.group(1))
+    if length.group(2):  # an indirect length: a number object, small
+        size = int(reader.get_object(int(length.group(1))))
+    if size > MAX_STREAM:
+        raise _Unread(f"a stream of {size} bytes")
+    return _resolved(ref)
+
+
+def _walk(reader, resources, found: dict[str, set[str]], memo: dict, depth: int, seen: set) -> None:
     resources = _resolved(resources)
     if resources is None or not hasattr(resources, "get") or depth > MAX_DEPTH:
         return
@@ -79,7 +140,7 @@ def _walk(resources, found: dict[str, set[str]], memo: dict, depth: int, seen: s
             if font is None or not hasattr(font, "get"):
                 continue
             if key[0] is None or key not in memo:
-                letters = _twinned(font)
+                letters = _twinned(reader, font)
                 if key[0] is not None:
                     memo[key] = letters
             else:
@@ -87,18 +148,19 @@ def _walk(resources, found: dict[str, set[str]], memo: dict, depth: int, seen: s
             if letters:
                 found.setdefault(_name(font), set()).update(letters)
             if font.get("/Subtype") == "/Type3":  # its glyph procedures may draw with fonts of their own
-                _walk(font.get("/Resources"), found, memo, depth + 1, seen)
+                _walk(reader, font.get("/Resources"), found, memo, depth + 1, seen)
     xobjects = _resolved(resources.get("/XObject"))
-    if xobjects is not None and hasattr(xobjects, "values"):
-        for ref in xobjects.values():
+    if xobjects is not None and hasattr(xobjects, "raw_get"):
+        for name in list(xobjects.keys()):
+            ref = xobjects.raw_get(name)
             idnum = getattr(ref, "idnum", None)
             if idnum is not None and idnum in seen:
                 continue
             if idnum is not None:
                 seen.add(idnum)
-            form = _resolved(ref)
+            form = _opened(reader, ref, (b"Form",)) if idnum is not None else _resolved(ref)
             if form is not None and hasattr(form, "get") and form.get("/Subtype") == "/Form":
-                _walk(form.get("/Resources"), found, memo, depth + 1, seen)
+                _walk(reader, form.get("/Resources"), found, memo, depth + 1, seen)
 
 
 def _name(font) -> str:
@@ -109,13 +171,15 @@ def _name(font) -> str:
     return name
 
 
-def _twinned(font) -> frozenset[str]:
+def _twinned(reader, font) -> frozenset[str]:
     """The characters (one each, blanks aside: a sign may draw a letter too) `font`'s map gives two codes or
     more."""
     try:
-        to_unicode = _resolved(font.get("/ToUnicode"))
-        if to_unicode is not None and hasattr(to_unicode, "get_data"):
-            return _repeated(_cmap(to_unicode.get_data()))
+        to_unicode = font.raw_get("/ToUnicode") if "/ToUnicode" in font else None
+        if to_unicode is not None:
+            stream = _opened(reader, to_unicode)
+            if stream is not None and hasattr(stream, "get_data"):
+                return _repeated(_cmap(_decoded(stream)))
         encoding = _resolved(font.get("/Encoding"))
         if font.get("/Subtype") == "/Type0":
             # a predefined CMap's CIDs reach letters through Adobe's tables, which give some letters several
@@ -126,6 +190,24 @@ def _twinned(font) -> frozenset[str]:
         return frozenset()
     except Exception:  # noqa: BLE001 - a map that cannot be read may map anything twice: fail closed
         return frozenset(ANY)
+
+
+def _decoded(stream) -> bytes:
+    """A map stream's bytes: raw, or inflated to at most MAX_STREAM (a deflate bomb is not inflated whole)."""
+    import zlib
+
+    raw = stream._data  # pypdf's stream bytes as in the file (the object was opened within MAX_STREAM)
+    filters = stream.get("/Filter")
+    filters = [] if filters is None else [str(f) for f in (filters if isinstance(filters, list) else [filters])]
+    if not filters:
+        return bytes(raw)
+    if filters == ["/FlateDecode"] and not stream.get("/DecodeParms"):
+        d = zlib.decompressobj()
+        out = d.decompress(bytes(raw), MAX_STREAM)
+        if d.unconsumed_tail:
+            raise _Unread("a map stream inflating beyond the limit")
+        return out
+    raise _Unread(f"a map stream with filters {filters}")
 
 
 def _repeated(pairs) -> frozenset[str]:
