@@ -23,6 +23,7 @@ Pipeline: a check or dry run never touches the token.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import re
@@ -33,6 +34,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from gateway.audit import OUTCOME_TEMPORARY, AuditLog
+from gateway.audit.log import Entry, decision_entry
 from gateway.errors import (
     AuditUnavailable,
     GatewayError,
@@ -608,14 +610,19 @@ class Pipeline:
         duration_ms = (time.monotonic() - started) * 1000
         members: list[MemberResult] = []
         try:
+            # the members' records, depth first, then the document's own: one transaction (one commit)
+            entries: list[Entry] = []
             if facts is not None and facts.members and decision.members:
-                self._record_members(doc, doc.id, facts, decision, signed or {}, dry_run, "", members)
+                self._member_entries(doc, doc.id, facts, decision, signed or {}, dry_run, "", members, entries)
             extra = {"container": facts.container, "members": len(facts.members)} if facts is not None and (
                 facts.container or facts.members) else None
-            rec = self.audit.record_decision(
+            entries.append(decision_entry(
                 doc, outcome=str(decision.outcome), decision=decision, facts=facts, output=output,
                 warnings=warnings, duration_ms=duration_ms, dry_run=dry_run, alert=blocked, extra=extra,
-            )
+            ))
+            records = self.audit.append_all(entries)
+            rec = records[-1]
+            members = [dataclasses.replace(m, record_id=r.id) for m, r in zip(members, records)]
         except Exception as exc:
             if output is not None:
                 _remove_output(output)
@@ -629,23 +636,25 @@ class Pipeline:
             duration_ms=duration_ms, dry_run=dry_run, members=tuple(members),
         )
 
-    def _record_members(self, container: Document, root_id: str, facts: Facts, decision: Decision,
-                        signed: dict[str, SignedOutput], dry_run: bool, prefix: str, out: list[MemberResult]) -> None:
-        """One record per member, depth first (metadata only: names, hashes, reasons, never content)."""
+    def _member_entries(self, container: Document, root_id: str, facts: Facts, decision: Decision,
+                        signed: dict[str, SignedOutput], dry_run: bool, prefix: str, out: list[MemberResult],
+                        entries: list[Entry]) -> None:
+        """One record per member, depth first (metadata only: names, hashes, reasons, never content), each
+        with its MemberResult at the same index (its record id given once written)."""
         for member, md in zip(facts.members, decision.members):
             mdoc, d = member.document, md.decision
             path = prefix + (md.name or member.location)
             output = signed.get(mdoc.id)
-            rec = self.audit.record_decision(
+            entries.append(decision_entry(
                 mdoc, outcome=str(d.outcome), decision=d, facts=member.facts, output=output, warnings=d.warnings,
                 dry_run=dry_run, alert=d.outcome is Outcome.BLOCK,
                 extra={"member": {"container_id": container.id, "root_id": root_id, "location": member.location,
                                   "role": member.role, "path": path}},
-            )
+            ))
             out.append(MemberResult(member.location, path, member.role, d.outcome, d.reasons,
-                                    signed=output is not None, record_id=rec.id))
+                                    signed=output is not None, record_id=None))
             if member.facts.members and d.members:
-                self._record_members(mdoc, root_id, member.facts, d, signed, dry_run, path + "/", out)
+                self._member_entries(mdoc, root_id, member.facts, d, signed, dry_run, path + "/", out, entries)
 
     def _learn_certificates(self, facts: Facts) -> None:
         """Valid personal signatures passing through feed the certificate inventory (issue: report)."""

@@ -48,6 +48,19 @@ def test_chain_links_and_verifies(log):
     assert rep.ok and rep.count == 6 and rep.last_hash == recs[-1].hash
 
 
+def test_records_appended_together_are_chained_and_all_or_none(log):
+    """A container's decision and its members' go in one transaction (AuditLog.append_all)."""
+    from gateway.audit.log import Entry
+
+    fill(log, 2)
+    recs = log.append_all([Entry("event", "smtp", event=f"e{i}", data={"i": i}) for i in range(3)])
+    assert [r.id for r in recs] == [3, 4, 5] and [r.event for r in recs] == ["e0", "e1", "e2"]
+    assert log.verify().ok and log.head_seq() == 5
+    with pytest.raises(AuditUnavailable):  # one record that cannot be written: none of them is
+        log.append_all([Entry("event", "smtp", event="ok"), Entry("event", "smtp", data={"x": float("nan")})])
+    assert log.head_seq() == 5 and log.verify().count == 5
+
+
 def test_files_are_private(log):
     fill(log, 1)
     assert stat.S_IMODE(log.path.stat().st_mode) == 0o600

@@ -16,6 +16,7 @@ Fail closed, both ways:
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -48,6 +49,39 @@ from gateway.errors import AuditUnavailable, ConfigError
 
 if TYPE_CHECKING:
     from gateway.model import Decision, Document, Facts, Reason, SignedOutput
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One record to append (AuditLog.append_all): its columns before the chain gives it a place."""
+
+    kind: str
+    channel: str
+    outcome: str | None = None
+    event: str | None = None
+    alert: bool = False
+    data: Mapping[str, Any] | None = None
+    time: datetime | None = None
+
+
+def decision_entry(
+    doc: "Document",
+    *,
+    outcome: str,
+    decision: "Decision | None" = None,
+    facts: "Facts | None" = None,
+    output: "SignedOutput | None" = None,
+    warnings: tuple["Reason", ...] = (),
+    error: "Reason | None" = None,
+    duration_ms: float = 0.0,
+    dry_run: bool = False,
+    alert: bool = False,
+    extra: Mapping[str, Any] | None = None,
+) -> Entry:
+    """The record of one decision (AuditLog.record_decision), to append with others."""
+    data = decision_data(doc, decision, facts, output, warnings, error, duration_ms, dry_run)
+    data.update(extra or {})
+    return Entry(KIND_DECISION, str(doc.channel), outcome=str(outcome), alert=alert, data=data)
 
 
 def anchor_dir(settings) -> Path:
@@ -181,18 +215,22 @@ class AuditLog:
         time: datetime | None = None,
     ) -> Record:
         """Append one record; AuditUnavailable when it cannot be written (the caller releases nothing)."""
-        when = time_text(time or utc_now())
-        try:
-            body = canonical_json(dict(data or {}))
-        except ValueError as exc:  # NaN: a bug of the caller, but never a silent record
-            raise AuditUnavailable(f"record data not representable: {exc}") from None
+        return self.append_all([Entry(kind, str(channel), outcome, event, alert, data, time)])[0]
 
-        def build(seq: int, prev: str) -> Row:
-            return Row.build(seq, prev, time=when, kind=kind, channel=str(channel), outcome=outcome, event=event,
-                             alert=bool(alert), data=body)
-
+    def append_all(self, entries: "list[Entry]") -> list[Record]:
+        """Append several records, chained in this order, in one transaction: all are written or none
+        (AuditUnavailable, AuditLogLost)."""
+        builds = []
+        for e in entries:
+            when = time_text(e.time or utc_now())
+            try:
+                body = canonical_json(dict(e.data or {}))
+            except ValueError as exc:  # NaN: a bug of the caller, but never a silent record
+                raise AuditUnavailable(f"record data not representable: {exc}") from None
+            builds.append(functools.partial(Row.build, time=when, kind=e.kind, channel=e.channel, outcome=e.outcome,
+                                            event=e.event, alert=bool(e.alert), data=body))
         try:
-            return Record.from_row(self.storage.append(build))
+            return [Record.from_row(row) for row in self.storage.append_all(builds)]
         except LogLost as exc:
             raise AuditLogLost(str(exc)) from None
         except (sqlite3.Error, OSError, ValueError) as exc:
@@ -216,9 +254,9 @@ class AuditLog:
         """The record of one decision (or of a temporary failure: outcome "temporary" + error).
 
         `extra`: more metadata (a container's kind and member count; a member's container id and location)."""
-        data = decision_data(doc, decision, facts, output, warnings, error, duration_ms, dry_run)
-        data.update(extra or {})
-        return self.append(KIND_DECISION, str(doc.channel), outcome=str(outcome), alert=alert, data=data)
+        return self.append_all([decision_entry(doc, outcome=outcome, decision=decision, facts=facts, output=output,
+                                               warnings=warnings, error=error, duration_ms=duration_ms,
+                                               dry_run=dry_run, alert=alert, extra=extra)])[0]
 
     def record_event(self, channel: str, event: str, *, alert: bool = False, **fields: Any) -> Record:
         """A door-level event ("smtp.relayed", "smtp.refused", "folder.moved", ...)."""

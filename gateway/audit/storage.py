@@ -29,7 +29,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Protocol
+from typing import Any, Callable, Iterator, Protocol, Sequence
 
 from gateway.audit.records import GENESIS, Row
 
@@ -59,11 +59,13 @@ class StoredCheckpoint:
 
 
 class Storage(Protocol):
-    """Where records live. `append` runs `build(next_seq, prev_hash)` and inserts its row atomically."""
+    """Where records live. `append` runs `build(next_seq, prev_hash)` and inserts its row atomically;
+    `append_all` does so for several, chained, in one transaction (all or none)."""
 
     log_id: str
 
     def append(self, build: Callable[[int, str], Row]) -> Row: ...
+    def append_all(self, builds: Sequence[Callable[[int, str], Row]]) -> list[Row]: ...
     def raw_rows(self, after: int = 0) -> Iterator[tuple]: ...
     def head(self) -> tuple[int, str] | None: ...
     def last(self) -> tuple[int, str] | None: ...
@@ -221,29 +223,40 @@ class SQLiteStorage:
     # --- records ------------------------------------------------------------------------------------
 
     def append(self, build: Callable[[int, str], Row]) -> Row:
+        return self.append_all([build])[0]
+
+    def append_all(self, builds: Sequence[Callable[[int, str], Row]]) -> list[Row]:
+        """The rows of `builds`, chained one to the next, in one transaction: a container's decision and its
+        members' are written together (one commit instead of one each: ~1 ms a record here), or none is."""
         self.check_identity()
         with self._lock:
             c = self._conn
             c.execute("BEGIN IMMEDIATE")  # takes the write lock before reading the last hash
             try:
                 last = c.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
-                row = build(last[0] + 1, last[1]) if last else build(1, GENESIS)
-                c.execute(
-                    f"INSERT INTO audit_log ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                    (row.seq, row.time, row.kind, row.channel, row.outcome, row.event, int(row.alert),
-                     row.data, row.prev_hash, row.hash),
-                )
-                c.execute(
-                    "INSERT INTO audit_head (id, seq, hash) VALUES (1, ?, ?) "
-                    "ON CONFLICT(id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
-                    (row.seq, row.hash),
-                )
+                seq, prev = last if last else (0, GENESIS)
+                rows = []
+                for build in builds:
+                    row = build(seq + 1, prev)
+                    c.execute(
+                        f"INSERT INTO audit_log ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                        (row.seq, row.time, row.kind, row.channel, row.outcome, row.event, int(row.alert),
+                         row.data, row.prev_hash, row.hash),
+                    )
+                    rows.append(row)
+                    seq, prev = row.seq, row.hash
+                if rows:
+                    c.execute(
+                        "INSERT INTO audit_head (id, seq, hash) VALUES (1, ?, ?) "
+                        "ON CONFLICT(id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+                        (seq, prev),
+                    )
                 c.execute("COMMIT")
             except BaseException:
                 if c.in_transaction:
                     c.execute("ROLLBACK")
                 raise
-            return row
+            return rows
 
     def _fetch(self, sql: str, args: list[Any] | tuple = ()) -> list[tuple]:
         with self._lock:
