@@ -117,7 +117,14 @@ def test_pdf_is_signed_in_place_and_everything_else_kept(gw, engine, plain_pdf, 
     assert out[: before.root.body_start] == raw[: before.root.body_start]
     # one decision for the document, one event for the message (counts, never content)
     msg_id = before.header("Message-ID")
-    events = [r for r in engine.audit.query(channel="smtp", kind="event") if r.data.get("message_id") == msg_id]
+    import time
+
+    deadline = time.monotonic() + 10  # the next hop's answer is recorded just after the sender has the reply
+    while True:
+        events = [r for r in engine.audit.query(channel="smtp", kind="event") if r.data.get("message_id") == msg_id]
+        if events or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     assert [e.event for e in events] == ["smtp.relayed"]
     assert events[0].data["documents"] == 2 and events[0].data["signed"] == 2 and events[0].data["upstream"] == 250
     assert "content" not in events[0].data

@@ -175,7 +175,10 @@ class SmtpDoor:
     def _tidy(self, *paths) -> None:
         """Remove the message's private files after the reply, not before it (one thread hop, off the reply's
         path); stop() waits for it like for a message in flight."""
-        task = asyncio.get_running_loop().create_task(asyncio.to_thread(_remove_all, paths))
+        self._after_reply(asyncio.to_thread(_remove_all, paths))
+
+    def _after_reply(self, work) -> None:
+        task = asyncio.get_running_loop().create_task(work)
         self._inflight.add(task)
         task.add_done_callback(self._inflight.discard)
 
@@ -209,7 +212,10 @@ class SmtpDoor:
         reply = replies.upstream(upstream_reply)
         event = "smtp.relayed" if upstream_reply.ok else ("smtp.deferred" if upstream_reply.temporary else "smtp.refused")
         facts["upstream"] = upstream_reply.code
-        await self._record(event, reply, facts)
+        # The decision and its output are recorded already (the pipeline, before anything was released); what
+        # the next hop answered is recorded after the sender has it (a commit less before the reply; stop()
+        # waits for it like for a message in flight)
+        self._after_reply(self._record(event, reply, facts))
         return reply_text(reply, envelope)
 
     async def _record(self, event: str, reply: replies.Reply, facts: dict, *, alert: bool = False) -> None:
