@@ -236,27 +236,11 @@ class AuditLog:
         except (sqlite3.Error, OSError, ValueError) as exc:
             raise AuditUnavailable(f"decision log not writable: {type(exc).__name__}: {exc}") from None
 
-    def record_decision(
-        self,
-        doc: "Document",
-        *,
-        outcome: str,
-        decision: "Decision | None" = None,
-        facts: "Facts | None" = None,
-        output: "SignedOutput | None" = None,
-        warnings: tuple["Reason", ...] = (),
-        error: "Reason | None" = None,
-        duration_ms: float = 0.0,
-        dry_run: bool = False,
-        alert: bool = False,
-        extra: Mapping[str, Any] | None = None,
-    ) -> Record:
-        """The record of one decision (or of a temporary failure: outcome "temporary" + error).
-
-        `extra`: more metadata (a container's kind and member count; a member's container id and location)."""
-        return self.append_all([decision_entry(doc, outcome=outcome, decision=decision, facts=facts, output=output,
-                                               warnings=warnings, error=error, duration_ms=duration_ms,
-                                               dry_run=dry_run, alert=alert, extra=extra)])[0]
+    def record_decision(self, doc: "Document", **fields: Any) -> Record:
+        """The record of one decision (or of a temporary failure: outcome "temporary" + error); `fields` as
+        `decision_entry` takes them (`extra`: a container's kind and member count; a member's container id and
+        location)."""
+        return self.append_all([decision_entry(doc, **fields)])[0]
 
     def record_event(self, channel: str, event: str, *, alert: bool = False, **fields: Any) -> Record:
         """A door-level event ("smtp.relayed", "smtp.refused", "folder.moved", ...)."""
