@@ -17,7 +17,8 @@ APT_RUN     := softhsm2 poppler-utils libnss3-tools fonts-liberation2 openssl sq
 APT_TEST    := postfix swaks ripmime mpack zip unzip p7zip-full bzip2 xz-utils tnef fonts-dejavu-core \
             libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui gpg
 # Two test processes, a test file's tests in one of them (module fixtures: one token, one Postfix, one
-# gateway per file): the whole suite in about 8 minutes on 2 cores instead of 12.
+# gateway per file), the files that take minutes first (tests/conftest.py): the whole suite in about 9 minutes
+# on 2 cores.
 PYTEST_ARGS ?= -n 2 --dist loadfile --no-loadscope-reorder
 
 .PHONY: run test deps deps-test venv dev-init clean help
