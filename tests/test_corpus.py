@@ -25,7 +25,6 @@ from gateway.audit import AuditLog
 from gateway.inspect import inspect
 from gateway.model import Channel, DocKind, Document, Outcome
 from gateway.pipeline import Pipeline
-from gateway.validation import Validator
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 if not CORPUS.is_dir():
@@ -39,16 +38,17 @@ def _classes() -> dict[str, set[str]]:
         return {Path(r["file"]).name: set(r["classes"].split(",")) for r in csv.DictReader(fh, delimiter="\t")}
 
 
-def test_every_corpus_pdf_gets_facts(dev_settings, capsys):
-    """No crash on any file; each gets facts consistent with its classes. Prints classes -> facts."""
+def test_every_corpus_pdf_gets_facts(corpus_checked, capsys):
+    """No crash on any file; each gets facts consistent with its classes (the facts `inspect` gave the dry run
+    below: the corpus is read once in this module). Prints classes -> facts."""
     manifest = _classes()
     files = sorted((CORPUS / "pdf").iterdir())
     assert len(files) >= 80
-    validator = Validator(dev_settings)
+    _results, _log, facts = corpus_checked
     rows = []
     for p in files:
         classes = manifest.get(p.name, set())
-        f = inspect(Document(Channel.CLI, p.name, path=p), dev_settings, validator)
+        f = facts[p.name]
         assert f.is_pdf and f.size == p.stat().st_size, p.name
         readable = not f.broken and not (f.encrypted and f.page_count is None)
         if "signed" in classes and readable:
@@ -83,18 +83,28 @@ def test_every_corpus_pdf_gets_facts(dev_settings, capsys):
 
 @pytest.fixture(scope="module")
 def corpus_checked(dev_settings, tmp_path_factory):
-    """Every corpus PDF through `check` (the dry run) once, for the tests below: {name: Result}, and the log."""
+    """Every corpus PDF through `check` (the dry run) once, for the tests of this module: ({name: Result}, the
+    log, {name: the Facts `inspect` gave the pipeline for it})."""
+    import gateway.inspect as inspection
+
     log = tmp_path_factory.mktemp("corpus-check") / "log.sqlite3"
-    results = {}
-    with AuditLog.at(log) as audit, Pipeline(dev_settings, audit=audit) as p:
+    results, facts = {}, {}
+
+    def seen(doc, *args, **kwargs):
+        f = inspect(doc, *args, **kwargs)
+        facts.setdefault(doc.name, f)  # the file as sent (a repaired copy may be read after it)
+        return f
+
+    with pytest.MonkeyPatch.context() as mp, AuditLog.at(log) as audit, Pipeline(dev_settings, audit=audit) as p:
+        mp.setattr(inspection, "inspect", seen)
         for f in sorted((CORPUS / "pdf").glob("*.pdf")):
             results[f.name] = p.check(Document(Channel.CLI, f.name, path=f, kind=DocKind.CORRESPONDENCE))
-    return results, log
+    return results, log, facts
 
 
 def test_every_corpus_pdf_gets_a_decision(corpus_checked, capsys):
     classes = _classes()
-    results, log = corpus_checked
+    results, log, _facts = corpus_checked
     assert len(results) >= 80
     per_class: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for name, res in results.items():
@@ -166,7 +176,7 @@ def text_lost(src: Path, out: Path) -> tuple[Counter, list[str]]:
 def test_corpus_check_and_sign_agree_and_outputs_are_faithful(dev_settings, corpus_checked, tmp_path, capsys):
     files = sorted((CORPUS / "pdf").glob("*.pdf"))
     assert len(files) >= 80
-    checks, _log = corpus_checked
+    checks, _log, _facts = corpus_checked
     nss = dev_settings.paths.nssdb
     problems: list[str] = []
     counts: Counter = Counter()
@@ -226,7 +236,7 @@ def test_corpus_through_every_door(private_dev_settings, corpus_checked, gateway
 
     pdfs = _manifest("pdf-manifest.tsv")
     emls = _manifest("eml-manifest.tsv")
-    checks, _log = corpus_checked
+    checks, _log, _facts = corpus_checked
     cli = {path.name: str(checks[path.name].outcome) for path, _ in pdfs}
     g = gateway_process(private_dev_settings, workers=2)  # its own var dir: folders, log
     t0 = time.monotonic()
