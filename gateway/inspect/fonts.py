@@ -51,7 +51,7 @@ _READ_MAX = 20_000
 _LOCK = threading.Lock()
 
 
-def suspects(text, lines: list[Line], page=None) -> list[tuple[Line, str]]:
+def suspects(text, lines: list[Line], page) -> list[tuple[Line, str]]:
     """The lines among `lines` (upright lines of a `pdftext.PageText`, its page loaded as `page`) that, with
     the letters their fonts draw in place of those they claim, hold more words of a mark than their text layer
     says, each with that text as drawn. Honest glyphs Tesseract misreads alone ("g" as "U") rarely spell a
@@ -114,8 +114,6 @@ def suspects(text, lines: list[Line], page=None) -> list[tuple[Line, str]]:
             new.setdefault(pictures[key], path)
     wanted = [k for k in keys if k[0] == "cut"]
     if wanted:
-        if page is None:
-            raise ValueError("letters to read where they are drawn, and no page to render")
         for key, picture in zip(wanted, _cut(page, text, [cuts[k] for k in wanted])):
             digest = hashlib.sha256(b"cut" + (picture.tobytes() + repr(picture.shape).encode()
                                               if picture is not None else b"")).digest()
@@ -145,17 +143,15 @@ def suspects(text, lines: list[Line], page=None) -> list[tuple[Line, str]]:
                 # "TUYỆT"; without them the marks rule still reads the mark ("TUYET MAT")
     if not other:
         return eye
-    out = eye
+    out = list(eye)
     for line, seq in units.items():
-        if line in by_eye:
+        if line in by_eye or not any(key in other for key, _ in seq):
             continue
-        if not any(key in other for key, _ in seq):
-            continue
-        drawn = iter([other[key]] + [""] * (len(letters) - 1) if key in other else list(letters)
-                     for key, letters in seq)
-        pieces = [p for group in drawn for p in group]
-        shown_letters = iter(pieces)
-        shown = "".join(next(shown_letters, c) if not c.isspace() else c for c in line.text)
+        # one piece per glyph of the line's text: what was read for a glyph drawing another letter (the rest
+        # of a ligature's letters empty), else the letter the text layer says
+        pieces = iter([p for key, letters in seq
+                       for p in ([other[key]] + [""] * (len(letters) - 1) if key in other else letters)])
+        shown = "".join(next(pieces, c) if not c.isspace() else c for c in line.text)
         if _mark_words(shown) > _mark_words(line.text):
             out.append((line, shown))
     return out

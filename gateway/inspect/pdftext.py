@@ -475,8 +475,9 @@ def _base_font_name(raw, font) -> str:
     """A PDFium font's name: its /BaseFont without a subset tag ("" for none)."""
     buf = ctypes.create_string_buffer(256)
     n = raw.FPDFFont_GetBaseFontName(font, buf, 256)
-    name = buf.raw[: max(0, n - 1)].decode("latin-1", "replace") if n > 0 else ""
-    return name[7:] if len(name) > 7 and name[6] == "+" and name[:6].isupper() else name
+    from gateway.inspect.twins import untagged
+
+    return untagged(buf.raw[: max(0, n - 1)].decode("latin-1", "replace") if n > 0 else "")
 
 
 def _twinned_fonts(raw, fonts: dict, twins: dict) -> dict:

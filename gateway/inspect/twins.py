@@ -164,11 +164,13 @@ def _walk(reader, resources, found: dict[str, set[str]], memo: dict, depth: int,
 
 
 def _name(font) -> str:
-    """The font's name as PDFium gives it: /BaseFont without a subset tag ("ABCDEF+")."""
-    name = str(font.get("/BaseFont") or "").lstrip("/")
-    if len(name) > 7 and name[6] == "+" and name[:6].isupper():
-        name = name[7:]
-    return name
+    """The font's name as PDFium gives it."""
+    return untagged(str(font.get("/BaseFont") or "").lstrip("/"))
+
+
+def untagged(name: str) -> str:
+    """A font name without its subset tag ("ABCDEF+Times" -> "Times")."""
+    return name[7:] if len(name) > 7 and name[6] == "+" and name[:6].isupper() else name
 
 
 def _twinned(reader, font) -> frozenset[str]:
