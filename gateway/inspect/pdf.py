@@ -117,7 +117,7 @@ def analyse(fh: BinaryIO, settings, doc: Document, deadline: float) -> _Pdf:
             out.broken = True
             out.warnings.append(Reason.of("PDF_BROKEN", detail=_short(exc)))
             return out
-        for step in (_catalog_facts, _form_facts, _metadata):
+        for step in (_catalog_facts, _form_facts, _metadata, _navigation):
             try:
                 step(reader, root, out)
             except Timeout:
@@ -126,7 +126,12 @@ def analyse(fh: BinaryIO, settings, doc: Document, deadline: float) -> _Pdf:
                 # what it would have shown (a signature field, embedded files, metadata) is unread: fail closed
                 log.info("inspect: %s failed: %s", step.__name__, exc)
                 out.incomplete.append(Reason.of("DOCUMENT_UNREADABLE", detail=f"{step.__name__.strip('_')}: {_short(exc)}"))
-        _page_text(fh, out, deadline, _bomb_pages(reader, out), _twins(reader))
+        from gateway.inspect import layers
+
+        if layers.has_layers(root):
+            _page_text_layered(fh, reader, out, deadline, _bomb_pages(reader, out), _twins(reader))
+        else:
+            _page_text(fh, out, deadline, _bomb_pages(reader, out), _twins(reader))
     return out
 
 
@@ -256,6 +261,56 @@ def _metadata(reader, root, out: _Pdf) -> None:
     out.metadata.extend((f"xmp:{k}", v) for k, values in _xmp_fields(data).items() for v in values)
 
 
+MAX_OUTLINE_ITEMS = 20_000  # bookmarks read at most; more: the rest is unread (fail closed)
+
+
+def _navigation(reader, root, out: _Pdf) -> None:
+    """What a viewer shows beside the pages: bookmark titles (the side panel, open at start in some files)
+    and page-label prefixes (the page-number box) are read like metadata. Too many bookmarks, or a loop:
+    unread, so the document is not released."""
+    seen: set = set()
+    stack = []
+    outlines = root.get("/Outlines")
+    if outlines is not None:
+        first = outlines.get_object().get("/First")
+        if first is not None:
+            stack.append(first)
+    while stack:
+        ref = stack.pop()
+        key = getattr(ref, "idnum", None), getattr(ref, "generation", None)
+        item = ref.get_object()
+        if key[0] is not None:
+            if key in seen:
+                continue  # a loop in the tree: each item once
+            seen.add(key)
+        if len(seen) > MAX_OUTLINE_ITEMS:
+            out.incomplete.append(Reason.of("SECRECY_SCAN_INCOMPLETE", detail=f"over {MAX_OUTLINE_ITEMS} bookmarks"))
+            break
+        if not hasattr(item, "get"):
+            continue
+        title = _text_value(item.get("/Title"))
+        if title:
+            out.metadata.append(("outline", title))
+        for link in ("/Next", "/First"):
+            if item.get(link) is not None:
+                stack.append(item.raw_get(link))
+    labels = root.get("/PageLabels")
+    if labels is not None:
+        nodes, count = [labels], 0
+        while nodes:
+            node = nodes.pop().get_object()
+            count += 1
+            if count > MAX_OUTLINE_ITEMS:
+                out.incomplete.append(Reason.of("SECRECY_SCAN_INCOMPLETE", detail="page labels too deep"))
+                break
+            nums = node.get("/Nums") or []
+            for label in list(nums)[1::2]:
+                prefix = _text_value(label.get_object().get("/P")) if hasattr(label.get_object(), "get") else ""
+                if prefix:
+                    out.metadata.append(("page-label", prefix))
+            nodes.extend(node.get("/Kids") or [])
+
+
 def _text_value(v) -> str:
     try:
         v = v.get_object()
@@ -364,6 +419,24 @@ def _bomb_pages(reader, out: _Pdf) -> set[int]:
         out.incomplete.append(Reason.of("SECRECY_SCAN_INCOMPLETE",
                                         detail=f"page {i + 1}: content over {MAX_CONTENT_BYTES // (1024 * 1024)} MB"))
     return bombs
+
+
+def _page_text_layered(fh: BinaryIO, reader, out: _Pdf, deadline: float, skip, twins) -> None:
+    """`_page_text` of the document with every layer shown (layers.py); one whose layers cannot all be shown
+    is not read completely."""
+    import tempfile
+
+    from gateway.inspect import layers
+
+    try:
+        with tempfile.NamedTemporaryFile(prefix="kyso-layers-", suffix=".pdf") as tmp:
+            layers.shown(fh, reader, tmp)
+            tmp.flush()
+            _page_text(tmp, out, deadline, skip, twins)
+    except Timeout:
+        raise
+    except Exception as exc:  # noqa: BLE001 - LayersUnread, or a copy that could not be written: unread
+        out.incomplete.append(Reason.of("SECRECY_SCAN_INCOMPLETE", detail=f"optional content (layers): {_short(exc)}"))
 
 
 def _page_text(fh: BinaryIO, out: _Pdf, deadline: float, skip: set[int] = frozenset(), twins: dict | None = None) -> None:

@@ -283,7 +283,7 @@ def read_page(pdf, index: int, extra: list[Line] | None = None, twins: dict | No
         affine = _Affine(raw, page, width, height)
         result = PageText(index, width, height)
         textpage = page.get_textpage()
-        unmapped: dict[int, tuple[float, float, float, float]] = {}
+        unmapped = _Unmapped()
         letters: list = []
         try:
             chars = _chars(raw, textpage, affine, unmapped, result.fonts, letters)
@@ -297,7 +297,7 @@ def read_page(pdf, index: int, extra: list[Line] | None = None, twins: dict | No
         # objects that hold them (the page whole when there are many)
         result.lines = _lines(chars, frames, index, result.glyphs, result.turns, result.hollow, result.faces,
                               result.inks, _letter_inks(letters, affine))
-        regions = _unmapped_regions(unmapped.values(), result.lines) if len(unmapped) <= MAX_UNMAPPED_OBJECTS else []
+        regions = _unmapped_regions(unmapped.boxes(), result.lines) if len(unmapped) <= MAX_UNMAPPED_OBJECTS else []
         result.ink = ink + [Ink("unmapped", box) for box in regions]
         result.complex = complex_page or len(unmapped) > MAX_UNMAPPED_OBJECTS
         return result, page
@@ -315,25 +315,54 @@ def _unmapped(ch: str, obj: "_Obj") -> bool:
     return not obj.symbol and (0xE000 <= c <= 0xF8FF or c >= 0xF0000)
 
 
-def _note_unmapped(raw, handle, affine: "_Affine", unmapped: dict) -> None:
-    key = ctypes.cast(handle, ctypes.c_void_p).value or 0
-    if not key or key in unmapped:
-        return
-    l, b, r, t = ctypes.c_float(), ctypes.c_float(), ctypes.c_float(), ctypes.c_float()
-    if raw.FPDFPageObj_GetBounds(handle, l, b, r, t):
-        unmapped[key] = tuple(round(v, 2) for v in affine.box(l.value, b.value, r.value, t.value))
+class _Unmapped:
+    """The text objects holding glyphs without a letter, and where they are. PDFium gives an object inside a
+    form XObject its bounds in the form's space, its glyphs' boxes in page space: an object whose glyphs lie
+    outside its bounds is nested, and is where its glyphs are."""
+
+    def __init__(self) -> None:
+        self.bounds: dict[int, tuple[float, float, float, float] | None] = {}
+        self.glyphs: dict[int, tuple[float, float, float, float]] = {}
+
+    def __len__(self) -> int:
+        return len(self.bounds)
+
+    def note(self, raw, handle, affine: "_Affine", tp, index: int) -> None:
+        key = ctypes.cast(handle, ctypes.c_void_p).value or 0
+        if not key:
+            return
+        if key not in self.bounds:
+            l, b, r, t = ctypes.c_float(), ctypes.c_float(), ctypes.c_float(), ctypes.c_float()
+            ok = raw.FPDFPageObj_GetBounds(handle, l, b, r, t)
+            self.bounds[key] = affine.box(l.value, b.value, r.value, t.value) if ok else None
+        rect = raw.FS_RECTF()
+        if raw.FPDFText_GetLooseCharBox(tp, index, rect):
+            g = affine.box(rect.left, rect.bottom, rect.right, rect.top)
+            u = self.glyphs.get(key)
+            self.glyphs[key] = g if u is None else (min(u[0], g[0]), min(u[1], g[1]), max(u[2], g[2]), max(u[3], g[3]))
+
+    def boxes(self) -> list[tuple[float, float, float, float]]:
+        out = []
+        for key, b in self.bounds.items():
+            g = self.glyphs.get(key)
+            if b is None or (g is not None and not (b[0] - 2 <= g[0] and g[2] <= b[2] + 2
+                                                    and b[1] - 2 <= g[1] and g[3] <= b[3] + 2)):
+                b = g
+            if b is not None:
+                out.append(tuple(round(v, 2) for v in b))
+        return out
 
 
 _SYMBOL_FONTS = ("symbol", "wingdings", "webdings", "dingbats", "mt extra", "marlett", "bookshelf")
 
 
-def _chars(raw, textpage, affine: _Affine, unmapped: dict | None = None,
+def _chars(raw, textpage, affine: _Affine, unmapped: "_Unmapped | None" = None,
            fonts: dict | None = None, inks: list | None = None) -> dict[tuple[int, int], list[_Char]]:
     """Characters grouped by writing direction (rounded to a degree) -> chars in that direction's frame.
     `unmapped` gets the box of every text object with a glyph without a letter (`_unmapped`, or no Unicode);
     `fonts` the PDFium handle of every font, by `_Obj.font`; `inks` each letter's ink box and origin in page
     space and its glyph matrix's inverse (`_letter_inks`), by `_Char.ink`."""
-    unmapped = {} if unmapped is None else unmapped
+    unmapped = _Unmapped() if unmapped is None else unmapped
     fonts = {} if fonts is None else fonts
     tp = textpage.raw
     n = raw.FPDFText_CountChars(tp)
@@ -349,7 +378,7 @@ def _chars(raw, textpage, affine: _Affine, unmapped: dict | None = None,
         code = raw.FPDFText_GetUnicode(tp, i)
         if code == 0:
             if raw.FPDFText_IsGenerated(tp, i) != 1:
-                _note_unmapped(raw, raw.FPDFText_GetTextObject(tp, i), affine, unmapped)
+                unmapped.note(raw, raw.FPDFText_GetTextObject(tp, i), affine, tp, i)
             continue
         try:
             ch = chr(code)
@@ -370,7 +399,7 @@ def _chars(raw, textpage, affine: _Affine, unmapped: dict | None = None,
             else:
                 ch = legacy.tcvn3_char(ch, caps=obj.encoding == "tcvn3-caps")
         if _unmapped(ch, obj):
-            _note_unmapped(raw, handle, affine, unmapped)
+            unmapped.note(raw, handle, affine, tp, i)
             continue
         if unicodedata.combining(ch[0]) and last is not None:
             last.ch = unicodedata.normalize("NFC", last.ch + ch)  # a combining mark belongs to the letter
@@ -701,7 +730,7 @@ def _page_objects(raw, page, affine: _Affine):
         handle = obj.raw
         if not raw.FPDFPageObj_GetBounds(handle, left, bottom, right, top):
             continue
-        box = affine.box(left.value, bottom.value, right.value, top.value)
+        box = affine.box(*_in_page_space(obj, left.value, bottom.value, right.value, top.value))
         if box[2] - box[0] < 0.5 and box[3] - box[1] < 0.5:
             continue
         if obj.type == raw.FPDF_PAGEOBJ_IMAGE:
@@ -721,6 +750,17 @@ def _page_objects(raw, page, affine: _Affine):
             if fillmode.value and (letter or _subpaths(raw, handle, segments) >= 3):
                 ink.append(Ink("outline", box))
     return frames, _merge_outlines(ink), complex_page
+
+
+def _in_page_space(obj, left: float, bottom: float, right: float, top: float) -> tuple[float, float, float, float]:
+    """An object's bounds in page space. PDFium gives an object inside a form XObject its bounds in the form's
+    own space: a stamp picture placed by a form (as producers and flattened annotations draw them) would be
+    looked for at the page's corner. Each enclosing form's matrix maps it out."""
+    form = obj.container
+    while form is not None:
+        left, bottom, right, top = form.get_matrix().on_rect(left, bottom, right, top)
+        form = form.container
+    return left, bottom, right, top
 
 
 def _subpaths(raw, handle, segments: int) -> int:
