@@ -7,11 +7,18 @@ links and other special files (what they point to cannot be read), encrypted ent
 compression methods zipfile cannot decode, and any entry that is not what the directory says (a size that
 lies, a bad CRC, a local header that names another file: zipfile raises, the reader stops).
 Data descriptors and ZIP64 are ordinary ZIP and read as such.
+
+The archive must account for every byte of the file (`layout_problem`): zipfile reads only the last
+end-of-central-directory record and tolerates data before the first entry, while 7-Zip, WinRAR and others
+open the first archive of two concatenated ones (or a zip hidden in a gap or in the comment). Data before
+the first local header, between entries, after the end record, or an archive comment holding zip
+signatures: CONTAINER_BROKEN (the gateway cannot know which archive the recipient opens).
 """
 
 from __future__ import annotations
 
 import stat
+import struct
 import unicodedata
 import zipfile
 from pathlib import Path
@@ -61,10 +68,66 @@ def _directory_fits(fh, ex: Extraction) -> None:
     fh.seek(0)
 
 
+_LOCAL = b"PK\x03\x04"
+_DESCRIPTOR = b"PK\x07\x08"
+_SIGNATURES = (b"PK\x03\x04", b"PK\x01\x02", b"PK\x05\x06", b"PK\x06\x06", b"PK\x06\x07")
+
+
+def layout_problem(fh, zf: zipfile.ZipFile) -> str | None:
+    """Why the file holds bytes that are not part of the archive zipfile read (None: every byte accounted
+    for): local headers, data and data descriptors back to back from offset 0, then the central directory,
+    the ZIP64 end records when present, and the end record with its comment, up to the end of the file."""
+    fh.seek(0, 2)
+    size = fh.tell()
+    pos = 0
+    for info in sorted(zf.infolist(), key=lambda i: i.header_offset):
+        if info.header_offset != pos:
+            return "data before the first entry" if pos == 0 else f"data between entries (before {info.filename!r})"
+        fh.seek(pos)
+        head = fh.read(30)
+        if len(head) < 30 or head[:4] != _LOCAL:
+            return f"no local header for {info.filename!r}"
+        name_len, extra_len = struct.unpack("<HH", head[26:30])
+        pos += 30 + name_len + extra_len + info.compress_size
+        if info.flag_bits & 0x08:  # data descriptor: crc + sizes (4 or 8 bytes each), signature optional
+            fh.seek(pos)
+            sig = fh.read(4) == _DESCRIPTOR
+            nxt = min([i.header_offset for i in zf.infolist() if i.header_offset >= pos] + [zf.start_dir])
+            lengths = (16, 24) if sig else (12, 20)
+            gap = nxt - pos
+            if gap not in lengths:
+                return f"data after entry {info.filename!r}"
+            pos = nxt
+    if zf.start_dir != pos:
+        return "data before the central directory" if pos else "data before the archive"
+    end = zipfile._EndRecData(fh)  # noqa: SLF001 - as ZipFile read it
+    if end is None:
+        return "no end record"
+    where, comment_len = end[zipfile._ECD_LOCATION], end[zipfile._ECD_COMMENT_SIZE]  # noqa: SLF001
+    cd_end = zf.start_dir + end[zipfile._ECD_SIZE]  # noqa: SLF001
+    if cd_end != where:  # only the ZIP64 end record (any length) and its 20-byte locator may stand between
+        fh.seek(cd_end)
+        rec = fh.read(12)
+        if rec[:4] != b"PK\x06\x06" or cd_end + 12 + struct.unpack("<Q", rec[4:12])[0] + 20 != where:
+            return "data after the central directory"
+        fh.seek(where - 20)
+        if fh.read(4) != b"PK\x06\x07":
+            return "data after the central directory"
+    if where + 22 + comment_len != size:
+        return "data after the end of the archive"
+    if any(sig in end[zipfile._ECD_COMMENT] for sig in _SIGNATURES):  # noqa: SLF001
+        return "an archive inside the archive comment"
+    return None
+
+
 def members(path: Path, ex: Extraction) -> Iterator[MemberRef | Reason]:
     with open(path, "rb") as fh:
         _directory_fits(fh, ex)
         zf = zipfile.ZipFile(fh)
+        why = layout_problem(fh, zf)
+        if why:  # another archive (or anything) a different unzip could show: not what zipfile reads
+            yield Reason.of("CONTAINER_BROKEN", detail=why)
+            return
         infos = zf.infolist()
         seen: set[str] = set()
         for i, info in enumerate(infos):

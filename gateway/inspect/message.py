@@ -112,6 +112,7 @@ def members(path, ex):
     yield from walk.problems
     if walk.encrypted:
         yield Reason.of("MAIL_ENCRYPTED")
+    yield from declared_readings(walk)
     for leaf in member_leaves(walk):
         ex.budget.entry()
         ref = ex.store(leaf.content, location=leaf.location, name=leaf.name, role=leaf.role,
@@ -135,6 +136,36 @@ def members(path, ex):
                     own = {}
                 ref = _replace(ref, declared=tuple(sorted(own.items())))
         yield ref
+
+
+def declared_readings(walk: Walk):
+    """A text part read as its headers tell a mail client to show it, besides the text reader's guess from
+    the bytes (which the member's own reading is): the declared charset (utf-7 included) and format=flowed
+    unflowed (RFC 3676, delsp honoured). Each reading is a place of its own; what it shows only adds marks
+    (and its active content or other reasons, which refuse)."""
+    from gateway.inspect import text as text_reader
+    from gateway.inspect.reading import Reading
+    from gateway.inspect.sniff import HTML, TEXT
+
+    lines, problems = [], []
+    for leaf in walk.leaves:
+        if leaf.uu is not None or leaf.part is None or not leaf.declared_type.startswith("text/"):
+            continue
+        headers = leaf.part.headers
+        charset = headers.get_param("charset", header="content-type")
+        charset = charset[2] if isinstance(charset, tuple) else charset
+        flowed = str(headers.get_param("format", "", header="content-type")).strip().lower() == "flowed"
+        delsp = str(headers.get_param("delsp", "", header="content-type")).strip().lower() == "yes"
+        if not flowed and (charset is None or str(charset).strip().lower() in ("utf-8", "us-ascii")):
+            continue  # what the guess reads already
+        media = HTML if leaf.declared_type in ("text/html", "application/xhtml+xml") else TEXT
+        for how, shown in text_reader.alternative_texts(leaf.content, str(charset) if charset else None, flowed, delsp):
+            more, why = text_reader.text_lines(shown, media, f"{leaf.location} ({how})")
+            lines += more
+            problems += why
+    yield from dict.fromkeys(problems)
+    if lines:
+        yield Reading("message/rfc822", lines=tuple(lines))
 
 
 def member_leaves(walk: Walk) -> list[mime.Leaf]:

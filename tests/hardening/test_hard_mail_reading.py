@@ -1,0 +1,265 @@
+"""Mail text and archives read as a recipient's software shows them (adversarial review 1, repros 05/08-11).
+
+Each hostile class is BLOCKed (or refused: what cannot be read completely is not released) and an honest
+message or archive of the same shape still passes or signs, so each test can fail both ways:
+- a text part read in its declared charset (utf-7) besides the charset guessed from its bytes;
+- format=flowed; delsp=yes (RFC 3676) read unflowed ("MẬ " + "T" is "MẬT");
+- HTML/SVG: CSS text-transform/small-caps, bidi overrides (<bdo>, unicode-bidi, dir=rtl), CSS content:
+  strings with escapes and attr(), SVG tspans placed out of source order;
+- ZIP: two archives concatenated (zipfile reads the last, 7-Zip the first), data between entries or after the
+  end record; while zip / 7z / Python zipfile archives (data descriptors, ZIP64, a comment) are accepted.
+"""
+
+from __future__ import annotations
+
+import email.policy
+import io
+import shutil
+import subprocess
+import zipfile
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+
+from gateway.audit import AuditLog
+from gateway.model import Channel, DocKind, Document, Origin, Outcome
+from gateway.pipeline import Pipeline
+
+pytestmark = pytest.mark.hsm
+
+BODY = "Công văn về việc họp giao ban.\n"
+
+
+@pytest.fixture(scope="module")
+def pipeline(dev_settings, tmp_path_factory):
+    audit = AuditLog.at(tmp_path_factory.mktemp("audit") / "log.sqlite3")
+    with Pipeline(dev_settings, audit=audit) as p:
+        yield p
+    audit.close()
+
+
+def check(pipeline, path: Path):
+    doc = Document(channel=Channel.SMTP, name=path.name, path=path, kind=DocKind.ATTACHMENT,
+                   origin=Origin(sender="van.thu@so.gov.vn", recipients=("a@bo.gov.vn",)))
+    res = pipeline.check(doc)
+    return res.outcome, {r.code for r in res.decision.reasons}
+
+
+def blocked(pipeline, path: Path) -> bool:
+    outcome, codes = check(pipeline, path)
+    return outcome is Outcome.BLOCK and "SECRET_MARKED" in codes
+
+
+def released(pipeline, path: Path) -> bool:
+    outcome, codes = check(pipeline, path)
+    assert outcome in (Outcome.PASS, Outcome.SIGN) and "SECRET_MARKED" not in codes, (path.name, outcome, codes)
+    return True
+
+
+def eml(tmp: Path, name: str, raw: bytes) -> Path:
+    p = tmp / name
+    p.write_bytes(raw)
+    return p
+
+
+def head(ctype: str, cte: str = "8bit") -> bytes:
+    return (f"From: van-thu@example.vn\r\nTo: nhan@example.vn\r\nSubject: Thong bao\r\nMIME-Version: 1.0\r\n"
+            f"Content-Type: {ctype}\r\nContent-Transfer-Encoding: {cte}\r\n\r\n").encode()
+
+
+# --- declared charset ---------------------------------------------------------------------------------------
+
+
+def test_utf7_body_is_read_in_its_declared_charset(pipeline, tmp_path):
+    body = ("MẬT\r\n" + BODY).encode("utf-7")
+    assert b"M+" in body  # the letters are not in the bytes as such
+    assert blocked(pipeline, eml(tmp_path, "u7.eml", head("text/plain; charset=utf-7", "7bit") + body + b"\r\n"))
+    # the stdlib email package (like Outlook, Roundcube) shows it in the declared charset
+    m = email.message_from_bytes(eml(tmp_path, "u7.eml", head("text/plain; charset=utf-7", "7bit") + body).read_bytes(),
+                                 policy=email.policy.default)
+    assert m.get_content().startswith("MẬT")
+    honest = ("Kính gửi anh, mật khẩu mới đã gửi.\r\n" + BODY).encode("utf-7")
+    assert released(pipeline, eml(tmp_path, "u7ok.eml", head("text/plain; charset=utf-7", "7bit") + honest + b"\r\n"))
+
+
+def test_utf7_html_body_and_stdlib_built_message(pipeline, tmp_path):
+    m = EmailMessage()
+    m["From"], m["To"], m["Subject"] = "a@example.vn", "b@example.vn", "x"
+    m.set_content("<html><body><p>TỐI MẬT</p><p>" + BODY + "</p></body></html>", subtype="html", charset="utf-7")
+    raw = m.as_bytes()
+    assert "TỐI".encode() not in raw
+    assert blocked(pipeline, eml(tmp_path, "h7.eml", raw))
+
+
+# --- format=flowed --------------------------------------------------------------------------------------------
+
+
+def test_format_flowed_delsp_joins_the_mark(pipeline, tmp_path):
+    ctype = "text/plain; charset=utf-8; format=flowed; delsp=yes"
+    hostile = head(ctype) + "MẬ \r\nT\r\n".encode() + BODY.encode() + b"\r\n"
+    assert blocked(pipeline, eml(tmp_path, "fl.eml", hostile))
+    honest = head(ctype) + "Kính gửi anh, cuộc họp bàn về bảo \r\nmật thông tin sẽ diễn ra.\r\n".encode()
+    assert released(pipeline, eml(tmp_path, "flok.eml", honest))
+
+
+# --- HTML / SVG as drawn --------------------------------------------------------------------------------------
+
+
+HOSTILE_HTML = {
+    "caps": '<p style="text-transform:uppercase;text-align:center"><b>mật</b></p>',
+    "smallcaps": '<style>.k{font-variant:small-caps}</style><p class="k">tối mật</p>',
+    "bdo": '<p><b><bdo dir="rtl">TẬM</bdo></b></p>',
+    "cssrtl": '<style>.s{direction:rtl;unicode-bidi:bidi-override}</style><p class="s">TẬM</p>',
+    "cssesc": '<style>.s::before{content:"M\\1EAC T"}</style><p class="s"></p>',
+    "cssattr": '<style>.s::before{content:attr(data-k)}</style><p class="s" data-k="MẬT"></p>',
+    "cssaround": '<style>.s::before{content:"M"}</style><p class="s">ẬT</p>',
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE_HTML))
+def test_html_as_drawn_is_blocked_as_file_and_as_mail_body(pipeline, tmp_path, case):
+    page = f"<html><head></head><body>{HOSTILE_HTML[case]}<p>{BODY}</p></body></html>"
+    f = tmp_path / f"{case}.html"
+    f.write_text(page, encoding="utf-8")
+    assert blocked(pipeline, f)
+    assert blocked(pipeline, eml(tmp_path, f"{case}.eml", head("text/html; charset=utf-8") + page.encode()))
+
+
+def test_honest_html_with_the_same_css_still_passes(pipeline, tmp_path):
+    page = ('<html><head><style>h1{text-transform:uppercase} .q{direction:rtl;unicode-bidi:bidi-override}'
+            ' li::before{content:"\\2022  "} a::after{content:" (" attr(href) ")"}</style></head><body>'
+            '<h1>Thông báo</h1><p>Đề nghị đổi mật khẩu hộp thư.</p><p class="q">bí mật</p><ul><li>Bảo mật thông tin</li></ul>'
+            f'<p><a href="https://example.vn/a">liên kết</a></p><p dir="rtl">{BODY}</p></body></html>')
+    assert released(pipeline, eml(tmp_path, "ok.eml", head("text/html; charset=utf-8") + page.encode()))
+
+
+def test_svg_tspans_are_read_in_drawing_order(pipeline, tmp_path):
+    svg = ('<svg xmlns="http://www.w3.org/2000/svg" width="300" height="100"><text y="50" font-size="40">'
+           '<tspan x="80">T</tspan><tspan x="10">M</tspan><tspan x="45">Ậ</tspan></text></svg>')
+    f = tmp_path / "pos.svg"
+    f.write_text(svg, encoding="utf-8")
+    assert blocked(pipeline, f)
+    per_char = '<svg xmlns="http://www.w3.org/2000/svg"><text x="60 10 35" y="50">TMẬ</text></svg>'
+    f2 = tmp_path / "chars.svg"
+    f2.write_text(per_char, encoding="utf-8")
+    assert blocked(pipeline, f2)
+    honest = ('<svg xmlns="http://www.w3.org/2000/svg" width="300" height="100"><text y="50">'
+              '<tspan x="10">Biểu đồ</tspan><tspan x="120">mật độ dân số</tspan></text></svg>')
+    f3 = tmp_path / "ok.svg"
+    f3.write_text(honest, encoding="utf-8")
+    assert released(pipeline, f3)
+
+
+# --- ZIP: every byte accounted for ----------------------------------------------------------------------------
+
+
+def _zip(path: Path, files: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for n, v in files.items():
+            z.writestr(n, v)
+    return path
+
+
+def test_concatenated_zips_are_refused(pipeline, tmp_path):
+    hidden = _zip(tmp_path / "h.zip", {"secret.txt": "MẬT\n".encode() + BODY.encode()})
+    visible = _zip(tmp_path / "v.zip", {"ghi-chu.txt": BODY.encode()})
+    assert released(pipeline, visible)
+    both = tmp_path / "ho-so.zip"
+    both.write_bytes(hidden.read_bytes() + visible.read_bytes())
+    assert [i.filename for i in zipfile.ZipFile(both).infolist()] == ["ghi-chu.txt"]  # zipfile sees only the last
+    outcome, codes = check(pipeline, both)
+    assert outcome not in (Outcome.PASS, Outcome.SIGN) and "CONTAINER_BROKEN" in codes, (outcome, codes)
+    # the same as a mail attachment
+    m = EmailMessage()
+    m["From"], m["To"], m["Subject"] = "a@example.vn", "b@example.vn", "Ho so"
+    m.set_content("Kính gửi.\n")
+    m.add_attachment(both.read_bytes(), maintype="application", subtype="zip", filename="ho-so.zip")
+    outcome, codes = check(pipeline, eml(tmp_path, "ho-so.eml", m.as_bytes(policy=email.policy.SMTP.clone(utf8=True))))
+    assert outcome not in (Outcome.PASS, Outcome.SIGN) and "CONTAINER_BROKEN" in codes, (outcome, codes)
+
+
+@pytest.mark.parametrize("where", ["before", "between", "after", "comment"])
+def test_bytes_outside_the_entries_are_refused(pipeline, tmp_path, where):
+    ok = _zip(tmp_path / "ok.zip", {"a.txt": BODY.encode(), "b.txt": BODY.encode()})
+    data = ok.read_bytes()
+    zf = zipfile.ZipFile(ok)
+    second = zf.getinfo("b.txt").header_offset
+    if where == "before":
+        data = b"junk" * 8 + data
+    elif where == "between":  # a gap the directory does not name: offsets moved past it
+        with zipfile.ZipFile(tmp_path / "gap.zip", "w") as z:
+            z.writestr("a.txt", BODY)
+            z.fp.write(b"PK\x03\x04 hidden bytes")
+            z.start_dir = z.fp.tell()
+            z.writestr("b.txt", BODY)
+        data = (tmp_path / "gap.zip").read_bytes()
+    elif where == "after":
+        data = data + b"trailing"
+    else:
+        with zipfile.ZipFile(tmp_path / "c.zip", "w") as z:
+            z.writestr("a.txt", BODY)
+            z.comment = _zip(tmp_path / "in.zip", {"s.txt": b"MAT"}).read_bytes()
+        data = (tmp_path / "c.zip").read_bytes()
+    assert second  # (ok.zip has two entries)
+    f = tmp_path / f"{where}.zip"
+    f.write_bytes(data)
+    outcome, codes = check(pipeline, f)
+    # junk before the archive is already a polyglot to the sniffer; the rest the archive reader refuses
+    assert outcome not in (Outcome.PASS, Outcome.SIGN) and codes & {"CONTAINER_BROKEN", "FILE_POLYGLOT"}, (outcome, codes)
+
+
+class _Unseekable(io.RawIOBase):
+    def __init__(self) -> None:
+        self.data = bytearray()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b) -> int:
+        self.data += b
+        return len(b)
+
+
+def test_ordinary_zips_from_every_tool_are_accepted(pipeline, tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.txt").write_text(BODY, encoding="utf-8")
+    (src / "b.txt").write_text("Kính gửi.\n", encoding="utf-8")
+    made = []
+    w = _Unseekable()  # data descriptors (and a ZIP64 entry) as Python writes to a stream
+    with zipfile.ZipFile(w, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("a.txt", BODY)
+        with z.open("b.txt", "w", force_zip64=True) as fh:
+            fh.write(BODY.encode())
+    (tmp_path / "py-stream.zip").write_bytes(bytes(w.data))
+    made.append(tmp_path / "py-stream.zip")
+    with zipfile.ZipFile(tmp_path / "py-comment.zip", "w") as z:
+        z.writestr("a.txt", BODY)
+        z.comment = "Hồ sơ".encode()
+    made.append(tmp_path / "py-comment.zip")
+    if shutil.which("zip"):
+        subprocess.run(["zip", "-q", "-r", str(tmp_path / "zip.zip"), "a.txt", "b.txt"], cwd=src, check=True)
+        made.append(tmp_path / "zip.zip")
+        # written to a pipe: data descriptors; -fz: ZIP64 records
+        subprocess.run(f"zip -q -fz - a.txt b.txt > {tmp_path / 'zip-pipe.zip'}", shell=True, cwd=src, check=True)
+        made.append(tmp_path / "zip-pipe.zip")
+    if shutil.which("7z"):
+        subprocess.run(["7z", "a", "-tzip", "-bd", "-y", str(tmp_path / "7z.zip"), "a.txt", "b.txt"], cwd=src,
+                       check=True, capture_output=True)
+        made.append(tmp_path / "7z.zip")
+    for f in made:
+        assert released(pipeline, f)
+
+
+def test_office_files_are_not_refused_by_the_zip_layout_rule(pipeline, tmp_path):
+    docx = pytest.importorskip("docx")
+    d = docx.Document()
+    d.add_paragraph(BODY)
+    d.save(tmp_path / "a.docx")
+    from gateway.inspect.container_zip import layout_problem
+
+    with open(tmp_path / "a.docx", "rb") as fh:
+        assert layout_problem(fh, zipfile.ZipFile(fh)) is None
+    outcome, codes = check(pipeline, tmp_path / "a.docx")  # read by the Office reader, not the archive one
+    assert "CONTAINER_BROKEN" not in codes, (outcome, codes)
