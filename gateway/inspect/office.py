@@ -54,7 +54,6 @@ class PackageLimits:
     max_ratio: int = 200  # decompressed / compressed, for parts over ratio_floor
     ratio_floor: int = 1024 * 1024
     max_lines: int = 2_000_000
-    thumbnail_max_px: int = 512  # an application's page-1 preview this small is not read (see _thumbnail)
     seconds: float = 120.0
 
     @classmethod
@@ -91,6 +90,9 @@ _SPACES = {"tab": "\t", "br": "\n", "cr": "\n", "line-break": "\n", "noBreakHyph
 # sheet and slide names, cell values kept as attributes in ODF).
 _VISIBLE_ATTRS = {
     "descr", "title", "tooltip", "displayText", "prompt", "promptTitle", "error", "errorTitle", "string-value",
+    # displayed text kept in attributes: VML WordArt (v:textpath/@string), ODF list labels, form controls
+    "string", "num-prefix", "num-suffix", "bullet-char", "label", "caption", "prefix", "suffix", "text",
+    "value", "current-value", "placeholder",
 }
 _VAL_ELEMENTS = {"docVar", "statusText", "helpText", "default", "result", "listItem", "alias", "lvlText"}
 _NAME_ELEMENTS = {"sheet", "table", "page", "definedName", "docVar", "property"}
@@ -119,13 +121,8 @@ _FAST_PARTS = re.compile(
     r"ppt/(?:slides|notesslides|slidemasters|slidelayouts|notesmasters|handoutmasters)/[^/]+\.xml|"
     r"xl/drawings/drawing\d*\.xml|content\.xml|styles\.xml)$"
 )
-# Formatting parts: style, font, theme and view definitions hold no text of the document (names of styles
-# and fonts only); skipped for speed. Everything else XML is read.
-_FORMAT_PARTS = re.compile(
-    r"(?i)^(?:word/(?:styles|styleswitheffects|fonttable|websettings)\.xml|xl/styles\.xml|xl/calcchain\.xml|"
-    r"ppt/(?:presprops|viewprops|tablestyles)\.xml|(?:word|xl|ppt)/theme/[^/]+\.xml|"
-    r"ppt/theme/[^/]+\.xml)$"
-)
+# Names of non-XML, non-image parts that hold nothing shown (printer settings, fonts). A name only decides
+# for such parts: whatever sniffs as XML is read for text, as an image is OCR'd, as a document is a member.
 _OOXML_SKIP = re.compile(r"(?i)^(?:\[content_types\]\.xml|.*\.rels|.*/printersettings\d*\.bin|.*/fonts?/.*|"
                          r"word/fonts/.*|customui/.*\.png)$")
 _FONT_TYPES = ("application/x-fontdata", "application/vnd.openxmlformats-officedocument.obfuscatedfont",
@@ -370,6 +367,7 @@ class _PackageReader:
         self.shared: list[str] = []
         self.shared_used: set[int] = set()
         self.sheet_names: dict[str, str] = {}  # part name -> "sheet:Name"
+        self.caps = _Caps()
 
     def run(self) -> None:
         names = sorted(self.parts, key=self._order)
@@ -388,7 +386,9 @@ class _PackageReader:
             return (1, name)
         if low == "xl/sharedstrings.xml":
             return (2, name)
-        return (3, name)
+        if "styles" in posixpath.basename(low):  # caps styles known before the text that uses them
+            return (3, name)
+        return (4, name)
 
     # --- one part ---------------------------------------------------------------------------------------
 
@@ -397,20 +397,36 @@ class _PackageReader:
         ctype = self._ctype(name)
         if _MACRO_PARTS.search(low) or "vbaproject" in ctype or "activex" in ctype and low.endswith(".bin"):
             raise _Refused(Reason.of("OFFICE_MACROS", part=name))
-        if self.odf and (_ODF_META.match(low) or low.startswith("layout-cache")):
-            return  # package bookkeeping; layout-cache: page positions of old OpenOffice files, no text
-        if not self.odf and _FORMAT_PARTS.match(low):
+        # What a part is comes from its bytes, not its name or declared type: a main part renamed to
+        # styles.xml or a font, a picture named thumbnail or printerSettings, is still read.
+        head = self._head(info)
+        if _is_image(head):
+            self._binary(name, info, ctype)  # every picture, thumbnails included, goes to OCR
             return
-        if not self.odf and _OOXML_SKIP.match(low):
+        if _looks_xml(head) or self._is_xml(name, ctype):
             if low.endswith(".rels"):
                 self._rels(name, info)
+            self._xml(name, info)
+            return
+        if _is_document(head):
+            self._binary(name, info, ctype)
+            return
+        if self.odf and (_ODF_META.match(low) or low.startswith("layout-cache")):
+            return  # package bookkeeping; layout-cache: page positions of old OpenOffice files, no text
+        if not self.odf and _OOXML_SKIP.match(low):
             return
         if ctype.startswith(_FONT_TYPES) or low.endswith((".odttf", ".ttf", ".otf", ".fntdata")):
             return  # embedded fonts: glyph shapes, no text of the document
-        if self._is_xml(name, ctype):
-            self._xml(name, info)
-            return
         self._binary(name, info, ctype)
+
+    def _head(self, info) -> bytes:
+        if info.file_size <= 0:
+            return b""
+        with _open_part(self.zf, info, self.budget) as f:
+            try:
+                return f.read(512)
+            except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
+                raise _Refused(Reason.of("OFFICE_MALFORMED", detail=f"part {info.filename}: {type(exc).__name__}")) from exc
 
     def _ctype(self, name: str) -> str:
         if self.odf:
@@ -442,9 +458,12 @@ class _PackageReader:
     _sheet_rids: dict[str, str] = {}
 
     def _binary(self, name: str, info, ctype: str) -> None:
-        if self._thumbnail(name, info):
-            return
         if self.ex is None:
+            low = name.lower()
+            if low.startswith("docprops/thumbnail.") or low == "thumbnails/thumbnail.png":
+                # Without a work directory (direct calls only: inspect() always gives one) there is no OCR;
+                # the application's own preview alone does not make such a reading incomplete.
+                return
             self.result.unread.append(name)
             return
         # A part a recipient could open (a picture, an embedded workbook, an OLE object): a member of its own,
@@ -453,27 +472,6 @@ class _PackageReader:
             ref = _store(self.ex, f, location=f"part:{name}", name=posixpath.basename(name),
                          media_type=ctype or None, compressed=info.compress_size)
         self.result.members.append(ref)
-
-    def _thumbnail(self, name: str, info) -> bool:
-        """The page-1 preview an application writes for file browsers (docProps/thumbnail.*, ODF
-        Thumbnails/thumbnail.png; LibreOffice writes one into every ODF file, up to 512 px). A deliberate,
-        documented limit: a preview of at most `thumbnail_max_px` on each side is not read (it is what the
-        application drew from the text read here, and no document opens it); a larger one, or one no image
-        library can size, is a part like any other picture."""
-        low = name.lower()
-        if not (low.startswith("docprops/thumbnail.") or low == "thumbnails/thumbnail.png"):
-            return False
-        if info.file_size > 512 * 1024:
-            return False
-        try:
-            from PIL import Image
-
-            with Image.open(io.BytesIO(_read_part_bytes(self.zf, info, self.budget))) as im:
-                w, h = im.size
-        except Exception:  # noqa: BLE001 - not an image PIL reads (e.g. WMF): hand it on
-            return False
-        top = self.budget.limits.thumbnail_max_px
-        return w <= top and h <= top
 
     # --- XML text -------------------------------------------------------------------------------------------
 
@@ -505,7 +503,7 @@ class _PackageReader:
         where = _where_for_part(low, self.odf)
         walk = _walk_blocks if _FAST_PARTS.match(low) else _walk_text
         with _open_part(self.zf, info, self.budget) as f:
-            walk(f, name, where, self._emit, self.budget, self.kind if low == "content.xml" else "")
+            walk(f, name, where, self._emit, self.budget, self.kind if low == "content.xml" else "", self.caps)
 
     def _emit(self, text: str, where: str, page: int | None = None) -> None:
         text = text.strip()
@@ -514,7 +512,7 @@ class _PackageReader:
         self.budget.line()
         for piece in text.split("\n"):
             if piece.strip():
-                self.result.lines.append(Line(piece.strip(), where, page))
+                self.result.lines.append(Line(shown_case(piece.strip()), where, page))
 
     def _properties(self, name, info, core=False, app=False) -> None:
         """Core (and ODF meta) properties: every text value but dates and counters; app properties: the
@@ -627,6 +625,42 @@ class _PackageReader:
 def _excel_header_text(code: str) -> str:
     """Excel header/footer codes (&L, &C, &"Font,Bold", &12 ...) stripped to the text printed."""
     return re.sub(r'&(?:"[^"]*"|\d+|[LCRPNDTZFAKBIUSEXYGH]|&)', " ", code)
+
+
+_IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"II*\x00", b"MM\x00*", b"BM",
+                b"\x00\x00\x00\x0cjP  \r\n\x87\n", b"\xff\x4f\xff\x51", b"\xd7\xcd\xc6\x9a",
+                b"\x01\x00\x09\x00", b"\x02\x00\x09\x00")
+# Things a recipient could open: handed on even under a name that would otherwise be skipped.
+_DOC_MAGIC = (b"%PDF", b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", b"{\\rtf")
+
+
+def _is_image(head: bytes) -> bool:
+    if head.startswith(_IMAGE_MAGIC):
+        return True
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return True
+    return head[:4] == b"\x01\x00\x00\x00" and head[40:44] == b" EMF"
+
+
+def _is_document(head: bytes) -> bool:
+    return head.startswith(_DOC_MAGIC)
+
+
+def _looks_xml(head: bytes) -> bool:
+    """XML by content: '<' first (after a BOM and blanks) and printable text all through the head, so a
+    binary part that happens to start with '<' (an obfuscated font) is not taken for XML."""
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            text = head[: len(head) & ~1].decode("utf-16")
+        except UnicodeDecodeError:
+            return False
+    else:
+        text = head.removeprefix(b"\xef\xbb\xbf").decode("utf-8", "ignore")
+        if len(text.encode("utf-8")) < len(head.removeprefix(b"\xef\xbb\xbf")) - 4:
+            return False  # not UTF-8 text (a few bytes of a cut character at the end are allowed)
+    sample = text.lstrip()[:64]
+    return (sample.startswith("<") and len(sample) > 1 and (sample[1].isalpha() or sample[1] in "?!_")
+            and all(c.isprintable() or c in "\t\r\n" for c in sample))
 
 
 def _content_types(zf, parts, budget) -> dict[str, str]:
@@ -771,6 +805,12 @@ def _attr_lines(node, emit) -> None:
         local = _local(key)
         if not value or not value.strip():
             continue
+        if local == "formatCode":  # xlsx number format: its literals are shown in the cell
+            for literal in _numfmt_literals(value):
+                emit(literal, "numberformat")
+            continue
+        if local == "value" and tag in ("table-cell", "covered-table-cell"):
+            continue  # a cell's number (its shown text is a text:p or string-value)
         if (local in _VISIBLE_ATTRS or (local == "name" and tag in _NAME_ELEMENTS)
                 or (local == "val" and tag in _VAL_ELEMENTS)):
             emit(value, f"attr:{local}")
@@ -810,7 +850,8 @@ class _Places:
         return self.stack.pop()
 
 
-def _walk_text(f: BinaryIO, name: str, where: str, emit, budget: _Budget, kind: str = "") -> None:
+def _walk_text(f: BinaryIO, name: str, where: str, emit, budget: _Budget, kind: str = "",
+               caps: "_Caps | None" = None) -> None:
     """Every line of text in one XML part: each block element's text (nested blocks first: a text box in a
     paragraph is its own line), white-space elements as white space, visible attributes, and each piece of
     character data that stands outside any block as a line of its own (chart values, comment texts ...).
@@ -831,9 +872,15 @@ def _walk_text(f: BinaryIO, name: str, where: str, emit, budget: _Budget, kind: 
                 elem.text = _SPACES[tag]
             elif tag == "s":  # ODF text:s: c="n" spaces
                 elem.text = " "
+            elif tag == "sym":
+                elem.text = _sym_char(elem)
+        if caps is not None and tag in _FORMAT_TAGS:
+            caps.note(elem, tag)
         _attr_lines(elem, emit)
         if tag in _BLOCKS:
             depth -= 1
+            if caps is not None:
+                caps.apply(elem)
             emit(_text_of(elem), here)
             deleted = [d for d in elem.iter() if _local(d.tag) in _DELETED and d is not elem]
             if deleted:
@@ -853,11 +900,20 @@ _SPACE_TAGS = tuple("{*}" + t for t in _SPACES) + ("{*}s",)
 _ATTR_TAGS = tuple("{*}" + t for t in (
     "docPr", "cNvPr", "listItem", "docVar", "alias", "statusText", "helpText", "default", "result", "hyperlink",
     "hlinkClick", "lvlText", "table", "page", "frame", "image",
+    # displayed text in attributes: VML WordArt, ODF cells kept as values, list labels
+    "textpath", "table-cell", "covered-table-cell", "list-level-style-number", "list-level-style-bullet",
+    "outline-level-style", "control",
 ))
+_NUMBER_NS = "{urn:oasis:names:tc:opendocument:xmlns:datastyle:1.0}"
+# ODF number styles: literal text shown around (or instead of) a cell's number
+_NUMBER_TEXT_TAGS = tuple(_NUMBER_NS + t for t in ("text", "currency-symbol", "embedded-text", "text-content"))
+_FORMAT_TAGS = frozenset({"caps", "smallCaps", "basedOn", "text-properties", "style"})
+_FORMAT_TAG_FILTER = ("{*}style", "{*}text-properties", "{*}sym")
 _DELETED_TAGS = ("{*}del", "{*}moveFrom")
 
 
-def _walk_blocks(f: BinaryIO, name: str, where: str, emit, budget: _Budget, kind: str = "") -> None:
+def _walk_blocks(f: BinaryIO, name: str, where: str, emit, budget: _Budget, kind: str = "",
+                 caps: "_Caps | None" = None) -> None:
     """The fast path for parts whose text all stands in paragraphs: lxml yields each paragraph when it
     ends (nested paragraphs — a text box's — first), its text is joined in C with tabs and breaks as white
     space, its place comes from its ancestors. Visible attributes of the elements inside are read too.
@@ -868,11 +924,23 @@ def _walk_blocks(f: BinaryIO, name: str, where: str, emit, budget: _Budget, kind
     pages: dict[int, int] = {}
     places: dict = {}  # parent element -> place (paragraphs of one body, cell, text box share it)
     deleted = False
-    for _, elem in _iterparse(f, name, ("end",), tag=_BLOCK_TAGS + _ATTR_TAGS + _SPACE_TAGS + _DELETED_TAGS):
+    caps = caps if caps is not None else _Caps()
+    tags = _BLOCK_TAGS + _ATTR_TAGS + _SPACE_TAGS + _DELETED_TAGS + _FORMAT_TAG_FILTER + _NUMBER_TEXT_TAGS
+    for _, elem in _iterparse(f, name, ("end",), tag=tags):
         tag = _local(elem.tag)
         if tag in _SPACES or tag == "s":
             if not len(elem):
                 elem.text = " " if tag == "s" else _SPACES[tag]
+            continue
+        if tag == "sym":
+            if not len(elem):
+                elem.text = _sym_char(elem)
+            continue
+        if tag in _FORMAT_TAGS:
+            caps.note(elem, tag)
+            continue
+        if elem.tag.startswith(_NUMBER_NS):
+            emit(string(elem), "numberformat")
             continue
         if tag in _DELETED:
             emit(string(elem), "deleted")
@@ -887,6 +955,7 @@ def _walk_blocks(f: BinaryIO, name: str, where: str, emit, budget: _Budget, kind
             here = _block_place(elem, where, kind, pages)
             if parent is not None:
                 places[parent] = here
+        caps.apply(elem)
         emit(string(elem), here)
         if deleted:  # the paragraph as it reads once the changes are accepted
             emit(_text_without(elem, _DELETED), here)
@@ -938,6 +1007,164 @@ def _text_without(elem, skip: frozenset) -> str:
     return "".join(out)
 
 
+def _sym_char(elem) -> str:
+    """w:sym: the character it shows (symbol-font code points F0xx stand for xx of that font)."""
+    code = next((v for k, v in elem.attrib.items() if _local(k) == "char"), "")
+    try:
+        n = int(code, 16)
+    except ValueError:
+        return ""
+    if 0xF020 <= n <= 0xF0FF:
+        n -= 0xF000
+    return chr(n) if 0 < n < 0x110000 and not 0xD800 <= n < 0xE000 else ""
+
+
+def _numfmt_literals(code: str) -> list[str]:
+    """The literal text of an Excel number format, one string per section: "quoted", \\x escapes and the
+    symbol of a [$symbol-locale] tag are shown in the cell."""
+    out: list[str] = []
+    buf: list[str] = []
+    i = 0
+    while i < len(code):
+        c = code[i]
+        if c == '"':
+            j = code.find('"', i + 1)
+            j = len(code) if j < 0 else j
+            buf.append(code[i + 1 : j])
+            i = j + 1
+            continue
+        if c == "\\" and i + 1 < len(code):
+            buf.append(code[i + 1])
+            i += 2
+            continue
+        if c == "[":
+            j = code.find("]", i + 1)
+            j = len(code) if j < 0 else j
+            inner = code[i + 1 : j]
+            if inner.startswith("$"):
+                buf.append(inner[1:].split("-", 1)[0])
+            i = j + 1
+            continue
+        if c == ";":
+            out.append("".join(buf))
+            buf = []
+        i += 1
+    out.append("".join(buf))
+    return [t for t in out if t.strip()]
+
+
+def _attr(elem, local: str) -> str | None:
+    for k, v in elem.attrib.items():
+        if _local(k) == local:
+            return v
+    return None
+
+
+def _on(elem) -> bool:
+    val = _attr(elem, "val")
+    return val is None or val.lower() not in ("0", "false", "off", "none")
+
+
+def _upper_tree(node) -> None:
+    if node.text:
+        node.text = node.text.upper()
+    for child in node.iter():
+        if child is not node:
+            if child.text:
+                child.text = child.text.upper()
+            if child.tail:
+                child.tail = child.tail.upper()
+
+
+class _Caps:
+    """Text shown in capitals by formatting (Word w:caps / w:smallCaps on a run or its style, DrawingML
+    cap="all", ODF fo:text-transform="uppercase" / fo:font-variant="small-caps" on a span or paragraph
+    style): upper-cased in place before the paragraph is read, as a person sees it (marks want capitals)."""
+
+    def __init__(self) -> None:
+        self.styles: set[str] = set()
+        self.parents: dict[str, str] = {}
+        from lxml import etree
+
+        self._has_caps = etree.XPath(
+            "boolean(.//*[local-name()='caps' or local-name()='smallCaps' or @cap='all' or @cap='small'])")
+
+    def note(self, elem, tag: str) -> None:
+        """A style definition's pieces, as the parser meets them."""
+        parent = elem.getparent()
+        if tag in ("caps", "smallCaps"):
+            style = parent.getparent() if parent is not None else None
+            if style is not None and _local(style.tag) == "style" and _on(elem) and _attr(style, "styleId"):
+                self.styles.add(_attr(style, "styleId"))
+        elif tag == "basedOn":
+            if parent is not None and _attr(parent, "styleId") and _attr(elem, "val"):
+                self.parents[_attr(parent, "styleId")] = _attr(elem, "val")
+        elif tag == "text-properties":
+            if parent is not None and _local(parent.tag) == "style" and _attr(parent, "name") and (
+                    (_attr(elem, "text-transform") or "").lower() == "uppercase"
+                    or (_attr(elem, "font-variant") or "").lower() == "small-caps"):
+                self.styles.add(_attr(parent, "name"))
+        elif tag == "style":
+            name, base = _attr(elem, "name"), _attr(elem, "parent-style-name")
+            if name and base:
+                self.parents[name] = base
+
+    def is_caps(self, name: str | None) -> bool:
+        for _ in range(32):  # style inheritance, bounded (a loop is not followed forever)
+            if not name:
+                return False
+            if name in self.styles:
+                return True
+            name = self.parents.get(name)
+        return False
+
+    def apply(self, p) -> None:
+        if not self.styles and not self._has_caps(p):
+            return
+        style = _attr(p, "style-name")
+        if style is None:
+            ppr = next((c for c in p if _local(c.tag) == "pPr"), None)
+            pstyle = next((c for c in ppr if _local(c.tag) == "pStyle"), None) if ppr is not None else None
+            style = _attr(pstyle, "val") if pstyle is not None else None
+        if self.is_caps(style):
+            _upper_tree(p)
+            return
+        for node in p.iter():
+            tag = _local(node.tag)
+            if tag == "r":
+                rpr = next((c for c in node if _local(c.tag) == "rPr"), None)
+                if rpr is None:
+                    continue
+                if (rpr.get("cap") in ("all", "small") or any(
+                        (_local(x.tag) in ("caps", "smallCaps") and _on(x))
+                        or (_local(x.tag) == "rStyle" and self.is_caps(_attr(x, "val"))) for x in rpr)):
+                    for child in node.iter():
+                        if child.text:
+                            child.text = child.text.upper()
+            elif tag in ("span", "a") and self.is_caps(_attr(node, "style-name")):
+                for child in node.iter():
+                    if child.text:
+                        child.text = child.text.upper()
+                    if child.tail and child is not node:
+                        child.tail = child.tail.upper()
+
+
+_MARK_WORD = re.compile(r"^\W*(?:tối|tuyệt|toi|tuyet)?(?:mật|mat)\W*$")
+_SQUEEZE = re.compile(r"[\s\-_.·]+")
+
+
+def shown_case(text: str) -> str:
+    """A line that is only a secrecy-mark word in any case ("mật", "Tối mật", "m ậ t") is returned in capitals.
+    These formats are not rendered here, so how it is shown (caps by a style, a font of capitals, WordArt)
+    is not known: a paragraph of that one word is read as the stamp it most likely is. Prose is untouched."""
+    if len(text) > 40 or text.isupper() or sum(c.isalpha() for c in text) > 10:
+        return text
+    from gateway.inspect.marks import normalise
+
+    folded = _SQUEEZE.sub("", normalise(text).casefold())
+    return text.upper() if _MARK_WORD.match(folded) else text
+
+
 # --- flat XML (one-file ODF, Word/Excel 2003 XML) --------------------------------------------------------------
 
 
@@ -952,7 +1179,7 @@ def _read_flat(fh: BinaryIO, media: str, limits: PackageLimits, deadline: float)
             budget.line()
             for piece in text.split("\n"):
                 if piece.strip():
-                    result.lines.append(Line(piece.strip(), where, page))
+                    result.lines.append(Line(shown_case(piece.strip()), where, page))
 
     class _Counted(io.RawIOBase):
         def readable(self):
@@ -965,7 +1192,7 @@ def _read_flat(fh: BinaryIO, media: str, limits: PackageLimits, deadline: float)
             return len(data)
 
     try:
-        _walk_text(io.BufferedReader(_Counted(), 64 * 1024), "document", "body", emit, budget)
+        _walk_text(io.BufferedReader(_Counted(), 64 * 1024), "document", "body", emit, budget, "", _Caps())
     except _Refused as refused:
         result.incomplete.append(refused.reason)
     # Binary data inside flat XML (office:binary-data, w:binData, pictures) is base64 text: it was read as

@@ -23,6 +23,7 @@ import re
 import time
 from typing import BinaryIO
 
+from gateway.inspect.office import shown_case
 from gateway.inspect.reading import Line, MemberRef, Reading
 from gateway.model import Reason, SignFormat
 
@@ -60,9 +61,10 @@ _CHARSETS = {0: None, 163: 1258, 238: 1250, 204: 1251, 161: 1253, 162: 1254, 177
 
 
 class _State:
-    __slots__ = ("skip", "uc", "where", "font", "dest", "info", "fonttbl")
+    __slots__ = ("skip", "uc", "where", "font", "dest", "info", "fonttbl", "caps", "upr")
 
-    def __init__(self, skip=False, uc=1, where="body", font=None, dest=None, info=None, fonttbl=False):
+    def __init__(self, skip=False, uc=1, where="body", font=None, dest=None, info=None, fonttbl=False,
+                 caps=False, upr=None):
         self.skip = skip
         self.uc = uc
         self.where = where
@@ -70,9 +72,17 @@ class _State:
         self.dest = dest
         self.info = info
         self.fonttbl = fonttbl
+        self.caps = caps  # \caps / \scaps: shown in capitals
+        self.upr = upr  # inside \upr: the place its \ud (Unicode) group is read in
 
     def copy(self) -> "_State":
-        return _State(self.skip, self.uc, self.where, self.font, None, self.info, self.fonttbl)
+        child = _State(self.skip, self.uc, self.where, self.font, None, self.info, self.fonttbl, self.caps)
+        if self.upr is not None:
+            # \upr{ansi}{\*\ud{unicode}}: a Unicode reader shows only the \ud group. The ANSI twin is read
+            # too (a non-Unicode reader shows it) but in a place of its own, never glued to the \ud text.
+            child.where = self.upr + ":ansi"
+            child.upr = None
+        return child
 
 
 def read(fh: BinaryIO, settings=None, *, ex=None) -> Reading:
@@ -135,9 +145,10 @@ class _Reader:
     def _flush_bytes(self, st: _State) -> None:
         if self.bytes_buf:
             try:
-                self.buf.append(bytes(self.bytes_buf).decode(self._codec(st)))
+                text = bytes(self.bytes_buf).decode(self._codec(st))
             except (UnicodeDecodeError, LookupError):
-                self.buf.append(bytes(self.bytes_buf).decode("cp1252", "replace"))
+                text = bytes(self.bytes_buf).decode("cp1252", "replace")
+            self.buf.append(text.upper() if st.caps else text)
             self.bytes_buf.clear()
 
     def _text(self, st: _State, text: str) -> None:
@@ -147,6 +158,8 @@ class _Reader:
         if st.where != self.buf_where:
             self._line()
             self.buf_where = st.where
+        if st.caps:
+            text = text.upper()
         if st.info is not None:
             st.info.append(text)
             return
@@ -157,7 +170,7 @@ class _Reader:
         self.buf.clear()
         for piece in text.split("\n"):
             if piece.strip():
-                self.lines.append(Line(piece.strip(), self.buf_where))
+                self.lines.append(Line(shown_case(piece.strip()), self.buf_where))
 
     # --- the grammar ----------------------------------------------------------------------------------
 
@@ -255,6 +268,21 @@ class _Reader:
             return pos
         if word == b"fcharset" and n is not None and st.fonttbl and self.font_no is not None:
             self.fonts[self.font_no] = _CHARSETS.get(n)
+            return pos
+        if word in (b"caps", b"scaps"):
+            self._flush_bytes(st)
+            st.caps = n is None or n != 0
+            return pos
+        if word == b"plain":  # character formatting reset
+            self._flush_bytes(st)
+            st.caps = False
+            return pos
+        if word == b"upr":
+            st.upr = st.where
+            return pos
+        if word == b"ud" and st.where.endswith(":ansi"):
+            self._text(st, "")
+            st.where = st.where[: -len(":ansi")]
             return pos
         if word == b"fonttbl":
             st.skip = True

@@ -1,0 +1,277 @@
+"""Office reading fail-opens (adversarial review): text and pictures an office file shows but the reader skipped.
+
+Each hostile construction carries a "MẬT" a person sees and must BLOCK; a control of the same construction
+without the mark must still SIGN (so each test can fail). Prose with "bí mật" / "mật độ" / "bảo mật" signs.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from gateway.audit import AuditLog
+from gateway.model import Channel, DocKind, Document, Outcome
+from gateway.pipeline import Pipeline
+
+pytestmark = pytest.mark.hsm
+
+BODY = "Công văn về việc họp giao ban."
+W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+
+
+@pytest.fixture(scope="module")
+def pipeline(dev_settings, tmp_path_factory):
+    audit = AuditLog.at(tmp_path_factory.mktemp("audit") / "log.sqlite3")
+    with Pipeline(dev_settings, audit=audit) as p:
+        yield p
+    audit.close()
+
+
+def _outcome(pipeline, tmp_path: Path, name: str, data: bytes) -> Outcome:
+    path = tmp_path / name
+    path.write_bytes(data)
+    res = pipeline.process(Document(channel=Channel.SMTP, name=name, path=path, kind=DocKind.CORRESPONDENCE),
+                           out_dir=tmp_path / f"out-{name}")
+    return res.outcome
+
+
+def _assert_pair(pipeline, tmp_path, name, hostile: bytes, control: bytes) -> None:
+    assert _outcome(pipeline, tmp_path, "h-" + name, hostile) is Outcome.BLOCK
+    assert _outcome(pipeline, tmp_path, "c-" + name, control) is Outcome.SIGN
+
+
+# --- builders ------------------------------------------------------------------------------------------------
+
+
+def _files(data: bytes) -> dict[str, bytes]:
+    z = zipfile.ZipFile(io.BytesIO(data))
+    return {i.filename: z.read(i) for i in z.infolist()}
+
+
+def _zip(files: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for n, v in files.items():
+            z.writestr(n, v)
+    return out.getvalue()
+
+
+def _docx(paragraphs=("",)) -> bytes:
+    import docx
+
+    d = docx.Document()
+    for p in paragraphs:
+        d.add_paragraph(p)
+    out = io.BytesIO()
+    d.save(out)
+    return out.getvalue()
+
+
+def _docx_body(body_xml: str) -> bytes:
+    """A docx whose body is `body_xml` (w:, v:, o: prefixes bound by python-docx's template)."""
+    files = _files(_docx())
+    doc = files["word/document.xml"]
+    s = doc.index(b"<w:body>") + len(b"<w:body>")
+    e = doc.index(b"<w:sectPr")
+    files["word/document.xml"] = doc[:s] + body_xml.encode() + doc[e:]
+    return _zip(files)
+
+
+def _para(text: str, rpr: str = "") -> str:
+    return f"<w:p><w:r>{'<w:rPr>' + rpr + '</w:rPr>' if rpr else ''}<w:t>{text}</w:t></w:r></w:p>"
+
+
+ODF_NS = ('xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+          'xmlns:style="urn:oasis:names:tc:opendocument:xmlns:style:1.0" '
+          'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" '
+          'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+          'xmlns:number="urn:oasis:names:tc:opendocument:xmlns:datastyle:1.0" '
+          'xmlns:fo="urn:oasis:names:tc:opendocument:xmlns:xsl-fo-compatible:1.0" office:version="1.2"')
+ODT = "application/vnd.oasis.opendocument.text"
+ODS = "application/vnd.oasis.opendocument.spreadsheet"
+
+
+def _odf(mt: str, auto: str, body: str) -> bytes:
+    content = (f'<?xml version="1.0" encoding="UTF-8"?><office:document-content {ODF_NS}>'
+               f"<office:automatic-styles>{auto}</office:automatic-styles><office:body>{body}</office:body>"
+               "</office:document-content>")
+    manifest = ('<?xml version="1.0" encoding="UTF-8"?><manifest:manifest '
+                'xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2">'
+                f'<manifest:file-entry manifest:full-path="/" manifest:media-type="{mt}"/>'
+                '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
+                "</manifest:manifest>")
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        z.writestr(zipfile.ZipInfo("mimetype"), mt)
+        z.writestr("content.xml", content, zipfile.ZIP_DEFLATED)
+        z.writestr("META-INF/manifest.xml", manifest, zipfile.ZIP_DEFLATED)
+    return out.getvalue()
+
+
+def _ods_rows(first_row: str, auto: str = "") -> bytes:
+    row = ('<table:table-row><table:table-cell office:value-type="string"><text:p>Báo cáo tình hình</text:p>'
+           "</table:table-cell></table:table-row>")
+    return _odf(ODS, auto, f'<office:spreadsheet><table:table table:name="Sheet1">{first_row}{row}'
+                           "</table:table></office:spreadsheet>")
+
+
+# --- 1. parts chosen by name ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("newname", ["word/styles.xml", "word/document.ttf", "word/theme/theme9.xml"])
+def test_main_part_under_a_skipped_name_is_read(pipeline, tmp_path, newname):
+    def move(data: bytes) -> bytes:
+        files = _files(data)
+        doc = files.pop("word/document.xml")
+        rels = files.pop("word/_rels/document.xml.rels")
+        if newname == "word/styles.xml":
+            files["word/styles2.xml"] = files.pop("word/styles.xml")
+            rels = rels.replace(b'Target="styles.xml"', b'Target="styles2.xml"')
+            files["[Content_Types].xml"] = files["[Content_Types].xml"].replace(b"/word/styles.xml", b"/word/styles2.xml")
+        files[newname] = doc
+        d, b = newname.rsplit("/", 1)
+        if d != "word":
+            rels = re.sub(rb'Target="(?!http)([^"]+)"', lambda m: b'Target="/word/' + m.group(1) + b'"', rels)
+        files[f"{d}/_rels/{b}.rels"] = rels
+        files["[Content_Types].xml"] = files["[Content_Types].xml"].replace(b"/word/document.xml", ("/" + newname).encode())
+        files["_rels/.rels"] = files["_rels/.rels"].replace(b"word/document.xml", newname.encode())
+        return _zip(files)
+
+    _assert_pair(pipeline, tmp_path, "moved.docx", move(_docx(["MẬT", BODY])), move(_docx([BODY])))
+
+
+def _stamp_png(text: str) -> bytes:
+    from PIL import Image, ImageDraw, ImageFont
+
+    img = Image.new("RGB", (500, 200), "white")
+    dr = ImageDraw.Draw(img)
+    font = ImageFont.truetype("/usr/share/fonts/truetype/liberation2/LiberationSerif-Bold.ttf", 90)
+    if text:
+        dr.rectangle([20, 20, 480, 180], outline=(200, 0, 0), width=6)
+        dr.text((250, 100), text, font=font, fill=(200, 0, 0), anchor="mm")
+    out = io.BytesIO()
+    img.save(out, "PNG")
+    return out.getvalue()
+
+
+def test_picture_under_skipped_names_is_ocred(pipeline, tmp_path):
+    """A stamp picture kept as the thumbnail, under word/fonts/, and as printerSettings1.bin."""
+    def build(png: bytes) -> bytes:
+        files = _files(_docx([BODY]))
+        files.pop("docProps/thumbnail.jpeg", None)
+        files["_rels/.rels"] = re.sub(rb"<Relationship [^>]*thumbnail[^>]*/>", b"", files["_rels/.rels"])
+        files["docProps/thumbnail.png"] = png
+        files["word/fonts/stamp.png"] = png
+        files["word/printerSettings/printerSettings1.bin"] = png
+        return _zip(files)
+
+    _assert_pair(pipeline, tmp_path, "pic.docx", build(_stamp_png("MẬT")), build(_stamp_png("")))
+
+
+# --- 2. text kept in attributes ------------------------------------------------------------------------------
+
+
+def test_vml_wordart_textpath_string(pipeline, tmp_path):
+    def wordart(text):
+        return _docx_body(
+            '<w:p><w:r><w:pict><v:shape id="wa1" type="#_x0000_t136" style="width:150pt;height:50pt" fillcolor="red">'
+            f'<v:textpath style="font-family:&quot;Times New Roman&quot;" string="{text}"/></v:shape></w:pict></w:r></w:p>'
+            + _para(BODY))
+
+    _assert_pair(pipeline, tmp_path, "wordart.docx", wordart("MẬT"), wordart("Dự thảo"))
+
+
+def test_wsym_characters(pipeline, tmp_path):
+    def sym(chars):
+        syms = "".join(f'<w:sym w:font="Times New Roman" w:char="{c}"/>' for c in chars)
+        return _docx_body(f"<w:p><w:r>{syms}</w:r></w:p>" + _para(BODY))
+
+    _assert_pair(pipeline, tmp_path, "sym.docx", sym(["004D", "1EAC", "0054"]), sym(["0044", "1EF0"]))
+
+
+def test_xlsx_number_format_literal(pipeline, tmp_path):
+    import openpyxl
+
+    def book(fmt):
+        wb = openpyxl.Workbook()
+        ws = wb.active
+        ws["A1"] = 1
+        ws["A1"].number_format = fmt
+        ws["A2"] = "Báo cáo tình hình"
+        out = io.BytesIO()
+        wb.save(out)
+        return out.getvalue()
+
+    _assert_pair(pipeline, tmp_path, "numfmt.xlsx", book('"MẬT"'), book('#,##0" đồng"'))
+
+
+@pytest.mark.parametrize("case", ["numstyle", "stringvalue", "numprefix"])
+def test_odf_text_outside_paragraphs(pipeline, tmp_path, case):
+    def build(word):
+        if case == "numstyle":
+            return _ods_rows(
+                '<table:table-row><table:table-cell table:style-name="ce1" office:value-type="float" office:value="1"/>'
+                "</table:table-row>",
+                f'<number:number-style style:name="N99"><number:text>{word}</number:text></number:number-style>'
+                '<style:style style:name="ce1" style:family="table-cell" style:data-style-name="N99"/>')
+        if case == "stringvalue":
+            return _ods_rows('<table:table-row><table:table-cell office:value-type="string" '
+                             f'office:string-value="{word}"/></table:table-row>')
+        return _odf(ODT, f'<text:list-style style:name="L1"><text:list-level-style-number text:level="1" '
+                         f'style:num-prefix="{word}" style:num-format=""><style:list-level-properties/>'
+                         "</text:list-level-style-number></text:list-style>",
+                    '<office:text><text:list text:style-name="L1"><text:list-item><text:p></text:p></text:list-item>'
+                    f"</text:list><text:p>{BODY}</text:p></office:text>")
+
+    ext = "odt" if case == "numprefix" else "ods"
+    _assert_pair(pipeline, tmp_path, f"{case}.{ext}", build("MẬT"), build("Mục"))
+
+
+# --- 3. capitals by formatting, and a lone mark word in any case ------------------------------------------
+
+
+def test_docx_caps_run(pipeline, tmp_path):
+    _assert_pair(pipeline, tmp_path, "caps.docx",
+                 _docx_body(_para("mật", "<w:b/><w:caps/>") + _para(BODY)),
+                 _docx_body(_para("mục", "<w:b/><w:caps/>") + _para(BODY)))
+
+
+def test_docx_caps_inside_prose_run(pipeline, tmp_path):
+    """Only the run set in capitals is upper-cased: "mật" shown as MẬT after a colon is a mark."""
+    _assert_pair(pipeline, tmp_path, "capsrun.docx",
+                 _docx_body('<w:p><w:r><w:t xml:space="preserve">Độ khẩn: thường. Độ mật: </w:t></w:r>'
+                            '<w:r><w:rPr><w:caps/></w:rPr><w:t>mật</w:t></w:r></w:p>' + _para(BODY)),
+                 _docx_body('<w:p><w:r><w:t xml:space="preserve">Đây là thông tin bảo </w:t></w:r>'
+                            '<w:r><w:rPr><w:caps w:val="0"/></w:rPr><w:t>mật</w:t></w:r></w:p>' + _para(BODY)))
+
+
+def test_odt_text_transform_style(pipeline, tmp_path):
+    def build(word):
+        return _odf(ODT, '<style:style style:name="T1" style:family="text"><style:text-properties '
+                         'fo:text-transform="uppercase"/></style:style>',
+                    f'<office:text><text:p>Trích yếu <text:span text:style-name="T1">{word}</text:span></text:p>'
+                    f'<text:p>{BODY}</text:p></office:text>')
+
+    # "Trích yếu MẬT": upper MẬT after lower-case words fires; the control's "MỤC" is no mark
+    _assert_pair(pipeline, tmp_path, "caps.odt", build("mật"), build("mục"))
+
+
+def test_rtf_caps_and_upr(pipeline, tmp_path):
+    body = r"\ql C\u244?ng v\u259?n v\u7873? vi\u7879?c h\u7885?p.\par}"
+    head = r"{\rtf1\ansi\ansicpg1258\deff0{\fonttbl{\f0 Times New Roman;}}\f0\qc "
+    _assert_pair(pipeline, tmp_path, "caps.rtf", (head + r"{\b\caps m\u7853?t}\par" + body).encode(),
+                 (head + r"{\b\caps m\u7909?c}\par" + body).encode())
+    _assert_pair(pipeline, tmp_path, "upr.rtf", (head + r"{\b\upr{M?T}{\*\ud{M\u7852?T}}}\par" + body).encode(),
+                 (head + r"{\b\upr{M?C}{\*\ud{M\u7908?C}}}\par" + body).encode())
+
+
+def test_lone_mark_word_any_case_blocks_prose_signs(pipeline, tmp_path):
+    assert _outcome(pipeline, tmp_path, "lone.docx", _docx(["mật", BODY])) is Outcome.BLOCK
+    assert _outcome(pipeline, tmp_path, "lone2.docx", _docx(["Tối mật", BODY])) is Outcome.BLOCK
+    prose = _docx(["Giữ bí mật thông tin theo quy định.", "Mật độ dân số tăng.", "Công tác bảo mật được tăng cường.",
+                   "bí", "mật", "độ dân số"])
+    assert _outcome(pipeline, tmp_path, "prose.docx", prose) is Outcome.SIGN
