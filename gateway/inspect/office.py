@@ -268,6 +268,12 @@ def _open_zip(fh: BinaryIO, limits: PackageLimits) -> tuple[zipfile.ZipFile, dic
         zf = zipfile.ZipFile(fh)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
         raise _Refused(Reason.of("OFFICE_MALFORMED", detail=f"not a readable ZIP package ({type(exc).__name__})")) from exc
+    from gateway.inspect.container_zip import layout_problem
+
+    # another archive joined before or after the package (7-Zip shows it; zipfile reads one): two documents
+    problem = layout_problem(fh, zf)
+    if problem:
+        raise _Refused(Reason.of("OFFICE_MALFORMED", detail=f"not one ZIP package: {problem}"))
     infos = zf.infolist()
     if len(infos) > limits.max_parts:
         raise _Refused(Reason.of("OFFICE_LIMIT", detail=f"{len(infos)} parts, over {limits.max_parts}"))

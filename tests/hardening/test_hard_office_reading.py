@@ -275,3 +275,15 @@ def test_lone_mark_word_any_case_blocks_prose_signs(pipeline, tmp_path):
     prose = _docx(["Giữ bí mật thông tin theo quy định.", "Mật độ dân số tăng.", "Công tác bảo mật được tăng cường.",
                    "bí", "mật", "độ dân số"])
     assert _outcome(pipeline, tmp_path, "prose.docx", prose) is Outcome.SIGN
+
+
+def test_docx_joined_to_another_zip_is_refused(pipeline, tmp_path):
+    """An archive joined before the package: zipfile reads the package, 7-Zip shows the other archive's
+    files. One file, two contents: refused (it was signed as the package alone)."""
+    hidden = _zip({"secret.txt": "TỐI MẬT".encode()})
+    path = tmp_path / "joined.docx"
+    path.write_bytes(hidden + _docx(("Kính gửi các cơ quan.",)))
+    res = pipeline.process(Document(channel=Channel.SMTP, name=path.name, path=path, kind=DocKind.CORRESPONDENCE),
+                           out_dir=tmp_path / "out-joined")
+    assert res.outcome is Outcome.REJECT and "OFFICE_MALFORMED" in [r.code for r in res.decision.reasons], res
+    assert _outcome(pipeline, tmp_path, "plain.docx", _docx(("Kính gửi các cơ quan.",))) is Outcome.SIGN
