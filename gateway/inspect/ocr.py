@@ -17,6 +17,12 @@ What is read (pdf pages, via `pdf_page`):
   outline accounts for (`_unaccounted`: a form nested deeper than the object walk goes, a pattern's cell, a
   shading), rules, frames and fills left out: that region at 300 dpi;
 - an image document (PNG, JPEG, TIFF (every frame), GIF, BMP, WebP: `read_image`): the whole image.
+How a region is prepared (`_prepare`): binarised with frames and rules taken away (`unframe`); a small image is
+read with them too (a 20-25 pt letter's stem is as long as a stamp's frame); light ink on a clean background
+(grey 0.8, yellow, light blue: `_light_ink`) is contrast-stretched, pale ink beside dark writing (a grey stamp
+or watermark under the text: `_pale`) is read as a layer of its own, like red ink; thin outlines enclosing
+shapes (hollow, stroked letters) are read filled too (`_filled`); a stamp-sized region, red ink and the pale
+layer are read turned upright too when askew by 6-45 degrees (`_upright`, the angle from the ink).
 Each recognised line becomes a `Line` with where="ocr:pageN" (or "ocr:image"), its box in page points;
 a line read from a small image or outline group on a text page is marked `framed` (it is a stamp).
 
@@ -333,33 +339,281 @@ def _scattered(mask) -> bool:
     return red > 0 and pairs / red < max(0.45, 2 * float(mask.mean()))
 
 
-def _prepare(img, clean: bool = True, grey=None, grainy: bool | None = None):
+def _prepare(img, clean: bool = True, grey=None, grainy: bool | None = None, stamp: bool = False):
     """The images to read for one region: the grey image when it is legible, plus its red ink if any; each
     binarised with ruled lines and frames removed (Tesseract reads a boxed stamp as a picture otherwise),
     with a white margin, at every level of the pyramid: [(image, reduction)]. With clean=False, the bare
     legible images (a test of whether anything is written). `grey`: the grey pixels as a numpy array when the
     caller has them (a PIL image gives numpy its pixels only by copying them through an encoder); `grainy`:
-    whether the grey image is grainy, when the caller measured it already (`grain` costs tens of ms a page)."""
+    whether the grey image is grainy, when the caller measured it already (`grain` costs tens of ms a page).
+    `stamp`: a stamp-sized region, whose writing may be askew (a rubber stamp, a tilted watermark): read
+    upright too (`_upright`); red ink is a stamp wherever it is."""
     from PIL import ImageFilter, ImageOps
 
     gray = img.convert("L")
     out = []
+    pale = None
     kind = legible(gray if grey is None else grey)
     if kind is None:
-        gray, kind = _through_grain(gray, grainy) or (gray, None)
+        light = None if grainy else _light_ink(img, grey)
+        if light is not None:
+            gray, kind = light, "ink"
+        else:
+            gray, kind = _through_grain(gray, grainy) or (gray, None)
     elif clean and (grain(gray) >= GRAINY if grainy is None else grainy):
         gray = gray.filter(ImageFilter.GaussianBlur(1.2))  # speckle left after binarising hides a boxed stamp
     if kind == "ink":
         out.append(gray)
+        pale = _pale(gray) if clean and not grainy else None
+        if pale is not None:
+            out.append(pale)
     elif kind == "inverted":
         out.append(ImageOps.invert(gray))
+    tilted, red = [], None
     if img.mode not in ("L", "1", "LA", "I", "I;16"):
         red = red_ink(img)
         if red is not None:
             out.append(red)
+            if clean:
+                tilted.append(red)
     if not clean:
         return out
-    return [(ImageOps.expand(unframe(level), MARGIN, fill=255), f) for i in out for level, f in _pyramid(i)]
+    if stamp and out and out[0] is not red:
+        tilted.append(out[0])
+    if pale is not None:
+        tilted.append(pale)
+    for i in list(out):
+        if i.size[0] * i.size[1] <= HOLLOW_PIXELS:
+            solid = _filled(i)
+            if solid is not None:
+                out.append(solid)
+                if any(i is t for t in tilted):
+                    tilted.append(solid)
+    for i in tilted:
+        turned = _upright(i)
+        if turned is not None:
+            out.append(turned)
+    prepared = []
+    for i in out:
+        for level, f in _pyramid(i):
+            stripped, whole = _unframed_both(level)
+            prepared.append((ImageOps.expand(stripped, MARGIN, fill=255), f))
+            if whole is not None:
+                prepared.append((ImageOps.expand(whole, MARGIN, fill=255), f))
+    return prepared
+
+
+BOTH_READINGS_PIXELS = 1_500_000  # a region up to this (a stamp, a line of large letters) is read with and without
+# its long strokes when some were taken away: the stems and bars of 20-25 pt letters at 300 dpi are 60-100 px
+
+
+def _unframed_both(gray):
+    """(`gray` binarised without its frames and rules, the same binarised with them when some were taken away
+    from a small image, else None): what was taken for a rule may be a large letter's stem, and the reading
+    that finds a mark wins."""
+    from PIL import Image
+
+    stripped, ink, lines = unframe(gray, parts=True)
+    if lines is None or not lines.any() or ink.size > BOTH_READINGS_PIXELS:
+        return stripped, None
+    import numpy as np
+
+    return stripped, Image.fromarray(np.where(ink, 0, 255).astype(np.uint8), "L")
+
+
+LIGHT_GROUND = 12  # grey levels: a clean background stays this close to its commonest grey
+LIGHT_INK = 32  # grey levels from the background (darkest channel): light ink a person still reads (grey 0.8
+# on white is 51 away, yellow ~255, light blue 77); noise of a clean render or scan stays within a few levels
+
+
+def _light_ink(img, grey=None):
+    """Light ink (a pale grey, yellow or light blue mark) on a clean uniform background, which `legible`
+    takes for blank: the darkest channel (yellow on white is dark there) contrast-stretched so the ink is
+    black and the background white, or None. Only on a clean background (most pixels within LIGHT_GROUND of
+    its grey) and for ink drawn in strokes (`_scattered` is noise): grain is not stretched into writing."""
+    import numpy as np
+    from PIL import Image
+
+    from gateway.inspect.pixels import darkest
+
+    if grey is not None:
+        a = np.asarray(grey, dtype=np.uint8)
+    elif img.mode in ("L", "1", "I", "I;16", "LA"):
+        a = np.asarray(img.convert("L"), dtype=np.uint8)
+    else:
+        a = darkest(np.asarray(img.convert("RGB")))
+    if a.ndim != 2 or a.size == 0:
+        return None
+    small = a[::2, ::2] if a.size > 1_000_000 else a
+    hist = np.bincount(small.ravel(), minlength=256)
+    mode = int(hist.argmax())
+    if mode < 2 * LIGHT_INK or hist[max(0, mode - LIGHT_GROUND): mode + LIGHT_GROUND + 1].sum() < 0.6 * small.size:
+        return None
+    if hist[: mode - LIGHT_INK].sum() < max(0.0005 * small.size, 24):
+        return None
+    mask = a < mode - LIGHT_INK
+    if _scattered(mask):
+        return None
+    level = float(np.median(a[mask]))
+    out = np.clip((a.astype(np.float32) - level) * 255.0 / max(mode - level, 1.0), 0, 255).astype(np.uint8)
+    return Image.fromarray(out, "L")
+
+
+HOLLOW_PIXELS = 3_000_000  # an image up to this is looked at for hollow letters (`_filled`)
+HOLLOW_STROKE = 14  # pixels: an outline drawn with a pen this thin or thinner (0.7 pt at 300 dpi is 3, 3 pt 12)
+
+
+def _filled(gray):
+    """`gray` (ink dark on white) with the shapes its thin outlines enclose filled, as a person sees hollow
+    (stroked, unfilled) letters: what lies one outline in from the outside is filled, a letter's counter (two
+    outlines in: the hole of an O) stays white. None when the ink is not thin outlines enclosing anything."""
+    import numpy as np
+    from PIL import Image
+
+    a = np.asarray(gray, dtype=np.uint8)
+    ink = a < 128
+    total = int(ink.sum())
+    if total < 200:
+        return None
+    # the pen's width: the commonest length of the ink's runs along rows (an outline's two sides, a stem)
+    flat = np.zeros((ink.shape[0], ink.shape[1] + 2), dtype=np.int8)
+    flat[:, 1:-1] = ink
+    d = np.diff(flat, axis=1)
+    runs = np.nonzero(d.ravel() == -1)[0] - np.nonzero(d.ravel() == 1)[0]
+    pen = int(np.median(runs)) if runs.size else 0
+    if not 1 <= pen <= HOLLOW_STROKE:
+        return None
+    # thin strokes: hardly any ink pixel has ink pen // 2 + 2 pixels away on both sides, across
+    k = pen // 2 + 2
+    across = ink[k:-k, :] & ink[:-2 * k, :] & ink[2 * k:, :]
+    inside = int((across[:, k:-k] & ink[k:-k, :-2 * k] & ink[k:-k, 2 * k:]).sum())
+    if inside > 0.05 * total:
+        return None
+    # a large image is looked at halved, a pixel inked where any of its four is (an outline stays closed)
+    f = 2 if ink.size > 400_000 else 1
+    work = ink
+    if f == 2:
+        h2, w2 = ink.shape[0] // 2 * 2, ink.shape[1] // 2 * 2
+        work = ink[:h2:2, :w2:2] | ink[1:h2:2, :w2:2] | ink[:h2:2, 1:w2:2] | ink[1:h2:2, 1:w2:2]
+    total = int(work.sum())
+    white = np.pad(~work, 1, constant_values=True)
+    seed = np.zeros_like(white)
+    seed[0, :] = seed[-1, :] = seed[:, 0] = seed[:, -1] = True
+    outside = _reconstruct(seed, white)
+    enclosed = white & ~outside
+    if enclosed.sum() < total:
+        return None
+    near = outside.copy()
+    for _ in range(max(1, (pen + 2) // f)):
+        grown = near.copy()
+        grown[1:, :] |= near[:-1, :]
+        grown[:-1, :] |= near[1:, :]
+        grown[:, 1:] |= near[:, :-1]
+        grown[:, :-1] |= near[:, 1:]
+        near = grown
+    body = _reconstruct(enclosed & near, enclosed)[1:-1, 1:-1]
+    if body.sum() < total:
+        return None
+    if f == 2:
+        body = np.pad(body.repeat(2, axis=0).repeat(2, axis=1),
+                      ((0, ink.shape[0] - 2 * body.shape[0]), (0, ink.shape[1] - 2 * body.shape[1])))
+    return Image.fromarray(np.where(ink | body, 0, 255).astype(np.uint8), "L")
+
+
+def _reconstruct(seed, allowed, rounds: int = 64):
+    """The pixels of `allowed` connected (4-connected) to `seed`: whole runs along rows, then columns, taken
+    while they touch what is reached, until nothing changes."""
+    import numpy as np
+
+    def sweep(reached, room):
+        h, w = room.shape
+        start = room.copy()
+        start[:, 1:] &= ~room[:, :-1]
+        ids = np.cumsum(start.ravel()).reshape(h, w) * room
+        hit = np.bincount(ids[reached & room], minlength=int(ids.max()) + 1) > 0
+        hit[0] = False
+        return hit[ids]
+
+    reached = seed & allowed
+    for _ in range(rounds):
+        before = int(reached.sum())
+        reached = sweep(reached, allowed)
+        reached = sweep(reached.T, allowed.T).T
+        if int(reached.sum()) == before:
+            break
+    return reached
+
+
+TILT_MIN = 6  # degrees: less is a scan's skew, which `unframe` straightens (up to 4)
+TILT_MAX = 45
+TILT_SIDE = 240  # pixels: the long side the ink is looked at for its angle
+
+
+def _upright(gray):
+    """`gray` (ink dark on white) cropped to its ink and turned upright when its writing or frame is askew by
+    TILT_MIN..TILT_MAX degrees (a rubber stamp, a diagonal watermark), else None. The angle is the one that
+    makes the ink's rows most uneven (lines of writing and frame edges horizontal)."""
+    import numpy as np
+    from PIL import Image
+
+    a = np.asarray(gray, dtype=np.uint8)
+    ink = a < 128
+    rows, cols = np.nonzero(ink.any(axis=1))[0], np.nonzero(ink.any(axis=0))[0]
+    if rows.size < 8 or cols.size < 8:
+        return None
+    pad = 8
+    r0, r1 = max(0, rows[0] - pad), min(a.shape[0], rows[-1] + pad + 1)
+    c0, c1 = max(0, cols[0] - pad), min(a.shape[1], cols[-1] + pad + 1)
+    crop = gray.crop((int(c0), int(r0), int(c1), int(r1)))
+    f = max(1, int(np.ceil(max(crop.size) / TILT_SIDE)))
+    small = Image.fromarray(np.where(ink[r0:r1:f, c0:c1:f], 255, 0).astype(np.uint8), "L")
+
+    def score(angle: float) -> float:
+        profile = np.asarray(small.rotate(angle, resample=Image.NEAREST, expand=True)).sum(axis=1, dtype=np.float64)
+        return float(np.square(np.diff(profile)).sum())
+
+    scores = {d: score(d) for d in range(-TILT_MAX, TILT_MAX + 1, 3)}
+    best = max(scores, key=scores.get)
+    for d in (best - 2, best - 1, best + 1, best + 2):
+        if abs(d) <= TILT_MAX:
+            scores[d] = score(d)
+    best = max(scores, key=scores.get)
+    if abs(best) < TILT_MIN or scores[best] < 1.15 * scores[0]:
+        return None
+    return crop.rotate(best, resample=Image.BICUBIC, expand=True, fillcolor=255)
+
+
+PALE_DARK = 96  # grey levels: darker is the page's writing; between this and LIGHT_INK below the background,
+# a pale ink (a grey or yellow stamp, a watermark under the text) that thresholding for the writing drops
+
+
+def _pale(gray):
+    """The pale ink of `gray` (dark writing on a light background) as black on white, or None: pixels between
+    PALE_DARK and LIGHT_INK below the background that are not the soft edge of the dark writing (within 2 px
+    of it), drawn in strokes (not scattered grain)."""
+    import numpy as np
+    from PIL import Image
+
+    a = np.asarray(gray, dtype=np.uint8)
+    s = a[::4, ::4]
+    hist = np.bincount(s.ravel(), minlength=256)
+    mode = int(hist.argmax())
+    if mode - LIGHT_INK <= PALE_DARK or hist[PALE_DARK: mode - LIGHT_INK].sum() < max(0.0005 * s.size, 20):
+        return None
+    band = (a >= PALE_DARK) & (a < mode - LIGHT_INK)
+    dark = a < PALE_DARK
+    near = dark.copy()
+    for _ in range(2):
+        grown = near.copy()
+        grown[1:, :] |= near[:-1, :]
+        grown[:-1, :] |= near[1:, :]
+        grown[:, 1:] |= near[:, :-1]
+        grown[:, :-1] |= near[:, 1:]
+        near = grown
+    layer = band & ~near
+    if layer.sum() < max(300, 0.0005 * a.size) or _scattered(layer):
+        return None
+    return Image.fromarray(np.where(layer, 0, 255).astype(np.uint8), "L")
 
 
 def _pyramid(gray):
@@ -397,7 +651,7 @@ def _legible_lines(lines: list[OcrLine], reduction: float) -> list[OcrLine]:
     return [ol for ol in lines if ol.box[3] - ol.box[1] >= MIN_REDUCED_LINE]
 
 
-def unframe(gray):
+def unframe(gray, parts: bool = False):
     """`gray` binarised (ink black on white) without its long horizontal and vertical strokes (frames, rules,
     underlines): longer than a third of an inch at 300 dpi, and longer than a tenth of the image's side."""
     import numpy as np
@@ -420,7 +674,8 @@ def unframe(gray):
     grown[:-1, :] |= lines[1:, :]
     grown[:, 1:] |= lines[:, :-1]
     grown[:, :-1] |= lines[:, 1:]
-    return Image.fromarray(np.where(ink & ~grown, 0, 255).astype(np.uint8), "L")
+    out = Image.fromarray(np.where(ink & ~grown, 0, 255).astype(np.uint8), "L")
+    return (out, ink, lines) if parts else out
 
 
 def _skew(ink) -> float:
@@ -705,7 +960,8 @@ def _region_images(page, text, box, ink, seen: dict):
     img = _render(page, text, box, LARGE_REGION_DPI if large or unmapped else REGION_DPI)
     scale = img.size[0] / max(box[2] - box[0], 1e-6)  # pixels per point, as rendered
     grainy = grain(img.convert("L")) >= GRAINY
-    prepared = _prepare(img, grainy=grainy)
+    stamp = (box[2] - box[0]) * (box[3] - box[1]) < STAMP_AREA * text.width * text.height
+    prepared = _prepare(img, grainy=grainy, stamp=stamp)
     return _placed(prepared, scale, (box[0], box[1])), _unsure(grainy, prepared, lambda: native)
 
 

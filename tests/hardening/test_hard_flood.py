@@ -11,7 +11,6 @@ small; and the half-open connections the gateway did accept are closed at the he
 from __future__ import annotations
 
 import errno
-import os
 import resource
 import socket
 import time

@@ -175,7 +175,7 @@ def test_honest_layers_sign(pipe, base, tmp_path):
 def test_bookmarks_and_page_labels_are_read(pipe, base, tmp_path, where, text, expected):
     w = PdfWriter(clone_from=PdfReader(base))
     if where == "outline":
-        w.add_outline_item(text, page_number=0)
+        w.add_outline_item(title=text, page_number=0)
     else:
         w._root_object[N("/PageLabels")] = DictionaryObject({N("/Nums"): ArrayObject([
             NumberObject(0), DictionaryObject({N("/S"): N("/D"), N("/P"): TextStringObject(text)})])})
