@@ -1083,13 +1083,16 @@ def _upper_tree(node) -> None:
 
 
 class _Caps:
-    """Text shown in capitals by formatting (Word w:caps / w:smallCaps on a run or its style, DrawingML
-    cap="all", ODF fo:text-transform="uppercase" / fo:font-variant="small-caps" on a span or paragraph
-    style): upper-cased in place before the paragraph is read, as a person sees it (marks want capitals)."""
+    """Text shown in capitals by formatting (Word w:caps / w:smallCaps on a run, its style, the default
+    paragraph style or the document defaults; DrawingML cap="all"; ODF fo:text-transform="uppercase" /
+    fo:font-variant="small-caps" on a span, a paragraph style or a default style): upper-cased in place before
+    the paragraph is read, as a person sees it (marks want capitals)."""
 
     def __init__(self) -> None:
         self.styles: set[str] = set()
         self.parents: dict[str, str] = {}
+        self.everything = False  # the document's defaults set capitals: every paragraph is shown in them
+        self.default_paragraph: str | None = None  # Word: the style of a paragraph that names none
         from lxml import etree
 
         self._has_caps = etree.XPath(
@@ -1102,6 +1105,8 @@ class _Caps:
             style = parent.getparent() if parent is not None else None
             if style is not None and _local(style.tag) == "style" and _on(elem) and _attr(style, "styleId"):
                 self.styles.add(_attr(style, "styleId"))
+            elif style is not None and _local(style.tag) == "rPrDefault" and _on(elem):
+                self.everything = True
         elif tag == "basedOn":
             if parent is not None and _attr(parent, "styleId") and _attr(elem, "val"):
                 self.parents[_attr(parent, "styleId")] = _attr(elem, "val")
@@ -1110,10 +1115,16 @@ class _Caps:
                     (_attr(elem, "text-transform") or "").lower() == "uppercase"
                     or (_attr(elem, "font-variant") or "").lower() == "small-caps"):
                 self.styles.add(_attr(parent, "name"))
+            elif parent is not None and _local(parent.tag) == "default-style" and (
+                    (_attr(elem, "text-transform") or "").lower() == "uppercase"
+                    or (_attr(elem, "font-variant") or "").lower() == "small-caps"):
+                self.everything = True
         elif tag == "style":
             name, base = _attr(elem, "name"), _attr(elem, "parent-style-name")
             if name and base:
                 self.parents[name] = base
+            if (_attr(elem, "default") or "").lower() in ("1", "true", "on") and _attr(elem, "type") == "paragraph":
+                self.default_paragraph = _attr(elem, "styleId")
 
     def is_caps(self, name: str | None) -> bool:
         for _ in range(32):  # style inheritance, bounded (a loop is not followed forever)
@@ -1125,13 +1136,16 @@ class _Caps:
         return False
 
     def apply(self, p) -> None:
+        if self.everything:
+            _upper_tree(p)
+            return
         if not self.styles and not self._has_caps(p):
             return
         style = _attr(p, "style-name")
         if style is None:
             ppr = next((c for c in p if _local(c.tag) == "pPr"), None)
             pstyle = next((c for c in ppr if _local(c.tag) == "pStyle"), None) if ppr is not None else None
-            style = _attr(pstyle, "val") if pstyle is not None else None
+            style = _attr(pstyle, "val") if pstyle is not None else self.default_paragraph
         if self.is_caps(style):
             _upper_tree(p)
             return

@@ -287,3 +287,21 @@ def test_docx_joined_to_another_zip_is_refused(pipeline, tmp_path):
                            out_dir=tmp_path / "out-joined")
     assert res.outcome is Outcome.REJECT and "OFFICE_MALFORMED" in [r.code for r in res.decision.reasons], res
     assert _outcome(pipeline, tmp_path, "plain.docx", _docx(("Kính gửi các cơ quan.",))) is Outcome.SIGN
+
+
+def _with_default_caps(data: bytes, caps: str) -> bytes:
+    """`data` (a docx) whose document defaults (w:docDefaults/w:rPrDefault) set capitals: `caps` is the element."""
+    files = _files(data)
+    styles = files["word/styles.xml"].decode()
+    m = re.search(r"<w:rPrDefault>\s*<w:rPr>", styles)
+    assert m, "python-docx's template has run defaults"
+    files["word/styles.xml"] = (styles[:m.end()] + caps + styles[m.end():]).encode()
+    return _zip(files)
+
+
+def test_docx_caps_by_document_defaults(pipeline, tmp_path):
+    """Capitals set only by the document's defaults: every paragraph is shown in them."""
+    body = _docx_body('<w:p><w:r><w:t xml:space="preserve">Độ khẩn: thường. Độ mật: mật</w:t></w:r></w:p>'
+                      + _para(BODY))
+    _assert_pair(pipeline, tmp_path, "defaultcaps.docx", _with_default_caps(body, "<w:caps/>"),
+                 _with_default_caps(body, '<w:caps w:val="0"/>'))
