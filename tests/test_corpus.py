@@ -19,16 +19,14 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
-from util import pdfsig
+from util import pdfsig, shared_corpus
 
 from gateway.audit import AuditLog
 from gateway.inspect import inspect
 from gateway.model import Channel, DocKind, Document, Outcome
 from gateway.pipeline import Pipeline
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
-if not CORPUS.is_dir():
-    CORPUS = Path("/work/shared/corpus")
+CORPUS = shared_corpus()
 
 pytestmark = pytest.mark.skipif(not (CORPUS / "pdf").is_dir(), reason="shared corpus not present")
 
@@ -221,6 +219,7 @@ def _manifest(name: str) -> list[tuple[Path, list[str]]]:
 
 @pytest.mark.hsm
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # 129 files x 4 doors with OCR of scans: minutes, longer on a loaded machine
 def test_corpus_through_every_door(private_dev_settings, corpus_checked, gateway_process, capsys):
     """Every corpus file through HTTP, the watched folder and SMTP (each PDF attached to a mail; each .eml as it
     is) of one `gateway run`, against the dry run above (`gateway check`, the CLI door).

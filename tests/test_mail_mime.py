@@ -19,9 +19,10 @@ from gateway.inspect import message as mail_reader
 from gateway.inspect.reading import Reading
 from gateway.model import SecrecyLevel
 from gateway.signing import message as rebuilder
+from util import shared_corpus
 
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+CORPUS = shared_corpus()
 
 
 def b64(data: bytes) -> bytes:

@@ -11,14 +11,14 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from util import make_big_pdf, make_pdf, pdfsig, sign_as_person
+from util import make_big_pdf, make_pdf, pdfsig, shared_corpus, sign_as_person
 
 from gateway.errors import InputRejected
 from gateway.model import Appearance, DocKind
 from gateway.signing import OrgSigner, PdfSignRequest
 from gateway.signing.appearance import VN_TZ
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+CORPUS = shared_corpus()
 
 
 @pytest.fixture(scope="module")

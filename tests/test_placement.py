@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import forms_samples as fs
-from util import make_pdf, pdfsig, sign_as_person
+from util import make_pdf, pdfsig, shared_corpus, sign_as_person
 
 from gateway.model import Appearance, DocKind
 from gateway.signing import OrgSigner, PdfSignRequest
@@ -23,7 +23,7 @@ from gateway.signing.appearance import VN_TZ
 
 pytestmark = pytest.mark.hsm
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "pdf"
+CORPUS = shared_corpus() / "pdf"
 DPI = 72
 WHITE = 240  # an original pixel at least this light counts as blank paper
 T = datetime(2025, 3, 1, 9, 30, tzinfo=VN_TZ)

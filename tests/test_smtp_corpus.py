@@ -18,8 +18,9 @@ from smtp_support import Gateway, LoopThread
 from gateway.engine import Engine
 from gateway.inspect import mime
 from mail_support import gateway_documents
+from util import shared_corpus
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+CORPUS = shared_corpus()
 pytestmark = [pytest.mark.hsm, pytest.mark.skipif(not (CORPUS / "eml").is_dir(), reason="corpus not present")]
 
 

@@ -16,6 +16,18 @@ if not (FONT_DIR / "LiberationSerif-Regular.ttf").exists():
 SERIF = FONT_DIR / "LiberationSerif-Regular.ttf"
 SERIF_BOLD = FONT_DIR / "LiberationSerif-Bold.ttf"
 
+def shared_corpus() -> Path:
+    """The shared corpus of real-world PDFs and mail: $KYSO_CORPUS, else ../shared/corpus beside the checkout
+    (CI), else /work/shared/corpus (a clone elsewhere on a development machine)."""
+    import os
+
+    for c in (os.environ.get("KYSO_CORPUS"), Path(__file__).resolve().parents[2] / "shared" / "corpus",
+              Path("/work/shared/corpus")):
+        if c and Path(c).is_dir():
+            return Path(c)
+    return Path(__file__).resolve().parents[2] / "shared" / "corpus"
+
+
 DEFAULT_LINES = (
     "ỦY BAN NHÂN DÂN TỈNH THỬ NGHIỆM (DEV)",
     "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM",

@@ -181,7 +181,7 @@ class GatewayProcess:
     # --- what each door answered, in one vocabulary (sign / pass / reject / block ...), to compare doors ----
 
     def http_outcome(self, data: bytes, **kw) -> str:
-        r = self.post(data, timeout=120, **kw)
+        r = self.post(data, timeout=300, **kw)  # a scan-heavy corpus file queued behind others on 2 loaded workers
         if r.status_code == 200:
             return r.headers.get("x-kyso-outcome", "ok").lower()
         if r.status_code == 422:

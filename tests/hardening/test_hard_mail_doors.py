@@ -23,8 +23,9 @@ import pytest
 from gw_harness import wait_until
 from gateway.model import Channel, Document
 from gateway.pipeline import Pipeline
+from util import shared_corpus
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
+CORPUS = shared_corpus()
 pytestmark = [pytest.mark.hsm, pytest.mark.slow,
               pytest.mark.skipif(not (CORPUS / "eml").is_dir(), reason="corpus not present")]
 
