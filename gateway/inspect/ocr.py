@@ -503,14 +503,7 @@ def _filled(gray):
     enclosed = white & ~outside
     if enclosed.sum() < total:
         return None
-    near = outside.copy()
-    for _ in range(max(1, (pen + 2) // f)):
-        grown = near.copy()
-        grown[1:, :] |= near[:-1, :]
-        grown[:-1, :] |= near[1:, :]
-        grown[:, 1:] |= near[:, :-1]
-        grown[:, :-1] |= near[:, 1:]
-        near = grown
+    near = _grown(outside, max(1, (pen + 2) // f))
     body = _reconstruct(enclosed & near, enclosed)[1:-1, 1:-1]
     if body.sum() < total:
         return None
@@ -518,6 +511,19 @@ def _filled(gray):
         body = np.pad(body.repeat(2, axis=0).repeat(2, axis=1),
                       ((0, ink.shape[0] - 2 * body.shape[0]), (0, ink.shape[1] - 2 * body.shape[1])))
     return Image.fromarray(np.where(ink | body, 0, 255).astype(np.uint8), "L")
+
+
+def _grown(mask, steps: int):
+    """`mask` grown by `steps` pixels (4-connected): what lies within that many steps of it."""
+    near = mask.copy()
+    for _ in range(steps):
+        grown = near.copy()
+        grown[1:, :] |= near[:-1, :]
+        grown[:-1, :] |= near[1:, :]
+        grown[:, 1:] |= near[:, :-1]
+        grown[:, :-1] |= near[:, 1:]
+        near = grown
+    return near
 
 
 def _reconstruct(seed, allowed, rounds: int = 64):
@@ -602,14 +608,7 @@ def _pale(gray):
         return None
     band = (a >= PALE_DARK) & (a < mode - LIGHT_INK)
     dark = a < PALE_DARK
-    near = dark.copy()
-    for _ in range(2):
-        grown = near.copy()
-        grown[1:, :] |= near[:-1, :]
-        grown[:-1, :] |= near[1:, :]
-        grown[:, 1:] |= near[:, :-1]
-        grown[:, :-1] |= near[:, 1:]
-        near = grown
+    near = _grown(dark, 2)
     layer = band & ~near
     if layer.sum() < max(300, 0.0005 * a.size) or _scattered(layer):
         return None
