@@ -324,6 +324,31 @@ def _number(reading: Reading) -> str | None:
     return None
 
 
+def _analysed(fh, settings, doc: Document, deadline: float, seconds: float, scan: _Scan):
+    """`pdf.analyse` of the file, or the complete reading of the same bytes kept from before (memo.py)."""
+    from gateway.inspect import memo
+    from gateway.inspect import pdf as pdf_reader
+
+    limits = settings.limits
+    key = ("pdf", scan.sha256, scan.size, limits.max_pdf_objects, limits.max_pages) if scan.sha256 else None
+    kept = memo.PDF_READINGS.get(key) if key else None
+    if kept is not None:
+        return _copy(kept)
+    started = time.monotonic()
+    with time_limit(seconds):
+        pdf = pdf_reader.analyse(fh, settings, doc, deadline)
+    if key and not pdf.incomplete and time.monotonic() - started >= memo.MIN_SECONDS:
+        cost = sum(len(line.text) for line in pdf.lines) + sum(len(k) + len(v) for k, v in pdf.metadata) + 1
+        memo.PDF_READINGS.put(key, _copy(pdf), cost)
+    return pdf
+
+
+def _copy(pdf):
+    """A reading that shares no mutable list with the kept one (without its page objects: not needed after)."""
+    return replace(pdf, lines=list(pdf.lines), metadata=list(pdf.metadata), incomplete=list(pdf.incomplete),
+                   warnings=list(pdf.warnings), empty_sig_fields=list(pdf.empty_sig_fields), text=None)
+
+
 def _inspect_pdf(fh, facts: Facts, doc: Document, settings, validator, scan: _Scan, work=None) -> tuple[Facts, Reading]:
     from gateway.inspect import pdf as pdf_reader
 
@@ -333,8 +358,7 @@ def _inspect_pdf(fh, facts: Facts, doc: Document, settings, validator, scan: _Sc
         seconds = max(min(seconds, work.budget.remaining()), 0.001)
     deadline = time.monotonic() + seconds
     try:
-        with time_limit(seconds):
-            pdf = pdf_reader.analyse(fh, settings, doc, deadline)
+        pdf = _analysed(fh, settings, doc, deadline, seconds, scan)
     except Timeout:
         pdf = pdf_reader._Pdf(broken=True, warnings=[Reason.of("TIME_LIMIT", seconds=settings.limits.document_seconds)])
         pdf.incomplete.append(Reason.of("TIME_LIMIT", seconds=settings.limits.document_seconds))

@@ -212,12 +212,13 @@ def recognise(image, *, sparse: bool = False, block: bool = False, symbols: bool
 
 def forget() -> None:
     """Drop what was read (benchmarks time Tesseract itself, not the memo)."""
-    from gateway.inspect import claimed, fonts
+    from gateway.inspect import claimed, fonts, memo
 
     with _LOCK:
         _READ.clear()
     claimed.forget()
     fonts.forget()
+    memo.forget()
 
 
 # --- what needs reading -------------------------------------------------------------------------------------
