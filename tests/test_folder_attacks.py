@@ -296,14 +296,15 @@ def test_work_area_is_private_and_deliveries_take_their_folders_mode(dev_setting
             return
         for p in entries:
             try:
-                m = stat.S_IMODE(p.lstat().st_mode)
+                st = p.lstat()  # once: the file may be gone the next moment (a claim finished)
             except FileNotFoundError:
                 continue
+            m = stat.S_IMODE(st.st_mode)
             rel = p.relative_to(d.work)
             # Every directory is 0700: nobody else reaches anything inside. The door's own journal files are
             # 0600 too; documents inside keep (or get, just before delivery) the mode of where they are going.
             journal = p.suffix == ".json"
-            if m & 0o077 and (stat.S_ISDIR(p.lstat().st_mode) or journal):
+            if m & 0o077 and (stat.S_ISDIR(st.st_mode) or journal):
                 modes.add(f"{rel} {oct(m)}")
 
     async def scenario(door):
