@@ -15,7 +15,10 @@ What a renderer shows differently from the source order is read again, each as a
 (more readings can only BLOCK, never release; `_shown_readings`): CSS text-transform / small-caps (all lines
 upper-cased: marks.py wants the stamp in capitals), bidi overrides (<bdo>, dir=rtl, unicode-bidi, RLO
 characters: all lines reversed), CSS content: strings (escapes decoded) and the attributes attr() shows, alone
-and around each line, and SVG text by its x/y positions. A charset named in the markup (<meta charset>, the
+and around each line, each ::before/::after string put in at the start/end of the elements its selector
+matches (type, class, id, attribute tests; a complex selector by its last compound: more matches only block;
+too many rules x elements: refused), and SVG text by where it is drawn (x/y/dx/dy, the transforms of its
+<text> and groups; pen advances of none and of estimated widths). A charset named in the markup (<meta charset>, the
 XML declaration) is a reading too, and a mail part's declared charset and format=flowed (RFC 3676) are read by
 `alternative_texts` for the mail reader.
 """
@@ -23,6 +26,7 @@ XML declaration) is a reading too, and a mail part's declared charset and format
 from __future__ import annotations
 
 import codecs
+import functools
 import html
 import re
 import unicodedata
@@ -60,25 +64,50 @@ def html_text(markup: str) -> str:
     return html.unescape(_TAGS.sub(" ", markup))
 
 
+class _El:
+    """An element as the CSS reading needs it: its tag and attributes, where it starts and ends in the shown
+    text ((block, offset, order)), and for SVG its transform (a, b, c, d, e, f) and font size."""
+
+    __slots__ = ("tag", "attrs", "start", "end", "ctm", "font")
+
+    def __init__(self, tag: str, attrs: dict, start: tuple, ctm: tuple, font: float) -> None:
+        self.tag, self.attrs, self.start, self.end, self.ctm, self.font = tag, attrs, start, None, ctm, font
+
+
 class _Markup(HTMLParser):
     """HTML/XML as its reader shows it: text by blocks (script and style apart), the attribute values a
-    person sees (alt, title, meta content, form values, labels ...), and comments. Entities decoded."""
+    person sees (alt, title, meta content, form values, labels ...), and comments. Entities decoded.
+    Elements are kept with their place in the shown text (CSS ::before/::after) and SVG text with where it
+    is drawn (x/y/dx/dy, transforms)."""
 
-    def __init__(self) -> None:
+    def __init__(self, html_rules: bool = True) -> None:
         super().__init__(convert_charrefs=True)
         self.shown: list[str] = [""]
         self.extra: list[tuple[str, str]] = []
         self.skip = 0  # inside script/style
         self.attrs: dict[str, list[str]] = {}  # every attribute value by name (for CSS attr())
         self.styles: list[str] = []  # style="" values and <style> text
+        self.sheets: list[str] = []  # <style> text only (rules with selectors)
         self.bidi = False  # something shown reversed (bdo, dir=rtl)
-        self.svg: list[dict] = []  # open SVG text/tspan/textPath elements, their x/y
-        self.glyphs: list[tuple[float, float, int, str]] = []  # (y, x, order, text) of SVG text
-        self.pen = 0.0
+        self.html_rules = html_rules  # HTML's implied end tags (</p> before <div> ...)
+        self.open: list[_El] = []  # open elements
+        self.elements: list[_El] = []  # every element in source order (at most MAX_ELEMENTS)
+        self.too_many = False  # more elements (or SVG characters) than kept
+        self.unreadable: str | None = None  # why the page cannot be read completely
+        self.seq = 0
+        self.svg: list[dict] = []  # open SVG text/tspan/textPath elements, their x/y/dx/dy
+        self.glyphs: list[tuple[int, str, float, list[tuple[float, float]]]] = []  # (order, text, size, at)
+        self.pens: list[list[float]] = [[0.0, 0.0] for _ in _ADVANCE_MODELS]
+
+    def _here(self) -> tuple[int, int, int]:
+        self.seq += 1
+        return (len(self.shown) - 1, len(self.shown[-1]), self.seq)
 
     def handle_starttag(self, tag, attrs):
         if tag in ("script", "style"):
             self.skip += 1
+        if self.html_rules:
+            self._implied_end(tag)
         if tag in _BLOCK_TAGS:
             self.shown.append("")
         for key, value in attrs:
@@ -94,18 +123,60 @@ class _Markup(HTMLParser):
                 self.bidi = True
         if tag == "bdo":
             self.bidi = True
+        d = dict(attrs)
+        self._element(tag, d)
         if tag in _SVG_TEXT:
-            d = dict(attrs)
-            self.svg.append({"tag": tag, "x": _numbers(d.get("x")), "y": _numbers(d.get("y"))})
+            self.svg.append({"tag": tag, "i": 0, **{k: _numbers(d.get(k)) for k in ("x", "y", "dx", "dy")}})
+            if tag == "text":  # each <text> starts at its own (0, 0) unless placed
+                self.pens = [[0.0, 0.0] for _ in _ADVANCE_MODELS]
+
+    def _element(self, tag: str, attrs: dict) -> None:
+        parent = self.open[-1] if self.open else None
+        ctm, font = (parent.ctm, parent.font) if parent else (_IDENTITY, 16.0)
+        if tag not in _SVG_TEXT or tag == "text":  # SVG 1.1: no transform on tspan/textPath (browsers agree)
+            ctm = _compose(ctm, _own_transform(tag, attrs, any(e.tag == "svg" for e in self.open[-3:])))
+        font = _font_size(attrs, font)
+        el = _El(tag, attrs, self._here(), ctm, font)
+        if len(self.elements) < MAX_ELEMENTS:
+            self.elements.append(el)
+        else:
+            self.too_many = True
+        if tag in _VOID:
+            el.end = self._here()
+        else:
+            self.open.append(el)
+
+    def _implied_end(self, tag: str) -> None:
+        """HTML closes some elements without an end tag (<p> before a <div>, <li> before the next): their
+        ::after is drawn there."""
+        targets = (_SAME_CLOSES.get(tag, frozenset()) | ({"p"} if tag in _CLOSES_P else frozenset()))
+        if not targets:
+            return
+        for i in range(len(self.open) - 1, -1, -1):
+            t = self.open[i].tag
+            if t in targets:
+                self._close_from(i)
+                return
+            if t in _SCOPE:
+                return
+
+    def _close_from(self, i: int) -> None:
+        for el in reversed(self.open[i:]):
+            el.end = self._here()
+        del self.open[i:]
 
     def handle_startendtag(self, tag, attrs):
         self.handle_starttag(tag, attrs)
-        if tag in ("script", "style"):
-            self.skip -= 1
+        if tag not in _VOID:
+            self.handle_endtag(tag)
 
     def handle_endtag(self, tag):
         if tag in ("script", "style") and self.skip:
             self.skip -= 1
+        for i in range(len(self.open) - 1, max(-1, len(self.open) - 200), -1):
+            if self.open[i].tag == tag:
+                self._close_from(i)
+                break
         if tag in _BLOCK_TAGS:
             self.shown.append("")
         if tag in _SVG_TEXT:
@@ -114,36 +185,149 @@ class _Markup(HTMLParser):
                     del self.svg[i:]
                     break
 
+    def close(self):
+        super().close()
+        self._close_from(0)  # what is never closed ends with the document
+
     def handle_data(self, data):
         if self.skip:
             self.extra.append((data, "html:script"))
             self.styles.append(data)  # style (and script) text: searched for CSS below
+            if self.open and self.open[-1].tag == "style":
+                self.sheets.append(data)
         else:
             self.shown[-1] += data
             if self.svg and data.strip():
-                self._glyphs(data)
+                self._glyphs(" ".join(data.split()))
 
     def _glyphs(self, data: str) -> None:
-        """SVG text where it is drawn: the innermost x/y given (a list places one character each); text with
-        no x of its own follows the text before it."""
-        xs = next((e["x"] for e in reversed(self.svg) if e["x"]), [])
-        ys = next((e["y"] for e in reversed(self.svg) if e["y"]), [0.0])
-        for e in reversed(self.svg):
-            if e["x"]:
-                e["x"] = e["x"][len(data):] if len(e["x"]) > 1 else []  # used: later text continues the pen
-                break
-        if len(xs) > 1:
-            for i, ch in enumerate(data):
-                x = xs[i] if i < len(xs) else xs[-1] + 0.001 * (i - len(xs) + 1)
-                self.glyphs.append((ys[0], x, len(self.glyphs), ch))
-                self.pen = x
-        else:
-            x = xs[0] if xs else self.pen + 0.001
-            self.glyphs.append((ys[0], x, len(self.glyphs), data))
-            self.pen = x
+        """SVG text where it is drawn: each character at the innermost x/y given for it (a list places one
+        character each; an ancestor's list counts its descendants' characters too), moved by dx/dy, after
+        the pen when not placed, and through the transforms of its <text> and the groups around it."""
+        el = self.open[-1] if self.open else None
+        ctm, font = (el.ctm, el.font) if el else (_IDENTITY, 16.0)
+        size = font * abs(ctm[0] * ctm[3] - ctm[1] * ctm[2]) ** 0.5
+        placed = any(e["x"] or e["y"] or e["dx"] or e["dy"] for e in self.svg)
+        chunks = _CLUSTER.findall(unicodedata.normalize("NFC", data))[:MAX_GLYPHS] if placed else [data]
+        for chunk in chunks:
+            if len(self.glyphs) >= MAX_GLYPHS:
+                self.too_many = True
+                return
+            values = [next((e[key][e["i"]] for e in reversed(self.svg) if e["i"] < len(e[key])), None)
+                      for key in ("x", "y", "dx", "dy")] if placed else [None] * 4
+            width = font * sum(map(_advance, chunk))
+            at = [self._place(self.pens[m], mult * width, values, ctm) for m, mult in enumerate(_ADVANCE_MODELS)]
+            self.glyphs.append((len(self.glyphs), chunk, size, at))
+            if placed:
+                for e in self.svg:
+                    e["i"] += 1
+
+    @staticmethod
+    def _place(pen: list[float], width: float, values: list, ctm: tuple) -> tuple[float, float]:
+        """Where a character is drawn (the pen moved to x/y, by dx/dy), the pen then advanced by `width`."""
+        x, y, dx, dy = values
+        pen[0] = (pen[0] if x is None else x) + (dx or 0.0)
+        pen[1] = (pen[1] if y is None else y) + (dy or 0.0)
+        px, py = pen
+        pen[0] += max(0.001, width)
+        return (ctm[0] * px + ctm[2] * py + ctm[4], ctm[1] * px + ctm[3] * py + ctm[5])
 
     def handle_comment(self, data):
         self.extra.append((data, "html:comment"))
+
+
+MAX_ELEMENTS = 100000  # elements kept for ::before/::after; a page with more and such rules is refused
+MAX_GLYPHS = 200000  # SVG characters placed one by one, at most
+_ADVANCE_MODELS = (0.0, 1.0)  # pen advance per character: none (order of the anchors) and an estimated width
+_VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track",
+                   "wbr", "param", "keygen"})
+_CLOSES_P = frozenset({"address", "article", "aside", "blockquote", "center", "details", "dir", "div", "dl",
+                       "fieldset", "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6",
+                       "header", "hr", "li", "main", "menu", "nav", "ol", "p", "pre", "section", "summary",
+                       "table", "ul", "dd", "dt"})
+_SAME_CLOSES = {"li": frozenset({"li"}), "dt": frozenset({"dt", "dd"}), "dd": frozenset({"dt", "dd"}),
+                "option": frozenset({"option"}), "tr": frozenset({"tr", "td", "th"}),
+                "td": frozenset({"td", "th"}), "th": frozenset({"td", "th"})}
+_SCOPE = frozenset({"html", "body", "table", "button", "caption", "ul", "ol", "svg", "math", "template",
+                    "object", "marquee", "applet"})
+_IDENTITY = (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
+_TRANSFORM = re.compile(r"(?i)(matrix|translate[xy]?|scale[xy]?|rotate|skewx|skewy)\s*\(([^)]*)\)")
+_CSS_TRANSFORM = re.compile(r"(?i)(?:^|;)\s*transform\s*:\s*([^;]*)")
+_FONT_SIZE = re.compile(r"(?i)(?:^|;)\s*font-size\s*:\s*([^;]*)")
+
+
+def _compose(m: tuple, n: tuple) -> tuple:
+    """m then n applied inside it (n first to a point): the matrix product m x n."""
+    a1, b1, c1, d1, e1, f1 = m
+    a2, b2, c2, d2, e2, f2 = n
+    return (a1 * a2 + c1 * b2, b1 * a2 + d1 * b2, a1 * c2 + c1 * d2, b1 * c2 + d1 * d2,
+            a1 * e2 + c1 * f2 + e1, b1 * e2 + d1 * f2 + f1)
+
+
+def _transform(value: str) -> tuple:
+    """An SVG transform list (or a CSS transform) as one matrix."""
+    import math
+
+    out = _IDENTITY
+    for name, args in _TRANSFORM.findall(value[:4096]):
+        n, name = _numbers(args), name.lower()
+        if name == "matrix" and len(n) >= 6:
+            t = tuple(n[:6])
+        elif name.startswith("translate") and n:
+            t = (1, 0, 0, 1, 0 if name == "translatey" else n[0],
+                 n[0] if name == "translatey" else (n[1] if len(n) > 1 and name == "translate" else 0))
+        elif name.startswith("scale") and n:
+            sx, sy = (n[0], n[1] if len(n) > 1 else n[0]) if name == "scale" else \
+                ((n[0], 1) if name == "scalex" else (1, n[0]))
+            t = (sx, 0, 0, sy, 0, 0)
+        elif name == "rotate" and n:
+            r = math.radians(n[0])
+            t = (math.cos(r), math.sin(r), -math.sin(r), math.cos(r), 0, 0)
+            if len(n) >= 3:  # about (cx, cy)
+                t = _compose(_compose((1, 0, 0, 1, n[1], n[2]), t), (1, 0, 0, 1, -n[1], -n[2]))
+        elif name in ("skewx", "skewy") and n:
+            k = math.tan(math.radians(n[0])) if abs(n[0] % 180) != 90 else 0.0
+            t = (1, 0, k, 1, 0, 0) if name == "skewx" else (1, k, 0, 1, 0, 0)
+        else:
+            continue
+        out = _compose(out, tuple(float(v) for v in t))
+    return out
+
+
+def _own_transform(tag: str, attrs: dict, in_svg: bool) -> tuple:
+    """An element's own transform: the attribute, or a CSS transform in its style (which wins); a nested
+    <svg> moves its content by its x/y."""
+    m = _transform(attrs.get("transform") or "")
+    css = _CSS_TRANSFORM.search(attrs.get("style") or "")
+    if css:
+        m = _transform(css.group(1))
+    if tag == "svg" and in_svg:
+        x, y = (_numbers(attrs.get("x")) or [0.0])[0], (_numbers(attrs.get("y")) or [0.0])[0]
+        m = _compose((1.0, 0.0, 0.0, 1.0, x, y), m)
+    return m
+
+
+def _font_size(attrs: dict, inherited: float) -> float:
+    css = _FONT_SIZE.search(attrs.get("style") or "")
+    value = css.group(1) if css else attrs.get("font-size")
+    n = _numbers(value)
+    if not n or n[0] <= 0:
+        return inherited
+    unit = value.strip().lower()
+    return inherited * n[0] / 100 if unit.endswith("%") else inherited * n[0] if unit.endswith("em") else n[0]
+
+
+@functools.lru_cache(maxsize=4096)
+def _advance(ch: str) -> float:
+    """A character's advance as a fraction of the font size, roughly (the pen position of the next)."""
+    base = unicodedata.normalize("NFD", ch)[:1]
+    if not base or base.isspace():
+        return 0.28
+    if base in "iljItf.,:;'|!r":
+        return 0.3
+    if base in "MWmw":
+        return 0.85
+    return 0.68 if base.isupper() else 0.55
 
 
 _BLOCK_TAGS = frozenset({"p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "td", "th", "table",
@@ -206,6 +390,252 @@ def _content_values(css: str, attrs: dict[str, list[str]]) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+# --- CSS ::before / ::after per element ------------------------------------------------------------------
+
+MAX_CSS_RULES = 5000  # rules that draw letters, at most (more: the page is refused)
+MAX_CSS_CHECKS = 2000000  # rule x element comparisons, at most (more: the page is refused)
+_CSS_TOKEN = re.compile(r"\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*'|[{}]", re.S)
+_COUNTER = re.compile(r"(?i)counters?\([^)]*\)")
+_PSEUDO_ELEMENT = re.compile(r"(?i)::?(before|after|marker)(?![\w-])")
+_SIMPLE = re.compile(r"""(?x)
+    (?P<type>^(?:[\w-]+\|)?(?:[\w-]+|\*))
+  | \.(?P<cls>[\w-]+)
+  | \#(?P<id>[\w-]+)
+  | \[\s*(?:[\w-]*\|)?(?P<an>[\w:-]+)\s*(?:(?P<op>[~|^$*]?=)\s*(?P<av>"[^"]*"|'[^']*'|[^\]\s]+)\s*(?P<fl>[iIsS])?\s*)?\]
+  | (?P<pseudo>::?[\w-]+(?:\((?:[^()]|\([^()]*\))*\))?)
+""")
+
+
+class _Rule:
+    """One selector of a style rule drawing letters before or after the elements it matches: the last
+    compound's tests, whether that is the whole selector (certain), its cascade rank, and its content."""
+
+    __slots__ = ("which", "tag", "ids", "classes", "tests", "certain", "rank", "parts")
+
+    def __init__(self, which, tag, ids, classes, tests, certain, rank, parts):
+        self.which, self.tag, self.ids, self.classes, self.tests = which, tag, ids, classes, tests
+        self.certain, self.rank, self.parts = certain, rank, parts
+
+
+def _css_blocks(css: str):
+    """(prelude, body) of every innermost {} block (rules inside @media and the like too), in order."""
+    stack: list[list] = []
+    last = 0
+    for m in _CSS_TOKEN.finditer(css):
+        if m.group() == "{":
+            if stack:
+                stack[-1][2] = True
+            stack.append([css[last:m.start()].rsplit(";", 1)[-1], m.end(), False])
+            last = m.end()
+        elif m.group() == "}":
+            if stack:
+                prelude, start, nested = stack.pop()
+                if not nested:
+                    yield prelude, css[start:m.start()]
+            last = m.end()
+
+
+def _split_top(text: str, seps: str) -> list[str]:
+    """`text` split at the characters of `seps` outside brackets, parentheses and quotes."""
+    out, depth, quote, cur = [], 0, "", []
+    for ch in text:
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "\"'":
+            quote = ch
+        elif ch in "[(":
+            depth += 1
+        elif ch in "])":
+            depth = max(0, depth - 1)
+        elif depth == 0 and ch in seps:
+            out.append("".join(cur))
+            cur = []
+            continue
+        cur.append(ch)
+    out.append("".join(cur))
+    return out
+
+
+def _content_parts(body: str) -> tuple[list[tuple[str, str]], bool] | None:
+    """The last content: declaration of a rule body as ("s", string) / ("a", attribute) parts (counters and
+    quotes draw no letters: left out), and whether it is !important; None when it draws no letters."""
+    found = list(_CONTENT.finditer(css_unescape(body)))
+    if not found:
+        return None
+    value = _COUNTER.sub(" ", found[-1].group(1))  # a counter's separator string is not drawn as such
+    parts = [("a", i.group(3).lower()) if i.group(3) is not None else ("s", i.group(1) if i.group(1) is not None
+             else i.group(2)) for i in _CONTENT_ITEM.finditer(value)]
+    if not any(k == "a" or any(ch.isalpha() for ch in v) for k, v in parts):
+        return None
+    return parts, "!important" in value.lower()
+
+
+def _rule(selector: str, order: int, parts, important: bool) -> _Rule | None:
+    pe = _PSEUDO_ELEMENT.search(selector)
+    if pe is None:
+        return None
+    which = "after" if pe.group(1).lower() == "after" else "before"  # a marker is drawn before the text
+    sel = (selector[:pe.start()] + selector[pe.end():]).strip()
+    compounds = [c for c in _split_top(sel, " \t\r\n\f>+~") if c.strip()]
+    last = compounds[-1].strip() if compounds else "*"
+    tag, ids, classes, tests, pseudo = None, [], [], [], False
+    for m in _SIMPLE.finditer(last):
+        if m.group("type"):
+            t = m.group("type").rsplit("|", 1)[-1].lower()
+            tag = None if t == "*" else t
+        elif m.group("cls"):
+            classes.append(m.group("cls").lower())
+        elif m.group("id"):
+            ids.append(m.group("id").lower())
+        elif m.group("an"):
+            value = (m.group("av") or "").strip("\"'")
+            tests.append((m.group("an").lower(), m.group("op"), value))
+        else:
+            pseudo = True
+    spec = (len(re.findall(r"#[\w-]", sel)), len(re.findall(r"\.[\w-]|\[|(?<!:):[\w-]", sel)),
+            len(re.findall(r"(?:^|[\s>+~])[a-zA-Z]", sel)))
+    return _Rule(which, tag, ids, classes, tests, len(compounds) <= 1 and not pseudo, (important, spec, order),
+                 parts)
+
+
+def css_rules(sheets: str) -> list[_Rule] | None:
+    """The ::before/::after/::marker rules of style sheets that draw letters; None when there are more than
+    MAX_CSS_RULES (not read completely)."""
+    seen: dict[tuple, _Rule] = {}
+    order = 0
+    for prelude, body in _css_blocks(_CSS_COMMENT.sub("", sheets)):
+        if "content" not in body.lower() or not _PSEUDO_ELEMENT.search(prelude):
+            continue
+        content = _content_parts(body)
+        if content is None:
+            continue
+        for selector in _split_top(css_unescape(prelude), ","):
+            order += 1
+            r = _rule(selector, order, *content)
+            if r is not None:  # the same rule again: the later stands for both
+                seen[(r.which, r.tag, tuple(r.ids), tuple(r.classes), tuple(r.tests), r.certain, tuple(r.parts))] = r
+        if len(seen) > MAX_CSS_RULES:
+            return None
+    return list(seen.values())
+
+
+def _attr_test(el: _El, name: str, op: str | None, want: str) -> bool:
+    have = el.attrs.get(name, False)
+    if have is False:
+        return False
+    if op is None:
+        return True
+    have, want = (have or "").lower(), want.lower()  # any case: reading more only adds blocks
+    if op == "=":
+        return have == want
+    if op == "~=":
+        return want in have.split()
+    if op == "|=":
+        return have == want or have.startswith(want + "-")
+    if op == "^=":
+        return bool(want) and have.startswith(want)
+    if op == "$=":
+        return bool(want) and have.endswith(want)
+    return bool(want) and want in have
+
+
+def _matches(rule: _Rule, el: _El, classes: set[str], ident: str) -> bool:
+    return ((rule.tag is None or rule.tag == el.tag) and all(i == ident for i in rule.ids)
+            and all(c in classes for c in rule.classes)
+            and all(_attr_test(el, *t) for t in rule.tests))
+
+
+def _index(rules: list[_Rule]) -> dict[tuple[str, str], list[_Rule]]:
+    """Rules by the one key an element must have for them to match (id, a class, the tag, or any)."""
+    by: dict[tuple[str, str], list[_Rule]] = {}
+    for r in rules:
+        key = (("#", r.ids[0]) if r.ids else (".", r.classes[0]) if r.classes else ("t", r.tag) if r.tag
+               else ("[", r.tests[0][0]) if r.tests else ("*", ""))
+        by.setdefault(key, []).append(r)
+    return by
+
+
+def _drawn(rules: list[_Rule], elements: list[_El]) -> list[list[tuple[tuple, str]]] | None:
+    """For each way of reading the cascade (every rule whose last compound matches; only rules certain to
+    match), the strings drawn and where ((block, offset, order), text); None over MAX_CSS_CHECKS."""
+    by = _index(rules)
+    ways: list[list[tuple[tuple, str]]] = [[], []]
+    checks = 0
+    for el in elements:
+        classes = set((el.attrs.get("class") or "").lower().split())
+        ident = (el.attrs.get("id") or "").lower()
+        keys = [("#", ident), ("t", el.tag), ("*", "")] + [(".", c) for c in classes] + [("[", a) for a in el.attrs]
+        checks += sum(len(by.get(k, ())) for k in keys)
+        if checks > MAX_CSS_CHECKS:
+            return None
+        found = [r for k in keys for r in by.get(k, ()) if _matches(r, el, classes, ident)]
+        for which in ("before", "after"):
+            mine = [r for r in found if r.which == which]
+            for way, pool in enumerate((mine, [r for r in mine if r.certain])):
+                if pool:
+                    best = max(pool, key=lambda r: r.rank)
+                    text = "".join(v if k == "s" else (el.attrs.get(v) or "") for k, v in best.parts)
+                    ways[way].append(((el.start if which == "before" else el.end or el.start), text))
+    return ways
+
+
+def _with_drawn(shown: list[str], drawn: list[tuple[tuple, str]]) -> list[str]:
+    """The shown blocks with the generated strings put in at their places."""
+    at: dict[int, list[tuple[int, int, str]]] = {}
+    for (block, offset, order), text in drawn:
+        at.setdefault(block, []).append((offset, order, text))
+    out = list(shown)
+    for block, items in at.items():
+        text, pieces, pos = shown[block], [], 0
+        for offset, _, s in sorted(items):
+            pieces += [text[pos:offset], s]
+            pos = offset
+        out[block] = "".join(pieces) + text[pos:]
+    return out
+
+
+def _generated_readings(parser: "_Markup") -> list[tuple[str, list[str]]]:
+    """The page with each ::before/::after string where the browser draws it, one reading per way of
+    reading the cascade; the page is marked unreadable when the rules or elements are too many to match."""
+    rules = css_rules("\n".join(parser.sheets)) if parser.sheets else []
+    if rules is None or (rules and parser.too_many):
+        parser.unreadable = "CSS generated content: too many rules or elements to place"
+        return []
+    ways = _drawn(rules, parser.elements) if rules else []
+    if ways is None:
+        parser.unreadable = "CSS generated content: too many rules x elements to place"
+        return []
+    out: list[tuple[str, list[str]]] = []
+    for how, drawn in zip(("css-generated", "css-generated-certain"), ways):
+        blocks = _with_drawn(parser.shown, drawn) if drawn else []
+        if blocks and all(blocks != b for _, b in out):
+            out.append((how, blocks))
+    return out
+
+
+def _rows(glyphs, model: int) -> list[list[str]]:
+    """SVG glyphs by rows (y within half a font size of the next: one row) and, in a row, by x."""
+    placed = sorted(((at[model][1], at[model][0], order, text, size) for order, text, size, at in glyphs))
+    rows: list[list[tuple]] = []
+    last_y = None
+    for y, x, order, text, size in placed:
+        if last_y is None or y - last_y > 0.5 * max(size, 0.001):
+            rows.append([])
+        rows[-1].append((x, order, text))
+        last_y = y
+    return [[t for _, _, t in sorted(row)] for row in rows]
+
+
+def _svg_readings(parser: "_Markup") -> list[tuple[str, list[str]]]:
+    out: list[tuple[str, list[str]]] = []
+    for model, name in enumerate(("svg-order", "svg-order-advance")):
+        rows = _rows(parser.glyphs, model)
+        for how, texts in ((name, ["".join(r) for r in rows]), (f"{name}-spaced", [" ".join(t.strip() for t in r) for r in rows])):
+            if all(texts != t for _, t in out):
+                out.append((how, texts))
+    return out
+
+
 def _shown_readings(parser: "_Markup", raw: str, shown: list[str], where: str) -> list[Line]:
     """The text as a renderer could draw it where that differs from the source (see the module docstring),
     each reading a place of its own (`where:how`), so lines of one reading never join another's."""
@@ -213,22 +643,18 @@ def _shown_readings(parser: "_Markup", raw: str, shown: list[str], where: str) -
     readings: list[tuple[str, list[str]]] = []
     if parser.bidi or _BIDI_CSS.search(css) or _BIDI_CHARS.search(raw):
         readings.append(("rtl", [_reversed(t) for t in shown]))
+    readings += _generated_readings(parser)  # before the long css-around reading: not cut off by the cap
+    if parser.glyphs:
+        readings += _svg_readings(parser)
     content = _content_values(css, parser.attrs)
     if content:
         readings.append(("css-content", content))
         # ::before / ::after put the string beside the element's own text
         lettered = [c.strip() for c in content if any(ch.isalpha() for ch in c)][:10]
         readings.append(("css-around", [f"{c}{t}" for c in lettered for t in shown] + [f"{t}{c}" for c in lettered for t in shown]))
-    if parser.glyphs:
-        rows: dict[float, list] = {}
-        for y, x, order, t in parser.glyphs:
-            rows.setdefault(round(y, 1), []).append((x, order, t))
-        ordered = [sorted(row) for _, row in sorted(rows.items())]
-        readings.append(("svg-order", ["".join(t for _, _, t in row) for row in ordered]))
-        readings.append(("svg-order-spaced", [" ".join(t.strip() for _, _, t in row) for row in ordered]))
     if _UPPER.search(css) or _UPPER.search(raw[:65536]):
-        readings = [("uppercase", [t.upper() for t in shown]), *readings,
-                    *((f"{how}+uppercase", [t.upper() for t in ts]) for how, ts in readings)]
+        readings = [("uppercase", [t.upper() for t in shown]),
+                    *(r for how, ts in readings for r in ((how, ts), (f"{how}+uppercase", [t.upper() for t in ts])))]
     out: list[Line] = []
     for how, texts in readings:
         out += [Line(t.strip(), f"{where}:{how}") for text in texts for t in text.splitlines() if t.strip()]
@@ -237,14 +663,16 @@ def _shown_readings(parser: "_Markup", raw: str, shown: list[str], where: str) -
     return out[:MAX_SHOWN_LINES]
 
 
-def _markup_lines(text: str, where: str) -> list[Line]:
-    parser = _Markup()
+def _markup_lines(text: str, where: str, html_rules: bool = True) -> tuple[list[Line], str | None]:
+    """The lines of a markup text, and why it cannot be read completely (None when it can)."""
+    parser = _Markup(html_rules)
     parser.feed(text)
     parser.close()
     shown = [t.strip() for block in parser.shown for t in block.splitlines() if t.strip()]
     lines = [Line(t, where) for t in shown]
     lines += [Line(t.strip(), w) for value, w in parser.extra for t in value.splitlines() if t.strip()]
-    return lines + _shown_readings(parser, text, shown, where)
+    lines += _shown_readings(parser, text, shown, where)
+    return lines, parser.unreadable
 
 
 def text_lines(text: str, media: str, where: str = "") -> tuple[list[Line], list[Reason]]:
@@ -252,7 +680,9 @@ def text_lines(text: str, media: str, where: str = "") -> tuple[list[Line], list
     html_like = media == HTML or "<html" in text[:4096].lower()
     incomplete: list[Reason] = []
     if media in (HTML, XML, SVG) or html_like:
-        lines = _markup_lines(text, where or ("html" if html_like else "xml"))
+        lines, unreadable = _markup_lines(text, where or ("html" if html_like else "xml"), html_like)
+        if unreadable:
+            incomplete.append(Reason.of("DOCUMENT_UNREADABLE", detail=unreadable))
         if html_like and _ACTIVE.search(text):
             incomplete.append(Reason.of("HTML_ACTIVE_CONTENT"))
     else:

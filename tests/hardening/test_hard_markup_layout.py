@@ -1,0 +1,185 @@
+"""HTML generated content and SVG text placed as a browser draws them (gateway/inspect/text.py).
+
+Each hostile page spells a mark only where the renderer puts the pieces: CSS ::before/::after strings at the
+start/end of the elements their selectors match (classes, ids, tags, attributes, attr(), rules after the body
+or inside it, complex selectors), SVG letters moved by transforms (translate, matrix, scale, rotate, nested
+groups) and dx/dy lists. Each is BLOCKed as a file and as a mail body (one text reader serves both); the same
+construction spelling "KHẨN", or prose ("bảo mật thông tin"), still signs, so every test can fail both ways.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gateway.audit import AuditLog
+from gateway.inspect import text as text_reader
+from gateway.inspect.sniff import HTML
+from gateway.model import Channel, DocKind, Document, Origin, Outcome
+from gateway.pipeline import Pipeline
+
+pytestmark = pytest.mark.hsm
+
+BODY = "Công văn về việc họp giao ban."
+SPANS = '<p><span class="a"></span><span class="b"></span><span class="c"></span></p>'
+ABC = '.a::before{content:"%s"} .b::before{content:"%s"} .c::after{content:"%s"}'
+
+
+@pytest.fixture(scope="module")
+def pipeline(dev_settings, tmp_path_factory):
+    audit = AuditLog.at(tmp_path_factory.mktemp("audit") / "log.sqlite3")
+    with Pipeline(dev_settings, audit=audit) as p:
+        yield p
+    audit.close()
+
+
+def check(pipeline, path: Path):
+    doc = Document(channel=Channel.SMTP, name=path.name, path=path, kind=DocKind.ATTACHMENT,
+                   origin=Origin(sender="van.thu@so.gov.vn", recipients=("a@bo.gov.vn",)))
+    res = pipeline.check(doc)
+    return res.outcome, {r.code for r in res.decision.reasons}
+
+
+def blocked(pipeline, path: Path) -> bool:
+    outcome, codes = check(pipeline, path)
+    assert outcome is Outcome.BLOCK and "SECRET_MARKED" in codes, (path.name, outcome, codes)
+    return True
+
+
+def released(pipeline, path: Path) -> bool:
+    outcome, codes = check(pipeline, path)
+    assert outcome in (Outcome.PASS, Outcome.SIGN) and "SECRET_MARKED" not in codes, (path.name, outcome, codes)
+    return True
+
+
+def mail(tmp: Path, name: str, html: str) -> Path:
+    p = tmp / name
+    p.write_bytes((f"From: van-thu@example.vn\r\nTo: nhan@example.vn\r\nSubject: Thong bao\r\nMIME-Version: 1.0\r\n"
+                   f"Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{html}").encode())
+    return p
+
+
+def page(body: str, head: str = "") -> str:
+    return f"<html><head>{head}</head><body>{body}<p>{BODY}</p></body></html>"
+
+
+# (head, body) spelling the mark with letters M, Ậ, T put in by CSS; {0}{1}{2} are the three letters
+GENERATED = {
+    "classes": (f"<style>{ABC}</style>", SPANS),
+    "ids": ('<style>#a::before{{content:"{0}"}} #b::before{{content:"{1}"}} #c::after{{content:"{2}"}}</style>',
+            '<p><span id="a"></span><span id="b"></span><span id="c"></span></p>'),
+    "tags": ('<style>b::before{{content:"{0}"}} i::before{{content:"{1}"}} u:after{{content:"{2}"}}</style>',
+             "<p><b></b><i></i><u></u></p>"),
+    "attributes": ('<style>[data-k]::before{{content:"{0}"}} [data-z="2"]::before{{content:"{1}"}}'
+                   ' span[data-z^=t i]::after{{content:"{2}"}}</style>',
+                   '<p><span data-k></span><span data-z="2"></span><span data-z="T3"></span></p>'),
+    "compound": ('<style>span.a.x::before{{content:"{0}"}} .b[title]::before{{content:"{1}"}}'
+                 ' #c.c::after{{content:"{2}"}} .a::before{{content:"Q"}}</style>',
+                 '<p><span class="x a"></span><span class="b" title="t"></span><span class="c" id="c"></span></p>'),
+    "p_before_with_text": ('<style>p.k::before{{content:"{0}{1}"}}</style>', '<p class="k">{2}</p>'),
+    "attr_function": ('<style>.a::before{{content:attr(data-x)}} .c::after{{content:attr(data-y)}}</style>',
+                      '<p><span class="a" data-x="{0}{1}"></span><span class="c" data-y="{2}"></span></p>'),
+    "rules_after_body": ("", SPANS + f"<style>{ABC}</style>"),
+    "style_in_body": ("", f"<div><style>{ABC}</style>{SPANS}</div>"),
+    "media_and_escapes": ('<style>@media screen {{ .a::before{{content:"{0}"}} }} .b::before{{content:"{1}"}}'
+                          ' .c::after{{content:"{2}"}}</style>', SPANS),
+    "complex_selectors": ('<style>div p > span.a::before{{content:"{0}"}} p span:first-child + .b::before'
+                          '{{content:"{1}"}} .zz::after, p .c:last-child::after{{content:"{2}"}}</style>',
+                          "<div>" + SPANS + "</div>"),
+    "counters_and_quotes": ('<style>ol li::before{{content:counter(item) ". "}} .q::before{{content:open-quote}}'
+                            ' .q::after{{content:close-quote}}' + ABC.replace("{", "{{").replace("}", "}}")
+                            .replace("%s", "{}") + "</style>",
+                            '<ol><li>Mục một</li></ol><p class="q">trích dẫn</p>' + SPANS),
+    "implied_end": ('<style>.a::after{{content:"{2}"}}</style>', '<p class="a">{0}{1}<div>Nội dung</div>'),
+}
+
+
+def _fill(text: str, letters: tuple[str, str, str]) -> str:
+    return text % letters if "%s" in text else text.format(*letters)
+
+
+def _spell(case: str, letters: tuple[str, str, str]) -> str:
+    head, body = GENERATED[case]
+    return page(_fill(body, letters), _fill(head, letters))
+
+
+@pytest.mark.parametrize("case", sorted(GENERATED))
+def test_generated_content_is_read_where_drawn(pipeline, tmp_path, case):
+    hostile = _spell(case, ("M", "Ậ", "T"))
+    f = tmp_path / f"{case}.html"
+    f.write_text(hostile, encoding="utf-8")
+    assert blocked(pipeline, f)
+    assert blocked(pipeline, mail(tmp_path, f"{case}.eml", hostile))
+    honest = _spell(case, ("K", "H", "ẨN"))
+    assert released(pipeline, mail(tmp_path, f"{case}-ok.eml", honest))
+
+
+def test_generated_content_beside_prose_still_signs(pipeline, tmp_path):
+    honest = page('<p class="n">Đề nghị các đơn vị tăng cường</p><p><span class="b"></span> thông tin.</p>',
+                  '<style>.n::after{content:" công tác"} .b::before{content:"bảo mật"}'
+                  ' a::after{content:" (" attr(href) ")"} li::before{content:"\\2022  "}</style>')
+    f = tmp_path / "prose.html"
+    f.write_text(honest, encoding="utf-8")
+    assert released(pipeline, f)
+    assert released(pipeline, mail(tmp_path, "prose.eml", honest))
+
+
+def test_too_many_generated_content_rules_are_refused():
+    rules = "".join(f'.r{i}::before{{content:"x"}}' for i in range(getattr(text_reader, "MAX_CSS_RULES", 5000) + 5))
+    _, incomplete = text_reader.text_lines(page("<p>a</p>", f"<style>{rules}</style>"), HTML)
+    assert [r.code for r in incomplete] == ["DOCUMENT_UNREADABLE"]
+    _, fine = text_reader.text_lines(page("<p>a</p>", f"<style>{rules[:2000]}</style>"), HTML)
+    assert fine == []
+
+
+# --- SVG text moved by transforms and dx/dy -------------------------------------------------------------------
+
+SVG = '<svg xmlns="http://www.w3.org/2000/svg" width="300" height="100">{}</svg>'
+# {0}{1}{2}: the three letters, given out of order in the source, drawn in order
+PLACED = {
+    "translate_text": ('<text transform="translate(80,50)">{2}</text><text transform="translate(10,50)">{0}</text>'
+                       '<text transform="translate(45 50)">{1}</text>'),
+    "group_translate_matrix": ('<g transform="translate(80,0)"><text y="50">{2}</text></g><g transform="translate(10)">'
+                               '<text y="50">{0}</text></g><g transform="matrix(1 0 0 1 45 0)"><text y="50">{1}</text></g>'),
+    "nested_groups": ('<g transform="translate(100 0)"><g transform="translate(-90,0)"><text y="50">{0}</text></g></g>'
+                      '<text y="50" transform="translate(80)">{2}</text><g transform="translate(20)"><text x="25" y="50">'
+                      '{1}</text></g>'),
+    "scale_mirror": ('<g transform="scale(-1 1)"><text x="-80" y="50">{2}</text><text x="-10" y="50">{0}</text>'
+                     '<text x="-45" y="50">{1}</text></g>'),
+    "rotate_about_point": ('<g transform="rotate(180 100 50)"><text x="120" y="50">{2}</text><text x="190" y="50">{0}'
+                           '</text><text x="155" y="50">{1}</text></g>'),
+    "css_transform": ('<text style="transform: translate(80px, 50px)">{2}</text><text style="transform:translate(10px,'
+                      '50px)">{0}</text><text style="transform:translate(45px,50px)">{1}</text>'),
+    "dx_list": '<text x="0" y="50" dx="60 -50 25">{2}{0}{1}</text>',
+    "dx_with_advances": '<text x="0" y="50" font-size="40" dx="80 -104">{2}{0}{1}</text>',
+    "tspan_dx": ('<text x="10" y="50">TỐI <tspan dx="60">{2}</tspan><tspan dx="-50">{0}</tspan>'
+                 '<tspan dx="5">{1}</tspan></text>'),
+    "dy_rows": '<text x="10 80 45" y="50" dy="0 -60 60">{0}X{1}</text><text x="80" y="50">{2}</text>',
+}
+
+
+def _svg(case: str, letters: tuple[str, str, str]) -> str:
+    return SVG.format(PLACED[case].format(*letters))
+
+
+@pytest.mark.parametrize("case", sorted(PLACED))
+def test_svg_text_is_read_where_transforms_put_it(pipeline, tmp_path, case):
+    f = tmp_path / f"{case}.svg"
+    f.write_text(_svg(case, ("M", "Ậ", "T")), encoding="utf-8")
+    assert blocked(pipeline, f)
+    ok = tmp_path / f"{case}-ok.svg"
+    ok.write_text(_svg(case, ("K", "H", "Ẩ")), encoding="utf-8")
+    assert released(pipeline, ok)
+
+
+def test_svg_in_html_mail_and_prose_controls(pipeline, tmp_path):
+    hostile = page(_svg("group_translate_matrix", ("M", "Ậ", "T")))
+    assert blocked(pipeline, mail(tmp_path, "svg.eml", hostile))
+    prose = SVG.format('<g transform="translate(10 0)"><text y="50" dx="0 1 1">Biểu đồ</text></g>'
+                       '<text y="50" transform="translate(120)">mật độ dân số</text>'
+                       '<text y="80" transform="rotate(0)">bảo <tspan dx="3">mật</tspan> thông tin</text>')
+    f = tmp_path / "prose.svg"
+    f.write_text(prose, encoding="utf-8")
+    assert released(pipeline, f)
+    assert released(pipeline, mail(tmp_path, "prose-svg.eml", page(prose)))
