@@ -32,6 +32,18 @@ def _readings_not_kept_across_modules():
     yield
 
 
+@pytest.fixture(scope="module")
+def pipeline(dev_settings, tmp_path_factory):
+    """A Pipeline on the shared token with a decision log of the module's own (a module may define its own)."""
+    from gateway.audit import AuditLog
+    from gateway.pipeline import Pipeline
+
+    audit = AuditLog.at(tmp_path_factory.mktemp("audit") / "log.sqlite3")
+    with Pipeline(dev_settings, audit=audit) as p:
+        yield p
+    audit.close()
+
+
 @pytest.fixture(scope="session")
 def dev_settings(tmp_path_factory):
     return make_dev_settings(tmp_path_factory.mktemp("kyso-dev"))

@@ -323,3 +323,13 @@ def make_dev_settings(tmp_path: Path, *, fresh_pki: bool = False, **overrides):
     if not _TEMPLATE:
         _TEMPLATE.append(var_dir)
     return settings
+
+
+def check_attachment(pipeline, path: Path):
+    """`path` checked (dry run) by `pipeline` as a mail attachment: (outcome, reason codes)."""
+    from gateway.model import Channel, DocKind, Document, Origin
+
+    doc = Document(channel=Channel.SMTP, name=path.name, path=path, kind=DocKind.ATTACHMENT,
+                   origin=Origin(sender="van.thu@so.gov.vn", recipients=("a@bo.gov.vn",)))
+    res = pipeline.check(doc)
+    return res.outcome, {r.code for r in res.decision.reasons}

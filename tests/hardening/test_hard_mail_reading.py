@@ -21,29 +21,13 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from util import check_attachment as check
 
-from gateway.audit import AuditLog
-from gateway.model import Channel, DocKind, Document, Origin, Outcome
-from gateway.pipeline import Pipeline
+from gateway.model import Outcome
 
 pytestmark = pytest.mark.hsm
 
 BODY = "Công văn về việc họp giao ban.\n"
-
-
-@pytest.fixture(scope="module")
-def pipeline(dev_settings, tmp_path_factory):
-    audit = AuditLog.at(tmp_path_factory.mktemp("audit") / "log.sqlite3")
-    with Pipeline(dev_settings, audit=audit) as p:
-        yield p
-    audit.close()
-
-
-def check(pipeline, path: Path):
-    doc = Document(channel=Channel.SMTP, name=path.name, path=path, kind=DocKind.ATTACHMENT,
-                   origin=Origin(sender="van.thu@so.gov.vn", recipients=("a@bo.gov.vn",)))
-    res = pipeline.check(doc)
-    return res.outcome, {r.code for r in res.decision.reasons}
 
 
 def blocked(pipeline, path: Path) -> bool:

@@ -12,33 +12,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from util import check_attachment as check
 
-from gateway.audit import AuditLog
 from gateway.inspect import text as text_reader
 from gateway.inspect.sniff import HTML
-from gateway.model import Channel, DocKind, Document, Origin, Outcome
-from gateway.pipeline import Pipeline
+from gateway.model import Outcome
 
 pytestmark = pytest.mark.hsm
 
 BODY = "Công văn về việc họp giao ban."
 SPANS = '<p><span class="a"></span><span class="b"></span><span class="c"></span></p>'
 ABC = '.a::before{content:"%s"} .b::before{content:"%s"} .c::after{content:"%s"}'
-
-
-@pytest.fixture(scope="module")
-def pipeline(dev_settings, tmp_path_factory):
-    audit = AuditLog.at(tmp_path_factory.mktemp("audit") / "log.sqlite3")
-    with Pipeline(dev_settings, audit=audit) as p:
-        yield p
-    audit.close()
-
-
-def check(pipeline, path: Path):
-    doc = Document(channel=Channel.SMTP, name=path.name, path=path, kind=DocKind.ATTACHMENT,
-                   origin=Origin(sender="van.thu@so.gov.vn", recipients=("a@bo.gov.vn",)))
-    res = pipeline.check(doc)
-    return res.outcome, {r.code for r in res.decision.reasons}
 
 
 def blocked(pipeline, path: Path) -> bool:
