@@ -252,9 +252,10 @@ def test_large_file_child_failure_is_not_a_pass(tmp_path, settings, monkeypatch)
     assert [r.code for r in f.incomplete] == ["SECRECY_SCAN_INCOMPLETE"]
 
 
-def test_a_slow_complete_reading_is_kept_and_an_incomplete_one_is_not(tmp_path, monkeypatch):
+def test_a_slow_settled_reading_is_kept_and_one_cut_short_is_not(tmp_path, monkeypatch):
     """The same bytes again are answered from the kept reading (gateway.inspect.memo), marks included; a
-    reading that did not finish is read again next time (it may complete then), never kept."""
+    reading that did not finish is read again next time (it may complete then), never kept; one whose only gap
+    the bytes settle (too grainy) is kept with that gap."""
     from gateway.inspect import memo
     from gateway.inspect import pdf as pdf_reader
     from gateway.model import Reason
@@ -292,4 +293,18 @@ def test_a_slow_complete_reading_is_kept_and_an_incomplete_one_is_not(tmp_path, 
         facts = inspect(Document(channel=Channel.CLI, name="a.pdf", path=src), settings)
         assert facts.incomplete
     assert len(calls) == 2
+    memo.forget()
+
+    def grainy(*args, **kwargs):  # writing seen only through grain: the same bytes read the same next time
+        out = real(*args, **kwargs)
+        out.incomplete.append(Reason.of("SCAN_TOO_GRAINY", detail="page 1"))
+        calls.append(1)
+        return out
+
+    monkeypatch.setattr(pdf_reader, "analyse", grainy)
+    calls.clear()
+    for _ in range(2):
+        facts = inspect(Document(channel=Channel.CLI, name="a.pdf", path=src), settings)
+        assert [r.code for r in facts.incomplete] == ["SCAN_TOO_GRAINY"]  # kept with its gap: refused again
+    assert len(calls) == 1
     memo.forget()

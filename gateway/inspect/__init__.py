@@ -325,7 +325,8 @@ def _number(reading: Reading) -> str | None:
 
 
 def _analysed(fh, settings, doc: Document, deadline: float, seconds: float, scan: _Scan):
-    """`pdf.analyse` of the file, or the complete reading of the same bytes kept from before (memo.py)."""
+    """`pdf.analyse` of the file, or the reading of the same bytes kept from before (memo.py: complete, or
+    incomplete only for reasons the bytes settle)."""
     from gateway.inspect import memo
     from gateway.inspect import pdf as pdf_reader
 
@@ -337,7 +338,7 @@ def _analysed(fh, settings, doc: Document, deadline: float, seconds: float, scan
     started = time.monotonic()
     with time_limit(seconds):
         pdf = pdf_reader.analyse(fh, settings, doc, deadline)
-    if key and not pdf.incomplete and time.monotonic() - started >= memo.MIN_SECONDS:
+    if key and memo.settled(pdf.incomplete) and time.monotonic() - started >= memo.MIN_SECONDS:
         cost = sum(len(line.text) for line in pdf.lines) + sum(len(k) + len(v) for k, v in pdf.metadata) + 1
         memo.PDF_READINGS.put(key, _copy(pdf), cost)
     return pdf

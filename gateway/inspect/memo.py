@@ -6,8 +6,10 @@ of seconds). A slow reading that was complete is kept here, in this process only
 bytes read and the limits it was read under. What is kept is the reading (text lines, structure facts), never
 the decision: signatures, policy and the signing itself are judged again every time.
 
-Only complete readings are kept (an incomplete one may have run out of time on a loaded machine and would
-read further next time), and only slow ones (a fast reading costs less than its memory). Bounded by entries
+Only readings that would come out the same again are kept: complete ones, and those whose only gaps are
+settled by the bytes themselves (SETTLED: writing seen only through grain reads the same every time). One
+that ran out of time on a loaded machine, or found OCR missing, may read further next time: not kept. Only
+slow ones (a fast reading costs less than its memory). Bounded by entries
 and by characters held; least recently used first out. The memo holds text read from documents: it lives in
 the worker's memory like the document being processed, is never written anywhere, and `forget()` drops it.
 """
@@ -21,6 +23,13 @@ from typing import Any, Hashable
 MIN_SECONDS = 0.5  # a reading faster than this is not kept (most documents: milliseconds)
 MAX_ENTRIES = 256
 MAX_CHARS = 16_000_000  # characters of text held in all entries together
+# reasons a reading is incomplete that depend on the bytes alone, not on time, load or the machine
+SETTLED = frozenset({"SCAN_TOO_GRAINY"})
+
+
+def settled(incomplete) -> bool:
+    """Would the same bytes, read again under the same limits, come out with the same gaps (none included)?"""
+    return all(r.code in SETTLED for r in incomplete)
 
 
 class Memo:
