@@ -2,7 +2,8 @@
 
     python -m bench.bench_secrecy [--smoke] [--dir DIR] [--ocr-pages 12] [--text-pages 60]
 
-- the set: bench/secrecy_corpus.py (generated once, cached outside the repository; --smoke: one per class);
+- the set: bench/secrecy_corpus.py (generated once, cached outside the repository; --smoke: one document of each of 16 classes,
+  `secrecy_corpus.SMOKE_CLASSES`: the bench runs; tests/test_secrecy_variants.py covers every class);
 - every document through `gateway.inspect.inspect` (what every door and the CLI call): a secrecy finding is
   a BLOCK; precision and recall of BLOCK over the set, per class; recall counts only marks a person reads at
   normal zoom (hidden text is reported apart); box-11 marks compared too;
@@ -175,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     directory = a.dir or (a.out / "secrecy-smoke" if a.smoke else secrecy_corpus.default_dir())
     t = time.perf_counter()
-    pairs = secrecy_corpus.generate(directory, secrecy_corpus.small() if a.smoke else None)
+    pairs = secrecy_corpus.generate(directory, secrecy_corpus.smoke() if a.smoke else None)
     gen_s = time.perf_counter() - t
     settings = load_settings(var_dir=a.out / "var-secrecy")
     res = run_set(pairs, settings)

@@ -1181,6 +1181,18 @@ def small() -> list[Sample]:
     return list(seen.values())
 
 
+# The bench's --smoke set: a few classes of each kind (text layer, lying font, metadata, scan, grain, negatives),
+# enough to run every figure; tests/test_secrecy_variants.py reads one document of every class.
+SMOKE_CLASSES = ("stamp-boxed", "glyphs-shuffled", "rotated", "tcvn3", "later-page", "over-title", "info-subject",
+                 "lying-font", "hidden-white", "circulation-recall", "scanned-pdf", "grainy-scan", "neg-plain",
+                 "neg-tricky-words", "neg-scanned", "neg-lying-font")
+
+
+def smoke() -> list[Sample]:
+    """The bench's smoke subset (one sample of each of SMOKE_CLASSES)."""
+    return [s for s in small() if s.cls in SMOKE_CLASSES]
+
+
 def main(argv=None) -> int:
     import argparse
     from collections import Counter

@@ -122,7 +122,7 @@ def _fuzz_settings(dev_settings):
     return s
 
 
-@hsettings(max_examples=400, deadline=8000, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@hsettings(max_examples=200, deadline=8000, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                      HealthCheck.too_slow], database=None)
 @given(data=st.one_of(mutated_pdfs(), structured_pdfs()))
 def test_fuzz_inspect_always_answers_facts(dev_settings, data):
