@@ -33,14 +33,6 @@ from gateway.signing import container_tnef as tnef_writer
 pytestmark = pytest.mark.hsm
 
 
-@pytest.fixture(scope="module")
-def pipeline(dev_settings, tmp_path_factory):
-    audit = AuditLog.at(tmp_path_factory.mktemp("audit") / "log.sqlite3")
-    with Pipeline(dev_settings, audit=audit) as p:
-        yield p
-    audit.close()
-
-
 def doc(path: Path, channel=Channel.SMTP) -> Document:
     return Document(channel=channel, name=path.name, path=path, kind=DocKind.ATTACHMENT,
                     origin=Origin(sender="van.thu@so.gov.vn", recipients=("a@bo.gov.vn",)))

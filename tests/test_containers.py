@@ -27,14 +27,6 @@ from gateway.reasons import render
 pytestmark = pytest.mark.hsm
 
 
-@pytest.fixture(scope="module")
-def pipeline(dev_settings, tmp_path_factory):
-    audit = AuditLog.at(tmp_path_factory.mktemp("audit") / "log.sqlite3")
-    with Pipeline(dev_settings, audit=audit) as p:
-        yield p
-    audit.close()
-
-
 def limited(settings, **limits):
     return settings.model_copy(update={"limits": settings.limits.model_copy(update=limits)})
 

@@ -19,14 +19,6 @@ pytestmark = pytest.mark.hsm
 FIX = Path(__file__).parent / "fixtures" / "office"
 
 
-@pytest.fixture(scope="module")
-def pipeline(dev_settings, tmp_path_factory):
-    audit = AuditLog.at(tmp_path_factory.mktemp("audit") / "log.sqlite3")
-    with Pipeline(dev_settings, audit=audit) as p:
-        yield p
-    audit.close()
-
-
 def _doc(path: Path, channel=Channel.SMTP) -> Document:
     return Document(channel=channel, name=path.name, path=path, kind=DocKind.CORRESPONDENCE)
 

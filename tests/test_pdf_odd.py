@@ -212,17 +212,6 @@ def test_form_values_the_viewer_draws_are_refused(signer, tmp_path):
 # --- through the pipeline: one inspection, check and sign agree, refusals permanent ---------------------------
 
 
-@pytest.fixture(scope="module")
-def pipeline(dev_settings, tmp_path_factory):
-    from gateway.audit import AuditLog
-    from gateway.pipeline import Pipeline
-
-    audit = AuditLog.at(tmp_path_factory.mktemp("audit") / "log.sqlite3")
-    with Pipeline(dev_settings, audit=audit) as p:
-        yield p
-    audit.close()
-
-
 def _doc(path: Path):
     from gateway.model import Channel, DocKind, Document
 

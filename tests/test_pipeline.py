@@ -17,14 +17,6 @@ from gateway.signing.check import OutputRejected, check_pdf
 pytestmark = pytest.mark.hsm
 
 
-@pytest.fixture(scope="module")
-def pipeline(dev_settings, tmp_path_factory):
-    audit = AuditLog.at(tmp_path_factory.mktemp("audit") / "log.sqlite3")
-    with Pipeline(dev_settings, audit=audit) as p:
-        yield p
-    audit.close()
-
-
 def doc_for(path: Path, kind=DocKind.ATTACHMENT, channel=Channel.FOLDER, **kw) -> Document:
     return Document(channel=channel, name=path.name, path=path, kind=kind,
                     origin=Origin(path=str(path)), declared=Declared(number="123/UBND-VP"), **kw)

@@ -13,22 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from gateway.audit import AuditLog
 from gateway.model import Channel, DocKind, Document, Outcome
-from gateway.pipeline import Pipeline
 
 pytestmark = pytest.mark.hsm
 
 BODY = "Công văn về việc họp giao ban."
 W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
-
-
-@pytest.fixture(scope="module")
-def pipeline(dev_settings, tmp_path_factory):
-    audit = AuditLog.at(tmp_path_factory.mktemp("audit") / "log.sqlite3")
-    with Pipeline(dev_settings, audit=audit) as p:
-        yield p
-    audit.close()
 
 
 def _outcome(pipeline, tmp_path: Path, name: str, data: bytes) -> Outcome:
