@@ -17,8 +17,12 @@ upper-cased: marks.py wants the stamp in capitals), bidi overrides (<bdo>, dir=r
 characters: all lines reversed), CSS content: strings (escapes decoded) and the attributes attr() shows, alone
 and around each line, each ::before/::after string put in at the start/end of the elements its selector
 matches (type, class, id, attribute tests; a complex selector by its last compound: more matches only block;
-too many rules x elements: refused), and SVG text by where it is drawn (x/y/dx/dy, the transforms of its
-<text> and groups; pen advances of none and of estimated widths). A charset named in the markup (<meta charset>, the
+too many rules x elements: refused; where rules that may not apply outrank the one certain to, every
+candidate is read, each other way a block can be drawn a reading of its own), counters drawn as letters (a
+letter or custom counter style, symbols(), a marker string) refused, and SVG text by where it is drawn
+(x/y/dx/dy, the transforms of its <text> and groups; pen advances of none and of estimated widths; drawn
+again where a <use> shows it; along a <textPath> from its startOffset; transforms set by style rules, or
+CSS properties not applied, refused). A charset named in the markup (<meta charset>, the
 XML declaration) is a reading too, and a mail part's declared charset and format=flowed (RFC 3676) are read by
 `alternative_texts` for the mail reader.
 """
@@ -66,12 +70,14 @@ def html_text(markup: str) -> str:
 
 class _El:
     """An element as the CSS reading needs it: its tag and attributes, where it starts and ends in the shown
-    text ((block, offset, order)), and for SVG its transform (a, b, c, d, e, f) and font size."""
+    text ((block, offset, order)), and for SVG its transform (a, b, c, d, e, f), its parent's (`base`), font
+    size, and the SVG characters placed inside it (glyphs[g0:g1], for a <use> of it)."""
 
-    __slots__ = ("tag", "attrs", "start", "end", "ctm", "font")
+    __slots__ = ("tag", "attrs", "start", "end", "ctm", "font", "base", "g0", "g1")
 
     def __init__(self, tag: str, attrs: dict, start: tuple, ctm: tuple, font: float) -> None:
         self.tag, self.attrs, self.start, self.end, self.ctm, self.font = tag, attrs, start, None, ctm, font
+        self.base, self.g0, self.g1 = _IDENTITY, 0, 0
 
 
 class _Markup(HTMLParser):
@@ -98,6 +104,10 @@ class _Markup(HTMLParser):
         self.svg: list[dict] = []  # open SVG text/tspan/textPath elements, their x/y/dx/dy
         self.glyphs: list[tuple[int, str, float, list[tuple[float, float]]]] = []  # (order, text, size, at)
         self.pens: list[list[float]] = [[0.0, 0.0] for _ in _ADVANCE_MODELS]
+        self.by_id: dict[str, _El] = {}  # the first element of each id (what <use href="#id"> draws)
+        self.uses: list[tuple[int, str, tuple, bool]] = []  # (order, id, transform, inside <defs> and the like)
+        self.paths: dict[str, str] = {}  # <path id> -> d (what <textPath> follows)
+        self.on_path: list[tuple[int, str, str]] = []  # (glyph, path id, startOffset): placed along the path
 
     def _here(self) -> tuple[int, int, int]:
         self.seq += 1
@@ -127,6 +137,9 @@ class _Markup(HTMLParser):
         self._element(tag, d)
         if tag in _SVG_TEXT:
             self.svg.append({"tag": tag, "i": 0, **{k: _numbers(d.get(k)) for k in ("x", "y", "dx", "dy")}})
+            if tag == "textpath":  # its characters go along the path from startOffset, in order
+                self.svg[-1].update(path=_ref(d) or "", offset=d.get("startoffset") or "0",
+                                    pens=[[0.0, 0.0] for _ in _ADVANCE_MODELS])
             if tag == "text":  # each <text> starts at its own (0, 0) unless placed
                 self.pens = [[0.0, 0.0] for _ in _ADVANCE_MODELS]
 
@@ -137,6 +150,8 @@ class _Markup(HTMLParser):
             ctm = _compose(ctm, _own_transform(tag, attrs, any(e.tag == "svg" for e in self.open[-3:])))
         font = _font_size(attrs, font)
         el = _El(tag, attrs, self._here(), ctm, font)
+        el.base, el.g0 = parent.ctm if parent else _IDENTITY, len(self.glyphs)
+        self._svg_refs(tag, attrs, el)
         if len(self.elements) < MAX_ELEMENTS:
             self.elements.append(el)
         else:
@@ -160,9 +175,22 @@ class _Markup(HTMLParser):
             if t in _SCOPE:
                 return
 
+    def _svg_refs(self, tag: str, attrs: dict, el: _El) -> None:
+        """Keep what SVG draws by reference: ids, <use> (its transform, then x/y) and the paths of <textPath>."""
+        ident = attrs.get("id")
+        if ident and ident not in self.by_id and len(self.by_id) < MAX_ELEMENTS:
+            self.by_id[ident] = el
+        if tag == "path" and ident:
+            self.paths.setdefault(ident, attrs.get("d") or "")
+        if tag == "use" and _ref(attrs) and len(self.uses) < MAX_ELEMENTS:
+            x, y = (_numbers(attrs.get("x")) or [0.0])[0], (_numbers(attrs.get("y")) or [0.0])[0]
+            hidden = any(e.tag in _NOT_DRAWN for e in self.open)
+            self.uses.append((el.start[2], _ref(attrs), _compose(el.ctm, (1.0, 0.0, 0.0, 1.0, x, y)), hidden))
+
     def _close_from(self, i: int) -> None:
         for el in reversed(self.open[i:]):
             el.end = self._here()
+            el.g1 = len(self.glyphs)
         del self.open[i:]
 
     def handle_startendtag(self, tag, attrs):
@@ -188,6 +216,43 @@ class _Markup(HTMLParser):
     def close(self):
         super().close()
         self._close_from(0)  # what is never closed ends with the document
+        self._along_paths()
+        budget = [MAX_USE_EXPANSIONS]
+        for _, ref, transform, hidden in self.uses:
+            if not hidden:  # a <use> inside <defs> is drawn only where what holds it is used
+                self._expand(ref, transform, 0, budget)
+
+    def _expand(self, ref: str, transform: tuple, depth: int, budget: list[int]) -> None:
+        """The characters of the element `ref` drawn again where a <use> puts it (its own transform kept,
+        its ancestors' replaced by the use's), and the <use>s inside it, in turn."""
+        el = self.by_id.get(ref)
+        inverse = _inverse(el.base) if el is not None else None
+        if inverse is None or depth > 16:
+            return
+        budget[0] -= 1
+        if budget[0] < 0 or len(self.glyphs) + (el.g1 - el.g0) > MAX_GLYPHS:
+            self.unreadable = "SVG <use>: too much text drawn by reference"
+            return
+        m = _compose(transform, inverse)
+        scale = abs(m[0] * m[3] - m[1] * m[2]) ** 0.5
+        for _, text, size, at in self.glyphs[el.g0:el.g1]:
+            moved = [(m[0] * x + m[2] * y + m[4], m[1] * x + m[3] * y + m[5]) for x, y in at]
+            self.glyphs.append((len(self.glyphs), text, size * scale, moved))
+        for order, inner, u, _ in self.uses:
+            if el.start[2] < order < (el.end or el.start)[2]:
+                self._expand(inner, _compose(m, u), depth + 1, budget)
+
+    def _along_paths(self) -> None:
+        """Characters on a <textPath> placed along its path (startOffset + their advance), each path a row of
+        its own far from any drawn text: read in the order the path draws them."""
+        rows: dict[str, float] = {}
+        for index, path, offset in self.on_path:
+            row = rows.setdefault(path, 1e9 * (len(rows) + 1))
+            n = (_numbers(offset) or [0.0])[0]
+            start = n * _path_length(self.paths.get(path, "")) / 100 if offset.strip().endswith("%") else n
+            at = self.glyphs[index][3]
+            for m, (x, _) in enumerate(at):
+                at[m] = (start + x, row)
 
     def handle_data(self, data):
         if self.skip:
@@ -207,16 +272,23 @@ class _Markup(HTMLParser):
         el = self.open[-1] if self.open else None
         ctm, font = (el.ctm, el.font) if el else (_IDENTITY, 16.0)
         size = font * abs(ctm[0] * ctm[3] - ctm[1] * ctm[2]) ** 0.5
-        placed = any(e["x"] or e["y"] or e["dx"] or e["dy"] for e in self.svg)
-        chunks = _CLUSTER.findall(unicodedata.normalize("NFC", data))[:MAX_GLYPHS] if placed else [data]
+        on = next((i for i in range(len(self.svg) - 1, -1, -1) if self.svg[i]["tag"] == "textpath"), 0)
+        path = self.svg[on] if self.svg and self.svg[on]["tag"] == "textpath" else None
+        placed = any(e["x"] or e["y"] or e["dx"] or e["dy"] for e in self.svg[on:])
+        chunks = _CLUSTER.findall(unicodedata.normalize("NFC", data))[:MAX_GLYPHS + 1] if placed else [data]
         for chunk in chunks:
-            if len(self.glyphs) >= MAX_GLYPHS:
+            if len(self.glyphs) >= MAX_GLYPHS:  # the rest could not be placed: not read as drawn
                 self.too_many = True
+                self.unreadable = self.unreadable or f"SVG: more than {MAX_GLYPHS} characters to place"
                 return
-            values = [next((e[key][e["i"]] for e in reversed(self.svg) if e["i"] < len(e[key])), None)
+            values = [next((e[key][e["i"]] for e in reversed(self.svg[on:]) if e["i"] < len(e[key])), None)
                       for key in ("x", "y", "dx", "dy")] if placed else [None] * 4
             width = font * sum(map(_advance, chunk))
-            at = [self._place(self.pens[m], mult * width, values, ctm) for m, mult in enumerate(_ADVANCE_MODELS)]
+            # on a path: a distance along it (x, dx), placed in close() once every path is known
+            pens, through = (self.pens, ctm) if path is None else (path["pens"], _IDENTITY)
+            at = [self._place(pens[m], mult * width, values, through) for m, mult in enumerate(_ADVANCE_MODELS)]
+            if path is not None:
+                self.on_path.append((len(self.glyphs), path["path"], path["offset"]))
             self.glyphs.append((len(self.glyphs), chunk, size, at))
             if placed:
                 for e in self.svg:
@@ -238,6 +310,9 @@ class _Markup(HTMLParser):
 
 MAX_ELEMENTS = 100000  # elements kept for ::before/::after; a page with more and such rules is refused
 MAX_GLYPHS = 200000  # SVG characters placed one by one, at most
+MAX_USE_EXPANSIONS = 10000  # SVG <use>s drawn (nested ones counted each time), at most (more: refused)
+_NOT_DRAWN = frozenset({"defs", "symbol", "clippath", "mask", "pattern", "marker", "lineargradient",
+                        "radialgradient", "filter"})
 _ADVANCE_MODELS = (0.0, 1.0)  # pen advance per character: none (order of the anchors) and an estimated width
 _VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track",
                    "wbr", "param", "keygen"})
@@ -292,6 +367,60 @@ def _transform(value: str) -> tuple:
             continue
         out = _compose(out, tuple(float(v) for v in t))
     return out
+
+
+def _inverse(m: tuple) -> tuple | None:
+    """The inverse of an affine matrix, or None when it flattens everything (nothing is drawn through it)."""
+    a, b, c, d, e, f = m
+    det = a * d - b * c
+    if abs(det) < 1e-12:
+        return None
+    return (d / det, -b / det, -c / det, a / det, (c * f - d * e) / det, (b * e - a * f) / det)
+
+
+def _ref(attrs: dict) -> str | None:
+    """The id an SVG href (or xlink:href) names: "#id" -> "id"."""
+    value = (attrs.get("href") or attrs.get("xlink:href") or "").strip()
+    return value[1:] if value.startswith("#") and len(value) > 1 else None
+
+
+_PATH_TOKEN = re.compile(r"[A-Za-z]|[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+_PATH_ARGS = {"m": 2, "l": 2, "t": 2, "h": 1, "v": 1, "c": 6, "s": 4, "q": 4, "a": 7, "z": 0}
+
+
+def _path_length(d: str) -> float:
+    """A path's length, roughly: along its end and control points (for a startOffset in %)."""
+    x = y = sx = sy = total = 0.0
+    cmd, args = "m", []
+    for tok in _PATH_TOKEN.findall(d[:65536]):
+        if tok.isalpha():
+            cmd, args = tok, []
+            if cmd in "zZ":
+                total += ((sx - x) ** 2 + (sy - y) ** 2) ** 0.5
+                x, y = sx, sy
+            continue
+        args.append(float(tok))
+        c, rel = cmd.lower(), cmd.islower()
+        if not _PATH_ARGS.get(c) or len(args) < _PATH_ARGS[c]:
+            continue
+        ox, oy = (x, y) if rel else (0.0, 0.0)
+        if c == "h":
+            points = [(args[0] + ox, y)]
+        elif c == "v":
+            points = [(x, args[0] + oy)]
+        else:
+            pairs = [(args[i], args[i + 1]) for i in range(0, len(args) - 1, 2)] if c in "cqs" \
+                else [tuple(args[-2:])]
+            points = [(px + ox, py + oy) for px, py in pairs]
+        for px, py in points:
+            if c != "m":
+                total += ((px - x) ** 2 + (py - y) ** 2) ** 0.5
+            x, y = px, py
+        if c == "m":
+            sx, sy = x, y
+            cmd = "l" if rel else "L"  # more pairs after a moveto are linetos
+        args = []
+    return total
 
 
 def _own_transform(tag: str, attrs: dict, in_svg: bool) -> tuple:
@@ -367,7 +496,7 @@ _UPPER = re.compile(r"(?i)text-transform\s*:\s*(?:uppercase|capitalize)|small-ca
 _BIDI_CSS = re.compile(r"(?i)unicode-bidi\s*:\s*[\w-]*override|direction\s*:\s*rtl")
 _BIDI_CHARS = re.compile("[\u202b\u202e\u2067\u200f\u061c]")  # RLE, RLO, RLI, RLM, ALM
 _CLUSTER = re.compile(r".[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]*", re.S)
-MAX_SHOWN_LINES = 20000  # the extra readings of one markup text, at most
+MAX_SHOWN_LINES = 20000  # lines in the other readings of one markup text, at most (more: refused)
 
 
 def _reversed(text: str) -> str:
@@ -555,11 +684,25 @@ def _index(rules: list[_Rule]) -> dict[tuple[str, str], list[_Rule]]:
     return by
 
 
-def _drawn(rules: list[_Rule], elements: list[_El]) -> list[list[tuple[tuple, str]]] | None:
-    """For each way of reading the cascade (every rule whose last compound matches; only rules certain to
-    match), the strings drawn and where ((block, offset, order), text); None over MAX_CSS_CHECKS."""
+def _options(mine: list[_Rule], el: _El) -> list[str]:
+    """What one pseudo-element of `el` can show, the cascade winner first: every rule that may match and
+    outranks the best rule certain to match, that one, and nothing when no rule is certain to match (a
+    combinator or pseudo-class is not evaluated: a decoy that never applies can outrank the rule that does)."""
+    out: list[str] = []
+    for r in sorted(mine, key=lambda r: r.rank, reverse=True):
+        out.append("".join(v if k == "s" else (el.attrs.get(v) or "") for k, v in r.parts))
+        if r.certain:
+            break
+    else:
+        out.append("")
+    return list(dict.fromkeys(out))
+
+
+def _drawn(rules: list[_Rule], elements: list[_El]) -> list[tuple[tuple, list[str]]] | None:
+    """Each place ((block, offset, order)) where a ::before/::after string may be drawn and what may be drawn
+    there, the cascade winner first; None over MAX_CSS_CHECKS."""
     by = _index(rules)
-    ways: list[list[tuple[tuple, str]]] = [[], []]
+    slots: list[tuple[tuple, list[str]]] = []
     checks = 0
     for el in elements:
         classes = set((el.attrs.get("class") or "").lower().split())
@@ -571,12 +714,9 @@ def _drawn(rules: list[_Rule], elements: list[_El]) -> list[list[tuple[tuple, st
         found = [r for k in keys for r in by.get(k, ()) if _matches(r, el, classes, ident)]
         for which in ("before", "after"):
             mine = [r for r in found if r.which == which]
-            for way, pool in enumerate((mine, [r for r in mine if r.certain])):
-                if pool:
-                    best = max(pool, key=lambda r: r.rank)
-                    text = "".join(v if k == "s" else (el.attrs.get(v) or "") for k, v in best.parts)
-                    ways[way].append(((el.start if which == "before" else el.end or el.start), text))
-    return ways
+            if mine:
+                slots.append(((el.start if which == "before" else el.end or el.start), _options(mine, el)))
+    return slots
 
 
 def _with_drawn(shown: list[str], drawn: list[tuple[tuple, str]]) -> list[str]:
@@ -586,31 +726,127 @@ def _with_drawn(shown: list[str], drawn: list[tuple[tuple, str]]) -> list[str]:
         at.setdefault(block, []).append((offset, order, text))
     out = list(shown)
     for block, items in at.items():
-        text, pieces, pos = shown[block], [], 0
-        for offset, _, s in sorted(items):
-            pieces += [text[pos:offset], s]
-            pos = offset
-        out[block] = "".join(pieces) + text[pos:]
+        out[block] = _block_drawn(shown[block], items)
     return out
 
 
+def _block_drawn(text: str, items: list[tuple[int, int, str]]) -> str:
+    """One shown block with strings put in at (offset, order)."""
+    pieces, pos = [], 0
+    for offset, _, s in sorted(items):
+        pieces += [text[pos:offset], s]
+        pos = offset
+    return "".join(pieces) + text[pos:]
+
+
+MAX_CSS_WAYS = 64  # ways one block's generated content can be drawn, at most (more: the page is refused)
+MAX_CSS_PAGES = 10000  # blocks in the other readings of generated content together, at most (more: refused)
+
+
+def _alternatives(shown: list[str], slots: list[tuple[tuple, list[str]]]) -> list[list[str]] | None:
+    """The other ways rules that may not apply let the page be drawn: in the k-th, each block that can be
+    drawn otherwise is drawn its k-th other way, beside its neighbours as the cascade winner draws them, so
+    every way of every block is read (blocks are read apart: lines never span two). None when a block can
+    be drawn too many ways or the readings would be too long."""
+    import bisect
+    import itertools
+
+    winner = _with_drawn(shown, [(place, options[0]) for place, options in slots])
+    by_block: dict[int, list[tuple[tuple, list[str]]]] = {}
+    for place, options in slots:
+        by_block.setdefault(place[0], []).append((place, options))
+    others: dict[int, list[str]] = {}
+    for block, mine in by_block.items():
+        ways = 1
+        for _, options in mine:
+            ways *= len(options)
+        if ways > MAX_CSS_WAYS:
+            return None
+        if ways > 1:
+            places = [(offset, order) for (_, offset, order), _ in mine]
+            others[block] = [_block_drawn(shown[block], [(o, n, t) for (o, n), t in zip(places, choice)])
+                             for choice in itertools.islice(itertools.product(*(o for _, o in mine)), 1, None)]
+    filled = [i for i, text in enumerate(winner) if text.strip()]
+    pages, total = [], 0
+    for k in range(max((len(v) for v in others.values()), default=0)):
+        drawn = {block: texts[k] for block, texts in others.items() if k < len(texts)}
+        near = set(drawn)
+        for block in drawn:  # its neighbours as the winner draws them: the lines marks.py reads beside it
+            i = bisect.bisect_left(filled, block)
+            near.update(filled[j] for j in (i - 1, i + (block in filled[i:i + 1])) if 0 <= j < len(filled))
+        pages.append([drawn.get(i, winner[i]) for i in sorted(near)])
+        total += len(near)
+        if total > MAX_CSS_PAGES:
+            return None
+    return pages
+
+
+_COUNTER_CALL = re.compile(r"(?i)(?<![\w-])(counters?)\(((?:\"[^\"]*\"|'[^']*'|[^)\"'])*)\)")
+_NUMERIC_STYLES = frozenset({"decimal", "decimal-leading-zero", "none", "disc", "circle", "square",
+                             "disclosure-open", "disclosure-closed"})
+_DRAWN_SYMBOLS = re.compile(r"(?i)@counter-style\b|(?<![\w-])symbols\s*\(")
+_LIST_STRING = re.compile(r"(?i)(?<![\w-])list-style(?:-type)?\s*:[^;}]*?(\"[^\"]*\"|'[^']*')")
+
+
+def _counter_letters(css: str) -> str | None:
+    """Why the generated letters of counters cannot be read (a counter drawn in a letter style, a custom
+    counter style, a marker string), or None: only numbers and bullets are drawn. The letters such counters
+    draw are in no text of the page (13, 1 and 20 in upper-alpha draw M, A, T): refused, not evaluated."""
+    m = _DRAWN_SYMBOLS.search(css)
+    if m:
+        return f"CSS counter style with its own symbols ({m.group().strip()})"
+    for m in _COUNTER_CALL.finditer(css):
+        args = [a.strip() for a in _split_top(m.group(2), ",")]
+        at = 2 if m.group(1).lower() == "counters" else 1  # counters(name, separator, style)
+        style = args[at] if len(args) > at else "decimal"
+        if style.lower() not in _NUMERIC_STYLES:
+            return f"CSS counter drawn as letters ({m.group(1)}(..., {style[:40]}))"
+    for m in _LIST_STRING.finditer(css):
+        if any(ch.isalpha() for ch in m.group(1)):
+            return "CSS list marker drawn from a string"
+    return None
+
+
+_SHEET_MOVES = re.compile(r"(?i)(?<![\w-])(?:transform|rotate|translate|scale|offset-path|offset)\s*:")
+_INLINE_MOVES = re.compile(r"(?i)(?<![\w-])(?:rotate|translate|scale|offset-path|offset|transform-origin"
+                           r"|transform-box)\s*:")
+
+
+def _svg_css_moves(parser: "_Markup") -> str | None:
+    """Why SVG text cannot be placed (a style rule moves elements: which ones it matches is not evaluated;
+    an inline property other than transform: is not applied), or None."""
+    if not parser.glyphs:
+        return None
+    if _SHEET_MOVES.search(_CSS_COMMENT.sub("", "\n".join(parser.sheets))):
+        return "SVG text with transforms set by style rules"
+    inline = "\n".join(f"{el.attrs.get('style') or ''};transform-origin:{el.attrs['transform-origin']}"
+                        if "transform-origin" in el.attrs else el.attrs.get("style") or "" for el in parser.elements)
+    if _INLINE_MOVES.search(_CSS_COMMENT.sub("", inline)):
+        return "SVG text with CSS transform properties that are not applied"
+    return None
+
+
 def _generated_readings(parser: "_Markup") -> list[tuple[str, list[str]]]:
-    """The page with each ::before/::after string where the browser draws it, one reading per way of
-    reading the cascade; the page is marked unreadable when the rules or elements are too many to match."""
+    """The page with each ::before/::after string where the browser draws it (the cascade winner), and each
+    other way a block can be drawn by rules that may apply, each a reading of its own; the page is marked
+    unreadable when the rules, elements or ways are too many to read."""
     rules = css_rules("\n".join(parser.sheets)) if parser.sheets else []
     if rules is None or (rules and parser.too_many):
         parser.unreadable = "CSS generated content: too many rules or elements to place"
         return []
-    ways = _drawn(rules, parser.elements) if rules else []
-    if ways is None:
+    slots = _drawn(rules, parser.elements) if rules else []
+    if slots is None:
         parser.unreadable = "CSS generated content: too many rules x elements to place"
         return []
-    out: list[tuple[str, list[str]]] = []
-    for how, drawn in zip(("css-generated", "css-generated-certain"), ways):
-        blocks = _with_drawn(parser.shown, drawn) if drawn else []
-        if blocks and all(blocks != b for _, b in out):
-            out.append((how, blocks))
-    return out
+    if not slots:
+        return []
+    others = _alternatives(parser.shown, slots)
+    if others is None:
+        parser.unreadable = "CSS generated content: too many rules that may apply compete for the elements"
+        return []
+    out = [(f"css-generated-{i}", blocks) for i, blocks in enumerate(others, 1)]  # short: first, never cut off
+    winner = _with_drawn(parser.shown, [(place, options[0]) for place, options in slots])
+    return out + [("css-generated", winner)]
 
 
 def _rows(glyphs, model: int) -> list[list[str]]:
@@ -641,16 +877,16 @@ def _shown_readings(parser: "_Markup", raw: str, shown: list[str], where: str) -
     each reading a place of its own (`where:how`), so lines of one reading never join another's."""
     css = css_unescape(_CSS_COMMENT.sub("", "\n".join(parser.styles)))
     readings: list[tuple[str, list[str]]] = []
+    readings += _generated_readings(parser)  # first, before the long readings: not cut off by the cap
     if parser.bidi or _BIDI_CSS.search(css) or _BIDI_CHARS.search(raw):
         readings.append(("rtl", [_reversed(t) for t in shown]))
-    readings += _generated_readings(parser)  # before the long css-around reading: not cut off by the cap
     if parser.glyphs:
         readings += _svg_readings(parser)
     content = _content_values(css, parser.attrs)
     if content:
         readings.append(("css-content", content))
         # ::before / ::after put the string beside the element's own text
-        lettered = [c.strip() for c in content if any(ch.isalpha() for ch in c)][:10]
+        lettered = list(dict.fromkeys(c.strip() for c in content if any(ch.isalpha() for ch in c)))
         readings.append(("css-around", [f"{c}{t}" for c in lettered for t in shown] + [f"{t}{c}" for c in lettered for t in shown]))
     if _UPPER.search(css) or _UPPER.search(raw[:65536]):
         readings = [("uppercase", [t.upper() for t in shown]),
@@ -658,9 +894,10 @@ def _shown_readings(parser: "_Markup", raw: str, shown: list[str], where: str) -
     out: list[Line] = []
     for how, texts in readings:
         out += [Line(t.strip(), f"{where}:{how}") for text in texts for t in text.splitlines() if t.strip()]
-        if len(out) > MAX_SHOWN_LINES:
-            break
-    return out[:MAX_SHOWN_LINES]
+        if len(out) > MAX_SHOWN_LINES:  # a reading cut off could be the one that shows the mark
+            parser.unreadable = parser.unreadable or f"markup: more than {MAX_SHOWN_LINES} lines in its other readings"
+            return []
+    return out
 
 
 def _markup_lines(text: str, where: str, html_rules: bool = True) -> tuple[list[Line], str | None]:
@@ -672,7 +909,8 @@ def _markup_lines(text: str, where: str, html_rules: bool = True) -> tuple[list[
     lines = [Line(t, where) for t in shown]
     lines += [Line(t.strip(), w) for value, w in parser.extra for t in value.splitlines() if t.strip()]
     lines += _shown_readings(parser, text, shown, where)
-    return lines, parser.unreadable
+    css = css_unescape(_CSS_COMMENT.sub("", "\n".join(parser.styles)))
+    return lines, parser.unreadable or _counter_letters(css) or _svg_css_moves(parser)
 
 
 def text_lines(text: str, media: str, where: str = "") -> tuple[list[Line], list[Reason]]:

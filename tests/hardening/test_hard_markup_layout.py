@@ -117,6 +117,32 @@ def test_too_many_generated_content_rules_are_refused():
     assert fine == []
 
 
+
+def test_a_mark_pushed_past_the_readings_cap_is_refused_not_cut_off():
+    """A string of a rule no element matches, beside a line ("M" + "ẬT"), is seen only in the around-the-lines
+    reading; padding the page pushed that reading past the cap on extra readings, and it was cut off and the
+    page released. Now the page is refused as not read completely; shorter, it is read and the mark found."""
+    from gateway.inspect import marks
+
+    n = text_reader.MAX_SHOWN_LINES // 4 + 50  # upper-cased and around-the-lines readings: > cap lines
+    pad = "".join(f"<p>Dòng {i} của báo cáo.</p>" for i in range(n))
+    css = '<style>h1{text-transform:uppercase} .none::after{content:"ẬT"} .b::before{content:"Mục"}</style>'
+    _, incomplete = text_reader.text_lines(page(pad + "<p>M</p>", css), HTML)
+    assert [r.code for r in incomplete] == ["DOCUMENT_UNREADABLE"], incomplete
+    lines, fine = text_reader.text_lines(page(pad[: len(pad) // 8] + "<p>M</p>", css), HTML)
+    assert fine == [] and marks.scan_lines(lines, "t").secrecy
+
+
+def test_svg_text_past_the_characters_cap_is_refused():
+    many = "x" * 50 + "MẬT"
+    svg = SVG.format(f'<text x="0" y="50">{many}</text>')
+    _, fine = text_reader.text_lines(svg, "image/svg+xml")
+    assert fine == []
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(text_reader, "MAX_GLYPHS", 20)
+        _, cut = text_reader.text_lines(svg, "image/svg+xml")
+    assert [r.code for r in cut] == ["DOCUMENT_UNREADABLE"], cut
+
 # --- SVG text moved by transforms and dx/dy -------------------------------------------------------------------
 
 SVG = '<svg xmlns="http://www.w3.org/2000/svg" width="300" height="100">{}</svg>'
@@ -167,3 +193,111 @@ def test_svg_in_html_mail_and_prose_controls(pipeline, tmp_path):
     f.write_text(prose, encoding="utf-8")
     assert released(pipeline, f)
     assert released(pipeline, mail(tmp_path, "prose-svg.eml", page(prose)))
+
+
+# --- issue 13: decoy rules, counters, SVG <use>/textPath/stylesheet transforms -----------------------------------
+
+def refused(pipeline, path: Path) -> bool:
+    """Not released: BLOCKed for the mark it shows, or refused as not read completely (rule one)."""
+    outcome, codes = check(pipeline, path)
+    assert outcome not in (Outcome.PASS, Outcome.SIGN) and codes & {"SECRET_MARKED", "DOCUMENT_UNREADABLE"}, \
+        (path.name, outcome, codes)
+    return True
+
+
+# a rule whose selector never applies (a combinator or pseudo-class the gateway does not evaluate) outranks the
+# rule that does, itself a complex selector: the mark is drawn by the lower-ranked rule
+DECOYS = {
+    "decoy_per_letter": ('<style>body > nonexistent span.a::before{{content:"Q"}} div ~ p .b:hover::before'
+                         '{{content:"W"}} html p .c:not(.c)::after{{content:"Z"}} p > .a::before{{content:"{0}"}}'
+                         ' p .b::before{{content:"{1}"}} span + .c::after{{content:"{2}"}}</style>', SPANS),
+    "decoy_and_nothing": ('<style>p .a::before{{content:"{0}"}} p .c::after{{content:"{2}"}}'
+                          ' table > span.b::before{{content:"-X-"}} p > .b::before{{content:"{1}"}}'
+                          ' section p .b::before{{content:" và "}}</style>', SPANS),
+}
+
+
+@pytest.mark.parametrize("case", sorted(DECOYS))
+def test_generated_content_under_a_decoy_rule_is_read(pipeline, tmp_path, case):
+    head, body = DECOYS[case]
+    hostile = page(body.format("M", "Ậ", "T"), head.format("M", "Ậ", "T"))
+    f = tmp_path / f"{case}.html"
+    f.write_text(hostile, encoding="utf-8")
+    assert blocked(pipeline, f)
+    assert blocked(pipeline, mail(tmp_path, f"{case}.eml", hostile))
+    honest = page(body.format("K", "H", "ẨN"), head.format("K", "H", "ẨN"))
+    assert released(pipeline, mail(tmp_path, f"{case}-ok.eml", honest))
+
+
+# letters that no text says: counters drawn in a letter style, or a custom counter style's symbols
+COUNTERS = {
+    "upper_alpha": ('.a{counter-reset:a 13} .b{counter-reset:b 1} .c{counter-reset:c 20}'
+                    ' .a::before{content:counter(a, upper-alpha)} .b::before{content:counter(b,upper-alpha)}'
+                    ' .c::after{content:counter(c, upper-latin)}'),
+    "counters_roman": 'p{counter-reset:m 1000} .a::before{content:counters(m, ".", upper-roman) "ẬT"}',
+    "counter_style": ('@counter-style mk {system: cyclic; symbols: "M" "Ậ" "T"; suffix: "";}'
+                      ' .a::before{content:counter(a, mk)}'),
+    "list_symbols": 'ol.k li{list-style-type:symbols(cyclic "MẬT")}',
+}
+
+
+@pytest.mark.parametrize("case", sorted(COUNTERS))
+def test_counter_letters_are_refused(pipeline, tmp_path, case):
+    hostile = page(SPANS + '<ol class="k"><li>Mục</li></ol>', f"<style>{COUNTERS[case]}</style>")
+    f = tmp_path / f"{case}.html"
+    f.write_text(hostile, encoding="utf-8")
+    assert refused(pipeline, f)
+    assert refused(pipeline, mail(tmp_path, f"{case}.eml", hostile))
+    # numbers and bullets drawn by counters are still read and signed
+    honest = page('<ol><li>Mục một</li><li>Mục hai</li></ol><h2>Phần</h2>',
+                  '<style>ol{counter-reset:item} li{counter-increment:item; list-style:none}'
+                  ' li::before{content:counter(item) ". "} h2::before{content:counters(item, ".", decimal) " "}'
+                  ' ul li::before{content:counter(x, disc)}</style>')
+    ok = tmp_path / "numbered.html"
+    ok.write_text(honest, encoding="utf-8")
+    assert released(pipeline, ok)
+    assert released(pipeline, mail(tmp_path, "numbered.eml", honest))
+
+
+XLINK = ('<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="300"'
+         ' height="100">{}</svg>')
+# {0}{1}{2}: the three letters, defined out of order, drawn in order where they are used or along a path
+SVG_REFS = {
+    "use_defs": ('<defs><text id="c">{2}</text><text id="a">{0}</text><text id="b">{1}</text></defs>'
+                 '<use href="#a" x="10" y="50"/><use xlink:href="#b" x="45" y="50"/>'
+                 '<use href="#c" transform="translate(80 50)"/>'),
+    "use_nested_groups": ('<defs><g id="g1"><text x="35" id="b">{1}</text><use href="#c" x="70"/></g>'
+                          '<symbol id="c"><text>{2}</text></symbol><text id="a">{0}</text></defs>'
+                          '<g transform="translate(0 50)"><use href="#g1" x="10"/><use href="#a" x="10"/></g>'),
+    "textpath_offsets": ('<defs><path id="p" d="M10,50 L290,50"/></defs>'
+                         '<text><textPath href="#p" startOffset="70">{2}</textPath></text>'
+                         '<text><textPath xlink:href="#p">{0}</textPath></text>'
+                         '<text><textPath href="#p" startOffset="12%">{1}</textPath></text>'),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SVG_REFS))
+def test_svg_text_used_by_reference_or_along_a_path_is_read(pipeline, tmp_path, case):
+    f = tmp_path / f"{case}.svg"
+    f.write_text(XLINK.format(SVG_REFS[case].format("M", "Ậ", "T")), encoding="utf-8")
+    assert blocked(pipeline, f)
+    assert blocked(pipeline, mail(tmp_path, f"{case}.eml", page(XLINK.format(SVG_REFS[case].format("M", "Ậ", "T")))))
+    ok = tmp_path / f"{case}-ok.svg"
+    ok.write_text(XLINK.format(SVG_REFS[case].format("K", "H", "Ẩ")), encoding="utf-8")
+    assert released(pipeline, ok)
+
+
+def test_svg_text_moved_by_style_rules_is_refused(pipeline, tmp_path):
+    moved = ('<style>#t{{transform:translate(80px,50px)}} .m{{transform: translate(10px, 50px)}}'
+             ' text.a{{translate:45px 50px}}</style><text id="t">{2}</text><text class="m">{0}</text>'
+             '<text class="a">{1}</text>').format("M", "Ậ", "T")
+    f = tmp_path / "moved.svg"
+    f.write_text(SVG.format(moved), encoding="utf-8")
+    assert refused(pipeline, f)
+    assert refused(pipeline, mail(tmp_path, "moved.eml", page(SVG.format(moved))))
+    plain = SVG.format('<style>text{fill:#333; text-transform:none}</style><text x="10" y="50">Biểu đồ</text>')
+    ok = tmp_path / "plain.svg"
+    ok.write_text(plain, encoding="utf-8")
+    assert released(pipeline, ok)
+    html_only = page('<p class="r">Ghi chú</p>', '<style>.r{transform:rotate(2deg)}</style>')
+    assert released(pipeline, mail(tmp_path, "transform-html.eml", html_only))
