@@ -45,6 +45,7 @@ breaks inside ignored), a whole line in any case, or a declared value.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -282,12 +283,14 @@ def _upper_word(word: str) -> bool:
     return word.isupper() and any(c.isalpha() for c in word)
 
 
+@functools.lru_cache(maxsize=1 << 16)  # the same words on every line of a long text (a pure function)
 def unaccented(text: str) -> str:
     """`text` without diacritics, case kept ("Tối Mật" -> "Toi Mat"; đ -> d)."""
     text = unicodedata.normalize("NFD", text)
     return "".join(c for c in text if not unicodedata.combining(c)).replace("Đ", "D").replace("đ", "d")
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _base(word: str) -> str:
     """Upper-case without diacritics (for the ASCII spellings)."""
     return unaccented(word).upper()
