@@ -19,7 +19,9 @@ and around each line, each ::before/::after string put in at the start/end of th
 matches (type, class, id, attribute tests; a complex selector by its last compound: more matches only block;
 too many rules x elements: refused; where rules that may not apply outrank the one certain to, every
 candidate is read, each other way a block can be drawn a reading of its own), counters drawn as letters (a
-letter or custom counter style, symbols(), a marker string) refused, and SVG text by where it is drawn
+letter or custom counter style, symbols(), a marker string) refused, list markers drawn as letters
+(<ol type=A start>, <li value>, list-style of alpha/latin/roman letters) put in where drawn, markers in
+another script refused, and SVG text by where it is drawn
 (x/y/dx/dy, the transforms of its <text> and groups; pen advances of none and of estimated widths; drawn
 again where a <use> shows it; along a <textPath> from its startOffset; transforms set by style rules, or
 CSS properties not applied, refused). A charset named in the markup (<meta charset>, the
@@ -807,6 +809,109 @@ def _counter_letters(css: str) -> str | None:
     return None
 
 
+_LIST_TYPE_ATTR = {"a": "lower-alpha", "A": "upper-alpha", "i": "lower-roman", "I": "upper-roman", "1": "decimal"}
+_LETTER_LISTS = frozenset({"upper-alpha", "upper-latin", "lower-alpha", "lower-latin", "upper-roman", "lower-roman"})
+_NOT_A_STYLE = frozenset({"inside", "outside", "inherit", "initial", "unset", "revert", "revert-layer"})
+_LIST_STYLE = re.compile(r"(?i)(?<![\w-])list-style(?:-type)?\s*:\s*([^;}]*)")
+MAX_LIST_READINGS = 4  # list marker styles set by style rules, read each over every list (more: refused)
+
+
+def _list_styles(css: str) -> tuple[list[str], str | None]:
+    """The marker styles `list-style`/`list-style-type` values in `css` name, and why one cannot be drawn
+    (a style that is neither numbers, bullets nor the letters drawn here: greek, armenian, cjk ...)."""
+    found: list[str] = []
+    for m in _LIST_STYLE.finditer(css):
+        for token in re.findall(r"[\w-]+", re.sub(r"(?i)url\([^)]*\)|\"[^\"]*\"|'[^']*'", " ", m.group(1))):
+            token = token.lower()
+            if token in _NOT_A_STYLE or token in _NUMERIC_STYLES or token.startswith("!"):
+                continue
+            if token not in _LETTER_LISTS:
+                return found, f"CSS list markers in a style not drawn ({token[:40]})"
+            found.append(token)
+    return list(dict.fromkeys(found)), None
+
+
+def _marker(n: int, style: str) -> str:
+    """The marker a list item numbered `n` shows in `style` (outside a style's range: decimal, as CSS says)."""
+    if style in _LETTER_LISTS and style.endswith(("alpha", "latin")) and n >= 1:
+        out = ""
+        while n > 0:
+            n, r = divmod(n - 1, 26)
+            out = chr(ord("A") + r) + out
+        return out.lower() if style.startswith("lower") else out
+    if style.endswith("roman") and 1 <= n <= 3999:
+        out = ""
+        for value, numeral in ((1000, "M"), (900, "CM"), (500, "D"), (400, "CD"), (100, "C"), (90, "XC"),
+                               (50, "L"), (40, "XL"), (10, "X"), (9, "IX"), (5, "V"), (4, "IV"), (1, "I")):
+            k, n = divmod(n, value)
+            out += numeral * k
+        return out.lower() if style.startswith("lower") else out
+    return str(n)
+
+
+def _int(value, default: int) -> int:
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return default
+
+
+def _list_markers(parser: "_Markup", sheet_style: str | None = None) -> list[tuple[tuple, str]]:
+    """Each list item's marker where it is drawn ((block, offset, order), "M. "), numbered as HTML does
+    (<ol start reversed>, <li value>); the style from the type attributes and inline styles, or `sheet_style`
+    for every list (a style rule's, whose selector is not evaluated: each such style is read over all lists)."""
+    lists = [e for e in parser.elements if e.tag in ("ol", "ul")]
+    items = [e for e in parser.elements if e.tag == "li"]
+    if not lists or not items:
+        return []
+
+    owner: dict[int, list[_El]] = {}
+    open_lists: list[_El] = []  # the lists around the current element, innermost last (one sweep)
+    for el in sorted(lists + items, key=lambda e: e.start[2]):
+        while open_lists and open_lists[-1].end is not None and open_lists[-1].end[2] < el.start[2]:
+            open_lists.pop()
+        if el.tag == "li":
+            if open_lists:
+                owner.setdefault(id(open_lists[-1]), []).append(el)
+        else:
+            open_lists.append(el)
+    drawn: list[tuple[tuple, str]] = []
+    for lst in lists:
+        mine = owner.get(id(lst), [])
+        style = _LIST_TYPE_ATTR.get((lst.attrs.get("type") or "").strip(), "decimal" if lst.tag == "ol" else "disc")
+        inline, _ = _list_styles(lst.attrs.get("style") or "")
+        style = sheet_style or (inline[-1] if inline else style)
+        down = "reversed" in lst.attrs
+        n = _int(lst.attrs.get("start"), len(mine) if down else 1)
+        for li in mine:
+            n = _int(li.attrs.get("value"), n)
+            own, _ = _list_styles(li.attrs.get("style") or "")
+            kind = sheet_style or (own[-1] if own else _LIST_TYPE_ATTR.get((li.attrs.get("type") or "").strip(), style))
+            if kind in _LETTER_LISTS:
+                drawn.append((li.start, f"{_marker(n, kind)}. "))
+            n += -1 if down else 1
+    return drawn
+
+
+def _list_readings(parser: "_Markup") -> list[tuple[str, list[str]]]:
+    """The page with its lists' letter markers drawn (type attributes and inline styles; and each letter
+    style set by a style rule, over every list); a marker style that is not drawn makes the page unreadable."""
+    inline = "\n".join(e.attrs.get("style") or "" for e in parser.elements if e.tag in ("ol", "ul", "li"))
+    sheet = _CSS_COMMENT.sub("", "\n".join(parser.sheets))
+    _, why = _list_styles(inline + "\n" + sheet)
+    sheet_styles, _ = _list_styles(sheet)
+    if why or len(sheet_styles) > MAX_LIST_READINGS:
+        parser.unreadable = parser.unreadable or why or "CSS list markers: too many letter styles"
+        return []
+    out = []
+    for name, style in [("list-markers", None)] + [(f"list-markers-{s}", s) for s in sheet_styles]:
+        drawn = _list_markers(parser, style)
+        if drawn:  # only the items drawn with a letter marker: the rest reads as shown
+            blocks = _with_drawn(parser.shown, drawn)
+            out.append((name, [blocks[i] for i in sorted({place[0] for place, _ in drawn})]))
+    return out
+
+
 _SHEET_MOVES = re.compile(r"(?i)(?<![\w-])(?:transform|rotate|translate|scale|offset-path|offset)\s*:")
 _INLINE_MOVES = re.compile(r"(?i)(?<![\w-])(?:rotate|translate|scale|offset-path|offset|transform-origin"
                            r"|transform-box)\s*:")
@@ -878,6 +983,7 @@ def _shown_readings(parser: "_Markup", raw: str, shown: list[str], where: str) -
     css = css_unescape(_CSS_COMMENT.sub("", "\n".join(parser.styles)))
     readings: list[tuple[str, list[str]]] = []
     readings += _generated_readings(parser)  # first, before the long readings: not cut off by the cap
+    readings += _list_readings(parser)
     if parser.bidi or _BIDI_CSS.search(css) or _BIDI_CHARS.search(raw):
         readings.append(("rtl", [_reversed(t) for t in shown]))
     if parser.glyphs:

@@ -301,3 +301,39 @@ def test_svg_text_moved_by_style_rules_is_refused(pipeline, tmp_path):
     assert released(pipeline, ok)
     html_only = page('<p class="r">Ghi chú</p>', '<style>.r{transform:rotate(2deg)}</style>')
     assert released(pipeline, mail(tmp_path, "transform-html.eml", html_only))
+
+
+# --- list markers: <ol type="A" start="8834"> draws "MAT." ----------------------------------------------------
+
+MAT_ITEM = 13 * 26 * 26 + 1 * 26 + 20  # "MAT" in upper-alpha numbering
+LISTS = {
+    "type_attribute": f'<ol type="A" start="{MAT_ITEM}"><li></li></ol>',
+    "inline_style": f'<ol style="list-style-type: upper-latin" start="{MAT_ITEM}"><li>&nbsp;</li></ol>',
+    "item_value": f'<ol type="A"><li>Mục một</li><li value="{MAT_ITEM}"></li></ol>',
+    "reversed": f'<ol type="A" reversed start="{MAT_ITEM + 1}"><li>Một</li><li></li></ol>',
+    "style_rule": f'<ol class="k" start="{MAT_ITEM}"><li></li></ol>',
+}
+
+
+@pytest.mark.parametrize("case", sorted(LISTS))
+def test_list_markers_drawn_as_letters_are_read(pipeline, tmp_path, case):
+    head = "<style>ol.k { list-style: upper-alpha inside }</style>" if case == "style_rule" else ""
+    hostile = page(LISTS[case], head)
+    f = tmp_path / f"{case}.html"
+    f.write_text(hostile, encoding="utf-8")
+    assert blocked(pipeline, f)
+    assert blocked(pipeline, mail(tmp_path, f"{case}.eml", hostile))
+
+
+def test_list_markers_of_honest_lists_sign_and_a_style_not_drawn_is_refused(pipeline, tmp_path):
+    honest = page('<ol type="A"><li>Mục tiêu</li><li>Nhiệm vụ</li></ol><ol type="I"><li>Căn cứ</li></ol>'
+                  '<ol type="a" start="13"><li>mật độ dân cư</li></ol><ul><li>bảo mật thông tin</li></ul>',
+                  "<style>ol.x { list-style-type: lower-roman }</style>")
+    f = tmp_path / "honest.html"
+    f.write_text(honest, encoding="utf-8")
+    assert released(pipeline, f)
+    assert released(pipeline, mail(tmp_path, "honest.eml", honest))
+    greek = page('<ol class="g"><li>một</li></ol>', "<style>ol.g { list-style-type: lower-greek }</style>")
+    g = tmp_path / "greek.html"
+    g.write_text(greek, encoding="utf-8")
+    assert refused(pipeline, g)
