@@ -281,30 +281,23 @@ def test_a_slow_settled_reading_is_kept_and_one_cut_short_is_not(tmp_path, monke
 
     memo.forget()
 
-    def cut_short(*args, **kwargs):
-        out = real(*args, **kwargs)
-        out.incomplete.append(Reason.of("SECRECY_SCAN_INCOMPLETE", detail="test"))
-        calls.append(1)
-        return out
+    def read_with_gap(code: str, detail: str):
+        def analyse(*args, **kwargs):
+            out = real(*args, **kwargs)
+            out.incomplete.append(Reason.of(code, detail=detail))
+            calls.append(1)
+            return out
 
-    monkeypatch.setattr(pdf_reader, "analyse", cut_short)
-    calls.clear()
-    for _ in range(2):
-        facts = inspect(Document(channel=Channel.CLI, name="a.pdf", path=src), settings)
+        monkeypatch.setattr(pdf_reader, "analyse", analyse)
+        calls.clear()
+        return [inspect(Document(channel=Channel.CLI, name="a.pdf", path=src), settings) for _ in range(2)]
+
+    for facts in read_with_gap("SECRECY_SCAN_INCOMPLETE", "test"):
         assert facts.incomplete
     assert len(calls) == 2
     memo.forget()
-
-    def grainy(*args, **kwargs):  # writing seen only through grain: the same bytes read the same next time
-        out = real(*args, **kwargs)
-        out.incomplete.append(Reason.of("SCAN_TOO_GRAINY", detail="page 1"))
-        calls.append(1)
-        return out
-
-    monkeypatch.setattr(pdf_reader, "analyse", grainy)
-    calls.clear()
-    for _ in range(2):
-        facts = inspect(Document(channel=Channel.CLI, name="a.pdf", path=src), settings)
+    # writing seen only through grain: the same bytes read the same next time
+    for facts in read_with_gap("SCAN_TOO_GRAINY", "page 1"):
         assert [r.code for r in facts.incomplete] == ["SCAN_TOO_GRAINY"]  # kept with its gap: refused again
     assert len(calls) == 1
     memo.forget()
