@@ -21,8 +21,11 @@ How a region is prepared (`_prepare`): binarised with frames and rules taken awa
 read with them too (a 20-25 pt letter's stem is as long as a stamp's frame); light ink on a clean background
 (grey 0.8, yellow, light blue: `_light_ink`) is contrast-stretched, pale ink beside dark writing (a grey stamp
 or watermark under the text: `_pale`) is read as a layer of its own, like red ink; thin outlines enclosing
-shapes (hollow, stroked letters) are read filled too (`_filled`); a stamp-sized region, red ink and the pale
-layer are read turned upright too when askew by 6-45 degrees (`_upright`, the angle from the ink).
+shapes (hollow, stroked letters) are read filled too (`_filled`; a thick pen's, up to THICK_STROKE, filled and
+thinned); a stamp-sized region, red ink and the pale layer are read turned upright too when askew by 6-45 degrees
+(`_upright`, the angle from the ink); on a whole page (a scan, an image document) each stamp-sized blob of ink
+askew so is cut out and read upright (`_askew_stamps`); the one line of large letters of a stamp-sized region is
+read with its letters at a capital's width too, as one block (`_reproportioned`: a stamp picture squashed or stretched).
 Each recognised line becomes a `Line` with where="ocr:pageN" (or "ocr:image"), its box in page points;
 a line read from a small image or outline group on a text page is marked `framed` (it is a stamp).
 
@@ -385,7 +388,7 @@ def _prepare(img, clean: bool = True, grey=None, grainy: bool | None = None, sta
         tilted.append(pale)
     for i in list(out):
         if i.size[0] * i.size[1] <= HOLLOW_PIXELS:
-            solid = _filled(i)
+            solid = _filled(i, thick=stamp)
             if solid is not None:
                 out.append(solid)
                 if any(i is t for t in tilted):
@@ -396,12 +399,94 @@ def _prepare(img, clean: bool = True, grey=None, grainy: bool | None = None, sta
             out.append(turned)
     prepared = []
     for i in out:
-        for level, f in _pyramid(i):
-            stripped, whole = _unframed_both(level)
-            prepared.append((ImageOps.expand(stripped, MARGIN, fill=255), f))
-            if whole is not None:
-                prepared.append((ImageOps.expand(whole, MARGIN, fill=255), f))
+        prepared += _levels(i)
+    if stamp and out:
+        prepared += _reproportioned(out[0])
     return prepared
+
+
+RESHAPE_HEIGHT = 96  # pixels: the line of letters is read this high (Tesseract's best; and cheap)
+RESHAPE_MIN_BAND = 40  # pixels: a line of letters lower than this is not a stamp's large letters
+RESHAPE_WIDE = 1.3  # letters that all touch (one run of inked columns) wider than this are stretched
+RESHAPE_TO = 0.5  # a capital's width against its band (accents included) as drawn: what a reshape restores
+RESHAPE_LETTERS = 12  # runs of inked columns (letters, or letters that touch): more is a line of text, not a
+# stamp's word or two (a page's narrow-lettered lines are read as they are)
+
+
+def _reproportioned(gray):
+    """[(image, (x factor, y factor))]: the one line of large letters of a stamp-sized `gray` (ink dark on
+    white) without its frame, read at other proportions too: a stamp picture drawn squashed or stretched
+    (letters narrowed or widened 2-3x) is read by Tesseract as other letters. Empty unless the ink, its frame
+    left out, is one band of letters RESHAPE_MIN_BAND high or more in an image up to BOTH_READINGS_PIXELS: a
+    few small Tesseract calls, on stamps only."""
+    import numpy as np
+    from PIL import Image, ImageOps
+
+    a = np.asarray(gray, dtype=np.uint8)
+    if a.size > BOTH_READINGS_PIXELS or a.size == 0:
+        return []
+    ink = a < 128
+    h, w = ink.shape
+    # only the frame goes (runs over most of a side): a large letter's stem is kept
+    frame = long_runs(ink, max(8, int(0.6 * w))) | long_runs(ink.T, max(8, int(0.6 * h))).T
+    ink &= ~_grown(frame, 2)
+    rows = np.nonzero(ink.sum(axis=1) > 0)[0]
+    if rows.size == 0:
+        return []
+    band = int(rows[-1] - rows[0] + 1)
+    if band < RESHAPE_MIN_BAND or int(np.diff(rows).max(initial=1)) > band // 3 or not _one_line(ink, rows):
+        return []  # small writing, or several lines (a gap wider than a third of the band), or a drawing
+    # the letters' width against their height: the median run of inked columns (a letter, or letters that
+    # touch) is 0.6-0.9 of the band for capitals as drawn; only letters far off that are read reshaped
+    inked = np.zeros(w + 2, dtype=np.int8)
+    inked[1:-1] = ink.any(axis=0)
+    edges = np.diff(inked)
+    widths = np.nonzero(edges == -1)[0] - np.nonzero(edges == 1)[0]
+    if not 1 <= widths.size <= RESHAPE_LETTERS:
+        return []
+    wide = float(np.median(widths)) / band
+    # one reading with the letters brought back to a capital's width; letters that all touch (one run) are
+    # as many as the run is long: read at two widths (one narrow run is a stroke, not a word)
+    factors = [RESHAPE_TO / wide] if widths.size > 1 else [0.25, 0.4] if wide > RESHAPE_WIDE else []
+    fy = band / RESHAPE_HEIGHT
+    letters = Image.fromarray(np.where(ink, 0, 255).astype(np.uint8), "L")
+    out = []
+    for k in factors:
+        fx = fy / k
+        size = (max(1, round(w / fx)), max(1, round(h / fy)))
+        if size[0] > 4000:
+            continue
+        out.append((ImageOps.expand(letters.resize(size, Image.BOX), MARGIN, fill=255), (fx, fy)))
+    return out
+
+
+def _one_line(ink, rows) -> bool:
+    """Is the ink between `rows` one line of letters? Its rows dense with ink (a quarter of the densest or more)
+    make one run over 40 % of the band or more (the letters' bodies; accents above and below are sparse), and no
+    other run of a quarter of the band: lines of text stacked close, a diagram's labels and curves, are not."""
+    import numpy as np
+
+    profile = ink[rows[0]: rows[-1] + 1].sum(axis=1)
+    band = profile.size
+    dense = np.zeros(band + 2, dtype=np.int8)
+    dense[1:-1] = profile >= 0.25 * profile.max()
+    edges = np.diff(dense)
+    runs = np.nonzero(edges == -1)[0] - np.nonzero(edges == 1)[0]
+    return int((runs >= 0.25 * band).sum()) == 1 and int(runs.max()) >= 0.4 * band
+
+
+def _levels(gray):
+    """[(image, reduction)]: `gray` at every level of the pyramid, binarised without its frames and rules (and
+    with them, when some were taken away from a small image), with a white margin."""
+    from PIL import ImageOps
+
+    out = []
+    for level, f in _pyramid(gray):
+        stripped, whole = _unframed_both(level)
+        out.append((ImageOps.expand(stripped, MARGIN, fill=255), f))
+        if whole is not None:
+            out.append((ImageOps.expand(whole, MARGIN, fill=255), f))
+    return out
 
 
 BOTH_READINGS_PIXELS = 1_500_000  # a region up to this (a stamp, a line of large letters) is read with and without
@@ -462,9 +547,13 @@ def _light_ink(img, grey=None):
 
 HOLLOW_PIXELS = 3_000_000  # an image up to this is looked at for hollow letters (`_filled`)
 HOLLOW_STROKE = 14  # pixels: an outline drawn with a pen this thin or thinner (0.7 pt at 300 dpi is 3, 3 pt 12)
+THICK_STROKE = 40  # pixels: up to this an outline may still be a thick pen's (4-9 pt at 300 dpi: 17-38)
+THICK_HUGGED = 0.6  # share of a thick pen's ink lying along a shape it encloses: hollow letters 0.67-1 (a
+# serif's hairline drawn with a thick pen closes up), solid bold letters only around their counters (an M, T, I,
+# C has none: "MẬT" 0.2, "THÔNG BÁO" 0.46; all-counter words "BỘ", "BÁO CÁO" 0.75-0.9 are filled, harmlessly)
 
 
-def _filled(gray):
+def _filled(gray, thick: bool = False):
     """`gray` (ink dark on white) with the shapes its thin outlines enclose filled, as a person sees hollow
     (stroked, unfilled) letters: what lies one outline in from the outside is filled, a letter's counter (two
     outlines in: the hole of an O) stays white. None when the ink is not thin outlines enclosing anything."""
@@ -482,13 +571,16 @@ def _filled(gray):
     d = np.diff(flat, axis=1)
     runs = np.nonzero(d.ravel() == -1)[0] - np.nonzero(d.ravel() == 1)[0]
     pen = int(np.median(runs)) if runs.size else 0
-    if not 1 <= pen <= HOLLOW_STROKE:
+    if not 1 <= pen <= (THICK_STROKE if thick else HOLLOW_STROKE):
         return None
+    # a thick pen's outline (looked for on stamp-sized regions only) is as wide as a bold letter's stem: told
+    # apart below
+    thick = pen > HOLLOW_STROKE
     # thin strokes: hardly any ink pixel has ink pen // 2 + 2 pixels away on both sides, across
     k = pen // 2 + 2
     across = ink[k:-k, :] & ink[:-2 * k, :] & ink[2 * k:, :]
     inside = int((across[:, k:-k] & ink[k:-k, :-2 * k] & ink[k:-k, 2 * k:]).sum())
-    if inside > 0.05 * total:
+    if inside > (0.25 if thick else 0.05) * total:
         return None
     # a large image is looked at halved, a pixel inked where any of its four is (an outline stays closed)
     f = 2 if ink.size > 400_000 else 1
@@ -502,16 +594,29 @@ def _filled(gray):
     seed[0, :] = seed[-1, :] = seed[:, 0] = seed[:, -1] = True
     outside = _reconstruct(seed, white)
     enclosed = white & ~outside
-    if enclosed.sum() < total:
+    if thick:
+        # a thick pen leaves less paper inside than it inks; hollow letters are told from solid bold ones
+        # by their ink: nearly all of it lies along paper it encloses (a solid M or T encloses none)
+        if enclosed.sum() < 0.1 * total:
+            return None
+        hugged = _grown(enclosed, max(1, (pen + 2) // f))[1:-1, 1:-1] & work
+        if hugged.sum() < THICK_HUGGED * total:
+            return None
+    elif enclosed.sum() < total:
         return None
     near = _grown(outside, max(1, (pen + 2) // f))
     body = _reconstruct(enclosed & near, enclosed)[1:-1, 1:-1]
-    if body.sum() < total:
+    if body.sum() < (0.1 if thick else 1.0) * total:
         return None
     if f == 2:
         body = np.pad(body.repeat(2, axis=0).repeat(2, axis=1),
                       ((0, ink.shape[0] - 2 * body.shape[0]), (0, ink.shape[1] - 2 * body.shape[1])))
-    return Image.fromarray(np.where(ink | body, 0, 255).astype(np.uint8), "L")
+        if thick:  # the halved fill stops a pixel short of the pen: no white seam inside the letters
+            body = _grown(body, 2)
+    solid = ink | body
+    if thick:  # filled, a thick pen's letters are a pen wider than the font's and run into each other: thinned
+        solid = ~_grown(~solid, pen // 3)
+    return Image.fromarray(np.where(solid, 0, 255).astype(np.uint8), "L")
 
 
 def _grown(mask, steps: int):
@@ -588,6 +693,112 @@ def _upright(gray):
     if abs(best) < TILT_MIN or scores[best] < 1.15 * scores[0]:
         return None
     return crop.rotate(best, resample=Image.BICUBIC, expand=True, fillcolor=255)
+
+
+BLOB_CELL = 10  # pixels of a whole page gathered into one cell to find its blobs of ink (`_askew_stamps`)
+BLOB_JOIN = 2  # cells: ink this close is one blob (a stamp's letters and frame; a paragraph's lines)
+BLOB_RULE = 16  # cells: a thin level run of inked cells this long is a rule or a table's frame (a rule on a
+# scan skewed 3 degrees steps a cell every 19 cells; a stamp's frame askew by 6 degrees or more every 10 or
+# fewer, and its letters are thick: 3 cells or more)
+BLOB_INCHES = ((0.5, 4.5), (0.3, 4.5))  # a stamp's width and height: a blob outside these is not read apart
+BLOB_LOOKED = 200  # stamp-sized blobs looked at for a tilt per page (`_upright`: a few ms each)
+BLOB_MAX = 12  # blobs askew read per page; more (a page turned as a whole, a crafted page) is not read in full
+ASKEW_MANY = "askew"  # `_region_images`: more stamp-sized blobs askew than are read (not read completely)
+
+
+def _askew_placed(img, grainy: bool, scale: float):
+    """(`_placed` readings of the stamps askew on a whole page or image (`_askew_stamps`), each where it is;
+    whether the page has more of them than are read)."""
+    if grainy:  # a grainy page's blobs are its grain; its stamp is read through the grain or refused
+        return [], False
+    out = []
+    stamps, more = _askew_stamps(img, scale * 72.0)
+    for turned, (x, y) in stamps:
+        out += _placed(_levels(turned), scale, (x / scale, y / scale))
+    return out, more
+
+
+def _askew_stamps(img, dpi: float):
+    """([(upright image, (x, y) of its crop in `img`'s pixels)], whether there were more than could be read):
+    each stamp-sized blob of ink on a whole page (a framed stamp, a line of large letters) whose writing or
+    frame is askew by TILT_MIN..TILT_MAX degrees, cut out (only its own ink) and turned upright. A whole page
+    is only straightened up to 4 degrees (a scan's skew): a black or grey rubber stamp at 20 degrees was read
+    as nothing. The page's text lines are level: `_upright` finds no tilt in them and they cost no reading.
+    More than BLOB_LOOKED stamp-sized blobs, or BLOB_MAX askew: the page is not read completely (True)."""
+    import numpy as np
+    from PIL import Image
+
+    gray = img.convert("L")
+    if min(gray.size) < 8 * BLOB_CELL:
+        return [], False
+    k = BLOB_CELL
+    # a cell holds ink when any of its pixels is dark (PIL's table and reduction: a tenth of numpy's cost)
+    cells = np.asarray(gray.point([255] * 128 + [0] * 128).reduce(k)) > 0
+    # rules and a table's frame left out (thin level runs of cells): a stamp standing on a table is a blob of
+    # its own, and no level rule through it holds its angle at 0
+    across, down = long_runs(cells, 3), long_runs(cells.T, 3).T  # thick ink: letters, a stamp's words
+    rules = (long_runs(cells, BLOB_RULE) & ~down) | (long_runs(cells.T, BLOB_RULE).T & ~across)
+    cells &= ~rules
+    labels = _labelled(_grown(cells, BLOB_JOIN))
+    count = int(labels.max()) + 1
+    if count <= 1:
+        return [], False
+    # each blob's bounding cells, all blobs at once
+    rr, cc = np.nonzero(labels)
+    ll = labels[rr, cc]
+    top, left = np.full(count, labels.shape[0]), np.full(count, labels.shape[1])
+    bottom, right = np.zeros(count, dtype=np.int64), np.zeros(count, dtype=np.int64)
+    np.minimum.at(top, ll, rr)
+    np.minimum.at(left, ll, cc)
+    np.maximum.at(bottom, ll, rr + 1)
+    np.maximum.at(right, ll, cc + 1)
+    (wmin, wmax), (hmin, hmax) = BLOB_INCHES
+    w, h = (right - left) * k / float(dpi), (bottom - top) * k / float(dpi)
+    sized = np.nonzero((w >= wmin) & (w <= wmax) & (h >= hmin) & (h <= hmax))[0]
+    if sized.size > BLOB_LOOKED:
+        return [], True
+    out = []
+    for label in sized:
+        r0, r1, c0, c1 = top[label], bottom[label], left[label], right[label]
+        own = ((labels[r0:r1, c0:c1] == label) & ~rules[r0:r1, c0:c1]).repeat(k, axis=0).repeat(k, axis=1)
+        crop = np.asarray(gray.crop((int(c0 * k), int(r0 * k), int(c1 * k), int(r1 * k)))) < 128
+        crop &= own[: crop.shape[0], : crop.shape[1]]
+        turned = _upright(Image.fromarray(np.where(crop, 0, 255).astype(np.uint8), "L"))
+        if turned is None:
+            continue
+        if len(out) >= BLOB_MAX:
+            return out, True
+        out.append((turned, (int(c0 * k), int(r0 * k))))
+    return out, False
+
+
+def _labelled(mask, rounds: int = 64):
+    """Labels (int32, 0 = none) of the 4-connected parts of boolean `mask`: each run along the rows, then the
+    columns, takes the least label among its pixels, until nothing changes (as `_reconstruct`: a few rounds)."""
+    import numpy as np
+
+    def sweep(labels, room):
+        h, w = room.shape
+        start = room.copy()
+        start[:, 1:] &= ~room[:, :-1]
+        where = np.flatnonzero(room)
+        if where.size == 0:
+            return labels
+        flat = labels.ravel().copy()
+        firsts = np.flatnonzero(start.ravel()[where])
+        least = np.minimum.reduceat(flat[where], firsts)
+        flat[where] = np.repeat(least, np.diff(np.append(firsts, where.size)))
+        return flat.reshape(h, w)
+
+    big = np.int32(mask.size + 1)
+    labels = np.where(mask, np.arange(1, mask.size + 1, dtype=np.int32).reshape(mask.shape), big)
+    for _ in range(rounds):
+        before = labels
+        labels = sweep(labels, mask)
+        labels = np.ascontiguousarray(sweep(np.ascontiguousarray(labels.T), np.ascontiguousarray(mask.T)).T)
+        if np.array_equal(before, labels):
+            break
+    return np.where(mask, labels, 0)
 
 
 PALE_DARK = 96  # grey levels: darker is the page's writing; between this and LIGHT_INK below the background,
@@ -800,9 +1011,12 @@ def pdf_page(page, text, deadline: float, seen: dict | None = None) -> tuple[lis
         try:
             images, unsure = _region_images(page, text, box, ink, seen)
             for img, scale, origin, f in images:
-                for ol in _legible_lines(recognise(img), f):
+                for ol in _legible_lines(recognise(img, block=isinstance(f, tuple)), f):
                     lines.append(_to_line(ol, scale, origin, where, text.index, stamp))
-            if unsure:  # a mark read BLOCKs all the same
+            if unsure == ASKEW_MANY:
+                problems.append(Reason.of("SECRECY_SCAN_INCOMPLETE",
+                                          detail=f"page {text.index + 1}: over {BLOB_MAX} stamps askew"))
+            elif unsure:  # a mark read BLOCKs all the same
                 problems.append(Reason.of("SCAN_TOO_GRAINY", detail=f"page {text.index + 1}"))
         except OcrUnavailable as exc:
             problems.append(Reason.of("OCR_UNAVAILABLE", detail=str(exc)))
@@ -842,7 +1056,8 @@ def _unaccounted(page, text, ink=None) -> list[tuple[float, float, float, float]
     if (ink & ~known).sum() < 8:
         return []  # most pages: nothing beyond the text and the pictures
     # rules, frames and fills left out on the whole page first: once the text is masked, a table's rules are short
-    ink &= ~(long_runs(ink, UNACCOUNTED_RUN) | long_runs(ink.T, UNACCOUNTED_RUN).T) & ~known
+    runs = (long_runs(ink, UNACCOUNTED_RUN) | long_runs(ink.T, UNACCOUNTED_RUN).T) & ~known
+    ink &= ~runs & ~known
     k = UNACCOUNTED_CELL
     gr, gc = -(-rows // k), -(-cols // k)
     padded = np.zeros((gr * k, gc * k), dtype=bool)
@@ -854,8 +1069,35 @@ def _unaccounted(page, text, ink=None) -> list[tuple[float, float, float, float]
         return []
     out = []
     for x0, y0, x1, y1 in merge_boxes(cells):
+        x0, y0, x1, y1 = (v / scale for v in _along_runs(runs, tuple(v * scale for v in (x0, y0, x1, y1))))
         out.append(_clip((x0 - 4, y0 - 4, x1 + 4, y1 + 4), text.width, text.height))
     return out
+
+
+def _along_runs(runs, box):
+    """`box` (pixels) grown on each side while the long strokes left out of the writing (`runs`) go on from it
+    thicker than a rule (3 pixels or more across the side), up to 2 x UNACCOUNTED_RUN: a large letter's bar or
+    stem (a thick pen's hollow T) is as long as a rule, and a region cut at it reads the word cut short."""
+    import numpy as np
+
+    rows, cols = runs.shape
+    c0, r0 = max(0, int(box[0])), max(0, int(box[1]))
+    c1, r1 = min(cols, int(np.ceil(box[2]))), min(rows, int(np.ceil(box[3])))
+    if c1 <= c0 or r1 <= r0 or not runs.any():
+        return box
+    limit = 2 * UNACCOUNTED_RUN
+    e0, e1, f0, f1 = c0, c1, r0, r1
+    while e0 > 0 and c0 - e0 < limit and runs[f0:f1, e0 - 1].sum() >= 3:
+        e0 -= 1
+    while e1 < cols and e1 - c1 < limit and runs[f0:f1, e1].sum() >= 3:
+        e1 += 1
+    while f0 > 0 and r0 - f0 < limit and runs[f0 - 1, e0:e1].sum() >= 3:
+        f0 -= 1
+    while f1 < rows and f1 - r1 < limit and runs[f1, e0:e1].sum() >= 3:
+        f1 += 1
+    if (e0, e1, f0, f1) == (c0, c1, r0, r1):
+        return box
+    return (min(box[0], e0), min(box[1], f0), max(box[2], e1), max(box[3], f1))
 
 
 def _render_without_images(page, scale: float):
@@ -937,7 +1179,8 @@ def _region_images(page, text, box, ink, seen: dict):
         grainy = grain(img.convert("L")) >= GRAINY
         prepared = _prepare(img, grainy=grainy)
         unsure = _unsure(grainy, prepared, lambda: _pictures(page, text))
-        return _placed(prepared or _unprepared(img), scale, (0.0, 0.0)), unsure
+        askew, more = _askew_placed(img, grainy, scale)
+        return _placed(prepared or _unprepared(img), scale, (0.0, 0.0)) + askew, unsure or (more and ASKEW_MANY)
     # An image's own pixels say whether it can hold writing (rendering would average noise into grey);
     # the region rendered at REGION_DPI is what is read (the page's transform, clipping and colours applied).
     native = []
@@ -1017,6 +1260,10 @@ def _placed(images, scale: float, at: tuple[float, float]):
     margin and the reduction accounted for, so a line's box lands where it is on the page."""
     out = []
     for img, f in images:
+        if isinstance(f, tuple):  # read at other proportions (`_reproportioned`): a scale per axis
+            s = (scale / f[0], scale / f[1])
+            out.append((img, s, (at[0] - MARGIN / s[0], at[1] - MARGIN / s[1]), f))
+            continue
         s = scale / f
         out.append((img, s, (at[0] - MARGIN / s, at[1] - MARGIN / s), f))
     return out
@@ -1039,15 +1286,16 @@ def _image_pixels(page, ink):
     return None, None
 
 
-def _to_line(ol: OcrLine, scale: float, origin, where: str, page: int | None, stamp: bool) -> Line:
+def _to_line(ol: OcrLine, scale, origin, where: str, page: int | None, stamp: bool) -> Line:
     x0, y0, x1, y1 = ol.box
+    sx, sy = scale if isinstance(scale, tuple) else (scale, scale)  # pixels per point along x and y
     box = (
-        round(origin[0] + x0 / scale, 2),
-        round(origin[1] + y0 / scale, 2),
-        round(origin[0] + x1 / scale, 2),
-        round(origin[1] + y1 / scale, 2),
+        round(origin[0] + x0 / sx, 2),
+        round(origin[1] + y0 / sy, 2),
+        round(origin[0] + x1 / sx, 2),
+        round(origin[1] + y1 / sy, 2),
     )
-    size = round((y1 - y0) / scale, 2)
+    size = round((y1 - y0) / sy, 2)
     return Line(ol.text, where, page, box, size, None, stamp)
 
 
@@ -1077,8 +1325,13 @@ def read_image(fh, media: str, deadline: float) -> Reading:
                 where = f"ocr:image{index + 1}" if index else "ocr:image"
                 grainy = grain(frame.convert("L")) >= GRAINY
                 prepared = _prepare(frame.convert("RGB"), grainy=grainy)
-                for img, s, origin, f in _placed(prepared or _unprepared(frame), scale, (0.0, 0.0)):
-                    for ol in _legible_lines(recognise(img), f):
+                placed = _placed(prepared or _unprepared(frame), scale, (0.0, 0.0))
+                askew, more = _askew_placed(frame, grainy, scale)
+                if more:
+                    incomplete.append(Reason.of("SECRECY_SCAN_INCOMPLETE",
+                                                detail=f"frame {index + 1}: over {BLOB_MAX} stamps askew"))
+                for img, s, origin, f in placed + askew:
+                    for ol in _legible_lines(recognise(img, block=isinstance(f, tuple)), f):
                         lines.append(_to_line(ol, s, origin, where, index, False))
                 if _unsure(grainy, prepared, lambda own=frame: [own]):  # a mark read BLOCKs all the same
                     incomplete.append(Reason.of("SCAN_TOO_GRAINY", detail=f"frame {index + 1}"))

@@ -1,0 +1,288 @@
+"""Secrecy marks whose letters are drawn out of their usual shape, which OCR used to miss (issue 13), each next to
+a plain word drawn the same way that must stay signable:
+
+- a one-word stamp picture squashed or stretched out of its proportions (letters narrowed or widened 2-3x);
+- hollow (outlined) letters drawn with a pen thicker than 3 pt;
+- a black or grey boxed stamp askew (20-35 degrees) on a whole scanned page (no text layer).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from pathlib import Path
+
+import pytest
+
+from gateway.inspect import marks
+from gateway.model import Channel, Document
+
+FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+DEJAVU_BOLD = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
+SERIF_BOLD = "/usr/share/fonts/truetype/liberation2/LiberationSerif-Bold.ttf"
+BODY = [
+    "ỦY BAN NHÂN DÂN TỈNH",
+    "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM",
+    "Độc lập - Tự do - Hạnh phúc",
+    "Số: 123/UBND-VP",
+    "Kính gửi: Các sở, ban, ngành tỉnh.",
+    "Ủy ban nhân dân tỉnh đề nghị các cơ quan, đơn vị triển khai thực hiện",
+    "các nhiệm vụ trọng tâm theo kế hoạch đã được phê duyệt.",
+]
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory):
+    from gateway.settings import load_settings
+
+    return load_settings(var_dir=tmp_path_factory.mktemp("var"))
+
+
+def _facts(path: Path, settings):
+    from gateway.inspect import inspect
+    from gateway.validation import Validator
+
+    return inspect(Document(Channel.CLI, path.name, path=path), settings, Validator(settings))
+
+
+def _level(facts):
+    level = marks.highest(f.level for f in facts.secrecy)
+    return None if level is None else level.value
+
+
+def _text_page(path: Path, draw) -> Path:
+    """A text page (Vietnamese body in DejaVu Sans) on which `draw(canvas)` adds the word under test."""
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+    from reportlab.pdfgen import canvas
+
+    try:
+        pdfmetrics.getFont("SHP-DV")
+    except KeyError:
+        pdfmetrics.registerFont(TTFont("SHP-DV", FONT))
+    c = canvas.Canvas(str(path), pagesize=(595, 842))
+    y = 600
+    for line in BODY:
+        c.setFont("SHP-DV", 12)
+        c.drawString(70, y, line)
+        y -= 22
+    draw(c)
+    c.showPage()
+    c.save()
+    return path
+
+
+# --- 1. a stamp picture squashed or stretched ---------------------------------------------------------------
+
+
+def _stamp_picture(text: str, font: str, rgb=(0, 0, 0), frame: bool = True):
+    from PIL import Image, ImageDraw, ImageFont
+
+    f = ImageFont.truetype(font, 64)
+    l, t, r, b = f.getbbox(text)
+    im = Image.new("RGB", (r - l + 42, b - t + 42), "white")
+    d = ImageDraw.Draw(im)
+    d.text((21 - l, 21 - t), text, font=f, fill=rgb)
+    if frame:
+        d.rectangle([2, 2, im.size[0] - 3, im.size[1] - 3], outline=rgb, width=4)
+    return im
+
+
+def _squashed(path: Path, word: str, font: str, stretch: float, rgb=(0, 0, 0)) -> Path:
+    """The stamp picture drawn with its width times `stretch` against its height (the picture's own
+    proportions distorted), 50 pt high, top right of the text page."""
+    from reportlab.lib.utils import ImageReader
+
+    im = _stamp_picture(word, font, rgb)
+    h = 50.0
+    w = h * im.size[0] / im.size[1] * stretch
+    return _text_page(path, lambda c: c.drawImage(ImageReader(im), 560 - w, 720, w, h))
+
+
+SQUASHED = [
+    ("MẬT", DEJAVU_BOLD, 0.4),
+    ("MẬT", SERIF_BOLD, 0.2),
+    ("MẬT", SERIF_BOLD, 0.85),  # hardly squashed: Tesseract read the region as nothing (a block of one line reads it)
+    ("MẬT", DEJAVU_BOLD, 2.0),
+    ("TUYỆT MẬT", DEJAVU_BOLD, 1.6),
+    ("MẬT", SERIF_BOLD, 0.45),
+    ("MẬT", DEJAVU_BOLD, 2.5),
+    ("TỐI MẬT", SERIF_BOLD, 0.5),
+    ("MẬT", SERIF_BOLD, 2.2),
+]
+
+
+@pytest.mark.parametrize("word,font,stretch", SQUASHED)
+def test_a_squashed_or_stretched_stamp_picture_is_read(word, font, stretch, tmp_path, settings):
+    facts = _facts(_squashed(tmp_path / "marked.pdf", word, font, stretch), settings)
+    assert _level(facts) == word or "SECRECY_SCAN_INCOMPLETE" in {r.code for r in facts.incomplete}, (
+        facts.secrecy, facts.incomplete)
+
+
+@pytest.mark.parametrize("word,font,stretch", [("BÁO CÁO", DEJAVU_BOLD, 0.4), ("THÔNG BÁO", SERIF_BOLD, 0.45),
+                                               ("ĐÃ DUYỆT", DEJAVU_BOLD, 2.5), ("BẢN SAO", SERIF_BOLD, 2.2)])
+def test_a_plain_word_squashed_the_same_way_is_not_blocked(word, font, stretch, tmp_path, settings):
+    facts = _facts(_squashed(tmp_path / "plain.pdf", word, font, stretch), settings)
+    assert not facts.secrecy and not facts.incomplete, (facts.secrecy, facts.incomplete)
+
+
+# --- 2. hollow letters drawn with a thick pen ---------------------------------------------------------------
+
+
+def _outline_ops(text: str, font: str, size: float, x: float, y: float) -> str:
+    """PDF path operators (no painting operator) of `text`'s glyph outlines in `font`."""
+    from fontTools.pens.basePen import BasePen
+    from fontTools.ttLib import TTFont
+
+    ft = TTFont(font)
+    cmap, glyphs, k = ft.getBestCmap(), ft.getGlyphSet(), size / ft["head"].unitsPerEm
+    ops: list[str] = []
+    dx = [0.0]
+
+    class Pen(BasePen):
+        def at(self, p):
+            return f"{x + p[0] * k + dx[0]:.2f} {y + p[1] * k:.2f}"
+
+        def _moveTo(self, p):
+            ops.append(self.at(p) + " m")
+
+        def _lineTo(self, p):
+            ops.append(self.at(p) + " l")
+
+        def _curveToOne(self, a, b, c):
+            ops.append(f"{self.at(a)} {self.at(b)} {self.at(c)} c")
+
+        def _closePath(self):
+            ops.append("h")
+
+    for ch in unicodedata.normalize("NFC", text):
+        name = cmap.get(ord(ch))
+        if name is None:
+            dx[0] += size * 0.5
+            continue
+        glyphs[name].draw(Pen(glyphs))
+        dx[0] += glyphs[name].width * k
+    return "\n".join(ops)
+
+
+def _hollow(path: Path, word: str, font: str, size: float, pen: float) -> Path:
+    ops = _outline_ops(word, font, size, 70, 700)
+    return _text_page(path, lambda c: c._code.append(f"q 0 0 0 RG {pen} w 1 j " + ops + " S Q"))
+
+
+HOLLOW = [("MẬT", DEJAVU_BOLD, 72, 4), ("TỐI MẬT", SERIF_BOLD, 80, 5), ("MẬT", SERIF_BOLD, 96, 6)]
+
+
+@pytest.mark.parametrize("word,font,size,pen", HOLLOW)
+def test_hollow_letters_drawn_with_a_thick_pen_are_read(word, font, size, pen, tmp_path, settings):
+    facts = _facts(_hollow(tmp_path / "marked.pdf", word, font, size, pen), settings)
+    assert _level(facts) == word or "SECRECY_SCAN_INCOMPLETE" in {r.code for r in facts.incomplete}, (
+        facts.secrecy, facts.incomplete)
+
+
+@pytest.mark.parametrize("word,font,size,pen", [("BÁO CÁO", DEJAVU_BOLD, 72, 4), ("THÔNG BÁO", SERIF_BOLD, 80, 5)])
+def test_plain_hollow_letters_with_a_thick_pen_are_not_blocked(word, font, size, pen, tmp_path, settings):
+    facts = _facts(_hollow(tmp_path / "plain.pdf", word, font, size, pen), settings)
+    assert not facts.secrecy and not facts.incomplete, (facts.secrecy, facts.incomplete)
+
+
+# --- 3. a black or grey stamp askew on a whole scanned page -------------------------------------------------
+
+
+def _askew_scan(path: Path, word: str, font: str, angle: float, rgb, table: bool = False,
+                stamps: list | None = None) -> Path:
+    """A page scanned at 150 dpi (a PDF of one picture, no text layer) with a boxed stamp of `word` in `rgb`
+    turned `angle` degrees; `table`: the stamp stands on a ruled table; `stamps`: more stamps, (word, angle,
+    (x, y)) each."""
+    from PIL import Image, ImageChops, ImageDraw, ImageFont
+    from reportlab.lib.utils import ImageReader
+    from reportlab.pdfgen import canvas
+
+    f = ImageFont.truetype(FONT, 30)
+    page = Image.new("RGB", (1240, 1754), "white")
+    d = ImageDraw.Draw(page)
+    for i, line in enumerate(BODY):
+        d.text((140, 700 + 56 * i), line, font=f, fill=(0, 0, 0))
+    if table:  # rules every 90 px across the stamp's corner: the stamp touches them
+        for y in range(100, 500, 90):
+            d.line([(600, y), (1180, y)], fill=(0, 0, 0), width=3)
+        for x in (600, 890, 1180):
+            d.line([(x, 100), (x, 460)], fill=(0, 0, 0), width=3)
+    for w, a, (x, y) in [(word, angle, (700, 160))] + (stamps or []):
+        stamp = _stamp_picture(w, font, rgb).rotate(a, expand=True, resample=Image.BICUBIC,
+                                                    fillcolor=(255, 255, 255))
+        box = (x, y, x + stamp.size[0], y + stamp.size[1])
+        page.paste(ImageChops.darker(page.crop(box), stamp), box)  # printed over what is there
+    c = canvas.Canvas(str(path), pagesize=(595, 842))
+    c.drawImage(ImageReader(page), 0, 0, 595, 842)
+    c.showPage()
+    c.save()
+    return path
+
+
+ASKEW = [("MẬT", DEJAVU_BOLD, 20, (0, 0, 0)), ("TỐI MẬT", SERIF_BOLD, -30, (0, 0, 0)),
+         ("MẬT", SERIF_BOLD, 35, (110, 110, 110)), ("TUYỆT MẬT", DEJAVU_BOLD, 25, (60, 60, 60))]
+
+
+@pytest.mark.parametrize("word,font,angle,rgb", ASKEW)
+def test_a_stamp_askew_on_a_scanned_page_is_read(word, font, angle, rgb, tmp_path, settings):
+    facts = _facts(_askew_scan(tmp_path / "marked.pdf", word, font, angle, rgb), settings)
+    assert _level(facts) == word, (facts.secrecy, facts.incomplete)
+
+
+@pytest.mark.parametrize("word,font,angle,rgb", [("BÁO CÁO", DEJAVU_BOLD, 20, (0, 0, 0)),
+                                                 ("THÔNG BÁO", SERIF_BOLD, -30, (110, 110, 110)),
+                                                 ("ĐÃ DUYỆT", DEJAVU_BOLD, 35, (0, 0, 0))])
+def test_a_plain_stamp_askew_on_a_scanned_page_is_not_blocked(word, font, angle, rgb, tmp_path, settings):
+    facts = _facts(_askew_scan(tmp_path / "plain.pdf", word, font, angle, rgb), settings)
+    assert not facts.secrecy and not facts.incomplete, (facts.secrecy, facts.incomplete)
+
+
+@pytest.mark.parametrize("word", ["TỐI MẬT", "THÔNG BÁO"])
+def test_a_stamp_askew_on_a_scanned_image_document(word, tmp_path, settings):
+    """The same scan sent as a PNG (an image document, read whole): the mark is read, the plain word is not."""
+    import pypdfium2 as pdfium
+
+    pdf = _askew_scan(tmp_path / "scan.pdf", word, DEJAVU_BOLD, 22, (0, 0, 0))
+    png = tmp_path / "scan.png"
+    pdfium.PdfDocument(str(pdf))[0].render(scale=150 / 72).to_pil().save(png, dpi=(150, 150))
+    facts = _facts(png, settings)
+    if word == "THÔNG BÁO":
+        assert not facts.secrecy and not facts.incomplete, (facts.secrecy, facts.incomplete)
+    else:
+        assert _level(facts) == word, (facts.secrecy, facts.incomplete)
+
+
+def _noisy(pdf: Path, out: Path, dpi: int) -> Path:
+    """`pdf` scanned again as a scanner would (1-3 degrees of skew, noise, grey; bench/secrecy_corpus.scan)."""
+    from bench import secrecy_corpus
+
+    secrecy_corpus.scan(pdf, out, "pdf", seed=dpi, dpi=dpi)
+    return out
+
+
+@pytest.mark.parametrize("word,angle,rgb,dpi", [("MẬT", 18, (0, 0, 0), 200), ("TỐI MẬT", -25, (100, 100, 100), 300),
+                                               ("TUYỆT MẬT", 40, (60, 60, 60), 200)])
+def test_a_stamp_askew_on_a_noisy_scan_is_read(word, angle, rgb, dpi, tmp_path, settings):
+    """As a scanner makes it: skewed 1-3 degrees, noise, grey, 200-300 dpi."""
+    pdf = _askew_scan(tmp_path / "clean.pdf", word, DEJAVU_BOLD, angle, rgb)
+    facts = _facts(_noisy(pdf, tmp_path / "scan.pdf", dpi), settings)
+    assert _level(facts) == word, (facts.secrecy, facts.incomplete)
+
+
+def test_a_plain_stamp_askew_on_a_ruled_table_of_a_noisy_scan_is_not_blocked(tmp_path, settings):
+    """The table's rules run through the stamp (its cells and the stamp one blob, unless rules are left out)."""
+    pdf = _askew_scan(tmp_path / "clean.pdf", "ĐÃ DUYỆT", SERIF_BOLD, 20, (0, 0, 0), table=True)
+    facts = _facts(_noisy(pdf, tmp_path / "scan.pdf", 200), settings)
+    assert not facts.secrecy and not facts.incomplete, (facts.secrecy, facts.incomplete)
+
+
+def test_more_stamps_askew_than_are_read_is_not_read_completely(tmp_path, settings):
+    """A page of many stamps askew (a decoy for each one read) is refused, never signed unread."""
+    from gateway.inspect import ocr
+
+    spots = [(40, 20), (40, 300), (330, 20), (330, 300)] + [(40 + 300 * c, 1150 + 250 * r) for r in range(2)
+                                                            for c in range(4)]
+    many = [("SAO", 18 + 4 * (i % 4), xy) for i, xy in enumerate(spots[: ocr.BLOB_MAX])]
+    facts = _facts(_askew_scan(tmp_path / "many.pdf", "ĐÃ DUYỆT", DEJAVU_BOLD, 25, (0, 0, 0), stamps=many),
+                   settings)
+    assert "SECRECY_SCAN_INCOMPLETE" in {r.code for r in facts.incomplete}, (facts.secrecy, facts.incomplete)
