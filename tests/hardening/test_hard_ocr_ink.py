@@ -39,12 +39,12 @@ def settings(tmp_path_factory):
     return load_settings(var_dir=tmp_path_factory.mktemp("var"))
 
 
-def _outline_ops(text: str, size: float, x: float = 0.0, y: float = 0.0) -> str:
-    """PDF path operators (no painting operator) of `text`'s glyph outlines in DejaVu Sans Bold."""
+def _outline_ops(text: str, size: float, x: float = 0.0, y: float = 0.0, font: str = FONTB) -> str:
+    """PDF path operators (no painting operator) of `text`'s glyph outlines in `font` (DejaVu Sans Bold)."""
     from fontTools.pens.basePen import BasePen
     from fontTools.ttLib import TTFont
 
-    ft = TTFont(FONTB)
+    ft = TTFont(font)
     cmap, glyphs, k = ft.getBestCmap(), ft.getGlyphSet(), size / ft["head"].unitsPerEm
     ops: list[str] = []
     dx = [0.0]

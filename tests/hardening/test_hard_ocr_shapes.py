@@ -8,13 +8,13 @@ a plain word drawn the same way that must stay signable:
 
 from __future__ import annotations
 
-import unicodedata
 from pathlib import Path
 
 import pytest
 
 from gateway.inspect import marks
 from gateway.model import Channel, Document
+from test_hard_ocr_ink import _outline_ops
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 DEJAVU_BOLD = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
@@ -128,44 +128,8 @@ def test_a_plain_word_squashed_the_same_way_is_not_blocked(word, font, stretch, 
 # --- 2. hollow letters drawn with a thick pen ---------------------------------------------------------------
 
 
-def _outline_ops(text: str, font: str, size: float, x: float, y: float) -> str:
-    """PDF path operators (no painting operator) of `text`'s glyph outlines in `font`."""
-    from fontTools.pens.basePen import BasePen
-    from fontTools.ttLib import TTFont
-
-    ft = TTFont(font)
-    cmap, glyphs, k = ft.getBestCmap(), ft.getGlyphSet(), size / ft["head"].unitsPerEm
-    ops: list[str] = []
-    dx = [0.0]
-
-    class Pen(BasePen):
-        def at(self, p):
-            return f"{x + p[0] * k + dx[0]:.2f} {y + p[1] * k:.2f}"
-
-        def _moveTo(self, p):
-            ops.append(self.at(p) + " m")
-
-        def _lineTo(self, p):
-            ops.append(self.at(p) + " l")
-
-        def _curveToOne(self, a, b, c):
-            ops.append(f"{self.at(a)} {self.at(b)} {self.at(c)} c")
-
-        def _closePath(self):
-            ops.append("h")
-
-    for ch in unicodedata.normalize("NFC", text):
-        name = cmap.get(ord(ch))
-        if name is None:
-            dx[0] += size * 0.5
-            continue
-        glyphs[name].draw(Pen(glyphs))
-        dx[0] += glyphs[name].width * k
-    return "\n".join(ops)
-
-
 def _hollow(path: Path, word: str, font: str, size: float, pen: float) -> Path:
-    ops = _outline_ops(word, font, size, 70, 700)
+    ops = _outline_ops(word, size, 70, 700, font=font)
     return _text_page(path, lambda c: c._code.append(f"q 0 0 0 RG {pen} w 1 j " + ops + " S Q"))
 
 
