@@ -14,20 +14,10 @@ import pytest
 
 from gateway.inspect import marks
 from gateway.model import Channel, Document
-from test_hard_ocr_ink import _outline_ops
+from test_hard_ocr_ink import BODY, FONT, _outline_ops
 
-FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 DEJAVU_BOLD = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
 SERIF_BOLD = "/usr/share/fonts/truetype/liberation2/LiberationSerif-Bold.ttf"
-BODY = [
-    "ỦY BAN NHÂN DÂN TỈNH",
-    "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM",
-    "Độc lập - Tự do - Hạnh phúc",
-    "Số: 123/UBND-VP",
-    "Kính gửi: Các sở, ban, ngành tỉnh.",
-    "Ủy ban nhân dân tỉnh đề nghị các cơ quan, đơn vị triển khai thực hiện",
-    "các nhiệm vụ trọng tâm theo kế hoạch đã được phê duyệt.",
-]
 
 
 @pytest.fixture(scope="module")
