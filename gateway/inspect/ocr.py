@@ -697,9 +697,6 @@ def _upright(gray):
 
 BLOB_CELL = 10  # pixels of a whole page gathered into one cell to find its blobs of ink (`_askew_stamps`)
 BLOB_JOIN = 2  # cells: ink this close is one blob (a stamp's letters and frame; a paragraph's lines)
-BLOB_RULE = 16  # cells: a thin level run of inked cells this long is a rule or a table's frame (a rule on a
-# scan skewed 3 degrees steps a cell every 19 cells; a stamp's frame askew by 6 degrees or more every 10 or
-# fewer, and its letters are thick: 3 cells or more)
 BLOB_INCHES = ((0.5, 4.5), (0.3, 4.5))  # a stamp's width and height: a blob outside these is not read apart
 BLOB_LOOKED = 200  # stamp-sized blobs looked at for a tilt per page (`_upright`: a few ms each)
 BLOB_MAX = 12  # blobs askew read per page; more (a page turned as a whole, a crafted page) is not read in full
@@ -734,11 +731,6 @@ def _askew_stamps(img, dpi: float):
     k = BLOB_CELL
     # a cell holds ink when any of its pixels is dark (PIL's table and reduction: a tenth of numpy's cost)
     cells = np.asarray(gray.point([255] * 128 + [0] * 128).reduce(k)) > 0
-    # rules and a table's frame left out (thin level runs of cells): a stamp standing on a table is a blob of
-    # its own, and no level rule through it holds its angle at 0
-    across, down = long_runs(cells, 3), long_runs(cells.T, 3).T  # thick ink: letters, a stamp's words
-    rules = (long_runs(cells, BLOB_RULE) & ~down) | (long_runs(cells.T, BLOB_RULE).T & ~across)
-    cells &= ~rules
     labels = _labelled(_grown(cells, BLOB_JOIN))
     count = int(labels.max()) + 1
     if count <= 1:
@@ -760,7 +752,7 @@ def _askew_stamps(img, dpi: float):
     out = []
     for label in sized:
         r0, r1, c0, c1 = top[label], bottom[label], left[label], right[label]
-        own = ((labels[r0:r1, c0:c1] == label) & ~rules[r0:r1, c0:c1]).repeat(k, axis=0).repeat(k, axis=1)
+        own = (labels[r0:r1, c0:c1] == label).repeat(k, axis=0).repeat(k, axis=1)
         crop = np.asarray(gray.crop((int(c0 * k), int(r0 * k), int(c1 * k), int(r1 * k)))) < 128
         crop &= own[: crop.shape[0], : crop.shape[1]]
         turned = _upright(Image.fromarray(np.where(crop, 0, 255).astype(np.uint8), "L"))

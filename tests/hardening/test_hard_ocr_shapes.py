@@ -224,7 +224,7 @@ def test_a_stamp_askew_on_a_noisy_scan_is_read(word, angle, rgb, dpi, tmp_path, 
 
 
 def test_a_plain_stamp_askew_on_a_ruled_table_of_a_noisy_scan_is_not_blocked(tmp_path, settings):
-    """The table's rules run through the stamp (its cells and the stamp one blob, unless rules are left out)."""
+    """The table's rules run through the stamp: the stamp and the table are one blob, too large to be a stamp."""
     pdf = _askew_scan(tmp_path / "clean.pdf", "ĐÃ DUYỆT", SERIF_BOLD, 20, (0, 0, 0), table=True)
     facts = _facts(_noisy(pdf, tmp_path / "scan.pdf", 200), settings)
     assert not facts.secrecy and not facts.incomplete, (facts.secrecy, facts.incomplete)
