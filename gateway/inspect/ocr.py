@@ -437,7 +437,8 @@ def _reproportioned(gray):
     if band < RESHAPE_MIN_BAND or int(np.diff(rows).max(initial=1)) > band // 3 or not _one_line(ink, rows):
         return []  # small writing, or several lines (a gap wider than a third of the band), or a drawing
     # the letters' width against their height: the median run of inked columns (a letter, or letters that
-    # touch) is 0.6-0.9 of the band for capitals as drawn; only letters far off that are read reshaped
+    # touch); every such line is read reshaped, as one block (Tesseract's page layout reads a lone large word,
+    # even hardly squashed, as nothing)
     inked = np.zeros(w + 2, dtype=np.int8)
     inked[1:-1] = ink.any(axis=0)
     edges = np.diff(inked)
@@ -548,8 +549,8 @@ def _light_ink(img, grey=None):
 HOLLOW_PIXELS = 3_000_000  # an image up to this is looked at for hollow letters (`_filled`)
 HOLLOW_STROKE = 14  # pixels: an outline drawn with a pen this thin or thinner (0.7 pt at 300 dpi is 3, 3 pt 12)
 THICK_STROKE = 40  # pixels: up to this an outline may still be a thick pen's (4-9 pt at 300 dpi: 17-38)
-THICK_HUGGED = 0.6  # share of a thick pen's ink lying along a shape it encloses: hollow letters 0.67-1 (a
-# serif's hairline drawn with a thick pen closes up), solid bold letters only around their counters (an M, T, I,
+THICK_HUGGED = 0.6  # share of a thick pen's ink lying along a shape it encloses: hollow sans letters 0.67-1 (a
+# serif's hairline drawn with a thick pen closes up: under 0.6, still missed), solid bold letters only around their counters (an M, T, I,
 # C has none: "MẬT" 0.2, "THÔNG BÁO" 0.46; all-counter words "BỘ", "BÁO CÁO" 0.75-0.9 are filled, harmlessly)
 
 
