@@ -439,10 +439,7 @@ def _reproportioned(gray):
     # the letters' width against their height: the median run of inked columns (a letter, or letters that
     # touch); every such line is read reshaped, as one block (Tesseract's page layout reads a lone large word,
     # even hardly squashed, as nothing)
-    inked = np.zeros(w + 2, dtype=np.int8)
-    inked[1:-1] = ink.any(axis=0)
-    edges = np.diff(inked)
-    widths = np.nonzero(edges == -1)[0] - np.nonzero(edges == 1)[0]
+    widths = _runs(ink.any(axis=0))
     if not 1 <= widths.size <= RESHAPE_LETTERS:
         return []
     wide = float(np.median(widths)) / band
@@ -465,15 +462,20 @@ def _one_line(ink, rows) -> bool:
     """Is the ink between `rows` one line of letters? Its rows dense with ink (a quarter of the densest or more)
     make one run over 40 % of the band or more (the letters' bodies; accents above and below are sparse), and no
     other run of a quarter of the band: lines of text stacked close, a diagram's labels and curves, are not."""
-    import numpy as np
-
     profile = ink[rows[0]: rows[-1] + 1].sum(axis=1)
     band = profile.size
-    dense = np.zeros(band + 2, dtype=np.int8)
-    dense[1:-1] = profile >= 0.25 * profile.max()
-    edges = np.diff(dense)
-    runs = np.nonzero(edges == -1)[0] - np.nonzero(edges == 1)[0]
+    runs = _runs(profile >= 0.25 * profile.max())
     return int((runs >= 0.25 * band).sum()) == 1 and int(runs.max()) >= 0.4 * band
+
+
+def _runs(flags):
+    """The lengths of the runs of True in the 1-D boolean array `flags`, in order."""
+    import numpy as np
+
+    padded = np.zeros(flags.size + 2, dtype=np.int8)
+    padded[1:-1] = flags
+    edges = np.diff(padded)
+    return np.nonzero(edges == -1)[0] - np.nonzero(edges == 1)[0]
 
 
 def _levels(gray):
@@ -576,7 +578,7 @@ def _filled(gray, thick: bool = False):
         return None
     # a thick pen's outline (looked for on stamp-sized regions only) is as wide as a bold letter's stem: told
     # apart below
-    thick = pen > HOLLOW_STROKE
+    thick = pen > HOLLOW_STROKE  # from here: the pen found is wider than a thin outline's
     # thin strokes: hardly any ink pixel has ink pen // 2 + 2 pixels away on both sides, across
     k = pen // 2 + 2
     across = ink[k:-k, :] & ink[:-2 * k, :] & ink[2 * k:, :]
