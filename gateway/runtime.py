@@ -14,6 +14,7 @@ import asyncio
 import importlib
 import logging
 import signal
+import threading
 from typing import Callable, Iterable
 
 from gateway import __version__
@@ -109,8 +110,11 @@ async def serve(
     *,
     grace: float = GRACE_SECONDS,
     on_ready: Callable[[list[str]], None] | None = None,
+    stop: asyncio.Event | None = None,
 ) -> int:
-    """Run until SIGTERM/SIGINT; returns the exit code (0 after a clean stop)."""
+    """Run until SIGTERM/SIGINT, or until `stop` is set; returns the exit code (0 after a clean stop). Run on a
+    thread other than the main one (a program that embeds the gateway, e.g. a test sharing its process's
+    readings), signals belong to that program: only `stop` ends the run."""
     from gateway import preflight
     from gateway.metrics import Metered, Metrics
 
@@ -120,15 +124,17 @@ async def serve(
     # Never "running" while signing cannot work: everything checkable is checked before anything starts.
     await asyncio.to_thread(preflight.ensure, settings, names)
     loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
+    stop = asyncio.Event() if stop is None else stop
     signals_seen: list[int] = []
+    # only the main thread may take signals (set_wakeup_fd)
+    handle_signals = threading.current_thread() is threading.main_thread()
 
     def on_signal(sig: int) -> None:
         signals_seen.append(sig)
         log.info("tín hiệu %s: đang dừng / signal %s: stopping", signal.Signals(sig).name, signal.Signals(sig).name)
         stop.set()
 
-    for sig in (signal.SIGTERM, signal.SIGINT):
+    for sig in (signal.SIGTERM, signal.SIGINT) if handle_signals else ():
         loop.add_signal_handler(sig, on_signal, sig)
 
     engine = await asyncio.to_thread(_open_engine, settings)
@@ -170,7 +176,7 @@ async def serve(
             if isinstance(res, BaseException):
                 log.error("door %s did not stop cleanly: %s", name, type(res).__name__)
         await asyncio.to_thread(_close_engine, engine)
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        for sig in (signal.SIGTERM, signal.SIGINT) if handle_signals else ():
             loop.remove_signal_handler(sig)
     log.info("đã dừng / stopped")
     return 0

@@ -62,19 +62,22 @@ def dev_nssdb(dev_settings) -> Path:
 @pytest.fixture()
 def gateway_process(tmp_path):
     """Factory: gateway_process(settings, **kw) -> a started `gateway run` (gw_harness.GatewayProcess), stopped
-    at teardown."""
-    from gw_harness import GatewayProcess
+    at teardown. in_process=True: the same doors on a thread of this process (gw_harness.GatewayInProcess)."""
+    from gw_harness import GatewayInProcess, GatewayProcess
 
     made: list[GatewayProcess] = []
 
-    def make(settings, *, start: bool = True, **kw) -> GatewayProcess:
-        g = GatewayProcess(settings, tmp_path / f"gw-logs-{len(made)}", **kw)
+    def make(settings, *, start: bool = True, in_process: bool = False, **kw) -> GatewayProcess:
+        kind = GatewayInProcess if in_process else GatewayProcess
+        g = kind(settings, tmp_path / f"gw-logs-{len(made)}", **kw)
         made.append(g)
         return g.start() if start else g
 
     yield make
     for g in made:
-        if g.proc is not None and g.proc.poll() is None:
+        if isinstance(g, GatewayInProcess):
+            g.stop(30)
+        elif g.proc is not None and g.proc.poll() is None:
             if g.stop(30) is None:
                 g.kill()
 

@@ -3,7 +3,7 @@ once per process: the corpus's scans cost one reading here, not four):
 - inspect(): no crash, and facts consistent with each file's classes (was tests/test_inspect.py);
 - a dry run (once, a module fixture): a decision with a reason for every file, nothing fatal signed (was
   tests/test_corpus_decisions.py);
-- issue 12: the dry run, the portal, the watched folder and SMTP of one `gateway run` agree on every file;
+- issue 12: the dry run, the portal, the watched folder and SMTP of one running gateway agree on every file;
 - issue 17, done when: the corpus runs through `check` and `sign`. Every signed output is valid and trusted by
   pdfsig, has the input's page count (pdfinfo) and keeps its text (pdftotext: every character of the input;
   pdfium: every word of the pages' own content). Every refusal is a decision with its reason (a TemporaryError
@@ -224,7 +224,8 @@ def _manifest(name: str) -> list[tuple[Path, list[str]]]:
 @pytest.mark.slow
 def test_corpus_through_every_door(private_dev_settings, corpus_checked, gateway_process, capsys):
     """Every corpus file through HTTP, the watched folder and SMTP (each PDF attached to a mail; each .eml as it
-    is) of one `gateway run`, against the dry run above (`gateway check`, the CLI door).
+    is) of one gateway (`gateway run`'s serve, on a thread here), against the dry run above (`gateway check`,
+    the CLI door).
 
     Asserted: every input is answered (no crash, no hang, no 500), nothing stays queued, and the doors agree
     with each other on accept vs refuse (the portal may refuse more: JavaScript, internal circulation); a dry
@@ -239,11 +240,12 @@ def test_corpus_through_every_door(private_dev_settings, corpus_checked, gateway
     emls = _manifest("eml-manifest.tsv")
     checks, _log, _facts = corpus_checked
     cli = {path.name: str(checks[path.name].outcome) for path, _ in pdfs}
-    # One worker: it reads each file once, through the first door (minutes of OCR for the corpus's scans), and
-    # the other doors are answered from the reading it kept (gateway.inspect.memo), as a running gateway is
-    # for the same bytes sent again; two workers would each read every file. The folder goes first, to the
-    # end, so that no post waits behind the whole queue.
-    g = gateway_process(private_dev_settings, workers=1)  # its own var dir: folders, log
+    # The doors of `gateway run` (gateway.runtime.serve) on a thread of this process, one in-process worker: the
+    # corpus was read by the dry run above in this process, and a running gateway answers the same bytes sent
+    # again from the reading it kept (gateway.inspect.memo); a `gateway run` child read it all once more (3.5
+    # minutes of OCR, a third of the suite's tail). Every door still parses, converts and decides on its own;
+    # only the page reading is shared. The folder goes first, to the end, so that no post waits behind the queue.
+    g = gateway_process(private_dev_settings, workers=1, in_process=True)  # its own var dir: folders, log
     t0 = time.monotonic()
     names = {path.name: f"c{i:03d}.pdf" for i, (path, _) in enumerate(pdfs)}  # short names in the inbox
     for path, _ in pdfs:

@@ -116,3 +116,16 @@ def test_gateway_run_all_doors_then_sigterm(private_dev_settings, tmp_path):
     smtp_noise = [rec for rec in logs if rec["logger"] == "mail.log" and rec["level"] == "INFO"]
     assert not smtp_noise and "connection lost" not in text.lower(), smtp_noise[:3]
     assert all(rec["time"].endswith("+07:00") for rec in logs)  # every time a person reads: Vietnam time
+
+
+def test_serve_on_a_thread_takes_no_signals_and_stops_when_told(private_dev_settings, gateway_process, tmp_path):
+    """`serve` embedded on a thread (the corpus test shares its readings this way): it comes up (taking signal
+    handlers off the main thread raises), every door answers, its event stops it with exit 0, ports closed."""
+    before = signal.getsignal(signal.SIGTERM)
+    g = gateway_process(private_dev_settings, in_process=True)
+    assert g._thread.is_alive() and signal.getsignal(signal.SIGTERM) is before  # the host's, untouched
+    assert g.http_outcome(make_pdf(tmp_path / "a.pdf").read_bytes()) == "sign"
+    assert g.smtp_outcome(b"From: a@dev.test\r\nTo: b@dev.test\r\nSubject: x\r\n\r\nKinh gui\r\n") == "relayed"
+    assert g.stop(60) == 0
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", g.ports["smtp"]), timeout=2).close()

@@ -198,3 +198,78 @@ class GatewayProcess:
             if any(p.name.startswith(name) for p in (self.folders / where).iterdir()):
                 return label
         return "queued"
+
+
+class GatewayInProcess(GatewayProcess):
+    """`gateway.runtime.serve` on a thread of this process, with the same doors, ports and var dir as
+    GatewayProcess would give `gateway run`: real sockets and folders, the Engine in this process (workers=1).
+    What it adds: the readings this process already made (gateway.inspect.memo) are its readings too, so a
+    test that read a corpus in-process does not OCR it a second time in a child. Not for crash drills (no
+    SIGKILL of a thread): those use GatewayProcess."""
+
+    def __init__(self, settings, logdir: Path, **kw) -> None:
+        if kw.get("workers", 1) != 1:
+            raise ValueError("in process: one worker (the Engine runs in this process)")
+        super().__init__(settings, logdir, **kw)
+        self._thread = None
+        self._loop = None
+        self._stop = None
+        self._code: int | None = None
+        self._error: BaseException | None = None
+
+    def _settings(self):
+        """The child's settings: the GATEWAY_SECTION__KEY variables GatewayProcess sets, as overrides."""
+        from gateway.settings import load_settings
+
+        over: dict = {}
+        for name, value in self.env.items():
+            if name.startswith("GATEWAY_") and "__" in name:
+                section, key = name.removeprefix("GATEWAY_").lower().split("__", 1)
+                over.setdefault(section, {})[key] = value
+        return load_settings(var_dir=self.env["GATEWAY_VAR_DIR"], **over)
+
+    def start(self, timeout: float = 90.0) -> "GatewayInProcess":
+        import asyncio
+        import threading
+
+        from gateway.runtime import serve
+
+        settings = self._settings()
+        ready = threading.Event()
+        self.runs += 1
+        self._code, self._error = None, None
+
+        def run() -> None:
+            async def main() -> int:
+                self._loop = asyncio.get_running_loop()
+                self._stop = asyncio.Event()
+                return await serve(settings, on_ready=lambda _lines: ready.set(), stop=self._stop)
+
+            try:
+                self._code = asyncio.run(main())
+            except BaseException as exc:  # noqa: BLE001 - reported by start() / stop()
+                self._error = exc
+            finally:
+                ready.set()
+
+        self._thread = threading.Thread(target=run, name="gateway-in-process", daemon=True)
+        self._thread.start()
+        if not ready.wait(timeout) or self._error is not None or not self._thread.is_alive():
+            error, self._thread = self._error, None  # reported here, once (stop() at teardown has nothing to do)
+            raise AssertionError(f"gateway did not come up in process: {error!r}")
+        return self
+
+    def kill(self) -> None:
+        raise NotImplementedError("a thread cannot be SIGKILLed: use GatewayProcess for crash drills")
+
+    def stop(self, timeout: float = 60.0) -> int | None:
+        if self._thread is None:
+            return None
+        if self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._stop.set)
+            self._thread.join(timeout)
+        if self._thread.is_alive():
+            return None
+        if self._error is not None:
+            raise self._error
+        return self._code
