@@ -940,7 +940,7 @@ def pdf_page(page, text, deadline: float, seen: dict | None = None) -> tuple[lis
     if text.chars == 0 or text.complex:
         if not text.ink and not text.complex and not _has_ink(page, text):
             return lines, problems
-        regions = [(None, False)]
+        regions = [(None, False)] + _pen_regions(text)
     else:
         regions = []
         page_area = text.width * text.height
@@ -953,6 +953,7 @@ def pdf_page(page, text, deadline: float, seen: dict | None = None) -> tuple[lis
             # a small region is a stamp; text read for glyphs without letters is the page's text, not a stamp
             stamp = (x1 - x0) * (y1 - y0) < STAMP_AREA * page_area and ink.kind != "unmapped"
             regions.append(((x0, y0, x1, y1), stamp, ink))
+        regions += _pen_regions(text)
         page_ink = None
         try:
             page_ink = _render_without_images(page, UNACCOUNTED_DPI / 72.0) < 200
@@ -1022,6 +1023,20 @@ def pdf_page(page, text, deadline: float, seen: dict | None = None) -> tuple[lis
     return lines, problems
 
 
+def _pen_regions(text) -> list:
+    """Regions of hollow lettering (`pdftext.PageText.pens`), words merged: read as drawn and filled."""
+    from gateway.inspect.pdftext import Ink, merge_boxes
+
+    out = []
+    for box in merge_boxes(text.pens):
+        x0, y0, x1, y1 = _clip(box, text.width, text.height)
+        if x1 - x0 < MIN_REGION_PT[0] and y1 - y0 < MIN_REGION_PT[0] or min(x1 - x0, y1 - y0) < MIN_REGION_PT[1]:
+            continue
+        stamp = (x1 - x0) * (y1 - y0) < STAMP_AREA * text.width * text.height
+        out.append(((x0, y0, x1, y1), stamp, Ink("pen", (x0, y0, x1, y1))))
+    return out
+
+
 UNACCOUNTED_DPI = 50  # the whole text page at this resolution: is anything drawn that nothing else accounts for?
 UNACCOUNTED_CELL = 6  # pixels (about 9 pt): the grid the leftover ink is gathered on
 UNACCOUNTED_RUN = 20  # pixels (about 29 pt): a longer straight run is a rule, a frame or a fill, not writing
@@ -1043,7 +1058,7 @@ def _unaccounted(page, text, ink=None) -> list[tuple[float, float, float, float]
     rows, cols = ink.shape
     known = np.zeros_like(ink)
     lines = [l.box for l in text.lines if l.box is not None and l.where.startswith("page")]
-    for x0, y0, x1, y1 in lines + [i.box for i in text.ink]:
+    for x0, y0, x1, y1 in lines + [i.box for i in text.ink] + list(text.pens):
         r0, r1 = max(0, int((y0 - 2) * scale)), min(rows, int(np.ceil((y1 + 2) * scale)))
         c0, c1 = max(0, int((x0 - 2) * scale)), min(cols, int(np.ceil((x1 + 2) * scale)))
         if r1 > r0 and c1 > c0:
@@ -1200,7 +1215,45 @@ def _region_images(page, text, box, ink, seen: dict):
     grainy = grain(img.convert("L")) >= GRAINY
     stamp = (box[2] - box[0]) * (box[3] - box[1]) < STAMP_AREA * text.width * text.height
     prepared = _prepare(img, grainy=grainy, stamp=stamp)
+    if ink is not None and ink.kind == "pen":
+        solid = _pens_filled(page, text, box, LARGE_REGION_DPI if large else REGION_DPI)
+        if solid is not None and solid.size == img.size:
+            prepared += _prepare(solid, grainy=False, stamp=stamp)
     return _placed(prepared, scale, (box[0], box[1])), _unsure(grainy, prepared, lambda: native)
+
+
+def _pens_filled(page, text, box, dpi: float):
+    """The region `box` rendered with the hollow glyph-like paths in it (`pdftext.pen_drawn`) filled in their
+    pen's colour, even-odd as a font fills its glyphs, and the pen lifted: the letters a person makes out in
+    hollow lettering, solid. Tesseract reads hollow letters poorly, and a thick pen closes a serif's hairline
+    (`_filled` cannot fill it then). The paths are restored after (the page is read on). None: none there."""
+    import ctypes
+
+    import pypdfium2.raw as raw
+
+    from gateway.inspect import pdftext
+
+    inside = [b for b in text.pens if b[0] < box[2] and b[2] > box[0] and b[1] < box[3] and b[3] > box[1]]
+    objs = pdftext.pen_drawn(page, text.width, text.height, inside) if inside else []
+    if not objs:
+        return None
+    saved = []
+    try:
+        for obj in objs:
+            h = obj.raw
+            fillmode, stroke = ctypes.c_int(), ctypes.c_int()
+            raw.FPDFPath_GetDrawMode(h, fillmode, stroke)
+            fill, pen = pdftext.rgba(raw.FPDFPageObj_GetFillColor, h), pdftext.rgba(raw.FPDFPageObj_GetStrokeColor, h)
+            saved.append((h, fillmode.value, stroke.value, fill))
+            if pen is not None:
+                raw.FPDFPageObj_SetFillColor(h, *pen)
+            raw.FPDFPath_SetDrawMode(h, raw.FPDF_FILLMODE_ALTERNATE, False)
+        return _render(page, text, box, dpi)
+    finally:
+        for h, fillmode, stroke, fill in saved:
+            raw.FPDFPath_SetDrawMode(h, fillmode, stroke)
+            if fill is not None:
+                raw.FPDFPageObj_SetFillColor(h, *fill)
 
 
 def _unsure(grainy: bool, prepared, native) -> str | bool:

@@ -60,7 +60,8 @@ _GENERATED = {" ", "\r", "\n", "\x02", "\ufffe"}
 class Ink:
     """Something drawn on a page that is not text: an image, or vector outlines that may be glyphs."""
 
-    kind: str  # "image", "outline", or "unmapped" (a text object with glyphs the text layer gives no letter)
+    kind: str  # "image", "outline", "unmapped" (a text object with glyphs the text layer gives no letter), or
+    # "pen" (hollow lettering, `PageText.pens`: ocr.py makes these regions)
     box: tuple[float, float, float, float]  # displayed orientation, top-left origin, points
     pixels: tuple[int, int] | None = None  # an image's own width, height
 
@@ -94,6 +95,9 @@ class PageText:
     # space or None when its matrix is not a quarter turn). fonts.py compares it with the outline the font
     # gives for the letter: a font that draws another glyph for the same letter elsewhere shows here
     inks: dict = field(default_factory=dict)
+    # displayed boxes of glyph-like paths drawn with a pen, not filled in their pen's colour: hollow lettering,
+    # which OCR reads poorly however thick the pen (ocr.py reads their regions again with the paths filled)
+    pens: list = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -292,7 +296,7 @@ def read_page(pdf, index: int, extra: list[Line] | None = None, twins: dict | No
         result.chars = sum(len(group) for group in chars.values())
         if twins:
             result.twins = _twinned_fonts(raw, result.fonts, twins)
-        frames, ink, complex_page = _page_objects(raw, page, affine)
+        frames, ink, complex_page, result.pens = _page_objects(raw, page, affine)
         # text whose glyphs the layer gives no letters for is read as a person reads it: by OCR of the text
         # objects that hold them (the page whole when there are many)
         result.lines = _lines(chars, frames, index, result.glyphs, result.turns, result.hollow, result.faces,
@@ -715,9 +719,11 @@ def _framed(box, size: float, frames) -> bool:
 
 
 def _page_objects(raw, page, affine: _Affine):
-    """Rectangles that may frame a line, and ink without text (images, glyph-like outlines)."""
+    """Rectangles that may frame a line, ink without text (images, glyph-like outlines), whether the page has
+    too many objects to examine, and the boxes of glyph-like paths drawn hollow (`pen_drawn`)."""
     frames: list[tuple[float, float, float, float]] = []
     ink: list[Ink] = []
+    pens: list[tuple[float, float, float, float]] = []
     left, bottom, right, top = ctypes.c_float(), ctypes.c_float(), ctypes.c_float(), ctypes.c_float()
     w, h = ctypes.c_uint(), ctypes.c_uint()
     seen = 0
@@ -743,13 +749,74 @@ def _page_objects(raw, page, affine: _Affine):
         if segments >= 4:
             frames.append(box)
         if segments >= OUTLINE_SEGMENTS:
-            fillmode, stroke = ctypes.c_int(), ctypes.c_int()
-            raw.FPDFPath_GetDrawMode(handle, fillmode, stroke)
+            fill, pen = _draw_mode(raw, handle)
             letter = box[2] - box[0] <= OUTLINE_LETTER and box[3] - box[1] <= OUTLINE_LETTER
             # a background box or a rounded frame is one big subpath; glyphs are small, or many subpaths
-            if fillmode.value and (letter or _subpaths(raw, handle, segments) >= 3):
-                ink.append(Ink("outline", box))
-    return frames, _merge_outlines(ink), complex_page
+            if (fill or pen) and (letter or _subpaths(raw, handle, segments) >= 3):
+                if fill:
+                    ink.append(Ink("outline", box))
+                if pen:
+                    pens.append(box)
+    return frames, _merge_outlines(ink), complex_page, _unframed(pens)
+
+
+def _draw_mode(raw, handle) -> tuple[bool, bool]:
+    """(filled, drawn hollow): drawn hollow is a pen stroke around a shape not filled in the pen's colour
+    (not filled at all, or filled white under a black pen)."""
+    fillmode, stroke = ctypes.c_int(), ctypes.c_int()
+    raw.FPDFPath_GetDrawMode(handle, fillmode, stroke)
+    if not stroke.value:
+        return bool(fillmode.value), False
+    if not fillmode.value:
+        return False, True
+    return True, _colour(raw.FPDFPageObj_GetFillColor, handle) != _colour(raw.FPDFPageObj_GetStrokeColor, handle)
+
+
+def _colour(get, handle) -> tuple[int, int, int] | None:
+    c = rgba(get, handle)
+    return None if c is None else c[:3]
+
+
+def rgba(get, handle) -> tuple[int, int, int, int] | None:
+    """A path's fill or pen colour (`get`: FPDFPageObj_GetFillColor or ...StrokeColor) as RGBA, or None."""
+    r, g, b, a = ctypes.c_uint(), ctypes.c_uint(), ctypes.c_uint(), ctypes.c_uint()
+    return (r.value, g.value, b.value, a.value) if get(handle, r, g, b, a) else None
+
+
+def _unframed(boxes: list) -> list:
+    """`boxes` less frames: a box larger than another that holds most of that other (a frame drawn around
+    hollow letters, or across them, stays a frame: filled, it would cover them)."""
+    if len(boxes) > 2000:  # quadratic below; a page of that many hollow shapes is read as drawn
+        return boxes
+
+    def area(b) -> float:
+        return max(0.0, b[2] - b[0]) * max(0.0, b[3] - b[1])
+
+    def frames(b, o) -> bool:
+        w, h = min(b[2], o[2]) - max(b[0], o[0]), min(b[3], o[3]) - max(b[1], o[1])
+        return area(b) > area(o) and w > 0 and h > 0 and w * h >= 0.5 * area(o)
+
+    return [b for b in boxes if not any(o is not b and frames(b, o) for o in boxes)]
+
+
+def pen_drawn(page, width: float, height: float, boxes) -> list:
+    """The path objects of a loaded page whose displayed boxes (as `_page_objects` found them) are among
+    `boxes`."""
+    import pypdfium2.raw as raw
+
+    affine = _Affine(raw, page, width, height)
+    want = {tuple(round(v, 2) for v in b) for b in boxes}
+    left, bottom, right, top = ctypes.c_float(), ctypes.c_float(), ctypes.c_float(), ctypes.c_float()
+    out = []
+    for n, obj in enumerate(page.get_objects(filter=(raw.FPDF_PAGEOBJ_PATH,), max_depth=8)):
+        if n >= MAX_PATHS:
+            break
+        if not raw.FPDFPageObj_GetBounds(obj.raw, left, bottom, right, top):
+            continue
+        box = affine.box(*_in_page_space(obj, left.value, bottom.value, right.value, top.value))
+        if tuple(round(v, 2) for v in box) in want:
+            out.append(obj)
+    return out
 
 
 def _in_page_space(obj, left: float, bottom: float, right: float, top: float) -> tuple[float, float, float, float]:

@@ -139,6 +139,72 @@ def test_plain_hollow_letters_with_a_thick_pen_are_not_blocked(word, font, size,
     assert not facts.secrecy and not facts.incomplete, (facts.secrecy, facts.incomplete)
 
 
+# Read as drawn, these were missed or read at a lower level (a thick pen closes a serif's hairline, so filling
+# the picture's enclosed shapes cannot restore the letters): the paths are filled and read again.
+HOLLOW_THICK = [("TỐI MẬT", SERIF_BOLD, 110, 5), ("MẬT", SERIF_BOLD, 110, 8), ("TỐI MẬT", DEJAVU_BOLD, 48, 8),
+                ("TỐI MẬT", SERIF_BOLD, 72, 3.5), ("TỐI MẬT", DEJAVU_BOLD, 110, 3.5)]
+
+
+@pytest.mark.parametrize("word,font,size,pen", HOLLOW_THICK)
+def test_hollow_lettering_is_read_at_its_own_level(word, font, size, pen, tmp_path, settings):
+    facts = _facts(_hollow(tmp_path / "marked.pdf", word, font, size, pen), settings)
+    assert _level(facts) == word, (facts.secrecy, facts.incomplete)
+
+
+def _hollow_styled(path: Path, word: str, font: str, size: float, pen: float, *, white: bool = False,
+                   frame: bool = False) -> Path:
+    """Hollow letters filled white under a black pen (`white`), or drawn inside a rounded frame of their own
+    (`frame`: a letter-sized path that, filled, would cover them)."""
+    ops = _outline_ops(word, size, 70, 700, font=font)
+    body = f"q 0 0 0 RG 1 1 1 rg {pen} w 1 j {ops} B* Q" if white else f"q 0 0 0 RG 1 0 0 rg {pen} w 1 j {ops} S Q"
+    if frame:  # 9 segments, one subpath, under OUTLINE_LETTER: a pen-drawn candidate like the letters
+        x0, y0, x1, y1, r = 55, 680, 80 + 0.95 * size * len(word), 700 + 1.2 * size, 12
+        body += (f" q 0 0 0 RG 4 w {x0 + r} {y0} m {x1 - r} {y0} l {x1} {y0} {x1} {y0} {x1} {y0 + r} c"
+                 f" {x1} {y1 - r} l {x1} {y1} {x1} {y1} {x1 - r} {y1} c {x0 + r} {y1} l {x0} {y1} {x0} {y1} {x0} {y1 - r} c"
+                 f" {x0} {y0 + r} l {x0} {y0} {x0} {y0} {x0 + r} {y0} c h S Q")
+    return _text_page(path, lambda c: c._code.append(body))
+
+
+@pytest.mark.parametrize("word,white,frame", [("TỐI MẬT", True, False), ("MẬT", False, True),
+                                              ("BÁO CÁO", True, False), ("THÔNG BÁO", False, True)])
+def test_hollow_lettering_filled_white_or_framed(word, white, frame, tmp_path, settings):
+    """Letters filled white under a black pen look hollow as much as pen-only ones; a frame drawn around hollow
+    letters stays a frame (filled, it would cover them). The fill colour left in the graphics state (red here)
+    is not what the filled reading shows: the pen's colour is. Plain words stay signable."""
+    facts = _facts(_hollow_styled(tmp_path / "h.pdf", word, SERIF_BOLD, 60, 6, white=white, frame=frame), settings)
+    if "MẬT" in word:
+        assert _level(facts) == word, (facts.secrecy, facts.incomplete)
+    else:
+        assert not facts.secrecy and not facts.incomplete, (facts.secrecy, facts.incomplete)
+
+
+def test_reading_hollow_lettering_filled_leaves_the_page_as_it_was(tmp_path):
+    """The filled reading changes the paths' draw mode and fill colour in PDFium's page, then puts them back:
+    the page renders as before afterwards (its other regions are read next), and the filled rendering shows
+    more ink than the hollow one."""
+    import numpy as np
+    import pypdfium2 as pdfium
+
+    from gateway.inspect import ocr, pdftext
+
+    path = _hollow_styled(tmp_path / "h.pdf", "MẬT", SERIF_BOLD, 72, 6, frame=True)
+    pdf = pdfium.PdfDocument(str(path))
+    try:
+        text, page = pdftext.read_page(pdf, 0)
+        try:
+            assert len(text.pens) == 1  # the letters; the frame around them is left out
+            box = text.pens[0]
+            before = page.render(scale=1).to_numpy().copy()
+            drawn = np.asarray(ocr._render(page, text, box, 150).convert("L"))
+            solid = np.asarray(ocr._pens_filled(page, text, box, 150).convert("L"))
+            assert np.array_equal(before, page.render(scale=1).to_numpy())
+            assert (solid != drawn).mean() > 0.05
+        finally:
+            page.close()
+    finally:
+        pdf.close()
+
+
 # --- 3. a black or grey stamp askew on a whole scanned page -------------------------------------------------
 
 
