@@ -551,9 +551,10 @@ def _light_ink(img, grey=None):
 HOLLOW_PIXELS = 3_000_000  # an image up to this is looked at for hollow letters (`_filled`)
 HOLLOW_STROKE = 14  # pixels: an outline drawn with a pen this thin or thinner (0.7 pt at 300 dpi is 3, 3 pt 12)
 THICK_STROKE = 40  # pixels: up to this an outline may still be a thick pen's (4-9 pt at 300 dpi: 17-38)
-THICK_HUGGED = 0.6  # share of a thick pen's ink lying along a shape it encloses: hollow sans letters 0.67-1 (a
-# serif's hairline drawn with a thick pen closes up: under 0.6, still missed), solid bold letters only around their counters (an M, T, I,
-# C has none: "MẬT" 0.2, "THÔNG BÁO" 0.46; all-counter words "BỘ", "BÁO CÁO" 0.75-0.9 are filled, harmlessly)
+THICK_HUGGED = 0.4  # share of a thick pen's ink lying along a shape it encloses: hollow sans letters 0.67-1, serif
+# ones 0.4-0.6 (the pen closes a serif's hairline); solid bold letters only around their counters (an M, T, I, C has
+# none: "MẬT" 0.2; "THÔNG BÁO" 0.46 and all-counter words "BỘ", "BÁO CÁO" 0.75-0.9 are filled, harmlessly: one
+# more reading)
 
 
 def _filled(gray, thick: bool = False):
@@ -714,7 +715,10 @@ def _askew_placed(img, grainy: bool, scale: float):
     out = []
     stamps, more = _askew_stamps(img, scale * 72.0)
     for turned, (x, y) in stamps:
-        out += _placed(_levels(turned), scale, (x / scale, y / scale))
+        levels = _levels(turned)
+        # read as one block too (f as a pair): a stamp is a word or two, and Tesseract's sparse reading took
+        # large letters (a thick pen's, filled) for nothing
+        out += _placed(levels + [(i, (f, f)) for i, f in levels], scale, (x / scale, y / scale))
     return out, more
 
 
@@ -724,7 +728,9 @@ def _askew_stamps(img, dpi: float):
     frame is askew by TILT_MIN..TILT_MAX degrees, cut out (only its own ink) and turned upright. A whole page
     is only straightened up to 4 degrees (a scan's skew): a black or grey rubber stamp at 20 degrees was read
     as nothing. The page's text lines are level: `_upright` finds no tilt in them and they cost no reading.
-    More than BLOB_LOOKED stamp-sized blobs, or BLOB_MAX askew: the page is not read completely (True)."""
+    A blob, or a row of blobs of a stamp's height (`_word_groups`), of hollow letters is also read filled
+    (`_filled`), upright or not. More than BLOB_LOOKED stamp-sized blobs, or BLOB_MAX read apart: the page is
+    not read completely (True)."""
     import numpy as np
     from PIL import Image
 
@@ -752,19 +758,62 @@ def _askew_stamps(img, dpi: float):
     sized = np.nonzero((w >= wmin) & (w <= wmax) & (h >= hmin) & (h <= hmax))[0]
     if sized.size > BLOB_LOOKED:
         return [], True
-    out = []
-    for label in sized:
-        r0, r1, c0, c1 = top[label], bottom[label], left[label], right[label]
-        own = (labels[r0:r1, c0:c1] == label).repeat(k, axis=0).repeat(k, axis=1)
+
+    def cut(members, r0, r1, c0, c1):
+        """The ink of the blobs `members` in cells r0:r1, c0:c1, black on white (only their own)."""
+        own = np.isin(labels[r0:r1, c0:c1], members).repeat(k, axis=0).repeat(k, axis=1)
         crop = np.asarray(gray.crop((int(c0 * k), int(r0 * k), int(c1 * k), int(r1 * k)))) < 128
         crop &= own[: crop.shape[0], : crop.shape[1]]
-        turned = _upright(Image.fromarray(np.where(crop, 0, 255).astype(np.uint8), "L"))
-        if turned is None:
+        return Image.fromarray(np.where(crop, 0, 255).astype(np.uint8), "L")
+
+    out = []
+    blobs = 0  # read apart
+    tall = np.nonzero((w <= wmax) & (h >= hmin) & (h <= hmax))[0]
+    words = _word_groups(tall, top, bottom, left, right) if tall.size <= BLOB_LOOKED else []
+    for members in [[label] for label in sized] + words:
+        r0, r1 = min(top[m] for m in members), max(bottom[m] for m in members)
+        c0, c1 = min(left[m] for m in members), max(right[m] for m in members)
+        blob = cut(members, r0, r1, c0, c1)
+        turned = _upright(blob) if len(members) == 1 else None
+        # hollow letters (a stamp's outlined word, a thick pen's): filled, upright or not. On a whole page
+        # nothing else fills them (the page is too large for `_filled`), and Tesseract reads them as nothing
+        readings = [i for i in (turned, _filled(blob if turned is None else turned, thick=True)) if i is not None]
+        if not readings:
             continue
-        if len(out) >= BLOB_MAX:
+        if blobs >= BLOB_MAX:
             return out, True
-        out.append((turned, (int(c0 * k), int(r0 * k))))
+        blobs += 1
+        out += [(i, (int(c0 * k), int(r0 * k))) for i in readings]
     return out, False
+
+
+WORD_GAP = 0.6  # of the taller's height: blobs of a stamp's height this close side by side are one word's letters
+
+
+def _word_groups(labels, top, bottom, left, right) -> list[list[int]]:
+    """Blobs of a stamp's height standing side by side on one line (overlapping by half the lower one's height,
+    a gap of up to WORD_GAP of the taller's height): the letters of one word in large letters, apart because
+    large letters stand far apart (a 96 pt "MẬT" is two blobs, "MẬ" and "T"). Groups of two or more."""
+    parent = {int(a): int(a) for a in labels}  # at most BLOB_LOOKED: all pairs are looked at
+
+    def root(a: int) -> int:
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    order = sorted(parent, key=lambda a: left[a])
+    for i, a in enumerate(order):
+        for b in order[i + 1:]:
+            ha, hb = bottom[a] - top[a], bottom[b] - top[b]
+            if left[b] - right[a] > WORD_GAP * max(ha, hb):
+                continue
+            if min(bottom[a], bottom[b]) - max(top[a], top[b]) >= 0.5 * min(ha, hb):
+                parent[root(b)] = root(a)
+    groups: dict[int, list[int]] = {}
+    for a in parent:
+        groups.setdefault(root(a), []).append(a)
+    return [g for g in groups.values() if len(g) > 1]
 
 
 def _labelled(mask, rounds: int = 64):

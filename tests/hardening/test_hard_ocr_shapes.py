@@ -205,6 +205,28 @@ def test_reading_hollow_lettering_filled_leaves_the_page_as_it_was(tmp_path):
         pdf.close()
 
 
+# Scanned, the same lettering is pixels: each stamp-sized blob of a whole page, and each row of blobs of a
+# stamp's height (a large word's letters stand apart), is filled when hollow and read as a block too.
+HOLLOW_SCANNED = [("MẬT", DEJAVU_BOLD, 96, 3.5, 200), ("TỐI MẬT", SERIF_BOLD, 72, 5, 200),
+                  ("MẬT", SERIF_BOLD, 96, 3.5, 200), ("MẬT", DEJAVU_BOLD, 72, 5, 300),
+                  ("TỐI MẬT", DEJAVU_BOLD, 72, 8, 200)]
+
+
+@pytest.mark.parametrize("word,font,size,pen,dpi", HOLLOW_SCANNED)
+def test_hollow_lettering_on_a_scanned_page_is_read(word, font, size, pen, dpi, tmp_path, settings):
+    scan = _noisy(_hollow(tmp_path / "clean.pdf", word, font, size, pen), tmp_path / "scan.pdf", dpi)
+    facts = _facts(scan, settings)
+    assert _level(facts) == word, (facts.secrecy, facts.incomplete)
+
+
+@pytest.mark.parametrize("word,font,size,pen,dpi", [("BÁO CÁO", DEJAVU_BOLD, 72, 5, 200),
+                                                    ("THÔNG BÁO", SERIF_BOLD, 72, 5, 300)])
+def test_plain_hollow_lettering_on_a_scanned_page_is_not_blocked(word, font, size, pen, dpi, tmp_path, settings):
+    scan = _noisy(_hollow(tmp_path / "clean.pdf", word, font, size, pen), tmp_path / "scan.pdf", dpi)
+    facts = _facts(scan, settings)
+    assert not facts.secrecy and not facts.incomplete, (facts.secrecy, facts.incomplete)
+
+
 # --- 3. a black or grey stamp askew on a whole scanned page -------------------------------------------------
 
 
