@@ -557,10 +557,12 @@ THICK_HUGGED = 0.4  # share of a thick pen's ink lying along a shape it encloses
 # more reading)
 
 
-def _filled(gray, thick: bool = False):
+def _filled(gray, thick: bool = False, thin: bool = True):
     """`gray` (ink dark on white) with the shapes its thin outlines enclose filled, as a person sees hollow
     (stroked, unfilled) letters: what lies one outline in from the outside is filled, a letter's counter (two
-    outlines in: the hole of an O) stays white. None when the ink is not thin outlines enclosing anything."""
+    outlines in: the hole of an O) stays white. None when the ink is not thin outlines enclosing anything.
+    `thick`: a thick pen's outlines too; thin=False: only those (a whole page's blobs: Tesseract reads thin
+    outlines as they are, and looking costs tens of ms a blob)."""
     import numpy as np
     from PIL import Image
 
@@ -575,7 +577,7 @@ def _filled(gray, thick: bool = False):
     d = np.diff(flat, axis=1)
     runs = np.nonzero(d.ravel() == -1)[0] - np.nonzero(d.ravel() == 1)[0]
     pen = int(np.median(runs)) if runs.size else 0
-    if not 1 <= pen <= (THICK_STROKE if thick else HOLLOW_STROKE):
+    if not (1 if thin else HOLLOW_STROKE + 1) <= pen <= (THICK_STROKE if thick else HOLLOW_STROKE):
         return None
     # a thick pen's outline (looked for on stamp-sized regions only) is as wide as a bold letter's stem: told
     # apart below
@@ -777,7 +779,8 @@ def _askew_stamps(img, dpi: float):
         turned = _upright(blob) if len(members) == 1 else None
         # hollow letters (a stamp's outlined word, a thick pen's): filled, upright or not. On a whole page
         # nothing else fills them (the page is too large for `_filled`), and Tesseract reads them as nothing
-        readings = [i for i in (turned, _filled(blob if turned is None else turned, thick=True)) if i is not None]
+        readings = [i for i in (turned, _filled(blob if turned is None else turned, thick=True, thin=False))
+                    if i is not None]
         if not readings:
             continue
         if blobs >= BLOB_MAX:
