@@ -732,13 +732,87 @@ def _askew_stamps(img, dpi: float):
     as nothing. The page's text lines are level: `_upright` finds no tilt in them and they cost no reading.
     A blob, or a row of blobs of a stamp's height (`_word_groups`), of hollow letters is also read filled
     (`_filled`), upright or not. More than BLOB_LOOKED stamp-sized blobs, or BLOB_MAX read apart: the page is
-    not read completely (True)."""
-    import numpy as np
-    from PIL import Image
-
+    not read completely (True). A stamp printed over a table's rules is one blob with the table: it is looked
+    for again with the page's long rules taken away (`_without_rules`), among the blobs whose strokes crossed
+    a rule."""
     gray = img.convert("L")
     if min(gray.size) < 8 * BLOB_CELL:
         return [], False
+    out, more = _stamp_blobs(gray, dpi)
+    if more:
+        return out, more
+    clean = _without_rules(gray, dpi)
+    if clean is None:
+        return out, more
+    page, crossed = clean
+    found = {(xy, im.size) for im, xy in out}
+    again, more = _stamp_blobs(page, dpi, crossed)
+    return out + [(im, xy) for im, xy in again if (xy, im.size) not in found], more
+
+
+RULE_INCHES = 1.0  # a straight run of ink longer than this along the page's rows or columns is a rule
+
+
+def _without_rules(gray, dpi: float):
+    """(the page binarised, black on white, without its long straight rules (a table's, underlines), the
+    strokes they crossed mended; the cells of `_stamp_blobs`' grid where a stroke was mended), or None when the
+    page has no rule. The rules are found with the scan's skew taken out and removed where they are."""
+    import numpy as np
+    from PIL import Image
+
+    ink = np.asarray(gray) < 128
+    h, w = ink.shape
+    length = int(RULE_INCHES * dpi)
+    angle = _skew(ink)
+    # most pages have no rule: a look at every few pixels (as `_skew` looks) says so for a few ms
+    step = max(1, int(max(h, w) / 800))
+    small = np.asarray(Image.fromarray(ink[::step, ::step]).rotate(angle, resample=Image.NEAREST, expand=True)) > 0
+    if not (long_runs(small, length // step - 2).any() or long_runs(small.T, length // step - 2).any()):
+        return None
+    if abs(angle) >= 0.3:
+        level = np.asarray(Image.fromarray(ink).rotate(angle, resample=Image.NEAREST, expand=True)) > 0
+        found = long_runs(level, length) | long_runs(level.T, length).T
+        if not found.any():
+            return None
+        back = Image.fromarray(found).rotate(-angle, resample=Image.NEAREST, expand=True)
+        x0, y0 = (back.size[0] - w) // 2, (back.size[1] - h) // 2
+        rules = np.asarray(back.crop((x0, y0, x0 + w, y0 + h))) > 0
+    else:
+        rules = long_runs(ink, length) | long_runs(ink.T, length).T
+        if not rules.any():
+            return None
+    rules = _grown(rules, 2) & ink  # the rule's soft edges, and the rounding of turning it back
+    clean = ink & ~rules
+    # a stroke crossing a rule has ink beyond the rule on both sides, within the rule's width
+    reach = max(4, int(dpi / 25))
+    ys, xs = np.flatnonzero(rules.any(axis=1)), np.flatnonzero(rules.any(axis=0))
+    if ys.size == 0:
+        return None
+    r0, r1 = max(0, ys[0] - reach), min(h, ys[-1] + reach + 1)
+    c0, c1 = max(0, xs[0] - reach), min(w, xs[-1] + reach + 1)
+    part = clean[r0:r1, c0:c1]
+    up, down, lt, rt = (np.zeros_like(part) for _ in range(4))
+    for d in range(1, reach + 1):
+        up[d:] |= part[:-d]
+        down[:-d] |= part[d:]
+        lt[:, d:] |= part[:, :-d]
+        rt[:, :-d] |= part[:, d:]
+    mended = rules[r0:r1, c0:c1] & ((up & down) | (lt & rt))
+    page = clean.copy()
+    page[r0:r1, c0:c1] |= mended
+    k = BLOB_CELL
+    full = np.zeros_like(ink)
+    full[r0:r1, c0:c1] = mended
+    crossed = full[: h // k * k, : w // k * k].reshape(h // k, k, w // k, k).any(axis=(1, 3))
+    return Image.fromarray(np.where(page, 0, 255).astype(np.uint8), "L"), crossed
+
+
+def _stamp_blobs(gray, dpi: float, crossed=None):
+    """`_askew_stamps` on one picture of the page (`gray`); with `crossed` (a mask of blob cells), only the
+    blobs that reach it."""
+    import numpy as np
+    from PIL import Image
+
     k = BLOB_CELL
     # a cell holds ink when any of its pixels is dark (PIL's table and reduction: a tenth of numpy's cost)
     cells = np.asarray(gray.point([255] * 128 + [0] * 128).reduce(k)) > 0
@@ -757,7 +831,14 @@ def _askew_stamps(img, dpi: float):
     np.maximum.at(right, ll, cc + 1)
     (wmin, wmax), (hmin, hmax) = BLOB_INCHES
     w, h = (right - left) * k / float(dpi), (bottom - top) * k / float(dpi)
-    sized = np.nonzero((w >= wmin) & (w <= wmax) & (h >= hmin) & (h <= hmax))[0]
+    stamp_sized = (w >= wmin) & (w <= wmax) & (h >= hmin) & (h <= hmax)
+    reach = np.ones(count, dtype=bool)
+    if crossed is not None:
+        reach[:] = False
+        reach[labels[: crossed.shape[0], : crossed.shape[1]][crossed[: labels.shape[0], : labels.shape[1]]]] = True
+        reach[0] = False
+        stamp_sized &= reach
+    sized = np.nonzero(stamp_sized)[0]
     if sized.size > BLOB_LOOKED:
         return [], True
 
@@ -770,7 +851,7 @@ def _askew_stamps(img, dpi: float):
 
     out = []
     blobs = 0  # read apart
-    tall = np.nonzero((w <= wmax) & (h >= hmin) & (h <= hmax))[0]
+    tall = np.nonzero((w <= wmax) & (h >= hmin) & (h <= hmax) & reach)[0]
     words = _word_groups(tall, top, bottom, left, right) if tall.size <= BLOB_LOOKED else []
     for members in [[label] for label in sized] + words:
         r0, r1 = min(top[m] for m in members), max(bottom[m] for m in members)
@@ -964,16 +1045,19 @@ def long_runs(b, length: int):
     """Mask of the runs of True along each row of `b` at least `length` long."""
     import numpy as np
 
-    h, w = b.shape
-    padded = np.zeros((h, w + 2), dtype=np.int8)
-    padded[:, 1:-1] = b
+    out = np.zeros_like(b, dtype=bool)
+    rows = np.flatnonzero(np.count_nonzero(b, axis=1) >= length)  # only a row with that much ink can hold one
+    if rows.size == 0:
+        return out
+    w = b.shape[1]
+    padded = np.zeros((rows.size, w + 2), dtype=np.int8)
+    padded[:, 1:-1] = b[rows]
     d = np.diff(padded, axis=1)
     starts = np.argwhere(d == 1)
     ends = np.argwhere(d == -1)
-    out = np.zeros_like(b, dtype=bool)
     long = (ends[:, 1] - starts[:, 1]) >= length
     for (r, s0), (_, e0) in zip(starts[long], ends[long]):
-        out[r, s0:e0] = True
+        out[rows[r], s0:e0] = True
     return out
 
 

@@ -311,8 +311,40 @@ def test_a_stamp_askew_on_a_noisy_scan_is_read(word, angle, rgb, dpi, tmp_path, 
     assert _level(facts) == word, (facts.secrecy, facts.incomplete)
 
 
+# Printed over a table, the stamp and the table are one blob, too large to be a stamp: it is looked for again
+# with the page's rules taken away and the strokes they crossed mended (`ocr._without_rules`).
+OVER_RULES = [("MẬT", DEJAVU_BOLD, 15, (0, 0, 0), 200), ("TỐI MẬT", SERIF_BOLD, -25, (100, 100, 100), 300),
+              ("MẬT", DEJAVU_BOLD, 35, (100, 100, 100), 200), ("TỐI MẬT", DEJAVU_BOLD, -25, (0, 0, 0), 200)]
+
+
+@pytest.mark.parametrize("word,font,angle,rgb,dpi", OVER_RULES)
+def test_a_stamp_askew_over_a_tables_rules_is_read(word, font, angle, rgb, dpi, tmp_path, settings):
+    pdf = _askew_scan(tmp_path / "clean.pdf", word, font, angle, rgb, table=True)
+    facts = _facts(_noisy(pdf, tmp_path / "scan.pdf", dpi), settings)
+    assert _level(facts) == word, (facts.secrecy, facts.incomplete)
+
+
+def test_rules_are_taken_away_and_the_strokes_they_cross_mended():
+    """A page with a long rule crossing a letter's stem: the rule goes, the stem stays whole, and the cells
+    where it was mended are marked; a page without rules is left alone (None)."""
+    import numpy as np
+    from PIL import Image
+
+    from gateway.inspect import ocr
+
+    a = np.full((1200, 1000), 255, dtype=np.uint8)
+    a[500:700, 500:512] = 0  # a stem, 12 px wide, 2/3 in long (a rule is an inch or more)
+    assert ocr._without_rules(Image.fromarray(a, "L"), 300) is None
+    a[600:606, 100:900] = 0  # a rule, 6 px thick, 800 px long, across the stem
+    page, crossed = ocr._without_rules(Image.fromarray(a, "L"), 300)
+    ink = np.asarray(page) < 128
+    assert not ink[600:606, 100:480].any() and not ink[600:606, 530:900].any()  # the rule is gone
+    assert ink[500:700, 500:512].all()  # the stem is whole
+    assert crossed[600 // ocr.BLOB_CELL, 505 // ocr.BLOB_CELL] and crossed.sum() <= 4
+
+
 def test_a_plain_stamp_askew_on_a_ruled_table_of_a_noisy_scan_is_not_blocked(tmp_path, settings):
-    """The table's rules run through the stamp: the stamp and the table are one blob, too large to be a stamp."""
+    """The table's rules run through the stamp: read apart with the rules taken away, it stays signable."""
     pdf = _askew_scan(tmp_path / "clean.pdf", "ĐÃ DUYỆT", SERIF_BOLD, 20, (0, 0, 0), table=True)
     facts = _facts(_noisy(pdf, tmp_path / "scan.pdf", 200), settings)
     assert not facts.secrecy and not facts.incomplete, (facts.secrecy, facts.incomplete)
