@@ -742,12 +742,96 @@ def _askew_stamps(img, dpi: float):
     if more:
         return out, more
     clean = _without_rules(gray, dpi)
-    if clean is None:
-        return out, more
-    page, crossed = clean
-    found = {(xy, im.size) for im, xy in out}
-    again, more = _stamp_blobs(page, dpi, crossed)
-    return out + [(im, xy) for im, xy in again if (xy, im.size) not in found], more
+    if clean is not None:
+        page, crossed = clean
+        found = {(xy, im.size) for im, xy in out}
+        again, more = _stamp_blobs(page, dpi, crossed)
+        out += [(im, xy) for im, xy in again if (xy, im.size) not in found]
+    framed, many = _framed_stamps(gray, dpi)
+    return out + framed, more or many
+
+
+FRAME_EDGE = 0.5  # inches: a stamp frame's long sides are at least this long
+FRAME_STEP = 3  # degrees between the angles a frame is looked for at
+FRAME_BANDS = 24  # straight edges looked at per angle (the longest): more is hatching or a ruled drawing
+
+
+def _framed_stamps(gray, dpi: float):
+    """([(the page turned upright at a stamp frame's angle, cut to the frame; (x, y) of its top left on the
+    page)], whether there were more than BLOB_MAX): stamps askew found by their frame, wherever they are
+    (printed over writing, the stamp and the text are one blob): two parallel straight edges, at least
+    FRAME_EDGE long side by side, a stamp's height apart, at TILT_MIN..TILT_MAX degrees. Looked for on the
+    page at a few hundred pixels a side (as `_skew` looks), every FRAME_STEP degrees."""
+    import math
+
+    import numpy as np
+    from PIL import Image
+
+    ink = np.asarray(gray) < 128
+    h, w = ink.shape
+    step = max(1, int(max(h, w) / 800))
+    small = Image.fromarray(ink[::step, ::step])
+    sw, sh = small.size
+    length = int(FRAME_EDGE * dpi / step)
+    (_, wmax), (hmin, hmax) = BLOB_INCHES
+    angles = list(range(-TILT_MAX, -TILT_MIN + 1, FRAME_STEP)) + list(range(TILT_MIN, TILT_MAX + 1, FRAME_STEP))
+    found = []  # (score, angle, centre x, centre y, width, height): page pixels
+    for angle in angles:
+        rot = np.asarray(small.rotate(angle, resample=Image.NEAREST, expand=True)) > 0
+        runs = long_runs(rot, length)
+        rows = np.flatnonzero(runs.any(axis=1))
+        if rows.size < 2:
+            continue
+        bands = np.split(rows, np.flatnonzero(np.diff(rows) > 3) + 1)  # an edge is a few rows
+        if len(bands) > FRAME_BANDS:
+            bands = sorted(bands, key=lambda band: -int(runs[band].sum()))[:FRAME_BANDS]
+            bands.sort(key=lambda band: int(band[0]))
+        for i, a in enumerate(bands):
+            ca = np.flatnonzero(runs[a].any(axis=0))
+            for b in bands[i + 1:]:
+                top, bottom = int(a[0]), int(b[-1])
+                if (bottom - top) * step / dpi > hmax:
+                    break
+                if (bottom - top) * step / dpi < hmin:
+                    continue
+                cb = np.flatnonzero(runs[b].any(axis=0))
+                if min(ca[-1], cb[-1]) - max(ca[0], cb[0]) < length / 2:
+                    continue  # not side by side
+                # the edges' long pieces: writing crossing the frame breaks them, so their union, and more
+                pad = (bottom - top) // 3
+                left, right = int(min(ca[0], cb[0])) - pad, int(max(ca[-1], cb[-1])) + pad
+                if (right - left) * step / dpi > wmax + 1:
+                    continue
+                # the frame's centre back on the page (the turn was about the centre, the canvas grown)
+                t = math.radians(angle)
+                dx, dy = (left + right) / 2 - rot.shape[1] / 2, (top + bottom) / 2 - rot.shape[0] / 2
+                x = (sw / 2 + dx * math.cos(t) - dy * math.sin(t)) * step
+                y = (sh / 2 + dx * math.sin(t) + dy * math.cos(t)) * step
+                found.append((int(runs[a].sum() + runs[b].sum()), angle, x, y, (right - left) * step,
+                              (bottom - top) * step))
+    kept: list[tuple] = []  # one per frame: the angle whose edges are longest
+    for f in sorted(found, reverse=True):
+        if not any(abs(f[2] - k[2]) < k[4] / 2 and abs(f[3] - k[3]) < k[5] / 2 and abs(f[1] - k[1]) <= 2 * FRAME_STEP
+                   for k in kept):
+            kept.append(f)
+    out, turned = [], {}
+    for _, angle, x, y, fw, fh in kept[:BLOB_MAX]:
+        if angle not in turned:
+            turned[angle] = gray.rotate(angle, resample=Image.BICUBIC, expand=True, fillcolor=255)
+        page = turned[angle]
+        t = math.radians(angle)
+        dx, dy = x - w / 2, y - h / 2
+        cx = page.size[0] / 2 + dx * math.cos(t) + dy * math.sin(t)
+        cy = page.size[1] / 2 - dx * math.sin(t) + dy * math.cos(t)
+        m = 2 * step + 6
+        crop = page.crop((int(cx - fw / 2 - m), int(cy - fh / 2 - m), int(cx + fw / 2 + m), int(cy + fh / 2 + m)))
+        at = (max(0, int(x - fw / 2)), max(0, int(y - fh / 2)))
+        # and without the thin strokes of the writing the stamp was printed over (a stamp's letters are bolder)
+        ink = np.asarray(crop) < 128
+        r = max(2, round(dpi / 60))
+        bold = _grown(~_grown(~ink, r), r)
+        out += [(crop, at), (Image.fromarray(np.where(bold, 0, 255).astype(np.uint8), "L"), at)]
+    return out, len(kept) > BLOB_MAX
 
 
 RULE_INCHES = 1.0  # a straight run of ink longer than this along the page's rows or columns is a rule

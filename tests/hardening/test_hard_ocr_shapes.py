@@ -231,10 +231,10 @@ def test_plain_hollow_lettering_on_a_scanned_page_is_not_blocked(word, font, siz
 
 
 def _askew_scan(path: Path, word: str, font: str, angle: float, rgb, table: bool = False,
-                stamps: list | None = None) -> Path:
+                stamps: list | None = None, at: tuple[int, int] = (700, 160)) -> Path:
     """A page scanned at 150 dpi (a PDF of one picture, no text layer) with a boxed stamp of `word` in `rgb`
-    turned `angle` degrees; `table`: the stamp stands on a ruled table; `stamps`: more stamps, (word, angle,
-    (x, y)) each."""
+    turned `angle` degrees, its top left `at` (pixels; the body text starts at y 700); `table`: the stamp
+    stands on a ruled table; `stamps`: more stamps, (word, angle, (x, y)) each."""
     from PIL import Image, ImageChops, ImageDraw, ImageFont
     from reportlab.lib.utils import ImageReader
     from reportlab.pdfgen import canvas
@@ -249,7 +249,7 @@ def _askew_scan(path: Path, word: str, font: str, angle: float, rgb, table: bool
             d.line([(600, y), (1180, y)], fill=(0, 0, 0), width=3)
         for x in (600, 890, 1180):
             d.line([(x, 100), (x, 460)], fill=(0, 0, 0), width=3)
-    for w, a, (x, y) in [(word, angle, (700, 160))] + (stamps or []):
+    for w, a, (x, y) in [(word, angle, at)] + (stamps or []):
         stamp = _stamp_picture(w, font, rgb).rotate(a, expand=True, resample=Image.BICUBIC,
                                                     fillcolor=(255, 255, 255))
         box = (x, y, x + stamp.size[0], y + stamp.size[1])
@@ -322,6 +322,25 @@ def test_a_stamp_askew_over_a_tables_rules_is_read(word, font, angle, rgb, dpi, 
     pdf = _askew_scan(tmp_path / "clean.pdf", word, font, angle, rgb, table=True)
     facts = _facts(_noisy(pdf, tmp_path / "scan.pdf", dpi), settings)
     assert _level(facts) == word, (facts.secrecy, facts.incomplete)
+
+
+# Printed over body text, the stamp and the paragraph are one blob: the stamp is found by its frame (two
+# parallel straight edges askew, a stamp's height apart) and the page read turned upright there.
+OVER_TEXT = [("MẬT", DEJAVU_BOLD, -20, 0, 200), ("TỐI MẬT", DEJAVU_BOLD, 10, 0, 300),
+             ("MẬT", DEJAVU_BOLD, 35, 100, 300), ("TỐI MẬT", SERIF_BOLD, -20, 0, 200)]
+
+
+@pytest.mark.parametrize("word,font,angle,grey,dpi", OVER_TEXT)
+def test_a_stamp_askew_over_body_text_is_read(word, font, angle, grey, dpi, tmp_path, settings):
+    pdf = _askew_scan(tmp_path / "clean.pdf", word, font, angle, (grey,) * 3, at=(300, 700))
+    facts = _facts(_noisy(pdf, tmp_path / "scan.pdf", dpi), settings)
+    assert _level(facts) == word, (facts.secrecy, facts.incomplete)
+
+
+def test_a_plain_stamp_askew_over_body_text_is_not_blocked(tmp_path, settings):
+    pdf = _askew_scan(tmp_path / "clean.pdf", "ĐÃ DUYỆT", SERIF_BOLD, -20, (0, 0, 0), at=(300, 700))
+    facts = _facts(_noisy(pdf, tmp_path / "scan.pdf", 200), settings)
+    assert not facts.secrecy and not facts.incomplete, (facts.secrecy, facts.incomplete)
 
 
 def test_rules_are_taken_away_and_the_strokes_they_cross_mended():
