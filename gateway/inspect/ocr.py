@@ -831,7 +831,30 @@ def _framed_stamps(gray, dpi: float):
         r = max(2, round(dpi / 60))
         bold = _grown(~_grown(~ink, r), r)
         out += [(crop, at), (Image.fromarray(np.where(bold, 0, 255).astype(np.uint8), "L"), at)]
+        grey = _grey_layer(crop)
+        if grey is not None:
+            out.append((grey, at))
     return out, len(kept) > BLOB_MAX
+
+
+GREY_BAND = (50, 60)  # grey levels: black ink is darker than the first, a grey stamp's ink from the second up to
+# 60 below the paper (a scan's noise spreads each by some 30 levels)
+
+
+def _grey_layer(gray):
+    """The ink of `gray` in a middle grey (a grey stamp) without the black writing crossing it (nor its soft
+    edges, 2 px), black on white; None unless the ink is of both greys (a black stamp over black writing)."""
+    import numpy as np
+    from PIL import Image
+
+    a = np.asarray(gray, dtype=np.uint8)
+    hist = np.bincount(a.ravel(), minlength=256)
+    paper = int(hist.argmax())
+    black, grey = int(hist[: GREY_BAND[0]].sum()), int(hist[GREY_BAND[1]: max(GREY_BAND[1], paper - 60)].sum())
+    if min(black, grey) < 0.02 * a.size:
+        return None
+    layer = (a >= GREY_BAND[1]) & (a < paper - 60) & ~_grown(a < GREY_BAND[0], 2)
+    return Image.fromarray(np.where(layer, 0, 255).astype(np.uint8), "L")
 
 
 RULE_INCHES = 1.0  # a straight run of ink longer than this along the page's rows or columns is a rule

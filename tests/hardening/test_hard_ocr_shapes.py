@@ -327,7 +327,8 @@ def test_a_stamp_askew_over_a_tables_rules_is_read(word, font, angle, rgb, dpi, 
 # Printed over body text, the stamp and the paragraph are one blob: the stamp is found by its frame (two
 # parallel straight edges askew, a stamp's height apart) and the page read turned upright there.
 OVER_TEXT = [("MẬT", DEJAVU_BOLD, -20, 0, 200), ("TỐI MẬT", DEJAVU_BOLD, 10, 0, 300),
-             ("MẬT", DEJAVU_BOLD, 35, 100, 300), ("TỐI MẬT", SERIF_BOLD, -20, 0, 200)]
+             ("MẬT", DEJAVU_BOLD, 35, 100, 300), ("TỐI MẬT", SERIF_BOLD, -20, 0, 200),
+             ("MẬT", DEJAVU_BOLD, -20, 100, 200)]  # grey under black writing: its grey read as a layer
 
 
 @pytest.mark.parametrize("word,font,angle,grey,dpi", OVER_TEXT)
@@ -341,6 +342,25 @@ def test_a_plain_stamp_askew_over_body_text_is_not_blocked(tmp_path, settings):
     pdf = _askew_scan(tmp_path / "clean.pdf", "ĐÃ DUYỆT", SERIF_BOLD, -20, (0, 0, 0), at=(300, 700))
     facts = _facts(_noisy(pdf, tmp_path / "scan.pdf", 200), settings)
     assert not facts.secrecy and not facts.incomplete, (facts.secrecy, facts.incomplete)
+
+
+def test_a_grey_stamps_layer_leaves_out_the_black_writing_over_it():
+    """A crop of a grey stamp (ink ~100) crossed by black writing: the grey layer holds the stamp's pixels and
+    none of the writing's (nor its soft edge); a crop of one grey only has no layer."""
+    import numpy as np
+    from PIL import Image
+
+    from gateway.inspect import ocr
+
+    a = np.full((200, 400), 235, dtype=np.uint8)
+    a[50:150, 100:120] = 100  # the stamp's stroke, grey
+    a[95:101, 20:380] = 10  # a line of black writing across it
+    layer = np.asarray(ocr._grey_layer(Image.fromarray(a, "L"))) < 128
+    assert layer[50:90, 100:120].all() and layer[106:150, 100:120].all()
+    assert not layer[93:103, :].any()  # the black line and 2 px around it
+    only_grey = a.copy()
+    only_grey[95:101] = 235
+    assert ocr._grey_layer(Image.fromarray(only_grey, "L")) is None
 
 
 def test_rules_are_taken_away_and_the_strokes_they_cross_mended():
