@@ -312,7 +312,7 @@ def test_a_stamp_askew_on_a_noisy_scan_is_read(word, angle, rgb, dpi, tmp_path, 
 
 
 # Printed over a table, the stamp and the table are one blob, too large to be a stamp: it is looked for again
-# with the page's rules taken away and the strokes they crossed mended (`ocr._without_rules`).
+# with the page's rules taken away and the strokes they crossed mended (`stamps._without_rules`).
 OVER_RULES = [("MẬT", DEJAVU_BOLD, 15, (0, 0, 0), 200), ("TỐI MẬT", SERIF_BOLD, -25, (100, 100, 100), 300),
               ("MẬT", DEJAVU_BOLD, 35, (100, 100, 100), 200), ("TỐI MẬT", DEJAVU_BOLD, -25, (0, 0, 0), 200)]
 
@@ -350,17 +350,17 @@ def test_a_grey_stamps_layer_leaves_out_the_black_writing_over_it():
     import numpy as np
     from PIL import Image
 
-    from gateway.inspect import ocr
+    from gateway.inspect import stamps
 
     a = np.full((200, 400), 235, dtype=np.uint8)
     a[50:150, 100:120] = 100  # the stamp's stroke, grey
     a[95:101, 20:380] = 10  # a line of black writing across it
-    layer = np.asarray(ocr._grey_layer(Image.fromarray(a, "L"))) < 128
+    layer = np.asarray(stamps._grey_layer(Image.fromarray(a, "L"))) < 128
     assert layer[50:90, 100:120].all() and layer[106:150, 100:120].all()
     assert not layer[93:103, :].any()  # the black line and 2 px around it
     only_grey = a.copy()
     only_grey[95:101] = 235
-    assert ocr._grey_layer(Image.fromarray(only_grey, "L")) is None
+    assert stamps._grey_layer(Image.fromarray(only_grey, "L")) is None
 
 
 def test_rules_are_taken_away_and_the_strokes_they_cross_mended():
@@ -369,17 +369,17 @@ def test_rules_are_taken_away_and_the_strokes_they_cross_mended():
     import numpy as np
     from PIL import Image
 
-    from gateway.inspect import ocr
+    from gateway.inspect import stamps
 
     a = np.full((1200, 1000), 255, dtype=np.uint8)
     a[500:700, 500:512] = 0  # a stem, 12 px wide, 2/3 in long (a rule is an inch or more)
-    assert ocr._without_rules(Image.fromarray(a, "L"), 300) is None
+    assert stamps._without_rules(Image.fromarray(a, "L"), 300) is None
     a[600:606, 100:900] = 0  # a rule, 6 px thick, 800 px long, across the stem
-    page, crossed = ocr._without_rules(Image.fromarray(a, "L"), 300)
+    page, crossed = stamps._without_rules(Image.fromarray(a, "L"), 300)
     ink = np.asarray(page) < 128
     assert not ink[600:606, 100:480].any() and not ink[600:606, 530:900].any()  # the rule is gone
     assert ink[500:700, 500:512].all()  # the stem is whole
-    assert crossed[600 // ocr.BLOB_CELL, 505 // ocr.BLOB_CELL] and crossed.sum() <= 4
+    assert crossed[600 // stamps.BLOB_CELL, 505 // stamps.BLOB_CELL] and crossed.sum() <= 4
 
 
 def test_a_plain_stamp_askew_on_a_ruled_table_of_a_noisy_scan_is_not_blocked(tmp_path, settings):
@@ -391,11 +391,11 @@ def test_a_plain_stamp_askew_on_a_ruled_table_of_a_noisy_scan_is_not_blocked(tmp
 
 def test_more_stamps_askew_than_are_read_is_not_read_completely(tmp_path, settings):
     """A page of many stamps askew (a decoy for each one read) is refused, never signed unread."""
-    from gateway.inspect import ocr
+    from gateway.inspect import stamps
 
     spots = [(40, 20), (40, 300), (330, 20), (330, 300)] + [(40 + 300 * c, 1150 + 250 * r) for r in range(2)
                                                             for c in range(4)]
-    many = [("SAO", 18 + 4 * (i % 4), xy) for i, xy in enumerate(spots[: ocr.BLOB_MAX])]
+    many = [("SAO", 18 + 4 * (i % 4), xy) for i, xy in enumerate(spots[: stamps.BLOB_MAX])]
     facts = _facts(_askew_scan(tmp_path / "many.pdf", "ĐÃ DUYỆT", DEJAVU_BOLD, 25, (0, 0, 0), stamps=many),
                    settings)
     assert "SECRECY_SCAN_INCOMPLETE" in {r.code for r in facts.incomplete}, (facts.secrecy, facts.incomplete)
