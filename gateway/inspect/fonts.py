@@ -134,6 +134,7 @@ def suspects(text, lines: list[Line], page) -> list[tuple[Line, str]]:
             while len(_READ) > _READ_MAX:
                 _READ.popitem(last=False)
     other: dict[tuple, str] = {}
+    unread: set[tuple] = set()  # glyphs claiming letters or signs that no letter was read in
     with _LOCK:
         for key, digest in pictures.items():
             seen = _READ.get(digest, "")
@@ -141,11 +142,13 @@ def suspects(text, lines: list[Line], page) -> list[tuple[Line, str]]:
             if _other_letter(seen, letters) if len(letters) == 1 else _other_letters(seen, letters):
                 other[key] = _base(seen)  # its accents as read alone are not to be trusted: "TUYÊT" for
                 # "TUYỆT"; without them the marks rule still reads the mark ("TUYET MAT")
-    if not other:
+            elif letters.strip() and not any(c.isalpha() for c in seen):
+                unread.add(key)  # a sign too: a glyph said to be "#" may draw an "M"
+    if not other and not unread:
         return eye
     out = list(eye)
     for line, seq in units.items():
-        if line in by_eye or not any(key in other for key, _ in seq):
+        if line in by_eye or not any(key in other or key in unread for key, _ in seq):
             continue
         # one piece per glyph of the line's text: what was read for a glyph drawing another letter (the rest
         # of a ligature's letters empty), else the letter the text layer says
@@ -154,6 +157,17 @@ def suspects(text, lines: list[Line], page) -> list[tuple[Line, str]]:
         shown = "".join(next(pieces, c) if not c.isspace() else c for c in line.text)
         if _mark_words(shown) > _mark_words(line.text):
             out.append((line, shown))
+            continue
+        if any(key in unread for key, _ in seq):
+            # a glyph read as nothing draws what is not known (a glyph's reading depends on what else is on its
+            # sheet: "Ậ" was read as nothing beside glyphs of an earlier document). When some letter there
+            # would make the line spell a mark ("M?T"), it is read by eye whole
+            pieces = iter([p for key, letters in seq
+                           for p in ([other[key]] + [""] * (len(letters) - 1) if key in other
+                                     else ["?"] * len(letters) if key in unread else letters)])
+            guess = "".join(next(pieces, c) if not c.isspace() else c for c in line.text)
+            if _mark_words(guess, unknown="?") > _mark_words(line.text):
+                out.append((line, line.text))
     return out
 
 
@@ -270,9 +284,14 @@ _WORDS = re.compile(r"\w+")
 _MARK_WORD = re.compile(r"(?<![A-Z])(MAT|TOI|TUYET)(?![A-Z])")
 
 
-def _mark_words(text: str) -> int:
-    """How many words of a mark ("MẬT", "TỐI", "TUYỆT", any case, accents aside) `text` holds."""
-    return len(_MARK_WORD.findall(_base(text).upper()))
+def _mark_words(text: str, unknown: str | None = None) -> int:
+    """How many words of a mark ("MẬT", "TỐI", "TUYỆT", any case, accents aside) `text` holds; with `unknown`,
+    a character standing for any letter, how many it may hold."""
+    if unknown is None:
+        return len(_MARK_WORD.findall(_base(text).upper()))
+    pattern = "|".join("".join(f"[{c}{re.escape(unknown)}]" for c in word) for word in ("MAT", "TOI", "TUYET"))
+    return len(re.findall(rf"(?<![A-Z{re.escape(unknown)}])(?:{pattern})(?![A-Z{re.escape(unknown)}])",
+                          _base(text).upper()))
 
 
 def forget() -> None:

@@ -52,6 +52,7 @@ def askew(img, dpi: float):
 
 FRAME_EDGE = 0.5  # inches: a stamp frame's long sides are at least this long
 FRAME_STEP = 3  # degrees between the angles a frame is looked for at
+FRAME_STROKE = 0.08  # inches: an edge's band of rows (its stroke, a little askew) is no thicker than this
 FRAME_BANDS = 24  # straight edges looked at per angle (the longest): more is hatching or a ruled drawing
 
 
@@ -83,6 +84,8 @@ def _framed_stamps(gray, dpi: float):
         if rows.size < 2:
             continue
         bands = np.split(rows, np.flatnonzero(np.diff(rows) > 3) + 1)  # an edge is a few rows
+        # an edge is thin: a thick band is the inside of a filled shape, turned
+        bands = [band for band in bands if (band[-1] - band[0] + 1) * step <= FRAME_STROKE * dpi]
         if len(bands) > FRAME_BANDS:
             bands = sorted(bands, key=lambda band: -int(runs[band].sum()))[:FRAME_BANDS]
             bands.sort(key=lambda band: int(band[0]))

@@ -344,6 +344,33 @@ def test_a_plain_stamp_askew_over_body_text_is_not_blocked(tmp_path, settings):
     assert not facts.secrecy and not facts.incomplete, (facts.secrecy, facts.incomplete)
 
 
+def test_a_frame_is_two_thin_edges_not_a_filled_shape():
+    """A stamp's frame askew is found; filled shapes are not taken for frames: turned, their insides are long
+    runs too, but in thick bands (a corpus file's pixel-art invader was read as 10 frames, 106 more OCR calls)."""
+    import pypdfium2 as pdfium
+    from PIL import Image, ImageDraw
+
+    from gateway.inspect import ocr, stamps
+    from util import shared_corpus
+
+    art = shared_corpus() / "pdf" / ("verapdf-corpus__PDF_A-4__6.2_Graphics__6.2.4_Colour_spaces__6.2.4.4_Separation_"
+                                     "and_DeviceN_colour_spaces__veraPDF_test_suite_6-2-4-4-t01-pass-d.pdf")
+    pdf = pdfium.PdfDocument(str(art))
+    try:
+        pg = pdf[0]
+        page = ocr.render(pg, None, ocr.PAGE_DPI, pg.get_size()).convert("L")
+        pg.close()
+    finally:
+        pdf.close()
+    assert stamps._framed_stamps(page, 300)[0] == []
+    page = Image.new("L", (2480, 3508), 255)
+    frame = Image.new("L", (700, 300), 255)
+    ImageDraw.Draw(frame).rectangle([10, 10, 689, 289], outline=0, width=8)
+    page.paste(frame.rotate(20, expand=True, fillcolor=255), (1300, 2000))
+    found, more = stamps._framed_stamps(page, 300)
+    assert found and not more and all(1200 <= x <= 2200 and 1900 <= y <= 2500 for _, (x, y) in found)
+
+
 def test_a_grey_stamps_layer_leaves_out_the_black_writing_over_it():
     """A crop of a grey stamp (ink ~100) crossed by black writing: the grey layer holds the stamp's pixels and
     none of the writing's (nor its soft edge); a crop of one grey only has no layer."""
