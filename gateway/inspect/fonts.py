@@ -150,25 +150,25 @@ def suspects(text, lines: list[Line], page) -> list[tuple[Line, str]]:
     for line, seq in units.items():
         if line in by_eye or not any(key in other or key in unread for key, _ in seq):
             continue
-        # one piece per glyph of the line's text: what was read for a glyph drawing another letter (the rest
-        # of a ligature's letters empty), else the letter the text layer says
-        pieces = iter([p for key, letters in seq
-                       for p in ([other[key]] + [""] * (len(letters) - 1) if key in other else letters)])
-        shown = "".join(next(pieces, c) if not c.isspace() else c for c in line.text)
+        shown = _as_drawn(line, seq, other)
         if _mark_words(shown) > _mark_words(line.text):
             out.append((line, shown))
-            continue
-        if any(key in unread for key, _ in seq):
+        elif any(key in unread for key, _ in seq) and (
+                _mark_words(_as_drawn(line, seq, other, unread), unknown="?") > _mark_words(line.text)):
             # a glyph read as nothing draws what is not known (a glyph's reading depends on what else is on its
             # sheet: "Ậ" was read as nothing beside glyphs of an earlier document). When some letter there
             # would make the line spell a mark ("M?T"), it is read by eye whole
-            pieces = iter([p for key, letters in seq
-                           for p in ([other[key]] + [""] * (len(letters) - 1) if key in other
-                                     else ["?"] * len(letters) if key in unread else letters)])
-            guess = "".join(next(pieces, c) if not c.isspace() else c for c in line.text)
-            if _mark_words(guess, unknown="?") > _mark_words(line.text):
-                out.append((line, line.text))
+            out.append((line, line.text))
     return out
+
+
+def _as_drawn(line: Line, seq, other: dict, unread=frozenset()) -> str:
+    """`line`'s text with one piece per glyph: what was read for a glyph drawing another letter (the rest of a
+    ligature's letters empty), "?" for each letter of a glyph in `unread`, else the letters the text layer says."""
+    pieces = iter([p for key, letters in seq
+                   for p in ([other[key]] + [""] * (len(letters) - 1) if key in other
+                             else ["?"] * len(letters) if key in unread else letters)])
+    return "".join(next(pieces, c) if not c.isspace() else c for c in line.text)
 
 
 TOLERANCE_EM = 0.02  # a letter's ink box and its outline's box differ by more: another glyph is drawn there.

@@ -868,20 +868,11 @@ def pdf_page(page, text, deadline: float, seen: dict | None = None) -> tuple[lis
     if text.chars == 0 or text.complex:
         if not text.ink and not text.complex and not _has_ink(page, text):
             return lines, problems
-        regions = [(None, False)] + _pen_regions(text)
+        regions = [(None, False)] + _ink_regions(text, _pens(text))
     else:
         regions = []
         page_area = text.width * text.height
-        for ink in text.ink:
-            x0, y0, x1, y1 = _clip(ink.box, text.width, text.height)
-            if x1 - x0 < MIN_REGION_PT[0] and y1 - y0 < MIN_REGION_PT[0] or min(x1 - x0, y1 - y0) < MIN_REGION_PT[1]:
-                continue
-            if ink.kind == "outline" and _under_text((x0, y0, x1, y1), text.lines) > 0.4:
-                continue  # a shape the text layer is written on (a shaded box, a code cell): the text says it
-            # a small region is a stamp; text read for glyphs without letters is the page's text, not a stamp
-            stamp = (x1 - x0) * (y1 - y0) < STAMP_AREA * page_area and ink.kind != "unmapped"
-            regions.append(((x0, y0, x1, y1), stamp, ink))
-        regions += _pen_regions(text)
+        regions = _ink_regions(text, list(text.ink) + _pens(text))
         page_ink = None
         try:
             page_ink = _render_without_images(page, UNACCOUNTED_DPI / 72.0) < 200
@@ -951,18 +942,29 @@ def pdf_page(page, text, deadline: float, seen: dict | None = None) -> tuple[lis
     return lines, problems
 
 
-def _pen_regions(text) -> list:
-    """Regions of hollow lettering (`pdftext.PageText.pens`), words merged: read as drawn and filled."""
+def _pens(text) -> list:
+    """Hollow lettering (`pdftext.PageText.pens`), words merged, as ink: its regions are read as drawn and
+    filled (`_region_images`)."""
     from gateway.inspect.pdftext import Ink, merge_boxes
 
-    out = []
-    for box in merge_boxes(text.pens):
-        x0, y0, x1, y1 = _clip(box, text.width, text.height)
+    return [Ink("pen", box) for box in merge_boxes(text.pens)]
+
+
+def _ink_regions(text, inks) -> list:
+    """[(box, stamp, ink)]: the regions of `inks` on a text page (clipped to it) large enough to hold a word a
+    person reads, less shapes the text layer is written on; small ones are stamps."""
+    regions = []
+    page_area = text.width * text.height
+    for ink in inks:
+        x0, y0, x1, y1 = _clip(ink.box, text.width, text.height)
         if x1 - x0 < MIN_REGION_PT[0] and y1 - y0 < MIN_REGION_PT[0] or min(x1 - x0, y1 - y0) < MIN_REGION_PT[1]:
             continue
-        stamp = (x1 - x0) * (y1 - y0) < STAMP_AREA * text.width * text.height
-        out.append(((x0, y0, x1, y1), stamp, Ink("pen", (x0, y0, x1, y1))))
-    return out
+        if ink.kind == "outline" and _under_text((x0, y0, x1, y1), text.lines) > 0.4:
+            continue  # a shape the text layer is written on (a shaded box, a code cell): the text says it
+        # a small region is a stamp; text read for glyphs without letters is the page's text, not a stamp
+        stamp = (x1 - x0) * (y1 - y0) < STAMP_AREA * page_area and ink.kind != "unmapped"
+        regions.append(((x0, y0, x1, y1), stamp, ink))
+    return regions
 
 
 UNACCOUNTED_DPI = 50  # the whole text page at this resolution: is anything drawn that nothing else accounts for?

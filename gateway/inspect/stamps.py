@@ -34,19 +34,22 @@ def askew(img, dpi: float):
     not read completely (True). A stamp printed over a table's rules is one blob with the table: it is looked
     for again with the page's long rules taken away (`_without_rules`), among the blobs whose strokes crossed
     a rule."""
+    import numpy as np
+
     gray = img.convert("L")
     if min(gray.size) < 8 * BLOB_CELL:
         return [], False
     out, more = _stamp_blobs(gray, dpi)
     if more:
         return out, more
-    clean = _without_rules(gray, dpi)
+    ink = np.asarray(gray) < 128
+    clean = _without_rules(gray, dpi, ink)
     if clean is not None:
         page, crossed = clean
         found = {(xy, im.size) for im, xy in out}
         again, more = _stamp_blobs(page, dpi, crossed)
         out += [(im, xy) for im, xy in again if (xy, im.size) not in found]
-    framed, many = _framed_stamps(gray, dpi)
+    framed, many = _framed_stamps(gray, dpi, ink)
     return out + framed, more or many
 
 
@@ -56,18 +59,19 @@ FRAME_STROKE = 0.08  # inches: an edge's band of rows (its stroke, a little aske
 FRAME_BANDS = 24  # straight edges looked at per angle (the longest): more is hatching or a ruled drawing
 
 
-def _framed_stamps(gray, dpi: float):
+def _framed_stamps(gray, dpi: float, ink=None):
     """([(the page turned upright at a stamp frame's angle, cut to the frame; (x, y) of its top left on the
     page)], whether there were more than BLOB_MAX): stamps askew found by their frame, wherever they are
     (printed over writing, the stamp and the text are one blob): two parallel straight edges, at least
     FRAME_EDGE long side by side, a stamp's height apart, at TILT_MIN..TILT_MAX degrees. Looked for on the
-    page at a few hundred pixels a side (as `_skew` looks), every FRAME_STEP degrees."""
+    page at a few hundred pixels a side (as `_skew` looks), every FRAME_STEP degrees. `ink`: `gray` < 128, when
+    the caller has it."""
     import math
 
     import numpy as np
     from PIL import Image
 
-    ink = np.asarray(gray) < 128
+    ink = np.asarray(gray) < 128 if ink is None else ink
     h, w = ink.shape
     step = max(1, int(max(h, w) / 800))
     small = Image.fromarray(ink[::step, ::step])
@@ -163,14 +167,15 @@ def _grey_layer(gray):
 RULE_INCHES = 1.0  # a straight run of ink longer than this along the page's rows or columns is a rule
 
 
-def _without_rules(gray, dpi: float):
+def _without_rules(gray, dpi: float, ink=None):
     """(the page binarised, black on white, without its long straight rules (a table's, underlines), the
     strokes they crossed mended; the cells of `_stamp_blobs`' grid where a stroke was mended), or None when the
-    page has no rule. The rules are found with the scan's skew taken out and removed where they are."""
+    page has no rule. The rules are found with the scan's skew taken out and removed where they are. `ink`:
+    `gray` < 128, when the caller has it."""
     import numpy as np
     from PIL import Image
 
-    ink = np.asarray(gray) < 128
+    ink = np.asarray(gray) < 128 if ink is None else ink
     h, w = ink.shape
     length = int(RULE_INCHES * dpi)
     angle = ocr._skew(ink)
