@@ -876,3 +876,48 @@ def test_prose_that_says_what_it_shows_or_shows_no_mark_is_not_blocked(word, lie
     assert not [l for l in lines if l.where.startswith("ocr:") and l.text.startswith("Thực hiện")]
     if lie:  # "HỎA TỐC" drawn, "qwz xjk" said: nothing secret either way
         assert marks.scan_lines(lines, "page").level is None
+
+
+@hsettings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=st.integers(1, 120), cols=st.integers(1, 120), width=st.integers(1, 60), height=st.integers(1, 60),
+       seed=st.integers(0, 2**32 - 1), binary=st.booleans())
+def test_glyph_pictures_average_as_pillows_box_filter(rows, cols, width, height, seed, binary):
+    """A glyph's picture (claimed.py's looks) is averaged with two small products, not a Pillow image per
+    glyph: within one grey level of `Image.resize(size, Image.BOX)` at every size, up and down."""
+    import numpy as np
+    from PIL import Image
+
+    from gateway.inspect.pixels import box_resize
+
+    a = np.random.default_rng(seed).integers(0, 256, (rows, cols), dtype=np.uint8)
+    if binary:
+        a = np.where(a < 128, 0, 255).astype(np.uint8)
+    want = np.asarray(Image.fromarray(a, "L").resize((width, height), Image.BOX), dtype=np.float32)
+    got = box_resize(a, (width, height))
+    assert got.shape == (height, width)
+    assert float(np.abs(got - want).max()) <= 1.0
+
+
+@pytest.mark.parametrize("shape", [(7, 9), (1000, 999), (1022, 1024), (2000, 1500)])
+def test_grey_counts_are_numpys_counts_of_the_same_pixels(shape):
+    """`ocr.grey_counts` (Pillow's histogram, shared by `legible` and `_light_ink`) counts what numpy counts:
+    every pixel up to 1 Mpixel, every other pixel each way above; the decisions taken from shared counts are
+    the ones taken from each function's own."""
+    import numpy as np
+    from PIL import Image
+
+    from gateway.inspect import ocr
+
+    rng = np.random.default_rng(shape[0])
+    a = np.full(shape, 235, dtype=np.uint8)
+    a[shape[0] // 3: shape[0] // 3 + 5, 2:-2] = rng.integers(150, 190, (5, shape[1] - 4), dtype=np.uint8)
+    sub = a[::2, ::2] if a.size > 1_000_000 else a
+    assert np.array_equal(ocr.grey_counts(a), np.bincount(sub.ravel(), minlength=256))
+    assert np.array_equal(ocr.grey_counts(Image.fromarray(a)), ocr.grey_counts(a))
+    counts = ocr.grey_counts(a)
+    assert ocr.legible(a, counts=counts) == ocr.legible(a)
+    img = Image.fromarray(a)
+    shared, own = ocr._light_ink(img, a, counts), ocr._light_ink(img, a)
+    assert (shared is None) == (own is None)
+    if own is not None:
+        assert np.array_equal(np.asarray(shared), np.asarray(own))

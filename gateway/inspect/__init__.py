@@ -295,6 +295,8 @@ def _embedded_files(fh, pdf, work) -> Reading:
     itself could not be read (it is refused for that) or when there is no work directory to put them in."""
     if work is None or pdf.broken or pdf.encrypted:
         return Reading(PDF)
+    from functools import partial
+
     from gateway.inspect import container_pdf
     from gateway.inspect.members import read_container
 
@@ -305,7 +307,7 @@ def _embedded_files(fh, pdf, work) -> Reading:
     # elsewhere the budget's deadline is checked between members).
     try:
         with time_limit(max(ex.budget.remaining(), 0.001)):
-            reading = read_container("pdf", PDF, container_pdf.members, fh, ex)
+            reading = read_container("pdf", PDF, partial(container_pdf.members, reader=pdf.reader), fh, ex)
     except Timeout:
         return Reading(PDF, incomplete=(Reason.of("TIME_LIMIT", seconds=ex.budget.seconds),))
     # A carrier is not an archive: what stopped the reading of its attachments is "cannot be read completely".
@@ -347,7 +349,7 @@ def _analysed(fh, settings, doc: Document, deadline: float, seconds: float, scan
 def _copy(pdf):
     """A reading that shares no mutable list with the kept one (without its page objects: not needed after)."""
     return replace(pdf, lines=list(pdf.lines), metadata=list(pdf.metadata), incomplete=list(pdf.incomplete),
-                   warnings=list(pdf.warnings), empty_sig_fields=list(pdf.empty_sig_fields), text=None)
+                   warnings=list(pdf.warnings), empty_sig_fields=list(pdf.empty_sig_fields), text=None, reader=None)
 
 
 def _inspect_pdf(fh, facts: Facts, doc: Document, settings, validator, scan: _Scan, work=None) -> tuple[Facts, Reading]:

@@ -216,7 +216,8 @@ def _shapes(grey, glyphs, scale: float, box) -> list[tuple] | None:
     cut to its own extent. None when the line's glyphs are not known, one lies outside the crop (rotated,
     clipped), or the crop holds ink outside every glyph's box: the line is read. A glyph with no ink in its box shows nothing there: (letter, 0, 0, None)."""
     import numpy as np
-    from PIL import Image
+
+    from gateway.inspect.pixels import box_resize
 
     if not glyphs:
         return None
@@ -236,7 +237,7 @@ def _shapes(grey, glyphs, scale: float, box) -> list[tuple] | None:
             continue
         rs, cs = np.nonzero(ink.any(axis=1))[0], np.nonzero(ink.any(axis=0))[0]
         cell = cell[rs[0]:rs[-1] + 1, cs[0]:cs[-1] + 1]
-        picture = np.asarray(Image.fromarray(cell, "L").resize(SHAPE, Image.BOX), dtype=np.float32) / 255.0
+        picture = box_resize(cell, SHAPE) / 255.0
         out.append((ch, cell.shape[0] / line_h, cell.shape[1] / line_h, picture.ravel()))
     if int(beyond.sum()) > 4:
         return None  # a frame, an underline, or something drawn over the line: the line is read whole

@@ -53,12 +53,17 @@ def _name_tree(node, depth: int = 0):
         yield from _name_tree(kid, depth + 1)
 
 
-def members(fh: BinaryIO, ex: Extraction) -> Iterator[MemberRef | Reason]:
+def members(fh: BinaryIO, ex: Extraction, reader=None) -> Iterator[MemberRef | Reason]:
+    """`reader`: the pypdf reader of `fh` that read the document already (pdf.analyse; opening it again
+    and walking its page tree is half a millisecond), walked here as leniently as a new one would be."""
     from pypdf import PdfReader
 
     logging.getLogger("pypdf").setLevel(logging.ERROR)  # the PDF reader already said what it had to
-    fh.seek(0)
-    reader = PdfReader(fh, strict=False)
+    if reader is None:
+        fh.seek(0)
+        reader = PdfReader(fh, strict=False)
+    else:
+        reader.strict = False
     if reader.is_encrypted:
         return  # an encrypted PDF is refused for itself (pdf_encrypted)
     root = reader.trailer["/Root"].get_object()

@@ -48,6 +48,7 @@ class _Pdf:
     warnings: list[Reason] = field(default_factory=list)
     text: object = None  # pdftext.DocText: pages with their ink, for OCR
     bomb: bool = False  # a stream inflates past MAX_CONTENT_BYTES: PDFium reads it only in a bounded child
+    reader: object = None  # the pypdf reader that read it whole: the embedded files' walk goes on with it
 
 
 def _open_reader(fh: BinaryIO, strict: bool):
@@ -132,6 +133,7 @@ def analyse(fh: BinaryIO, settings, doc: Document, deadline: float) -> _Pdf:
             _page_text_layered(fh, reader, out, deadline, _bomb_pages(reader, out), _twins(reader))
         else:
             _page_text(fh, out, deadline, _bomb_pages(reader, out), _twins(reader))
+        out.reader = reader
     return out
 
 

@@ -44,3 +44,44 @@ def darkest(pixels):
     for channel in range(1, pixels.shape[2]):
         np.minimum(out, pixels[..., channel], out=out)
     return out
+
+
+
+def box_resize(grey, size: tuple[int, int]):
+    """`grey` (uint8 [rows, cols]) averaged down (or sampled up) to `size` (width, height) as Pillow's BOX
+    filter does: each output pixel the mean of the input pixels whose centres fall in its box, as float32
+    grey levels [height, width]. Within one grey level of `Image.resize(size, Image.BOX)` (which rounds to
+    integers between its two passes), in two small products instead of an image object per glyph (a line's
+    glyph looks, claimed.py: 8x faster). What is compared with it (claimed.py's looks) is made by it too."""
+    import numpy as np
+
+    rows, cols = grey.shape
+    width, height = size
+    return _box_weights(rows, height) @ np.asarray(grey, dtype=np.float32) @ _box_weights(cols, width).T
+
+
+_WEIGHTS: dict[tuple[int, int], object] = {}
+
+
+def _box_weights(n_in: int, n_out: int):
+    """[n_out, n_in] float32: each row averages the input pixels whose centres fall in that output pixel's box
+    (Pillow's BOX coefficients, Resample.c precompute_coeffs)."""
+    import numpy as np
+
+    key = (n_in, n_out)
+    w = _WEIGHTS.get(key)
+    if w is not None:
+        return w
+    scale = n_in / n_out
+    support = 0.5 * max(scale, 1.0)
+    w = np.zeros((n_out, n_in), dtype=np.float32)
+    for xx in range(n_out):
+        center = (xx + 0.5) * scale
+        lo = max(int(center - support + 0.5), 0)
+        hi = min(int(center + support + 0.5), n_in)
+        inside = [x for x in range(lo, hi) if -0.5 < (x - center + 0.5) / max(scale, 1.0) <= 0.5]
+        if inside:
+            w[xx, inside] = 1.0 / len(inside)
+    if len(_WEIGHTS) < 4096:  # glyph cells come in a few hundred sizes
+        _WEIGHTS[key] = w
+    return w
