@@ -328,7 +328,9 @@ def test_a_stamp_askew_over_a_tables_rules_is_read(word, font, angle, rgb, dpi, 
 # parallel straight edges askew, a stamp's height apart) and the page read turned upright there.
 OVER_TEXT = [("MẬT", DEJAVU_BOLD, -20, 0, 200), ("TỐI MẬT", DEJAVU_BOLD, 10, 0, 300),
              ("MẬT", DEJAVU_BOLD, 35, 100, 300), ("TỐI MẬT", SERIF_BOLD, -20, 0, 200),
-             ("MẬT", DEJAVU_BOLD, -20, 100, 200)]  # grey under black writing: its grey read as a layer
+             ("MẬT", DEJAVU_BOLD, -20, 100, 200),  # grey under black writing: its grey read as a layer
+             ("MẬT", SERIF_BOLD, -20, 100, 300),  # ... and mended where the writing crosses it
+             ("TỐI MẬT", SERIF_BOLD, 10, 0, 200)]  # a serif's thin bars kept with the writing taken away
 
 
 @pytest.mark.parametrize("word,font,angle,grey,dpi", OVER_TEXT)
@@ -372,8 +374,10 @@ def test_a_frame_is_two_thin_edges_not_a_filled_shape():
 
 
 def test_a_grey_stamps_layer_leaves_out_the_black_writing_over_it():
-    """A crop of a grey stamp (ink ~100) crossed by black writing: the grey layer holds the stamp's pixels and
-    none of the writing's (nor its soft edge); a crop of one grey only has no layer."""
+    """A crop of a grey stamp (ink ~100) crossed by black writing: the first grey layer holds the stamp's pixels
+    and none of the writing's (nor its soft edge); the mended one reads the stroke through the writing where
+    it crosses it, but not the writing beside the stroke, and drops a soft edge's thin grey fringe; a crop of
+    one grey only has no layer."""
     import numpy as np
     from PIL import Image
 
@@ -382,12 +386,16 @@ def test_a_grey_stamps_layer_leaves_out_the_black_writing_over_it():
     a = np.full((200, 400), 235, dtype=np.uint8)
     a[50:150, 100:120] = 100  # the stamp's stroke, grey
     a[95:101, 20:380] = 10  # a line of black writing across it
-    layer = np.asarray(stamps._grey_layer(Image.fromarray(a, "L"))) < 128
-    assert layer[50:90, 100:120].all() and layer[106:150, 100:120].all()
-    assert not layer[93:103, :].any()  # the black line and 2 px around it
+    a[160:162, 200:300] = 110  # a soft edge left by other writing: 2 px of grey
+    plain, mended = (np.asarray(im) < 128 for im in stamps._grey_layers(Image.fromarray(a, "L")))
+    assert plain[50:90, 100:120].all() and plain[106:150, 100:120].all()
+    assert not plain[93:103, :].any()  # the black line and 2 px around it
+    assert mended[50:150, 102:118].all()  # the stroke whole again across the line
+    assert not mended[93:103, :95].any() and not mended[93:103, 125:].any()  # the line beside it is not
+    assert not mended[155:170].any()
     only_grey = a.copy()
     only_grey[95:101] = 235
-    assert stamps._grey_layer(Image.fromarray(only_grey, "L")) is None
+    assert stamps._grey_layers(Image.fromarray(only_grey, "L")) == []
 
 
 def test_rules_are_taken_away_and_the_strokes_they_cross_mended():
