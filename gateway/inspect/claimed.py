@@ -515,11 +515,11 @@ def _unframed(grey):
     pale ink is Tesseract's to binarise (a light-grey stamp is ink to a person)."""
     from PIL import Image
 
-    from gateway.inspect import ocr
+    from gateway.inspect import shapes
 
     ink = grey < 224
     h, w = ink.shape
     # a frame's top or bottom: longer than any letter's stroke; its side: the crop's height (no stem is)
-    rules = ocr.long_runs(ink, max(3 * LINE_PX // 2, w // 10)) | ocr.long_runs(ink.T, max(8, h * 9 // 10)).T
+    rules = shapes.long_runs(ink, max(3 * LINE_PX // 2, w // 10)) | shapes.long_runs(ink.T, max(8, h * 9 // 10)).T
     grey[rules] = 255
     return Image.fromarray(grey, "L")

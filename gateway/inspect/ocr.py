@@ -21,10 +21,10 @@ How a region is prepared (`_prepare`): binarised with frames and rules taken awa
 read with them too (a 20-25 pt letter's stem is as long as a stamp's frame); light ink on a clean background
 (grey 0.8, yellow, light blue: `_light_ink`) is contrast-stretched, pale ink beside dark writing (a grey stamp
 or watermark under the text: `_pale`) is read as a layer of its own, like red ink; thin outlines enclosing
-shapes (hollow, stroked letters) are read filled too (`_filled`; a thick pen's, up to THICK_STROKE, filled and
-thinned); a stamp-sized region, red ink and the pale layer are read turned upright too when askew by 6-45 degrees
-(`_upright`, the angle from the ink); on a whole page (a scan, an image document) each stamp-sized blob of ink
-askew so is cut out and read upright (stamps.py); the one line of large letters of a stamp-sized region is
+shapes (hollow, stroked letters) are read filled too (`shapes.filled`; a thick pen's, up to
+shapes.THICK_STROKE, filled and thinned); a stamp-sized region, red ink and the pale layer are read turned
+upright too when askew by 6-45 degrees (`shapes.upright`, the angle from the ink); on a whole page (a scan, an
+image document) each stamp-sized blob of ink askew so is cut out and read upright (stamps.py); the one line of large letters of a stamp-sized region is
 read with its letters at a capital's width too, as one block (`_reproportioned`: a stamp picture squashed or stretched).
 Each recognised line becomes a `Line` with where="ocr:pageN" (or "ocr:image"), its box in page points;
 a line read from a small image or outline group on a text page is marked `framed` (it is a stamp).
@@ -47,6 +47,7 @@ import time
 from dataclasses import dataclass
 
 from gateway.errors import exc_detail
+from gateway.inspect import shapes
 from gateway.inspect.reading import Line, Reading
 from gateway.model import Reason, SignFormat
 
@@ -363,7 +364,7 @@ def _prepare(img, clean: bool = True, grey=None, grainy: bool | None = None, sta
     caller has them (a PIL image gives numpy its pixels only by copying them through an encoder); `grainy`:
     whether the grey image is grainy, when the caller measured it already (`grain` costs tens of ms a page).
     `stamp`: a stamp-sized region, whose writing may be askew (a rubber stamp, a tilted watermark): read
-    upright too (`_upright`); red ink is a stamp wherever it is."""
+    upright too (`shapes.upright`); red ink is a stamp wherever it is."""
     from PIL import ImageFilter, ImageOps
 
     gray = img.convert("L")
@@ -403,13 +404,13 @@ def _prepare(img, clean: bool = True, grey=None, grainy: bool | None = None, sta
         tilted.append(pale)
     for i in list(out):
         if i.size[0] * i.size[1] <= HOLLOW_PIXELS:
-            solid = _filled(i, thick=stamp)
+            solid = shapes.filled(i, thick=stamp)
             if solid is not None:
                 out.append(solid)
                 if any(i is t for t in tilted):
                     tilted.append(solid)
     for i in tilted:
-        turned = _upright(i)
+        turned = shapes.upright(i)
         if turned is not None:
             out.append(turned)
     prepared = []
@@ -443,8 +444,8 @@ def _reproportioned(gray):
     ink = a < 128
     h, w = ink.shape
     # only the frame goes (runs over most of a side): a large letter's stem is kept
-    frame = long_runs(ink, max(8, int(0.6 * w))) | long_runs(ink.T, max(8, int(0.6 * h))).T
-    ink &= ~_grown(frame, 2)
+    frame = shapes.long_runs(ink, max(8, int(0.6 * w))) | shapes.long_runs(ink.T, max(8, int(0.6 * h))).T
+    ink &= ~shapes.grown(frame, 2)
     rows = np.nonzero(ink.sum(axis=1) > 0)[0]
     if rows.size == 0:
         return []
@@ -568,159 +569,7 @@ def _light_ink(img, grey=None, counts=None):
     return Image.fromarray(out, "L")
 
 
-HOLLOW_PIXELS = 3_000_000  # an image up to this is looked at for hollow letters (`_filled`)
-HOLLOW_STROKE = 14  # pixels: an outline drawn with a pen this thin or thinner (0.7 pt at 300 dpi is 3, 3 pt 12)
-THICK_STROKE = 40  # pixels: up to this an outline may still be a thick pen's (4-9 pt at 300 dpi: 17-38)
-THICK_HUGGED = 0.4  # share of a thick pen's ink lying along a shape it encloses: hollow sans letters 0.67-1, serif
-# ones 0.4-0.6 (the pen closes a serif's hairline); solid bold letters only around their counters (an M, T, I, C has
-# none: "MẬT" 0.2; "THÔNG BÁO" 0.46 and all-counter words "BỘ", "BÁO CÁO" 0.75-0.9 are filled, harmlessly: one
-# more reading)
-
-
-def _filled(gray, thick: bool = False, thin: bool = True):
-    """`gray` (ink dark on white) with the shapes its thin outlines enclose filled, as a person sees hollow
-    (stroked, unfilled) letters: what lies one outline in from the outside is filled, a letter's counter (two
-    outlines in: the hole of an O) stays white. None when the ink is not thin outlines enclosing anything.
-    `thick`: a thick pen's outlines too; thin=False: only those (a whole page's blobs: Tesseract reads thin
-    outlines as they are, and looking costs tens of ms a blob)."""
-    import numpy as np
-    from PIL import Image
-
-    a = np.asarray(gray, dtype=np.uint8)
-    ink = a < 128
-    total = int(ink.sum())
-    if total < 200:
-        return None
-    # the pen's width: the commonest length of the ink's runs along rows (an outline's two sides, a stem)
-    flat = np.zeros((ink.shape[0], ink.shape[1] + 2), dtype=np.int8)
-    flat[:, 1:-1] = ink
-    d = np.diff(flat, axis=1)
-    runs = np.nonzero(d.ravel() == -1)[0] - np.nonzero(d.ravel() == 1)[0]
-    pen = int(np.median(runs)) if runs.size else 0
-    if not (1 if thin else HOLLOW_STROKE + 1) <= pen <= (THICK_STROKE if thick else HOLLOW_STROKE):
-        return None
-    # a thick pen's outline (looked for on stamp-sized regions only) is as wide as a bold letter's stem: told
-    # apart below
-    thick = pen > HOLLOW_STROKE  # from here: the pen found is wider than a thin outline's
-    # thin strokes: hardly any ink pixel has ink pen // 2 + 2 pixels away on both sides, across
-    k = pen // 2 + 2
-    across = ink[k:-k, :] & ink[:-2 * k, :] & ink[2 * k:, :]
-    inside = int((across[:, k:-k] & ink[k:-k, :-2 * k] & ink[k:-k, 2 * k:]).sum())
-    if inside > (0.25 if thick else 0.05) * total:
-        return None
-    # a large image is looked at halved, a pixel inked where any of its four is (an outline stays closed)
-    f = 2 if ink.size > 400_000 else 1
-    work = ink
-    if f == 2:
-        h2, w2 = ink.shape[0] // 2 * 2, ink.shape[1] // 2 * 2
-        work = ink[:h2:2, :w2:2] | ink[1:h2:2, :w2:2] | ink[:h2:2, 1:w2:2] | ink[1:h2:2, 1:w2:2]
-    total = int(work.sum())
-    white = np.pad(~work, 1, constant_values=True)
-    seed = np.zeros_like(white)
-    seed[0, :] = seed[-1, :] = seed[:, 0] = seed[:, -1] = True
-    outside = _reconstruct(seed, white)
-    enclosed = white & ~outside
-    if thick:
-        # a thick pen leaves less paper inside than it inks; hollow letters are told from solid bold ones
-        # by their ink: nearly all of it lies along paper it encloses (a solid M or T encloses none)
-        if enclosed.sum() < 0.1 * total:
-            return None
-        hugged = _grown(enclosed, max(1, (pen + 2) // f))[1:-1, 1:-1] & work
-        if hugged.sum() < THICK_HUGGED * total:
-            return None
-    elif enclosed.sum() < total:
-        return None
-    near = _grown(outside, max(1, (pen + 2) // f))
-    body = _reconstruct(enclosed & near, enclosed)[1:-1, 1:-1]
-    if body.sum() < (0.1 if thick else 1.0) * total:
-        return None
-    if f == 2:
-        body = np.pad(body.repeat(2, axis=0).repeat(2, axis=1),
-                      ((0, ink.shape[0] - 2 * body.shape[0]), (0, ink.shape[1] - 2 * body.shape[1])))
-        if thick:  # the halved fill stops a pixel short of the pen: no white seam inside the letters
-            body = _grown(body, 2)
-    solid = ink | body
-    if thick:  # filled, a thick pen's letters are a pen wider than the font's and run into each other: thinned
-        solid = ~_grown(~solid, pen // 3)
-    return Image.fromarray(np.where(solid, 0, 255).astype(np.uint8), "L")
-
-
-def _grown(mask, steps: int):
-    """`mask` grown by `steps` pixels (4-connected): what lies within that many steps of it."""
-    near = mask.copy()
-    for _ in range(steps):
-        grown = near.copy()
-        grown[1:, :] |= near[:-1, :]
-        grown[:-1, :] |= near[1:, :]
-        grown[:, 1:] |= near[:, :-1]
-        grown[:, :-1] |= near[:, 1:]
-        near = grown
-    return near
-
-
-def _reconstruct(seed, allowed, rounds: int = 64):
-    """The pixels of `allowed` connected (4-connected) to `seed`: whole runs along rows, then columns, taken
-    while they touch what is reached, until nothing changes."""
-    import numpy as np
-
-    def sweep(reached, room):
-        h, w = room.shape
-        start = room.copy()
-        start[:, 1:] &= ~room[:, :-1]
-        ids = np.cumsum(start.ravel()).reshape(h, w) * room
-        hit = np.bincount(ids[reached & room], minlength=int(ids.max()) + 1) > 0
-        hit[0] = False
-        return hit[ids]
-
-    reached = seed & allowed
-    for _ in range(rounds):
-        before = int(reached.sum())
-        reached = sweep(reached, allowed)
-        reached = sweep(reached.T, allowed.T).T
-        if int(reached.sum()) == before:
-            break
-    return reached
-
-
-TILT_MIN = 6  # degrees: less is a scan's skew, which `unframe` straightens (up to 4)
-TILT_MAX = 45
-TILT_SIDE = 240  # pixels: the long side the ink is looked at for its angle
-
-
-def _upright(gray):
-    """`gray` (ink dark on white) cropped to its ink and turned upright when its writing or frame is askew by
-    TILT_MIN..TILT_MAX degrees (a rubber stamp, a diagonal watermark), else None. The angle is the one that
-    makes the ink's rows most uneven (lines of writing and frame edges horizontal)."""
-    import numpy as np
-    from PIL import Image
-
-    a = np.asarray(gray, dtype=np.uint8)
-    ink = a < 128
-    rows, cols = np.nonzero(ink.any(axis=1))[0], np.nonzero(ink.any(axis=0))[0]
-    if rows.size < 8 or cols.size < 8:
-        return None
-    pad = 8
-    r0, r1 = max(0, rows[0] - pad), min(a.shape[0], rows[-1] + pad + 1)
-    c0, c1 = max(0, cols[0] - pad), min(a.shape[1], cols[-1] + pad + 1)
-    crop = gray.crop((int(c0), int(r0), int(c1), int(r1)))
-    f = max(1, int(np.ceil(max(crop.size) / TILT_SIDE)))
-    small = Image.fromarray(np.where(ink[r0:r1:f, c0:c1:f], 255, 0).astype(np.uint8), "L")
-
-    def score(angle: float) -> float:
-        profile = np.asarray(small.rotate(angle, resample=Image.NEAREST, expand=True)).sum(axis=1, dtype=np.float64)
-        return float(np.square(np.diff(profile)).sum())
-
-    scores = {d: score(d) for d in range(-TILT_MAX, TILT_MAX + 1, 3)}
-    best = max(scores, key=scores.get)
-    for d in (best - 2, best - 1, best + 1, best + 2):
-        if abs(d) <= TILT_MAX:
-            scores[d] = score(d)
-    best = max(scores, key=scores.get)
-    if abs(best) < TILT_MIN or scores[best] < 1.15 * scores[0]:
-        return None
-    return crop.rotate(best, resample=Image.BICUBIC, expand=True, fillcolor=255)
-
-
+HOLLOW_PIXELS = 3_000_000  # an image up to this is looked at for hollow letters (`shapes.filled`)
 ASKEW_MANY = "askew"  # `_region_images`: more stamp-sized blobs askew than are read (not read completely)
 
 
@@ -760,7 +609,7 @@ def _pale(gray):
         return None
     band = (a >= PALE_DARK) & (a < mode - LIGHT_INK)
     dark = a < PALE_DARK
-    near = _grown(dark, 2)
+    near = shapes.grown(dark, 2)
     layer = band & ~near
     if layer.sum() < max(300, 0.0005 * a.size) or _scattered(layer):
         return None
@@ -812,13 +661,13 @@ def unframe(gray, parts: bool = False):
     hist = np.bincount(a.ravel(), minlength=256)
     mode = int(hist.argmax())
     ink = a < max(mode - 70, mode // 2)
-    angle = _skew(ink)
+    angle = shapes.skew(ink)
     if abs(angle) >= 0.3:  # a scan's skew: straighten, or frames stay steps of short runs
         straight = Image.fromarray((ink * 255).astype(np.uint8), "L").rotate(angle, resample=Image.NEAREST,
                                                                              expand=True, fillcolor=0)
         ink = np.asarray(straight) > 127
     h, w = ink.shape
-    lines = long_runs(ink, max(60, w // 10)) | long_runs(ink.T, max(60, h // 10)).T
+    lines = shapes.long_runs(ink, max(60, w // 10)) | shapes.long_runs(ink.T, max(60, h // 10)).T
     # a frame's stroke is a few pixels thick: widen what was found by one pixel each way
     grown = lines.copy()
     grown[1:, :] |= lines[:-1, :]
@@ -829,51 +678,7 @@ def unframe(gray, parts: bool = False):
     return (out, ink, lines) if parts else out
 
 
-def _skew(ink) -> float:
-    """The angle (degrees, -4..4) that makes the ink's rows most even: text lines and frames horizontal."""
-    import numpy as np
-    from PIL import Image
 
-    h, w = ink.shape
-    step = max(1, int(max(h, w) / 800))
-    small = Image.fromarray((ink[::step, ::step] * 255).astype(np.uint8), "L")
-    if not np.asarray(small).any():
-        return 0.0
-    best, best_score = 0.0, -1.0
-    for tenth in range(-40, 41, 5):
-        rows = np.asarray(small.rotate(tenth / 10, resample=Image.NEAREST, expand=True)).sum(axis=1, dtype=np.float64)
-        score = float(np.square(np.diff(rows)).sum())
-        if score > best_score:
-            best, best_score = tenth / 10, score
-    for tenth in (best * 10 - 2, best * 10 - 1, best * 10 + 1, best * 10 + 2):
-        rows = np.asarray(small.rotate(tenth / 10, resample=Image.NEAREST, expand=True)).sum(axis=1, dtype=np.float64)
-        score = float(np.square(np.diff(rows)).sum())
-        if score > best_score:
-            best, best_score = tenth / 10, score
-    return best
-
-
-def long_runs(b, length: int):
-    """Mask of the runs of True along each row of `b` at least `length` long."""
-    import numpy as np
-
-    out = np.zeros_like(b, dtype=bool)
-    rows = np.flatnonzero(np.count_nonzero(b, axis=1) >= length)  # only a row with that much ink can hold one
-    if rows.size == 0:
-        return out
-    w = b.shape[1]
-    padded = np.zeros((rows.size, w + 2), dtype=np.int8)
-    padded[:, 1:-1] = b[rows]
-    d = np.diff(padded, axis=1)
-    starts = np.argwhere(d == 1)
-    ends = np.argwhere(d == -1)
-    long = (ends[:, 1] - starts[:, 1]) >= length
-    for (r, s0), (_, e0) in zip(starts[long], ends[long]):
-        out[rows[r], s0:e0] = True
-    return out
-
-
-# --- PDF pages ----------------------------------------------------------------------------------------------
 
 
 def pdf_page(page, text, deadline: float, seen: dict | None = None) -> tuple[list[Line], list[Reason]]:
@@ -1016,7 +821,7 @@ def _unaccounted(page, text, ink=None) -> list[tuple[float, float, float, float]
     if (ink & ~known).sum() < 8:
         return []  # most pages: nothing beyond the text and the pictures
     # rules, frames and fills left out on the whole page first: once the text is masked, a table's rules are short
-    runs = (long_runs(ink, UNACCOUNTED_RUN) | long_runs(ink.T, UNACCOUNTED_RUN).T) & ~known
+    runs = (shapes.long_runs(ink, UNACCOUNTED_RUN) | shapes.long_runs(ink.T, UNACCOUNTED_RUN).T) & ~known
     ink &= ~runs & ~known
     k = UNACCOUNTED_CELL
     gr, gc = -(-rows // k), -(-cols // k)
@@ -1176,7 +981,7 @@ def _pens_filled(page, text, box, dpi: float):
     """The region `box` rendered with the hollow glyph-like paths in it (`pdftext.pen_drawn`) filled in their
     pen's colour, even-odd as a font fills its glyphs, and the pen lifted: the letters a person makes out in
     hollow lettering, solid. Tesseract reads hollow letters poorly, and a thick pen closes a serif's hairline
-    (`_filled` cannot fill it then). The paths are restored after (the page is read on). None: none there."""
+    (`shapes.filled` cannot fill it then). The paths are restored after (the page is read on). None: none there."""
     import ctypes
 
     import pypdfium2.raw as raw

@@ -13,24 +13,24 @@ what this gives (`ocr._askew_placed`).
 
 from __future__ import annotations
 
-from gateway.inspect import ocr
+from gateway.inspect import shapes
 
 BLOB_CELL = 10  # pixels of a whole page gathered into one cell to find its blobs of ink (`askew`)
 BLOB_JOIN = 2  # cells: ink this close is one blob (a stamp's letters and frame; a paragraph's lines)
 BLOB_INCHES = ((0.5, 4.5), (0.3, 4.5))  # a stamp's width and height: a blob outside these is not read apart
-BLOB_LOOKED = 200  # stamp-sized blobs looked at for a tilt per page (`ocr._upright`: a few ms each)
+BLOB_LOOKED = 200  # stamp-sized blobs looked at for a tilt per page (`shapes.upright`: a few ms each)
 BLOB_MAX = 12  # blobs askew read per page; more (a page turned as a whole, a crafted page) is not read in full
 
 
 def askew(img, dpi: float):
     """([(upright image, (x, y) of its crop in `img`'s pixels)], whether there were more than could be read):
     each stamp-sized blob of ink on a whole page (a framed stamp, a line of large letters) whose writing or
-    frame is askew by TILT_MIN..TILT_MAX degrees (ocr.py), cut out (only its own ink) and turned upright. A
+    frame is askew by TILT_MIN..TILT_MAX degrees (shapes.py), cut out (only its own ink) and turned upright. A
     whole page is only straightened up to 4 degrees (a scan's skew): a black or grey rubber stamp at 20 degrees
-    was read as nothing. The page's text lines are level: `ocr._upright` finds no tilt in them and they cost no
+    was read as nothing. The page's text lines are level: `shapes.upright` finds no tilt in them and they cost no
     reading.
     A blob, or a row of blobs of a stamp's height (`_word_groups`), of hollow letters is also read filled
-    (`_filled`), upright or not. More than BLOB_LOOKED stamp-sized blobs, or BLOB_MAX read apart: the page is
+    (`shapes.filled`), upright or not. More than BLOB_LOOKED stamp-sized blobs, or BLOB_MAX read apart: the page is
     not read completely (True). A stamp printed over a table's rules is one blob with the table: it is looked
     for again with the page's long rules taken away (`_without_rules`), among the blobs whose strokes crossed
     a rule."""
@@ -78,12 +78,12 @@ def _framed_stamps(gray, dpi: float, ink=None):
     sw, sh = small.size
     length = int(FRAME_EDGE * dpi / step)
     (_, wmax), (hmin, hmax) = BLOB_INCHES
-    lo, hi = ocr.TILT_MIN, ocr.TILT_MAX
+    lo, hi = shapes.TILT_MIN, shapes.TILT_MAX
     angles = list(range(-hi, -lo + 1, FRAME_STEP)) + list(range(lo, hi + 1, FRAME_STEP))
     found = []  # (score, angle, centre x, centre y, width, height): page pixels
     for angle in angles:
         rot = np.asarray(small.rotate(angle, resample=Image.NEAREST, expand=True)) > 0
-        runs = ocr.long_runs(rot, length)
+        runs = shapes.long_runs(rot, length)
         rows = np.flatnonzero(runs.any(axis=1))
         if rows.size < 2:
             continue
@@ -139,7 +139,7 @@ def _framed_stamps(gray, dpi: float, ink=None):
         out.append((crop, at))
         r = max(2, round(dpi / 60))
         for k in (r, r - 1):
-            bold = ocr._grown(~ocr._grown(~ink, k), k)
+            bold = shapes.grown(~shapes.grown(~ink, k), k)
             out.append((Image.fromarray(np.where(bold, 0, 255).astype(np.uint8), "L"), at))
         out += [(grey, at) for grey in _grey_layers(crop)]
     return out, len(kept) > BLOB_MAX
@@ -164,7 +164,7 @@ def _grey_layers(gray) -> list:
     black, grey = int(hist[: GREY_BAND[0]].sum()), int(hist[GREY_BAND[1]: max(GREY_BAND[1], paper - 60)].sum())
     if min(black, grey) < 0.02 * a.size:
         return []
-    black = ocr._grown(a < GREY_BAND[0], 2)
+    black = shapes.grown(a < GREY_BAND[0], 2)
     layer = (a >= GREY_BAND[1]) & (a < paper - 60) & ~black
     mended = _squared(~_squared(~layer, 2), 2)
     mended |= ~_squared(~_squared(mended, GREY_MEND), GREY_MEND) & black
@@ -172,7 +172,7 @@ def _grey_layers(gray) -> list:
 
 
 def _squared(mask, k: int):
-    """`mask` grown by `k` pixels every way, diagonals included (a square, not `ocr._grown`'s diamond: a gap
+    """`mask` grown by `k` pixels every way, diagonals included (a square, not `shapes.grown`'s diamond: a gap
     closed with it is closed to its corners)."""
     out = mask.copy()
     for axis in (0, 1):
@@ -206,25 +206,25 @@ def _without_rules(gray, dpi: float, ink=None):
     ink = np.asarray(gray) < 128 if ink is None else ink
     h, w = ink.shape
     length = int(RULE_INCHES * dpi)
-    angle = ocr._skew(ink)
+    angle = shapes.skew(ink)
     # most pages have no rule: a look at every few pixels (as `_skew` looks) says so for a few ms
     step = max(1, int(max(h, w) / 800))
     small = np.asarray(Image.fromarray(ink[::step, ::step]).rotate(angle, resample=Image.NEAREST, expand=True)) > 0
-    if not (ocr.long_runs(small, length // step - 2).any() or ocr.long_runs(small.T, length // step - 2).any()):
+    if not (shapes.long_runs(small, length // step - 2).any() or shapes.long_runs(small.T, length // step - 2).any()):
         return None
     if abs(angle) >= 0.3:
         level = np.asarray(Image.fromarray(ink).rotate(angle, resample=Image.NEAREST, expand=True)) > 0
-        found = ocr.long_runs(level, length) | ocr.long_runs(level.T, length).T
+        found = shapes.long_runs(level, length) | shapes.long_runs(level.T, length).T
         if not found.any():
             return None
         back = Image.fromarray(found).rotate(-angle, resample=Image.NEAREST, expand=True)
         x0, y0 = (back.size[0] - w) // 2, (back.size[1] - h) // 2
         rules = np.asarray(back.crop((x0, y0, x0 + w, y0 + h))) > 0
     else:
-        rules = ocr.long_runs(ink, length) | ocr.long_runs(ink.T, length).T
+        rules = shapes.long_runs(ink, length) | shapes.long_runs(ink.T, length).T
         if not rules.any():
             return None
-    rules = ocr._grown(rules, 2) & ink  # the rule's soft edges, and the rounding of turning it back
+    rules = shapes.grown(rules, 2) & ink  # the rule's soft edges, and the rounding of turning it back
     clean = ink & ~rules
     # a stroke crossing a rule has ink beyond the rule on both sides, within the rule's width
     reach = max(4, int(dpi / 25))
@@ -259,7 +259,7 @@ def _stamp_blobs(gray, dpi: float, crossed=None):
     k = BLOB_CELL
     # a cell holds ink when any of its pixels is dark (PIL's table and reduction: a tenth of numpy's cost)
     cells = np.asarray(gray.point([255] * 128 + [0] * 128).reduce(k)) > 0
-    labels = _labelled(ocr._grown(cells, BLOB_JOIN))
+    labels = _labelled(shapes.grown(cells, BLOB_JOIN))
     count = int(labels.max()) + 1
     if count <= 1:
         return [], False
@@ -300,10 +300,10 @@ def _stamp_blobs(gray, dpi: float, crossed=None):
         r0, r1 = min(top[m] for m in members), max(bottom[m] for m in members)
         c0, c1 = min(left[m] for m in members), max(right[m] for m in members)
         blob = cut(members, r0, r1, c0, c1)
-        turned = ocr._upright(blob) if len(members) == 1 else None
+        turned = shapes.upright(blob) if len(members) == 1 else None
         # hollow letters (a stamp's outlined word, a thick pen's): filled, upright or not. On a whole page
-        # nothing else fills them (the page is too large for `_filled`), and Tesseract reads them as nothing
-        readings = [i for i in (turned, ocr._filled(blob if turned is None else turned, thick=True, thin=False))
+        # nothing else fills them (the page is too large for `shapes.filled`), and Tesseract reads them as nothing
+        readings = [i for i in (turned, shapes.filled(blob if turned is None else turned, thick=True, thin=False))
                     if i is not None]
         if not readings:
             continue
