@@ -5,7 +5,8 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHES = ("bench_hsm", "bench_signing", "bench_validation", "bench_large", "bench_smtp", "bench_folder", "bench_containers", "bench_secrecy", "bench_memory")
+BENCHES = ("bench_hsm", "bench_signing", "bench_validation", "bench_large", "bench_smtp", "bench_folder", "bench_containers", "bench_secrecy", "bench_memory",
+           "bench_office", "bench_stamps")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -121,3 +121,13 @@ def test_bench_office(bench_out):
         assert res[label]["gateway_s"] > 0 and res[label]["unzip_s"] > 0 and res[label]["reader_s"] > 0
         assert res[label]["signable"] == "cades" and res[label]["incomplete"] == []
     assert res["docx"]["python_docx_s"] > 0
+
+
+def test_bench_stamps(bench_out):
+    """One marked and one plain page of each class of stamps drawn out of their usual shape: counted, and the
+    plain ones stay signable (the full grids are issue 13's figures)."""
+    data = run_bench("bench_stamps", bench_out, "--workers", "1", timeout=300)
+    classes = data["classes"]
+    assert set(classes) == {"over-text", "over-table", "hollow-vector", "hollow-scanned"}
+    for cls in classes.values():
+        assert sum(cls["marked"].values()) == 1 and cls["plain"] == {"signable": 1}

@@ -11,68 +11,21 @@ control drawn the same way that must stay signable:
 from __future__ import annotations
 
 import math
-import unicodedata
 from pathlib import Path
 
 import pytest
 
+from bench.stamp_variants import BODY, FONT
+from bench.stamp_variants import DEJAVU_BOLD as FONTB
+from bench.stamp_variants import outline_ops as _outline_ops
 from gateway.inspect import marks
 from gateway.model import Channel, Document
-
-FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
-FONTB = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
-BODY = [
-    "ỦY BAN NHÂN DÂN TỈNH",
-    "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM",
-    "Độc lập - Tự do - Hạnh phúc",
-    "Số: 123/UBND-VP",
-    "Kính gửi: Các sở, ban, ngành tỉnh.",
-    "Ủy ban nhân dân tỉnh đề nghị các cơ quan, đơn vị triển khai thực hiện",
-    "các nhiệm vụ trọng tâm theo kế hoạch đã được phê duyệt.",
-]
-
 
 @pytest.fixture(scope="module")
 def settings(tmp_path_factory):
     from gateway.settings import load_settings
 
     return load_settings(var_dir=tmp_path_factory.mktemp("var"))
-
-
-def _outline_ops(text: str, size: float, x: float = 0.0, y: float = 0.0, font: str = FONTB) -> str:
-    """PDF path operators (no painting operator) of `text`'s glyph outlines in `font` (DejaVu Sans Bold)."""
-    from fontTools.pens.basePen import BasePen
-    from fontTools.ttLib import TTFont
-
-    ft = TTFont(font)
-    cmap, glyphs, k = ft.getBestCmap(), ft.getGlyphSet(), size / ft["head"].unitsPerEm
-    ops: list[str] = []
-    dx = [0.0]
-
-    class Pen(BasePen):
-        def at(self, p):
-            return f"{x + p[0] * k + dx[0]:.2f} {y + p[1] * k:.2f}"
-
-        def _moveTo(self, p):
-            ops.append(self.at(p) + " m")
-
-        def _lineTo(self, p):
-            ops.append(self.at(p) + " l")
-
-        def _curveToOne(self, a, b, c):
-            ops.append(f"{self.at(a)} {self.at(b)} {self.at(c)} c")
-
-        def _closePath(self):
-            ops.append("h")
-
-    for ch in unicodedata.normalize("NFC", text):
-        name = cmap.get(ord(ch))
-        if name is None:
-            dx[0] += size * 0.5
-            continue
-        glyphs[name].draw(Pen(glyphs))
-        dx[0] += glyphs[name].width * k
-    return "\n".join(ops)
 
 
 def _stamp_picture(text: str, rgb=(200, 0, 0)):

@@ -12,12 +12,15 @@ from pathlib import Path
 
 import pytest
 
+from bench.stamp_variants import DEJAVU_BOLD, SERIF_BOLD
+from bench.stamp_variants import askew_scan as _askew_scan
+from bench.stamp_variants import hollow as _hollow
+from bench.stamp_variants import noisy as _noisy
+from bench.stamp_variants import outline_ops as _outline_ops
+from bench.stamp_variants import stamp_picture as _stamp_picture
+from bench.stamp_variants import text_page as _text_page
 from gateway.inspect import marks
 from gateway.model import Channel, Document
-from test_hard_ocr_ink import BODY, FONT, _outline_ops
-
-DEJAVU_BOLD = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
-SERIF_BOLD = "/usr/share/fonts/truetype/liberation2/LiberationSerif-Bold.ttf"
 
 
 @pytest.fixture(scope="module")
@@ -39,42 +42,7 @@ def _level(facts):
     return None if level is None else level.value
 
 
-def _text_page(path: Path, draw) -> Path:
-    """A text page (Vietnamese body in DejaVu Sans) on which `draw(canvas)` adds the word under test."""
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.ttfonts import TTFont
-    from reportlab.pdfgen import canvas
-
-    try:
-        pdfmetrics.getFont("SHP-DV")
-    except KeyError:
-        pdfmetrics.registerFont(TTFont("SHP-DV", FONT))
-    c = canvas.Canvas(str(path), pagesize=(595, 842))
-    y = 600
-    for line in BODY:
-        c.setFont("SHP-DV", 12)
-        c.drawString(70, y, line)
-        y -= 22
-    draw(c)
-    c.showPage()
-    c.save()
-    return path
-
-
 # --- 1. a stamp picture squashed or stretched ---------------------------------------------------------------
-
-
-def _stamp_picture(text: str, font: str, rgb=(0, 0, 0), frame: bool = True):
-    from PIL import Image, ImageDraw, ImageFont
-
-    f = ImageFont.truetype(font, 64)
-    l, t, r, b = f.getbbox(text)
-    im = Image.new("RGB", (r - l + 42, b - t + 42), "white")
-    d = ImageDraw.Draw(im)
-    d.text((21 - l, 21 - t), text, font=f, fill=rgb)
-    if frame:
-        d.rectangle([2, 2, im.size[0] - 3, im.size[1] - 3], outline=rgb, width=4)
-    return im
 
 
 def _squashed(path: Path, word: str, font: str, stretch: float, rgb=(0, 0, 0)) -> Path:
@@ -116,11 +84,6 @@ def test_a_plain_word_squashed_the_same_way_is_not_blocked(word, font, stretch, 
 
 
 # --- 2. hollow letters drawn with a thick pen ---------------------------------------------------------------
-
-
-def _hollow(path: Path, word: str, font: str, size: float, pen: float) -> Path:
-    ops = _outline_ops(word, size, 70, 700, font=font)
-    return _text_page(path, lambda c: c._code.append(f"q 0 0 0 RG {pen} w 1 j " + ops + " S Q"))
 
 
 HOLLOW = [("MẬT", DEJAVU_BOLD, 72, 4), ("TỐI MẬT", SERIF_BOLD, 80, 5), ("MẬT", SERIF_BOLD, 96, 6)]
@@ -230,37 +193,6 @@ def test_plain_hollow_lettering_on_a_scanned_page_is_not_blocked(word, font, siz
 # --- 3. a black or grey stamp askew on a whole scanned page -------------------------------------------------
 
 
-def _askew_scan(path: Path, word: str, font: str, angle: float, rgb, table: bool = False,
-                stamps: list | None = None, at: tuple[int, int] = (700, 160)) -> Path:
-    """A page scanned at 150 dpi (a PDF of one picture, no text layer) with a boxed stamp of `word` in `rgb`
-    turned `angle` degrees, its top left `at` (pixels; the body text starts at y 700); `table`: the stamp
-    stands on a ruled table; `stamps`: more stamps, (word, angle, (x, y)) each."""
-    from PIL import Image, ImageChops, ImageDraw, ImageFont
-    from reportlab.lib.utils import ImageReader
-    from reportlab.pdfgen import canvas
-
-    f = ImageFont.truetype(FONT, 30)
-    page = Image.new("RGB", (1240, 1754), "white")
-    d = ImageDraw.Draw(page)
-    for i, line in enumerate(BODY):
-        d.text((140, 700 + 56 * i), line, font=f, fill=(0, 0, 0))
-    if table:  # rules every 90 px across the stamp's corner: the stamp touches them
-        for y in range(100, 500, 90):
-            d.line([(600, y), (1180, y)], fill=(0, 0, 0), width=3)
-        for x in (600, 890, 1180):
-            d.line([(x, 100), (x, 460)], fill=(0, 0, 0), width=3)
-    for w, a, (x, y) in [(word, angle, at)] + (stamps or []):
-        stamp = _stamp_picture(w, font, rgb).rotate(a, expand=True, resample=Image.BICUBIC,
-                                                    fillcolor=(255, 255, 255))
-        box = (x, y, x + stamp.size[0], y + stamp.size[1])
-        page.paste(ImageChops.darker(page.crop(box), stamp), box)  # printed over what is there
-    c = canvas.Canvas(str(path), pagesize=(595, 842))
-    c.drawImage(ImageReader(page), 0, 0, 595, 842)
-    c.showPage()
-    c.save()
-    return path
-
-
 ASKEW = [("MẬT", DEJAVU_BOLD, 20, (0, 0, 0)), ("TỐI MẬT", SERIF_BOLD, -30, (0, 0, 0)),
          ("MẬT", SERIF_BOLD, 35, (110, 110, 110)), ("TUYỆT MẬT", DEJAVU_BOLD, 25, (60, 60, 60))]
 
@@ -292,14 +224,6 @@ def test_a_stamp_askew_on_a_scanned_image_document(word, tmp_path, settings):
         assert not facts.secrecy and not facts.incomplete, (facts.secrecy, facts.incomplete)
     else:
         assert _level(facts) == word, (facts.secrecy, facts.incomplete)
-
-
-def _noisy(pdf: Path, out: Path, dpi: int) -> Path:
-    """`pdf` scanned again as a scanner would (1-3 degrees of skew, noise, grey; bench/secrecy_corpus.scan)."""
-    from bench import secrecy_corpus
-
-    secrecy_corpus.scan(pdf, out, "pdf", seed=dpi, dpi=dpi)
-    return out
 
 
 @pytest.mark.parametrize("word,angle,rgb,dpi", [("MẬT", 18, (0, 0, 0), 200), ("TỐI MẬT", -25, (100, 100, 100), 300),
