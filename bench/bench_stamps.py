@@ -39,7 +39,8 @@ def _grids():
         itertools.product(words, fonts, angles, greys, (200, 300)))
     hollow = lambda words, sizes: list(itertools.product(words, fonts, sizes, (3.5, 5, 8)))  # noqa: E731
     return {
-        "over-text": ("askew", over_text(MARKS), over_text(("THÔNG BÁO", "HỎA TỐC", "ĐÃ DUYỆT", "BẢN SAO"))),
+        "over-text": ("askew", over_text(MARKS),
+                      over_text(("THÔNG BÁO", "HỎA TỐC", "ĐÃ DUYỆT", "BẢN SAO"))),
         "over-table": ("table", over_table(MARKS, (0, 100), (15, -25, 35)),
                        over_table(("ĐÃ DUYỆT", "BÁO CÁO", "THÔNG BÁO", "BẢN SAO"), (0,), (15, -25))),
         "hollow-vector": ("hollow", hollow(MARKS, (48, 72, 110)), hollow(("THÔNG BÁO",), (48, 72, 110))),
@@ -142,7 +143,8 @@ def main(argv: list[str] | None = None) -> int:
         rows.append((cls, sum(m.values()), m.get("at level", 0), m.get("lower level", 0), m.get("refused", 0),
                      m.get("missed", 0), sum(pl.values()), pl.get("signable", 0), pl.get("refused", 0),
                      pl.get("blocked", 0), round(times[len(times) // 2], 2)))
-    print_table("Stamps drawn out of their usual shape (marked: 'MẬT' / 'TỐI MẬT'; plain: other words, drawn the same)",
+    print_table("Stamps drawn out of their usual shape (marked: 'MẬT' / 'TỐI MẬT'; plain: other words, "
+                "drawn the same)",
                 ("class", "marked", "at level", "lower", "refused", "MISSED", "plain", "signable", "refused",
                  "BLOCKED", "s/page p50"), rows)
     if odd:

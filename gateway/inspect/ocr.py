@@ -24,8 +24,9 @@ or watermark under the text: `_pale`) is read as a layer of its own, like red in
 shapes (hollow, stroked letters) are read filled too (`shapes.filled`; a thick pen's, up to
 shapes.THICK_STROKE, filled and thinned); a stamp-sized region, red ink and the pale layer are read turned
 upright too when askew by 6-45 degrees (`shapes.upright`, the angle from the ink); on a whole page (a scan, an
-image document) each stamp-sized blob of ink askew so is cut out and read upright (stamps.py); the one line of large letters of a stamp-sized region is
-read with its letters at a capital's width too, as one block (`_reproportioned`: a stamp picture squashed or stretched).
+image document) each stamp-sized blob of ink askew so is cut out and read upright (stamps.py); the one line of
+large letters of a stamp-sized region is read with its letters at a capital's width too, as one block
+(`_reproportioned`: a stamp picture squashed or stretched).
 Each recognised line becomes a `Line` with where="ocr:pageN" (or "ocr:image"), its box in page points;
 a line read from a small image or outline group on a text page is marked `framed` (it is a stamp).
 
