@@ -73,10 +73,12 @@ def _judge(job: tuple) -> tuple[str, str, str, float, str]:
     from gateway.settings import load_settings
     from gateway.validation import Validator
 
-    cls, kind, marked, case = job
+    cls, kind, marked, case, var = job
     settings = _SETTINGS.get("s")
-    if settings is None:
-        settings = _SETTINGS["s"] = load_settings(var_dir=Path(tempfile.mkdtemp(prefix="stamps-var-")))
+    if settings is None:  # one per process, its var under the bench's output (removed at the end)
+        var = Path(var) / f"var-stamps-{os.getpid()}"
+        var.mkdir(parents=True, exist_ok=True)
+        settings = _SETTINGS["s"] = load_settings(var_dir=var)
         _SETTINGS["v"] = Validator(settings)
     with tempfile.TemporaryDirectory(prefix="stamps-") as d:
         path = _page(kind, case, Path(d))
@@ -117,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
         kind, marked, plain = grids[cls]
         if args.smoke:
             marked, plain = marked[:1], plain[:1]
-        jobs += [(cls, kind, True, case) for case in marked] + [(cls, kind, False, case) for case in plain]
+        jobs += [(cls, kind, side, case, str(args.out)) for side, cases in ((True, marked), (False, plain))
+                 for case in cases]
     t0 = time.perf_counter()
     if args.workers > 1 and len(jobs) > 1:
         import multiprocessing as mp
@@ -127,10 +130,14 @@ def main(argv: list[str] | None = None) -> int:
     else:
         results = [_judge(j) for j in jobs]
     wall = time.perf_counter() - t0
+    import shutil
+
+    for var in Path(args.out).glob("var-stamps-*"):  # the readers' own settings: nothing kept
+        shutil.rmtree(var, ignore_errors=True)
     counts: dict = {}
     seconds: dict = {}
     odd = []  # every page not read at its level / not signable: what to look at next
-    for (cls, _, _, case), (_, side, outcome, dt, found) in zip(jobs, results):
+    for (cls, _, _, case, _), (_, side, outcome, dt, found) in zip(jobs, results):
         if outcome not in ("at level", "signable"):
             odd.append((cls, side, outcome, case[0], Path(case[1]).stem, *case[2:], found))
         counts.setdefault((cls, side), {}).setdefault(outcome, 0)
