@@ -95,6 +95,24 @@ def grown(mask, steps: int):
     return near
 
 
+def squared(mask, k: int):
+    """`mask` grown by `k` pixels every way, diagonals included (a square, not `shapes.grown`'s diamond: a gap
+    closed with it is closed to its corners)."""
+    out = mask.copy()
+    for axis in (0, 1):
+        grown = out.copy()
+        n = out.shape[axis]
+        for d in range(1, min(k, n - 1) + 1):
+            if axis == 0:
+                grown[d:] |= out[:-d]
+                grown[:-d] |= out[d:]
+            else:
+                grown[:, d:] |= out[:, :-d]
+                grown[:, :-d] |= out[:, d:]
+        out = grown
+    return out
+
+
 def reconstruct(seed, allowed, rounds: int = 64):
     """The pixels of `allowed` connected (4-connected) to `seed`: whole runs along rows, then columns, taken
     while they touch what is reached, until nothing changes."""

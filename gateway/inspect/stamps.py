@@ -166,27 +166,10 @@ def _grey_layers(gray) -> list:
         return []
     black = shapes.grown(a < GREY_BAND[0], 2)
     layer = (a >= GREY_BAND[1]) & (a < paper - 60) & ~black
-    mended = _squared(~_squared(~layer, 2), 2)
-    mended |= ~_squared(~_squared(mended, GREY_MEND), GREY_MEND) & black
+    mended = shapes.squared(~shapes.squared(~layer, 2), 2)
+    mended |= ~shapes.squared(~shapes.squared(mended, GREY_MEND), GREY_MEND) & black
     return [Image.fromarray(np.where(m, 0, 255).astype(np.uint8), "L") for m in (layer, mended)]
 
-
-def _squared(mask, k: int):
-    """`mask` grown by `k` pixels every way, diagonals included (a square, not `shapes.grown`'s diamond: a gap
-    closed with it is closed to its corners)."""
-    out = mask.copy()
-    for axis in (0, 1):
-        grown = out.copy()
-        n = out.shape[axis]
-        for d in range(1, min(k, n - 1) + 1):
-            if axis == 0:
-                grown[d:] |= out[:-d]
-                grown[:-d] |= out[d:]
-            else:
-                grown[:, d:] |= out[:, :-d]
-                grown[:, :-d] |= out[:, d:]
-        out = grown
-    return out
 
 
 GREY_MEND = 7  # pixels (at 300 dpi): half the widest black stroke across a grey stamp's that is read through
