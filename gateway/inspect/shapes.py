@@ -8,6 +8,8 @@ from __future__ import annotations
 
 HOLLOW_STROKE = 14  # pixels: an outline drawn with a pen this thin or thinner (0.7 pt at 300 dpi is 3, 3 pt 12)
 THICK_STROKE = 40  # pixels: up to this an outline may still be a thick pen's (4-9 pt at 300 dpi: 17-38)
+SLIT_STROKE = 120  # pixels: runs up to this on a whole page's blob may be a thick pen's letters nearly closed (an
+# 8 pt pen on a 48-72 pt word measures the letters' own widths, 50-90 px): their slits are filled (_slits_closed)
 THICK_HUGGED = 0.4  # share of a thick pen's ink lying along a shape it encloses: hollow sans letters 0.67-1, serif
 # ones 0.4-0.6 (the pen closes a serif's hairline); solid bold letters only around their counters (an M, T, I, C has
 # none: "MẬT" 0.2; "THÔNG BÁO" 0.46 and all-counter words "BỘ", "BÁO CÁO" 0.75-0.9 are filled, harmlessly: one
@@ -19,7 +21,8 @@ def filled(gray, thick: bool = False, thin: bool = True):
     (stroked, unfilled) letters: what lies one outline in from the outside is filled, a letter's counter (two
     outlines in: the hole of an O) stays white. None when the ink is not thin outlines enclosing anything.
     `thick`: a thick pen's outlines too; thin=False: only those (a whole page's blobs: Tesseract reads thin
-    outlines as they are, and looking costs tens of ms a blob)."""
+    outlines as they are, and looking costs tens of ms a blob), and then also a pen so thick that it left only
+    slits inside the letters."""
     import numpy as np
     from PIL import Image
 
@@ -34,7 +37,10 @@ def filled(gray, thick: bool = False, thin: bool = True):
     d = np.diff(flat, axis=1)
     runs = np.nonzero(d.ravel() == -1)[0] - np.nonzero(d.ravel() == 1)[0]
     pen = int(np.median(runs)) if runs.size else 0
-    if not (1 if thin else HOLLOW_STROKE + 1) <= pen <= (THICK_STROKE if thick else HOLLOW_STROKE):
+    # a whole page's blob drawn with a pen so thick that it nearly closes the letters (8 pt on a 48 pt word):
+    # what it encloses are slits along each letter, and the runs measured are the letters' own widths
+    slits = not thin and thick and THICK_STROKE < pen <= SLIT_STROKE
+    if not slits and not (1 if thin else HOLLOW_STROKE + 1) <= pen <= (THICK_STROKE if thick else HOLLOW_STROKE):
         return None
     # a thick pen's outline (looked for on stamp-sized regions only) is as wide as a bold letter's stem: told
     # apart below
@@ -44,7 +50,9 @@ def filled(gray, thick: bool = False, thin: bool = True):
     across = ink[k:-k, :] & ink[:-2 * k, :] & ink[2 * k:, :]
     inside = int((across[:, k:-k] & ink[k:-k, :-2 * k] & ink[k:-k, 2 * k:]).sum())
     if inside > (0.25 if thick else 0.05) * total:
-        return None
+        if thin or not thick:
+            return None
+        slits = True
     # a large image is looked at halved, a pixel inked where any of its four is (an outline stays closed)
     f = 2 if ink.size > 400_000 else 1
     work = ink
@@ -57,6 +65,8 @@ def filled(gray, thick: bool = False, thin: bool = True):
     seed[0, :] = seed[-1, :] = seed[:, 0] = seed[:, -1] = True
     outside = reconstruct(seed, white)
     enclosed = white & ~outside
+    if slits:
+        return _slits_closed(ink, enclosed[1:-1, 1:-1], f, pen, int(total))
     if thick:
         # a thick pen leaves less paper inside than it inks; hollow letters are told from solid bold ones
         # by their ink: nearly all of it lies along paper it encloses (a solid M or T encloses none)
@@ -79,6 +89,27 @@ def filled(gray, thick: bool = False, thin: bool = True):
     solid = ink | body
     if thick:  # filled, a thick pen's letters are a pen wider than the font's and run into each other: thinned
         solid = ~grown(~solid, pen // 3)
+    return Image.fromarray(np.where(solid, 0, 255).astype(np.uint8), "L")
+
+
+SLITS = 0.005  # of the ink: less paper enclosed than this is a solid word's specks, not a thick pen's slits
+
+
+def _slits_closed(ink, enclosed, f: int, pen: int, total: int):
+    """A thick pen's nearly closed letters (`shapes.filled` on a whole page's blob) as a person sees them: the
+    slits it left inside filled, then thinned by a quarter of the pen so that the letters stand apart again.
+    None when the blob encloses next to nothing (solid letters) or a lot (a counter-rich bold word, read as it
+    is)."""
+    import numpy as np
+    from PIL import Image
+
+    n = int(enclosed.sum())
+    if not SLITS * total <= n < 0.1 * total:
+        return None
+    if f == 2:
+        enclosed = np.pad(enclosed.repeat(2, axis=0).repeat(2, axis=1),
+                          ((0, ink.shape[0] - 2 * enclosed.shape[0]), (0, ink.shape[1] - 2 * enclosed.shape[1])))
+    solid = ~grown(~(ink | enclosed), max(1, pen // 4))
     return Image.fromarray(np.where(solid, 0, 255).astype(np.uint8), "L")
 
 

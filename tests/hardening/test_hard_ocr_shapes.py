@@ -172,7 +172,10 @@ def test_reading_hollow_lettering_filled_leaves_the_page_as_it_was(tmp_path):
 # stamp's height (a large word's letters stand apart), is filled when hollow and read as a block too.
 HOLLOW_SCANNED = [("MẬT", DEJAVU_BOLD, 96, 3.5, 200), ("TỐI MẬT", SERIF_BOLD, 72, 5, 200),
                   ("MẬT", SERIF_BOLD, 96, 3.5, 200), ("MẬT", DEJAVU_BOLD, 72, 5, 300),
-                  ("TỐI MẬT", DEJAVU_BOLD, 72, 8, 200)]
+                  ("TỐI MẬT", DEJAVU_BOLD, 72, 8, 200),
+                  # a pen so thick that the letters are nearly closed: only slits inside them are paper
+                  ("MẬT", DEJAVU_BOLD, 48, 8, 200), ("TỐI MẬT", DEJAVU_BOLD, 48, 8, 200),
+                  ("MẬT", SERIF_BOLD, 72, 8, 200)]
 
 
 @pytest.mark.parametrize("word,font,size,pen,dpi", HOLLOW_SCANNED)
@@ -183,7 +186,8 @@ def test_hollow_lettering_on_a_scanned_page_is_read(word, font, size, pen, dpi, 
 
 
 @pytest.mark.parametrize("word,font,size,pen,dpi", [("BÁO CÁO", DEJAVU_BOLD, 72, 5, 200),
-                                                    ("THÔNG BÁO", SERIF_BOLD, 72, 5, 300)])
+                                                    ("THÔNG BÁO", SERIF_BOLD, 72, 5, 300),
+                                                    ("BÁO CÁO", DEJAVU_BOLD, 48, 8, 200)])
 def test_plain_hollow_lettering_on_a_scanned_page_is_not_blocked(word, font, size, pen, dpi, tmp_path, settings):
     scan = _noisy(_hollow(tmp_path / "clean.pdf", word, font, size, pen), tmp_path / "scan.pdf", dpi)
     facts = _facts(scan, settings)
