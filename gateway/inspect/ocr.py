@@ -495,13 +495,17 @@ def _runs(flags):
     return np.nonzero(edges == -1)[0] - np.nonzero(edges == 1)[0]
 
 
-def _levels(gray):
+def _levels(gray, halved: bool = False):
     """[(image, reduction)]: `gray` at every level of the pyramid, binarised without its frames and rules (and
-    with them, when some were taken away from a small image), with a white margin."""
+    with them, when some were taken away from a small image), with a white margin. `halved`: at half size too
+    (a stamp cut out askew: see `_askew_placed`)."""
     from PIL import ImageOps
 
     out = []
-    for level, f in _pyramid(gray):
+    pyramid = list(_pyramid(gray))
+    if halved and min(gray.size) >= 2 * MIN_REDUCED_SIDE:
+        pyramid.insert(1, (gray.reduce(2), 2))
+    for level, f in pyramid:
         stripped, whole = _unframed_both(level)
         out.append((ImageOps.expand(stripped, MARGIN, fill=255), f))
         if whole is not None:
@@ -584,7 +588,9 @@ def _askew_placed(img, grainy: bool, scale: float):
     out = []
     found, more = stamps.askew(img, scale * 72.0)
     for turned, (x, y) in found:
-        levels = _levels(turned)
+        # also at half size: a stamp's letters 60-100 px high, broken by the writing it was printed over, are
+        # read by Tesseract from fewer, larger gaps' worth of pixels (a serif stamp over text was missed)
+        levels = _levels(turned, halved=True)
         # read as one block too (f as a pair): a stamp is a word or two, and Tesseract's sparse reading took
         # large letters (a thick pen's, filled) for nothing
         out += _placed(levels + [(i, (f, f)) for i, f in levels], scale, (x / scale, y / scale))
