@@ -497,19 +497,22 @@ def _runs(flags):
 
 def _levels(gray, halved: bool = False):
     """[(image, reduction)]: `gray` at every level of the pyramid, binarised without its frames and rules (and
-    with them, when some were taken away from a small image), with a white margin. `halved`: at half size too
-    (a stamp cut out askew: see `_askew_placed`)."""
+    with them, when some were taken away from a small image), with a white margin. `halved`: at half size too,
+    two ways (a stamp cut out askew: see `_askew_placed`): reduced, then binarised; and binarised at full size,
+    then reduced (its edges grey: Tesseract binarises it its own way). Each read a serif stamp the other missed."""
     from PIL import ImageOps
 
+    halved = halved and min(gray.size) >= 2 * MIN_REDUCED_SIDE
     out = []
     pyramid = list(_pyramid(gray))
-    if halved and min(gray.size) >= 2 * MIN_REDUCED_SIDE:
+    if halved:
         pyramid.insert(1, (gray.reduce(2), 2))
     for level, f in pyramid:
         stripped, whole = _unframed_both(level)
-        out.append((ImageOps.expand(stripped, MARGIN, fill=255), f))
-        if whole is not None:
-            out.append((ImageOps.expand(whole, MARGIN, fill=255), f))
+        readings = [(i, f) for i in (stripped, whole) if i is not None]
+        if halved and f == 1:
+            readings += [(i.convert("L").reduce(2), 2) for i, _ in readings]
+        out += [(ImageOps.expand(i, MARGIN, fill=255), g) for i, g in readings]
     return out
 
 

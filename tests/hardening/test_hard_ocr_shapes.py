@@ -263,7 +263,7 @@ OVER_TEXT = [("MẬT", DEJAVU_BOLD, -20, 0, 200), ("TỐI MẬT", DEJAVU_BOLD, 1
              ("TỐI MẬT", SERIF_BOLD, 10, 0, 200),  # a serif's thin bars kept with the writing taken away
              # serif stamps the writing breaks up, read at half size too (`ocr._askew_placed`)
              ("MẬT", SERIF_BOLD, 10, 100, 300), ("MẬT", SERIF_BOLD, -20, 0, 300),
-             ("TỐI MẬT", SERIF_BOLD, -20, 100, 200)]
+             ("TỐI MẬT", SERIF_BOLD, -20, 100, 200), ("MẬT", SERIF_BOLD, 10, 100, 200)]
 
 
 @pytest.mark.parametrize("word,font,angle,grey,dpi", OVER_TEXT)
