@@ -66,6 +66,14 @@ def test_text_rule(text, level):
     assert secrecy.scan_text(text, "t").level is level
 
 
+@pytest.mark.parametrize("text", [t for t, level in TEXT_CASES if level is not None]
+                         + ["M Ậ T", "T-Ố-I M.Ậ.T", "\u041c\u0410\u0422", "ＭẬＴ", "M\u200bẬ\u00adT", "Tối\nmật"])
+def test_the_cheap_test_before_costly_readings_never_misses_a_mark(text):
+    """`may_hold_mark` lets the HTML reader skip readings: False must mean that no spelling holds a mark."""
+    assert secrecy.may_hold_mark(text)
+    assert not secrecy.may_hold_mark("Công văn về việc họp giao ban") and not secrecy.may_hold_mark("KHẨN ĐỘ")
+
+
 DECLARED_CASES = [
     ("mat", MAT),
     ("MẬT", MAT),

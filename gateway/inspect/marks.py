@@ -173,6 +173,13 @@ def fold(value: str) -> str:
     return re.sub(r"[\s_\-.]+", " ", value).strip()
 
 
+def may_hold_mark(text: str) -> bool:
+    """Whether `text` could hold a secrecy mark in any spelling this module reads: its letters, folded and run
+    together (letter-spaced, hyphenated, split over lines), contain "mat". A cheap test before costly readings;
+    False means no mark, True nothing yet."""
+    return "mat" in re.sub(r"[\W_]+", "", fold(text))
+
+
 # --- findings -----------------------------------------------------------------------------------------------
 
 

@@ -39,6 +39,7 @@ import unicodedata
 from html.parser import HTMLParser
 from typing import BinaryIO
 
+from gateway.inspect import marks
 from gateway.inspect.reading import Line, Reading
 from gateway.inspect.sniff import HTML, SVG, XML, text_encoding
 from gateway.model import Reason, SignFormat
@@ -746,10 +747,12 @@ MAX_CSS_PAGES = 10000  # blocks in the other readings of generated content toget
 
 
 def _alternatives(shown: list[str], slots: list[tuple[tuple, list[str]]]) -> list[list[str]] | None:
-    """The other ways rules that may not apply let the page be drawn: in the k-th, each block that can be
-    drawn otherwise is drawn its k-th other way, beside its neighbours as the cascade winner draws them, so
-    every way of every block is read (blocks are read apart: lines never span two). None when a block can
-    be drawn too many ways or the readings would be too long."""
+    """The other ways rules that may not apply let the page be drawn, as short readings: each way of each block
+    that can be drawn otherwise, between each line its neighbours can show (marks.py reads a mark beside the
+    lines above and below it: "MẬT" over "ĐỘ" is a word, alone a mark). A neighbour is the nearest block drawn
+    with text on that side: a block with one way, or any way of a block with several, and past those that may
+    be drawn empty. Blocks are read apart: lines never span two. None when a block can be drawn too many ways
+    or the readings would be too long."""
     import bisect
     import itertools
 
@@ -757,29 +760,65 @@ def _alternatives(shown: list[str], slots: list[tuple[tuple, list[str]]]) -> lis
     by_block: dict[int, list[tuple[tuple, list[str]]]] = {}
     for place, options in slots:
         by_block.setdefault(place[0], []).append((place, options))
-    others: dict[int, list[str]] = {}
+    ways: dict[int, list[str]] = {}  # each way a block with several can be drawn, the winner first
     for block, mine in by_block.items():
-        ways = 1
+        count = 1
         for _, options in mine:
-            ways *= len(options)
-        if ways > MAX_CSS_WAYS:
+            count *= len(options)
+        if count > MAX_CSS_WAYS:
             return None
-        if ways > 1:
+        if count > 1:
             places = [(offset, order) for (_, offset, order), _ in mine]
-            others[block] = [_block_drawn(shown[block], [(o, n, t) for (o, n), t in zip(places, choice)])
-                             for choice in itertools.islice(itertools.product(*(o for _, o in mine)), 1, None)]
+            drawn = [_block_drawn(shown[block], [(o, n, t) for (o, n), t in zip(places, choice)])
+                     for choice in itertools.product(*(o for _, o in mine))]
+            ways[block] = list(dict.fromkeys(drawn))
+
+    # the blocks that can show text: drawn with text by the winner, or drawn several ways (blocks always
+    # empty are passed over)
+    showing = sorted(set(ways) | {i for i, text in enumerate(winner) if text.strip()})
+
+    def beside(block: int, step: int) -> list[str | None] | None:
+        """What the nearest block drawn with text on one side can show (None in it: no block, the page's
+        edge); None when more than MAX_CSS_WAYS blocks that may be drawn empty stand in between."""
+        out: list[str | None] = []
+        k, passed = bisect.bisect_left(showing, block) + step, 0
+        while 0 <= k < len(showing):
+            texts = ways.get(showing[k], [winner[showing[k]]])
+            out += [t for t in texts if t.strip()]
+            if all(t.strip() for t in texts):
+                return list(dict.fromkeys(out))
+            passed += 1
+            if passed > MAX_CSS_WAYS:
+                return None
+            k += step
+        return list(dict.fromkeys(out + [None]))
+
     filled = [i for i, text in enumerate(winner) if text.strip()]
-    pages, total = [], 0
-    for k in range(max((len(v) for v in others.values()), default=0)):
-        drawn = {block: texts[k] for block, texts in others.items() if k < len(texts)}
-        near = set(drawn)
-        for block in drawn:  # its neighbours as the winner draws them: the lines marks.py reads beside it
-            i = bisect.bisect_left(filled, block)
-            near.update(filled[j] for j in (i - 1, i + (block in filled[i:i + 1])) if 0 <= j < len(filled))
-        pages.append([drawn.get(i, winner[i]) for i in sorted(near)])
-        total += len(near)
-        if total > MAX_CSS_PAGES:
+
+    def beside_winner(block: int, step: int) -> list[str | None]:
+        """The nearest block the cascade winner draws with text on one side."""
+        i = bisect.bisect_left(filled, block)  # the first at or after it
+        k = i - 1 if step < 0 else i + 1 if i < len(filled) and filled[i] == block else i
+        return [winner[filled[k]]] if 0 <= k < len(filled) else [None]
+
+    pages: list[list[str]] = []
+    total = 0
+    for block in sorted(ways):
+        before, after = beside(block, -1), beside(block, 1)
+        if before is None or after is None:
             return None
+        if any(marks.may_hold_mark(t) for t in (*ways[block], *before, *after) if t is not None):
+            # marks.py reads a line beside the one line above and below it: the neighbours' nearest lines
+            before = list(dict.fromkeys(t if t is None else t.strip().splitlines()[-1] for t in before))
+            after = list(dict.fromkeys(t if t is None else t.strip().splitlines()[0] for t in after))
+        else:  # no mark can show here however the neighbours are drawn: the winner's suffice (box-11 marks)
+            before, after = beside_winner(block, -1), beside_winner(block, 1)
+        for b, mine, a in itertools.product(before, ways[block], after):
+            page = [t for t in (b, mine, a) if t is not None]
+            pages.append(page)
+            total += len(page)
+            if total > MAX_CSS_PAGES:
+                return None
     return pages
 
 

@@ -229,6 +229,23 @@ def test_generated_content_under_a_decoy_rule_is_read(pipeline, tmp_path, case):
     assert released(pipeline, mail(tmp_path, f"{case}-ok.eml", honest))
 
 
+# two blocks, each drawn by a rule that may not apply (a combinator the gateway does not evaluate): a browser
+# draws "MẬT" (p.x follows the div) and nothing under it (p.y does not); drawn both, or neither, no mark shows
+# ("MẬT" over "ĐỘ" is "mật độ"). Each way of a block is read beside each way of its neighbours.
+NEIGHBOURS = ('<html><head><style>div + p.x::before{{content:"{0}"}} div + p.y::before{{content:"{1}"}}</style>'
+              '</head><body><p>THÔNG BÁO</p><div></div><p class="x"></p><p class="y"></p></body></html>')
+
+
+def test_a_block_drawn_otherwise_is_read_beside_each_way_its_neighbour_is_drawn(pipeline, tmp_path):
+    hostile = NEIGHBOURS.format("MẬT", "ĐỘ")
+    f = tmp_path / "neighbours.html"
+    f.write_text(hostile, encoding="utf-8")
+    assert blocked(pipeline, f)
+    assert blocked(pipeline, mail(tmp_path, "neighbours.eml", hostile))
+    honest = NEIGHBOURS.format("KHẨN", "ĐỘ")
+    assert released(pipeline, mail(tmp_path, "neighbours-ok.eml", honest))
+
+
 # letters that no text says: counters drawn in a letter style, or a custom counter style's symbols
 COUNTERS = {
     "upper_alpha": ('.a{counter-reset:a 13} .b{counter-reset:b 1} .c{counter-reset:c 20}'
