@@ -986,7 +986,8 @@ def _generated_readings(parser: "_Markup") -> list[tuple[str, list[str]]]:
         return []
     others = _alternatives(parser.shown, slots)
     if others is None:
-        parser.unreadable = "CSS generated content: too many rules that may apply compete for the elements"
+        parser.unreadable = ("CSS generated content: too many ways rules that may apply can draw the elements"
+                             " and their neighbours")
         return []
     out = [(f"css-generated-{i}", blocks) for i, blocks in enumerate(others, 1)]  # short: first, never cut off
     winner = _with_drawn(parser.shown, [(place, options[0]) for place, options in slots])

@@ -246,6 +246,19 @@ def test_a_block_drawn_otherwise_is_read_beside_each_way_its_neighbour_is_drawn(
     assert released(pipeline, mail(tmp_path, "neighbours-ok.eml", honest))
 
 
+@pytest.mark.parametrize("between", [10, text_reader.MAX_CSS_WAYS + 1])
+def test_a_neighbour_past_too_many_blocks_that_may_be_empty_is_refused(between):
+    """The nearest line beside a block is looked for past blocks that may be drawn empty, up to MAX_CSS_WAYS of
+    them in a row; past that the page is not read completely (refused), never read without its neighbours."""
+    head = '<style>div p.e::before{content:"x"} div p.m::before{content:"MẬT"}</style>'
+    body = '<div><p class="m"></p>' + '<p class="e"></p>' * between + "</div>"
+    lines, incomplete = text_reader.text_lines(f"<html><head>{head}</head><body>{body}</body></html>", HTML)
+    if between > text_reader.MAX_CSS_WAYS:
+        assert [r.code for r in incomplete] == ["DOCUMENT_UNREADABLE"]
+    else:
+        assert incomplete == [] and any(line.text == "MẬT" for line in lines)
+
+
 # letters that no text says: counters drawn in a letter style, or a custom counter style's symbols
 COUNTERS = {
     "upper_alpha": ('.a{counter-reset:a 13} .b{counter-reset:b 1} .c{counter-reset:c 20}'
