@@ -173,11 +173,19 @@ def fold(value: str) -> str:
     return re.sub(r"[\s_\-.]+", " ", value).strip()
 
 
+_CIRCULATION_WORDS = tuple(sorted({w for phrase in ("TÀI LIỆU THU HỒI", "XEM XONG TRẢ LẠI", "TRẢ LẠI SAU KHI HỌP",
+                                                    "HỘI NGHỊ", "LƯU HÀNH NỘI BỘ") for w in phrase.split()}))
+
+
 def may_hold_mark(text: str) -> bool:
-    """Whether `text` could hold a secrecy mark in any spelling this module reads: its letters, folded and run
-    together (letter-spaced, hyphenated, split over lines), contain "mat". A cheap test before costly readings;
-    False means no mark, True nothing yet."""
-    return "mat" in re.sub(r"[\W_]+", "", fold(text))
+    """Whether `text` could hold a secrecy mark, or a piece of a box-11 mark, in any spelling this module reads:
+    its letters, folded and run together (letter-spaced, hyphenated, split over lines), contain "mat"; or, run
+    together, an upper-case word of a box-11 phrase (those are found in a place's text run together). A cheap
+    test before costly readings; False means no mark, True nothing yet."""
+    if "mat" in re.sub(r"[\W_]+", "", fold(text)):
+        return True
+    squashed = re.sub(r"[\s\-]+", "", normalise(text))
+    return any(word in squashed for word in _CIRCULATION_WORDS)
 
 
 # --- findings -----------------------------------------------------------------------------------------------

@@ -749,10 +749,10 @@ MAX_CSS_PAGES = 10000  # blocks in the other readings of generated content toget
 def _alternatives(shown: list[str], slots: list[tuple[tuple, list[str]]]) -> list[list[str]] | None:
     """The other ways rules that may not apply let the page be drawn, as short readings: each way of each block
     that can be drawn otherwise, between each line its neighbours can show (marks.py reads a mark beside the
-    lines above and below it: "MẬT" over "ĐỘ" is a word, alone a mark). A neighbour is the nearest block drawn
-    with text on that side: a block with one way, or any way of a block with several, and past those that may
-    be drawn empty. Blocks are read apart: lines never span two. None when a block can be drawn too many ways
-    or the readings would be too long."""
+    lines above and below it: "MẬT" over "ĐỘ" is a word, alone a mark; a box-11 phrase runs on across lines).
+    A neighbour is the nearest block drawn with text on that side: a block with one way, or any way of a block
+    with several, and past those that may be drawn empty. Blocks are read apart: lines never span two. None
+    when a block can be drawn too many ways or the readings would be too long."""
     import bisect
     import itertools
 
@@ -811,7 +811,7 @@ def _alternatives(shown: list[str], slots: list[tuple[tuple, list[str]]]) -> lis
             # marks.py reads a line beside the one line above and below it: the neighbours' nearest lines
             before = list(dict.fromkeys(t if t is None else t.strip().splitlines()[-1] for t in before))
             after = list(dict.fromkeys(t if t is None else t.strip().splitlines()[0] for t in after))
-        else:  # no mark can show here however the neighbours are drawn: the winner's suffice (box-11 marks)
+        else:  # no mark can show here however the neighbours are drawn: the winner's suffice
             before, after = beside_winner(block, -1), beside_winner(block, 1)
         for b, mine, a in itertools.product(before, ways[block], after):
             page = [t for t in (b, mine, a) if t is not None]
