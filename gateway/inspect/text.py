@@ -106,9 +106,12 @@ class _Markup(HTMLParser):
         self.seq = 0
         self.svg: list[dict] = []  # open SVG text/tspan/textPath elements, their x/y/dx/dy
         self.glyphs: list[tuple[int, str, float, list[tuple[float, float]]]] = []  # (order, text, size, at)
+        self.undrawn: set[int] = set()  # glyphs defined where nothing is drawn (<defs>, <symbol> ...)
         self.pens: list[list[float]] = [[0.0, 0.0] for _ in _ADVANCE_MODELS]
         self.by_id: dict[str, _El] = {}  # the first element of each id (what <use href="#id"> draws)
-        self.uses: list[tuple[int, str, tuple, bool]] = []  # (order, id, transform, inside <defs> and the like)
+        # (order, id, transform, inside <defs> and the like, (width, height))
+        self.uses: list[tuple[int, str, tuple, bool, tuple]] = []
+        self.unsized: list[_El] = []  # nested <svg>s with a viewBox and no size
         self.paths: dict[str, str] = {}  # <path id> -> d (what <textPath> follows)
         self.on_path: list[tuple[int, str, str]] = []  # (glyph, path id, startOffset): placed along the path
 
@@ -149,11 +152,17 @@ class _Markup(HTMLParser):
     def _element(self, tag: str, attrs: dict) -> None:
         parent = self.open[-1] if self.open else None
         ctm, font = (parent.ctm, parent.font) if parent else (_IDENTITY, 16.0)
+        nested = tag == "svg" and any(e.tag == "svg" for e in self.open)
         if tag not in _SVG_TEXT or tag == "text":  # SVG 1.1: no transform on tspan/textPath (browsers agree)
             ctm = _compose(ctm, _own_transform(tag, attrs, any(e.tag == "svg" for e in self.open[-3:])))
+        inner = _viewbox(attrs, attrs.get("width"), attrs.get("height")) if nested else _IDENTITY
+        if nested and inner is not None:  # a nested <svg>'s viewBox: what it holds, fitted into it
+            ctm = _compose(ctm, inner)
         font = _font_size(attrs, font)
         el = _El(tag, attrs, self._here(), ctm, font)
         el.base, el.g0 = parent.ctm if parent else _IDENTITY, len(self.glyphs)
+        if inner is None and len(self.unsized) < MAX_ELEMENTS:
+            self.unsized.append(el)
         self._svg_refs(tag, attrs, el)
         if len(self.elements) < MAX_ELEMENTS:
             self.elements.append(el)
@@ -188,7 +197,8 @@ class _Markup(HTMLParser):
         if tag == "use" and _ref(attrs) and len(self.uses) < MAX_ELEMENTS:
             x, y = (_numbers(attrs.get("x")) or [0.0])[0], (_numbers(attrs.get("y")) or [0.0])[0]
             hidden = any(e.tag in _NOT_DRAWN for e in self.open)
-            self.uses.append((el.start[2], _ref(attrs), _compose(el.ctm, (1.0, 0.0, 0.0, 1.0, x, y)), hidden))
+            self.uses.append((el.start[2], _ref(attrs), _compose(el.ctm, (1.0, 0.0, 0.0, 1.0, x, y)), hidden,
+                              (attrs.get("width"), attrs.get("height"))))
 
     def _close_from(self, i: int) -> None:
         for el in reversed(self.open[i:]):
@@ -220,14 +230,17 @@ class _Markup(HTMLParser):
         super().close()
         self._close_from(0)  # what is never closed ends with the document
         self._along_paths()
+        if any(el.g1 > el.g0 for el in self.unsized):
+            self.unreadable = self.unreadable or "SVG text in a nested <svg> with a viewBox and no size"
         budget = [MAX_USE_EXPANSIONS]
-        for _, ref, transform, hidden in self.uses:
+        for _, ref, transform, hidden, size in self.uses:
             if not hidden:  # a <use> inside <defs> is drawn only where what holds it is used
-                self._expand(ref, transform, 0, budget)
+                self._expand(ref, transform, size, 0, budget)
 
-    def _expand(self, ref: str, transform: tuple, depth: int, budget: list[int]) -> None:
+    def _expand(self, ref: str, transform: tuple, size: tuple, depth: int, budget: list[int]) -> None:
         """The characters of the element `ref` drawn again where a <use> puts it (its own transform kept,
-        its ancestors' replaced by the use's), and the <use>s inside it, in turn."""
+        its ancestors' replaced by the use's; a <symbol>'s viewBox fitted into the use's width and height), and
+        the <use>s inside it, in turn."""
         el = self.by_id.get(ref)
         inverse = _inverse(el.base) if el is not None else None
         if inverse is None or depth > 16:
@@ -236,14 +249,21 @@ class _Markup(HTMLParser):
         if budget[0] < 0 or len(self.glyphs) + (el.g1 - el.g0) > MAX_GLYPHS:
             self.unreadable = "SVG <use>: too much text drawn by reference"
             return
+        if el.tag == "symbol":
+            fitted = _viewbox(el.attrs, *size)
+            if fitted is None:
+                if el.g1 > el.g0 or any(el.start[2] < u[0] < (el.end or el.start)[2] for u in self.uses):
+                    self.unreadable = self.unreadable or "SVG text in a <symbol> with a viewBox, used without a size"
+                return
+            inverse = _compose(fitted, inverse)
         m = _compose(transform, inverse)
         scale = abs(m[0] * m[3] - m[1] * m[2]) ** 0.5
         for _, text, size, at in self.glyphs[el.g0:el.g1]:
             moved = [(m[0] * x + m[2] * y + m[4], m[1] * x + m[3] * y + m[5]) for x, y in at]
             self.glyphs.append((len(self.glyphs), text, size * scale, moved))
-        for order, inner, u, _ in self.uses:
+        for order, inner, u, _, inner_size in self.uses:
             if el.start[2] < order < (el.end or el.start)[2]:
-                self._expand(inner, _compose(m, u), depth + 1, budget)
+                self._expand(inner, _compose(m, u), inner_size, depth + 1, budget)
 
     def _along_paths(self) -> None:
         """Characters on a <textPath> placed along its path (startOffset + their advance), each path a row of
@@ -278,6 +298,8 @@ class _Markup(HTMLParser):
         on = next((i for i in range(len(self.svg) - 1, -1, -1) if self.svg[i]["tag"] == "textpath"), 0)
         path = self.svg[on] if self.svg and self.svg[on]["tag"] == "textpath" else None
         placed = any(e["x"] or e["y"] or e["dx"] or e["dy"] for e in self.svg[on:])
+        # inside <defs>, <symbol> ...: drawn only where a <use> puts it (`_expand`), not here
+        undrawn = any(e.tag in _NOT_DRAWN for e in self.open)
         chunks = _CLUSTER.findall(unicodedata.normalize("NFC", data))[:MAX_GLYPHS + 1] if placed else [data]
         for chunk in chunks:
             if len(self.glyphs) >= MAX_GLYPHS:  # the rest could not be placed: not read as drawn
@@ -292,6 +314,8 @@ class _Markup(HTMLParser):
             at = [self._place(pens[m], mult * width, values, through) for m, mult in enumerate(_ADVANCE_MODELS)]
             if path is not None:
                 self.on_path.append((len(self.glyphs), path["path"], path["offset"]))
+            if undrawn:
+                self.undrawn.add(len(self.glyphs))
             self.glyphs.append((len(self.glyphs), chunk, size, at))
             if placed:
                 for e in self.svg:
@@ -437,6 +461,31 @@ def _own_transform(tag: str, attrs: dict, in_svg: bool) -> tuple:
         x, y = (_numbers(attrs.get("x")) or [0.0])[0], (_numbers(attrs.get("y")) or [0.0])[0]
         m = _compose((1.0, 0.0, 0.0, 1.0, x, y), m)
     return m
+
+
+_ALIGN = re.compile(r"x(min|mid|max)y(min|mid|max)")
+
+
+def _viewbox(attrs: dict, width: str | None, height: str | None) -> tuple | None:
+    """What an element's viewBox does to what it holds, drawn into a viewport `width` x `height` (a nested <svg>'s
+    own, a <use>'s for a <symbol>): scaled and moved as preserveAspectRatio says. The identity without a
+    viewBox (or with one that draws nothing); None when the viewport's size is not given in user units
+    (100 % of a viewport the gateway does not lay out)."""
+    box = _numbers(attrs.get("viewbox"))
+    if len(box) != 4 or box[2] <= 0 or box[3] <= 0:
+        return _IDENTITY
+    w, h = (_numbers(v) if v and not v.strip().endswith("%") else [] for v in (width, height))
+    if not w or not h or w[0] <= 0 or h[0] <= 0:
+        return None
+    (mx, my, vw, vh), vpw, vph = box, w[0], h[0]
+    sx, sy = vpw / vw, vph / vh
+    ratio = (attrs.get("preserveaspectratio") or "").strip().lower()
+    if ratio.startswith("none"):
+        return (sx, 0.0, 0.0, sy, -mx * sx, -my * sy)
+    s = max(sx, sy) if "slice" in ratio else min(sx, sy)
+    ax, ay = (_ALIGN.search(ratio) or _ALIGN.search("xmidymid")).groups()
+    room = {"min": 0.0, "mid": 0.5, "max": 1.0}
+    return (s, 0.0, 0.0, s, -mx * s + room[ax] * (vpw - vw * s), -my * s + room[ay] * (vph - vh * s))
 
 
 def _font_size(attrs: dict, inherited: float) -> float:
@@ -1009,8 +1058,11 @@ def _rows(glyphs, model: int) -> list[list[str]]:
 
 def _svg_readings(parser: "_Markup") -> list[tuple[str, list[str]]]:
     out: list[tuple[str, list[str]]] = []
+    # where letters are drawn: a letter defined for a <use> is not drawn where it is defined (read in the
+    # source order all the same), and placed there it would join the drawn letters of its row ("X" + "MẬT")
+    drawn = [g for g in parser.glyphs if g[0] not in parser.undrawn]
     for model, name in enumerate(("svg-order", "svg-order-advance")):
-        rows = _rows(parser.glyphs, model)
+        rows = _rows(drawn, model)
         for how, texts in ((name, ["".join(r) for r in rows]), (f"{name}-spaced", [" ".join(t.strip() for t in r) for r in rows])):
             if all(texts != t for _, t in out):
                 out.append((how, texts))

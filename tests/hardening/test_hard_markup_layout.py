@@ -16,6 +16,7 @@ from util import check_attachment as check
 
 from gateway.inspect import text as text_reader
 from gateway.inspect.sniff import HTML
+from gateway.inspect.sniff import SVG as SVG_TYPE
 from gateway.model import Outcome
 
 pytestmark = pytest.mark.hsm
@@ -299,6 +300,25 @@ SVG_REFS = {
     "use_nested_groups": ('<defs><g id="g1"><text x="35" id="b">{1}</text><use href="#c" x="70"/></g>'
                           '<symbol id="c"><text>{2}</text></symbol><text id="a">{0}</text></defs>'
                           '<g transform="translate(0 50)"><use href="#g1" x="10"/><use href="#a" x="10"/></g>'),
+    # each symbol's viewBox moves its letter (defined at x=10) to where the use draws it: 80, 10, 45
+    "symbol_viewboxes": ('<defs><symbol id="c" viewBox="-70 0 100 100"><text x="10" y="50">{2}</text></symbol>'
+                         '<symbol id="a" viewBox="0 0 100 100"><text x="10" y="50">{0}</text></symbol>'
+                         '<symbol id="b" viewBox="-35 0 100 100"><text x="10" y="50">{1}</text></symbol></defs>'
+                         '<use href="#c" width="100" height="100"/><use href="#a" width="100" height="100"/>'
+                         '<use href="#b" width="100" height="100"/>'),
+    # ... scaled: viewBoxes 2x, 1/2x and 1x the use's size, the letters drawn at 80, 20, 45
+    "symbol_viewboxes_scaled": ('<defs><symbol id="c" viewBox="0 0 50 50"><text x="40" y="25">{2}</text></symbol>'
+                                '<symbol id="a" viewBox="0 0 200 200"><text x="40" y="100">{0}</text></symbol>'
+                                '<symbol id="b" viewBox="0 0 100 100"><text x="45" y="50">{1}</text></symbol>'
+                                '</defs><use href="#c" width="100" height="100"/><use href="#a" width="100"'
+                                ' height="100"/><use href="#b" width="100" height="100"/>'),
+    "nested_svg_viewboxes": ('<svg width="100" height="100" viewBox="-70 0 100 100"><text x="10" y="50">{2}</text>'
+                             '</svg><svg width="100" height="100" viewBox="0 0 100 100"><text x="10" y="50">{0}'
+                             '</text></svg><svg width="100" height="100" viewBox="-35 0 100 100"><text x="10"'
+                             ' y="50">{1}</text></svg>'),
+    # a letter defined in <defs> and never used is not drawn: it does not join the drawn letters of its row
+    "defs_decoy": ('<defs><text x="5" y="50">X</text></defs><text x="10" y="50">{0}</text>'
+                   '<text x="30" y="50">{1}</text><text x="50" y="50">{2}</text>'),
     "textpath_offsets": ('<defs><path id="p" d="M10,50 L290,50"/></defs>'
                          '<text><textPath href="#p" startOffset="70">{2}</textPath></text>'
                          '<text><textPath xlink:href="#p">{0}</textPath></text>'
@@ -315,6 +335,19 @@ def test_svg_text_used_by_reference_or_along_a_path_is_read(pipeline, tmp_path, 
     ok = tmp_path / f"{case}-ok.svg"
     ok.write_text(XLINK.format(SVG_REFS[case].format("K", "H", "Ẩ")), encoding="utf-8")
     assert released(pipeline, ok)
+
+
+def test_svg_text_in_a_viewbox_of_unknown_size_is_refused():
+    """A <symbol> used without a width and height, or a nested <svg> without them, is drawn into 100 % of a
+    viewport the gateway does not lay out: where its viewBox puts its text is not known (refused); holding no
+    text (an icon), it is read as before."""
+    for body in ('<defs><symbol id="a" viewBox="0 0 10 10"><text y="5">MẬT</text></symbol></defs><use href="#a"/>',
+                 '<svg viewBox="0 0 10 10"><text y="5">KHẨN</text></svg>'):
+        _, incomplete = text_reader.text_lines(XLINK.format(body), SVG_TYPE)
+        assert [r.code for r in incomplete] == ["DOCUMENT_UNREADABLE"], body
+    icon = '<defs><symbol id="i" viewBox="0 0 10 10"><path d="M0 0h10v10z"/></symbol></defs><use href="#i"/>'
+    _, incomplete = text_reader.text_lines(XLINK.format(icon + '<text y="50">Biểu đồ</text>'), SVG_TYPE)
+    assert incomplete == []
 
 
 def test_svg_text_moved_by_style_rules_is_refused(pipeline, tmp_path):
