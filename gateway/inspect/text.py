@@ -233,11 +233,11 @@ class _Markup(HTMLParser):
         if any(el.g1 > el.g0 for el in self.unsized):
             self.unreadable = self.unreadable or "SVG text in a nested <svg> with a viewBox and no size"
         budget = [MAX_USE_EXPANSIONS]
-        for _, ref, transform, hidden, size in self.uses:
+        for _, ref, transform, hidden, viewport in self.uses:
             if not hidden:  # a <use> inside <defs> is drawn only where what holds it is used
-                self._expand(ref, transform, size, 0, budget)
+                self._expand(ref, transform, viewport, 0, budget)
 
-    def _expand(self, ref: str, transform: tuple, size: tuple, depth: int, budget: list[int]) -> None:
+    def _expand(self, ref: str, transform: tuple, viewport: tuple, depth: int, budget: list[int]) -> None:
         """The characters of the element `ref` drawn again where a <use> puts it (its own transform kept,
         its ancestors' replaced by the use's; a <symbol>'s viewBox fitted into the use's width and height), and
         the <use>s inside it, in turn."""
@@ -250,7 +250,7 @@ class _Markup(HTMLParser):
             self.unreadable = "SVG <use>: too much text drawn by reference"
             return
         if el.tag == "symbol":
-            fitted = _viewbox(el.attrs, *size)
+            fitted = _viewbox(el.attrs, *viewport)
             if fitted is None:
                 if el.g1 > el.g0 or any(el.start[2] < u[0] < (el.end or el.start)[2] for u in self.uses):
                     self.unreadable = self.unreadable or "SVG text in a <symbol> with a viewBox, used without a size"
@@ -261,9 +261,9 @@ class _Markup(HTMLParser):
         for _, text, size, at in self.glyphs[el.g0:el.g1]:
             moved = [(m[0] * x + m[2] * y + m[4], m[1] * x + m[3] * y + m[5]) for x, y in at]
             self.glyphs.append((len(self.glyphs), text, size * scale, moved))
-        for order, inner, u, _, inner_size in self.uses:
+        for order, inner, u, _, inner_viewport in self.uses:
             if el.start[2] < order < (el.end or el.start)[2]:
-                self._expand(inner, _compose(m, u), inner_size, depth + 1, budget)
+                self._expand(inner, _compose(m, u), inner_viewport, depth + 1, budget)
 
     def _along_paths(self) -> None:
         """Characters on a <textPath> placed along its path (startOffset + their advance), each path a row of
