@@ -415,37 +415,112 @@ _PATH_TOKEN = re.compile(r"[A-Za-z]|[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 _PATH_ARGS = {"m": 2, "l": 2, "t": 2, "h": 1, "v": 1, "c": 6, "s": 4, "q": 4, "a": 7, "z": 0}
 
 
+PATH_STEPS = 32  # straight pieces a curve or arc is measured by (a semicircle: within 0.05 % of its length)
+
+
 def _path_length(d: str) -> float:
-    """A path's length, roughly: along its end and control points (for a startOffset in %)."""
+    """A path's length (for a textPath's startOffset in %): lines, cubic and quadratic curves (smooth ones
+    with their reflected control point) and elliptical arcs, each curve measured along PATH_STEPS pieces."""
+    import math
+
     x = y = sx = sy = total = 0.0
+    last_c = last_q = None  # the previous curve's last control point (S and T reflect it)
     cmd, args = "m", []
+
+    def along(points) -> None:
+        nonlocal total, x, y
+        for px, py in points:
+            total += math.hypot(px - x, py - y)
+            x, y = px, py
+
+    def bezier(p0, *ctrl_end):
+        pts = (p0, *ctrl_end)
+        out = []
+        for i in range(1, PATH_STEPS + 1):
+            t, q = i / PATH_STEPS, list(pts)
+            while len(q) > 1:  # de Casteljau
+                q = [((1 - t) * a[0] + t * b[0], (1 - t) * a[1] + t * b[1]) for a, b in zip(q, q[1:])]
+            out.append(q[0])
+        return out
+
+    def arc(rx, ry, phi, large, sweep, ex, ey):
+        # SVG 1.1 F.6.5: the endpoints to the centre, then the angles swept
+        if (ex, ey) == (x, y):
+            return []
+        rx, ry = abs(rx), abs(ry)
+        if rx == 0 or ry == 0:
+            return [(ex, ey)]
+        c, s_ = math.cos(math.radians(phi)), math.sin(math.radians(phi))
+        dx, dy = (x - ex) / 2, (y - ey) / 2
+        x1, y1 = c * dx + s_ * dy, -s_ * dx + c * dy
+        k = x1 * x1 / (rx * rx) + y1 * y1 / (ry * ry)
+        if k > 1:
+            rx, ry = rx * math.sqrt(k), ry * math.sqrt(k)
+        num = rx * rx * ry * ry - rx * rx * y1 * y1 - ry * ry * x1 * x1
+        root = math.sqrt(max(0.0, num / (rx * rx * y1 * y1 + ry * ry * x1 * x1)))
+        root = -root if large == sweep else root
+        cx1, cy1 = root * rx * y1 / ry, -root * ry * x1 / rx
+        a1 = math.atan2((y1 - cy1) / ry, (x1 - cx1) / rx)
+        a2 = math.atan2((-y1 - cy1) / ry, (-x1 - cx1) / rx)
+        delta = a2 - a1
+        if sweep and delta < 0:
+            delta += 2 * math.pi
+        elif not sweep and delta > 0:
+            delta -= 2 * math.pi
+        mx, my = (x + ex) / 2, (y + ey) / 2
+        out = []
+        for i in range(1, PATH_STEPS + 1):
+            a = a1 + delta * i / PATH_STEPS
+            px, py = rx * math.cos(a) + cx1, ry * math.sin(a) + cy1
+            out.append((c * px - s_ * py + mx, s_ * px + c * py + my))
+        return out
+
     for tok in _PATH_TOKEN.findall(d[:65536]):
         if tok.isalpha():
             cmd, args = tok, []
             if cmd in "zZ":
-                total += ((sx - x) ** 2 + (sy - y) ** 2) ** 0.5
-                x, y = sx, sy
+                along([(sx, sy)])
+                last_c = last_q = None
             continue
+        c = cmd.lower()
+        if c == "a" and len(args) % 7 in (3, 4) and len(tok) > 1 and tok[0] in "01" and tok[1] != ".":
+            # flags written together with what follows ("a10 10 0 011 10 10")
+            args.append(float(tok[0]))
+            tok = tok[1:]
+            if len(args) % 7 == 4 and len(tok) > 1 and tok[0] in "01" and tok[1] != ".":
+                args.append(float(tok[0]))
+                tok = tok[1:]
         args.append(float(tok))
-        c, rel = cmd.lower(), cmd.islower()
-        if not _PATH_ARGS.get(c) or len(args) < _PATH_ARGS[c]:
+        n = _PATH_ARGS.get(c)
+        if not n or len(args) < n:
             continue
+        rel = cmd.islower()
         ox, oy = (x, y) if rel else (0.0, 0.0)
-        if c == "h":
-            points = [(args[0] + ox, y)]
-        elif c == "v":
-            points = [(x, args[0] + oy)]
-        else:
-            pairs = [(args[i], args[i + 1]) for i in range(0, len(args) - 1, 2)] if c in "cqs" \
-                else [tuple(args[-2:])]
-            points = [(px + ox, py + oy) for px, py in pairs]
-        for px, py in points:
-            if c != "m":
-                total += ((px - x) ** 2 + (py - y) ** 2) ** 0.5
-            x, y = px, py
+        pts = [(args[i] + ox, args[i + 1] + oy) for i in range(0, n - 1, 2)] if c not in "hva" else []
         if c == "m":
-            sx, sy = x, y
+            x, y = sx, sy = pts[0]
             cmd = "l" if rel else "L"  # more pairs after a moveto are linetos
+        elif c == "l":
+            along(pts)
+        elif c == "h":
+            along([(args[0] + ox, y)])
+        elif c == "v":
+            along([(x, args[0] + oy)])
+        elif c in "cs":
+            first = pts[0] if c == "c" else (2 * x - last_c[0], 2 * y - last_c[1]) if last_c else (x, y)
+            ctrl, end = (pts[1], pts[2]) if c == "c" else (pts[0], pts[1])
+            along(bezier((x, y), first, ctrl, end))
+            last_c = ctrl
+        elif c in "qt":
+            ctrl = pts[0] if c == "q" else (2 * x - last_q[0], 2 * y - last_q[1]) if last_q else (x, y)
+            along(bezier((x, y), ctrl, pts[-1]))
+            last_q = ctrl
+        elif c == "a":
+            along(arc(args[0], args[1], args[2], bool(args[3]), bool(args[4]), args[5] + ox, args[6] + oy))
+        if c not in "cs":
+            last_c = None
+        if c not in "qt":
+            last_q = None
         args = []
     return total
 

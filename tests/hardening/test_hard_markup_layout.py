@@ -319,6 +319,11 @@ SVG_REFS = {
     # a letter defined in <defs> and never used is not drawn: it does not join the drawn letters of its row
     "defs_decoy": ('<defs><text x="5" y="50">X</text></defs><text x="10" y="50">{0}</text>'
                    '<text x="30" y="50">{1}</text><text x="50" y="50">{2}</text>'),
+    # along a semicircle (length 314): 100, 40 % (126), 150; its chord (200) would put the 40 % first (80)
+    "textpath_arc_offsets": ('<defs><path id="p" d="M0,90 A100,100 0 0 1 200,90"/></defs>'
+                             '<text><textPath href="#p" startOffset="150">{2}</textPath></text>'
+                             '<text><textPath href="#p" startOffset="100">{0}</textPath></text>'
+                             '<text><textPath href="#p" startOffset="40%">{1}</textPath></text>'),
     "textpath_offsets": ('<defs><path id="p" d="M10,50 L290,50"/></defs>'
                          '<text><textPath href="#p" startOffset="70">{2}</textPath></text>'
                          '<text><textPath xlink:href="#p">{0}</textPath></text>'
@@ -335,6 +340,18 @@ def test_svg_text_used_by_reference_or_along_a_path_is_read(pipeline, tmp_path, 
     ok = tmp_path / f"{case}-ok.svg"
     ok.write_text(XLINK.format(SVG_REFS[case].format("K", "H", "Ẩ")), encoding="utf-8")
     assert released(pipeline, ok)
+
+
+@pytest.mark.parametrize("d,length", [
+    ("M0,0 A100,100 0 0 1 200,0", 314.159), ("m0 0 a100 100 0 1 0 200 0", 314.159),  # semicircles
+    ("M0,0 A50,50 0 0 1 200,0", 314.159),  # radii too small: scaled up to reach the end (SVG F.6.6)
+    ("M0,0 A100,50 0 0 1 200,0", 242.211),  # half an ellipse (Ramanujan)
+    ("M100,0 C100,55.228 55.228,100 0,100", 157.080),  # a quarter circle as a cubic
+    ("M0,0 Q50,100 100,0 T200,0", 2 * 147.894),  # a quadratic and its smooth reflection
+    ("M0 0 h100 v100 z", 341.421), ("M10,50 L290,50", 280.0)])
+def test_a_paths_length_follows_its_curves(d, length):
+    """startOffset in % is of the path's length: measured along the curves, not their control points."""
+    assert abs(text_reader._path_length(d) - length) <= 0.001 * length
 
 
 def test_svg_text_in_a_viewbox_of_unknown_size_is_refused():
