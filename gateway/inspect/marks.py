@@ -84,14 +84,17 @@ _TITLES_AFTER = (("BAO", "CAO"),)  # "MẬT" over the title "BÁO CÁO" is the m
 _RAISE = {"TOI": SecrecyLevel.TOI_MAT, "TUYET": SecrecyLevel.TUYET_MAT}
 _LIST_WORDS = frozenset({"và", "hoặc", "hay", "or", "and", "VÀ", "HOẶC"})
 
-_CIRCULATION = {
-    "TÀILIỆUTHUHỒI": CirculationMark.RECALL,
-    "XEMXONGTRẢLẠI": CirculationMark.RETURN_AFTER_READING,
-    "TRẢLẠISAUKHIHỌP": CirculationMark.RETURN_AFTER_MEETING,
-    "TRẢLẠISAUHỘINGHỊ": CirculationMark.RETURN_AFTER_MEETING,
-    "TRẢLẠISAUKHIHỘINGHỊ": CirculationMark.RETURN_AFTER_MEETING,
-    "LƯUHÀNHNỘIBỘ": CirculationMark.INTERNAL_CIRCULATION,
+_CIRCULATION_PHRASES = {
+    "TÀI LIỆU THU HỒI": CirculationMark.RECALL,
+    "XEM XONG TRẢ LẠI": CirculationMark.RETURN_AFTER_READING,
+    "TRẢ LẠI SAU KHI HỌP": CirculationMark.RETURN_AFTER_MEETING,
+    "TRẢ LẠI SAU HỘI NGHỊ": CirculationMark.RETURN_AFTER_MEETING,
+    "TRẢ LẠI SAU KHI HỘI NGHỊ": CirculationMark.RETURN_AFTER_MEETING,
+    "LƯU HÀNH NỘI BỘ": CirculationMark.INTERNAL_CIRCULATION,
 }
+_CIRCULATION = {phrase.replace(" ", ""): mark for phrase, mark in _CIRCULATION_PHRASES.items()}  # run together
+# their words: a piece of a phrase that runs on across lines (`may_hold_mark`)
+_CIRCULATION_WORDS = tuple(sorted({word for phrase in _CIRCULATION_PHRASES for word in phrase.split()}))
 
 _DECLARED = {
     "mat": SecrecyLevel.MAT,
@@ -171,10 +174,6 @@ def fold(value: str) -> str:
     value = value.replace("đ", "d").replace("Đ", "D").casefold()
     value = re.sub(r"[\"'`«»\[\]{}()<>【】“”‘’„]", " ", value)
     return re.sub(r"[\s_\-.]+", " ", value).strip()
-
-
-_CIRCULATION_WORDS = tuple(sorted({w for phrase in ("TÀI LIỆU THU HỒI", "XEM XONG TRẢ LẠI", "TRẢ LẠI SAU KHI HỌP",
-                                                    "HỘI NGHỊ", "LƯU HÀNH NỘI BỘ") for w in phrase.split()}))
 
 
 def may_hold_mark(text: str) -> bool:

@@ -269,10 +269,16 @@ class _Markup(HTMLParser):
         """Characters on a <textPath> placed along its path (startOffset + their advance), each path a row of
         its own far from any drawn text: read in the order the path draws them."""
         rows: dict[str, float] = {}
+        lengths: dict[str, float] = {}  # each path measured once, however many characters it carries
         for index, path, offset in self.on_path:
             row = rows.setdefault(path, 1e9 * (len(rows) + 1))
             n = (_numbers(offset) or [0.0])[0]
-            start = n * _path_length(self.paths.get(path, "")) / 100 if offset.strip().endswith("%") else n
+            if offset.strip().endswith("%"):
+                if path not in lengths:
+                    lengths[path] = _path_length(self.paths.get(path, ""))
+                start = n * lengths[path] / 100
+            else:
+                start = n
             at = self.glyphs[index][3]
             for m, (x, _) in enumerate(at):
                 at[m] = (start + x, row)
