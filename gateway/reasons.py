@@ -116,7 +116,11 @@ CATALOG: dict[str, ReasonText] = {
         "",
     ),
     "PDF_JAVASCRIPT": ReasonText(
-        "Tệp PDF chứa mã JavaScript", "The PDF contains JavaScript", ""
+        "Tệp PDF chứa mã JavaScript: mã này có thể hiển thị nội dung không có trong các trang mà cổng ký số đã đọc"
+        " (in lại thành PDF, ví dụ In > Microsoft Print to PDF, để bỏ mã)",
+        "The PDF contains JavaScript, which may show what the pages the gateway read do not say"
+        " (print it to PDF again, e.g. Print > Microsoft Print to PDF, to drop the script)",
+        "",
     ),
     "PDF_EMBEDDED_FILES": ReasonText(
         "Tệp PDF có {count} tệp đính kèm bên trong: chữ ký số của cơ quan cũng bao gồm các tệp này",

@@ -449,7 +449,8 @@ OPTIONS: dict[str, tuple[tuple[str, ...], str]] = {
     "return_after_reading": (("reject", "warn", "ignore"), "warn"),
     "return_after_meeting": (("reject", "warn", "ignore"), "warn"),
     "revocation_unchecked": (("reject", "warn", "ignore"), "warn"),
-    "javascript": (("reject", "warn", "ignore"), "warn"),
+    # a script may show what the pages the gateway read do not say: not read, so not released by default
+    "javascript": (("reject", "warn", "ignore"), "reject"),
     "embedded_files": (("reject", "warn", "ignore"), "warn"),
     # A container whose members need signing: rebuilt with them signed, or refused (rule `members`).
     "containers": (("rebuild", "reject"), "rebuild"),

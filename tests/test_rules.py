@@ -94,7 +94,9 @@ CASES = [
     ("encrypted", DocKind.ATTACHMENT, Channel.CLI, facts(encrypted=True), Outcome.REJECT, {"PDF_ENCRYPTED"}, "pdf_encrypted"),
     ("docmdp-1", DocKind.ATTACHMENT, Channel.CLI, facts(docmdp_level=1), Outcome.REJECT, {"PDF_CERTIFIED_NO_CHANGES"}, "pdf_certified_no_changes"),
     ("docmdp-2-signs", DocKind.ATTACHMENT, Channel.CLI, facts(docmdp_level=2), Outcome.SIGN, {"SIGN_ORGANISATION"}, "sign_organisation"),
-    ("javascript-warns", DocKind.ATTACHMENT, Channel.CLI, facts(javascript=True), Outcome.SIGN, {"SIGN_ORGANISATION"}, "pdf_javascript"),
+    # a script may show what the pages do not say: refused on every channel by default
+    ("javascript-rejects", DocKind.ATTACHMENT, Channel.CLI, facts(javascript=True), Outcome.REJECT, {"PDF_JAVASCRIPT"}, "pdf_javascript"),
+    ("javascript-smtp-rejects", DocKind.ATTACHMENT, Channel.SMTP, facts(javascript=True), Outcome.REJECT, {"PDF_JAVASCRIPT"}, "pdf_javascript"),
     ("javascript-portal-rejects", DocKind.ATTACHMENT, Channel.PORTAL, facts(javascript=True), Outcome.REJECT, {"PDF_JAVASCRIPT"}, "pdf_javascript"),
     ("embedded-files-warn", DocKind.ATTACHMENT, Channel.SMTP, facts(embedded_files=2), Outcome.SIGN, {"SIGN_ORGANISATION"}, "pdf_embedded_files"),
     ("embedded-files-portal-rejects", DocKind.ATTACHMENT, Channel.PORTAL, facts(embedded_files=1), Outcome.REJECT, {"PDF_EMBEDDED_FILES"}, "pdf_embedded_files"),

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from gateway.errors import TemporaryError
+from gateway.inspect import hints
 from gateway.inspect import marks as marks_mod
 from gateway.inspect.limits import Timeout, time_limit
 from gateway.inspect.reading import Reading
@@ -38,9 +39,6 @@ __all__ = ["inspect", "sniff", "sniff_file", "PDF", "read"]
 log = logging.getLogger(__name__)
 
 CHUNK = 1024 * 1024
-# raw hints in a PDF's bytes (uncompressed objects): a JavaScript action, a signature's /ByteRange (group 1);
-# long enough not to match random image bytes
-_HINTS = re.compile(rb"/(?:S\s*/JavaScript\b|(ByteRange))")
 _NUMBER = re.compile(r"\bSố\s*[:：]\s*([0-9][0-9A-Za-zĐđ./\-–]*?/[0-9A-Za-zĐđ./\-–]*[0-9A-Za-zĐđ])", re.UNICODE)
 
 
@@ -76,8 +74,8 @@ def _stream_scan(fh: BinaryIO) -> _Scan:
         # The chunk alone, and only its first bytes joined to the previous tail for a match across the
         # boundary: no copy of the whole chunk (a 200 MB file was 0.1 s of memcpy here). One pass for both.
         if not (scan.js_hint and scan.sig_hint):
-            for m in itertools.chain(_HINTS.finditer(tail + chunk[:64]) if tail else (), _HINTS.finditer(chunk)):
-                if m.group(1):
+            for hint in itertools.chain(hints.found(tail + chunk[:64]) if tail else (), hints.found(chunk)):
+                if hint == hints.SIGNATURE:
                     scan.sig_hint = True
                 else:
                     scan.js_hint = True

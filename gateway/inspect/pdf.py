@@ -118,7 +118,7 @@ def analyse(fh: BinaryIO, settings, doc: Document, deadline: float) -> _Pdf:
             out.broken = True
             out.warnings.append(Reason.of("PDF_BROKEN", detail=_short(exc)))
             return out
-        for step in (_catalog_facts, _form_facts, _metadata, _navigation):
+        for step in (_catalog_facts, _form_facts, _active, _metadata, _navigation):
             try:
                 step(reader, root, out)
             except Timeout:
@@ -200,6 +200,27 @@ def _catalog_facts(reader, root, out: _Pdf) -> None:
             a.get_object().get("/S") == "/JavaScript" for a in aa.get_object().values() if hasattr(a, "get_object")
         ):
             out.javascript = True
+
+
+def _active(reader, root, out: _Pdf) -> None:
+    """What a viewer may draw or run that is not the pages read here.
+    - An XFA form: Adobe Reader draws it from the form's own XML (a dynamic form's pages say only "requires
+      Adobe Reader"), its field values from the XFA data: not read, so not released (DOCUMENT_UNREADABLE).
+    - JavaScript in an object stream: the file's own bytes are searched by `inspect._stream_scan`; an action
+      compressed into an object stream (a page's open action, a field's calculation, another action's /Next)
+      was not found there, and a script may show what the pages do not say (a field set to "TỐI MẬT")."""
+    from gateway.inspect import hints
+
+    form = root.get("/AcroForm")
+    form = form.get_object() if form is not None else None
+    if hasattr(form, "get") and form.get("/XFA") is not None:
+        out.incomplete.append(Reason.of("DOCUMENT_UNREADABLE", detail="XFA form, drawn by Adobe Reader from its XML"))
+    if out.javascript:
+        return
+    for number in sorted({stream for stream, _ in (getattr(reader, "xref_objStm", None) or {}).values()}):
+        if hints.has_script(reader.get_object(number).get_data()):
+            out.javascript = True
+            return
 
 
 def _count_name_tree(node, depth: int = 0) -> int:

@@ -31,7 +31,7 @@ EXPECTED = {
     # whole, is what is signed
     "object_count_lie": ("sign", "PDF_REPAIRED"),
     "deep_arrays_100k": (None, None),
-    "javascript_openaction": ("sign", "PDF_JAVASCRIPT"),
+    "javascript_openaction": ("reject", "PDF_JAVASCRIPT"),
     "embedded_file": (None, None),
     "xref_prev_loop": (None, None),
     "pages_over_limit": ("reject", "PDF_TOO_COMPLEX"),

@@ -1,0 +1,130 @@
+"""What a viewer runs or draws beside the pages: JavaScript wherever an action may be, and XFA forms.
+
+A script may show what the pages the gateway read do not say: here each one sets an empty field to "TỐI MẬT"
+when the page opens (Acrobat runs it). Before, only a script in the catalogue's own actions, or written plainly
+in the file's uncompressed bytes, was seen: the same action on a page, on a field, after another action (/Next),
+compressed into an object stream or with its names #-escaped went unseen, and the document was signed without a
+word, on the portal too, whose policy refuses JavaScript. Now every one is seen, and refused by default
+(PDF_JAVASCRIPT, option `javascript`). An XFA form is drawn by Adobe Reader from its XML: not read, so refused
+(DOCUMENT_UNREADABLE)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from gateway.inspect import hints, inspect
+from gateway.model import Channel, Document, Outcome
+from gateway.pipeline import Pipeline
+from gateway.validation import Validator
+from hostile import stream, write_pdf
+
+SCRIPT = rb"(this.getField\('f'\).value = 'T\\u1ed0I M\\u1eacT';)"
+PLAIN = b"/S /JavaScript /JS " + SCRIPT
+ESCAPED = {  # names a viewer reads as /S /JavaScript and /JS
+    "escaped-subtype": b"/S /Java#53cript /J#53 " + SCRIPT,
+    "escaped-key": b"/#53 /JavaScript /JS " + SCRIPT,
+}
+
+
+def _objects(where: str, action: bytes) -> dict[int, bytes]:
+    """A page with an empty text field (8) and the script at `where`."""
+    page_extra = field_extra = catalog_extra = form_extra = b""
+    objs: dict[int, bytes] = {9: b"<< " + action + b" >>"}
+    if where == "page-open":
+        page_extra = b"/AA << /O 9 0 R >>"
+    elif where == "field-calculation":
+        field_extra, form_extra = b"/AA << /C 9 0 R >>", b"/CO [8 0 R]"
+    elif where == "next-action":
+        objs[10] = b"<< /S /GoTo /D [3 0 R /Fit] /Next 9 0 R >>"
+        catalog_extra = b"/OpenAction 10 0 R"
+    elif where == "link":
+        objs[10] = b"<< /Type /Annot /Subtype /Link /Rect [72 600 200 620] /A 9 0 R >>"
+    annots = b"[8 0 R 10 0 R]" if where == "link" else b"[8 0 R]"
+    objs.update({
+        1: b"<< /Type /Catalog /Pages 2 0 R /AcroForm 7 0 R " + catalog_extra + b" >>",
+        2: b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        3: b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Annots " + annots
+           + b" /Resources << /Font << /F1 5 0 R >> >> " + page_extra + b" >>",
+        4: stream(b"BT /F1 12 Tf 72 780 Td (UBND TINH - Cong van so 12/UBND) Tj ET"),
+        5: b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        7: b"<< /Fields [8 0 R] /DA (/Helv 0 Tf 0 g) " + form_extra + b" >>",
+        8: b"<< /FT /Tx /T (f) /Type /Annot /Subtype /Widget /Rect [300 700 500 740] /F 4 /P 3 0 R "
+           b"/DA (/Helv 18 Tf 0 g) " + field_extra + b" >>",
+    })
+    return objs
+
+
+def _compressed(src: Path, dst: Path) -> Path:
+    """The same PDF with its objects in object streams (qpdf writes names plainly)."""
+    subprocess.run(["qpdf", "--object-streams=generate", "--compress-streams=y", str(src), str(dst)], check=True)
+    assert b"JavaScript" not in dst.read_bytes()  # nothing for a search of the file's bytes to find
+    return dst
+
+
+WHERE = ("page-open", "field-calculation", "next-action", "link")
+CASES = ([(w, "plain") for w in WHERE] + [(w, "object-stream") for w in WHERE]
+         + [(w, how) for w in ("page-open", "field-calculation") for how in ESCAPED])
+
+
+def _build(tmp_path: Path, where: str, how: str) -> Path:
+    path = write_pdf(tmp_path / f"{where}-{how}.pdf", _objects(where, ESCAPED.get(how, PLAIN)))
+    return _compressed(path, tmp_path / f"{where}-{how}-os.pdf") if how == "object-stream" else path
+
+
+@pytest.fixture(scope="module")
+def pipeline(dev_settings):
+    with Pipeline(dev_settings) as p:
+        yield p
+
+
+@pytest.mark.skipif(shutil.which("qpdf") is None, reason="qpdf (make deps) not installed")
+@pytest.mark.parametrize("where,how", CASES)
+def test_a_script_anywhere_is_seen_and_refused(where, how, tmp_path, dev_settings, pipeline):
+    path = _build(tmp_path, where, how)
+    facts = inspect(Document(Channel.CLI, path.name, path=path), dev_settings, Validator(dev_settings))
+    assert facts.javascript and not facts.broken, facts
+    for channel in (Channel.SMTP, Channel.PORTAL, Channel.FOLDER):
+        res = pipeline.check(Document(channel, path.name, path=path))
+        assert res.outcome is Outcome.REJECT and "PDF_JAVASCRIPT" in {r.code for r in res.decision.reasons}, res
+
+
+def test_escaped_names_that_are_no_script_are_not_taken_for_one(tmp_path, dev_settings, pipeline):
+    """A font name with escaped blanks, and a name that only starts like one: no script."""
+    objs = _objects("page-open", b"/S /GoTo /D [3 0 R /Fit]")
+    objs[5] = b"<< /Type /Font /Subtype /Type1 /BaseFont /Times#20New#20Roman /JavaScriptX 1 /J#53X 2 >>"
+    path = write_pdf(tmp_path / "plain.pdf", objs)
+    facts = inspect(Document(Channel.CLI, path.name, path=path), dev_settings, Validator(dev_settings))
+    assert not facts.javascript, facts
+    assert pipeline.check(Document(Channel.SMTP, path.name, path=path)).outcome is Outcome.SIGN
+
+
+def test_hint_patterns():
+    found = lambda data: list(hints.found(data))  # noqa: E731
+    assert found(b"<</S /Java#53cript /JS (x)>>") == [hints.SCRIPT]
+    assert found(b"<</#53/JavaScript/J#53(x)>>") == [hints.SCRIPT, hints.SCRIPT]
+    assert found(b"/S/JavaScript") == [hints.SCRIPT] and found(b"/S /JavaScriptX") == []
+    assert found(b"/ByteRange [0 1 2 3] /Byte#52ange") == [hints.SIGNATURE, hints.SIGNATURE]
+    assert found(b"/Times#20New#20Roman /JSX /J#53X") == []
+
+
+XFA_TEMPLATE = ('<template xmlns="http://www.xfa.org/schema/xfa-template/3.3/"><subform name="form1">'
+                '<draw name="mark"><value><text>TỐI MẬT</text></value></draw></subform></template>').encode()
+
+
+@pytest.mark.parametrize("dynamic", [True, False])
+def test_an_xfa_form_is_not_released(dynamic, tmp_path, pipeline):
+    """Adobe Reader draws the form from its XML ("TỐI MẬT" here), the page says only that Adobe Reader is needed."""
+    objs = _objects("link", b"/S /GoTo /D [3 0 R /Fit]")
+    objs[4] = stream(b"BT /F1 12 Tf 72 780 Td (Please wait... this document requires Adobe Reader) Tj ET")
+    objs[1] = b"<< /Type /Catalog /Pages 2 0 R /AcroForm 7 0 R " + (b"/NeedsRendering true" if dynamic else b"") + b" >>"
+    objs[7] = b"<< /Fields [8 0 R] /DA (/Helv 0 Tf 0 g) /XFA [(template) 11 0 R] >>"
+    objs[11] = stream(XFA_TEMPLATE)
+    path = write_pdf(tmp_path / "xfa.pdf", objs)
+    for channel in (Channel.SMTP, Channel.CLI):
+        res = pipeline.check(Document(channel, path.name, path=path))
+        assert res.outcome is Outcome.REJECT, res
+        assert any(r.code == "DOCUMENT_UNREADABLE" and "XFA" in r.args.get("detail", "") for r in res.decision.reasons), res
