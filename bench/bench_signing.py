@@ -221,12 +221,15 @@ def profile_pipeline(settings, paths: list[Path], work: Path, out: Path, label: 
     from gateway.pipeline import Pipeline
 
     pipe = Pipeline(settings)
-    _drop_output(pipe.process(pdf_document(paths[0]), out_dir=work))
-    prof = Profiler(interval=0.0005)
-    prof.start()
-    for p in paths:
-        _drop_output(pipe.process(pdf_document(p), out_dir=work))
-    prof.stop()
+    try:
+        _drop_output(pipe.process(pdf_document(paths[0]), out_dir=work))
+        prof = Profiler(interval=0.0005)
+        prof.start()
+        for p in paths:
+            _drop_output(pipe.process(pdf_document(p), out_dir=work))
+        prof.stop()
+    finally:
+        pipe.close()  # its token session stays logged in otherwise, and the next loop's login is refused
     dst = out / f"profile-pipeline-{label}.txt"
     dst.write_text(prof.output_text(unicode=False, color=False, show_all=False))
     print(f"-> {dst}")
