@@ -105,6 +105,24 @@ DECLARED_CASES = [
 ]
 
 
+# What OCR read of a cut-out stamp: does it show a "MẬT" without what stands with it (not read whole)?
+HALF_READ_CASES = [
+    ("PÕI MẮT, Ị", True),  # a serif "TỐI MẬT" askew over writing, as Tesseract read it
+    ("MẶT", True), ("MẮT", True),  # "MẬT" but for its accents
+    ("TÔI MẬT", True), ("Tối MẬT", True),  # neither "TỐI MẬT" nor another word: the level cannot be told
+    ("xố MẬT", True), ("ZQ MẬT", True),
+    ("MẬT", False), ("TỐI MẬT", False), ("TUYỆT MẬT", False), ("TOI MAT", False), ("MAT", False),
+    ("HỎA TỐC MẬT", False), ("ĐỘ MẬT: MẬT", False),  # marks, read whole
+    ("GIẢI MẬT", False), ("BẢO MẬT", False), ("MẬT ĐỘ", False), ("bí mật", False),  # ordinary words
+    ("rồi MẶy.", False), ("THÔNG BÁO", False), ("ĐÃ DUYỆT", False),  # no "MẬT" seen
+]
+
+
+@pytest.mark.parametrize("text,half", HALF_READ_CASES)
+def test_a_stamp_read_in_part(text, half):
+    assert secrecy.half_read([text]) is half
+
+
 @pytest.mark.parametrize("value,level", DECLARED_CASES)
 def test_declared_values(value, level):
     assert secrecy.parse_level(value) is level

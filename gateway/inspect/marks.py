@@ -187,6 +187,34 @@ def may_hold_mark(text: str) -> bool:
     return any(word in squashed for word in _CIRCULATION_WORDS)
 
 
+# Words a stamp's "MẬT" is read beside: the marks' own first words, the urgency marks and the label, and the
+# words it makes an ordinary compound with (compared without diacritics and case)
+_KNOWN_BESIDE = frozenset(_RAISE) | _PREFIX_BLOCK | _SUFFIX_BLOCK | frozenset(w for w in _NEIGHBOURS if w.isascii())
+
+
+def half_read(texts: Iterable[str]) -> bool:
+    """Whether what OCR read of a stamp (a cut-out stamp-sized blob, `ocr._askew_placed`) shows its "MẬT" but
+    not what stands with it: an upper-case word that is "MẬT" but for its accents ("MẮT", "MẶT") or stands
+    beside a word that is neither a mark's, an urgency mark's, nor one it makes a compound with. Tesseract
+    read a serif "TỐI MẬT" askew over writing as "PÕI MẮT" and "rồi MẶy": the stamp was seen, its words were
+    not read, and "no mark" cannot be told from it. Rule 3 rightly keeps an unknown word before "MẬT" from
+    being a mark ("GIẢI MẬT"); on a stamp that was not read whole, it must not pass either."""
+    for text in texts:
+        toks = _tokens(normalise(text))
+        for i, tok in enumerate(toks):
+            if not (_upper_word(tok.word) and _base(tok.word) == "MAT"):
+                continue
+            if tok.word not in ("MẬT", "MAT"):
+                return True
+            beside = ([toks[i - 1]] if tok.adjacent_before else []) + ([toks[i + 1]] if tok.adjacent_after else [])
+            for b in beside:
+                base = _base(b.word)
+                # "TÔI MẬT" is neither "TỐI MẬT" nor a word: the level cannot be told
+                if base not in _KNOWN_BESIDE or base in _RAISE and b.word not in ("TỐI", "TUYỆT", base):
+                    return True
+    return False
+
+
 # --- findings -----------------------------------------------------------------------------------------------
 
 

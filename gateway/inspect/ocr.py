@@ -48,7 +48,7 @@ import time
 from dataclasses import dataclass
 
 from gateway.errors import exc_detail
-from gateway.inspect import shapes
+from gateway.inspect import marks, shapes
 from gateway.inspect.reading import Line, Reading
 from gateway.model import Reason, SignFormat
 
@@ -596,7 +596,7 @@ def _askew_placed(img, grainy: bool, scale: float):
         levels = _levels(turned, halved=True)
         # read as one block too (f as a pair): a stamp is a word or two, and Tesseract's sparse reading took
         # large letters (a thick pen's, filled) for nothing
-        out += _placed(levels + [(i, (f, f)) for i, f in levels], scale, (x / scale, y / scale))
+        out += _placed(levels + [(i, (f, f)) for i, f in levels], scale, (x / scale, y / scale), cut=True)
     return out, more
 
 
@@ -760,9 +760,13 @@ def pdf_page(page, text, deadline: float, seen: dict | None = None) -> tuple[lis
         ink = region[2] if len(region) > 2 else None
         try:
             images, unsure = _region_images(page, text, box, ink, seen)
-            for img, scale, origin, f in images:
+            cut_texts: list[str] = []
+            for img, scale, origin, f, cut in images:
                 for ol in _legible_lines(recognise(img, block=isinstance(f, tuple)), f):
                     lines.append(_to_line(ol, scale, origin, where, text.index, stamp))
+                    if cut:
+                        cut_texts.append(ol.text)
+            problems += _half_read(cut_texts, f"page {text.index + 1}")
             if unsure == ASKEW_MANY:
                 problems.append(Reason.of("SECRECY_SCAN_INCOMPLETE",
                                           detail=f"page {text.index + 1}: over {stamps.BLOB_MAX} stamps askew"))
@@ -1068,18 +1072,27 @@ def _hidden_in_noise(gray) -> str | bool:
 
 
 
-def _placed(images, scale: float, at: tuple[float, float]):
-    """[(image, pixels per point of that image, (x0, y0) of its pixel 0 in page points, reduction)]: the
-    margin and the reduction accounted for, so a line's box lands where it is on the page."""
+def _placed(images, scale: float, at: tuple[float, float], cut: bool = False):
+    """[(image, pixels per point of that image, (x0, y0) of its pixel 0 in page points, reduction, cut)]: the
+    margin and the reduction accounted for, so a line's box lands where it is on the page; `cut`: a stamp cut
+    out of the page (`_askew_placed`), whose reading is also judged whole (`_half_read`)."""
     out = []
     for img, f in images:
         if isinstance(f, tuple):  # read at other proportions (`_reproportioned`): a scale per axis
             s = (scale / f[0], scale / f[1])
-            out.append((img, s, (at[0] - MARGIN / s[0], at[1] - MARGIN / s[1]), f))
+            out.append((img, s, (at[0] - MARGIN / s[0], at[1] - MARGIN / s[1]), f, cut))
             continue
         s = scale / f
-        out.append((img, s, (at[0] - MARGIN / s, at[1] - MARGIN / s), f))
+        out.append((img, s, (at[0] - MARGIN / s, at[1] - MARGIN / s), f, cut))
     return out
+
+
+def _half_read(cut_texts: list[str], where: str) -> list[Reason]:
+    """SECRECY_SCAN_INCOMPLETE when a cut-out stamp's "MẬT" was read without what stands with it
+    (`marks.half_read`): a mark read on the page BLOCKs all the same."""
+    if cut_texts and marks.half_read(cut_texts):
+        return [Reason.of("SECRECY_SCAN_INCOMPLETE", detail=f"{where}: a stamp askew read in part")]
+    return []
 
 
 def _image_pixels(page, ink):
@@ -1145,9 +1158,13 @@ def read_image(fh, media: str, deadline: float) -> Reading:
                 if more:
                     incomplete.append(Reason.of("SECRECY_SCAN_INCOMPLETE",
                                                 detail=f"frame {index + 1}: over {stamps.BLOB_MAX} stamps askew"))
-                for img, s, origin, f in placed + askew:
+                cut_texts: list[str] = []
+                for img, s, origin, f, cut in placed + askew:
                     for ol in _legible_lines(recognise(img, block=isinstance(f, tuple)), f):
                         lines.append(_to_line(ol, s, origin, where, index, False))
+                        if cut:
+                            cut_texts.append(ol.text)
+                incomplete += _half_read(cut_texts, f"frame {index + 1}")
                 if _unsure(grainy, prepared, lambda own=frame: [own]):  # a mark read BLOCKs all the same
                     incomplete.append(Reason.of("SCAN_TOO_GRAINY", detail=f"frame {index + 1}"))
     except OcrUnavailable as exc:
