@@ -1014,9 +1014,12 @@ def _basis(text: str, when=None) -> str:
 # Where a finding stands (Line.where, metadata keys, declarations) in words a clerk reads: no "text:page1",
 # "info:Subject" or "declared:X-Classification" inside the Vietnamese sentence.
 _PLACE = (
-    (re.compile(r"^(?:text:)?page(\d+)$"), "trang {0}", "page {0}"),
+    (re.compile(r"^page(\d+)$"), "trang {0}", "page {0}"),
     (re.compile(r"^ocr:page(\d+)$"), "trang {0}, phần ảnh quét", "page {0}, scanned image"),
     (re.compile(r"^annotation:page(\d+)$"), "chú thích trên trang {0}", "an annotation on page {0}"),
+    # an annotation's appearance shown at a gesture (pointer over it, pressed, a check box ticked)
+    (re.compile(r"^appearance:page(\d+)$"), "chú thích hoặc ô biểu mẫu trên trang {0}, khi di chuột hoặc bấm vào",
+     "an annotation or form field on page {0}, when pointed at or clicked"),
     (re.compile(r"^field:"), "một ô nhập liệu của biểu mẫu", "a form field"),
     # a mail header ("header:Subject", a forwarded part's "header:mime:1.2 Subject") before a page header
     (re.compile(r"^header:(?:mime:\S+ )?(.+)$"), "dòng «{0}» trong phần đầu thư", "the mail header '{0}'"),
@@ -1032,9 +1035,11 @@ _PLACE = (
 
 
 def place(where: str) -> tuple[str, str]:
-    """(Vietnamese, English) words for a technical location; a plain 'trong nội dung' when unknown."""
+    """(Vietnamese, English) words for a technical location; a plain 'trong nội dung' when unknown. A finding in
+    lines is "text:" + the lines' place ("text:ocr:page2"): the place is what is named."""
+    where = (where or "").removeprefix("text:")
     for pattern, vi, en in _PLACE:
-        m = pattern.search(where or "")
+        m = pattern.search(where)
         if m:
             groups = m.groups()
             return vi.format(*groups), en.format(*groups)

@@ -12,10 +12,9 @@ is not read completely (`LayersUnread`).
 
 from __future__ import annotations
 
-import io
-import re
-import shutil
 from typing import BinaryIO
+
+from gateway.inspect import update
 
 
 class LayersUnread(Exception):
@@ -44,28 +43,11 @@ def shown(fh: BinaryIO, reader, dst: BinaryIO) -> None:
         if isinstance(ocg, IndirectObject) and hasattr(ocg.get_object(), "items"):
             redefined.append((ocg, DictionaryObject({NameObject(k): v for k, v in ocg.get_object().items()
                                                      if k not in ("/Usage", "/Intent")})))
-    fh.seek(0)
-    shutil.copyfileobj(fh, dst, 1 << 20)
-    end = dst.tell()
-    fh.seek(max(0, end - 4096))
-    tail = fh.read()
-    found = re.findall(rb"startxref\s+(\d+)", tail)
-    if not found:
-        raise LayersUnread("no startxref")
-    body = io.BytesIO()
-    body.write(b"\n")
-    entries = []
-    for r, value in redefined:
-        entries.append(b"%d 1\n%010d %05d n \n" % (r.idnum, end + body.tell(), r.generation))
-        body.write(b"%d %d obj\n" % (r.idnum, r.generation))
-        value.write_to_stream(body)
-        body.write(b"\nendobj\n")
-    xref = end + body.tell()
     size = max([int(reader.trailer.get("/Size", 0))] + [r.idnum + 1 for r, _ in redefined])
-    body.write(b"xref\n0 1\n0000000000 65535 f \n" + b"".join(entries))
-    body.write(b"trailer\n<< /Size %d /Root %d %d R /Prev %d >>\nstartxref\n%d\n%%%%EOF\n"
-               % (size, ref.idnum, ref.generation, int(found[-1]), xref))
-    dst.write(body.getvalue())
+    try:
+        update.appended(fh, reader, dst, [(r.idnum, r.generation, value) for r, value in redefined], size)
+    except update.UpdateUnwritable as exc:
+        raise LayersUnread(str(exc)) from exc
 
 
 MAX_OBJECTS = 200_000  # objects looked at for a membership dictionary; more: unread

@@ -133,6 +133,7 @@ def analyse(fh: BinaryIO, settings, doc: Document, deadline: float) -> _Pdf:
             _page_text_layered(fh, reader, out, deadline, _bomb_pages(reader, out), _twins(reader))
         else:
             _page_text(fh, out, deadline, _bomb_pages(reader, out), _twins(reader))
+        _alternate_text(fh, reader, out, deadline)
         out.reader = reader
     return out
 
@@ -269,6 +270,14 @@ def _form_facts(reader, root, out: _Pdf) -> None:
                     value = " ".join(_text_value(x) for x in f.get(key))
                 value = value.lstrip("/") if value.startswith("/") and key != "/TU" else value
                 out.lines.extend(Line(t, f"field:{full}") for t in value.splitlines() if t.strip())
+            # a button's captions, normal, rollover and down (/MK): a viewer draws them when the widget has no
+            # appearance, or is told to make its own (poppler drew "TOI MAT" from /CA on an otherwise empty page)
+            for widget in [f] + [k.get_object() for k in kids or []]:
+                mk = widget.get("/MK") if hasattr(widget, "get") else None
+                mk = mk.get_object() if mk is not None else None
+                for key in ("/CA", "/RC", "/AC") if hasattr(mk, "get") else ():
+                    value = _text_value(mk.get(key)) if mk.get(key) is not None else ""
+                    out.lines.extend(Line(t, f"field:{full}") for t in value.splitlines() if t.strip())
 
 
 def _metadata(reader, root, out: _Pdf) -> None:
@@ -460,6 +469,38 @@ def _page_text_layered(fh: BinaryIO, reader, out: _Pdf, deadline: float, skip, t
         raise
     except Exception as exc:  # noqa: BLE001 - LayersUnread, or a copy that could not be written: unread
         out.incomplete.append(Reason.of("SECRECY_SCAN_INCOMPLETE", detail=f"optional content (layers): {_short(exc)}"))
+
+
+def _alternate_text(fh: BinaryIO, reader, out: _Pdf, deadline: float) -> None:
+    """The text of the annotation appearances a viewer shows at a reader's gesture (appearances.py: a check
+    box's other state, rollover, down), read like the pages they are on; what cannot be laid out or read is
+    not read completely."""
+    import tempfile
+    from dataclasses import replace
+
+    from pypdf import PdfReader
+
+    from gateway.inspect import appearances
+
+    try:
+        found = appearances.alternates(reader)
+        if not found:
+            return
+        with tempfile.NamedTemporaryFile(prefix="kyso-appearances-", suffix=".pdf") as tmp:
+            shows = appearances.laid_out(fh, reader, found, tmp)
+            tmp.flush()
+            tmp.seek(0)
+            laid = _Pdf(encrypted=out.encrypted)
+            _page_text(tmp, laid, deadline, set(range(len(reader.pages))), _twins(PdfReader(tmp, strict=False)))
+    except Timeout:
+        raise
+    except Exception as exc:  # noqa: BLE001 - AppearancesUnread, or a copy that could not be read: unread
+        out.incomplete.append(Reason.of("SECRECY_SCAN_INCOMPLETE", detail=f"annotation appearances: {_short(exc)}"))
+        return
+    for page in laid.text.pages if laid.text is not None else ():
+        index = shows.get(page.index)
+        out.lines.extend(replace(line, where=f"appearance:page{index + 1}", page=index) for line in page.lines)
+    out.incomplete.extend(laid.incomplete)
 
 
 def _page_text(fh: BinaryIO, out: _Pdf, deadline: float, skip: set[int] = frozenset(), twins: dict | None = None) -> None:

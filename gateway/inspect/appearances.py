@@ -1,0 +1,121 @@
+"""Annotation appearances a viewer shows at a reader's gesture, read like the page.
+
+Flattening (pdftext.read_page) draws each annotation's normal appearance in its current state. A viewer also
+shows an annotation's other appearances: a check box or radio button in its other states (a click ticks it),
+the rollover appearance (/R: the pointer over it) and the down appearance (/D: pressed). Any of them may draw
+"TỐI MẬT" where the page shows nothing.
+
+They are read from a copy of the document with pages appended (an incremental update, read and discarded,
+never released): for each page that has such appearances, one page per alternate k, the page's size, holding
+each of its annotations that has a k-th alternate as a plain annotation in the same place showing it. Those
+pages go through the same page reader (text by geometry, lying fonts, OCR of what no text layer says).
+A hidden annotation is not shown in any of its appearances, so it is not read here either.
+"""
+
+from __future__ import annotations
+
+from typing import BinaryIO
+
+from gateway.inspect import update
+
+MAX_ALTERNATES = 2_000  # alternate appearances read per document; more: not read completely
+HIDDEN = 2 | 32  # annotation flags Hidden and NoView
+
+
+class AppearancesUnread(Exception):
+    """The appearances could not be laid out for reading (too many, a page tree that cannot be extended)."""
+
+
+def alternates(reader) -> dict[int, list[tuple[object, list]]]:
+    """{page index: [(annotation rectangle, [references to the appearance streams it shows only at a gesture])]}
+    for the pages of a pypdf `reader` that have any."""
+    from pypdf.generic import IndirectObject, StreamObject
+
+    out: dict[int, list[tuple[object, list]]] = {}
+    total = 0
+    for i, page in enumerate(reader.pages):
+        annots = page.get("/Annots")
+        annots = annots.get_object() if annots is not None else None
+        for annot in annots if isinstance(annots, list) else ():
+            a = annot.get_object()
+            if not hasattr(a, "get") or int(a.get("/F", 0) or 0) & HIDDEN or a.get("/Rect") is None:
+                continue
+            ap = a.get("/AP")
+            ap = ap.get_object() if ap is not None else None
+            if not hasattr(ap, "raw_get"):
+                continue
+            state = a.get("/AS")
+            found: list = []
+            for key in ("/N", "/R", "/D"):
+                if key not in ap:
+                    continue
+                value = ap.raw_get(key)
+                states = value.get_object()
+                if isinstance(states, StreamObject):
+                    entries = [(None, value)]
+                elif hasattr(states, "raw_get"):
+                    entries = [(name, states.raw_get(name)) for name in states]
+                else:
+                    continue
+                for name, ref in entries:
+                    shown = key == "/N" and (name is None or name == state)
+                    if shown or not isinstance(ref, IndirectObject) or ref in found:
+                        continue
+                    if isinstance(ref.get_object(), StreamObject):
+                        found.append(ref)
+            if found:
+                total += len(found)
+                if total > MAX_ALTERNATES:
+                    raise AppearancesUnread(f"over {MAX_ALTERNATES} alternate appearances")
+                out.setdefault(i, []).append((a.get("/Rect"), found))
+    return out
+
+
+def laid_out(fh: BinaryIO, reader, found: dict[int, list[tuple[object, list]]], dst: BinaryIO) -> dict[int, int]:
+    """Write to `dst` the file `fh` with the alternate appearances `found` on pages appended; returns
+    {appended page index: the page index it shows the appearances of}."""
+    from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NameObject, NumberObject
+
+    ref = reader.trailer.raw_get("/Root")
+    pages_ref = ref.get_object().raw_get("/Pages") if isinstance(ref, IndirectObject) else None
+    if not isinstance(pages_ref, IndirectObject):
+        raise AppearancesUnread("the page tree is not an object of its own")
+    pages = pages_ref.get_object()
+    used = [n for ns in reader.xref.values() for n in ns] + list(reader.xref_objStm)
+    number = max([int(reader.trailer.get("/Size", 0))] + [n + 1 for n in used])
+    objects: list[tuple[int, object]] = []
+    kids, shows = [], {}
+    original = len(reader.pages)
+    for index, annots in sorted(found.items()):
+        page = reader.pages[index]
+        for k in range(max(len(refs) for _, refs in annots)):
+            refs = []
+            for rect, alts in annots:
+                if k < len(alts):
+                    annot = DictionaryObject({
+                        NameObject("/Type"): NameObject("/Annot"), NameObject("/Subtype"): NameObject("/Stamp"),
+                        NameObject("/Rect"): ArrayObject(rect), NameObject("/F"): NumberObject(4),
+                        NameObject("/AP"): DictionaryObject({NameObject("/N"): alts[k]}),
+                    })
+                    objects.append((number, annot))
+                    refs.append(IndirectObject(number, 0, reader))
+                    number += 1
+            new_page = DictionaryObject({
+                NameObject("/Type"): NameObject("/Page"), NameObject("/Parent"): pages_ref,
+                NameObject("/MediaBox"): ArrayObject(page.mediabox), NameObject("/CropBox"): ArrayObject(page.cropbox),
+                NameObject("/Rotate"): NumberObject(page.rotation), NameObject("/Resources"): DictionaryObject(),
+                NameObject("/Annots"): ArrayObject(refs),
+            })
+            objects.append((number, new_page))
+            kids.append(IndirectObject(number, 0, reader))
+            shows[original + len(kids) - 1] = index
+            number += 1
+    tree = DictionaryObject({NameObject(k): v for k, v in pages.items() if k not in ("/Kids", "/Count")})
+    tree[NameObject("/Kids")] = ArrayObject(list(pages.get("/Kids") or []) + kids)
+    tree[NameObject("/Count")] = NumberObject(int(pages.get("/Count", original) or original) + len(kids))
+    try:
+        update.appended(fh, reader, dst, [(pages_ref.idnum, pages_ref.generation, tree)]
+                        + [(n, 0, value) for n, value in objects], number)
+    except update.UpdateUnwritable as exc:
+        raise AppearancesUnread(str(exc)) from exc
+    return shows

@@ -1,0 +1,99 @@
+"""Annotation appearances a viewer shows at a reader's gesture (gateway/inspect/appearances.py).
+
+A push button whose rollover (/R) or down (/D) appearance draws "TOI MAT", a check box or radio button whose
+other state draws it: the page shows nothing until the pointer is over it or it is clicked. Flattening draws
+only the current normal appearance, so each was signed before. Now every appearance is read like the page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gateway.model import Channel, Document, Outcome
+from gateway.pipeline import Pipeline
+from hostile import stream, write_pdf
+
+MARK = b"BT /F1 28 Tf 10 12 Td (TOI MAT) Tj ET"
+TICK = b"BT /ZaDb 20 Tf 10 12 Td (4) Tj ET"
+
+
+def _form(annot: bytes, mark: bytes = MARK) -> dict[int, bytes]:
+    """One page, one widget (8); appearance streams: 6 draws `mark`, 7 draws nothing, 9 a tick."""
+    form = b"/Type /XObject /Subtype /Form /BBox [0 0 200 50] "
+    return {
+        1: b"<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [8 0 R] >> >>",
+        2: b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        3: b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Annots [8 0 R] "
+           b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        4: stream(b"BT /F1 12 Tf 72 780 Td (UBND TINH - Cong van so 12/UBND) Tj ET"),
+        5: b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        6: stream(mark, form + b"/Resources << /Font << /F1 5 0 R >> >> "),
+        7: stream(b"", form),
+        9: stream(TICK, form + b"/Resources << /Font << /ZaDb 10 0 R >> >> "),
+        10: b"<< /Type /Font /Subtype /Type1 /BaseFont /ZapfDingbats >>",
+        8: b"<< /Type /Annot /Subtype /Widget /Rect [300 700 500 750] /F 4 /P 3 0 R /T (b) " + annot + b" >>",
+    }
+
+
+GESTURES = {
+    "rollover": b"/FT /Btn /Ff 65536 /AP << /N 7 0 R /R 6 0 R >>",
+    "down": b"/FT /Btn /Ff 65536 /AP << /N 7 0 R /D 6 0 R >>",
+    "check-box-ticked": b"/FT /Btn /V /Off /AS /Off /AP << /N << /Yes 6 0 R /Off 7 0 R >> >>",
+    "radio-other-state": b"/FT /Btn /Ff 32768 /V /A /AS /A /AP << /N << /A 9 0 R /B 6 0 R /Off 7 0 R >> >>",
+    "rollover-of-a-state": b"/FT /Btn /V /Yes /AS /Yes /AP << /N << /Yes 9 0 R /Off 7 0 R >> "
+                           b"/R << /Yes 9 0 R /Off 6 0 R >> >>",
+}
+
+
+@pytest.fixture(scope="module")
+def pipeline(dev_settings):
+    with Pipeline(dev_settings) as p:
+        yield p
+
+
+def _encrypted(src: Path, dst: Path) -> Path:
+    from pypdf import PdfReader, PdfWriter
+
+    w = PdfWriter(clone_from=PdfReader(src))
+    w.encrypt(user_password="", owner_password="chủ", algorithm="AES-128")
+    with open(dst, "wb") as fh:
+        w.write(fh)
+    return dst
+
+
+@pytest.mark.parametrize("gesture", GESTURES)
+def test_a_mark_shown_only_at_a_gesture_is_read(gesture, tmp_path, pipeline):
+    path = write_pdf(tmp_path / f"{gesture}.pdf", _form(GESTURES[gesture]))
+    for doc in (path, _encrypted(path, tmp_path / f"{gesture}-encrypted.pdf")):  # an update keeps /Encrypt
+        res = pipeline.check(Document(Channel.SMTP, doc.name, path=doc))
+        assert res.outcome is Outcome.BLOCK, (doc.name, res.decision)
+        assert {(r.code, r.args.get("where")) for r in res.decision.reasons} == {
+            ("SECRET_MARKED", "text:appearance:page1")}, res.decision
+
+
+def test_a_form_whose_other_states_draw_no_mark_is_signed(tmp_path, pipeline):
+    """Check boxes with tick and empty states, a button with a rollover: nothing is refused for them."""
+    path = write_pdf(tmp_path / "form.pdf", _form(b"/FT /Btn /V /Off /AS /Off /AP << /N << /Yes 9 0 R /Off 7 0 R >> "
+                                                  b"/D << /Yes 9 0 R /Off 7 0 R >> /R 9 0 R >>"))
+    res = pipeline.check(Document(Channel.SMTP, path.name, path=path))
+    assert res.outcome is Outcome.SIGN, res.decision
+
+
+def test_a_hidden_annotation_is_not_read_in_its_gestures(tmp_path, pipeline):
+    """Hidden (/F 2): no viewer shows it, in any appearance (a script could: scripts are refused)."""
+    path = write_pdf(tmp_path / "hidden.pdf", _form(GESTURES["rollover"]))
+    path.write_bytes(path.read_bytes().replace(b"/F 4 /P 3 0 R", b"/F 6 /P 3 0 R"))  # same length: Hidden|Print
+    assert pipeline.check(Document(Channel.SMTP, path.name, path=path)).outcome is Outcome.SIGN
+
+
+@pytest.mark.parametrize("mk", [b"/MK << /CA (TOI MAT) >>", b"/MK << /CA (Gui) /RC (TOI MAT) >>",
+                                b"/MK << /CA (Gui) /AC (TOI MAT) >>"])
+def test_a_buttons_caption_is_read(mk, tmp_path, pipeline):
+    """A push button without an appearance: a viewer draws its caption (poppler's pdftoppm draws "TOI MAT" on
+    an otherwise empty page), and its rollover and down captions when pointed at or pressed."""
+    objs = _form(b"/FT /Btn /Ff 65536 /DA (/F1 18 Tf 0 g) " + mk)
+    objs[1] = b"<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [8 0 R] /NeedAppearances true >> >>"
+    path = write_pdf(tmp_path / "caption.pdf", objs)
+    res = pipeline.check(Document(Channel.SMTP, path.name, path=path))
+    assert res.outcome is Outcome.BLOCK, res.decision
