@@ -1,7 +1,7 @@
 """Raw hints in a PDF's bytes, found without parsing: a JavaScript action and a signature's /ByteRange.
 
 Searched in the file's own bytes (its uncompressed objects, `inspect._stream_scan`) and in its object streams
-once inflated (`pdf._scripts`): a JavaScript action may be anywhere an action may be (a page's open action, a
+once inflated (`pdf._active`): a JavaScript action may be anywhere an action may be (a page's open action, a
 field's calculation, the /Next of another action), and in an object stream it is not in the file's bytes.
 
 A name may be written with #-escapes, and a viewer reads "/S /Java#53cript" and "/J#53" as "/S /JavaScript"

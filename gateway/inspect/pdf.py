@@ -402,39 +402,38 @@ MAX_CONTENT_BYTES = 64 * 1024 * 1024  # a page's content streams, inflated; more
 _BOMB_MIN_RAW = MAX_CONTENT_BYTES // 1032  # deflate inflates at most ~1032:1: smaller streams need no check
 
 
+def _too_big(obj) -> bool:
+    """Does a stream (or an array of streams) inflate beyond MAX_CONTENT_BYTES? Forms it draws are not opened
+    here: pypdf would read an image XObject's data whole (a 200 MB scan) just to learn it is not a form."""
+    import zlib
+
+    obj = obj.get_object()
+    for item in obj if isinstance(obj, list) else [obj]:
+        item = item.get_object()
+        raw = getattr(item, "_data", None)
+        if isinstance(raw, bytes) and len(raw) >= _BOMB_MIN_RAW:
+            filters = item.get("/Filter")
+            filters = [filters] if not isinstance(filters, list) else filters
+            if "/FlateDecode" in [str(f) for f in filters][:1]:
+                d = zlib.decompressobj()
+                try:
+                    d.decompress(raw, MAX_CONTENT_BYTES)
+                except zlib.error:
+                    continue  # PDFium's own error handling: a broken stream is an unread page there
+                if d.unconsumed_tail:
+                    return True
+    return False
+
+
 def _bomb_pages(reader, out: _Pdf) -> set[int]:
     """Pages whose content streams inflate beyond MAX_CONTENT_BYTES: not given to PDFium, which would inflate
     them whole (a 2 GiB flate bomb took 8 GB), and reported unread (fail closed). A file with such a page or
     such an XMP packet is read by PDFium only in a child process with bounded memory."""
-    import zlib
-
     bombs: set[int] = set()
-
-    def too_big(obj, depth: int) -> bool:
-        obj = obj.get_object()
-        items = obj if isinstance(obj, list) else [obj]
-        for item in items:
-            item = item.get_object()
-            raw = getattr(item, "_data", None)
-            if isinstance(raw, bytes) and len(raw) >= _BOMB_MIN_RAW:
-                filters = item.get("/Filter")
-                filters = [filters] if not isinstance(filters, list) else filters
-                if "/FlateDecode" in [str(f) for f in filters][:1]:
-                    d = zlib.decompressobj()
-                    try:
-                        d.decompress(raw, MAX_CONTENT_BYTES)
-                    except zlib.error:
-                        continue  # PDFium's own error handling: a broken stream is an unread page there
-                    if d.unconsumed_tail:
-                        return True
-        # Forms drawn by the page are not opened here: pypdf would read an image XObject's data whole (a
-        # 200 MB scan) just to learn it is not a form
-        return False
-
     for i, page in enumerate(reader.pages):
         try:
             contents = page.get("/Contents")
-            if contents is not None and too_big(contents, 0):
+            if contents is not None and _too_big(contents):
                 bombs.add(i)
         except Timeout:
             raise
@@ -442,7 +441,7 @@ def _bomb_pages(reader, out: _Pdf) -> set[int]:
             continue
     try:
         metadata = reader.trailer["/Root"].get_object().get("/Metadata")
-        out.bomb = bool(bombs) or (metadata is not None and too_big(metadata, 3))
+        out.bomb = bool(bombs) or (metadata is not None and _too_big(metadata))
     except Timeout:
         raise
     except Exception:  # noqa: BLE001
@@ -486,6 +485,9 @@ def _alternate_text(fh: BinaryIO, reader, out: _Pdf, deadline: float) -> None:
         found = appearances.alternates(reader)
         if not found:
             return
+        # PDFium would inflate an appearance whole, in this process: one that inflates too far is not read
+        if any(_too_big(ref) for annots in found.values() for _, refs in annots for ref in refs):
+            raise appearances.AppearancesUnread(f"an appearance over {MAX_CONTENT_BYTES // (1024 * 1024)} MB")
         with tempfile.NamedTemporaryFile(prefix="kyso-appearances-", suffix=".pdf") as tmp:
             shows = appearances.laid_out(fh, reader, found, tmp)
             tmp.flush()

@@ -97,3 +97,16 @@ def test_a_buttons_caption_is_read(mk, tmp_path, pipeline):
     path = write_pdf(tmp_path / "caption.pdf", objs)
     res = pipeline.check(Document(Channel.SMTP, path.name, path=path))
     assert res.outcome is Outcome.BLOCK, res.decision
+
+
+def test_an_appearance_that_inflates_too_far_is_not_read_nor_released(tmp_path, pipeline):
+    """A rollover appearance that inflates to 2 GiB: PDFium would inflate it whole in the worker. Not read
+    (SECRECY_SCAN_INCOMPLETE), and the worker's memory stays bounded."""
+    from hostile import deflate_zeros
+
+    objs = _form(GESTURES["rollover"])
+    objs[6] = stream(deflate_zeros(2 << 30), b"/Type /XObject /Subtype /Form /BBox [0 0 200 50] /Filter /FlateDecode ")
+    path = write_pdf(tmp_path / "bomb.pdf", objs)
+    res = pipeline.check(Document(Channel.SMTP, path.name, path=path))
+    assert res.outcome is Outcome.REJECT, res.decision
+    assert any("appearance" in r.args.get("detail", "") for r in res.decision.reasons), res.decision
