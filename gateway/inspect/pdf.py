@@ -425,15 +425,32 @@ def _too_big(obj) -> bool:
     return False
 
 
+def _normal_appearances(page) -> list:
+    """The normal appearance streams of a page's annotations (every state): flattening draws them."""
+    out = []
+    annots = page.get("/Annots")
+    annots = annots.get_object() if annots is not None else None
+    for annot in annots if isinstance(annots, list) else ():
+        ap = annot.get_object().get("/AP") if hasattr(annot.get_object(), "get") else None
+        normal = ap.get_object().get("/N") if hasattr(ap, "get_object") and hasattr(ap.get_object(), "get") else None
+        normal = normal.get_object() if normal is not None else None
+        if hasattr(normal, "get_data"):
+            out.append(normal)
+        elif hasattr(normal, "values"):
+            out.extend(v.get_object() for v in normal.values() if hasattr(v.get_object(), "get_data"))
+    return out
+
+
 def _bomb_pages(reader, out: _Pdf) -> set[int]:
-    """Pages whose content streams inflate beyond MAX_CONTENT_BYTES: not given to PDFium, which would inflate
-    them whole (a 2 GiB flate bomb took 8 GB), and reported unread (fail closed). A file with such a page or
+    """Pages whose content streams, or the normal appearances of whose annotations (flattening draws them),
+    inflate beyond MAX_CONTENT_BYTES: not given to PDFium, which would inflate them whole (a 2 GiB flate bomb
+    took 8 GB), and reported unread (fail closed). A file with such a page or
     such an XMP packet is read by PDFium only in a child process with bounded memory."""
     bombs: set[int] = set()
     for i, page in enumerate(reader.pages):
         try:
             contents = page.get("/Contents")
-            if contents is not None and _too_big(contents):
+            if contents is not None and _too_big(contents) or any(_too_big(s) for s in _normal_appearances(page)):
                 bombs.add(i)
         except Timeout:
             raise

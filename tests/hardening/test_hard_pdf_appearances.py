@@ -110,3 +110,16 @@ def test_an_appearance_that_inflates_too_far_is_not_read_nor_released(tmp_path, 
     res = pipeline.check(Document(Channel.SMTP, path.name, path=path))
     assert res.outcome is Outcome.REJECT, res.decision
     assert any("appearance" in r.args.get("detail", "") for r in res.decision.reasons), res.decision
+
+
+def test_a_normal_appearance_that_inflates_too_far_is_not_read_nor_released(tmp_path, dev_settings):
+    """The same bomb as an annotation's normal appearance, which flattening draws: the page is not given to
+    PDFium (it took the page's content streams only before), in a child with bounded memory."""
+    from hostile import decide_in_child, deflate_zeros
+
+    objs = _form(b"/FT /Btn /Ff 65536 /AP << /N 6 0 R >>")
+    objs[6] = stream(deflate_zeros(2 << 30), b"/Type /XObject /Subtype /Form /BBox [0 0 200 50] /Filter /FlateDecode ")
+    path = write_pdf(tmp_path / "normal-bomb.pdf", objs)
+    r = decide_in_child([path], dev_settings.var_dir)["normal-bomb.pdf"]
+    assert r["outcome"] == "reject" and "SECRECY_SCAN_INCOMPLETE" in r["reasons"], r
+    assert r["peak_rss_mib"] < 1500, r
