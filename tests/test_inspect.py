@@ -65,6 +65,34 @@ def test_bytes_document_and_name_ignored(tmp_path, settings):
     assert inspect(doc, settings, Validator(settings)).media_type == "application/pdf"
 
 
+@pytest.mark.parametrize("how", ["name", "description", "annotation"])
+def test_an_embedded_files_name_is_read_like_an_attachments(how, tmp_path, settings):
+    """The attachments panel lists an embedded file's name and description: "TỐI MẬT - báo cáo.txt" is a mark,
+    as in a mail attachment's name, whatever the file holds (signed before)."""
+    from pypdf import PdfReader, PdfWriter
+    from pypdf.generic import ArrayObject, DictionaryObject, FloatObject, NameObject, TextStringObject
+
+    src = make_pdf(tmp_path / "a.pdf", lines=["UBND TỈNH", "Công văn số 7/UBND"])
+    w = PdfWriter(clone_from=PdfReader(src))
+    name = "TỐI MẬT - báo cáo.txt" if how == "name" else "phu-luc.txt"
+    w.add_attachment(name, b"noi dung binh thuong")
+    spec = w._root_object["/Names"]["/EmbeddedFiles"]["/Names"][1].get_object()
+    if how == "description":
+        spec[NameObject("/Desc")] = TextStringObject("Tối mật")
+    if how == "annotation":  # the same file behind a paper-clip icon on the page, named there
+        del w._root_object["/Names"]
+        clip = DictionaryObject({NameObject("/Type"): NameObject("/Annot"), NameObject("/Subtype"): NameObject("/FileAttachment"),
+                                 NameObject("/Rect"): ArrayObject([FloatObject(x) for x in (72, 600, 90, 620)]),
+                                 NameObject("/FS"): spec.indirect_reference})
+        spec[NameObject("/UF")] = TextStringObject("TỐI MẬT.txt")
+        w.pages[0][NameObject("/Annots")] = ArrayObject([w._add_object(clip)])
+    out = tmp_path / "att.pdf"
+    with open(out, "wb") as fh:
+        w.write(fh)
+    f = _facts(out, settings)
+    assert SecrecyLevel.TOI_MAT in {s.level for s in f.secrecy}, f.secrecy
+
+
 def test_javascript_embedded_files_and_encryption(tmp_path, settings):
     from pypdf import PdfReader, PdfWriter
 

@@ -118,7 +118,7 @@ def analyse(fh: BinaryIO, settings, doc: Document, deadline: float) -> _Pdf:
             out.broken = True
             out.warnings.append(Reason.of("PDF_BROKEN", detail=_short(exc)))
             return out
-        for step in (_catalog_facts, _form_facts, _active, _metadata, _navigation):
+        for step in (_catalog_facts, _form_facts, _active, _metadata, _navigation, _attachment_names):
             try:
                 step(reader, root, out)
             except Timeout:
@@ -291,6 +291,30 @@ def _metadata(reader, root, out: _Pdf) -> None:
         return
     data = md.get_object().get_data()[:XMP_MAX_BYTES]
     out.metadata.extend((f"xmp:{k}", v) for k, values in _xmp_fields(data).items() for v in values)
+
+
+def _attachment_names(reader, root, out: _Pdf) -> None:
+    """The names and descriptions of the files embedded in the PDF, as its attachments panel lists them (the
+    name-tree key, /UF, /F, /Desc), read like a mail attachment's file name: "TỐI MẬT - báo cáo.docx" is a
+    mark whatever the file holds (the files themselves are members, read by container_pdf.py)."""
+    from gateway.inspect.container_pdf import _name_tree
+
+    specs = []
+    names = root.get("/Names")
+    names = names.get_object() if names is not None else None
+    if hasattr(names, "get") and names.get("/EmbeddedFiles") is not None:
+        specs += [(f"pdf:embedded:{i}", key, fs) for i, (key, fs) in enumerate(_name_tree(names["/EmbeddedFiles"]))]
+    for pno, page in enumerate(reader.pages):
+        annots = page.get("/Annots")
+        for j, annot in enumerate(annots.get_object() if annots is not None else []):
+            a = annot.get_object()
+            if hasattr(a, "get") and a.get("/Subtype") == "/FileAttachment" and a.get("/FS") is not None:
+                specs.append((f"pdf:annot:p{pno + 1}:{j}", "", a["/FS"]))
+    for location, key, fs in specs:
+        fs = fs.get_object()
+        values = [key] + ([_text_value(fs.get(k)) for k in ("/UF", "/F", "/Desc") if fs.get(k) is not None]
+                          if hasattr(fs, "get") else [_text_value(fs)])
+        out.metadata.extend((f"name:{location}", v) for v in dict.fromkeys(values) if v)
 
 
 MAX_OUTLINE_ITEMS = 20_000  # bookmarks read at most; more: the rest is unread (fail closed)
