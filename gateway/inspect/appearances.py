@@ -2,8 +2,8 @@
 
 Flattening (pdftext.read_page) draws each annotation's normal appearance in its current state. A viewer also
 shows an annotation's other appearances: a check box or radio button in its other states (a click ticks it),
-the rollover appearance (/R: the pointer over it) and the down appearance (/D: pressed). Any of them may draw
-"TỐI MẬT" where the page shows nothing.
+the rollover appearance (/R: the pointer over it), the down appearance (/D: pressed) and a redaction's
+overlay (/RO: once the recipient applies it). Any of them may draw "TỐI MẬT" where the page shows nothing.
 
 They are read from a copy of the document with pages appended (an incremental update, read and discarded,
 never released): for each page that has such appearances, one page per alternate k, the page's size, holding
@@ -42,12 +42,10 @@ def alternates(reader) -> dict[int, list[tuple[object, list]]]:
                 continue
             ap = a.get("/AP")
             ap = ap.get_object() if ap is not None else None
-            if not hasattr(ap, "raw_get"):
-                continue
             state = a.get("/AS")
             found: list = []
             for key in ("/N", "/R", "/D"):
-                if key not in ap:
+                if not hasattr(ap, "raw_get") or key not in ap:
                     continue
                 value = ap.raw_get(key)
                 states = value.get_object()
@@ -63,6 +61,9 @@ def alternates(reader) -> dict[int, list[tuple[object, list]]]:
                         continue
                     if isinstance(ref.get_object(), StreamObject):
                         found.append(ref)
+            overlay = a.raw_get("/RO") if a.get("/Subtype") == "/Redact" and "/RO" in a else None
+            if isinstance(overlay, IndirectObject) and isinstance(overlay.get_object(), StreamObject):
+                found.append(overlay)  # a redaction's overlay, drawn once the recipient applies it
             if found:
                 total += len(found)
                 if total > MAX_ALTERNATES:

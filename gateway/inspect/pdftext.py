@@ -930,7 +930,7 @@ def _annotation_texts(raw, page, index: int) -> list[Line]:
             subtype = raw.FPDFAnnot_GetSubtype(annot)
             if subtype in (raw.FPDF_ANNOT_LINK, raw.FPDF_ANNOT_POPUP):
                 continue
-            for key in ("Contents", "RC", "TU", "V"):
+            for key in ("Contents", "RC", "TU", "V", "OverlayText"):  # a redaction's, drawn once it is applied
                 text = _annot_string(raw, annot, key)
                 if text:
                     where = f"annotation:page{index + 1}"

@@ -123,3 +123,15 @@ def test_a_normal_appearance_that_inflates_too_far_is_not_read_nor_released(tmp_
     r = decide_in_child([path], dev_settings.var_dir)["normal-bomb.pdf"]
     assert r["outcome"] == "reject" and "SECRECY_SCAN_INCOMPLETE" in r["reasons"], r
     assert r["peak_rss_mib"] < 1500, r
+
+
+@pytest.mark.parametrize("redact", [b"/OverlayText (TOI MAT)", b"/RO 6 0 R"])
+def test_a_redactions_overlay_is_read(redact, tmp_path, pipeline):
+    """A redaction annotation draws its overlay text or form once the recipient applies it."""
+    objs = _form(GESTURES["rollover"])
+    objs[3] = objs[3].replace(b"/Annots [8 0 R]", b"/Annots [8 0 R 11 0 R]")
+    objs[8] = objs[8].replace(b"/R 6 0 R", b"")  # the button shows nothing at any gesture now
+    objs[11] = b"<< /Type /Annot /Subtype /Redact /Rect [72 600 300 640] /QuadPoints [72 640 300 640 72 600 300 600] " + redact + b" >>"
+    path = write_pdf(tmp_path / "redact.pdf", objs)
+    res = pipeline.check(Document(Channel.SMTP, path.name, path=path))
+    assert res.outcome is Outcome.BLOCK, res.decision
