@@ -468,8 +468,8 @@ def _normal_appearances(page) -> list:
 def _bomb_pages(reader, out: _Pdf) -> set[int]:
     """Pages whose content streams, or the normal appearances of whose annotations (flattening draws them),
     inflate beyond MAX_CONTENT_BYTES: not given to PDFium, which would inflate them whole (a 2 GiB flate bomb
-    took 8 GB), and reported unread (fail closed). A file with such a page or
-    such an XMP packet is read by PDFium only in a child process with bounded memory."""
+    took 8 GB), and reported unread (fail closed). A file with such a page or such an XMP packet is read by
+    PDFium only in a child process with bounded memory."""
     bombs: set[int] = set()
     for i, page in enumerate(reader.pages):
         try:
