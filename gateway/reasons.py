@@ -1021,6 +1021,7 @@ _PLACE = (
     (re.compile(r"^appearance:page(\d+)$"), "chú thích hoặc ô biểu mẫu trên trang {0}, khi di chuột hoặc bấm vào",
      "an annotation or form field on page {0}, when pointed at or clicked"),
     (re.compile(r"^field:"), "một ô nhập liệu của biểu mẫu", "a form field"),
+    (re.compile(r"^calendar$"), "nội dung lịch họp hoặc danh thiếp", "a meeting request's or contact card's text"),
     # a mail header ("header:Subject", a forwarded part's "header:mime:1.2 Subject") before a page header
     (re.compile(r"^header:(?:mime:\S+ )?(.+)$"), "dòng «{0}» trong phần đầu thư", "the mail header '{0}'"),
     (re.compile(r"^name:"), "tên tệp đính kèm", "an attachment's file name"),

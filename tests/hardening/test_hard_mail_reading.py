@@ -87,6 +87,41 @@ def test_format_flowed_delsp_joins_the_mark(pipeline, tmp_path):
     assert released(pipeline, eml(tmp_path, "flok.eml", honest))
 
 
+# --- meeting requests and contact cards, unfolded -------------------------------------------------------------
+
+
+def _folded(value: str, at: int) -> bytes:
+    """`value` folded as RFC 5545 allows: a line break and a blank after byte `at`, inside a UTF-8 character."""
+    raw = value.encode()
+    return raw[:at] + b"\r\n " + raw[at:]
+
+
+CALENDARS = {
+    # a meeting request: the description folded inside "Ậ", a comma escaped
+    "ics": b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nMETHOD:REQUEST\r\nBEGIN:VEVENT\r\nUID:1@example.vn\r\n"
+           + _folded("DESCRIPTION:Tài liệu kèm theo: TỐI MẬT\\, không phổ biến", 42)
+           + "\r\nSUMMARY:Họp giao ban\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n".encode(),
+    # a contact card as Outlook writes it (vCard 2.1, quoted-printable with a soft line break)
+    "vcf": b"BEGIN:VCARD\r\nVERSION:2.1\r\nN:Nguyen;Van A\r\n"
+           b"NOTE;CHARSET=UTF-8;ENCODING=QUOTED-PRINTABLE:T=E1=BB=90I M=\r\n=E1=BA=ACT\r\nEND:VCARD\r\n",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(CALENDARS))
+def test_a_meeting_request_or_contact_card_is_read_unfolded(kind, pipeline, tmp_path):
+    """Split by folding, "TỐI MẬT" is not in the text as such; a client shows the value whole (signed before),
+    as an attached file and as a text/calendar part of a mail."""
+    data = CALENDARS[kind]
+    assert "TỐI MẬT".encode() not in data
+    ctype = "text/calendar; method=REQUEST; charset=utf-8" if kind == "ics" else "text/vcard; charset=utf-8"
+    assert blocked(pipeline, eml(tmp_path, f"{kind}.eml", head(ctype) + data))
+    assert blocked(pipeline, eml(tmp_path, f"hop.{kind}", data))
+    honest = data.replace(b"T=E1=BB=90I M=\r\n=E1=BA=ACT", b"Ph=C3=B2ng h=E1=BB=8Dp").replace(
+        _folded("DESCRIPTION:Tài liệu kèm theo: TỐI MẬT\\, không phổ biến", 42),
+        "DESCRIPTION:Tài liệu kèm theo\\, bảo \r\n mật thông tin".encode())
+    assert released(pipeline, eml(tmp_path, f"ok.{kind}", honest))
+
+
 # --- HTML / SVG as drawn --------------------------------------------------------------------------------------
 
 
