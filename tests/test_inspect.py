@@ -65,7 +65,7 @@ def test_bytes_document_and_name_ignored(tmp_path, settings):
     assert inspect(doc, settings, Validator(settings)).media_type == "application/pdf"
 
 
-@pytest.mark.parametrize("how", ["name", "description", "annotation"])
+@pytest.mark.parametrize("how", ["name", "description", "annotation", "portfolio-column"])
 def test_an_embedded_files_name_is_read_like_an_attachments(how, tmp_path, settings):
     """The attachments panel lists an embedded file's name and description: "TỐI MẬT - báo cáo.txt" is a mark,
     as in a mail attachment's name, whatever the file holds (signed before)."""
@@ -79,6 +79,10 @@ def test_an_embedded_files_name_is_read_like_an_attachments(how, tmp_path, setti
     spec = w._root_object["/Names"]["/EmbeddedFiles"]["/Names"][1].get_object()
     if how == "description":
         spec[NameObject("/Desc")] = TextStringObject("Tối mật")
+    if how == "portfolio-column":  # Acrobat lists a portfolio's files with their columns
+        spec[NameObject("/CI")] = DictionaryObject({NameObject("/domat"): DictionaryObject(
+            {NameObject("/D"): TextStringObject("TỐI MẬT"), NameObject("/P"): TextStringObject("Độ mật: ")})})
+        w._root_object[NameObject("/Collection")] = DictionaryObject({NameObject("/Schema"): DictionaryObject()})
     if how == "annotation":  # the same file behind a paper-clip icon on the page, named there
         del w._root_object["/Names"]
         clip = DictionaryObject({NameObject("/Type"): NameObject("/Annot"), NameObject("/Subtype"): NameObject("/FileAttachment"),

@@ -294,8 +294,9 @@ def _metadata(reader, root, out: _Pdf) -> None:
 
 
 def _attachment_names(reader, root, out: _Pdf) -> None:
-    """The names and descriptions of the files embedded in the PDF, as its attachments panel lists them (the
-    name-tree key, /UF, /F, /Desc), read like a mail attachment's file name: "TỐI MẬT - báo cáo.docx" is a
+    """The names and descriptions of the files embedded in the PDF, as its attachments panel or a portfolio
+    lists them (the name-tree key, /UF, /F, /Desc, a portfolio's columns /CI), read like a mail attachment's
+    file name: "TỐI MẬT - báo cáo.docx" is a
     mark whatever the file holds (the files themselves are members, read by container_pdf.py)."""
     from gateway.inspect.container_pdf import _name_tree
 
@@ -314,6 +315,11 @@ def _attachment_names(reader, root, out: _Pdf) -> None:
         fs = fs.get_object()
         values = [key] + ([_text_value(fs.get(k)) for k in ("/UF", "/F", "/Desc") if fs.get(k) is not None]
                           if hasattr(fs, "get") else [_text_value(fs)])
+        items = fs.get("/CI") if hasattr(fs, "get") else None  # a portfolio's columns for this file
+        items = items.get_object() if items is not None else None
+        for item in items.values() if hasattr(items, "values") else ():
+            item = item.get_object()
+            values += [_text_value(item.get(k)) for k in ("/P", "/D")] if hasattr(item, "get") else [_text_value(item)]
         out.metadata.extend((f"name:{location}", v) for v in dict.fromkeys(values) if v)
 
 
