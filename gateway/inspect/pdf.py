@@ -270,6 +270,13 @@ def _form_facts(reader, root, out: _Pdf) -> None:
                     value = " ".join(_text_value(x) for x in f.get(key))
                 value = value.lstrip("/") if value.startswith("/") and key != "/TU" else value
                 out.lines.extend(Line(t, f"field:{full}") for t in value.splitlines() if t.strip())
+            # a list or combo box's items (/Opt: a string, or [export value, shown text]): a list box shows them
+            # on the page, a combo box when opened
+            opts = f.get("/Opt")
+            for item in opts.get_object() if opts is not None and isinstance(opts.get_object(), list) else ():
+                item = item.get_object()
+                for v in item if isinstance(item, list) else [item]:
+                    out.lines.extend(Line(t, f"field:{full}") for t in _text_value(v).splitlines() if t.strip())
             # a button's captions, normal, rollover and down (/MK): a viewer draws them when the widget has no
             # appearance, or is told to make its own (poppler drew "TOI MAT" from /CA on an otherwise empty page)
             for widget in [f] + [k.get_object() for k in kids or []]:

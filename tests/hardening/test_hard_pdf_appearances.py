@@ -135,3 +135,13 @@ def test_a_redactions_overlay_is_read(redact, tmp_path, pipeline):
     path = write_pdf(tmp_path / "redact.pdf", objs)
     res = pipeline.check(Document(Channel.SMTP, path.name, path=path))
     assert res.outcome is Outcome.BLOCK, res.decision
+
+
+@pytest.mark.parametrize("opt", [b"[(Binh thuong) (TOI MAT)]", b"[[(1) (Binh thuong)] [(2) (TOI MAT)]]"])
+def test_a_list_boxs_items_are_read(opt, tmp_path, pipeline):
+    """A list box shows its items on the page (a combo box when opened), whatever its value."""
+    objs = _form(b"/FT /Ch /Ff 0 /V (Binh thuong) /DA (/F1 12 Tf 0 g) /Opt " + opt)
+    objs[1] = b"<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [8 0 R] /NeedAppearances true >> >>"
+    path = write_pdf(tmp_path / "list.pdf", objs)
+    res = pipeline.check(Document(Channel.SMTP, path.name, path=path))
+    assert res.outcome is Outcome.BLOCK, res.decision
