@@ -1022,6 +1022,7 @@ _PLACE = (
      "an annotation or form field on page {0}, when pointed at or clicked"),
     (re.compile(r"^field:"), "một ô nhập liệu của biểu mẫu", "a form field"),
     (re.compile(r"^calendar$"), "nội dung lịch họp hoặc danh thiếp", "a meeting request's or contact card's text"),
+    (re.compile(r"^enriched$"), "nội dung thư có định dạng", "the formatted text"),
     # a mail header ("header:Subject", a forwarded part's "header:mime:1.2 Subject") before a page header
     (re.compile(r"^header:(?:mime:\S+ )?(.+)$"), "dòng «{0}» trong phần đầu thư", "the mail header '{0}'"),
     (re.compile(r"^name:"), "tên tệp đính kèm", "an attachment's file name"),

@@ -1301,6 +1301,25 @@ def calendar_values(data: bytes) -> str | None:
     return "\n".join(out)
 
 
+# text/enriched (RFC 1896) and text/richtext (RFC 1341), which mail clients still render: formatting commands
+# between letters ("M<bold>Ậ</bold>T"), "<<" for "<", and a single line break shown as a blank.
+_ENRICHED = re.compile(r"(?i)</?(?:bold|italic|underline|fixed|smaller|bigger|center|flush(?:left|right|both)|nofill|"
+                       r"param|color|fontfamily|excerpt|indent(?:right)?|paraindent|lang|signature|comment|"
+                       r"lt|nl|np|subscript|superscript|heading|footing|iso-?8859-\d+|us-ascii|no-op|x-[a-z-]+)>")
+
+
+def enriched_text(text: str) -> str | None:
+    """`text` as a client renders text/enriched or text/richtext: commands dropped (a <param>'s value is not
+    shown), "<<" a "<", a lone line break a blank; None when `text` has no such command."""
+    if not _ENRICHED.search(text):
+        return None
+    text = re.sub(r"(?is)<param>.*?</param>", "", text)
+    text = re.sub(r"(?i)<(?:nl|np)>", "\x01", text)  # text/richtext's line and page breaks
+    text = re.sub(r"(?i)<lt>", "\0", text.replace("<<", "\0"))
+    text = _ENRICHED.sub("", text).replace("\0", "<")
+    return re.sub(r"(?<!\n)\n(?!\n)", " ", text.replace("\r\n", "\n")).replace("\x01", "\n")
+
+
 def _property(line: bytes) -> tuple[bytes, bytes]:
     """(name and parameters, value) of a content line: split at the first colon outside a quoted parameter."""
     quoted = False
@@ -1337,6 +1356,9 @@ def read(fh: BinaryIO, media: str, settings=None) -> Reading:
     shown = calendar_values(data)
     if shown is not None:  # a meeting request or a contact card: its values, unfolded and unescaped
         lines += [Line(t, "calendar") for t in shown.splitlines() if t.strip()]
+    shown = enriched_text(text) if not markup else None
+    if shown is not None:  # formatted text a client renders
+        lines += [Line(t, "enriched") for t in shown.splitlines() if t.strip()]
     uris: list[tuple[str, bytes]] = []
     if media in (HTML, XML, SVG) and not incomplete:
         found = data_uris(text)  # pictures the markup shows in place: the caller reads them as members

@@ -122,6 +122,16 @@ def test_a_meeting_request_or_contact_card_is_read_unfolded(kind, pipeline, tmp_
     assert released(pipeline, eml(tmp_path, f"ok.{kind}", honest))
 
 
+@pytest.mark.parametrize("ctype", ["text/enriched", "text/richtext"])
+def test_enriched_text_is_read_as_rendered(ctype, pipeline, tmp_path):
+    """Mail clients render text/enriched and text/richtext: formatting commands between letters vanish
+    ("T<bold>Ố</bold>I M<italic>Ậ</italic>T" shows "TỐI MẬT"; passed before), a lone line break is a blank."""
+    hostile = head(f"{ctype}; charset=utf-8") + "<bold>T</bold>ỐI M<italic>Ậ</italic>T\r\n\r\n".encode() + BODY.encode()
+    assert blocked(pipeline, eml(tmp_path, "en.eml", hostile))
+    honest = head(f"{ctype}; charset=utf-8") + "Cuộc họp về <bold>bảo</bold>\r\n<italic>mật</italic> thông tin.\r\n".encode()
+    assert released(pipeline, eml(tmp_path, "enok.eml", honest))
+
+
 # --- HTML / SVG as drawn --------------------------------------------------------------------------------------
 
 
