@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO, Iterator
 
 S = importlib.import_module("gateway.inspect.sniff")  # the module (the package re-exports a function `sniff`)
+from gateway.inspect import formulas
 from gateway.inspect.reading import Line, MemberRef, Reading
 from gateway.model import Reason, SignFormat
 
@@ -590,8 +591,11 @@ class _PackageReader:
                 ns = tag[: tag.index("}") + 1] if tag.startswith("{") else ""
                 local = tag[len(ns):]
                 if local == "row":
-                    cells = [self._cell(c, ns, string) for c in elem.iterchildren(ns + "c")]
+                    shown: list[str] = []  # what formulas show, each a line of its own (not one of a list)
+                    cells = [self._cell(c, ns, string, shown) for c in elem.iterchildren(ns + "c")]
                     self._emit(" | ".join(c for c in cells if c), where)
+                    for text in shown:
+                        self._emit(text, where)
                     elem.clear(keep_tail=True)
                     while elem.getprevious() is not None:  # rows already read: keep memory flat
                         del elem.getparent()[0]
@@ -601,7 +605,7 @@ class _PackageReader:
                     for node in elem.iter():
                         _attr_lines(node, self._emit)
 
-    def _cell(self, c, ns: str, string) -> str:
+    def _cell(self, c, ns: str, string, shown: list[str]) -> str:
         value = formula = ""
         inline = None
         for child in c:  # one pass over the (at most three) children: cheaper than three finds
@@ -624,8 +628,29 @@ class _PackageReader:
             self.shared_used.add(index)
             value = text
         if formula:
+            worked_out = _shown_by(formula)
+            if worked_out and worked_out != value:
+                shown.append(worked_out)
             return f"{value} {formula}" if value else formula
         return value
+
+
+def _shown_by(formula: str) -> str | None:
+    """What a spreadsheet program shows for `formula` if it works it out on opening, when that is text made of
+    constants (formulas.py); a formula that spells text from character codes it cannot work out is refused."""
+    if '"' not in formula and "CHAR" not in formula.upper():
+        return None  # numbers and references only: no text of its own (the cells it uses are read)
+    shown = formulas.constant_text(formula)
+    if shown is None and formulas.spells_codes(formula):
+        raise _Refused(Reason.of("DOCUMENT_UNREADABLE", detail="a formula builds text from character codes"))
+    return shown
+
+
+def _formula_lines(formula: str, emit) -> None:
+    """An ODF cell's formula (`of:=...`): what it shows, as a line of its own."""
+    shown = _shown_by(formula)
+    if shown:
+        emit(shown, "attr:formula")
 
 
 def _excel_header_text(code: str) -> str:
@@ -817,6 +842,9 @@ def _attr_lines(node, emit) -> None:
             continue
         if local == "value" and tag in ("table-cell", "covered-table-cell"):
             continue  # a cell's number (its shown text is a text:p or string-value)
+        if local == "formula" and tag in ("table-cell", "covered-table-cell"):
+            _formula_lines(re.sub(r"^[A-Za-z]+:(?==)", "", value), emit)  # "of:=...": the namespace off
+            continue
         if (local in _VISIBLE_ATTRS or (local == "name" and tag in _NAME_ELEMENTS)
                 or (local == "val" and tag in _VAL_ELEMENTS)):
             emit(value, f"attr:{local}")

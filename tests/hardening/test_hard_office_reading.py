@@ -295,3 +295,40 @@ def test_docx_caps_by_document_defaults(pipeline, tmp_path):
                       + _para(BODY))
     _assert_pair(pipeline, tmp_path, "defaultcaps.docx", _with_default_caps(body, "<w:caps/>"),
                  _with_default_caps(body, '<w:caps w:val="0"/>'))
+
+
+def _formula_book(formula: str) -> bytes:
+    """A sheet as openpyxl writes it: the formula without a stored value, which the program works out."""
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws["A1"] = "Báo cáo tình hình"
+    ws["B1"], ws["B2"] = 84, 12
+    ws["A2"] = formula
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("formula", ['=UNICHAR(84)&UNICHAR(7888)&"I M"&UNICHAR(7852)&"T"', '=UPPER("tối mật")',
+                                     '=SUBSTITUTE("TỐI XẬT","X","M")', '=CONCATENATE("TỐI"," ","MẬT")'])
+def test_xlsx_formula_that_spells_a_mark(formula, pipeline, tmp_path):
+    """Excel shows what the formula gives (signed before: the file holds the formula, not the mark)."""
+    _assert_pair(pipeline, tmp_path, "formula.xlsx", _formula_book(formula), _formula_book('=B1&" người"'))
+
+
+def test_xlsx_formula_spelling_codes_from_cells_is_not_released(pipeline, tmp_path):
+    """=UNICHAR(B1)&...: the text depends on other cells the gateway does not compute; not read completely."""
+    assert _outcome(pipeline, tmp_path, "codes.xlsx", _formula_book('=UNICHAR(B1)&"ỐI MẬT"')) is Outcome.REJECT
+    assert _outcome(pipeline, tmp_path, "sum.xlsx", _formula_book("=SUM(B1:B2)&CHAR(10)")) is Outcome.SIGN
+
+
+def test_ods_formula_that_spells_a_mark(pipeline, tmp_path):
+    """LibreOffice works out a cell's formula as Excel does: the same rule for ODF's table:formula."""
+    def cell(formula: str) -> str:
+        return (f'<table:table-row><table:table-cell table:formula="{formula}" office:value-type="string" '
+                f'office:string-value="ok"><text:p>ok</text:p></table:table-cell></table:table-row>')
+
+    _assert_pair(pipeline, tmp_path, "formula.ods", _ods_rows(cell('of:=UNICHAR(77)&amp;&quot;ẬT&quot;')),
+                 _ods_rows(cell('of:=SUM([.B1:.B2])&amp;&quot; người&quot;')))
