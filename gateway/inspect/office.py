@@ -938,6 +938,83 @@ _ATTR_TAGS = tuple("{*}" + t for t in (
     "textpath", "table-cell", "covered-table-cell", "list-level-style-number", "list-level-style-bullet",
     "outline-level-style", "control",
 ))
+_FIELD_TAGS = ("{*}instrText", "{*}fldSimple")
+# Word fields (w:fldSimple, or w:fldChar begin / instrText / separate / result / end): a document stores each
+# field's last result, and Word works the fields out again when it is asked to (a document's updateFields
+# setting, printing with "update fields"). QUOTE and SYMBOL give their own text: { QUOTE "TỐI MẬT" } shows
+# it whatever result is stored, and the instruction read as a line is a quotation (marks.py rule 5).
+_FIELD_QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
+_FIELD_SYMBOL = re.compile(r"(?i)^\s*SYMBOL\s+(0x[0-9a-f]+|\d+)")
+_FIELD_QUOTE = re.compile(r"(?is)^\s*QUOTE\b(.*)$")
+
+
+def _field_value(instr: str) -> str | None:
+    """What a field shows once updated, for the fields whose value is their own text (QUOTE, SYMBOL); None for
+    another field (its stored result stands)."""
+    m = _FIELD_SYMBOL.match(instr)
+    if m:
+        code = m.group(1)
+        n = int(code, 16) if code.lower().startswith("0x") else int(code)
+        return chr(n) if n <= 0x10FFFF else None
+    m = _FIELD_QUOTE.match(instr)
+    if m:
+        quoted = _FIELD_QUOTED.findall(m.group(1))
+        return "".join(q.replace('\\"', '"') for q in quoted) if quoted else m.group(1).strip()
+    return None
+
+
+def _fields_updated(p) -> tuple[str, list[str]]:
+    """(the paragraph `p` with each QUOTE and SYMBOL field's stored result replaced by what the field gives,
+    the quoted texts of every field's instruction: an IF's either branch, each a line of its own)."""
+    out: list[str] = []
+    stack: list[dict] = []
+    quoted: list[str] = []
+
+    def put(text: str) -> None:
+        if not stack:
+            out.append(text)
+        elif stack[-1]["result"] is not None:
+            stack[-1]["result"].append(text)
+        else:
+            stack[-1]["instr"] += text  # a nested field's text inside an instruction
+
+    def done(instr: str, stored: str) -> None:
+        quoted.extend(q for q in _FIELD_QUOTED.findall(instr) if q.strip())
+        value = _field_value(instr)
+        put(stored if value is None else value)
+
+    def walk(node) -> None:
+        for child in node:
+            tag = _local(child.tag) if isinstance(child.tag, str) else ""
+            if tag == "t":
+                put(child.text or "")
+            elif tag in ("tab", "br", "cr"):
+                put(" ")
+            elif tag == "instrText":
+                if stack and stack[-1]["result"] is None:
+                    stack[-1]["instr"] += child.text or ""
+            elif tag == "fldChar":
+                kind = next((v for k, v in child.attrib.items() if _local(k) == "fldCharType"), "")
+                if kind == "begin":
+                    stack.append({"instr": "", "result": None})
+                elif kind == "separate" and stack:
+                    stack[-1]["result"] = []
+                elif kind == "end" and stack:
+                    field = stack.pop()
+                    done(field["instr"], "".join(field["result"] or ()))
+            elif tag == "fldSimple":
+                instr = next((v for k, v in child.attrib.items() if _local(k) == "instr"), "")
+                stack.append({"instr": "", "result": []})
+                walk(child)
+                field = stack.pop()
+                done(instr, "".join(field["result"]))
+            elif tag not in ("delText", "delInstrText"):
+                walk(child)
+
+    walk(p)
+    return "".join(out), quoted
+
+
 _NUMBER_NS = "{urn:oasis:names:tc:opendocument:xmlns:datastyle:1.0}"
 # ODF number styles: literal text shown around (or instead of) a cell's number
 _NUMBER_TEXT_TAGS = tuple(_NUMBER_NS + t for t in ("text", "currency-symbol", "embedded-text", "text-content"))
@@ -959,9 +1036,14 @@ def _walk_blocks(f: BinaryIO, name: str, where: str, emit, budget: _Budget, kind
     places: dict = {}  # parent element -> place (paragraphs of one body, cell, text box share it)
     deleted = False
     caps = caps if caps is not None else _Caps()
-    tags = _BLOCK_TAGS + _ATTR_TAGS + _SPACE_TAGS + _DELETED_TAGS + _FORMAT_TAG_FILTER + _NUMBER_TEXT_TAGS
+    tags = (_BLOCK_TAGS + _ATTR_TAGS + _SPACE_TAGS + _DELETED_TAGS + _FORMAT_TAG_FILTER + _NUMBER_TEXT_TAGS
+            + _FIELD_TAGS)
+    fields = False  # the paragraph being read holds a field
     for _, elem in _iterparse(f, name, ("end",), tag=tags):
         tag = _local(elem.tag)
+        if tag in ("instrText", "fldSimple"):
+            fields = True
+            continue
         if tag in _SPACES or tag == "s":
             if not len(elem):
                 elem.text = " " if tag == "s" else _SPACES[tag]
@@ -991,6 +1073,12 @@ def _walk_blocks(f: BinaryIO, name: str, where: str, emit, budget: _Budget, kind
                 places[parent] = here
         caps.apply(elem)
         emit(string(elem), here)
+        if fields:  # as Word shows it once its fields are updated, and what their instructions quote
+            updated, quoted = _fields_updated(elem)
+            emit(updated, here)
+            for text in quoted:
+                emit(text, "field")
+            fields = False
         if deleted:  # the paragraph as it reads once the changes are accepted
             emit(_text_without(elem, _DELETED), here)
             deleted = False

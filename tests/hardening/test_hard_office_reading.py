@@ -332,3 +332,30 @@ def test_ods_formula_that_spells_a_mark(pipeline, tmp_path):
 
     _assert_pair(pipeline, tmp_path, "formula.ods", _ods_rows(cell('of:=UNICHAR(77)&amp;&quot;ẬT&quot;')),
                  _ods_rows(cell('of:=SUM([.B1:.B2])&amp;&quot; người&quot;')))
+
+
+def _run(text: str) -> str:
+    return f'<w:r><w:t xml:space="preserve">{text}</w:t></w:r>'
+
+
+def _complex_field(instr: str, stored: str) -> str:
+    return (f'<w:r><w:fldChar w:fldCharType="begin"/></w:r><w:r><w:instrText xml:space="preserve">{instr}</w:instrText>'
+            f'</w:r><w:r><w:fldChar w:fldCharType="separate"/></w:r>{_run(stored)}<w:r><w:fldChar w:fldCharType="end"/></w:r>')
+
+
+WORD_FIELDS = {
+    "quote": _complex_field(' QUOTE "TỐI MẬT" ', "x"),
+    "simple-quote": '<w:fldSimple w:instr=" QUOTE &quot;TỐI MẬT&quot; ">' + _run("x") + "</w:fldSimple>",
+    "symbols": "".join(f'<w:fldSimple w:instr="SYMBOL {n} \\u">{_run("?")}</w:fldSimple>'
+                       for n in (84, 7888, 73, 32, 77, 7852, 84)),
+    "if-branch": _complex_field(' IF 1 = 2 "ok" "TỐI MẬT" ', "ok"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(WORD_FIELDS))
+def test_docx_field_that_gives_a_mark_when_updated(case, pipeline, tmp_path):
+    """Word shows what a field gives once updated (on opening when the document asks, when printing), not the
+    result stored with it; the instruction read as a line is a quotation (signed before)."""
+    date = '<w:fldSimple w:instr=" DATE \\@ &quot;dd/MM/yyyy&quot; ">' + _run("06/12/2026") + "</w:fldSimple>"
+    _assert_pair(pipeline, tmp_path, "field.docx", _docx_body(_para(BODY) + f"<w:p>{WORD_FIELDS[case]}</w:p>"),
+                 _docx_body(_para(BODY) + f"<w:p>{_run('Ngày ')}{date}</w:p>"))
