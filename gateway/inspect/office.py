@@ -963,6 +963,25 @@ def _field_value(instr: str) -> str | None:
     return None
 
 
+def field_texts(instructions: list[str]) -> list[str]:
+    """What fields show once updated, from their instructions alone (RTF's \\fldinst, in order): each QUOTE's
+    text, each quoted text of an instruction, and the characters of SYMBOL fields in a row, joined."""
+    out: list[str] = []
+    symbols: list[str] = []
+    for instr in instructions + [""]:
+        value = _field_value(instr)
+        if value is not None and _FIELD_SYMBOL.match(instr):
+            symbols.append(value)
+            continue
+        if symbols:
+            out.append("".join(symbols))
+            symbols = []
+        out.extend(q for q in _FIELD_QUOTED.findall(instr) if q.strip())
+        if value:
+            out.append(value)
+    return out
+
+
 def _fields_updated(p) -> tuple[str, list[str]]:
     """(the paragraph `p` with each QUOTE and SYMBOL field's stored result replaced by what the field gives,
     the quoted texts of every field's instruction: an IF's either branch, each a line of its own)."""

@@ -23,7 +23,7 @@ import re
 import time
 from typing import BinaryIO
 
-from gateway.inspect.office import shown_case
+from gateway.inspect.office import field_texts, shown_case
 from gateway.inspect.reading import Line, MemberRef, Reading
 from gateway.model import Reason, SignFormat
 
@@ -100,9 +100,11 @@ def read(fh: BinaryIO, settings=None, *, ex=None) -> Reading:
     if reader.unread:
         reader.incomplete.append(Reason.of("OFFICE_EMBEDDED_UNREAD", count=len(reader.unread), parts=", ".join(sorted(set(reader.unread)))))
     incomplete = tuple(dict.fromkeys(reader.incomplete))
+    # what the fields show once Word updates them (read as the instruction, a quotation is a mention)
+    shown = field_texts([line.text for line in reader.lines if line.where == "field"])
     return Reading(
         media,
-        lines=tuple(reader.lines),
+        lines=tuple(reader.lines) + tuple(Line(t, "field") for t in shown),
         metadata=tuple(reader.metadata),
         incomplete=incomplete,
         signable=None if incomplete else SignFormat.CADES,

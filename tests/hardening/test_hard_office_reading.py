@@ -359,3 +359,18 @@ def test_docx_field_that_gives_a_mark_when_updated(case, pipeline, tmp_path):
     date = '<w:fldSimple w:instr=" DATE \\@ &quot;dd/MM/yyyy&quot; ">' + _run("06/12/2026") + "</w:fldSimple>"
     _assert_pair(pipeline, tmp_path, "field.docx", _docx_body(_para(BODY) + f"<w:p>{WORD_FIELDS[case]}</w:p>"),
                  _docx_body(_para(BODY) + f"<w:p>{_run('Ngày ')}{date}</w:p>"))
+
+
+RTF_FIELDS = {
+    "quote": r'{\field{\*\fldinst QUOTE "T\u7888?I M\u7852?T"}{\fldrslt x}}',
+    "symbols": "".join(r"{\field{\*\fldinst SYMBOL %d \\u}{\fldrslt ?}}" % n for n in (84, 7888, 73, 32, 77, 7852, 84)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(RTF_FIELDS))
+def test_rtf_field_that_gives_a_mark_when_updated(case, pipeline, tmp_path):
+    """The same fields in RTF (\\fldinst): read as instructions they were a quotation, or single letters."""
+    def rtf(par: str) -> bytes:
+        return (r"{\rtf1\ansi\deff0{\fonttbl{\f0 Times New Roman;}}\pard C\u244?ng v\u259?n\par " + par + r"\par}").encode()
+
+    _assert_pair(pipeline, tmp_path, "field.rtf", rtf(RTF_FIELDS[case]), rtf(r"{\field{\*\fldinst DATE}{\fldrslt 06/12/2026}}"))
