@@ -143,6 +143,9 @@ HOSTILE_HTML = {
     "cssesc": '<style>.s::before{content:"M\\1EAC T"}</style><p class="s"></p>',
     "cssattr": '<style>.s::before{content:attr(data-k)}</style><p class="s" data-k="MẬT"></p>',
     "cssaround": '<style>.s::before{content:"M"}</style><p class="s">ẬT</p>',
+    # an empty <q> draws its open and close quotes, whatever letters `quotes` gives them (signed before)
+    "cssquotes": '<style>q.k{quotes:"TỐI M" "ẬT"}</style><p><q class="k"></q></p>',
+    "cssquotes-attr": '<p style="quotes:&quot;TỐI MẬT&quot; &quot;&quot;"><q></q></p>',
 }
 
 
@@ -157,9 +160,9 @@ def test_html_as_drawn_is_blocked_as_file_and_as_mail_body(pipeline, tmp_path, c
 
 def test_honest_html_with_the_same_css_still_passes(pipeline, tmp_path):
     page = ('<html><head><style>h1{text-transform:uppercase} .q{direction:rtl;unicode-bidi:bidi-override}'
-            ' li::before{content:"\\2022  "} a::after{content:" (" attr(href) ")"}</style></head><body>'
+            ' li::before{content:"\\2022  "} a::after{content:" (" attr(href) ")"} q{quotes:"«" "»"}</style></head><body>'
             '<h1>Thông báo</h1><p>Đề nghị đổi mật khẩu hộp thư.</p><p class="q">bí mật</p><ul><li>Bảo mật thông tin</li></ul>'
-            f'<p><a href="https://example.vn/a">liên kết</a></p><p dir="rtl">{BODY}</p></body></html>')
+            f'<p><a href="https://example.vn/a">liên kết</a></p><p dir="rtl">{BODY}</p><p><q>mật độ</q></p></body></html>')
     assert released(pipeline, eml(tmp_path, "ok.eml", head("text/html; charset=utf-8") + page.encode()))
 
 
