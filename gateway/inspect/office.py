@@ -1057,11 +1057,11 @@ def _walk_blocks(f: BinaryIO, name: str, where: str, emit, budget: _Budget, kind
     caps = caps if caps is not None else _Caps()
     tags = (_BLOCK_TAGS + _ATTR_TAGS + _SPACE_TAGS + _DELETED_TAGS + _FORMAT_TAG_FILTER + _NUMBER_TEXT_TAGS
             + _FIELD_TAGS)
-    fields = False  # the paragraph being read holds a field
+    fields: set = set()  # paragraphs (a text box's, and the one around it) that hold a field
     for _, elem in _iterparse(f, name, ("end",), tag=tags):
         tag = _local(elem.tag)
         if tag in ("instrText", "fldSimple"):
-            fields = True
+            fields.update(a for a in elem.iterancestors() if _local(a.tag) in _BLOCK_NAMES)
             continue
         if tag in _SPACES or tag == "s":
             if not len(elem):
@@ -1092,12 +1092,12 @@ def _walk_blocks(f: BinaryIO, name: str, where: str, emit, budget: _Budget, kind
                 places[parent] = here
         caps.apply(elem)
         emit(string(elem), here)
-        if fields:  # as Word shows it once its fields are updated, and what their instructions quote
+        if elem in fields:  # as Word shows it once its fields are updated, and what their instructions quote
+            fields.discard(elem)
             updated, quoted = _fields_updated(elem)
             emit(updated, here)
             for text in quoted:
                 emit(text, "field")
-            fields = False
         if deleted:  # the paragraph as it reads once the changes are accepted
             emit(_text_without(elem, _DELETED), here)
             deleted = False

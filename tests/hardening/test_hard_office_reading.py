@@ -349,6 +349,9 @@ WORD_FIELDS = {
     "symbols": "".join(f'<w:fldSimple w:instr="SYMBOL {n} \\u">{_run("?")}</w:fldSimple>'
                        for n in (84, 7888, 73, 32, 77, 7852, 84)),
     "if-branch": _complex_field(' IF 1 = 2 "ok" "TỐI MẬT" ', "ok"),
+    # the same paragraph goes on with a text box, whose own paragraph ends first
+    "before-a-text-box": _complex_field(' QUOTE "TỐI MẬT" ', "x") + '<w:r><w:pict><v:shape><v:textbox><w:txbxContent>'
+                         + _para("hộp chữ") + "</w:txbxContent></v:textbox></v:shape></w:pict></w:r>",
 }
 
 
