@@ -94,6 +94,8 @@ _VISIBLE_ATTRS = {
     # displayed text kept in attributes: VML WordArt (v:textpath/@string), ODF list labels, form controls
     "string", "num-prefix", "num-suffix", "bullet-char", "label", "caption", "prefix", "suffix", "text",
     "value", "current-value", "placeholder",
+    # ODF conditional text: either string, whichever the condition gives when the fields are updated
+    "string-value-if-true", "string-value-if-false",
 }
 _VAL_ELEMENTS = {"docVar", "statusText", "helpText", "default", "result", "listItem", "alias", "lvlText"}
 _NAME_ELEMENTS = {"sheet", "table", "page", "definedName", "docVar", "property"}
@@ -937,6 +939,8 @@ _ATTR_TAGS = tuple("{*}" + t for t in (
     # displayed text in attributes: VML WordArt, ODF cells kept as values, list labels
     "textpath", "table-cell", "covered-table-cell", "list-level-style-number", "list-level-style-bullet",
     "outline-level-style", "control",
+    # ODF fields whose text is in attributes: conditional and hidden text
+    "conditional-text", "hidden-text",
 ))
 _FIELD_TAGS = ("{*}instrText", "{*}fldSimple")
 # Word fields (w:fldSimple, or w:fldChar begin / instrText / separate / result / end): a document stores each

@@ -377,3 +377,17 @@ def test_rtf_field_that_gives_a_mark_when_updated(case, pipeline, tmp_path):
         return (r"{\rtf1\ansi\deff0{\fonttbl{\f0 Times New Roman;}}\pard C\u244?ng v\u259?n\par " + par + r"\par}").encode()
 
     _assert_pair(pipeline, tmp_path, "field.rtf", rtf(RTF_FIELDS[case]), rtf(r"{\field{\*\fldinst DATE}{\fldrslt 06/12/2026}}"))
+
+
+@pytest.mark.parametrize("field", [
+    '<text:conditional-text text:condition="ooow:1 == 1" text:string-value-if-true="TỐI MẬT" '
+    'text:string-value-if-false="x">x</text:conditional-text>',
+    '<text:hidden-text text:condition="ooow:1 == 2" text:string-value="TỐI MẬT"/>',
+])
+def test_odt_field_whose_text_is_in_its_attributes(field, pipeline, tmp_path):
+    """LibreOffice shows a conditional text's string for the condition it works out, and hidden text while its
+    condition is false: the stored content ("x", none) is not what it shows (signed before)."""
+    def odt(inner: str) -> bytes:
+        return _odf(ODT, "", f"<office:text><text:p>{BODY}</text:p><text:p>{inner}</text:p></office:text>")
+
+    _assert_pair(pipeline, tmp_path, "field.odt", odt(field), odt("Ngày 06/12/2026"))
