@@ -570,7 +570,11 @@ class _PackageReader:
                 if rid:
                     rids[rid] = f"sheet:{sheet}"
             elif tag == "definedName":
-                self._emit("".join(elem.itertext()), "definedName")
+                formula = "".join(elem.itertext())
+                self._emit(formula, "definedName")
+                shown = _shown_by(formula)  # a cell that uses the name shows what its formula gives
+                if shown:
+                    self._emit(shown, "definedName")
                 if elem.get("name"):
                     self._emit(elem.get("name"), "definedName")
         self._sheet_rids = rids

@@ -318,6 +318,22 @@ def test_xlsx_formula_that_spells_a_mark(formula, pipeline, tmp_path):
     _assert_pair(pipeline, tmp_path, "formula.xlsx", _formula_book(formula), _formula_book('=B1&" người"'))
 
 
+def test_xlsx_defined_name_that_spells_a_mark(pipeline, tmp_path):
+    """=MARK in a cell, MARK defined as =UNICHAR(77)&"ẬT": the cell shows "MẬT"."""
+    import openpyxl
+    from openpyxl.workbook.defined_name import DefinedName
+
+    def book(formula: str) -> bytes:
+        wb = openpyxl.Workbook()
+        wb.active["A1"], wb.active["A2"] = "Báo cáo tình hình", "=MARK"
+        wb.defined_names["MARK"] = DefinedName("MARK", attr_text=formula)
+        out = io.BytesIO()
+        wb.save(out)
+        return out.getvalue()
+
+    _assert_pair(pipeline, tmp_path, "name.xlsx", book('UNICHAR(77)&"ẬT"'), book('"Hà "&"Nội"'))
+
+
 def test_xlsx_formula_spelling_codes_from_cells_is_not_released(pipeline, tmp_path):
     """=UNICHAR(B1)&...: the text depends on other cells the gateway does not compute; not read completely."""
     assert _outcome(pipeline, tmp_path, "codes.xlsx", _formula_book('=UNICHAR(B1)&"ỐI MẬT"')) is Outcome.REJECT
