@@ -12,7 +12,9 @@ time is reported in `incomplete` (fail closed: the document is not released on a
 
 from __future__ import annotations
 
+import html
 import logging
+import re
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -264,8 +266,13 @@ def _form_facts(reader, root, out: _Pdf) -> None:
                 out.filled_sig_fields += 1
         elif len(out.lines) < MAX_FIELD_VALUES:
             # a field's value is what a viewer shows in it (even without an appearance stream)
-            for key in ("/V", "/DV", "/TU"):
+            for key in ("/V", "/DV", "/TU", "/RV"):  # /RV: the rich-text value a viewer shows (XHTML)
                 value = _text_value(f.get(key)) if f.get(key) is not None else ""
+                if key == "/RV" and f.get(key) is not None and hasattr(f.get(key).get_object(), "get_data"):
+                    value = f.get(key).get_object().get_data().decode("utf-8", "replace")
+                if key == "/RV":  # inline tags join their letters; a paragraph or a break ends a line
+                    value = re.sub(r"(?i)</?(?:p|div|br|li|body)\b[^>]*>", "\n", value)
+                    value = html.unescape(re.sub(r"<[^>]*>", "", value))
                 if not value and key == "/V" and isinstance(f.get(key), list):
                     value = " ".join(_text_value(x) for x in f.get(key))
                 value = value.lstrip("/") if value.startswith("/") and key != "/TU" else value

@@ -145,3 +145,13 @@ def test_a_list_boxs_items_are_read(opt, tmp_path, pipeline):
     path = write_pdf(tmp_path / "list.pdf", objs)
     res = pipeline.check(Document(Channel.SMTP, path.name, path=path))
     assert res.outcome is Outcome.BLOCK, res.decision
+
+
+def test_a_text_fields_rich_value_is_read(tmp_path, pipeline):
+    """A rich-text field shows its /RV (XHTML) when the viewer makes its appearance."""
+    objs = _form(b"/FT /Tx /Ff 33554432 /V (Binh thuong) /DA (/F1 12 Tf 0 g) "
+                 b"/RV (<?xml version=\"1.0\"?><body xmlns=\"http://www.w3.org/1999/xhtml\"><p>T<b>OI</b> MAT</p></body>)")
+    objs[1] = b"<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [8 0 R] /NeedAppearances true >> >>"
+    path = write_pdf(tmp_path / "rich.pdf", objs)
+    res = pipeline.check(Document(Channel.SMTP, path.name, path=path))
+    assert res.outcome is Outcome.BLOCK, res.decision
