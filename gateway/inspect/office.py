@@ -96,6 +96,8 @@ _VISIBLE_ATTRS = {
     "value", "current-value", "placeholder",
     # ODF conditional text: either string, whichever the condition gives when the fields are updated
     "string-value-if-true", "string-value-if-false",
+    # a comment's or a tracked change's author and initials, shown beside it
+    "author", "initials",
 }
 _VAL_ELEMENTS = {"docVar", "statusText", "helpText", "default", "result", "listItem", "alias", "lvlText"}
 _NAME_ELEMENTS = {"sheet", "table", "page", "definedName", "docVar", "property"}
@@ -945,6 +947,8 @@ _ATTR_TAGS = tuple("{*}" + t for t in (
     "outline-level-style", "control",
     # ODF fields whose text is in attributes: conditional and hidden text
     "conditional-text", "hidden-text",
+    # a comment, whose author's name and initials stand beside it
+    "comment",
 ))
 _FIELD_TAGS = ("{*}instrText", "{*}fldSimple")
 # Word fields (w:fldSimple, or w:fldChar begin / instrText / separate / result / end): a document stores each

@@ -407,3 +407,15 @@ def test_odt_field_whose_text_is_in_its_attributes(field, pipeline, tmp_path):
         return _odf(ODT, "", f"<office:text><text:p>{BODY}</text:p><text:p>{inner}</text:p></office:text>")
 
     _assert_pair(pipeline, tmp_path, "field.odt", odt(field), odt("Ngày 06/12/2026"))
+
+
+def test_docx_comment_author_is_read(pipeline, tmp_path):
+    """Word shows a comment's author beside it."""
+    def book(author: str) -> bytes:
+        files = _files(_docx([BODY]))
+        files["word/comments.xml"] = (f'<?xml version="1.0" encoding="UTF-8"?><w:comments xmlns:w="{W}">'
+                                      f'<w:comment w:id="0" w:author="{author}" w:initials="X">{_para("Xem lại")}'
+                                      "</w:comment></w:comments>").encode()
+        return _zip(files)
+
+    _assert_pair(pipeline, tmp_path, "author.docx", book("TỐI MẬT"), book("Nguyễn Văn A"))
