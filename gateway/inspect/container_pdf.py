@@ -53,6 +53,23 @@ def _name_tree(node, depth: int = 0):
         yield from _name_tree(kid, depth + 1)
 
 
+def file_specs(reader, root) -> list:
+    """[(location, name-tree key, file specification)] of every file embedded in the PDF: the EmbeddedFiles
+    name tree, then each page's FileAttachment annotations."""
+    found = []
+    names = root.get("/Names")
+    if names is not None and "/EmbeddedFiles" in names.get_object():
+        for i, (key, fs) in enumerate(_name_tree(names.get_object()["/EmbeddedFiles"])):
+            found.append((f"pdf:embedded:{i}", key, fs))
+    for pno, page in enumerate(reader.pages):
+        annots = page.get("/Annots")
+        for j, annot in enumerate(annots.get_object() if annots is not None else []):
+            a = annot.get_object()
+            if hasattr(a, "get") and a.get("/Subtype") == "/FileAttachment" and a.get("/FS") is not None:
+                found.append((f"pdf:annot:p{pno + 1}:{j}", "", a["/FS"]))
+    return found
+
+
 def members(fh: BinaryIO, ex: Extraction, reader=None) -> Iterator[MemberRef | Reason]:
     """`reader`: the pypdf reader of `fh` that read the document already (pdf.analyse; opening it again
     and walking its page tree is half a millisecond), walked here as leniently as a new one would be."""
@@ -66,19 +83,7 @@ def members(fh: BinaryIO, ex: Extraction, reader=None) -> Iterator[MemberRef | R
         reader.strict = False
     if reader.is_encrypted:
         return  # an encrypted PDF is refused for itself (pdf_encrypted)
-    root = reader.trailer["/Root"].get_object()
-    found = []
-    names = root.get("/Names")
-    if names is not None and "/EmbeddedFiles" in names.get_object():
-        for i, (key, fs) in enumerate(_name_tree(names.get_object()["/EmbeddedFiles"])):
-            found.append((f"pdf:embedded:{i}", key, fs))
-    for pno, page in enumerate(reader.pages):
-        annots = page.get("/Annots")
-        for j, annot in enumerate(annots.get_object() if annots is not None else []):
-            a = annot.get_object()
-            if hasattr(a, "get") and a.get("/Subtype") == "/FileAttachment" and a.get("/FS") is not None:
-                found.append((f"pdf:annot:p{pno + 1}:{j}", "", a["/FS"]))
-    for location, key, fs in found:
+    for location, key, fs in file_specs(reader, reader.trailer["/Root"].get_object()):
         ex.budget.entry()
         spec = _file_spec(fs)
         if spec is None:

@@ -312,20 +312,9 @@ def _attachment_names(reader, root, out: _Pdf) -> None:
     lists them (the name-tree key, /UF, /F, /Desc, a portfolio's columns /CI), read like a mail attachment's
     file name: "TỐI MẬT - báo cáo.docx" is a
     mark whatever the file holds (the files themselves are members, read by container_pdf.py)."""
-    from gateway.inspect.container_pdf import _name_tree
+    from gateway.inspect.container_pdf import file_specs
 
-    specs = []
-    names = root.get("/Names")
-    names = names.get_object() if names is not None else None
-    if hasattr(names, "get") and names.get("/EmbeddedFiles") is not None:
-        specs += [(f"pdf:embedded:{i}", key, fs) for i, (key, fs) in enumerate(_name_tree(names["/EmbeddedFiles"]))]
-    for pno, page in enumerate(reader.pages):
-        annots = page.get("/Annots")
-        for j, annot in enumerate(annots.get_object() if annots is not None else []):
-            a = annot.get_object()
-            if hasattr(a, "get") and a.get("/Subtype") == "/FileAttachment" and a.get("/FS") is not None:
-                specs.append((f"pdf:annot:p{pno + 1}:{j}", "", a["/FS"]))
-    for location, key, fs in specs:
+    for location, key, fs in file_specs(reader, root):
         fs = fs.get_object()
         values = [key] + ([_text_value(fs.get(k)) for k in ("/UF", "/F", "/Desc") if fs.get(k) is not None]
                           if hasattr(fs, "get") else [_text_value(fs)])

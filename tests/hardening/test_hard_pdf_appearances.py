@@ -87,16 +87,21 @@ def test_a_hidden_annotation_is_not_read_in_its_gestures(tmp_path, pipeline):
     assert pipeline.check(Document(Channel.SMTP, path.name, path=path)).outcome is Outcome.SIGN
 
 
+def _made_by_the_viewer(pipeline, tmp_path, annot: bytes) -> bool:
+    """Is the one-widget form blocked when the viewer is asked to make the widget's appearance itself?"""
+    objs = _form(annot)
+    objs[1] = b"<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [8 0 R] /NeedAppearances true >> >>"
+    path = write_pdf(tmp_path / "made.pdf", objs)
+    res = pipeline.check(Document(Channel.SMTP, path.name, path=path))
+    return res.outcome is Outcome.BLOCK
+
+
 @pytest.mark.parametrize("mk", [b"/MK << /CA (TOI MAT) >>", b"/MK << /CA (Gui) /RC (TOI MAT) >>",
                                 b"/MK << /CA (Gui) /AC (TOI MAT) >>"])
 def test_a_buttons_caption_is_read(mk, tmp_path, pipeline):
     """A push button without an appearance: a viewer draws its caption (poppler's pdftoppm draws "TOI MAT" on
     an otherwise empty page), and its rollover and down captions when pointed at or pressed."""
-    objs = _form(b"/FT /Btn /Ff 65536 /DA (/F1 18 Tf 0 g) " + mk)
-    objs[1] = b"<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [8 0 R] /NeedAppearances true >> >>"
-    path = write_pdf(tmp_path / "caption.pdf", objs)
-    res = pipeline.check(Document(Channel.SMTP, path.name, path=path))
-    assert res.outcome is Outcome.BLOCK, res.decision
+    assert _made_by_the_viewer(pipeline, tmp_path, b"/FT /Btn /Ff 65536 /DA (/F1 18 Tf 0 g) " + mk)
 
 
 def test_an_appearance_that_inflates_too_far_is_not_read_nor_released(tmp_path, pipeline):
@@ -140,18 +145,10 @@ def test_a_redactions_overlay_is_read(redact, tmp_path, pipeline):
 @pytest.mark.parametrize("opt", [b"[(Binh thuong) (TOI MAT)]", b"[[(1) (Binh thuong)] [(2) (TOI MAT)]]"])
 def test_a_list_boxs_items_are_read(opt, tmp_path, pipeline):
     """A list box shows its items on the page (a combo box when opened), whatever its value."""
-    objs = _form(b"/FT /Ch /Ff 0 /V (Binh thuong) /DA (/F1 12 Tf 0 g) /Opt " + opt)
-    objs[1] = b"<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [8 0 R] /NeedAppearances true >> >>"
-    path = write_pdf(tmp_path / "list.pdf", objs)
-    res = pipeline.check(Document(Channel.SMTP, path.name, path=path))
-    assert res.outcome is Outcome.BLOCK, res.decision
+    assert _made_by_the_viewer(pipeline, tmp_path, b"/FT /Ch /Ff 0 /V (Binh thuong) /DA (/F1 12 Tf 0 g) /Opt " + opt)
 
 
 def test_a_text_fields_rich_value_is_read(tmp_path, pipeline):
     """A rich-text field shows its /RV (XHTML) when the viewer makes its appearance."""
-    objs = _form(b"/FT /Tx /Ff 33554432 /V (Binh thuong) /DA (/F1 12 Tf 0 g) "
-                 b"/RV (<?xml version=\"1.0\"?><body xmlns=\"http://www.w3.org/1999/xhtml\"><p>T<b>OI</b> MAT</p></body>)")
-    objs[1] = b"<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [8 0 R] /NeedAppearances true >> >>"
-    path = write_pdf(tmp_path / "rich.pdf", objs)
-    res = pipeline.check(Document(Channel.SMTP, path.name, path=path))
-    assert res.outcome is Outcome.BLOCK, res.decision
+    assert _made_by_the_viewer(pipeline, tmp_path, b"/FT /Tx /Ff 33554432 /V (Binh thuong) /DA (/F1 12 Tf 0 g) /RV "
+                               b"(<?xml version=\"1.0\"?><body xmlns=\"http://www.w3.org/1999/xhtml\"><p>T<b>OI</b> MAT</p></body>)")
