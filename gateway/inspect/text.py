@@ -1320,6 +1320,17 @@ def calendar_values(data: bytes) -> str | None:
     return "\n".join(out)
 
 
+def _property(line: bytes) -> tuple[bytes, bytes]:
+    """(name and parameters, value) of a content line: split at the first colon outside a quoted parameter."""
+    quoted = False
+    for k, c in enumerate(line):
+        if c == 0x22:
+            quoted = not quoted
+        elif c == 0x3A and not quoted:
+            return line[:k], line[k + 1:]
+    return line, b""
+
+
 # text/enriched (RFC 1896) and text/richtext (RFC 1341), which mail clients still render: formatting commands
 # between letters ("M<bold>Ậ</bold>T"), "<<" for "<", and a single line break shown as a blank.
 _ENRICHED = re.compile(r"(?i)</?(?:bold|italic|underline|fixed|smaller|bigger|center|flush(?:left|right|both)|nofill|"
@@ -1337,17 +1348,6 @@ def enriched_text(text: str) -> str | None:
     text = re.sub(r"(?i)<lt>", "\0", text.replace("<<", "\0"))
     text = _ENRICHED.sub("", text).replace("\0", "<")
     return re.sub(r"(?<!\n)\n(?!\n)", " ", text.replace("\r\n", "\n")).replace("\x01", "\n")
-
-
-def _property(line: bytes) -> tuple[bytes, bytes]:
-    """(name and parameters, value) of a content line: split at the first colon outside a quoted parameter."""
-    quoted = False
-    for k, c in enumerate(line):
-        if c == 0x22:
-            quoted = not quoted
-        elif c == 0x3A and not quoted:
-            return line[:k], line[k + 1:]
-    return line, b""
 
 
 _META_CHARSET = re.compile(rb"(?i)<meta\b[^>]*?charset\s*=\s*[\"']?\s*([\w.:-]+)|<\?xml\b[^>]*?encoding\s*=\s*[\"']([\w.:-]+)")
