@@ -38,11 +38,10 @@ def alternates(reader) -> dict[int, list[tuple[object, list]]]:
         annots = annots.get_object() if annots is not None else None
         for annot in annots if isinstance(annots, list) else ():
             a = annot.get_object()
-            if not hasattr(a, "get") or int(a.get("/F", 0) or 0) & HIDDEN or a.get("/Rect") is None:
+            if not hasattr(a, "get") or int(_value(a, "/F") or 0) & HIDDEN or _value(a, "/Rect") is None:
                 continue
-            ap = a.get("/AP")
-            ap = ap.get_object() if ap is not None else None
-            state = a.get("/AS")
+            ap = _value(a, "/AP")
+            state = _value(a, "/AS")
             found: list = []
             for key in ("/N", "/R", "/D"):
                 if not hasattr(ap, "raw_get") or key not in ap:
@@ -61,15 +60,21 @@ def alternates(reader) -> dict[int, list[tuple[object, list]]]:
                         continue
                     if isinstance(ref.get_object(), StreamObject):
                         found.append(ref)
-            overlay = a.raw_get("/RO") if a.get("/Subtype") == "/Redact" and "/RO" in a else None
+            overlay = a.raw_get("/RO") if _value(a, "/Subtype") == "/Redact" and "/RO" in a else None
             if isinstance(overlay, IndirectObject) and isinstance(overlay.get_object(), StreamObject):
                 found.append(overlay)  # a redaction's overlay, drawn once the recipient applies it
             if found:
                 total += len(found)
                 if total > MAX_ALTERNATES:
                     raise AppearancesUnread(f"over {MAX_ALTERNATES} alternate appearances")
-                out.setdefault(i, []).append((a.get("/Rect"), found))
+                out.setdefault(i, []).append((_value(a, "/Rect"), found))
     return out
+
+
+def _value(d, key: str):
+    """`d[key]` resolved (a direct or indirect value), None when absent."""
+    value = d.get(key)
+    return value.get_object() if value is not None else None
 
 
 def laid_out(fh: BinaryIO, reader, found: dict[int, list[tuple[object, list]]], dst: BinaryIO) -> dict[int, int]:

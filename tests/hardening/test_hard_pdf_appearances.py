@@ -152,3 +152,12 @@ def test_a_text_fields_rich_value_is_read(tmp_path, pipeline):
     """A rich-text field shows its /RV (XHTML) when the viewer makes its appearance."""
     assert _made_by_the_viewer(pipeline, tmp_path, b"/FT /Tx /Ff 33554432 /V (Binh thuong) /DA (/F1 12 Tf 0 g) /RV "
                                b"(<?xml version=\"1.0\"?><body xmlns=\"http://www.w3.org/1999/xhtml\"><p>T<b>OI</b> MAT</p></body>)")
+
+
+def test_an_annotation_whose_rectangle_and_flags_are_objects_of_their_own(tmp_path, pipeline):
+    """/Rect and /F given as references (allowed: any value may be): read the same."""
+    objs = _form(GESTURES["rollover"])
+    objs[8] = objs[8].replace(b"/Rect [300 700 500 750] /F 4", b"/Rect 12 0 R /F 13 0 R")
+    objs[12], objs[13] = b"[300 700 500 750]", b"4"
+    path = write_pdf(tmp_path / "refs.pdf", objs)
+    assert pipeline.check(Document(Channel.SMTP, path.name, path=path)).outcome is Outcome.BLOCK
