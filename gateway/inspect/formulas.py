@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import re
 
-_TOKEN = re.compile(r'\s*(?:(?P<str>"(?:[^"]|"")*")|(?P<num>\d+(?:\.\d+)?)|(?P<fn>[A-Za-z_][A-Za-z0-9_.]*)\s*\(|'
+_TOKEN = re.compile(r'\s*(?:(?P<str>"(?:[^"]|"")*")|(?P<fn>[A-Za-z_][A-Za-z0-9_.]*)\s*\(|'
+                    r'(?P<ref>\$?[A-Za-z]{1,3}\$?\d{1,7})(?![\w.:!(])|(?P<num>\d+(?:\.\d+)?)|'
                     r'(?P<op>[&(),])|(?P<other>\S))')
 _CODES = re.compile(r"(?i)\b(?:_xlfn\.)?(UNI)?CHAR\s*\(\s*([^()]*?)\s*\)|\b(?:_xlfn\.)?(?:UNI)?CHAR\s*\(")
 MAX_LENGTH = 10_000  # longest text worked out (REPT could make gigabytes)
@@ -23,16 +24,32 @@ class _NotConstant(Exception):
     pass
 
 
-def constant_text(formula: str) -> str | None:
-    """The text `formula` gives when it is made of constants only, else None."""
+def constant_text(formula: str, cells: dict | None = None) -> str | None:
+    """The text `formula` gives when it is made of constants only, else None. `cells`: {address ("B1"): the
+    value that cell shows} of the same sheet, for a formula that refers to single cells."""
     try:
         tokens = [(m.lastgroup, m.group(m.lastgroup)) for m in _TOKEN.finditer(formula.lstrip("="))]
-        if any(kind == "other" for kind, _ in tokens):
+        if any(kind == "other" or kind == "ref" and cells is None for kind, _ in tokens):
             return None
+        tokens = [("str", '"' + _text(cells.get(address(text), "")).replace('"', '""') + '"') if kind == "ref"
+                  else (kind, text) for kind, text in tokens]
         value, rest = _concat(tokens)
         return None if rest else _text(value)
     except (_NotConstant, ValueError, OverflowError, IndexError):
         return None
+
+
+def references(formula: str) -> set[str]:
+    """The single cells of its own sheet `formula` refers to ("B1", "$C$2" as "C2"); empty when it refers to
+    none, or to a range or another sheet (those are not worked out)."""
+    tokens = [(m.lastgroup, m.group(m.lastgroup)) for m in _TOKEN.finditer(formula.lstrip("="))]
+    if any(kind == "other" for kind, _ in tokens):
+        return set()
+    return {address(text) for kind, text in tokens if kind == "ref"}
+
+
+def address(ref: str) -> str:
+    return ref.replace("$", "").upper()
 
 
 def spells_codes(formula: str) -> bool:

@@ -593,6 +593,7 @@ class _PackageReader:
 
         where = self.sheet_names.get(name) or f"sheet:{posixpath.splitext(posixpath.basename(name))[0]}"
         string = etree.XPath("string()")
+        pending: list[str] = []  # formulas over other cells of the sheet, worked out once their values are known
         with _open_part(self.zf, info, self.budget) as f:
             for _, elem in _iterparse(f, name, ("end",), tag=self._SHEET_TAGS):
                 tag = elem.tag
@@ -600,7 +601,7 @@ class _PackageReader:
                 local = tag[len(ns):]
                 if local == "row":
                     shown: list[str] = []  # what formulas show, each a line of its own (not one of a list)
-                    cells = [self._cell(c, ns, string, shown) for c in elem.iterchildren(ns + "c")]
+                    cells = [self._cell(c, ns, string, shown, pending) for c in elem.iterchildren(ns + "c")]
                     self._emit(" | ".join(c for c in cells if c), where)
                     for text in shown:
                         self._emit(text, where)
@@ -612,8 +613,46 @@ class _PackageReader:
                 else:
                     for node in elem.iter():
                         _attr_lines(node, self._emit)
+        if pending:
+            self._worked_out(name, info, pending, where)
 
-    def _cell(self, c, ns: str, string, shown: list[str]) -> str:
+    def _worked_out(self, name, info, pending: list[str], where: str) -> None:
+        """What `pending` formulas show, from the values of the cells they refer to (a second pass over the
+        sheet, for those cells only); a formula spelling letters from codes that stay unknown is refused."""
+        from lxml import etree
+
+        wanted = set().union(*(formulas.references(f) for f in pending))
+        values: dict[str, str] = {}
+        string = etree.XPath("string()")
+        with _open_part(self.zf, info, self.budget) as f:
+            for _, elem in _iterparse(f, name, ("end",), tag=("{*}row",)):
+                ns = elem.tag[: elem.tag.index("}") + 1] if elem.tag.startswith("{") else ""
+                for c in elem.iterchildren(ns + "c"):
+                    ref = formulas.address(c.get("r") or "")
+                    if ref in wanted:
+                        value, formula = self._cell_value(c, ns, string)
+                        values[ref] = (formulas.constant_text(formula) if formula else None) or value
+                elem.clear(keep_tail=True)
+                while elem.getprevious() is not None:  # keep memory flat, as the first pass does
+                    del elem.getparent()[0]
+        for formula in pending:
+            shown = formulas.constant_text(formula, values)
+            if shown is None and formulas.spells_codes(formula):
+                raise _Refused(Reason.of("DOCUMENT_UNREADABLE", detail="a formula builds text from character codes"))
+            if shown:
+                self._emit(shown, where)
+
+    def _cell(self, c, ns: str, string, shown: list[str], pending: list[str]) -> str:
+        value, formula = self._cell_value(c, ns, string)
+        if formula:
+            worked_out = _shown_by(formula, pending)
+            if worked_out and worked_out != value:
+                shown.append(worked_out)
+            return f"{value} {formula}" if value else formula
+        return value
+
+    def _cell_value(self, c, ns: str, string) -> tuple[str, str]:
+        """(the value stored in cell `c`, its formula or "")."""
         value = formula = ""
         inline = None
         for child in c:  # one pass over the (at most three) children: cheaper than three finds
@@ -635,20 +674,28 @@ class _PackageReader:
                 raise _Refused(Reason.of("OFFICE_MALFORMED", detail=f"shared string {value!r} missing")) from None
             self.shared_used.add(index)
             value = text
-        if formula:
-            worked_out = _shown_by(formula)
-            if worked_out and worked_out != value:
-                shown.append(worked_out)
-            return f"{value} {formula}" if value else formula
-        return value
+        return value, formula
 
 
-def _shown_by(formula: str) -> str | None:
+MAX_PENDING_FORMULAS = 200_000  # text formulas over other cells worked out per sheet; more: not read completely
+# text functions a formula over other cells may spell with (formulas.py works them out)
+_TEXT_FUNCTIONS = re.compile(r"(?i)\b(?:_xlfn\.)?(?:UNI)?CHAR|CONCAT|TEXTJOIN|UPPER|LOWER|PROPER|TRIM|REPT|SUBSTITUTE|"
+                             r"REPLACE|MID|LEFT|RIGHT|&")
+
+
+def _shown_by(formula: str, pending: list[str] | None = None) -> str | None:
     """What a spreadsheet program shows for `formula` if it works it out on opening, when that is text made of
-    constants (formulas.py); a formula that spells text from character codes it cannot work out is refused."""
-    if '"' not in formula and "CHAR" not in formula.upper():
+    constants (formulas.py). A formula over other cells of its sheet that uses text functions goes to `pending`
+    (worked out once their values are known); without `pending`, or when it refers to a range or another sheet,
+    one that spells text from character codes it cannot work out is refused."""
+    if '"' not in formula and not _TEXT_FUNCTIONS.search(formula):
         return None  # numbers and references only: no text of its own (the cells it uses are read)
     shown = formulas.constant_text(formula)
+    if shown is None and pending is not None and formulas.references(formula):
+        if len(pending) >= MAX_PENDING_FORMULAS:
+            raise _Refused(Reason.of("OFFICE_LIMIT", detail=f"over {MAX_PENDING_FORMULAS} text formulas in a sheet"))
+        pending.append(formula)
+        return None
     if shown is None and formulas.spells_codes(formula):
         raise _Refused(Reason.of("DOCUMENT_UNREADABLE", detail="a formula builds text from character codes"))
     return shown

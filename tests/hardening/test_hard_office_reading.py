@@ -334,9 +334,28 @@ def test_xlsx_defined_name_that_spells_a_mark(pipeline, tmp_path):
     _assert_pair(pipeline, tmp_path, "name.xlsx", book('UNICHAR(77)&"ẬT"'), book('"Hà "&"Nội"'))
 
 
-def test_xlsx_formula_spelling_codes_from_cells_is_not_released(pipeline, tmp_path):
-    """=UNICHAR(B1)&...: the text depends on other cells the gateway does not compute; not read completely."""
-    assert _outcome(pipeline, tmp_path, "codes.xlsx", _formula_book('=UNICHAR(B1)&"ỐI MẬT"')) is Outcome.REJECT
+@pytest.mark.parametrize("formula", ['=UNICHAR(B1)&"ỐI MẬT"', '=UPPER(A3&" "&A4)', '=SUBSTITUTE(A5,"X","M")'])
+def test_xlsx_formula_over_other_cells_that_spells_a_mark(formula, pipeline, tmp_path):
+    """Worked out from the values of the cells it refers to (B1 = 84; A3, A4 = "tối", "mật"; A5 = "TỐI XẬT"),
+    none of which is a mark itself."""
+    def book(f: str) -> bytes:
+        import openpyxl
+
+        wb = openpyxl.Workbook()
+        ws = wb.active
+        ws["A1"], ws["B1"], ws["A2"] = "Báo cáo tình hình", 84, f
+        ws["A3"], ws["A4"], ws["A5"], ws["B3"], ws["B4"] = "tối", "mật", "TỐI XẬT", "số", "liệu"
+        out = io.BytesIO()
+        wb.save(out)
+        return out.getvalue()
+
+    assert _outcome(pipeline, tmp_path, "cells.xlsx", book(formula)) is Outcome.BLOCK
+    assert _outcome(pipeline, tmp_path, "cells-ok.xlsx", book('=UPPER(B3&" "&B4)')) is Outcome.SIGN
+
+
+def test_xlsx_formula_spelling_codes_from_elsewhere_is_not_released(pipeline, tmp_path):
+    """=UNICHAR(Sheet2!B1)&... or over a range: not worked out here; letters from codes: not read completely."""
+    assert _outcome(pipeline, tmp_path, "codes.xlsx", _formula_book('=UNICHAR(Sheet2!B1)&"ỐI MẬT"')) is Outcome.REJECT
     assert _outcome(pipeline, tmp_path, "sum.xlsx", _formula_book("=SUM(B1:B2)&CHAR(10)")) is Outcome.SIGN
 
 
