@@ -297,8 +297,9 @@ def test_docx_caps_by_document_defaults(pipeline, tmp_path):
                  _with_default_caps(body, '<w:caps w:val="0"/>'))
 
 
-def _formula_book(formula: str) -> bytes:
-    """A sheet as openpyxl writes it: the formula without a stored value, which the program works out."""
+def _formula_book(formula: str, **cells) -> bytes:
+    """A sheet as openpyxl writes it: the formula (A2) without a stored value, which the program works out;
+    B1 = 84, B2 = 12 and `cells` beside it."""
     import openpyxl
 
     wb = openpyxl.Workbook()
@@ -306,6 +307,8 @@ def _formula_book(formula: str) -> bytes:
     ws["A1"] = "Báo cáo tình hình"
     ws["B1"], ws["B2"] = 84, 12
     ws["A2"] = formula
+    for address, value in cells.items():
+        ws[address] = value
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
@@ -339,15 +342,7 @@ def test_xlsx_formula_over_other_cells_that_spells_a_mark(formula, pipeline, tmp
     """Worked out from the values of the cells it refers to (B1 = 84; A3, A4 = "tối", "mật"; A5 = "TỐI XẬT"),
     none of which is a mark itself."""
     def book(f: str) -> bytes:
-        import openpyxl
-
-        wb = openpyxl.Workbook()
-        ws = wb.active
-        ws["A1"], ws["B1"], ws["A2"] = "Báo cáo tình hình", 84, f
-        ws["A3"], ws["A4"], ws["A5"], ws["B3"], ws["B4"] = "tối", "mật", "TỐI XẬT", "số", "liệu"
-        out = io.BytesIO()
-        wb.save(out)
-        return out.getvalue()
+        return _formula_book(f, A3="tối", A4="mật", A5="TỐI XẬT", B3="số", B4="liệu")
 
     assert _outcome(pipeline, tmp_path, "cells.xlsx", book(formula)) is Outcome.BLOCK
     assert _outcome(pipeline, tmp_path, "cells-ok.xlsx", book('=UPPER(B3&" "&B4)')) is Outcome.SIGN
