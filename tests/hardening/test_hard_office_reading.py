@@ -192,9 +192,7 @@ def test_xlsx_number_format_literal(pipeline, tmp_path):
         ws["A1"] = 1
         ws["A1"].number_format = fmt
         ws["A2"] = "Báo cáo tình hình"
-        out = io.BytesIO()
-        wb.save(out)
-        return out.getvalue()
+        return _saved(wb)
 
     _assert_pair(pipeline, tmp_path, "numfmt.xlsx", book('"MẬT"'), book('#,##0" đồng"'))
 
@@ -309,6 +307,10 @@ def _formula_book(formula: str, **cells) -> bytes:
     ws["A2"] = formula
     for address, value in cells.items():
         ws[address] = value
+    return _saved(wb)
+
+
+def _saved(wb) -> bytes:
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
@@ -330,9 +332,7 @@ def test_xlsx_defined_name_that_spells_a_mark(pipeline, tmp_path):
         wb = openpyxl.Workbook()
         wb.active["A1"], wb.active["A2"] = "Báo cáo tình hình", "=MARK"
         wb.defined_names["MARK"] = DefinedName("MARK", attr_text=formula)
-        out = io.BytesIO()
-        wb.save(out)
-        return out.getvalue()
+        return _saved(wb)
 
     _assert_pair(pipeline, tmp_path, "name.xlsx", book('UNICHAR(77)&"ẬT"'), book('"Hà "&"Nội"'))
 
