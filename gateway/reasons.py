@@ -1025,6 +1025,7 @@ _PLACE = (
     (re.compile(r"^enriched$"), "nội dung thư có định dạng", "the formatted text"),
     # a mail header ("header:Subject", a forwarded part's "header:mime:1.2 Subject") before a page header
     (re.compile(r"^header:(?:mime:\S+ )?(.+)$"), "dòng «{0}» trong phần đầu thư", "the mail header '{0}'"),
+    (re.compile(r"^name:document$"), "tên tệp", "the file's name"),
     (re.compile(r"^name:"), "tên tệp đính kèm", "an attachment's file name"),
     (re.compile(r"^header"), "đầu trang", "the page header"),
     (re.compile(r"^footer"), "chân trang", "the page footer"),

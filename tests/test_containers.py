@@ -155,6 +155,34 @@ def test_declared_classification_covers_every_member(pipeline, pdfs, tmp_path):
     assert res.outcome is Outcome.BLOCK
 
 
+def test_a_files_name_is_read_at_every_door(pipeline, pdfs, tmp_path):
+    """A file named "TỐI MẬT - công văn.pdf" is blocked however it comes (as a mail attachment's name always
+    was), also inside an archive made by Info-ZIP's zip, which writes UTF-8 names without saying so (zipfile
+    reads them as CP437; unzip and 7-Zip show them as written). Signed before, from a folder or the CLI."""
+    named = pdfs / "TỐI MẬT - công văn.pdf"
+    named.write_bytes((pdfs / "a.pdf").read_bytes())
+    for channel in (Channel.FOLDER, Channel.CLI, Channel.PORTAL):
+        assert pipeline.check(doc(named, channel)).outcome is Outcome.BLOCK, channel
+    arc = zip_tool(tmp_path / "named.zip", pdfs, ["a.pdf", named.name])
+    res = pipeline.check(doc(arc))
+    assert res.outcome is Outcome.BLOCK and "TỐI MẬT - công văn.pdf" in render(res.decision.reasons[0]).vi, res
+    assert pipeline.check(doc(zip_tool(tmp_path / "plain.zip", pdfs, ["a.pdf"]))).outcome is Outcome.SIGN
+
+
+@pytest.mark.parametrize("where", ["archive", "entry"])
+def test_a_zip_comment_is_read(pipeline, pdfs, tmp_path, where):
+    """Archive programs show the archive's comment and an entry's comment (zip -z, zip -c)."""
+    arc = tmp_path / "c.zip"
+    with zipfile.ZipFile(arc, "w") as z:
+        info = zipfile.ZipInfo("a.pdf")
+        if where == "entry":
+            info.comment = "TỐI MẬT".encode()
+        z.writestr(info, (pdfs / "a.pdf").read_bytes())
+        if where == "archive":
+            z.comment = "Tài liệu TỐI MẬT, không phổ biến".encode()
+    assert pipeline.check(doc(arc)).outcome is Outcome.BLOCK
+
+
 # --- what cannot be read is refused with its own reason --------------------------------------------------------
 
 

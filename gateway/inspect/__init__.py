@@ -231,7 +231,9 @@ def _inspect(doc: Document, settings, validator, work, role: str) -> Facts:
                 page_count=reading.pages,
                 warnings=tuple(dict.fromkeys(reading.warnings)),
             )
-    found = marks_mod.scan_reading(reading) | declared
+    # its file name, as a mail attachment's is read: the four doors agree on "TỐI MẬT - công văn.pdf"
+    named = marks_mod.scan_metadata({"document": doc.name}, "name") if doc.name else marks_mod.Marks()
+    found = marks_mod.scan_reading(reading) | declared | named
     form = _form(reading)
     members = _inspect_members(doc, reading, settings, validator, work, role) if reading.members else ()
     return replace(

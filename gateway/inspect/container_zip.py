@@ -51,6 +51,18 @@ def entry_problem(info: zipfile.ZipInfo) -> str | None:
     return None
 
 
+def shown_name(info: zipfile.ZipInfo) -> str:
+    """The entry's name as archive programs show it. Without the UTF-8 flag, zipfile reads the bytes as CP437,
+    but Info-ZIP's zip and most tools write UTF-8 without the flag, and unzip, 7-Zip and file managers show it
+    as UTF-8 when it is: "TỐI MẬT.pdf", not "Tß╗ÉI Mß║¼T.pdf"."""
+    if info.flag_bits & 0x800:
+        return info.filename
+    try:
+        return info.filename.encode("cp437").decode("utf-8")
+    except UnicodeError:
+        return info.filename
+
+
 def name_key(name: str) -> str:
     return unicodedata.normalize("NFC", name.rstrip("/")).casefold()
 
@@ -132,7 +144,7 @@ def members(path: Path, ex: Extraction) -> Iterator[MemberRef | Reason]:
         seen: set[str] = set()
         for i, info in enumerate(infos):
             ex.budget.entry()
-            name = info.filename
+            name = shown_name(info)
             why = entry_problem(info)
             key = name_key(name)
             if why is None and key in seen:
@@ -152,3 +164,7 @@ def members(path: Path, ex: Extraction) -> Iterator[MemberRef | Reason]:
             with zf.open(info) as src:
                 yield ex.extract(src, location=location(i, name), name=name, compressed=info.compress_size,
                                  limit=info.file_size)
+        # the archive's comment and its entries' comments, which archive programs show: read, never signed
+        comments = b"\n".join(c for c in [zf.comment] + [info.comment for info in infos] if c and c.strip())
+        if comments:
+            yield ex.store(comments, location="zip:comment", name="comment.txt", role="body")
