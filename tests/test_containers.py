@@ -169,6 +169,20 @@ def test_a_files_name_is_read_at_every_door(pipeline, pdfs, tmp_path):
     assert pipeline.check(doc(zip_tool(tmp_path / "plain.zip", pdfs, ["a.pdf"]))).outcome is Outcome.SIGN
 
 
+def test_a_zip_name_in_the_vietnamese_windows_code_page_is_read(pipeline, tmp_path):
+    """Zipped on a Vietnamese Windows, a name is in CP1258 (tone marks as combining characters), which the
+    recipient's Windows shows; zipfile reads it as CP437 ("T╘∞I M┬≥T")."""
+    src = tmp_path / "src"
+    src.mkdir()
+    raw = ("T" + "Ô" + "\u0301" + "I M" + "Â" + "\u0323" + "T - báo cáo.txt").encode("cp1258")
+    with open(os.path.join(bytes(src), raw), "wb") as fh:
+        fh.write("Nội dung bình thường.\n".encode())
+    arc = tmp_path / "vn.zip"
+    subprocess.run(["zip", "-q", str(arc).encode(), raw], cwd=src, check=True, env={**os.environ, "LANG": "C"})
+    res = pipeline.check(doc(arc))
+    assert res.outcome is Outcome.BLOCK and "TỐI MẬT - báo cáo.txt" in render(res.decision.reasons[0]).vi, res
+
+
 @pytest.mark.parametrize("where", ["archive", "entry"])
 def test_a_zip_comment_is_read(pipeline, pdfs, tmp_path, where):
     """Archive programs show the archive's comment and an entry's comment (zip -z, zip -c)."""

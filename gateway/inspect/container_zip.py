@@ -54,13 +54,18 @@ def entry_problem(info: zipfile.ZipInfo) -> str | None:
 def shown_name(info: zipfile.ZipInfo) -> str:
     """The entry's name as archive programs show it. Without the UTF-8 flag, zipfile reads the bytes as CP437,
     but Info-ZIP's zip and most tools write UTF-8 without the flag, and unzip, 7-Zip and file managers show it
-    as UTF-8 when it is: "TỐI MẬT.pdf", not "Tß╗ÉI Mß║¼T.pdf"."""
-    if info.flag_bits & 0x800:
+    as UTF-8 when it is: "TỐI MẬT.pdf", not "Tß╗ÉI Mß║¼T.pdf". Other bytes are the writer's code page: on a
+    Vietnamese Windows, CP1258 (Explorer's "compressed folder" writes the system's code page), as a
+    recipient's Windows shows them; CP437 when they are not CP1258."""
+    if info.flag_bits & 0x800 or info.filename.isascii():
         return info.filename
-    try:
-        return info.filename.encode("cp437").decode("utf-8")
-    except UnicodeError:
-        return info.filename
+    raw = info.filename.encode("cp437")
+    for codec in ("utf-8", "cp1258"):
+        try:
+            return unicodedata.normalize("NFC", raw.decode(codec))
+        except UnicodeError:
+            continue
+    return info.filename
 
 
 def name_key(name: str) -> str:
