@@ -4,9 +4,12 @@ Searched in the file's own bytes (its uncompressed objects, `inspect._stream_sca
 once inflated (`pdf._active`): a JavaScript action may be anywhere an action may be (a page's open action, a
 field's calculation, the /Next of another action), and in an object stream it is not in the file's bytes.
 
-A name may be written with #-escapes, and a viewer reads "/S /Java#53cript" and "/J#53" as "/S /JavaScript"
-and "/JS". No writer escapes a plain letter, so a name that reads "S", "JS" or "JavaScript" once unescaped is
-taken for a script. The patterns are long enough not to match random image bytes.
+A script is found by the name /JavaScript, which every JavaScript action carries (/S /JavaScript) and the
+document's script tree is filed under (/Names /JavaScript), also when written with #-escapes ("/Java#53cript":
+a viewer reads it as /JavaScript; no writer escapes a plain letter). Short names are not searched for ("/#53"
+for /S, "/J#53" for /JS): four or five characters turn up by chance in ASCII85 image data, which
+holds every printable character (an 8 MB image carried "/#53(", and the PDF was taken for a script). The
+patterns are long enough not to match random or ASCII85 image bytes.
 """
 
 from __future__ import annotations
@@ -16,11 +19,11 @@ import re
 _DELIMITED = rb"(?![^\s/<>\[\]()%{}])"  # the name ends here (whitespace or a delimiter follows)
 _PATTERN = re.compile(
     rb"/(?:(ByteRange)" + _DELIMITED
-    + rb"|S\s*/JavaScript" + _DELIMITED
+    + rb"|JavaScript" + _DELIMITED
     + rb"|([^\s/<>\[\]()%{}#]*+#[0-9A-Fa-f]{2}[^\s/<>\[\]()%{}]*+))"
 )
 _ESCAPE = re.compile(rb"#([0-9A-Fa-f]{2})")
-_SCRIPT_NAMES = frozenset({b"S", b"JS", b"JavaScript"})
+_SCRIPT_NAMES = frozenset({b"JavaScript"})
 SCRIPT, SIGNATURE = "script", "signature"
 
 
