@@ -106,6 +106,10 @@ AMBIGUOUS = {
         + b64(PDF)[:20] + b"!!" + b64(PDF)[20:] + b"--B--\r\n"),
     "uuencode without end": msg(b"--B\r\nContent-Type: text/plain\r\n\r\nbegin 644 a.pdf\r\n"
                                 + binascii.b2a_uu(PDF[:45]).replace(b"\n", b"\r\n") + b"--B--\r\n"),
+    # ripmime takes a header line in text for the start of a part also without its colon, and decoded the
+    # rest of the text as this PDF (found by the fuzz test below)
+    "header in text without colon": msg(b"--B\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nXin chao\r\n"
+                                        b"Content-Transfer-Encoding base64\r\n\r\n" + b64(PDF) + b"--B--\r\n"),
 }
 
 

@@ -805,8 +805,13 @@ _LOOKS_LIKE_PARTS = re.compile(
     rb"(?im)^--[^\r\n]{1,200}\r?\n(?:[!-9;-~]+[ \t]*:[^\r\n]*\r?\n|[ \t][^\r\n]*\r?\n){0,20}?"
     rb"content-(?:type|transfer-encoding|disposition)[ \t]*:"
 )
-# MIME header lines inside a text body: ripmime, for one, takes them for the start of a part.
-_HEADER_IN_TEXT = re.compile(rb"(?im)^[^\r\n:]*content-(?:type|transfer-encoding|disposition)[ \t]*:")
+# MIME header lines inside a text body: ripmime, for one, takes them for the start of a part, also without
+# their colon ("Content-Transfer-Encoding base64" made it decode the rest of the text as a PDF).
+_HEADER_IN_TEXT = re.compile(
+    rb"(?im)^[^\r\n:]*content-(?:(?:type|transfer-encoding|disposition)[ \t]*:|"
+    rb"transfer-encoding[ \t]+(?:base64|quoted-printable|x-?uu|uu|7bit|8bit|binary)|"
+    rb"type[ \t]+[\w.+-]+/[\w.+-]+|disposition[ \t]+(?:attachment|inline))"
+)
 _QP_BAD_ESCAPE = re.compile(rb"=(?![0-9A-Fa-f]{2}|\r\n|\r?$)")
 _PGP_ENCRYPTED = re.compile(rb"(?m)^-----BEGIN PGP MESSAGE-----")
 _PGP_SIGNED = re.compile(rb"(?m)^-----BEGIN PGP SIGNED MESSAGE-----")
