@@ -23,7 +23,7 @@ _PATTERN = re.compile(
     + rb"|([^\s/<>\[\]()%{}#]*+#[0-9A-Fa-f]{2}[^\s/<>\[\]()%{}]*+))"
 )
 _ESCAPE = re.compile(rb"#([0-9A-Fa-f]{2})")
-_SCRIPT_NAMES = frozenset({b"JavaScript"})
+_SCRIPT_NAME = b"JavaScript"
 SCRIPT, SIGNATURE = "script", "signature"
 
 
@@ -36,7 +36,7 @@ def found(data: bytes):
             yield SCRIPT
         else:
             name = _ESCAPE.sub(lambda e: bytes([int(e.group(1), 16)]), m.group(2))
-            if name in _SCRIPT_NAMES:
+            if name == _SCRIPT_NAME:
                 yield SCRIPT
             elif name == b"ByteRange":
                 yield SIGNATURE

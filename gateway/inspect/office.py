@@ -636,9 +636,7 @@ class _PackageReader:
                 while elem.getprevious() is not None:  # keep memory flat, as the first pass does
                     del elem.getparent()[0]
         for formula in pending:
-            shown = formulas.constant_text(formula, values)
-            if shown is None and formulas.spells_codes(formula):
-                raise _Refused(Reason.of("DOCUMENT_UNREADABLE", detail="a formula builds text from character codes"))
+            shown = _unless_spelt(formula, formulas.constant_text(formula, values))
             if shown:
                 self._emit(shown, where)
 
@@ -696,6 +694,12 @@ def _shown_by(formula: str, pending: list[str] | None = None) -> str | None:
             raise _Refused(Reason.of("OFFICE_LIMIT", detail=f"over {MAX_PENDING_FORMULAS} text formulas in a sheet"))
         pending.append(formula)
         return None
+    return _unless_spelt(formula, shown)
+
+
+def _unless_spelt(formula: str, shown: str | None) -> str | None:
+    """`shown`, what `formula` gives (formulas.constant_text); a formula it could not work out that spells
+    letters from character codes is refused (not read completely)."""
     if shown is None and formulas.spells_codes(formula):
         raise _Refused(Reason.of("DOCUMENT_UNREADABLE", detail="a formula builds text from character codes"))
     return shown
