@@ -1017,9 +1017,11 @@ _PLACE = (
     (re.compile(r"^page(\d+)$"), "trang {0}", "page {0}"),
     (re.compile(r"^ocr:page(\d+)$"), "trang {0}, phần ảnh quét", "page {0}, scanned image"),
     (re.compile(r"^annotation:page(\d+)$"), "chú thích trên trang {0}", "an annotation on page {0}"),
-    # an annotation's appearance shown at a gesture (pointer over it, pressed, a check box ticked)
-    (re.compile(r"^appearance:page(\d+)$"), "chú thích hoặc ô biểu mẫu trên trang {0}, khi di chuột hoặc bấm vào",
-     "an annotation or form field on page {0}, when pointed at or clicked"),
+    # an annotation's appearance shown at a gesture (pointer over it, pressed, a check box ticked, a /Hide
+    # action) or by another viewer (one flagged Invisible)
+    (re.compile(r"^appearance:page(\d+)$"),
+     "chú thích hoặc ô biểu mẫu trên trang {0}, hiện khi di chuột, bấm vào hoặc với trình xem khác",
+     "an annotation or form field on page {0}, shown when pointed at or clicked, or by another viewer"),
     (re.compile(r"^field:"), "một ô nhập liệu của biểu mẫu", "a form field"),
     (re.compile(r"^calendar$"), "nội dung lịch họp hoặc danh thiếp", "a meeting request's or contact card's text"),
     (re.compile(r"^enriched$"), "nội dung thư có định dạng", "the formatted text"),

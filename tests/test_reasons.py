@@ -84,7 +84,7 @@ def test_citations_carry_numbers_and_the_law_in_force_on_the_day():
     assert "info:" not in render(Reason.of("SECRET_MARKED", level="MẬT", where="info:Subject")).vi
     # a finding in lines says "text:" + the lines' place, as the marks scan writes it: the place is named
     for where, vi in (("text:ocr:page2", "trang 2, phần ảnh quét"), ("text:annotation:page1", "chú thích trên trang 1"),
-                      ("text:appearance:page3", "trang 3, khi di chuột hoặc bấm vào")):
+                      ("text:appearance:page3", "trang 3, hiện khi di chuột, bấm vào")):
         r = render(Reason.of("SECRET_MARKED", level="MẬT", where=where))
         assert vi in r.vi and "text:" not in r.vi + r.en, r
     assert "20/2023/QH15" in render(Reason.of("SIGNATURE_BROKEN", field="A")).basis

@@ -9,7 +9,10 @@ They are read from a copy of the document with pages appended (an incremental up
 never released): for each page that has such appearances, one page per alternate k, the page's size, holding
 each of its annotations that has a k-th alternate as a plain annotation in the same place showing it. Those
 pages go through the same page reader (text by geometry, lying fonts, OCR of what no text layer says).
-A hidden annotation is not shown in any of its appearances, so it is not read here either.
+Flattening also leaves out what a viewer may show all the same: an annotation flagged Invisible (poppler draws
+a standard annotation whatever that flag says), one flagged Hidden (a /Hide action, which needs no script,
+shows it at a click) and a pop-up's own appearance. Their appearances, the normal one in its current state
+included, are read here too.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import BinaryIO
 from gateway.inspect import update
 
 MAX_ALTERNATES = 2_000  # alternate appearances read per document; more: not read completely
-HIDDEN = 2 | 32  # annotation flags Hidden and NoView
+UNFLATTENED = 1 | 2  # annotation flags Invisible and Hidden: PDFium's flattening leaves the annotation out
 
 
 class AppearancesUnread(Exception):
@@ -38,8 +41,9 @@ def alternates(reader) -> dict[int, list[tuple[object, list]]]:
         annots = annots.get_object() if annots is not None else None
         for annot in annots if isinstance(annots, list) else ():
             a = annot.get_object()
-            if not hasattr(a, "get") or int(_value(a, "/F") or 0) & HIDDEN or _value(a, "/Rect") is None:
+            if not hasattr(a, "get") or _value(a, "/Rect") is None:
                 continue
+            unflattened = bool(int(_value(a, "/F") or 0) & UNFLATTENED) or _value(a, "/Subtype") == "/Popup"
             ap = _value(a, "/AP")
             state = _value(a, "/AS")
             found: list = []
@@ -55,7 +59,7 @@ def alternates(reader) -> dict[int, list[tuple[object, list]]]:
                 else:
                     continue
                 for name, ref in entries:
-                    shown = key == "/N" and (name is None or name == state)
+                    shown = key == "/N" and (name is None or name == state) and not unflattened
                     if shown or not isinstance(ref, IndirectObject) or ref in found:
                         continue
                     if isinstance(ref.get_object(), StreamObject):

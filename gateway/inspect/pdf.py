@@ -120,7 +120,7 @@ def analyse(fh: BinaryIO, settings, doc: Document, deadline: float) -> _Pdf:
             out.broken = True
             out.warnings.append(Reason.of("PDF_BROKEN", detail=_short(exc)))
             return out
-        for step in (_catalog_facts, _form_facts, _active, _metadata, _navigation, _attachment_names):
+        for step in (_catalog_facts, _form_facts, _active, _played, _metadata, _navigation, _attachment_names):
             try:
                 step(reader, root, out)
             except Timeout:
@@ -224,6 +224,21 @@ def _active(reader, root, out: _Pdf) -> None:
         if hints.has_script(reader.get_object(number).get_data()):
             out.javascript = True
             return
+
+
+def _played(reader, root, out: _Pdf) -> None:
+    """Media a viewer plays (a video, a sound, a 3D model: actions.py) is not read here, so the document is
+    not read completely; a rendition action's script is JavaScript like any other."""
+    from gateway.inspect import actions
+
+    try:
+        found = actions.played(reader, root)
+    except actions.ActionsUnread as exc:
+        out.incomplete.append(Reason.of("DOCUMENT_UNREADABLE", detail=str(exc)))
+        return
+    out.javascript = out.javascript or found.script
+    if found.media:
+        out.incomplete.append(Reason.of("DOCUMENT_UNREADABLE", detail="media a viewer plays: " + ", ".join(found.media)))
 
 
 def _count_name_tree(node, depth: int = 0) -> int:
@@ -333,32 +348,15 @@ def _navigation(reader, root, out: _Pdf) -> None:
     """What a viewer shows beside the pages: bookmark titles (the side panel, open at start in some files)
     and page-label prefixes (the page-number box) are read like metadata. Too many bookmarks, or a loop:
     unread, so the document is not released."""
-    seen: set = set()
-    stack = []
-    outlines = root.get("/Outlines")
-    if outlines is not None:
-        first = outlines.get_object().get("/First")
-        if first is not None:
-            stack.append(first)
-    while stack:
-        ref = stack.pop()
-        key = getattr(ref, "idnum", None), getattr(ref, "generation", None)
-        item = ref.get_object()
-        if key[0] is not None:
-            if key in seen:
-                continue  # a loop in the tree: each item once
-            seen.add(key)
-        if len(seen) > MAX_OUTLINE_ITEMS:
-            out.incomplete.append(Reason.of("SECRECY_SCAN_INCOMPLETE", detail=f"over {MAX_OUTLINE_ITEMS} bookmarks"))
-            break
-        if not hasattr(item, "get"):
-            continue
-        title = _text_value(item.get("/Title"))
-        if title:
-            out.metadata.append(("outline", title))
-        for link in ("/Next", "/First"):
-            if item.get(link) is not None:
-                stack.append(item.raw_get(link))
+    from gateway.inspect import actions
+
+    try:
+        for item in actions.outline_items(root, MAX_OUTLINE_ITEMS):
+            title = _text_value(item.get("/Title"))
+            if title:
+                out.metadata.append(("outline", title))
+    except actions.ActionsUnread:
+        out.incomplete.append(Reason.of("SECRECY_SCAN_INCOMPLETE", detail=f"over {MAX_OUTLINE_ITEMS} bookmarks"))
     labels = root.get("/PageLabels")
     if labels is not None:
         nodes, count = [labels], 0

@@ -80,10 +80,36 @@ def test_a_form_whose_other_states_draw_no_mark_is_signed(tmp_path, pipeline):
     assert res.outcome is Outcome.SIGN, res.decision
 
 
-def test_a_hidden_annotation_is_not_read_in_its_gestures(tmp_path, pipeline):
-    """Hidden (/F 2): no viewer shows it, in any appearance (a script could: scripts are refused)."""
-    path = write_pdf(tmp_path / "hidden.pdf", _form(GESTURES["rollover"]))
-    path.write_bytes(path.read_bytes().replace(b"/F 4 /P 3 0 R", b"/F 6 /P 3 0 R"))  # same length: Hidden|Print
+@pytest.mark.parametrize("flags", [b"/F 5", b"/F 6", b"/F 3"])
+def test_an_annotation_flattening_leaves_out_is_read(flags, tmp_path, pipeline):
+    """PDFium's flattening leaves out an annotation flagged Invisible (1) or Hidden (2). poppler draws a
+    standard annotation flagged Invisible (pdftoppm renders "TOI MAT" exactly as without the flag), and a /Hide
+    action, no script needed, shows a hidden one at a click: each was signed before, now it is read."""
+    path = write_pdf(tmp_path / "unflattened.pdf", _form(b"/FT /Btn /Ff 65536 /AP << /N 6 0 R >>"))
+    path.write_bytes(path.read_bytes().replace(b"/F 4 /P 3 0 R", flags + b" /P 3 0 R"))  # same length
+    res = pipeline.check(Document(Channel.SMTP, path.name, path=path))
+    assert res.outcome is Outcome.BLOCK, res.decision
+    assert {r.args.get("where") for r in res.decision.reasons} == {"text:appearance:page1"}, res.decision
+
+
+def test_a_hidden_annotation_shown_by_a_hide_action(tmp_path, pipeline):
+    """A link whose /Hide action shows a hidden stamp: the stamp's appearance is read."""
+    objs = _form(b"/FT /Btn /Ff 65536 /AP << /N 7 0 R >>")
+    objs[3] = objs[3].replace(b"/Annots [8 0 R]", b"/Annots [8 0 R 11 0 R 12 0 R]")
+    objs[11] = b"<< /Type /Annot /Subtype /Stamp /Rect [72 500 272 550] /F 6 /AP << /N 6 0 R >> >>"
+    objs[12] = b"<< /Type /Annot /Subtype /Link /Rect [72 700 200 720] /A << /S /Hide /T 11 0 R /H false >> >>"
+    path = write_pdf(tmp_path / "hide.pdf", objs)
+    res = pipeline.check(Document(Channel.SMTP, path.name, path=path))
+    assert res.outcome is Outcome.BLOCK, res.decision
+
+
+def test_unflattened_annotations_that_draw_no_mark_are_signed(tmp_path, pipeline):
+    """Hidden and invisible annotations that show an empty box or a tick: nothing is refused for them."""
+    objs = _form(b"/FT /Btn /V /Off /AS /Off /AP << /N << /Yes 9 0 R /Off 7 0 R >> >>")
+    objs[8] = objs[8].replace(b"/F 4", b"/F 2")
+    objs[3] = objs[3].replace(b"/Annots [8 0 R]", b"/Annots [8 0 R 11 0 R]")
+    objs[11] = b"<< /Type /Annot /Subtype /Stamp /Rect [72 500 272 550] /F 1 /AP << /N 9 0 R >> >>"
+    path = write_pdf(tmp_path / "quiet.pdf", objs)
     assert pipeline.check(Document(Channel.SMTP, path.name, path=path)).outcome is Outcome.SIGN
 
 

@@ -153,3 +153,78 @@ def test_an_xfa_form_is_not_released(dynamic, tmp_path, pipeline):
         res = pipeline.check(Document(channel, path.name, path=path))
         assert res.outcome is Outcome.REJECT, res
         assert any(r.code == "DOCUMENT_UNREADABLE" and "XFA" in r.args.get("detail", "") for r in res.decision.reasons), res
+
+
+RENDITION_SCRIPT = b"/S /Rendition /OP 4 /JS " + SCRIPT  # a rendition action's script: no name /JavaScript
+
+
+@pytest.mark.skipif(shutil.which("qpdf") is None, reason="qpdf (make deps) not installed")
+@pytest.mark.parametrize("where", WHERE + ("bookmark",))
+@pytest.mark.parametrize("how", ["plain", "object-stream", "escaped"])
+def test_a_rendition_actions_script_is_javascript(where, how, tmp_path, dev_settings, pipeline):
+    """/S /Rendition with /JS runs the script as /S /JavaScript would, and carries no /JavaScript for the raw
+    search to find: it was signed before."""
+    action = RENDITION_SCRIPT.replace(b"/S /Rendition", b"/#53 /Renditio#6e") if how == "escaped" else RENDITION_SCRIPT
+    objs = _objects("page-open" if where == "bookmark" else where, action)
+    if where == "bookmark":
+        objs[3] = objs[3].replace(b"/AA << /O 9 0 R >>", b"")
+        objs[1] = objs[1].replace(b"/AcroForm", b"/Outlines 11 0 R /AcroForm")
+        objs[11] = b"<< /Type /Outlines /First 12 0 R /Last 13 0 R /Count 2 >>"
+        objs[12] = b"<< /Title (Muc 1) /Parent 11 0 R /Next 13 0 R /Dest [3 0 R /Fit] >>"
+        objs[13] = b"<< /Title (Muc 2) /Parent 11 0 R /Prev 12 0 R /A 9 0 R >>"
+    path = write_pdf(tmp_path / f"rendition-{where}.pdf", objs)
+    if how == "object-stream":
+        path = _compressed(path, tmp_path / f"rendition-{where}-os.pdf")
+    assert not hints.has_script(path.read_bytes())
+    facts = inspect(Document(Channel.CLI, path.name, path=path), dev_settings, Validator(dev_settings))
+    assert facts.javascript and not facts.broken, facts
+    res = pipeline.check(Document(Channel.SMTP, path.name, path=path))
+    assert "PDF_JAVASCRIPT" in {r.code for r in res.decision.reasons}, res
+
+
+MEDIA = {  # an annotation or an action a viewer plays: what it shows or sounds is in no page
+    "screen": (b"/Subtype /Screen", None),
+    "sound-annotation": (b"/Subtype /Sound /Sound 14 0 R", None),
+    "movie": (b"/Subtype /Movie /Movie << /F (clip.mpg) >>", None),
+    "rich-media": (b"/Subtype /RichMedia /RichMediaContent << >>", None),
+    "3d": (b"/Subtype /3D /3DD 14 0 R", None),
+    "3d-indirect-subtype": (b"/Subtype 15 0 R /3DD 14 0 R", b"/3D"),
+    "sound-action": (None, b"<< /S /Sound /Sound 14 0 R >>"),
+    "rendition-action": (None, b"<< /S /Rendition /OP 0 /AN 8 0 R /R << /S /MR /C << /S /MCD /D << /F (a.mp4) >> >> >> >>"),
+    "3d-view-action": (None, b"<< /S /GoTo3DView /TA 8 0 R /V /F >>"),
+    "escaped-next": (None, b"<< /S /GoTo /D [3 0 R /Fit] /Next [<< /#53 /#53ound /Sound 14 0 R >>] >>"),
+}
+
+
+@pytest.mark.parametrize("kind", MEDIA)
+def test_media_a_viewer_plays_is_not_released(kind, tmp_path, pipeline):
+    """A video, a sound or a 3D model may show or say "TỐI MẬT" where no page does: not read, so refused
+    (DOCUMENT_UNREADABLE), at the doors and in the CLI's dry run."""
+    annot, action = MEDIA[kind]
+    objs = _objects("link", b"/S /GoTo /D [3 0 R /Fit]")
+    objs[14] = stream(b"\x00" * 64, b"/Type /Sound /R 8000 /C 1 /B 8 /E /Raw ")
+    if annot is not None:
+        objs[10] = b"<< /Type /Annot " + annot + b" /Rect [72 600 200 620] /AP << /N 16 0 R >> >>"
+        objs[16] = stream(b"", b"/Type /XObject /Subtype /Form /BBox [0 0 128 20] ")
+    if action is not None:
+        objs[3] = objs[3].replace(b"/Resources", b"/AA << /O 9 0 R >> /Resources")
+        objs[9] = action
+    if kind == "3d-indirect-subtype":
+        objs[15] = b"/3D"
+    path = write_pdf(tmp_path / f"{kind}.pdf", objs)
+    for channel in (Channel.SMTP, Channel.PORTAL, Channel.CLI):
+        res = pipeline.check(Document(channel, path.name, path=path))
+        assert res.outcome is Outcome.REJECT, (channel, res.decision)
+        assert any(r.code == "DOCUMENT_UNREADABLE" and "media" in r.args.get("detail", "")
+                   for r in res.decision.reasons), res.decision
+
+
+def test_links_and_actions_that_play_nothing_are_signed(tmp_path, pipeline):
+    """Go-to, URI and hide actions, a chain of them, a bookmark: no media, no script: signed."""
+    objs = _objects("link", b"/S /URI /URI (https://example.gov.vn/) /Next [<< /S /GoTo /D [3 0 R /Fit] >> "
+                            b"<< /S /Hide /T 8 0 R /H false >>]")
+    objs[1] = objs[1].replace(b"/AcroForm", b"/Outlines 11 0 R /OpenAction [3 0 R /Fit] /AcroForm")
+    objs[11] = b"<< /Type /Outlines /First 12 0 R /Last 12 0 R /Count 1 >>"
+    objs[12] = b"<< /Title (Muc 1) /Parent 11 0 R /A 9 0 R >>"
+    path = write_pdf(tmp_path / "links.pdf", objs)
+    assert pipeline.check(Document(Channel.SMTP, path.name, path=path)).outcome is Outcome.SIGN
