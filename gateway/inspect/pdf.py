@@ -12,9 +12,7 @@ time is reported in `incomplete` (fail closed: the document is not released on a
 
 from __future__ import annotations
 
-import html
 import logging
-import re
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -252,6 +250,8 @@ def _count_name_tree(node, depth: int = 0) -> int:
 
 
 def _form_facts(reader, root, out: _Pdf) -> None:
+    from gateway.inspect.text import rich_text
+
     form = root.get("/AcroForm")
     if form is None:
         return
@@ -285,9 +285,8 @@ def _form_facts(reader, root, out: _Pdf) -> None:
                 value = _text_value(f.get(key)) if f.get(key) is not None else ""
                 if key == "/RV" and f.get(key) is not None and hasattr(f.get(key).get_object(), "get_data"):
                     value = f.get(key).get_object().get_data().decode("utf-8", "replace")
-                if key == "/RV":  # inline tags join their letters; a paragraph or a break ends a line
-                    value = re.sub(r"(?i)</?(?:p|div|br|li|body)\b[^>]*>", "\n", value)
-                    value = html.unescape(re.sub(r"<[^>]*>", "", value))
+                if key == "/RV":
+                    value = rich_text(value)
                 if not value and key == "/V" and isinstance(f.get(key), list):
                     value = " ".join(_text_value(x) for x in f.get(key))
                 value = value.lstrip("/") if value.startswith("/") and key != "/TU" else value

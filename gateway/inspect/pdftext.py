@@ -954,10 +954,10 @@ def _annot_string(raw, annot, key: str) -> str:
     buf = ctypes.create_string_buffer(n)
     raw.FPDFAnnot_GetStringValue(annot, k, ctypes.cast(buf, ctypes.POINTER(raw.FPDF_WCHAR)), n)
     text = buf.raw[: n - 2].decode("utf-16-le", "replace")
-    if key == "RC":  # rich text: XHTML; the words are what matter
-        import re
+    if key == "RC":  # rich text (XHTML): shown as a viewer shows it, entities and inline tags included
+        from gateway.inspect.text import rich_text
 
-        text = re.sub(r"<[^>]*>", " ", text)
+        text = rich_text(text)
     return text
 
 

@@ -65,10 +65,11 @@ def decode(data: bytes) -> str | None:
     return None
 
 
-def html_text(markup: str) -> str:
-    """What a browser shows of an HTML text, line by line (enough for the secrecy scan)."""
-    markup = _BLOCK.sub("\n", markup)
-    return html.unescape(_TAGS.sub(" ", markup))
+def rich_text(markup: str) -> str:
+    """What a viewer shows of a PDF's rich text (an annotation's /RC, a field's /RV: XHTML), line by line: a
+    block or a break ends a line, an inline element joins its letters to its neighbours' ("T<b>ỐI</b>" shows
+    "TỐI"), character references are the characters they name."""
+    return html.unescape(_TAGS.sub("", _BLOCK.sub("\n", markup)))
 
 
 class _El:

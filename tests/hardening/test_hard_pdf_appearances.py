@@ -187,3 +187,17 @@ def test_an_annotation_whose_rectangle_and_flags_are_objects_of_their_own(tmp_pa
     objs[12], objs[13] = b"[300 700 500 750]", b"4"
     path = write_pdf(tmp_path / "refs.pdf", objs)
     assert pipeline.check(Document(Channel.SMTP, path.name, path=path)).outcome is Outcome.BLOCK
+
+
+@pytest.mark.parametrize("rc", [b"<p>T&#x1ED0;I M&#x1EAC;T</p>", b"<p>T<span style=\"font-weight:bold\">OI</span> MAT</p>",
+                                b"<p>T&#193;I</p><p>&#x54;OI&nbsp;MAT</p>"])
+def test_an_annotations_rich_text_is_read_as_shown(rc, tmp_path, pipeline):
+    """A FreeText's /RC (XHTML) is what Acrobat draws and its pop-up shows: character references are the
+    characters they name ("T&#x1ED0;I M&#x1EAC;T" was signed before), inline tags join letters."""
+    objs = _form(b"/FT /Btn /Ff 65536 /AP << /N 7 0 R >>")
+    objs[3] = objs[3].replace(b"/Annots [8 0 R]", b"/Annots [8 0 R 11 0 R]")
+    objs[11] = (b"<< /Type /Annot /Subtype /FreeText /Rect [72 600 300 640] /DA (/Helv 14 Tf 0 g) /Contents (Ghi chu) "
+                b"/RC (<?xml version=\"1.0\"?><body xmlns=\"http://www.w3.org/1999/xhtml\">" + rc + b"</body>) >>")
+    path = write_pdf(tmp_path / "rc.pdf", objs)
+    res = pipeline.check(Document(Channel.SMTP, path.name, path=path))
+    assert res.outcome is Outcome.BLOCK, res.decision
