@@ -49,6 +49,10 @@ class _Scan:
     head: bytes = b""
     js_hint: bool = False
     sig_hint: bool = False  # a /ByteRange in the raw bytes: something signed, whatever the structure says
+    alt_hint: bool = False  # an image's /Alternates: what is printed may not be what the page shows
+
+
+_HINT_FLAGS = {hints.SCRIPT: "js_hint", hints.SIGNATURE: "sig_hint", hints.ALTERNATE: "alt_hint"}
 
 
 def _stream_scan(fh: BinaryIO) -> _Scan:
@@ -73,12 +77,9 @@ def _stream_scan(fh: BinaryIO) -> _Scan:
             continue
         # The chunk alone, and only its first bytes joined to the previous tail for a match across the
         # boundary: no copy of the whole chunk (a 200 MB file was 0.1 s of memcpy here). One pass for both.
-        if not (scan.js_hint and scan.sig_hint):
+        if not (scan.js_hint and scan.sig_hint and scan.alt_hint):
             for hint in itertools.chain(hints.found(tail + chunk[:64]) if tail else (), hints.found(chunk)):
-                if hint == hints.SIGNATURE:
-                    scan.sig_hint = True
-                else:
-                    scan.js_hint = True
+                setattr(scan, _HINT_FLAGS[hint], True)
         tail = chunk[-64:]
         scan.size += len(chunk)
     scan.sha256 = h.hexdigest()
@@ -368,6 +369,8 @@ def _inspect_pdf(fh, facts: Facts, doc: Document, settings, validator, scan: _Sc
     except RecursionError as exc:
         pdf = pdf_reader._Pdf(broken=True, warnings=[Reason.of("PDF_BROKEN", detail=pdf_reader._short(exc))])
     pdf.javascript = pdf.javascript or scan.js_hint
+    if scan.alt_hint:  # Acrobat prints an image's alternate, which no page read here shows
+        pdf.incomplete.append(Reason.of("DOCUMENT_UNREADABLE", detail="an image's alternates for printing"))
     signatures = ()
     # One discovery for policy and `gateway verify` (issue 17 §3): the validator's own, on every readable PDF,
     # not only when this reader counted signature fields (it missed widgets outside the form and files whose

@@ -1,4 +1,5 @@
-"""Raw hints in a PDF's bytes, found without parsing: a JavaScript action and a signature's /ByteRange.
+"""Raw hints in a PDF's bytes, found without parsing: a JavaScript action, a signature's /ByteRange and an
+image's alternates for printing.
 
 Searched in the file's own bytes (its uncompressed objects, `inspect._stream_scan`) and in its object streams
 once inflated (`pdf._active`): a JavaScript action may be anywhere an action may be (a page's open action, a
@@ -10,6 +11,10 @@ a viewer reads it as /JavaScript; no writer escapes a plain letter). Short names
 for /S, "/J#53" for /JS): four or five characters turn up by chance in ASCII85 image data, which
 holds every printable character (an 8 MB image carried "/#53(", and the PDF was taken for a script). The
 patterns are long enough not to match random or ASCII85 image bytes.
+
+An image's /Alternates may name another image for printing (/DefaultForPrinting): Acrobat prints it, while
+the page read here (and every screen) shows the first. The key is in the image's stream dictionary, which is
+never compressed, so the file's bytes hold it.
 """
 
 from __future__ import annotations
@@ -18,28 +23,21 @@ import re
 
 _DELIMITED = rb"(?![^\s/<>\[\]()%{}])"  # the name ends here (whitespace or a delimiter follows)
 _PATTERN = re.compile(
-    rb"/(?:(ByteRange)" + _DELIMITED
-    + rb"|JavaScript" + _DELIMITED
+    rb"/(?:(ByteRange|JavaScript|Alternates)" + _DELIMITED
     + rb"|([^\s/<>\[\]()%{}#]*+#[0-9A-Fa-f]{2}[^\s/<>\[\]()%{}]*+))"
 )
 _ESCAPE = re.compile(rb"#([0-9A-Fa-f]{2})")
-_SCRIPT_NAME = b"JavaScript"
-SCRIPT, SIGNATURE = "script", "signature"
+SCRIPT, SIGNATURE, ALTERNATE = "script", "signature", "alternate"
+_HINTS = {b"JavaScript": SCRIPT, b"ByteRange": SIGNATURE, b"Alternates": ALTERNATE}
 
 
 def found(data: bytes):
-    """Each hint in `data`, in order: SCRIPT or SIGNATURE."""
+    """Each hint in `data`, in order: SCRIPT, SIGNATURE or ALTERNATE."""
     for m in _PATTERN.finditer(data):
-        if m.group(1):
-            yield SIGNATURE
-        elif m.group(2) is None:
-            yield SCRIPT
-        else:
-            name = _ESCAPE.sub(lambda e: bytes([int(e.group(1), 16)]), m.group(2))
-            if name == _SCRIPT_NAME:
-                yield SCRIPT
-            elif name == b"ByteRange":
-                yield SIGNATURE
+        name = m.group(1) or _ESCAPE.sub(lambda e: bytes([int(e.group(1), 16)]), m.group(2))
+        hint = _HINTS.get(name)
+        if hint is not None:
+            yield hint
 
 
 def has_script(data: bytes) -> bool:

@@ -110,6 +110,8 @@ def test_hint_patterns():
     assert found(b"/Names << /Java#53cript 5 0 R >>") == [hints.SCRIPT]
     assert found(b"/ByteRange [0 1 2 3] /Byte#52ange") == [hints.SIGNATURE, hints.SIGNATURE]
     assert found(b"/Times#20New#20Roman /JSX /J#53X") == []
+    assert found(b"/Alternates [5 0 R] /Alternate#73 6 0 R") == [hints.ALTERNATE, hints.ALTERNATE]
+    assert found(b"[/ICCBased << /N 3 /Alternate /DeviceRGB >>] /AlternatesX") == []
     # what ASCII85 image data holds by chance (an 8 MB image carried "/#53("): no script
     assert found(b"j9*7]8!H%gG1B).@IEk0/#53(Pe%6:Y@h<.:,Cu!<LY /J#53)Q /#4a#53[") == []
 
@@ -228,3 +230,21 @@ def test_links_and_actions_that_play_nothing_are_signed(tmp_path, pipeline):
     objs[12] = b"<< /Title (Muc 1) /Parent 11 0 R /A 9 0 R >>"
     path = write_pdf(tmp_path / "links.pdf", objs)
     assert pipeline.check(Document(Channel.SMTP, path.name, path=path)).outcome is Outcome.SIGN
+
+
+@pytest.mark.parametrize("key", [b"/Alternates", b"/Alternate#73"])
+def test_an_image_printed_other_than_shown_is_not_released(key, tmp_path, pipeline):
+    """An image's /Alternates names another image Acrobat prints (/DefaultForPrinting): the page shows a blank
+    picture, the paper "TỐI MẬT". Not read, so refused (DOCUMENT_UNREADABLE); it was signed before."""
+    gray = b"/Type /XObject /Subtype /Image /Width 8 /Height 8 /ColorSpace /DeviceGray /BitsPerComponent 8 "
+    objs = _objects("link", b"/S /GoTo /D [3 0 R /Fit]")
+    objs[3] = objs[3].replace(b"/Font << /F1 5 0 R >>", b"/Font << /F1 5 0 R >> /XObject << /Im1 11 0 R >>")
+    objs[4] = stream(b"q 200 0 0 50 72 600 cm /Im1 Do Q BT /F1 12 Tf 72 780 Td (UBND TINH - Cong van so 12/UBND) Tj ET")
+    objs[11] = stream(b"\xff" * 64, gray + key + b" [<< /Image 12 0 R /DefaultForPrinting true >>] ")
+    objs[12] = stream(b"\x00" * 64, gray)
+    path = write_pdf(tmp_path / "alternates.pdf", objs)
+    for channel in (Channel.SMTP, Channel.FOLDER):
+        res = pipeline.check(Document(channel, path.name, path=path))
+        assert res.outcome is Outcome.REJECT, res.decision
+        assert any(r.code == "DOCUMENT_UNREADABLE" and "alternates" in r.args.get("detail", "")
+                   for r in res.decision.reasons), res.decision
