@@ -266,3 +266,123 @@ def library_samples(root: Path) -> dict[str, Path]:
     prs.save(root / "pptx-clean.pptx")
     out["pptx-clean"] = root / "pptx-clean.pptx"
     return out
+
+
+# --- embedded fonts and pictures -------------------------------------------------------------------------
+
+LIE = {"a": "T", "b": "\u1ed0", "c": "I", "d": "M", "e": "\u1eac"}  # "abc dea" drawn as "TỐI MẬT"
+COVER = "abc dea"
+BOLD = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
+
+
+def font(family: str, swap: dict[str, str] | None = None) -> bytes:
+    """DejaVu Sans Bold renamed `family` (a font no machine has, so Word and LibreOffice draw with the
+    embedded copy), its letters `swap`ped: each key drawn with the glyph of its value."""
+    import io
+
+    from fontTools.ttLib import TTFont
+
+    f = TTFont(BOLD)
+    best = f.getBestCmap()
+    for table in f["cmap"].tables:
+        if table.isUnicode():
+            for k, v in (swap or {}).items():
+                table.cmap[ord(k)] = best[ord(v)]
+    for rec in f["name"].names:
+        if rec.nameID in (1, 4, 6, 16):
+            rec.string = family
+    buf = io.BytesIO()
+    f.save(buf)
+    return buf.getvalue()
+
+
+def docx_with_font(path: Path, family: str, data: bytes, text: str = COVER) -> Path:
+    """A python-docx document whose second paragraph is set in `family`, embedded as Word embeds a font: an
+    obfuscated part (ECMA-376 Part 2 §17.8.1: the first 32 bytes XORed with the reversed GUID key)."""
+    import io
+    import re
+    import uuid
+
+    from docx import Document
+    from docx.shared import Pt
+
+    d = Document()
+    d.add_paragraph("UBND TỈNH - Công văn số 12/UBND")
+    run = d.add_paragraph().add_run(text)
+    run.font.name, run.font.size = family, Pt(28)
+    buf = io.BytesIO()
+    d.save(buf)
+    guid = str(uuid.uuid4()).upper()
+    key = bytes.fromhex(guid.replace("-", ""))[::-1]
+    obfuscated = bytearray(data)
+    for i in range(32):
+        obfuscated[i] ^= key[i % 16]
+    rels = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Relationships xmlns="http://schemas.'
+            'openxmlformats.org/package/2006/relationships"><Relationship Id="rIdF1" Type="http://schemas.openxml'
+            'formats.org/officeDocument/2006/relationships/font" Target="fonts/font1.odttf"/></Relationships>')
+    with zipfile.ZipFile(buf) as zin, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            part = zin.read(info.filename).decode() if info.filename.endswith(".xml") else zin.read(info.filename)
+            if info.filename == "word/fontTable.xml":
+                if "xmlns:r=" not in part:
+                    part = part.replace("<w:fonts ", '<w:fonts xmlns:r="http://schemas.openxmlformats.org/'
+                                                   'officeDocument/2006/relationships" ', 1)
+                part = part.replace("</w:fonts>", f'<w:font w:name="{family}"><w:charset w:val="00"/>'
+                                    f'<w:embedRegular r:id="rIdF1" w:fontKey="{{{guid}}}"/></w:font></w:fonts>')
+            elif info.filename == "word/settings.xml":
+                part = re.sub(r"(<w:settings[^>]*>)", r"\1<w:embedTrueTypeFonts/>", part, count=1)
+            elif info.filename == "[Content_Types].xml":
+                part = part.replace("</Types>", '<Default Extension="odttf" ContentType="application/vnd.'
+                                                'openxmlformats-officedocument.obfuscatedFont"/></Types>')
+            zout.writestr(info, part)
+        zout.writestr("word/_rels/fontTable.xml.rels", rels)
+        zout.writestr("word/fonts/font1.odttf", bytes(obfuscated))
+    return path
+
+
+def odt_with_font(path: Path, family: str, data: bytes, text: str = COVER) -> Path:
+    """An .odt whose second paragraph is set in `family`, embedded as LibreOffice embeds a font (Fonts/)."""
+    content = (f'<?xml version="1.0" encoding="UTF-8"?><office:document-content {NS} '
+               'xmlns:xlink="http://www.w3.org/1999/xlink" office:version="1.3"><office:font-face-decls>'
+               f'<style:font-face style:name="{family}" svg:font-family="{family}"><svg:font-face-src>'
+               f'<svg:font-face-uri xlink:href="Fonts/{family}.ttf" xlink:type="simple"><svg:font-face-format '
+               'svg:string="truetype"/></svg:font-face-uri></svg:font-face-src></style:font-face>'
+               '</office:font-face-decls><office:automatic-styles><style:style style:name="P1" '
+               f'style:family="paragraph"><style:text-properties style:font-name="{family}" fo:font-size="28pt"/>'
+               '</style:style></office:automatic-styles><office:body><office:text>'
+               f'{_p("UBND TỈNH - Công văn số 12/UBND")}<text:p text:style-name="P1">{text}</text:p>'
+               '</office:text></office:body></office:document-content>')
+    manifest = ('<?xml version="1.0" encoding="UTF-8"?><manifest:manifest xmlns:manifest="urn:oasis:names:tc:'
+                'opendocument:xmlns:manifest:1.0" manifest:version="1.3"><manifest:file-entry manifest:full-path="/" '
+                'manifest:media-type="application/vnd.oasis.opendocument.text"/><manifest:file-entry '
+                'manifest:full-path="content.xml" manifest:media-type="text/xml"/><manifest:file-entry '
+                f'manifest:full-path="Fonts/{family}.ttf" manifest:media-type="application/x-font-ttf"/>'
+                '</manifest:manifest>')
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr(zipfile.ZipInfo("mimetype"), "application/vnd.oasis.opendocument.text")
+        z.writestr("content.xml", content, zipfile.ZIP_DEFLATED)
+        z.writestr(f"Fonts/{family}.ttf", data, zipfile.ZIP_DEFLATED)
+        z.writestr("META-INF/manifest.xml", manifest, zipfile.ZIP_DEFLATED)
+    return path
+
+
+def docx_with_picture(path: Path, words: str) -> Path:
+    """A python-docx document with a picture of a red stamp reading `words`."""
+    import io
+
+    from docx import Document
+    from docx.shared import Inches
+    from PIL import Image, ImageDraw, ImageFont
+
+    im = Image.new("RGB", (800, 200), "white")
+    draw = ImageDraw.Draw(im)
+    draw.rectangle([5, 5, 795, 195], outline="red", width=6)
+    draw.text((60, 40), words, font=ImageFont.truetype(BOLD, 90), fill="red")
+    png = io.BytesIO()
+    im.save(png, "PNG")
+    png.seek(0)
+    d = Document()
+    d.add_paragraph("UBND TỈNH - Công văn số 12/UBND")
+    d.add_picture(png, width=Inches(3))
+    d.save(path)
+    return path

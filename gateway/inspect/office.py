@@ -126,10 +126,10 @@ _FAST_PARTS = re.compile(
     r"ppt/(?:slides|notesslides|slidemasters|slidelayouts|notesmasters|handoutmasters)/[^/]+\.xml|"
     r"xl/drawings/drawing\d*\.xml|content\.xml|styles\.xml)$"
 )
-# Names of non-XML, non-image parts that hold nothing shown (printer settings, fonts). A name only decides
-# for such parts: whatever sniffs as XML is read for text, as an image is OCR'd, as a document is a member.
-_OOXML_SKIP = re.compile(r"(?i)^(?:\[content_types\]\.xml|.*\.rels|.*/printersettings\d*\.bin|.*/fonts?/.*|"
-                         r"word/fonts/.*|customui/.*\.png)$")
+# Names of non-XML, non-image parts that hold nothing shown (printer settings). A name only decides for such
+# parts: whatever sniffs as XML is read for text, as an image is OCR'd, as a document is a member. Fonts are
+# not skipped: they draw the text (see read()).
+_OOXML_SKIP = re.compile(r"(?i)^(?:\[content_types\]\.xml|.*\.rels|.*/printersettings\d*\.bin|customui/.*\.png)$")
 _FONT_TYPES = ("application/x-fontdata", "application/vnd.openxmlformats-officedocument.obfuscatedfont",
                "application/x-font", "font/")
 _MACRO_PARTS = re.compile(r"(?i)(?:^|/)(?:vbaproject\.bin|vbadata\.xml|activex/.*\.bin|.*\.vba)$|^(?:basic|scripts)/")
@@ -167,10 +167,94 @@ def read(fh: BinaryIO, media: str, settings=None, *, ex=None) -> Reading:
 
         return legacy.read(fh, media, settings, ex=ex, read_package=_read_converted)
     if media in (S.FODF, S.WORD_XML, S.EXCEL_XML):
-        return _read_flat(fh, media, limits, deadline)
+        reading = _read_flat(fh, media, limits, deadline)
+        return _packaged(reading, fh, media, settings, ex) if reading.extra.get("binary") else reading
     if S.is_ooxml(media) or S.is_odf(media):
-        return _read_package(fh, media, limits, deadline, ex)
+        reading = _read_package(fh, media, limits, deadline, ex)
+        fonts = reading.extra.get("embedded_fonts")
+        return _with_drawn_pages(reading, fh, media, settings, ex, fonts) if fonts else reading
     return Reading(media)
+
+
+def _with_drawn_pages(reading: Reading, fh: BinaryIO, media: str, settings, ex, fonts: list[str]) -> Reading:
+    """A package with embedded fonts: its text is not what a person sees. A font draws what it likes for each
+    letter (one whose "a" draws "T" shows "TỐI MẬT" for "abc dea"), and Word and LibreOffice draw with it.
+    So the document is also drawn, by LibreOffice, and the PDF it makes is read like any PDF (where a font's
+    glyphs are not the letters it claims, by eye): a member of the document, read, never signed alone. Not
+    drawn (no work directory, LibreOffice absent or failing): not read completely."""
+    import tempfile
+    from dataclasses import replace
+    from pathlib import Path
+
+    from gateway.inspect import office_legacy
+
+    unread = None
+    # PowerPoint embeds fonts as Embedded OpenType, which this LibreOffice (built without libeot) does not load:
+    # it would draw another font where PowerPoint draws the embedded one
+    undrawable = reading.extra.get("undrawable_fonts") or (fonts if media in S.SLIDE_TYPES else [])
+    if undrawable:
+        unread = f"LibreOffice cannot draw with {', '.join(undrawable[:3])} as PowerPoint does"
+    elif ex is None:
+        unread = "no work directory"
+    else:
+        suffix = (".docx" if media in S.WORD_TYPES else ".xlsx" if media in S.SHEET_TYPES
+                  else {S.ODS: ".ods", S.ODP: ".odp", S.ODG: ".odg"}.get(media, ".odt"))
+        with tempfile.TemporaryDirectory(prefix="kyso-drawn-", dir=ex.dir) as tmp:
+            pdf, unread = office_legacy.converted(fh, suffix, "pdf", settings, Path(tmp))
+            if pdf is not None:
+                with open(pdf, "rb") as f:
+                    try:
+                        ref = _store(ex, f, location="drawn", name="trang hiển thị (phông chữ nhúng).pdf", media_type=S.PDF)
+                    except _Refused as refused:
+                        return replace(reading, incomplete=reading.incomplete + (refused.reason,), signable=None)
+                return replace(reading, members=reading.members + (ref,))
+    detail = f"embedded fonts ({', '.join(fonts[:3])}), pages not drawn: {unread}"
+    return replace(reading, incomplete=reading.incomplete + (Reason.of("DOCUMENT_UNREADABLE", detail=detail),),
+                   signable=None)
+
+
+# The package LibreOffice makes of a one-file XML document: (suffix it knows the file by, export filter, type)
+_FLAT_KINDS = {
+    b"text": (".fodt", "odt", S.ODT), b"spreadsheet": (".fods", "ods", S.ODS),
+    b"presentation": (".fodp", "odp", S.ODP), b"graphics": (".fodg", "odg", S.ODG),
+}
+_FLAT_MIMETYPE = re.compile(rb'office:mimetype\s*=\s*["\']application/vnd\.oasis\.opendocument\.(\w+)')
+_BINARY_ELEMENT = re.compile(rb"<(?:[\w.-]+:)?(?:binary-data|binData|binaryData)[\s>/]")
+
+
+def _packaged(flat: Reading, fh: BinaryIO, media: str, settings, ex) -> Reading:
+    """A one-file XML document holding binary data (pictures, embedded objects, fonts: base64 in
+    office:binary-data, w:binData): what they show is not its text. LibreOffice packages the document
+    (.fodt -> .odt, Word 2003 XML -> .docx), and the package is read like any (pictures by OCR, objects as
+    members, a document with embedded fonts drawn); its text is read besides the flat text read here. Not
+    packaged: not read completely."""
+    import tempfile
+    from dataclasses import replace
+    from pathlib import Path
+
+    from gateway.inspect import office_legacy
+
+    if media == S.WORD_XML:
+        kind = (".xml", "docx:MS Word 2007 XML", S.DOCX)
+    elif media == S.EXCEL_XML:
+        kind = (".xml", "xlsx:Calc MS Excel 2007 XML", S.XLSX)
+    else:
+        fh.seek(0)
+        m = _FLAT_MIMETYPE.search(fh.read(64 * 1024))
+        kind = _FLAT_KINDS.get(m.group(1)) if m else None
+    problem = "no work directory" if ex is None else "kind unknown" if kind is None else None
+    if problem is None:
+        suffix, filt, target = kind
+        with tempfile.TemporaryDirectory(prefix="kyso-packaged-", dir=ex.dir) as tmp:
+            made, problem = office_legacy.converted(fh, suffix, filt, settings, Path(tmp))
+            if made is not None:
+                with open(made, "rb") as package:
+                    pkg = _read_converted(package, target, media, settings, ex)
+                incomplete = tuple(dict.fromkeys(flat.incomplete + pkg.incomplete))
+                return replace(pkg, lines=flat.lines + pkg.lines, metadata=flat.metadata + pkg.metadata,
+                               incomplete=incomplete, signable=None if incomplete else SignFormat.CADES)
+    unread = Reason.of("OFFICE_EMBEDDED_UNREAD", count=1, parts=f"binary data ({problem})")
+    return replace(flat, incomplete=flat.incomplete + (unread,), signable=None)
 
 
 def _encrypted(media: str) -> Reading:
@@ -181,6 +265,9 @@ def _read_converted(fh: BinaryIO, media: str, original: str, settings, ex) -> Re
     """office_legacy.read calls back: read the OOXML LibreOffice made, reported as the original type."""
     limits = PackageLimits.from_settings(settings)
     reading = _read_package(fh, media, limits, time.monotonic() + limits.seconds, ex)
+    fonts = reading.extra.get("embedded_fonts")
+    if fonts:
+        reading = _with_drawn_pages(reading, fh, media, settings, ex, fonts)
     return Reading(
         original,
         lines=reading.lines,
@@ -204,6 +291,8 @@ class _Result:
     incomplete: list[Reason] = field(default_factory=list)
     members: list[MemberRef] = field(default_factory=list)
     unread: list[str] = field(default_factory=list)  # embedded parts with nowhere to go
+    fonts: list[str] = field(default_factory=list)  # embedded fonts: the text is drawn with them
+    undrawable: list[str] = field(default_factory=list)  # of those, fonts LibreOffice cannot draw with
 
 
 class _Budget:
@@ -352,6 +441,7 @@ def _read_package(fh: BinaryIO, media: str, limits: PackageLimits, deadline: flo
         signable=None if incomplete else SignFormat.CADES,
         encrypted=encrypted,
         members=tuple(result.members),
+        extra={"embedded_fonts": result.fonts, "undrawable_fonts": result.undrawable} if result.fonts else {},
     )
 
 
@@ -427,7 +517,10 @@ class _PackageReader:
         if not self.odf and _OOXML_SKIP.match(low):
             return
         if ctype.startswith(_FONT_TYPES) or low.endswith((".odttf", ".ttf", ".otf", ".fntdata")):
-            return  # embedded fonts: glyph shapes, no text of the document
+            self.result.fonts.append(name)  # glyph shapes, no text: but they draw the text (see read())
+            if low.endswith(".fntdata") or ctype.startswith("application/x-fontdata") or head[34:36] == b"LP":
+                self.result.undrawable.append(name)  # Embedded OpenType (PowerPoint's): LibreOffice here cannot
+            return
         self._binary(name, info, ctype)
 
     def _head(self, info) -> bytes:
@@ -1413,15 +1506,25 @@ def _read_flat(fh: BinaryIO, media: str, limits: PackageLimits, deadline: float)
         _walk_text(io.BufferedReader(_Counted(), 64 * 1024), "document", "body", emit, budget, "", _Caps())
     except _Refused as refused:
         result.incomplete.append(refused.reason)
-    # Binary data inside flat XML (office:binary-data, w:binData, pictures) is base64 text: it was read as
-    # text, not as what it shows. Pictures and embedded objects cannot be told apart from here: refused.
+    # Binary data inside flat XML (office:binary-data, w:binData, pictures, fonts) is base64 text: it was read
+    # as text, not as what it shows (see _packaged). Found by its element (LibreOffice wraps the base64 in
+    # short lines), or as a long base64 line under any element.
     binary = [l for l in result.lines if len(l.text) > 2000 and re.fullmatch(r"[A-Za-z0-9+/=\s]+", l.text[:2000])]
-    if binary:
-        result.incomplete.append(Reason.of("OFFICE_EMBEDDED_UNREAD", count=len(binary), parts="binary data"))
-        result.lines = [l for l in result.lines if l not in binary]
+    result.lines = [l for l in result.lines if l not in binary]
     incomplete = tuple(dict.fromkeys(result.incomplete))
     return Reading(media, lines=tuple(result.lines), incomplete=incomplete,
-                   signable=None if incomplete else SignFormat.CADES)
+                   signable=None if incomplete else SignFormat.CADES,
+                   extra={"binary": True} if binary or _has_binary_element(fh) else {})
+
+
+def _has_binary_element(fh: BinaryIO) -> bool:
+    fh.seek(0)
+    tail = b""
+    while chunk := fh.read(1 << 20):
+        if _BINARY_ELEMENT.search(tail + chunk):
+            return True
+        tail = chunk[-64:]
+    return False
 
 
 __all__ = ["read", "PackageLimits"]

@@ -51,26 +51,43 @@ def read(fh: BinaryIO, media: str, settings, *, ex, read_package) -> Reading:
     macros = _macros(fh, media)
     if macros:
         return Reading(media, incomplete=(Reason.of("OFFICE_MACROS", part=macros),))
-    office = getattr(settings, "office", None)
-    soffice = getattr(office, "soffice", "soffice") if office is not None else "soffice"
-    seconds = float(getattr(office, "convert_seconds", 60.0) if office is not None else 60.0)
-    binary = shutil.which(soffice) if soffice else None
-    if binary is None:
+    if _soffice(settings)[0] is None:
         return Reading(media, incomplete=(Reason.of("OFFICE_LEGACY_UNREADABLE", detail="LibreOffice not installed"),))
     filt, suffix, target = _TARGETS[media]
     with tempfile.TemporaryDirectory(prefix="kyso-legacy-") as tmp:
-        src = Path(tmp) / f"document{suffix}"
-        fh.seek(0)
-        with open(src, "wb") as out:
-            shutil.copyfileobj(fh, out, 1024 * 1024)
-        outdir = Path(tmp) / "out"
-        outdir.mkdir()
-        problem = _convert(binary, filt, src, outdir, seconds)
-        produced = list(outdir.iterdir())
-        if problem or len(produced) != 1:
-            return Reading(media, incomplete=(Reason.of("OFFICE_LEGACY_UNREADABLE", detail=problem or "no output"),))
-        with open(produced[0], "rb") as converted:
-            return read_package(converted, target, media, settings, ex)
+        made, problem = converted(fh, suffix, filt, settings, Path(tmp))
+        if made is None:
+            return Reading(media, incomplete=(Reason.of("OFFICE_LEGACY_UNREADABLE", detail=problem),))
+        with open(made, "rb") as package:
+            return read_package(package, target, media, settings, ex)
+
+
+def converted(fh: BinaryIO, suffix: str, filt: str, settings, outdir: Path) -> tuple[Path | None, str | None]:
+    """The document `fh` (`suffix` names its kind for LibreOffice) converted by LibreOffice with the export
+    filter `filt` ("pdf": drawn, with the document's embedded fonts, as Word draws it; "odt": packaged) into
+    `outdir`: (the file's path, None), or (None, what went wrong)."""
+    binary, seconds = _soffice(settings)
+    if binary is None:
+        return None, "LibreOffice not installed"
+    src = outdir / f"document{suffix}"
+    fh.seek(0)
+    with open(src, "wb") as out:
+        shutil.copyfileobj(fh, out, 1024 * 1024)
+    made = outdir / "out"
+    made.mkdir()
+    problem = _convert(binary, filt, src, made, seconds)
+    produced = list(made.iterdir())
+    if problem or len(produced) != 1:
+        return None, problem or "no output"
+    return produced[0], None
+
+
+def _soffice(settings) -> tuple[str | None, float]:
+    """LibreOffice's program (None when absent or switched off: `office.soffice = ""`) and its time limit."""
+    office = getattr(settings, "office", None)
+    soffice = getattr(office, "soffice", "soffice") if office is not None else "soffice"
+    seconds = float(getattr(office, "convert_seconds", 60.0) if office is not None else 60.0)
+    return (shutil.which(soffice) if soffice else None), seconds
 
 
 def _encrypted(fh: BinaryIO, media: str) -> bool:

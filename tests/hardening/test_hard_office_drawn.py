@@ -1,0 +1,154 @@
+"""Office documents whose text is not what a person sees: embedded fonts, and pictures inside one-file XML.
+
+A font embedded in a .docx or .odt draws what it likes for each letter: "abc dea" set in a font whose a, b, c,
+d, e draw T, Ố, I, M, Ậ shows "TỐI MẬT" in Word and LibreOffice. The text was read, the fonts skipped, and
+the document signed (CAdES) and sent. Now a package with embedded fonts is also drawn by LibreOffice and the
+PDF read like any PDF (its lying font by eye).
+
+A one-file ODF (.fodt) written by LibreOffice keeps a picture as base64 in office:binary-data, wrapped in short
+lines: the check for "binary data" (a base64 line over 2,000 characters) missed it, and a picture of a
+"TỐI MẬT" stamp was signed. Now any binary-data element is found, LibreOffice packages the file, and the
+package is read (pictures by OCR).
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+import office_samples as samples
+from gateway.model import Channel, Document, Outcome
+from gateway.pipeline import Pipeline
+from gateway.settings import load_settings
+
+pytestmark = pytest.mark.skipif(samples.soffice() is None, reason="LibreOffice not installed (make test installs it)")
+
+
+@pytest.fixture(scope="module")
+def pipeline(dev_settings):
+    with Pipeline(dev_settings) as p:
+        yield p
+
+
+def _check(pipeline, path: Path, channel: Channel = Channel.SMTP):
+    return pipeline.check(Document(channel, path.name, path=path))
+
+
+@pytest.fixture(scope="module")
+def lying(tmp_path_factory):
+    root = tmp_path_factory.mktemp("fonts")
+    data = samples.font("KysoLie", samples.LIE)
+    return {"docx": samples.docx_with_font(root / "lie.docx", "KysoLie", data),
+            "odt": samples.odt_with_font(root / "lie.odt", "KysoLie", data)}
+
+
+def test_libreoffice_draws_the_lying_font_as_the_mark(lying, tmp_path):
+    """The premise, seen by independent readers: LibreOffice's drawing of the .docx says "abc dea" in its text
+    layer (pdftotext) and shows "TỐI MẬT" (poppler's picture, read by Tesseract)."""
+    profile = (tmp_path / "profile").resolve()
+    samples.convert([lying["docx"]], "pdf", tmp_path, profile)
+    pdf = tmp_path / "lie.pdf"
+    layer = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    assert samples.COVER in layer and "TỐI" not in layer
+    subprocess.run(["pdftoppm", "-r", "150", "-gray", "-singlefile", str(pdf), str(tmp_path / "page")], check=True)
+    seen = subprocess.run(["tesseract", str(tmp_path / "page.pgm"), "-", "-l", "vie"], capture_output=True,
+                          text=True, check=True).stdout
+    assert "TỐI MẬT" in seen, seen
+
+
+@pytest.mark.parametrize("kind", ["docx", "odt"])
+def test_a_lying_embedded_font_is_read_as_drawn(kind, lying, pipeline):
+    res = _check(pipeline, lying[kind])
+    assert res.outcome is Outcome.BLOCK, res.decision
+    assert "SECRET_MARKED" in {r.code for r in res.decision.reasons}, res.decision
+
+
+def test_a_lying_embedded_font_through_the_cli(lying, dev_settings, tmp_path, monkeypatch, capsys):
+    from gateway.cli import main
+
+    monkeypatch.delenv("KYSO_CONFIG", raising=False)
+    monkeypatch.setenv("GATEWAY_VAR_DIR", str(dev_settings.var_dir))
+    monkeypatch.setenv("GATEWAY_AUDIT__PATH", str(tmp_path / "audit.sqlite3"))
+    assert main(["check", "--channel", "smtp", str(lying["docx"])]) == 3  # BLOCK
+    assert "TỐI MẬT" in capsys.readouterr().out
+
+
+def test_an_honest_embedded_font_is_signed(tmp_path, pipeline):
+    """A font embedded as it is, its letters its own: the drawing says what the text says; signed."""
+    data = samples.font("KysoThat")
+    for path in (samples.docx_with_font(tmp_path / "ok.docx", "KysoThat", data, "Kính gửi Sở Tư pháp"),
+                 samples.odt_with_font(tmp_path / "ok.odt", "KysoThat", data, "Kính gửi Sở Tư pháp")):
+        res = _check(pipeline, path)
+        assert res.outcome is Outcome.SIGN, (path.name, res.decision)
+
+
+def test_without_libreoffice_embedded_fonts_are_not_released(lying, tmp_path):
+    settings = load_settings(var_dir=tmp_path, office={"soffice": ""})
+    with Pipeline(settings) as p:
+        res = _check(p, lying["odt"])
+    assert res.outcome is Outcome.REJECT, res.decision
+    assert any(r.code == "DOCUMENT_UNREADABLE" and "embedded fonts" in r.args.get("detail", "")
+               for r in res.decision.reasons), res.decision
+
+
+@pytest.fixture(scope="module")
+def flat(tmp_path_factory):
+    """LibreOffice's one-file XML of a .docx with a picture of a stamp (marked) or of a plain heading."""
+    root = tmp_path_factory.mktemp("flat")
+    profile = (root / "profile").resolve()
+    docs = [samples.docx_with_picture(root / "marked.docx", "TỐI MẬT"),
+            samples.docx_with_picture(root / "plain.docx", "THÔNG BÁO")]
+    samples.convert(docs, "fodt", root / "fodt", profile)
+    samples.convert(docs, "xml:MS Word 2003 XML", root / "xml", profile)
+    return root
+
+
+@pytest.mark.parametrize("form", ["fodt/marked.fodt", "xml/marked.xml"])
+def test_a_picture_in_a_one_file_document_is_read(form, flat, pipeline):
+    path = flat / form
+    assert b"binary-data" in path.read_bytes() or b"binData" in path.read_bytes()
+    res = _check(pipeline, path)
+    assert res.outcome is Outcome.BLOCK, res.decision
+
+
+@pytest.mark.parametrize("form", ["fodt/plain.fodt", "xml/plain.xml"])
+def test_a_plain_picture_in_a_one_file_document_is_signed(form, flat, pipeline):
+    """Word 2003 XML with a picture was refused before (OFFICE_EMBEDDED_UNREAD); read now, it is signed."""
+    res = _check(pipeline, flat / form)
+    assert res.outcome is Outcome.SIGN, res.decision
+
+
+def test_without_libreoffice_a_picture_in_a_one_file_document_is_not_released(flat, tmp_path):
+    settings = load_settings(var_dir=tmp_path, office={"soffice": ""})
+    with Pipeline(settings) as p:
+        res = _check(p, flat / "fodt/plain.fodt")
+    assert res.outcome is Outcome.REJECT and "OFFICE_EMBEDDED_UNREAD" in {r.code for r in res.decision.reasons}
+
+
+def test_a_presentations_embedded_font_is_not_released(tmp_path, pipeline):
+    """PowerPoint embeds fonts as Embedded OpenType (.fntdata), which LibreOffice here does not load: it would
+    draw another font where PowerPoint draws the embedded one. Not read completely: refused."""
+    import zipfile
+
+    from pptx import Presentation
+
+    prs = Presentation()
+    slide = prs.slides.add_slide(prs.slide_layouts[5])
+    slide.shapes.title.text = samples.COVER
+    plain = tmp_path / "plain.pptx"
+    prs.save(plain)
+    assert _check(pipeline, plain).outcome is Outcome.SIGN
+    path = tmp_path / "fonts.pptx"
+    with zipfile.ZipFile(plain) as zin, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            part = zin.read(info.filename)
+            if info.filename == "[Content_Types].xml":
+                part = part.replace(b"</Types>", b'<Default Extension="fntdata" ContentType="application/x-fontdata"/></Types>')
+            zout.writestr(info, part)
+        zout.writestr("ppt/fonts/font1.fntdata", samples.font("KysoLie", samples.LIE))
+    res = _check(pipeline, path)
+    assert res.outcome is Outcome.REJECT, res.decision
+    assert any(r.code == "DOCUMENT_UNREADABLE" and "PowerPoint" in r.args.get("detail", "")
+               for r in res.decision.reasons), res.decision
