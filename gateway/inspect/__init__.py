@@ -95,17 +95,39 @@ def _read_text(fh: BinaryIO, media: str, doc: Document, settings, work=None) -> 
     from gateway.inspect import text
 
     reading = text.read(fh, media, settings)
-    uris = reading.extra.get("data_uris")
-    if not uris:
+    uris, drawings = reading.extra.get("data_uris") or (), reading.extra.get("svg") or ()
+    if not uris and not drawings:
         return reading
-    # Markup shows what its data: URIs hold (a mail's HTML body with an inline picture of a stamp): each is a
-    # member ("inline": read, never signed); with no place to put them, they are not read.
+    # Markup shows what its data: URIs hold (a mail's HTML body with an inline picture of a stamp), and an SVG
+    # what it draws (svgdraw.py): each is a member ("inline": read, never signed); with no place to put them,
+    # they are not read.
     if work is None:
-        return dc_replace(reading, incomplete=(Reason.of("DOCUMENT_UNREADABLE", detail="data: URIs not read"),))
+        return dc_replace(reading, incomplete=(Reason.of("DOCUMENT_UNREADABLE", detail="pictures and drawings not read"),))
     ex = work.child()
     refs = [ex.store(data, location=f"data:{i + 1}", name="", role="inline", media_type=m)
             for i, (m, data) in enumerate(uris)]
-    return dc_replace(reading, members=tuple(refs))
+    incomplete = list(reading.incomplete)
+    for i, svg in enumerate(drawings):
+        refs.append(_drawn_svg(svg, i + 1, ex, incomplete))
+    refs = [r for r in refs if r is not None]
+    return dc_replace(reading, members=tuple(refs), incomplete=tuple(incomplete),
+                      signable=None if incomplete else reading.signable)
+
+
+def _drawn_svg(svg: bytes, number: int, ex, incomplete: list):
+    """The member holding `svg` drawn as a PDF, or None with the reason it was not drawn in `incomplete`."""
+    import tempfile
+
+    from gateway.inspect import svgdraw
+
+    with tempfile.TemporaryDirectory(prefix="kyso-svg-", dir=ex.dir) as tmp:
+        pdf, problem = svgdraw.draw(svg, Path(tmp))
+        if pdf is None:
+            incomplete.append(Reason.of("DOCUMENT_UNREADABLE", detail=f"SVG drawing {number} not drawn: {problem}"))
+            return None
+        with open(pdf, "rb") as f:
+            return ex.extract(f, location=f"svg:{number}", name=f"hình vẽ SVG {number}.pdf", role="inline",
+                              media_type=PDF)
 
 
 def _read_image(fh: BinaryIO, media: str, doc: Document, settings, work=None) -> Reading:

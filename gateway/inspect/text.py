@@ -1379,16 +1379,26 @@ def read(fh: BinaryIO, media: str, settings=None) -> Reading:
     shown = enriched_text(text) if not markup else None
     if shown is not None:  # formatted text a client renders
         lines += [Line(t, "enriched") for t in shown.splitlines() if t.strip()]
-    uris: list[tuple[str, bytes]] = []
+    extra: dict = {}
     if media in (HTML, XML, SVG) and not incomplete:
         found = data_uris(text)  # pictures the markup shows in place: the caller reads them as members
         if found is None:
             incomplete.append(Reason.of("DOCUMENT_UNREADABLE", detail="a data: URI that cannot be decoded"))
+        elif found:
+            extra["data_uris"] = tuple(found)
+    if media in (HTML, XML, SVG) and not incomplete:
+        # what a drawing shows besides its text (a stamp in outlines): the caller has each one drawn and read
+        from gateway.inspect import svgdraw
+
+        try:
+            drawings = [data] if media == SVG else svgdraw.fragments(text)
+        except svgdraw.TooManyDrawings as exc:
+            incomplete.append(Reason.of("DOCUMENT_UNREADABLE", detail=str(exc)))
         else:
-            uris = found
+            if drawings:
+                extra["svg"] = tuple(drawings)
     return Reading(media, lines=tuple(lines), incomplete=tuple(incomplete),
-                   signable=None if incomplete else SignFormat.CADES,
-                   extra={"data_uris": tuple(uris)} if uris else {})
+                   signable=None if incomplete else SignFormat.CADES, extra=extra)
 
 
 # A data: URI a renderer shows in place (an <img>, a CSS background, an SVG <image>): its bytes are a member.
