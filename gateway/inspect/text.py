@@ -98,6 +98,7 @@ class _Markup(HTMLParser):
         self.attrs: dict[str, list[str]] = {}  # every attribute value by name (for CSS attr())
         self.styles: list[str] = []  # style="" values and <style> text
         self.sheets: list[str] = []  # <style> text only (rules with selectors)
+        self.linked: list[str] = []  # the hrefs of <link rel=stylesheet>
         self.bidi = False  # something shown reversed (bdo, dir=rtl)
         self.html_rules = html_rules  # HTML's implied end tags (</p> before <div> ...)
         self.open: list[_El] = []  # open elements
@@ -141,6 +142,8 @@ class _Markup(HTMLParser):
         if tag == "bdo":
             self.bidi = True
         d = dict(attrs)
+        if tag == "link" and "stylesheet" in (d.get("rel") or "").lower():
+            self.linked.append(d.get("href") or "")
         self._element(tag, d)
         if tag in _SVG_TEXT:
             self.svg.append({"tag": tag, "i": 0, **{k: _numbers(d.get(k)) for k in ("x", "y", "dx", "dy")}})
@@ -1185,12 +1188,42 @@ def _markup_lines(text: str, where: str, html_rules: bool = True) -> tuple[list[
     parser = _Markup(html_rules)
     parser.feed(text)
     parser.close()
+    outside = _sheets_given(parser)
     shown = [t.strip() for block in parser.shown for t in block.splitlines() if t.strip()]
     lines = [Line(t, where) for t in shown]
     lines += [Line(t.strip(), w) for value, w in parser.extra for t in value.splitlines() if t.strip()]
     lines += _shown_readings(parser, text, shown, where)
     css = css_unescape(_CSS_COMMENT.sub("", "\n".join(parser.styles)))
-    return lines, parser.unreadable or _counter_letters(css) or _svg_css_moves(parser)
+    return lines, parser.unreadable or outside or _counter_letters(css) or _svg_css_moves(parser)
+
+
+_IMPORT = re.compile(r"""(?is)@import\s+(?:url\(\s*(["']?)(.*?)\1\s*\)|(["'])(.*?)\3)""")
+MAX_SHEETS = 50
+
+
+def _sheets_given(parser: "_Markup") -> str | None:
+    """Style sheets the markup gives by reference, added to its <style> sheets: a data: URI in a <link
+    rel=stylesheet> or an @import holds a sheet whose ::before strings a browser draws on this page (read as a
+    text of their own, they were out of place). One in another part of the message (cid:, mid:) is not here:
+    why the markup cannot be read completely. Another place (http:) is not part of the message."""
+    hrefs = list(parser.linked) + [m.group(2) or m.group(4) for sheet in parser.sheets for m in _IMPORT.finditer(sheet)]
+    count = 0
+    while hrefs:
+        href = hrefs.pop(0).strip()
+        low = href.lower()
+        if low.startswith(("cid:", "mid:")):
+            return f"a style sheet in another part of the message ({href[:40]})"
+        if not low.startswith("data:"):
+            continue
+        count += 1
+        found = data_uris(href)
+        if count > MAX_SHEETS or not found:
+            return "style sheets given as data: URIs: too many, or one that cannot be decoded"
+        sheet = found[0][1].decode("utf-8", "replace")
+        parser.sheets.append(sheet)
+        parser.styles.append(sheet)
+        hrefs += [m.group(2) or m.group(4) for m in _IMPORT.finditer(sheet)]
+    return None
 
 
 _QUOTES = re.compile(r"(?i)(?<![\w-])quotes\s*:\s*((?:\"[^\"]*\"|'[^']*'|\s)+)")

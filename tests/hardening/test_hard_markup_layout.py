@@ -417,3 +417,36 @@ def test_list_markers_of_honest_lists_sign_and_a_style_not_drawn_is_refused(pipe
     g = tmp_path / "greek.html"
     g.write_text(greek, encoding="utf-8")
     assert refused(pipeline, g)
+
+
+def _data_css(css: str, b64: bool) -> str:
+    import base64
+    from urllib.parse import quote
+
+    return ("data:text/css;base64," + base64.b64encode(css.encode()).decode()) if b64 else "data:text/css," + quote(css)
+
+
+@pytest.mark.parametrize("how", ["link", "link-plain", "import-url", "import-string", "import-in-a-linked-sheet"])
+def test_a_style_sheet_given_as_a_data_uri_is_read_with_the_page(how, pipeline, tmp_path):
+    """A sheet in a data: URI (a <link rel=stylesheet>, an @import) draws its ::before strings on this page; read
+    as a text of its own the pieces were out of place, and the page was signed."""
+    def spelled(letters):
+        sheet = _data_css(ABC % letters, how != "link-plain")
+        head = {"link": f'<link rel="stylesheet" href="{sheet}">', "link-plain": f'<link rel="stylesheet" href="{sheet}">',
+                "import-url": f"<style>@import url({sheet});</style>", "import-string": f'<style>@import "{sheet}";</style>',
+                "import-in-a-linked-sheet": f'<link rel="stylesheet" href="{_data_css(f"@import url({sheet});", True)}">'}
+        return page(SPANS, head[how])
+
+    f = tmp_path / f"{how}.html"
+    f.write_text(spelled(("M", "Ậ", "T")), encoding="utf-8")
+    assert blocked(pipeline, f)
+    assert blocked(pipeline, mail(tmp_path, f"{how}.eml", spelled(("M", "Ậ", "T"))))
+    assert released(pipeline, mail(tmp_path, f"{how}-ok.eml", spelled(("K", "H", "ẨN"))))
+
+
+def test_a_style_sheet_in_another_part_of_the_message_is_refused(pipeline, tmp_path):
+    """<link rel=stylesheet href="cid:..."> names a part of the message a client applies to this page: not
+    read with the page, so not read completely."""
+    f = mail(tmp_path, "cid.eml", page(SPANS, '<link rel="stylesheet" href="cid:style1@so-a.gov.vn">'))
+    outcome, codes = check(pipeline, f)
+    assert outcome is Outcome.REJECT and "DOCUMENT_UNREADABLE" in codes, (outcome, codes)
