@@ -477,6 +477,26 @@ class _PackageReader:
         unused = [s for i, s in enumerate(self.shared) if i not in self.shared_used]
         for text in unused:  # strings kept in the package but shown by no cell: still readable to anyone
             self._emit(text, "sharedStrings")
+        self._text_formats(names)
+
+    def _text_formats(self, names: list[str]) -> None:
+        """A number format that writes letters around a cell's text (xlsx `"TỐI M"@`, an ODF text style's
+        number:text beside number:text-content) shows a cell "ẬT" as "TỐI MẬT": each such format is put around
+        every text read (which cells use it is not worked out: each text once per format)."""
+        templates: list[list[str | None]] = []
+        for name in names:
+            low = name.lower()
+            if low == "xl/styles.xml" or (self.odf and low in ("content.xml", "styles.xml")):
+                with _open_part(self.zf, self.parts[name], self.budget) as f:
+                    templates += _text_templates(f, name)
+        if not templates:
+            return
+        texts = list(dict.fromkeys(line.text for line in self.result.lines))
+        if len(templates) * len(texts) > MAX_FORMATTED:
+            raise _Refused(Reason.of("OFFICE_LIMIT", detail=f"over {MAX_FORMATTED} cells shown through text formats"))
+        for template in dict.fromkeys(map(tuple, templates)):
+            for text in texts:
+                self._emit("".join(text if piece is None else piece for piece in template), "numberformat")
 
     def _order(self, name: str) -> tuple[int, str]:
         # Workbook first (sheet names), then shared strings (cells refer to them), then everything else.
@@ -1314,6 +1334,68 @@ def _sym_char(elem) -> str:
     if 0xF020 <= n <= 0xF0FF:
         n -= 0xF000
     return chr(n) if 0 < n < 0x110000 and not 0xD800 <= n < 0xE000 else ""
+
+
+MAX_FORMATTED = 2_000_000  # texts x text formats put together per package; more: not read completely
+
+
+def _text_templates(f: BinaryIO, name: str) -> list[list[str | None]]:
+    """The text formats of a styles part that write letters around a cell's text: each as literal pieces and
+    None where the text goes."""
+    out: list[list[str | None]] = []
+    for _, elem in _iterparse(f, name, ("end",)):
+        local = _local(elem.tag)
+        if local == "numFmt":  # xlsx: the text section (the 4th, or the one with @)
+            sections = _numfmt_sections(_attr(elem, "formatCode") or "")
+            text = sections[3] if len(sections) >= 4 else next((t for t in sections if None in t), None)
+            if text and None in text and any(c.isalpha() for piece in text if piece for c in piece):
+                out.append(text)
+        elif local == "text-style":  # ODF: number:text literals and number:text-content, in order
+            template = [None if _local(c.tag) == "text-content" else (c.text or "") for c in elem
+                        if _local(c.tag) in ("text", "text-content")]
+            if None in template and any(c.isalpha() for piece in template if piece for c in piece):
+                out.append(template)
+        if local in ("numFmt", "text-style"):
+            elem.clear(keep_tail=True)
+    return out
+
+
+def _numfmt_sections(code: str) -> list[list[str | None]]:
+    """An Excel number format's sections as literal pieces, None where @ puts the cell's text."""
+    sections: list[list[str | None]] = [[]]
+    i = 0
+    while i < len(code):
+        c = code[i]
+        if c == '"':
+            j = code.find('"', i + 1)
+            j = len(code) if j < 0 else j
+            sections[-1].append(code[i + 1 : j])
+            i = j + 1
+            continue
+        if c == "\\" and i + 1 < len(code):
+            sections[-1].append(code[i + 1])
+            i += 2
+            continue
+        if c == "[":
+            j = code.find("]", i + 1)
+            j = len(code) if j < 0 else j
+            inner = code[i + 1 : j]
+            if inner.startswith("$"):
+                sections[-1].append(inner[1:].split("-", 1)[0])
+            i = j + 1
+            continue
+        if c == "@":
+            sections[-1].append(None)
+        elif c == ";":
+            sections.append([])
+        elif c in "_*" and i + 1 < len(code):
+            sections[-1].append(" " if c == "_" else code[i + 1])  # _x: a space as wide as x; *x: x repeated
+            i += 2
+            continue
+        elif c in " -+/():!^&'~{}<>=$":
+            sections[-1].append(c)  # shown as it is without quotes
+        i += 1
+    return sections
 
 
 def _numfmt_literals(code: str) -> list[str]:

@@ -152,3 +152,66 @@ def test_a_presentations_embedded_font_is_not_released(tmp_path, pipeline):
     assert res.outcome is Outcome.REJECT, res.decision
     assert any(r.code == "DOCUMENT_UNREADABLE" and "PowerPoint" in r.args.get("detail", "")
                for r in res.decision.reasons), res.decision
+
+
+# --- number formats that write letters around a cell's text ------------------------------------------------
+
+TEXT_FORMATS = {"quoted": '"TỐI M"@', "escaped": "\\T\\Ố\\I\\ \\M@", "fourth-section": '0;-0;0;"TỐI M"@'}
+
+
+def _sheet(path: Path, fmt: str, value: str = "ẬT") -> Path:
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws["A1"] = "UBND TỈNH - Báo cáo quý III"
+    ws["B3"] = value
+    ws["B3"].number_format = fmt
+    ws["C3"] = 1250000
+    ws["C3"].number_format = '#,##0 "đồng"'
+    wb.save(path)
+    return path
+
+
+def test_libreoffice_shows_a_cell_through_its_text_format(tmp_path):
+    path = _sheet(tmp_path / "fmt.xlsx", TEXT_FORMATS["quoted"])
+    samples.convert([path], "pdf", tmp_path, (tmp_path / "profile").resolve())
+    shown = subprocess.run(["pdftotext", str(tmp_path / "fmt.pdf"), "-"], capture_output=True, text=True, check=True).stdout
+    assert "TỐI MẬT" in shown, shown
+
+
+@pytest.mark.parametrize("fmt", TEXT_FORMATS)
+def test_a_cell_shown_through_a_text_format_is_read_as_shown(fmt, tmp_path, pipeline):
+    """A cell "ẬT" under the format `"TỐI M"@` shows "TỐI MẬT": the cell and the format's literal were read
+    apart, and the workbook signed."""
+    res = _check(pipeline, _sheet(tmp_path / f"{fmt}.xlsx", TEXT_FORMATS[fmt]))
+    assert res.outcome is Outcome.BLOCK, res.decision
+
+
+def test_an_odf_text_style_is_read_as_shown(tmp_path, pipeline):
+    """The same through LibreOffice's .ods, made as a sender would: the cell's own text "ẬT" (LibreOffice writes
+    what it shows, "TỐI MẬT"), no thumbnail."""
+    import zipfile
+
+    samples.convert([_sheet(tmp_path / "fmt.xlsx", TEXT_FORMATS["quoted"])], "ods", tmp_path / "ods",
+                    (tmp_path / "profile").resolve())
+    src, path = tmp_path / "ods" / "fmt.ods", tmp_path / "crafted.ods"
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            if info.filename.startswith("Thumbnails/"):
+                continue
+            data = zin.read(info.filename)
+            if info.filename == "content.xml":
+                assert "<text:p>TỐI MẬT</text:p>".encode() in data
+                data = data.replace("<text:p>TỐI MẬT</text:p>".encode(), "<text:p>ẬT</text:p>".encode())
+            elif info.filename == "META-INF/manifest.xml":
+                data = data.replace(b'<manifest:file-entry manifest:full-path="Thumbnails/thumbnail.png" '
+                                    b'manifest:media-type="image/png"/>', b"")
+            zout.writestr(info, data)
+    res = _check(pipeline, path)
+    assert res.outcome is Outcome.BLOCK, res.decision
+
+
+def test_formats_that_write_no_mark_are_signed(tmp_path, pipeline):
+    path = _sheet(tmp_path / "plain.xlsx", '"Số: "@', value="12/UBND-VP")
+    assert _check(pipeline, path).outcome is Outcome.SIGN
