@@ -386,3 +386,68 @@ def docx_with_picture(path: Path, words: str) -> Path:
     d.add_picture(png, width=Inches(3))
     d.save(path)
     return path
+
+
+def outlines(words: str, fill: str = "#d00000") -> str:
+    """An <svg> drawing `words` as the outlines of DejaVu Sans Bold's glyphs: no text anywhere."""
+    from fontTools.pens.svgPathPen import SVGPathPen
+    from fontTools.ttLib import TTFont
+
+    font = TTFont(BOLD)
+    glyphs, cmap = font.getGlyphSet(), font.getBestCmap()
+    x, paths = 0, []
+    for ch in words:
+        pen = SVGPathPen(glyphs)
+        glyphs[cmap[ord(ch)]].draw(pen)
+        paths.append(f'<path transform="translate({x},0)" d="{pen.getCommands()}"/>')
+        x += glyphs[cmap[ord(ch)]].width
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="400" height="120" viewBox="-100 -2300 {x + 200} 2800">'
+            f'<rect x="-100" y="-2300" width="{x + 200}" height="2800" fill="white"/>'
+            f'<g transform="scale(1,-1)" fill="{fill}">{"".join(paths)}</g></svg>')
+
+
+def metafiles(root: Path, words: dict[str, str], ext: str) -> dict[str, Path]:
+    """{key: an .emf or .wmf (`ext`) LibreOffice made of `outlines(words[key])`}: vector pictures as Word
+    keeps an embedded object's preview."""
+    src = root / "svg"
+    src.mkdir(parents=True, exist_ok=True)
+    for key, text in words.items():
+        (src / f"{key}.svg").write_text(outlines(text))
+    convert(sorted(src.glob("*.svg")), ext, root / ext, (root / "profile").resolve())
+    return {key: root / ext / f"{key}.{ext}" for key in words}
+
+
+def docx_with_metafiles(path: Path, pictures: list[Path]) -> Path:
+    """A python-docx document showing `pictures` (EMF/WMF): PNG placeholders swapped for them, as Word stores
+    an embedded object's preview (word/media/imageN.emf)."""
+    import io
+
+    from docx import Document
+    from docx.shared import Inches
+    from PIL import Image
+
+    png = io.BytesIO()
+    Image.new("RGB", (8, 8), "white").save(png, "PNG")
+    d = Document()
+    d.add_paragraph("UBND TỈNH - Báo cáo quý III")
+    for i, _ in enumerate(pictures):
+        png.seek(0)
+        d.add_picture(io.BytesIO(png.getvalue() + bytes([i])), width=Inches(3))  # distinct: one part each
+    buf = io.BytesIO()
+    d.save(buf)
+    with zipfile.ZipFile(buf) as zin, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zout:
+        media = sorted(n for n in zin.namelist() if n.startswith("word/media/"))
+        swap = {n: (n.rsplit(".", 1)[0] + p.suffix, p) for n, p in zip(media, pictures)}
+        for info in zin.infolist():
+            data = zin.read(info.filename)
+            if info.filename in swap:
+                zout.writestr(swap[info.filename][0], swap[info.filename][1].read_bytes())
+                continue
+            if info.filename == "word/_rels/document.xml.rels":
+                for old, (new, _) in swap.items():
+                    data = data.replace(old.split("/", 1)[1].encode(), new.split("/", 1)[1].encode())
+            elif info.filename == "[Content_Types].xml":
+                data = data.replace(b"</Types>", b'<Default Extension="emf" ContentType="image/x-emf"/>'
+                                                 b'<Default Extension="wmf" ContentType="image/x-wmf"/></Types>')
+            zout.writestr(info, data)
+    return path

@@ -136,6 +136,28 @@ def _read_image(fh: BinaryIO, media: str, doc: Document, settings, work=None) ->
     return ocr.read_image(fh, media, time.monotonic() + settings.limits.document_seconds)
 
 
+_METAFILES = {"image/emf": ".emf", "image/wmf": ".wmf"}
+
+
+def _read_metafile(fh: BinaryIO, media: str, doc: Document, settings, work=None) -> Reading:
+    """An EMF or WMF picture: no reader here decodes it; LibreOffice draws it, and the drawing (a PDF) is read
+    like any, as a member ("inline": read, never signed). Not drawn: not read completely."""
+    import tempfile
+
+    from gateway.inspect import office_legacy
+
+    problem = "no work directory"
+    if work is not None:
+        ex = work.child()
+        with tempfile.TemporaryDirectory(prefix="kyso-metafile-", dir=ex.dir) as tmp:
+            pdf, problem = office_legacy.converted(fh, _METAFILES[media], "pdf", settings, Path(tmp))
+            if pdf is not None:
+                with open(pdf, "rb") as f:
+                    ref = ex.extract(f, location="drawn", name=doc.name or "EMF/WMF", role="inline", media_type=PDF)
+                return Reading(media, members=(ref,), signable=SignFormat.CADES)
+    return Reading(media, incomplete=(Reason.of("DOCUMENT_UNREADABLE", detail=f"EMF/WMF picture not drawn: {problem}"),))
+
+
 def _read_office(fh: BinaryIO, media: str, doc: Document, settings, work=None) -> Reading:
     from gateway.inspect import office
 
@@ -166,6 +188,8 @@ def _reader_for(media: str):
         return _read_text
     if media in IMAGE_TYPES:
         return _read_image
+    if media in _METAFILES:
+        return _read_metafile
     if media in _OFFICE_TYPES or S.is_odf(media):
         return _read_office
     if media == S.RTF:

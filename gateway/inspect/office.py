@@ -170,10 +170,63 @@ def read(fh: BinaryIO, media: str, settings=None, *, ex=None) -> Reading:
         reading = _read_flat(fh, media, limits, deadline)
         return _packaged(reading, fh, media, settings, ex) if reading.extra.get("binary") else reading
     if S.is_ooxml(media) or S.is_odf(media):
-        reading = _read_package(fh, media, limits, deadline, ex)
-        fonts = reading.extra.get("embedded_fonts")
-        return _with_drawn_pages(reading, fh, media, settings, ex, fonts) if fonts else reading
+        return _drawn(_read_package(fh, media, limits, deadline, ex), fh, media, settings, ex)
     return Reading(media)
+
+
+def _drawn(reading: Reading, fh: BinaryIO, media: str, settings, ex) -> Reading:
+    """A package's reading with what only a drawing shows: its EMF/WMF pictures, and its pages when it embeds
+    fonts (LibreOffice draws both)."""
+    if reading.extra.get("metafiles"):
+        reading = _with_drawn_metafiles(reading, fh, settings, ex, reading.extra["metafiles"])
+    if reading.extra.get("embedded_fonts"):
+        reading = _with_drawn_pages(reading, fh, media, settings, ex, reading.extra["embedded_fonts"])
+    return reading
+
+
+MAX_METAFILE_BYTES = 64 * 1024 * 1024
+
+
+def _with_drawn_metafiles(reading: Reading, fh: BinaryIO, settings, ex, names: list[str]) -> Reading:
+    """EMF and WMF pictures (an embedded workbook's or equation's preview, a chart pasted as a picture, Visio):
+    no reader here decodes them, LibreOffice draws them. All of a package's in one run, each drawing (a PDF)
+    a member read like any PDF; not drawn: not read completely."""
+    import tempfile
+    from dataclasses import replace
+    from pathlib import Path
+
+    from gateway.inspect import office_legacy
+
+    with tempfile.TemporaryDirectory(prefix="kyso-metafiles-", dir=ex.dir) as tmp:
+        sources = []
+        fh.seek(0)
+        with zipfile.ZipFile(fh) as zf:
+            for i, name in enumerate(names):
+                info = zf.getinfo(name)
+                if info.file_size > MAX_METAFILE_BYTES:
+                    problem = f"{posixpath.basename(name)} over {MAX_METAFILE_BYTES // (1024 * 1024)} MB"
+                    break
+                data = zf.read(info)
+                src = Path(tmp) / f"m{i}{'.emf' if data[40:44] == b' EMF' else '.wmf'}"
+                src.write_bytes(data)
+                sources.append(src)
+            else:
+                problem = None
+        made = None
+        if problem is None:
+            made, problem = office_legacy.converted_files(sources, "pdf", settings, Path(tmp) / "out")
+        if made is not None:
+            refs = []
+            for name, pdf in zip(names, made):
+                with open(pdf, "rb") as f:
+                    try:
+                        refs.append(_store(ex, f, location=f"part:{name}", name=posixpath.basename(name),
+                                           media_type=S.PDF))
+                    except _Refused as refused:
+                        return replace(reading, incomplete=reading.incomplete + (refused.reason,), signable=None)
+            return replace(reading, members=reading.members + tuple(refs))
+    unread = Reason.of("OFFICE_EMBEDDED_UNREAD", count=len(names), parts=f"EMF/WMF pictures, not drawn: {problem}")
+    return replace(reading, incomplete=reading.incomplete + (unread,), signable=None)
 
 
 def _with_drawn_pages(reading: Reading, fh: BinaryIO, media: str, settings, ex, fonts: list[str]) -> Reading:
@@ -264,10 +317,7 @@ def _encrypted(media: str) -> Reading:
 def _read_converted(fh: BinaryIO, media: str, original: str, settings, ex) -> Reading:
     """office_legacy.read calls back: read the OOXML LibreOffice made, reported as the original type."""
     limits = PackageLimits.from_settings(settings)
-    reading = _read_package(fh, media, limits, time.monotonic() + limits.seconds, ex)
-    fonts = reading.extra.get("embedded_fonts")
-    if fonts:
-        reading = _with_drawn_pages(reading, fh, media, settings, ex, fonts)
+    reading = _drawn(_read_package(fh, media, limits, time.monotonic() + limits.seconds, ex), fh, media, settings, ex)
     return Reading(
         original,
         lines=reading.lines,
@@ -293,6 +343,7 @@ class _Result:
     unread: list[str] = field(default_factory=list)  # embedded parts with nowhere to go
     fonts: list[str] = field(default_factory=list)  # embedded fonts: the text is drawn with them
     undrawable: list[str] = field(default_factory=list)  # of those, fonts LibreOffice cannot draw with
+    metafiles: list[str] = field(default_factory=list)  # EMF/WMF pictures: drawn by LibreOffice
 
 
 class _Budget:
@@ -441,7 +492,7 @@ def _read_package(fh: BinaryIO, media: str, limits: PackageLimits, deadline: flo
         signable=None if incomplete else SignFormat.CADES,
         encrypted=encrypted,
         members=tuple(result.members),
-        extra={"embedded_fonts": result.fonts, "undrawable_fonts": result.undrawable} if result.fonts else {},
+        extra={"embedded_fonts": result.fonts, "undrawable_fonts": result.undrawable, "metafiles": result.metafiles},
     )
 
 
@@ -521,6 +572,9 @@ class _PackageReader:
         # What a part is comes from its bytes, not its name or declared type: a main part renamed to
         # styles.xml or a font, a picture named thumbnail or printerSettings, is still read.
         head = self._head(info)
+        if _is_metafile(head) and self.ex is not None:
+            self.result.metafiles.append(name)  # drawn by LibreOffice, all in one run (see read())
+            return
         if _is_image(head):
             self._binary(name, info, ctype)  # every picture, thumbnails included, goes to OCR
             return
@@ -843,6 +897,12 @@ def _is_image(head: bytes) -> bool:
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return True
     return head[:4] == b"\x01\x00\x00\x00" and head[40:44] == b" EMF"
+
+
+def _is_metafile(head: bytes) -> bool:
+    """An EMF or WMF picture (placeable or not)."""
+    return (head[:4] == b"\x01\x00\x00\x00" and head[40:44] == b" EMF") or head.startswith(
+        (b"\xd7\xcd\xc6\x9a", b"\x01\x00\x09\x00", b"\x02\x00\x09\x00"))
 
 
 def _is_document(head: bytes) -> bool:

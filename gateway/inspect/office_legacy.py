@@ -66,20 +66,28 @@ def converted(fh: BinaryIO, suffix: str, filt: str, settings, outdir: Path) -> t
     """The document `fh` (`suffix` names its kind for LibreOffice) converted by LibreOffice with the export
     filter `filt` ("pdf": drawn, with the document's embedded fonts, as Word draws it; "odt": packaged) into
     `outdir`: (the file's path, None), or (None, what went wrong)."""
-    binary, seconds = _soffice(settings)
-    if binary is None:
-        return None, "LibreOffice not installed"
     src = outdir / f"document{suffix}"
     fh.seek(0)
     with open(src, "wb") as out:
         shutil.copyfileobj(fh, out, 1024 * 1024)
-    made = outdir / "out"
-    made.mkdir()
-    problem = _convert(binary, filt, src, made, seconds)
-    produced = list(made.iterdir())
-    if problem or len(produced) != 1:
-        return None, problem or "no output"
-    return produced[0], None
+    made, problem = converted_files([src], filt, settings, outdir / "out")
+    return (made[0], None) if made else (None, problem)
+
+
+def converted_files(sources: list[Path], filt: str, settings, outdir: Path) -> tuple[list[Path] | None, str | None]:
+    """`sources` (distinct stems) converted by one LibreOffice run into `outdir` (made here): the files made, in
+    the order of `sources`, or (None, what went wrong); one missing is a failure of all."""
+    binary, seconds = _soffice(settings)
+    if binary is None:
+        return None, "LibreOffice not installed"
+    outdir.mkdir()
+    problem = _convert(binary, filt, sources, outdir, seconds)
+    if problem:
+        return None, problem
+    made = {p.stem: p for p in outdir.iterdir()}
+    if len(made) != len(sources) or any(src.stem not in made for src in sources):
+        return None, "no output"
+    return [made[src.stem] for src in sources], None
 
 
 def _soffice(settings) -> tuple[str | None, float]:
@@ -134,13 +142,14 @@ def _macros(fh: BinaryIO, media: str) -> str | None:
     return None
 
 
-def _convert(binary: str, filt: str, src: Path, outdir: Path, seconds: float) -> str | None:
+def _convert(binary: str, filt: str, sources: list[Path], outdir: Path, seconds: float) -> str | None:
     """Run LibreOffice; None on success, else a short description of what went wrong."""
     profile = Path(tempfile.gettempdir()) / f"kyso-lo-profile-{os.getuid()}-{os.getpid()}"
     env = dict(os.environ, SAL_USE_VCLPLUGIN="svp", HOME=str(profile))
     cmd = [
         binary, "--headless", "--norestore", "--nologo", "--nolockcheck", "--nodefault", "--invisible",
-        f"-env:UserInstallation={profile.as_uri()}", "--convert-to", filt, "--outdir", str(outdir), str(src),
+        f"-env:UserInstallation={profile.as_uri()}", "--convert-to", filt, "--outdir", str(outdir),
+        *map(str, sources),
     ]
     try:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

@@ -213,3 +213,37 @@ def test_an_odf_text_style_is_read_as_shown(tmp_path, pipeline):
 def test_formats_that_write_no_mark_are_signed(tmp_path, pipeline):
     path = _sheet(tmp_path / "plain.xlsx", '"Số: "@', value="12/UBND-VP")
     assert _check(pipeline, path).outcome is Outcome.SIGN
+
+
+# --- EMF and WMF pictures ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def metafiles(tmp_path_factory):
+    root = tmp_path_factory.mktemp("metafiles")
+    words = {"marked": "TỐI MẬT", "plain": "UBND TỈNH"}
+    return {**samples.metafiles(root, words, "emf"), **{f"{k}-wmf": v for k, v in samples.metafiles(root, {"marked": "TỐI MẬT"}, "wmf").items()}}
+
+
+def test_a_wmf_picture_is_read(metafiles, pipeline):
+    """A WMF attachment (EMF below, in a document): no reader decoded it (refused as a type not read); drawn
+    now, its mark seen."""
+    res = _check(pipeline, metafiles["marked-wmf"])
+    assert res.outcome is Outcome.BLOCK, res.decision
+
+
+def test_a_documents_emf_pictures_are_read(metafiles, tmp_path, pipeline):
+    """A .docx holding EMF pictures (as Word keeps an embedded workbook's preview): refused before whatever
+    they showed; now drawn in one LibreOffice run, the marked one blocks and the plain ones sign."""
+    plain = samples.docx_with_metafiles(tmp_path / "plain.docx", [metafiles["plain"]])
+    assert _check(pipeline, plain).outcome is Outcome.SIGN
+    marked = samples.docx_with_metafiles(tmp_path / "marked.docx", [metafiles["plain"], metafiles["marked"]])
+    res = _check(pipeline, marked)
+    assert res.outcome is Outcome.BLOCK, res.decision
+
+
+def test_without_libreoffice_emf_pictures_are_not_released(metafiles, tmp_path):
+    settings = load_settings(var_dir=tmp_path, office={"soffice": ""})
+    with Pipeline(settings) as p:
+        res = _check(p, samples.docx_with_metafiles(tmp_path / "plain.docx", [metafiles["plain"]]))
+    assert res.outcome is Outcome.REJECT and "OFFICE_EMBEDDED_UNREAD" in {r.code for r in res.decision.reasons}

@@ -16,30 +16,13 @@ from email.message import EmailMessage
 import pytest
 
 import office_samples as samples
+from office_samples import outlines
 from gateway.engine import Engine
 from gateway.model import Channel, Document, Outcome
 from gateway.pipeline import Pipeline
 from smtp_support import Gateway, loop  # noqa: F401 - loop is a fixture
 
 pytestmark = pytest.mark.hsm
-
-
-def outlines(words: str, fill: str = "#d00000") -> str:
-    """An <svg> drawing `words` as the outlines of DejaVu Sans Bold's glyphs: no text anywhere."""
-    from fontTools.pens.svgPathPen import SVGPathPen
-    from fontTools.ttLib import TTFont
-
-    font = TTFont(samples.BOLD)
-    glyphs, cmap = font.getGlyphSet(), font.getBestCmap()
-    x, paths = 0, []
-    for ch in words:
-        pen = SVGPathPen(glyphs)
-        glyphs[cmap[ord(ch)]].draw(pen)
-        paths.append(f'<path transform="translate({x},0)" d="{pen.getCommands()}"/>')
-        x += glyphs[cmap[ord(ch)]].width
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="400" height="120" viewBox="-100 -2300 {x + 200} 2800">'
-            f'<rect x="-100" y="-2300" width="{x + 200}" height="2800" fill="white"/>'
-            f'<g transform="scale(1,-1)" fill="{fill}">{"".join(paths)}</g></svg>')
 
 
 @pytest.fixture(scope="module")
