@@ -157,6 +157,13 @@ def soffice() -> str | None:
     return shutil.which("soffice") or shutil.which("libreoffice")
 
 
+def shared_profile() -> Path:
+    """One LibreOffice profile for this test process: making a fresh one costs seconds per conversion."""
+    import tempfile
+
+    return Path(tempfile.gettempdir()) / f"kyso-test-lo-profile-{os.getpid()}"
+
+
 def convert(sources: list[Path], ext: str, outdir: Path, profile: Path) -> None:
     outdir.mkdir(parents=True, exist_ok=True)
     subprocess.run(
@@ -413,7 +420,7 @@ def metafiles(root: Path, words: dict[str, str], ext: str) -> dict[str, Path]:
     src.mkdir(parents=True, exist_ok=True)
     for key, text in words.items():
         (src / f"{key}.svg").write_text(outlines(text))
-    convert(sorted(src.glob("*.svg")), ext, root / ext, (root / "profile").resolve())
+    convert(sorted(src.glob("*.svg")), ext, root / ext, shared_profile())
     return {key: root / ext / f"{key}.{ext}" for key in words}
 
 

@@ -46,7 +46,7 @@ def played(reader, root) -> Played:
     form = _value(root, "/AcroForm")
     fields = _value(form, "/Fields") if hasattr(form, "get") else None
     fields = list(fields) if isinstance(fields, list) else []
-    holders.extend(_tree(fields, "/Kids"))
+    holders.extend(_tree(fields, ("/Kids",)))
     holders.extend(outline_items(root, MAX_OBJECTS))
     media: set[str] = set()
     actions: list = []
@@ -64,7 +64,7 @@ def played(reader, root) -> Played:
         if hasattr(aa, "raw_get"):
             actions.extend(aa.raw_get(k) for k in aa)
     script = False
-    for action in _tree(actions, "/Next"):
+    for action in _tree(actions, ("/Next",)):
         a = action.get_object()
         if not hasattr(a, "get"):
             continue  # an open action that is a destination
@@ -86,39 +86,11 @@ def _name(d, key: str) -> str | None:
     return str(value) if isinstance(value, str) else None
 
 
-def _tree(roots: list, link: str):
-    """Each object reachable from `roots` through `link` (an object or a list of them), once."""
+def _tree(roots: list, links: tuple[str, ...], limit: int = MAX_OBJECTS, what: str = "actions or fields"):
+    """Each object reachable from `roots` through `links` (each an object or a list of them), once; over
+    `limit`: ActionsUnread."""
     seen: set = set()
     stack = list(roots)
-    while stack:
-        ref = stack.pop()
-        key = getattr(ref, "idnum", None)
-        if key is not None:
-            if key in seen:
-                continue
-            seen.add(key)
-        if len(seen) > MAX_OBJECTS:
-            raise ActionsUnread(f"over {MAX_OBJECTS} actions or fields")
-        obj = ref.get_object()
-        yield ref
-        nxt = obj.raw_get(link) if hasattr(obj, "raw_get") and link in obj else None
-        nxt_obj = nxt.get_object() if nxt is not None else None
-        if isinstance(nxt_obj, list):
-            stack.extend(nxt_obj)
-        elif nxt is not None:
-            stack.append(nxt)
-
-
-def outline_items(root, limit: int):
-    """Each bookmark of the catalogue `root` once (a loop in the tree is walked once); over `limit` items:
-    ActionsUnread."""
-    seen: set = set()
-    stack = []
-    outlines = root.get("/Outlines")
-    if outlines is not None and hasattr(outlines.get_object(), "get"):
-        first = outlines.get_object().raw_get("/First") if "/First" in outlines.get_object() else None
-        if first is not None:
-            stack.append(first)
     while stack:
         ref = stack.pop()
         key = getattr(ref, "idnum", None), getattr(ref, "generation", None)
@@ -127,11 +99,24 @@ def outline_items(root, limit: int):
                 continue
             seen.add(key)
         if len(seen) > limit:
-            raise ActionsUnread(f"over {limit} bookmarks")
+            raise ActionsUnread(f"over {limit} {what}")
+        obj = ref.get_object()
+        yield ref
+        for link in links if hasattr(obj, "raw_get") else ():
+            nxt = obj.raw_get(link) if link in obj else None
+            nxt_obj = nxt.get_object() if nxt is not None else None
+            if isinstance(nxt_obj, list):
+                stack.extend(nxt_obj)
+            elif nxt is not None:
+                stack.append(nxt)
+
+
+def outline_items(root, limit: int):
+    """Each bookmark of the catalogue `root` once (a loop in the tree is walked once); over `limit` items:
+    ActionsUnread."""
+    outlines = _value(root, "/Outlines")
+    first = outlines.raw_get("/First") if hasattr(outlines, "raw_get") and "/First" in outlines else None
+    for ref in _tree([first] if first is not None else [], ("/Next", "/First"), limit, "bookmarks"):
         item = ref.get_object()
-        if not hasattr(item, "get"):
-            continue
-        yield item
-        for link in ("/Next", "/First"):
-            if item.get(link) is not None:
-                stack.append(item.raw_get(link))
+        if hasattr(item, "get"):
+            yield item

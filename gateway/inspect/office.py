@@ -1459,36 +1459,9 @@ def _numfmt_sections(code: str) -> list[list[str | None]]:
 
 
 def _numfmt_literals(code: str) -> list[str]:
-    """The literal text of an Excel number format, one string per section: "quoted", \\x escapes and the
-    symbol of a [$symbol-locale] tag are shown in the cell."""
-    out: list[str] = []
-    buf: list[str] = []
-    i = 0
-    while i < len(code):
-        c = code[i]
-        if c == '"':
-            j = code.find('"', i + 1)
-            j = len(code) if j < 0 else j
-            buf.append(code[i + 1 : j])
-            i = j + 1
-            continue
-        if c == "\\" and i + 1 < len(code):
-            buf.append(code[i + 1])
-            i += 2
-            continue
-        if c == "[":
-            j = code.find("]", i + 1)
-            j = len(code) if j < 0 else j
-            inner = code[i + 1 : j]
-            if inner.startswith("$"):
-                buf.append(inner[1:].split("-", 1)[0])
-            i = j + 1
-            continue
-        if c == ";":
-            out.append("".join(buf))
-            buf = []
-        i += 1
-    out.append("".join(buf))
+    """The literal text of an Excel number format, one string per section (see _numfmt_sections): shown in
+    the cell whatever its value."""
+    out = ["".join(piece for piece in section if piece is not None) for section in _numfmt_sections(code)]
     return [t for t in out if t.strip()]
 
 

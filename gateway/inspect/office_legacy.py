@@ -22,14 +22,13 @@ import importlib
 import logging
 import os
 import shutil
-import signal
-import subprocess
 import tempfile
 import zipfile
 from pathlib import Path
 from typing import BinaryIO
 
 S = importlib.import_module("gateway.inspect.sniff")  # the module (the package re-exports a function `sniff`)
+from gateway.inspect import programs
 from gateway.inspect.reading import Reading
 from gateway.model import Reason
 
@@ -151,22 +150,4 @@ def _convert(binary: str, filt: str, sources: list[Path], outdir: Path, seconds:
         f"-env:UserInstallation={profile.as_uri()}", "--convert-to", filt, "--outdir", str(outdir),
         *map(str, sources),
     ]
-    try:
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                env=env, start_new_session=True)
-    except OSError as exc:
-        return f"LibreOffice did not start ({exc.strerror})"
-    try:
-        proc.communicate(timeout=seconds)
-    except subprocess.TimeoutExpired:
-        return f"conversion over {seconds:g} s"
-    finally:  # also when the caller's own deadline interrupts us: never leave LibreOffice running
-        if proc.poll() is None:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            proc.communicate()
-    if proc.returncode != 0:
-        return f"LibreOffice exit {proc.returncode}"
-    return None
+    return programs.run(cmd, seconds, name="LibreOffice", env=env)

@@ -11,12 +11,11 @@ file outside the SVG's directory, and nothing from the network), within a time l
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import signal
-import subprocess
 from pathlib import Path
+
+from gateway.inspect import programs
 
 PROGRAM = "rsvg-convert"  # librsvg2-bin
 SIZE_PX = 1587  # the square the drawing is fitted into, at 96 px per inch: A3's long side (420 mm)
@@ -75,24 +74,9 @@ def draw(svg: bytes, outdir: Path) -> tuple[Path | None, str | None]:
     src.write_bytes(svg)
     cmd = [binary, "--format", "pdf", "--width", str(SIZE_PX), "--height", str(SIZE_PX), "--keep-aspect-ratio",
            "--output", str(dst), str(src)]
-    try:
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                start_new_session=True, cwd=outdir)
-    except OSError as exc:
-        return None, f"rsvg-convert did not start ({exc.strerror})"
-    try:
-        proc.communicate(timeout=SECONDS)
-    except subprocess.TimeoutExpired:
-        return None, f"drawing over {SECONDS:g} s"
-    finally:  # also when the caller's deadline interrupts: never leave it running
-        if proc.poll() is None:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            proc.communicate()
-    if proc.returncode != 0 or not dst.exists():  # its message may quote the document: not kept
-        return None, f"rsvg-convert exit {proc.returncode}"
+    problem = programs.run(cmd, SECONDS, name="rsvg-convert", cwd=outdir)
+    if problem or not dst.exists():
+        return None, problem or "rsvg-convert made nothing"
     if dst.stat().st_size > MAX_PDF_BYTES:
         return None, f"drawing over {MAX_PDF_BYTES // (1024 * 1024)} MB"
     return dst, None

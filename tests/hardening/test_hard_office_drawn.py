@@ -47,8 +47,7 @@ def lying(tmp_path_factory):
 def test_libreoffice_draws_the_lying_font_as_the_mark(lying, tmp_path):
     """The premise, seen by independent readers: LibreOffice's drawing of the .docx says "abc dea" in its text
     layer (pdftotext) and shows "TỐI MẬT" (poppler's picture, read by Tesseract)."""
-    profile = (tmp_path / "profile").resolve()
-    samples.convert([lying["docx"]], "pdf", tmp_path, profile)
+    samples.convert([lying["docx"]], "pdf", tmp_path, samples.shared_profile())
     pdf = tmp_path / "lie.pdf"
     layer = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
     assert samples.COVER in layer and "TỐI" not in layer
@@ -95,7 +94,7 @@ def test_without_libreoffice_embedded_fonts_are_not_released(lying, tmp_path):
 def flat(tmp_path_factory):
     """LibreOffice's one-file XML of a .docx with a picture of a stamp (marked) or of a plain heading."""
     root = tmp_path_factory.mktemp("flat")
-    profile = (root / "profile").resolve()
+    profile = samples.shared_profile()
     docs = [samples.docx_with_picture(root / "marked.docx", "TỐI MẬT"),
             samples.docx_with_picture(root / "plain.docx", "THÔNG BÁO")]
     samples.convert(docs, "fodt", root / "fodt", profile)
@@ -173,7 +172,7 @@ def _sheet(path: Path, fmt: str, value: str = "ẬT") -> Path:
 
 def test_libreoffice_shows_a_cell_through_its_text_format(tmp_path):
     path = _sheet(tmp_path / "fmt.xlsx", TEXT_FORMATS["quoted"])
-    samples.convert([path], "pdf", tmp_path, (tmp_path / "profile").resolve())
+    samples.convert([path], "pdf", tmp_path, samples.shared_profile())
     shown = subprocess.run(["pdftotext", str(tmp_path / "fmt.pdf"), "-"], capture_output=True, text=True, check=True).stdout
     assert "TỐI MẬT" in shown, shown
 
@@ -192,7 +191,7 @@ def test_an_odf_text_style_is_read_as_shown(tmp_path, pipeline):
     import zipfile
 
     samples.convert([_sheet(tmp_path / "fmt.xlsx", TEXT_FORMATS["quoted"])], "ods", tmp_path / "ods",
-                    (tmp_path / "profile").resolve())
+                    samples.shared_profile())
     src, path = tmp_path / "ods" / "fmt.ods", tmp_path / "crafted.ods"
     with zipfile.ZipFile(src) as zin, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zout:
         for info in zin.infolist():
@@ -221,20 +220,13 @@ def test_formats_that_write_no_mark_are_signed(tmp_path, pipeline):
 @pytest.fixture(scope="module")
 def metafiles(tmp_path_factory):
     root = tmp_path_factory.mktemp("metafiles")
-    words = {"marked": "TỐI MẬT", "plain": "UBND TỈNH"}
-    return {**samples.metafiles(root, words, "emf"), **{f"{k}-wmf": v for k, v in samples.metafiles(root, {"marked": "TỐI MẬT"}, "wmf").items()}}
+    return {**samples.metafiles(root, {"plain": "UBND TỈNH"}, "emf"),
+            **samples.metafiles(root, {"marked": "TỐI MẬT"}, "wmf")}
 
 
-def test_a_wmf_picture_is_read(metafiles, pipeline):
-    """A WMF attachment (EMF below, in a document): no reader decoded it (refused as a type not read); drawn
-    now, its mark seen."""
-    res = _check(pipeline, metafiles["marked-wmf"])
-    assert res.outcome is Outcome.BLOCK, res.decision
-
-
-def test_a_documents_emf_pictures_are_read(metafiles, tmp_path, pipeline):
-    """A .docx holding EMF pictures (as Word keeps an embedded workbook's preview): refused before whatever
-    they showed; now drawn in one LibreOffice run, the marked one blocks and the plain ones sign."""
+def test_a_documents_emf_and_wmf_pictures_are_read(metafiles, tmp_path, pipeline):
+    """A .docx holding EMF or WMF pictures (as Word keeps an embedded workbook's or equation's preview): refused
+    before whatever they showed; now drawn in one LibreOffice run, the plain one signs, the marked one blocks."""
     plain = samples.docx_with_metafiles(tmp_path / "plain.docx", [metafiles["plain"]])
     assert _check(pipeline, plain).outcome is Outcome.SIGN
     marked = samples.docx_with_metafiles(tmp_path / "marked.docx", [metafiles["plain"], metafiles["marked"]])
@@ -242,8 +234,13 @@ def test_a_documents_emf_pictures_are_read(metafiles, tmp_path, pipeline):
     assert res.outcome is Outcome.BLOCK, res.decision
 
 
-def test_without_libreoffice_emf_pictures_are_not_released(metafiles, tmp_path):
+def test_without_libreoffice_emf_and_wmf_pictures_are_not_released(metafiles, tmp_path):
+    """In a document, and alone (an attachment, a picture of an RTF: drawn the same way, one by one)."""
     settings = load_settings(var_dir=tmp_path, office={"soffice": ""})
     with Pipeline(settings) as p:
         res = _check(p, samples.docx_with_metafiles(tmp_path / "plain.docx", [metafiles["plain"]]))
-    assert res.outcome is Outcome.REJECT and "OFFICE_EMBEDDED_UNREAD" in {r.code for r in res.decision.reasons}
+        assert res.outcome is Outcome.REJECT and "OFFICE_EMBEDDED_UNREAD" in {r.code for r in res.decision.reasons}
+        res = _check(p, metafiles["marked"])
+        assert res.outcome is Outcome.REJECT, res.decision
+        assert any(r.code == "DOCUMENT_UNREADABLE" and "EMF/WMF" in r.args.get("detail", "")
+                   for r in res.decision.reasons), res.decision

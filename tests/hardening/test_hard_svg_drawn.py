@@ -34,7 +34,7 @@ def pipeline(dev_settings):
 def test_libreoffice_shows_the_outlines_as_the_mark(tmp_path):
     svg = tmp_path / "stamp.svg"
     svg.write_text(outlines("TỐI MẬT"))
-    samples.convert([svg], "png", tmp_path / "png", (tmp_path / "profile").resolve())
+    samples.convert([svg], "png", tmp_path / "png", samples.shared_profile())
     seen = subprocess.run(["tesseract", str(tmp_path / "png" / "stamp.png"), "-", "-l", "vie"],
                           capture_output=True, text=True, check=True).stdout
     assert "TỐI MẬT" in seen, seen
