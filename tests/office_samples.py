@@ -458,3 +458,42 @@ def docx_with_metafiles(path: Path, pictures: list[Path]) -> Path:
                                                  b'<Default Extension="wmf" ContentType="image/x-wmf"/></Types>')
             zout.writestr(info, data)
     return path
+
+
+def docx_with_svg(path: Path, svg: str) -> Path:
+    """A python-docx document whose picture is an SVG, as Word 2016 and later keep one: a PNG (blank here) for
+    older readers and the SVG beside it (`asvg:svgBlip`), which Word draws."""
+    import io
+    import re
+
+    from docx import Document
+    from docx.shared import Inches
+    from PIL import Image
+
+    png = io.BytesIO()
+    Image.new("RGB", (8, 8), "white").save(png, "PNG")
+    png.seek(0)
+    d = Document()
+    d.add_paragraph("UBND TỈNH - Công văn số 12/UBND")
+    d.add_picture(png, width=Inches(3))
+    buf = io.BytesIO()
+    d.save(buf)
+    svg_blip = ('<a:extLst><a:ext uri="{96DAC541-7B7A-43D3-8B79-37D633B846F1}"><asvg:svgBlip xmlns:asvg='
+                '"http://schemas.microsoft.com/office/drawing/2016/SVG/main" r:embed="rIdSvg1"/></a:ext></a:extLst>')
+    with zipfile.ZipFile(buf) as zin, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            data = zin.read(info.filename)
+            if info.filename == "word/document.xml":
+                data, n = re.subn(rb'(<a:blip r:embed="rId\d+")\s*/>', rb"\1>" + svg_blip.encode() + rb"</a:blip>", data)
+                assert n == 1
+            elif info.filename == "word/_rels/document.xml.rels":
+                data = data.replace(b"</Relationships>", b'<Relationship Id="rIdSvg1" Type="http://schemas.openxml'
+                                    b'formats.org/officeDocument/2006/relationships/image" Target="media/image9.svg"/>'
+                                    b"</Relationships>")
+            elif info.filename == "[Content_Types].xml":
+                data = data.replace(b"</Types>", b'<Default Extension="svg" ContentType="image/svg+xml"/></Types>')
+            elif info.filename.startswith("docProps/thumbnail"):
+                continue
+            zout.writestr(info, data)
+        zout.writestr("word/media/image9.svg", svg)
+    return path

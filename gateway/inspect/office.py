@@ -578,6 +578,9 @@ class _PackageReader:
         if _is_image(head):
             self._binary(name, info, ctype)  # every picture, thumbnails included, goes to OCR
             return
+        if ctype.startswith("image/svg") or low.endswith(".svg") or (_looks_xml(head) and S.sniff(head) == S.SVG):
+            self._binary(name, info, ctype)  # a picture that draws (Word's svgBlip): read as text and as drawn
+            return
         if _looks_xml(head) or self._is_xml(name, ctype):
             if low.endswith(".rels"):
                 self._rels(name, info)

@@ -106,3 +106,13 @@ def test_the_mail_door_refuses_an_html_body_with_an_svg_stamp(loop, dev_settings
         assert len(gw.sink.messages()) == 1
     finally:
         gw.close()
+
+
+def test_an_svg_picture_in_a_word_document_is_read_as_drawn(tmp_path, pipeline):
+    """Word 2016 and later draw a picture's SVG (`asvg:svgBlip`), not its PNG fallback: the SVG part was read as
+    XML text only, and a stamp in outlines there was signed. Now it is a member, drawn like any SVG."""
+    marked = samples.docx_with_svg(tmp_path / "marked.docx", outlines("TỐI MẬT"))
+    res = pipeline.check(Document(Channel.SMTP, marked.name, path=marked))
+    assert res.outcome is Outcome.BLOCK, res.decision
+    plain = samples.docx_with_svg(tmp_path / "plain.docx", outlines("UBND TỈNH"))
+    assert pipeline.check(Document(Channel.SMTP, plain.name, path=plain)).outcome is Outcome.SIGN
