@@ -497,3 +497,67 @@ def docx_with_svg(path: Path, svg: str) -> Path:
             zout.writestr(info, data)
         zout.writestr("word/media/image9.svg", svg)
     return path
+
+
+def glyph_contours(words: str) -> list[list[list[tuple[float, float]]]]:
+    """Per glyph of `words` in DejaVu Sans Bold (font units, y up), its contours as polygons (curves flattened)."""
+    from fontTools.pens.basePen import BasePen
+    from fontTools.ttLib import TTFont
+
+    class Flat(BasePen):
+        def __init__(self, glyphs):
+            super().__init__(glyphs)
+            self.contours: list[list[tuple[float, float]]] = []
+
+        def _moveTo(self, p):
+            self.contours.append([p])
+
+        def _lineTo(self, p):
+            self.contours[-1].append(p)
+
+        def _qCurveToOne(self, p1, p2):
+            p0 = self.contours[-1][-1]
+            for i in range(1, 7):
+                t = i / 6
+                self.contours[-1].append(tuple((1 - t) ** 2 * a + 2 * (1 - t) * t * b + t * t * c
+                                               for a, b, c in zip(p0, p1, p2)))
+
+        def _curveToOne(self, p1, p2, p3):
+            self._qCurveToOne(p2, p3)  # DejaVu's outlines are quadratic: not reached
+
+    font = TTFont(BOLD)
+    glyphs, cmap = font.getGlyphSet(), font.getBestCmap()
+    x, out = 0, []
+    for ch in words:
+        pen = Flat(glyphs)
+        glyphs[cmap[ord(ch)]].draw(pen)
+        if pen.contours:
+            out.append([[(px + x, py) for px, py in c] for c in pen.contours])
+        x += glyphs[cmap[ord(ch)]].width
+    return out
+
+
+def pptx_with_freeforms(path: Path, words: str) -> Path:
+    """A slide with a text box and `words` drawn as freeform shapes (custom geometry), one per letter, as
+    PowerPoint's "Merge Shapes > Fragment" leaves text: outlines, no text."""
+    from pptx import Presentation
+    from pptx.dml.color import RGBColor
+    from pptx.util import Emu
+
+    prs = Presentation()
+    slide = prs.slides.add_slide(prs.slide_layouts[6])
+    box = slide.shapes.add_textbox(Emu(500000), Emu(300000), Emu(6000000), Emu(500000))
+    box.text_frame.text = "UBND TỈNH - Thông báo"
+    for glyph in glyph_contours(words):
+        contours = [[(int(1000000 + px * 300), int(2500000 - py * 300)) for px, py in c] for c in glyph]
+        builder = slide.shapes.build_freeform(*contours[0][0], scale=1.0)
+        builder.add_line_segments(contours[0][1:], close=True)
+        for c in contours[1:]:
+            builder.move_to(*c[0])
+            builder.add_line_segments(c[1:], close=True)
+        shape = builder.convert_to_shape()
+        shape.fill.solid()
+        shape.fill.fore_color.rgb = RGBColor(0xD0, 0, 0)
+        shape.line.fill.background()
+    prs.save(path)
+    return path

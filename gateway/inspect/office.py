@@ -130,6 +130,10 @@ _FAST_PARTS = re.compile(
 # parts: whatever sniffs as XML is read for text, as an image is OCR'd, as a document is a member. Fonts are
 # not skipped: they draw the text (see read()).
 _OOXML_SKIP = re.compile(r"(?i)^(?:\[content_types\]\.xml|.*\.rels|.*/printersettings\d*\.bin|customui/.*\.png)$")
+# Parts that may hold drawings, and what a freeform shape is in them: DrawingML custom geometry, VML polylines and
+# curves, ODF paths, polygons and polylines. Such a shape draws letters from outlines with no text at all.
+_DRAWING_PARTS = re.compile(r"(?i)^(?:word/|ppt/|xl/drawings/|content\.xml$|styles\.xml$)")
+_FREEFORM = re.compile(rb"<(?:[\w.-]+:)?(?:custGeom|polyline|curve)\b|<draw:(?:path|polygon|polyline)\b")
 _FONT_TYPES = ("application/x-fontdata", "application/vnd.openxmlformats-officedocument.obfuscatedfont",
                "application/x-font", "font/")
 _MACRO_PARTS = re.compile(r"(?i)(?:^|/)(?:vbaproject\.bin|vbadata\.xml|activex/.*\.bin|.*\.vba)$|^(?:basic|scripts)/")
@@ -179,8 +183,11 @@ def _drawn(reading: Reading, fh: BinaryIO, media: str, settings, ex) -> Reading:
     fonts (LibreOffice draws both)."""
     if reading.extra.get("metafiles"):
         reading = _with_drawn_metafiles(reading, fh, settings, ex, reading.extra["metafiles"])
-    if reading.extra.get("embedded_fonts"):
-        reading = _with_drawn_pages(reading, fh, media, settings, ex, reading.extra["embedded_fonts"])
+    fonts, shapes = reading.extra.get("embedded_fonts"), reading.extra.get("freeform_shapes")
+    if fonts or shapes:
+        why = "; ".join(([f"embedded fonts ({', '.join(fonts[:3])})"] if fonts else [])
+                        + ([f"freeform shapes ({', '.join(shapes[:3])})"] if shapes else []))
+        reading = _with_drawn_pages(reading, fh, media, settings, ex, why, fonts or [])
     return reading
 
 
@@ -229,12 +236,14 @@ def _with_drawn_metafiles(reading: Reading, fh: BinaryIO, settings, ex, names: l
     return replace(reading, incomplete=reading.incomplete + (unread,), signable=None)
 
 
-def _with_drawn_pages(reading: Reading, fh: BinaryIO, media: str, settings, ex, fonts: list[str]) -> Reading:
-    """A package with embedded fonts: its text is not what a person sees. A font draws what it likes for each
-    letter (one whose "a" draws "T" shows "TỐI MẬT" for "abc dea"), and Word and LibreOffice draw with it.
-    So the document is also drawn, by LibreOffice, and the PDF it makes is read like any PDF (where a font's
-    glyphs are not the letters it claims, by eye): a member of the document, read, never signed alone. Not
-    drawn (no work directory, LibreOffice absent or failing): not read completely."""
+def _with_drawn_pages(reading: Reading, fh: BinaryIO, media: str, settings, ex, why: str,
+                      fonts: list[str]) -> Reading:
+    """A package whose text is not all a person sees: `why`. An embedded font draws what it likes for each
+    letter (one whose "a" draws "T" shows "TỐI MẬT" for "abc dea"), and Word and LibreOffice draw with it; a
+    freeform shape draws letters from their outlines (PowerPoint's "Merge Shapes > Fragment" makes them of any
+    text) with no text at all. So the document is also drawn, by LibreOffice, and the PDF it makes is read like
+    any PDF (lying glyphs and outlines by eye): a member of the document, read, never signed alone. Not drawn
+    (no work directory, LibreOffice absent or failing, or fonts it cannot load): not read completely."""
     import tempfile
     from dataclasses import replace
     from pathlib import Path
@@ -244,7 +253,7 @@ def _with_drawn_pages(reading: Reading, fh: BinaryIO, media: str, settings, ex, 
     unread = None
     # PowerPoint embeds fonts as Embedded OpenType, which this LibreOffice (built without libeot) does not load:
     # it would draw another font where PowerPoint draws the embedded one
-    undrawable = reading.extra.get("undrawable_fonts") or (fonts if media in S.SLIDE_TYPES else [])
+    undrawable = reading.extra.get("undrawable_fonts") or (fonts if media in S.SLIDE_TYPES else [])  # fonts only
     if undrawable:
         unread = f"LibreOffice cannot draw with {', '.join(undrawable[:3])} as PowerPoint does"
     elif ex is None:
@@ -257,11 +266,11 @@ def _with_drawn_pages(reading: Reading, fh: BinaryIO, media: str, settings, ex, 
             if pdf is not None:
                 with open(pdf, "rb") as f:
                     try:
-                        ref = _store(ex, f, location="drawn", name="trang hiển thị (phông chữ nhúng).pdf", media_type=S.PDF)
+                        ref = _store(ex, f, location="drawn", name="trang hiển thị.pdf", media_type=S.PDF)
                     except _Refused as refused:
                         return replace(reading, incomplete=reading.incomplete + (refused.reason,), signable=None)
                 return replace(reading, members=reading.members + (ref,))
-    detail = f"embedded fonts ({', '.join(fonts[:3])}), pages not drawn: {unread}"
+    detail = f"{why}, pages not drawn: {unread}"
     return replace(reading, incomplete=reading.incomplete + (Reason.of("DOCUMENT_UNREADABLE", detail=detail),),
                    signable=None)
 
@@ -344,6 +353,7 @@ class _Result:
     fonts: list[str] = field(default_factory=list)  # embedded fonts: the text is drawn with them
     undrawable: list[str] = field(default_factory=list)  # of those, fonts LibreOffice cannot draw with
     metafiles: list[str] = field(default_factory=list)  # EMF/WMF pictures: drawn by LibreOffice
+    shapes: list[str] = field(default_factory=list)  # parts with freeform shapes: the document is drawn
 
 
 class _Budget:
@@ -492,7 +502,8 @@ def _read_package(fh: BinaryIO, media: str, limits: PackageLimits, deadline: flo
         signable=None if incomplete else SignFormat.CADES,
         encrypted=encrypted,
         members=tuple(result.members),
-        extra={"embedded_fonts": result.fonts, "undrawable_fonts": result.undrawable, "metafiles": result.metafiles},
+        extra={"embedded_fonts": result.fonts, "undrawable_fonts": result.undrawable, "metafiles": result.metafiles,
+               "freeform_shapes": result.shapes},
     )
 
 
@@ -581,10 +592,16 @@ class _PackageReader:
         if ctype.startswith("image/svg") or low.endswith(".svg") or (_looks_xml(head) and S.sniff(head) == S.SVG):
             self._binary(name, info, ctype)  # a picture that draws (Word's svgBlip): read as text and as drawn
             return
+        if "inkml" in ctype or re.search(r"(?:^|/)ink/[^/]+\.xml$", low):
+            # handwriting: Office draws the ink's traces (its picture fallback may show anything else)
+            self.result.incomplete.append(Reason.of("DOCUMENT_UNREADABLE", detail=f"handwriting (ink, {name})"))
+            return
         if _looks_xml(head) or self._is_xml(name, ctype):
             if low.endswith(".rels"):
                 self._rels(name, info)
             self._xml(name, info)
+            if _DRAWING_PARTS.match(low) and _FREEFORM.search(_read_part_bytes(self.zf, info, self.budget)):
+                self.result.shapes.append(name)
             return
         if _is_document(head):
             self._binary(name, info, ctype)

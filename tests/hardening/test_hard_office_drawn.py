@@ -244,3 +244,51 @@ def test_without_libreoffice_emf_and_wmf_pictures_are_not_released(metafiles, tm
         assert res.outcome is Outcome.REJECT, res.decision
         assert any(r.code == "DOCUMENT_UNREADABLE" and "EMF/WMF" in r.args.get("detail", "")
                    for r in res.decision.reasons), res.decision
+
+
+# --- freeform shapes and ink -----------------------------------------------------------------------------------
+
+
+def test_libreoffice_shows_freeform_letters_as_the_mark(tmp_path):
+    path = samples.pptx_with_freeforms(tmp_path / "shapes.pptx", "TỐI MẬT")
+    samples.convert([path], "pdf", tmp_path, samples.shared_profile())
+    layer = subprocess.run(["pdftotext", str(tmp_path / "shapes.pdf"), "-"], capture_output=True, text=True).stdout
+    assert "TỐI" not in layer
+    subprocess.run(["pdftoppm", "-r", "100", "-gray", "-singlefile", str(tmp_path / "shapes.pdf"), str(tmp_path / "p")],
+                   check=True)
+    seen = subprocess.run(["tesseract", str(tmp_path / "p.pgm"), "-", "-l", "vie"], capture_output=True,
+                          text=True, check=True).stdout
+    assert "TỐI MẬT" in seen, seen
+
+
+def test_letters_drawn_as_freeform_shapes_are_read(tmp_path, pipeline):
+    """A slide whose "TỐI MẬT" is freeform shapes (no text): signed before; now the document is drawn and read.
+    The same construction writing the agency's name signs."""
+    res = _check(pipeline, samples.pptx_with_freeforms(tmp_path / "marked.pptx", "TỐI MẬT"))
+    assert res.outcome is Outcome.BLOCK, res.decision
+    assert _check(pipeline, samples.pptx_with_freeforms(tmp_path / "plain.pptx", "UBND")).outcome is Outcome.SIGN
+
+
+def test_handwriting_is_not_released(tmp_path, pipeline):
+    """Ink (InkML traces) Office draws as handwriting, whatever its picture fallback shows: not read."""
+    import zipfile
+
+    from pptx import Presentation
+
+    prs = Presentation()
+    prs.slides.add_slide(prs.slide_layouts[6])
+    plain = tmp_path / "plain.pptx"
+    prs.save(plain)
+    path = tmp_path / "ink.pptx"
+    with zipfile.ZipFile(plain) as zin, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            data = zin.read(info.filename)
+            if info.filename == "[Content_Types].xml":
+                data = data.replace(b"</Types>", b'<Override PartName="/ppt/ink/ink1.xml" ContentType="application/'
+                                                 b'inkml+xml"/></Types>')
+            zout.writestr(info, data)
+        zout.writestr("ppt/ink/ink1.xml", '<inkml:ink xmlns:inkml="http://www.w3.org/2003/InkML"><inkml:trace>'
+                                          "0 0, 10 10, 20 0</inkml:trace></inkml:ink>")
+    res = _check(pipeline, path)
+    assert res.outcome is Outcome.REJECT, res.decision
+    assert any(r.code == "DOCUMENT_UNREADABLE" and "ink" in r.args.get("detail", "") for r in res.decision.reasons)
