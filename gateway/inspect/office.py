@@ -180,7 +180,7 @@ def read(fh: BinaryIO, media: str, settings=None, *, ex=None) -> Reading:
 
 def _drawn(reading: Reading, fh: BinaryIO, media: str, settings, ex) -> Reading:
     """A package's reading with what only a drawing shows: its EMF/WMF pictures, and its pages when it embeds
-    fonts (LibreOffice draws both)."""
+    fonts or holds freeform shapes (LibreOffice draws them)."""
     if reading.extra.get("metafiles"):
         reading = _with_drawn_metafiles(reading, fh, settings, ex, reading.extra["metafiles"])
     fonts, shapes = reading.extra.get("embedded_fonts"), reading.extra.get("freeform_shapes")
@@ -600,7 +600,7 @@ class _PackageReader:
             if low.endswith(".rels"):
                 self._rels(name, info)
             self._xml(name, info)
-            if _DRAWING_PARTS.match(low) and _FREEFORM.search(_read_part_bytes(self.zf, info, self.budget)):
+            if _DRAWING_PARTS.match(low) and self._has_freeform(info):
                 self.result.shapes.append(name)
             return
         if _is_document(head):
@@ -616,6 +616,15 @@ class _PackageReader:
                 self.result.undrawable.append(name)  # Embedded OpenType (PowerPoint's): LibreOffice here cannot
             return
         self._binary(name, info, ctype)
+
+    def _has_freeform(self, info) -> bool:
+        with _open_part(self.zf, info, self.budget) as f:
+            tail = b""
+            while chunk := f.read(1 << 20):
+                if _FREEFORM.search(tail + chunk):
+                    return True
+                tail = chunk[-32:]
+        return False
 
     def _head(self, info) -> bytes:
         if info.file_size <= 0:
