@@ -14,8 +14,9 @@ APT_RUN     := softhsm2 poppler-utils libnss3-tools fonts-liberation2 openssl sq
             librsvg2-bin
 # ... and what the tests add: a real Postfix, swaks, the independent MIME decoders (ripmime, munpack); the real
 # archivers and extractors the container tests make and take apart archives with (zip/unzip, 7z, tar's
-# bzip2/xz, Debian's tnef decoder); DejaVu fonts for the labelled secrecy set; LibreOffice (legacy .doc/.xls/.ppt
-# are read through it: install it on a gateway that must accept them, else they are refused) and GnuPG.
+# bzip2/xz, Debian's tnef decoder); DejaVu fonts for the labelled secrecy set; LibreOffice (legacy .doc/.xls/.ppt,
+# EMF/WMF pictures, office files with embedded fonts or freeform shapes are read through it: install it on a
+# gateway that must accept them, else they are refused) and GnuPG.
 APT_TEST    := postfix swaks ripmime mpack zip unzip p7zip-full bzip2 xz-utils tnef fonts-dejavu-core \
             libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui gpg
 # Two test processes, a test file's tests in one of them (module fixtures: one token, one Postfix, one
