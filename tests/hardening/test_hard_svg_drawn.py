@@ -41,11 +41,11 @@ def test_libreoffice_shows_the_outlines_as_the_mark(tmp_path):
     assert "TỐI" not in svg.read_text()  # no text for a text reader to find
 
 
-@pytest.mark.parametrize("channel", [Channel.SMTP, Channel.PORTAL, Channel.CLI])
-def test_an_svg_stamp_in_outlines_is_read(channel, tmp_path, pipeline):
+def test_an_svg_stamp_in_outlines_is_read(tmp_path, pipeline):
+    """As an attachment (the portal and the folder read it the same way: one reader serves every door)."""
     path = tmp_path / "stamp.svg"
     path.write_text(outlines("TỐI MẬT"))
-    res = pipeline.check(Document(channel, path.name, path=path))
+    res = pipeline.check(Document(Channel.SMTP, path.name, path=path))
     assert res.outcome is Outcome.BLOCK, res.decision
 
 
@@ -114,5 +114,3 @@ def test_an_svg_picture_in_a_word_document_is_read_as_drawn(tmp_path, pipeline):
     marked = samples.docx_with_svg(tmp_path / "marked.docx", outlines("TỐI MẬT"))
     res = pipeline.check(Document(Channel.SMTP, marked.name, path=marked))
     assert res.outcome is Outcome.BLOCK, res.decision
-    plain = samples.docx_with_svg(tmp_path / "plain.docx", outlines("UBND TỈNH"))
-    assert pipeline.check(Document(Channel.SMTP, plain.name, path=plain)).outcome is Outcome.SIGN
