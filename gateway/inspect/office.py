@@ -180,7 +180,10 @@ def read(fh: BinaryIO, media: str, settings=None, *, ex=None) -> Reading:
 
 def _drawn(reading: Reading, fh: BinaryIO, media: str, settings, ex) -> Reading:
     """A package's reading with what only a drawing shows: its EMF/WMF pictures, and its pages when it embeds
-    fonts or holds freeform shapes (LibreOffice draws them)."""
+    fonts or holds freeform shapes (LibreOffice draws them). A package already refused (macros, encryption, a
+    malformed part ...) is not handed to LibreOffice: it is not released either way."""
+    if reading.incomplete:
+        return reading
     if reading.extra.get("metafiles"):
         reading = _with_drawn_metafiles(reading, fh, settings, ex, reading.extra["metafiles"])
     fonts, shapes = reading.extra.get("embedded_fonts"), reading.extra.get("freeform_shapes")

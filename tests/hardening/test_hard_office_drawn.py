@@ -291,3 +291,19 @@ def test_handwriting_is_not_released(tmp_path, pipeline):
     res = _check(pipeline, path)
     assert res.outcome is Outcome.REJECT, res.decision
     assert any(r.code == "DOCUMENT_UNREADABLE" and "ink" in r.args.get("detail", "") for r in res.decision.reasons)
+
+
+def test_a_package_already_refused_is_not_handed_to_libreoffice(lying, tmp_path, pipeline):
+    """Macros refuse the document (OFFICE_MACROS) before anything is drawn: LibreOffice never opens a file
+    with code in it, and the drawing could not release it anyway."""
+    import zipfile
+
+    path = tmp_path / "macros.docx"
+    with zipfile.ZipFile(lying["docx"]) as zin, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            zout.writestr(info, zin.read(info.filename))
+        zout.writestr("word/vbaProject.bin", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 504)
+    res = _check(pipeline, path)
+    assert res.outcome is Outcome.REJECT, res.decision
+    assert {r.code for r in res.decision.reasons} >= {"OFFICE_MACROS"}
+    assert "SECRET_MARKED" not in {r.code for r in res.decision.reasons}  # the drawing was not made
