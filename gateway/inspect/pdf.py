@@ -345,8 +345,8 @@ MAX_OUTLINE_ITEMS = 20_000  # bookmarks read at most; more: the rest is unread (
 
 def _navigation(reader, root, out: _Pdf) -> None:
     """What a viewer shows beside the pages: bookmark titles (the side panel, open at start in some files)
-    and page-label prefixes (the page-number box) are read like metadata. Too many bookmarks, or a loop:
-    unread, so the document is not released."""
+    and page-label prefixes (the page-number box) are read like metadata. Too many bookmarks: unread, so the
+    document is not released (a loop in the tree is walked once)."""
     from gateway.inspect import actions
 
     try:
