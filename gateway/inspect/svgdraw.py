@@ -52,6 +52,14 @@ def fragments(markup: str) -> list[bytes]:
     return out
 
 
+_SVG_FONT = re.compile(rb"(?i)<(?:[\w.-]+:)?(?:glyph|missing-glyph|altGlyph|glyphRef|font-face-src)\b")
+
+
+def has_svg_font(svg: bytes) -> bool:
+    """Does `svg` define an SVG font (<font> with <glyph>s)? Safari draws text in it from the glyphs' paths."""
+    return _SVG_FONT.search(svg) is not None
+
+
 def _standalone(fragment: str) -> str:
     tag_end = fragment.index(">")
     opening = fragment[:tag_end]

@@ -1428,7 +1428,11 @@ def read(fh: BinaryIO, media: str, settings=None) -> Reading:
         except svgdraw.TooManyDrawings as exc:
             incomplete.append(Reason.of("DOCUMENT_UNREADABLE", detail=str(exc)))
         else:
-            if drawings:
+            if any(svgdraw.has_svg_font(d) for d in drawings):
+                # Safari draws text in an SVG font with that font's own glyph paths (librsvg does not): "abc"
+                # may show "TỐI": not read
+                incomplete.append(Reason.of("DOCUMENT_UNREADABLE", detail="an SVG font (glyphs drawn from its own paths)"))
+            elif drawings:
                 extra["svg"] = tuple(drawings)
     return Reading(media, lines=tuple(lines), incomplete=tuple(incomplete),
                    signable=None if incomplete else SignFormat.CADES, extra=extra)

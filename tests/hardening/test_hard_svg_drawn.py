@@ -114,3 +114,25 @@ def test_an_svg_picture_in_a_word_document_is_read_as_drawn(tmp_path, pipeline):
     marked = samples.docx_with_svg(tmp_path / "marked.docx", outlines("TỐI MẬT"))
     res = pipeline.check(Document(Channel.SMTP, marked.name, path=marked))
     assert res.outcome is Outcome.BLOCK, res.decision
+
+
+def test_text_in_an_svg_font_is_not_released(tmp_path, pipeline):
+    """An SVG font's glyphs are paths of its own: Safari (iPhone mail) draws "abc dea" set in one whose a, b, c,
+    d, e are the outlines of T, Ố, I, M, Ậ as "TỐI MẬT"; librsvg draws no SVG font. Not read: refused."""
+    from fontTools.pens.svgPathPen import SVGPathPen
+    from fontTools.ttLib import TTFont
+
+    font = TTFont(samples.BOLD)
+    glyphs, cmap = font.getGlyphSet(), font.getBestCmap()
+    defs = ""
+    for letter, drawn in samples.LIE.items():
+        pen = SVGPathPen(glyphs)
+        glyphs[cmap[ord(drawn)]].draw(pen)
+        defs += f'<glyph unicode="{letter}" horiz-adv-x="{glyphs[cmap[ord(drawn)]].width}" d="{pen.getCommands()}"/>'
+    path = tmp_path / "font.svg"
+    path.write_text('<svg xmlns="http://www.w3.org/2000/svg" width="600" height="200"><defs><font id="f" '
+                    'horiz-adv-x="1400"><font-face font-family="Lie" units-per-em="2048"/>' + defs + '</font></defs>'
+                    f'<text x="10" y="120" font-family="Lie" font-size="80">{samples.COVER}</text></svg>')
+    res = pipeline.check(Document(Channel.SMTP, path.name, path=path))
+    assert res.outcome is Outcome.REJECT, res.decision
+    assert any(r.code == "DOCUMENT_UNREADABLE" and "SVG font" in r.args.get("detail", "") for r in res.decision.reasons)
