@@ -599,7 +599,7 @@ def _advance(ch: str) -> float:
 _BLOCK_TAGS = frozenset({"p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "td", "th", "table",
                          "ul", "ol", "section", "article", "header", "footer", "title", "text", "tspan", "desc"})
 _SHOWN_ATTRS = frozenset({"alt", "title", "content", "value", "placeholder", "label", "summary", "abbr",
-                          "data-title", "caption"})
+                          "data-title", "caption", "string"})  # string: a VML textpath's (WordArt) text
 
 
 _SVG_TEXT = frozenset({"text", "tspan", "textpath"})
@@ -1186,9 +1186,13 @@ def _shown_readings(parser: "_Markup", raw: str, shown: list[str], where: str) -
 def _markup_lines(text: str, where: str, html_rules: bool = True) -> tuple[list[Line], str | None]:
     """The lines of a markup text, and why it cannot be read completely (None when it can)."""
     parser = _Markup(html_rules)
+    if html_rules:  # Outlook shows what its conditional comments hold (VML, [if mso] blocks): read as markup
+        text = _CONDITIONAL.sub("", text)
     parser.feed(text)
     parser.close()
     outside = _sheets_given(parser)
+    if html_rules and _VML_DRAWING.search(text):
+        outside = outside or "a VML drawing (Outlook draws its paths; they are not read)"
     shown = [t.strip() for block in parser.shown for t in block.splitlines() if t.strip()]
     lines = [Line(t, where) for t in shown]
     lines += [Line(t.strip(), w) for value, w in parser.extra for t in value.splitlines() if t.strip()]
@@ -1197,6 +1201,10 @@ def _markup_lines(text: str, where: str, html_rules: bool = True) -> tuple[list[
     return lines, parser.unreadable or outside or _counter_letters(css) or _svg_css_moves(parser)
 
 
+# The markers of Outlook's conditional comments ("<!--[if gte vml 1]>" ... "<![endif]-->"), and a VML shape
+# drawn from its own path (a polyline, a curve, a shape with a path=): letters as outlines, no text.
+_CONDITIONAL = re.compile(r"(?i)<!--\[if\s[^\]]*\]>|<!\[endif\]-->")
+_VML_DRAWING = re.compile(r"(?is)<v:(?:polyline|curve)\b|<v:shape\b[^>]*?\spath\s*=")
 _IMPORT = re.compile(r"""(?is)@import\s+(?:url\(\s*(["']?)(.*?)\1\s*\)|(["'])(.*?)\3)""")
 MAX_SHEETS = 50
 

@@ -450,3 +450,28 @@ def test_a_style_sheet_in_another_part_of_the_message_is_refused(pipeline, tmp_p
     f = mail(tmp_path, "cid.eml", page(SPANS, '<link rel="stylesheet" href="cid:style1@so-a.gov.vn">'))
     outcome, codes = check(pipeline, f)
     assert outcome is Outcome.REJECT and "DOCUMENT_UNREADABLE" in codes, (outcome, codes)
+
+
+OUTLOOK = ('<html xmlns:v="urn:schemas-microsoft-com:vml" xmlns:o="urn:schemas-microsoft-com:office:office"><body>'
+           '<p>' + BODY + '</p><!--[if gte vml 1]>{vml}<![endif]--><!--[if mso]><p>{mso}</p><![endif]--></body></html>')
+
+
+@pytest.mark.parametrize("vml,mso", [
+    ('<v:shape style="width:300pt;height:60pt" type="#_x0000_t136"><v:textpath string="TỐI MẬT"/></v:shape>', "Kính gửi"),
+    ("", "TỐI MẬT"),
+])
+def test_what_outlook_shows_in_conditional_comments_is_read(vml, mso, pipeline, tmp_path):
+    """Outlook draws the VML and [if mso] blocks of its conditional comments (WordArt's text is the textpath's
+    `string`): they were one comment line to the reader, and the mark in them was signed."""
+    assert blocked(pipeline, mail(tmp_path, "outlook.eml", OUTLOOK.format(vml=vml, mso=mso)))
+
+
+def test_outlook_pictures_sign_and_vml_paths_are_refused(pipeline, tmp_path):
+    """Outlook's own picture shapes (a shapetype's path, an image shape) sign; a shape drawn from its own
+    path (letters as outlines, which Outlook draws and nothing here can) is refused as not read."""
+    picture = ('<v:shapetype id="_x0000_t75" path="m@4@5l@4@11@9@11@9@5xe" o:spt="75"/><v:shape id="i1" '
+               'type="#_x0000_t75" style="width:50pt;height:20pt"><v:imagedata src="cid:logo" o:title=""/></v:shape>')
+    assert released(pipeline, mail(tmp_path, "picture.eml", OUTLOOK.format(vml=picture, mso="Kính gửi")))
+    drawn = '<v:shape style="width:10pt;height:10pt" path="m0,0l100,0,100,100,0,100xe" fillcolor="red"/>'
+    outcome, codes = check(pipeline, mail(tmp_path, "drawn.eml", OUTLOOK.format(vml=drawn, mso="Kính gửi")))
+    assert outcome is Outcome.REJECT and "DOCUMENT_UNREADABLE" in codes, (outcome, codes)
