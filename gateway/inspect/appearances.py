@@ -129,3 +129,83 @@ def laid_out(fh: BinaryIO, reader, found: dict[int, list[tuple[object, list]]], 
     except update.UpdateUnwritable as exc:
         raise AppearancesUnread(str(exc)) from exc
     return shows
+
+
+# --- annotations without an appearance: drawn from their geometry -----------------------------------------
+
+GEOMETRY = ("/Ink", "/Polygon", "/PolyLine", "/Line", "/Square", "/Circle")
+MAX_POINTS = 200_000  # points drawn per document; more: not read completely
+PX_PER_PT = 4.0  # ~288 dpi, as OCR reads a scan
+MAX_SIDE_PX = 6000
+
+
+def geometry_shapes(reader) -> dict[int, list[tuple[str, list[list[tuple[float, float]]], float, bool]]]:
+    """{page index: [(kind, point lists, line width, filled)]} of the annotations a viewer draws from their
+    geometry because they have no appearance of their own (poppler draws an /Ink's /InkList, a /Polygon's
+    /Vertices ...; PDFium's flattening draws only appearances): letters stroked or filled there are on the page."""
+    out: dict[int, list] = {}
+    points = 0
+    for i, page in enumerate(reader.pages):
+        annots = _value(page, "/Annots")
+        for annot in annots if isinstance(annots, list) else ():
+            a = annot.get_object()
+            if not hasattr(a, "get") or _value(a, "/Subtype") not in GEOMETRY:
+                continue
+            ap = _value(a, "/AP")
+            if hasattr(ap, "get") and ap.get("/N") is not None:
+                continue  # it has an appearance: flattening (or the gesture pages) draw it
+            kind = str(_value(a, "/Subtype"))
+            lists = _geometry(a, kind)
+            points += sum(len(p) for p in lists)
+            if points > MAX_POINTS:
+                raise AppearancesUnread(f"over {MAX_POINTS} points in annotations without appearance")
+            bs = _value(a, "/BS")
+            width = float(_value(bs, "/W") if hasattr(bs, "get") and _value(bs, "/W") is not None else 1.0)
+            filled = _value(a, "/IC") is not None
+            if lists:
+                out.setdefault(i, []).append((kind, lists, width, filled))
+    return out
+
+
+def _geometry(a, kind: str) -> list[list[tuple[float, float]]]:
+    def pairs(values) -> list[tuple[float, float]]:
+        nums = [float(v.get_object()) for v in (values.get_object() if values is not None else [])]
+        return list(zip(nums[0::2], nums[1::2]))
+
+    if kind == "/Ink":
+        ink = _value(a, "/InkList")
+        return [pairs(stroke) for stroke in (ink if isinstance(ink, list) else [])]
+    if kind in ("/Polygon", "/PolyLine"):
+        vertices = pairs(a.get("/Vertices"))
+        return [vertices + vertices[:1] if kind == "/Polygon" else vertices]
+    if kind == "/Line":
+        return [pairs(a.get("/L"))]
+    x0, y0, x1, y1 = (float(v) for v in _value(a, "/Rect"))
+    if kind == "/Square":
+        return [[(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)]]
+    import math  # a circle: its ellipse as a polygon
+
+    cx, cy, rx, ry = (x0 + x1) / 2, (y0 + y1) / 2, abs(x1 - x0) / 2, abs(y1 - y0) / 2
+    return [[(cx + rx * math.cos(t * math.pi / 32), cy + ry * math.sin(t * math.pi / 32)) for t in range(65)]]
+
+
+def drawn(shapes: list) -> object:
+    """The `shapes` of one page drawn black on white (a PIL image), their box at PX_PER_PT (less for a
+    large box), y down."""
+    from PIL import Image, ImageDraw
+
+    xs = [x for _, lists, _, _ in shapes for pts in lists for x, _ in pts]
+    ys = [y for _, lists, _, _ in shapes for pts in lists for _, y in pts]
+    margin = 10.0
+    x0, y0, x1, y1 = min(xs) - margin, min(ys) - margin, max(xs) + margin, max(ys) + margin
+    scale = min(PX_PER_PT, MAX_SIDE_PX / max(x1 - x0, y1 - y0, 1.0))
+    image = Image.new("L", (max(1, int((x1 - x0) * scale)), max(1, int((y1 - y0) * scale))), 255)
+    draw = ImageDraw.Draw(image)
+    for kind, lists, width, filled in shapes:
+        for pts in lists:
+            xy = [((x - x0) * scale, (y1 - y) * scale) for x, y in pts]
+            if filled and kind in ("/Polygon", "/Square", "/Circle") and len(xy) > 2:
+                draw.polygon(xy, fill=0)
+            elif len(xy) > 1:
+                draw.line(xy, fill=0, width=max(2, int(width * scale)), joint="curve")
+    return image

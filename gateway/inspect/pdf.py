@@ -134,6 +134,7 @@ def analyse(fh: BinaryIO, settings, doc: Document, deadline: float) -> _Pdf:
         else:
             _page_text(fh, out, deadline, _bomb_pages(reader, out), _twins(reader))
         _alternate_text(fh, reader, out, deadline)
+        _geometry_text(reader, out, deadline)
         out.reader = reader
     return out
 
@@ -550,6 +551,30 @@ def _alternate_text(fh: BinaryIO, reader, out: _Pdf, deadline: float) -> None:
         index = shows.get(page.index)
         out.lines.extend(replace(line, where=f"appearance:page{index + 1}", page=index) for line in page.lines)
     out.incomplete.extend(laid.incomplete)
+
+
+def _geometry_text(reader, out: _Pdf, deadline: float) -> None:
+    """What annotations without an appearance show when a viewer draws them from their geometry (an ink's
+    strokes, a polygon's vertices: appearances.geometry_shapes), read by OCR from a drawing of them; what
+    cannot be drawn or read is not read completely."""
+    import io
+
+    from gateway.inspect import appearances, ocr
+
+    try:
+        shapes = appearances.geometry_shapes(reader)
+    except Timeout:
+        raise
+    except Exception as exc:  # noqa: BLE001 - AppearancesUnread, or geometry that is not numbers: unread
+        out.incomplete.append(Reason.of("SECRECY_SCAN_INCOMPLETE", detail=f"annotation geometry: {_short(exc)}"))
+        return
+    for index, page_shapes in sorted(shapes.items()):
+        png = io.BytesIO()
+        appearances.drawn(page_shapes).save(png, "PNG")
+        png.seek(0)
+        reading = ocr.read_image(png, "image/png", deadline)
+        out.lines.extend(Line(line.text, f"appearance:page{index + 1}", index) for line in reading.lines)
+        out.incomplete.extend(reading.incomplete)
 
 
 def _page_text(fh: BinaryIO, out: _Pdf, deadline: float, skip: set[int] = frozenset(), twins: dict | None = None) -> None:

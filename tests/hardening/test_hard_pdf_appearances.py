@@ -6,6 +6,7 @@ only the current normal appearance, so each was signed before. Now every appeara
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -201,3 +202,53 @@ def test_an_annotations_rich_text_is_read_as_shown(rc, tmp_path, pipeline):
     path = write_pdf(tmp_path / "rc.pdf", objs)
     res = pipeline.check(Document(Channel.SMTP, path.name, path=path))
     assert res.outcome is Outcome.BLOCK, res.decision
+
+
+def _geometry_pdf(path: Path, annots: list[bytes]) -> Path:
+    objs = {1: b"<< /Type /Catalog /Pages 2 0 R >>", 2: b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            4: stream(b"BT /F1 12 Tf 72 780 Td (UBND TINH - Cong van so 12/UBND) Tj ET"),
+            5: b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"}
+    refs = []
+    for n, annot in enumerate(annots, 6):
+        objs[n] = annot
+        refs.append(b"%d 0 R" % n)
+    objs[3] = (b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Annots [" + b" ".join(refs)
+               + b"] /Resources << /Font << /F1 5 0 R >> >> >>")
+    return write_pdf(path, objs)
+
+
+def _strokes(words: str) -> list[str]:
+    from office_samples import glyph_contours
+
+    return ["[" + " ".join(f"{80 + x * 0.04:.1f} {500 + y * 0.04:.1f}" for x, y in c + c[:1]) + "]"
+            for glyph in glyph_contours(words) for c in glyph]
+
+
+@pytest.mark.parametrize("kind", ["ink", "polygon"])
+def test_an_annotation_drawn_from_its_geometry_is_read(kind, tmp_path, pipeline):
+    """An /Ink without an appearance: poppler (Evince, Okular) draws its /InkList, here the outlines of
+    "TỐI MẬT" (Tesseract reads pdftoppm's page so); PDFium's flattening draws only appearances, and the PDF was
+    signed. Polygons (/Vertices) the same. Now they are drawn from their geometry and read by OCR."""
+    strokes = _strokes("TỐI MẬT")
+    if kind == "ink":
+        annots = [b"<< /Type /Annot /Subtype /Ink /Rect [50 450 500 620] /C [1 0 0] /BS << /W 2 >> /F 4 /InkList ["
+                  + " ".join(strokes).encode() + b"] >>"]
+    else:
+        annots = [b"<< /Type /Annot /Subtype /Polygon /Rect [50 450 500 620] /C [1 0 0] /IC [1 0 0] /F 4 /Vertices "
+                  + s.encode() + b" >>" for s in strokes]
+    path = _geometry_pdf(tmp_path / f"{kind}.pdf", annots)
+    seen = subprocess.run(["pdftoppm", "-r", "100", "-gray", "-singlefile", str(path), str(tmp_path / "p")], check=True)
+    seen = subprocess.run(["tesseract", str(tmp_path / "p.pgm"), "-", "-l", "vie"], capture_output=True, text=True).stdout
+    assert "ẬT" in seen, seen  # the premise: a viewer shows it (OCR reads hollow strokes in part)
+    res = pipeline.check(Document(Channel.SMTP, path.name, path=path))
+    assert res.outcome is Outcome.BLOCK, res.decision
+
+
+def test_annotations_drawn_from_geometry_that_spell_nothing_are_signed(tmp_path, pipeline):
+    """A scribbled ink signature, a box and a line, without appearances: read, nothing found, signed."""
+    annots = [b"<< /Type /Annot /Subtype /Ink /Rect [300 100 500 160] /InkList [[310 120 330 150 350 110 370 150 "
+              b"390 115 420 140 460 125 490 130]] >>",
+              b"<< /Type /Annot /Subtype /Square /Rect [60 600 300 700] /C [0 0 1] >>",
+              b"<< /Type /Annot /Subtype /Line /Rect [60 560 300 580] /L [60 570 300 570] >>"]
+    path = _geometry_pdf(tmp_path / "plain.pdf", annots)
+    assert pipeline.check(Document(Channel.SMTP, path.name, path=path)).outcome is Outcome.SIGN
