@@ -398,16 +398,10 @@ def docx_with_picture(path: Path, words: str) -> Path:
 def outlines(words: str, fill: str = "#d00000") -> str:
     """An <svg> drawing `words` as the outlines of DejaVu Sans Bold's glyphs: no text anywhere."""
     from fontTools.pens.svgPathPen import SVGPathPen
-    from fontTools.ttLib import TTFont
 
-    font = TTFont(BOLD)
-    glyphs, cmap = font.getGlyphSet(), font.getBestCmap()
-    x, paths = 0, []
-    for ch in words:
-        pen = SVGPathPen(glyphs)
-        glyphs[cmap[ord(ch)]].draw(pen)
-        paths.append(f'<path transform="translate({x},0)" d="{pen.getCommands()}"/>')
-        x += glyphs[cmap[ord(ch)]].width
+    drawn = list(_pens(words, SVGPathPen))
+    paths = [f'<path transform="translate({x},0)" d="{pen.getCommands()}"/>' for x, pen, _ in drawn]
+    x = sum(width for _, _, width in drawn)
     return (f'<svg xmlns="http://www.w3.org/2000/svg" width="400" height="120" viewBox="-100 -2300 {x + 200} 2800">'
             f'<rect x="-100" y="-2300" width="{x + 200}" height="2800" fill="white"/>'
             f'<g transform="scale(1,-1)" fill="{fill}">{"".join(paths)}</g></svg>')
@@ -502,7 +496,6 @@ def docx_with_svg(path: Path, svg: str) -> Path:
 def glyph_contours(words: str) -> list[list[list[tuple[float, float]]]]:
     """Per glyph of `words` in DejaVu Sans Bold (font units, y up), its contours as polygons (curves flattened)."""
     from fontTools.pens.basePen import BasePen
-    from fontTools.ttLib import TTFont
 
     class Flat(BasePen):
         def __init__(self, glyphs):
@@ -525,16 +518,22 @@ def glyph_contours(words: str) -> list[list[list[tuple[float, float]]]]:
         def _curveToOne(self, p1, p2, p3):
             self._qCurveToOne(p2, p3)  # DejaVu's outlines are quadratic: not reached
 
+    return [[[(px + x, py) for px, py in c] for c in pen.contours] for x, pen, _ in _pens(words, Flat) if pen.contours]
+
+
+def _pens(words: str, make_pen):
+    """(x, a pen made by `make_pen(glyph set)` that drew the glyph, its advance) for each letter of `words` in
+    DejaVu Sans Bold, x in font units from the first letter's origin."""
+    from fontTools.ttLib import TTFont
+
     font = TTFont(BOLD)
     glyphs, cmap = font.getGlyphSet(), font.getBestCmap()
-    x, out = 0, []
+    x = 0
     for ch in words:
-        pen = Flat(glyphs)
+        pen = make_pen(glyphs)
         glyphs[cmap[ord(ch)]].draw(pen)
-        if pen.contours:
-            out.append([[(px + x, py) for px, py in c] for c in pen.contours])
+        yield x, pen, glyphs[cmap[ord(ch)]].width
         x += glyphs[cmap[ord(ch)]].width
-    return out
 
 
 def pptx_with_freeforms(path: Path, words: str) -> Path:

@@ -622,12 +622,7 @@ class _PackageReader:
 
     def _has_freeform(self, info) -> bool:
         with _open_part(self.zf, info, self.budget) as f:
-            tail = b""
-            while chunk := f.read(1 << 20):
-                if _FREEFORM.search(tail + chunk):
-                    return True
-                tail = chunk[-32:]
-        return False
+            return _found_in(f, _FREEFORM)
 
     def _head(self, info) -> bytes:
         if info.file_size <= 0:
@@ -1661,14 +1656,17 @@ def _read_flat(fh: BinaryIO, media: str, limits: PackageLimits, deadline: float)
     incomplete = tuple(dict.fromkeys(result.incomplete))
     return Reading(media, lines=tuple(result.lines), incomplete=incomplete,
                    signable=None if incomplete else SignFormat.CADES,
-                   extra={"binary": True} if binary or _has_binary_element(fh) else {})
+                   extra={"binary": True} if binary or _found_in(fh, _BINARY_ELEMENT, start=0) else {})
 
 
-def _has_binary_element(fh: BinaryIO) -> bool:
-    fh.seek(0)
+def _found_in(f: BinaryIO, pattern: re.Pattern, start: int | None = None) -> bool:
+    """Does `pattern` (matching at most 64 bytes) occur in what `f` holds (from `start`, when given)? Read in
+    chunks: a part or a file is never held whole for it."""
+    if start is not None:
+        f.seek(start)
     tail = b""
-    while chunk := fh.read(1 << 20):
-        if _BINARY_ELEMENT.search(tail + chunk):
+    while chunk := f.read(1 << 20):
+        if pattern.search(tail + chunk):
             return True
         tail = chunk[-64:]
     return False
