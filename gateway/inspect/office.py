@@ -131,9 +131,11 @@ _FAST_PARTS = re.compile(
 # not skipped: they draw the text (see read()).
 _OOXML_SKIP = re.compile(r"(?i)^(?:\[content_types\]\.xml|.*\.rels|.*/printersettings\d*\.bin|customui/.*\.png)$")
 # Parts that may hold drawings, and what a freeform shape is in them: DrawingML custom geometry, VML polylines and
-# curves, ODF paths, polygons and polylines. Such a shape draws letters from outlines with no text at all.
+# curves, ODF paths, polygons, polylines and custom shapes of a path of their own (non-primitive, as LibreOffice
+# keeps a PowerPoint freeform). Such a shape draws letters from outlines with no text at all.
 _DRAWING_PARTS = re.compile(r"(?i)^(?:word/|ppt/|xl/drawings/|content\.xml$|styles\.xml$)")
-_FREEFORM = re.compile(rb"<(?:[\w.-]+:)?(?:custGeom|polyline|curve)\b|<draw:(?:path|polygon|polyline)\b")
+_FREEFORM = re.compile(rb"<(?:[\w.-]+:)?(?:custGeom|polyline|curve)\b|<draw:(?:path|polygon|polyline)\b"
+                       rb"|draw:type=\"(?:ooxml-)?non-primitive\"")
 _FONT_TYPES = ("application/x-fontdata", "application/vnd.openxmlformats-officedocument.obfuscatedfont",
                "application/x-font", "font/")
 _MACRO_PARTS = re.compile(r"(?i)(?:^|/)(?:vbaproject\.bin|vbadata\.xml|activex/.*\.bin|.*\.vba)$|^(?:basic|scripts)/")

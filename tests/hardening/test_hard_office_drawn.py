@@ -261,9 +261,26 @@ def test_libreoffice_shows_freeform_letters_as_the_mark(tmp_path):
 
 
 def test_letters_drawn_as_freeform_shapes_are_read(tmp_path, pipeline):
-    """A slide whose "TỐI MẬT" is freeform shapes (no text): signed before; now the document is drawn and read.
-    The same construction writing the agency's name signs."""
-    res = _check(pipeline, samples.pptx_with_freeforms(tmp_path / "marked.pptx", "TỐI MẬT"))
+    """A slide whose "TỐI MẬT" is freeform shapes (no text): signed before; now the document is drawn and read,
+    also as LibreOffice keeps it in an .odp (custom shapes of a non-primitive path; its thumbnail, which showed
+    the mark, left out as a sender would). The same construction writing the agency's name signs."""
+    import zipfile
+
+    marked = samples.pptx_with_freeforms(tmp_path / "marked.pptx", "TỐI MẬT")
+    res = _check(pipeline, marked)
+    assert res.outcome is Outcome.BLOCK, res.decision
+    samples.convert([marked], "odp", tmp_path / "odp", samples.shared_profile())
+    odp = tmp_path / "marked.odp"
+    with zipfile.ZipFile(tmp_path / "odp" / "marked.odp") as zin, zipfile.ZipFile(odp, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            if not info.filename.startswith("Thumbnails/"):
+                data = zin.read(info.filename)
+                if info.filename == "META-INF/manifest.xml":
+                    data = data.replace(b'<manifest:file-entry manifest:full-path="Thumbnails/thumbnail.png" '
+                                        b'manifest:media-type="image/png"/>', b"")
+                zout.writestr(info, data)
+    assert b"non-primitive" in zipfile.ZipFile(odp).read("content.xml")
+    res = _check(pipeline, odp)
     assert res.outcome is Outcome.BLOCK, res.decision
     assert _check(pipeline, samples.pptx_with_freeforms(tmp_path / "plain.pptx", "UBND")).outcome is Outcome.SIGN
 
