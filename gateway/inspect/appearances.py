@@ -155,7 +155,7 @@ def geometry_shapes(reader) -> dict[int, list[tuple[str, list[list[tuple[float, 
             if hasattr(ap, "get") and ap.get("/N") is not None:
                 continue  # it has an appearance: flattening (or the gesture pages) draw it
             kind = str(_value(a, "/Subtype"))
-            lists = _geometry(a, kind)
+            lists = [pts for pts in _geometry(a, kind) if pts]
             points += sum(len(p) for p in lists)
             if points > MAX_POINTS:
                 raise AppearancesUnread(f"over {MAX_POINTS} points in annotations without appearance")

@@ -569,8 +569,12 @@ def _geometry_text(reader, out: _Pdf, deadline: float) -> None:
         out.incomplete.append(Reason.of("SECRECY_SCAN_INCOMPLETE", detail=f"annotation geometry: {_short(exc)}"))
         return
     for index, page_shapes in sorted(shapes.items()):
-        png = io.BytesIO()
-        appearances.drawn(page_shapes).save(png, "PNG")
+        try:
+            png = io.BytesIO()
+            appearances.drawn(page_shapes).save(png, "PNG")
+        except Exception as exc:  # noqa: BLE001 - geometry that cannot be drawn (absurd coordinates): unread
+            out.incomplete.append(Reason.of("SECRECY_SCAN_INCOMPLETE", detail=f"annotation geometry: {_short(exc)}"))
+            continue
         png.seek(0)
         reading = ocr.read_image(png, "image/png", deadline)
         out.lines.extend(Line(line.text, f"appearance:page{index + 1}", index) for line in reading.lines)

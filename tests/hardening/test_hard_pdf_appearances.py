@@ -252,3 +252,18 @@ def test_annotations_drawn_from_geometry_that_spell_nothing_are_signed(tmp_path,
               b"<< /Type /Annot /Subtype /Line /Rect [60 560 300 580] /L [60 570 300 570] >>"]
     path = _geometry_pdf(tmp_path / "plain.pdf", annots)
     assert pipeline.check(Document(Channel.SMTP, path.name, path=path)).outcome is Outcome.SIGN
+
+
+@pytest.mark.parametrize("annot", [
+    b"<< /Type /Annot /Subtype /Ink /Rect [0 0 10 10] /InkList [[] [5]] >>",
+    b"<< /Type /Annot /Subtype /PolyLine /Rect [0 0 10 10] /Vertices [0 0 1e300 1e300] >>",
+    b"<< /Type /Annot /Subtype /Line /Rect [0 0 10 10] /L (x) >>",
+])
+def test_odd_geometry_gets_an_answer(annot, tmp_path, pipeline):
+    """Empty strokes, coordinates no drawing can hold, a line that is not numbers: a decision, never a crash;
+    what cannot be drawn is not read, so not released."""
+    path = _geometry_pdf(tmp_path / "odd.pdf", [annot])
+    res = pipeline.check(Document(Channel.SMTP, path.name, path=path))
+    assert res.outcome in (Outcome.SIGN, Outcome.REJECT), res.decision
+    if res.outcome is Outcome.REJECT:
+        assert {r.code for r in res.decision.reasons} & {"SECRECY_SCAN_INCOMPLETE", "DOCUMENT_UNREADABLE"}
