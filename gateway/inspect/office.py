@@ -212,18 +212,20 @@ def _with_drawn_metafiles(reading: Reading, fh: BinaryIO, settings, ex, names: l
     with tempfile.TemporaryDirectory(prefix="kyso-metafiles-", dir=ex.dir) as tmp:
         sources = []
         fh.seek(0)
-        with zipfile.ZipFile(fh) as zf:
-            for i, name in enumerate(names):
-                info = zf.getinfo(name)
-                if info.file_size > MAX_METAFILE_BYTES:
-                    problem = f"{posixpath.basename(name)} over {MAX_METAFILE_BYTES // (1024 * 1024)} MB"
-                    break
-                data = zf.read(info)
-                src = Path(tmp) / f"m{i}{'.emf' if data[40:44] == b' EMF' else '.wmf'}"
-                src.write_bytes(data)
-                sources.append(src)
-            else:
-                problem = None
+        problem = None
+        try:
+            with zipfile.ZipFile(fh) as zf:
+                for i, name in enumerate(names):
+                    info = zf.getinfo(name)
+                    if info.file_size > MAX_METAFILE_BYTES:
+                        problem = f"{posixpath.basename(name)} over {MAX_METAFILE_BYTES // (1024 * 1024)} MB"
+                        break
+                    data = zf.read(info)
+                    src = Path(tmp) / f"m{i}{'.emf' if data[40:44] == b' EMF' else '.wmf'}"
+                    src.write_bytes(data)
+                    sources.append(src)
+        except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as exc:  # a part that cannot be read
+            problem = f"a picture's part cannot be read ({type(exc).__name__})"
         made = None
         if problem is None:
             made, problem = office_legacy.converted_files(sources, "pdf", settings, Path(tmp) / "out")

@@ -324,3 +324,24 @@ def test_a_package_already_refused_is_not_handed_to_libreoffice(lying, tmp_path,
     assert res.outcome is Outcome.REJECT, res.decision
     assert {r.code for r in res.decision.reasons} >= {"OFFICE_MACROS"}
     assert "SECRET_MARKED" not in {r.code for r in res.decision.reasons}  # the drawing was not made
+
+
+def test_a_damaged_picture_part_is_refused_with_its_reason(metafiles, tmp_path, pipeline):
+    """An EMF part whose bytes do not match their CRC (its head reads, the rest does not): refused as a part
+    not read (OFFICE_EMBEDDED_UNREAD), not an unexpected error refused after a retry."""
+    import zipfile
+
+    padded = tmp_path / "padded.emf"  # long enough that the sniffed head does not reach the damage
+    padded.write_bytes(metafiles["plain"].read_bytes() + b"\0" * 65536)
+    src = samples.docx_with_metafiles(tmp_path / "plain.docx", [padded])
+    path = tmp_path / "damaged.docx"
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(path, "w") as zout:
+        for info in zin.infolist():  # stored: the picture's bytes lie in the file as they are
+            zout.writestr(zipfile.ZipInfo(info.filename, info.date_time), zin.read(info.filename))
+    data = bytearray(path.read_bytes())
+    at = data.find(metafiles["plain"].read_bytes()[:600]) + 40000
+    data[at] ^= 0xFF
+    path.write_bytes(bytes(data))
+    res = _check(pipeline, path)
+    assert res.outcome is Outcome.REJECT, res.decision
+    assert "OFFICE_EMBEDDED_UNREAD" in {r.code for r in res.decision.reasons}, res.decision
