@@ -607,8 +607,6 @@ class _PackageReader:
             if low.endswith(".rels"):
                 self._rels(name, info)
             self._xml(name, info)
-            if _DRAWING_PARTS.match(low) and self._has_freeform(info):
-                self.result.shapes.append(name)
             return
         if _is_document(head):
             self._binary(name, info, ctype)
@@ -623,10 +621,6 @@ class _PackageReader:
                 self.result.undrawable.append(name)  # Embedded OpenType (PowerPoint's): LibreOffice here cannot
             return
         self._binary(name, info, ctype)
-
-    def _has_freeform(self, info) -> bool:
-        with _open_part(self.zf, info, self.budget) as f:
-            return _found_in(f, _FREEFORM)
 
     def _head(self, info) -> bytes:
         if info.file_size <= 0:
@@ -712,7 +706,12 @@ class _PackageReader:
         where = _where_for_part(low, self.odf)
         walk = _walk_blocks if _FAST_PARTS.match(low) else _walk_text
         with _open_part(self.zf, info, self.budget) as f:
-            walk(f, name, where, self._emit, self.budget, self.kind if low == "content.xml" else "", self.caps)
+            # a part that may hold drawings is looked at for freeform shapes as it is read, not read twice
+            watched = _Watched(f, _FREEFORM) if _DRAWING_PARTS.match(low) else None
+            source = io.BufferedReader(watched, 64 * 1024) if watched is not None else f
+            walk(source, name, where, self._emit, self.budget, self.kind if low == "content.xml" else "", self.caps)
+        if watched is not None and watched.found:
+            self.result.shapes.append(name)
 
     def _emit(self, text: str, where: str, page: int | None = None) -> None:
         text = text.strip()
@@ -1432,10 +1431,15 @@ MAX_FORMATTED = 2_000_000  # texts x text formats put together per package; more
 
 def _text_templates(f: BinaryIO, name: str) -> list[list[str | None]]:
     """The text formats of a styles part that write letters around a cell's text: each as literal pieces and
-    None where the text goes."""
+    None where the text goes. Styles come before an ODF document's body: the body (the bulk of a spreadsheet's
+    content.xml, read once already) is not parsed again."""
     out: list[list[str | None]] = []
-    for _, elem in _iterparse(f, name, ("end",)):
+    for event, elem in _iterparse(f, name):
         local = _local(elem.tag)
+        if event == "start":
+            if local == "body":
+                break
+            continue
         if local == "numFmt":  # xlsx: the text section (the 4th, or the one with @)
             sections = _numfmt_sections(_attr(elem, "formatCode") or "")
             text = sections[3] if len(sections) >= 4 else next((t for t in sections if None in t), None)
@@ -1648,8 +1652,9 @@ def _read_flat(fh: BinaryIO, media: str, limits: PackageLimits, deadline: float)
             b[: len(data)] = data
             return len(data)
 
+    watched = _Watched(_Counted(), _BINARY_ELEMENT)  # binary data found as the text is read, not in a second pass
     try:
-        _walk_text(io.BufferedReader(_Counted(), 64 * 1024), "document", "body", emit, budget, "", _Caps())
+        _walk_text(io.BufferedReader(watched, 64 * 1024), "document", "body", emit, budget, "", _Caps())
     except _Refused as refused:
         result.incomplete.append(refused.reason)
     # Binary data inside flat XML (office:binary-data, w:binData, pictures, fonts) is base64 text: it was read
@@ -1660,20 +1665,26 @@ def _read_flat(fh: BinaryIO, media: str, limits: PackageLimits, deadline: float)
     incomplete = tuple(dict.fromkeys(result.incomplete))
     return Reading(media, lines=tuple(result.lines), incomplete=incomplete,
                    signable=None if incomplete else SignFormat.CADES,
-                   extra={"binary": True} if binary or _found_in(fh, _BINARY_ELEMENT, start=0) else {})
+                   extra={"binary": True} if binary or watched.found else {})
 
 
-def _found_in(f: BinaryIO, pattern: re.Pattern, start: int | None = None) -> bool:
-    """Does `pattern` (matching at most 64 bytes) occur in what `f` holds (from `start`, when given)? Read in
-    chunks: a part or a file is never held whole for it."""
-    if start is not None:
-        f.seek(start)
-    tail = b""
-    while chunk := f.read(1 << 20):
-        if pattern.search(tail + chunk):
-            return True
-        tail = chunk[-64:]
-    return False
+class _Watched(io.RawIOBase):
+    """A stream that notes, as its reader reads it, whether `pattern` (matching at most 64 bytes) occurs in it:
+    one pass over the bytes for the reading and the looking."""
+
+    def __init__(self, f, pattern: re.Pattern) -> None:
+        self.f, self.pattern, self.found, self._tail = f, pattern, False, b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        data = self.f.read(len(b))
+        if data and not self.found:
+            self.found = self.pattern.search(self._tail + data) is not None
+            self._tail = data[-64:]
+        b[: len(data)] = data
+        return len(data)
 
 
 __all__ = ["read", "PackageLimits"]
