@@ -62,21 +62,6 @@ def test_inspect_sees_each_variant(sample, variant_set, plain_settings):
         assert not facts.incomplete, facts.incomplete  # a negative is read completely, not refused as unread
 
 
-def test_an_earlier_document_does_not_hide_a_lying_fonts_mark(variant_set, plain_settings):
-    """Glyphs are read on shared sheets, and what they read as is remembered: after a document in the same face
-    (the circulation sample), the lying glyph that draws "Ậ" was read as nothing on its sheet, and the lying
-    line passed as honest ("M T"). A line whose font lies somewhere, with a glyph read as nothing, is read by
-    eye whole."""
-    from gateway.inspect import inspect, ocr
-
-    ocr.forget()  # what earlier tests read in this process is not part of this case
-    by_class = {s.cls: variant_set[s.name] for s in SMALL}
-    for cls in ("circulation", "lying-prose"):
-        path = by_class[cls]
-        facts = inspect(Document(Channel.CLI, path.name, path=path), plain_settings, None)
-    assert marks.highest(f.level for f in facts.secrecy).value == "MẬT", (facts.secrecy, facts.incomplete)
-
-
 # --- through the CLI and a door (real token: the decision log needs the dev environment) -------------------
 
 
@@ -140,6 +125,21 @@ def test_every_class_through_the_portal_door(dev_settings, variant_set, tmp_path
         finally:
             door.stop()
     assert not wrong, wrong
+
+
+def test_an_earlier_document_does_not_hide_a_lying_fonts_mark(variant_set, plain_settings):
+    """Glyphs are read on shared sheets, and what they read as is remembered: after a document in the same face
+    (the circulation sample), the lying glyph that draws "Ậ" was read as nothing on its sheet, and the lying
+    line passed as honest ("M T"). A line whose font lies somewhere, with a glyph read as nothing, is read by
+    eye whole."""
+    from gateway.inspect import inspect, ocr
+
+    ocr.forget()  # what earlier tests read in this process is not part of this case
+    by_class = {s.cls: variant_set[s.name] for s in SMALL}
+    for cls in ("circulation", "lying-prose"):
+        path = by_class[cls]
+        facts = inspect(Document(Channel.CLI, path.name, path=path), plain_settings, None)
+    assert marks.highest(f.level for f in facts.secrecy).value == "MẬT", (facts.secrecy, facts.incomplete)
 
 
 # --- limits fail closed ---------------------------------------------------------------------------------------
