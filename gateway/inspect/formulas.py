@@ -7,6 +7,13 @@ shows "TỐI MẬT" whatever value is stored beside it. So a formula made of con
 (`constant_text`): text, numbers, `&`, and the text functions an attacker would spell a mark with. A formula
 that builds text from character codes it does not give as constants (`=UNICHAR(A1)`) cannot be worked out
 without the whole sheet: the document is not read completely (`spells_codes`).
+
+Any other formula that may give text of its own (`may_show_text`: a text literal, `&`, a function that is not
+a number's, a truth's or a cell's own value passed through, a name) and is not made of constants only is
+worked out by the whole spreadsheet program: office.py has LibreOffice recalculate the workbook and reads what
+it gives (`needs_recalculation`). A stored value may lie (Excel shows `=IF(B1>0,"TỐI MẬT","")` as "TỐI MẬT"
+whatever value the file keeps beside it, when the file asks for a recalculation), and ranges, other sheets,
+chains of formulas and the many text functions are not worth a second spreadsheet program here.
 """
 
 from __future__ import annotations
@@ -137,3 +144,46 @@ def _call(name: str, args: list):
         n = _int(args[1]) if len(args) == 2 else 1
         return s[0][:n] if name == "LEFT" else (s[0][-n:] if n else "")
     raise _NotConstant
+
+
+# Functions whose result is a number, a truth value, a date, or the value of a cell they are given or look up
+# unchanged (every cell is read where it stands): no text of their own. Anything else may make text.
+_NO_TEXT_OF_THEIR_OWN = frozenset("""
+    SUM SUMIF SUMIFS SUMPRODUCT SUMSQ AVERAGE AVERAGEA AVERAGEIF AVERAGEIFS COUNT COUNTA COUNTBLANK COUNTIF
+    COUNTIFS MIN MINA MAX MAXA MINIFS MAXIFS MEDIAN MODE MODE.SNGL LARGE SMALL RANK RANK.EQ RANK.AVG PERCENTILE
+    PERCENTILE.INC PERCENTILE.EXC QUARTILE QUARTILE.INC STDEV STDEV.S STDEV.P STDEVP VAR VAR.S VAR.P PRODUCT POWER
+    SQRT ABS SIGN INT TRUNC ROUND ROUNDUP ROUNDDOWN MROUND CEILING CEILING.MATH FLOOR FLOOR.MATH MOD QUOTIENT EXP
+    LN LOG LOG10 PI RAND RANDBETWEEN SUBTOTAL AGGREGATE NPV PMT FV PV RATE IRR
+    AND OR NOT XOR TRUE FALSE IF IFERROR IFNA ISBLANK ISNUMBER ISTEXT ISNONTEXT ISERROR ISERR ISNA ISLOGICAL
+    ISEVEN ISODD ISREF ISFORMULA
+    TODAY NOW DATE TIME YEAR MONTH DAY HOUR MINUTE SECOND WEEKDAY WEEKNUM ISOWEEKNUM EDATE EOMONTH NETWORKDAYS
+    WORKDAY DAYS DAYS360 YEARFRAC DATEDIF
+    VLOOKUP HLOOKUP XLOOKUP LOOKUP INDEX MATCH XMATCH CHOOSE OFFSET INDIRECT ROW ROWS COLUMN COLUMNS TRANSPOSE
+    FILTER SORT SORTBY UNIQUE
+    LEN FIND SEARCH VALUE N CODE UNICODE EXACT
+""".split())
+# what is left of a formula once its references and numbers are taken away (A1, $B$2, A:A, 3:3, Sheet2!A1,
+# 'Tờ 2'!A1:B9, ODF's [.A1:.B9], [$'Tờ 2'.A1]), and its operators
+_REFERENCE = re.compile(r"\[[^\]]*\]|(?:'(?:[^']|'')*'|[\w.]+)!|\$?[A-Za-z]{1,3}\$?\d+|\$?[A-Za-z]{1,3}:\$?[A-Za-z]{1,3}\b|"
+                        r"\$?\d+:\$?\d+|\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|[-+*/^%<>=(),;:\s]")
+_FUNCTION = re.compile(r"([A-Za-z_][A-Za-z0-9_.]*)\s*\(")
+
+
+def may_show_text(formula: str) -> bool:
+    """May `formula` show text no cell of its workbook holds? A text literal, `&`, a function outside those
+    that give numbers, truth values or a cell's own value, or anything not known for a reference, number or
+    operator (a defined name, a table's column, R1C1 notation): yes."""
+    body = re.sub(r"^(?:[A-Za-z]+:)?=", "", formula.strip())  # "=...", ODF's "of:=..."
+    if '"' in body or "&" in body:
+        return True
+    for name in _FUNCTION.findall(body):
+        if name.upper().removeprefix("_XLFN.").removeprefix("_XLWS.") not in _NO_TEXT_OF_THEIR_OWN:
+            return True
+    rest = _REFERENCE.sub(" ", _FUNCTION.sub(" ", body))
+    return any(word.upper() not in ("TRUE", "FALSE") for word in rest.split())
+
+
+def needs_recalculation(formula: str) -> bool:
+    """Does what `formula` shows need the whole spreadsheet program: it may show text of its own, and it is
+    not made of constants only (`constant_text`)?"""
+    return may_show_text(formula) and constant_text(formula) is None

@@ -174,7 +174,8 @@ def read(fh: BinaryIO, media: str, settings=None, *, ex=None) -> Reading:
         return legacy.read(fh, media, settings, ex=ex, read_package=_read_converted)
     if media in (S.FODF, S.WORD_XML, S.EXCEL_XML):
         reading = _read_flat(fh, media, limits, deadline)
-        return _packaged(reading, fh, media, settings, ex) if reading.extra.get("binary") else reading
+        packaged = reading.extra.get("binary") or reading.extra.get("recalc")
+        return _packaged(reading, fh, media, settings, ex) if packaged else reading
     if S.is_ooxml(media) or S.is_odf(media):
         return _drawn(_read_package(fh, media, limits, deadline, ex), fh, media, settings, ex)
     return Reading(media)
@@ -188,6 +189,8 @@ def _drawn(reading: Reading, fh: BinaryIO, media: str, settings, ex) -> Reading:
         return reading
     if reading.extra.get("metafiles"):
         reading = _with_drawn_metafiles(reading, fh, settings, ex, reading.extra["metafiles"])
+    if reading.extra.get("recalc") and (media in S.SHEET_TYPES or media == S.ODS):
+        reading = _with_recalculated(reading, fh, media, settings, ex)
     fonts, shapes = reading.extra.get("embedded_fonts"), reading.extra.get("freeform_shapes")
     if fonts or shapes:
         why = "; ".join(([f"embedded fonts ({', '.join(fonts[:3])})"] if fonts else [])
@@ -282,6 +285,41 @@ def _with_drawn_pages(reading: Reading, fh: BinaryIO, media: str, settings, ex, 
                    signable=None)
 
 
+def _with_recalculated(reading: Reading, fh: BinaryIO, media: str, settings, ex) -> Reading:
+    """A workbook with formulas that may show text not worked out here (formulas.needs_recalculation): what a
+    spreadsheet program shows for them is not the value stored beside them when it recalculates on opening
+    (Excel does for a file that asks, or one from an older or other program). LibreOffice recalculates the
+    workbook (a profile of its own that always does) and saves it in its own format; every cell of that is read
+    besides the cells as stored: both are what someone may see. Not recalculated, or a formula LibreOffice does
+    not know (#NAME? where the file has a formula that may show text): not read completely."""
+    import tempfile
+    from dataclasses import replace
+    from pathlib import Path
+
+    from gateway.inspect import office_legacy
+
+    count = reading.extra["recalc"]
+    suffix, filt, target = (".ods", "ods", S.ODS) if media == S.ODS else (".xlsx", "xlsx:Calc MS Excel 2007 XML", S.XLSX)
+    problem = "no work directory" if ex is None else None
+    if problem is None:
+        with tempfile.TemporaryDirectory(prefix="kyso-recalc-", dir=ex.dir) as tmp:
+            made, problem = office_legacy.converted(fh, suffix, filt, settings, Path(tmp), recalculate=True)
+            if made is not None:
+                limits = PackageLimits.from_settings(settings)
+                with open(made, "rb") as f:  # its pictures and objects are the original's, read as its members
+                    again = _read_package(f, target, limits, time.monotonic() + limits.seconds, None)
+                refused = [r for r in again.incomplete if r.code != "OFFICE_EMBEDDED_UNREAD"]
+                if refused:
+                    return replace(reading, incomplete=reading.incomplete + tuple(refused), signable=None)
+                unknown = again.extra.get("unknown_formulas", 0)
+                if not unknown:
+                    return replace(reading, lines=reading.lines + again.lines)
+                problem = f"{unknown} of them use functions LibreOffice does not know"
+    detail = f"{count} formulas whose text is worked out only by a spreadsheet program, not recalculated: {problem}"
+    return replace(reading, incomplete=reading.incomplete + (Reason.of("DOCUMENT_UNREADABLE", detail=detail),),
+                   signable=None)
+
+
 # The package LibreOffice makes of a one-file XML document: (suffix it knows the file by, export filter, type)
 _FLAT_KINDS = {
     b"text": (".fodt", "odt", S.ODT), b"spreadsheet": (".fods", "ods", S.ODS),
@@ -295,7 +333,8 @@ def _packaged(flat: Reading, fh: BinaryIO, media: str, settings, ex) -> Reading:
     """A one-file XML document holding binary data (pictures, embedded objects, fonts: base64 in
     office:binary-data, w:binData): what they show is not its text. LibreOffice packages the document
     (.fodt -> .odt, Word 2003 XML -> .docx), and the package is read like any (pictures by OCR, objects as
-    members, a document with embedded fonts drawn); its text is read besides the flat text read here. Not
+    members, a document with embedded fonts drawn); its text is read besides the flat text read here. So is
+    one with formulas that may show text not worked out here: its package is recalculated (`_drawn`). Not
     packaged: not read completely."""
     import tempfile
     from dataclasses import replace
@@ -322,7 +361,11 @@ def _packaged(flat: Reading, fh: BinaryIO, media: str, settings, ex) -> Reading:
                 incomplete = tuple(dict.fromkeys(flat.incomplete + pkg.incomplete))
                 return replace(pkg, lines=flat.lines + pkg.lines, metadata=flat.metadata + pkg.metadata,
                                incomplete=incomplete, signable=None if incomplete else SignFormat.CADES)
-    unread = Reason.of("OFFICE_EMBEDDED_UNREAD", count=1, parts=f"binary data ({problem})")
+    if flat.extra.get("binary"):
+        unread = Reason.of("OFFICE_EMBEDDED_UNREAD", count=1, parts=f"binary data ({problem})")
+    else:
+        unread = Reason.of("DOCUMENT_UNREADABLE", detail=f"{flat.extra.get('recalc')} formulas whose text is worked "
+                                                         f"out only by a spreadsheet program, not recalculated: {problem}")
     return replace(flat, incomplete=flat.incomplete + (unread,), signable=None)
 
 
@@ -361,6 +404,8 @@ class _Result:
     undrawable: list[str] = field(default_factory=list)  # of those, fonts LibreOffice cannot draw with
     metafiles: list[str] = field(default_factory=list)  # EMF/WMF pictures: drawn by LibreOffice
     shapes: list[str] = field(default_factory=list)  # parts with freeform shapes: the document is drawn
+    recalc: int = 0  # formulas that may show text not worked out here: the workbook is recalculated
+    unknown: int = 0  # formulas that may show text, which the program that worked them out did not know (#NAME?)
 
 
 class _Budget:
@@ -510,7 +555,7 @@ def _read_package(fh: BinaryIO, media: str, limits: PackageLimits, deadline: flo
         encrypted=encrypted,
         members=tuple(result.members),
         extra={"embedded_fonts": result.fonts, "undrawable_fonts": result.undrawable, "metafiles": result.metafiles,
-               "freeform_shapes": result.shapes},
+               "freeform_shapes": result.shapes, "recalc": result.recalc, "unknown_formulas": result.unknown},
     )
 
 
@@ -714,6 +759,9 @@ class _PackageReader:
             self.result.shapes.append(name)
 
     def _emit(self, text: str, where: str, page: int | None = None) -> None:
+        if where in _FORMULA_NOTES:  # a note from _attr_lines, not a line
+            _note_formula(self.result, where)
+            return
         text = text.strip()
         if not text:
             return
@@ -797,7 +845,9 @@ class _PackageReader:
                 ns = tag[: tag.index("}") + 1] if tag.startswith("{") else ""
                 local = tag[len(ns):]
                 if local == "row":
-                    shown: list[str] = []  # what formulas show, each a line of its own (not one of a list)
+                    # formulas and what they show, each a line of its own: not one of the row's list, and not
+                    # joined to the value shown in their cell (which stands alone there: "TỐI MẬT" is a stamp)
+                    shown: list[str] = []
                     cells = [self._cell(c, ns, string, shown, pending) for c in elem.iterchildren(ns + "c")]
                     self._emit(" | ".join(c for c in cells if c), where)
                     for text in shown:
@@ -843,7 +893,11 @@ class _PackageReader:
             worked_out = _shown_by(formula, pending)
             if worked_out and worked_out != value:
                 shown.append(worked_out)
-            return f"{value} {formula}" if value else formula
+            if formulas.needs_recalculation(formula):
+                self.result.recalc += 1
+                if c.get("t") == "e" and value == "#NAME?":
+                    self.result.unknown += 1
+            shown.append(formula)
         return value
 
     def _cell_value(self, c, ns: str, string) -> tuple[str, str]:
@@ -902,11 +956,28 @@ def _unless_spelt(formula: str, shown: str | None) -> str | None:
     return shown
 
 
-def _formula_lines(formula: str, emit) -> None:
-    """An ODF cell's formula (`of:=...`): what it shows, as a line of its own."""
+def _formula_lines(formula: str, emit, unknown: bool = False) -> None:
+    """An ODF cell's formula (`of:=...`): what it shows, as a line of its own; one that needs the whole
+    spreadsheet program is noted (`_FORMULA_NOTES`), and `unknown` when the cell shows "#NAME?"."""
     shown = _shown_by(formula)
     if shown:
         emit(shown, "attr:formula")
+    if formulas.needs_recalculation(formula):
+        emit(formula, _RECALC)
+        if unknown:
+            emit(formula, _UNKNOWN)
+
+
+# Notes an attribute reader (which has only `emit`) gives the package reader, under these places: not lines.
+_RECALC, _UNKNOWN = "note:formula-recalc", "note:formula-unknown"
+_FORMULA_NOTES = frozenset({_RECALC, _UNKNOWN})
+
+
+def _note_formula(result: "_Result", note: str) -> None:
+    if note == _RECALC:
+        result.recalc += 1
+    else:
+        result.unknown += 1
 
 
 def _excel_header_text(code: str) -> str:
@@ -1105,7 +1176,12 @@ def _attr_lines(node, emit) -> None:
         if local == "value" and tag in ("table-cell", "covered-table-cell"):
             continue  # a cell's number (its shown text is a text:p or string-value)
         if local == "formula" and tag in ("table-cell", "covered-table-cell"):
-            _formula_lines(re.sub(r"^[A-Za-z]+:(?==)", "", value), emit)  # "of:=...": the namespace off
+            # LibreOffice's own errors for a function or syntax it does not know (#NAME?, Err:5xx)
+            unknown = node.get(_CALCEXT_VALUE_TYPE) == "error" and _text_of(node).strip().startswith(("#NAME?", "Err:5"))
+            _formula_lines(re.sub(r"^[A-Za-z]+:(?==)", "", value), emit, unknown)  # "of:=...": the namespace off
+            continue
+        if local == "Formula" and tag == "Cell":  # Excel 2003 XML (R1C1 references)
+            _formula_lines(value, emit)
             continue
         if (local in _VISIBLE_ATTRS or (local == "name" and tag in _NAME_ELEMENTS)
                 or (local == "val" and tag in _VAL_ELEMENTS)):
@@ -1113,6 +1189,7 @@ def _attr_lines(node, emit) -> None:
 
 
 _ODF_TABLE_NAME = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}name"
+_CALCEXT_VALUE_TYPE = "{urn:org:documentfoundation:names:experimental:calc:xmlns:calcext:1.0}value-type"
 _ODF_NOTE_CLASS = "{urn:oasis:names:tc:opendocument:xmlns:text:1.0}note-class"
 
 
@@ -1635,6 +1712,9 @@ def _read_flat(fh: BinaryIO, media: str, limits: PackageLimits, deadline: float)
     fh.seek(0)
 
     def emit(text, where, page=None):
+        if where in _FORMULA_NOTES:  # a note from _attr_lines, not a line
+            _note_formula(result, where)
+            return
         text = text.strip()
         if text:
             budget.line()
@@ -1663,9 +1743,9 @@ def _read_flat(fh: BinaryIO, media: str, limits: PackageLimits, deadline: float)
     binary = [l for l in result.lines if len(l.text) > 2000 and re.fullmatch(r"[A-Za-z0-9+/=\s]+", l.text[:2000])]
     result.lines = [l for l in result.lines if l not in binary]
     incomplete = tuple(dict.fromkeys(result.incomplete))
+    extra = ({"binary": True} if binary or watched.found else {}) | ({"recalc": result.recalc} if result.recalc else {})
     return Reading(media, lines=tuple(result.lines), incomplete=incomplete,
-                   signable=None if incomplete else SignFormat.CADES,
-                   extra={"binary": True} if binary or watched.found else {})
+                   signable=None if incomplete else SignFormat.CADES, extra=extra)
 
 
 class _Watched(io.RawIOBase):

@@ -61,26 +61,29 @@ def read(fh: BinaryIO, media: str, settings, *, ex, read_package) -> Reading:
             return read_package(package, target, media, settings, ex)
 
 
-def converted(fh: BinaryIO, suffix: str, filt: str, settings, outdir: Path) -> tuple[Path | None, str | None]:
+def converted(fh: BinaryIO, suffix: str, filt: str, settings, outdir: Path, *, recalculate: bool = False,
+              ) -> tuple[Path | None, str | None]:
     """The document `fh` (`suffix` names its kind for LibreOffice) converted by LibreOffice with the export
     filter `filt` ("pdf": drawn, with the document's embedded fonts, as Word draws it; "odt": packaged) into
-    `outdir`: (the file's path, None), or (None, what went wrong)."""
+    `outdir`: (the file's path, None), or (None, what went wrong). `recalculate`: every formula of a workbook
+    worked out again on loading, not taken from the values stored with it."""
     src = outdir / f"document{suffix}"
     fh.seek(0)
     with open(src, "wb") as out:
         shutil.copyfileobj(fh, out, 1024 * 1024)
-    made, problem = converted_files([src], filt, settings, outdir / "out")
+    made, problem = converted_files([src], filt, settings, outdir / "out", recalculate=recalculate)
     return (made[0], None) if made else (None, problem)
 
 
-def converted_files(sources: list[Path], filt: str, settings, outdir: Path) -> tuple[list[Path] | None, str | None]:
+def converted_files(sources: list[Path], filt: str, settings, outdir: Path, *, recalculate: bool = False,
+                    ) -> tuple[list[Path] | None, str | None]:
     """`sources` (distinct stems) converted by one LibreOffice run into `outdir` (made here): the files made, in
     the order of `sources`, or (None, what went wrong); one missing is a failure of all."""
     binary, seconds = _soffice(settings)
     if binary is None:
         return None, "LibreOffice not installed"
     outdir.mkdir()
-    problem = _convert(binary, filt, sources, outdir, seconds)
+    problem = _convert(binary, filt, sources, outdir, seconds, recalculate)
     if problem:
         return None, problem
     made = {p.stem: p for p in outdir.iterdir()}
@@ -141,9 +144,29 @@ def _macros(fh: BinaryIO, media: str) -> str | None:
     return None
 
 
-def _convert(binary: str, filt: str, sources: list[Path], outdir: Path, seconds: float) -> str | None:
-    """Run LibreOffice; None on success, else a short description of what went wrong."""
-    profile = Path(tempfile.gettempdir()) / f"kyso-lo-profile-{os.getuid()}-{os.getpid()}"
+# LibreOffice's settings for a profile that recalculates every workbook on loading (Tools > Options > Calc >
+# Formula > Recalculation on file load: "Always"; its default is "Never" for a file Excel or LibreOffice saved)
+_RECALCULATING = """<?xml version="1.0" encoding="UTF-8"?>
+<oor:items xmlns:oor="http://openoffice.org/2001/registry" xmlns:xs="http://www.w3.org/2001/XMLSchema" \
+xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+<item oor:path="/org.openoffice.Office.Calc/Formula/Load"><prop oor:name="OOXMLRecalcMode" oor:op="fuse"><value>0\
+</value></prop></item>
+<item oor:path="/org.openoffice.Office.Calc/Formula/Load"><prop oor:name="ODFRecalcMode" oor:op="fuse"><value>0\
+</value></prop></item>
+</oor:items>
+"""
+
+
+def _convert(binary: str, filt: str, sources: list[Path], outdir: Path, seconds: float,
+             recalculate: bool = False) -> str | None:
+    """Run LibreOffice; None on success, else a short description of what went wrong. `recalculate`: in a
+    profile of its own whose settings recalculate every workbook on loading (LibreOffice keeps them)."""
+    profile = Path(tempfile.gettempdir()) / f"kyso-lo-profile-{os.getuid()}-{os.getpid()}{'-recalc' if recalculate else ''}"
+    if recalculate:
+        settings_file = profile / "user" / "registrymodifications.xcu"
+        if not settings_file.exists():
+            settings_file.parent.mkdir(parents=True, exist_ok=True)
+            settings_file.write_text(_RECALCULATING, encoding="utf-8")
     env = dict(os.environ, SAL_USE_VCLPLUGIN="svp", HOME=str(profile))
     cmd = [
         binary, "--headless", "--norestore", "--nologo", "--nolockcheck", "--nodefault", "--invisible",

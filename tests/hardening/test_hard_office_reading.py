@@ -80,7 +80,8 @@ ODF_NS = ('xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
           'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" '
           'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
           'xmlns:number="urn:oasis:names:tc:opendocument:xmlns:datastyle:1.0" '
-          'xmlns:fo="urn:oasis:names:tc:opendocument:xmlns:xsl-fo-compatible:1.0" office:version="1.2"')
+          'xmlns:fo="urn:oasis:names:tc:opendocument:xmlns:xsl-fo-compatible:1.0" '
+          'xmlns:of="urn:oasis:names:tc:opendocument:xmlns:of:1.2" office:version="1.2"')
 ODT = "application/vnd.oasis.opendocument.text"
 ODS = "application/vnd.oasis.opendocument.spreadsheet"
 
@@ -362,6 +363,167 @@ def test_ods_formula_that_spells_a_mark(pipeline, tmp_path):
 
     _assert_pair(pipeline, tmp_path, "formula.ods", _ods_rows(cell('of:=UNICHAR(77)&amp;&quot;ẬT&quot;')),
                  _ods_rows(cell('of:=SUM([.B1:.B2])&amp;&quot; người&quot;')))
+
+
+_SHEET_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+
+
+def _excel_book(a2: str, *, hidden: dict[str, str] | None = None, **cells: str) -> bytes:
+    """A workbook as Excel saves one that asks to be recalculated on opening (`fullCalcOnLoad`, app.xml
+    "Microsoft Excel"): A1 a title, B1 = 84, `cells` (inline strings) beside them, A2 a formula cell written
+    `formula=>stored` (the value Excel kept with it, shown only until it recalculates), or a plain text;
+    `hidden`: a hidden second sheet "Sheet2" of inline strings."""
+    def c(ref: str, v: str) -> str:
+        if "=>" in v:
+            formula, stored = v.split("=>")
+            return f'<c r="{ref}" t="str"><f>{formula}</f><v>{stored}</v></c>'
+        return f'<c r="{ref}" t="inlineStr"><is><t>{v}</t></is></c>'
+
+    def sheet(rows: dict[int, dict[str, str]]) -> str:
+        body = "".join(f'<row r="{r}">' + "".join(c(ref, v) for ref, v in sorted(cs.items())) + "</row>"
+                       for r, cs in sorted(rows.items()))
+        return f'<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="{_SHEET_NS}"><sheetData>{body}</sheetData></worksheet>'
+
+    first = {1: {"A1": "Báo cáo tình hình", **{k: v for k, v in cells.items() if k.endswith("1")}},
+             2: {"A2": a2, **{k: v for k, v in cells.items() if k.endswith("2")}}}
+    first[1]["B1"] = "84"
+    sheets = [("Sheet1", first, "")] + ([("Sheet2", {1: hidden}, ' state="hidden"')] if hidden else [])
+    files = {
+        "[Content_Types].xml": '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/'
+        'package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
+        'relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook'
+        '.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+        + "".join(f'<Override PartName="/xl/worksheets/sheet{i}.xml" ContentType="application/vnd.openxmlformats-'
+                  'officedocument.spreadsheetml.worksheet+xml"/>' for i in range(1, len(sheets) + 1))
+        + '<Override PartName="/docProps/app.xml" ContentType="application/vnd.openxmlformats-officedocument.'
+        'extended-properties+xml"/></Types>',
+        "_rels/.rels": '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/'
+        f'package/2006/relationships"><Relationship Id="rId1" Type="{_REL}/officeDocument" Target="xl/workbook.xml"/>'
+        f'<Relationship Id="rId2" Type="{_REL}/extended-properties" Target="docProps/app.xml"/></Relationships>',
+        "docProps/app.xml": '<?xml version="1.0" encoding="UTF-8"?><Properties xmlns="http://schemas.openxmlformats.org/'
+        'officeDocument/2006/extended-properties"><Application>Microsoft Excel</Application></Properties>',
+        "xl/workbook.xml": f'<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="{_SHEET_NS}" xmlns:r="{_REL}"><sheets>'
+        + "".join(f'<sheet name="{n}" sheetId="{i}" r:id="rId{i}"{state}/>' for i, (n, _, state) in enumerate(sheets, 1))
+        + '</sheets><calcPr calcId="191029" fullCalcOnLoad="1"/></workbook>',
+        "xl/_rels/workbook.xml.rels": '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.'
+        'openxmlformats.org/package/2006/relationships">'
+        + "".join(f'<Relationship Id="rId{i}" Type="{_REL}/worksheet" Target="worksheets/sheet{i}.xml"/>'
+                  for i in range(1, len(sheets) + 1)) + "</Relationships>",
+    }
+    for i, (_, rows, _) in enumerate(sheets, 1):
+        files[f"xl/worksheets/sheet{i}.xml"] = sheet(rows)
+    return _zip({k: v.encode() for k, v in files.items()})
+
+
+LYING_FORMULAS = {
+    # a text literal in a function not worked out here
+    "if": dict(a2='IF(B1&gt;0,"TỐI MẬT","")=>abc'),
+    # a text function over a cell of another sheet, which is no stamp itself
+    "substitute": dict(a2='SUBSTITUTE(Sheet2!A1,"x","")=>abc', hidden={"A1": "TxỐxI MxẬxT"}),
+    # a range of a hidden sheet, its letters in cells of their own
+    "concat-range": dict(a2="_xlfn.CONCAT(Sheet2!A1:C1)=>abc", hidden={"A1": "M", "B1": "Ậ", "C1": "T"}),
+    # a number format given to TEXT()
+    "text": dict(a2='TEXT(B1,"\\T\\Ố\\I \\M\\Ậ\\T")=>84'),
+    # a chain: A2 worked out from C2's stored value, which lies too
+    "chain": dict(a2='SUBSTITUTE(C2,"x","")=>abc', C2='Sheet2!A1&amp;""=>abc', hidden={"A1": "TxỐxI MxẬxT"}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(LYING_FORMULAS))
+def test_xlsx_formula_whose_stored_value_lies_is_read_as_recalculated(case, pipeline, tmp_path):
+    """Excel recalculates a workbook that asks for it (or one an older or other program saved) and shows what
+    the formula gives, not the value stored beside it: "TỐI MẬT" here, the file keeping "abc". These formulas
+    (a range, another sheet, an unknown function, a chain) are not worked out by the gateway: the workbook was
+    signed by its stored values. LibreOffice now recalculates it and that is read too. The control: a
+    text formula ("Đạt"/"Không đạt") that recalculates to a plain word is signed."""
+    kw = LYING_FORMULAS[case]
+    _assert_pair(pipeline, tmp_path, f"{case}.xlsx", _excel_book(**kw),
+                 _excel_book(a2='IF(B1&gt;0,"Đạt","Không đạt")=>Đạt', C1="số liệu"))
+
+
+def test_xlsx_formula_whose_stored_value_lies_through_the_cli(dev_settings, tmp_path, monkeypatch, capsys):
+    """The same through `gateway check --channel smtp` (the CLI door): BLOCK (exit 3), the level said; the
+    control is signable (exit 0)."""
+    from gateway.cli import main
+
+    monkeypatch.delenv("KYSO_CONFIG", raising=False)
+    monkeypatch.setenv("GATEWAY_VAR_DIR", str(dev_settings.var_dir))
+    monkeypatch.setenv("GATEWAY_AUDIT__PATH", str(tmp_path / "audit.sqlite3"))
+    hostile, control = tmp_path / "bao-cao.xlsx", tmp_path / "ket-qua.xlsx"
+    hostile.write_bytes(_excel_book(**LYING_FORMULAS["concat-range"]))
+    control.write_bytes(_excel_book(a2='IF(B1&gt;0,"Đạt","Không đạt")=>Đạt'))
+    assert main(["check", "--channel", "smtp", str(hostile)]) == 3
+    assert "MẬT" in capsys.readouterr().out
+    assert main(["check", "--channel", "smtp", str(control)]) == 0
+
+
+def test_xlsx_stored_value_of_a_formula_is_read_as_its_cell_shows_it(pipeline, tmp_path):
+    """A formula cell's stored value is what Excel shows until it recalculates; it was read joined to its
+    formula ('TỐI MẬT B1&""') and so never stood alone as the stamp it is on the sheet."""
+    def book(stored: str) -> bytes:
+        return _excel_book(f'B1&amp;""=>{stored}').replace(b' fullCalcOnLoad="1"', b"")
+
+    _assert_pair(pipeline, tmp_path, "stored.xlsx", book("TỐI MẬT"), book("Đạt"))
+
+
+def test_formula_libreoffice_does_not_know_is_not_released(pipeline, tmp_path):
+    """What Excel shows for a function LibreOffice does not know (#NAME? there) is not known: not read
+    completely, refused; a workbook of numbers only is not recalculated at all."""
+    path = tmp_path / "unknown.xlsx"
+    path.write_bytes(_excel_book("_xlfn.NOSUCHTEXT(B1)=>abc"))
+    res = pipeline.process(Document(channel=Channel.SMTP, name=path.name, path=path, kind=DocKind.CORRESPONDENCE),
+                           out_dir=tmp_path / "out")
+    assert res.outcome is Outcome.REJECT and [r.code for r in res.decision.reasons] == ["DOCUMENT_UNREADABLE"]
+    assert "LibreOffice does not know" in res.decision.reasons[0].args.get("detail", "")
+    assert _outcome(pipeline, tmp_path, "numbers.xlsx", _excel_book("SUM(B1:B2)=>84")) is Outcome.SIGN
+
+
+def test_text_formulas_without_libreoffice_are_not_released(tmp_path):
+    """No LibreOffice (settings office.soffice = ""): a text formula not worked out here is not read; a
+    workbook of numbers only does not need it."""
+    from gateway.pipeline import Pipeline
+    from gateway.settings import load_settings
+
+    settings = load_settings(var_dir=tmp_path, office={"soffice": ""})
+    results = {}
+    with Pipeline(settings) as p:
+        for name, a2 in (("text.xlsx", 'IF(B1&gt;0,"Đạt","Không đạt")=>Đạt'), ("numbers.xlsx", "SUM(B1:B2)=>84")):
+            path = tmp_path / name
+            path.write_bytes(_excel_book(a2))
+            results[name] = p.check(Document(channel=Channel.SMTP, name=name, path=path, kind=DocKind.CORRESPONDENCE))
+    refused = results["text.xlsx"]
+    assert refused.outcome is Outcome.REJECT, refused.decision
+    assert [(r.code, "not recalculated: LibreOffice not installed" in r.args.get("detail", ""))
+            for r in refused.decision.reasons] == [("DOCUMENT_UNREADABLE", True)]
+    assert results["numbers.xlsx"].outcome is Outcome.SIGN, results["numbers.xlsx"].decision
+
+
+def test_ods_formula_whose_stored_value_lies_is_read_as_recalculated(pipeline, tmp_path):
+    """The same for ODF (whose formulas over cells were not worked out at all): LibreOffice recalculates
+    `of:=SUBSTITUTE([.B2];"x";"")` of "TxỐxI MxẬxT"."""
+    def rows(formula: str) -> bytes:
+        return _ods_rows(f'<table:table-row><table:table-cell table:formula="{formula}" office:value-type="string" '
+                         'office:string-value="ok"><text:p>ok</text:p></table:table-cell></table:table-row>'
+                         '<table:table-row><table:table-cell office:value-type="string"><text:p>số liệu</text:p>'
+                         '</table:table-cell><table:table-cell office:value-type="string"><text:p>TxỐxI MxẬxT</text:p>'
+                         "</table:table-cell></table:table-row>")
+
+    _assert_pair(pipeline, tmp_path, "recalc.ods", rows("of:=SUBSTITUTE([.B2];&quot;x&quot;;&quot;&quot;)"),
+                 rows("of:=SUBSTITUTE([.A2];&quot;x&quot;;&quot;&quot;)"))
+
+
+def test_excel_2003_xml_formula_is_read_as_recalculated(pipeline, tmp_path):
+    """Excel 2003 XML keeps formulas in ss:Formula (R1C1): they were not read at all."""
+    def book(formula: str) -> bytes:
+        return ('<?xml version="1.0"?><?mso-application progid="Excel.Sheet"?><Workbook xmlns="urn:schemas-microsoft-'
+                'com:office:spreadsheet" xmlns:ss="urn:schemas-microsoft-com:office:spreadsheet"><Worksheet ss:Name='
+                '"Sheet1"><Table><Row><Cell><Data ss:Type="String">Báo cáo tình hình</Data></Cell><Cell><Data '
+                'ss:Type="Number">84</Data></Cell></Row><Row><Cell ss:Formula="' + formula + '"><Data ss:Type="String">'
+                "abc</Data></Cell></Row></Table></Worksheet></Workbook>").encode()
+
+    _assert_pair(pipeline, tmp_path, "recalc.xml", book('=IF(R1C2&gt;0,&quot;TỐI MẬT&quot;,&quot;&quot;)'),
+                 book('=IF(R1C2&gt;0,&quot;Đạt&quot;,&quot;&quot;)'))
 
 
 def _run(text: str) -> str:
