@@ -306,3 +306,53 @@ def test_pdf_embedded_files_are_read_not_signed(pipeline, dev_settings, src, tmp
     w.write(secret)
     res = pipeline.check(doc(secret))
     assert res.outcome is Outcome.BLOCK and res.decision.reasons[0].args["member"] == "mat.pdf"
+
+
+def _with_associated_file(src: Path, dst: Path, where: str, data: bytes, typed: bool = True) -> Path:
+    """`src` with a file associated (/AF, PDF 2.0 and PDF/A-3) to the document, its page, an annotation, or
+    something no list of attachments walks (a dictionary of the catalog's own), or ("both") listed in the
+    EmbeddedFiles name tree too, as PDF/A-3 invoices do."""
+    from pypdf import PdfWriter
+    from pypdf.generic import ArrayObject, DecodedStreamObject, DictionaryObject, FloatObject, NameObject, TextStringObject
+
+    w = PdfWriter(clone_from=src)
+    stream = DecodedStreamObject()
+    stream.set_data(data)
+    if typed:
+        stream[NameObject("/Type")] = NameObject("/EmbeddedFile")
+    spec = DictionaryObject({NameObject("/Type"): NameObject("/Filespec"), NameObject("/F"): TextStringObject("du-lieu.txt"),
+                             NameObject("/UF"): TextStringObject("du-lieu.txt"),
+                             NameObject("/AFRelationship"): NameObject("/Supplement"),
+                             NameObject("/EF"): DictionaryObject({NameObject("/F"): w._add_object(stream)})})
+    af = ArrayObject([w._add_object(spec)])
+    if where in ("document", "both"):
+        w._root_object[NameObject("/AF")] = af
+    if where == "both":
+        w._root_object[NameObject("/Names")] = DictionaryObject({NameObject("/EmbeddedFiles"): DictionaryObject(
+            {NameObject("/Names"): ArrayObject([TextStringObject("du-lieu.txt"), af[0]])})})
+    elif where == "page":
+        w.pages[0][NameObject("/AF")] = af
+    elif where == "annotation":
+        note = DictionaryObject({NameObject("/Type"): NameObject("/Annot"), NameObject("/Subtype"): NameObject("/Square"),
+                                 NameObject("/Rect"): ArrayObject([FloatObject(x) for x in (72, 600, 90, 620)]),
+                                 NameObject("/AF"): af})
+        w.pages[0][NameObject("/Annots")] = ArrayObject([w._add_object(note)])
+    elif where == "elsewhere":
+        w._root_object[NameObject("/PieceInfo")] = DictionaryObject({NameObject("/AF"): af})
+    w.write(dst)
+    return dst
+
+
+@pytest.mark.parametrize("where", ["document", "page", "annotation", "elsewhere", "both"])
+def test_pdf_associated_files_are_read_wherever_they_hang(where, pipeline, src, tmp_path):
+    """A file associated with the document, a page or an annotation (/AF) is no entry of the EmbeddedFiles name
+    tree nor a paper-clip annotation: it was never read, and a "TỐI MẬT" text in it was signed and sent. Viewers
+    that know PDF 2.0 and PDF/A-3 list it, and every tool that lists a file's embedded streams extracts it. Now
+    read like any attachment, once (listed twice or not at all: once)."""
+    secret = _with_associated_file(src / "a.pdf", tmp_path / "secret.pdf", where, "TỐI MẬT\nBáo cáo".encode())
+    res = pipeline.check(doc(secret))
+    assert res.outcome is Outcome.BLOCK, res.decision
+    plain = _with_associated_file(src / "a.pdf", tmp_path / "plain.pdf", where, "Báo cáo tình hình".encode())
+    res = pipeline.process(doc(plain), out_dir=tmp_path / "out")
+    assert res.outcome is Outcome.SIGN, res.decision
+    assert [(m.role, m.signed) for m in res.members] == [("embedded", False)], res.members

@@ -118,7 +118,8 @@ def test_every_corpus_pdf_gets_a_decision(corpus_checked, capsys):
         for c in cls:
             per_class[c][str(res.outcome)] += 1
     with AuditLog.at(log) as audit:
-        assert audit.verify().count == len(results)
+        # one record per document and one per file embedded in it (two pdf.js forms carry a dozen each)
+        assert audit.verify().count == len(results) + sum(len(r.members) for r in results.values())
     with capsys.disabled():
         print("\nclass                 sign  pass  reject  block")
         for c in sorted(per_class):

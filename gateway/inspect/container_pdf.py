@@ -1,6 +1,12 @@
-"""Files embedded in a PDF — the EmbeddedFiles name tree and FileAttachment annotations — as members with
-role "embedded": each is read for marks like any document (a secret-marked attachment BLOCKs its carrier, one
-that cannot be read refuses it) and none is signed on its own: the carrier's signature covers it.
+"""Files embedded in a PDF — the EmbeddedFiles name tree, FileAttachment annotations, and the associated files
+(/AF) of the document, its pages and annotations — as members with role "embedded": each is read for marks like
+any document (a secret-marked attachment BLOCKs its carrier, one that cannot be read refuses it) and none is
+signed on its own: the carrier's signature covers it. An associated file is shown by viewers that know PDF 2.0
+and PDF/A-3 beside the attachments, or in place of the part it belongs to, and any tool that lists a file's
+embedded streams extracts it. When the file's bytes name an embedded file's stream (/Type /EmbeddedFile,
+hints.py), every stream of the file's objects is looked at, and one that no list reached (an /AF of a structure
+element or a form) is read too. (An embedded stream without its optional /Type, reached only from such a place,
+is not found.)
 
 Read with pypdf from the carrier's own file; decoding goes through the member budget (bytes, ratio against
 the stream's encoded length). A structure pypdf cannot walk stops the reading: the carrier is then
@@ -25,7 +31,8 @@ def _text(value) -> str:
 
 
 def _file_spec(fs):
-    """(name, encoded length, decoded bytes) of a file specification with an embedded file, else None."""
+    """(name, encoded length, decoded bytes, the stream's object number or None) of a file specification with
+    an embedded file, else None."""
     fs = fs.get_object()
     if not hasattr(fs, "get"):
         return None
@@ -36,10 +43,11 @@ def _file_spec(fs):
     stream = ef.get("/UF") or ef.get("/F")
     if stream is None:
         return None
+    number = getattr(stream, "idnum", None)
     stream = stream.get_object()
     name = _text(fs.get("/UF") or fs.get("/F") or fs.get("/Desc"))
     raw = getattr(stream, "_data", b"") or b""
-    return name, len(raw), stream.get_data()
+    return name, len(raw), stream.get_data(), number
 
 
 def _name_tree(node, depth: int = 0):
@@ -53,26 +61,64 @@ def _name_tree(node, depth: int = 0):
         yield from _name_tree(kid, depth + 1)
 
 
+def _associated(holder, location: str) -> list:
+    """[(location, "", file specification)] of `holder`'s associated files (/AF: one or an array)."""
+    af = holder.get("/AF") if hasattr(holder, "get") else None
+    if af is None:
+        return []
+    af = af.get_object()
+    specs = list(af) if isinstance(af, list) else [af]
+    return [(f"{location}:af:{k}", "", fs) for k, fs in enumerate(specs)]
+
+
 def file_specs(reader, root) -> list:
     """[(location, name-tree key, file specification)] of every file embedded in the PDF: the EmbeddedFiles
-    name tree, then each page's FileAttachment annotations."""
+    name tree, the document's associated files, then each page's and its annotations' (FileAttachment
+    annotations' files, and associated files)."""
     found = []
     names = root.get("/Names")
     if names is not None and "/EmbeddedFiles" in names.get_object():
         for i, (key, fs) in enumerate(_name_tree(names.get_object()["/EmbeddedFiles"])):
             found.append((f"pdf:embedded:{i}", key, fs))
+    found += _associated(root, "pdf:document")
     for pno, page in enumerate(reader.pages):
+        found += _associated(page, f"pdf:page{pno + 1}")
         annots = page.get("/Annots")
         for j, annot in enumerate(annots.get_object() if annots is not None else []):
             a = annot.get_object()
             if hasattr(a, "get") and a.get("/Subtype") == "/FileAttachment" and a.get("/FS") is not None:
                 found.append((f"pdf:annot:p{pno + 1}:{j}", "", a["/FS"]))
+            found += _associated(a, f"pdf:annot:p{pno + 1}:{j}")
     return found
 
 
-def members(fh: BinaryIO, ex: Extraction, reader=None) -> Iterator[MemberRef | Reason]:
+MAX_OBJECTS = 1_000_000  # objects looked through for embedded streams no list reaches; more: not read
+
+
+def _unlisted_streams(reader, seen: set[int]):
+    """(object number, stream) of each embedded file stream (/Type /EmbeddedFile) among the file's objects that
+    is not in `seen` (streams are never inside object streams: the cross-reference's own entries hold them)."""
+    from pypdf.generic import IndirectObject, StreamObject
+
+    entries = [(number, generation) for generation, numbers in reader.xref.items() for number in numbers]
+    if len(entries) > MAX_OBJECTS:
+        raise ValueError(f"over {MAX_OBJECTS} objects to look through for embedded files")
+    for number, generation in sorted(entries):
+        if number in seen:
+            continue
+        try:
+            obj = IndirectObject(number, generation, reader).get_object()
+        except Exception:  # noqa: BLE001 - an object pypdf cannot read is no stream it could hand on either
+            continue
+        if isinstance(obj, StreamObject) and obj.get("/Type") == "/EmbeddedFile":
+            yield number, obj
+
+
+def members(fh: BinaryIO, ex: Extraction, reader=None, every_stream: bool = False) -> Iterator[MemberRef | Reason]:
     """`reader`: the pypdf reader of `fh` that read the document already (pdf.analyse; opening it again
-    and walking its page tree is half a millisecond), walked here as leniently as a new one would be."""
+    and walking its page tree is half a millisecond), walked here as leniently as a new one would be.
+    `every_stream`: the file's bytes name an embedded file's stream; the file's objects are looked through for
+    any the lists do not reach. A stream listed twice (the name tree and an /AF) is read once."""
     from pypdf import PdfReader
 
     logging.getLogger("pypdf").setLevel(logging.ERROR)  # the PDF reader already said what it had to
@@ -83,11 +129,20 @@ def members(fh: BinaryIO, ex: Extraction, reader=None) -> Iterator[MemberRef | R
         reader.strict = False
     if reader.is_encrypted:
         return  # an encrypted PDF is refused for itself (pdf_encrypted)
+    seen: set[int] = set()
     for location, key, fs in file_specs(reader, reader.trailer["/Root"].get_object()):
         ex.budget.entry()
         spec = _file_spec(fs)
-        if spec is None:
+        if spec is None or spec[3] is not None and spec[3] in seen:
             continue
-        name, encoded, data = spec
+        name, encoded, data, number = spec
+        if number is not None:
+            seen.add(number)
         yield ex.extract(io.BytesIO(data), location=location, name=name or key or location, role="embedded",
                          compressed=encoded)
+    if every_stream:
+        for number, stream in _unlisted_streams(reader, seen):
+            ex.budget.entry()
+            raw = getattr(stream, "_data", b"") or b""
+            yield ex.extract(io.BytesIO(stream.get_data()), location=f"pdf:object:{number}",
+                             name=f"tệp nhúng {number}", role="embedded", compressed=len(raw))

@@ -15,6 +15,10 @@ patterns are long enough not to match random or ASCII85 image bytes.
 An image's /Alternates may name another image for printing (/DefaultForPrinting): Acrobat prints it, while
 the page read here (and every screen) shows the first. The key is in the image's stream dictionary, which is
 never compressed, so the file's bytes hold it.
+
+An embedded file's stream says /Type /EmbeddedFile in its dictionary (never compressed either): one the
+attachment lists do not reach (a PDF 2.0 / PDF/A-3 associated file, /AF, hung anywhere) is looked for among
+the file's objects when the name is there (container_pdf.py).
 """
 
 from __future__ import annotations
@@ -23,16 +27,16 @@ import re
 
 _DELIMITED = rb"(?![^\s/<>\[\]()%{}])"  # the name ends here (whitespace or a delimiter follows)
 _PATTERN = re.compile(
-    rb"/(?:(ByteRange|JavaScript|Alternates)" + _DELIMITED
+    rb"/(?:(ByteRange|JavaScript|Alternates|EmbeddedFile)" + _DELIMITED
     + rb"|([^\s/<>\[\]()%{}#]*+#[0-9A-Fa-f]{2}[^\s/<>\[\]()%{}]*+))"
 )
 _ESCAPE = re.compile(rb"#([0-9A-Fa-f]{2})")
-SCRIPT, SIGNATURE, ALTERNATE = "script", "signature", "alternate"
-_HINTS = {b"JavaScript": SCRIPT, b"ByteRange": SIGNATURE, b"Alternates": ALTERNATE}
+SCRIPT, SIGNATURE, ALTERNATE, EMBEDDED = "script", "signature", "alternate", "embedded"
+_HINTS = {b"JavaScript": SCRIPT, b"ByteRange": SIGNATURE, b"Alternates": ALTERNATE, b"EmbeddedFile": EMBEDDED}
 
 
 def found(data: bytes):
-    """Each hint in `data`, in order: SCRIPT, SIGNATURE or ALTERNATE."""
+    """Each hint in `data`, in order: SCRIPT, SIGNATURE, ALTERNATE or EMBEDDED."""
     for m in _PATTERN.finditer(data):
         name = m.group(1) or _ESCAPE.sub(lambda e: bytes([int(e.group(1), 16)]), m.group(2))
         hint = _HINTS.get(name)
