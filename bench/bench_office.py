@@ -1,5 +1,6 @@
-"""The office reader's speed: a text-only .docx of a given size (5 MB by default: the mail bench's row) and
-an .xlsx, read by the gateway (`gateway.inspect.inspect`: sniff + every part + marks) against baselines
+"""The office reader's speed: a text-only .docx of a given size (5 MB by default: the mail bench's row), an
+.xlsx, and the same .xlsx with a text formula in every row (`=IF(B1>=5,"Đạt","Không đạt")`: LibreOffice
+recalculates the workbook, and its cells are read too), read by the gateway (`gateway.inspect.inspect`: sniff + every part + marks) against baselines
 measured in the same run:
   unzip          decompressing every part of the package (zipfile): the floor any reader pays
   python-docx    python-docx opening the file and joining its body paragraphs (a reader that reads far
@@ -64,14 +65,15 @@ def make_docx(path: Path, size_bytes: int, seed: int = 7) -> Path:
     return path
 
 
-def make_xlsx(path: Path, rows: int, seed: int = 7) -> Path:
+def make_xlsx(path: Path, rows: int, seed: int = 7, formulas: bool = False) -> Path:
     import openpyxl
 
     rnd = random.Random(seed)
     wb = openpyxl.Workbook()
     ws = wb.active
     for r in range(rows):
-        ws.append([r, rnd.random(), " ".join(rnd.choice(_WORDS) for _ in range(6)), rnd.choice(_WORDS)])
+        ws.append([r, rnd.random(), " ".join(rnd.choice(_WORDS) for _ in range(6)), rnd.choice(_WORDS)]
+                  + ([f'=IF(A{r + 1}>=5,"Đạt","Không đạt")'] if formulas else []))
     wb.save(path)
     return path
 
@@ -88,11 +90,22 @@ def _python_docx(path: Path) -> None:
     "\n".join(p.text for p in docx.Document(str(path)).paragraphs)
 
 
+def _work(settings):
+    """The work directory a pipeline gives its readers (LibreOffice's files go there)."""
+    from gateway.inspect.members import Extraction
+
+    return Extraction.under(Path(settings.var_dir) / "work", settings)
+
+
 def _gateway(path: Path, settings) -> object:
     from gateway.inspect import inspect
     from gateway.model import Channel, Document
 
-    return inspect(Document(Channel.SMTP, path.name, path=path), settings, None)
+    work = _work(settings)
+    try:
+        return inspect(Document(Channel.SMTP, path.name, path=path), settings, None, work)
+    finally:
+        work.close()
 
 
 def _reader(path: Path, settings) -> object:
@@ -101,10 +114,14 @@ def _reader(path: Path, settings) -> object:
     from gateway.inspect import office
 
     S = importlib.import_module("gateway.inspect.sniff")
-    with open(path, "rb") as fh:
-        media = S.sniff_file(fh)
-        fh.seek(0)
-        return office.read(fh, media, settings)
+    work = _work(settings)
+    try:
+        with open(path, "rb") as fh:
+            media = S.sniff_file(fh)
+            fh.seek(0)
+            return office.read(fh, media, settings, ex=work.child())
+    finally:
+        work.close()
 
 
 def _time(fn, repeat: int) -> float:
@@ -130,9 +147,10 @@ def main(argv=None) -> int:
     settings = load_settings(var_dir=work / "var")
     docx_path = make_docx(work / f"bao-cao-{mb:g}mb.docx", int(mb * MB))
     xlsx_path = make_xlsx(work / "so-lieu.xlsx", 2000 if args.smoke else 50_000)
+    formulas_path = make_xlsx(work / "ket-qua.xlsx", 2000 if args.smoke else 50_000, formulas=True)
     results: dict = {}
     rows = []
-    for label, path in (("docx", docx_path), ("xlsx", xlsx_path)):
+    for label, path in (("docx", docx_path), ("xlsx", xlsx_path), ("xlsx_formulas", formulas_path)):
         size_mb = path.stat().st_size / MB
         unzip_s = _time(lambda: _unzip(path), repeat)
         reader_s = _time(lambda: _reader(path, settings), repeat)

@@ -312,8 +312,10 @@ def _with_recalculated(reading: Reading, fh: BinaryIO, media: str, settings, ex)
                 if refused:
                     return replace(reading, incomplete=reading.incomplete + tuple(refused), signable=None)
                 unknown = again.extra.get("unknown_formulas", 0)
-                if not unknown:
-                    return replace(reading, lines=reading.lines + again.lines)
+                if not unknown:  # what the recalculation changed: the lines it reads as the file already did are read
+                    known = {(line.text, line.where) for line in reading.lines}
+                    return replace(reading, lines=reading.lines + tuple(
+                        line for line in again.lines if (line.text, line.where) not in known))
                 problem = f"{unknown} of them use functions LibreOffice does not know"
     detail = f"{count} formulas whose text is worked out only by a spreadsheet program, not recalculated: {problem}"
     return replace(reading, incomplete=reading.incomplete + (Reason.of("DOCUMENT_UNREADABLE", detail=detail),),
