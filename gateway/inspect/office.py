@@ -174,7 +174,8 @@ def read(fh: BinaryIO, media: str, settings=None, *, ex=None) -> Reading:
         return legacy.read(fh, media, settings, ex=ex, read_package=_read_converted)
     if media in (S.FODF, S.WORD_XML, S.EXCEL_XML):
         reading = _read_flat(fh, media, limits, deadline)
-        packaged = reading.extra.get("binary") or reading.extra.get("recalc")
+        # formulas are recalculated in a workbook only (a text document's table formulas give numbers)
+        packaged = reading.extra.get("binary") or reading.extra.get("recalc") and _flat_workbook(fh, media)
         return _packaged(reading, fh, media, settings, ex) if packaged else reading
     if S.is_ooxml(media) or S.is_odf(media):
         return _drawn(_read_package(fh, media, limits, deadline, ex), fh, media, settings, ex)
@@ -329,6 +330,15 @@ _FLAT_KINDS = {
 }
 _FLAT_MIMETYPE = re.compile(rb'office:mimetype\s*=\s*["\']application/vnd\.oasis\.opendocument\.(\w+)')
 _BINARY_ELEMENT = re.compile(rb"<(?:[\w.-]+:)?(?:binary-data|binData|binaryData)[\s>/]")
+
+
+def _flat_workbook(fh: BinaryIO, media: str) -> bool:
+    """Is the one-file XML document a workbook (Excel 2003 XML, a flat ODF spreadsheet)?"""
+    if media == S.EXCEL_XML:
+        return True
+    fh.seek(0)
+    m = _FLAT_MIMETYPE.search(fh.read(64 * 1024))
+    return bool(m) and m.group(1) == b"spreadsheet"
 
 
 def _packaged(flat: Reading, fh: BinaryIO, media: str, settings, ex) -> Reading:
