@@ -356,3 +356,17 @@ def test_pdf_associated_files_are_read_wherever_they_hang(where, pipeline, src, 
     res = pipeline.process(doc(plain), out_dir=tmp_path / "out")
     assert res.outcome is Outcome.SIGN, res.decision
     assert [(m.role, m.signed) for m in res.members] == [("embedded", False)], res.members
+
+
+def test_pdf_objects_are_looked_through_only_for_embedded_files_no_list_reaches(pipeline, src, tmp_path, monkeypatch):
+    """A PDF whose every embedded file stream the lists reach is not walked object by object (a 100,000-object
+    PDF with one ordinary attachment would cost seconds); one holding a stream no list reaches is."""
+    from gateway.inspect import container_pdf
+
+    walked = []
+    real = container_pdf._unlisted_streams
+    monkeypatch.setattr(container_pdf, "_unlisted_streams", lambda reader, seen: walked.append(1) or real(reader, seen))
+    listed = _with_associated_file(src / "a.pdf", tmp_path / "listed.pdf", "both", "Báo cáo".encode())
+    assert pipeline.check(doc(listed)).outcome is Outcome.SIGN and walked == []
+    hidden = _with_associated_file(src / "a.pdf", tmp_path / "hidden.pdf", "elsewhere", "TỐI MẬT".encode())
+    assert pipeline.check(doc(hidden)).outcome is Outcome.BLOCK and walked == [1]

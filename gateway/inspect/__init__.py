@@ -50,11 +50,11 @@ class _Scan:
     js_hint: bool = False
     sig_hint: bool = False  # a /ByteRange in the raw bytes: something signed, whatever the structure says
     alt_hint: bool = False  # an image's /Alternates: what is printed may not be what the page shows
-    emb_hint: bool = False  # an embedded file's stream (/Type /EmbeddedFile): every one is looked for
+    embedded_streams: int = 0  # the name /EmbeddedFile in the raw bytes: embedded file streams (and their copies
+    # in earlier revisions); more than the attachment lists reach: every stream object is looked at
 
 
-_HINT_FLAGS = {hints.SCRIPT: "js_hint", hints.SIGNATURE: "sig_hint", hints.ALTERNATE: "alt_hint",
-               hints.EMBEDDED: "emb_hint"}
+_HINT_FLAGS = {hints.SCRIPT: "js_hint", hints.SIGNATURE: "sig_hint", hints.ALTERNATE: "alt_hint"}
 
 
 def _stream_scan(fh: BinaryIO) -> _Scan:
@@ -79,8 +79,11 @@ def _stream_scan(fh: BinaryIO) -> _Scan:
             continue
         # The chunk alone, and only its first bytes joined to the previous tail for a match across the
         # boundary: no copy of the whole chunk (a 200 MB file was 0.1 s of memcpy here). One pass for both.
-        if not (scan.js_hint and scan.sig_hint and scan.alt_hint and scan.emb_hint):
-            for hint in itertools.chain(hints.found(tail + chunk[:64]) if tail else (), hints.found(chunk)):
+        # (An embedded file's name near the boundary may be counted twice: more looking, never less.)
+        for hint in itertools.chain(hints.found(tail + chunk[:64]) if tail else (), hints.found(chunk)):
+            if hint == hints.EMBEDDED:
+                scan.embedded_streams += 1
+            else:
                 setattr(scan, _HINT_FLAGS[hint], True)
         tail = chunk[-64:]
         scan.size += len(chunk)
@@ -339,11 +342,11 @@ def _inspect_members(doc: Document, reading: Reading, settings, validator, work,
     return tuple(out)
 
 
-def _embedded_files(fh, pdf, work, every_stream: bool = False) -> Reading:
-    """The files embedded in a PDF, as members with role "embedded" (container_pdf; `every_stream`: the raw
-    bytes name an embedded file's stream, and the file's objects are looked through for any the lists do not
-    reach); nothing when the PDF itself could not be read (it is refused for that) or when there is no work
-    directory to put them in."""
+def _embedded_files(fh, pdf, work, streams: int = 0) -> Reading:
+    """The files embedded in a PDF, as members with role "embedded" (container_pdf; `streams`: how many embedded
+    file streams the raw bytes name, and more than the lists reach: the file's objects are looked through);
+    nothing when the PDF itself could not be read (it is refused for that) or when there is no work directory
+    to put them in."""
     if work is None or pdf.broken or pdf.encrypted:
         return Reading(PDF)
     from functools import partial
@@ -359,7 +362,7 @@ def _embedded_files(fh, pdf, work, every_stream: bool = False) -> Reading:
     try:
         with time_limit(max(ex.budget.remaining(), 0.001)):
             reading = read_container("pdf", PDF, partial(container_pdf.members, reader=pdf.reader,
-                                                         every_stream=every_stream), fh, ex)
+                                                         streams=streams), fh, ex)
     except Timeout:
         return Reading(PDF, incomplete=(Reason.of("TIME_LIMIT", seconds=ex.budget.seconds),))
     # A carrier is not an archive: what stopped the reading of its attachments is "cannot be read completely".
@@ -446,7 +449,7 @@ def _inspect_pdf(fh, facts: Facts, doc: Document, settings, validator, scan: _Sc
     warnings = list(pdf.warnings)
     for sig in signatures:
         warnings.extend(sig.warnings)
-    embedded = _embedded_files(fh, pdf, work, scan.emb_hint)
+    embedded = _embedded_files(fh, pdf, work, scan.embedded_streams)
     reading = Reading(
         media_type=PDF,
         lines=tuple(pdf.lines),

@@ -3,9 +3,9 @@
 any document (a secret-marked attachment BLOCKs its carrier, one that cannot be read refuses it) and none is
 signed on its own: the carrier's signature covers it. An associated file is shown by viewers that know PDF 2.0
 and PDF/A-3 beside the attachments, or in place of the part it belongs to, and any tool that lists a file's
-embedded streams extracts it. When the file's bytes name an embedded file's stream (/Type /EmbeddedFile,
-hints.py), every stream of the file's objects is looked at, and one that no list reached (an /AF of a structure
-element or a form) is read too. (An embedded stream without its optional /Type, reached only from such a place,
+embedded streams extracts it. When the file's bytes name more embedded file streams (/Type /EmbeddedFile,
+hints.py) than the lists reach, every stream of the file's objects is looked at, and one that no list reached
+(an /AF of a structure element or a form) is read too. (An embedded stream without its optional /Type, reached only from such a place,
 is not found.)
 
 Read with pypdf from the carrier's own file; decoding goes through the member budget (bytes, ratio against
@@ -114,11 +114,11 @@ def _unlisted_streams(reader, seen: set[int]):
             yield number, obj
 
 
-def members(fh: BinaryIO, ex: Extraction, reader=None, every_stream: bool = False) -> Iterator[MemberRef | Reason]:
+def members(fh: BinaryIO, ex: Extraction, reader=None, streams: int = 0) -> Iterator[MemberRef | Reason]:
     """`reader`: the pypdf reader of `fh` that read the document already (pdf.analyse; opening it again
     and walking its page tree is half a millisecond), walked here as leniently as a new one would be.
-    `every_stream`: the file's bytes name an embedded file's stream; the file's objects are looked through for
-    any the lists do not reach. A stream listed twice (the name tree and an /AF) is read once."""
+    `streams`: how many embedded file streams the file's bytes name; more than the lists reach, and the file's
+    objects are looked through for the others. A stream listed twice (the name tree and an /AF) is read once."""
     from pypdf import PdfReader
 
     logging.getLogger("pypdf").setLevel(logging.ERROR)  # the PDF reader already said what it had to
@@ -140,7 +140,7 @@ def members(fh: BinaryIO, ex: Extraction, reader=None, every_stream: bool = Fals
             seen.add(number)
         yield ex.extract(io.BytesIO(data), location=location, name=name or key or location, role="embedded",
                          compressed=encoded)
-    if every_stream:
+    if streams > len(seen):
         for number, stream in _unlisted_streams(reader, seen):
             ex.budget.entry()
             raw = getattr(stream, "_data", b"") or b""

@@ -18,7 +18,7 @@ never compressed, so the file's bytes hold it.
 
 An embedded file's stream says /Type /EmbeddedFile in its dictionary (never compressed either): one the
 attachment lists do not reach (a PDF 2.0 / PDF/A-3 associated file, /AF, hung anywhere) is looked for among
-the file's objects when the name is there (container_pdf.py).
+the file's objects when the name is there more often than the lists reach (container_pdf.py).
 """
 
 from __future__ import annotations
