@@ -317,10 +317,14 @@ def _with_recalculated(reading: Reading, fh: BinaryIO, media: str, settings, ex)
                     known = {(line.text, line.where) for line in reading.lines}
                     return replace(reading, lines=reading.lines + tuple(
                         line for line in again.lines if (line.text, line.where) not in known))
-                problem = f"{unknown} of them use functions LibreOffice does not know"
-    detail = f"{count} formulas whose text is worked out only by a spreadsheet program, not recalculated: {problem}"
+                problem = f"LibreOffice does not know the functions of {unknown} of them"
+    detail = f"{_recalc_what(count)}, not recalculated: {problem}"
     return replace(reading, incomplete=reading.incomplete + (Reason.of("DOCUMENT_UNREADABLE", detail=detail),),
                    signable=None)
+
+
+def _recalc_what(count: int) -> str:
+    return f"{count} formula{'s' if count != 1 else ''} whose text only a spreadsheet program works out"
 
 
 # The package LibreOffice makes of a one-file XML document: (suffix it knows the file by, export filter, type)
@@ -376,8 +380,8 @@ def _packaged(flat: Reading, fh: BinaryIO, media: str, settings, ex) -> Reading:
     if flat.extra.get("binary"):
         unread = Reason.of("OFFICE_EMBEDDED_UNREAD", count=1, parts=f"binary data ({problem})")
     else:
-        unread = Reason.of("DOCUMENT_UNREADABLE", detail=f"{flat.extra.get('recalc')} formulas whose text is worked "
-                                                         f"out only by a spreadsheet program, not recalculated: {problem}")
+        unread = Reason.of("DOCUMENT_UNREADABLE", detail=f"{_recalc_what(flat.extra.get('recalc', 0))}, not "
+                                                         f"recalculated: {problem}")
     return replace(flat, incomplete=flat.incomplete + (unread,), signable=None)
 
 
