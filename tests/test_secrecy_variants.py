@@ -127,6 +127,7 @@ def test_every_class_through_the_portal_door(dev_settings, variant_set, tmp_path
     assert not wrong, wrong
 
 
+# After the door tests above, which answer the variants from the readings this process kept: this one forgets them.
 def test_an_earlier_document_does_not_hide_a_lying_fonts_mark(variant_set, plain_settings):
     """Glyphs are read on shared sheets, and what they read as is remembered: after a document in the same face
     (the circulation sample), the lying glyph that draws "Ậ" was read as nothing on its sheet, and the lying
