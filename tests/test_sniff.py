@@ -181,9 +181,18 @@ def test_smime_signed_vs_enveloped(tmp_path):
     assert sniff_bytes(der_cert) == S.X509
 
 
-def test_pgp_armoured_and_binary(tmp_path):
+@pytest.fixture
+def gnupg_home(tmp_path):
+    """A GnuPG home of its own; the gpg-agent gpg starts there is stopped afterwards (left running, one spun at
+    a tenth of a core through the rest of the suite)."""
     home = tmp_path / "gnupg"
     home.mkdir(mode=0o700)
+    yield home
+    subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "all"], capture_output=True, timeout=30)
+
+
+def test_pgp_armoured_and_binary(tmp_path, gnupg_home):
+    home = gnupg_home
     gpg = ["gpg", "--homedir", str(home), "--batch", "--pinentry-mode", "loopback", "--passphrase", "p"]
     subprocess.run(gpg + ["--quick-gen-key", "t@example.org", "future-default", "default", "1d"], check=True, capture_output=True)
     msg = tmp_path / "m.txt"
