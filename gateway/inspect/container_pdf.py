@@ -31,8 +31,8 @@ def _text(value) -> str:
 
 
 def _file_spec(fs):
-    """(name, encoded length, decoded bytes, the stream's object number or None) of a file specification with
-    an embedded file, else None."""
+    """(name, the stream's object number or None, the stream) of a file specification with an embedded file,
+    else None."""
     fs = fs.get_object()
     if not hasattr(fs, "get"):
         return None
@@ -44,10 +44,8 @@ def _file_spec(fs):
     if stream is None:
         return None
     number = getattr(stream, "idnum", None)
-    stream = stream.get_object()
     name = _text(fs.get("/UF") or fs.get("/F") or fs.get("/Desc"))
-    raw = getattr(stream, "_data", b"") or b""
-    return name, len(raw), stream.get_data(), number
+    return name, number, stream.get_object()
 
 
 def _name_tree(node, depth: int = 0):
@@ -133,13 +131,14 @@ def members(fh: BinaryIO, ex: Extraction, reader=None, streams: int = 0) -> Iter
     for location, key, fs in file_specs(reader, reader.trailer["/Root"].get_object()):
         ex.budget.entry()
         spec = _file_spec(fs)
-        if spec is None or spec[3] is not None and spec[3] in seen:
-            continue
-        name, encoded, data, number = spec
+        if spec is None or spec[1] in seen:
+            continue  # a stream listed twice (the name tree and an /AF) is decoded and read once
+        name, number, stream = spec
         if number is not None:
             seen.add(number)
-        yield ex.extract(io.BytesIO(data), location=location, name=name or key or location, role="embedded",
-                         compressed=encoded)
+        raw = getattr(stream, "_data", b"") or b""
+        yield ex.extract(io.BytesIO(stream.get_data()), location=location, name=name or key or location,
+                         role="embedded", compressed=len(raw))
     if streams > len(seen):
         for number, stream in _unlisted_streams(reader, seen):
             ex.budget.entry()
