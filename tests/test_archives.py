@@ -365,8 +365,29 @@ def test_pdf_objects_are_looked_through_only_for_embedded_files_no_list_reaches(
 
     walked = []
     real = container_pdf._unlisted_streams
-    monkeypatch.setattr(container_pdf, "_unlisted_streams", lambda reader, seen: walked.append(1) or real(reader, seen))
+    monkeypatch.setattr(container_pdf, "_unlisted_streams", lambda *args: walked.append(1) or real(*args))
     listed = _with_associated_file(src / "a.pdf", tmp_path / "listed.pdf", "both", "Báo cáo".encode())
     assert pipeline.check(doc(listed)).outcome is Outcome.SIGN and walked == []
     hidden = _with_associated_file(src / "a.pdf", tmp_path / "hidden.pdf", "elsewhere", "TỐI MẬT".encode())
     assert pipeline.check(doc(hidden)).outcome is Outcome.BLOCK and walked == [1]
+
+
+def test_pdf_objects_that_cannot_be_looked_at_for_embedded_files_refuse_the_pdf(pipeline, src, tmp_path, monkeypatch):
+    """Looking for an embedded file no list reaches, an object pypdf cannot read may be that file: not read
+    completely, refused (it was skipped). pypdf recovers what a hand-broken object header does, so the failure
+    is made here, for the unlisted stream's own object."""
+    from pypdf import PdfReader
+
+    hidden = _with_associated_file(src / "a.pdf", tmp_path / "hidden.pdf", "elsewhere", "Báo cáo".encode())
+    real = PdfReader.get_object
+
+    def failing(self, indirect):
+        obj = real(self, indirect)
+        if hasattr(obj, "get") and obj.get("/Type") == "/EmbeddedFile":
+            raise ValueError("object cannot be read")
+        return obj
+
+    monkeypatch.setattr(PdfReader, "get_object", failing)
+    res = pipeline.check(doc(hidden))
+    assert res.outcome is Outcome.REJECT, res.decision
+    assert "objects cannot be read" in res.decision.reasons[0].args.get("detail", ""), res.decision

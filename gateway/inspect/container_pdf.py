@@ -93,9 +93,10 @@ def file_specs(reader, root) -> list:
 MAX_OBJECTS = 1_000_000  # objects looked through for embedded streams no list reaches; more: not read
 
 
-def _unlisted_streams(reader, seen: set[int]):
+def _unlisted_streams(reader, seen: set[int], unread: list[int]):
     """(object number, stream) of each embedded file stream (/Type /EmbeddedFile) among the file's objects that
-    is not in `seen` (streams are never inside object streams: the cross-reference's own entries hold them)."""
+    is not in `seen` (streams are never inside object streams: the cross-reference's own entries hold them);
+    the numbers of objects pypdf cannot read go to `unread` (any of them may be such a stream)."""
     from pypdf.generic import IndirectObject, StreamObject
 
     entries = [(number, generation) for generation, numbers in reader.xref.items() for number in numbers]
@@ -106,7 +107,8 @@ def _unlisted_streams(reader, seen: set[int]):
             continue
         try:
             obj = IndirectObject(number, generation, reader).get_object()
-        except Exception:  # noqa: BLE001 - an object pypdf cannot read is no stream it could hand on either
+        except Exception:  # noqa: BLE001 - hostile input: noted, and the carrier refused for it (members())
+            unread.append(number)
             continue
         if isinstance(obj, StreamObject) and obj.get("/Type") == "/EmbeddedFile":
             yield number, obj
@@ -140,8 +142,12 @@ def members(fh: BinaryIO, ex: Extraction, reader=None, streams: int = 0) -> Iter
         yield ex.extract(io.BytesIO(stream.get_data()), location=location, name=name or key or location,
                          role="embedded", compressed=len(raw))
     if streams > len(seen):
-        for number, stream in _unlisted_streams(reader, seen):
+        unread: list[int] = []
+        for number, stream in _unlisted_streams(reader, seen, unread):
             ex.budget.entry()
             raw = getattr(stream, "_data", b"") or b""
             yield ex.extract(io.BytesIO(stream.get_data()), location=f"pdf:object:{number}",
                              name=f"tệp nhúng {number}", role="embedded", compressed=len(raw))
+        if unread:  # looking for embedded files no list reaches, and some objects could not be looked at
+            yield Reason.of("DOCUMENT_UNREADABLE",
+                            detail=f"embedded files: {len(unread)} objects cannot be read (first {unread[0]})")
