@@ -52,6 +52,7 @@ class _Scan:
     alt_hint: bool = False  # an image's /Alternates: what is printed may not be what the page shows
     embedded_streams: int = 0  # the name /EmbeddedFile in the raw bytes: embedded file streams (and their copies
     # in earlier revisions); more than the attachment lists reach: every stream object is looked at
+    file_specs: int = 0  # the name /EF in the raw bytes: file specifications with an embedded file (likewise)
 
 
 _HINT_FLAGS = {hints.SCRIPT: "js_hint", hints.SIGNATURE: "sig_hint", hints.ALTERNATE: "alt_hint"}
@@ -83,6 +84,8 @@ def _stream_scan(fh: BinaryIO) -> _Scan:
         for hint in itertools.chain(hints.found(tail + chunk[:64]) if tail else (), hints.found(chunk)):
             if hint == hints.EMBEDDED:
                 scan.embedded_streams += 1
+            elif hint == hints.FILE_SPEC:
+                scan.file_specs += 1
             else:
                 setattr(scan, _HINT_FLAGS[hint], True)
         tail = chunk[-64:]
@@ -342,11 +345,11 @@ def _inspect_members(doc: Document, reading: Reading, settings, validator, work,
     return tuple(out)
 
 
-def _embedded_files(fh, pdf, work, streams: int = 0) -> Reading:
-    """The files embedded in a PDF, as members with role "embedded" (container_pdf; `streams`: how many embedded
-    file streams the raw bytes name, and more than the lists reach: the file's objects are looked through);
-    nothing when the PDF itself could not be read (it is refused for that) or when there is no work directory
-    to put them in."""
+def _embedded_files(fh, pdf, work, streams: int = 0, specs: int = 0) -> Reading:
+    """The files embedded in a PDF, as members with role "embedded" (container_pdf; `streams` and `specs`: how
+    many embedded file streams and file specifications with an embedded file the raw bytes and the object
+    streams name, and more than the lists reach: the file's objects are looked through); nothing when the PDF
+    itself could not be read (it is refused for that) or when there is no work directory to put them in."""
     if work is None or pdf.broken or pdf.encrypted:
         return Reading(PDF)
     from functools import partial
@@ -362,7 +365,7 @@ def _embedded_files(fh, pdf, work, streams: int = 0) -> Reading:
     try:
         with time_limit(max(ex.budget.remaining(), 0.001)):
             reading = read_container("pdf", PDF, partial(container_pdf.members, reader=pdf.reader,
-                                                         streams=streams), fh, ex)
+                                                         streams=streams, specs=specs), fh, ex)
     except Timeout:
         return Reading(PDF, incomplete=(Reason.of("TIME_LIMIT", seconds=ex.budget.seconds),))
     # A carrier is not an archive: what stopped the reading of its attachments is "cannot be read completely".
@@ -449,7 +452,7 @@ def _inspect_pdf(fh, facts: Facts, doc: Document, settings, validator, scan: _Sc
     warnings = list(pdf.warnings)
     for sig in signatures:
         warnings.extend(sig.warnings)
-    embedded = _embedded_files(fh, pdf, work, scan.embedded_streams)
+    embedded = _embedded_files(fh, pdf, work, scan.embedded_streams, scan.file_specs + pdf.compressed_file_specs)
     reading = Reading(
         media_type=PDF,
         lines=tuple(pdf.lines),

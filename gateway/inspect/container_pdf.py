@@ -3,10 +3,14 @@
 any document (a secret-marked attachment BLOCKs its carrier, one that cannot be read refuses it) and none is
 signed on its own: the carrier's signature covers it. An associated file is shown by viewers that know PDF 2.0
 and PDF/A-3 beside the attachments, or in place of the part it belongs to, and any tool that lists a file's
-embedded streams extracts it. When the file's bytes name more embedded file streams (/Type /EmbeddedFile,
-hints.py) than the lists reach, every stream of the file's objects is looked at, and one that no list reached
-(an /AF of a structure element or a form) is read too. (An embedded stream without its optional /Type, reached only from such a place,
-is not found.)
+embedded streams extracts it. Every file a specification's /EF holds is read (/F and /UF, and /DOS, /Mac,
+/Unix: a tool may take any of them).
+
+Files no list reaches (an /AF of a structure element, of a form, of a dictionary of the catalog's own): every
+embedded file is reached through a file specification's /EF, and its stream may say /Type /EmbeddedFile. When
+the file's bytes and object streams name either more often than the lists reach (hints.py), every object of the
+file is looked through: each file specification found, however deep in its object's direct dictionaries and
+arrays, and each stream typed so, that no list reached is read too.
 
 Read with pypdf from the carrier's own file; decoding goes through the member budget (bytes, ratio against
 the stream's encoded length). A structure pypdf cannot walk stops the reading: the carrier is then
@@ -30,22 +34,28 @@ def _text(value) -> str:
     return str(value) if value is not None else ""
 
 
-def _file_spec(fs):
-    """(name, the stream's object number or None, the stream) of a file specification with an embedded file,
-    else None."""
+_EF_KEYS = ("/UF", "/F", "/DOS", "/Mac", "/Unix")
+
+
+def _file_spec(fs) -> tuple[str, list] | None:
+    """(name, [(the stream's object number or None, the stream)]) of a file specification with embedded files
+    (every /EF entry: a tool may extract any of them), else None."""
     fs = fs.get_object()
     if not hasattr(fs, "get"):
         return None
     ef = fs.get("/EF")
-    if ef is None:
+    ef = ef.get_object() if ef is not None else None
+    if not hasattr(ef, "get"):
         return None
-    ef = ef.get_object()
-    stream = ef.get("/UF") or ef.get("/F")
-    if stream is None:
+    streams = []
+    for key in _EF_KEYS:
+        stream = ef.get(key)
+        if stream is not None:
+            streams.append((getattr(stream, "idnum", None), stream.get_object()))
+    if not streams:
         return None
-    number = getattr(stream, "idnum", None)
     name = _text(fs.get("/UF") or fs.get("/F") or fs.get("/Desc"))
-    return name, number, stream.get_object()
+    return name, streams
 
 
 def _name_tree(node, depth: int = 0):
@@ -91,33 +101,61 @@ def file_specs(reader, root) -> list:
 
 
 MAX_OBJECTS = 1_000_000  # objects looked through for embedded streams no list reaches; more: not read
+MAX_NESTING = 64  # direct dictionaries and arrays inside an object, looked into for file specifications
+
+
+def _specs_within(obj) -> Iterator:
+    """Each file specification with an /EF among `obj` and the direct dictionaries and arrays inside it (an /AF
+    array written in place, a structure element's attributes); indirect ones are objects of their own."""
+    from pypdf.generic import IndirectObject
+
+    stack = [(obj, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_NESTING:
+            raise ValueError(f"direct objects nested over {MAX_NESTING} deep")
+        if hasattr(node, "get"):
+            if node.get("/EF") is not None:
+                yield node
+            children = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        stack.extend((c, depth + 1) for c in children if not isinstance(c, IndirectObject))
 
 
 def _unlisted_streams(reader, seen: set[int], unread: list[int]):
-    """(object number, stream) of each embedded file stream (/Type /EmbeddedFile) among the file's objects that
-    is not in `seen` (streams are never inside object streams: the cross-reference's own entries hold them);
-    the numbers of objects pypdf cannot read go to `unread` (any of them may be such a stream)."""
+    """(object number, stream) of each embedded file stream among the file's objects that is not in `seen`: held
+    by a file specification found in any object (uncompressed or in an object stream), or a stream saying /Type
+    /EmbeddedFile (streams are never inside object streams: the cross-reference's own entries hold them). The
+    numbers of objects pypdf cannot read go to `unread` (any of them may hold such a file)."""
     from pypdf.generic import IndirectObject, StreamObject
 
-    entries = [(number, generation) for generation, numbers in reader.xref.items() for number in numbers]
+    entries = {(number, generation) for generation, numbers in reader.xref.items() for number in numbers}
+    entries |= {(number, 0) for number in (getattr(reader, "xref_objStm", None) or {})}
     if len(entries) > MAX_OBJECTS:
         raise ValueError(f"over {MAX_OBJECTS} objects to look through for embedded files")
     for number, generation in sorted(entries):
-        if number in seen:
-            continue
         try:
             obj = IndirectObject(number, generation, reader).get_object()
+            found = [(number, obj)] if isinstance(obj, StreamObject) and obj.get("/Type") == "/EmbeddedFile" else []
+            for spec in _specs_within(obj):
+                found += (_file_spec(spec) or ("", []))[1]
         except Exception:  # noqa: BLE001 - hostile input: noted, and the carrier refused for it (members())
             unread.append(number)
             continue
-        if isinstance(obj, StreamObject) and obj.get("/Type") == "/EmbeddedFile":
-            yield number, obj
+        for held, stream in found:
+            if held is not None and held not in seen:
+                seen.add(held)
+                yield held, stream
 
 
-def members(fh: BinaryIO, ex: Extraction, reader=None, streams: int = 0) -> Iterator[MemberRef | Reason]:
+def members(fh: BinaryIO, ex: Extraction, reader=None, streams: int = 0, specs: int = 0) -> Iterator[MemberRef | Reason]:
     """`reader`: the pypdf reader of `fh` that read the document already (pdf.analyse; opening it again
     and walking its page tree is half a millisecond), walked here as leniently as a new one would be.
-    `streams`: how many embedded file streams the file's bytes name; more than the lists reach, and the file's
+    `streams`, `specs`: how many embedded file streams (/Type /EmbeddedFile) and file specifications with an
+    embedded file (/EF) the file's bytes and object streams name; more than the lists reach, and the file's
     objects are looked through for the others. A stream listed twice (the name tree and an /AF) is read once."""
     from pypdf import PdfReader
 
@@ -130,18 +168,23 @@ def members(fh: BinaryIO, ex: Extraction, reader=None, streams: int = 0) -> Iter
     if reader.is_encrypted:
         return  # an encrypted PDF is refused for itself (pdf_encrypted)
     seen: set[int] = set()
+    reached: set[int] = set()  # the file specifications the lists reach (by identity: a direct one has no number)
     for location, key, fs in file_specs(reader, reader.trailer["/Root"].get_object()):
         ex.budget.entry()
         spec = _file_spec(fs)
-        if spec is None or spec[1] in seen:
-            continue  # a stream listed twice (the name tree and an /AF) is decoded and read once
-        name, number, stream = spec
-        if number is not None:
-            seen.add(number)
-        raw = getattr(stream, "_data", b"") or b""
-        yield ex.extract(io.BytesIO(stream.get_data()), location=location, name=name or key or location,
-                         role="embedded", compressed=len(raw))
-    if streams > len(seen):
+        if spec is None:
+            continue
+        reached.add(id(fs.get_object()))
+        name, held = spec
+        for k, (number, stream) in enumerate(held):
+            if number is not None and number in seen:
+                continue  # a stream listed twice (the name tree and an /AF) is decoded and read once
+            if number is not None:
+                seen.add(number)
+            raw = getattr(stream, "_data", b"") or b""
+            yield ex.extract(io.BytesIO(stream.get_data()), location=location + (f":{k}" if k else ""),
+                             name=name or key or location, role="embedded", compressed=len(raw))
+    if streams > len(seen) or specs > len(reached):
         unread: list[int] = []
         for number, stream in _unlisted_streams(reader, seen, unread):
             ex.budget.entry()

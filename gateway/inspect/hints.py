@@ -16,27 +16,32 @@ An image's /Alternates may name another image for printing (/DefaultForPrinting)
 the page read here (and every screen) shows the first. The key is in the image's stream dictionary, which is
 never compressed, so the file's bytes hold it.
 
-An embedded file's stream says /Type /EmbeddedFile in its dictionary (never compressed either): one the
-attachment lists do not reach (a PDF 2.0 / PDF/A-3 associated file, /AF, hung anywhere) is looked for among
-the file's objects when the name is there more often than the lists reach (container_pdf.py).
+An embedded file's stream may say /Type /EmbeddedFile in its dictionary (never compressed either), and every
+embedded file is reached through a file specification's /EF (in the file's bytes, or in an object stream):
+one the attachment lists do not reach (a PDF 2.0 / PDF/A-3 associated file, /AF, hung anywhere) is looked for
+among the file's objects when either name is there more often than the lists reach (container_pdf.py). /EF
+is a short name: it is counted only where a dictionary or a reference follows it (whitespace and comments
+between), so that binary or ASCII85 data seldom holds it by chance; when it does, that costs a look through
+the objects, never a refusal.
 """
 
 from __future__ import annotations
 
 import re
 
-_DELIMITED = rb"(?![^\s/<>\[\]()%{}])"  # the name ends here (whitespace or a delimiter follows)
+_DELIMITED = rb"(?![^\s\x00/<>\[\]()%{}])"  # the name ends here (whitespace, NUL included, or a delimiter follows)
 _PATTERN = re.compile(
-    rb"/(?:(ByteRange|JavaScript|Alternates|EmbeddedFile)" + _DELIMITED
-    + rb"|([^\s/<>\[\]()%{}#]*+#[0-9A-Fa-f]{2}[^\s/<>\[\]()%{}]*+))"
+    rb"/(?:(ByteRange|JavaScript|Alternates|EmbeddedFile|EF(?=(?:[\s\x00]|%[^\r\n]*)*+(?:<<|\d)))" + _DELIMITED
+    + rb"|([^\s\x00/<>\[\]()%{}#]*+#[0-9A-Fa-f]{2}[^\s\x00/<>\[\]()%{}]*+))"
 )
 _ESCAPE = re.compile(rb"#([0-9A-Fa-f]{2})")
-SCRIPT, SIGNATURE, ALTERNATE, EMBEDDED = "script", "signature", "alternate", "embedded"
-_HINTS = {b"JavaScript": SCRIPT, b"ByteRange": SIGNATURE, b"Alternates": ALTERNATE, b"EmbeddedFile": EMBEDDED}
+SCRIPT, SIGNATURE, ALTERNATE, EMBEDDED, FILE_SPEC = "script", "signature", "alternate", "embedded", "file_spec"
+_HINTS = {b"JavaScript": SCRIPT, b"ByteRange": SIGNATURE, b"Alternates": ALTERNATE, b"EmbeddedFile": EMBEDDED,
+          b"EF": FILE_SPEC}
 
 
 def found(data: bytes):
-    """Each hint in `data`, in order: SCRIPT, SIGNATURE, ALTERNATE or EMBEDDED."""
+    """Each hint in `data`, in order: SCRIPT, SIGNATURE, ALTERNATE, EMBEDDED or FILE_SPEC."""
     for m in _PATTERN.finditer(data):
         name = m.group(1) or _ESCAPE.sub(lambda e: bytes([int(e.group(1), 16)]), m.group(2))
         hint = _HINTS.get(name)

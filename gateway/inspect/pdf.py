@@ -49,6 +49,7 @@ class _Pdf:
     text: object = None  # pdftext.DocText: pages with their ink, for OCR
     bomb: bool = False  # a stream inflates past MAX_CONTENT_BYTES: PDFium reads it only in a bounded child
     reader: object = None  # the pypdf reader that read it whole: the embedded files' walk goes on with it
+    compressed_file_specs: int = 0  # the name /EF in its object streams (hints.py): see container_pdf.py
 
 
 def _open_reader(fh: BinaryIO, strict: bool):
@@ -205,24 +206,26 @@ def _catalog_facts(reader, root, out: _Pdf) -> None:
 
 
 def _active(reader, root, out: _Pdf) -> None:
-    """What a viewer may draw or run that is not the pages read here.
+    """What a viewer may draw or run that is not the pages read here, and what the object streams name.
     - An XFA form: Adobe Reader draws it from the form's own XML (a dynamic form's pages say only "requires
       Adobe Reader"), its field values from the XFA data: not read, so not released (DOCUMENT_UNREADABLE).
     - JavaScript in an object stream: the file's own bytes are searched by `inspect._stream_scan`; an action
       compressed into an object stream (a page's open action, a field's calculation, another action's /Next)
-      was not found there, and a script may show what the pages do not say (a field set to "TỐI MẬT")."""
+      was not found there, and a script may show what the pages do not say (a field set to "TỐI MẬT").
+    - File specifications with an embedded file (/EF) in an object stream, counted for the embedded files'
+      walk (container_pdf.py), as the file's own bytes are counted by `inspect._stream_scan`."""
     from gateway.inspect import hints
 
     form = root.get("/AcroForm")
     form = form.get_object() if form is not None else None
     if hasattr(form, "get") and form.get("/XFA") is not None:
         out.incomplete.append(Reason.of("DOCUMENT_UNREADABLE", detail="XFA form, drawn by Adobe Reader from its XML"))
-    if out.javascript:
-        return
     for number in sorted({stream for stream, _ in (getattr(reader, "xref_objStm", None) or {}).values()}):
-        if hints.has_script(reader.get_object(number).get_data()):
-            out.javascript = True
-            return
+        for hint in hints.found(reader.get_object(number).get_data()):
+            if hint == hints.SCRIPT:
+                out.javascript = True
+            elif hint == hints.FILE_SPEC:
+                out.compressed_file_specs += 1
 
 
 def _played(reader, root, out: _Pdf) -> None:

@@ -114,6 +114,12 @@ def test_hint_patterns():
     assert found(b"[/ICCBased << /N 3 /Alternate /DeviceRGB >>] /AlternatesX") == []
     # what ASCII85 image data holds by chance (an 8 MB image carried "/#53("): no script
     assert found(b"j9*7]8!H%gG1B).@IEk0/#53(Pe%6:Y@h<.:,Cu!<LY /J#53)Q /#4a#53[") == []
+    # NUL is whitespace to a PDF reader: the name ends there
+    assert found(b"/S /JavaScript\x00/JS (x)") == [hints.SCRIPT]
+    assert found(b"/S /Java#53cript\x00") == [hints.SCRIPT]
+    # a file specification's embedded files: /EF before a dictionary or a reference (comments between)
+    assert found(b"/EF << /F 5 0 R >> /EF 6 0 R /EF%x\n<< >> /EF\x00<< >> /E#46 7 0 R") == [hints.FILE_SPEC] * 5
+    assert found(b"/EF /x /EFX << /EF) /EF") == []
 
 
 def test_ascii85_image_data_is_not_taken_for_a_script(tmp_path, dev_settings):
