@@ -5,6 +5,8 @@ from __future__ import annotations
 import unicodedata
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gateway.inspect import marks as secrecy
 from gateway.model import Channel, CirculationMark, Declared, Document, SecrecyLevel
@@ -74,6 +76,41 @@ def test_the_cheap_test_before_costly_readings_never_misses_a_mark(text):
     box-11 phrase is found run together across lines: any piece of it counts)."""
     assert secrecy.may_hold_mark(text)
     assert not secrecy.may_hold_mark("Công văn về việc họp giao ban") and not secrecy.may_hold_mark("KHẨN ĐỘ")
+
+
+_PIECES = (["M", "Ậ", "A", "T", "m", "ậ", "t", "TỐI", "TUYỆT", "TOI", "MAT", "MẬT", "mật", "bí", "ĐỘ", "ĐỘ MẬT:",
+            "KHẨN", "BÁO", "CÁO", "\u041c", "\u0410", "\u0422", "Ｍ", "Ｔ", "\u0302", "\u0323", "\u0342", "\u037a",
+            "\u200b", "\u00ad", "\u00a0", " ", "  ", "\t", "-", ".", "/", ",", ":", "_", "\"", "«", "»", "(", ")",
+            "và", "hoặc", "1", "ﬀ", "ǅ", "ß", "Ꮇ", "ᴍ", "Ᾰ", "\u1dc7", "Đ", "đ"])
+
+
+@given(st.lists(st.sampled_from(_PIECES), max_size=14).map("".join))
+@settings(max_examples=4000, deadline=None, derandomize=True)
+def test_a_line_passed_over_holds_no_candidate(raw):
+    """`_may_stand` lets the line rule skip the tokens of a line (a 100,000-line text spent most of its scan
+    making them): False must mean that the line has no mark candidate, in any spelling."""
+    text = secrecy.normalise(raw)
+    if secrecy._candidates(text, secrecy._tokens(text))[0]:
+        assert secrecy._may_stand(text), repr(raw)
+
+
+@given(st.lists(st.sampled_from(_PIECES + ["\n", "\n", "BÁO CÁO", "Kính gửi"]), max_size=24).map("".join))
+@settings(max_examples=1500, deadline=None, derandomize=True)
+def test_lines_passed_over_change_no_finding(text):
+    """The lines around a candidate (a "TỐI" above, "BÁO CÁO" below) still count: skipping the others' tokens
+    changes no finding."""
+    findings = secrecy.scan_text(text, "t")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(secrecy, "_may_stand", lambda _text: True)
+        assert secrecy.scan_text(text, "t") == findings, repr(text)
+
+
+@given(st.text(max_size=30))
+@settings(max_examples=2000, deadline=None, derandomize=True)
+def test_fold_drops_every_combining_character(value):
+    expected = unicodedata.normalize("NFD", secrecy.normalise(value))
+    expected = "".join(c for c in expected if not unicodedata.combining(c))
+    assert unicodedata.normalize("NFD", secrecy.normalise(value)).translate(secrecy._combining()) == expected
 
 
 DECLARED_CASES = [

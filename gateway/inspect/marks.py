@@ -167,10 +167,16 @@ def normalise(text: str) -> str:
     return unicodedata.normalize("NFKC", text).translate(_FOLD)
 
 
+@functools.cache
+def _combining() -> dict[int, None]:
+    """Every combining character (a canonical combining class), to be deleted by str.translate: the same as
+    testing each character with unicodedata.combining, at C speed (built once per process, ~0.1 s)."""
+    return dict.fromkeys(c for c in range(0x110000) if unicodedata.combining(chr(c)))
+
+
 def fold(value: str) -> str:
     """Accent- and case-insensitive ASCII-ish form: 'Tối-Mật' -> 'toi mat'."""
-    value = unicodedata.normalize("NFD", normalise(value))
-    value = "".join(c for c in value if not unicodedata.combining(c))
+    value = unicodedata.normalize("NFD", normalise(value)).translate(_combining())
     value = value.replace("đ", "d").replace("Đ", "D").casefold()
     value = re.sub(r"[\"'`«»\[\]{}()<>【】“”‘’„]", " ", value)
     return re.sub(r"[\s_\-.]+", " ", value).strip()
@@ -431,11 +437,27 @@ def _joins(between: str) -> bool:
 @dataclass
 class _L:
     text: str  # normalised
-    toks: list[_Tok]
     box: tuple[float, float, float, float] | None
     size: float | None
     framed: bool
     mentions: bool = False  # the line names marks as a list or a quotation (step 5)
+
+    @functools.cached_property
+    def toks(self) -> list[_Tok]:
+        """Made when first asked for: only a line that may hold a mark, and its neighbours, are asked for
+        theirs (a 100,000-line text spent most of its scan making tokens of lines that hold none)."""
+        return _tokens(self.text)
+
+
+_SQUASH = re.compile(r"[\W_]+")
+
+
+def _may_stand(text: str) -> bool:
+    """Whether line `text` may hold a mark candidate (`_candidates`); False: it holds none. Every candidate is
+    a token, or tokens run together (letter-spaced), whose base (`_base`) holds "MAT"; a token is a stretch of
+    the line's letters and digits, so its base is a stretch of the line's letters run together, unaccented
+    and upper-cased, which this looks in (dropping more than `_base` does can only find more)."""
+    return "MAT" in _SQUASH.sub("", unicodedata.normalize("NFD", text)).upper()
 
 
 def _scan_lines(lines: Sequence[_L], where: str) -> list[SecrecyFinding]:
@@ -443,7 +465,7 @@ def _scan_lines(lines: Sequence[_L], where: str) -> list[SecrecyFinding]:
     geometric = any(l.box is not None for l in lines)
     cands_of = []
     for line in lines:
-        cands, line.mentions = _candidates(line.text, line.toks)
+        cands, line.mentions = _candidates(line.text, line.toks) if _may_stand(line.text) else ([], False)
         cands_of.append(cands)
     for li, line in enumerate(lines):  # "(MẬT/TỐI" / "MẬT/TUYỆT MẬT)": a list goes on across the line break
         cands = cands_of[li]
@@ -490,7 +512,7 @@ def _block_neighbour(lines: Sequence[_L], li: int, step: int, geometric: bool) -
     x0, y0, x1, y1 = me.box
     size = me.size or (y1 - y0)
     for j, o in enumerate(lines):
-        if j == li or o.box is None or not o.toks:
+        if j == li or o.box is None:
             continue
         ox0, oy0, ox1, oy1 = o.box
         if min(x1, ox1) - max(x0, ox0) <= 0:
@@ -499,7 +521,8 @@ def _block_neighbour(lines: Sequence[_L], li: int, step: int, geometric: bool) -
         if not (0.75 <= osize / max(size, 0.1) <= 1.33):
             continue
         gap = (y0 - oy1) if step < 0 else (oy0 - y1)
-        if -0.3 * size <= gap <= 0.8 * size and (best_gap is None or gap < best_gap):
+        # its tokens last: made only for a line that stands there
+        if -0.3 * size <= gap <= 0.8 * size and (best_gap is None or gap < best_gap) and o.toks:
             best, best_gap = o, gap
     return best
 
@@ -512,8 +535,9 @@ def _circulation(texts: Iterable[str]) -> frozenset[CirculationMark]:
         if phrase in squashed:
             found.add(mark)
     for t in texts:  # a whole line in any case ("Lưu hành nội bộ" in a footer)
-        mark = _DECLARED_CIRCULATION.get(fold(t))
-        if mark is not None and len(fold(t).split()) >= 3:
+        folded = fold(t)
+        mark = _DECLARED_CIRCULATION.get(folded)
+        if mark is not None and len(folded.split()) >= 3:
             found.add(mark)
     return frozenset(found)
 
@@ -532,7 +556,7 @@ def _readings(raw: list[tuple[str, tuple | None, float | None, bool]]) -> list[l
         lines = []
         for text, (_, box, size, framed) in zip(texts, raw):
             t = normalise(text)
-            lines.append(_L(t, _tokens(t), box, size, framed))
+            lines.append(_L(t, box, size, framed))
         out.append(lines)
     return out
 
