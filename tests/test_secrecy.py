@@ -105,6 +105,15 @@ def test_lines_passed_over_change_no_finding(text):
         assert secrecy.scan_text(text, "t") == findings, repr(text)
 
 
+@given(st.one_of(st.text(max_size=30), st.lists(st.sampled_from(_PIECES), max_size=10).map("".join)))
+@settings(max_examples=3000, deadline=None, derandomize=True)
+def test_normalise_is_idempotent(value):
+    """The line rule folds lines it has normalised without normalising them again (`_fold_normalised`). (Every
+    code point alone, after "a", before a tilde and after a blank was checked too: 2026-12-07.)"""
+    once = secrecy.normalise(value)
+    assert secrecy.normalise(once) == once
+
+
 @given(st.text(max_size=30))
 @settings(max_examples=2000, deadline=None, derandomize=True)
 def test_fold_drops_every_combining_character(value):

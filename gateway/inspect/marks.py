@@ -174,12 +174,20 @@ def _combining() -> dict[int, None]:
     return dict.fromkeys(c for c in range(0x110000) if unicodedata.combining(chr(c)))
 
 
+_QUOTES_BRACKETS = re.compile(r"[\"'`«»\[\]{}()<>【】“”‘’„]")
+_SEPARATORS = re.compile(r"[\s_\-.]+")
+
+
 def fold(value: str) -> str:
     """Accent- and case-insensitive ASCII-ish form: 'Tối-Mật' -> 'toi mat'."""
-    value = unicodedata.normalize("NFD", normalise(value)).translate(_combining())
+    return _fold_normalised(normalise(value))
+
+
+def _fold_normalised(value: str) -> str:
+    """`fold` of a text already normalised (normalise is idempotent: tests/test_secrecy.py)."""
+    value = unicodedata.normalize("NFD", value).translate(_combining())
     value = value.replace("đ", "d").replace("Đ", "D").casefold()
-    value = re.sub(r"[\"'`«»\[\]{}()<>【】“”‘’„]", " ", value)
-    return re.sub(r"[\s_\-.]+", " ", value).strip()
+    return _SEPARATORS.sub(" ", _QUOTES_BRACKETS.sub(" ", value)).strip()
 
 
 def may_hold_mark(text: str) -> bool:
@@ -528,6 +536,7 @@ def _block_neighbour(lines: Sequence[_L], li: int, step: int, geometric: bool) -
 
 
 def _circulation(texts: Iterable[str]) -> frozenset[CirculationMark]:
+    """The box-11 marks of a place's lines (normalised)."""
     found: set[CirculationMark] = set()
     texts = list(texts)
     squashed = re.sub(r"[\s\-]+", "", "\n".join(texts))
@@ -535,7 +544,7 @@ def _circulation(texts: Iterable[str]) -> frozenset[CirculationMark]:
         if phrase in squashed:
             found.add(mark)
     for t in texts:  # a whole line in any case ("Lưu hành nội bộ" in a footer)
-        folded = fold(t)
+        folded = _fold_normalised(t)
         mark = _DECLARED_CIRCULATION.get(folded)
         if mark is not None and len(folded.split()) >= 3:
             found.add(mark)
