@@ -294,7 +294,8 @@ class Validator:
     def validate_pdf(self, source: Path | str | BinaryIO, *,
                      byte_range_seen: bool | None = None) -> tuple[SignatureFacts, ...]:
         """Every filled signature field of the PDF at `source` (path or seekable binary file), validated.
-        `byte_range_seen`: the caller already scanned the raw bytes (raw_signature_hint), saving a read."""
+        `byte_range_seen`: whether the caller saw a /ByteRange in the file's bytes or its object streams
+        (gateway.inspect: the pages' widgets are searched only then); None: they are searched."""
         crls = self.crls()  # may raise RevocationSourceUnavailable (hard-fail), before any work
         from gateway.pyhanko_runtime import run_sync
 
@@ -312,9 +313,7 @@ class Validator:
             fh = source
         try:
             try:
-                widgets = byte_range_seen
-                if widgets is None:
-                    widgets = raw_signature_hint(fh, self.settings.signing.chunk_size)
+                widgets = True if byte_range_seen is None else byte_range_seen
                 fh.seek(0)
                 reader = PdfFileReader(fh, strict=False)
                 found = find_signatures(reader, widgets=widgets)
@@ -489,18 +488,6 @@ MAX_WIDGET_PAGES = 100_000
 
 
 MAX_WIDGET_ANNOTATIONS = 20_000
-
-
-def raw_signature_hint(fh, chunk: int = 1 << 20) -> bool:
-    """A /ByteRange in the raw bytes. A signature's dictionary cannot sit in a compressed object stream (its
-    /Contents must be excluded byte for byte), so a file without one carries no signature to find."""
-    fh.seek(0)
-    tail = b""
-    while block := fh.read(chunk):
-        if b"/ByteRange" in tail + block[:16] or b"/ByteRange" in block:
-            return True
-        tail = block[-16:]
-    return False
 
 
 def find_signatures(reader, *, widgets: bool = True) -> list[tuple[str, object, object]]:

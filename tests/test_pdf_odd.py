@@ -235,6 +235,41 @@ def test_an_earlier_signature_is_seen_by_policy_as_by_verify(pipeline, dev_setti
         assert {"SIGNATURE_UNTRUSTED", "SIGNATURE_CERT_EXPIRED"} <= codes, codes
 
 
+def test_a_signature_compressed_into_an_object_stream_is_seen(pipeline, dev_settings, tmp_path):
+    """A signature dictionary without its optional /Type is compressed into an object stream by qpdf: its
+    /ByteRange is then not in the file's bytes, and the pages' widgets (a signature the form does not list)
+    were not searched. pdfsig shows it; the policy signed the file as unsigned and `gateway verify` said it had
+    no signature. Both see it now, and the file is refused."""
+    from pypdf import PdfWriter
+    from pypdf.generic import ArrayObject, ByteStringObject, DictionaryObject, FloatObject, NameObject, NumberObject
+    from pypdf.generic import TextStringObject
+
+    from gateway.validation import Validator
+
+    w = PdfWriter()
+    w.add_blank_page(595, 842)
+    sig = DictionaryObject({NameObject("/Filter"): NameObject("/Adobe.PPKLite"),
+                            NameObject("/SubFilter"): NameObject("/adbe.pkcs7.detached"),
+                            NameObject("/ByteRange"): ArrayObject([NumberObject(n) for n in (0, 10, 20, 30)]),
+                            NameObject("/Contents"): ByteStringObject(b"\x30\x03\x02\x01\x01" + bytes(64))})
+    widget = DictionaryObject({NameObject("/Type"): NameObject("/Annot"), NameObject("/Subtype"): NameObject("/Widget"),
+                               NameObject("/FT"): NameObject("/Sig"), NameObject("/T"): TextStringObject("Sig1"),
+                               NameObject("/V"): w._add_object(sig), NameObject("/F"): NumberObject(132),
+                               NameObject("/Rect"): ArrayObject([FloatObject(0)] * 4)})
+    w.pages[0][NameObject("/Annots")] = ArrayObject([w._add_object(widget)])
+    plain = tmp_path / "plain.pdf"
+    w.write(plain)
+    src = tmp_path / "compressed.pdf"
+    subprocess.run(["qpdf", "--object-streams=generate", str(plain), str(src)], check=True)
+    assert b"/ByteRange" not in src.read_bytes()  # premise: in an object stream
+    shown = subprocess.run(["pdfsig", str(src)], capture_output=True, text=True).stdout
+    assert "Signature #1" in shown  # premise: poppler sees it
+    assert len(Validator(dev_settings).validate_pdf(src)) == 1
+    res = pipeline.check(_doc(src))
+    assert res.decision.outcome.value == "reject", res.decision
+    assert any(r.code.startswith("SIGNATURE_") for r in res.decision.reasons), res.decision
+
+
 @pytest.mark.parametrize("name", sorted(odd_pdfs.ALL))
 def test_check_and_sign_agree_and_every_refusal_is_permanent(pipeline, dev_settings, tmp_path, name):
     src = write(tmp_path, name, odd_pdfs.ALL[name]())

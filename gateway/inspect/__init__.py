@@ -429,13 +429,14 @@ def _inspect_pdf(fh, facts: Facts, doc: Document, settings, validator, scan: _Sc
     if scan.alt_hint:  # Acrobat prints an image's alternate, which no page read here shows
         pdf.incomplete.append(Reason.of("DOCUMENT_UNREADABLE", detail="an image's alternates for printing"))
     signatures = ()
+    byte_range = scan.sig_hint or pdf.compressed_byte_range
     # One discovery for policy and `gateway verify` (issue 17 §3): the validator's own, on every readable PDF,
     # not only when this reader counted signature fields (it missed widgets outside the form and files whose
     # revisions reuse object numbers).
     if not pdf.broken and not pdf.encrypted and validator is not None:
         fh.seek(0)
         try:
-            signatures = validator.validate_pdf(fh, byte_range_seen=scan.sig_hint)
+            signatures = validator.validate_pdf(fh, byte_range_seen=byte_range)
         except TemporaryError:
             raise
         except Exception as exc:  # noqa: BLE001 - validate_pdf promises not to, but fail closed if it does
@@ -444,7 +445,7 @@ def _inspect_pdf(fh, facts: Facts, doc: Document, settings, validator, scan: _Sc
 
             signatures = (_unreadable("", exc),)
         if (len(signatures) == 1 and not signatures[0].field_name and not signatures[0].intact
-                and not scan.sig_hint and not pdf.filled_sig_fields):
+                and not byte_range and not pdf.filled_sig_fields):
             # the validator's reader could not open the file, and nothing in it looks signed: no signature to
             # judge; whether it can be signed is the signer's question (PDF_BROKEN, or a repair), asked in
             # the dry run too

@@ -50,6 +50,7 @@ class _Pdf:
     bomb: bool = False  # a stream inflates past MAX_CONTENT_BYTES: PDFium reads it only in a bounded child
     reader: object = None  # the pypdf reader that read it whole: the embedded files' walk goes on with it
     compressed_file_specs: int = 0  # the name /EF in its object streams (hints.py): see container_pdf.py
+    compressed_byte_range: bool = False  # a /ByteRange in its object streams: something signed (validation.py)
 
 
 def _open_reader(fh: BinaryIO, strict: bool):
@@ -213,7 +214,9 @@ def _active(reader, root, out: _Pdf) -> None:
       compressed into an object stream (a page's open action, a field's calculation, another action's /Next)
       was not found there, and a script may show what the pages do not say (a field set to "TỐI MẬT").
     - File specifications with an embedded file (/EF) in an object stream, counted for the embedded files'
-      walk (container_pdf.py), as the file's own bytes are counted by `inspect._stream_scan`."""
+      walk (container_pdf.py), and a signature's /ByteRange there (a signature dictionary without its optional
+      /Type, which qpdf compresses too), for the signature walk (validation.find_signatures), as the file's own
+      bytes are searched by `inspect._stream_scan`."""
     from gateway.inspect import hints
 
     form = root.get("/AcroForm")
@@ -226,6 +229,8 @@ def _active(reader, root, out: _Pdf) -> None:
                 out.javascript = True
             elif hint == hints.FILE_SPEC:
                 out.compressed_file_specs += 1
+            elif hint == hints.SIGNATURE:
+                out.compressed_byte_range = True
 
 
 def _played(reader, root, out: _Pdf) -> None:
