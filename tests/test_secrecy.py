@@ -114,6 +114,10 @@ def test_normalise_is_idempotent(value):
     assert secrecy.normalise(once) == once
 
 
+def test_the_combining_characters_are_all_where_they_are_looked_for():
+    assert not [c for c in range(0x20000, 0x110000) if unicodedata.combining(chr(c)) and c not in secrecy._combining()]
+
+
 @given(st.text(max_size=30))
 @settings(max_examples=2000, deadline=None, derandomize=True)
 def test_fold_drops_every_combining_character(value):
