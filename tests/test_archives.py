@@ -309,12 +309,13 @@ def test_pdf_embedded_files_are_read_not_signed(pipeline, dev_settings, src, tmp
 
 
 def _with_associated_file(src: Path, dst: Path, where: str, data: bytes, typed: bool = True, key: str = "/F",
-                          direct: bool = False) -> Path:
+                          direct: bool = False, related: bytes | None = None) -> Path:
     """`src` with a file associated (/AF, PDF 2.0 and PDF/A-3) to the document, its page, an annotation, or
     something no list of attachments walks (a dictionary of the catalog's own), or ("both") listed in the
     EmbeddedFiles name tree too, as PDF/A-3 invoices do. `typed`: the stream says /Type /EmbeddedFile (optional);
     `key`: the file specification's /EF entry holding it; `direct`: the specification written inside the /AF
-    array, not an object of its own."""
+    array, not an object of its own; `related`: a second file in the specification's related-files array
+    (/RF, a Mac resource fork)."""
     from pypdf import PdfWriter
     from pypdf.generic import ArrayObject, DecodedStreamObject, DictionaryObject, FloatObject, NameObject, TextStringObject
 
@@ -327,6 +328,11 @@ def _with_associated_file(src: Path, dst: Path, where: str, data: bytes, typed: 
                              NameObject("/UF"): TextStringObject("du-lieu.txt"),
                              NameObject("/AFRelationship"): NameObject("/Supplement"),
                              NameObject("/EF"): DictionaryObject({NameObject(key): w._add_object(stream)})})
+    if related is not None:
+        fork = DecodedStreamObject()
+        fork.set_data(related)
+        spec[NameObject("/RF")] = DictionaryObject({NameObject(key): ArrayObject(
+            [TextStringObject("du-lieu.txt"), w._add_object(fork)])})
     af = ArrayObject([spec if direct else w._add_object(spec)])
     if where in ("document", "both"):
         w._root_object[NameObject("/AF")] = af
@@ -375,17 +381,21 @@ def test_pdf_objects_are_looked_through_only_for_embedded_files_no_list_reaches(
     assert pipeline.check(doc(hidden)).outcome is Outcome.BLOCK and walked == [1]
 
 
-@pytest.mark.parametrize("shape", ["untyped", "untyped-direct", "untyped-object-streams", "dos-key", "dos-key-listed"])
+@pytest.mark.parametrize("shape", ["untyped", "untyped-direct", "untyped-object-streams", "dos-key", "dos-key-listed",
+                                   "related-file"])
 def test_pdf_embedded_files_no_list_reaches_are_found_by_their_file_specification(shape, pipeline, src, tmp_path):
     """An embedded file stream need not say /Type /EmbeddedFile, and a file specification may sit in an object
     stream or inside the /AF array itself, or hold its file under /DOS (/Mac, /Unix) rather than /F: hung where
     no list of attachments walks (an /AF of a dictionary of the catalog's own, of a structure element, of a
     form), such a file was not found and a "TỐI MẬT" in it was signed. Every embedded file is reached through a
     file specification's /EF: those are counted, in the file's bytes and its object streams, and looked for."""
-    where = "both" if shape == "dos-key-listed" else "elsewhere"
+    where = "both" if shape in ("dos-key-listed", "related-file") else "elsewhere"
     made = {"typed": False} if shape.startswith("untyped") else {"typed": False, "key": "/DOS"}
 
     def made_pdf(name: str, data: bytes) -> Path:
+        if shape == "related-file":  # the listed file is plain; its related file carries the text
+            return _with_associated_file(src / "a.pdf", tmp_path / name, where, "Báo cáo".encode(), typed=False,
+                                         related=data)
         out = _with_associated_file(src / "a.pdf", tmp_path / name, where, data, direct=shape == "untyped-direct",
                                     **made)
         if shape == "untyped-object-streams":
@@ -401,7 +411,8 @@ def test_pdf_embedded_files_no_list_reaches_are_found_by_their_file_specificatio
     plain = made_pdf("plain.pdf", "Báo cáo tình hình".encode())
     res = pipeline.process(doc(plain), out_dir=tmp_path / "out")
     assert res.outcome is Outcome.SIGN, res.decision
-    assert [(m.role, m.signed) for m in res.members] == [("embedded", False)], res.members
+    assert [(m.role, m.signed) for m in res.members] == [("embedded", False)] * (1 + (shape == "related-file")), \
+        res.members
 
 
 def test_pdf_objects_that_cannot_be_looked_at_for_embedded_files_refuse_the_pdf(pipeline, src, tmp_path, monkeypatch):

@@ -4,7 +4,7 @@ any document (a secret-marked attachment BLOCKs its carrier, one that cannot be 
 signed on its own: the carrier's signature covers it. An associated file is shown by viewers that know PDF 2.0
 and PDF/A-3 beside the attachments, or in place of the part it belongs to, and any tool that lists a file's
 embedded streams extracts it. Every file a specification's /EF holds is read (/F and /UF, and /DOS, /Mac,
-/Unix: a tool may take any of them).
+/Unix: a tool may take any of them), and the files of its related-files arrays (/RF).
 
 Files no list reaches (an /AF of a structure element, of a form, of a dictionary of the catalog's own): every
 embedded file is reached through a file specification's /EF, and its stream may say /Type /EmbeddedFile. When
@@ -39,7 +39,8 @@ _EF_KEYS = ("/UF", "/F", "/DOS", "/Mac", "/Unix")
 
 def _file_spec(fs) -> tuple[str, list] | None:
     """(name, [(the stream's object number or None, the stream)]) of a file specification with embedded files
-    (every /EF entry: a tool may extract any of them), else None."""
+    (every /EF entry: a tool may extract any of them; and the streams of its related-files arrays, /RF, which
+    only a specification with an /EF may have), else None."""
     fs = fs.get_object()
     if not hasattr(fs, "get"):
         return None
@@ -51,6 +52,13 @@ def _file_spec(fs) -> tuple[str, list] | None:
     for key in _EF_KEYS:
         stream = ef.get(key)
         if stream is not None:
+            streams.append((getattr(stream, "idnum", None), stream.get_object()))
+    rf = fs.get("/RF")
+    rf = rf.get_object() if rf is not None else None
+    for key in _EF_KEYS if hasattr(rf, "get") else ():
+        related = rf.get(key)
+        related = related.get_object() if related is not None else None
+        for stream in list(related)[1::2] if isinstance(related, list) else ():  # [name stream name stream ...]
             streams.append((getattr(stream, "idnum", None), stream.get_object()))
     if not streams:
         return None
