@@ -20,9 +20,9 @@ An embedded file's stream may say /Type /EmbeddedFile in its dictionary (never c
 embedded file is reached through a file specification's /EF (in the file's bytes, or in an object stream):
 one the attachment lists do not reach (a PDF 2.0 / PDF/A-3 associated file, /AF, hung anywhere) is looked for
 among the file's objects when either name is there more often than the lists reach (container_pdf.py). /EF
-is a short name: it is counted only where a dictionary or a reference follows it (whitespace and comments
-between), so that binary or ASCII85 data seldom holds it by chance; when it does, that costs a look through
-the objects, never a refusal.
+is a short name: it is counted only where a dictionary or a reference ("12 0 R") follows it, whitespace and
+comments between, so that binary or ASCII85 data does not hold it by chance (when it does, that costs a look
+through the objects, never a refusal).
 """
 
 from __future__ import annotations
@@ -30,8 +30,10 @@ from __future__ import annotations
 import re
 
 _DELIMITED = rb"(?![^\s\x00/<>\[\]()%{}])"  # the name ends here (whitespace, NUL included, or a delimiter follows)
+_GAP = rb"(?:[\s\x00]|%[^\r\n]*)"  # whitespace and comments between tokens
 _PATTERN = re.compile(
-    rb"/(?:(ByteRange|JavaScript|Alternates|EmbeddedFile|EF(?=(?:[\s\x00]|%[^\r\n]*)*+(?:<<|\d)))" + _DELIMITED
+    rb"/(?:(ByteRange|JavaScript|Alternates|EmbeddedFile|EF(?=" + _GAP + rb"*+(?:<<|\d+" + _GAP + rb"++\d+" + _GAP
+    + rb"++R)))" + _DELIMITED
     + rb"|([^\s\x00/<>\[\]()%{}#]*+#[0-9A-Fa-f]{2}[^\s\x00/<>\[\]()%{}]*+))"
 )
 _ESCAPE = re.compile(rb"#([0-9A-Fa-f]{2})")

@@ -119,7 +119,7 @@ def test_hint_patterns():
     assert found(b"/S /Java#53cript\x00") == [hints.SCRIPT]
     # a file specification's embedded files: /EF before a dictionary or a reference (comments between)
     assert found(b"/EF << /F 5 0 R >> /EF 6 0 R /EF%x\n<< >> /EF\x00<< >> /E#46 7 0 R") == [hints.FILE_SPEC] * 5
-    assert found(b"/EF /x /EFX << /EF) /EF") == []
+    assert found(b"/EF /x /EFX << /EF) /EF /EF 12 /EF 1 0 /EF1 0 R") == []
 
 
 def test_ascii85_image_data_is_not_taken_for_a_script(tmp_path, dev_settings):
