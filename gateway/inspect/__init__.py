@@ -104,16 +104,20 @@ def _read_text(fh: BinaryIO, media: str, doc: Document, settings, work=None) -> 
 
     reading = text.read(fh, media, settings)
     uris, drawings = reading.extra.get("data_uris") or (), reading.extra.get("svg") or ()
-    if not uris and not drawings:
+    carried = reading.extra.get("calendar_files") or ()
+    if not uris and not drawings and not carried:
         return reading
     # Markup shows what its data: URIs hold (a mail's HTML body with an inline picture of a stamp), and an SVG
-    # what it draws (svgdraw.py): each is a member ("inline": read, never signed); with no place to put them,
-    # they are not read.
+    # what it draws (svgdraw.py): each is a member ("inline": read, never signed). A meeting request or a
+    # contact card carries files inline (calendar.py): an attachment ("embedded") or a photo ("inline"), read,
+    # never signed (the carrier's signature covers them). With no place to put them, they are not read.
     if work is None:
         return dc_replace(reading, incomplete=(Reason.of("DOCUMENT_UNREADABLE", detail="pictures and drawings not read"),))
     ex = work.child()
     refs = [ex.store(data, location=f"data:{i + 1}", name="", role="inline", media_type=m)
             for i, (m, data) in enumerate(uris)]
+    refs += [ex.store(f.data, location=f"calendar:{i + 1}:{f.prop}", name=f.name, role=f.role, media_type=f.media_type)
+             for i, f in enumerate(carried)]
     incomplete = list(reading.incomplete)
     for i, svg in enumerate(drawings):
         refs.append(_drawn_svg(svg, i + 1, ex, incomplete))

@@ -39,7 +39,7 @@ import unicodedata
 from html.parser import HTMLParser
 from typing import BinaryIO
 
-from gateway.inspect import marks
+from gateway.inspect import calendar, marks
 from gateway.inspect.reading import Line, Reading
 from gateway.inspect.sniff import HTML, SVG, XML, text_encoding
 from gateway.model import Reason, SignFormat
@@ -1328,51 +1328,6 @@ def alternative_texts(data: bytes, charset: str | None, flowed: bool = False, de
     return out
 
 
-# iCalendar (meeting requests, .ics) and vCard (.vcf): a client shows each property's value, unfolded and
-# unescaped. RFC 5545 3.1 / RFC 6350 3.2 fold a long line by a line break and one blank, anywhere (inside a word,
-# inside a UTF-8 character: "TỐI M" / " ẬT"); vCard 2.1 writes quoted-printable values with soft line breaks.
-_CONTACT_OR_EVENT = re.compile(rb"^\s*BEGIN:(?:VCALENDAR|VCARD|VEVENT|VTODO|VJOURNAL)\b", re.IGNORECASE)
-_FOLD = re.compile(rb"\r?\n[ \t]")
-_QP_SOFT = re.compile(rb"=\r?\n")
-_ESCAPED = re.compile(r"\\([nN,;:\\])")
-
-
-def calendar_values(data: bytes) -> str | None:
-    """The property values of an iCalendar or vCard text as a client shows them, one per line (an escaped
-    line break a line break), or None when `data` is neither."""
-    import quopri
-
-    if not _CONTACT_OR_EVENT.match(data[:4096]):
-        return None
-    out: list[str] = []
-    lines = _FOLD.sub(b"", data).splitlines()
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        i += 1
-        name, value = _property(line)
-        if b"QUOTED-PRINTABLE" in name.upper():
-            while value.endswith(b"=") and i < len(lines):  # a soft line break: the value goes on
-                value = value[:-1] + lines[i]
-                i += 1
-            value = quopri.decodestring(_QP_SOFT.sub(b"", value))
-        text = decode(value) if value else ""
-        if text:
-            out.append(_ESCAPED.sub(lambda m: "\n" if m.group(1) in "nN" else m.group(1), text))
-    return "\n".join(out)
-
-
-def _property(line: bytes) -> tuple[bytes, bytes]:
-    """(name and parameters, value) of a content line: split at the first colon outside a quoted parameter."""
-    quoted = False
-    for k, c in enumerate(line):
-        if c == 0x22:
-            quoted = not quoted
-        elif c == 0x3A and not quoted:
-            return line[:k], line[k + 1:]
-    return line, b""
-
-
 # text/enriched (RFC 1896) and text/richtext (RFC 1341), which mail clients still render: formatting commands
 # between letters ("M<bold>Ậ</bold>T"), "<<" for "<", and a single line break shown as a blank.
 _ENRICHED = re.compile(r"(?i)</?(?:bold|italic|underline|fixed|smaller|bigger|center|flush(?:left|right|both)|nofill|"
@@ -1414,13 +1369,17 @@ def read(fh: BinaryIO, media: str, settings=None) -> Reading:
             more, why = text_lines(named.lstrip("\ufeff"), media, f"charset {name}")
             lines += more
             incomplete += [r for r in why if r not in incomplete]
-    shown = calendar_values(data)
-    if shown is not None:  # a meeting request or a contact card: its values, unfolded and unescaped
-        lines += [Line(t, "calendar") for t in shown.splitlines() if t.strip()]
+    extra: dict = {}
+    card = calendar.read(data)
+    if card is not None:  # a meeting request or a contact card: its values, unfolded and unescaped
+        lines += [Line(t, "calendar") for t in card.text.splitlines() if t.strip()]
+        if card.unreadable:
+            incomplete.append(Reason.of("DOCUMENT_UNREADABLE", detail=card.unreadable))
+        elif card.files:  # what it carries inline (an attached file, a photo): the caller reads them as members
+            extra["calendar_files"] = card.files
     shown = enriched_text(text) if not markup else None
     if shown is not None:  # formatted text a client renders
         lines += [Line(t, "enriched") for t in shown.splitlines() if t.strip()]
-    extra: dict = {}
     if media in (HTML, XML, SVG) and not incomplete:
         found = data_uris(text)  # pictures the markup shows in place: the caller reads them as members
         if found is None:

@@ -1,6 +1,7 @@
 """Mail messages through every door of one `gateway run`: each .eml of ../shared/corpus/eml plus the mail
-cases of issue 12 (a signed-PDF mail, a MẬT one, a [MẬT] subject, an ambiguous split, an encrypted one) as
-SMTP DATA, dropped in the watched folder, posted to the portal, and through `gateway check` (the pipeline).
+cases of issue 12 (a signed-PDF mail, a MẬT one, a [MẬT] subject, a meeting request carrying a MẬT PDF, an
+ambiguous split, an encrypted one) as SMTP DATA, dropped in the watched folder, posted to the portal, and through
+`gateway check` (the pipeline).
 
 The four doors read a message with the same reader (gateway.inspect.message) and the same policy, so they
 agree on what matters: a message BLOCKed (secret) by one is BLOCKed by all, a message refused as unreadable
@@ -57,6 +58,13 @@ def _cases(tmp: Path) -> dict[str, bytes]:
     out["x-two-ctype.eml"] = (b"From: a@dev.test\r\nSubject: x\r\nContent-Type: text/plain\r\n"
                               b"Content-Type: multipart/mixed; boundary=B\r\n\r\n--B\r\nContent-Type: application/pdf\r\n"
                               b"Content-Transfer-Encoding: base64\r\n\r\n" + b64 + b"--B--\r\n")
+    # a meeting request carrying the MẬT PDF inline (Outlook imports it as the appointment's attachment)
+    invite = (b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nMETHOD:REQUEST\r\nBEGIN:VEVENT\r\nUID:1@dev.test\r\nSUMMARY:Hop\r\n"
+              b"ATTACH;FMTTYPE=application/pdf;ENCODING=BASE64;VALUE=BINARY:"
+              + base64.b64encode(mat) + b"\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+    out["x-mat-invite.eml"] = (b"From: a@dev.test\r\nTo: b@dev.test\r\nSubject: Moi hop\r\nMIME-Version: 1.0\r\n"
+                               b"Content-Type: text/calendar; method=REQUEST; charset=utf-8\r\n"
+                               b"Content-Transfer-Encoding: base64\r\n\r\n" + base64.encodebytes(invite).replace(b"\n", b"\r\n"))
     out["x-pgp.eml"] = (b"From: a@dev.test\r\nSubject: p\r\n\r\n-----BEGIN PGP MESSAGE-----\r\n\r\nhQEMA0\r\n"
                         b"-----END PGP MESSAGE-----\r\n")
     return out
@@ -129,7 +137,7 @@ def test_mail_through_every_door(private_dev_settings, gateway_process, tmp_path
         assert cli[n] == fold[n] == http[n], (n, cli[n], fold[n], http[n])
         assert smtp[n] == cli[n] or (smtp[n], cli[n]) == ("released", "reject"), (n, smtp[n], cli[n])
     assert (cli["x-pdf.eml"], fold["x-pdf.eml"], http["x-pdf.eml"], smtp["x-pdf.eml"]) == ("released",) * 4
-    for n in ("x-mat-pdf.eml", "x-mat-subject.eml"):
+    for n in ("x-mat-pdf.eml", "x-mat-subject.eml", "x-mat-invite.eml"):
         assert {cli[n], fold[n], http[n], smtp[n]} == {"block"}, n
     for n in ("x-two-ctype.eml", "x-pgp.eml"):
         assert {cli[n], fold[n], http[n], smtp[n]} == {"unreadable"}, n

@@ -122,6 +122,72 @@ def test_a_meeting_request_or_contact_card_is_read_unfolded(kind, pipeline, tmp_
     assert released(pipeline, eml(tmp_path, f"ok.{kind}", honest))
 
 
+def _b64(data: bytes, width: int = 74, indent: bytes = b" ") -> bytes:
+    """`data` in base64, in lines of `width`, each after the first begun with `indent` (folded)."""
+    import base64
+
+    raw = base64.b64encode(data)
+    return (b"\r\n" + indent).join(raw[i:i + width] for i in range(0, len(raw), width))
+
+
+def _stamp_png(word: str) -> bytes:
+    from bench.stamp_variants import DEJAVU_BOLD, stamp_picture
+
+    out = io.BytesIO()
+    stamp_picture(word, DEJAVU_BOLD).save(out, "PNG")
+    return out.getvalue()
+
+
+def _carried(kind: str, secret: bool, tmp: Path) -> bytes:
+    """A meeting request or contact card carrying a file inline, the way `kind` writes it: a PDF attached to the
+    invitation (Outlook imports it as the appointment's attachment), a contact's photo (vCard 2.1, 3.0, 4.0), an
+    HTML description Outlook shows instead of the plain one (after 5,000 bytes of plain description)."""
+    from util import make_pdf
+
+    if kind == "ics-attach":
+        pdf = make_pdf(tmp / "kem.pdf", ["Kính gửi các đơn vị,", "TỐI MẬT" if secret else "Thông báo", BODY.strip()])
+        return (b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nMETHOD:REQUEST\r\nBEGIN:VEVENT\r\nUID:2@example.vn\r\n"
+                b"SUMMARY:Hop giao ban\r\nATTACH;FMTTYPE=application/pdf;ENCODING=BASE64;VALUE=BINARY;"
+                b"X-FILENAME=kem.pdf:" + _b64(pdf.read_bytes()) + b"\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+    if kind == "ics-html":
+        word = "T&#7888;I M&#7852;T" if secret else "Th&ocirc;ng b&aacute;o"
+        return (b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nMETHOD:REQUEST\r\nBEGIN:VEVENT\r\nUID:3@example.vn\r\n"
+                b"DESCRIPTION:" + _b64(b"Noi dung cuoc hop " * 300, indent=b" ").replace(b"\r\n ", b"\r\n  ")
+                + b"\r\nX-ALT-DESC;FMTTYPE=text/html:<html><body><p>K&iacute;nh g&#7917;i</p><p><b>"
+                + word.encode() + b"</b></p></body></html>\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+    png = _stamp_png("TỐI MẬT" if secret else "Nguyễn Văn A")
+    if kind == "vcf21":  # base64 lines unindented, ended by a blank line, as older phones and Outlook write it
+        return (b"BEGIN:VCARD\r\nVERSION:2.1\r\nN:Nguyen;Van A\r\nPHOTO;PNG;ENCODING=BASE64:"
+                + _b64(png, indent=b"") + b"\r\n\r\nEND:VCARD\r\n")
+    if kind == "vcf30":
+        return b"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Nguyen Van A\r\nPHOTO;ENCODING=b;TYPE=PNG:" + _b64(png) + b"\r\nEND:VCARD\r\n"
+    return (b"BEGIN:VCARD\r\nVERSION:4.0\r\nFN:Nguyen Van A\r\nPHOTO:data:image/png;base64,"
+            + _b64(png) + b"\r\nEND:VCARD\r\n")
+
+
+@pytest.mark.parametrize("kind", ["ics-attach", "ics-html", "vcf21", "vcf30", "vcf40"])
+def test_files_a_meeting_request_or_contact_card_carries_are_read(kind, pipeline, tmp_path):
+    """What an invitation or a card carries inline is read like any document: a PDF attached to the event, a
+    stamp as a contact's photo, an HTML description (signed or passed before: only the values' text was read).
+    The honest twin, same shape, still leaves."""
+    ctype = "text/calendar; method=REQUEST; charset=utf-8" if kind.startswith("ics") else "text/vcard; charset=utf-8"
+    suffix = "ics" if kind.startswith("ics") else "vcf"
+    hostile = _carried(kind, True, tmp_path)
+    assert "TỐI MẬT".encode() not in hostile
+    assert blocked(pipeline, eml(tmp_path, f"{kind}.eml", head(ctype) + hostile))
+    assert blocked(pipeline, eml(tmp_path, f"{kind}.{suffix}", hostile))
+    assert released(pipeline, eml(tmp_path, f"ok-{kind}.{suffix}", _carried(kind, False, tmp_path)))
+
+
+def test_an_inline_file_that_does_not_decode_is_not_released(pipeline, tmp_path):
+    card = b"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:A\r\nPHOTO;ENCODING=b;TYPE=PNG:iVBORw0KGgo*&^%\r\nEND:VCARD\r\n"
+    outcome, codes = check(pipeline, eml(tmp_path, "bad.vcf", card))
+    assert outcome is Outcome.REJECT and "DOCUMENT_UNREADABLE" in codes, (outcome, codes)
+    binary = card.replace(b"ENCODING=b;", b"VALUE=BINARY;")  # binary with no encoding: nobody decodes it
+    outcome, codes = check(pipeline, eml(tmp_path, "bin.vcf", binary))
+    assert outcome is Outcome.REJECT and "DOCUMENT_UNREADABLE" in codes, (outcome, codes)
+
+
 @pytest.mark.parametrize("ctype", ["text/enriched", "text/richtext"])
 def test_enriched_text_is_read_as_rendered(ctype, pipeline, tmp_path):
     """Mail clients render text/enriched and text/richtext: formatting commands between letters vanish
