@@ -184,6 +184,28 @@ def test_compressed_pdf_signed_and_checked_by_the_tool(pipeline, dev_settings, s
         assert (n / "a.pdf").exists()
 
 
+def test_gzip_keeps_a_utf8_name_and_reads_it_as_shown(pipeline, dev_settings, tmp_path):
+    """gzip stores a file's name as its bytes (UTF-8 here), though RFC 1952 says ISO 8859-1; `gunzip -N` restores
+    "TỐI MẬT.pdf". Read as ISO 8859-1 the name was mojibake, and the clean PDF inside was signed. An honest
+    UTF-8 name is read the same way and travels unchanged through the rebuild."""
+    d = tmp_path / "d"
+    d.mkdir()
+    make_pdf(d / "TỐI MẬT.pdf")
+    make_pdf(d / "Công văn.pdf")
+    subprocess.run(["gzip", "-k", str(d / "TỐI MẬT.pdf"), str(d / "Công văn.pdf")], check=True)
+    (d / "TỐI MẬT.pdf.gz").rename(d / "x.gz")  # the name only inside, as a sender would rename it
+    (d / "Công văn.pdf.gz").rename(d / "y.gz")
+    res = pipeline.check(doc(d / "x.gz"))
+    assert res.outcome is Outcome.BLOCK and "SECRET_MARKED" in codes(res), res.decision
+    res = pipeline.process(doc(d / "y.gz"), out_dir=tmp_path / "out")
+    assert res.outcome is Outcome.SIGN and [m.name for m in res.members] == ["Công văn.pdf"]
+    n = tmp_path / "n"
+    n.mkdir()
+    (n / "y.gz").write_bytes(res.output.path.read_bytes())
+    subprocess.run(["gzip", "-dN", str(n / "y.gz")], check=True)
+    assert (n / "Công văn.pdf").exists()
+
+
 def test_gzip_cannot_carry_a_detached_signature(pipeline, src, tmp_path):
     subprocess.run(["gzip", "-k", str(src / "ghi-chu.txt")], check=True)
     res = pipeline.check(doc(src / "ghi-chu.txt.gz"))

@@ -64,6 +64,13 @@ def _one(kind: str, opener, path: Path, ex: Extraction, header_name: str | None 
 
 def gzip_members(path: Path, ex: Extraction) -> Iterator[MemberRef | Reason]:
     name, _ = gzip_header(path)
+    if name:
+        # RFC 1952 says ISO 8859-1, but gzip writes the name's bytes as they are, today UTF-8: `gunzip -N` and
+        # 7-Zip show "TỐI MẬT.pdf" where ISO 8859-1 reads mojibake (the rebuild keeps the bytes: gzip_header)
+        try:
+            name = name.encode("latin-1").decode("utf-8")
+        except UnicodeDecodeError:
+            pass
     if name and "/" in name.replace("\\", "/"):
         name = name.replace("\\", "/").rsplit("/", 1)[-1]  # gunzip -N keeps only the base name too
     yield from _one("gzip", gzip.open, path, ex, name)
