@@ -120,7 +120,8 @@ def analyse(fh: BinaryIO, settings, doc: Document, deadline: float) -> _Pdf:
             out.broken = True
             out.warnings.append(Reason.of("PDF_BROKEN", detail=_short(exc)))
             return out
-        for step in (_catalog_facts, _form_facts, _active, _played, _metadata, _navigation, _attachment_names):
+        for step in (_catalog_facts, _form_facts, _active, _played, _metadata, _navigation, _side_panels,
+                     _attachment_names):
             try:
                 step(reader, root, out)
             except Timeout:
@@ -380,6 +381,93 @@ def _navigation(reader, root, out: _Pdf) -> None:
                 if prefix:
                     out.metadata.append(("page-label", prefix))
             nodes.extend(node.get("/Kids") or [])
+
+
+MAX_PANEL_ITEMS = 20_000  # layer, portfolio, destination and article names read at most; more: unread
+
+
+def _side_panels(reader, root, out: _Pdf) -> None:
+    """The names a viewer lists in its side panels, read like bookmark titles: the layers panel (each layer's
+    /Name, the labels of its /Order, each configuration's /Name; a file may open with the panel shown), a
+    portfolio's column headers and folder names, the named destinations (Acrobat's Destinations panel,
+    `pdfinfo -dests`) and the article threads' titles. Too many: unread (fail closed)."""
+    from gateway.inspect.container_pdf import _name_tree
+
+    found: list[tuple[str, str]] = []
+
+    def add(where: str, value) -> None:
+        text = _text_value(value)
+        if text:
+            found.append((where, text))
+        if len(found) > MAX_PANEL_ITEMS:
+            raise _TooMany()
+
+    def labels(order, depth: int = 0) -> None:  # an /Order array: references, strings (labels), nested arrays
+        if depth > 32:
+            raise _TooMany()
+        for item in order.get_object() if isinstance(order.get_object(), list) else ():
+            value = item.get_object()
+            if isinstance(value, list):
+                labels(value, depth + 1)
+            elif isinstance(value, (str, bytes)):
+                add("layer", value)
+
+    try:
+        oc = root.get("/OCProperties")
+        oc = oc.get_object() if oc is not None else None
+        if hasattr(oc, "get"):
+            for group in oc.get("/OCGs") or []:
+                group = group.get_object()
+                if hasattr(group, "get"):
+                    add("layer", group.get("/Name"))
+            for config in [oc.get("/D")] + list(oc.get("/Configs") or []):
+                config = config.get_object() if config is not None else None
+                if hasattr(config, "get"):
+                    add("layer", config.get("/Name"))
+                    if config.get("/Order") is not None:
+                        labels(config["/Order"])
+        collection = root.get("/Collection")
+        collection = collection.get_object() if collection is not None else None
+        if hasattr(collection, "get"):
+            schema = collection.get("/Schema")
+            schema = schema.get_object() if schema is not None else None
+            for field in schema.values() if hasattr(schema, "values") else ():
+                field = field.get_object()
+                if hasattr(field, "get"):
+                    add("portfolio", field.get("/N"))
+            folders = [collection.get("/Folders")] if collection.get("/Folders") is not None else []
+            seen: set[int] = set()
+            while folders:
+                folder = folders.pop()
+                if getattr(folder, "idnum", None) in seen:
+                    continue
+                seen.add(getattr(folder, "idnum", None))
+                folder = folder.get_object()
+                if hasattr(folder, "get"):
+                    add("portfolio", folder.get("/Name"))
+                    folders += [folder[k] for k in ("/Child", "/Next") if folder.get(k) is not None]
+        names = root.get("/Names")
+        names = names.get_object() if names is not None else None
+        if hasattr(names, "get") and names.get("/Dests") is not None:
+            for key, _ in _name_tree(names["/Dests"]):
+                add("destination", key)
+        dests = root.get("/Dests")
+        dests = dests.get_object() if dests is not None else None
+        for key in dests.keys() if hasattr(dests, "keys") else ():
+            add("destination", str(key).lstrip("/"))
+        for thread in (root.get("/Threads") or []):
+            info = thread.get_object().get("/I") if hasattr(thread.get_object(), "get") else None
+            info = info.get_object() if info is not None else None
+            if hasattr(info, "get"):
+                for key in ("/Title", "/Subject", "/Author"):
+                    add("article", info.get(key))
+    except _TooMany:
+        out.incomplete.append(Reason.of("SECRECY_SCAN_INCOMPLETE", detail=f"over {MAX_PANEL_ITEMS} panel names"))
+    out.metadata.extend(found[:MAX_PANEL_ITEMS])
+
+
+class _TooMany(Exception):
+    """More names than are read, or a structure too deep."""
 
 
 def _text_value(v) -> str:

@@ -919,7 +919,8 @@ def merge_boxes(boxes) -> list[tuple[float, float, float, float]]:
 
 
 def _annotation_texts(raw, page, index: int) -> list[Line]:
-    """/Contents of every annotation (a person opens them) and a Stamp's standard /Name."""
+    """/Contents of every annotation (a person opens them), a comment's author and subject, and a Stamp's
+    standard /Name."""
     out: list[Line] = []
     n = raw.FPDFPage_GetAnnotCount(page)
     for k in range(min(n, 10_000)):
@@ -930,7 +931,10 @@ def _annotation_texts(raw, page, index: int) -> list[Line]:
             subtype = raw.FPDFAnnot_GetSubtype(annot)
             if subtype in (raw.FPDF_ANNOT_LINK, raw.FPDF_ANNOT_POPUP):
                 continue
-            for key in ("Contents", "RC", "TU", "V", "OverlayText"):  # a redaction's, drawn once it is applied
+            keys = ("Contents", "RC", "TU", "V", "OverlayText")  # OverlayText: a redaction's, drawn once applied
+            if subtype != raw.FPDF_ANNOT_WIDGET:  # a comment's author (/T) heads its pop-up and the comments list,
+                keys += ("T", "Subj")  # its subject too; a widget's /T is a field's internal name
+            for key in keys:
                 text = _annot_string(raw, annot, key)
                 if text:
                     where = f"annotation:page{index + 1}"

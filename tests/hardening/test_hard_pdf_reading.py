@@ -183,3 +183,44 @@ def test_bookmarks_and_page_labels_are_read(pipe, base, tmp_path, where, text, e
     w.write(dst)
     got = outcome(pipe, dst)
     assert got[0] == expected, got
+
+
+def _panel(w: PdfWriter, where: str, text: str) -> None:
+    """`text` in one place a viewer lists beside the pages (or heads a comment's pop-up), nowhere else."""
+    t = TextStringObject(text)
+    root = w._root_object
+    if where in ("layer", "layer-label"):
+        ocg = w._add_object(DictionaryObject({N("/Type"): N("/OCG"), N("/Name"): t if where == "layer" else
+                                              TextStringObject("Lớp 1")}))
+        order = ArrayObject([ocg]) if where == "layer" else ArrayObject([ArrayObject([t, ocg])])
+        root[N("/OCProperties")] = DictionaryObject({N("/OCGs"): ArrayObject([ocg]), N("/D"): DictionaryObject({
+            N("/Order"): order, N("/ON"): ArrayObject([ocg])})})
+        root[N("/PageMode")] = N("/UseOC")  # the layers panel open at start
+    elif where == "destination":
+        w.add_named_destination(text, 0)
+    elif where == "article":
+        thread = w._add_object(DictionaryObject({N("/Type"): N("/Thread"), N("/I"): DictionaryObject({N("/Title"): t})}))
+        root[N("/Threads")] = ArrayObject([thread])
+    elif where == "portfolio":
+        root[N("/Collection")] = DictionaryObject({N("/Type"): N("/Collection"), N("/View"): N("/D"), N("/Schema"):
+            DictionaryObject({N("/a"): DictionaryObject({N("/Type"): N("/CollectionField"), N("/Subtype"): N("/S"),
+                                                         N("/N"): t})})})
+    else:  # a sticky note whose author (/T) or subject (/Subj) is the text
+        key = "/T" if where == "author" else "/Subj"
+        w.pages[0][N("/Annots")] = ArrayObject([w._add_object(DictionaryObject({
+            N("/Type"): N("/Annot"), N("/Subtype"): N("/Text"), N("/Rect"): num(300, 700, 320, 720), N("/F"): NumberObject(4),
+            N(key): t, N("/Contents"): TextStringObject("Ghi chú")}))])
+
+
+@pytest.mark.parametrize("where", ["layer", "layer-label", "destination", "article", "portfolio", "author", "subject"])
+def test_names_a_viewer_lists_beside_the_pages_are_read(pipe, base, tmp_path, where):
+    """Acrobat lists layers (open at start here), named destinations, article threads and a portfolio's columns
+    in its side panels, and heads a comment's pop-up with its author (signed before: only bookmarks and page
+    labels were read there). An honest name in the same place still signs."""
+    for text, expected in (("TỐI MẬT", "block"), ("Mục lục", "sign")):
+        w = PdfWriter(clone_from=PdfReader(base))
+        _panel(w, where, text)
+        dst = tmp_path / f"{where}-{expected}.pdf"
+        w.write(dst)
+        got = outcome(pipe, dst)
+        assert got[0] == expected, (text, got)
