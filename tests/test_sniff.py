@@ -191,10 +191,30 @@ def gnupg_home(tmp_path):
     subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "all"], capture_output=True, timeout=30)
 
 
+_TEST_KEY = """\
+-----BEGIN PGP PRIVATE KEY BLOCK-----
+
+lFgEaxapfBYJKwYBBAHaRw8BAQdAC4IsYCkCx0N2lbM0nQWu90zGYDpcHQCEafB8
+FRQxgEgAAQCPgIJPRNhoJjtJF6MJZ5o1twvgv9VKC619o+wr7ZJa4A8wtA10QGV4
+YW1wbGUub3JniJAEExYIADgWIQQdLvBDFy1IYC88++EpFvFFIYYevwUCaxapfAIb
+AwULCQgHAgYVCgkICwIEFgIDAQIeAQIXgAAKCRApFvFFIYYev8lhAP4sEtXZUoTy
+Annlw7FeE0UY7zL88slL0EXO0tF2tBKI+QEAjxs+/4ZqkDHGhOjnThnSJWt0VGSz
+ClidDAtSP7MPhwicXQRrFql8EgorBgEEAZdVAQUBAQdAmrPcm2LhIgPYK0LVQ908
+oFFZs8U0C/Y3l7eEnwc80VIDAQgHAAD/Ygj/cQ8s+AUtgJJMbB/HkKsc3alDUlxC
+K7wJjuICfrAOjoh4BBgWCAAgFiEEHS7wQxctSGAvPPvhKRbxRSGGHr8FAmsWqXwC
+GwwACgkQKRbxRSGGHr/dXQEA5bzFNwez6BnmgpD8505tgbRIuM/JZNNYkgiKv8ml
+fBUBALEogTRbUDpPQDol/NNZmdbfkCmqPbes2sL6e2GkJFII
+=b1Ml
+-----END PGP PRIVATE KEY BLOCK-----
+"""
+
+
 def test_pgp_armoured_and_binary(tmp_path, gnupg_home):
     home = gnupg_home
-    gpg = ["gpg", "--homedir", str(home), "--batch", "--pinentry-mode", "loopback", "--passphrase", "p"]
-    subprocess.run(gpg + ["--quick-gen-key", "t@example.org", "future-default", "default", "1d"], check=True, capture_output=True)
+    gpg = ["gpg", "--homedir", str(home), "--batch", "--pinentry-mode", "loopback", "--passphrase", "p",
+           "--trust-model", "always", "--s2k-count", "65536"]
+    # a throw-away key made once (ed25519, no passphrase), imported: generating one waited 7-10 s here
+    subprocess.run(gpg + ["--import"], input=_TEST_KEY.encode(), check=True, capture_output=True)
     msg = tmp_path / "m.txt"
     msg.write_text("Xin chào")
     outs = {}
