@@ -598,7 +598,7 @@ class _PackageReader:
         self.shared: list[str] = []
         self.shared_used: set[int] = set()
         self.sheet_names: dict[str, str] = {}  # part name -> "sheet:Name"
-        self.caps = _Caps()
+        self.caps = _Formats()
 
     def run(self) -> None:
         names = sorted(self.parts, key=self._order)
@@ -637,7 +637,9 @@ class _PackageReader:
             return (1, name)
         if low == "xl/sharedstrings.xml":
             return (2, name)
-        if "styles" in posixpath.basename(low):  # caps styles known before the text that uses them
+        if "styles" in posixpath.basename(low) or low == "meta.xml":  # known before the text that uses them
+            return (3, name)
+        if self._ctype(name).endswith("numbering+xml") or low == "word/numbering.xml":  # list labels, likewise
             return (3, name)
         return (4, name)
 
@@ -756,7 +758,7 @@ class _PackageReader:
         if low == "xl/sharedstrings.xml":
             with _open_part(self.zf, info, self.budget) as f:
                 for elem in _iter_blocks(f, name, self.budget):
-                    self.shared.append(_text_of(elem))
+                    self.shared.append(self._phonetic(elem))
                     elem.clear(keep_tail=True)
             return
         if low.startswith("xl/macrosheets/"):  # Excel 4.0 macros
@@ -764,7 +766,12 @@ class _PackageReader:
         if re.match(r"xl/worksheets/[^/]+\.xml$", low):
             self._sheet(name, info)
             return
+        if self._ctype(name).endswith("numbering+xml") or low == "word/numbering.xml":
+            with _open_part(self.zf, info, self.budget) as f:
+                self.caps.word_numbering(_parse_stream(f, name))  # the labels of numbered paragraphs
         where = _where_for_part(low, self.odf)
+        if where == "customxml" and not posixpath.basename(low).startswith("itemprops"):
+            self._custom_xml(name, info)
         walk = _walk_blocks if _FAST_PARTS.match(low) else _walk_text
         with _open_part(self.zf, info, self.budget) as f:
             # a part that may hold drawings is looked at for freeform shapes as it is read, not read twice
@@ -773,6 +780,24 @@ class _PackageReader:
             walk(source, name, where, self._emit, self.budget, self.kind if low == "content.xml" else "", self.caps)
         if watched is not None and watched.found:
             self.result.shapes.append(name)
+
+    def _phonetic(self, elem) -> str:
+        """A string item's text as its cell shows it: without its phonetic guide (rPh, shown above the text only
+        when asked, never beside it). The guide and the whole text are read too, each as a line of its own."""
+        if not any(_local(c.tag) == "rPh" for c in elem):
+            return _text_of(elem)
+        self._emit(_text_of(elem), "phonetic")
+        return _text_without(elem, frozenset({"rPh", "phoneticPr"}))
+
+    def _custom_xml(self, name: str, info) -> None:
+        """A custom XML data part: a content control bound to one of its nodes (w:dataBinding) shows that node's
+        value, an element's text or an attribute's. Element text is read by the walk; each attribute value is
+        read here as a line of its own (which node a control binds is not worked out)."""
+        with _open_part(self.zf, info, self.budget) as f:
+            for _, elem in _iterparse(f, name, ("end",)):
+                for value in elem.attrib.values():
+                    self._emit(value, "customxml")
+                elem.clear(keep_tail=True)
 
     def _emit(self, text: str, where: str, page: int | None = None) -> None:
         if where in _FORMULA_NOTES:  # a note from _attr_lines, not a line
@@ -816,6 +841,7 @@ class _PackageReader:
 
     def _meta(self, key: str, value: str | None) -> None:
         if value and value.strip():
+            self.caps.properties.setdefault(key if key.startswith("docprops:custom:") else key.lower(), value.strip())
             self.budget.line()
             self.result.metadata.append((key, value.strip()))
 
@@ -872,7 +898,8 @@ class _PackageReader:
                     while elem.getprevious() is not None:  # rows already read: keep memory flat
                         del elem.getparent()[0]
                 elif local.endswith(("Header", "Footer")):
-                    self._emit(_excel_header_text(elem.text or ""), "header" if "Header" in local else "footer")
+                    self._emit(_excel_header_text(elem.text or "", where.removeprefix("sheet:")),
+                               "header" if "Header" in local else "footer")
                 else:
                     for node in elem.iter():
                         _attr_lines(node, self._emit)
@@ -930,7 +957,7 @@ class _PackageReader:
                 inline = child
         kind = c.get("t")
         if kind == "inlineStr" and inline is not None:
-            value = string(inline)
+            value = self._phonetic(inline)
         elif kind == "s" and value:
             try:
                 index = int(value)
@@ -996,9 +1023,35 @@ def _note_formula(result: "_Result", note: str) -> None:
         result.unknown += 1
 
 
-def _excel_header_text(code: str) -> str:
-    """Excel header/footer codes (&L, &C, &"Font,Bold", &12 ...) stripped to the text printed."""
-    return re.sub(r'&(?:"[^"]*"|\d+|[LCRPNDTZFAKBIUSEXYGH]|&)', " ", code)
+# Excel header/footer codes: a font ("&\"Times New Roman,Bold\""), a size (&12), a colour (&K + RRGGBB, or a
+# theme colour and tint: &K04+000, &K04-050), formatting switches (&B &I &U &E &X &Y &S &O &H), the sections
+# (&L &C &R), fields (&P page, &N pages, &D date, &T time, &Z path, &F file, &A sheet, &G picture), "&&".
+_HEADER_CODE = re.compile(r'&(?:"[^"]*"?|\d+|K(?:[0-9A-Fa-f]{6}|\d\d[+-]\d{3})?|[LCR]|[PN](?:[+-]\d+)?|[DTZFAG]|'
+                          r'[BIUSEXYOH]|&|.?)', re.S)
+_HEADER_FIELDS = {"P": "1", "N": "1", "D": "01/01/2026", "T": "00:00", "Z": "", "F": "", "G": ""}
+
+
+def _excel_header_text(code: str, sheet: str = "") -> str:
+    """Excel header/footer codes stripped to the text printed: formatting codes give nothing (their letters and
+    digits are not printed, so "TỐI M&KFF0000ẬT" prints "TỐI MẬT"), the sheet name (&A) and page fields stand
+    in their place; each section (left, centre, right) a line of its own, then all of them on one line."""
+    sections: list[list[str]] = [[]]
+    pos = 0
+    for m in _HEADER_CODE.finditer(code):
+        sections[-1].append(code[pos:m.start()])
+        pos = m.end()
+        key = m.group()[1:2]
+        if key in ("L", "C", "R"):
+            sections.append([])
+        elif key == "&":
+            sections[-1].append("&")
+        elif key == "A":
+            sections[-1].append(sheet)
+        elif key in _HEADER_FIELDS and len(m.group()) == 2 or key in ("P", "N"):
+            sections[-1].append(_HEADER_FIELDS[key])
+    sections[-1].append(code[pos:])
+    texts = ["".join(piece) for piece in sections]
+    return "\n".join(texts + [" ".join(t for t in texts if t.strip())])
 
 
 _IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"II*\x00", b"MM\x00*", b"BM",
@@ -1240,13 +1293,15 @@ class _Places:
 
 
 def _walk_text(f: BinaryIO, name: str, where: str, emit, budget: _Budget, kind: str = "",
-               caps: "_Caps | None" = None) -> None:
+               caps: "_Formats | None" = None) -> None:
     """Every line of text in one XML part: each block element's text (nested blocks first: a text box in a
     paragraph is its own line), white-space elements as white space, visible attributes, and each piece of
     character data that stands outside any block as a line of its own (chart values, comment texts ...).
     A paragraph with tracked deletions is read as the reviewer sees it (deleted text in place) and as it
     reads once the changes are accepted; the deleted text is also a line of its own ("deleted")."""
     places = _Places(where, kind)
+    caps = caps if caps is not None else _Formats()
+    paragraphs = _Paragraphs(caps)
     depth = 0  # open block elements
     for event, elem in _iterparse(f, name):
         tag = _local(elem.tag)
@@ -1263,14 +1318,21 @@ def _walk_text(f: BinaryIO, name: str, where: str, emit, budget: _Budget, kind: 
                 elem.text = " "
             elif tag == "sym":
                 elem.text = _sym_char(elem)
-        if caps is not None and tag in _FORMAT_TAGS:
+        if tag in _FORMAT_TAGS:
             caps.note(elem, tag)
         _attr_lines(elem, emit)
         if tag in _BLOCKS:
             depth -= 1
-            if caps is not None:
-                caps.apply(elem)
-            emit(_text_of(elem), here)
+            caps.apply(elem)
+            full = _text_of(elem)
+            emit(full, here)
+            special = any(paragraphs.special(d, _local(d.tag)) for d in elem.iter() if d is not elem
+                          and _local(d.tag) in _SHOWN_CHECKED)
+            shown, quoted = paragraphs.readings(elem, full, special)
+            for text in shown:
+                emit(text, here)
+            for text in quoted:
+                emit(text, "field")
             deleted = [d for d in elem.iter() if _local(d.tag) in _DELETED and d is not elem]
             if deleted:
                 for d in deleted:
@@ -1341,14 +1403,27 @@ def field_texts(instructions: list[str]) -> list[str]:
     return out
 
 
-def _fields_updated(p) -> tuple[str, list[str]]:
-    """(the paragraph `p` with each QUOTE and SYMBOL field's stored result replaced by what the field gives,
-    the quoted texts of every field's instruction: an IF's either branch, each a line of its own)."""
+# What a paragraph holds that is read but not shown (hidden runs, ruby and phonetic guides, field codes), and
+# what a paragraph shows that is not its own text (list labels, a drop cap beside it): `_Paragraphs`.
+_UNSHOWN = frozenset({"pPr", "rPr", "rt", "ruby-text", "delText", "delInstrText", "del", "moveFrom", "rPh"})
+_SHOWN_TRIGGERS = frozenset({"vanish", "specVanish", "rt", "ruby-text", "framePr", "numPr", "buChar", "ins",
+                             "moveTo", "rPh", "instrText", "fldSimple", "fldChar"})
+_SHOWN_TAGS = tuple("{*}" + t for t in _SHOWN_TRIGGERS) + ("{*}span", "{*}rStyle", "{*}pStyle")
+
+
+def _as_shown(p, formats: "_Formats | None" = None, original: bool = False) -> tuple[str, list[str]]:
+    """(the paragraph `p` as Word or LibreOffice shows it: without hidden runs, ruby and phonetic guides, field
+    codes, deleted text; each QUOTE and SYMBOL field's stored result replaced by what the field gives — or, when
+    `original`, as it read before its tracked changes: inserted text out, deleted text in —, the quoted texts of
+    every field's instruction: an IF's either branch, each a line of its own)."""
     out: list[str] = []
     stack: list[dict] = []
     quoted: list[str] = []
+    hidden = formats.is_hidden if formats is not None and formats.hidden else None
 
-    def put(text: str) -> None:
+    def put(text: str | None) -> None:
+        if not text:
+            return
         if not stack:
             out.append(text)
         elif stack[-1]["result"] is not None:
@@ -1359,20 +1434,18 @@ def _fields_updated(p) -> tuple[str, list[str]]:
     def done(instr: str, stored: str) -> None:
         quoted.extend(q for q in _FIELD_QUOTED.findall(instr) if q.strip())
         value = _field_value(instr)
+        if value is None and formats is not None:
+            value = _property_field(instr, formats.properties)
         put(stored if value is None else value)
 
     def walk(node) -> None:
         for child in node:
-            tag = _local(child.tag) if isinstance(child.tag, str) else ""
-            if tag == "t":
-                put(child.text or "")
-            elif tag in ("tab", "br", "cr"):
-                put(" ")
-            elif tag == "instrText":
+            tag = _local(child.tag)
+            if tag == "instrText":
                 if stack and stack[-1]["result"] is None:
                     stack[-1]["instr"] += child.text or ""
             elif tag == "fldChar":
-                kind = next((v for k, v in child.attrib.items() if _local(k) == "fldCharType"), "")
+                kind = _attr(child, "fldCharType") or ""
                 if kind == "begin":
                     stack.append({"instr": "", "result": None})
                 elif kind == "separate" and stack:
@@ -1381,28 +1454,252 @@ def _fields_updated(p) -> tuple[str, list[str]]:
                     field = stack.pop()
                     done(field["instr"], "".join(field["result"] or ()))
             elif tag == "fldSimple":
-                instr = next((v for k, v in child.attrib.items() if _local(k) == "instr"), "")
                 stack.append({"instr": "", "result": []})
                 walk(child)
                 field = stack.pop()
-                done(instr, "".join(field["result"]))
-            elif tag not in ("delText", "delInstrText"):
+                done(_attr(child, "instr") or "", "".join(field["result"]))
+            elif original and tag in ("del", "moveFrom", "delText"):
+                put(child.text)
                 walk(child)
+            elif tag in _UNSHOWN or (original and tag in ("ins", "moveTo")):
+                pass
+            elif hidden is not None and tag == "span" and hidden(_attr(child, "style-name")):
+                pass
+            elif tag == "r" and _hidden_run(child, hidden):
+                pass
+            else:
+                put(child.text)
+                walk(child)
+            put(child.tail)
 
+    put(p.text)
     walk(p)
+    while stack:  # a field left open: its result as stored
+        field = stack.pop()
+        put("".join(field["result"] or ()))
     return "".join(out), quoted
+
+
+_PROPERTY_FIELDS = {"TITLE": "title", "SUBJECT": "subject", "AUTHOR": "creator", "KEYWORDS": "keywords",
+                    "COMMENTS": "description", "LASTSAVEDBY": "lastModifiedBy"}
+_FIELD_NAME = re.compile(r'(?i)^\s*(\w+)(?:\s+(?:"([^"]*)"|(\S+)))?')
+
+
+def _property_field(instr: str, properties: dict[str, str]) -> str | None:
+    """What a document-property field (TITLE, SUBJECT, AUTHOR, KEYWORDS, COMMENTS, DOCPROPERTY name) shows once
+    updated (Word updates it when the document asks, LibreOffice on loading): the property's value as read."""
+    m = _FIELD_NAME.match(instr)
+    if not m:
+        return None
+    kind = m.group(1).upper()
+    if kind == "DOCPROPERTY":
+        name = (m.group(2) or m.group(3) or "").strip()
+        low = name.lower()
+        return properties.get(f"docprops:{low}") or properties.get(f"docprops:custom:{name}")
+    key = _PROPERTY_FIELDS.get(kind)
+    return properties.get(f"docprops:{key.lower()}") if key else None
+
+
+def _hidden_run(r, hidden) -> bool:
+    """A Word run hidden by w:vanish (or w:specVanish), directly or by its character style."""
+    rpr = r[0] if len(r) and _local(r[0].tag) == "rPr" else None
+    if rpr is None:
+        return False
+    for x in rpr:
+        tag = _local(x.tag)
+        if tag in ("vanish", "specVanish"):
+            return _on(x)
+        if tag == "rStyle" and hidden is not None and hidden(_attr(x, "val")):
+            return True
+    return False
+
+
+def _int(value: str | None, default: int) -> int:
+    try:
+        return int(value) if value is not None else default
+    except ValueError:
+        return default
+
+
+def _word_level(lvl) -> tuple[str, str, int, str]:
+    """A w:lvl: (label text with %n places, number format, start, what follows the label)."""
+    text = fmt = after = None
+    start = 1
+    for c in lvl:
+        tag = _local(c.tag)
+        if tag == "lvlText":
+            text = _attr(c, "val")
+        elif tag == "numFmt":
+            fmt = _attr(c, "val")
+        elif tag == "start":
+            start = _int(_attr(c, "val"), 1)
+        elif tag == "suff":
+            after = {"space": " ", "nothing": ""}.get(_attr(c, "val") or "", "\t")
+    return text or "", fmt or "decimal", start, "\t" if after is None else after
+
+
+_ROMAN = ((1000, "M"), (900, "CM"), (500, "D"), (400, "CD"), (100, "C"), (90, "XC"), (50, "L"), (40, "XL"),
+          (10, "X"), (9, "IX"), (5, "V"), (4, "IV"), (1, "I"))
+
+
+def _number(n: int, fmt: str) -> str:
+    """A list number as a label shows it (Word numFmt or ODF num-format)."""
+    if fmt in ("none", "bullet", ""):
+        return ""
+    if fmt in ("upperLetter", "lowerLetter", "A", "a"):
+        letter = chr(ord("A") + (max(n, 1) - 1) % 26) * ((max(n, 1) - 1) // 26 + 1)
+        return letter if fmt in ("upperLetter", "A") else letter.lower()
+    if fmt in ("upperRoman", "lowerRoman", "I", "i") and 0 < n < 4000:
+        roman = ""
+        for value, digits in _ROMAN:
+            while n >= value:
+                roman, n = roman + digits, n - value
+        return roman if fmt in ("upperRoman", "I") else roman.lower()
+    if fmt == "decimalZero":
+        return f"{n:02d}"
+    return str(n)
+
+
+_PLACE = re.compile(r"%([1-9])")
+
+
+class _Paragraphs:
+    """Each paragraph also as it is shown, beside its text as read: without what is read but not shown
+    (`_as_shown`), after its list label (a numbering level's text, "TỐI M" with no number and nothing after it,
+    shows the paragraph "ẬT" as "TỐI MẬT"), and after a drop-cap paragraph before it (Word shows the frame's
+    letters as the first of the next paragraph). More readings, never fewer: hidden text is read either way."""
+
+    def __init__(self, formats: "_Formats") -> None:
+        self.formats = formats
+        self.drop: list[str] = []  # the drop cap waiting for its paragraph, as read and as shown
+        self.counts: dict[object, list[int | None]] = {}  # list counters: Word numId / ODF list -> by level
+        self.odf_list = None  # the ODF list being counted
+
+    def special(self, elem, tag: str) -> bool:
+        """Does element `elem` (local name `tag`, met inside a paragraph) make the paragraph worth reading again?"""
+        if tag in ("span", "rStyle"):
+            return bool(self.formats.hidden) and self.formats.is_hidden(_attr(elem, "style-name" if tag == "span" else "val"))
+        if tag == "pStyle":
+            return _attr(elem, "val") in self.formats.style_numbering
+        if tag == "framePr":
+            return (_attr(elem, "dropCap") or "none") != "none"
+        if tag in ("vanish", "specVanish"):
+            parent = elem.getparent()
+            return _on(elem) and parent is not None and _local(parent.tag) == "rPr"
+        return tag in _SHOWN_TRIGGERS
+
+    def readings(self, p, full: str, special: bool) -> tuple[list[str], list[str]]:
+        """(other readings of paragraph `p`, whose text as read is `full`; quoted texts of its fields)."""
+        out: list[str] = []
+        quoted: list[str] = []
+        shown = full
+        if special:
+            shown, quoted = _as_shown(p, self.formats)
+            if any(_local(x.tag) in ("ins", "moveTo") for x in p.iter()):
+                out.append(_as_shown(p, self.formats, original=True)[0])
+        texts = [full] + ([shown] if shown != full else [])
+        out += texts[1:]
+        label = self._label(p, special)
+        if label:
+            out += [label + t for t in texts]
+        if self.drop:
+            out += [d + t for d in self.drop for t in texts]
+            self.drop = []
+        if special and self._drop_cap(p):
+            self.drop = list(dict.fromkeys(texts))
+        return out, quoted
+
+    @staticmethod
+    def _drop_cap(p) -> bool:
+        ppr = p[0] if len(p) and _local(p[0].tag) == "pPr" else None
+        return ppr is not None and any(
+            _local(x.tag) == "framePr" and (_attr(x, "dropCap") or "none") != "none" for x in ppr)
+
+    def _label(self, p, special: bool) -> str | None:
+        parent = p.getparent()
+        if parent is not None and _local(parent.tag) in ("list-item", "list-header"):
+            return self._odf_label(p, parent)
+        if not special or not len(p):
+            return None
+        ppr = p[0] if _local(p[0].tag) == "pPr" else None
+        if ppr is None:
+            return None
+        numpr = bullet = style = None
+        for x in ppr:
+            tag = _local(x.tag)
+            if tag == "numPr":
+                numpr = x
+            elif tag == "buChar":
+                bullet = _attr(x, "char")
+            elif tag == "pStyle":
+                style = _attr(x, "val")
+        if bullet:
+            return bullet
+        if numpr is not None:
+            num = next((_attr(x, "val") for x in numpr if _local(x.tag) == "numId"), None)
+            ilvl = _int(next((_attr(x, "val") for x in numpr if _local(x.tag) == "ilvl"), None), 0)
+        elif style in self.formats.style_numbering:
+            num, ilvl = self.formats.style_numbering[style]
+        else:
+            return None
+        levels = self.formats.numbering.get(num or "")
+        if not levels or ilvl not in levels:
+            return None
+        return self._count(("w", num), levels, ilvl)
+
+    def _odf_label(self, p, item) -> str | None:
+        if next((c for c in item if _local(c.tag) in _BLOCK_NAMES), None) is not p:
+            return None  # only an item's first paragraph has the label
+        level, style, top, node = -1, None, None, item
+        while node is not None and _local(node.tag) in ("list", "list-item", "list-header"):
+            if _local(node.tag) == "list":
+                level += 1
+                style = style or _attr(node, "style-name")
+                top = node
+            node = node.getparent()
+        levels = self.formats.lists.get(style or "")
+        if not levels or level not in levels:
+            return None
+        if top is not self.odf_list:  # a new list restarts its numbers unless it says it continues
+            self.odf_list = top
+            if (_attr(top, "continue-numbering") or "").lower() != "true" and not _attr(top, "continue-list"):
+                self.counts.pop(("odf", style), None)
+        return self._count(("odf", style), levels, level, header=_local(item.tag) == "list-header")
+
+    def _count(self, key, levels: dict, ilvl: int, header: bool = False) -> str:
+        counts = self.counts.setdefault(key, [None] * 10)
+        if not header:
+            ilvl = min(max(ilvl, 0), 9)
+            counts[ilvl] = levels[ilvl][2] if counts[ilvl] is None else counts[ilvl] + 1
+            for deeper in range(ilvl + 1, 10):
+                counts[deeper] = None
+        text, fmt, start, after = levels[ilvl]
+
+        def number(m) -> str:
+            k = int(m.group(1)) - 1
+            lvl = levels.get(k, levels[ilvl])
+            return _number(counts[k] if counts[k] is not None else lvl[2], lvl[1])
+
+        if header:
+            return ""
+        if "%" not in text:  # ODF: the number's place is "%1" of this level
+            return text + after
+        return (_PLACE.sub(number, text) if key[0] == "w" else text.replace("%1", _number(counts[ilvl], fmt))) + after
 
 
 _NUMBER_NS = "{urn:oasis:names:tc:opendocument:xmlns:datastyle:1.0}"
 # ODF number styles: literal text shown around (or instead of) a cell's number
 _NUMBER_TEXT_TAGS = tuple(_NUMBER_NS + t for t in ("text", "currency-symbol", "embedded-text", "text-content"))
-_FORMAT_TAGS = frozenset({"caps", "smallCaps", "basedOn", "text-properties", "style"})
-_FORMAT_TAG_FILTER = ("{*}style", "{*}text-properties", "{*}sym")
+_FORMAT_TAGS = frozenset({"caps", "smallCaps", "basedOn", "text-properties", "style", "vanish", "specVanish", "numId",
+                          "list-level-style-number", "list-level-style-bullet", "outline-level-style"})
+_SHOWN_CHECKED = _SHOWN_TRIGGERS | {"span", "rStyle", "pStyle"}
+_FORMAT_TAG_FILTER = ("{*}style", "{*}text-properties", "{*}sym", "{*}list-level-style-number",
+                      "{*}list-level-style-bullet", "{*}outline-level-style")
 _DELETED_TAGS = ("{*}del", "{*}moveFrom")
 
 
 def _walk_blocks(f: BinaryIO, name: str, where: str, emit, budget: _Budget, kind: str = "",
-                 caps: "_Caps | None" = None) -> None:
+                 caps: "_Formats | None" = None) -> None:
     """The fast path for parts whose text all stands in paragraphs: lxml yields each paragraph when it
     ends (nested paragraphs — a text box's — first), its text is joined in C with tabs and breaks as white
     space, its place comes from its ancestors. Visible attributes of the elements inside are read too.
@@ -1413,15 +1710,18 @@ def _walk_blocks(f: BinaryIO, name: str, where: str, emit, budget: _Budget, kind
     pages: dict[int, int] = {}
     places: dict = {}  # parent element -> place (paragraphs of one body, cell, text box share it)
     deleted = False
-    caps = caps if caps is not None else _Caps()
+    caps = caps if caps is not None else _Formats()
     tags = (_BLOCK_TAGS + _ATTR_TAGS + _SPACE_TAGS + _DELETED_TAGS + _FORMAT_TAG_FILTER + _NUMBER_TEXT_TAGS
-            + _FIELD_TAGS)
-    fields: set = set()  # paragraphs (a text box's, and the one around it) that hold a field
+            + _SHOWN_TAGS)
+    paragraphs = _Paragraphs(caps)
+    special: set = set()  # paragraphs (a text box's, and the one around it) that show other than they read
     for _, elem in _iterparse(f, name, ("end",), tag=tags):
         tag = _local(elem.tag)
-        if tag in ("instrText", "fldSimple"):
-            fields.update(a for a in elem.iterancestors() if _local(a.tag) in _BLOCK_NAMES)
-            continue
+        if tag in _SHOWN_TRIGGERS or tag in ("span", "rStyle", "pStyle"):
+            if paragraphs.special(elem, tag):
+                special.update(a for a in elem.iterancestors() if _local(a.tag) in _BLOCK_NAMES)
+            if tag not in ("ins", "moveTo", "span"):  # those may have attributes that are read
+                continue
         if tag in _SPACES or tag == "s":
             if not len(elem):
                 elem.text = " " if tag == "s" else _SPACES[tag]
@@ -1432,6 +1732,8 @@ def _walk_blocks(f: BinaryIO, name: str, where: str, emit, budget: _Budget, kind
             continue
         if tag in _FORMAT_TAGS:
             caps.note(elem, tag)
+            if tag.endswith("level-style"):
+                _attr_lines(elem, emit)  # its label's text, as a line of its own too
             continue
         if elem.tag.startswith(_NUMBER_NS):
             emit(string(elem), "numberformat")
@@ -1450,13 +1752,15 @@ def _walk_blocks(f: BinaryIO, name: str, where: str, emit, budget: _Budget, kind
             if parent is not None:
                 places[parent] = here
         caps.apply(elem)
-        emit(string(elem), here)
-        if elem in fields:  # as Word shows it once its fields are updated, and what their instructions quote
-            fields.discard(elem)
-            updated, quoted = _fields_updated(elem)
-            emit(updated, here)
-            for text in quoted:
-                emit(text, "field")
+        full = string(elem)
+        emit(full, here)
+        # as shown (fields updated, hidden text out, its list label ...), and what field instructions quote
+        shown, quoted = paragraphs.readings(elem, full, elem in special)
+        special.discard(elem)
+        for text in shown:
+            emit(text, here)
+        for text in quoted:
+            emit(text, "field")
         if deleted:  # the paragraph as it reads once the changes are accepted
             emit(_text_without(elem, _DELETED), here)
             deleted = False
@@ -1616,13 +1920,21 @@ def _upper_tree(node) -> None:
                 child.tail = child.tail.upper()
 
 
-class _Caps:
-    """Text shown in capitals by formatting (Word w:caps / w:smallCaps on a run, its style, the default
-    paragraph style or the document defaults; DrawingML cap="all"; ODF fo:text-transform="uppercase" /
-    fo:font-variant="small-caps" on a span, a paragraph style or a default style): upper-cased in place before
-    the paragraph is read, as a person sees it (marks want capitals)."""
+class _Formats:
+    """What a package's styles and definitions do to its paragraphs as shown.
+
+    Capitals (Word w:caps / w:smallCaps on a run, its style, the default paragraph style or the document
+    defaults; DrawingML cap="all"; ODF fo:text-transform="uppercase" / fo:font-variant="small-caps" on a span,
+    a paragraph style or a default style): upper-cased in place before the paragraph is read, as a person sees
+    it (marks want capitals). Hidden character styles (Word w:vanish, ODF text:display="none") and list labels
+    (Word numbering, ODF list styles) are kept for `_Paragraphs`, which reads each paragraph as shown."""
 
     def __init__(self) -> None:
+        self.hidden: set[str] = set()  # character styles whose text is not shown
+        self.properties: dict[str, str] = {}  # document properties ("docprops:title" ...): property fields show them
+        self.numbering: dict[str, dict[int, tuple[str, str, int, str]]] = {}  # Word numId -> ilvl -> level
+        self.style_numbering: dict[str, tuple[str, int]] = {}  # Word paragraph style -> (numId, ilvl)
+        self.lists: dict[str, dict[int, tuple[str, str, int, str]]] = {}  # ODF list style -> level -> level
         self.styles: set[str] = set()
         self.parents: dict[str, str] = {}
         self.everything = False  # the document's defaults set capitals: every paragraph is shown in them
@@ -1635,7 +1947,18 @@ class _Caps:
     def note(self, elem, tag: str) -> None:
         """A style definition's pieces, as the parser meets them."""
         parent = elem.getparent()
-        if tag in ("caps", "smallCaps"):
+        if tag in ("vanish", "specVanish"):
+            style = parent.getparent() if parent is not None else None
+            if style is not None and _local(style.tag) == "style" and _on(elem) and _attr(style, "styleId"):
+                self.hidden.add(_attr(style, "styleId"))
+        elif tag == "numId":  # a paragraph style that numbers its paragraphs
+            style = parent.getparent().getparent() if parent is not None and parent.getparent() is not None else None
+            if style is not None and _local(style.tag) == "style" and _attr(style, "styleId") and _attr(elem, "val"):
+                ilvl = next((_attr(c, "val") for c in parent if _local(c.tag) == "ilvl"), None)
+                self.style_numbering[_attr(style, "styleId")] = (_attr(elem, "val"), _int(ilvl, 0))
+        elif tag in ("list-level-style-number", "list-level-style-bullet", "outline-level-style"):
+            self._odf_level(elem, parent)
+        elif tag in ("caps", "smallCaps"):
             style = parent.getparent() if parent is not None else None
             if style is not None and _local(style.tag) == "style" and _on(elem) and _attr(style, "styleId"):
                 self.styles.add(_attr(style, "styleId"))
@@ -1645,6 +1968,9 @@ class _Caps:
             if parent is not None and _attr(parent, "styleId") and _attr(elem, "val"):
                 self.parents[_attr(parent, "styleId")] = _attr(elem, "val")
         elif tag == "text-properties":
+            if (parent is not None and _local(parent.tag) == "style" and _attr(parent, "name")
+                    and (_attr(elem, "display") or "").lower() == "none"):
+                self.hidden.add(_attr(parent, "name"))
             if parent is not None and _local(parent.tag) == "style" and _attr(parent, "name") and (
                     (_attr(elem, "text-transform") or "").lower() == "uppercase"
                     or (_attr(elem, "font-variant") or "").lower() == "small-caps"):
@@ -1659,6 +1985,58 @@ class _Caps:
                 self.parents[name] = base
             if (_attr(elem, "default") or "").lower() in ("1", "true", "on") and _attr(elem, "type") == "paragraph":
                 self.default_paragraph = _attr(elem, "styleId")
+
+    def _odf_level(self, elem, parent) -> None:
+        """An ODF list style's level: (prefix with the number's place, format, start, what follows the label)."""
+        name = _attr(parent, "name") if parent is not None else None
+        if name is None and parent is not None and _local(parent.tag) == "outline-style":
+            name = "\x00outline"
+        if not name:
+            return
+        after = "\t"
+        for node in elem.iter():
+            if _local(node.tag) == "list-level-label-alignment":
+                after = {"space": " ", "nothing": ""}.get(_attr(node, "label-followed-by") or "", "\t")
+        if _local(elem.tag) == "list-level-style-bullet":
+            body, fmt = (_attr(elem, "bullet-char") or ""), ""
+        else:
+            body, fmt = "%1", _attr(elem, "num-format") or ""
+        text = (_attr(elem, "num-prefix") or "") + body + (_attr(elem, "num-suffix") or "")
+        level = _int(_attr(elem, "level"), 1) - 1
+        self.lists.setdefault(name, {})[level] = (text, fmt, _int(_attr(elem, "start-value"), 1), after)
+
+    def word_numbering(self, root) -> None:
+        """word/numbering.xml: each numId's levels (label text with %n places, number format, start, suffix)."""
+        abstract: dict[str, dict[int, tuple[str, str, int, str]]] = {}
+        for node in root:
+            if _local(node.tag) == "abstractNum" and _attr(node, "abstractNumId") is not None:
+                abstract[_attr(node, "abstractNumId")] = {
+                    _int(_attr(lvl, "ilvl"), 0): _word_level(lvl) for lvl in node if _local(lvl.tag) == "lvl"}
+        for node in root:
+            if _local(node.tag) != "num" or _attr(node, "numId") is None:
+                continue
+            ref = next((c for c in node if _local(c.tag) == "abstractNumId"), None)
+            levels = dict(abstract.get(_attr(ref, "val") if ref is not None else "", {}))
+            for override in node:
+                if _local(override.tag) != "lvlOverride":
+                    continue
+                ilvl = _int(_attr(override, "ilvl"), 0)
+                for c in override:
+                    if _local(c.tag) == "lvl":
+                        levels[ilvl] = _word_level(c)
+                    elif _local(c.tag) == "startOverride" and ilvl in levels:
+                        text, fmt, _, after = levels[ilvl]
+                        levels[ilvl] = (text, fmt, _int(_attr(c, "val"), 1), after)
+            self.numbering[_attr(node, "numId")] = levels
+
+    def is_hidden(self, name: str | None) -> bool:
+        for _ in range(32):  # style inheritance, bounded
+            if not name:
+                return False
+            if name in self.hidden:
+                return True
+            name = self.parents.get(name)
+        return False
 
     def is_caps(self, name: str | None) -> bool:
         for _ in range(32):  # style inheritance, bounded (a loop is not followed forever)
@@ -1750,7 +2128,7 @@ def _read_flat(fh: BinaryIO, media: str, limits: PackageLimits, deadline: float)
 
     watched = _Watched(_Counted(), _BINARY_ELEMENT)  # binary data found as the text is read, not in a second pass
     try:
-        _walk_text(io.BufferedReader(watched, 64 * 1024), "document", "body", emit, budget, "", _Caps())
+        _walk_text(io.BufferedReader(watched, 64 * 1024), "document", "body", emit, budget, "", _Formats())
     except _Refused as refused:
         result.incomplete.append(refused.reason)
     # Binary data inside flat XML (office:binary-data, w:binData, pictures, fonts) is base64 text: it was read

@@ -23,7 +23,7 @@ import re
 import time
 from typing import BinaryIO
 
-from gateway.inspect.office import field_texts, shown_case
+from gateway.inspect.office import _number, field_texts, shown_case
 from gateway.inspect.reading import Line, MemberRef, Reading
 from gateway.model import Reason, SignFormat
 
@@ -61,10 +61,10 @@ _CHARSETS = {0: None, 163: 1258, 238: 1250, 204: 1251, 161: 1253, 162: 1254, 177
 
 
 class _State:
-    __slots__ = ("skip", "uc", "where", "font", "dest", "info", "fonttbl", "caps", "upr")
+    __slots__ = ("skip", "uc", "where", "font", "dest", "info", "fonttbl", "caps", "upr", "hidden", "ls", "ilvl")
 
     def __init__(self, skip=False, uc=1, where="body", font=None, dest=None, info=None, fonttbl=False,
-                 caps=False, upr=None):
+                 caps=False, upr=None, hidden=False, ls=None, ilvl=0):
         self.skip = skip
         self.uc = uc
         self.where = where
@@ -74,9 +74,13 @@ class _State:
         self.fonttbl = fonttbl
         self.caps = caps  # \caps / \scaps: shown in capitals
         self.upr = upr  # inside \upr: the place its \ud (Unicode) group is read in
+        self.hidden = hidden  # \v (hidden text), or the \listtext fallback: read, but not in the shown reading
+        self.ls = ls  # the paragraph's list (\lsN) and level (\ilvlN): its label is shown before it
+        self.ilvl = ilvl
 
     def copy(self) -> "_State":
-        child = _State(self.skip, self.uc, self.where, self.font, None, self.info, self.fonttbl, self.caps)
+        child = _State(self.skip, self.uc, self.where, self.font, None, self.info, self.fonttbl, self.caps,
+                       None, self.hidden, self.ls, self.ilvl)
         if self.upr is not None:
             # \upr{ansi}{\*\ud{unicode}}: a Unicode reader shows only the \ud group. The ANSI twin is read
             # too (a non-Unicode reader shows it) but in a place of its own, never glued to the \ud text.
@@ -102,9 +106,11 @@ def read(fh: BinaryIO, settings=None, *, ex=None) -> Reading:
     incomplete = tuple(dict.fromkeys(reader.incomplete))
     # what the fields show once Word updates them (read as the instruction, a quotation is a mention)
     shown = field_texts([line.text for line in reader.lines if line.where == "field"])
+    known = {(line.text, line.where) for line in reader.lines}
+    as_shown = tuple(dict.fromkeys(line for line in reader.shown_lines if (line.text, line.where) not in known))
     return Reading(
         media,
-        lines=tuple(reader.lines) + tuple(Line(t, "field") for t in shown),
+        lines=tuple(reader.lines) + tuple(Line(t, "field") for t in shown) + as_shown,
         metadata=tuple(reader.metadata),
         incomplete=incomplete,
         signable=None if incomplete else SignFormat.CADES,
@@ -137,6 +143,13 @@ class _Reader:
         self.skip_count = 0  # \uN fallback characters still to skip
         self.prop_name: str | None = None
         self.font_no: int | None = None
+        # Each paragraph also as Word shows it: hidden text (\v) out, list labels in, and not cut where a
+        # field's instruction or a footnote interrupts it (each place has its own buffer)
+        self.shown: dict[str, list[str]] = {}
+        self.shown_lines: list[Line] = []
+        self.opened: set[str] = set()  # places whose current paragraph has shown text (its label is placed)
+        self.lists = _lists(data)
+        self.counts: dict[int, list[int | None]] = {}
 
     # --- output ---------------------------------------------------------------------------------------
 
@@ -166,6 +179,46 @@ class _Reader:
             st.info.append(text)
             return
         self.buf.append(text)
+        if not st.hidden:
+            self._shown(st, text)
+
+    def _shown(self, st: _State, text: str) -> None:
+        buf = self.shown.setdefault(st.where, [])
+        if st.where not in self.opened and text.strip("\n"):
+            self.opened.add(st.where)
+            if st.ls is not None:
+                buf.append(self._label(st.ls, st.ilvl))
+        buf.append(text)
+        if "\n" in text:
+            pieces = "".join(buf).split("\n")
+            for piece in pieces[:-1]:
+                if piece.strip():
+                    self.shown_lines.append(Line(shown_case(piece.strip()), st.where))
+            buf[:] = [pieces[-1]]
+            if not pieces[-1]:
+                self.opened.discard(st.where)
+
+    def _label(self, ls: int, ilvl: int) -> str:
+        """A list paragraph's label: its level's text with the numbers of the levels it names, then what
+        follows it (tab, space or nothing)."""
+        levels = self.lists.get(ls)
+        if not levels or ilvl not in levels:
+            return ""
+        counts = self.counts.setdefault(ls, [None] * 10)
+        ilvl = min(max(ilvl, 0), 9)
+        counts[ilvl] = levels[ilvl][2] if counts[ilvl] is None else counts[ilvl] + 1
+        for deeper in range(ilvl + 1, 10):
+            counts[deeper] = None
+        text, _, _, after = levels[ilvl]
+        out = []
+        for c in text:
+            k = ord(c)
+            if k < 9:  # the number of level k
+                lvl = levels.get(k, levels[ilvl])
+                out.append(_number(counts[k] if counts[k] is not None else lvl[2], _NFC.get(lvl[1], "decimal")))
+            else:
+                out.append(c)
+        return "".join(out) + after
 
     def _line(self) -> None:
         text = "".join(self.buf)
@@ -244,6 +297,10 @@ class _Reader:
             pos = self._word(word, num, st, pos)
         self._flush_bytes(st)
         self._line()
+        for where, buf in self.shown.items():
+            for piece in "".join(buf).split("\n"):
+                if piece.strip():
+                    self.shown_lines.append(Line(shown_case(piece.strip()), where))
         if stack:
             raise _Stop(Reason.of("OFFICE_MALFORMED", detail="RTF ends inside a group"))
 
@@ -278,6 +335,23 @@ class _Reader:
         if word == b"plain":  # character formatting reset
             self._flush_bytes(st)
             st.caps = False
+            st.hidden = False
+            return pos
+        if word == b"v":
+            self._flush_bytes(st)
+            st.hidden = n is None or n != 0
+            return pos
+        if word == b"listtext":  # the label as written for readers without lists: Word shows its own
+            st.hidden = True
+            return pos
+        if word == b"pard":
+            st.ls, st.ilvl = None, 0
+            return pos
+        if word == b"ls" and n is not None:
+            st.ls = n
+            return pos
+        if word == b"ilvl" and n is not None:
+            st.ilvl = n
             return pos
         if word == b"upr":
             st.upr = st.where
@@ -363,3 +437,85 @@ class _Reader:
                                               name=f"{'picture' if kind == 'pict' else 'object'}-{index}", role="embedded"))
         except (LimitBreach, Unreadable) as exc:
             raise _Stop(exc.reason) from exc
+
+
+# \levelnfcN -> number format (Word numFmt names); 255: no number, 23: a bullet
+_NFC = {0: "decimal", 1: "upperRoman", 2: "lowerRoman", 3: "upperLetter", 4: "lowerLetter", 22: "decimalZero",
+        23: "bullet", 255: "none"}
+_LEVEL_WORDS = re.compile(rb"\\(levelnfc|levelfollow|levelstartat)(-?\d+)")
+
+
+def _group(data: bytes, start: int) -> bytes:
+    """The group that opens at data[start] ("{"), braces counted (escaped ones skipped)."""
+    depth, i = 0, start
+    while i < len(data):
+        c = data[i]
+        if c == 0x5C:  # a backslash: the next byte is escaped or starts a word
+            i += 2
+            continue
+        if c == 0x7B:
+            depth += 1
+        elif c == 0x7D:
+            depth -= 1
+            if depth == 0:
+                return data[start : i + 1]
+        i += 1
+    return data[start:]
+
+
+def _level_text(group: bytes) -> str:
+    """A \\leveltext group's text: its first character is its length, then text with level numbers as
+    characters 0-8 (\\'00 .. \\'08), ";" at the end."""
+    body = re.sub(rb"^\{\\leveltext(?:\\leveltemplateid-?\d+)? ?", b"", group)[:-1]
+    out: list[str] = []
+    skip = 0
+    for m in re.finditer(rb"\\u(-?\d+) ?|\\'([0-9a-fA-F]{2})|\\[a-zA-Z]+-?\d* ?|([^\\{}])", body):
+        if m.group(1) is not None:
+            out.append(chr(int(m.group(1)) % 65536))
+            skip = 1
+        elif m.group(2) is not None:
+            if skip:
+                skip -= 1
+                continue
+            b = int(m.group(2), 16)
+            out.append(chr(b) if b < 0x20 else bytes([b]).decode("cp1252", "replace"))
+        elif m.group(3) is not None:
+            if skip:
+                skip -= 1
+                continue
+            out.append(m.group(3).decode("latin-1"))
+    text = "".join(out)[1:]  # the length first
+    return text[:-1] if text.endswith(";") else text
+
+
+def _lists(data: bytes) -> dict[int, dict[int, tuple[str, int, int, str]]]:
+    """The list table: \\lsN (through the override table) -> level -> (label text, \\levelnfc, start, follow)."""
+    by_id: dict[int, dict[int, tuple[str, int, int, str]]] = {}
+    at = data.find(b"\\listtable")
+    if at >= 0:
+        table = _group(data, data.rfind(b"{", 0, at))
+        for m in re.finditer(rb"\{\\list\b", table):
+            one = _group(table, m.start())
+            levels: dict[int, tuple[str, int, int, str]] = {}
+            rest = one
+            for k, lm in enumerate(re.finditer(rb"\{\\listlevel\b", one)):
+                level = _group(one, lm.start())
+                rest = rest.replace(level, b"")
+                words = {w: int(v) for w, v in _LEVEL_WORDS.findall(re.sub(rb"\{[^{}]*\}", b"", level))}
+                lt = re.search(rb"\{\\leveltext", level)
+                text = _level_text(_group(level, lt.start())) if lt else ""
+                follow = {1: " ", 2: ""}.get(words.get(b"levelfollow", 0), "\t")
+                levels[k] = (text, words.get(b"levelnfc", 0), words.get(b"levelstartat", 1), follow)
+            lid = re.search(rb"\\listid(-?\d+)", rest)
+            if lid:
+                by_id[int(lid.group(1))] = levels
+    out: dict[int, dict[int, tuple[str, int, int, str]]] = {}
+    at = data.find(b"\\listoverridetable")
+    if at >= 0:
+        table = _group(data, data.rfind(b"{", 0, at))
+        for m in re.finditer(rb"\{\\listoverride\b", table):
+            one = _group(table, m.start())
+            lid, ls = re.search(rb"\\listid(-?\d+)", one), re.search(rb"\\ls(-?\d+)", one)
+            if lid and ls and int(lid.group(1)) in by_id:
+                out[int(ls.group(1))] = by_id[int(lid.group(1))]
+    return out

@@ -1,0 +1,295 @@
+"""Office paragraphs as they are shown (red-team probe B): the readers read every piece of text, but a piece that
+is read and not shown (a hidden run, a ruby or phonetic guide, a field code) glued onto a mark hid it, and so did
+what is shown but is not the paragraph's own text (a list label, a drop cap, a header's formatting codes, a
+content control's bound value).
+
+Each hostile file shows "TỐI MẬT" and must BLOCK; its honest twin of the same shape must SIGN (a hidden "XYZ"
+after "BÁO CÁO", a label "Điều " before "1. Phạm vi"), so no reading makes a mark out of prose.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from gateway.model import Channel, DocKind, Document, Outcome
+
+pytestmark = pytest.mark.hsm
+
+BODY = "Công văn về việc họp giao ban."
+
+
+def _outcome(pipeline, tmp_path: Path, name: str, data: bytes) -> Outcome:
+    path = tmp_path / name
+    path.write_bytes(data)
+    res = pipeline.process(Document(channel=Channel.SMTP, name=name, path=path, kind=DocKind.CORRESPONDENCE),
+                           out_dir=tmp_path / f"out-{name}")
+    return res.outcome
+
+
+def _assert_pair(pipeline, tmp_path, name, hostile: bytes, control: bytes) -> None:
+    assert _outcome(pipeline, tmp_path, "h-" + name, hostile) is Outcome.BLOCK
+    assert _outcome(pipeline, tmp_path, "c-" + name, control) is Outcome.SIGN
+
+
+# --- builders ------------------------------------------------------------------------------------------------
+
+
+def _files(data: bytes) -> dict[str, bytes]:
+    z = zipfile.ZipFile(io.BytesIO(data))
+    return {i.filename: z.read(i) for i in z.infolist()}
+
+
+def _zip(files: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for n, v in files.items():
+            z.writestr(n, v)
+    return out.getvalue()
+
+
+def _docx(body_xml: str, *, parts: dict[str, str] | None = None, main: str = "word/document.xml") -> bytes:
+    """A docx (python-docx's template) whose body is a line of prose then `body_xml`; `parts` added or replaced,
+    the main part renamed to `main` (read on the general path)."""
+    import docx
+
+    d = docx.Document()
+    out = io.BytesIO()
+    d.save(out)
+    files = _files(out.getvalue())
+    doc = files["word/document.xml"]
+    s = doc.index(b"<w:body>") + len(b"<w:body>")
+    e = doc.index(b"<w:sectPr")
+    files["word/document.xml"] = doc[:s] + (_p(BODY) + body_xml).encode() + doc[e:]
+    for name, text in (parts or {}).items():
+        files[name] = text.encode()
+    if main != "word/document.xml":
+        files[main] = files.pop("word/document.xml")
+        files["word/_rels/" + main.split("/")[-1] + ".rels"] = files.pop("word/_rels/document.xml.rels")
+        for name in ("_rels/.rels", "[Content_Types].xml"):
+            files[name] = files[name].replace(b"word/document.xml", main.encode())
+    return _zip(files)
+
+
+def _r(text: str, rpr: str = "") -> str:
+    return f"<w:r>{'<w:rPr>' + rpr + '</w:rPr>' if rpr else ''}<w:t xml:space=\"preserve\">{text}</w:t></w:r>"
+
+
+def _p(text: str, ppr: str = "") -> str:
+    return f"<w:p>{'<w:pPr>' + ppr + '</w:pPr>' if ppr else ''}{_r(text)}</w:p>"
+
+
+W_NS = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+ODF_NS = ('xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+          'xmlns:style="urn:oasis:names:tc:opendocument:xmlns:style:1.0" '
+          'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" '
+          'xmlns:fo="urn:oasis:names:tc:opendocument:xmlns:xsl-fo-compatible:1.0" office:version="1.2"')
+ODT = "application/vnd.oasis.opendocument.text"
+
+
+def _odt(body: str, auto: str = "") -> bytes:
+    content = (f'<?xml version="1.0" encoding="UTF-8"?><office:document-content {ODF_NS}>'
+               f"<office:automatic-styles>{auto}</office:automatic-styles><office:body><office:text>"
+               f"<text:p>{BODY}</text:p>{body}</office:text></office:body></office:document-content>")
+    manifest = ('<?xml version="1.0" encoding="UTF-8"?><manifest:manifest '
+                'xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2">'
+                f'<manifest:file-entry manifest:full-path="/" manifest:media-type="{ODT}"/>'
+                '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
+                "</manifest:manifest>")
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        z.writestr(zipfile.ZipInfo("mimetype"), ODT)
+        z.writestr("content.xml", content, zipfile.ZIP_DEFLATED)
+        z.writestr("META-INF/manifest.xml", manifest, zipfile.ZIP_DEFLATED)
+    return out.getvalue()
+
+
+def _rtf(body: str, tables: str = "") -> bytes:
+    return (r"{\rtf1\ansi\ansicpg1258\deff0{\fonttbl{\f0 Arial;}}" + tables
+            + r"\pard C\u244?ng v\u259?n s\u7889? 12\par" + body + "}").encode()
+
+
+def _xlsx(a2: str = "Báo cáo", header: str | None = None, phonetic: tuple[str, str] | None = None) -> bytes:
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws["A1"] = BODY
+    ws["A2"] = "PLACEHOLDER" if phonetic else a2
+    if header is not None:
+        ws.oddHeader.center.text = header
+    out = io.BytesIO()
+    wb.save(out)
+    if not phonetic:
+        return out.getvalue()
+    files = _files(out.getvalue())
+    name = next(n for n in files if n in ("xl/sharedStrings.xml", "xl/worksheets/sheet1.xml")
+                and b"PLACEHOLDER" in files[n])
+    text, guide = phonetic
+    files[name] = files[name].replace(b"<t>PLACEHOLDER</t>",
+                                      f'<t>{text}</t><rPh sb="0" eb="3"><t>{guide}</t></rPh>'.encode())
+    return _zip(files)
+
+
+# --- A. read but not shown, glued onto the mark -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("order", ["after", "before"])
+def test_docx_hidden_run_glued_to_the_mark(pipeline, tmp_path, order):
+    def body(text: str) -> str:
+        hidden = _r("XYZ", "<w:vanish/>")
+        return f"<w:p>{_r(text) + hidden if order == 'after' else hidden + _r(text)}</w:p>"
+
+    _assert_pair(pipeline, tmp_path, f"vanish-{order}.docx", _docx(body("TỐI MẬT")), _docx(body("BÁO CÁO")))
+
+
+def test_docx_hidden_by_character_style(pipeline, tmp_path):
+    styles = (f'<?xml version="1.0" encoding="UTF-8"?><w:styles {W_NS}><w:style w:type="character" w:styleId="An">'
+              '<w:name w:val="An"/><w:rPr><w:vanish/></w:rPr></w:style></w:styles>')
+
+    def body(text: str) -> str:
+        hidden = _r("XYZ", '<w:rStyle w:val="An"/>')
+        return f"<w:p>{_r(text)}{hidden}</w:p>"
+
+    _assert_pair(pipeline, tmp_path, "vanish-style.docx", _docx(body("TỐI MẬT"), parts={"word/styles.xml": styles}),
+                 _docx(body("BÁO CÁO"), parts={"word/styles.xml": styles}))
+
+
+def test_docx_ruby_guide(pipeline, tmp_path):
+    def body(text: str) -> str:
+        return (f'<w:p><w:r><w:ruby><w:rubyPr><w:hps w:val="10"/></w:rubyPr><w:rt>{_r("Z")}</w:rt>'
+                f"<w:rubyBase>{_r(text)}</w:rubyBase></w:ruby></w:r></w:p>")
+
+    _assert_pair(pipeline, tmp_path, "ruby.docx", _docx(body("TỐI MẬT")), _docx(body("BÁO CÁO")))
+
+
+def test_docx_field_code_in_a_renamed_main_part(pipeline, tmp_path):
+    def body(text: str) -> str:
+        return (f'<w:p>{_r(text)}<w:r><w:fldChar w:fldCharType="begin"/></w:r><w:r><w:instrText>SET a b'
+                '</w:instrText></w:r><w:r><w:fldChar w:fldCharType="end"/></w:r></w:p>')
+
+    _assert_pair(pipeline, tmp_path, "renamed.docx", _docx(body("TỐI MẬT"), main="word/main.xml"),
+                 _docx(body("BÁO CÁO"), main="word/main.xml"))
+
+
+def test_odt_span_hidden_by_its_style(pipeline, tmp_path):
+    auto = '<style:style style:name="H" style:family="text"><style:text-properties text:display="none"/></style:style>'
+    _assert_pair(pipeline, tmp_path, "hidden.odt", _odt('<text:p>TỐI MẬT<text:span text:style-name="H">XYZ</text:span></text:p>', auto),
+                 _odt('<text:p>BÁO CÁO<text:span text:style-name="H">XYZ</text:span></text:p>', auto))
+
+
+def test_odt_ruby_guide(pipeline, tmp_path):
+    def body(text: str) -> str:
+        return f"<text:p><text:ruby><text:ruby-base>{text}</text:ruby-base><text:ruby-text>Z</text:ruby-text></text:ruby></text:p>"
+
+    _assert_pair(pipeline, tmp_path, "ruby.odt", _odt(body("TỐI MẬT")), _odt(body("BÁO CÁO")))
+
+
+def test_rtf_hidden_text_glued_to_the_mark(pipeline, tmp_path):
+    _assert_pair(pipeline, tmp_path, "hidden.rtf", _rtf(r"\pard T\u7888?I M\u7852?T{\v XYZ}\par"),
+                 _rtf(r"\pard B\u193?O C\u193?O{\v XYZ}\par"))
+
+
+def test_xlsx_phonetic_guide(pipeline, tmp_path):
+    _assert_pair(pipeline, tmp_path, "phonetic.xlsx", _xlsx(phonetic=("TỐI MẬT", "ZZ")),
+                 _xlsx(phonetic=("BÁO CÁO", "ZZ")))
+
+
+def test_hidden_run_inside_prose_makes_no_mark(pipeline, tmp_path):
+    prose = f'<w:p>{_r("Tài liệu này không")}{_r(" mật", "<w:vanish/>")}{_r(" cần bảo mật.")}</w:p>'
+    assert _outcome(pipeline, tmp_path, "prose.docx", _docx(prose)) is Outcome.SIGN
+
+
+# --- B. page header codes -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("code", ["&KFF0000", "&K04+000", "&K04-050", '&"Times New Roman,Bold"', "&14", "&B&I"])
+def test_xlsx_header_formatting_codes(pipeline, tmp_path, code):
+    _assert_pair(pipeline, tmp_path, "header.xlsx", _xlsx(header=f"TỐI M{code}ẬT"),
+                 _xlsx(header=f"BÁO C{code}ÁO"))
+
+
+# --- C. list labels ---------------------------------------------------------------------------------------------
+
+
+def test_docx_numbering_label(pipeline, tmp_path):
+    def numbering(label: str, fmt: str = "none") -> str:
+        return (f'<?xml version="1.0" encoding="UTF-8"?><w:numbering {W_NS}><w:abstractNum w:abstractNumId="0">'
+                f'<w:lvl w:ilvl="0"><w:start w:val="13"/><w:numFmt w:val="{fmt}"/><w:suff w:val="nothing"/>'
+                f'<w:lvlText w:val="{label}"/></w:lvl></w:abstractNum>'
+                '<w:num w:numId="1"><w:abstractNumId w:val="0"/></w:num></w:numbering>')
+
+    def doc(label: str, text: str, fmt: str = "none") -> bytes:
+        ppr = '<w:numPr><w:ilvl w:val="0"/><w:numId w:val="1"/></w:numPr>'
+        return _docx(_p(text, ppr), parts={"word/numbering.xml": numbering(label, fmt)})
+
+    _assert_pair(pipeline, tmp_path, "label.docx", doc("TỐI M", "ẬT"), doc("Điều ", "1. Phạm vi"))
+    # the number itself spells the rest: upper letter 13 is "M"
+    _assert_pair(pipeline, tmp_path, "letter.docx", doc("TỐI %1", "ẬT", "upperLetter"),
+                 doc("Điều %1", ". Phạm vi", "upperLetter"))
+
+
+def test_odt_list_prefix(pipeline, tmp_path):
+    def doc(prefix: str, text: str) -> bytes:
+        auto = (f'<text:list-style style:name="L1"><text:list-level-style-number text:level="1" '
+                f'style:num-prefix="{prefix}" style:num-format=""><style:list-level-properties '
+                'text:list-level-position-and-space-mode="label-alignment"><style:list-level-label-alignment '
+                'text:label-followed-by="nothing"/></style:list-level-properties></text:list-level-style-number>'
+                "</text:list-style>")
+        return _odt(f'<text:list text:style-name="L1"><text:list-item><text:p>{text}</text:p></text:list-item>'
+                    "</text:list>", auto)
+
+    _assert_pair(pipeline, tmp_path, "prefix.odt", doc("TỐI M", "ẬT"), doc("Điều ", "1. Phạm vi"))
+
+
+def test_rtf_list_label(pipeline, tmp_path):
+    def doc(label: str, text: str) -> bytes:  # labels of 5 characters (\'05, the length, first)
+        tables = (r"{\*\listtable{\list\listtemplateid1{\listlevel\levelnfc255\levelfollow2\levelstartat1"
+                  r"{\leveltext\leveltemplateid1 \'05" + label + r";}{\levelnumbers;}\fi0\li0}\listid1}}"
+                  r"{\*\listoverridetable{\listoverride\listid1\listoverridecount0\ls1}}")
+        return _rtf(r"\pard\ls1\ilvl0 " + text + r"\par", tables)
+
+    _assert_pair(pipeline, tmp_path, "list.rtf", doc(r"T\u7888?I M", r"\u7852?T"), doc(r"\u272?i\u7873?u ", "1. Ph"))
+
+
+# --- D. drop cap ----------------------------------------------------------------------------------------------
+
+
+def test_docx_drop_cap_joined_to_its_paragraph(pipeline, tmp_path):
+    def doc(letter: str, rest: str) -> bytes:
+        frame = '<w:framePr w:dropCap="drop" w:lines="3" w:wrap="around" w:vAnchor="text" w:hAnchor="text"/>'
+        return _docx(_p(letter, frame) + _p(rest))
+
+    _assert_pair(pipeline, tmp_path, "dropcap.docx", doc("M", "ẬT"), doc("C", "ÁC"))
+
+
+# --- E. content control bound to custom XML ---------------------------------------------------------------------
+
+
+def test_docx_content_control_bound_to_an_attribute(pipeline, tmp_path):
+    def doc(value: str) -> bytes:
+        item = f'<?xml version="1.0" encoding="UTF-8"?><root xmlns="urn:kyso"><doc v="{value}">Công văn</doc></root>'
+        sdt = ('<w:sdt><w:sdtPr><w:dataBinding w:prefixMappings="xmlns:ns0=\'urn:kyso\'" '
+               'w:xpath="/ns0:root[1]/ns0:doc[1]/@v" w:storeItemID="{11111111-2222-3333-4444-555555555555}"/>'
+               f"<w:text/></w:sdtPr><w:sdtContent>{_p('Số 12')}</w:sdtContent></w:sdt>")
+        return _docx(sdt, parts={"customXml/item1.xml": item})
+
+    _assert_pair(pipeline, tmp_path, "bound.docx", doc("TỐI MẬT"), doc("BÁO CÁO"))
+
+
+# --- F. fields worked out from the document itself ---------------------------------------------------------------
+
+
+def test_docx_property_fields_joined(pipeline, tmp_path):
+    def doc(title: str, subject: str) -> bytes:
+        core = ('<?xml version="1.0" encoding="UTF-8"?><cp:coreProperties xmlns:cp="http://schemas.openxmlformats.org/'
+                'package/2006/metadata/core-properties" xmlns:dc="http://purl.org/dc/elements/1.1/">'
+                f"<dc:title>{title}</dc:title><dc:subject>{subject}</dc:subject></cp:coreProperties>")
+        fields = (f'<w:p><w:fldSimple w:instr=" TITLE ">{_r("Số")}</w:fldSimple>'
+                  f'<w:fldSimple w:instr=" DOCPROPERTY Subject ">{_r(" 12")}</w:fldSimple></w:p>')
+        return _docx(fields, parts={"docProps/core.xml": core})
+
+    _assert_pair(pipeline, tmp_path, "props.docx", doc("TỐI M", "ẬT"), doc("BÁO C", "ÁO"))
