@@ -10,13 +10,16 @@ What is read (pdf pages, via `pdf_page`):
   group of filled vector paths that may be glyph outlines: that region at 300 dpi. Whether an image holds
   writing is judged from its decoded pixels, never from how it is stored. An image whose background is not
   uniform even when averaged over a few pixels (pure noise, a photograph) holds no legible writing unless it
-  carries red ink: then the red ink alone is read (secrecy stamps are red, TT 24/2020). Writing on grain or
-  noise is read from the averaged image, as a person sees it. The same image drawn on several pages is read
-  once.
+  carries red ink: then the red ink alone is read (secrecy stamps are red, TT 24/2020). An image shown
+  through a mask (its /SMask or /Mask, a soft mask in its graphics state: `_masked`) is judged as rendered
+  instead. Writing on grain or noise is read from the averaged image, as a person sees it. The same image
+  drawn on several pages is read once.
 - on a page with text, also whatever the page at 50 dpi shows that neither its text layer nor a picture or
   outline accounts for (`_unaccounted`: a form nested deeper than the object walk goes, a pattern's cell, a
   shading), rules, frames and fills left out: that region at 300 dpi;
-- an image document (PNG, JPEG, TIFF (every frame), GIF, BMP, WebP: `read_image`): the whole image.
+- an image document (PNG, JPEG, TIFF (every frame), GIF, BMP, WebP: `read_image`): the whole image as viewers
+  show it (EXIF orientation applied, transparency over white and, where it varies, over black: `_as_shown`),
+  and the preview in its EXIF (`_thumbnail`). A picture stored upside down without a tag is not read upright.
 How a region is prepared (`_prepare`): binarised with frames and rules taken away (`unframe`); a small image is
 read with them too (a 20-25 pt letter's stem is as long as a stamp's frame); light ink on a clean background
 (grey 0.8, yellow, light blue: `_light_ink`) is contrast-stretched, pale ink beside dark writing (a grey stamp
@@ -962,20 +965,11 @@ def _region_images(page, text, box, ink, seen: dict):
         return _placed(prepared or _unprepared(img), scale, (0.0, 0.0)) + askew, unsure or (more and ASKEW_MANY)
     # An image's own pixels say whether it can hold writing (rendering would average noise into grey);
     # the region rendered at REGION_DPI is what is read (the page's transform, clipping and colours applied).
-    native = []
+    native: list = []
     if ink is not None and ink.kind == "image" and ink.pixels and ink.pixels[0] * ink.pixels[1] <= MAX_ANALYSED_PIXELS:
-        own, grey = _image_pixels(page, ink)
-        if own is not None:
-            native.append(own if grey is None else grey)
-            if not _prepare(own, clean=False, grey=grey):
-                # pure noise holds nothing; noise with a pattern in it may hold writing the gateway cannot
-                # see through (at 150 dpi, 4 x 4 pixels average strokes away with the noise)
-                return [], _hidden_in_noise(own if grey is None else grey)
-            pixels = own.tobytes() if grey is None else grey
-            key = hashlib.sha256(pixels).hexdigest() + repr((round(box[2] - box[0]), round(box[3] - box[1])))
-            if key in seen:
-                return [], False
-            seen[key] = True
+        skip = _skipped_by_own_pixels(page, ink, box, seen, native)
+        if skip is not None:
+            return [], skip
     large = (box[2] - box[0]) * (box[3] - box[1]) / (72.0 * 72.0) > LARGE_REGION and not (ink and ink.kind == "image")
     # lines of text (glyphs without letters) are read like a large region: 200 dpi holds 8 pt text
     unmapped = ink is not None and ink.kind == "unmapped"
@@ -1042,10 +1036,40 @@ def _pictures(page, text) -> list:
     out = []
     for ink in text.ink:
         if ink.kind == "image" and ink.pixels and ink.pixels[0] * ink.pixels[1] <= MAX_ANALYSED_PIXELS:
-            own, grey = _image_pixels(page, ink)
-            if own is not None:
-                out.append(own if grey is None else grey)
+            for obj in _image_objects(page, ink):
+                own, grey = _image_pixels(obj)
+                if own is not None:
+                    out.append(own if grey is None else grey)
     return out
+
+
+def _skipped_by_own_pixels(page, ink, box, seen: dict, native: list):
+    """Whether the image drawn at `box` need not be rendered and read, from its own pixels (added to
+    `native`): None when it must be read; else the `_unsure` answer for it (pure noise and blank pictures hold
+    nothing; a picture met before on this document was read then). Judged for every image of its pixel size
+    on the page (PDFium does not say which one is drawn at `box`; judging only the first let a blank twin
+    hide a stamp). A picture shown through a mask (`_masked`) is judged by what is shown: its own samples may
+    be uniform while the mask draws the writing, and the same samples under another mask show another thing."""
+    objs = _image_objects(page, ink)
+    pixels = [_image_pixels(obj) for obj in objs]
+    if not pixels or any(own is None for own, _ in pixels):
+        return None  # an image PDFium cannot decode is read as rendered
+    native.extend(own if grey is None else grey for own, grey in pixels)
+    if not any(_prepare(own, clean=False, grey=grey) for own, grey in pixels):
+        if any(_masked(obj) for obj in objs):
+            return None
+        # pure noise holds nothing; noise with a pattern in it may hold writing the gateway cannot
+        # see through (at 150 dpi, 4 x 4 pixels average strokes away with the noise)
+        return next((u for u in map(_hidden_in_noise, native) if u), False)
+    if len(objs) > 1 or _masked(objs[0]):
+        return None  # which one is drawn here, or what its mask shows, is not known: read it
+    own, grey = pixels[0]
+    key = hashlib.sha256(own.tobytes() if grey is None else grey).hexdigest()
+    key += repr((round(box[2] - box[0]), round(box[3] - box[1])))
+    if key in seen:
+        return False
+    seen[key] = True
+    return None
 
 
 NOISE_CORRELATION = 0.5  # neighbouring pixels of noise with writing in it: 0.01-0.15; a photograph: 0.9
@@ -1095,21 +1119,57 @@ def _half_read(cut_texts: list[str], where: str) -> list[Reason]:
     return []
 
 
-def _image_pixels(page, ink):
-    """(PIL image, its grey pixels as numpy or None when it is in colour) of the image object whose box is
-    `ink.box`, or (None, None) if it cannot be found."""
+def _image_objects(page, ink) -> list:
+    """The page's image objects (forms searched) of `ink`'s own pixel size."""
     import pypdfium2.raw as raw
 
+    out = []
     for obj in page.get_objects(filter=(raw.FPDF_PAGEOBJ_IMAGE,), max_depth=8):
         try:
-            if obj.get_px_size() != tuple(ink.pixels):
-                continue
-            bitmap = obj.get_bitmap(render=False)
-            grey = bitmap.to_numpy().copy() if bitmap.n_channels == 1 else None  # a copy: the bitmap goes
-            return bitmap.to_pil(), grey  # the image keeps its bitmap alive
-        except Exception:  # noqa: BLE001 - an image PDFium cannot decode: read the rendered region instead
-            return None, None
-    return None, None
+            if obj.get_px_size() == tuple(ink.pixels):
+                out.append(obj)
+        except Exception:  # noqa: BLE001 - an image without a size: not this one
+            continue
+    return out
+
+
+def _image_pixels(obj):
+    """(PIL image, its grey pixels as numpy or None when it is in colour) of an image object's own samples
+    (its masks not applied), or (None, None) if PDFium cannot decode it."""
+    try:
+        bitmap = obj.get_bitmap(render=False)
+        grey = bitmap.to_numpy().copy() if bitmap.n_channels == 1 else None  # a copy: the bitmap goes
+        return bitmap.to_pil(), grey  # the image keeps its bitmap alive
+    except Exception:  # noqa: BLE001 - an image PDFium cannot decode: read the rendered region instead
+        return None, None
+
+
+MASK_PROBE = 64  # pixels a side the image is drawn at to see its mask: PDFium averages the samples down, so
+# a stroke 1/500 of the picture wide still lowers a probe pixel's cover (about 0.5 ms for a 1 Mpixel picture)
+
+
+def _masked(obj) -> bool:
+    """Is the image object shown through a mask: its own /SMask or /Mask (a stencil, a colour key), or a soft
+    mask, an alpha or a blend mode in its graphics state or an enclosing form's? Then its own samples are not
+    what a person sees. The graphics states are asked of PDFium; the image's masks show in the image drawn
+    alone into a small transparent bitmap: any pixel less than fully covered. Unknown: masked (read it)."""
+    import pypdfium2 as pdfium
+    import pypdfium2.raw as raw
+
+    holder = obj
+    while holder is not None:
+        if raw.FPDFPageObj_HasTransparency(holder.raw):
+            return True
+        holder = holder.container
+    matrix = obj.get_matrix()
+    try:
+        obj.set_matrix(pdfium.PdfMatrix(MASK_PROBE, 0, 0, MASK_PROBE, 0, 0))
+        alpha = obj.get_bitmap(render=True, scale_to_original=False).to_numpy()
+        return alpha.ndim != 3 or alpha.shape[2] != 4 or bool((alpha[..., 3] < 255).any())
+    except Exception:  # noqa: BLE001 - the mask could not be looked at: read the region as rendered
+        return True
+    finally:
+        obj.set_matrix(matrix)  # the page is read on (its regions rendered for OCR)
 
 
 def _to_line(ol: OcrLine, scale, origin, where: str, page: int | None, stamp: bool) -> Line:
@@ -1131,10 +1191,9 @@ IMAGE_TYPES = ("image/png", "image/jpeg", "image/tiff", "image/gif", "image/bmp"
 
 
 def read_image(fh, media: str, deadline: float) -> Reading:
-    """An image document: every frame read with OCR. Signable as a detached CAdES .p7s (the gateway reads it)."""
+    """An image document: every frame read with OCR as viewers show it (`_as_shown`), and the preview embedded
+    in its EXIF (`_thumbnail`). Signable as a detached CAdES .p7s (the gateway reads it)."""
     from PIL import Image, ImageSequence
-
-    from gateway.inspect import stamps
 
     lines: list[Line] = []
     incomplete: list[Reason] = []
@@ -1147,26 +1206,17 @@ def read_image(fh, media: str, deadline: float) -> Reading:
                 if time.monotonic() > deadline:
                     incomplete.append(Reason.of("SECRECY_SCAN_INCOMPLETE", detail=f"OCR time budget, frame {index + 1}"))
                     break
-                frame = frame.copy()
+                exif = frame.getexif()  # of the file's frame: a copy loses a TIFF's tags
                 dpi = frame.info.get("dpi", (300, 300))[0] or 300
                 scale = float(dpi) / 72.0 if dpi else 300 / 72.0
                 where = f"ocr:image{index + 1}" if index else "ocr:image"
-                grainy = grain(frame.convert("L")) >= GRAINY
-                prepared = _prepare(frame.convert("RGB"), grainy=grainy)
-                placed = _placed(prepared or _unprepared(frame), scale, (0.0, 0.0))
-                askew, more = _askew_placed(frame, grainy, scale)
-                if more:
-                    incomplete.append(Reason.of("SECRECY_SCAN_INCOMPLETE",
-                                                detail=f"frame {index + 1}: over {stamps.BLOB_MAX} stamps askew"))
-                cut_texts: list[str] = []
-                for img, s, origin, f, cut in placed + askew:
-                    for ol in _legible_lines(recognise(img, block=isinstance(f, tuple)), f):
-                        lines.append(_to_line(ol, s, origin, where, index, False))
-                        if cut:
-                            cut_texts.append(ol.text)
-                incomplete += _half_read(cut_texts, f"frame {index + 1}")
-                if _unsure(grainy, prepared, lambda own=frame: [own]):  # a mark read BLOCKs all the same
-                    incomplete.append(Reason.of("SCAN_TOO_GRAINY", detail=f"frame {index + 1}"))
+                for shown in _as_shown(frame.copy(), exif):
+                    _read_picture(shown, scale, where, index, f"frame {index + 1}", lines, incomplete)
+                # a TIFF's next IFD is its next page, read as a frame; elsewhere it is the preview
+                thumb = _thumbnail(frame, exif) if index == 0 and im.format != "TIFF" else None
+                if thumb is not None and time.monotonic() <= deadline:
+                    for shown in _as_shown(thumb, thumb.getexif()):
+                        _read_picture(shown, 1.0, "ocr:thumbnail", index, "thumbnail", lines, incomplete)
     except OcrUnavailable as exc:
         incomplete.append(Reason.of("OCR_UNAVAILABLE", detail=str(exc)))
     except Image.DecompressionBombError:
@@ -1175,3 +1225,79 @@ def read_image(fh, media: str, deadline: float) -> Reading:
         incomplete.append(Reason.of("OCR_FAILED", detail=exc_detail(exc, 200)))
     return Reading(media_type=media, lines=tuple(lines), incomplete=tuple(incomplete), signable=SignFormat.CADES,
                    pages=frames or None)
+
+
+def _read_picture(img, scale: float, where: str, index: int, label: str, lines: list, incomplete: list) -> None:
+    """OCR one picture of an image document (a frame as shown, a preview) into `lines`, what could not be
+    read into `incomplete`."""
+    from gateway.inspect import stamps
+
+    grainy = grain(img.convert("L")) >= GRAINY
+    prepared = _prepare(img.convert("RGB"), grainy=grainy)
+    placed = _placed(prepared or _unprepared(img), scale, (0.0, 0.0))
+    askew, more = _askew_placed(img, grainy, scale)
+    if more:
+        incomplete.append(Reason.of("SECRECY_SCAN_INCOMPLETE", detail=f"{label}: over {stamps.BLOB_MAX} stamps askew"))
+    cut_texts: list[str] = []
+    for pic, s, origin, f, cut in placed + askew:
+        for ol in _legible_lines(recognise(pic, block=isinstance(f, tuple)), f):
+            lines.append(_to_line(ol, s, origin, where, index, False))
+            if cut:
+                cut_texts.append(ol.text)
+    incomplete += _half_read(cut_texts, label)
+    if _unsure(grainy, prepared, lambda: [img]):  # a mark read BLOCKs all the same
+        incomplete.append(Reason.of("SCAN_TOO_GRAINY", detail=label))
+
+
+ORIENTATION = 0x0112  # EXIF: how the stored pixels are turned or mirrored (1: as stored)
+
+
+def _as_shown(img, exif) -> list:
+    """The picture as viewers show it: turned and mirrored as its EXIF orientation says (every viewer does;
+    the stored pixels may be mirrored text). With transparency, composited over white (browsers, mail
+    clients, printing) and, where the alpha varies, over black too (a dark theme: white writing on a
+    transparent ground shows only there); the colour under the alpha may be uniform while the alpha draws the
+    writing. A picture without transparency or orientation costs nothing more."""
+    from PIL import Image, ImageOps
+
+    if exif.get(ORIENTATION, 1) in range(2, 9):
+        img = ImageOps.exif_transpose(img)
+    if not img.has_transparency_data:
+        return [img]
+    rgba = img.convert("RGBA")
+    lo, hi = rgba.getchannel("A").getextrema()
+    grounds = [(255, 255, 255, 255)] + ([(0, 0, 0, 255)] if lo != hi else [])
+    return [Image.alpha_composite(Image.new("RGBA", rgba.size, ground), rgba).convert("RGB") for ground in grounds]
+
+
+IFD1 = -1  # Pillow's key (ExifTags.IFD.IFD1) for the EXIF's second IFD: the thumbnail's
+THUMBNAIL_JPEG, THUMBNAIL_JPEG_LENGTH, STRIP_OFFSETS = 0x0201, 0x0202, 0x0111
+THUMBNAIL_SIDE = 640  # a preview (160 x 120 as written) is read enlarged to about this long side (pixels)
+
+
+def _thumbnail(frame, exif):
+    """The preview in the picture's EXIF (IFD1: a JPEG, or uncompressed strips), which file managers and
+    mail clients show in place of the picture, enlarged for OCR; None when there is none. Raises when one is
+    there but cannot be decoded: the document is then unread."""
+    import io
+
+    from PIL import Image
+
+    if not exif:
+        return None
+    ifd1 = exif.get_ifd(IFD1)
+    if THUMBNAIL_JPEG not in ifd1 and STRIP_OFFSETS not in ifd1:
+        return None
+    tiff = frame.info.get("exif") or b""
+    tiff = tiff[6:] if tiff.startswith(b"Exif\x00\x00") else tiff
+    if THUMBNAIL_JPEG in ifd1:
+        start = int(ifd1[THUMBNAIL_JPEG])
+        thumb = Image.open(io.BytesIO(tiff[start:start + int(ifd1.get(THUMBNAIL_JPEG_LENGTH, len(tiff)))]))
+    else:
+        thumb = Image.open(io.BytesIO(tiff))
+        thumb.seek(1)  # the EXIF is a TIFF file: IFD1 is its second image
+    thumb.load()
+    factor = -(-THUMBNAIL_SIDE // max(1, max(thumb.size)))
+    if factor > 1:
+        thumb = thumb.resize((thumb.width * factor, thumb.height * factor), Image.Resampling.LANCZOS)
+    return thumb
