@@ -7,8 +7,8 @@ What is read (issue 12 §2):
   `incomplete` (MIME_AMBIGUOUS, MIME_UNKNOWN_ENCODING, MIME_INCOMPLETE_MESSAGE): never released;
 - every classification signal, as metadata the marks rule reads, the strictest winning: the Subject (text
   rule, and each bracketed tag "[MẬT]" as a declared value), the classification headers (`CLASSIFICATION`:
-  compared as declared values), every other header a person can see (text rule), the file name of every
-  part, the headers of forwarded messages inside; the body text and each document are members, read by
+  compared as declared values), every other header a person can see (text rule), every file name a
+  client may show of every part (plain, RFC 2047, RFC 2231), the headers of forwarded messages inside; the body text and each document are members, read by
   their own readers, and their marks count for the message too;
 - members: every leaf part, role "body" (text/plain, text/html without a file name: read for marks, never
   signed), "inline" (pictures and related parts shown in the body: read, not signed) and "document"
@@ -64,6 +64,8 @@ def signals(msg: ParsedMessage, walk: Walk) -> tuple[tuple[str, str], ...]:
     for leaf in walk.leaves:
         if leaf.name:
             out.append((f"name:{leaf.location}", leaf.name))
+        if leaf.uu is None and leaf.part is not None:  # every name a client may show, not only the preferred
+            out += [(f"name:{leaf.location}", n) for n in mime.part_names(leaf.part.headers) if n != leaf.name]
     return tuple((k, v) for k, v in dict.fromkeys(out) if v)
 
 
@@ -139,33 +141,68 @@ def members(path, ex):
 
 
 def declared_readings(walk: Walk):
-    """A text part read as its headers tell a mail client to show it, besides the text reader's guess from
-    the bytes (which the member's own reading is): the declared charset (utf-7 included) and format=flowed
-    unflowed (RFC 3676, delsp honoured). Each reading is a place of its own; what it shows only adds marks
-    (and its active content or other reasons, which refuse)."""
+    """A part read as its headers tell a mail client to show it, besides the text reader's guess from the
+    bytes (which the member's own reading is): by its declared type where the guess differs (text/html and
+    application/xhtml+xml rendered as HTML though they do not start like it, or a file named .html; text/plain
+    shown as it is though it starts like HTML; text/enriched and text/richtext with every command dropped),
+    by the declared charset (utf-7 included) and format=flowed unflowed (RFC 3676, delsp honoured). Each
+    reading is a place of its own; what it shows only adds marks (and its active content or other reasons,
+    which refuse)."""
     from gateway.inspect import text as text_reader
     from gateway.inspect.reading import Reading
-    from gateway.inspect.sniff import HTML, TEXT
+    from gateway.inspect.sniff import HTML, TEXT, sniff
 
     lines, problems = [], []
     for leaf in walk.leaves:
-        if leaf.uu is not None or leaf.part is None or not leaf.declared_type.startswith("text/"):
+        if leaf.uu is not None or leaf.part is None or len(leaf.content) > text_reader.MAX_TEXT_BYTES:
+            continue
+        declared = leaf.declared_type
+        if _HTML_NAME.search(leaf.name or ""):
+            declared = "text/html"  # the recipient's system opens it in a browser, whatever its Content-Type
+        if not declared.startswith("text/") and declared not in text_reader.DECLARED_HTML:
             continue
         headers = leaf.part.headers
         charset = headers.get_param("charset", header="content-type")
         charset = charset[2] if isinstance(charset, tuple) else charset
         flowed = str(headers.get_param("format", "", header="content-type")).strip().lower() == "flowed"
         delsp = str(headers.get_param("delsp", "", header="content-type")).strip().lower() == "yes"
-        if not flowed and (charset is None or str(charset).strip().lower() in ("utf-8", "us-ascii")):
-            continue  # what the guess reads already
-        media = HTML if leaf.declared_type in ("text/html", "application/xhtml+xml") else TEXT
-        for how, shown in text_reader.alternative_texts(leaf.content, str(charset) if charset else None, flowed, delsp):
-            more, why = text_reader.text_lines(shown, media, f"{leaf.location} ({how})")
-            lines += more
-            problems += why
+        texts = []
+        if _read_as_declared(leaf.content, declared, sniff(leaf.content[:8192])):
+            guess = text_reader.decode(leaf.content)
+            if guess is not None:
+                texts.append(("as declared", guess))
+        if flowed or not (charset is None or str(charset).strip().lower() in ("utf-8", "us-ascii")):
+            texts += text_reader.alternative_texts(leaf.content, str(charset) if charset else None, flowed, delsp)
+        media = HTML if declared in text_reader.DECLARED_HTML else TEXT
+        for how, shown in texts:
+            where = f"{leaf.location} ({how})"
+            if how != "as declared":  # as before: the text reader's way, for its type
+                more, why = text_reader.text_lines(shown, media, where)
+                lines += more
+                problems += why
+            if how == "as declared" or media != HTML:
+                more, why = text_reader.declared_lines(shown, declared, f"{where} {declared}")
+                lines += more
+                problems += why
     yield from dict.fromkeys(problems)
     if lines:
         yield Reading("message/rfc822", lines=tuple(lines))
+
+
+_HTML_NAME = re.compile(r"(?i)\.(?:html?|xhtml|shtml)$")
+
+
+def _read_as_declared(content: bytes, declared: str, guessed: str) -> bool:
+    """Whether a client shows the part otherwise than the text reader reads it from its bytes (`guessed`)."""
+    from gateway.inspect import text as text_reader
+    from gateway.inspect.sniff import HTML, TEXT
+
+    if declared in text_reader.DECLARED_HTML:
+        return guessed != HTML
+    if declared in text_reader.DECLARED_ENRICHED:
+        return True
+    # text/plain and the like: the guess reads as markup what starts like it or holds "<html" early
+    return guessed != TEXT or b"<html" in content[:16384].lower()
 
 
 def member_leaves(walk: Walk) -> list[mime.Leaf]:

@@ -20,7 +20,10 @@ the recipient will see, so the message is refused rather than guessed (`problems
   delimiters but is not one (readers that match prefixes split there); nested boundaries that are prefixes
   of each other (a child reusing its parent's boundary included);
 - a transfer encoding on a multipart or an encapsulated message; an encoding no common reader knows
-  (MIME_UNKNOWN_ENCODING); a base64 body with data after its end or with bytes outside the alphabet.
+  (MIME_UNKNOWN_ENCODING, also BinHex 4.0, attached or in a text: not decoded here); a base64 body with data
+  after its end or with bytes outside the alphabet;
+- a file name parameter given twice in one form, or an RFC 2231 name both whole and in pieces, or in pieces
+  with a gap (a plain name beside its RFC 2231 form is an ASCII fallback: both are read, `part_names`).
 
 Every multipart/* is split the same way (multipart/digest parts default to message/rfc822); every message/*
 is walked: rfc822, global (RFC 6532) and news are messages (also when, against RFC 2046, they are base64 or
@@ -222,6 +225,8 @@ class _Indexer:
         default = "message/rfc822" if parent_type == "multipart/digest" else "text/plain"
         ctype = self.content_type(fields, headers, std, default)
         cte = self.transfer_encoding(fields)
+        for why in name_problems(headers):
+            self.problem(_ambiguous(why))
         part = Part(start, body_start, end, headers, fields, path, depth, ctype, cte,
                     parent_boundary=parent_boundary, parent_type=parent_type)
         self.parts.append(part)
@@ -310,7 +315,7 @@ class _Indexer:
         std = stdlib.get_content_type()
         if std != ctype and not (ctype == default and std == "text/plain"):
             self.problem(_ambiguous(f"Content-Type read as {ctype} and as {std}"))
-        names = [k.lower().split("*", 1)[0] for k, _ in (headers.get_params(header="content-type") or [])[1:]]
+        names = [k.lower().split("*", 1)[0] for k, _ in _params(headers, "content-type")]
         for pname in ("boundary", "charset", "smime-type", "protocol"):
             if names.count(pname) > 1:
                 self.problem(_ambiguous(f"two {pname} parameters"))
@@ -336,7 +341,11 @@ class _Indexer:
     # --- containers inside the message ----------------------------------------------------------------
 
     def multipart(self, part: Part, headers: Message) -> None:
-        boundary = headers.get_param("boundary", header="content-type")
+        try:
+            boundary = headers.get_param("boundary", header="content-type")
+        except (TypeError, ValueError, IndexError):  # the stdlib fails on an RFC 2231 value whole and in pieces
+            self.problem(_ambiguous(f"{part.content_type}: parameters that do not parse"))
+            return
         if isinstance(boundary, tuple):  # RFC 2231-encoded boundary
             boundary = email.utils.collapse_rfc2231_value(boundary)
         if not boundary:
@@ -736,22 +745,126 @@ def decoded_header(headers: Message, name: str) -> str | None:
 
 
 def part_filename(headers: Message) -> str | None:
-    """The file name from Content-Disposition (RFC 2231 or RFC 2047 or raw 8-bit) or Content-Type name."""
+    """The file name from Content-Disposition (RFC 2231 or RFC 2047 or raw 8-bit) or Content-Type name: the
+    RFC 2231 form where both it and a plain one are given (Thunderbird prefers it; `part_names` has all)."""
     for hname, pname in (("Content-Disposition", "filename"), ("Content-Type", "name")):
-        value = headers.get_param(pname, header=hname)
-        if value is None:
+        values = [v for k, v in _params(headers, hname) if k.lower() == pname]
+        if not values:
             continue
-        if isinstance(value, tuple):  # RFC 2231: (charset, language, text)
-            charset = value[0] or "utf-8"
-            try:
-                text = value[2].encode("latin-1", "surrogateescape").decode(charset, "replace")
-            except (LookupError, UnicodeEncodeError):
-                text = email.utils.collapse_rfc2231_value(value)
-        else:
-            text = decode_words(str(value))
-        text = text.strip().strip('"').replace("\\", "/").rsplit("/", 1)[-1]
+        value = next((v for v in values if isinstance(v, tuple)), values[0])
+        text = _param_text(value)
         return text or None
     return None
+
+
+def _params(headers: Message, hname: str) -> list:
+    """The stdlib's parameters of a header (after its value), or none where it fails on them (an RFC 2231
+    value both whole and in pieces: `name_problems` refuses that)."""
+    try:
+        return (headers.get_params(header=hname) or [])[1:]
+    except (TypeError, ValueError, IndexError):
+        return []
+
+
+def _param_text(value) -> str:
+    if isinstance(value, tuple):  # RFC 2231: (charset, language, text)
+        charset = value[0] or "utf-8"
+        try:
+            text = value[2].encode("latin-1", "surrogateescape").decode(charset, "replace")
+        except (LookupError, UnicodeEncodeError):
+            text = email.utils.collapse_rfc2231_value(value)
+    else:
+        text = decode_words(email.utils.unquote(str(value)))
+    return text.strip().strip('"').replace("\\", "/").rsplit("/", 1)[-1]
+
+
+# A name parameter in any of its forms: name=, name*= (RFC 2231), name*0= / name*0*= (continuations).
+_NAME_PARAM = re.compile(r'(?i);\s*((?:file)?name)\s*(?:\*\s*(\d+))?\s*(\*)?\s*=\s*("(?:[^"\\]|\\.)*"|[^;]*)')
+
+
+def _name_params(headers: Message):
+    """(header, parameter, index or None, extended, raw value) of every name parameter, as sent."""
+    for hname, pname in (("content-disposition", "filename"), ("content-type", "name")):
+        value = headers.get(hname)
+        for m in _NAME_PARAM.finditer(str(value or "")):
+            if m.group(1).lower() == pname:
+                index = None if m.group(2) is None else int(m.group(2))
+                yield hname, pname, index, m.group(3) is not None, m.group(4).strip()
+
+
+def _rfc2231_bytes(value: str, first: bool) -> tuple[str | None, bytes]:
+    """An extended value: its charset (on the first piece) and its bytes (%XX decoded)."""
+    from urllib.parse import unquote_to_bytes
+
+    value = email.utils.unquote(value)
+    charset = None
+    if first and value.count("'") >= 2:
+        charset, _, value = value.split("'", 2)
+    return charset or None, unquote_to_bytes(value.encode("utf-8", "surrogateescape"))
+
+
+def part_names(headers: Message) -> list[str]:
+    """Every name a mail client may show for a part: filename and name, plain (RFC 2047 decoded) and in their
+    RFC 2231 forms, continuations joined in order and up to a gap (where readers that stop there end)."""
+    names = [_param_text(v) for h, p in (("Content-Disposition", "filename"), ("Content-Type", "name"))
+             for k, v in _params(headers, h) if k.lower() == p]
+    pieces: dict[tuple[str, str], dict[int, tuple[bool, str]]] = {}
+    for hname, pname, index, extended, value in _name_params(headers):
+        if index is None and extended:
+            charset, data = _rfc2231_bytes(value, True)
+            names.append(_decoded_name(data, charset))
+        elif index is None:
+            names.append(_param_text(value))
+        else:
+            pieces.setdefault((hname, pname), {}).setdefault(index, (extended, value))
+    for found in pieces.values():
+        order = sorted(found)
+        gap = next((n for n, i in enumerate(order) if i != n), len(order))
+        for upto in dict.fromkeys((len(order), gap)):
+            charset, data = None, b""
+            for n, i in enumerate(order[:upto]):
+                extended, value = found[i]
+                if extended:
+                    c, b = _rfc2231_bytes(value, n == 0)
+                    charset = charset or c
+                    data += b
+                else:
+                    data += email.utils.unquote(value).encode("utf-8", "surrogateescape")
+            names.append(_decoded_name(data, charset))
+    return [n for n in dict.fromkeys(names) if n]
+
+
+def _decoded_name(data: bytes, charset: str | None) -> str:
+    try:
+        text = data.decode(charset or "utf-8")
+    except (LookupError, UnicodeDecodeError):
+        text = data.decode("cp1258", "replace")
+    return text.strip().replace("\\", "/").rsplit("/", 1)[-1]
+
+
+def name_problems(headers: Message) -> list[str]:
+    """Name parameters that readers take apart differently: one form given twice (some readers take the
+    first, others the last), an RFC 2231 value both whole and in pieces, pieces repeated or with a gap (some
+    readers stop there, the stdlib joins what follows). A plain name beside its RFC 2231 form is not one of
+    them: senders give an ASCII fallback so (RFC 2231 readers show the one, others the other: both are read)."""
+    out = []
+    forms: dict[tuple, int] = {}
+    pieces: dict[tuple[str, str], list[int]] = {}
+    for hname, pname, index, extended, _ in _name_params(headers):
+        key = (hname, pname, "pieces" if index is not None else extended)
+        if index is None:
+            forms[key] = forms.get(key, 0) + 1
+        else:
+            pieces.setdefault((hname, pname), []).append(index)
+    for (hname, pname, form), count in forms.items():
+        if count > 1:
+            out.append(f"{pname}{'*' if form else ''} given twice in {hname}")
+    for (hname, pname), indices in pieces.items():
+        if forms.get((hname, pname, True)):
+            out.append(f"{pname}* given whole and in pieces in {hname}")
+        if sorted(indices) != list(range(len(indices))):
+            out.append(f"{pname}* pieces repeated or with a gap in {hname}")
+    return out
 
 
 def top_header(raw: bytes, max_header_bytes: int = 256 * 1024):
@@ -896,6 +1009,9 @@ def _walk(msg: ParsedMessage, owners: tuple, prefix: str, w: Walk, signed: bool,
             role = "document"  # a "text" or "picture" that is really a PDF, an Office file, an archive ...
         name = part.filename() or ""
         location = prefix + part.location
+        if _binhex(part, content):
+            # Mac BinHex 4.0 (attached, or pasted in a text): decoders open the file inside; not read here
+            w.problems.append(Reason.of("MIME_UNKNOWN_ENCODING", encoding=f"BinHex 4.0 ({location})"))
         w.leaves.append(Leaf(location, role, name, part.content_type, content, part, owners, inside_signed))
         if role == "body" or part.content_type.startswith("text/"):
             if _PGP_ENCRYPTED.search(content):
@@ -907,6 +1023,21 @@ def _walk(msg: ParsedMessage, owners: tuple, prefix: str, w: Walk, signed: bool,
                     w.problems.append(_ambiguous(f"uuencoded file cut short ({location})"))
                 w.leaves.append(Leaf(f"{location}/uu:{i}", "document", block.name, "application/octet-stream",
                                      block.content, part, owners, inside_signed, block))
+
+
+BINHEX_TYPES = {"application/mac-binhex40", "application/mac-binhex", "application/x-mac-binhex40",
+                "application/binhex", "application/x-binhex40", "application/binhex4"}
+
+
+def _binhex(part: Part, content: bytes) -> bool:
+    """A BinHex 4.0 file: declared so, named .hqx, or a text (or what reads as one) that holds one."""
+    from gateway.inspect.sniff import BINHEX, binhex_in, sniff
+
+    if part.content_type in BINHEX_TYPES or any(n.lower().endswith(".hqx") for n in part_names(part.headers)):
+        return True
+    if not part.content_type.startswith("text/") and not sniff(content[:8192]).startswith(("text/", BINHEX)):
+        return False
+    return binhex_in(content)
 
 
 def _shown_inline(content: bytes) -> bool:

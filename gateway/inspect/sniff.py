@@ -107,6 +107,7 @@ HTML = "text/html"
 XML = "application/xml"
 SVG = "image/svg+xml"
 UUENCODE = "text/x-uuencode"
+BINHEX = "application/mac-binhex40"  # BinHex 4.0 (.hqx): no reader here (Python has none since 3.11): refused
 EXECUTABLE = "application/x-msdownload"
 ELF = "application/x-executable"
 POLYGLOT = "application/x-polyglot"  # two kinds of readers would open two different things: refused
@@ -162,6 +163,16 @@ _UUENCODE_BEGIN = re.compile(rb"(?m)^begin(?:-base64)? [0-7]{3,4} \S")
 # the list above does not name ("Organization:", "Disposition-Notification-To:" ...).
 _FIELD_LINE = re.compile(r"^(?:[!-9;-~]+[ \t]*:|[ \t])")
 _UUENCODE_BEGIN_S = re.compile(r"(?m)^begin(?:-base64)? [0-7]{3,4} \S")
+# BinHex 4.0: its comment line, or a full 64-character line of its alphabet after ":" (decoders such as
+# uudeview find it without the comment).
+_BINHEX_S = re.compile(r"(?mi)^\(This file must be converted with BinHex|"
+                       r"^:[!-,\-0-689@A-NP-VX-Z\[`a-fh-mp-r]{63}\r?$")
+_BINHEX = re.compile(_BINHEX_S.pattern.encode())
+
+
+def binhex_in(data: bytes) -> bool:
+    """Whether a BinHex 4.0 file is anywhere in `data` (a text in an ASCII-compatible encoding)."""
+    return _BINHEX.search(data) is not None
 # What browsers take for HTML (WHATWG MIME sniffing, "text/html" patterns), after leading blanks.
 _HTML_START = re.compile(
     r"(?i)^<(?:!doctype\s+html|html|head|script|iframe|h1|div|font|table|a|style|title|b|body|br|p|!--)[\s>]"
@@ -473,6 +484,8 @@ def _text_kind(sample: str, truncated: bool) -> str | None:
         return FODF
     if _UUENCODE_BEGIN_S.search(sample):
         return UUENCODE
+    if _BINHEX_S.search(sample):
+        return BINHEX
     return None
 
 
@@ -559,7 +572,7 @@ def sniff_file(fh: BinaryIO, head: bytes | None = None) -> str:
         return _ole_kind(fh)
     if media == PDF:
         return POLYGLOT if _zip_at_end(fh) else PDF
-    if media in (TEXT, HTML, XML, SVG, UNKNOWN, UUENCODE) or media.startswith("image/"):
+    if media in (TEXT, HTML, XML, SVG, UNKNOWN, UUENCODE, BINHEX) or media.startswith("image/"):
         return _scan_further(fh, media, head)
     return media
 
@@ -578,7 +591,7 @@ def _scan_further(fh: BinaryIO, media: str, head: bytes) -> str:
     message or a uuencoded file further down (mail readers show both as what they decode to)."""
     if _zip_at_end(fh):
         return POLYGLOT
-    textual = media in (TEXT, HTML, XML, SVG, UUENCODE)
+    textual = media in (TEXT, HTML, XML, SVG, UUENCODE, BINHEX)
     codec = text_encoding(head) if textual else None
     wide = codec is not None and codec.startswith("utf-16") or (codec or "").startswith("utf-32")
     fh.seek(0)
@@ -586,6 +599,7 @@ def _scan_further(fh: BinaryIO, media: str, head: bytes) -> str:
     tail = b""
     pgp = None
     uu = media == UUENCODE
+    binhex = media == BINHEX
     pdf_objects = {b"endobj": False, b"startxref": False, b"trailer": False}
     while seen < SCAN_BYTES:
         chunk = fh.read(1024 * 1024)
@@ -608,9 +622,12 @@ def _scan_further(fh: BinaryIO, media: str, head: bytes) -> str:
                     return PGP_ENCRYPTED
                 pgp = pgp or kind
             uu = uu or bool(_UUENCODE_BEGIN.search(window))
+            binhex = binhex or bool(_BINHEX.search(window))
         tail = chunk[-4096:]
     if pgp is not None:
         return pgp
+    if binhex:  # before uuencode: a uuencoded file is read, a BinHex one is not
+        return BINHEX
     if uu:
         return UUENCODE
     return media

@@ -6,8 +6,9 @@ of them decodes completely, or that decodes to control characters (a binary file
 UTF-16), is `incomplete` (fail closed), never read with replacement characters standing in for letters a
 mark could be made of.
 
-HTML, XML and SVG are read as their reader shows them (text by blocks, entities decoded) and as their source
-shows them: the attribute values a person sees (alt, title, meta content, values, labels), comments, and
+HTML, XML and SVG are read as their reader shows them (text by blocks, entities decoded; HTML tokenised as the
+HTML standard says, as browsers and mail clients do: raw-text elements, <![CDATA[ as a comment) and as their
+source shows them: the attribute values a person sees (alt, title, meta content, values, labels), comments, and
 script/style text, each as lines of their own. HTML that runs scripts (a <script> element, on* handlers,
 javascript: URLs) can show text that is in no byte of the file: refused as HTML_ACTIVE_CONTENT.
 
@@ -116,6 +117,7 @@ class _Markup(HTMLParser):
         self.unsized: list[_El] = []  # nested <svg>s with a viewBox and no size
         self.paths: dict[str, str] = {}  # <path id> -> d (what <textPath> follows)
         self.on_path: list[tuple[int, str, str]] = []  # (glyph, path id, startOffset): placed along the path
+        self.foreign_open = 0  # open <svg>/<math> elements (HTML tokenising: see `foreign`)
 
     def _here(self) -> tuple[int, int, int]:
         self.seq += 1
@@ -176,6 +178,7 @@ class _Markup(HTMLParser):
             el.end = self._here()
         else:
             self.open.append(el)
+            self.foreign_open += tag in ("svg", "math")
 
     def _implied_end(self, tag: str) -> None:
         """HTML closes some elements without an end tag (<p> before a <div>, <li> before the next): their
@@ -208,6 +211,7 @@ class _Markup(HTMLParser):
         for el in reversed(self.open[i:]):
             el.end = self._here()
             el.g1 = len(self.glyphs)
+            self.foreign_open -= el.tag in ("svg", "math")
         del self.open[i:]
 
     def handle_startendtag(self, tag, attrs):
@@ -343,6 +347,106 @@ class _Markup(HTMLParser):
 
     def handle_comment(self, data):
         self.extra.append((data, "html:comment"))
+
+    def unknown_decl(self, data):
+        # XML/SVG: a CDATA section is text (what the old tokeniser dropped)
+        if data[:6].upper() == "CDATA[":
+            self.handle_data(data[6:])
+
+    def parse_html_declaration(self, i):
+        # "<![foo[" is no marked section the stdlib knows (it raises AssertionError): read as a browser does,
+        # a bogus comment ending at the first ">"
+        rawdata = self.rawdata
+        if rawdata.startswith("<![", i) and not rawdata.startswith("<![CDATA[", i):
+            j = rawdata.find(">", i + 3)
+            if j < 0:
+                return -1
+            self.handle_comment(rawdata[i + 3 : j])
+            return j + 1
+        return super().parse_html_declaration(i)
+
+    def feed_html5(self, text: str, scripting: bool) -> None:
+        """Read `text` tokenised as the HTML standard does (as browsers and mail clients do), not as the
+        stdlib's HTMLParser does: <![CDATA[ is a comment to the first ">" outside SVG/MathML, the content of
+        <textarea>/<title> (RCDATA), <xmp>/<iframe>/<noembed>/<noframes>/<style> (RAWTEXT, <noscript> too
+        when `scripting`), <script> and <plaintext> is text up to the matching end tag (to the end), never
+        markup. Tree building is left to the handlers, as for the stdlib's parser; what decides tokenising
+        (SVG/MathML foreign content, the HTML tags that break out of it) is followed here."""
+        from html5lib._tokenizer import HTMLTokenizer  # HTML standard tokeniser (html5lib==1.1, pure Python)
+
+        tokenizer = HTMLTokenizer(text, parser=_ForeignView(self))
+        raw_states = {**dict.fromkeys(("textarea", "title"), tokenizer.rcdataState),
+                      **dict.fromkeys(_RAWTEXT, tokenizer.rawtextState),
+                      "script": tokenizer.scriptDataState, "plaintext": tokenizer.plaintextState}
+        if scripting:
+            raw_states["noscript"] = tokenizer.rawtextState
+        for token in tokenizer:
+            kind = token["type"]
+            if kind in (1, 2):  # Characters, SpaceCharacters
+                self.handle_data(token["data"])
+            elif kind == 3:  # StartTag (a self-closing flag counts in SVG/MathML only)
+                name, attrs = token["name"], list(token["data"].items())
+                foreign = self.foreign()
+                if foreign is not None and (name in _BREAKOUT or (name == "font" and token["data"].keys() & {"color", "face", "size"})):
+                    self._close_from(foreign)  # the HTML tags that end SVG/MathML
+                    foreign = None
+                if token.get("selfClosing") and foreign is not None:
+                    self.handle_startendtag(name, attrs)
+                else:
+                    self.handle_starttag(name, attrs)
+                if foreign is None and name in raw_states:
+                    tokenizer.state = raw_states[name]
+            elif kind == 4:  # EndTag
+                self.handle_endtag(token["name"])
+            elif kind == 6:  # Comment
+                self.handle_comment(token["data"])
+
+    def foreign(self) -> int | None:
+        """Where the SVG/MathML element the parser is in starts (an index into `open`), or None in HTML (an
+        HTML integration point, <foreignObject> and the like, holds HTML again). Looked for among the last
+        MAX_FOREIGN_LOOK open elements only: past them, HTML (raw text read as text, CDATA as a comment: read
+        either way, where SVG would hide less)."""
+        if not self.foreign_open:
+            return None
+        for i in range(len(self.open) - 1, max(-1, len(self.open) - 1 - MAX_FOREIGN_LOOK), -1):
+            tag = self.open[i].tag
+            if tag in ("svg", "math"):
+                return i
+            if tag in _INTEGRATION:
+                return None
+        return None
+
+
+class _ForeignView:
+    """What html5lib's tokeniser asks its tree builder (is the current node HTML?): a CDATA section counts
+    only in SVG/MathML."""
+
+    defaultNamespace = "html"
+
+    def __init__(self, markup: "_Markup") -> None:
+        self.tree = self
+        self._markup = markup
+
+    @property
+    def openElements(self) -> list:
+        return [_ForeignNode("svg" if self._markup.foreign() is not None else "html")]
+
+
+class _ForeignNode:
+    __slots__ = ("namespace",)
+
+    def __init__(self, namespace: str) -> None:
+        self.namespace = namespace
+
+
+MAX_FOREIGN_LOOK = 512
+_RAWTEXT = frozenset({"style", "xmp", "iframe", "noembed", "noframes"})
+_INTEGRATION = frozenset({"foreignobject", "desc", "title", "mi", "mo", "mn", "ms", "mtext", "annotation-xml"})
+# Start tags that end SVG/MathML content (HTML standard, "parsing main in foreign content")
+_BREAKOUT = frozenset({"b", "big", "blockquote", "body", "br", "center", "code", "dd", "div", "dl", "dt", "em",
+                       "embed", "h1", "h2", "h3", "h4", "h5", "h6", "head", "hr", "i", "img", "li", "listing",
+                       "menu", "meta", "nobr", "ol", "p", "pre", "ruby", "s", "small", "span", "strong", "strike",
+                       "sub", "sup", "table", "tt", "u", "ul", "var"})
 
 
 MAX_ELEMENTS = 100000  # elements kept for ::before/::after; a page with more and such rules is refused
@@ -1184,11 +1288,25 @@ def _shown_readings(parser: "_Markup", raw: str, shown: list[str], where: str) -
 
 
 def _markup_lines(text: str, where: str, html_rules: bool = True) -> tuple[list[Line], str | None]:
-    """The lines of a markup text, and why it cannot be read completely (None when it can)."""
-    parser = _Markup(html_rules)
+    """The lines of a markup text, and why it cannot be read completely (None when it can). HTML is tokenised
+    as the HTML standard says (`_Markup.feed_html5`), scripting off as mail clients run it, and again with
+    scripting on (a browser's webmail) when a <noscript> makes the two differ; XML by the stdlib's parser."""
     if html_rules:  # Outlook shows what its conditional comments hold (VML, [if mso] blocks): read as markup
         text = _CONDITIONAL.sub("", text)
-    parser.feed(text)
+    lines, why = _one_markup_reading(text, where, html_rules, False)
+    if html_rules and "<noscript" in text.lower():
+        more, also = _one_markup_reading(text, f"{where} (scripting)", html_rules, True)
+        lines += more
+        why = why or also
+    return lines, why
+
+
+def _one_markup_reading(text: str, where: str, html_rules: bool, scripting: bool) -> tuple[list[Line], str | None]:
+    parser = _Markup(html_rules)
+    if html_rules:
+        parser.feed_html5(text, scripting)
+    else:
+        parser.feed(text)
     parser.close()
     outside = _sheets_given(parser)
     if html_rules and _VML_DRAWING.search(text):
@@ -1335,16 +1453,46 @@ _ENRICHED = re.compile(r"(?i)</?(?:bold|italic|underline|fixed|smaller|bigger|ce
                        r"lt|nl|np|subscript|superscript|heading|footing|iso-?8859-\d+|us-ascii|no-op|x-[a-z-]+)>")
 
 
-def enriched_text(text: str) -> str | None:
+# Any command, listed or not: RFC 1896 says a reader ignores the ones it does not know (a token of letters,
+# digits and hyphens, "/" for the end); Thunderbird (mimetric) drops "<" up to a blank, "<", ">" or "&" too.
+_ANY_COMMAND = re.compile(r"</?[A-Za-z0-9-]{1,60}>")
+_LENIENT_COMMAND = re.compile(r"<[^\s<>&]*>?")
+
+
+def enriched_text(text: str, declared: bool = False) -> str | None:
     """`text` as a client renders text/enriched or text/richtext: commands dropped (a <param>'s value is not
-    shown), "<<" a "<", a lone line break a blank; None when `text` has no such command."""
-    if not _ENRICHED.search(text):
+    shown; unknown commands too), "<<" a "<", a lone line break a blank; None when `text` is not `declared`
+    such and has no listed command. Where Thunderbird's looser tokens differ, its rendering follows on lines
+    of its own (more lines only add marks)."""
+    if not declared and not _ENRICHED.search(text):
         return None
     text = re.sub(r"(?is)<param>.*?</param>", "", text)
     text = re.sub(r"(?i)<(?:nl|np)>", "\x01", text)  # text/richtext's line and page breaks
     text = re.sub(r"(?i)<lt>", "\0", text.replace("<<", "\0"))
-    text = _ENRICHED.sub("", text).replace("\0", "<")
-    return re.sub(r"(?<!\n)\n(?!\n)", " ", text.replace("\r\n", "\n")).replace("\x01", "\n")
+    shown = [_ANY_COMMAND.sub("", text)]
+    lenient = _LENIENT_COMMAND.sub("", text)
+    if lenient != shown[0]:
+        shown.append(lenient)
+    out = [re.sub(r"(?<!\n)\n(?!\n)", " ", t.replace("\0", "<").replace("\r\n", "\n")).replace("\x01", "\n")
+           for t in shown]
+    return "\n\n".join(out)
+
+
+DECLARED_HTML = frozenset({"text/html", "application/xhtml+xml"})
+DECLARED_ENRICHED = frozenset({"text/enriched", "text/richtext"})
+
+
+def declared_lines(text: str, declared: str, where: str) -> tuple[list[Line], list[Reason]]:
+    """The lines of a mail part's text as a client shows a part of its `declared` type, whatever its first
+    bytes say: text/html and application/xhtml+xml rendered as HTML (the sniffer takes for HTML only what
+    starts like it), any other text as it is, line by line (no client renders markup in text/plain), and
+    text/enriched and text/richtext with their commands dropped too."""
+    if declared in DECLARED_HTML:
+        return text_lines(text, HTML, where)
+    lines = [Line(t, where) for t in text.splitlines() if t.strip()]
+    if declared in DECLARED_ENRICHED:
+        lines += [Line(t, f"{where} enriched") for t in (enriched_text(text, True) or "").splitlines() if t.strip()]
+    return lines, []
 
 
 _META_CHARSET = re.compile(rb"(?i)<meta\b[^>]*?charset\s*=\s*[\"']?\s*([\w.:-]+)|<\?xml\b[^>]*?encoding\s*=\s*[\"']([\w.:-]+)")
