@@ -159,3 +159,22 @@ def test_one_file_onto_another_existing_file_is_a_usage_error(dev_settings, tmp_
     assert p.returncode == 2 and "--overwrite" in p.stderr and dst.read_bytes() == b"someone else's file"
     p = _gateway(["sign", src, "-o", dst, "--overwrite"], cwd=tmp_path, env=env)
     assert p.returncode == 0 and dst.read_bytes().startswith(b"%PDF")
+
+
+def test_ocr_library_noise_stays_out_of_a_clerks_terminal():
+    """Leptonica, under Tesseract, printed its internal errors to stderr ("Error in pixScaleAreaMap: pixd too
+    small" and three more English lines in a clerk's `gateway check` output for one scan: a step Tesseract
+    recovers from). Once the OCR engine is loaded, a leptonica error prints nothing (one provoked here: pixClone
+    of nothing, which prints "Error in pixClone" by default)."""
+    code = (
+        "import ctypes\n"
+        "from gateway.inspect import ocr\n"
+        "ocr.engine()\n"
+        "libs = {l.split()[-1] for l in open('/proc/self/maps') if 'lept' in l.rsplit('/', 1)[-1]}\n"
+        "assert libs, 'no leptonica loaded'\n"
+        "for lib in libs:\n"
+        "    ctypes.CDLL(lib).pixClone(None)\n"
+    )
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert "Error in" not in p.stderr, p.stderr

@@ -97,12 +97,33 @@ class OcrLine:
     confidence: float
 
 
+LEPT_SEVERITY_NONE = 6  # leptonica's L_SEVERITY_NONE
+_LEPT_NAMES = ("liblept.so", "libleptonica")  # Debian's and a wheel's bundled copy
+
+
+def _quiet_leptonica() -> None:
+    """Leptonica (under Tesseract) prints its internal errors to the process's stderr ("Error in
+    pixScaleAreaMap: pixd too small" on some crops): English lines in a clerk's `gateway check` output and the
+    service's journal, for steps Tesseract recovers from. Silenced in the copy loaded in this process; what OCR
+    reads, and its failures (raised), are unchanged."""
+    import ctypes
+
+    try:
+        with open("/proc/self/maps", encoding="ascii", errors="replace") as maps:
+            paths = {line.split()[-1] for line in maps if any(n in line.rsplit("/", 1)[-1] for n in _LEPT_NAMES)}
+        for path in paths:  # the copy Tesseract uses (a wheel bundles its own): loaded already, not again
+            ctypes.CDLL(path).setMsgSeverity(LEPT_SEVERITY_NONE)
+    except (OSError, AttributeError):  # no /proc, or not leptonica: its messages stay, nothing else changes
+        pass
+
+
 class _Engine:
     def __init__(self, tessdata: str) -> None:
         import tesserocr
 
         self.tesserocr = tesserocr
         self.api = tesserocr.PyTessBaseAPI(path=tessdata, lang=LANG, psm=tesserocr.PSM.AUTO)
+        _quiet_leptonica()
 
     def lines(self, image, sparse: bool, block: bool = False, symbols: bool = False) -> list[OcrLine]:
         tesserocr = self.tesserocr
