@@ -333,3 +333,20 @@ def check_attachment(pipeline, path: Path):
                    origin=Origin(sender="van.thu@so.gov.vn", recipients=("a@bo.gov.vn",)))
     res = pipeline.check(doc)
     return res.outcome, {r.code for r in res.decision.reasons}
+
+
+def blocked(pipeline, path: Path) -> bool:
+    """`path`, checked as a mail attachment, is BLOCKed for a secrecy mark."""
+    from gateway.model import Outcome
+
+    outcome, codes = check_attachment(pipeline, path)
+    return outcome is Outcome.BLOCK and "SECRET_MARKED" in codes
+
+
+def released(pipeline, path: Path) -> bool:
+    """`path`, checked as a mail attachment, is signed or passed (asserted, with what was answered)."""
+    from gateway.model import Outcome
+
+    outcome, codes = check_attachment(pipeline, path)
+    assert outcome in (Outcome.PASS, Outcome.SIGN) and "SECRET_MARKED" not in codes, (path.name, outcome, codes)
+    return True

@@ -18,26 +18,13 @@ import zlib
 from pathlib import Path
 
 import pytest
-from util import check_attachment as check
-
-from gateway.model import Outcome
+from util import blocked, released
 
 pytestmark = pytest.mark.hsm
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
 MARK, HONEST = "TỐI MẬT", "ĐÃ DUYỆT"
 SIZE = (560, 130)  # a small picture: the file's checks stay cheap
-
-
-def blocked(pipeline, path: Path) -> bool:
-    outcome, codes = check(pipeline, path)
-    return outcome is Outcome.BLOCK and "SECRET_MARKED" in codes
-
-
-def released(pipeline, path: Path) -> bool:
-    outcome, codes = check(pipeline, path)
-    assert outcome in (Outcome.PASS, Outcome.SIGN) and "SECRET_MARKED" not in codes, (path.name, outcome, codes)
-    return True
 
 
 def _writing(word: str, ink: int = 255, ground: int = 0):

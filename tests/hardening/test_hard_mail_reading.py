@@ -21,6 +21,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from util import blocked, released
 from util import check_attachment as check
 
 from gateway.model import Outcome
@@ -28,17 +29,6 @@ from gateway.model import Outcome
 pytestmark = pytest.mark.hsm
 
 BODY = "Công văn về việc họp giao ban.\n"
-
-
-def blocked(pipeline, path: Path) -> bool:
-    outcome, codes = check(pipeline, path)
-    return outcome is Outcome.BLOCK and "SECRET_MARKED" in codes
-
-
-def released(pipeline, path: Path) -> bool:
-    outcome, codes = check(pipeline, path)
-    assert outcome in (Outcome.PASS, Outcome.SIGN) and "SECRET_MARKED" not in codes, (path.name, outcome, codes)
-    return True
 
 
 def eml(tmp: Path, name: str, raw: bytes) -> Path:

@@ -20,6 +20,7 @@ import struct
 from pathlib import Path
 
 import pytest
+from util import blocked, released
 from util import check_attachment as check
 
 from gateway.model import Outcome
@@ -27,17 +28,6 @@ from gateway.model import Outcome
 pytestmark = pytest.mark.hsm
 
 MARK = "TỐI MẬT"
-
-
-def blocked(pipeline, path: Path) -> bool:
-    outcome, codes = check(pipeline, path)
-    return outcome is Outcome.BLOCK and "SECRET_MARKED" in codes
-
-
-def released(pipeline, path: Path) -> bool:
-    outcome, codes = check(pipeline, path)
-    assert outcome in (Outcome.PASS, Outcome.SIGN) and "SECRET_MARKED" not in codes, (path.name, outcome, codes)
-    return True
 
 
 def refused(pipeline, path: Path, code: str) -> bool:
