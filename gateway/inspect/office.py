@@ -18,7 +18,10 @@ Fail closed: whatever is not read completely makes the Reading `incomplete`, wit
 an encrypted package (OFFICE_ENCRYPTED), macros or ActiveX (OFFICE_MACROS: code that can change what a
 recipient sees), a package that is malformed or ambiguous (duplicate or case-folded part names, a DTD,
 an encrypted ZIP entry: OFFICE_MALFORMED), a bomb (OFFICE_LIMIT), a part the reader cannot read itself and
-has nowhere to hand on (OFFICE_EMBEDDED_UNREAD). Embedded objects, packages and images are "parts a
+has nowhere to hand on (OFFICE_EMBEDDED_UNREAD), a Word document that asks for its fields to be updated on
+opening and holds a kind not worked out here (IF, INCLUDETEXT, MERGEFIELD ...: DOCUMENT_UNREADABLE; references
+to bookmarks, SET/ASK/FILLIN, document properties and variables, and ODF user fields, variables, bookmark
+references and hidden text are worked out, see `_Formats`). Embedded objects, packages and images are "parts a
 recipient could open": when the caller gives a work directory they are returned as `members` (role
 "embedded") for the member recursion to sniff and read like any document; images are read by the image
 reader (OCR) when one is registered, and until then make the document refused, never passed.
@@ -608,6 +611,9 @@ class _PackageReader:
         for text in unused:  # strings kept in the package but shown by no cell: still readable to anyone
             self._emit(text, "sharedStrings")
         self._text_formats(names)
+        unknown = self.caps.finish()  # paragraphs that refer to text met later; fields not worked out
+        if unknown is not None:
+            self.result.incomplete.append(unknown)
 
     def _text_formats(self, names: list[str]) -> None:
         """A number format that writes letters around a cell's text (xlsx `"TỐI M"@`, an ODF text style's
@@ -641,6 +647,8 @@ class _PackageReader:
             return (3, name)
         if self._ctype(name).endswith("numbering+xml") or low == "word/numbering.xml":  # list labels, likewise
             return (3, name)
+        if low == "word/settings.xml":  # document variables and whether fields are updated on opening, likewise
+            return (3, name)
         return (4, name)
 
     # --- one part ---------------------------------------------------------------------------------------
@@ -665,6 +673,10 @@ class _PackageReader:
         if "inkml" in ctype or re.search(r"(?:^|/)ink/[^/]+\.xml$", low):
             # handwriting: Office draws the ink's traces (its picture fallback may show anything else)
             self.result.incomplete.append(Reason.of("DOCUMENT_UNREADABLE", detail=f"handwriting (ink, {name})"))
+            return
+        if _looks_xml(head) and S.sniff(head) == S.HTML:
+            # HTML (a Word altChunk, shown in place): a member read by the HTML reader, as a browser shows it
+            self._binary(name, info, S.HTML)
             return
         if _looks_xml(head) or self._is_xml(name, ctype):
             if low.endswith(".rels"):
@@ -1301,10 +1313,12 @@ def _walk_text(f: BinaryIO, name: str, where: str, emit, budget: _Budget, kind: 
     reads once the changes are accepted; the deleted text is also a line of its own ("deleted")."""
     places = _Places(where, kind)
     caps = caps if caps is not None else _Formats()
-    paragraphs = _Paragraphs(caps)
+    paragraphs = _Paragraphs(caps, emit)
     depth = 0  # open block elements
     for event, elem in _iterparse(f, name):
         tag = _local(elem.tag)
+        if elem.tag == _ODF_TITLE:
+            tag = "title-field"  # a field in a paragraph (the document's title), not a block of its own
         if event == "start":
             places.enter(elem)
             if tag in _BLOCKS:
@@ -1327,8 +1341,8 @@ def _walk_text(f: BinaryIO, name: str, where: str, emit, budget: _Budget, kind: 
             full = _text_of(elem)
             emit(full, here)
             special = any(paragraphs.special(d, _local(d.tag)) for d in elem.iter() if d is not elem
-                          and _local(d.tag) in _SHOWN_CHECKED)
-            shown, quoted = paragraphs.readings(elem, full, special)
+                          and (_local(d.tag) in _SHOWN_CHECKED or d.tag in _ODF_FIELD_TAGS))
+            shown, quoted = paragraphs.readings(elem, full, special, here)
             for text in shown:
                 emit(text, here)
             for text in quoted:
@@ -1340,6 +1354,8 @@ def _walk_text(f: BinaryIO, name: str, where: str, emit, budget: _Budget, kind: 
                 emit(_text_without(elem, _DELETED), here)
             elem.clear(keep_tail=True)
         elif depth == 0:
+            if tag in _MARK_EDGES or elem.tag in _ODF_FIELD_TAGS and tag.startswith(("bookmark", "reference-mark")):
+                caps.mark_edge(elem, tag)  # between paragraphs: a bookmark over several of them
             for piece in [elem.text, *(child.tail for child in elem)]:
                 if piece and piece.strip():
                     emit(piece, here)
@@ -1406,26 +1422,52 @@ def field_texts(instructions: list[str]) -> list[str]:
 # What a paragraph holds that is read but not shown (hidden runs, ruby and phonetic guides, field codes), and
 # what a paragraph shows that is not its own text (list labels, a drop cap beside it): `_Paragraphs`.
 _UNSHOWN = frozenset({"pPr", "rPr", "rt", "ruby-text", "delText", "delInstrText", "del", "moveFrom", "rPh"})
+# Bookmark edges (Word's by id, ODF's by name): a reference field shows the text between them.
+_MARK_EDGES = frozenset({"bookmarkStart", "bookmarkEnd"})
 _SHOWN_TRIGGERS = frozenset({"vanish", "specVanish", "rt", "ruby-text", "framePr", "numPr", "buChar", "ins",
-                             "moveTo", "rPh", "instrText", "fldSimple", "fldChar"})
-_SHOWN_TAGS = tuple("{*}" + t for t in _SHOWN_TRIGGERS) + ("{*}span", "{*}rStyle", "{*}pStyle")
+                             "moveTo", "rPh", "instrText", "fldSimple", "fldChar"}) | _MARK_EDGES
+_ODF_TEXT = "{urn:oasis:names:tc:opendocument:xmlns:text:1.0}"
+_ODF_OFFICE = "{urn:oasis:names:tc:opendocument:xmlns:office:1.0}"
+# ODF fields whose shown text LibreOffice works out on loading, whatever the stored text says: user fields and
+# variables, references to bookmarks and reference marks, document properties (text:title is a field, not a
+# heading: classed by its namespace), hidden and conditional text; and the bookmark edges they refer to.
+_ODF_DOC_PROPERTIES = {"title": "docprops:title", "subject": "docprops:subject", "description": "docprops:description",
+                       "keywords": "docprops:keywords", "initial-creator": "docprops:creator"}
+_ODF_FIELDS = frozenset({"user-field-get", "variable-get", "variable-set", "bookmark-ref", "reference-ref",
+                         "user-defined", "hidden-text", "conditional-text", "bookmark-start", "bookmark-end",
+                         "bookmark", "reference-mark-start", "reference-mark-end", "reference-mark"}
+                        | set(_ODF_DOC_PROPERTIES))
+_ODF_FIELD_TAGS = frozenset(_ODF_TEXT + t for t in _ODF_FIELDS)
+_ODF_TITLE = _ODF_TEXT + "title"
+_ODF_BRANCHES = frozenset({_ODF_TEXT + "hidden-text", _ODF_TEXT + "conditional-text"})
+_SHOWN_TAGS = (tuple("{*}" + t for t in _SHOWN_TRIGGERS) + ("{*}span", "{*}rStyle", "{*}pStyle")
+               + tuple(_ODF_FIELD_TAGS))
 
 
-def _as_shown(p, formats: "_Formats | None" = None, original: bool = False) -> tuple[str, list[str]]:
+def _as_shown(p, formats: "_Formats | None" = None, original: bool = False, *, branch: bool | None = None,
+              record: bool = False, missing: list[str] | None = None) -> tuple[str, list[str]]:
     """(the paragraph `p` as Word or LibreOffice shows it: without hidden runs, ruby and phonetic guides, field
-    codes, deleted text; each QUOTE and SYMBOL field's stored result replaced by what the field gives — or, when
-    `original`, as it read before its tracked changes: inserted text out, deleted text in —, the quoted texts of
-    every field's instruction: an IF's either branch, each a line of its own)."""
+    codes, deleted text; each field the reader can work out (QUOTE, SYMBOL, properties, references to bookmarks,
+    ODF user fields and variables: `_Formats.word_field`, `_Formats.odf_field`) replaced by what it gives — or,
+    when `original`, as it read before its tracked changes: inserted text out, deleted text in —, the quoted
+    texts of every field's instruction: an IF's either branch, each a line of its own).
+
+    `branch`: ODF conditional and hidden text as their condition gives it (None: hidden text out, conditional
+    text as stored). `record`: the text shown is what the bookmarks open around it hold (once per paragraph).
+    `missing`: where the names of bookmarks and variables referred to and not yet known go."""
     out: list[str] = []
     stack: list[dict] = []
     quoted: list[str] = []
     hidden = formats.is_hidden if formats is not None and formats.hidden else None
+    marks = formats if formats is not None and record else None
 
     def put(text: str | None) -> None:
         if not text:
             return
         if not stack:
             out.append(text)
+            if marks is not None and marks.open_marks:
+                marks.mark_text(text)
         elif stack[-1]["result"] is not None:
             stack[-1]["result"].append(text)
         else:
@@ -1435,7 +1477,7 @@ def _as_shown(p, formats: "_Formats | None" = None, original: bool = False) -> t
         quoted.extend(q for q in _FIELD_QUOTED.findall(instr) if q.strip())
         value = _field_value(instr)
         if value is None and formats is not None:
-            value = _property_field(instr, formats.properties)
+            value = formats.word_field(instr, missing, record)
         put(stored if value is None else value)
 
     def walk(node) -> None:
@@ -1458,6 +1500,16 @@ def _as_shown(p, formats: "_Formats | None" = None, original: bool = False) -> t
                 walk(child)
                 field = stack.pop()
                 done(_attr(child, "instr") or "", "".join(field["result"]))
+            elif tag in _MARK_EDGES:
+                if marks is not None:
+                    marks.mark_edge(child, tag)
+            elif formats is not None and child.tag in _ODF_FIELD_TAGS:
+                value = formats.odf_field(child, tag, branch, record, missing)
+                if value is None:
+                    put(child.text)
+                    walk(child)
+                else:
+                    put(value)
             elif original and tag in ("del", "moveFrom", "delText"):
                 put(child.text)
                 walk(child)
@@ -1482,22 +1534,51 @@ def _as_shown(p, formats: "_Formats | None" = None, original: bool = False) -> t
 
 _PROPERTY_FIELDS = {"TITLE": "title", "SUBJECT": "subject", "AUTHOR": "creator", "KEYWORDS": "keywords",
                     "COMMENTS": "description", "LASTSAVEDBY": "lastModifiedBy"}
-_FIELD_NAME = re.compile(r'(?i)^\s*(\w+)(?:\s+(?:"([^"]*)"|(\S+)))?')
+_FIELD_NAME = re.compile(r'(?i)^\s*(\w+|=)(?:\s+(?:"([^"]*)"|(\S+)))?')
+# Word fields whose shown text is a number, a date, a picture, or the result stored beside them (Word keeps it
+# when it updates them): no text of their own to work out. Any other kind that Word works out (IF, INCLUDETEXT,
+# MERGEFIELD, STYLEREF, AUTOTEXT ...) is not known here: a document that asks for its fields to be updated on
+# opening and holds one is not read completely (`_Formats.finish`).
+_FIELDS_STORED = frozenset({
+    "PAGE", "NUMPAGES", "SECTIONPAGES", "SECTION", "PAGEREF", "NOTEREF", "SEQ", "DATE", "TIME", "CREATEDATE",
+    "SAVEDATE", "PRINTDATE", "EDITTIME", "NUMWORDS", "NUMCHARS", "REVNUM", "FILESIZE", "LISTNUM", "AUTONUM",
+    "AUTONUMLGL", "AUTONUMOUT", "BARCODE", "DISPLAYBARCODE", "=", "TOC", "TOA", "TA", "TC", "XE", "RD", "INDEX",
+    "HYPERLINK", "FORMTEXT", "FORMCHECKBOX", "FORMDROPDOWN", "PRIVATE", "ADDIN", "INCLUDEPICTURE", "FILENAME",
+    "TEMPLATE", "SHAPE", "EMBED", "CITATION", "BIBLIOGRAPHY", "BIDIOUTLINE", "USERNAME", "USERINITIALS",
+    "USERADDRESS", "QUOTE", "SYMBOL", "REF", "SET", "ASK", "FILLIN", "DOCVARIABLE", "DOCPROPERTY", "INFO",
+    "MACROBUTTON", "GOTOBUTTON",
+} | set(_PROPERTY_FIELDS))
+_SWITCH_TEXT = re.compile(r'(?i)\\d\s+(?:"([^"]*)"|(\S+))')  # ASK / FILLIN default answer
+_SWITCH_CASE = re.compile(r"(?i)\\\*\s*(upper|lower|caps|firstcap)\b")
+_SWITCH_NUMBER = re.compile(r"(?i)\\[nrw]\b")  # REF \n \r \w: the paragraph's number, not its text
+MAX_HELD = 10_000  # paragraphs held until the bookmarks they refer to are known; more: not read completely
+MAX_MARK_CHARS = 1_000_000  # text kept for bookmarks, all together
 
 
-def _property_field(instr: str, properties: dict[str, str]) -> str | None:
-    """What a document-property field (TITLE, SUBJECT, AUTHOR, KEYWORDS, COMMENTS, DOCPROPERTY name) shows once
-    updated (Word updates it when the document asks, LibreOffice on loading): the property's value as read."""
-    m = _FIELD_NAME.match(instr)
+def _field_args(instr: str) -> list[str]:
+    """A field instruction's arguments after its kind, quotes taken off; switches (\\x and what follows) out."""
+    args = []
+    for m in re.finditer(r'"((?:[^"\\]|\\.)*)"|(\\\S+(?:\s+(?:"[^"]*"|[^\\\s"]\S*))?)|(\S+)', instr):
+        if m.group(1) is not None:
+            args.append(m.group(1).replace('\\"', '"'))
+        elif m.group(3) is not None:
+            args.append(m.group(3))
+    return args[1:]
+
+
+def _cased(value: str, instr: str) -> str:
+    """A field's value after its case switch (\\* Upper, \\* Lower, \\* Caps, \\* FirstCap)."""
+    m = _SWITCH_CASE.search(instr)
     if not m:
-        return None
-    kind = m.group(1).upper()
-    if kind == "DOCPROPERTY":
-        name = (m.group(2) or m.group(3) or "").strip()
-        low = name.lower()
-        return properties.get(f"docprops:{low}") or properties.get(f"docprops:custom:{name}")
-    key = _PROPERTY_FIELDS.get(kind)
-    return properties.get(f"docprops:{key.lower()}") if key else None
+        return value
+    how = m.group(1).lower()
+    if how == "upper":
+        return value.upper()
+    if how == "lower":
+        return value.lower()
+    if how == "caps":
+        return " ".join(w[:1].upper() + w[1:] for w in value.split(" "))
+    return value[:1].upper() + value[1:]
 
 
 def _hidden_run(r, hidden) -> bool:
@@ -1569,14 +1650,17 @@ class _Paragraphs:
     shows the paragraph "ẬT" as "TỐI MẬT"), and after a drop-cap paragraph before it (Word shows the frame's
     letters as the first of the next paragraph). More readings, never fewer: hidden text is read either way."""
 
-    def __init__(self, formats: "_Formats") -> None:
+    def __init__(self, formats: "_Formats", emit=None) -> None:
         self.formats = formats
+        self.emit = emit  # where a paragraph held for later references is read at the end of the package
         self.drop: list[str] = []  # the drop cap waiting for its paragraph, as read and as shown
         self.counts: dict[object, list[int | None]] = {}  # list counters: Word numId / ODF list -> by level
         self.odf_list = None  # the ODF list being counted
 
     def special(self, elem, tag: str) -> bool:
         """Does element `elem` (local name `tag`, met inside a paragraph) make the paragraph worth reading again?"""
+        if elem.tag in _ODF_FIELD_TAGS:
+            return True
         if tag in ("span", "rStyle"):
             return bool(self.formats.hidden) and self.formats.is_hidden(_attr(elem, "style-name" if tag == "span" else "val"))
         if tag == "pStyle":
@@ -1588,15 +1672,25 @@ class _Paragraphs:
             return _on(elem) and parent is not None and _local(parent.tag) == "rPr"
         return tag in _SHOWN_TRIGGERS
 
-    def readings(self, p, full: str, special: bool) -> tuple[list[str], list[str]]:
-        """(other readings of paragraph `p`, whose text as read is `full`; quoted texts of its fields)."""
+    def readings(self, p, full: str, special: bool, here: str = "") -> tuple[list[str], list[str]]:
+        """(other readings of paragraph `p`, whose text as read is `full` and which stands `here`; quoted texts of
+        its fields). One that refers to a bookmark or variable not yet known is read again at the end."""
         out: list[str] = []
         quoted: list[str] = []
         shown = full
+        formats = self.formats
+        special = special or bool(formats.open_marks)  # the text shown is a bookmark's
         if special:
-            shown, quoted = _as_shown(p, self.formats)
+            missing: list[str] = []
+            shown, quoted = _as_shown(p, formats, record=True, missing=missing)
+            if formats.open_marks:
+                formats.mark_text("\n")  # a bookmark over paragraphs: each its own line
+            if missing and self.emit is not None:
+                formats.hold(p, here, self.emit)
             if any(_local(x.tag) in ("ins", "moveTo") for x in p.iter()):
-                out.append(_as_shown(p, self.formats, original=True)[0])
+                out.append(_as_shown(p, formats, original=True)[0])
+            if any(x.tag in _ODF_BRANCHES for x in p.iter()):  # hidden and conditional text either way
+                out += [_as_shown(p, formats, branch=b)[0] for b in (True, False)]
         texts = [full] + ([shown] if shown != full else [])
         out += texts[1:]
         label = self._label(p, special)
@@ -1691,10 +1785,11 @@ _NUMBER_NS = "{urn:oasis:names:tc:opendocument:xmlns:datastyle:1.0}"
 # ODF number styles: literal text shown around (or instead of) a cell's number
 _NUMBER_TEXT_TAGS = tuple(_NUMBER_NS + t for t in ("text", "currency-symbol", "embedded-text", "text-content"))
 _FORMAT_TAGS = frozenset({"caps", "smallCaps", "basedOn", "text-properties", "style", "vanish", "specVanish", "numId",
-                          "list-level-style-number", "list-level-style-bullet", "outline-level-style"})
+                          "list-level-style-number", "list-level-style-bullet", "outline-level-style", "docVar",
+                          "updateFields", "user-field-decl"})
 _SHOWN_CHECKED = _SHOWN_TRIGGERS | {"span", "rStyle", "pStyle"}
 _FORMAT_TAG_FILTER = ("{*}style", "{*}text-properties", "{*}sym", "{*}list-level-style-number",
-                      "{*}list-level-style-bullet", "{*}outline-level-style")
+                      "{*}list-level-style-bullet", "{*}outline-level-style", "{*}user-field-decl")
 _DELETED_TAGS = ("{*}del", "{*}moveFrom")
 
 
@@ -1713,14 +1808,17 @@ def _walk_blocks(f: BinaryIO, name: str, where: str, emit, budget: _Budget, kind
     caps = caps if caps is not None else _Formats()
     tags = (_BLOCK_TAGS + _ATTR_TAGS + _SPACE_TAGS + _DELETED_TAGS + _FORMAT_TAG_FILTER + _NUMBER_TEXT_TAGS
             + _SHOWN_TAGS)
-    paragraphs = _Paragraphs(caps)
+    paragraphs = _Paragraphs(caps, emit)
     special: set = set()  # paragraphs (a text box's, and the one around it) that show other than they read
     for _, elem in _iterparse(f, name, ("end",), tag=tags):
         tag = _local(elem.tag)
-        if tag in _SHOWN_TRIGGERS or tag in ("span", "rStyle", "pStyle"):
+        if tag in _SHOWN_TRIGGERS or tag in ("span", "rStyle", "pStyle") or elem.tag in _ODF_FIELD_TAGS:
             if paragraphs.special(elem, tag):
-                special.update(a for a in elem.iterancestors() if _local(a.tag) in _BLOCK_NAMES)
-            if tag not in ("ins", "moveTo", "span"):  # those may have attributes that are read
+                blocks = [a for a in elem.iterancestors() if _local(a.tag) in _BLOCK_NAMES and a.tag != _ODF_TITLE]
+                special.update(blocks)
+                if not blocks and (tag in _MARK_EDGES or tag.startswith(("bookmark", "reference-mark"))):
+                    caps.mark_edge(elem, tag)  # between paragraphs: a bookmark over several of them
+            if tag not in ("ins", "moveTo", "span", "hidden-text", "conditional-text"):  # attributes read
                 continue
         if tag in _SPACES or tag == "s":
             if not len(elem):
@@ -1732,7 +1830,7 @@ def _walk_blocks(f: BinaryIO, name: str, where: str, emit, budget: _Budget, kind
             continue
         if tag in _FORMAT_TAGS:
             caps.note(elem, tag)
-            if tag.endswith("level-style"):
+            if tag.endswith("level-style") or tag == "user-field-decl":
                 _attr_lines(elem, emit)  # its label's text, as a line of its own too
             continue
         if elem.tag.startswith(_NUMBER_NS):
@@ -1755,7 +1853,7 @@ def _walk_blocks(f: BinaryIO, name: str, where: str, emit, budget: _Budget, kind
         full = string(elem)
         emit(full, here)
         # as shown (fields updated, hidden text out, its list label ...), and what field instructions quote
-        shown, quoted = paragraphs.readings(elem, full, elem in special)
+        shown, quoted = paragraphs.readings(elem, full, elem in special, here)
         special.discard(elem)
         for text in shown:
             emit(text, here)
@@ -1939,6 +2037,18 @@ class _Formats:
         self.parents: dict[str, str] = {}
         self.everything = False  # the document's defaults set capitals: every paragraph is shown in them
         self.default_paragraph: str | None = None  # Word: the style of a paragraph that names none
+        # what reference fields and variables show (`word_field`, `odf_field`): bookmark name -> its text as shown
+        # (Word bookmarks, SET and ASK, ODF bookmarks and reference marks), open bookmarks (id -> name, text so
+        # far), ODF user fields and variables, Word document variables
+        self.marks: dict[str, str] = {}
+        self.open_marks: dict[str, tuple[str, list[str]]] = {}
+        self.mark_chars = 0
+        self.variables: dict[str, str] = {}
+        self.doc_vars: dict[str, str] = {}
+        # paragraphs that refer to a bookmark or variable met only later: (a copy, where it stands, emit)
+        self.held: list[tuple[object, str, object]] = []
+        self.update_fields = False  # Word: the document asks for its fields to be updated on opening
+        self.unknown_fields: set[str] = set()  # Word field kinds that may show text not worked out here
         from lxml import etree
 
         self._has_caps = etree.XPath(
@@ -1947,7 +2057,17 @@ class _Formats:
     def note(self, elem, tag: str) -> None:
         """A style definition's pieces, as the parser meets them."""
         parent = elem.getparent()
-        if tag in ("vanish", "specVanish"):
+        if tag == "docVar" and _attr(elem, "name") is not None:
+            self.doc_vars.setdefault(_attr(elem, "name"), _attr(elem, "val") or "")
+        elif tag == "updateFields":
+            self.update_fields = _on(elem)
+        elif tag == "user-field-decl" and _attr(elem, "name"):
+            value = _attr(elem, "string-value")
+            if value is None and (_attr(elem, "value-type") or "string") == "string":
+                value = _attr(elem, "value") or ""
+            if value is not None:
+                self.variables.setdefault(_attr(elem, "name"), value)
+        elif tag in ("vanish", "specVanish"):
             style = parent.getparent() if parent is not None else None
             if style is not None and _local(style.tag) == "style" and _on(elem) and _attr(style, "styleId"):
                 self.hidden.add(_attr(style, "styleId"))
@@ -1985,6 +2105,141 @@ class _Formats:
                 self.parents[name] = base
             if (_attr(elem, "default") or "").lower() in ("1", "true", "on") and _attr(elem, "type") == "paragraph":
                 self.default_paragraph = _attr(elem, "styleId")
+
+    # --- fields: what they show, worked out from the document ---------------------------------------------------
+
+    def mark_edge(self, elem, tag: str) -> None:
+        """A bookmark's start or end met in document order (Word w:bookmarkStart/End by id, ODF by name)."""
+        if tag == "bookmarkStart":
+            name = _attr(elem, "name")
+            if name and _attr(elem, "id") is not None:
+                self.open_marks[_attr(elem, "id")] = (name.lower(), [])
+        elif tag == "bookmarkEnd":
+            self._close_mark(_attr(elem, "id"))
+        elif tag in ("bookmark-start", "reference-mark-start"):
+            name = _attr(elem, "name")
+            if name:
+                self.open_marks["odf:" + name] = (name.lower(), [])
+        elif tag in ("bookmark-end", "reference-mark-end"):
+            self._close_mark("odf:" + (_attr(elem, "name") or ""))
+        elif tag in ("bookmark", "reference-mark") and _attr(elem, "name"):
+            self.marks.setdefault(_attr(elem, "name").lower(), "")
+
+    def _close_mark(self, key: str | None) -> None:
+        opened = self.open_marks.pop(key or "", None)
+        if opened is not None:
+            self.marks.setdefault(opened[0], "".join(opened[1]).strip("\n"))
+
+    def mark_text(self, text: str) -> None:
+        """Text shown while bookmarks are open: theirs."""
+        self.mark_chars += len(text) * len(self.open_marks)
+        if self.mark_chars > MAX_MARK_CHARS:
+            raise _Refused(Reason.of("OFFICE_LIMIT", detail=f"bookmarks holding over {MAX_MARK_CHARS} characters"))
+        for _, pieces in self.open_marks.values():
+            pieces.append(text)
+
+    def _mark(self, name: str, missing: list[str] | None) -> str | None:
+        """A bookmark's text; None while it is not known (its name noted in `missing`: read again at the end)."""
+        value = self.marks.get(name.lower())
+        if value is None and missing is not None and not any(n == name.lower() for n, _ in self.open_marks.values()):
+            missing.append(name)
+        return value
+
+    def word_field(self, instr: str, missing: list[str] | None, record: bool) -> str | None:
+        """What a Word field shows once updated, when the document itself says (document properties, references
+        to bookmarks, SET / ASK / FILLIN with their default answers, document variables, the display text of
+        MACROBUTTON and GOTOBUTTON); None when its stored result stands. Another kind that may show text is
+        noted in `unknown_fields`."""
+        m = _FIELD_NAME.match(instr)
+        if not m:
+            return None
+        kind = m.group(1).upper()
+        args = _field_args(instr)
+        value = None
+        if kind == "DOCPROPERTY":
+            name = (m.group(2) or m.group(3) or "").strip()
+            value = self.properties.get(f"docprops:{name.lower()}") or self.properties.get(f"docprops:custom:{name}")
+        elif kind in _PROPERTY_FIELDS or kind == "INFO" and args and args[0].upper() in _PROPERTY_FIELDS:
+            key = _PROPERTY_FIELDS[kind if kind != "INFO" else args[0].upper()]
+            value = self.properties.get(f"docprops:{key.lower()}")
+        elif kind == "DOCVARIABLE" and args:
+            value = self.doc_vars.get(args[0])
+        elif kind in ("SET", "ASK") and args:
+            if record:  # SET gives the bookmark its text; ASK the answer (its default, \d, when one is given)
+                answer = _SWITCH_TEXT.search(instr) if kind == "ASK" else None
+                text = (answer.group(1) or answer.group(2) or "") if answer else (args[1] if len(args) > 1 and kind == "SET" else "")
+                self.marks[args[0].lower()] = text
+            return ""
+        elif kind == "FILLIN":
+            answer = _SWITCH_TEXT.search(instr)
+            value = (answer.group(1) or answer.group(2) or "") if answer else None
+        elif kind in ("MACROBUTTON", "GOTOBUTTON"):
+            value = " ".join(args[1:]) if len(args) > 1 else None
+        elif kind == "REF" or kind not in _FIELDS_STORED and m.group(1)[:1].isalpha() and self.marks.get(kind.lower()) is not None:
+            # { REF name } or a bookmark's bare name; \n \r \w give its paragraph's number instead
+            name = args[0] if kind == "REF" and args else m.group(1)
+            if kind == "REF" and not args or _SWITCH_NUMBER.search(instr):
+                return None
+            value = self._mark(name, missing)
+        elif kind not in _FIELDS_STORED:
+            self.unknown_fields.add(kind)
+        return None if value is None else _cased(value, instr)
+
+    def odf_field(self, elem, tag: str, branch: bool | None, record: bool, missing: list[str] | None) -> str | None:
+        """What an ODF field (`_ODF_FIELDS`) shows as LibreOffice works it out on loading; None when its stored
+        text stands."""
+        name = _attr(elem, "name")
+        if tag in ("bookmark-start", "bookmark-end", "bookmark", "reference-mark-start", "reference-mark-end",
+                   "reference-mark"):
+            if record:
+                self.mark_edge(elem, tag)
+            return None
+        if tag == "hidden-text":  # shown when its condition is false: its string value
+            return (_attr(elem, "string-value") or _text_of(elem)) if branch else ""
+        if tag == "conditional-text":
+            if branch is None:
+                return None
+            return _attr(elem, "string-value-if-true" if branch else "string-value-if-false") or ""
+        value = None
+        if tag == "variable-set":
+            if record and name:
+                self.variables[name] = _attr(elem, "string-value") or _text_of(elem)
+        elif tag in ("variable-get", "user-field-get") and name:
+            value = self.variables.get(name)
+            if value is None and missing is not None:
+                missing.append(name)
+        elif tag in ("bookmark-ref", "reference-ref"):
+            if (_attr(elem, "reference-format") or "text") == "text" and _attr(elem, "ref-name"):
+                value = self._mark(_attr(elem, "ref-name"), missing)
+        elif tag == "user-defined" and name:
+            value = self.properties.get(f"docprops:custom:{name}")
+        elif tag in _ODF_DOC_PROPERTIES:
+            value = self.properties.get(_ODF_DOC_PROPERTIES[tag])
+        if (_attr(elem, "display") or "").lower() == "none":
+            return ""
+        return value
+
+    def hold(self, p, here: str, emit) -> None:
+        if len(self.held) >= MAX_HELD:
+            raise _Refused(Reason.of("OFFICE_LIMIT", detail=f"over {MAX_HELD} paragraphs referring to later text"))
+        import copy
+
+        self.held.append((copy.deepcopy(p), here, emit))
+
+    def finish(self) -> Reason | None:
+        """At the end of a package: the held paragraphs read with every bookmark and variable known; why the
+        document is not read completely when it asks for its fields to be updated and holds some not known."""
+        held, self.held = self.held, []
+        for p, here, emit in held:
+            shown, _ = _as_shown(p, self)
+            emit(shown, here)
+        for key in list(self.open_marks):  # a bookmark never closed: up to the end
+            self._close_mark(key)
+        if self.update_fields and self.unknown_fields:
+            kinds = ", ".join(sorted(self.unknown_fields)[:5])
+            return Reason.of("DOCUMENT_UNREADABLE", detail=f"fields Word works out on opening (the document asks it "
+                                                           f"to), not worked out here: {kinds}")
+        return None
 
     def _odf_level(self, elem, parent) -> None:
         """An ODF list style's level: (prefix with the number's place, format, start, what follows the label)."""
@@ -2127,8 +2382,12 @@ def _read_flat(fh: BinaryIO, media: str, limits: PackageLimits, deadline: float)
             return len(data)
 
     watched = _Watched(_Counted(), _BINARY_ELEMENT)  # binary data found as the text is read, not in a second pass
+    formats = _Formats()
     try:
-        _walk_text(io.BufferedReader(watched, 64 * 1024), "document", "body", emit, budget, "", _Formats())
+        _walk_text(io.BufferedReader(watched, 64 * 1024), "document", "body", emit, budget, "", formats)
+        unknown = formats.finish()  # paragraphs that refer to text met later; fields not worked out
+        if unknown is not None:
+            result.incomplete.append(unknown)
     except _Refused as refused:
         result.incomplete.append(refused.reason)
     # Binary data inside flat XML (office:binary-data, w:binData, pictures, fonts) is base64 text: it was read

@@ -90,7 +90,7 @@ ODF_NS = ('xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
 ODT = "application/vnd.oasis.opendocument.text"
 
 
-def _odt(body: str, auto: str = "") -> bytes:
+def _odt(body: str, auto: str = "", meta: str = "") -> bytes:
     content = (f'<?xml version="1.0" encoding="UTF-8"?><office:document-content {ODF_NS}>'
                f"<office:automatic-styles>{auto}</office:automatic-styles><office:body><office:text>"
                f"<text:p>{BODY}</text:p>{body}</office:text></office:body></office:document-content>")
@@ -104,6 +104,11 @@ def _odt(body: str, auto: str = "") -> bytes:
         z.writestr(zipfile.ZipInfo("mimetype"), ODT)
         z.writestr("content.xml", content, zipfile.ZIP_DEFLATED)
         z.writestr("META-INF/manifest.xml", manifest, zipfile.ZIP_DEFLATED)
+        if meta:
+            z.writestr("meta.xml", '<?xml version="1.0" encoding="UTF-8"?><office:document-meta xmlns:office='
+                       '"urn:oasis:names:tc:opendocument:xmlns:office:1.0" xmlns:dc="http://purl.org/dc/elements/1.1/"'
+                       f' office:version="1.2"><office:meta>{meta}</office:meta></office:document-meta>',
+                       zipfile.ZIP_DEFLATED)
     return out.getvalue()
 
 
@@ -293,3 +298,117 @@ def test_docx_property_fields_joined(pipeline, tmp_path):
         return _docx(fields, parts={"docProps/core.xml": core})
 
     _assert_pair(pipeline, tmp_path, "props.docx", doc("TỐI M", "ẬT"), doc("BÁO C", "ÁO"))
+
+
+def _bookmark(name: str, n: int, text: str) -> str:
+    return f'<w:bookmarkStart w:id="{n}" w:name="{name}"/>{_r(text)}<w:bookmarkEnd w:id="{n}"/>'
+
+
+def _fld(instr: str, stored: str) -> str:
+    return (f'<w:r><w:fldChar w:fldCharType="begin"/></w:r><w:r><w:instrText xml:space="preserve"> {instr} '
+            f'</w:instrText></w:r><w:r><w:fldChar w:fldCharType="separate"/></w:r>{_r(stored)}'
+            '<w:r><w:fldChar w:fldCharType="end"/></w:r>')
+
+
+SETTINGS_UPDATE = (f'<?xml version="1.0" encoding="UTF-8"?><w:settings {W_NS}><w:updateFields w:val="true"/>'
+                   "</w:settings>")
+
+
+@pytest.mark.parametrize("where", ["after", "before"])
+def test_docx_ref_fields_to_bookmarks(pipeline, tmp_path, where):
+    """{REF a1}{REF a2} with harmless stored results: Word (asked to update) and LibreOffice (on loading) show
+    the bookmarks' text, here "TỐI M" and "ẬT" held in prose elsewhere, before or after the fields."""
+    def doc(one: str, two: str) -> bytes:
+        refs = "<w:p>" + _fld(r"REF a1 \h", "Số") + _fld(r"REF a2 \h", " 12") + "</w:p>"
+        marks = (f"<w:p>{_r('Trích yếu: ')}{_bookmark('a1', 1, one)}{_r(' chỉ là mã')}</w:p>"
+                 f"<w:p>{_r('Mã số ')}{_bookmark('a2', 2, two)}{_r(' số hiệu')}</w:p>")
+        return _docx(refs + marks if where == "after" else marks + refs)
+
+    _assert_pair(pipeline, tmp_path, f"ref-{where}.docx", doc("TỐI M", "ẬT"), doc("Điều ", "1"))
+
+
+def test_docx_set_ask_fillin_and_case_switch(pipeline, tmp_path):
+    r"""SET gives a bookmark its text, ASK its default answer, FILLIN shows its default; \* Upper capitalises."""
+    def doc(one: str, two: str) -> bytes:
+        return _docx("<w:p>" + _fld(f'SET a "{one}"', "") + _fld(f'ASK b "?" \\d "{two}"', "") + "</w:p>"
+                     + "<w:p>" + _fld(r"REF a \* Upper", "x") + _fld(r"REF b \* Upper", "y") + "</w:p>"
+                     + "<w:p>" + _r(one.upper()) + _fld(f'FILLIN "?" \\d "{two.upper()}"', "z") + "</w:p>")
+
+    _assert_pair(pipeline, tmp_path, "set.docx", doc("tối m", "ật"), doc("điều ", "1"))
+
+
+def test_docx_unknown_fields_when_updated_on_opening(pipeline, tmp_path):
+    """A field Word works out and the reader does not (IF, INCLUDETEXT ...): refused only when the document asks
+    for its fields to be updated on opening (otherwise the stored result is what is shown)."""
+    body = "<w:p>" + _r("TỐI M") + _fld('IF 1 = 1 "ẬT" "x"', "x") + "</w:p>"
+    settings = {"word/settings.xml": SETTINGS_UPDATE}
+    assert _outcome(pipeline, tmp_path, "if.docx", _docx(body, parts=settings)) is Outcome.REJECT
+    assert _outcome(pipeline, tmp_path, "if-stored.docx", _docx(body)) is Outcome.SIGN
+    known = "<w:p>" + _r("Trang ") + _fld("PAGE", "1") + "</w:p>"
+    assert _outcome(pipeline, tmp_path, "page.docx", _docx(known, parts=settings)) is Outcome.SIGN
+
+
+def test_odt_user_fields_and_variables(pipeline, tmp_path):
+    def user(one: str, two: str) -> bytes:
+        decls = ('<text:user-field-decls><text:user-field-decl office:value-type="string" office:string-value='
+                 f'"{one}" text:name="a"/><text:user-field-decl office:value-type="string" office:string-value="{two}"'
+                 ' text:name="b"/></text:user-field-decls>')
+        return _odt(decls + '<text:p><text:user-field-get text:name="a">Số</text:user-field-get>'
+                    '<text:user-field-get text:name="b"> 12</text:user-field-get></text:p>')
+
+    def variable(one: str, two: str) -> bytes:
+        return _odt('<text:p><text:variable-get text:name="a">Số</text:variable-get><text:variable-get text:name="b">'
+                    ' 12</text:variable-get></text:p><text:p>Công văn <text:variable-set text:name="a" office:value-'
+                    f'type="string" text:display="none">{one}</text:variable-set><text:variable-set text:name="b" '
+                    f'office:value-type="string" text:display="none">{two}</text:variable-set>số 12</text:p>')
+
+    _assert_pair(pipeline, tmp_path, "user.odt", user("TỐI M", "ẬT"), user("Điều ", "1"))
+    _assert_pair(pipeline, tmp_path, "variable.odt", variable("TỐI M", "ẬT"), variable("Điều ", "1"))
+
+
+def test_odt_bookmark_references(pipeline, tmp_path):
+    def doc(one: str, two: str) -> bytes:
+        return _odt('<text:p><text:bookmark-ref text:reference-format="text" text:ref-name="a">Số</text:bookmark-ref>'
+                    '<text:bookmark-ref text:reference-format="text" text:ref-name="b"> 12</text:bookmark-ref></text:p>'
+                    f'<text:p>Trích yếu <text:bookmark-start text:name="a"/>{one}<text:bookmark-end text:name="a"/> là'
+                    f' mã</text:p><text:p>Mã <text:bookmark-start text:name="b"/>{two}<text:bookmark-end text:name="b"/>'
+                    " số hiệu</text:p>")
+
+    _assert_pair(pipeline, tmp_path, "bookmarks.odt", doc("TỐI M", "ẬT"), doc("Điều ", "1"))
+
+
+def test_odt_title_and_subject_fields(pipeline, tmp_path):
+    """text:title is a field in a paragraph (not a heading of its own): it shows the document's title."""
+    def doc(title: str, subject: str) -> bytes:
+        return _odt("<text:p><text:title>Số</text:title><text:subject> 12</text:subject></text:p>",
+                    meta=f"<dc:title>{title}</dc:title><dc:subject>{subject}</dc:subject>")
+
+    _assert_pair(pipeline, tmp_path, "title.odt", doc("TỐI M", "ẬT"), doc("Điều ", "1"))
+
+
+def test_odt_hidden_text_glued_to_the_mark(pipeline, tmp_path):
+    def doc(text: str) -> bytes:
+        return _odt(f'<text:p>{text}<text:hidden-text text:condition="ooow:1==1" text:string-value="XYZ" '
+                    'text:is-hidden="true">XYZ</text:hidden-text></text:p>')
+
+    _assert_pair(pipeline, tmp_path, "hiddentext.odt", doc("TỐI MẬT"), doc("BÁO CÁO"))
+
+
+def test_docx_altchunk_read_as_html(pipeline, tmp_path):
+    """A w:altChunk's HTML is shown in place as HTML: read by the HTML reader (its generated content too), not
+    as XML."""
+    def doc(before: str, text: str) -> bytes:
+        html = (f'<html xmlns="http://www.w3.org/1999/xhtml"><head><style>p.x::before {{ content: "{before}" }}'
+                f'</style></head><body><p class="x">{text}</p></body></html>')
+        rels = ('<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/'
+                'package/2006/relationships"><Relationship Id="rIdAC" Type="http://schemas.openxmlformats.org/'
+                'officeDocument/2006/relationships/aFChunk" Target="afchunk.htm"/></Relationships>')
+        data = _docx('<w:altChunk xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships" '
+                     'r:id="rIdAC"/>', parts={"word/afchunk.htm": html})
+        files = _files(data)
+        old = files["word/_rels/document.xml.rels"]
+        files["word/_rels/document.xml.rels"] = old.replace(b"</Relationships>", rels.split("relationships\">")[1]
+                                                            .encode())
+        return _zip(files)
+
+    _assert_pair(pipeline, tmp_path, "altchunk.docx", doc("TỐI M", "ẬT"), doc("Điều ", "1. Phạm vi"))
