@@ -78,11 +78,12 @@ class _El:
     text ((block, offset, order)), and for SVG its transform (a, b, c, d, e, f), its parent's (`base`), font
     size, and the SVG characters placed inside it (glyphs[g0:g1], for a <use> of it)."""
 
-    __slots__ = ("tag", "attrs", "start", "end", "ctm", "font", "base", "g0", "g1")
+    __slots__ = ("tag", "attrs", "start", "end", "ctm", "font", "base", "g0", "g1", "hides")
 
     def __init__(self, tag: str, attrs: dict, start: tuple, ctm: tuple, font: float) -> None:
         self.tag, self.attrs, self.start, self.end, self.ctm, self.font = tag, attrs, start, None, ctm, font
         self.base, self.g0, self.g1 = _IDENTITY, 0, 0
+        self.hides = False  # not drawn, nor what it holds (display: none, visibility: hidden, hidden)
 
 
 class _Markup(HTMLParser):
@@ -94,6 +95,9 @@ class _Markup(HTMLParser):
     def __init__(self, html_rules: bool = True) -> None:
         super().__init__(convert_charrefs=True)
         self.shown: list[str] = [""]
+        self.visible: list[str] = [""]  # `shown` without what hidden elements hold (`_hides`)
+        self.hidden_open = 0  # open elements that hide what they hold
+        self._hiding: tuple[int, frozenset, frozenset, frozenset] = (0, frozenset(), frozenset(), frozenset())
         self.extra: list[tuple[str, str]] = []
         self.skip = 0  # inside script/style
         self.attrs: dict[str, list[str]] = {}  # every attribute value by name (for CSS attr())
@@ -130,6 +134,7 @@ class _Markup(HTMLParser):
             self._implied_end(tag)
         if tag in _BLOCK_TAGS:
             self.shown.append("")
+            self.visible.append("")
         for key, value in attrs:
             if value and (key in _SHOWN_ATTRS or key.startswith("aria-")):
                 self.extra.append((value, "html:attr"))
@@ -166,6 +171,7 @@ class _Markup(HTMLParser):
             ctm = _compose(ctm, inner)
         font = _font_size(attrs, font)
         el = _El(tag, attrs, self._here(), ctm, font)
+        el.hides = self._hides(tag, attrs)
         el.base, el.g0 = parent.ctm if parent else _IDENTITY, len(self.glyphs)
         if inner is None and len(self.unsized) < MAX_ELEMENTS:
             self.unsized.append(el)
@@ -179,6 +185,18 @@ class _Markup(HTMLParser):
         else:
             self.open.append(el)
             self.foreign_open += tag in ("svg", "math")
+            self.hidden_open += el.hides
+
+    def _hides(self, tag: str, attrs: dict) -> bool:
+        """Does an element hide what it holds: the `hidden` attribute, display: none or visibility: hidden in
+        its style attribute, or a rule of a style sheet read so far whose selector is its tag, one of its
+        classes or its id (a mail's "TỐI MẬT<span class=x>XYZ</span>" shows "TỐI MẬT")."""
+        if "hidden" in attrs or _HIDES.search(attrs.get("style") or ""):
+            return True
+        if len(self.sheets) != self._hiding[0]:
+            self._hiding = (len(self.sheets), *_hiding_selectors("\n".join(self.sheets)))
+        _, tags, classes, ids = self._hiding
+        return tag in tags or attrs.get("id") in ids or bool(classes.intersection((attrs.get("class") or "").split()))
 
     def _implied_end(self, tag: str) -> None:
         """HTML closes some elements without an end tag (<p> before a <div>, <li> before the next): their
@@ -212,6 +230,7 @@ class _Markup(HTMLParser):
             el.end = self._here()
             el.g1 = len(self.glyphs)
             self.foreign_open -= el.tag in ("svg", "math")
+            self.hidden_open -= el.hides
         del self.open[i:]
 
     def handle_startendtag(self, tag, attrs):
@@ -228,6 +247,7 @@ class _Markup(HTMLParser):
                 break
         if tag in _BLOCK_TAGS:
             self.shown.append("")
+            self.visible.append("")
         if tag in _SVG_TEXT:
             for i in range(len(self.svg) - 1, -1, -1):
                 if self.svg[i]["tag"] == tag:
@@ -299,6 +319,8 @@ class _Markup(HTMLParser):
                 self.sheets.append(data)
         else:
             self.shown[-1] += data
+            if not self.hidden_open:
+                self.visible[-1] += data
             if self.svg and data.strip():
                 self._glyphs(" ".join(data.split()))
 
@@ -437,6 +459,33 @@ class _ForeignNode:
 
     def __init__(self, namespace: str) -> None:
         self.namespace = namespace
+
+
+# display: none, visibility: hidden / collapse (a style attribute's or a rule's declarations)
+_HIDES = re.compile(r"(?i)(?:^|;|\s)(?:display\s*:\s*none|visibility\s*:\s*(?:hidden|collapse))\b")
+_RULE = re.compile(r"([^{}]*)\{([^{}]*)\}")
+_ONE_SELECTOR = re.compile(r"^([a-z][a-z0-9-]*)?(?:([.#])([\w-]+))?$", re.I)
+
+
+def _hiding_selectors(css: str) -> tuple[frozenset, frozenset, frozenset]:
+    """(tags, classes, ids) that rules of `css` hide with display: none or visibility: hidden, from selectors
+    that are one tag, class or id (a compound or combinator selector is not matched here: the text it hides
+    is still read in full)."""
+    tags, classes, ids = set(), set(), set()
+    for selectors, body in _RULE.findall(_CSS_COMMENT.sub("", css)):
+        if not _HIDES.search(body):
+            continue
+        for sel in selectors.split(","):
+            m = _ONE_SELECTOR.match(sel.strip())
+            if not m or bool(m.group(1)) == bool(m.group(3)):  # one tag, or one class or id: nothing else
+                continue
+            if m.group(2) == ".":
+                classes.add(m.group(3))
+            elif m.group(2) == "#":
+                ids.add(m.group(3))
+            elif m.group(1):
+                tags.add(m.group(1).lower())
+    return frozenset(tags), frozenset(classes), frozenset(ids)
 
 
 MAX_FOREIGN_LOOK = 512
@@ -1269,6 +1318,9 @@ def _shown_readings(parser: "_Markup", raw: str, shown: list[str], where: str) -
         readings.append(("rtl", [_reversed(t) for t in shown]))
     if parser.glyphs:
         readings += _svg_readings(parser)
+    visible = [t.strip() for block in parser.visible for t in block.splitlines() if t.strip()]
+    if visible != shown:  # hidden elements taken out: what they held no longer splits what is around them
+        readings.append(("visible", visible))
     content = _content_values(css, parser.attrs)
     if content:
         readings.append(("css-content", content))

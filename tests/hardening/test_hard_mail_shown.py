@@ -200,3 +200,25 @@ def test_an_ascii_fallback_name_beside_its_rfc2231_form_is_released(pipeline, tm
 ])
 def test_a_name_given_twice_or_in_broken_pieces_is_ambiguous(pipeline, tmp_path, disposition):
     assert refused(pipeline, eml(tmp_path, "d.eml", with_attachment(disposition)), "MIME_AMBIGUOUS")
+
+
+# --- what hidden elements hold ------------------------------------------------------------------------------
+
+HIDDEN = {
+    "style": '<b>TỐI MẬT<span style="display:none">XYZ</span></b>',
+    "visibility": '<b>TỐI M<span style="color:red; visibility: hidden">Q</span>ẬT</b>',
+    "attribute": '<b>TỐI MẬT<span hidden>XYZ</span></b>',
+    "class-rule": '<style>.x{display:none}</style><b>TỐI M<span class="x">Q</span>ẬT</b>',
+    "tag-rule": '<style>u { display : none }</style><b><u>XYZ</u>TỐI MẬT</b>',
+}
+
+
+@pytest.mark.parametrize("case", sorted(HIDDEN))
+def test_what_hidden_elements_hold_does_not_split_the_mark(pipeline, tmp_path, case):
+    """A client draws nothing for an element hidden by display: none, visibility: hidden or the hidden attribute
+    (its style, or a rule for its tag, class or id): "TỐI MẬT<span style=display:none>XYZ</span>" shows "TỐI
+    MẬT" (passed before: read as "TỐI MẬTXYZ"). The same hiding inside prose still passes."""
+    page = f"<p>Kính gửi các đơn vị</p><p>{HIDDEN[case]}</p><p>Nội dung.</p>"
+    assert blocked(pipeline, eml(tmp_path, f"{case}.eml", body("text/html; charset=utf-8", page)))
+    honest = HIDDEN[case].replace("TỐI M", "Công tác bảo m").replace("ẬT", "ật thông tin").replace("<b>", "<i>")
+    assert released(pipeline, eml(tmp_path, f"ok-{case}.eml", body("text/html; charset=utf-8", f"<p>{honest}</p>")))
