@@ -122,7 +122,9 @@ class _Engine:
         import tesserocr
 
         self.tesserocr = tesserocr
+        self.tessdata = tessdata
         self.api = tesserocr.PyTessBaseAPI(path=tessdata, lang=LANG, psm=tesserocr.PSM.AUTO)
+        self.osd = None  # the orientation detector, loaded on first use
         _quiet_leptonica()
 
     def lines(self, image, sparse: bool, block: bool = False, symbols: bool = False) -> list[OcrLine]:
@@ -151,6 +153,26 @@ class _Engine:
             out.append(OcrLine(undoubled(text), tuple(float(v) for v in box), float(r.Confidence(level))))
         api.Clear()
         return out
+
+    def orientation(self, image) -> int:
+        """How far `image`'s writing is turned, in degrees counter-clockwise to set it upright (0, 90, 180,
+        270): Tesseract's orientation detection (osd.traineddata, Debian's tesseract-ocr-osd). 0 when it cannot
+        tell (too few letters). Raises OcrUnavailable without the data."""
+        tesserocr = self.tesserocr
+        if self.osd is None:
+            try:
+                self.osd = tesserocr.PyTessBaseAPI(path=self.tessdata, lang="osd", psm=tesserocr.PSM.OSD_ONLY)
+            except RuntimeError as exc:
+                raise OcrUnavailable(f"tesseract orientation data (tesseract-ocr-osd): {exc}") from exc
+        self.osd.SetImage(image)
+        try:
+            found = self.osd.DetectOrientationScript() or {}
+        except RuntimeError:  # too few letters to tell
+            return 0
+        finally:
+            self.osd.Clear()
+        deg = int(found.get("orient_deg") or 0)
+        return deg if deg in (90, 180, 270) and float(found.get("orient_conf") or 0) >= ORIENT_CONFIDENCE else 0
 
 
 def undoubled(text: str) -> str:
@@ -233,10 +255,72 @@ def recognise(image, *, sparse: bool = False, block: bool = False, symbols: bool
             _READ.move_to_end(key)
             return list(seen)
         lines = eng.lines(image, sparse, block, symbols)
+        if not block and not symbols:
+            lines += _turned(eng, image, lines)
         _READ[key] = tuple(lines)
         while len(_READ) > _READ_MAX:
             _READ.popitem(last=False)
         return lines
+
+
+# Writing upside down or on its side: a page fed into the scanner the wrong way round, a stamp pressed upside down.
+# A person turns the paper and reads it; Tesseract reads only upright writing (an upside-down "TỐI MẬT" stamp reads
+# "LVN IQL" at confidence 51, a whole upside-down page reads nothing worth a line).
+TURNED_CONFIDENCE = 70.0  # a line read below this may be writing turned over: read again turned 180 degrees
+TURNED_MIN_PX = 16  # lower than this, no line a person reads at normal zoom
+MAX_TURNED = 8  # such lines read again per image, the tallest first (a stamp's letters are large)
+ORIENT_SIDE = 1800  # pixels: a page is asked which way its writing runs at about this long side (0.2 s)
+ORIENT_CONFIDENCE = 2.0  # Tesseract's orientation confidence: below this, a guess (an upright page scores 12-14)
+
+
+def turned_page(image) -> tuple[int, list[OcrLine]]:
+    """A whole page or picture (PIL) whose writing runs sideways or upside down (a sheet fed into the scanner
+    the wrong way round; Tesseract reads only upright writing, and reads a page on its side as confident
+    nonsense): (degrees it was turned counter-clockwise to read it, the lines read so, in `image`'s own
+    pixels), or (0, []) when it is upright or too bare to tell. Asked of Tesseract's orientation detection
+    once per page, on the page reduced to about ORIENT_SIDE pixels."""
+    factor = max(1, round(max(image.size) / ORIENT_SIDE))
+    small = image.convert("L").reduce(factor) if factor > 1 else image.convert("L")
+    eng = engine()
+    with _LOCK:
+        deg = eng.orientation(small)
+    if not deg:
+        return 0, []
+    w, h = image.size
+    return deg, [OcrLine(ol.text, _unturned(ol.box, deg, w, h), ol.confidence)
+                 for ol in recognise(image.rotate(deg, expand=True))]
+
+
+def _turned(eng: _Engine, image, lines: list[OcrLine]) -> list[OcrLine]:
+    """Each doubtful line of `image` (read below TURNED_CONFIDENCE: a stamp pressed upside down) read again
+    turned over, in `image`'s pixels. Called with the engine's lock held. (A whole page or picture turned is
+    `turned_page`.)"""
+    out: list[OcrLine] = []
+    w, h = image.size
+    doubtful = sorted((ol for ol in lines if ol.confidence < TURNED_CONFIDENCE and ol.box[3] - ol.box[1] >= TURNED_MIN_PX),
+                      key=lambda ol: ol.box[1] - ol.box[3])[:MAX_TURNED]
+    for ol in doubtful:
+        x0, y0, x1, y1 = ol.box
+        pad = 0.25 * (y1 - y0)
+        c0, r0, c1, r1 = max(0, int(x0 - pad)), max(0, int(y0 - pad)), min(w, int(x1 + pad) + 1), min(h, int(y1 + pad) + 1)
+        crop = image.crop((c0, r0, c1, r1)).rotate(180)
+        for again in eng.lines(crop, False, block=True):
+            a0, b0, a1, b1 = _unturned(again.box, 180, c1 - c0, r1 - r0)
+            out.append(OcrLine(again.text, (a0 + c0, b0 + r0, a1 + c0, b1 + r0), again.confidence))
+    return out
+
+
+def _unturned(box, deg: int, w: int, h: int) -> tuple[float, float, float, float]:
+    """A box read in an image of `w` x `h` turned `deg` degrees counter-clockwise (PIL's rotate, expand), in the
+    image's own pixels."""
+    x0, y0, x1, y1 = box
+    if deg == 180:
+        return (w - x1, h - y1, w - x0, h - y0)
+    if deg == 90:
+        return (w - y1, x0, w - y0, x1)
+    if deg == 270:
+        return (y0, h - x1, y1, h - x0)
+    return (x0, y0, x1, y1)
 
 
 def forget() -> None:
@@ -776,6 +860,14 @@ def pdf_page(page, text, deadline: float, seen: dict | None = None) -> tuple[lis
             except Exception as exc:  # noqa: BLE001 - the short lines could not be looked at: unread, not passed
                 log.info("ocr: page %d: %s", text.index + 1, exc)
                 problems.append(Reason.of("OCR_FAILED", detail=f"page {text.index + 1}: {exc_detail(exc, 180)}"))
+    if text.chars == 0 or text.complex:  # a scanned page may lie sideways or upside down: read it turned too
+        try:
+            lines += _turned_lines(page, text, where)
+        except OcrUnavailable as exc:
+            problems.append(Reason.of("OCR_UNAVAILABLE", detail=str(exc)))
+        except Exception as exc:  # noqa: BLE001 - which way the page runs could not be told: unread
+            log.info("ocr: page %d: orientation: %s", text.index + 1, exc)
+            problems.append(Reason.of("OCR_FAILED", detail=f"page {text.index + 1}: {exc_detail(exc, 180)}"))
     for region in regions:
         if time.monotonic() > deadline:
             problems.append(Reason.of("SECRECY_SCAN_INCOMPLETE", detail=f"OCR time budget, page {text.index + 1}"))
@@ -803,6 +895,15 @@ def pdf_page(page, text, deadline: float, seen: dict | None = None) -> tuple[lis
             log.info("ocr: page %d: %s", text.index + 1, exc)
             problems.append(Reason.of("OCR_FAILED", detail=f"page {text.index + 1}: {exc_detail(exc, 180)}"))
     return lines, problems
+
+
+def _turned_lines(page, text, where: str) -> list[Line]:
+    """The lines of a scanned page read turned upright when its writing runs sideways or upside down
+    (`turned_page`), placed on the page."""
+    img = _render(page, text, None, REGION_DPI)
+    _, read = turned_page(img)
+    scale = img.size[0] / max(text.width, 1.0)  # pixels per point (the render may be capped below REGION_DPI)
+    return [_to_line(ol, scale, (0.0, 0.0), where, text.index, False) for ol in read]
 
 
 def _pens(text) -> list:
@@ -1266,6 +1367,8 @@ def _read_picture(img, scale: float, where: str, index: int, label: str, lines: 
             if cut:
                 cut_texts.append(ol.text)
     incomplete += _half_read(cut_texts, label)
+    _, turned = turned_page(img)  # a picture of a page lying sideways or upside down
+    lines += [_to_line(ol, scale, (0.0, 0.0), where, index, False) for ol in turned]
     if _unsure(grainy, prepared, lambda: [img]):  # a mark read BLOCKs all the same
         incomplete.append(Reason.of("SCAN_TOO_GRAINY", detail=label))
 

@@ -223,3 +223,46 @@ def test_pdf_image_read_as_shown(pipeline, tmp_path, name):
     honest.write_bytes(PDFS[name](HONEST))
     assert blocked(pipeline, hostile), name
     assert released(pipeline, honest)
+
+
+# --- writing turned: a page fed into the scanner the wrong way round, a stamp pressed upside down -------------
+
+
+def _sheet(word: str, stamp_turn: int = 0):
+    """A grey A6 sheet at 200 dpi: a heading, five lines of prose and a framed stamp `word`, the stamp turned
+    `stamp_turn` degrees."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    body = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", 22)
+    page = Image.new("L", (827, 1165), 255)
+    draw = ImageDraw.Draw(page)
+    draw.text((60, 60), "ỦY BAN NHÂN DÂN TỈNH", font=body, fill=0)
+    for k in range(6):
+        draw.text((60, 420 + 48 * k), "Nội dung báo cáo tình hình thực hiện nhiệm vụ.", font=body, fill=0)
+    stamp = _writing(word, ink=0, ground=255)
+    framed = Image.new("L", (stamp.width + 16, stamp.height + 16), 0)
+    framed.paste(stamp, (8, 8))
+    page.paste(framed.rotate(stamp_turn, expand=True), (200, 200))
+    return page
+
+
+TURNED = {
+    "page-upside-down.pdf": lambda w: _sheet(w).rotate(180),
+    "page-on-its-side.pdf": lambda w: _sheet(w).rotate(90, expand=True),
+    "stamp-upside-down.pdf": lambda w: _sheet(w, 180),
+    "page-upside-down.png": lambda w: _sheet(w).rotate(180),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TURNED))
+def test_writing_turned_is_read_turned_upright(pipeline, tmp_path, name):
+    """Tesseract reads only upright writing: a scanned page upside down or on its side, or a stamp pressed upside
+    down on an upright page, was signed with "TỐI MẬT" on it (a person turns the paper and reads it)."""
+    for word, hostile in ((MARK, True), (HONEST, False)):
+        path = tmp_path / f"{'h' if hostile else 'c'}-{name}"
+        image = TURNED[name](word)
+        if name.endswith(".pdf"):
+            image.save(path, "PDF", resolution=200)
+        else:
+            image.save(path, "PNG", dpi=(200, 200))
+        assert blocked(pipeline, path) if hostile else released(pipeline, path), (name, word)
