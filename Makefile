@@ -8,10 +8,10 @@ VENV        ?= .venv
 VPY         := $(VENV)/bin/python
 GATEWAY     := $(VENV)/bin/gateway
 # Debian packages the gateway needs to run (SoftHSM is the embedded HSM; poppler/NSS for pdfsig checks;
-# Tesseract with its Vietnamese data reads scanned pages and images for secrecy marks; librsvg draws SVG
-# drawings so that what they show is read, not only their text).
-APT_RUN     := softhsm2 poppler-utils libnss3-tools fonts-liberation2 openssl sqlite3 python3-venv qpdf tesseract-ocr tesseract-ocr-vie \
-            librsvg2-bin
+# Tesseract with its Vietnamese and orientation data reads scanned pages and images for secrecy marks;
+# librsvg draws SVG drawings so that what they show is read, not only their text).
+APT_RUN     := softhsm2 poppler-utils libnss3-tools fonts-liberation2 openssl sqlite3 python3-venv qpdf tesseract-ocr \
+            tesseract-ocr-vie tesseract-ocr-osd librsvg2-bin
 # ... and what the tests add: a real Postfix, swaks, the independent MIME decoders (ripmime, munpack); the real
 # archivers and extractors the container tests make and take apart archives with (zip/unzip, 7z, tar's
 # bzip2/xz, Debian's tnef decoder); DejaVu fonts for the labelled secrecy set; LibreOffice (legacy .doc/.xls/.ppt,
