@@ -60,13 +60,31 @@ def signals(msg: ParsedMessage, walk: Walk) -> tuple[tuple[str, str], ...]:
                 out.append((f"header:{where}{_title(name)}", value))
                 out += [(f"header:{where}{_title(name)} tag classification", t) for t in _TAG.findall(value)]
             elif not TECHNICAL.match(name):
-                out.append((f"header:{where}{_title(name)}", mime.decode_header_bytes(f.raw)))
+                value = mime.decode_header_bytes(f.raw)
+                out.append((f"header:{where}{_title(name)}", value))
+                if name in ADDRESSES:  # a client shows each display name alone: its quotes are syntax, not text
+                    out += [(f"header:{where}{_title(name)}", n) for n in _display_names(value)]
     for leaf in walk.leaves:
         if leaf.name:
             out.append((f"name:{leaf.location}", leaf.name))
         if leaf.uu is None and leaf.part is not None:  # every name a client may show, not only the preferred
             out += [(f"name:{leaf.location}", n) for n in mime.part_names(leaf.part.headers) if n != leaf.name]
     return tuple((k, v) for k, v in dict.fromkeys(out) if v)
+
+
+ADDRESSES = frozenset({"from", "sender", "reply-to", "to", "cc", "bcc", "resent-from", "resent-sender", "resent-to",
+                       "resent-cc", "disposition-notification-to", "return-receipt-to", "mail-followup-to",
+                       "mail-reply-to"})
+
+
+def _display_names(value: str) -> list[str]:
+    """The display names of an address header's value ('"TỐI MẬT" <a@b>' shows "TỐI MẬT", read alone)."""
+    from email.utils import getaddresses
+
+    try:
+        return [name.strip() for name, _ in getaddresses([value]) if name.strip()]
+    except (ValueError, TypeError, IndexError):  # what the parser cannot split is still read whole, above
+        return []
 
 
 def _header_owners(msg: ParsedMessage):

@@ -222,3 +222,19 @@ def test_what_hidden_elements_hold_does_not_split_the_mark(pipeline, tmp_path, c
     assert blocked(pipeline, eml(tmp_path, f"{case}.eml", body("text/html; charset=utf-8", page)))
     honest = HIDDEN[case].replace("TỐI M", "Công tác bảo m").replace("ẬT", "ật thông tin").replace("<b>", "<i>")
     assert released(pipeline, eml(tmp_path, f"ok-{case}.eml", body("text/html; charset=utf-8", f"<p>{honest}</p>")))
+
+
+def _addressed(field: str, value: str) -> bytes:
+    """A plain-text mail whose `field` (From or To) is `value` (the usual address kept as an X- header)."""
+    raw = head("text/plain; charset=utf-8")
+    return raw.replace(f"{field}: ".encode(), f"{field}: {value}\r\nX-Usual-{field}: ".encode(), 1) + "Kính gửi.\r\n".encode()
+
+
+@pytest.mark.parametrize("name", ['"TỐI MẬT" <van-thu@example.vn>', '"=?utf-8?b?VOG7kEkgTeG6rFQ=?=" <van-thu@example.vn>',
+                                  'a@example.vn, "TỐI MẬT" <b@example.vn>'])
+def test_a_display_name_in_quotes_is_read_as_shown(pipeline, tmp_path, name):
+    """Every client shows an address's display name without its quotes ('"TỐI MẬT" <a@b>' shows TỐI MẬT as the
+    sender); read as one line with its quotes, the mark was a quotation in a sentence and the mail passed."""
+    for field in ("From", "To"):
+        assert blocked(pipeline, eml(tmp_path, f"{field}.eml", _addressed(field, name))), (field, name)
+    assert released(pipeline, eml(tmp_path, "ok.eml", _addressed("From", '"Văn thư - Bảo mật" <v@example.vn>')))
