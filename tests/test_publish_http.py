@@ -291,3 +291,29 @@ def test_slow_upload_is_408(portal, dev_settings, tmp_path):
         assert not list(settings.http.spool_dir.glob(SPOOL_PREFIX + "*"))
     finally:
         slow.stop()
+
+
+def _multipart(disposition: str, data: bytes) -> tuple[bytes, dict]:
+    body = (b"--B\r\nContent-Disposition: form-data; name=\"file\"; " + disposition.encode("utf-8")
+            + b"\r\nContent-Type: application/pdf\r\n\r\n" + data + b"\r\n--B--\r\n")
+    return body, {"Content-Type": "multipart/form-data; boundary=B"}
+
+
+def test_a_file_name_given_as_filename_star_is_read(portal, client, plain_pdf):
+    """RFC 6266: a portal reading the upload prefers filename* (RFC 5987), which python-multipart's parser
+    drops: "TỐI MẬT.pdf" given so was never read and the clean PDF signed. An ASCII fallback beside it is
+    normal; two different names, or a name in RFC 2231 pieces, are refused."""
+    data = plain_pdf.read_bytes()
+    marked = "filename*=UTF-8''T%E1%BB%90I%20M%E1%BA%ACT.pdf"
+    for disposition in (marked, 'filename="cong-van.pdf"; ' + marked):
+        r = client.post("/v1/documents:check", content=_multipart(disposition, data)[0],
+                        headers=_multipart(disposition, data)[1])
+        body = r.json()  # a dry run answers 200 with its outcome
+        assert body["outcome"] == "block" and "SECRET_MARKED" in [x["code"] for x in body["reasons"]], (disposition, r.text)
+    honest = "filename=\"cong-van.pdf\"; filename*=UTF-8''C%C3%B4ng%20v%C4%83n.pdf"
+    r = client.post("/v1/documents:check", content=_multipart(honest, data)[0], headers=_multipart(honest, data)[1])
+    assert r.status_code == 200 and r.json()["outcome"] == "sign", r.text
+    for odd in ('filename="Công văn.pdf"; ' + marked, "filename*0*=UTF-8''T%E1%BB%90I; filename*1*=%20M%E1%BA%ACT.pdf"):
+        r = client.post("/v1/documents:check", content=_multipart(odd, data)[0], headers=_multipart(odd, data)[1])
+        assert r.status_code == 400 and r.json()["code"] == "BAD_REQUEST", (odd, r.text)
+    assert _spool_empty(portal) == []

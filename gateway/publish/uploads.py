@@ -227,7 +227,11 @@ class _FormSink:
             self.file_parts += 1
             if self.file_parts > 1:
                 raise BadRequest("two file parts", detail="multipart: exactly one 'file' part required")
-            self.filename = opts.get(b"filename", b"").decode("utf-8", "replace") or None
+            plain = opts.get(b"filename", b"").decode("utf-8", "replace") or None
+            starred = _starred_name(self._headers.get(b"content-disposition", b""))
+            if starred and plain and starred != plain and not plain.isascii():
+                raise BadRequest("two file names", detail="multipart: filename and filename* name different files")
+            self.filename = starred or plain  # RFC 6266: filename* first; an ASCII filename beside it is its fallback
             self.file_type = self._headers.get(b"content-type", b"").decode("latin-1") or None
         elif name in FIELDS:
             if name in self.fields:
@@ -256,6 +260,27 @@ class _FormSink:
 
     def _end(self) -> None:
         self.ended = True
+
+
+_STARRED = re.compile(rb"(?i)(?:^|;)\s*filename\*(\d*)\*?\s*=\s*([^;]*)")
+
+
+def _starred_name(disposition: bytes) -> str | None:
+    """The RFC 5987 form of a part's file name (`filename*=UTF-8''T%E1%BB%90I...`), which python-multipart's
+    parser drops: a portal that reads it publishes the file under that name, so it is the name the gateway
+    reads. A name given in RFC 2231 pieces (filename*0=, filename*1=) is refused: readers join them differently."""
+    found = _STARRED.findall(disposition)
+    if not found:
+        return None
+    if len(found) > 1 or found[0][0]:
+        raise BadRequest("file name in pieces", detail="multipart: filename* given in pieces or twice")
+    value = found[0][1].strip().strip(b'"').decode("latin-1")
+    charset, _, rest = value.partition("'")
+    _, _, encoded = rest.partition("'")
+    try:
+        return unquote(encoded if rest else value, encoding=charset or "utf-8", errors="strict") or None
+    except (LookupError, UnicodeDecodeError):
+        raise BadRequest("file name not decodable", detail="multipart: filename* not in a known encoding") from None
 
 
 def _header_fields(request: Request) -> dict[str, str]:
