@@ -69,6 +69,9 @@ def signals(msg: ParsedMessage, walk: Walk) -> tuple[tuple[str, str], ...]:
             out.append((f"name:{leaf.location}", leaf.name))
         if leaf.uu is None and leaf.part is not None:  # every name a client may show, not only the preferred
             out += [(f"name:{leaf.location}", n) for n in mime.part_names(leaf.part.headers) if n != leaf.name]
+            # an attachment's description, which some clients list beside its name (mutt's %d)
+            out += [(f"name:{leaf.location}", mime.decode_header_bytes(f.raw)) for f in leaf.part.fields
+                    if f.name == "content-description"]
     return tuple((k, v) for k, v in dict.fromkeys(out) if v)
 
 

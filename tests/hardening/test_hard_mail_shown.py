@@ -238,3 +238,13 @@ def test_a_display_name_in_quotes_is_read_as_shown(pipeline, tmp_path, name):
     for field in ("From", "To"):
         assert blocked(pipeline, eml(tmp_path, f"{field}.eml", _addressed(field, name))), (field, name)
     assert released(pipeline, eml(tmp_path, "ok.eml", _addressed("From", '"Văn thư - Bảo mật" <v@example.vn>')))
+
+
+def test_an_attachments_description_is_read(pipeline, tmp_path):
+    """Some clients list an attachment's Content-Description beside its name (mutt's %d); it was never read."""
+    def mail(description: str) -> bytes:
+        return (head('multipart/mixed; boundary="B"') + b"--B\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nK\r\n"
+                b"--B\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Disposition: attachment; filename=\"a.txt\"\r\n"
+                + f"Content-Description: {description}\r\n\r\nNoi dung\r\n--B--\r\n".encode())
+    assert blocked(pipeline, eml(tmp_path, "d.eml", mail("=?utf-8?b?VOG7kEkgTeG6rFQ=?=")))
+    assert released(pipeline, eml(tmp_path, "ok.eml", mail("Báo cáo tháng")))
