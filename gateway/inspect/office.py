@@ -7,10 +7,10 @@ What is read — every XML part of the package, not a chosen few, so nothing a p
   controls, glossary, form-field help and defaults, document variables, alternative text;
 - Excel: every sheet (hidden and very hidden too) cell by cell — shared and inline strings, values,
   formulas —, sheet names, defined names, cell comments (legacy and threaded), shapes, charts, pivot and
-  external-link caches, data-validation prompts;
+  external-link caches, data-validation prompts and drop-down list items;
 - PowerPoint: slides, notes, masters and layouts, comments, charts, SmartArt;
 - ODF: content.xml, styles.xml (page headers and footers live there), annotations, notes, tracked
-  deletions, frames, sheet and slide names, sub-documents (charts, formulas);
+  deletions, frames, sheet and slide names, content-validation list items, sub-documents (charts, formulas);
 - document properties: core (title, subject, keywords, description, category, status, authors), app
   (company, manager, titles of parts), custom (every name = value), ODF meta (and user-defined).
 
@@ -887,7 +887,7 @@ class _PackageReader:
 
     def _sheet(self, name, info) -> None:
         """A worksheet row by row (cells joined by " | "): values, shared and inline strings, formulas;
-        headers and footers as printed; data-validation prompts and hyperlink tooltips."""
+        headers and footers as printed; data-validation prompts and list items, hyperlink tooltips."""
         from lxml import etree
 
         where = self.sheet_names.get(name) or f"sheet:{posixpath.splitext(posixpath.basename(name))[0]}"
@@ -915,6 +915,8 @@ class _PackageReader:
                 else:
                     for node in elem.iter():
                         _attr_lines(node, self._emit)
+                    if local == "dataValidation":
+                        _validation_lines(elem, lambda text: self._emit(text, where))
         if pending:
             self._worked_out(name, info, pending, where)
 
@@ -1041,6 +1043,36 @@ def _note_formula(result: "_Result", note: str) -> None:
 _HEADER_CODE = re.compile(r'&(?:"[^"]*"?|\d+|K(?:[0-9A-Fa-f]{6}|\d\d[+-]\d{3})?|[LCR]|[PN](?:[+-]\d+)?|[DTZFAG]|'
                           r'[BIUSEXYOH]|&|.?)', re.S)
 _HEADER_FIELDS = {"P": "1", "N": "1", "D": "01/01/2026", "T": "00:00", "Z": "", "F": "", "G": ""}
+
+
+def _validation_lines(dv, emit) -> None:
+    """An Excel data validation's formulas (x14 ones too), each a line; a list's items (`"Thường,TỐI MẬT"`, shown
+    one by one in the cell's drop-down) each a line of its own. Items given by a range or a name are cells, read."""
+    for node in dv.iter():
+        if _local(node.tag) not in ("formula1", "formula2"):
+            continue
+        formula = _text_of(node).strip()
+        if not formula:
+            continue
+        emit(formula)
+        if (dv.get("type") or "").lower() != "list":
+            continue  # a rule, not shown: read as it stands, not worked out (nothing refused for it)
+        shown = _shown_by(formula)
+        if shown is not None:
+            emit(shown)
+            for item in shown.split(","):
+                emit(item)
+
+
+_IN_LIST = re.compile(r"(?i)cell-content-is-in-list\s*\((.*)\)")
+_ODF_STRING = re.compile(r'"((?:[^"]|"")*)"')
+
+
+def _odf_list_items(condition: str) -> list[str]:
+    """The items of an ODF content validation's list (`of:cell-content-is-in-list("Thường";"TỐI MẬT")`), shown
+    one by one in the cell's drop-down. Items given by a range are cells, read."""
+    m = _IN_LIST.search(condition)
+    return [s.replace('""', '"') for s in _ODF_STRING.findall(m.group(1))] if m else []
 
 
 def _excel_header_text(code: str, sheet: str = "") -> str:
@@ -1264,6 +1296,10 @@ def _attr_lines(node, emit) -> None:
         if local == "Formula" and tag == "Cell":  # Excel 2003 XML (R1C1 references)
             _formula_lines(value, emit)
             continue
+        if local == "condition" and tag == "content-validation":  # ODF: a drop-down list's items
+            for item in _odf_list_items(value):
+                emit(item, "attr:validation")
+            continue
         if (local in _VISIBLE_ATTRS or (local == "name" and tag in _NAME_ELEMENTS)
                 or (local == "val" and tag in _VAL_ELEMENTS)):
             emit(value, f"attr:{local}")
@@ -1369,7 +1405,7 @@ _ATTR_TAGS = tuple("{*}" + t for t in (
     "hlinkClick", "lvlText", "table", "page", "frame", "image",
     # displayed text in attributes: VML WordArt, ODF cells kept as values, list labels
     "textpath", "table-cell", "covered-table-cell", "list-level-style-number", "list-level-style-bullet",
-    "outline-level-style", "control",
+    "outline-level-style", "control", "content-validation",
     # ODF fields whose text is in attributes: conditional and hidden text
     "conditional-text", "hidden-text",
     # a comment, whose author's name and initials stand beside it
@@ -1654,8 +1690,10 @@ class _Paragraphs:
         self.formats = formats
         self.emit = emit  # where a paragraph held for later references is read at the end of the package
         self.drop: list[str] = []  # the drop cap waiting for its paragraph, as read and as shown
-        self.counts: dict[object, list[int | None]] = {}  # list counters: Word numId / ODF list -> by level
+        self.counts: dict[object, list[int | None]] = {}  # list counters: Word list / ODF list -> by level
         self.odf_list = None  # the ODF list being counted
+        self.restarted: set[str] = set()  # Word numIds whose start overrides have restarted their list
+        self.word: dict[str, tuple] = {}  # Word numId -> `_Formats.word_levels`, worked out once per part
 
     def special(self, elem, tag: str) -> bool:
         """Does element `elem` (local name `tag`, met inside a paragraph) make the paragraph worth reading again?"""
@@ -1693,8 +1731,7 @@ class _Paragraphs:
                 out += [_as_shown(p, formats, branch=b)[0] for b in (True, False)]
         texts = [full] + ([shown] if shown != full else [])
         out += texts[1:]
-        label = self._label(p, special)
-        if label:
+        for label in self._labels(p, special):
             out += [label + t for t in texts]
         if self.drop:
             out += [d + t for d in self.drop for t in texts]
@@ -1709,15 +1746,17 @@ class _Paragraphs:
         return ppr is not None and any(
             _local(x.tag) == "framePr" and (_attr(x, "dropCap") or "none") != "none" for x in ppr)
 
-    def _label(self, p, special: bool) -> str | None:
+    def _labels(self, p, special: bool) -> list[str]:
+        """The list labels paragraph `p` may show (none, one, or two where Word and LibreOffice may count apart)."""
         parent = p.getparent()
-        if parent is not None and _local(parent.tag) in ("list-item", "list-header"):
-            return self._odf_label(p, parent)
+        if parent is not None and _local(parent.tag) in ("list-item", "list-header", "numbered-paragraph"):
+            label = self._odf_label(p, parent)
+            return [label] if label else []
         if not special or not len(p):
-            return None
+            return []
         ppr = p[0] if _local(p[0].tag) == "pPr" else None
         if ppr is None:
-            return None
+            return []
         numpr = bullet = style = None
         for x in ppr:
             tag = _local(x.tag)
@@ -1728,22 +1767,43 @@ class _Paragraphs:
             elif tag == "pStyle":
                 style = _attr(x, "val")
         if bullet:
-            return bullet
+            return [bullet]
         if numpr is not None:
             num = next((_attr(x, "val") for x in numpr if _local(x.tag) == "numId"), None)
             ilvl = _int(next((_attr(x, "val") for x in numpr if _local(x.tag) == "ilvl"), None), 0)
         elif style in self.formats.style_numbering:
             num, ilvl = self.formats.style_numbering[style]
         else:
-            return None
-        levels = self.formats.numbering.get(num or "")
-        if not levels or ilvl not in levels:
-            return None
-        return self._count(("w", num), levels, ilvl)
+            return []
+        if num not in self.formats.num_abstract:
+            return []
+        if num not in self.word:
+            self.word[num] = self.formats.word_levels(num)
+        aid, levels, restarts = self.word[num]
+        if ilvl not in levels:
+            return []
+        # Counted by abstractNum, as Word and LibreOffice do (numIds over one list continue each other; one that
+        # overrides a level's start restarts it where it is first used); and by numId alone, as a reader might.
+        if restarts and num not in self.restarted:
+            self.restarted.add(num)
+            counts = self.counts.setdefault(("w", aid), [None] * 10)
+            for level in restarts:
+                counts[min(max(level, 0), 9)] = None
+        labels = [self._count(("w", aid), levels, ilvl), self._count(("wn", num), levels, ilvl)]
+        return list(dict.fromkeys(labels))
 
     def _odf_label(self, p, item) -> str | None:
         if next((c for c in item if _local(c.tag) in _BLOCK_NAMES), None) is not p:
             return None  # only an item's first paragraph has the label
+        restart = _attr(item, "start-value")  # an item (or numbered paragraph) that restarts its level's count
+        restart = _int(restart, 1) if restart is not None else None
+        if _local(item.tag) == "numbered-paragraph":  # a list of its own (by list id), no text:list around it
+            style = _attr(item, "style-name")
+            levels = self.formats.lists.get(style or "")
+            level = _int(_attr(item, "level"), 1) - 1
+            if not levels or level not in levels:
+                return None
+            return self._count(("odf-id", _attr(item, "list-id") or style), levels, level, restart=restart)
         level, style, top, node = -1, None, None, item
         while node is not None and _local(node.tag) in ("list", "list-item", "list-header"):
             if _local(node.tag) == "list":
@@ -1758,13 +1818,16 @@ class _Paragraphs:
             self.odf_list = top
             if (_attr(top, "continue-numbering") or "").lower() != "true" and not _attr(top, "continue-list"):
                 self.counts.pop(("odf", style), None)
-        return self._count(("odf", style), levels, level, header=_local(item.tag) == "list-header")
+        return self._count(("odf", style), levels, level, header=_local(item.tag) == "list-header", restart=restart)
 
-    def _count(self, key, levels: dict, ilvl: int, header: bool = False) -> str:
+    def _count(self, key, levels: dict, ilvl: int, header: bool = False, restart: int | None = None) -> str:
         counts = self.counts.setdefault(key, [None] * 10)
         if not header:
             ilvl = min(max(ilvl, 0), 9)
-            counts[ilvl] = levels[ilvl][2] if counts[ilvl] is None else counts[ilvl] + 1
+            if restart is not None:
+                counts[ilvl] = restart
+            else:
+                counts[ilvl] = levels[ilvl][2] if counts[ilvl] is None else counts[ilvl] + 1
             for deeper in range(ilvl + 1, 10):
                 counts[deeper] = None
         text, fmt, start, after = levels[ilvl]
@@ -1778,7 +1841,8 @@ class _Paragraphs:
             return ""
         if "%" not in text:  # ODF: the number's place is "%1" of this level
             return text + after
-        return (_PLACE.sub(number, text) if key[0] == "w" else text.replace("%1", _number(counts[ilvl], fmt))) + after
+        word = key[0] in ("w", "wn")
+        return (_PLACE.sub(number, text) if word else text.replace("%1", _number(counts[ilvl], fmt))) + after
 
 
 _NUMBER_NS = "{urn:oasis:names:tc:opendocument:xmlns:datastyle:1.0}"
@@ -2030,8 +2094,14 @@ class _Formats:
     def __init__(self) -> None:
         self.hidden: set[str] = set()  # character styles whose text is not shown
         self.properties: dict[str, str] = {}  # document properties ("docprops:title" ...): property fields show them
-        self.numbering: dict[str, dict[int, tuple[str, str, int, str]]] = {}  # Word numId -> ilvl -> level
-        self.style_numbering: dict[str, tuple[str, int]] = {}  # Word paragraph style -> (numId, ilvl)
+        # Word lists as counted: numId -> its abstractNum; abstractNum -> levels; numbering-style links
+        # (abstractNum -> w:numStyleLink style, w:styleLink style -> abstractNum); numId -> ilvl -> restart
+        self.num_abstract: dict[str, str] = {}
+        self.abstract_levels: dict[str, dict[int, tuple[str, str, int, str]]] = {}
+        self.num_style_links: dict[str, str] = {}
+        self.style_links: dict[str, str] = {}
+        self.num_overrides: dict[str, dict[int, tuple[tuple[str, str, int, str] | None, int | None]]] = {}
+        self.style_numbering: dict[str, tuple[str, int]] = {}  # Word paragraph (or numbering) style -> (numId, ilvl)
         self.lists: dict[str, dict[int, tuple[str, str, int, str]]] = {}  # ODF list style -> level -> level
         self.styles: set[str] = set()
         self.parents: dict[str, str] = {}
@@ -2261,28 +2331,66 @@ class _Formats:
         self.lists.setdefault(name, {})[level] = (text, fmt, _int(_attr(elem, "start-value"), 1), after)
 
     def word_numbering(self, root) -> None:
-        """word/numbering.xml: each numId's levels (label text with %n places, number format, start, suffix)."""
-        abstract: dict[str, dict[int, tuple[str, str, int, str]]] = {}
+        """word/numbering.xml: each numId's abstract list, overrides and levels (label text with %n places, number
+        format, start, suffix). Lists are counted by abstractNum: two numIds over one continue each other."""
         for node in root:
-            if _local(node.tag) == "abstractNum" and _attr(node, "abstractNumId") is not None:
-                abstract[_attr(node, "abstractNumId")] = {
-                    _int(_attr(lvl, "ilvl"), 0): _word_level(lvl) for lvl in node if _local(lvl.tag) == "lvl"}
+            aid = _attr(node, "abstractNumId")
+            if _local(node.tag) != "abstractNum" or aid is None:
+                continue
+            self.abstract_levels[aid] = {
+                _int(_attr(lvl, "ilvl"), 0): _word_level(lvl) for lvl in node if _local(lvl.tag) == "lvl"}
+            for c in node:
+                if _local(c.tag) == "numStyleLink" and _attr(c, "val"):
+                    self.num_style_links[aid] = _attr(c, "val")
+                elif _local(c.tag) == "styleLink" and _attr(c, "val"):
+                    self.style_links.setdefault(_attr(c, "val"), aid)
         for node in root:
             if _local(node.tag) != "num" or _attr(node, "numId") is None:
                 continue
+            num = _attr(node, "numId")
             ref = next((c for c in node if _local(c.tag) == "abstractNumId"), None)
-            levels = dict(abstract.get(_attr(ref, "val") if ref is not None else "", {}))
+            self.num_abstract[num] = (_attr(ref, "val") if ref is not None else None) or ""
+            overrides = self.num_overrides[num] = {}
             for override in node:
                 if _local(override.tag) != "lvlOverride":
                     continue
-                ilvl = _int(_attr(override, "ilvl"), 0)
+                lvl = start = None
                 for c in override:
                     if _local(c.tag) == "lvl":
-                        levels[ilvl] = _word_level(c)
-                    elif _local(c.tag) == "startOverride" and ilvl in levels:
-                        text, fmt, _, after = levels[ilvl]
-                        levels[ilvl] = (text, fmt, _int(_attr(c, "val"), 1), after)
-            self.numbering[_attr(node, "numId")] = levels
+                        lvl = _word_level(c)
+                    elif _local(c.tag) == "startOverride":
+                        start = _int(_attr(c, "val"), 1)
+                overrides[_int(_attr(override, "ilvl"), 0)] = (lvl, start)
+
+    def word_list(self, num: str) -> str:
+        """The abstractNum whose levels and counter numId `num` uses: an abstractNum that only names a numbering
+        style (w:numStyleLink) is that style's list (its numId, or the abstractNum that defines it, w:styleLink)."""
+        aid = self.num_abstract.get(num, "")
+        for _ in range(8):  # a link to a link, bounded (a loop is not followed forever)
+            style = self.num_style_links.get(aid)
+            if style is None:
+                break
+            linked = self.num_abstract.get(self.style_numbering.get(style, ("", 0))[0])
+            if linked is None or linked in self.num_style_links:  # the style's numId is itself a link
+                linked = self.style_links.get(style, linked)
+            if linked is None or linked == aid:
+                break
+            aid = linked
+        return aid
+
+    def word_levels(self, num: str) -> tuple[str, dict[int, tuple[str, str, int, str]], dict[int, int]]:
+        """(the abstractNum counting numId `num`, its levels with the num's overrides, the levels it restarts)."""
+        aid = self.word_list(num)
+        levels = dict(self.abstract_levels.get(aid, {}))
+        restarts: dict[int, int] = {}
+        for ilvl, (lvl, start) in self.num_overrides.get(num, {}).items():
+            if lvl is not None:
+                levels[ilvl] = lvl
+            if start is not None and ilvl in levels:
+                text, fmt, _, after = levels[ilvl]
+                levels[ilvl] = (text, fmt, start, after)
+                restarts[ilvl] = start
+        return aid, levels, restarts
 
     def is_hidden(self, name: str | None) -> bool:
         for _ in range(32):  # style inheritance, bounded

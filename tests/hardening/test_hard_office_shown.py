@@ -260,6 +260,150 @@ def test_rtf_list_label(pipeline, tmp_path):
     _assert_pair(pipeline, tmp_path, "list.rtf", doc(r"T\u7888?I M", r"\u7852?T"), doc(r"\u272?i\u7873?u ", "1. Ph"))
 
 
+def _numbering(abstract: str, nums: str) -> str:
+    return f'<?xml version="1.0" encoding="UTF-8"?><w:numbering {W_NS}>{abstract}{nums}</w:numbering>'
+
+
+def _abstract(aid: int, label: str, start: int = 1, extra: str = "") -> str:
+    return (f'<w:abstractNum w:abstractNumId="{aid}">{extra}<w:lvl w:ilvl="0"><w:start w:val="{start}"/>'
+            f'<w:numFmt w:val="upperLetter"/><w:suff w:val="nothing"/><w:lvlText w:val="{label}"/></w:lvl>'
+            "</w:abstractNum>")
+
+
+def _num(num: int, aid: int, start: int | None = None) -> str:
+    override = (f'<w:lvlOverride w:ilvl="0"><w:startOverride w:val="{start}"/></w:lvlOverride>'
+                if start is not None else "")
+    return f'<w:num w:numId="{num}"><w:abstractNumId w:val="{aid}"/>{override}</w:num>'
+
+
+def _numbered(text: str, num: int) -> str:
+    return _p(text, f'<w:numPr><w:ilvl w:val="0"/><w:numId w:val="{num}"/></w:numPr>')
+
+
+@pytest.mark.parametrize("case", ["shared", "restarted"])
+def test_docx_numids_over_one_abstract_list_count_together(pipeline, tmp_path, case):
+    """Two w:num over one w:abstractNum are one list (Word and LibreOffice continue its count): 12 items of numId 1,
+    then "ẬT" of numId 2 shows "MẬT". A w:startOverride restarts the list where its numId is first used, and the
+    other numId goes on from there ("L" of numId 2, then "M" of numId 1)."""
+    def doc(label: str, text: str) -> bytes:
+        if case == "shared":
+            body, nums = "".join(_numbered("—", 1) for _ in range(12)) + _numbered(text, 2), _num(1, 0) + _num(2, 0)
+        else:
+            body = _numbered("Mở đầu", 1) + _numbered("—", 2) + _numbered(text, 1)
+            nums = _num(1, 0) + _num(2, 0, start=12)
+        return _docx(body, parts={"word/numbering.xml": _numbering(_abstract(0, label), nums)})
+
+    _assert_pair(pipeline, tmp_path, f"{case}.docx", doc("%1", "ẬT"), doc("Điều %1", ". Phạm vi"))
+
+
+@pytest.mark.parametrize("via", ["numbering style", "style link"])
+def test_docx_numbering_style_link(pipeline, tmp_path, via):
+    """An abstractNum that only names a numbering style (w:numStyleLink) numbers as that style's list: the one its
+    w:numPr names, or the abstractNum defining it (w:styleLink)."""
+    def doc(label: str, text: str) -> bytes:
+        numpr = '<w:pPr><w:numPr><w:numId w:val="2"/></w:numPr></w:pPr>' if via == "numbering style" else ""
+        style = f'<w:style w:type="numbering" w:styleId="DanhSach"><w:name w:val="DanhSach"/>{numpr}</w:style>'
+        abstract = ('<w:abstractNum w:abstractNumId="1"><w:numStyleLink w:val="DanhSach"/></w:abstractNum>'
+                    + _abstract(0, label, 13, '<w:styleLink w:val="DanhSach"/>'))
+        data = _docx(_numbered(text, 1), parts={"word/numbering.xml": _numbering(abstract, _num(1, 1) + _num(2, 0))})
+        files = _files(data)
+        files["word/styles.xml"] = files["word/styles.xml"].replace(b"</w:styles>", style.encode() + b"</w:styles>")
+        return _zip(files)
+
+    _assert_pair(pipeline, tmp_path, "link.docx", doc("%1", "ẬT"), doc("Điều %1", ". Phạm vi"))
+
+
+def _list_style(prefix: str = "", start: int = 1) -> str:
+    return (f'<text:list-style style:name="L1"><text:list-level-style-number text:level="1" style:num-prefix='
+            f'"{prefix}" style:num-format="A" text:start-value="{start}"><style:list-level-properties '
+            'text:list-level-position-and-space-mode="label-alignment"><style:list-level-label-alignment '
+            'text:label-followed-by="nothing"/></style:list-level-properties></text:list-level-style-number>'
+            "</text:list-style>")
+
+
+def test_odt_list_item_start_value(pipeline, tmp_path):
+    """text:start-value on a list item restarts the count there: 13 is "M"."""
+    def doc(prefix: str, text: str) -> bytes:
+        return _odt('<text:list text:style-name="L1"><text:list-item><text:p>Mở đầu</text:p></text:list-item>'
+                    f'<text:list-item text:start-value="13"><text:p>{text}</text:p></text:list-item></text:list>',
+                    _list_style(prefix))
+
+    _assert_pair(pipeline, tmp_path, "itemstart.odt", doc("", "ẬT"), doc("Điều ", ". Phạm vi"))
+
+
+def test_odt_numbered_paragraph(pipeline, tmp_path):
+    """A text:numbered-paragraph is numbered by its list style without a text:list around it."""
+    def doc(prefix: str, text: str) -> bytes:
+        return _odt('<text:numbered-paragraph text:list-id="lst9" text:level="1" text:style-name="L1">'
+                    f"<text:p>{text}</text:p></text:numbered-paragraph>", _list_style(prefix, 13))
+
+    _assert_pair(pipeline, tmp_path, "numbered.odt", doc("", "ẬT"), doc("Điều ", ". Phạm vi"))
+
+
+# --- C2. drop-down lists: each item shown on its own -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("items", ['"TỐI MẬT"', '"Thường,TỐI MẬT"', "x14"])
+def test_xlsx_list_validation_items(pipeline, tmp_path, items):
+    """A list data validation's items are shown one by one in the cell's drop-down (x14: the extension form)."""
+    import openpyxl
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    def doc(formula: str) -> bytes:
+        wb = openpyxl.Workbook()
+        ws = wb.active
+        ws["A1"], ws["B1"] = BODY, "Thường"
+        if items != "x14":
+            dv = DataValidation(type="list", formula1=formula, allow_blank=True)
+            ws.add_data_validation(dv)
+            dv.add("B1")
+        out = io.BytesIO()
+        wb.save(out)
+        if items != "x14":
+            return out.getvalue()
+        files = _files(out.getvalue())
+        ext = ('<extLst><ext uri="{CCE6A557-97BC-4b89-ADB6-D9C93CAAB3DF}" xmlns:x14="http://schemas.microsoft.com/'
+               'office/spreadsheetml/2009/9/main"><x14:dataValidations xmlns:xm="http://schemas.microsoft.com/office/'
+               'excel/2006/main" count="1"><x14:dataValidation type="list" allowBlank="1"><x14:formula1><xm:f>'
+               f"{formula}</xm:f></x14:formula1><xm:sqref>B1</xm:sqref></x14:dataValidation></x14:dataValidations>"
+               "</ext></extLst>")
+        sheet = "xl/worksheets/sheet1.xml"
+        files[sheet] = files[sheet].replace(b"</worksheet>", ext.encode() + b"</worksheet>")
+        return _zip(files)
+
+    hostile = '"Thường,TỐI MẬT"' if items == "x14" else items
+    _assert_pair(pipeline, tmp_path, "list.xlsx", doc(hostile), doc('"Thường,Khẩn"'))
+
+
+def test_ods_content_validation_list(pipeline, tmp_path):
+    """An ODF content validation's list items (`of:cell-content-is-in-list(...)`) are shown in the drop-down."""
+    ods = "application/vnd.oasis.opendocument.spreadsheet"
+
+    def doc(items: str) -> bytes:
+        condition = "of:cell-content-is-in-list(" + ";".join(f"&quot;{i}&quot;" for i in items.split(",")) + ")"
+        content = (f'<?xml version="1.0" encoding="UTF-8"?><office:document-content {ODF_NS} '
+                   'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0"><office:body><office:spreadsheet>'
+                   f'<table:content-validations><table:content-validation table:name="val1" table:condition='
+                   f'"{condition}" table:allow-empty-cell="true" table:display-list="unsorted" '
+                   'table:base-cell-address="Sheet1.B1"/></table:content-validations><table:table table:name="Sheet1">'
+                   f"<table:table-row><table:table-cell><text:p>{BODY}</text:p></table:table-cell><table:table-cell "
+                   'table:content-validation-name="val1"><text:p>Thường</text:p></table:table-cell></table:table-row>'
+                   "</table:table></office:spreadsheet></office:body></office:document-content>")
+        manifest = ('<?xml version="1.0" encoding="UTF-8"?><manifest:manifest '
+                    'xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2">'
+                    f'<manifest:file-entry manifest:full-path="/" manifest:media-type="{ods}"/>'
+                    '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
+                    "</manifest:manifest>")
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w") as z:
+            z.writestr(zipfile.ZipInfo("mimetype"), ods)
+            z.writestr("content.xml", content, zipfile.ZIP_DEFLATED)
+            z.writestr("META-INF/manifest.xml", manifest, zipfile.ZIP_DEFLATED)
+        return out.getvalue()
+
+    _assert_pair(pipeline, tmp_path, "list.ods", doc("Thường,TỐI MẬT"), doc("Thường,Khẩn"))
+
+
 # --- D. drop cap ----------------------------------------------------------------------------------------------
 
 
