@@ -9,9 +9,9 @@ from __future__ import annotations
 import io
 import re
 import zipfile
-from pathlib import Path
 
 import pytest
+from office_support import assert_pair, outcome, parts_of, zipped
 
 from gateway.model import Channel, DocKind, Document, Outcome
 
@@ -19,35 +19,6 @@ pytestmark = pytest.mark.hsm
 
 BODY = "Công văn về việc họp giao ban."
 W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
-
-
-def _outcome(pipeline, tmp_path: Path, name: str, data: bytes) -> Outcome:
-    path = tmp_path / name
-    path.write_bytes(data)
-    res = pipeline.process(Document(channel=Channel.SMTP, name=name, path=path, kind=DocKind.CORRESPONDENCE),
-                           out_dir=tmp_path / f"out-{name}")
-    return res.outcome
-
-
-def _assert_pair(pipeline, tmp_path, name, hostile: bytes, control: bytes) -> None:
-    assert _outcome(pipeline, tmp_path, "h-" + name, hostile) is Outcome.BLOCK
-    assert _outcome(pipeline, tmp_path, "c-" + name, control) is Outcome.SIGN
-
-
-# --- builders ------------------------------------------------------------------------------------------------
-
-
-def _files(data: bytes) -> dict[str, bytes]:
-    z = zipfile.ZipFile(io.BytesIO(data))
-    return {i.filename: z.read(i) for i in z.infolist()}
-
-
-def _zip(files: dict[str, bytes]) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
-        for n, v in files.items():
-            z.writestr(n, v)
-    return out.getvalue()
 
 
 def _docx(paragraphs=("",)) -> bytes:
@@ -63,12 +34,12 @@ def _docx(paragraphs=("",)) -> bytes:
 
 def _docx_body(body_xml: str) -> bytes:
     """A docx whose body is `body_xml` (w:, v:, o: prefixes bound by python-docx's template)."""
-    files = _files(_docx())
+    files = parts_of(_docx())
     doc = files["word/document.xml"]
     s = doc.index(b"<w:body>") + len(b"<w:body>")
     e = doc.index(b"<w:sectPr")
     files["word/document.xml"] = doc[:s] + body_xml.encode() + doc[e:]
-    return _zip(files)
+    return zipped(files)
 
 
 def _para(text: str, rpr: str = "") -> str:
@@ -116,7 +87,7 @@ def _ods_rows(first_row: str, auto: str = "") -> bytes:
 @pytest.mark.parametrize("newname", ["word/styles.xml", "word/document.ttf", "word/theme/theme9.xml"])
 def test_main_part_under_a_skipped_name_is_read(pipeline, tmp_path, newname):
     def move(data: bytes) -> bytes:
-        files = _files(data)
+        files = parts_of(data)
         doc = files.pop("word/document.xml")
         rels = files.pop("word/_rels/document.xml.rels")
         if newname == "word/styles.xml":
@@ -130,9 +101,9 @@ def test_main_part_under_a_skipped_name_is_read(pipeline, tmp_path, newname):
         files[f"{d}/_rels/{b}.rels"] = rels
         files["[Content_Types].xml"] = files["[Content_Types].xml"].replace(b"/word/document.xml", ("/" + newname).encode())
         files["_rels/.rels"] = files["_rels/.rels"].replace(b"word/document.xml", newname.encode())
-        return _zip(files)
+        return zipped(files)
 
-    _assert_pair(pipeline, tmp_path, "moved.docx", move(_docx(["MẬT", BODY])), move(_docx([BODY])))
+    assert_pair(pipeline, tmp_path, "moved.docx", move(_docx(["MẬT", BODY])), move(_docx([BODY])))
 
 
 def _stamp_png(text: str) -> bytes:
@@ -152,15 +123,15 @@ def _stamp_png(text: str) -> bytes:
 def test_picture_under_skipped_names_is_ocred(pipeline, tmp_path):
     """A stamp picture kept as the thumbnail, under word/fonts/, and as printerSettings1.bin."""
     def build(png: bytes) -> bytes:
-        files = _files(_docx([BODY]))
+        files = parts_of(_docx([BODY]))
         files.pop("docProps/thumbnail.jpeg", None)
         files["_rels/.rels"] = re.sub(rb"<Relationship [^>]*thumbnail[^>]*/>", b"", files["_rels/.rels"])
         files["docProps/thumbnail.png"] = png
         files["word/fonts/stamp.png"] = png
         files["word/printerSettings/printerSettings1.bin"] = png
-        return _zip(files)
+        return zipped(files)
 
-    _assert_pair(pipeline, tmp_path, "pic.docx", build(_stamp_png("MẬT")), build(_stamp_png("")))
+    assert_pair(pipeline, tmp_path, "pic.docx", build(_stamp_png("MẬT")), build(_stamp_png("")))
 
 
 # --- 2. text kept in attributes ------------------------------------------------------------------------------
@@ -173,7 +144,7 @@ def test_vml_wordart_textpath_string(pipeline, tmp_path):
             f'<v:textpath style="font-family:&quot;Times New Roman&quot;" string="{text}"/></v:shape></w:pict></w:r></w:p>'
             + _para(BODY))
 
-    _assert_pair(pipeline, tmp_path, "wordart.docx", wordart("MẬT"), wordart("Dự thảo"))
+    assert_pair(pipeline, tmp_path, "wordart.docx", wordart("MẬT"), wordart("Dự thảo"))
 
 
 def test_wsym_characters(pipeline, tmp_path):
@@ -181,7 +152,7 @@ def test_wsym_characters(pipeline, tmp_path):
         syms = "".join(f'<w:sym w:font="Times New Roman" w:char="{c}"/>' for c in chars)
         return _docx_body(f"<w:p><w:r>{syms}</w:r></w:p>" + _para(BODY))
 
-    _assert_pair(pipeline, tmp_path, "sym.docx", sym(["004D", "1EAC", "0054"]), sym(["0044", "1EF0"]))
+    assert_pair(pipeline, tmp_path, "sym.docx", sym(["004D", "1EAC", "0054"]), sym(["0044", "1EF0"]))
 
 
 def test_xlsx_number_format_literal(pipeline, tmp_path):
@@ -195,7 +166,7 @@ def test_xlsx_number_format_literal(pipeline, tmp_path):
         ws["A2"] = "Báo cáo tình hình"
         return _saved(wb)
 
-    _assert_pair(pipeline, tmp_path, "numfmt.xlsx", book('"MẬT"'), book('#,##0" đồng"'))
+    assert_pair(pipeline, tmp_path, "numfmt.xlsx", book('"MẬT"'), book('#,##0" đồng"'))
 
 
 @pytest.mark.parametrize("case", ["numstyle", "stringvalue", "numprefix"])
@@ -217,21 +188,21 @@ def test_odf_text_outside_paragraphs(pipeline, tmp_path, case):
                     f"</text:list><text:p>{BODY}</text:p></office:text>")
 
     ext = "odt" if case == "numprefix" else "ods"
-    _assert_pair(pipeline, tmp_path, f"{case}.{ext}", build("MẬT"), build("Mục"))
+    assert_pair(pipeline, tmp_path, f"{case}.{ext}", build("MẬT"), build("Mục"))
 
 
 # --- 3. capitals by formatting, and a lone mark word in any case ------------------------------------------
 
 
 def test_docx_caps_run(pipeline, tmp_path):
-    _assert_pair(pipeline, tmp_path, "caps.docx",
+    assert_pair(pipeline, tmp_path, "caps.docx",
                  _docx_body(_para("mật", "<w:b/><w:caps/>") + _para(BODY)),
                  _docx_body(_para("mục", "<w:b/><w:caps/>") + _para(BODY)))
 
 
 def test_docx_caps_inside_prose_run(pipeline, tmp_path):
     """Only the run set in capitals is upper-cased: "mật" shown as MẬT after a colon is a mark."""
-    _assert_pair(pipeline, tmp_path, "capsrun.docx",
+    assert_pair(pipeline, tmp_path, "capsrun.docx",
                  _docx_body('<w:p><w:r><w:t xml:space="preserve">Độ khẩn: thường. Độ mật: </w:t></w:r>'
                             '<w:r><w:rPr><w:caps/></w:rPr><w:t>mật</w:t></w:r></w:p>' + _para(BODY)),
                  _docx_body('<w:p><w:r><w:t xml:space="preserve">Đây là thông tin bảo </w:t></w:r>'
@@ -246,53 +217,53 @@ def test_odt_text_transform_style(pipeline, tmp_path):
                     f'<text:p>{BODY}</text:p></office:text>')
 
     # "Trích yếu MẬT": upper MẬT after lower-case words fires; the control's "MỤC" is no mark
-    _assert_pair(pipeline, tmp_path, "caps.odt", build("mật"), build("mục"))
+    assert_pair(pipeline, tmp_path, "caps.odt", build("mật"), build("mục"))
 
 
 def test_rtf_caps_and_upr(pipeline, tmp_path):
     body = r"\ql C\u244?ng v\u259?n v\u7873? vi\u7879?c h\u7885?p.\par}"
     head = r"{\rtf1\ansi\ansicpg1258\deff0{\fonttbl{\f0 Times New Roman;}}\f0\qc "
-    _assert_pair(pipeline, tmp_path, "caps.rtf", (head + r"{\b\caps m\u7853?t}\par" + body).encode(),
+    assert_pair(pipeline, tmp_path, "caps.rtf", (head + r"{\b\caps m\u7853?t}\par" + body).encode(),
                  (head + r"{\b\caps m\u7909?c}\par" + body).encode())
-    _assert_pair(pipeline, tmp_path, "upr.rtf", (head + r"{\b\upr{M?T}{\*\ud{M\u7852?T}}}\par" + body).encode(),
+    assert_pair(pipeline, tmp_path, "upr.rtf", (head + r"{\b\upr{M?T}{\*\ud{M\u7852?T}}}\par" + body).encode(),
                  (head + r"{\b\upr{M?C}{\*\ud{M\u7908?C}}}\par" + body).encode())
 
 
 def test_lone_mark_word_any_case_blocks_prose_signs(pipeline, tmp_path):
-    assert _outcome(pipeline, tmp_path, "lone.docx", _docx(["mật", BODY])) is Outcome.BLOCK
-    assert _outcome(pipeline, tmp_path, "lone2.docx", _docx(["Tối mật", BODY])) is Outcome.BLOCK
+    assert outcome(pipeline, tmp_path, "lone.docx", _docx(["mật", BODY])) is Outcome.BLOCK
+    assert outcome(pipeline, tmp_path, "lone2.docx", _docx(["Tối mật", BODY])) is Outcome.BLOCK
     prose = _docx(["Giữ bí mật thông tin theo quy định.", "Mật độ dân số tăng.", "Công tác bảo mật được tăng cường.",
                    "bí", "mật", "độ dân số"])
-    assert _outcome(pipeline, tmp_path, "prose.docx", prose) is Outcome.SIGN
+    assert outcome(pipeline, tmp_path, "prose.docx", prose) is Outcome.SIGN
 
 
 def test_docx_joined_to_another_zip_is_refused(pipeline, tmp_path):
     """An archive joined before the package: zipfile reads the package, 7-Zip shows the other archive's
     files. One file, two contents: refused (it was signed as the package alone)."""
-    hidden = _zip({"secret.txt": "TỐI MẬT".encode()})
+    hidden = zipped({"secret.txt": "TỐI MẬT".encode()})
     path = tmp_path / "joined.docx"
     path.write_bytes(hidden + _docx(("Kính gửi các cơ quan.",)))
     res = pipeline.process(Document(channel=Channel.SMTP, name=path.name, path=path, kind=DocKind.CORRESPONDENCE),
                            out_dir=tmp_path / "out-joined")
     assert res.outcome is Outcome.REJECT and "OFFICE_MALFORMED" in [r.code for r in res.decision.reasons], res
-    assert _outcome(pipeline, tmp_path, "plain.docx", _docx(("Kính gửi các cơ quan.",))) is Outcome.SIGN
+    assert outcome(pipeline, tmp_path, "plain.docx", _docx(("Kính gửi các cơ quan.",))) is Outcome.SIGN
 
 
 def _with_default_caps(data: bytes, caps: str) -> bytes:
     """`data` (a docx) whose document defaults (w:docDefaults/w:rPrDefault) set capitals: `caps` is the element."""
-    files = _files(data)
+    files = parts_of(data)
     styles = files["word/styles.xml"].decode()
     m = re.search(r"<w:rPrDefault>\s*<w:rPr>", styles)
     assert m, "python-docx's template has run defaults"
     files["word/styles.xml"] = (styles[:m.end()] + caps + styles[m.end():]).encode()
-    return _zip(files)
+    return zipped(files)
 
 
 def test_docx_caps_by_document_defaults(pipeline, tmp_path):
     """Capitals set only by the document's defaults: every paragraph is shown in them."""
     body = _docx_body('<w:p><w:r><w:t xml:space="preserve">Độ khẩn: thường. Độ mật: mật</w:t></w:r></w:p>'
                       + _para(BODY))
-    _assert_pair(pipeline, tmp_path, "defaultcaps.docx", _with_default_caps(body, "<w:caps/>"),
+    assert_pair(pipeline, tmp_path, "defaultcaps.docx", _with_default_caps(body, "<w:caps/>"),
                  _with_default_caps(body, '<w:caps w:val="0"/>'))
 
 
@@ -321,7 +292,7 @@ def _saved(wb) -> bytes:
                                      '=SUBSTITUTE("TỐI XẬT","X","M")', '=CONCATENATE("TỐI"," ","MẬT")'])
 def test_xlsx_formula_that_spells_a_mark(formula, pipeline, tmp_path):
     """Excel shows what the formula gives (signed before: the file holds the formula, not the mark)."""
-    _assert_pair(pipeline, tmp_path, "formula.xlsx", _formula_book(formula), _formula_book('=B1&" người"'))
+    assert_pair(pipeline, tmp_path, "formula.xlsx", _formula_book(formula), _formula_book('=B1&" người"'))
 
 
 def test_xlsx_defined_name_that_spells_a_mark(pipeline, tmp_path):
@@ -335,7 +306,7 @@ def test_xlsx_defined_name_that_spells_a_mark(pipeline, tmp_path):
         wb.defined_names["MARK"] = DefinedName("MARK", attr_text=formula)
         return _saved(wb)
 
-    _assert_pair(pipeline, tmp_path, "name.xlsx", book('UNICHAR(77)&"ẬT"'), book('"Hà "&"Nội"'))
+    assert_pair(pipeline, tmp_path, "name.xlsx", book('UNICHAR(77)&"ẬT"'), book('"Hà "&"Nội"'))
 
 
 @pytest.mark.parametrize("formula", ['=UNICHAR(B1)&"ỐI MẬT"', '=UPPER(A3&" "&A4)', '=SUBSTITUTE(A5,"X","M")'])
@@ -345,14 +316,14 @@ def test_xlsx_formula_over_other_cells_that_spells_a_mark(formula, pipeline, tmp
     def book(f: str) -> bytes:
         return _formula_book(f, A3="tối", A4="mật", A5="TỐI XẬT", B3="số", B4="liệu")
 
-    assert _outcome(pipeline, tmp_path, "cells.xlsx", book(formula)) is Outcome.BLOCK
-    assert _outcome(pipeline, tmp_path, "cells-ok.xlsx", book('=UPPER(B3&" "&B4)')) is Outcome.SIGN
+    assert outcome(pipeline, tmp_path, "cells.xlsx", book(formula)) is Outcome.BLOCK
+    assert outcome(pipeline, tmp_path, "cells-ok.xlsx", book('=UPPER(B3&" "&B4)')) is Outcome.SIGN
 
 
 def test_xlsx_formula_spelling_codes_from_elsewhere_is_not_released(pipeline, tmp_path):
     """=UNICHAR(Sheet2!B1)&... or over a range: not worked out here; letters from codes: not read completely."""
-    assert _outcome(pipeline, tmp_path, "codes.xlsx", _formula_book('=UNICHAR(Sheet2!B1)&"ỐI MẬT"')) is Outcome.REJECT
-    assert _outcome(pipeline, tmp_path, "sum.xlsx", _formula_book("=SUM(B1:B2)&CHAR(10)")) is Outcome.SIGN
+    assert outcome(pipeline, tmp_path, "codes.xlsx", _formula_book('=UNICHAR(Sheet2!B1)&"ỐI MẬT"')) is Outcome.REJECT
+    assert outcome(pipeline, tmp_path, "sum.xlsx", _formula_book("=SUM(B1:B2)&CHAR(10)")) is Outcome.SIGN
 
 
 def test_ods_formula_that_spells_a_mark(pipeline, tmp_path):
@@ -361,7 +332,7 @@ def test_ods_formula_that_spells_a_mark(pipeline, tmp_path):
         return (f'<table:table-row><table:table-cell table:formula="{formula}" office:value-type="string" '
                 f'office:string-value="ok"><text:p>ok</text:p></table:table-cell></table:table-row>')
 
-    _assert_pair(pipeline, tmp_path, "formula.ods", _ods_rows(cell('of:=UNICHAR(77)&amp;&quot;ẬT&quot;')),
+    assert_pair(pipeline, tmp_path, "formula.ods", _ods_rows(cell('of:=UNICHAR(77)&amp;&quot;ẬT&quot;')),
                  _ods_rows(cell('of:=SUM([.B1:.B2])&amp;&quot; người&quot;')))
 
 
@@ -413,7 +384,7 @@ def _excel_book(a2: str, *, hidden: dict[str, str] | None = None, **cells: str) 
     }
     for i, (_, rows, _) in enumerate(sheets, 1):
         files[f"xl/worksheets/sheet{i}.xml"] = sheet(rows)
-    return _zip({k: v.encode() for k, v in files.items()})
+    return zipped({k: v.encode() for k, v in files.items()})
 
 
 LYING_FORMULAS = {
@@ -438,7 +409,7 @@ def test_xlsx_formula_whose_stored_value_lies_is_read_as_recalculated(case, pipe
     signed by its stored values. LibreOffice now recalculates it and that is read too. The control: a
     text formula ("Đạt"/"Không đạt") that recalculates to a plain word is signed."""
     kw = LYING_FORMULAS[case]
-    _assert_pair(pipeline, tmp_path, f"{case}.xlsx", _excel_book(**kw),
+    assert_pair(pipeline, tmp_path, f"{case}.xlsx", _excel_book(**kw),
                  _excel_book(a2='IF(B1&gt;0,"Đạt","Không đạt")=>Đạt', C1="số liệu"))
 
 
@@ -464,7 +435,7 @@ def test_xlsx_stored_value_of_a_formula_is_read_as_its_cell_shows_it(pipeline, t
     def book(stored: str) -> bytes:
         return _excel_book(f'B1&amp;""=>{stored}').replace(b' fullCalcOnLoad="1"', b"")
 
-    _assert_pair(pipeline, tmp_path, "stored.xlsx", book("TỐI MẬT"), book("Đạt"))
+    assert_pair(pipeline, tmp_path, "stored.xlsx", book("TỐI MẬT"), book("Đạt"))
 
 
 def test_formula_libreoffice_does_not_know_is_not_released(pipeline, tmp_path):
@@ -476,7 +447,7 @@ def test_formula_libreoffice_does_not_know_is_not_released(pipeline, tmp_path):
                            out_dir=tmp_path / "out")
     assert res.outcome is Outcome.REJECT and [r.code for r in res.decision.reasons] == ["DOCUMENT_UNREADABLE"]
     assert "LibreOffice does not know" in res.decision.reasons[0].args.get("detail", "")
-    assert _outcome(pipeline, tmp_path, "numbers.xlsx", _excel_book("SUM(B1:B2)=>84")) is Outcome.SIGN
+    assert outcome(pipeline, tmp_path, "numbers.xlsx", _excel_book("SUM(B1:B2)=>84")) is Outcome.SIGN
 
 
 def test_text_formulas_without_libreoffice_are_not_released(tmp_path):
@@ -509,7 +480,7 @@ def test_ods_formula_whose_stored_value_lies_is_read_as_recalculated(pipeline, t
                          '</table:table-cell><table:table-cell office:value-type="string"><text:p>TxỐxI MxẬxT</text:p>'
                          "</table:table-cell></table:table-row>")
 
-    _assert_pair(pipeline, tmp_path, "recalc.ods", rows("of:=SUBSTITUTE([.B2];&quot;x&quot;;&quot;&quot;)"),
+    assert_pair(pipeline, tmp_path, "recalc.ods", rows("of:=SUBSTITUTE([.B2];&quot;x&quot;;&quot;&quot;)"),
                  rows("of:=SUBSTITUTE([.A2];&quot;x&quot;;&quot;&quot;)"))
 
 
@@ -522,7 +493,7 @@ def test_excel_2003_xml_formula_is_read_as_recalculated(pipeline, tmp_path):
                 'ss:Type="Number">84</Data></Cell></Row><Row><Cell ss:Formula="' + formula + '"><Data ss:Type="String">'
                 "abc</Data></Cell></Row></Table></Worksheet></Workbook>").encode()
 
-    _assert_pair(pipeline, tmp_path, "recalc.xml", book('=IF(R1C2&gt;0,&quot;TỐI MẬT&quot;,&quot;&quot;)'),
+    assert_pair(pipeline, tmp_path, "recalc.xml", book('=IF(R1C2&gt;0,&quot;TỐI MẬT&quot;,&quot;&quot;)'),
                  book('=IF(R1C2&gt;0,&quot;Đạt&quot;,&quot;&quot;)'))
 
 
@@ -552,7 +523,7 @@ def test_docx_field_that_gives_a_mark_when_updated(case, pipeline, tmp_path):
     """Word shows what a field gives once updated (on opening when the document asks, when printing), not the
     result stored with it; the instruction read as a line is a quotation (signed before)."""
     date = '<w:fldSimple w:instr=" DATE \\@ &quot;dd/MM/yyyy&quot; ">' + _run("06/12/2026") + "</w:fldSimple>"
-    _assert_pair(pipeline, tmp_path, "field.docx", _docx_body(_para(BODY) + f"<w:p>{WORD_FIELDS[case]}</w:p>"),
+    assert_pair(pipeline, tmp_path, "field.docx", _docx_body(_para(BODY) + f"<w:p>{WORD_FIELDS[case]}</w:p>"),
                  _docx_body(_para(BODY) + f"<w:p>{_run('Ngày ')}{date}</w:p>"))
 
 
@@ -568,7 +539,7 @@ def test_rtf_field_that_gives_a_mark_when_updated(case, pipeline, tmp_path):
     def rtf(par: str) -> bytes:
         return (r"{\rtf1\ansi\deff0{\fonttbl{\f0 Times New Roman;}}\pard C\u244?ng v\u259?n\par " + par + r"\par}").encode()
 
-    _assert_pair(pipeline, tmp_path, "field.rtf", rtf(RTF_FIELDS[case]), rtf(r"{\field{\*\fldinst DATE}{\fldrslt 06/12/2026}}"))
+    assert_pair(pipeline, tmp_path, "field.rtf", rtf(RTF_FIELDS[case]), rtf(r"{\field{\*\fldinst DATE}{\fldrslt 06/12/2026}}"))
 
 
 @pytest.mark.parametrize("field", [
@@ -582,16 +553,16 @@ def test_odt_field_whose_text_is_in_its_attributes(field, pipeline, tmp_path):
     def odt(inner: str) -> bytes:
         return _odf(ODT, "", f"<office:text><text:p>{BODY}</text:p><text:p>{inner}</text:p></office:text>")
 
-    _assert_pair(pipeline, tmp_path, "field.odt", odt(field), odt("Ngày 06/12/2026"))
+    assert_pair(pipeline, tmp_path, "field.odt", odt(field), odt("Ngày 06/12/2026"))
 
 
 def test_docx_comment_author_is_read(pipeline, tmp_path):
     """Word shows a comment's author beside it."""
     def book(author: str) -> bytes:
-        files = _files(_docx([BODY]))
+        files = parts_of(_docx([BODY]))
         files["word/comments.xml"] = (f'<?xml version="1.0" encoding="UTF-8"?><w:comments xmlns:w="{W}">'
                                       f'<w:comment w:id="0" w:author="{author}" w:initials="X">{_para("Xem lại")}'
                                       "</w:comment></w:comments>").encode()
-        return _zip(files)
+        return zipped(files)
 
-    _assert_pair(pipeline, tmp_path, "author.docx", book("TỐI MẬT"), book("Nguyễn Văn A"))
+    assert_pair(pipeline, tmp_path, "author.docx", book("TỐI MẬT"), book("Nguyễn Văn A"))

@@ -11,44 +11,15 @@ from __future__ import annotations
 
 import io
 import zipfile
-from pathlib import Path
 
 import pytest
+from office_support import assert_pair, outcome, parts_of, zipped
 
-from gateway.model import Channel, DocKind, Document, Outcome
+from gateway.model import Outcome
 
 pytestmark = pytest.mark.hsm
 
 BODY = "Công văn về việc họp giao ban."
-
-
-def _outcome(pipeline, tmp_path: Path, name: str, data: bytes) -> Outcome:
-    path = tmp_path / name
-    path.write_bytes(data)
-    res = pipeline.process(Document(channel=Channel.SMTP, name=name, path=path, kind=DocKind.CORRESPONDENCE),
-                           out_dir=tmp_path / f"out-{name}")
-    return res.outcome
-
-
-def _assert_pair(pipeline, tmp_path, name, hostile: bytes, control: bytes) -> None:
-    assert _outcome(pipeline, tmp_path, "h-" + name, hostile) is Outcome.BLOCK
-    assert _outcome(pipeline, tmp_path, "c-" + name, control) is Outcome.SIGN
-
-
-# --- builders ------------------------------------------------------------------------------------------------
-
-
-def _files(data: bytes) -> dict[str, bytes]:
-    z = zipfile.ZipFile(io.BytesIO(data))
-    return {i.filename: z.read(i) for i in z.infolist()}
-
-
-def _zip(files: dict[str, bytes]) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
-        for n, v in files.items():
-            z.writestr(n, v)
-    return out.getvalue()
 
 
 def _docx(body_xml: str, *, parts: dict[str, str] | None = None, main: str = "word/document.xml") -> bytes:
@@ -59,7 +30,7 @@ def _docx(body_xml: str, *, parts: dict[str, str] | None = None, main: str = "wo
     d = docx.Document()
     out = io.BytesIO()
     d.save(out)
-    files = _files(out.getvalue())
+    files = parts_of(out.getvalue())
     doc = files["word/document.xml"]
     s = doc.index(b"<w:body>") + len(b"<w:body>")
     e = doc.index(b"<w:sectPr")
@@ -71,7 +42,7 @@ def _docx(body_xml: str, *, parts: dict[str, str] | None = None, main: str = "wo
         files["word/_rels/" + main.split("/")[-1] + ".rels"] = files.pop("word/_rels/document.xml.rels")
         for name in ("_rels/.rels", "[Content_Types].xml"):
             files[name] = files[name].replace(b"word/document.xml", main.encode())
-    return _zip(files)
+    return zipped(files)
 
 
 def _r(text: str, rpr: str = "") -> str:
@@ -130,13 +101,13 @@ def _xlsx(a2: str = "Báo cáo", header: str | None = None, phonetic: tuple[str,
     wb.save(out)
     if not phonetic:
         return out.getvalue()
-    files = _files(out.getvalue())
+    files = parts_of(out.getvalue())
     name = next(n for n in files if n in ("xl/sharedStrings.xml", "xl/worksheets/sheet1.xml")
                 and b"PLACEHOLDER" in files[n])
     text, guide = phonetic
     files[name] = files[name].replace(b"<t>PLACEHOLDER</t>",
                                       f'<t>{text}</t><rPh sb="0" eb="3"><t>{guide}</t></rPh>'.encode())
-    return _zip(files)
+    return zipped(files)
 
 
 # --- A. read but not shown, glued onto the mark -------------------------------------------------------------
@@ -148,7 +119,7 @@ def test_docx_hidden_run_glued_to_the_mark(pipeline, tmp_path, order):
         hidden = _r("XYZ", "<w:vanish/>")
         return f"<w:p>{_r(text) + hidden if order == 'after' else hidden + _r(text)}</w:p>"
 
-    _assert_pair(pipeline, tmp_path, f"vanish-{order}.docx", _docx(body("TỐI MẬT")), _docx(body("BÁO CÁO")))
+    assert_pair(pipeline, tmp_path, f"vanish-{order}.docx", _docx(body("TỐI MẬT")), _docx(body("BÁO CÁO")))
 
 
 def test_docx_hidden_by_character_style(pipeline, tmp_path):
@@ -159,7 +130,7 @@ def test_docx_hidden_by_character_style(pipeline, tmp_path):
         hidden = _r("XYZ", '<w:rStyle w:val="An"/>')
         return f"<w:p>{_r(text)}{hidden}</w:p>"
 
-    _assert_pair(pipeline, tmp_path, "vanish-style.docx", _docx(body("TỐI MẬT"), parts={"word/styles.xml": styles}),
+    assert_pair(pipeline, tmp_path, "vanish-style.docx", _docx(body("TỐI MẬT"), parts={"word/styles.xml": styles}),
                  _docx(body("BÁO CÁO"), parts={"word/styles.xml": styles}))
 
 
@@ -168,7 +139,7 @@ def test_docx_ruby_guide(pipeline, tmp_path):
         return (f'<w:p><w:r><w:ruby><w:rubyPr><w:hps w:val="10"/></w:rubyPr><w:rt>{_r("Z")}</w:rt>'
                 f"<w:rubyBase>{_r(text)}</w:rubyBase></w:ruby></w:r></w:p>")
 
-    _assert_pair(pipeline, tmp_path, "ruby.docx", _docx(body("TỐI MẬT")), _docx(body("BÁO CÁO")))
+    assert_pair(pipeline, tmp_path, "ruby.docx", _docx(body("TỐI MẬT")), _docx(body("BÁO CÁO")))
 
 
 def test_docx_field_code_in_a_renamed_main_part(pipeline, tmp_path):
@@ -176,13 +147,13 @@ def test_docx_field_code_in_a_renamed_main_part(pipeline, tmp_path):
         return (f'<w:p>{_r(text)}<w:r><w:fldChar w:fldCharType="begin"/></w:r><w:r><w:instrText>SET a b'
                 '</w:instrText></w:r><w:r><w:fldChar w:fldCharType="end"/></w:r></w:p>')
 
-    _assert_pair(pipeline, tmp_path, "renamed.docx", _docx(body("TỐI MẬT"), main="word/main.xml"),
+    assert_pair(pipeline, tmp_path, "renamed.docx", _docx(body("TỐI MẬT"), main="word/main.xml"),
                  _docx(body("BÁO CÁO"), main="word/main.xml"))
 
 
 def test_odt_span_hidden_by_its_style(pipeline, tmp_path):
     auto = '<style:style style:name="H" style:family="text"><style:text-properties text:display="none"/></style:style>'
-    _assert_pair(pipeline, tmp_path, "hidden.odt", _odt('<text:p>TỐI MẬT<text:span text:style-name="H">XYZ</text:span></text:p>', auto),
+    assert_pair(pipeline, tmp_path, "hidden.odt", _odt('<text:p>TỐI MẬT<text:span text:style-name="H">XYZ</text:span></text:p>', auto),
                  _odt('<text:p>BÁO CÁO<text:span text:style-name="H">XYZ</text:span></text:p>', auto))
 
 
@@ -190,22 +161,22 @@ def test_odt_ruby_guide(pipeline, tmp_path):
     def body(text: str) -> str:
         return f"<text:p><text:ruby><text:ruby-base>{text}</text:ruby-base><text:ruby-text>Z</text:ruby-text></text:ruby></text:p>"
 
-    _assert_pair(pipeline, tmp_path, "ruby.odt", _odt(body("TỐI MẬT")), _odt(body("BÁO CÁO")))
+    assert_pair(pipeline, tmp_path, "ruby.odt", _odt(body("TỐI MẬT")), _odt(body("BÁO CÁO")))
 
 
 def test_rtf_hidden_text_glued_to_the_mark(pipeline, tmp_path):
-    _assert_pair(pipeline, tmp_path, "hidden.rtf", _rtf(r"\pard T\u7888?I M\u7852?T{\v XYZ}\par"),
+    assert_pair(pipeline, tmp_path, "hidden.rtf", _rtf(r"\pard T\u7888?I M\u7852?T{\v XYZ}\par"),
                  _rtf(r"\pard B\u193?O C\u193?O{\v XYZ}\par"))
 
 
 def test_xlsx_phonetic_guide(pipeline, tmp_path):
-    _assert_pair(pipeline, tmp_path, "phonetic.xlsx", _xlsx(phonetic=("TỐI MẬT", "ZZ")),
+    assert_pair(pipeline, tmp_path, "phonetic.xlsx", _xlsx(phonetic=("TỐI MẬT", "ZZ")),
                  _xlsx(phonetic=("BÁO CÁO", "ZZ")))
 
 
 def test_hidden_run_inside_prose_makes_no_mark(pipeline, tmp_path):
     prose = f'<w:p>{_r("Tài liệu này không")}{_r(" mật", "<w:vanish/>")}{_r(" cần bảo mật.")}</w:p>'
-    assert _outcome(pipeline, tmp_path, "prose.docx", _docx(prose)) is Outcome.SIGN
+    assert outcome(pipeline, tmp_path, "prose.docx", _docx(prose)) is Outcome.SIGN
 
 
 # --- B. page header codes -------------------------------------------------------------------------------------
@@ -213,7 +184,7 @@ def test_hidden_run_inside_prose_makes_no_mark(pipeline, tmp_path):
 
 @pytest.mark.parametrize("code", ["&KFF0000", "&K04+000", "&K04-050", '&"Times New Roman,Bold"', "&14", "&B&I"])
 def test_xlsx_header_formatting_codes(pipeline, tmp_path, code):
-    _assert_pair(pipeline, tmp_path, "header.xlsx", _xlsx(header=f"TỐI M{code}ẬT"),
+    assert_pair(pipeline, tmp_path, "header.xlsx", _xlsx(header=f"TỐI M{code}ẬT"),
                  _xlsx(header=f"BÁO C{code}ÁO"))
 
 
@@ -231,9 +202,9 @@ def test_docx_numbering_label(pipeline, tmp_path):
         ppr = '<w:numPr><w:ilvl w:val="0"/><w:numId w:val="1"/></w:numPr>'
         return _docx(_p(text, ppr), parts={"word/numbering.xml": numbering(label, fmt)})
 
-    _assert_pair(pipeline, tmp_path, "label.docx", doc("TỐI M", "ẬT"), doc("Điều ", "1. Phạm vi"))
+    assert_pair(pipeline, tmp_path, "label.docx", doc("TỐI M", "ẬT"), doc("Điều ", "1. Phạm vi"))
     # the number itself spells the rest: upper letter 13 is "M"
-    _assert_pair(pipeline, tmp_path, "letter.docx", doc("TỐI %1", "ẬT", "upperLetter"),
+    assert_pair(pipeline, tmp_path, "letter.docx", doc("TỐI %1", "ẬT", "upperLetter"),
                  doc("Điều %1", ". Phạm vi", "upperLetter"))
 
 
@@ -247,7 +218,7 @@ def test_odt_list_prefix(pipeline, tmp_path):
         return _odt(f'<text:list text:style-name="L1"><text:list-item><text:p>{text}</text:p></text:list-item>'
                     "</text:list>", auto)
 
-    _assert_pair(pipeline, tmp_path, "prefix.odt", doc("TỐI M", "ẬT"), doc("Điều ", "1. Phạm vi"))
+    assert_pair(pipeline, tmp_path, "prefix.odt", doc("TỐI M", "ẬT"), doc("Điều ", "1. Phạm vi"))
 
 
 def test_rtf_list_label(pipeline, tmp_path):
@@ -257,7 +228,7 @@ def test_rtf_list_label(pipeline, tmp_path):
                   r"{\*\listoverridetable{\listoverride\listid1\listoverridecount0\ls1}}")
         return _rtf(r"\pard\ls1\ilvl0 " + text + r"\par", tables)
 
-    _assert_pair(pipeline, tmp_path, "list.rtf", doc(r"T\u7888?I M", r"\u7852?T"), doc(r"\u272?i\u7873?u ", "1. Ph"))
+    assert_pair(pipeline, tmp_path, "list.rtf", doc(r"T\u7888?I M", r"\u7852?T"), doc(r"\u272?i\u7873?u ", "1. Ph"))
 
 
 def _numbering(abstract: str, nums: str) -> str:
@@ -293,7 +264,7 @@ def test_docx_numids_over_one_abstract_list_count_together(pipeline, tmp_path, c
             nums = _num(1, 0) + _num(2, 0, start=12)
         return _docx(body, parts={"word/numbering.xml": _numbering(_abstract(0, label), nums)})
 
-    _assert_pair(pipeline, tmp_path, f"{case}.docx", doc("%1", "ẬT"), doc("Điều %1", ". Phạm vi"))
+    assert_pair(pipeline, tmp_path, f"{case}.docx", doc("%1", "ẬT"), doc("Điều %1", ". Phạm vi"))
 
 
 @pytest.mark.parametrize("via", ["numbering style", "style link"])
@@ -306,11 +277,11 @@ def test_docx_numbering_style_link(pipeline, tmp_path, via):
         abstract = ('<w:abstractNum w:abstractNumId="1"><w:numStyleLink w:val="DanhSach"/></w:abstractNum>'
                     + _abstract(0, label, 13, '<w:styleLink w:val="DanhSach"/>'))
         data = _docx(_numbered(text, 1), parts={"word/numbering.xml": _numbering(abstract, _num(1, 1) + _num(2, 0))})
-        files = _files(data)
+        files = parts_of(data)
         files["word/styles.xml"] = files["word/styles.xml"].replace(b"</w:styles>", style.encode() + b"</w:styles>")
-        return _zip(files)
+        return zipped(files)
 
-    _assert_pair(pipeline, tmp_path, "link.docx", doc("%1", "ẬT"), doc("Điều %1", ". Phạm vi"))
+    assert_pair(pipeline, tmp_path, "link.docx", doc("%1", "ẬT"), doc("Điều %1", ". Phạm vi"))
 
 
 def _list_style(prefix: str = "", start: int = 1) -> str:
@@ -328,7 +299,7 @@ def test_odt_list_item_start_value(pipeline, tmp_path):
                     f'<text:list-item text:start-value="13"><text:p>{text}</text:p></text:list-item></text:list>',
                     _list_style(prefix))
 
-    _assert_pair(pipeline, tmp_path, "itemstart.odt", doc("", "ẬT"), doc("Điều ", ". Phạm vi"))
+    assert_pair(pipeline, tmp_path, "itemstart.odt", doc("", "ẬT"), doc("Điều ", ". Phạm vi"))
 
 
 def test_odt_numbered_paragraph(pipeline, tmp_path):
@@ -337,7 +308,7 @@ def test_odt_numbered_paragraph(pipeline, tmp_path):
         return _odt('<text:numbered-paragraph text:list-id="lst9" text:level="1" text:style-name="L1">'
                     f"<text:p>{text}</text:p></text:numbered-paragraph>", _list_style(prefix, 13))
 
-    _assert_pair(pipeline, tmp_path, "numbered.odt", doc("", "ẬT"), doc("Điều ", ". Phạm vi"))
+    assert_pair(pipeline, tmp_path, "numbered.odt", doc("", "ẬT"), doc("Điều ", ". Phạm vi"))
 
 
 # --- C2. drop-down lists: each item shown on its own -----------------------------------------------------------
@@ -361,7 +332,7 @@ def test_xlsx_list_validation_items(pipeline, tmp_path, items):
         wb.save(out)
         if items != "x14":
             return out.getvalue()
-        files = _files(out.getvalue())
+        files = parts_of(out.getvalue())
         ext = ('<extLst><ext uri="{CCE6A557-97BC-4b89-ADB6-D9C93CAAB3DF}" xmlns:x14="http://schemas.microsoft.com/'
                'office/spreadsheetml/2009/9/main"><x14:dataValidations xmlns:xm="http://schemas.microsoft.com/office/'
                'excel/2006/main" count="1"><x14:dataValidation type="list" allowBlank="1"><x14:formula1><xm:f>'
@@ -369,10 +340,10 @@ def test_xlsx_list_validation_items(pipeline, tmp_path, items):
                "</ext></extLst>")
         sheet = "xl/worksheets/sheet1.xml"
         files[sheet] = files[sheet].replace(b"</worksheet>", ext.encode() + b"</worksheet>")
-        return _zip(files)
+        return zipped(files)
 
     hostile = '"Thường,TỐI MẬT"' if items == "x14" else items
-    _assert_pair(pipeline, tmp_path, "list.xlsx", doc(hostile), doc('"Thường,Khẩn"'))
+    assert_pair(pipeline, tmp_path, "list.xlsx", doc(hostile), doc('"Thường,Khẩn"'))
 
 
 def test_ods_content_validation_list(pipeline, tmp_path):
@@ -401,7 +372,7 @@ def test_ods_content_validation_list(pipeline, tmp_path):
             z.writestr("META-INF/manifest.xml", manifest, zipfile.ZIP_DEFLATED)
         return out.getvalue()
 
-    _assert_pair(pipeline, tmp_path, "list.ods", doc("Thường,TỐI MẬT"), doc("Thường,Khẩn"))
+    assert_pair(pipeline, tmp_path, "list.ods", doc("Thường,TỐI MẬT"), doc("Thường,Khẩn"))
 
 
 # --- D. drop cap ----------------------------------------------------------------------------------------------
@@ -412,7 +383,7 @@ def test_docx_drop_cap_joined_to_its_paragraph(pipeline, tmp_path):
         frame = '<w:framePr w:dropCap="drop" w:lines="3" w:wrap="around" w:vAnchor="text" w:hAnchor="text"/>'
         return _docx(_p(letter, frame) + _p(rest))
 
-    _assert_pair(pipeline, tmp_path, "dropcap.docx", doc("M", "ẬT"), doc("C", "ÁC"))
+    assert_pair(pipeline, tmp_path, "dropcap.docx", doc("M", "ẬT"), doc("C", "ÁC"))
 
 
 # --- E. content control bound to custom XML ---------------------------------------------------------------------
@@ -426,7 +397,7 @@ def test_docx_content_control_bound_to_an_attribute(pipeline, tmp_path):
                f"<w:text/></w:sdtPr><w:sdtContent>{_p('Số 12')}</w:sdtContent></w:sdt>")
         return _docx(sdt, parts={"customXml/item1.xml": item})
 
-    _assert_pair(pipeline, tmp_path, "bound.docx", doc("TỐI MẬT"), doc("BÁO CÁO"))
+    assert_pair(pipeline, tmp_path, "bound.docx", doc("TỐI MẬT"), doc("BÁO CÁO"))
 
 
 # --- F. fields worked out from the document itself ---------------------------------------------------------------
@@ -441,7 +412,7 @@ def test_docx_property_fields_joined(pipeline, tmp_path):
                   f'<w:fldSimple w:instr=" DOCPROPERTY Subject ">{_r(" 12")}</w:fldSimple></w:p>')
         return _docx(fields, parts={"docProps/core.xml": core})
 
-    _assert_pair(pipeline, tmp_path, "props.docx", doc("TỐI M", "ẬT"), doc("BÁO C", "ÁO"))
+    assert_pair(pipeline, tmp_path, "props.docx", doc("TỐI M", "ẬT"), doc("BÁO C", "ÁO"))
 
 
 def _bookmark(name: str, n: int, text: str) -> str:
@@ -468,7 +439,7 @@ def test_docx_ref_fields_to_bookmarks(pipeline, tmp_path, where):
                  f"<w:p>{_r('Mã số ')}{_bookmark('a2', 2, two)}{_r(' số hiệu')}</w:p>")
         return _docx(refs + marks if where == "after" else marks + refs)
 
-    _assert_pair(pipeline, tmp_path, f"ref-{where}.docx", doc("TỐI M", "ẬT"), doc("Điều ", "1"))
+    assert_pair(pipeline, tmp_path, f"ref-{where}.docx", doc("TỐI M", "ẬT"), doc("Điều ", "1"))
 
 
 def test_docx_set_ask_fillin_and_case_switch(pipeline, tmp_path):
@@ -478,7 +449,7 @@ def test_docx_set_ask_fillin_and_case_switch(pipeline, tmp_path):
                      + "<w:p>" + _fld(r"REF a \* Upper", "x") + _fld(r"REF b \* Upper", "y") + "</w:p>"
                      + "<w:p>" + _r(one.upper()) + _fld(f'FILLIN "?" \\d "{two.upper()}"', "z") + "</w:p>")
 
-    _assert_pair(pipeline, tmp_path, "set.docx", doc("tối m", "ật"), doc("điều ", "1"))
+    assert_pair(pipeline, tmp_path, "set.docx", doc("tối m", "ật"), doc("điều ", "1"))
 
 
 def test_docx_unknown_fields_when_updated_on_opening(pipeline, tmp_path):
@@ -486,10 +457,10 @@ def test_docx_unknown_fields_when_updated_on_opening(pipeline, tmp_path):
     for its fields to be updated on opening (otherwise the stored result is what is shown)."""
     body = "<w:p>" + _r("TỐI M") + _fld('IF 1 = 1 "ẬT" "x"', "x") + "</w:p>"
     settings = {"word/settings.xml": SETTINGS_UPDATE}
-    assert _outcome(pipeline, tmp_path, "if.docx", _docx(body, parts=settings)) is Outcome.REJECT
-    assert _outcome(pipeline, tmp_path, "if-stored.docx", _docx(body)) is Outcome.SIGN
+    assert outcome(pipeline, tmp_path, "if.docx", _docx(body, parts=settings)) is Outcome.REJECT
+    assert outcome(pipeline, tmp_path, "if-stored.docx", _docx(body)) is Outcome.SIGN
     known = "<w:p>" + _r("Trang ") + _fld("PAGE", "1") + "</w:p>"
-    assert _outcome(pipeline, tmp_path, "page.docx", _docx(known, parts=settings)) is Outcome.SIGN
+    assert outcome(pipeline, tmp_path, "page.docx", _docx(known, parts=settings)) is Outcome.SIGN
 
 
 def test_odt_user_fields_and_variables(pipeline, tmp_path):
@@ -506,8 +477,8 @@ def test_odt_user_fields_and_variables(pipeline, tmp_path):
                     f'type="string" text:display="none">{one}</text:variable-set><text:variable-set text:name="b" '
                     f'office:value-type="string" text:display="none">{two}</text:variable-set>số 12</text:p>')
 
-    _assert_pair(pipeline, tmp_path, "user.odt", user("TỐI M", "ẬT"), user("Điều ", "1"))
-    _assert_pair(pipeline, tmp_path, "variable.odt", variable("TỐI M", "ẬT"), variable("Điều ", "1"))
+    assert_pair(pipeline, tmp_path, "user.odt", user("TỐI M", "ẬT"), user("Điều ", "1"))
+    assert_pair(pipeline, tmp_path, "variable.odt", variable("TỐI M", "ẬT"), variable("Điều ", "1"))
 
 
 def test_odt_bookmark_references(pipeline, tmp_path):
@@ -518,7 +489,7 @@ def test_odt_bookmark_references(pipeline, tmp_path):
                     f' mã</text:p><text:p>Mã <text:bookmark-start text:name="b"/>{two}<text:bookmark-end text:name="b"/>'
                     " số hiệu</text:p>")
 
-    _assert_pair(pipeline, tmp_path, "bookmarks.odt", doc("TỐI M", "ẬT"), doc("Điều ", "1"))
+    assert_pair(pipeline, tmp_path, "bookmarks.odt", doc("TỐI M", "ẬT"), doc("Điều ", "1"))
 
 
 def test_odt_title_and_subject_fields(pipeline, tmp_path):
@@ -527,7 +498,7 @@ def test_odt_title_and_subject_fields(pipeline, tmp_path):
         return _odt("<text:p><text:title>Số</text:title><text:subject> 12</text:subject></text:p>",
                     meta=f"<dc:title>{title}</dc:title><dc:subject>{subject}</dc:subject>")
 
-    _assert_pair(pipeline, tmp_path, "title.odt", doc("TỐI M", "ẬT"), doc("Điều ", "1"))
+    assert_pair(pipeline, tmp_path, "title.odt", doc("TỐI M", "ẬT"), doc("Điều ", "1"))
 
 
 def test_odt_hidden_text_glued_to_the_mark(pipeline, tmp_path):
@@ -535,7 +506,7 @@ def test_odt_hidden_text_glued_to_the_mark(pipeline, tmp_path):
         return _odt(f'<text:p>{text}<text:hidden-text text:condition="ooow:1==1" text:string-value="XYZ" '
                     'text:is-hidden="true">XYZ</text:hidden-text></text:p>')
 
-    _assert_pair(pipeline, tmp_path, "hiddentext.odt", doc("TỐI MẬT"), doc("BÁO CÁO"))
+    assert_pair(pipeline, tmp_path, "hiddentext.odt", doc("TỐI MẬT"), doc("BÁO CÁO"))
 
 
 def test_docx_altchunk_read_as_html(pipeline, tmp_path):
@@ -549,10 +520,10 @@ def test_docx_altchunk_read_as_html(pipeline, tmp_path):
                 'officeDocument/2006/relationships/aFChunk" Target="afchunk.htm"/></Relationships>')
         data = _docx('<w:altChunk xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships" '
                      'r:id="rIdAC"/>', parts={"word/afchunk.htm": html})
-        files = _files(data)
+        files = parts_of(data)
         old = files["word/_rels/document.xml.rels"]
         files["word/_rels/document.xml.rels"] = old.replace(b"</Relationships>", rels.split("relationships\">")[1]
                                                             .encode())
-        return _zip(files)
+        return zipped(files)
 
-    _assert_pair(pipeline, tmp_path, "altchunk.docx", doc("TỐI M", "ẬT"), doc("Điều ", "1. Phạm vi"))
+    assert_pair(pipeline, tmp_path, "altchunk.docx", doc("TỐI M", "ẬT"), doc("Điều ", "1. Phạm vi"))
