@@ -7,9 +7,10 @@ What is read (issue 12 §2):
   `incomplete` (MIME_AMBIGUOUS, MIME_UNKNOWN_ENCODING, MIME_INCOMPLETE_MESSAGE): never released;
 - every classification signal, as metadata the marks rule reads, the strictest winning: the Subject (text
   rule, and each bracketed tag "[MẬT]" as a declared value), the classification headers (`CLASSIFICATION`:
-  compared as declared values), every other header a person can see (text rule), every file name a
-  client may show of every part (plain, RFC 2047, RFC 2231), the headers of forwarded messages inside; the body text and each document are members, read by
-  their own readers, and their marks count for the message too;
+  compared as declared values), every other header a person can see (text rule; each display name of an
+  address alone), every file name a client may show of every part (plain, RFC 2047, RFC 2231) and its
+  description, the headers of forwarded messages inside; the body text and each document are members, read
+  by their own readers, and their marks count for the message too;
 - members: every leaf part, role "body" (text/plain, text/html without a file name: read for marks, never
   signed), "inline" (pictures and related parts shown in the body: read, not signed) and "document"
   (attachments, and uuencoded files inside text: decided by policy, signed in place or with a .p7s beside);
