@@ -1659,7 +1659,7 @@ _ROMAN = ((1000, "M"), (900, "CM"), (500, "D"), (400, "CD"), (100, "C"), (90, "X
           (10, "X"), (9, "IX"), (5, "V"), (4, "IV"), (1, "I"))
 
 
-def _number(n: int, fmt: str) -> str:
+def list_number(n: int, fmt: str) -> str:
     """A list number as a label shows it (Word numFmt or ODF num-format)."""
     if fmt in ("none", "bullet", ""):
         return ""
@@ -1835,14 +1835,14 @@ class _Paragraphs:
         def number(m) -> str:
             k = int(m.group(1)) - 1
             lvl = levels.get(k, levels[ilvl])
-            return _number(counts[k] if counts[k] is not None else lvl[2], lvl[1])
+            return list_number(counts[k] if counts[k] is not None else lvl[2], lvl[1])
 
         if header:
             return ""
         if "%" not in text:  # ODF: the number's place is "%1" of this level
             return text + after
         word = key[0] in ("w", "wn")
-        return (_PLACE.sub(number, text) if word else text.replace("%1", _number(counts[ilvl], fmt))) + after
+        return (_PLACE.sub(number, text) if word else text.replace("%1", list_number(counts[ilvl], fmt))) + after
 
 
 _NUMBER_NS = "{urn:oasis:names:tc:opendocument:xmlns:datastyle:1.0}"

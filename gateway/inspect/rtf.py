@@ -23,7 +23,7 @@ import re
 import time
 from typing import BinaryIO
 
-from gateway.inspect.office import _number, field_texts, shown_case
+from gateway.inspect.office import field_texts, list_number, shown_case
 from gateway.inspect.reading import Line, MemberRef, Reading
 from gateway.model import Reason, SignFormat
 
@@ -215,7 +215,7 @@ class _Reader:
             k = ord(c)
             if k < 9:  # the number of level k
                 lvl = levels.get(k, levels[ilvl])
-                out.append(_number(counts[k] if counts[k] is not None else lvl[2], _NFC.get(lvl[1], "decimal")))
+                out.append(list_number(counts[k] if counts[k] is not None else lvl[2], _NFC.get(lvl[1], "decimal")))
             else:
                 out.append(c)
         return "".join(out) + after
