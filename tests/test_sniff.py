@@ -237,3 +237,52 @@ def test_pgp_armoured_and_binary(tmp_path, gnupg_home):
     # an armoured encrypted block below some text (mail readers decrypt it in place)
     body = b"Kinh gui anh,\n\n" * 700 + (tmp_path / "enc.asc").read_bytes()
     assert sniff_bytes(body) == S.PGP_ENCRYPTED
+
+
+def _compound_file(streams: dict[str, bytes]) -> bytes:
+    """A compound file (CFB v3, 512-byte sectors) holding `streams` at its root, each at least 4,096 bytes
+    (regular sectors: no mini stream), as Word, Excel and Outlook write their files."""
+    import struct
+
+    sector, end, free, fat_mark = 512, 0xFFFFFFFE, 0xFFFFFFFF, 0xFFFFFFFD
+    chains, data, fat = [], b"", []
+    for content in streams.values():
+        content = content.ljust(max(4096, len(content)), b"\0")
+        count = -(-len(content) // sector)
+        first = len(fat)
+        fat += list(range(first + 1, first + count)) + [end]
+        chains.append((first, len(content)))
+        data += content.ljust(count * sector, b"\0")
+    entries = [("Root Entry", 5, end, 0, 1 if streams else free)]
+    names = list(streams)
+    for i, (name, (first, size)) in enumerate(zip(names, chains)):
+        entries.append((name, 2, first, size, free))
+    dir_first = len(fat)
+    entry_bytes = b""
+    for i, (name, kind, first, size, child) in enumerate(entries):
+        encoded = name.encode("utf-16-le") + b"\0\0"
+        right = i + 1 if 0 < i < len(entries) - 1 else free  # the streams as a chain of right siblings
+        entry_bytes += (encoded.ljust(64, b"\0") + struct.pack("<HBB", len(encoded), kind, 1)
+                        + struct.pack("<III", free, right, child) + b"\0" * 36 + struct.pack("<IIH", first, size, 0)
+                        + b"\0" * 2)
+    entry_bytes = entry_bytes.ljust(-(-len(entry_bytes) // sector) * sector, b"\0")
+    dir_count = len(entry_bytes) // sector
+    fat += list(range(dir_first + 1, dir_first + dir_count)) + [end]
+    fat_first = len(fat)
+    fat.append(fat_mark)
+    fat_bytes = struct.pack(f"<{len(fat)}I", *fat).ljust(sector, b"\xff")
+    header = (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 16 + struct.pack("<HHHHH", 0x3E, 3, 0xFFFE, 9, 6)
+              + b"\0" * 10 + struct.pack("<IIIIIIII", 1, dir_first, 0, 4096, end, 0, end, 0)
+              + struct.pack("<I", fat_first) + b"\xff" * (436 - 4))
+    return header + data + entry_bytes + fat_bytes
+
+
+def test_a_compound_file_two_programs_open_differently_is_a_polyglot():
+    """A Word document that is also an Outlook message: Outlook shows its body (a file named .msg), the gateway
+    read the Word text (it took the first kind it found) and signed it. One kind alone is that kind."""
+    word, msg = {"WordDocument": b"W" * 5000}, {"__properties_version1.0": b"P" * 4096,
+                                                 "__substg1.0_1000001F": "TỐI MẬT".encode("utf-16-le") * 400}
+    assert sniff_bytes(_compound_file(word)) == S.DOC
+    assert sniff_bytes(_compound_file(msg)) == S.MSG
+    assert sniff_bytes(_compound_file({**word, **msg})) == S.POLYGLOT
+    assert sniff_bytes(_compound_file({**word, "Workbook": b"B" * 4096})) == S.POLYGLOT

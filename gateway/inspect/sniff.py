@@ -706,12 +706,14 @@ def _ole_kind(fh: BinaryIO) -> str:
                  if n.encode("utf-16-le") in data}
     if "EncryptionInfo" in names and "EncryptedPackage" in names:
         return OOXML_ENCRYPTED
-    for name, media in _OLE_KINDS:
-        if name in names:
-            return media
+    kinds = {media for name, media in _OLE_KINDS if name in names}
     if any(n.startswith("__substg1.0_") for n in names):
-        return MSG
-    return OLE2
+        kinds.add(MSG)
+    if len(kinds) > 1:
+        # a Word document that is also an Outlook message (or a workbook): each program opens what it looks
+        # for, and a file named .msg shows Outlook's body while the gateway would read the Word text
+        return POLYGLOT
+    return kinds.pop() if kinds else OLE2
 
 
 def _ole_names(fh: BinaryIO) -> set[str] | None:
