@@ -2393,19 +2393,17 @@ class _Formats:
         return aid, levels, restarts
 
     def is_hidden(self, name: str | None) -> bool:
-        for _ in range(32):  # style inheritance, bounded
-            if not name:
-                return False
-            if name in self.hidden:
-                return True
-            name = self.parents.get(name)
-        return False
+        return self._inherits(name, self.hidden)
 
     def is_caps(self, name: str | None) -> bool:
-        for _ in range(32):  # style inheritance, bounded (a loop is not followed forever)
+        return self._inherits(name, self.styles)
+
+    def _inherits(self, name: str | None, marked: set[str]) -> bool:
+        """Is style `name`, or a style it is based on, in `marked`? (A loop is not followed forever.)"""
+        for _ in range(32):
             if not name:
                 return False
-            if name in self.styles:
+            if name in marked:
                 return True
             name = self.parents.get(name)
         return False

@@ -491,31 +491,33 @@ def _level_text(group: bytes) -> str:
 def _lists(data: bytes) -> dict[int, dict[int, tuple[str, int, int, str]]]:
     """The list table: \\lsN (through the override table) -> level -> (label text, \\levelnfc, start, follow)."""
     by_id: dict[int, dict[int, tuple[str, int, int, str]]] = {}
-    at = data.find(b"\\listtable")
-    if at >= 0:
-        table = _group(data, data.rfind(b"{", 0, at))
-        for m in re.finditer(rb"\{\\list\b", table):
-            one = _group(table, m.start())
-            levels: dict[int, tuple[str, int, int, str]] = {}
-            rest = one
-            for k, lm in enumerate(re.finditer(rb"\{\\listlevel\b", one)):
-                level = _group(one, lm.start())
-                rest = rest.replace(level, b"")
-                words = {w: int(v) for w, v in _LEVEL_WORDS.findall(re.sub(rb"\{[^{}]*\}", b"", level))}
-                lt = re.search(rb"\{\\leveltext", level)
-                text = _level_text(_group(level, lt.start())) if lt else ""
-                follow = {1: " ", 2: ""}.get(words.get(b"levelfollow", 0), "\t")
-                levels[k] = (text, words.get(b"levelnfc", 0), words.get(b"levelstartat", 1), follow)
-            lid = re.search(rb"\\listid(-?\d+)", rest)
-            if lid:
-                by_id[int(lid.group(1))] = levels
+    for one in _table_groups(data, b"\\listtable", rb"\{\\list\b"):
+        levels: dict[int, tuple[str, int, int, str]] = {}
+        rest = one
+        for k, lm in enumerate(re.finditer(rb"\{\\listlevel\b", one)):
+            level = _group(one, lm.start())
+            rest = rest.replace(level, b"")
+            words = {w: int(v) for w, v in _LEVEL_WORDS.findall(re.sub(rb"\{[^{}]*\}", b"", level))}
+            lt = re.search(rb"\{\\leveltext", level)
+            text = _level_text(_group(level, lt.start())) if lt else ""
+            follow = {1: " ", 2: ""}.get(words.get(b"levelfollow", 0), "\t")
+            levels[k] = (text, words.get(b"levelnfc", 0), words.get(b"levelstartat", 1), follow)
+        lid = re.search(rb"\\listid(-?\d+)", rest)
+        if lid:
+            by_id[int(lid.group(1))] = levels
     out: dict[int, dict[int, tuple[str, int, int, str]]] = {}
-    at = data.find(b"\\listoverridetable")
-    if at >= 0:
-        table = _group(data, data.rfind(b"{", 0, at))
-        for m in re.finditer(rb"\{\\listoverride\b", table):
-            one = _group(table, m.start())
-            lid, ls = re.search(rb"\\listid(-?\d+)", one), re.search(rb"\\ls(-?\d+)", one)
-            if lid and ls and int(lid.group(1)) in by_id:
-                out[int(ls.group(1))] = by_id[int(lid.group(1))]
+    for one in _table_groups(data, b"\\listoverridetable", rb"\{\\listoverride\b"):
+        lid, ls = re.search(rb"\\listid(-?\d+)", one), re.search(rb"\\ls(-?\d+)", one)
+        if lid and ls and int(lid.group(1)) in by_id:
+            out[int(ls.group(1))] = by_id[int(lid.group(1))]
     return out
+
+
+def _table_groups(data: bytes, table_word: bytes, item: bytes):
+    """Each group matching `item` inside the document's `table_word` group (\\listtable, \\listoverridetable)."""
+    at = data.find(table_word)
+    if at < 0:
+        return
+    table = _group(data, data.rfind(b"{", 0, at))
+    for m in re.finditer(item, table):
+        yield _group(table, m.start())

@@ -34,3 +34,23 @@ def zipped(parts: dict[str, bytes]) -> bytes:
         for n, v in parts.items():
             z.writestr(n, v)
     return out.getvalue()
+
+
+def odf_package(media: str, content: str, meta: str = "") -> bytes:
+    """An ODF package of `media` (its mimetype first, stored) holding `content` and, given, `meta`'s elements."""
+    manifest = ('<?xml version="1.0" encoding="UTF-8"?><manifest:manifest '
+                'xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2">'
+                f'<manifest:file-entry manifest:full-path="/" manifest:media-type="{media}"/>'
+                '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
+                "</manifest:manifest>")
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        z.writestr(zipfile.ZipInfo("mimetype"), media)
+        z.writestr("content.xml", content, zipfile.ZIP_DEFLATED)
+        z.writestr("META-INF/manifest.xml", manifest, zipfile.ZIP_DEFLATED)
+        if meta:
+            z.writestr("meta.xml", '<?xml version="1.0" encoding="UTF-8"?><office:document-meta xmlns:office='
+                       '"urn:oasis:names:tc:opendocument:xmlns:office:1.0" xmlns:dc="http://purl.org/dc/elements/1.1/"'
+                       f' office:version="1.2"><office:meta>{meta}</office:meta></office:document-meta>',
+                       zipfile.ZIP_DEFLATED)
+    return out.getvalue()

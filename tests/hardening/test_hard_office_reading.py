@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import io
 import re
-import zipfile
 
 import pytest
-from office_support import assert_pair, outcome, parts_of, zipped
+from office_support import assert_pair, odf_package, outcome, parts_of, zipped
 
 from gateway.model import Channel, DocKind, Document, Outcome
 
@@ -61,17 +60,7 @@ def _odf(mt: str, auto: str, body: str) -> bytes:
     content = (f'<?xml version="1.0" encoding="UTF-8"?><office:document-content {ODF_NS}>'
                f"<office:automatic-styles>{auto}</office:automatic-styles><office:body>{body}</office:body>"
                "</office:document-content>")
-    manifest = ('<?xml version="1.0" encoding="UTF-8"?><manifest:manifest '
-                'xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2">'
-                f'<manifest:file-entry manifest:full-path="/" manifest:media-type="{mt}"/>'
-                '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
-                "</manifest:manifest>")
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as z:
-        z.writestr(zipfile.ZipInfo("mimetype"), mt)
-        z.writestr("content.xml", content, zipfile.ZIP_DEFLATED)
-        z.writestr("META-INF/manifest.xml", manifest, zipfile.ZIP_DEFLATED)
-    return out.getvalue()
+    return odf_package(mt, content)
 
 
 def _ods_rows(first_row: str, auto: str = "") -> bytes:

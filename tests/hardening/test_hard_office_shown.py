@@ -10,10 +10,9 @@ after "BÁO CÁO", a label "Điều " before "1. Phạm vi"), so no reading make
 from __future__ import annotations
 
 import io
-import zipfile
 
 import pytest
-from office_support import assert_pair, outcome, parts_of, zipped
+from office_support import assert_pair, odf_package, outcome, parts_of, zipped
 
 from gateway.model import Outcome
 
@@ -65,22 +64,7 @@ def _odt(body: str, auto: str = "", meta: str = "") -> bytes:
     content = (f'<?xml version="1.0" encoding="UTF-8"?><office:document-content {ODF_NS}>'
                f"<office:automatic-styles>{auto}</office:automatic-styles><office:body><office:text>"
                f"<text:p>{BODY}</text:p>{body}</office:text></office:body></office:document-content>")
-    manifest = ('<?xml version="1.0" encoding="UTF-8"?><manifest:manifest '
-                'xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2">'
-                f'<manifest:file-entry manifest:full-path="/" manifest:media-type="{ODT}"/>'
-                '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
-                "</manifest:manifest>")
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as z:
-        z.writestr(zipfile.ZipInfo("mimetype"), ODT)
-        z.writestr("content.xml", content, zipfile.ZIP_DEFLATED)
-        z.writestr("META-INF/manifest.xml", manifest, zipfile.ZIP_DEFLATED)
-        if meta:
-            z.writestr("meta.xml", '<?xml version="1.0" encoding="UTF-8"?><office:document-meta xmlns:office='
-                       '"urn:oasis:names:tc:opendocument:xmlns:office:1.0" xmlns:dc="http://purl.org/dc/elements/1.1/"'
-                       f' office:version="1.2"><office:meta>{meta}</office:meta></office:document-meta>',
-                       zipfile.ZIP_DEFLATED)
-    return out.getvalue()
+    return odf_package(ODT, content, meta)
 
 
 def _rtf(body: str, tables: str = "") -> bytes:
@@ -360,17 +344,7 @@ def test_ods_content_validation_list(pipeline, tmp_path):
                    f"<table:table-row><table:table-cell><text:p>{BODY}</text:p></table:table-cell><table:table-cell "
                    'table:content-validation-name="val1"><text:p>Thường</text:p></table:table-cell></table:table-row>'
                    "</table:table></office:spreadsheet></office:body></office:document-content>")
-        manifest = ('<?xml version="1.0" encoding="UTF-8"?><manifest:manifest '
-                    'xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2">'
-                    f'<manifest:file-entry manifest:full-path="/" manifest:media-type="{ods}"/>'
-                    '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
-                    "</manifest:manifest>")
-        out = io.BytesIO()
-        with zipfile.ZipFile(out, "w") as z:
-            z.writestr(zipfile.ZipInfo("mimetype"), ods)
-            z.writestr("content.xml", content, zipfile.ZIP_DEFLATED)
-            z.writestr("META-INF/manifest.xml", manifest, zipfile.ZIP_DEFLATED)
-        return out.getvalue()
+        return odf_package(ods, content)
 
     assert_pair(pipeline, tmp_path, "list.ods", doc("Thường,TỐI MẬT"), doc("Thường,Khẩn"))
 
