@@ -299,10 +299,11 @@ def _multipart(disposition: str, data: bytes) -> tuple[bytes, dict]:
     return body, {"Content-Type": "multipart/form-data; boundary=B"}
 
 
-def test_a_file_name_given_as_filename_star_is_read(portal, client, plain_pdf):
+def test_a_file_name_given_as_filename_star_is_read(portal, client, plain_pdf, caplog):
     """RFC 6266: a portal reading the upload prefers filename* (RFC 5987), which python-multipart's parser
     drops: "TỐI MẬT.pdf" given so was never read and the clean PDF signed. An ASCII fallback beside it is
     normal; two different names, or a name in RFC 2231 pieces, are refused."""
+    caplog.set_level("INFO", logger="gateway.publish")
     data = plain_pdf.read_bytes()
     marked = "filename*=UTF-8''T%E1%BB%90I%20M%E1%BA%ACT.pdf"
     for disposition in (marked, 'filename="cong-van.pdf"; ' + marked):
@@ -316,4 +317,6 @@ def test_a_file_name_given_as_filename_star_is_read(portal, client, plain_pdf):
     for odd in ('filename="Công văn.pdf"; ' + marked, "filename*0*=UTF-8''T%E1%BB%90I; filename*1*=%20M%E1%BA%ACT.pdf"):
         r = client.post("/v1/documents:check", content=_multipart(odd, data)[0], headers=_multipart(odd, data)[1])
         assert r.status_code == 400 and r.json()["code"] == "BAD_REQUEST", (odd, r.text)
+    # the refusal, made before any decision, is recorded in the service's log (no content, no name)
+    assert "portal request refused (400): BAD_REQUEST multipart: filename*" in caplog.text
     assert _spool_empty(portal) == []

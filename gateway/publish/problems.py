@@ -178,6 +178,8 @@ def for_exception(exc: BaseException) -> JSONResponse:
     headers: dict[str, str] = {}
     if isinstance(exc, GatewayError):
         reason = exc.reason
+        if status in (400, 408, 413):  # a request refused before any decision: its record is this log line
+            log.info("portal request refused (%d): %s %s", status, reason.code, reason.args.get("detail", ""))
     else:
         log.error("unexpected error in the HTTP door", exc_info=exc)
         reason = Reason.of("INTERNAL_ERROR")
